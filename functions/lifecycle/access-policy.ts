@@ -1,0 +1,45 @@
+import type { TenantState } from './lifecycle-table';
+
+export const ACCESS_LEVELS = ['read_write', 'read_only', 'blocked'] as const;
+export type AccessLevel = (typeof ACCESS_LEVELS)[number];
+
+export interface AccessDecision {
+  readonly access: AccessLevel;
+  readonly reason: string;
+}
+
+/** What the access decision reads of a tenant. */
+export interface AccessSubject {
+  readonly state: TenantState;
+  readonly origin?: TenantState;
+  /** Set by a workflow for the length of a read-only window (plan migration). */
+  readonly readOnlyReason?: string;
+}
+
+/**
+ * What the application plane may do for this tenant right now. Pure.
+ * Suspended tenants keep read access (they can still see and export their data: the usual dunning policy);
+ * soft-deleted and deleted tenants are blocked; transitional states follow the state they came from.
+ */
+export function accessFor(tenant: AccessSubject): AccessDecision {
+  if (tenant.readOnlyReason) return { access: 'read_only', reason: tenant.readOnlyReason };
+  switch (tenant.state) {
+    case 'active':
+      return { access: 'read_write', reason: 'Tenant is active.' };
+    case 'upgrading':
+    case 'downgrading':
+      return { access: 'read_write', reason: `Plan change in progress (${tenant.state}); the tenant keeps full access until its read-only window.` };
+    case 'suspended':
+      return { access: 'read_only', reason: 'Tenant is suspended: reads and exports are allowed, writes are blocked until it is resumed.' };
+    case 'exporting':
+    case 'reactivating': {
+      const origin = tenant.origin ?? 'deleted';
+      const base = accessFor({ state: origin });
+      return { access: base.access, reason: `Tenant is ${tenant.state} (from ${origin}): ${base.reason}` };
+    }
+    case 'deleting':
+      return { access: 'blocked', reason: 'Tenant is soft-deleted: access is blocked while its data is retained until the hard delete.' };
+    case 'deleted':
+      return { access: 'blocked', reason: 'Tenant is deleted: its data is gone; only the tombstone and audit trail remain.' };
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The one place that reads `process.env`. Read once at module scope; a variable a caller needs but that is
+ * missing fails loudly, naming the variable, the first time it is read.
+ */
+import type { StripePriceIds } from '../plans/plan-catalog';
+
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+function optional(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function required(name: string): string {
+  const value = optional(name);
+  if (value === undefined) throw new ConfigurationError(`Environment variable ${name} is required but not set.`);
+  return value;
+}
+
+function integer(name: string, fallback: number): number {
+  const raw = optional(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigurationError(`Environment variable ${name} must be a positive integer, got '${raw}'.`);
+  return value;
+}
+
+export interface Config {
+  /** The lifecycle table (tenants, audit trail, idempotency records). */
+  readonly tableName: string;
+  readonly region: string;
+  /** Endpoint override for DynamoDB (DynamoDB Local, LocalStack); undefined on AWS. */
+  readonly dynamoDbEndpoint: string | undefined;
+  /** HMAC key for API tokens, given directly (local stack, tests). */
+  readonly tokenSecret: string | undefined;
+  /** Secrets Manager secret holding the HMAC key for API tokens (AWS). */
+  readonly tokenSecretArn: string | undefined;
+  readonly secretsManagerEndpoint: string | undefined;
+  readonly stripePriceIds: StripePriceIds;
+  /** Largest request body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** How long an Idempotency-Key is remembered, in seconds. */
+  readonly idempotencyTtlSeconds: number;
+}
+
+function load(): Config {
+  return {
+    get tableName() {
+      return required('TABLE_NAME');
+    },
+    region: optional('AWS_REGION') ?? optional('AWS_DEFAULT_REGION') ?? 'us-east-1',
+    dynamoDbEndpoint: optional('AWS_ENDPOINT_URL_DYNAMODB') ?? optional('AWS_ENDPOINT_URL'),
+    tokenSecret: optional('TOKEN_SECRET'),
+    tokenSecretArn: optional('TOKEN_SECRET_ARN'),
+    secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
+    stripePriceIds: {
+      starter: optional('STRIPE_PRICE_STARTER'),
+      professional: optional('STRIPE_PRICE_PROFESSIONAL'),
+      enterprise: optional('STRIPE_PRICE_ENTERPRISE'),
+    },
+    maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
+    idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
+  };
+}
+
+export const config: Config = load();

@@ -1,0 +1,67 @@
+import type { TenantState } from '../lifecycle/lifecycle-table';
+
+/** Base class of the tenant store's failures. */
+export class TenantStoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TenantStoreError';
+  }
+}
+
+export class TenantNotFoundError extends TenantStoreError {
+  readonly tenantId: string;
+  constructor(tenantId: string) {
+    super(`Tenant '${tenantId}' does not exist.`);
+    this.name = 'TenantNotFoundError';
+    this.tenantId = tenantId;
+  }
+}
+
+export class TenantAlreadyExistsError extends TenantStoreError {
+  readonly tenantId: string;
+  constructor(tenantId: string) {
+    super(`Tenant '${tenantId}' already exists.`);
+    this.name = 'TenantAlreadyExistsError';
+    this.tenantId = tenantId;
+  }
+}
+
+/** The tenant changed since it was read: someone else's transition won. */
+export class VersionConflictError extends TenantStoreError {
+  readonly tenantId: string;
+  readonly expectedVersion: number;
+  readonly currentVersion: number;
+  readonly currentState: TenantState;
+  constructor(tenantId: string, expectedVersion: number, currentVersion: number, currentState: TenantState) {
+    super(
+      `Tenant '${tenantId}' changed concurrently: expected version ${expectedVersion}, it is now version ${currentVersion} in state '${currentState}'. Read it again and retry if still wanted.`,
+    );
+    this.name = 'VersionConflictError';
+    this.tenantId = tenantId;
+    this.expectedVersion = expectedVersion;
+    this.currentVersion = currentVersion;
+    this.currentState = currentState;
+  }
+}
+
+/** A pagination cursor that this store did not issue for this query. */
+export class InvalidCursorError extends TenantStoreError {
+  constructor() {
+    super('The cursor is not valid for this query: pass back the nextCursor of the previous page unchanged.');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** A transitional state is owned by one operation; only that operation may move the tenant out of it. */
+export class OperationOwnershipError extends TenantStoreError {
+  readonly tenantId: string;
+  readonly state: TenantState;
+  readonly ownerOperationId: string;
+  constructor(tenantId: string, state: TenantState, ownerOperationId: string) {
+    super(`Tenant '${tenantId}' is '${state}', owned by operation '${ownerOperationId}'; wait for that operation to finish.`);
+    this.name = 'OperationOwnershipError';
+    this.tenantId = tenantId;
+    this.state = state;
+    this.ownerOperationId = ownerOperationId;
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The tenant store: the lifecycle table on DynamoDB. Every transition is one TransactWriteItems: a
+ * conditional update of the tenant item (expected state and version) and one append-only audit item per event.
+ */
+import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
+import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
+import type { PlanId, Usage } from '../plans/plan-catalog';
+import {
+  InvalidCursorError,
+  OperationOwnershipError,
+  TenantAlreadyExistsError,
+  TenantNotFoundError,
+  VersionConflictError,
+} from './errors';
+
+import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
+
+/** A tenant as the API and workflows see it. */
+export interface Tenant {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly email: string;
+  readonly plan: PlanId;
+  readonly state: TenantState;
+  /** Where an exporting or reactivating tenant returns to on completion or failure. */
+  readonly origin?: TenantState;
+  /** The operation that owns a transitional state. */
+  readonly operationId?: string;
+  readonly readOnlyReason?: string;
+  readonly usage: Usage;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly stateChangedAt: string;
+}
+
+export const CREATE_EVENT = 'create' as const;
+
+/** One append-only line of a tenant's audit trail. */
+export interface AuditEntry {
+  readonly tenantId: string;
+  readonly version: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly event: LifecycleEvent | typeof CREATE_EVENT;
+  readonly from: TenantState | null;
+  readonly to: TenantState;
+  readonly reason?: string;
+  readonly operationId?: string;
+  readonly stripeEventId?: string;
+}
+
+/** Who asked for a change and why; written to the audit trail. */
+export interface ChangeContext {
+  readonly actor: string;
+  readonly reason?: string;
+  readonly operationId?: string;
+  readonly stripeEventId?: string;
+}
+
+export interface NewTenant {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly email: string;
+  readonly plan: PlanId;
+  readonly usage: Usage;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor?: string;
+}
+
+export interface PageRequest {
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface TenantStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Injected for tests; defaults to the wall clock. */
+  readonly now?: () => Date;
+}
+
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 100;
+
+const TENANT_FIELDS = [
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+] as const;
+const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
+
+function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) if (item[field] !== undefined) out[field] = item[field];
+  return out as T;
+}
+
+function encodeCursor(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through: any undecodable cursor is the caller's mistake
+  }
+  throw new InvalidCursorError();
+}
+
+function pageSize(limit: number | undefined): number {
+  return Math.min(Math.max(limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+}
+
+export class TenantStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => Date;
+
+  constructor(options: TenantStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Create an active tenant and its first audit entry, atomically; fails if the id is taken. */
+  async create(input: NewTenant, context: ChangeContext): Promise<Tenant> {
+    const at = this.#now().toISOString();
+    const tenant: Tenant = { ...input, state: 'active', version: 1, createdAt: at, updatedAt: at, stateChangedAt: at };
+    const audit: AuditEntry = { tenantId: input.tenantId, version: 1, at, event: CREATE_EVENT, from: null, to: 'active', ...context };
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: { pk: tenantPk(input.tenantId), sk: TENANT_SK, type: 'tenant', ...tenant },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            { Put: this.#auditPut(audit) },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        throw new TenantAlreadyExistsError(input.tenantId);
+      }
+      throw error;
+    }
+    return tenant;
+  }
+
+  async find(tenantId: string): Promise<Tenant | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: TENANT_SK }, ConsistentRead: true }),
+    );
+    return Item ? pick<Tenant>(Item, TENANT_FIELDS) : undefined;
+  }
+
+  async get(tenantId: string): Promise<Tenant> {
+    const tenant = await this.find(tenantId);
+    if (!tenant) throw new TenantNotFoundError(tenantId);
+    return tenant;
+  }
+
+  /**
+   * Apply one lifecycle event to the tenant as it was read. Throws IllegalTransitionError when the table
+   * forbids it, VersionConflictError when the tenant changed since it was read.
+   */
+  async applyTransition(tenant: Tenant, event: LifecycleEvent, context: ChangeContext): Promise<Tenant> {
+    return this.applyTransitions(tenant, [event], context);
+  }
+
+  /**
+   * Apply a chain of events as one atomic change: one update of the tenant, one audit entry per event.
+   * Used where no work stands between two steps (resume with nothing to re-provision).
+   */
+  async applyTransitions(tenant: Tenant, events: readonly LifecycleEvent[], context: ChangeContext): Promise<Tenant> {
+    if (events.length === 0) throw new RangeError('applyTransitions needs at least one event.');
+    if (isTransitional(tenant.state) && tenant.operationId !== undefined && tenant.operationId !== context.operationId) {
+      throw new OperationOwnershipError(tenant.tenantId, tenant.state, tenant.operationId);
+    }
+    const at = this.#now().toISOString();
+    const audits: AuditEntry[] = [];
+    let snapshot: LifecycleSnapshot = { state: tenant.state, origin: tenant.origin };
+    for (const event of events) {
+      const next = transition(snapshot, event);
+      audits.push({ tenantId: tenant.tenantId, version: tenant.version + audits.length + 1, at, event, from: snapshot.state, to: next.state, ...context });
+      snapshot = next;
+    }
+    const version = tenant.version + events.length;
+    const operationId = isTransitional(snapshot.state) ? context.operationId : undefined;
+    const stateChanged = snapshot.state !== tenant.state;
+    const next: Tenant = {
+      ...tenant,
+      state: snapshot.state,
+      origin: snapshot.origin,
+      operationId,
+      readOnlyReason: isTransitional(snapshot.state) ? tenant.readOnlyReason : undefined,
+      version,
+      updatedAt: at,
+      stateChangedAt: stateChanged ? at : tenant.stateChangedAt,
+    };
+
+    const set = ['#state = :state', '#version = :version', 'updatedAt = :at', 'stateChangedAt = :stateChangedAt'];
+    const remove: string[] = [];
+    const values: Record<string, unknown> = {
+      ':state': next.state,
+      ':version': version,
+      ':at': at,
+      ':stateChangedAt': next.stateChangedAt,
+      ':expectedState': tenant.state,
+      ':expectedVersion': tenant.version,
+    };
+    for (const field of ['origin', 'operationId', 'readOnlyReason'] as const) {
+      const value = next[field];
+      if (value === undefined) remove.push(field);
+      else {
+        set.push(`${field} = :${field}`);
+        values[`:${field}`] = value;
+      }
+    }
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.#tableName,
+                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
+                UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+                ConditionExpression: '#state = :expectedState AND #version = :expectedVersion',
+                ExpressionAttributeNames: { '#state': 'state', '#version': 'version' },
+                ExpressionAttributeValues: values,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
+          ],
+        }),
+      );
+    } catch (error) {
+      throw this.#explainConflict(error, tenant, events[0] as LifecycleEvent);
+    }
+    return next;
+  }
+
+  /** Tenants in one state (or every state, in lifecycle order), oldest in that state first. */
+  async listByState(state: TenantState | undefined, request: PageRequest = {}): Promise<Page<Tenant>> {
+    const limit = pageSize(request.limit);
+    const states = state ? [state] : [...TENANT_STATES];
+    let stateIndex = 0;
+    let startKey: Record<string, unknown> | undefined;
+    if (request.cursor) {
+      const cursor = decodeCursor(request.cursor);
+      const index = states.indexOf(cursor.state as TenantState);
+      if (index < 0) throw new InvalidCursorError();
+      stateIndex = index;
+      if (cursor.after !== undefined) {
+        const after = cursor.after as Record<string, unknown>;
+        if (typeof after?.tenantId !== 'string' || typeof after.stateChangedAt !== 'string') throw new InvalidCursorError();
+        startKey = { pk: tenantPk(after.tenantId), sk: TENANT_SK, state: cursor.state, stateChangedAt: after.stateChangedAt };
+      }
+    }
+
+    const items: Tenant[] = [];
+    while (stateIndex < states.length) {
+      const current = states[stateIndex] as TenantState;
+      const result = await this.#query({
+        IndexName: BY_STATE_INDEX.name,
+        KeyConditionExpression: '#state = :state',
+        ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey },
+        ExpressionAttributeValues: { ':state': current },
+        ExclusiveStartKey: startKey,
+        Limit: limit - items.length,
+      });
+      items.push(...result.items.map((item) => pick<Tenant>(item, TENANT_FIELDS)));
+      if (result.lastKey) {
+        const last = items[items.length - 1] as Tenant;
+        return { items, nextCursor: encodeCursor({ state: current, after: { tenantId: last.tenantId, stateChangedAt: last.stateChangedAt } }) };
+      }
+      stateIndex += 1;
+      startKey = undefined;
+      if (items.length >= limit) {
+        return stateIndex < states.length ? { items, nextCursor: encodeCursor({ state: states[stateIndex] }) } : { items };
+      }
+    }
+    return { items };
+  }
+
+  /** A tenant's audit trail, newest first. */
+  async history(tenantId: string, request: PageRequest = {}): Promise<Page<AuditEntry>> {
+    let startKey: Record<string, unknown> | undefined;
+    if (request.cursor) {
+      const cursor = decodeCursor(request.cursor);
+      if (!Number.isInteger(cursor.before) || (cursor.before as number) < 1) throw new InvalidCursorError();
+      startKey = { pk: tenantPk(tenantId), sk: auditSk(cursor.before as number) };
+    }
+    const result = await this.#query({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
+      ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':audit': AUDIT_SK_PREFIX },
+      ScanIndexForward: false,
+      ExclusiveStartKey: startKey,
+      Limit: pageSize(request.limit),
+    });
+    const items = result.items.map((item) => pick<AuditEntry>(item, AUDIT_FIELDS));
+    const last = items[items.length - 1];
+    return result.lastKey && last ? { items, nextCursor: encodeCursor({ before: last.version }) } : { items };
+  }
+
+  async #query(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> {
+    try {
+      const { Items, LastEvaluatedKey } = await this.#client.send(new QueryCommand({ TableName: this.#tableName, ...input }));
+      return { items: Items ?? [], lastKey: LastEvaluatedKey };
+    } catch (error) {
+      // A start key built from a cursor that no longer matches the query.
+      if (input.ExclusiveStartKey && (error as Error).name === 'ValidationException') throw new InvalidCursorError();
+      throw error;
+    }
+  }
+
+  #auditPut(audit: AuditEntry) {
+    return {
+      TableName: this.#tableName,
+      Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: 'audit', ...audit },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    };
+  }
+
+  /** Turn a cancelled transaction into the domain error that says what the caller lost to. */
+  #explainConflict(error: unknown, tenant: Tenant, event: LifecycleEvent): unknown {
+    if (!(error instanceof TransactionCanceledException)) return error;
+    const reason = error.CancellationReasons?.[0];
+    if (reason?.Code !== 'ConditionalCheckFailed') return error;
+    if (!reason.Item) return new TenantNotFoundError(tenant.tenantId);
+    const current = pick<Tenant>(unmarshall(reason.Item as Record<string, AttributeValue>), TENANT_FIELDS);
+    try {
+      transition({ state: current.state, origin: current.origin }, event);
+    } catch (illegal) {
+      return illegal; // the winner moved the tenant somewhere this event is not allowed from
+    }
+    return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The lifecycle table's key design, shared by the store, the CDK stack and the local stack so the three
+ * cannot drift apart. One table holds three item types under a tenant's partition:
+ *   tenant       pk=TENANT#<id>  sk=TENANT                 (the current state, versioned)
+ *   audit        pk=TENANT#<id>  sk=AUDIT#<version, 12 digits>  (append-only, one per transition)
+ *   idempotency  pk=IDEMPOTENCY#<caller>#<route>#<key>  sk=IDEMPOTENCY  (expires through TTL)
+ * The `byState` index lists tenants by state, ordered by when they entered it.
+ */
+
+export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
+export const BY_STATE_INDEX = { name: 'byState', partitionKey: 'state', sortKey: 'stateChangedAt' } as const;
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+export const TENANT_SK = 'TENANT';
+export const AUDIT_SK_PREFIX = 'AUDIT#';
+
+export function tenantPk(tenantId: string): string {
+  return `TENANT#${tenantId}`;
+}
+
+export function auditSk(version: number): string {
+  return `${AUDIT_SK_PREFIX}${String(version).padStart(12, '0')}`;
+}
+
+/** CreateTable input for DynamoDB Local, tests and benches; the CDK stack declares the same shape. */
+export function createTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' as const },
+      { AttributeName: BY_STATE_INDEX.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: BY_STATE_INDEX.sortKey, AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: BY_STATE_INDEX.name,
+        KeySchema: [
+          { AttributeName: BY_STATE_INDEX.partitionKey, KeyType: 'HASH' as const },
+          { AttributeName: BY_STATE_INDEX.sortKey, KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+    ],
+  };
+}

@@ -1,0 +1,9 @@
+/** Runs before each test file: loopback-only AWS settings, quiet Powertools, and a table of the file's own. */
+import { randomUUID } from 'node:crypto';
+import { applyLoopbackEnvironment } from '../../infra/local/loopback-env';
+
+applyLoopbackEnvironment();
+process.env.TABLE_NAME = `lifecycle-test-${randomUUID().slice(0, 8)}`;
+process.env.TOKEN_SECRET ??= 'test-token-secret-that-is-long-enough-0123456789';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
