@@ -1,7 +1,13 @@
 import type { Config } from 'jest';
 
-const transform = { '^.+\\.ts$': 'ts-jest' };
-const common = { transform, testEnvironment: 'node', setupFiles: ['<rootDir>/test/support/test-env.ts'] };
+// middy ships ES modules only: let ts-jest compile it to CommonJS like our own code.
+const transform = { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true } }] as [string, Record<string, unknown>] };
+const common = {
+  transform,
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/test-env.ts'],
+};
 
 const config: Config = {
   projects: [

@@ -1,0 +1,93 @@
+/**
+ * The HTTPS API's route table: the one list the CDK stack (one Lambda per route) and the local HTTP adapter
+ * both read, so the two places serve exactly the same routes with the same handlers.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** What a route's Lambda may do to the lifecycle table; the stack turns this into least-privilege grants. */
+export type TableAccess = 'none' | 'read' | 'write';
+
+export interface RouteDefinition {
+  /** Stable id: the Lambda's construct id and the handler's metric dimension. */
+  readonly id: string;
+  readonly method: HttpMethod;
+  /** API Gateway path template, `{name}` for a path parameter. */
+  readonly path: string;
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  /** false only for the health check; every other route goes through the token authorizer. */
+  readonly authenticated: boolean;
+  readonly tableAccess: TableAccess;
+  readonly summary: string;
+}
+
+export const ROUTES: readonly RouteDefinition[] = [
+  { id: 'Health', method: 'GET', path: '/health', entry: 'functions/api/health.ts', authenticated: false, tableAccess: 'none', summary: 'Liveness check.' },
+  { id: 'CreateTenant', method: 'POST', path: '/tenants', entry: 'functions/tenants/handlers/create-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Create an active tenant on a plan.' },
+  { id: 'ListTenants', method: 'GET', path: '/tenants', entry: 'functions/tenants/handlers/list-tenants.ts', authenticated: true, tableAccess: 'read', summary: 'List tenants, by state, paginated.' },
+  { id: 'GetTenant', method: 'GET', path: '/tenants/{tenantId}', entry: 'functions/tenants/handlers/get-tenant.ts', authenticated: true, tableAccess: 'read', summary: 'Read one tenant.' },
+  { id: 'TenantHistory', method: 'GET', path: '/tenants/{tenantId}/history', entry: 'functions/tenants/handlers/tenant-history.ts', authenticated: true, tableAccess: 'read', summary: "A tenant's audit trail, newest first." },
+  { id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Suspend an active tenant.' },
+  { id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Resume a suspended tenant.' },
+  { id: 'CheckAccess', method: 'GET', path: '/tenants/{tenantId}/access', entry: 'functions/tenants/handlers/check-access.ts', authenticated: true, tableAccess: 'read', summary: 'Application-plane access check: read_write, read_only or blocked.' },
+];
+
+/** Answers every request no route matches ($default on API Gateway): 404 or 405 in the API's error shape. */
+export const FALLBACK_ROUTE: RouteDefinition = {
+  id: 'NotFound',
+  method: 'GET',
+  path: '$default',
+  entry: 'functions/api/not-found.ts',
+  authenticated: true,
+  tableAccess: 'none',
+  summary: 'Unknown route.',
+};
+
+export interface RouteMatch {
+  readonly route: RouteDefinition;
+  readonly pathParameters: Record<string, string>;
+}
+
+function compile(path: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+      names.push(parameter[1] as string);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { regex: new RegExp(`^${source}/?$`), names };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // malformed escapes reach the handler as typed, and fail its validation there
+  }
+}
+
+const COMPILED = ROUTES.map((route) => ({ route, ...compile(route.path) }));
+
+/** The route for a method and path, or what matched the path under other methods (for 405). */
+export function matchRoute(method: string, path: string): { match?: RouteMatch; allowedMethods: HttpMethod[] } {
+  const allowedMethods: HttpMethod[] = [];
+  for (const { route, regex, names } of COMPILED) {
+    const found = regex.exec(path);
+    if (!found) continue;
+    if (route.method !== method.toUpperCase()) {
+      allowedMethods.push(route.method);
+      continue;
+    }
+    const pathParameters: Record<string, string> = {};
+    names.forEach((name, i) => {
+      pathParameters[name] = decodeSegment(found[i + 1] as string);
+    });
+    return { match: { route, pathParameters }, allowedMethods: [route.method] };
+  }
+  return { allowedMethods };
+}

@@ -1,0 +1,80 @@
+/**
+ * HTTP errors: every client mistake is an ApiError with a stable code; `toApiError` maps the domain's typed
+ * errors onto them. Internal errors never leak their message (expose = status < 500).
+ */
+import { ZodError } from 'zod';
+import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
+import {
+  InvalidCursorError,
+  OperationOwnershipError,
+  TenantAlreadyExistsError,
+  TenantNotFoundError,
+  VersionConflictError,
+} from '../tenants/errors';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details?: unknown;
+  readonly expose: boolean;
+
+  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.expose = status < 500;
+  }
+}
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly details?: unknown };
+}
+
+/** The field path of a zod issue, as a caller would write it (`usage.users`, `body`). */
+function fieldOf(path: readonly PropertyKey[], root: string): string {
+  return path.length === 0 ? root : path.map(String).join('.');
+}
+
+/** Turn a zod failure on one part of the request into a 400 that names every field and why. */
+export function validationError(error: ZodError, part: 'body' | 'query' | 'path'): ApiError {
+  const details = error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ in: part, field: fieldOf([...issue.path, key], part), message: `Unknown field '${key}': remove it.` }));
+    }
+    return [{ in: part, field: fieldOf(issue.path, part), message: issue.message }];
+  });
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  return new ApiError(400, 'VALIDATION_FAILED', `The request ${part} is invalid: ${summary}`, details);
+}
+
+/** Map any thrown value onto the API's error contract. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof IllegalTransitionError) {
+    return new ApiError(409, 'ILLEGAL_TRANSITION', error.message, {
+      currentState: error.state,
+      event: error.event,
+      allowedEvents: error.allowedEvents,
+    });
+  }
+  if (error instanceof VersionConflictError) {
+    return new ApiError(409, 'VERSION_CONFLICT', error.message, {
+      expectedVersion: error.expectedVersion,
+      currentVersion: error.currentVersion,
+      currentState: error.currentState,
+    });
+  }
+  if (error instanceof OperationOwnershipError) {
+    return new ApiError(409, 'OPERATION_IN_PROGRESS', error.message, { currentState: error.state, operationId: error.ownerOperationId });
+  }
+  if (error instanceof TenantNotFoundError) return new ApiError(404, 'TENANT_NOT_FOUND', error.message, { tenantId: error.tenantId });
+  if (error instanceof TenantAlreadyExistsError) return new ApiError(409, 'TENANT_EXISTS', error.message, { tenantId: error.tenantId });
+  if (error instanceof InvalidCursorError) return new ApiError(400, 'INVALID_CURSOR', error.message);
+  if (error instanceof ZodError) return validationError(error, 'body');
+  if (error instanceof LifecycleInvariantError) {
+    return new ApiError(500, 'LIFECYCLE_INVARIANT_BROKEN', 'The tenant record is inconsistent; an operator has been alerted.', undefined, { cause: error });
+  }
+  return new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; retry later or contact the operator.', undefined, { cause: error });
+}

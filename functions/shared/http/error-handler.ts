@@ -1,0 +1,23 @@
+/** Middy middleware: any error becomes the API's JSON error shape; 5xx bodies never carry internal detail. */
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { toApiError } from '../errors';
+import { logger } from '../powertools';
+import { jsonResponse, type ApiResult } from './response';
+
+export function errorResponses(): middy.MiddlewareObj<APIGatewayProxyEventV2, ApiResult> {
+  const errorResponsesOnError: middy.MiddlewareFn<APIGatewayProxyEventV2, ApiResult> = async (request) => {
+    const error = toApiError(request.error);
+    if (error.expose) logger.info('Request refused', { code: error.code, status: error.status });
+    else logger.error('Request failed', { code: error.code, error: error.cause ?? error });
+    const extra: Record<string, string> = error.status === 405 && Array.isArray((error.details as { allowedMethods?: string[] })?.allowedMethods)
+      ? { allow: (error.details as { allowedMethods: string[] }).allowedMethods.join(', ') }
+      : {};
+    request.response = jsonResponse(
+      error.status,
+      { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } },
+      extra,
+    );
+  };
+  return { onError: errorResponsesOnError };
+}

@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { apiRoute } from '../../shared/http/api-handler';
+import { jsonResponse } from '../../shared/http/response';
+import { createTenantBodySchema } from '../tenant-schemas';
+import { tenantStore, tenantView } from '../tenant-service';
+
+/** A tenant id when the caller gives none: `tnt-` and 12 random base-36 characters. */
+function newTenantId(): string {
+  return `tnt-${BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12)}`;
+}
+
+/** POST /tenants: create an active tenant (operators only). */
+export const handler = apiRoute({ routeId: 'CreateTenant', access: 'operator', body: createTenantBodySchema, idempotent: true }, async ({ body, principal }) => {
+  const tenantId = body.tenantId ?? newTenantId();
+  const tenant = await tenantStore().create(
+    { tenantId, name: body.name, email: body.email, plan: body.plan, usage: body.usage },
+    { actor: principal.subject, reason: body.reason ?? 'Tenant created' },
+  );
+  return jsonResponse(201, tenantView(tenant), { location: `/tenants/${tenantId}` });
+});

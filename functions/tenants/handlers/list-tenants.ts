@@ -1,0 +1,10 @@
+import { apiRoute } from '../../shared/http/api-handler';
+import { jsonResponse } from '../../shared/http/response';
+import { listTenantsQuerySchema } from '../tenant-schemas';
+import { tenantStore, tenantView } from '../tenant-service';
+
+/** GET /tenants?state=&limit=&cursor=: tenants by state (all states when omitted), paginated. */
+export const handler = apiRoute({ routeId: 'ListTenants', access: 'operator', query: listTenantsQuerySchema }, async ({ query }) => {
+  const page = await tenantStore().listByState(query.state, { limit: query.limit, cursor: query.cursor });
+  return jsonResponse(200, { items: page.items.map(tenantView), nextCursor: page.nextCursor ?? null });
+});

@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+import { apiRoute } from '../../shared/http/api-handler';
+import { jsonResponse } from '../../shared/http/response';
+import { tenantPathSchema, transitionBodySchema } from '../tenant-schemas';
+import { expectedVersion, tenantView, transitionTenant } from '../tenant-service';
+
+/**
+ * POST /tenants/{tenantId}/resume: suspended → reactivating → active. Nothing needs re-provisioning after a
+ * suspension yet, so both steps are one atomic change with two audit entries; the reactivation workflow will
+ * put billing work between them.
+ */
+export const handler = apiRoute(
+  { routeId: 'ResumeTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true },
+  async ({ params, body, principal, headers }) => {
+    const tenant = await transitionTenant(
+      params.tenantId,
+      ['resume', 'complete_reactivation'],
+      { actor: principal.subject, reason: body.reason ?? 'Resumed by operator', operationId: `resume-${randomUUID()}` },
+      expectedVersion(headers['if-match']),
+    );
+    return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });
+  },
+);
