@@ -28,7 +28,7 @@ describe('HTTPS API: the suspend / resume walk-through', () => {
     expect(resumed.status).toBe(200);
     expect(resumed.body).toMatchObject({ state: 'active', version: 4 });
     expect((await api.request<Body>('GET', '/tenants/walk-acme/access')).body).toMatchObject({ access: 'read_write', state: 'active' });
-    const after = await api.request<{ items: Body[] }>('GET', '/tenants/walk-acme/history?limit=2');
+    const after = await api.request<{ items: Body[]; nextCursor: string | null }>('GET', '/tenants/walk-acme/history?limit=2');
     expect(after.body.items.map((e) => e.event)).toEqual(['complete_reactivation', 'resume']);
     expect(after.body.nextCursor).toEqual(expect.any(String));
   });
