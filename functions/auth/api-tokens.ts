@@ -1,6 +1,7 @@
 /**
  * API tokens: `tlc.<payload>.<signature>`, base64url, HMAC-SHA256 over the payload with the deployment's
- * token key. Stateless to verify (the authorizer needs no table read); revocation is by expiry or key rotation.
+ * token key. Stateless to verify (the authorizer needs no table read). Revocation is by expiry or by rotating
+ * the key; on AWS either takes effect within the authorizer's result cache (1 min) plus its key cache (5 min).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 

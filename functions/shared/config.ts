@@ -42,6 +42,10 @@ export interface Config {
   readonly tokenSecretArn: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
   readonly stripePriceIds: StripePriceIds;
+  /** Powertools service name (POWERTOOLS_SERVICE_NAME). */
+  readonly serviceName: string;
+  /** CloudWatch metrics namespace (POWERTOOLS_METRICS_NAMESPACE). */
+  readonly metricsNamespace: string;
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes: number;
   /** How long an Idempotency-Key is remembered, in seconds. */
@@ -63,6 +67,8 @@ function load(): Config {
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),
       enterprise: optional('STRIPE_PRICE_ENTERPRISE'),
     },
+    serviceName: optional('POWERTOOLS_SERVICE_NAME') ?? 'tenant-lifecycle',
+    metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
     idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
   };

@@ -22,6 +22,9 @@ export const usageSchema = z
   })
   .strict();
 
+/** Why, for the audit trail. */
+const reasonSchema = z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional();
+
 export const createTenantBodySchema = z
   .object({
     tenantId: tenantIdSchema.optional(),
@@ -29,15 +32,13 @@ export const createTenantBodySchema = z
     email: z.email('must be an email address'),
     plan: z.enum(PLAN_IDS, { message: `must be one of ${PLAN_IDS.join(', ')}` }).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
-    reason: z.string().max(500, 'must be at most 500 characters').optional(),
+    reason: reasonSchema,
   })
   .strict();
 export type CreateTenantBody = z.infer<typeof createTenantBodySchema>;
 
 /** Body of a transition route (suspend, resume): why, for the audit trail. */
-export const transitionBodySchema = z
-  .object({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional() })
-  .strict();
+export const transitionBodySchema = z.object({ reason: reasonSchema }).strict();
 export type TransitionBody = z.infer<typeof transitionBodySchema>;
 
 const limitSchema = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional();

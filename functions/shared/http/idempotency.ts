@@ -114,10 +114,10 @@ export class IdempotencyStore {
   }
 }
 
-/** What identifies "the same request": route, path, query and body. */
+/** What identifies "the same request": route, path, query, precondition (If-Match) and body. */
 export function requestFingerprint(routeId: string, event: APIGatewayProxyEventV2): string {
   return createHash('sha256')
-    .update(`${routeId}\n${event.rawPath}\n${event.rawQueryString ?? ''}\n${event.body ?? ''}`)
+    .update(`${routeId}\n${event.rawPath}\n${event.rawQueryString ?? ''}\n${event.headers?.['if-match'] ?? ''}\n${event.body ?? ''}`)
     .digest('hex');
 }
 

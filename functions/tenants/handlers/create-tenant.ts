@@ -16,5 +16,5 @@ export const handler = apiRoute({ routeId: 'CreateTenant', access: 'operator', b
     { tenantId, name: body.name, email: body.email, plan: body.plan, usage: body.usage },
     { actor: principal.subject, reason: body.reason ?? 'Tenant created' },
   );
-  return jsonResponse(201, tenantView(tenant), { location: `/tenants/${tenantId}` });
+  return jsonResponse(201, tenantView(tenant), { location: `/tenants/${tenantId}`, etag: `"${tenant.version}"` });
 });

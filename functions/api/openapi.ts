@@ -1,0 +1,590 @@
+/**
+ * The API's OpenAPI 3.1 description, generated from the route table (`routes.ts`) and the zod schemas the
+ * handlers validate with, so the document cannot drift from what the code accepts. `npm run openapi` writes
+ * it to `functions/api/openapi.json`; a unit test fails when that file is stale.
+ *
+ * What zod cannot know (success status, response shape and headers, which errors a route can answer) lives in
+ * ROUTE_SPECS below, one entry per route id. A route in ROUTES without an entry makes the build throw, and each
+ * entry is checked against the conventions `apiRoute` enforces (auth, bodies, Idempotency-Key on POST).
+ */
+import { z, type ZodObject, type ZodType } from 'zod';
+import packageJson from '../../package.json';
+import type { AccessDecision } from '../lifecycle/access-policy';
+import { ACCESS_LEVELS } from '../lifecycle/access-policy';
+import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle/lifecycle-table';
+import { PLAN_IDS, type PlanLimits } from '../plans/plan-catalog';
+import {
+  createTenantBodySchema,
+  listTenantsQuerySchema,
+  pageQuerySchema,
+  tenantPathSchema,
+  transitionBodySchema,
+  usageSchema,
+} from '../tenants/tenant-schemas';
+import type { TenantView } from '../tenants/tenant-service';
+import type { AuditEntry, Tenant } from '../tenants/tenant-store';
+import { ROUTES, type HttpMethod, type RouteDefinition } from './routes';
+
+/** Where `npm run openapi` writes the document, relative to the repository root. */
+export const OPENAPI_JSON_PATH = 'functions/api/openapi.json';
+export const OPENAPI_VERSION = '3.1.0';
+export const API_TITLE = 'Tenant lifecycle control plane API';
+export const SECURITY_SCHEME = 'bearerAuth';
+export const IDEMPOTENCY_KEY_PARAMETER = 'IdempotencyKey';
+export const IF_MATCH_PARAMETER = 'IfMatch';
+
+// ---------------------------------------------------------------------------------------------------------
+// Error codes: every code the API answers with, its status and what it means. Kept in step with the code by
+// a unit test that scans functions/ for `new ApiError(status, 'CODE'`.
+// ---------------------------------------------------------------------------------------------------------
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, description: 'A path parameter, query parameter or body field is invalid, or unknown; `details` is a list of `{ in, field, message }`.' },
+  MALFORMED_JSON: { status: 400, description: 'The request body is not valid JSON.' },
+  UNEXPECTED_BODY: { status: 400, description: 'This route takes no request body; send none.' },
+  INVALID_CURSOR: { status: 400, description: 'The cursor was not issued for this query; pass back `nextCursor` unchanged.' },
+  INVALID_IF_MATCH: { status: 400, description: 'If-Match is not a tenant version (the ETag you read, e.g. `"3"`).' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, description: 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.' },
+  TOKEN_MISSING: { status: 401, description: 'No `Authorization: Bearer <token>` header.' },
+  TOKEN_INVALID: { status: 401, description: 'The token is malformed, badly signed or expired.' },
+  UNAUTHENTICATED: { status: 401, description: 'The request reached the handler without an authenticated principal.' },
+  FORBIDDEN: { status: 403, description: "The route needs an operator token, or a tenant-scoped token asked for another tenant's resources." },
+  TENANT_NOT_FOUND: { status: 404, description: 'No tenant has this id; `details.tenantId`.' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No route has this path (any method).' },
+  METHOD_NOT_ALLOWED: { status: 405, description: 'The path exists under other methods; `details.allowedMethods` and the `Allow` header list them.' },
+  TENANT_EXISTS: { status: 409, description: 'A tenant with this id already exists; `details.tenantId`.' },
+  ILLEGAL_TRANSITION: { status: 409, description: "The tenant's state does not allow this event; `details` has `currentState`, `event`, `allowedEvents`." },
+  VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
+  OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by another operation; `details` has `currentState`, `operationId`.' },
+  IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'This Idempotency-Key was already used for a different request.' },
+  INTERNAL_ERROR: { status: 500, description: 'An unexpected failure; nothing internal is disclosed. Retry later.' },
+  LIFECYCLE_INVARIANT_BROKEN: { status: 500, description: 'The stored tenant breaks a lifecycle invariant; an operator has been alerted.' },
+} as const satisfies Record<string, { readonly status: number; readonly description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as ErrorCode[];
+
+/** Refused by the authorizer (TOKEN_*), by `principalOf` and by `authorizeRoute` (every authenticated route). */
+const AUTH_ERRORS: readonly ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'UNAUTHENTICATED', 'FORBIDDEN'];
+/** Refused by `apiRoute` before the handler runs: query and path are strict, so any route can fail validation. */
+const NO_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'UNEXPECTED_BODY', 'PAYLOAD_TOO_LARGE'];
+const JSON_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
+/** The Idempotency-Key middleware (every POST). */
+const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['INVALID_IDEMPOTENCY_KEY', 'IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'];
+/** If-Match on a transition route. */
+const IF_MATCH_ERRORS: readonly ErrorCode[] = ['INVALID_IF_MATCH', 'VERSION_CONFLICT'];
+
+/** Every error a route behind `apiRoute` can answer: auth, input, idempotency (POST), 500, and its own. */
+function apiRouteErrors(options: { body: boolean; idempotent?: boolean }, ...own: ErrorCode[]): ErrorCode[] {
+  return [
+    ...new Set<ErrorCode>([
+      ...AUTH_ERRORS,
+      ...(options.body ? JSON_BODY_ERRORS : NO_BODY_ERRORS),
+      ...(options.idempotent ? IDEMPOTENCY_ERRORS : []),
+      ...own,
+      'INTERNAL_ERROR',
+    ]),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Response schemas. The type assertions after them fail to compile if they drift from the handlers' types.
+// ---------------------------------------------------------------------------------------------------------
+
+const tenantStateSchema = z.enum(TENANT_STATES).meta({ description: 'Lifecycle state.' });
+const lifecycleEventSchema = z.enum(LIFECYCLE_EVENTS).meta({ description: 'Lifecycle event.' });
+const planIdSchema = z.enum(PLAN_IDS).meta({ description: 'Plan, cheapest first.' });
+const timestamp = z.iso.datetime();
+const limit = z.number().min(-1);
+const planLimitsSchema = z
+  .object({ queriesPerMonth: limit.int(), storageGb: limit, documents: limit.int(), users: limit.int() })
+  .meta({ description: 'Plan limits per usage metric; -1 means unlimited.' });
+
+const tenantSchema = z
+  .object({
+    tenantId: z.string(),
+    name: z.string(),
+    email: z.email(),
+    plan: planIdSchema,
+    state: tenantStateSchema,
+    origin: tenantStateSchema.optional().meta({ description: 'Where an exporting or reactivating tenant returns to.' }),
+    operationId: z.string().optional().meta({ description: 'The operation that owns a transitional state.' }),
+    readOnlyReason: z.string().optional().meta({ description: 'Set while a workflow holds the tenant read-only.' }),
+    usage: usageSchema,
+    version: z.number().int().min(1).meta({ description: 'Increases by one per lifecycle event; the ETag.' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    stateChangedAt: timestamp,
+    allowedEvents: z.array(lifecycleEventSchema).meta({ description: "Events the lifecycle allows from the tenant's state." }),
+  })
+  .meta({ description: 'A tenant, with the lifecycle events allowed from its state.' });
+
+const auditEntrySchema = z
+  .object({
+    tenantId: z.string(),
+    version: z.number().int().min(1).meta({ description: 'The tenant version this entry produced.' }),
+    at: timestamp,
+    actor: z.string().meta({ description: 'Token subject, workflow or webhook that made the change.' }),
+    event: z.enum([...LIFECYCLE_EVENTS, 'create']),
+    from: tenantStateSchema.nullable().meta({ description: 'null for the create entry.' }),
+    to: tenantStateSchema,
+    reason: z.string().optional(),
+    operationId: z.string().optional(),
+    stripeEventId: z.string().optional(),
+  })
+  .meta({ description: "One append-only line of a tenant's audit trail." });
+
+const nextCursorSchema = z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' });
+const tenantPageSchema = z.object({ items: z.array(tenantSchema), nextCursor: nextCursorSchema });
+const auditEntryPageSchema = z.object({ items: z.array(auditEntrySchema), nextCursor: nextCursorSchema });
+
+const accessDecisionSchema = z
+  .object({
+    tenantId: z.string(),
+    access: z.enum(ACCESS_LEVELS),
+    reason: z.string(),
+    state: tenantStateSchema,
+    plan: planIdSchema,
+    limits: planLimitsSchema,
+    version: z.number().int().min(1),
+  })
+  .meta({ description: 'What the application plane may do for the tenant right now.' });
+
+const healthSchema = z.object({ status: z.literal('ok') });
+
+const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODE_NAMES).meta({ description: ERROR_CODE_NAMES.map((code) => `${code} (${ERROR_CODES[code].status})`).join(', ') }),
+      message: z.string().meta({ description: 'For people: what went wrong and what to do.' }),
+      details: z.unknown().optional().meta({ description: 'Machine-readable specifics; the shape depends on the code.' }),
+    }),
+  })
+  .meta({ description: "The API's error body: a stable code, a message, and details for some codes." });
+
+const gatewayErrorSchema = z
+  .object({ message: z.string() })
+  .meta({ description: 'A response API Gateway produces itself, before any handler runs (on AWS only).' });
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+type Page<T> = { items: T[]; nextCursor: string | null };
+type AccessResponse = AccessDecision & Pick<Tenant, 'tenantId' | 'state' | 'plan' | 'version'> & { limits: PlanLimits };
+type _TenantSchemaMatches = Assert<Same<z.output<typeof tenantSchema>, TenantView>>;
+type _AuditEntrySchemaMatches = Assert<Same<z.output<typeof auditEntrySchema>, AuditEntry>>;
+type _TenantPageSchemaMatches = Assert<Same<z.output<typeof tenantPageSchema>, Page<TenantView>>>;
+type _AuditPageSchemaMatches = Assert<Same<z.output<typeof auditEntryPageSchema>, Page<AuditEntry>>>;
+type _AccessSchemaMatches = Assert<Same<z.output<typeof accessDecisionSchema>, AccessResponse>>;
+
+/** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
+const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
+  CreateTenantRequest: createTenantBodySchema,
+  TransitionRequest: transitionBodySchema,
+};
+const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
+  TenantState: tenantStateSchema,
+  LifecycleEvent: lifecycleEventSchema,
+  PlanId: planIdSchema,
+  Usage: usageSchema,
+  PlanLimits: planLimitsSchema,
+  Tenant: tenantSchema,
+  TenantPage: tenantPageSchema,
+  AuditEntry: auditEntrySchema,
+  AuditEntryPage: auditEntryPageSchema,
+  AccessDecision: accessDecisionSchema,
+  Health: healthSchema,
+  Error: errorSchema,
+  GatewayError: gatewayErrorSchema,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The per-route table.
+// ---------------------------------------------------------------------------------------------------------
+
+type SuccessHeader = 'ETag' | 'Location';
+
+export interface RouteSpec {
+  /** Who may call it; must agree with the handler's `access` (and `authenticated` in ROUTES). */
+  readonly access: 'public' | 'operator' | 'operator-or-own-tenant';
+  readonly params?: ZodObject;
+  readonly query?: ZodObject;
+  readonly body?: ZodType;
+  /** Honours If-Match (optimistic concurrency on the tenant version). */
+  readonly ifMatch?: boolean;
+  readonly success: { readonly status: number; readonly description: string; readonly schema: ZodType; readonly headers?: readonly SuccessHeader[] };
+  /** Every error code the route can answer with; statuses follow from ERROR_CODES. */
+  readonly errors: readonly ErrorCode[];
+  readonly description?: string;
+}
+
+export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
+  Health: {
+    access: 'public',
+    success: { status: 200, description: 'The API is up.', schema: healthSchema },
+    errors: [],
+    description: 'Reads nothing: use it for load balancer and uptime checks.',
+  },
+  CreateTenant: {
+    access: 'operator',
+    body: createTenantBodySchema,
+    success: { status: 201, description: 'The tenant, created active with version 1.', schema: tenantSchema, headers: ['Location', 'ETag'] },
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_EXISTS'),
+    description: 'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters).',
+  },
+  ListTenants: {
+    access: 'operator',
+    query: listTenantsQuerySchema,
+    success: { status: 200, description: 'One page of tenants: by state in lifecycle order, oldest in the state first.', schema: tenantPageSchema },
+    errors: apiRouteErrors({ body: false }, 'INVALID_CURSOR'),
+  },
+  GetTenant: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    success: { status: 200, description: 'The tenant.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
+  },
+  TenantHistory: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    query: pageQuerySchema,
+    success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
+  },
+  SuspendTenant: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: transitionBodySchema,
+    ifMatch: true,
+    success: { status: 200, description: 'The tenant, now suspended.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors(
+      { body: true, idempotent: true },
+      'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'LIFECYCLE_INVARIANT_BROKEN',
+    ),
+    description: 'active → suspended. Suspended tenants keep read access.',
+  },
+  ResumeTenant: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: transitionBodySchema,
+    ifMatch: true,
+    success: { status: 200, description: 'The tenant, active again.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors(
+      { body: true, idempotent: true },
+      'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'LIFECYCLE_INVARIANT_BROKEN',
+    ),
+    description: 'suspended → reactivating → active, as one atomic change with two audit entries.',
+  },
+  CheckAccess: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    success: { status: 200, description: 'The access decision, with the plan limits.', schema: accessDecisionSchema },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Document types (the parts this module builds).
+// ---------------------------------------------------------------------------------------------------------
+
+export type JsonSchema = { [key: string]: unknown };
+export type Reference = { readonly $ref: string };
+export interface ParameterObject {
+  readonly name: string;
+  readonly in: 'path' | 'query' | 'header';
+  readonly required: boolean;
+  readonly description?: string;
+  readonly schema: JsonSchema;
+}
+export interface ResponseObject {
+  readonly description: string;
+  readonly headers?: Record<string, Reference>;
+  readonly content?: Record<string, { readonly schema: JsonSchema | Reference }>;
+}
+export interface OperationObject {
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly tags: string[];
+  readonly security?: Record<string, string[]>[];
+  readonly parameters?: (ParameterObject | Reference)[];
+  readonly requestBody?: { readonly required: boolean; readonly content: Record<string, { readonly schema: Reference }> };
+  readonly responses: Record<string, ResponseObject>;
+}
+export type PathItem = Partial<Record<Lowercase<HttpMethod>, OperationObject>>;
+export interface OpenApiDocument {
+  readonly openapi: string;
+  readonly info: { readonly title: string; readonly version: string; readonly description: string; readonly license: { readonly name: string; readonly identifier: string } };
+  readonly servers: { readonly url: string; readonly description: string; readonly variables?: Record<string, { readonly default: string; readonly description: string }> }[];
+  readonly security: Record<string, string[]>[];
+  readonly tags: { readonly name: string; readonly description: string }[];
+  readonly paths: Record<string, PathItem>;
+  readonly components: {
+    readonly securitySchemes: Record<string, JsonSchema>;
+    readonly parameters: Record<string, ParameterObject>;
+    readonly headers: Record<string, JsonSchema>;
+    readonly schemas: Record<string, JsonSchema>;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Building.
+// ---------------------------------------------------------------------------------------------------------
+
+const schemaRef = (name: string): Reference => ({ $ref: `#/components/schemas/${name}` });
+
+/** Convert a set of named zod schemas into components.schemas, cross-referencing one another by name. */
+function componentSchemas(named: Readonly<Record<string, ZodType>>, io: 'input' | 'output'): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    io,
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+    override: ({ jsonSchema }) => {
+      if (io !== 'output') return;
+      // Responses: the format says enough (zod's date-time and email patterns are for validating input), input
+      // defaults mean nothing in a response, and responses may gain fields, so objects are not closed.
+      if (jsonSchema.format !== undefined) delete jsonSchema.pattern;
+      delete jsonSchema.default;
+      if (jsonSchema.additionalProperties === false) delete jsonSchema.additionalProperties;
+    },
+  });
+  const out: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    const { $schema: _dialect, $id: _id, ...rest } = schema as JsonSchema;
+    out[id] = rest;
+  }
+  return out;
+}
+
+/** The component name a route table schema was registered under; throws for a schema that is not one. */
+function componentName(schema: ZodType, named: Readonly<Record<string, ZodType>>, what: string): string {
+  const found = Object.entries(named).find(([, candidate]) => candidate === schema);
+  if (!found) throw new Error(`OpenAPI: the ${what} schema is not registered in ${named === REQUEST_SCHEMAS ? 'REQUEST_SCHEMAS' : 'RESPONSE_SCHEMAS'} in functions/api/openapi.ts.`);
+  return found[0];
+}
+
+const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  tenantId: 'Tenant id: 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit.',
+  state: 'Only tenants in this state; all states, in lifecycle order, when omitted.',
+  limit: 'Page size, 1 to 100 (default 25).',
+  cursor: '`nextCursor` of the previous page, unchanged.',
+};
+
+/** Path or query parameters from a strict zod object (as callers send them). */
+function parametersOf(schema: ZodObject, location: 'path' | 'query'): ParameterObject[] {
+  const json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as JsonSchema;
+  const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json.required ?? []) as string[]);
+  return Object.entries(properties).map(([name, propertySchema]) => {
+    const { description = PARAMETER_DESCRIPTIONS[name], ...rest } = propertySchema as JsonSchema & { description?: string };
+    return { name, in: location, required: location === 'path' || required.has(name), ...(description ? { description } : {}), schema: rest };
+  });
+}
+
+function pathParameterNames(path: string): string[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item) => b.includes(item));
+}
+
+/** Throw unless the route's entry agrees with the route table and with what `apiRoute` does for it. */
+function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
+  const fail = (why: string): never => {
+    throw new Error(`OpenAPI: ROUTE_SPECS.${route.id} (${route.method} ${route.path}) ${why}`);
+  };
+  const has = (codes: readonly ErrorCode[]) => codes.every((code) => spec.errors.includes(code));
+  const hasAny = (codes: readonly ErrorCode[]) => codes.some((code) => spec.errors.includes(code));
+  if (new Set(spec.errors).size !== spec.errors.length) fail('lists an error code twice.');
+  if ((spec.access === 'public') === route.authenticated) fail(`has access '${spec.access}' but ROUTES says authenticated: ${route.authenticated}.`);
+  if (route.authenticated && !has(AUTH_ERRORS)) fail(`is authenticated: its errors must include ${AUTH_ERRORS.join(', ')}.`);
+  if (!route.authenticated && hasAny(AUTH_ERRORS)) fail('is public: it cannot answer 401 or 403.');
+  if (route.method === 'POST' && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
+  if (route.method !== 'POST' && hasAny(IDEMPOTENCY_ERRORS)) fail('is not a POST: Idempotency-Key applies to POST routes only.');
+  if (spec.body && !has(JSON_BODY_ERRORS)) fail(`takes a JSON body: its errors must include ${JSON_BODY_ERRORS.join(', ')}.`);
+  if (!spec.body && route.authenticated && !has(NO_BODY_ERRORS)) fail(`takes no body: its errors must include ${NO_BODY_ERRORS.join(', ')}.`);
+  if (spec.ifMatch && !has(IF_MATCH_ERRORS)) fail(`honours If-Match: its errors must include ${IF_MATCH_ERRORS.join(', ')}.`);
+  const templateNames = pathParameterNames(route.path);
+  const schemaNames = spec.params ? Object.keys(spec.params.shape) : [];
+  if (!sameSet(templateNames, schemaNames)) fail(`has path parameters [${schemaNames.join(', ')}] but its path template has [${templateNames.join(', ')}].`);
+  if (spec.access === 'operator-or-own-tenant' && !schemaNames.includes('tenantId')) fail("is 'operator-or-own-tenant' but has no tenantId path parameter.");
+  if (spec.success.status < 200 || spec.success.status > 299) fail(`has success status ${spec.success.status}.`);
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad request',
+  401: 'Not authenticated',
+  403: 'Not allowed',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable',
+  429: 'Too many requests',
+  500: 'Internal error',
+};
+
+/** What API Gateway answers itself on AWS, where the local adapter answers in the API's error shape. */
+const GATEWAY_NOTES: Readonly<Record<number, string>> = {
+  401: 'On AWS, API Gateway itself answers a request without an Authorization header: `{"message":"Unauthorized"}`.',
+  403: 'On AWS, a token the authorizer refuses gets API Gateway\'s own 403 `{"message":"Forbidden"}` (the local adapter answers 401 TOKEN_INVALID).',
+};
+
+function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string, ResponseObject> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of ERROR_CODE_NAMES.filter((name) => spec.errors.includes(name))) {
+    const { status } = ERROR_CODES[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, ResponseObject> = {};
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const lines = codes.map((code) => `- \`${code}\`: ${ERROR_CODES[code].description}`);
+    const note = route.authenticated ? GATEWAY_NOTES[status] : undefined;
+    responses[String(status)] = {
+      description: [`${STATUS_TEXT[status] ?? `HTTP ${status}`}. Error codes:`, ...lines, ...(note ? ['', note] : [])].join('\n'),
+      content: { 'application/json': { schema: note ? { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } : schemaRef('Error') } },
+    };
+  }
+  responses['429'] = {
+    description: 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.',
+    content: { 'application/json': { schema: schemaRef('GatewayError') } },
+  };
+  return responses;
+}
+
+const ACCESS_TEXT: Readonly<Record<RouteSpec['access'], string>> = {
+  public: 'No token needed.',
+  operator: 'Needs an operator token.',
+  'operator-or-own-tenant': 'Needs an operator token, or a tenant-scoped token for this tenant.',
+};
+
+function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject {
+  checkSpec(route, spec);
+  const parameters: (ParameterObject | Reference)[] = [
+    ...(spec.params ? parametersOf(spec.params, 'path') : []),
+    ...(spec.query ? parametersOf(spec.query, 'query') : []),
+    ...(route.method === 'POST' ? [{ $ref: `#/components/parameters/${IDEMPOTENCY_KEY_PARAMETER}` }] : []),
+    ...(spec.ifMatch ? [{ $ref: `#/components/parameters/${IF_MATCH_PARAMETER}` }] : []),
+  ];
+  const successHeaders: Record<string, Reference> = {};
+  for (const header of spec.success.headers ?? []) successHeaders[header] = { $ref: `#/components/headers/${header}` };
+  if (route.method === 'POST') successHeaders['Idempotent-Replayed'] = { $ref: '#/components/headers/IdempotentReplayed' };
+  const success: ResponseObject = {
+    description: spec.success.description,
+    ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
+    content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, RESPONSE_SCHEMAS, 'response')) } },
+  };
+  return {
+    operationId: route.id,
+    summary: route.summary,
+    description: [ACCESS_TEXT[spec.access], spec.description].filter(Boolean).join(' '),
+    tags: [route.path.split('/')[1] ?? 'api'],
+    ...(route.authenticated ? {} : { security: [] }),
+    ...(parameters.length ? { parameters } : {}),
+    ...(spec.body
+      ? { requestBody: { required: false, content: { 'application/json': { schema: schemaRef(componentName(spec.body, REQUEST_SCHEMAS, 'request body')) } } } }
+      : {}),
+    responses: { [String(spec.success.status)]: success, ...errorResponses(route, spec) },
+  };
+}
+
+const DESCRIPTION = `Creates tenants and moves them through their lifecycle (suspend, resume), and answers the application plane's access checks. Generated from functions/api/routes.ts and the handlers' zod schemas by \`npm run openapi\`.
+
+**Tokens.** Every route but \`GET /health\` needs \`Authorization: Bearer <token>\`. Operator tokens may do everything; tenant-scoped tokens may only read their own tenant (GET /tenants/{tenantId}, its history and its access check).
+
+**Errors.** Every error is \`{ "error": { "code", "message", "details"? } }\` with a stable code (see the Error schema). Unknown paths answer 404 \`ROUTE_NOT_FOUND\`; a known path under another method answers 405 \`METHOD_NOT_ALLOWED\` with an \`Allow\` header (both after authentication).
+
+**Idempotency.** Every POST honours \`Idempotency-Key\`: a retry with the same key and request replays the first response (header \`Idempotent-Replayed: true\`).
+
+**Concurrency.** Tenants carry a \`version\` (their ETag). Send it back as \`If-Match\` on suspend and resume to act only on the version you read.
+
+**Evolution.** Responses may gain fields: ignore the ones you do not know. Requests are strict: unknown fields are refused.`;
+
+/** The OpenAPI 3.1 document for ROUTES. Throws if a route has no ROUTE_SPECS entry, or an entry no route. */
+export function buildOpenApiDocument(): OpenApiDocument {
+  const routeIds = new Set(ROUTES.map((route) => route.id));
+  const stale = Object.keys(ROUTE_SPECS).filter((id) => !routeIds.has(id));
+  if (stale.length) throw new Error(`OpenAPI: ROUTE_SPECS has entries for routes not in ROUTES: ${stale.join(', ')}. Remove them from functions/api/openapi.ts.`);
+
+  const paths: Record<string, PathItem> = {};
+  for (const route of ROUTES) {
+    const spec = ROUTE_SPECS[route.id];
+    if (!spec) {
+      throw new Error(
+        `OpenAPI: route ${route.id} (${route.method} ${route.path}) has no entry in ROUTE_SPECS in functions/api/openapi.ts; add one, then run npm run openapi.`,
+      );
+    }
+    const item = (paths[route.path] ??= {});
+    const method = route.method.toLowerCase() as Lowercase<HttpMethod>;
+    if (item[method]) throw new Error(`OpenAPI: ${route.method} ${route.path} appears twice in ROUTES.`);
+    item[method] = operationFor(route, spec);
+  }
+
+  const requestSchemas = componentSchemas(REQUEST_SCHEMAS, 'input');
+  const responseSchemas = componentSchemas(RESPONSE_SCHEMAS, 'output');
+  const clash = Object.keys(requestSchemas).filter((name) => name in responseSchemas);
+  if (clash.length) throw new Error(`OpenAPI: schema names used for both requests and responses: ${clash.join(', ')}.`);
+
+  return {
+    openapi: OPENAPI_VERSION,
+    info: { title: API_TITLE, version: packageJson.version, description: DESCRIPTION, license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
+    servers: [
+      { url: 'http://127.0.0.1:3000', description: 'Local stack (`npm start`; PORT or --port changes the port).' },
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+        description: 'A deployed stack (its ApiUrl output).',
+        variables: { apiId: { default: 'apiId', description: 'The HTTP API id.' }, region: { default: 'us-east-1', description: 'The AWS region.' } },
+      },
+    ],
+    security: [{ [SECURITY_SCHEME]: [] }],
+    tags: [
+      { name: 'health', description: 'Liveness.' },
+      { name: 'tenants', description: 'Tenants, their lifecycle, audit trail and access decision.' },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        [SECURITY_SCHEME]: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'tlc token',
+          description: 'An API token `tlc.<payload>.<signature>` (`npm run token` mints one for the local stack): operator, or tenant-scoped and read-only.',
+        },
+      },
+      parameters: {
+        [IDEMPOTENCY_KEY_PARAMETER]: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description:
+            'Makes the POST safe to retry: the same key with the same request replays the first response; with a different request it is refused (422). Remembered for 24 hours by default. A UUID works.',
+          schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]{1,255}$' },
+        },
+        [IF_MATCH_PARAMETER]: {
+          name: 'If-Match',
+          in: 'header',
+          required: false,
+          description: 'The tenant version you read (its ETag, e.g. `"3"`): the change applies only if the tenant is still at that version, else 409 VERSION_CONFLICT.',
+          schema: { type: 'string' },
+        },
+      },
+      headers: {
+        ETag: { description: 'The tenant version, quoted (e.g. `"3"`); send it as If-Match.', schema: { type: 'string' } },
+        Location: { description: 'The new tenant: `/tenants/{tenantId}`.', schema: { type: 'string' } },
+        IdempotentReplayed: { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key.', schema: { type: 'string', const: 'true' } },
+      },
+      schemas: { ...requestSchemas, ...responseSchemas },
+    },
+  };
+}
+
+/** The document as written to OPENAPI_JSON_PATH: 2-space JSON and a trailing newline. */
+export function renderOpenApiJson(document: object = buildOpenApiDocument()): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}

@@ -1,0 +1,77 @@
+/**
+ * The CDK app: one stack, `TenantLifecycle`, checked by cdk-nag's AWS Solutions pack at synthesis.
+ *
+ * Context:
+ *   removalPolicy   'retain' (default) or 'destroy': what happens to the table, logs and token key on delete.
+ *   stripePriceIds  JSON object of plan id to Stripe price id, e.g. '{"starter":"price_123"}'.
+ */
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { isPlanId, type StripePriceIds } from '../functions/plans/plan-catalog';
+import { TenantLifecycleStack } from './tenant-lifecycle-stack';
+
+export const STACK_NAME = 'TenantLifecycle';
+
+export interface BuildAppOptions {
+  /**
+   * Where the cloud assembly is written.
+   * @default - the CLI's choice (CDK_OUTDIR), else a temporary directory
+   */
+  readonly outdir?: string;
+  /**
+   * Context values, as `-c key=value` would give them.
+   * @default - none beyond the CLI's
+   */
+  readonly context?: Record<string, unknown>;
+  /**
+   * Check the app with cdk-nag's AwsSolutionsChecks at synthesis.
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
+export interface LifecycleApp {
+  readonly app: App;
+  readonly stack: TenantLifecycleStack;
+}
+
+/** Build the app and its stack without synthesizing it. */
+export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
+  const app = new App({ outdir: options.outdir, context: options.context });
+  const removalPolicy = removalPolicyFrom(app.node.tryGetContext('removalPolicy'));
+  const stack = new TenantLifecycleStack(app, STACK_NAME, {
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    description: 'Tenant lifecycle control plane: tenant table and HTTPS API.',
+    removalPolicy,
+    deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+    stripePriceIds: stripePriceIdsFrom(app.node.tryGetContext('stripePriceIds')),
+  });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+function removalPolicyFrom(value: unknown): RemovalPolicy {
+  if (value === undefined || value === 'retain') return RemovalPolicy.RETAIN;
+  if (value === 'destroy') return RemovalPolicy.DESTROY;
+  throw new Error(`Context removalPolicy must be 'retain' or 'destroy', got '${String(value)}'.`);
+}
+
+function stripePriceIdsFrom(value: unknown): StripePriceIds | undefined {
+  if (value === undefined) return undefined;
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('Context stripePriceIds must be a JSON object of plan id to Stripe price id.');
+  }
+  const priceIds: StripePriceIds = {};
+  for (const [plan, priceId] of Object.entries(parsed)) {
+    if (!isPlanId(plan) || typeof priceId !== 'string') {
+      throw new Error(`Context stripePriceIds: '${plan}' must be a plan id with a string price id.`);
+    }
+    priceIds[plan] = priceId;
+  }
+  return priceIds;
+}
+
+if (require.main === module) {
+  buildApp().app.synth();
+}

@@ -1,0 +1,58 @@
+/** The control plane's one stack: the lifecycle table and the HTTPS API in front of it. */
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { StripePriceIds } from '../functions/plans/plan-catalog';
+import { LifecycleApi } from './constructs/lifecycle-api';
+import { LifecycleTable } from './constructs/lifecycle-table';
+
+export interface TenantLifecycleStackProps extends StackProps {
+  /**
+   * What happens to the table, the log groups and the token signing key when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Deletion protection of the table.
+   * @default - true, unless removalPolicy is DESTROY (a protected table would block the stack's deletion)
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * Stripe price ids per plan, given to the route handlers as STRIPE_PRICE_<PLAN>.
+   * @default - none
+   */
+  readonly stripePriceIds?: StripePriceIds;
+  /**
+   * Retention of the functions' logs and the API access logs.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+export class TenantLifecycleStack extends Stack {
+  readonly table: LifecycleTable;
+  readonly api: LifecycleApi;
+
+  constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.table = new LifecycleTable(this, 'LifecycleTable', {
+      removalPolicy,
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
+    });
+    this.api = new LifecycleApi(this, 'Api', {
+      table: this.table,
+      removalPolicy,
+      logRetention: props.logRetention,
+      stripePriceIds: props.stripePriceIds,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
+    new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The lifecycle table.' });
+    new CfnOutput(this, 'TokenSecretArn', {
+      value: this.api.tokenSecret.secretArn,
+      description: 'Secrets Manager secret holding the HMAC key for API tokens.',
+    });
+  }
+}

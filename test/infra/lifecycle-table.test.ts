@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LifecycleTable } from '../../infra/constructs/lifecycle-table';
+import { BY_STATE_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
+
+const OUT_ROOT = path.resolve(__dirname, '../../build/cdk-test-out');
+const WRITE_ACTIONS = ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+interface Synthesized {
+  readonly template: Template;
+  readonly tableLogicalId: string;
+}
+
+const outdirs: string[] = [];
+
+function synthesize(build: (stack: Stack) => LifecycleTable, grant?: (table: LifecycleTable, role: Role) => void): Synthesized {
+  const outdir = path.join(OUT_ROOT, `lifecycle-table-${randomUUID()}`);
+  outdirs.push(outdir);
+  const stack = new Stack(new App({ outdir }), 'TableTest');
+  const table = build(stack);
+  if (grant) grant(table, new Role(stack, 'Grantee', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }));
+  return { template: Template.fromStack(stack), tableLogicalId: stack.getLogicalId(table.table.node.defaultChild as CfnElement) };
+}
+
+function statementsOf(template: Template): { Action: string | string[]; Resource: unknown }[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (policy) => (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
+  );
+}
+
+const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+afterAll(() => {
+  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('Class: LifecycleTable', () => {
+  describe('Constructor', () => {
+    it('should declare the key design of tenant-table.ts with PITR, TTL, the byState index and encryption', () => {
+      // Prepare & Act
+      const { template } = synthesize((stack) => new LifecycleTable(stack, 'Lifecycle'));
+
+      // Assess
+      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: BY_STATE_INDEX.name,
+            KeySchema: [
+              { AttributeName: BY_STATE_INDEX.partitionKey, KeyType: 'HASH' },
+              { AttributeName: BY_STATE_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      });
+    });
+
+    it('should retain the table and protect it from deletion by default', () => {
+      // Prepare & Act
+      const { template } = synthesize((stack) => new LifecycleTable(stack, 'Lifecycle'));
+
+      // Assess
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+      });
+    });
+
+    it('should delete an unprotected table when asked to', () => {
+      // Prepare & Act
+      const { template } = synthesize(
+        (stack) => new LifecycleTable(stack, 'Lifecycle', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false }),
+      );
+
+      // Assess
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Delete',
+        Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+      });
+    });
+  });
+
+  describe('Method: grantReadTenants', () => {
+    it('should allow GetItem and Query on the table and exactly the byState index, nothing else', () => {
+      // Prepare & Act
+      const { template, tableLogicalId } = synthesize(
+        (stack) => new LifecycleTable(stack, 'Lifecycle'),
+        (table, role) => table.grantReadTenants(role),
+      );
+
+      // Assess
+      const tableArn = { 'Fn::GetAtt': [tableLogicalId, 'Arn'] };
+      const statements = statementsOf(template);
+      expect(statements).toHaveLength(1);
+      expect(asArray(statements[0]?.Action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+      expect(statements[0]?.Resource).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }]);
+    });
+  });
+
+  describe('Method: grantWriteTenants', () => {
+    it('should add item writes on the table ARN only, never on an index or a wildcard', () => {
+      // Prepare & Act
+      const { template, tableLogicalId } = synthesize(
+        (stack) => new LifecycleTable(stack, 'Lifecycle'),
+        (table, role) => table.grantWriteTenants(role),
+      );
+
+      // Assess
+      const tableArn = { 'Fn::GetAtt': [tableLogicalId, 'Arn'] };
+      const statements = statementsOf(template);
+      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => WRITE_ACTIONS.includes(action)));
+      expect(writes).toHaveLength(1);
+      expect(asArray(writes[0]?.Action).sort()).toEqual(WRITE_ACTIONS);
+      expect(writes[0]?.Resource).toEqual(tableArn);
+      const actions = statements.flatMap((statement) => asArray(statement.Action)).sort();
+      expect(actions).toEqual([...WRITE_ACTIONS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
+    });
+  });
+});

@@ -1,0 +1,387 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
+import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
+import { buildApp } from '../../infra/app';
+import type { TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
+/** The project's own context (feature flags) from cdk.json, as the CLI would pass it. */
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+}
+interface Resource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DeletionPolicy?: string;
+}
+interface PolicyProperties {
+  readonly PolicyDocument: { Statement: Statement[] };
+  readonly Roles: { Ref: string }[];
+}
+interface FunctionProperties {
+  readonly Runtime: string;
+  readonly Architectures: string[];
+  readonly MemorySize: number;
+  readonly Timeout: number;
+  readonly Role: unknown;
+  readonly LoggingConfig: { LogGroup: unknown };
+  readonly Environment: { Variables: Record<string, unknown> };
+}
+
+const outdirs: string[] = [];
+
+function synthesize(context: Record<string, unknown> = {}): { stack: TenantLifecycleStack; template: Template } {
+  const outdir = path.join(OUT_ROOT, `stack-${randomUUID()}`);
+  outdirs.push(outdir);
+  const { stack } = buildApp({ outdir, nag: false, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+function logicalId(stack: Stack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+function resourcesOf<P>(template: Template, type: string): [string, Resource & { Properties: P }][] {
+  return Object.entries(template.findResources(type)) as [string, Resource & { Properties: P }][];
+}
+
+/** Every IAM statement attached to a role: its default policy and any other policy naming it. */
+function statementsOfRole(template: Template, roleId: string): Statement[] {
+  return resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
+    .filter(([, policy]) => policy.Properties.Roles.some((role) => role.Ref === roleId))
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+}
+
+function actionsOf(statements: readonly Statement[]): string[] {
+  return statements.flatMap((statement) => asArray(statement.Action));
+}
+
+function functionProperties(template: Template, functionId: string): FunctionProperties {
+  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources[functionId]?.Properties as unknown as FunctionProperties;
+}
+
+function routeKeyOf(route: RouteDefinition): string {
+  return route === FALLBACK_ROUTE ? '$default' : `${route.method} ${route.path}`;
+}
+
+afterAll(() => {
+  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('Class: TenantLifecycleStack', () => {
+  let stack: TenantLifecycleStack;
+  let template: Template;
+  let tableArn: unknown;
+
+  beforeAll(() => {
+    ({ stack, template } = synthesize());
+    tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.table.table), 'Arn'] };
+  });
+
+  describe('Routes', () => {
+    it('should route every entry of ROUTES and the $default fallback to its own function', () => {
+      // Prepare
+      const routes = resourcesOf<{ RouteKey: string; Target: unknown }>(template, 'AWS::ApiGatewayV2::Route');
+      const integrations = Object.fromEntries(resourcesOf<{ IntegrationUri: unknown }>(template, 'AWS::ApiGatewayV2::Integration'));
+
+      // Act
+      const functionByRouteKey = Object.fromEntries(
+        routes.map(([, route]) => {
+          const integrationId = (route.Properties.Target as { 'Fn::Join': [string, [string, { Ref: string }]] })['Fn::Join'][1][1].Ref;
+          return [route.Properties.RouteKey, integrations[integrationId]?.Properties.IntegrationUri];
+        }),
+      );
+
+      // Assess
+      expect(Object.keys(functionByRouteKey).sort()).toEqual(ALL_ROUTES.map(routeKeyOf).sort());
+      for (const route of ALL_ROUTES) {
+        const handler = stack.api.routeFunctions[route.id];
+        expect(handler).toBeDefined();
+        expect(functionByRouteKey[routeKeyOf(route)]).toEqual({ 'Fn::GetAtt': [logicalId(stack, handler!.function), 'Arn'] });
+      }
+    });
+
+    it('should put the token authorizer on every route except GET /health', () => {
+      // Prepare
+      const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
+
+      // Act
+      const routes = resourcesOf<{ RouteKey: string; AuthorizationType: string; AuthorizerId?: unknown }>(template, 'AWS::ApiGatewayV2::Route');
+
+      // Assess
+      expect(routes).toHaveLength(ALL_ROUTES.length);
+      for (const [, route] of routes) {
+        if (route.Properties.RouteKey === 'GET /health') {
+          expect(route.Properties.AuthorizationType).toBe('NONE');
+          expect(route.Properties.AuthorizerId).toBeUndefined();
+        } else {
+          expect({ routeKey: route.Properties.RouteKey, type: route.Properties.AuthorizationType }).toEqual({
+            routeKey: route.Properties.RouteKey,
+            type: 'CUSTOM',
+          });
+          expect(route.Properties.AuthorizerId).toEqual({ Ref: authorizerId });
+        }
+      }
+    });
+
+    it('should authorize with simple responses from the Authorization header, cached for 5 minutes', () => {
+      // Assess
+      template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        AuthorizerType: 'REQUEST',
+        EnableSimpleResponses: true,
+        AuthorizerPayloadFormatVersion: '2.0',
+        IdentitySource: ['$request.header.Authorization'],
+        AuthorizerResultTtlInSeconds: 60,
+        AuthorizerUri: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', { 'Fn::GetAtt': [logicalId(stack, stack.api.authorizerFunction.function), 'Arn'] }, '/invocations']] },
+      });
+    });
+  });
+
+  describe('Permissions', () => {
+    it('should grant item writes on the table ARN only, never on an index or a wildcard', () => {
+      // Prepare
+      const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+
+      // Act
+      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => WRITE_ACTIONS.includes(action)));
+
+      // Assess
+      expect(writes.length).toBe(ROUTES.filter((route) => route.tableAccess === 'write').length);
+      for (const statement of writes) expect(statement.Resource).toEqual(tableArn);
+    });
+
+    it('should grant no wildcard action or resource anywhere, and no managed policy', () => {
+      // Prepare
+      const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+      const roles = resourcesOf<{ ManagedPolicyArns?: unknown[] }>(template, 'AWS::IAM::Role');
+
+      // Assess
+      expect(actionsOf(statements).filter((action) => action.includes('*'))).toEqual([]);
+      expect(statements.flatMap((statement) => asArray(statement.Resource)).filter((resource) => JSON.stringify(resource).includes('*'))).toEqual([]);
+      for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    });
+
+    it.each(ROUTES.filter((route) => route.tableAccess === 'read').map((route) => [route.id, route] as const))(
+      'should let read route %s GetItem and Query the table and byState index, and write nothing',
+      (_id, route) => {
+        // Prepare
+        const handler = stack.api.routeFunctions[route.id]!;
+
+        // Act
+        const dynamodb = statementsOfRole(template, logicalId(stack, handler.role)).filter((statement) =>
+          asArray(statement.Action).some((action) => action.startsWith('dynamodb:')),
+        );
+
+        // Assess
+        expect(actionsOf(dynamodb).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+        expect(dynamodb.map((statement) => statement.Resource)).toEqual([
+          [tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }],
+        ]);
+      },
+    );
+
+    it.each(ROUTES.filter((route) => route.tableAccess === 'write').map((route) => [route.id, route] as const))(
+      'should let write route %s read tenants and write items on the table',
+      (_id, route) => {
+        // Prepare
+        const handler = stack.api.routeFunctions[route.id]!;
+
+        // Act
+        const actions = actionsOf(statementsOfRole(template, logicalId(stack, handler.role))).filter((action) => action.startsWith('dynamodb:'));
+
+        // Assess
+        expect(actions.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', ...WRITE_ACTIONS].sort());
+      },
+    );
+
+    it.each(ALL_ROUTES.filter((route) => route.tableAccess === 'none').map((route) => [route.id, route] as const))(
+      'should give route %s, which needs no table, no DynamoDB permission at all',
+      (_id, route) => {
+        // Prepare
+        const handler = stack.api.routeFunctions[route.id]!;
+
+        // Act
+        const actions = actionsOf(statementsOfRole(template, logicalId(stack, handler.role)));
+
+        // Assess
+        expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+      },
+    );
+
+    it('should let the authorizer read the token secret and nothing on the table', () => {
+      // Prepare
+      const authorizer = stack.api.authorizerFunction;
+      const secretRef = { Ref: logicalId(stack, stack.api.tokenSecret) };
+
+      // Act
+      const statements = statementsOfRole(template, logicalId(stack, authorizer.role));
+
+      // Assess
+      const secretStatements = statements.filter((statement) => asArray(statement.Action).includes('secretsmanager:GetSecretValue'));
+      expect(secretStatements.map((statement) => statement.Resource)).toEqual([secretRef]);
+      expect(actionsOf(statements).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+      expect(JSON.stringify(statements)).not.toContain(logicalId(stack, stack.table.table));
+    });
+
+    it('should let every function write its own log group only', () => {
+      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+        // Act
+        const logs = statementsOfRole(template, logicalId(stack, handler.role)).filter((statement) =>
+          asArray(statement.Action).some((action) => action.startsWith('logs:')),
+        );
+
+        // Assess
+        expect(logs).toEqual([
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logicalId(stack, handler.logGroup), 'Arn'] } },
+        ]);
+      }
+    });
+  });
+
+  describe('Functions', () => {
+    it.each(ALL_ROUTES.map((route) => [route.id, route] as const))('should give %s TABLE_NAME exactly when it uses the table', (_id, route) => {
+      // Act
+      const variables = functionProperties(template, logicalId(stack, stack.api.routeFunctions[route.id]!.function)).Environment.Variables;
+
+      // Assess
+      if (route.tableAccess === 'none') expect(variables.TABLE_NAME).toBeUndefined();
+      else expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack, stack.table.table) });
+    });
+
+    it('should give the authorizer the secret ARN and no table', () => {
+      // Act
+      const variables = functionProperties(template, logicalId(stack, stack.api.authorizerFunction.function)).Environment.Variables;
+
+      // Assess
+      expect(variables.TOKEN_SECRET_ARN).toEqual({ Ref: logicalId(stack, stack.api.tokenSecret) });
+      expect(variables.TABLE_NAME).toBeUndefined();
+    });
+
+    it('should run every function on Node.js 24, ARM, 512 MB, 10 s, with Powertools settings and its own log group', () => {
+      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+        // Act
+        const properties = functionProperties(template, logicalId(stack, handler.function));
+
+        // Assess
+        expect(properties).toMatchObject({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          MemorySize: 512,
+          Timeout: 10,
+          Role: { 'Fn::GetAtt': [logicalId(stack, handler.role), 'Arn'] },
+          LoggingConfig: { LogGroup: { Ref: logicalId(stack, handler.logGroup) } },
+          Environment: {
+            Variables: {
+              POWERTOOLS_SERVICE_NAME: 'tenant-lifecycle',
+              POWERTOOLS_METRICS_NAMESPACE: 'TenantLifecycle',
+              POWERTOOLS_LOG_LEVEL: 'INFO',
+              NODE_OPTIONS: '--enable-source-maps',
+            },
+          },
+        });
+      }
+      template.resourceCountIs('AWS::Lambda::Function', ALL_ROUTES.length + 1);
+    });
+
+    it('should keep function logs for one month', () => {
+      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+        // Assess
+        const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logicalId(stack, handler.logGroup)];
+        expect(logGroup?.Properties.RetentionInDays).toBe(30);
+      }
+    });
+  });
+
+  describe('Stage', () => {
+    it('should write JSON access logs with the request id, caller, route, status, latency and authorizer error', () => {
+      // Act
+      const [[, stage]] = resourcesOf<{ AccessLogSettings: { DestinationArn: unknown; Format: string } }>(template, 'AWS::ApiGatewayV2::Stage') as [
+        [string, Resource & { Properties: { AccessLogSettings: { DestinationArn: unknown; Format: string } } }],
+      ];
+
+      // Assess
+      expect(stage.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(stack, stack.api.accessLogs), 'Arn'] });
+      expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latency: '$context.responseLatency',
+        authorizerError: '$context.authorizer.error',
+      });
+    });
+
+    it('should be the auto-deployed $default stage, throttled to 50 requests/s with bursts of 100', () => {
+      // Assess
+      template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      });
+    });
+  });
+
+  describe('Outputs', () => {
+    it('should output the API URL, the table name and the token secret ARN', () => {
+      // Assess
+      template.hasOutput('ApiUrl', {});
+      template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.table.table) } });
+      template.hasOutput('TokenSecretArn', { Value: { Ref: logicalId(stack, stack.api.tokenSecret) } });
+    });
+  });
+
+  describe('Context', () => {
+    it('should retain the table, logs and token key by default', () => {
+      // Assess
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret']) {
+        for (const [, resource] of resourcesOf(template, type)) expect(resource.DeletionPolicy).toBe('Retain');
+      }
+      template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+    });
+
+    it("should delete everything, without deletion protection, when removalPolicy is 'destroy'", () => {
+      // Act
+      const { template: destroyable } = synthesize({ removalPolicy: 'destroy' });
+
+      // Assess
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret']) {
+        for (const [, resource] of resourcesOf(destroyable, type)) expect(resource.DeletionPolicy).toBe('Delete');
+      }
+      destroyable.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+    });
+
+    it('should refuse an unknown removal policy', () => {
+      // Act & Assess
+      expect(() => synthesize({ removalPolicy: 'snapshot' })).toThrow(/removalPolicy must be 'retain' or 'destroy'/);
+    });
+
+    it('should pass Stripe price ids to the route functions, not to the authorizer', () => {
+      // Act
+      const { stack: priced, template: pricedTemplate } = synthesize({ stripePriceIds: '{"starter":"price_starter","enterprise":"price_ent"}' });
+
+      // Assess
+      const createTenant = functionProperties(pricedTemplate, logicalId(priced, priced.api.routeFunctions[ROUTES.find((route) => route.tableAccess === 'write')!.id]!.function));
+      expect(createTenant.Environment.Variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
+      expect(createTenant.Environment.Variables.STRIPE_PRICE_PROFESSIONAL).toBeUndefined();
+      const authorizer = functionProperties(pricedTemplate, logicalId(priced, priced.api.authorizerFunction.function));
+      expect(authorizer.Environment.Variables.STRIPE_PRICE_STARTER).toBeUndefined();
+    });
+  });
+});
