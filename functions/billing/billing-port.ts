@@ -1,0 +1,82 @@
+/**
+ * The billing port: what a plan change needs from billing. Two adapters implement it: Stripe (official SDK,
+ * production) and a local ledger (no Stripe key configured) that records what would have been billed.
+ * Every mutating call is idempotent on a key derived from the operation id, so a retried workflow step never
+ * charges twice.
+ */
+import type { PlanId } from '../plans/plan-catalog';
+
+/** Where a tenant's subscription lives in Stripe; absent for tenants never billed through Stripe. */
+export interface BillingAccount {
+  readonly customerId: string;
+  readonly subscriptionId: string;
+  readonly subscriptionItemId: string;
+}
+
+export type PlanChangeDirection = 'upgrade' | 'downgrade';
+
+/** Upgrades take effect immediately (prorated, invoiced now); downgrades at period end unless asked otherwise. */
+export type PlanChangeTiming = 'immediately' | 'period_end';
+
+export interface PlanChangeRequest {
+  /** The workflow operation; every idempotency key derives from it. */
+  readonly operationId: string;
+  readonly tenantId: string;
+  readonly fromPlan: PlanId;
+  readonly toPlan: PlanId;
+  readonly direction: PlanChangeDirection;
+  readonly timing: PlanChangeTiming;
+  readonly account?: BillingAccount;
+}
+
+export interface BillingPreviewLine {
+  readonly description: string;
+  /** Minor units (cents); negative for credits. */
+  readonly amount: number;
+}
+
+/** What the change would cost, without changing anything. */
+export interface BillingPreview {
+  readonly source: 'stripe' | 'local-estimate';
+  readonly currency: string;
+  /** Net amount invoiced now for the change (minor units; 0 for period-end changes). */
+  readonly amountDueNow: number;
+  /** When the new price starts to apply (ISO 8601). */
+  readonly effectiveAt: string;
+  readonly lines: readonly BillingPreviewLine[];
+}
+
+/** What a plan change did in billing: enough to revert it. */
+export interface BillingChange {
+  readonly kind: 'subscription_updated' | 'schedule_created' | 'no_change';
+  readonly effectiveAt: string;
+  /** Minor units invoiced now (0 for scheduled changes). */
+  readonly amountInvoiced: number;
+  readonly currency: string;
+  /** Adapter-specific references (Stripe subscription / schedule / invoice ids, ledger entry ids). */
+  readonly references: Readonly<Record<string, string>>;
+}
+
+export interface BillingPort {
+  readonly name: 'stripe' | 'local-ledger';
+  previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview>;
+  applyPlanChange(request: PlanChangeRequest): Promise<BillingChange>;
+  /** Undo `change` (refund or credit what was invoiced, cancel what was scheduled); idempotent. */
+  revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void>;
+}
+
+/** A billing provider failure worth retrying (network, rate limit, 5xx); the ASL retries on this name. */
+export class BillingTransientError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BillingTransientError';
+  }
+}
+
+/** A billing failure that retrying will not fix (card declined, invalid request): the workflow rolls back. */
+export class BillingRejectedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BillingRejectedError';
+  }
+}
