@@ -9,6 +9,9 @@
  */
 import { z, type ZodObject, type ZodType } from 'zod';
 import packageJson from '../../package.json';
+import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas';
+import type { QueryLease } from '../leases/query-lease-store';
+import { changePlanBodySchema, operationPathSchema } from '../plan-change/plan-change-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
 import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle/lifecycle-table';
@@ -56,6 +59,13 @@ export const ERROR_CODES = {
   ILLEGAL_TRANSITION: { status: 409, description: "The tenant's state does not allow this event; `details` has `currentState`, `event`, `allowedEvents`." },
   VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by another operation; `details` has `currentState`, `operationId`.' },
+  TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
+  TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted and takes no query leases; `details` has `reason` (`blocked`), `state`.' },
+  SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
+  INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
+  OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
+  USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
+  WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
@@ -153,6 +163,16 @@ const accessDecisionSchema = z
   })
   .meta({ description: 'What the application plane may do for the tenant right now.' });
 
+const queryLeaseSchema = z
+  .object({
+    tenantId: z.string(),
+    leaseId: z.uuid().meta({ description: 'Pass it to DELETE /tenants/{tenantId}/leases/{leaseId} when the query is done.' }),
+    holder: z.string().meta({ description: 'Who holds the lease: the `holder` sent, or the token subject.' }),
+    acquiredAt: timestamp,
+    expiresAt: timestamp.meta({ description: 'When the lease stops counting unless released earlier.' }),
+  })
+  .meta({ description: 'A query lease: while it is live, a plan change waits before migrating the tenant.' });
+
 const healthSchema = z.object({ status: z.literal('ok') });
 
 const errorSchema = z
@@ -178,11 +198,44 @@ type _AuditEntrySchemaMatches = Assert<Same<z.output<typeof auditEntrySchema>, A
 type _TenantPageSchemaMatches = Assert<Same<z.output<typeof tenantPageSchema>, Page<TenantView>>>;
 type _AuditPageSchemaMatches = Assert<Same<z.output<typeof auditEntryPageSchema>, Page<AuditEntry>>>;
 type _AccessSchemaMatches = Assert<Same<z.output<typeof accessDecisionSchema>, AccessResponse>>;
+type _QueryLeaseSchemaMatches = Assert<Same<z.output<typeof queryLeaseSchema>, QueryLease>>;
+
+const planChangeAcceptedSchema = z
+  .object({
+    operationId: z.string(),
+    status: z.literal('running'),
+    tenantId: z.string(),
+    direction: z.enum(['upgrade', 'downgrade']),
+    fromPlan: planIdSchema,
+    toPlan: planIdSchema,
+    effective: z.enum(['immediately', 'period_end']),
+    operation: z.string().meta({ description: 'Where to follow it: `/operations/{operationId}`.' }),
+  })
+  .meta({ description: 'The plan change started (202). With `dryRun: true` the answer is instead 200 with the preview: `allowed`, `blockers`, `violations`, `limits`, `resources` and `billing` (the proration preview).' });
+
+const operationSchema = z
+  .object({
+    operationId: z.string(),
+    tenantId: z.string(),
+    workflow: z.literal('plan-change'),
+    status: z.enum(['running', 'succeeded', 'rolled_back']),
+    input: z.record(z.string(), z.unknown()),
+    steps: z.array(z.string()).meta({ description: 'Step markers in order (read_only_window, drained, provisioning_started, provisioned, billing_started, billing_updated, ...).' }),
+    facts: z.record(z.string(), z.unknown()),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    requestedBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().optional(),
+  })
+  .meta({ description: 'A workflow operation.' });
 
 /** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
 const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
   TransitionRequest: transitionBodySchema,
+  AcquireQueryLeaseRequest: acquireLeaseBodySchema,
+  ChangePlanRequest: changePlanBodySchema,
 };
 const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TenantState: tenantStateSchema,
@@ -195,6 +248,9 @@ const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   AuditEntry: auditEntrySchema,
   AuditEntryPage: auditEntryPageSchema,
   AccessDecision: accessDecisionSchema,
+  QueryLease: queryLeaseSchema,
+  PlanChangeAccepted: planChangeAcceptedSchema,
+  Operation: operationSchema,
   Health: healthSchema,
   Error: errorSchema,
   GatewayError: gatewayErrorSchema,
@@ -214,13 +270,30 @@ export interface RouteSpec {
   readonly body?: ZodType;
   /** Honours If-Match (optimistic concurrency on the tenant version). */
   readonly ifMatch?: boolean;
-  readonly success: { readonly status: number; readonly description: string; readonly schema: ZodType; readonly headers?: readonly SuccessHeader[] };
+  /** `schema` is omitted exactly for 204 (No Content). */
+  readonly success: { readonly status: number; readonly description: string; readonly schema?: ZodType; readonly headers?: readonly SuccessHeader[] };
   /** Every error code the route can answer with; statuses follow from ERROR_CODES. */
   readonly errors: readonly ErrorCode[];
   readonly description?: string;
 }
 
 export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
+  ChangePlan: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: changePlanBodySchema,
+    success: { status: 202, description: 'The plan change started; follow the operation.', schema: planChangeAcceptedSchema, headers: ['Location'] },
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'WORKFLOW_UNAVAILABLE'),
+    description:
+      'Upgrades are immediate (prorated, invoiced now); downgrades default to the end of the billing period and need usage within the new limits (else 422 listing every violation). ' +
+      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan.',
+  },
+  GetOperation: {
+    access: 'operator',
+    params: operationPathSchema,
+    success: { status: 200, description: 'The operation.', schema: operationSchema },
+    errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
+  },
   Health: {
     access: 'public',
     success: { status: 200, description: 'The API is up.', schema: healthSchema },
@@ -282,6 +355,23 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     params: tenantPathSchema,
     success: { status: 200, description: 'The access decision, with the plan limits.', schema: accessDecisionSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
+  },
+  AcquireQueryLease: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    body: acquireLeaseBodySchema,
+    success: { status: 201, description: 'The lease, live until released or until `expiresAt`.', schema: queryLeaseSchema },
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'TENANT_READ_ONLY', 'TENANT_BLOCKED'),
+    description:
+      'For the application plane, one lease per query: a plan change refuses new leases once its read-only window starts and waits until no lease is live before migrating the tenant. ' +
+      'Release the lease when the query is done; it expires on its own after `ttlSeconds`. During a read-only window the answer is 409 `TENANT_READ_ONLY` with a `Retry-After` header (seconds).',
+  },
+  ReleaseQueryLease: {
+    access: 'operator-or-own-tenant',
+    params: leasePathSchema,
+    success: { status: 204, description: 'Released; also when the lease was unknown, expired or already released.' },
+    errors: apiRouteErrors({ body: false }),
+    description: 'Idempotent: always safe to retry.',
   },
 };
 
@@ -372,6 +462,7 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   state: 'Only tenants in this state; all states, in lifecycle order, when omitted.',
   limit: 'Page size, 1 to 100 (default 25).',
   cursor: '`nextCursor` of the previous page, unchanged.',
+  leaseId: 'Lease id, as returned by POST /tenants/{tenantId}/leases.',
 };
 
 /** Path or query parameters from a strict zod object (as callers send them). */
@@ -414,6 +505,7 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   if (!sameSet(templateNames, schemaNames)) fail(`has path parameters [${schemaNames.join(', ')}] but its path template has [${templateNames.join(', ')}].`);
   if (spec.access === 'operator-or-own-tenant' && !schemaNames.includes('tenantId')) fail("is 'operator-or-own-tenant' but has no tenantId path parameter.");
   if (spec.success.status < 200 || spec.success.status > 299) fail(`has success status ${spec.success.status}.`);
+  if ((spec.success.status === 204) !== (spec.success.schema === undefined)) fail('must have a response schema exactly when its success status is not 204.');
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -478,7 +570,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject 
   const success: ResponseObject = {
     description: spec.success.description,
     ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
-    content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, RESPONSE_SCHEMAS, 'response')) } },
+    ...(spec.success.schema ? { content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, RESPONSE_SCHEMAS, 'response')) } } } : {}),
   };
   return {
     operationId: route.id,
@@ -496,7 +588,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject 
 
 const DESCRIPTION = `Creates tenants and moves them through their lifecycle (suspend, resume), and answers the application plane's access checks. Generated from functions/api/routes.ts and the handlers' zod schemas by \`npm run openapi\`.
 
-**Tokens.** Every route but \`GET /health\` needs \`Authorization: Bearer <token>\`. Operator tokens may do everything; tenant-scoped tokens may only read their own tenant (GET /tenants/{tenantId}, its history and its access check).
+**Tokens.** Every route but \`GET /health\` needs \`Authorization: Bearer <token>\`. Operator tokens may do everything; tenant-scoped tokens may only read their own tenant (GET /tenants/{tenantId}, its history and its access check) and take and release its query leases.
 
 **Errors.** Every error is \`{ "error": { "code", "message", "details"? } }\` with a stable code (see the Error schema). Unknown paths answer 404 \`ROUTE_NOT_FOUND\`; a known path under another method answers 405 \`METHOD_NOT_ALLOWED\` with an \`Allow\` header (both after authentication).
 
@@ -545,7 +637,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     security: [{ [SECURITY_SCHEME]: [] }],
     tags: [
       { name: 'health', description: 'Liveness.' },
-      { name: 'tenants', description: 'Tenants, their lifecycle, audit trail and access decision.' },
+      { name: 'tenants', description: 'Tenants, their lifecycle, audit trail, access decision and query leases.' },
     ],
     paths,
     components: {
@@ -554,7 +646,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'tlc token',
-          description: 'An API token `tlc.<payload>.<signature>` (`npm run token` mints one for the local stack): operator, or tenant-scoped and read-only.',
+          description: 'An API token `tlc.<payload>.<signature>` (`npm run token` mints one for the local stack): operator, or tenant-scoped (reads its own tenant and takes its query leases).',
         },
       },
       parameters: {

@@ -31,6 +31,10 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Suspend an active tenant.' },
   { id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Resume a suspended tenant.' },
   { id: 'CheckAccess', method: 'GET', path: '/tenants/{tenantId}/access', entry: 'functions/tenants/handlers/check-access.ts', authenticated: true, tableAccess: 'read', summary: 'Application-plane access check: read_write, read_only or blocked.' },
+  { id: 'AcquireQueryLease', method: 'POST', path: '/tenants/{tenantId}/leases', entry: 'functions/leases/handlers/acquire-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Take a query lease (application plane); refused during a read-only window.' },
+  { id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Release a query lease; idempotent.' },
+  { id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', authenticated: true, tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.' },
+  { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 
 /** Answers every request no route matches ($default on API Gateway): 404 or 405 in the API's error shape. */

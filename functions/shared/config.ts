@@ -42,6 +42,11 @@ export interface Config {
   readonly tokenSecretArn: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
   readonly stripePriceIds: StripePriceIds;
+  /** The plan-change state machine (AWS). */
+  readonly planChangeStateMachineArn: string | undefined;
+  readonly stepFunctionsEndpoint: string | undefined;
+  /** Stripe secret key; without one, billing goes to the local ledger. */
+  readonly stripeSecretKey: string | undefined;
   /** Powertools service name (POWERTOOLS_SERVICE_NAME). */
   readonly serviceName: string;
   /** CloudWatch metrics namespace (POWERTOOLS_METRICS_NAMESPACE). */
@@ -67,6 +72,9 @@ function load(): Config {
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),
       enterprise: optional('STRIPE_PRICE_ENTERPRISE'),
     },
+    planChangeStateMachineArn: optional('PLAN_CHANGE_STATE_MACHINE_ARN'),
+    stepFunctionsEndpoint: optional('AWS_ENDPOINT_URL_SFN') ?? optional('AWS_ENDPOINT_URL'),
+    stripeSecretKey: optional('STRIPE_SECRET_KEY'),
     serviceName: optional('POWERTOOLS_SERVICE_NAME') ?? 'tenant-lifecycle',
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),

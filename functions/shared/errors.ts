@@ -3,6 +3,8 @@
  * errors onto them. Internal errors never leak their message (expose = status < 500).
  */
 import { ZodError } from 'zod';
+import { OperationNotFoundError } from '../operations/operation-store';
+import { LeaseRefusedError } from '../leases/errors';
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import {
   InvalidCursorError,
@@ -69,8 +71,15 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof OperationOwnershipError) {
     return new ApiError(409, 'OPERATION_IN_PROGRESS', error.message, { currentState: error.state, operationId: error.ownerOperationId });
   }
+  if (error instanceof LeaseRefusedError) {
+    const details = { reason: error.reason, state: error.state, ...(error.readOnlyReason === undefined ? {} : { readOnlyReason: error.readOnlyReason }) };
+    return error.reason === 'read_only_window'
+      ? new ApiError(409, 'TENANT_READ_ONLY', error.message, details)
+      : new ApiError(409, 'TENANT_BLOCKED', error.message, details);
+  }
   if (error instanceof TenantNotFoundError) return new ApiError(404, 'TENANT_NOT_FOUND', error.message, { tenantId: error.tenantId });
   if (error instanceof TenantAlreadyExistsError) return new ApiError(409, 'TENANT_EXISTS', error.message, { tenantId: error.tenantId });
+  if (error instanceof OperationNotFoundError) return new ApiError(404, 'OPERATION_NOT_FOUND', error.message, { operationId: error.operationId });
   if (error instanceof InvalidCursorError) return new ApiError(400, 'INVALID_CURSOR', error.message);
   if (error instanceof ZodError) return validationError(error, 'body');
   if (error instanceof LifecycleInvariantError) {

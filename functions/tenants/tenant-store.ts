@@ -2,11 +2,12 @@
  * The tenant store: the lifecycle table on DynamoDB. Every transition is one TransactWriteItems: a
  * conditional update of the tenant item (expected state and version) and one append-only audit item per event.
  */
-import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +15,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { PlanId, Usage } from '../plans/plan-catalog';
+import type { PlanResources } from '../provisioning/plan-resources';
 import {
   InvalidCursorError,
   OperationOwnershipError,
@@ -36,6 +38,8 @@ export interface Tenant {
   /** The operation that owns a transitional state. */
   readonly operationId?: string;
   readonly readOnlyReason?: string;
+  /** What is provisioned for the tenant's plan (absent until the first plan change provisions it). */
+  readonly resources?: PlanResources;
   readonly usage: Usage;
   readonly version: number;
   readonly createdAt: string;
@@ -67,6 +71,21 @@ export interface ChangeContext {
   readonly stripeEventId?: string;
 }
 
+/** Fields a transition may change along with the state, in the same transaction. */
+export interface TenantChanges {
+  readonly plan?: PlanId;
+  readonly resources?: PlanResources;
+  /** A string opens (or keeps) a read-only window; null closes it. */
+  readonly readOnlyReason?: string | null;
+}
+
+/** Options of a transition: field changes, and more items to write in the same transaction. */
+export interface TransitionOptions {
+  readonly changes?: TenantChanges;
+  /** Put items (for example an operation record) committed atomically with the transition. */
+  readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
+}
+
 export interface NewTenant {
   readonly tenantId: string;
   readonly name: string;
@@ -96,7 +115,7 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
 ] as const;
 const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
 
@@ -181,15 +200,15 @@ export class TenantStore {
    * Apply one lifecycle event to the tenant as it was read. Throws IllegalTransitionError when the table
    * forbids it, VersionConflictError when the tenant changed since it was read.
    */
-  async applyTransition(tenant: Tenant, event: LifecycleEvent, context: ChangeContext): Promise<Tenant> {
-    return this.applyTransitions(tenant, [event], context);
+  async applyTransition(tenant: Tenant, event: LifecycleEvent, context: ChangeContext, options?: TransitionOptions): Promise<Tenant> {
+    return this.applyTransitions(tenant, [event], context, options);
   }
 
   /**
    * Apply a chain of events as one atomic change: one update of the tenant, one audit entry per event.
    * Used where no work stands between two steps (resume with nothing to re-provision).
    */
-  async applyTransitions(tenant: Tenant, events: readonly LifecycleEvent[], context: ChangeContext): Promise<Tenant> {
+  async applyTransitions(tenant: Tenant, events: readonly LifecycleEvent[], context: ChangeContext, options: TransitionOptions = {}): Promise<Tenant> {
     if (events.length === 0) throw new RangeError('applyTransitions needs at least one event.');
     if (isTransitional(tenant.state) && tenant.operationId !== undefined && tenant.operationId !== context.operationId) {
       throw new OperationOwnershipError(tenant.tenantId, tenant.state, tenant.operationId);
@@ -205,12 +224,16 @@ export class TenantStore {
     const version = tenant.version + events.length;
     const operationId = isTransitional(snapshot.state) ? context.operationId : undefined;
     const stateChanged = snapshot.state !== tenant.state;
+    const changes = options.changes ?? {};
+    const readOnlyReason = changes.readOnlyReason === null ? undefined : (changes.readOnlyReason ?? tenant.readOnlyReason);
     const next: Tenant = {
       ...tenant,
+      plan: changes.plan ?? tenant.plan,
+      resources: changes.resources ?? tenant.resources,
       state: snapshot.state,
       origin: snapshot.origin,
       operationId,
-      readOnlyReason: isTransitional(snapshot.state) ? tenant.readOnlyReason : undefined,
+      readOnlyReason: isTransitional(snapshot.state) ? readOnlyReason : undefined,
       version,
       updatedAt: at,
       stateChangedAt: stateChanged ? at : tenant.stateChangedAt,
@@ -226,6 +249,13 @@ export class TenantStore {
       ':expectedState': tenant.state,
       ':expectedVersion': tenant.version,
     };
+    const names: Record<string, string> = { '#state': 'state', '#version': 'version' };
+    for (const field of ['plan', 'resources'] as const) {
+      if (changes[field] === undefined) continue;
+      set.push(`#${field} = :${field}`);
+      names[`#${field}`] = field;
+      values[`:${field}`] = changes[field];
+    }
     for (const field of ['origin', 'operationId', 'readOnlyReason'] as const) {
       const value = next[field];
       if (value === undefined) remove.push(field);
@@ -244,12 +274,15 @@ export class TenantStore {
                 Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
                 UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
                 ConditionExpression: '#state = :expectedState AND #version = :expectedVersion',
-                ExpressionAttributeNames: { '#state': 'state', '#version': 'version' },
+                ExpressionAttributeNames: names,
                 ExpressionAttributeValues: values,
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
             ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
+            ...(options.alsoPut ?? []).map((item) => ({
+              Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
+            })),
           ],
         }),
       );
@@ -257,6 +290,34 @@ export class TenantStore {
       throw this.#explainConflict(error, tenant, events[0] as LifecycleEvent);
     }
     return next;
+  }
+
+  /**
+   * Open (reason) or close (null) the read-only window of a tenant whose transitional state `operationId`
+   * owns. Bumps the version; no audit entry (the state does not change; the operation record tells the story).
+   */
+  async setReadOnlyWindow(tenantId: string, operationId: string, reason: string | null): Promise<Tenant> {
+    const at = this.#now().toISOString();
+    const { Attributes } = await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
+          UpdateExpression: `SET #version = #version + :one, updatedAt = :at${reason === null ? ' REMOVE readOnlyReason' : ', readOnlyReason = :reason'}`,
+          ConditionExpression: 'operationId = :operationId',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':one': 1, ':at': at, ':operationId': operationId, ...(reason === null ? {} : { ':reason': reason }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch(async (error: unknown) => {
+        if (error instanceof ConditionalCheckFailedException) {
+          const current = await this.get(tenantId);
+          throw new OperationOwnershipError(tenantId, current.state, current.operationId ?? 'none');
+        }
+        throw error;
+      });
+    return pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS);
   }
 
   /** Tenants in one state (or every state, in lifecycle order), oldest in that state first. */

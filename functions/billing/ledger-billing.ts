@@ -1,0 +1,277 @@
+/**
+ * The local billing adapter, used when no Stripe key is configured: it bills nobody and records in the lifecycle
+ * table what would have been billed, so plan changes run end to end locally and tests can assert "charged once",
+ * "reversed", "nothing charged". Items live in the tenant's partition:
+ *   pk=TENANT#<id>  sk=LEDGER#<operationId>#<kind>
+ * Each entry is written with a conditional put, so applying or reverting the same operation twice writes it once.
+ * Prices are local (USD, monthly); the billing period is the calendar month (UTC) of the clock; a change made
+ * now is prorated by the part of the month that is left.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { PlanId } from '../plans/plan-catalog';
+import { tenantPk } from '../tenants/tenant-table';
+import {
+  BillingRejectedError,
+  BillingTransientError,
+  type BillingChange,
+  type BillingPort,
+  type BillingPreview,
+  type PlanChangeDirection,
+  type PlanChangeRequest,
+  type PlanChangeTiming,
+} from './billing-port';
+
+/** Monthly list prices of the local ledger, in cents (USD). */
+export const LOCAL_MONTHLY_PRICES: Readonly<Record<PlanId, number>> = { free: 0, starter: 2900, professional: 9900, enterprise: 49900 };
+export const LEDGER_CURRENCY = 'usd';
+export const LEDGER_SK_PREFIX = 'LEDGER#';
+
+export const LEDGER_ENTRY_KINDS = ['charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled'] as const;
+/**
+ * charge: an upgrade's proration, invoiced now. credit: an immediate downgrade's proration, owed back on the next
+ * invoice. schedule: a period-end change (nothing owed now). reversal: undoes a charge or credit.
+ * schedule_cancelled: undoes a schedule.
+ */
+export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
+
+export interface LedgerEntry {
+  readonly tenantId: string;
+  readonly operationId: string;
+  readonly kind: LedgerEntryKind;
+  /** Signed cents this entry adds to the tenant's balance: charges positive, credits negative, reversals the opposite of what they undo. */
+  readonly amount: number;
+  readonly currency: string;
+  readonly description: string;
+  readonly fromPlan: PlanId;
+  readonly toPlan: PlanId;
+  readonly direction: PlanChangeDirection;
+  readonly timing: PlanChangeTiming;
+  /** When the new price applies (ISO 8601). */
+  readonly effectiveAt: string;
+  readonly recordedAt: string;
+  readonly periodStart: string;
+  readonly periodEnd: string;
+  /** For reversal and schedule_cancelled: the kind of the entry undone. */
+  readonly reverses?: LedgerEntryKind;
+}
+
+export interface LedgerBillingOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Injected for tests; defaults to the wall clock. */
+  readonly now?: () => Date;
+}
+
+export interface BillingPeriod {
+  readonly start: Date;
+  readonly end: Date;
+}
+
+/** The calendar month (UTC) that contains `now`: the local ledger's billing period. */
+export function calendarMonth(now: Date): BillingPeriod {
+  return {
+    start: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
+    end: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)),
+  };
+}
+
+/** Round to whole cents, halves away from zero (Math.round rounds -0.5 up to 0). */
+function roundCents(value: number): number {
+  return Math.sign(value) * Math.round(Math.abs(value));
+}
+
+export interface Proration {
+  /** Signed cents: positive is owed by the tenant, negative owed to it. */
+  readonly amount: number;
+  /** The part of the billing period still to run, 0..1. */
+  readonly remaining: number;
+  readonly period: BillingPeriod;
+}
+
+/** (new − old monthly price) × the part of the month left at `now`, rounded to cents. */
+export function prorate(fromPlan: PlanId, toPlan: PlanId, now: Date): Proration {
+  const period = calendarMonth(now);
+  const remaining = (period.end.getTime() - now.getTime()) / (period.end.getTime() - period.start.getTime());
+  const amount = roundCents((LOCAL_MONTHLY_PRICES[toPlan] - LOCAL_MONTHLY_PRICES[fromPlan]) * remaining);
+  return { amount: amount === 0 ? 0 : amount, remaining, period };
+}
+
+export function ledgerSk(operationId: string, kind: LedgerEntryKind): string {
+  return `${LEDGER_SK_PREFIX}${operationId}#${kind}`;
+}
+
+const ENTRY_FIELDS = [
+  'tenantId', 'operationId', 'kind', 'amount', 'currency', 'description', 'fromPlan', 'toPlan', 'direction', 'timing', 'effectiveAt', 'recordedAt', 'periodStart', 'periodEnd', 'reverses',
+] as const;
+
+function toEntry(item: Record<string, unknown>): LedgerEntry {
+  const out: Record<string, unknown> = {};
+  for (const field of ENTRY_FIELDS) if (item[field] !== undefined) out[field] = item[field];
+  return out as unknown as LedgerEntry;
+}
+
+/** Throttling and server faults of DynamoDB are worth a retry of the workflow step; the rest are ours. */
+function transientOr(error: unknown): unknown {
+  const fault = error as { $fault?: string; $retryable?: unknown; name?: string; message?: string };
+  if (fault && (fault.$fault === 'server' || fault.$retryable)) {
+    return new BillingTransientError(`The billing ledger is unavailable: ${fault.name ?? 'Error'}: ${fault.message ?? ''}`, { cause: error });
+  }
+  return error;
+}
+
+function changeFrom(entry: LedgerEntry): BillingChange {
+  return {
+    kind: entry.kind === 'schedule' ? 'schedule_created' : 'subscription_updated',
+    effectiveAt: entry.effectiveAt,
+    amountInvoiced: entry.kind === 'charge' ? entry.amount : 0,
+    currency: entry.currency,
+    references: { ledgerEntry: ledgerSk(entry.operationId, entry.kind), ledgerKind: entry.kind },
+  };
+}
+
+export class LedgerBilling implements BillingPort {
+  readonly name = 'local-ledger' as const;
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => Date;
+
+  constructor(options: LedgerBillingOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** The local estimate of what the change would cost; writes nothing. */
+  async previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview> {
+    const now = this.#now();
+    if (request.fromPlan === request.toPlan) return { source: 'local-estimate', currency: LEDGER_CURRENCY, amountDueNow: 0, effectiveAt: now.toISOString(), lines: [] };
+    const entry = this.#plannedEntry(request, now);
+    return {
+      source: 'local-estimate',
+      currency: LEDGER_CURRENCY,
+      amountDueNow: entry.kind === 'charge' ? Math.max(entry.amount, 0) : 0,
+      effectiveAt: entry.effectiveAt,
+      lines: [{ description: entry.description, amount: entry.amount }],
+    };
+  }
+
+  /** Record the charge, credit or schedule of the change, once per operation. */
+  async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
+    if (request.fromPlan === request.toPlan) {
+      return { kind: 'no_change', effectiveAt: this.#now().toISOString(), amountInvoiced: 0, currency: LEDGER_CURRENCY, references: {} };
+    }
+    const planned = this.#plannedEntry(request, this.#now());
+    if (await this.#putOnce(planned)) return changeFrom(planned);
+    // A retry: answer with what the first attempt recorded (its clock, its amount), if it was the same change.
+    const recorded = await this.#get(request.tenantId, ledgerSk(request.operationId, planned.kind));
+    if (!recorded || recorded.fromPlan !== request.fromPlan || recorded.toPlan !== request.toPlan || recorded.timing !== request.timing) {
+      throw new BillingRejectedError(
+        `Operation ${request.operationId} already recorded a different billing change for tenant '${request.tenantId}'; refusing to record ${request.fromPlan} → ${request.toPlan} under the same operation.`,
+      );
+    }
+    return changeFrom(recorded);
+  }
+
+  /** Record a reversal (or a cancelled schedule) for the change; a second revert, or one of nothing, is a no-op. */
+  async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
+    if (change.kind === 'no_change') return;
+    const sk = change.references.ledgerEntry ?? ledgerSk(request.operationId, change.kind === 'schedule_created' ? 'schedule' : request.direction === 'upgrade' ? 'charge' : 'credit');
+    const original = await this.#get(request.tenantId, sk);
+    if (!original) return; // nothing was recorded, so nothing was billed
+    const kind: LedgerEntryKind = original.kind === 'schedule' ? 'schedule_cancelled' : 'reversal';
+    const undo = original.kind === 'schedule' ? 'Cancelled the scheduled change' : original.kind === 'charge' ? 'Refunded the charge' : 'Took back the credit';
+    await this.#putOnce({
+      ...original,
+      kind,
+      reverses: original.kind,
+      amount: original.amount === 0 ? 0 : -original.amount,
+      description: `${undo}: plan change ${original.fromPlan} → ${original.toPlan} rolled back`,
+      recordedAt: this.#now().toISOString(),
+    });
+  }
+
+  /** Every ledger entry of the tenant, in the order recorded. */
+  async ledgerEntries(tenantId: string): Promise<LedgerEntry[]> {
+    const entries: LedgerEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.#client.send(
+          new QueryCommand({
+            TableName: this.#tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ledger)',
+            ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':ledger': LEDGER_SK_PREFIX },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        entries.push(...(page.Items ?? []).map(toEntry));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    } catch (error) {
+      throw transientOr(error);
+    }
+    return entries.sort((a, b) => a.recordedAt.localeCompare(b.recordedAt));
+  }
+
+  /** What the tenant owes from plan changes, in cents: charges minus credits and reversals. */
+  async balance(tenantId: string): Promise<number> {
+    const entries = await this.ledgerEntries(tenantId);
+    return entries.reduce((sum, entry) => sum + entry.amount, 0);
+  }
+
+  #plannedEntry(request: PlanChangeRequest, now: Date): LedgerEntry {
+    const { amount, remaining, period } = prorate(request.fromPlan, request.toPlan, now);
+    const common = {
+      tenantId: request.tenantId,
+      operationId: request.operationId,
+      currency: LEDGER_CURRENCY,
+      fromPlan: request.fromPlan,
+      toPlan: request.toPlan,
+      direction: request.direction,
+      timing: request.timing,
+      recordedAt: now.toISOString(),
+      periodStart: period.start.toISOString(),
+      periodEnd: period.end.toISOString(),
+    };
+    const month = period.start.toISOString().slice(0, 7);
+    if (request.timing === 'period_end') {
+      return { ...common, kind: 'schedule', amount: 0, effectiveAt: common.periodEnd, description: `${request.fromPlan} → ${request.toPlan} from ${common.periodEnd.slice(0, 10)}, nothing due now` };
+    }
+    const percent = (remaining * 100).toFixed(2);
+    return {
+      ...common,
+      kind: request.direction === 'upgrade' ? 'charge' : 'credit',
+      amount,
+      effectiveAt: now.toISOString(),
+      description: `Proration ${request.fromPlan} → ${request.toPlan} for the ${percent}% of ${month} left`,
+    };
+  }
+
+  /** Put the entry unless it exists; false when it did (a retry or a repeated revert). */
+  async #putOnce(entry: LedgerEntry): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { pk: tenantPk(entry.tenantId), sk: ledgerSk(entry.operationId, entry.kind), type: 'ledger', ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw transientOr(error);
+    }
+  }
+
+  async #get(tenantId: string, sk: string): Promise<LedgerEntry | undefined> {
+    try {
+      const { Item } = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk }, ConsistentRead: true }));
+      return Item ? toEntry(Item) : undefined;
+    } catch (error) {
+      throw transientOr(error);
+    }
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * The Stripe adapter of the billing port, on the official SDK (an injected `Stripe` instance, so tests point it
+ * at a local fake). Upgrades swap the subscription item's price now and invoice the proration at once; period-end
+ * changes go through a subscription schedule; immediate downgrades leave a proration credit for the next invoice.
+ * Every mutating request carries an idempotency key derived from the operation id, so a retried workflow step
+ * gets Stripe's saved answer instead of a second change.
+ *
+ * Reverting an invoiced upgrade puts the old price back without prorating and refunds the upgrade invoice with a
+ * credit note, rather than prorating back: a rolled-back plan change must leave the customer uncharged, and a
+ * reverse proration only leaves a (slightly smaller) credit on the customer's balance while keeping the card charge.
+ */
+import Stripe from 'stripe';
+import type { PlanId, StripePriceIds } from '../plans/plan-catalog';
+import { logger } from '../shared/powertools';
+import {
+  BillingRejectedError,
+  BillingTransientError,
+  type BillingAccount,
+  type BillingChange,
+  type BillingPort,
+  type BillingPreview,
+  type PlanChangeRequest,
+} from './billing-port';
+
+export interface StripeBillingOptions {
+  readonly stripe: Stripe;
+  /** Stripe price id per plan; a plan without one cannot be moved to or from through Stripe. */
+  readonly priceIds: StripePriceIds;
+  /** Injected for tests; defaults to the wall clock. */
+  readonly now?: () => Date;
+}
+
+/** Idempotency keys, one per mutating request of an operation; a retry of the same step reuses its key. */
+export const stripeIdempotencyKeys = (operationId: string) =>
+  ({
+    apply: `${operationId}:apply`,
+    createSchedule: `${operationId}:apply:schedule`,
+    schedulePhases: `${operationId}:apply:schedule-phases`,
+    abandonSchedule: `${operationId}:apply:schedule-release`,
+    revert: `${operationId}:revert`,
+    refund: `${operationId}:revert:credit-note`,
+    voidInvoice: `${operationId}:revert:void`,
+  }) as const;
+
+type ProrationBehavior = 'always_invoice' | 'create_prorations';
+
+function isoFromUnix(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+function unixSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+function priceIdOf(price: string | { id: string }): string {
+  return typeof price === 'string' ? price : price.id;
+}
+
+/** What an operator reads: which tenant, which operation, what we were doing, what Stripe said. */
+function explain(request: PlanChangeRequest, action: string, error: Stripe.errors.StripeError): string {
+  const codes = [error.code, error.decline_code].filter(Boolean).join('/');
+  const requestId = error.requestId ? `, Stripe request ${error.requestId}` : '';
+  return `tenant '${request.tenantId}' (operation ${request.operationId}) could not ${action}: ${error.message}${codes ? ` [${codes}]` : ''}${requestId}`;
+}
+
+/**
+ * Map an SDK error to the port's errors: retry what may succeed later (network, rate limit, Stripe-side 5xx,
+ * a concurrent request holding the same key), roll back what will not (declined card, invalid request, a key
+ * reused with other parameters, a refused API key). Anything that is not a Stripe error is ours: rethrown.
+ */
+export function toBillingError(error: unknown, request: PlanChangeRequest, action: string): unknown {
+  const { errors } = Stripe;
+  if (!(error instanceof errors.StripeError)) return error;
+  const options = { cause: error };
+  if (error instanceof errors.StripeConnectionError) return new BillingTransientError(`Stripe is unreachable; ${explain(request, action, error)}`, options);
+  if (error instanceof errors.StripeRateLimitError) return new BillingTransientError(`Stripe rate-limited us; ${explain(request, action, error)}`, options);
+  if (error instanceof errors.StripeCardError) return new BillingRejectedError(`Stripe declined the payment; ${explain(request, action, error)}`, options);
+  if (error instanceof errors.StripeIdempotencyError) {
+    // The same operation id asked Stripe for a different change: retrying with that key can never succeed.
+    return new BillingRejectedError(`Stripe refused a reused idempotency key (the operation was retried with different parameters); ${explain(request, action, error)}`, options);
+  }
+  if (error instanceof errors.StripeInvalidRequestError) return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, error)}`, options);
+  if (error instanceof errors.StripeAuthenticationError || error instanceof errors.StripePermissionError) {
+    return new BillingRejectedError(`Stripe refused the configured API key; ${explain(request, action, error)}`, options);
+  }
+  // StripeAPIError and anything newer: 5xx, and 409 (a request with the same idempotency key still running), are
+  // Stripe's side and worth retrying.
+  const status = error.statusCode;
+  if (status === undefined || status >= 500 || status === 409) return new BillingTransientError(`Stripe failed; ${explain(request, action, error)}`, options);
+  return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, error)}`, options);
+}
+
+export class StripeBilling implements BillingPort {
+  readonly name = 'stripe' as const;
+  readonly #stripe: Stripe;
+  readonly #priceIds: StripePriceIds;
+  readonly #now: () => Date;
+
+  constructor(options: StripeBillingOptions) {
+    this.#stripe = options.stripe;
+    this.#priceIds = options.priceIds;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** What the change would cost, from Stripe's own invoice preview; changes nothing. */
+  async previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview> {
+    const account = this.#account(request);
+    if (request.fromPlan === request.toPlan) return { source: 'stripe', currency: 'usd', amountDueNow: 0, effectiveAt: this.#now().toISOString(), lines: [] };
+    const newPriceId = this.#priceId(request, request.toPlan);
+
+    if (request.timing === 'period_end') {
+      const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(account.subscriptionId));
+      const item = this.#item(request, subscription, account);
+      return {
+        source: 'stripe',
+        currency: subscription.currency,
+        amountDueNow: 0,
+        // Since API 2025-03-31 the billing period lives on the subscription item, not the subscription.
+        effectiveAt: isoFromUnix(item.current_period_end),
+        lines: [{ description: `${request.fromPlan} → ${request.toPlan} from the next billing period`, amount: 0 }],
+      };
+    }
+
+    const now = this.#now();
+    const invoice = await this.#call(request, 'preview the prorated invoice', () =>
+      this.#stripe.invoices.createPreview({
+        subscription: account.subscriptionId,
+        subscription_details: {
+          items: [{ id: account.subscriptionItemId, price: newPriceId }],
+          // Only the proration lines, as one invoice, for both directions; an immediate downgrade applies them to
+          // the next invoice instead, so nothing is due now.
+          proration_behavior: 'always_invoice',
+          proration_date: unixSeconds(now),
+        },
+      }),
+    );
+    return {
+      source: 'stripe',
+      currency: invoice.currency,
+      amountDueNow: request.direction === 'upgrade' ? Math.max(invoice.total, 0) : 0,
+      effectiveAt: now.toISOString(),
+      lines: invoice.lines.data.map((line) => ({ description: line.description ?? 'Proration', amount: line.amount })),
+    };
+  }
+
+  /** Change the subscription's price (now, or at period end through a schedule); idempotent per operation. */
+  async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
+    const account = this.#account(request);
+    if (request.fromPlan === request.toPlan) {
+      return { kind: 'no_change', effectiveAt: this.#now().toISOString(), amountInvoiced: 0, currency: 'usd', references: { subscriptionId: account.subscriptionId } };
+    }
+    // Both prices up front: a change we could not revert is not started.
+    const previousPriceId = this.#priceId(request, request.fromPlan);
+    const newPriceId = this.#priceId(request, request.toPlan);
+    const change =
+      request.timing === 'period_end'
+        ? await this.#schedule(request, account, previousPriceId, newPriceId)
+        : await this.#updateNow(request, account, previousPriceId, newPriceId);
+    logger.info('Billing change applied', { billingAdapter: this.name, tenantId: request.tenantId, operationId: request.operationId, kind: change.kind, amountInvoiced: change.amountInvoiced, ...change.references });
+    return change;
+  }
+
+  /** Undo `change`: old price back and the upgrade invoice refunded, or the schedule released; safe to repeat. */
+  async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
+    if (change.kind === 'no_change') return;
+    const account = this.#account(request);
+    if (change.kind === 'schedule_created') await this.#releaseSchedule(request, change);
+    else await this.#restorePrice(request, account, change);
+    logger.info('Billing change reverted', { billingAdapter: this.name, tenantId: request.tenantId, operationId: request.operationId, kind: change.kind, ...change.references });
+  }
+
+  async #updateNow(request: PlanChangeRequest, account: BillingAccount, previousPriceId: string, newPriceId: string): Promise<BillingChange> {
+    const upgrade = request.direction === 'upgrade';
+    // Upgrades are invoiced and paid now (or refused, leaving the subscription as it was); downgrades leave a
+    // proration credit on the next invoice.
+    const prorationBehavior: ProrationBehavior = upgrade ? 'always_invoice' : 'create_prorations';
+    const subscription = await this.#call(request, `change the subscription to the ${request.toPlan} price`, () =>
+      this.#stripe.subscriptions.update(
+        account.subscriptionId,
+        {
+          items: [{ id: account.subscriptionItemId, price: newPriceId }],
+          proration_behavior: prorationBehavior,
+          ...(upgrade ? { payment_behavior: 'error_if_incomplete' as const, expand: ['latest_invoice'] } : {}),
+          metadata: { operationId: request.operationId, tenantId: request.tenantId },
+        },
+        { idempotencyKey: stripeIdempotencyKeys(request.operationId).apply },
+      ),
+    );
+    const references: Record<string, string> = {
+      subscriptionId: subscription.id,
+      subscriptionItemId: account.subscriptionItemId,
+      previousPriceId,
+      newPriceId,
+      prorationBehavior,
+    };
+    let amountInvoiced = 0;
+    const invoice = subscription.latest_invoice;
+    // The proration invoice always_invoice just created; an older invoice (a renewal) is not this change's.
+    if (upgrade && invoice && typeof invoice === 'object' && invoice.billing_reason === 'subscription_update') {
+      amountInvoiced = invoice.total;
+      references.invoiceId = invoice.id;
+    }
+    return { kind: 'subscription_updated', effectiveAt: this.#now().toISOString(), amountInvoiced, currency: subscription.currency, references };
+  }
+
+  /** Stripe's documented period-end change: a schedule from the subscription, then the current phase and the next. */
+  async #schedule(request: PlanChangeRequest, account: BillingAccount, previousPriceId: string, newPriceId: string): Promise<BillingChange> {
+    const keys = stripeIdempotencyKeys(request.operationId);
+    const created = await this.#call(request, 'create a subscription schedule', () =>
+      this.#stripe.subscriptionSchedules.create({ from_subscription: account.subscriptionId }, { idempotencyKey: keys.createSchedule }),
+    );
+    try {
+      const current = created.phases[0];
+      if (!current) throw new BillingRejectedError(`Stripe created schedule ${created.id} for tenant '${request.tenantId}' without a current phase.`);
+      const itemsNow = current.items.map((item) => ({ price: priceIdOf(item.price), ...(item.quantity === undefined ? {} : { quantity: item.quantity }) }));
+      if (!itemsNow.some((item) => item.price === previousPriceId)) {
+        throw new BillingRejectedError(
+          `Subscription ${account.subscriptionId} of tenant '${request.tenantId}' is not on the ${request.fromPlan} price (${previousPriceId}) but on ${itemsNow.map((item) => item.price).join(', ')}: refusing to schedule a change from a plan it is not on.`,
+        );
+      }
+      const itemsNext = itemsNow.map((item) => (item.price === previousPriceId ? { ...item, price: newPriceId } : item));
+      await this.#call(request, 'schedule the plan change for the end of the period', () =>
+        this.#stripe.subscriptionSchedules.update(
+          created.id,
+          {
+            end_behavior: 'release',
+            // The current phase is restated unchanged: nothing to prorate now.
+            proration_behavior: 'none',
+            // The last phase runs one billing period on the new price; then the schedule releases the subscription,
+            // which keeps that price.
+            phases: [
+              { items: itemsNow, start_date: current.start_date, end_date: current.end_date },
+              { items: itemsNext },
+            ],
+            metadata: { operationId: request.operationId, tenantId: request.tenantId },
+          },
+          { idempotencyKey: keys.schedulePhases },
+        ),
+      );
+      return {
+        kind: 'schedule_created',
+        effectiveAt: isoFromUnix(current.end_date),
+        amountInvoiced: 0,
+        currency: current.currency ?? 'usd',
+        references: { subscriptionId: account.subscriptionId, scheduleId: created.id, previousPriceId, newPriceId },
+      };
+    } catch (error) {
+      // A rejected schedule must not stay attached: it would block the tenant's next change. A transient failure
+      // keeps it: the retried step gets the same schedule back from its idempotency key.
+      if (error instanceof BillingRejectedError) {
+        await this.#stripe.subscriptionSchedules.release(created.id, {}, { idempotencyKey: keys.abandonSchedule }).catch((releaseError: unknown) =>
+          logger.error('Could not release an abandoned subscription schedule', { tenantId: request.tenantId, operationId: request.operationId, scheduleId: created.id, error: releaseError as Error }),
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #restorePrice(request: PlanChangeRequest, account: BillingAccount, change: BillingChange): Promise<void> {
+    const refs = change.references;
+    const invoiced = refs.prorationBehavior === 'always_invoice';
+    await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
+      this.#stripe.subscriptions.update(
+        refs.subscriptionId ?? account.subscriptionId,
+        {
+          items: [{ id: refs.subscriptionItemId ?? account.subscriptionItemId, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
+          // Invoiced upgrade: no new proration, the credit note below refunds the invoice. Prorated downgrade: the
+          // reverse proration cancels the pending credit (to within the seconds between the two changes).
+          proration_behavior: invoiced ? 'none' : 'create_prorations',
+          metadata: { revertedOperationId: request.operationId },
+        },
+        { idempotencyKey: stripeIdempotencyKeys(request.operationId).revert },
+      ),
+    );
+    if (invoiced && refs.invoiceId) await this.#refundInvoice(request, refs.invoiceId);
+    else if (invoiced) {
+      logger.warn('Reverted an invoiced upgrade whose invoice is unknown: check the customer’s invoices in Stripe for a charge to refund', {
+        tenantId: request.tenantId,
+        operationId: request.operationId,
+        subscriptionId: refs.subscriptionId ?? account.subscriptionId,
+      });
+    }
+  }
+
+  /** Refund (paid) or void (open) the upgrade's invoice, once, whatever its age. */
+  async #refundInvoice(request: PlanChangeRequest, invoiceId: string): Promise<void> {
+    const keys = stripeIdempotencyKeys(request.operationId);
+    const invoice = await this.#call(request, `read invoice ${invoiceId}`, () => this.#stripe.invoices.retrieve(invoiceId));
+    if (invoice.status === 'void' || invoice.total <= 0) return;
+    if (invoice.status === 'open') {
+      await this.#call(request, `void invoice ${invoiceId}`, () => this.#stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: keys.voidInvoice }));
+      return;
+    }
+    if (invoice.status !== 'paid') {
+      throw new BillingRejectedError(`Invoice ${invoiceId} of tenant '${request.tenantId}' (operation ${request.operationId}) is ${String(invoice.status)}: refund or void it in Stripe by hand.`);
+    }
+    // Idempotency keys expire after 24 hours; the credit note's metadata keeps a late second revert a no-op.
+    const notes = await this.#call(request, `list the credit notes of invoice ${invoiceId}`, () => this.#stripe.creditNotes.list({ invoice: invoiceId, limit: 100 }));
+    if (notes.data.some((note) => note.metadata?.revertedOperationId === request.operationId && note.status !== 'void')) return;
+    // amount_paid came from the card; the rest of the total from the customer's credit balance, which gets it back.
+    const refundAmount = Math.min(invoice.amount_paid, invoice.total);
+    const creditAmount = invoice.total - refundAmount;
+    await this.#call(request, `refund invoice ${invoiceId}`, () =>
+      this.#stripe.creditNotes.create(
+        {
+          invoice: invoiceId,
+          amount: invoice.total,
+          ...(refundAmount > 0 ? { refund_amount: refundAmount } : {}),
+          ...(creditAmount > 0 ? { credit_amount: creditAmount } : {}),
+          reason: 'order_change',
+          memo: `Plan change ${request.fromPlan} → ${request.toPlan} was rolled back.`,
+          metadata: { revertedOperationId: request.operationId, tenantId: request.tenantId },
+        },
+        { idempotencyKey: keys.refund },
+      ),
+    );
+  }
+
+  async #releaseSchedule(request: PlanChangeRequest, change: BillingChange): Promise<void> {
+    const scheduleId = change.references.scheduleId;
+    if (!scheduleId) throw new BillingRejectedError(`The billing change of operation ${request.operationId} names no subscription schedule to release.`);
+    const schedule = await this.#call(request, `read subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.retrieve(scheduleId));
+    if (schedule.status === 'released' || schedule.status === 'canceled') return;
+    const startsAt = Date.parse(change.effectiveAt) / 1000;
+    if (schedule.status === 'completed' || (schedule.current_phase !== null && schedule.current_phase.start_date >= startsAt)) {
+      throw new BillingRejectedError(
+        `The ${request.toPlan} price of tenant '${request.tenantId}' already took effect on ${change.effectiveAt} (schedule ${scheduleId}): releasing would keep it; change the plan back instead.`,
+      );
+    }
+    // Release, not cancel: cancelling a schedule cancels its subscription too. Released, the subscription stays
+    // on the current (old) price.
+    await this.#call(request, `release subscription schedule ${scheduleId}`, () =>
+      this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey: stripeIdempotencyKeys(request.operationId).revert }),
+    );
+  }
+
+  #account(request: PlanChangeRequest): BillingAccount {
+    if (!request.account) {
+      throw new BillingRejectedError(
+        `Tenant '${request.tenantId}' has no Stripe subscription (customer, subscription and item ids): its plan cannot be changed through Stripe billing.`,
+      );
+    }
+    return request.account;
+  }
+
+  #priceId(request: PlanChangeRequest, plan: PlanId): string {
+    const priceId = this.#priceIds[plan];
+    if (!priceId) throw new BillingRejectedError(`No Stripe price is configured for the ${plan} plan: cannot change tenant '${request.tenantId}' from ${request.fromPlan} to ${request.toPlan}.`);
+    return priceId;
+  }
+
+  #item(request: PlanChangeRequest, subscription: Stripe.Subscription, account: BillingAccount): Stripe.SubscriptionItem {
+    const item = subscription.items.data.find((candidate) => candidate.id === account.subscriptionItemId);
+    if (!item) throw new BillingRejectedError(`Subscription ${subscription.id} of tenant '${request.tenantId}' has no item ${account.subscriptionItemId}.`);
+    return item;
+  }
+
+  async #call<T>(request: PlanChangeRequest, action: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw toBillingError(error, request, action);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Failures of query leases, shared by the store (server side) and the client (application plane), so both
+ * sides throw and catch the same classes.
+ */
+import type { TenantState } from '../lifecycle/lifecycle-table';
+
+/** Why a lease was refused: the tenant is in a workflow's read-only window, or it is soft-deleted or deleted. */
+export type LeaseRefusalReason = 'read_only_window' | 'blocked';
+
+/** Base class of the query lease failures. */
+export class QueryLeaseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'QueryLeaseError';
+  }
+}
+
+export interface LeaseRefusalDetails {
+  /** The tenant's state when it refused, when known. */
+  readonly state?: TenantState;
+  /** The workflow's reason for the read-only window (reason 'read_only_window'). */
+  readonly readOnlyReason?: string;
+  /** How long to wait before asking again; set by the client from the `retry-after` header. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** The tenant takes no new query leases right now. */
+export class LeaseRefusedError extends QueryLeaseError {
+  readonly tenantId: string;
+  readonly reason: LeaseRefusalReason;
+  readonly state?: TenantState;
+  readonly readOnlyReason?: string;
+  readonly retryAfterSeconds?: number;
+
+  constructor(tenantId: string, reason: LeaseRefusalReason, details: LeaseRefusalDetails = {}, message?: string) {
+    super(message ?? refusalMessage(tenantId, reason, details));
+    this.name = 'LeaseRefusedError';
+    this.tenantId = tenantId;
+    this.reason = reason;
+    if (details.state !== undefined) this.state = details.state;
+    if (details.readOnlyReason !== undefined) this.readOnlyReason = details.readOnlyReason;
+    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+function refusalMessage(tenantId: string, reason: LeaseRefusalReason, details: LeaseRefusalDetails): string {
+  if (reason === 'read_only_window') {
+    return `Tenant '${tenantId}' is in a read-only window (${details.readOnlyReason ?? 'no reason given'}): new query leases are refused until it ends; retry shortly.`;
+  }
+  return `Tenant '${tenantId}' is ${details.state ?? 'blocked'}: it takes no query leases.`;
+}
+
+/** The lease API answered with an error other than a refusal (client side): a stable code and the API's message. */
+export class QueryLeaseApiError extends QueryLeaseError {
+  readonly status: number;
+  readonly code: string;
+  readonly details?: unknown;
+
+  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'QueryLeaseApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Operations: one record per workflow execution (plan change, later export, deletion, reactivation). The
+ * workflow's durable memory: which steps have started and finished, what billing did, how it ended. A
+ * compensation reads this record, not the (possibly lost) step outputs, to know what to undo.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export const OPERATION_SK = 'OPERATION';
+export const OPERATION_STATUSES = ['running', 'succeeded', 'rolled_back'] as const;
+export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+
+export interface OperationError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface Operation {
+  readonly operationId: string;
+  readonly tenantId: string;
+  readonly workflow: 'plan-change';
+  readonly status: OperationStatus;
+  /** The workflow input, as started. */
+  readonly input: Readonly<Record<string, unknown>>;
+  /** Step markers in the order they were recorded (`billing_started`, `billing_updated`, ...). */
+  readonly steps: readonly string[];
+  /** Step results a compensation needs (billing change references, drain start time, ...). */
+  readonly facts: Readonly<Record<string, unknown>>;
+  readonly error?: OperationError;
+  readonly requestedBy: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+}
+
+export class OperationNotFoundError extends Error {
+  readonly operationId: string;
+  constructor(operationId: string) {
+    super(`Operation '${operationId}' does not exist.`);
+    this.name = 'OperationNotFoundError';
+    this.operationId = operationId;
+  }
+}
+
+export function operationPk(operationId: string): string {
+  return `OPERATION#${operationId}`;
+}
+
+const FIELDS = ['operationId', 'tenantId', 'workflow', 'status', 'input', 'steps', 'facts', 'error', 'requestedBy', 'createdAt', 'updatedAt', 'finishedAt'] as const;
+
+export class OperationStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => Date;
+
+  constructor(options: { client: DynamoDBDocumentClient; tableName: string; now?: () => Date }) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** The item for a new running operation; written in the same transaction as the tenant's initiate event. */
+  newItem(operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'>): Record<string, unknown> {
+    const at = this.#now().toISOString();
+    return { pk: operationPk(operation.operationId), sk: OPERATION_SK, type: 'operation', ...operation, status: 'running', steps: [], facts: {}, createdAt: at, updatedAt: at };
+  }
+
+  async find(operationId: string): Promise<Operation | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: { pk: operationPk(operationId), sk: OPERATION_SK }, ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const field of FIELDS) if (Item[field] !== undefined) out[field] = Item[field];
+    return out as unknown as Operation;
+  }
+
+  async get(operationId: string): Promise<Operation> {
+    const operation = await this.find(operationId);
+    if (!operation) throw new OperationNotFoundError(operationId);
+    return operation;
+  }
+
+  /** Record that a step started or finished, with any facts it learned; a repeated marker is recorded once. */
+  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}): Promise<void> {
+    const names: Record<string, string> = { '#steps': 'steps', '#status': 'status' };
+    if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
+    const values: Record<string, unknown> = { ':step': [step], ':stepValue': step, ':at': this.#now().toISOString(), ':running': 'running' };
+    const sets = ['updatedAt = :at'];
+    Object.entries(facts).forEach(([key, value], i) => {
+      names[`#f${i}`] = key;
+      values[`:f${i}`] = value;
+      sets.push(`#facts.#f${i} = :f${i}`);
+    });
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+          UpdateExpression: `SET #steps = list_append(#steps, :step), ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk) AND #status = :running AND NOT contains(#steps, :stepValue)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Already recorded (a retried step) or the operation ended: only the facts may still need writing.
+      const operation = await this.get(operationId);
+      if (operation.status !== 'running' || Object.keys(facts).length === 0) return;
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([k]) => k.startsWith('#f') || k === '#facts')),
+          ExpressionAttributeValues: Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith(':f') || k === ':at')),
+        }),
+      );
+    }
+  }
+
+  /** End a running operation; false if it had already ended (finishing is idempotent). */
+  async finish(operationId: string, status: Exclude<OperationStatus, 'running'>, error?: OperationError): Promise<boolean> {
+    const at = this.#now().toISOString();
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+          UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''}`,
+          ConditionExpression: '#status = :running',
+          ExpressionAttributeNames: { '#status': 'status', ...(error ? { '#error': 'error' } : {}) },
+          ExpressionAttributeValues: { ':status': status, ':at': at, ':running': 'running', ...(error ? { ':error': error } : {}) },
+        }),
+      );
+      return true;
+    } catch (caught) {
+      if (caught instanceof ConditionalCheckFailedException) return false;
+      throw caught;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * EventBridge target for "Step Functions Execution Status Change" events of the plan-change state machine
+ * with status TIMED_OUT or ABORTED: such executions never reach their Catch, so this compensates them, as the
+ * Catch path would have. FAILED executions have already compensated (their Fail state comes after it).
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { logger } from '../../shared/powertools';
+import { planChangeDependencies } from '../plan-change-deps';
+import { runPlanChangeStep, type PlanChangeInput } from '../plan-change-steps';
+
+export interface ExecutionStatusChange {
+  readonly executionArn: string;
+  readonly status: string;
+  /** The execution input, as a JSON string. */
+  readonly input: string;
+}
+
+export const handler = async (event: EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>): Promise<void> => {
+  const { status, executionArn } = event.detail;
+  if (status !== 'TIMED_OUT' && status !== 'ABORTED') return;
+  const operation = (JSON.parse(event.detail.input) as { operation: PlanChangeInput }).operation;
+  logger.appendKeys({ tenantId: operation.tenantId, operationId: operation.operationId });
+  logger.warn('Compensating a plan-change execution that ended without its Catch', { status, executionArn });
+  await runPlanChangeStep(planChangeDependencies(), 'compensate', operation, {
+    Error: status === 'TIMED_OUT' ? 'States.Timeout' : 'ExecutionAborted',
+    Cause: `The plan-change execution ${status === 'TIMED_OUT' ? 'timed out' : 'was aborted'}.`,
+  });
+};

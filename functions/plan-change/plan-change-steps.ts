@@ -1,0 +1,217 @@
+/**
+ * The plan-change workflow's Task steps: the work behind each state of statemachines/plan-change.asl.json.
+ * The ASL holds the order, retries and the catch-all to `compensate`; these functions hold the work. Each is
+ * idempotent (a retried step changes nothing twice) and records its progress on the operation record first,
+ * so `compensate` knows what to undo even when a step's output was lost.
+ */
+import { BillingRejectedError, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
+import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
+import type { OperationStore } from '../operations/operation-store';
+import type { PlanId } from '../plans/plan-catalog';
+import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
+import type { ResourceProvisioner } from '../provisioning/provisioner';
+import type { TenantStore } from '../tenants/tenant-store';
+import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
+
+/** The execution input: ids and choices only, never payloads (Step Functions' 256 KB limit). */
+export interface PlanChangeInput {
+  readonly operationId: string;
+  readonly tenantId: string;
+  readonly direction: 'upgrade' | 'downgrade';
+  readonly fromPlan: PlanId;
+  readonly toPlan: PlanId;
+  readonly timing: PlanChangeTiming;
+  readonly drainTimeoutSeconds: number;
+  readonly requestedBy: string;
+}
+
+/** What a Catch hands to `compensate`: the error name and its cause. */
+export interface StepFailure {
+  readonly Error: string;
+  readonly Cause?: string;
+}
+
+export interface PlanChangeDependencies {
+  readonly tenants: TenantStore;
+  readonly operations: OperationStore;
+  readonly leases: { liveLeases(tenantId: string): Promise<readonly { holder?: string }[]> };
+  readonly provisioner: ResourceProvisioner;
+  readonly billing: BillingPort;
+  readonly now?: () => Date;
+}
+
+export const PLAN_CHANGE_STEPS = ['startReadOnlyWindow', 'drainQueries', 'provisionResources', 'updateBilling', 'commitPlan', 'compensate'] as const;
+export type PlanChangeStep = (typeof PLAN_CHANGE_STEPS)[number];
+
+const EVENTS = {
+  upgrade: { complete: 'complete_upgrade', rollback: 'rollback_upgrade' },
+  downgrade: { complete: 'complete_downgrade', rollback: 'rollback_downgrade' },
+} as const satisfies Record<string, { complete: LifecycleEvent; rollback: LifecycleEvent }>;
+
+function billingRequest(input: PlanChangeInput): PlanChangeRequest {
+  return { operationId: input.operationId, tenantId: input.tenantId, fromPlan: input.fromPlan, toPlan: input.toPlan, direction: input.direction, timing: input.timing };
+}
+
+/** The tenant, checked to still be owned by this operation. */
+async function ownedTenant(deps: PlanChangeDependencies, input: PlanChangeInput) {
+  const tenant = await deps.tenants.get(input.tenantId);
+  if (tenant.operationId !== input.operationId) {
+    throw new OperationSupersededError(`Tenant '${input.tenantId}' is '${tenant.state}' and no longer owned by operation '${input.operationId}'.`);
+  }
+  return tenant;
+}
+
+/** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
+async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  const tenant = await ownedTenant(deps, input);
+  if (!tenant.readOnlyReason) {
+    await deps.tenants.setReadOnlyWindow(
+      input.tenantId,
+      input.operationId,
+      `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`,
+    );
+  }
+  await deps.operations.recordStep(input.operationId, 'read_only_window', { drainStartedAt: (deps.now?.() ?? new Date()).toISOString() });
+}
+
+/** Step 2: wait (through the ASL's retries) until no query lease is live, or give up at the drain timeout. */
+async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  const live = await deps.leases.liveLeases(input.tenantId);
+  if (live.length === 0) {
+    await deps.operations.recordStep(input.operationId, 'drained');
+    return;
+  }
+  const operation = await deps.operations.get(input.operationId);
+  const started = Date.parse(String(operation.facts.drainStartedAt ?? operation.createdAt));
+  const waited = ((deps.now?.() ?? new Date()).getTime() - started) / 1000;
+  const holders = [...new Set(live.map((lease) => lease.holder ?? 'unknown'))].slice(0, 5).join(', ');
+  if (waited >= input.drainTimeoutSeconds) {
+    throw new DrainTimeoutError(
+      `${live.length} in-flight ${live.length === 1 ? 'query still holds its lease' : 'queries still hold leases'} after the drain timeout of ${input.drainTimeoutSeconds} s (holders: ${holders}); the plan change was not started so no query is interrupted.`,
+    );
+  }
+  throw new QueriesStillRunningError(`${live.length} in-flight queries (holders: ${holders}); waited ${waited.toFixed(1)} s of ${input.drainTimeoutSeconds} s.`);
+}
+
+/** Step 3: bring up the new plan's resources before billing changes. */
+async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  await ownedTenant(deps, input);
+  await deps.operations.recordStep(input.operationId, 'provisioning_started');
+  await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId });
+  await deps.operations.recordStep(input.operationId, 'provisioned');
+}
+
+/** Step 4: change billing (idempotent on the operation id: a retry never charges twice). */
+async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  await ownedTenant(deps, input);
+  await deps.operations.recordStep(input.operationId, 'billing_started');
+  const change = await deps.billing.applyPlanChange(billingRequest(input));
+  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change });
+}
+
+/** Step 5: the new plan, its resources, the end of the read-only window and complete_* in one transaction. */
+async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  const tenant = await ownedTenant(deps, input);
+  const previous = tenant.resources;
+  await deps.tenants.applyTransition(
+    tenant,
+    EVENTS[input.direction].complete,
+    { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}`, operationId: input.operationId },
+    { changes: { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null } },
+  );
+  await deps.operations.finish(input.operationId, 'succeeded');
+  // The old plan's resources are no longer used; releasing them late is harmless, so it comes after the commit.
+  if (previous?.provisionedBy && previous.provisionedBy !== input.operationId) await deps.provisioner.release(input.tenantId, previous.provisionedBy);
+}
+
+function describeFailure(failure: StepFailure | undefined): { code: string; message: string } {
+  if (!failure) return { code: 'Unknown', message: 'The workflow failed without an error.' };
+  let message = failure.Cause ?? '';
+  try {
+    // A Lambda error's Cause is the JSON of { errorType, errorMessage }.
+    const parsed = JSON.parse(message) as { errorMessage?: string };
+    if (parsed.errorMessage) message = parsed.errorMessage;
+  } catch {
+    // plain text cause
+  }
+  return { code: failure.Error, message };
+}
+
+/**
+ * The outcome of an apply whose answer was lost: replaying it with the same idempotency key returns what
+ * happened. A rejection (declined card, invalid request) changed nothing, so there is nothing to revert.
+ */
+async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<BillingChange | undefined> {
+  try {
+    return await deps.billing.applyPlanChange(billingRequest(input));
+  } catch (error) {
+    if (error instanceof BillingRejectedError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Undo what the operation did, in reverse: billing, resources, then the tenant back to active on its old
+ * plan with the read-only window closed; the audit entry and the operation record carry the cause.
+ * Idempotent: a finished operation is left alone, each undo checks whether it is still needed.
+ */
+async function compensate(deps: PlanChangeDependencies, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {
+  const operation = await deps.operations.get(input.operationId);
+  // Committed before the failure (the commit is the point of no return), or compensated already.
+  if (operation.status !== 'running') return { outcome: operation.status };
+  const cause = describeFailure(failure);
+
+  if (operation.steps.includes('billing_started')) {
+    const change = (operation.facts.billingChange as BillingChange | undefined) ?? (await replayBillingOutcome(deps, input));
+    if (change) await deps.billing.revertPlanChange(billingRequest(input), change);
+    await deps.operations.recordStep(input.operationId, 'billing_reverted');
+  }
+  if (operation.steps.includes('provisioning_started')) {
+    await deps.provisioner.release(input.tenantId, input.operationId);
+    await deps.operations.recordStep(input.operationId, 'resources_released');
+  }
+  const tenant = await deps.tenants.get(input.tenantId);
+  if (tenant.operationId === input.operationId) {
+    await deps.tenants.applyTransition(
+      tenant,
+      EVENTS[input.direction].rollback,
+      { actor: input.requestedBy, reason: `Rolled back: ${cause.code}: ${cause.message}`, operationId: input.operationId },
+      { changes: { readOnlyReason: null } },
+    );
+  }
+  await deps.operations.finish(input.operationId, 'rolled_back', cause);
+  return { outcome: 'rolled_back' };
+}
+
+/** What a step hands back to the state machine: only `compensate` says something (how it ended). */
+export type StepResult = Record<string, never> | { readonly outcome: 'rolled_back' | 'succeeded' };
+
+/** The step dispatcher the Lambda task handler and the local runner both call. */
+export async function runPlanChangeStep(
+  deps: PlanChangeDependencies,
+  step: PlanChangeStep,
+  input: PlanChangeInput,
+  failure?: StepFailure,
+): Promise<StepResult> {
+  switch (step) {
+    case 'startReadOnlyWindow':
+      await startReadOnlyWindow(deps, input);
+      return {};
+    case 'drainQueries':
+      await drainQueries(deps, input);
+      return {};
+    case 'provisionResources':
+      await provisionResources(deps, input);
+      return {};
+    case 'updateBilling':
+      await updateBilling(deps, input);
+      return {};
+    case 'commitPlan':
+      await commitPlan(deps, input);
+      return {};
+    case 'compensate':
+      return compensate(deps, input, failure);
+  }
+}
+
+export type { PlanResources };

@@ -1,0 +1,64 @@
+/**
+ * The provisioning port: bring up a plan's resources before billing changes, and tear down what a rolled-back
+ * or finished change leaves behind. Adapters: local (records what it provisioned in the lifecycle table) and,
+ * on AWS, Pinecone + API Gateway usage plans (not built yet).
+ */
+import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tenantPk } from '../tenants/tenant-table';
+import type { PlanResources } from './plan-resources';
+
+export interface ResourceProvisioner {
+  readonly name: string;
+  /** Provision `resources` for the operation; idempotent per (tenant, operation). */
+  provision(tenantId: string, operationId: string, resources: PlanResources): Promise<void>;
+  /** Release what `provision` brought up for the operation; idempotent, a no-op if nothing was provisioned. */
+  release(tenantId: string, operationId: string): Promise<void>;
+}
+
+/** A provisioning failure worth retrying; the plan-change ASL retries on this name. */
+export class ProvisioningTransientError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ProvisioningTransientError';
+  }
+}
+
+const SK_PREFIX = 'PROVISIONED#';
+
+/** Local adapter: each provisioning is an item under the tenant, so tests can see exactly what is up. */
+export class LocalProvisioner implements ResourceProvisioner {
+  readonly name = 'local';
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+  }
+
+  async provision(tenantId: string, operationId: string, resources: PlanResources): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: { pk: tenantPk(tenantId), sk: `${SK_PREFIX}${operationId}`, type: 'provisioned', operationId, resources, at: new Date().toISOString() },
+      }),
+    );
+  }
+
+  async release(tenantId: string, operationId: string): Promise<void> {
+    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: `${SK_PREFIX}${operationId}` } }));
+  }
+
+  /** What operations still hold provisioned resources for the tenant (tests: nothing dangles after a rollback). */
+  async outstanding(tenantId: string): Promise<Array<{ operationId: string; resources: PlanResources }>> {
+    const { Items } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': SK_PREFIX },
+        ConsistentRead: true,
+      }),
+    );
+    return (Items ?? []).map((item) => ({ operationId: item.operationId as string, resources: item.resources as PlanResources }));
+  }
+}

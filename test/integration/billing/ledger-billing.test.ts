@@ -1,0 +1,253 @@
+/**
+ * The local billing ledger against DynamoDB Local (this file's own table): proration math on an injected clock,
+ * one entry per operation however often it is applied or reverted, and "nothing charged" after a rollback.
+ */
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BillingRejectedError, type PlanChangeRequest } from '../../../functions/billing/billing-port';
+import { LedgerBilling } from '../../../functions/billing/ledger-billing';
+import { config } from '../../../functions/shared/config';
+import { TenantStore } from '../../../functions/tenants/tenant-store';
+import { createTableInput } from '../../../functions/tenants/tenant-table';
+
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
+  marshallOptions: { removeUndefinedValues: true },
+});
+
+// 11 November 2026, 00:00 UTC: 20 of November's 30 days are left, two thirds of the month.
+const NOV_11 = new Date('2026-11-11T00:00:00.000Z');
+let now = NOV_11;
+const ledger = new LedgerBilling({ client, tableName: config.tableName, now: () => now });
+
+function upgrade(tenantId: string, overrides: Partial<PlanChangeRequest> = {}): PlanChangeRequest {
+  return { operationId: `op-${tenantId}`, tenantId, fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately', ...overrides };
+}
+
+function downgrade(tenantId: string, overrides: Partial<PlanChangeRequest> = {}): PlanChangeRequest {
+  return { operationId: `op-${tenantId}`, tenantId, fromPlan: 'professional', toPlan: 'starter', direction: 'downgrade', timing: 'period_end', ...overrides };
+}
+
+beforeAll(async () => {
+  await client.send(new CreateTableCommand(createTableInput(config.tableName)));
+});
+
+afterAll(async () => {
+  await client.send(new DeleteTableCommand({ TableName: config.tableName }));
+  client.destroy();
+});
+
+beforeEach(() => {
+  now = NOV_11;
+});
+
+describe('Class: LedgerBilling', () => {
+  describe('Method: previewPlanChange', () => {
+    it.each([
+      // (9900 − 2900) × 20/30 = 4666.67
+      { what: 'starter → professional on 11 Nov', request: upgrade('p1'), at: NOV_11, amountDueNow: 4667, line: 4667 },
+      // (49900 − 2900) × 13.5/28 = 22660.71: February 2026 has 28 days, 13.5 of them left at noon on the 15th
+      { what: 'starter → enterprise at noon on 15 Feb', request: upgrade('p2', { toPlan: 'enterprise' }), at: new Date('2026-02-15T12:00:00.000Z'), amountDueNow: 22661, line: 22661 },
+      // (2900 − 9900) × 20/30 = −4666.67: a credit, nothing due now
+      { what: 'professional → starter immediately on 11 Nov', request: downgrade('p3', { timing: 'immediately' }), at: NOV_11, amountDueNow: 0, line: -4667 },
+      // The first instant of the month: the whole month is left
+      { what: 'free → starter at the start of December', request: upgrade('p4', { fromPlan: 'free', toPlan: 'starter' }), at: new Date('2026-12-01T00:00:00.000Z'), amountDueNow: 2900, line: 2900 },
+    ])('should prorate $what by the part of the calendar month left', async ({ request, at, amountDueNow, line }) => {
+      // Prepare
+      now = at;
+
+      // Act
+      const preview = await ledger.previewPlanChange(request);
+
+      // Assess
+      expect(preview).toEqual({
+        source: 'local-estimate',
+        currency: 'usd',
+        amountDueNow,
+        effectiveAt: at.toISOString(),
+        lines: [{ description: expect.stringContaining(`Proration ${request.fromPlan} → ${request.toPlan}`), amount: line }],
+      });
+    });
+
+    it('should preview a period-end downgrade as nothing due until the first day of next month', async () => {
+      // Act
+      const preview = await ledger.previewPlanChange(downgrade('p5'));
+
+      // Assess
+      expect(preview).toMatchObject({ source: 'local-estimate', amountDueNow: 0, effectiveAt: '2026-12-01T00:00:00.000Z', lines: [{ amount: 0 }] });
+    });
+
+    it('should change nothing', async () => {
+      // Act
+      await ledger.previewPlanChange(upgrade('p6'));
+      await ledger.previewPlanChange(downgrade('p6', { operationId: 'op-p6-down' }));
+
+      // Assess
+      expect(await ledger.ledgerEntries('p6')).toEqual([]);
+      expect(await ledger.balance('p6')).toBe(0);
+    });
+  });
+
+  describe('Method: applyPlanChange', () => {
+    it('should record an upgrade as one charge of the proration, invoiced now', async () => {
+      // Act
+      const change = await ledger.applyPlanChange(upgrade('a1'));
+
+      // Assess
+      expect(change).toEqual({
+        kind: 'subscription_updated',
+        effectiveAt: NOV_11.toISOString(),
+        amountInvoiced: 4667,
+        currency: 'usd',
+        references: { ledgerEntry: 'LEDGER#op-a1#charge', ledgerKind: 'charge' },
+      });
+      expect(await ledger.ledgerEntries('a1')).toEqual([
+        expect.objectContaining({ kind: 'charge', amount: 4667, operationId: 'op-a1', fromPlan: 'starter', toPlan: 'professional', periodStart: '2026-11-01T00:00:00.000Z', periodEnd: '2026-12-01T00:00:00.000Z' }),
+      ]);
+      expect(await ledger.balance('a1')).toBe(4667);
+    });
+
+    it('should charge once when the same operation is applied twice, answering the retry with the first result', async () => {
+      // Act
+      const first = await ledger.applyPlanChange(upgrade('a2'));
+      now = new Date('2026-11-21T00:00:00.000Z'); // a later retry would prorate less; it must not charge again
+      const second = await ledger.applyPlanChange(upgrade('a2'));
+
+      // Assess
+      expect(second).toEqual(first);
+      expect((await ledger.ledgerEntries('a2')).filter((entry) => entry.kind === 'charge')).toHaveLength(1);
+      expect(await ledger.balance('a2')).toBe(4667);
+    });
+
+    it('should refuse a different change under an operation id already used', async () => {
+      // Prepare
+      await ledger.applyPlanChange(upgrade('a3'));
+
+      // Act & Assess
+      await expect(ledger.applyPlanChange(upgrade('a3', { toPlan: 'enterprise' }))).rejects.toThrow(BillingRejectedError);
+      expect(await ledger.balance('a3')).toBe(4667);
+    });
+
+    it('should record an immediate downgrade as a credit, with nothing invoiced now', async () => {
+      // Act
+      const change = await ledger.applyPlanChange(downgrade('a4', { timing: 'immediately' }));
+
+      // Assess
+      expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: 0 });
+      expect(await ledger.ledgerEntries('a4')).toEqual([expect.objectContaining({ kind: 'credit', amount: -4667 })]);
+      expect(await ledger.balance('a4')).toBe(-4667);
+    });
+
+    it('should record a period-end downgrade as a schedule from next month, charging nothing', async () => {
+      // Act
+      const change = await ledger.applyPlanChange(downgrade('a5'));
+
+      // Assess
+      expect(change).toEqual({
+        kind: 'schedule_created',
+        effectiveAt: '2026-12-01T00:00:00.000Z',
+        amountInvoiced: 0,
+        currency: 'usd',
+        references: { ledgerEntry: 'LEDGER#op-a5#schedule', ledgerKind: 'schedule' },
+      });
+      expect(await ledger.ledgerEntries('a5')).toEqual([expect.objectContaining({ kind: 'schedule', amount: 0, effectiveAt: '2026-12-01T00:00:00.000Z' })]);
+      expect(await ledger.balance('a5')).toBe(0);
+    });
+
+    it('should record nothing when the plan does not change', async () => {
+      // Act
+      const change = await ledger.applyPlanChange(upgrade('a6', { toPlan: 'starter' }));
+
+      // Assess
+      expect(change.kind).toBe('no_change');
+      expect(await ledger.ledgerEntries('a6')).toEqual([]);
+    });
+  });
+
+  describe('Method: revertPlanChange', () => {
+    it('should reverse an upgrade’s charge, leaving a balance of 0', async () => {
+      // Prepare
+      const request = upgrade('r1');
+      const change = await ledger.applyPlanChange(request);
+
+      // Act
+      await ledger.revertPlanChange(request, change);
+
+      // Assess
+      expect(await ledger.ledgerEntries('r1')).toEqual([
+        expect.objectContaining({ kind: 'charge', amount: 4667 }),
+        expect.objectContaining({ kind: 'reversal', amount: -4667, reverses: 'charge', operationId: 'op-r1' }),
+      ]);
+      expect(await ledger.balance('r1')).toBe(0);
+    });
+
+    it('should reverse once when reverted twice', async () => {
+      // Prepare
+      const request = upgrade('r2');
+      const change = await ledger.applyPlanChange(request);
+
+      // Act
+      await ledger.revertPlanChange(request, change);
+      await ledger.revertPlanChange(request, change);
+
+      // Assess
+      expect((await ledger.ledgerEntries('r2')).filter((entry) => entry.kind === 'reversal')).toHaveLength(1);
+      expect(await ledger.balance('r2')).toBe(0);
+    });
+
+    it('should take back an immediate downgrade’s credit', async () => {
+      // Prepare
+      const request = downgrade('r3', { timing: 'immediately' });
+      const change = await ledger.applyPlanChange(request);
+
+      // Act
+      await ledger.revertPlanChange(request, change);
+
+      // Assess
+      expect(await ledger.ledgerEntries('r3')).toEqual([
+        expect.objectContaining({ kind: 'credit', amount: -4667 }),
+        expect.objectContaining({ kind: 'reversal', amount: 4667, reverses: 'credit' }),
+      ]);
+      expect(await ledger.balance('r3')).toBe(0);
+    });
+
+    it('should cancel a period-end schedule, once', async () => {
+      // Prepare
+      const request = downgrade('r4');
+      const change = await ledger.applyPlanChange(request);
+
+      // Act
+      await ledger.revertPlanChange(request, change);
+      await ledger.revertPlanChange(request, change);
+
+      // Assess
+      expect((await ledger.ledgerEntries('r4')).map((entry) => entry.kind)).toEqual(['schedule', 'schedule_cancelled']);
+      expect(await ledger.balance('r4')).toBe(0);
+    });
+
+    it('should record nothing when reverting a change that was never recorded', async () => {
+      // Act
+      await ledger.revertPlanChange(upgrade('r5'), { kind: 'subscription_updated', effectiveAt: NOV_11.toISOString(), amountInvoiced: 4667, currency: 'usd', references: {} });
+
+      // Assess
+      expect(await ledger.ledgerEntries('r5')).toEqual([]);
+    });
+  });
+
+  describe('Method: ledgerEntries', () => {
+    it('should list only the tenant’s ledger entries, not its tenant item nor another tenant’s entries', async () => {
+      // Prepare
+      await new TenantStore({ client, tableName: config.tableName }).create(
+        { tenantId: 'l1', name: 'L1', email: 'l1@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } },
+        { actor: 'test' },
+      );
+      await ledger.applyPlanChange(upgrade('l1'));
+      await ledger.applyPlanChange(upgrade('l2'));
+
+      // Act
+      const entries = await ledger.ledgerEntries('l1');
+
+      // Assess
+      expect(entries).toEqual([expect.objectContaining({ tenantId: 'l1', kind: 'charge' })]);
+    });
+  });
+});

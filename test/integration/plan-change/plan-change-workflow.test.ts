@@ -1,0 +1,199 @@
+/**
+ * The plan-change workflow end to end: the HTTPS API starts it, the real ASL runs in-process with its Task
+ * states bound to the real steps, against DynamoDB Local, with the local billing ledger and provisioner.
+ */
+import { LedgerBilling } from '../../../functions/billing';
+import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
+import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
+import { config } from '../../../functions/shared/config';
+import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
+import { seedDemoTenants } from '../../../infra/local/demo-tenants';
+import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { ApiHarness } from '../../support/api-harness';
+
+type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
+
+const api = new ApiHarness();
+let fault: FaultInjector | undefined;
+const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
+const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
+const provisioner = new LocalProvisioner({ client: api.documentClient, tableName: config.tableName });
+
+class InjectedFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InjectedFault';
+  }
+}
+
+beforeAll(async () => {
+  await api.start();
+  await seedDemoTenants(api.store);
+  setWorkflowRunner(runner);
+});
+afterAll(async () => {
+  await runner.idle();
+  await api.stop();
+});
+afterEach(() => {
+  fault = undefined;
+});
+
+async function startPlanChange(tenantId: string, body: Record<string, unknown>) {
+  return api.request<Body>('POST', `/tenants/${tenantId}/plan`, { body });
+}
+
+async function finished(operationId: string) {
+  await runner.idle();
+  return (await api.request<Body>('GET', `/operations/${operationId}`)).body;
+}
+
+async function events(tenantId: string) {
+  return (await api.request<{ items: Body[] }>('GET', `/tenants/${tenantId}/history?limit=100`)).body.items;
+}
+
+describe('Plan change: upgrade', () => {
+  it('should provision, bill and commit: active on the new plan, charged once, audit initiate + complete', async () => {
+    await api.createTenant('up-happy', { plan: 'starter' });
+
+    const started = await startPlanChange('up-happy', { plan: 'professional' });
+    expect(started.status).toBe(202);
+    const operation = await finished(started.body.operationId as string);
+
+    expect(operation).toMatchObject({ status: 'succeeded', steps: expect.arrayContaining(['read_only_window', 'drained', 'provisioned', 'billing_updated']) });
+    const tenant = (await api.request<Body>('GET', '/tenants/up-happy')).body;
+    expect(tenant).toMatchObject({ state: 'active', plan: 'professional', resources: { plan: 'professional' } });
+    expect(tenant.readOnlyReason).toBeUndefined();
+    expect((await api.request<Body>('GET', '/tenants/up-happy/access')).body).toMatchObject({ access: 'read_write', plan: 'professional' });
+    expect((await ledger.ledgerEntries('up-happy')).map((e) => e.kind)).toEqual(['charge']);
+    expect(await ledger.balance('up-happy')).toBeGreaterThan(0);
+    expect((await events('up-happy')).slice(0, 2).map((e) => e.event)).toEqual(['complete_upgrade', 'initiate_upgrade']);
+  });
+
+  it('should answer 409 to a second plan change while the first owns the tenant', async () => {
+    await api.createTenant('up-twice', { plan: 'free' });
+    const [a, b] = await Promise.all([startPlanChange('up-twice', { plan: 'starter' }), startPlanChange('up-twice', { plan: 'professional' })]);
+    expect([a.status, b.status].sort()).toEqual([202, 409]);
+    await runner.idle();
+    expect((await ledger.ledgerEntries('up-twice')).filter((e) => e.kind === 'charge')).toHaveLength(1);
+  });
+});
+
+describe("Plan change: the course's failure 1 (an upgrade must not interrupt a running query)", () => {
+  it('should wait for a query holding a lease, show read_only meanwhile, and complete once the query ends', async () => {
+    await api.createTenant('lease-wait', { plan: 'starter' });
+    const token = api.tenantToken('lease-wait');
+    const lease = await api.request<Body>('POST', '/tenants/lease-wait/leases', { token, body: { holder: 'long-report-query', ttlSeconds: 60 } });
+    expect(lease.status).toBe(201);
+
+    const started = await startPlanChange('lease-wait', { plan: 'professional', drainTimeoutSeconds: 30 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const during = (await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body;
+    expect(during.status).toBe('running');
+    expect(during.steps).toContain('read_only_window');
+    expect(during.steps).not.toContain('provisioning_started');
+    expect((await api.request<Body>('GET', '/tenants/lease-wait/access', { token })).body).toMatchObject({ access: 'read_only' });
+    expect((await api.request<Body>('POST', '/tenants/lease-wait/leases', { token, body: {} })).body.error?.code).toBe('TENANT_READ_ONLY');
+
+    expect((await api.request('DELETE', `/tenants/lease-wait/leases/${lease.body.leaseId as string}`, { token })).status).toBe(204);
+    const operation = await finished(started.body.operationId as string);
+    expect(operation.status).toBe('succeeded');
+    expect((await api.request<Body>('GET', '/tenants/lease-wait')).body).toMatchObject({ state: 'active', plan: 'professional' });
+  });
+
+  it('should roll back with the drain timeout as the reason when a lease outlives it, the tenant staying on its old plan', async () => {
+    await api.createTenant('lease-stuck', { plan: 'starter' });
+    const token = api.tenantToken('lease-stuck');
+    await api.request('POST', '/tenants/lease-stuck/leases', { token, body: { holder: 'stuck-query', ttlSeconds: 120 } });
+
+    const started = await startPlanChange('lease-stuck', { plan: 'professional', drainTimeoutSeconds: 2 });
+    const operation = await finished(started.body.operationId as string);
+
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'DrainTimeoutError' } });
+    expect((operation.error as { message: string }).message).toContain('stuck-query');
+    const tenant = (await api.request<Body>('GET', '/tenants/lease-stuck')).body;
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(tenant.readOnlyReason).toBeUndefined();
+    expect(await ledger.ledgerEntries('lease-stuck')).toEqual([]);
+    const [rollback] = await events('lease-stuck');
+    expect(rollback).toMatchObject({ event: 'rollback_upgrade', reason: expect.stringContaining('DrainTimeoutError') });
+  });
+});
+
+describe('Plan change: fault injection at every step', () => {
+  const STEPS = ['StartReadOnlyWindow', 'DrainQueries', 'ProvisionResources', 'UpdateBilling', 'CommitPlan'];
+  const cases = STEPS.flatMap((state) => (['before', 'after'] as const).map((phase) => [state, phase] as const));
+
+  it.each(cases)('should end stable when %s fails %s its work', async (state, phase) => {
+    const tenantId = `fault-${state.toLowerCase()}-${phase}`;
+    await api.createTenant(tenantId, { plan: 'starter' });
+    fault = (failingState, failingPhase, input) => {
+      if (input.tenantId === tenantId && failingState === state && failingPhase === phase) throw new InjectedFault(`${state} failed ${phase} its work`);
+    };
+
+    const started = await startPlanChange(tenantId, { plan: 'enterprise' });
+    expect(started.status).toBe(202);
+    const operation = await finished(started.body.operationId as string);
+    const tenant = (await api.request<Body>('GET', `/tenants/${tenantId}`)).body;
+    const trail = await events(tenantId);
+
+    if (state === 'CommitPlan' && phase === 'after') {
+      // The commit is the point of no return: the change stands, complete and consistent.
+      expect(operation.status).toBe('succeeded');
+      expect(tenant).toMatchObject({ state: 'active', plan: 'enterprise', resources: { plan: 'enterprise', vectors: { kind: 'dedicated' } } });
+      expect(await ledger.balance(tenantId)).toBeGreaterThan(0);
+      return;
+    }
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(tenant.readOnlyReason).toBeUndefined();
+    expect(tenant.resources).toBeUndefined(); // what it had before: nothing provisioned by a plan change yet
+    expect(await ledger.balance(tenantId)).toBe(0);
+    expect(await provisioner.outstanding(tenantId)).toEqual([]);
+    expect(trail.slice(0, 2).map((e) => e.event)).toEqual(['rollback_upgrade', 'initiate_upgrade']);
+    expect(trail[0]?.reason).toContain('InjectedFault');
+  });
+});
+
+describe('Plan change: validation and dry run', () => {
+  it("should refuse the demo downgrade of Enterprise Solutions to starter, listing every violation", async () => {
+    const response = await startPlanChange('enterprise-solutions', { plan: 'starter' });
+    expect(response.status).toBe(422);
+    expect(response.body.error?.code).toBe('USAGE_EXCEEDS_PLAN');
+    const messages = (response.body.error?.details?.violations as Array<{ message: string }>).map((v) => v.message);
+    expect(messages).toContain('users: 25 exceeds the starter limit of 10');
+    expect(messages).toHaveLength(4);
+    expect((await api.request<Body>('GET', '/tenants/enterprise-solutions')).body).toMatchObject({ state: 'active', plan: 'professional' });
+  });
+
+  it("should preview Acme's upgrade with its proration, limits and resources, changing nothing", async () => {
+    const before = await api.tableSnapshot();
+    const response = await startPlanChange('acme-corp', { plan: 'professional', dryRun: true });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      dryRun: true,
+      allowed: true,
+      direction: 'upgrade',
+      limits: { current: { users: 10 }, new: { users: 50 } },
+      billing: { source: 'local-estimate', currency: 'usd' },
+    });
+    expect((response.body.billing as { amountDueNow: number }).amountDueNow).toBeGreaterThan(0);
+    expect(await api.tableSnapshot()).toEqual(before);
+  });
+
+  it.each([
+    [{ plan: 'starter' }, 400, 'SAME_PLAN'],
+    [{ plan: 'enterprise', effective: 'period_end' }, 400, 'INVALID_EFFECTIVE'],
+    [{ plan: 'gold' }, 400, 'VALIDATION_FAILED'],
+    [{ plan: 'enterprise', drainTimeoutSeconds: 0 }, 400, 'VALIDATION_FAILED'],
+  ])('should answer %j with %s %s', async (body, status, code) => {
+    const response = await startPlanChange('acme-corp', body);
+    expect([response.status, response.body.error?.code]).toEqual([status, code]);
+  });
+
+  it('should answer 409 for a tenant that is not active', async () => {
+    const response = await startPlanChange('suspended-co', { plan: 'professional' });
+    expect([response.status, response.body.error?.code]).toEqual([409, 'ILLEGAL_TRANSITION']);
+  });
+});

@@ -1,0 +1,527 @@
+/**
+ * A small stand-in for the Stripe API on 127.0.0.1, for driving the real Stripe SDK in tests. It records every
+ * request (method, path, the form body both flat — `items[0][price]` — and parsed, the Idempotency-Key and
+ * Stripe-Version headers) and answers from a little state of subscriptions, schedules, invoices and credit notes
+ * that tests seed. Like Stripe it replays the first answer for a repeated idempotency key and refuses the key
+ * with different parameters. Tests can override any endpoint with canned answers (`on`, `once`), for example
+ * to inject errors.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+
+export interface RecordedStripeRequest {
+  readonly method: string;
+  /** Path without the query string, e.g. `/v1/subscriptions/sub_123`. */
+  readonly path: string;
+  /** Form fields exactly as sent (bracket notation keys, decoded), from the body or, for GET, the query. */
+  readonly form: Readonly<Record<string, string>>;
+  /** The same fields as nested objects and arrays. */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly idempotencyKey: string | undefined;
+  readonly stripeVersion: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface StripeReply {
+  readonly status?: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type StripeResponder = StripeReply | ((request: RecordedStripeRequest, params: Readonly<Record<string, string>>) => StripeReply);
+
+/** A Stripe API error body, as the SDK expects it (`{ error: { type, code, message, ... } }`). */
+export function stripeError(status: number, error: { type: string; message: string; code?: string; decline_code?: string; param?: string }): StripeReply {
+  return { status, body: { error }, headers: { 'request-id': `req_fake_${status}` } };
+}
+
+/** The figures the fake's proration previews and invoices use (minor units). */
+export const FAKE_PRORATION = { unusedTimeCredit: -1933, remainingTimeCharge: 6600, net: 4667 } as const;
+
+export interface SeedSubscription {
+  readonly id: string;
+  readonly itemId: string;
+  readonly priceId: string;
+  readonly customerId?: string;
+  readonly quantity?: number;
+  readonly currency?: string;
+  /** Unix seconds. */
+  readonly currentPeriodStart: number;
+  /** Unix seconds. */
+  readonly currentPeriodEnd: number;
+}
+
+interface FakeSubscription {
+  id: string;
+  customer: string;
+  currency: string;
+  itemId: string;
+  priceId: string;
+  quantity: number;
+  periodStart: number;
+  periodEnd: number;
+  scheduleId: string | null;
+  latestInvoiceId: string | null;
+  metadata: Record<string, string>;
+}
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+  readonly responder: StripeResponder;
+}
+
+function compile(method: string, path: string, responder: StripeResponder): Route {
+  const names: string[] = [];
+  const source = path.replace(/:([A-Za-z]+)/g, (_match, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { method: method.toUpperCase(), pattern: new RegExp(`^${source}$`), names, responder };
+}
+
+function match(route: Route, method: string, path: string): Record<string, string> | undefined {
+  if (route.method !== method) return undefined;
+  const found = route.pattern.exec(path);
+  if (!found) return undefined;
+  return Object.fromEntries(route.names.map((name, index) => [name, decodeURIComponent(found[index + 1] ?? '')]));
+}
+
+/** `a[b][0][c]=x` pairs into nested objects; objects whose keys are all indices become arrays. */
+export function parseStripeForm(form: Readonly<Record<string, string>>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(form)) {
+    const path = key.replace(/\]/g, '').split('[');
+    let node = root;
+    path.forEach((segment, index) => {
+      if (index === path.length - 1) {
+        node[segment] = value;
+        return;
+      }
+      const next = node[segment];
+      node = (next && typeof next === 'object' ? next : (node[segment] = {})) as Record<string, unknown>;
+    });
+  }
+  const arrays = (value: unknown): unknown => {
+    if (!value || typeof value !== 'object') return value;
+    const entries = Object.entries(value as Record<string, unknown>).map(([key, child]) => [key, arrays(child)] as const);
+    if (entries.length > 0 && entries.every(([key]) => /^\d+$/.test(key))) {
+      return entries.sort(([a], [b]) => Number(a) - Number(b)).map(([, child]) => child);
+    }
+    return Object.fromEntries(entries);
+  };
+  return arrays(root) as Record<string, unknown>;
+}
+
+function readForm(raw: string): Record<string, string> {
+  const form: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(raw)) form[key] = value;
+  return form;
+}
+
+function notFound(message: string): StripeReply {
+  return stripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message });
+}
+
+export class FakeStripeServer {
+  readonly requests: RecordedStripeRequest[] = [];
+  readonly #server: Server;
+  #overrides: Route[] = [];
+  #onceOverrides: Route[] = [];
+  readonly #defaults: Route[];
+  readonly #idempotent = new Map<string, { fingerprint: string; reply: StripeReply }>();
+  readonly #subscriptions = new Map<string, FakeSubscription>();
+  readonly #schedules = new Map<string, Record<string, unknown>>();
+  readonly #invoices = new Map<string, Record<string, unknown>>();
+  readonly #creditNotes: Record<string, unknown>[] = [];
+  #sequence = 0;
+
+  private constructor() {
+    this.#server = createServer((request, response) => void this.#handle(request, response));
+    this.#defaults = this.#defaultRoutes();
+  }
+
+  /** Start on a free loopback port. */
+  static async start(): Promise<FakeStripeServer> {
+    const fake = new FakeStripeServer();
+    await new Promise<void>((resolve, reject) => {
+      fake.#server.once('error', reject);
+      fake.#server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return fake;
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** The real SDK, pointed here, with its own retries off so every attempt is the test's to see. */
+  stripeClient(): Stripe {
+    return new Stripe('sk_test_fake', { host: '127.0.0.1', port: this.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Forget requests, overrides, idempotency records and state (between tests). */
+  reset(): void {
+    this.requests.length = 0;
+    this.#overrides = [];
+    this.#onceOverrides = [];
+    this.#idempotent.clear();
+    this.#subscriptions.clear();
+    this.#schedules.clear();
+    this.#invoices.clear();
+    this.#creditNotes.length = 0;
+  }
+
+  /** Forget saved idempotent answers, as Stripe does after 24 hours. */
+  expireIdempotencyKeys(): void {
+    this.#idempotent.clear();
+  }
+
+  /** Answer `method path` (`:name` matches a segment) with `responder` until reset. */
+  on(method: string, path: string, responder: StripeResponder): this {
+    this.#overrides.push(compile(method, path, responder));
+    return this;
+  }
+
+  /** Answer the next matching request with `responder`, then fall back to what answered before. */
+  once(method: string, path: string, responder: StripeResponder): this {
+    this.#onceOverrides.push(compile(method, path, responder));
+    return this;
+  }
+
+  /** The recorded requests, optionally only those for `method` (and `path`). */
+  requestsTo(method: string, path?: string): RecordedStripeRequest[] {
+    return this.requests.filter((request) => request.method === method.toUpperCase() && (path === undefined || request.path === path));
+  }
+
+  /** Requests that may change something (everything but GET). */
+  get mutations(): RecordedStripeRequest[] {
+    return this.requests.filter((request) => request.method !== 'GET');
+  }
+
+  seedSubscription(seed: SeedSubscription): void {
+    this.#subscriptions.set(seed.id, {
+      id: seed.id,
+      customer: seed.customerId ?? 'cus_fake',
+      currency: seed.currency ?? 'usd',
+      itemId: seed.itemId,
+      priceId: seed.priceId,
+      quantity: seed.quantity ?? 1,
+      periodStart: seed.currentPeriodStart,
+      periodEnd: seed.currentPeriodEnd,
+      scheduleId: null,
+      latestInvoiceId: null,
+      metadata: {},
+    });
+  }
+
+  /** The fake's view of a subscription (current price, schedule, metadata). */
+  subscription(id: string): Readonly<FakeSubscription> | undefined {
+    return this.#subscriptions.get(id);
+  }
+
+  schedule(id: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#schedules.get(id);
+  }
+
+  invoice(id: string): Record<string, unknown> | undefined {
+    return this.#invoices.get(id);
+  }
+
+  get creditNotes(): readonly Readonly<Record<string, unknown>>[] {
+    return this.#creditNotes;
+  }
+
+  async #handle(incoming: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    const url = new URL(incoming.url ?? '/', 'http://127.0.0.1');
+    const method = (incoming.method ?? 'GET').toUpperCase();
+    const raw = method === 'GET' || method === 'DELETE' ? url.search.slice(1) : Buffer.concat(chunks).toString('utf8');
+    const form = readForm(raw);
+    const header = (name: string) => {
+      const value = incoming.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const request: RecordedStripeRequest = {
+      method,
+      path: url.pathname,
+      form,
+      body: parseStripeForm(form),
+      idempotencyKey: header('idempotency-key'),
+      stripeVersion: header('stripe-version'),
+      headers: incoming.headers,
+    };
+    this.requests.push(request);
+
+    let reply: StripeReply;
+    try {
+      reply = this.#idempotentReply(request);
+    } catch (error) {
+      reply = stripeError(500, { type: 'api_error', message: `fake Stripe failed: ${(error as Error).message}` });
+    }
+    response.writeHead(reply.status ?? 200, { 'content-type': 'application/json', 'request-id': `req_fake_${++this.#sequence}`, ...reply.headers });
+    response.end(JSON.stringify(reply.body));
+  }
+
+  /** Stripe replays the saved answer for a repeated key and refuses the key with other parameters. */
+  #idempotentReply(request: RecordedStripeRequest): StripeReply {
+    const key = request.idempotencyKey;
+    if (key === undefined || request.method === 'GET') return this.#route(request).reply;
+    const fingerprint = JSON.stringify([request.method, request.path, request.form]);
+    const saved = this.#idempotent.get(key);
+    if (saved) {
+      if (saved.fingerprint !== fingerprint) {
+        return stripeError(400, {
+          type: 'idempotency_error',
+          message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+        });
+      }
+      return { ...saved.reply, headers: { ...saved.reply.headers, 'idempotent-replayed': 'true' } };
+    }
+    const { reply, reachedEndpoint } = this.#route(request);
+    // Like Stripe, save only answers of requests that reached an endpoint; injected faults (overrides) stand for
+    // failures in front of it (network, rate limit, overload), so a retry with the same key gets through.
+    if (reachedEndpoint) this.#idempotent.set(key, { fingerprint, reply });
+    return reply;
+  }
+
+  #route(request: RecordedStripeRequest): { reply: StripeReply; reachedEndpoint: boolean } {
+    const onceIndex = this.#onceOverrides.findIndex((route) => match(route, request.method, request.path));
+    if (onceIndex >= 0) {
+      const [route] = this.#onceOverrides.splice(onceIndex, 1);
+      return { reply: this.#answer(route as Route, request), reachedEndpoint: false };
+    }
+    for (const route of [...this.#overrides].reverse()) {
+      if (match(route, request.method, request.path)) return { reply: this.#answer(route, request), reachedEndpoint: false };
+    }
+    for (const route of this.#defaults) {
+      if (match(route, request.method, request.path)) return { reply: this.#answer(route, request), reachedEndpoint: true };
+    }
+    return { reply: notFound(`Unrecognized request URL (${request.method}: ${request.path}).`), reachedEndpoint: false };
+  }
+
+  #answer(route: Route, request: RecordedStripeRequest): StripeReply {
+    const params = match(route, request.method, request.path) ?? {};
+    return typeof route.responder === 'function' ? route.responder(request, params) : route.responder;
+  }
+
+  #id(prefix: string): string {
+    this.#sequence += 1;
+    return `${prefix}_fake${this.#sequence}`;
+  }
+
+  #subscriptionObject(subscription: FakeSubscription, expand: readonly unknown[] = []): Record<string, unknown> {
+    const invoice = subscription.latestInvoiceId;
+    return {
+      id: subscription.id,
+      object: 'subscription',
+      customer: subscription.customer,
+      currency: subscription.currency,
+      status: 'active',
+      schedule: subscription.scheduleId,
+      metadata: subscription.metadata,
+      latest_invoice: invoice && expand.includes('latest_invoice') ? (this.#invoices.get(invoice) ?? invoice) : invoice,
+      items: {
+        object: 'list',
+        has_more: false,
+        url: `/v1/subscription_items?subscription=${subscription.id}`,
+        data: [
+          {
+            id: subscription.itemId,
+            object: 'subscription_item',
+            subscription: subscription.id,
+            quantity: subscription.quantity,
+            current_period_start: subscription.periodStart,
+            current_period_end: subscription.periodEnd,
+            price: { id: subscription.priceId, object: 'price', currency: subscription.currency },
+          },
+        ],
+      },
+    };
+  }
+
+  #newInvoice(subscription: FakeSubscription, fields: Record<string, unknown>): Record<string, unknown> {
+    const invoice = {
+      id: this.#id('in'),
+      object: 'invoice',
+      customer: subscription.customer,
+      currency: subscription.currency,
+      billing_reason: 'subscription_update',
+      parent: { type: 'subscription_details', subscription_details: { subscription: subscription.id, metadata: {} } },
+      ...fields,
+    };
+    this.#invoices.set(invoice.id, invoice);
+    return invoice;
+  }
+
+  #prorationLines(subscription: FakeSubscription, newPrice: string): Record<string, unknown> {
+    const line = (description: string, amount: number) => ({ id: this.#id('il'), object: 'line_item', description, amount, currency: subscription.currency });
+    return {
+      object: 'list',
+      has_more: false,
+      data: [
+        line(`Unused time on ${subscription.priceId}`, FAKE_PRORATION.unusedTimeCredit),
+        line(`Remaining time on ${newPrice}`, FAKE_PRORATION.remainingTimeCharge),
+      ],
+    };
+  }
+
+  #defaultRoutes(): Route[] {
+    const subscriptionOr404 = (id: string) => this.#subscriptions.get(id);
+    const scheduleOr404 = (id: string) => this.#schedules.get(id);
+    return [
+      compile('GET', '/v1/subscriptions/:id', (request, { id }) => {
+        const subscription = subscriptionOr404(id as string);
+        return subscription ? { body: this.#subscriptionObject(subscription, request.body.expand as unknown[]) } : notFound(`No such subscription: '${id}'`);
+      }),
+      compile('POST', '/v1/subscriptions/:id', (request, { id }) => {
+        const subscription = subscriptionOr404(id as string);
+        if (!subscription) return notFound(`No such subscription: '${id}'`);
+        const items = (request.body.items ?? []) as Record<string, string>[];
+        for (const item of items) {
+          if (item.id !== subscription.itemId) return stripeError(400, { type: 'invalid_request_error', param: 'items[0][id]', message: `No such subscription item: '${item.id}'` });
+          if (item.price) subscription.priceId = item.price;
+        }
+        Object.assign(subscription.metadata, request.body.metadata ?? {});
+        if (request.body.proration_behavior === 'always_invoice') {
+          const invoice = this.#newInvoice(subscription, {
+            status: 'paid',
+            total: FAKE_PRORATION.net,
+            amount_due: FAKE_PRORATION.net,
+            amount_paid: FAKE_PRORATION.net,
+            lines: this.#prorationLines(subscription, subscription.priceId),
+          });
+          subscription.latestInvoiceId = invoice.id as string;
+        }
+        return { body: this.#subscriptionObject(subscription, request.body.expand as unknown[]) };
+      }),
+      compile('POST', '/v1/invoices/create_preview', (request) => {
+        const subscription = subscriptionOr404(String(request.body.subscription));
+        if (!subscription) return notFound(`No such subscription: '${String(request.body.subscription)}'`);
+        const details = (request.body.subscription_details ?? {}) as { items?: Record<string, string>[] };
+        const newPrice = details.items?.[0]?.price ?? subscription.priceId;
+        return {
+          body: {
+            id: `upcoming_${subscription.id}`,
+            object: 'invoice',
+            customer: subscription.customer,
+            currency: subscription.currency,
+            status: 'draft',
+            total: FAKE_PRORATION.net,
+            amount_due: FAKE_PRORATION.net,
+            lines: this.#prorationLines(subscription, newPrice),
+          },
+        };
+      }),
+      compile('GET', '/v1/invoices/:id', (_request, { id }) => {
+        const invoice = this.#invoices.get(id as string);
+        return invoice ? { body: invoice } : notFound(`No such invoice: '${id}'`);
+      }),
+      compile('POST', '/v1/invoices/:id/void', (_request, { id }) => {
+        const invoice = this.#invoices.get(id as string);
+        if (!invoice) return notFound(`No such invoice: '${id}'`);
+        if (invoice.status !== 'open') return stripeError(400, { type: 'invalid_request_error', message: `You can only void open invoices; this one is ${String(invoice.status)}.` });
+        invoice.status = 'void';
+        return { body: invoice };
+      }),
+      compile('POST', '/v1/credit_notes', (request) => {
+        const invoice = this.#invoices.get(String(request.body.invoice));
+        if (!invoice) return notFound(`No such invoice: '${String(request.body.invoice)}'`);
+        const creditNote = {
+          id: this.#id('cn'),
+          object: 'credit_note',
+          invoice: invoice.id,
+          currency: invoice.currency,
+          status: 'issued',
+          amount: Number(request.body.amount),
+          refund_amount: request.body.refund_amount === undefined ? 0 : Number(request.body.refund_amount),
+          credit_amount: request.body.credit_amount === undefined ? 0 : Number(request.body.credit_amount),
+          reason: request.body.reason ?? null,
+          memo: request.body.memo ?? null,
+          metadata: request.body.metadata ?? {},
+        };
+        this.#creditNotes.push(creditNote);
+        return { body: creditNote };
+      }),
+      compile('GET', '/v1/credit_notes', (request) => ({
+        body: {
+          object: 'list',
+          url: '/v1/credit_notes',
+          has_more: false,
+          data: this.#creditNotes.filter((note) => request.body.invoice === undefined || note.invoice === request.body.invoice),
+        },
+      })),
+      compile('POST', '/v1/subscription_schedules', (request) => {
+        const subscription = subscriptionOr404(String(request.body.from_subscription));
+        if (!subscription) return notFound(`No such subscription: '${String(request.body.from_subscription)}'`);
+        if (subscription.scheduleId) {
+          return stripeError(400, {
+            type: 'invalid_request_error',
+            param: 'from_subscription',
+            message: `You cannot migrate a subscription that is already attached to a schedule: \`${subscription.scheduleId}\`.`,
+          });
+        }
+        const schedule: Record<string, unknown> = {
+          id: this.#id('sub_sched'),
+          object: 'subscription_schedule',
+          customer: subscription.customer,
+          subscription: subscription.id,
+          status: 'active',
+          end_behavior: 'release',
+          metadata: {},
+          current_phase: { start_date: subscription.periodStart, end_date: subscription.periodEnd },
+          phases: [
+            {
+              start_date: subscription.periodStart,
+              end_date: subscription.periodEnd,
+              currency: subscription.currency,
+              proration_behavior: 'create_prorations',
+              items: [{ price: subscription.priceId, quantity: subscription.quantity, metadata: {} }],
+            },
+          ],
+        };
+        subscription.scheduleId = schedule.id as string;
+        this.#schedules.set(schedule.id as string, schedule);
+        return { body: schedule };
+      }),
+      compile('GET', '/v1/subscription_schedules/:id', (_request, { id }) => {
+        const schedule = scheduleOr404(id as string);
+        return schedule ? { body: schedule } : notFound(`No such subscription schedule: '${id}'`);
+      }),
+      compile('POST', '/v1/subscription_schedules/:id', (request, { id }) => {
+        const schedule = scheduleOr404(id as string);
+        if (!schedule) return notFound(`No such subscription schedule: '${id}'`);
+        const numbers = (phase: Record<string, unknown>) => ({
+          ...phase,
+          ...(phase.start_date === undefined ? {} : { start_date: Number(phase.start_date) }),
+          ...(phase.end_date === undefined ? {} : { end_date: Number(phase.end_date) }),
+        });
+        if (request.body.phases) schedule.phases = (request.body.phases as Record<string, unknown>[]).map(numbers);
+        if (request.body.end_behavior) schedule.end_behavior = request.body.end_behavior;
+        if (request.body.metadata) schedule.metadata = request.body.metadata;
+        return { body: schedule };
+      }),
+      compile('POST', '/v1/subscription_schedules/:id/release', (_request, { id }) => {
+        const schedule = scheduleOr404(id as string);
+        if (!schedule) return notFound(`No such subscription schedule: '${id}'`);
+        if (schedule.status !== 'active' && schedule.status !== 'not_started') {
+          return stripeError(400, { type: 'invalid_request_error', message: `You cannot release a subscription schedule that is currently in the \`${String(schedule.status)}\` status.` });
+        }
+        schedule.status = 'released';
+        schedule.released_subscription = schedule.subscription;
+        const subscription = this.#subscriptions.get(String(schedule.subscription));
+        if (subscription) subscription.scheduleId = null;
+        schedule.subscription = null;
+        return { body: schedule };
+      }),
+    ];
+  }
+}

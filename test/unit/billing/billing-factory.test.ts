@@ -1,0 +1,75 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createBillingPort, type PlanChangeRequest } from '../../../functions/billing';
+import { logger } from '../../../functions/shared/powertools';
+import { FakeStripeServer } from '../../support/fake-stripe-server';
+
+const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
+const UPGRADE: PlanChangeRequest = {
+  operationId: 'op-factory-1',
+  tenantId: 'acme-corp',
+  fromPlan: 'starter',
+  toPlan: 'professional',
+  direction: 'upgrade',
+  timing: 'immediately',
+  account: { customerId: 'cus_acme', subscriptionId: 'sub_acme', subscriptionItemId: 'si_acme' },
+};
+
+describe('Function: createBillingPort', () => {
+  let fake: FakeStripeServer;
+  // Never called by these tests: the ledger is only built, and the closed loopback port keeps any slip local.
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }));
+
+  beforeAll(async () => {
+    fake = await FakeStripeServer.start();
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await fake.close();
+  });
+
+  beforeEach(() => {
+    fake.reset();
+    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', priceId: 'price_starter', currentPeriodStart: 1_793_491_200, currentPeriodEnd: 1_796_083_200 });
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('should bill through Stripe with the configured key and API address when a key is given, and log it', async () => {
+    // Prepare
+    const info = jest.spyOn(logger, 'info');
+
+    // Act
+    const port = createBillingPort({
+      stripeSecretKey: 'sk_test_factory',
+      priceIds: PRICE_IDS,
+      client,
+      tableName: 'lifecycle',
+      stripeApi: { host: '127.0.0.1', port: fake.port, protocol: 'http' },
+    });
+    await port.previewPlanChange(UPGRADE);
+
+    // Assess
+    expect(port.name).toBe('stripe');
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk_test_factory');
+    expect(info).toHaveBeenCalledWith('Billing through Stripe', expect.objectContaining({ billingAdapter: 'stripe', stripeHost: '127.0.0.1', plansWithoutPrice: ['free'] }));
+  });
+
+  it.each([
+    { what: 'no key', stripeSecretKey: undefined },
+    { what: 'an empty key', stripeSecretKey: '' },
+  ])('should fall back to the local ledger with $what, and warn that nobody is charged', ({ stripeSecretKey }) => {
+    // Prepare
+    const warn = jest.spyOn(logger, 'warn');
+
+    // Act
+    const port = createBillingPort({ stripeSecretKey, priceIds: PRICE_IDS, client, tableName: 'lifecycle', stripeApi: { host: '127.0.0.1', port: fake.port, protocol: 'http' } });
+
+    // Assess
+    expect(port.name).toBe('local-ledger');
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('local ledger'), expect.objectContaining({ billingAdapter: 'local-ledger' }));
+    expect(fake.requests).toHaveLength(0);
+  });
+});

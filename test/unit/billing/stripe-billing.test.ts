@@ -1,0 +1,546 @@
+/**
+ * The Stripe adapter drives the real Stripe SDK against a local fake of the API (test/support/fake-stripe-server):
+ * these tests pin the exact requests each plan change sends, the idempotency keys, and how failures are mapped.
+ */
+import Stripe from 'stripe';
+import {
+  BillingRejectedError,
+  BillingTransientError,
+  type BillingChange,
+  type PlanChangeRequest,
+} from '../../../functions/billing/billing-port';
+import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { FAKE_PRORATION, FakeStripeServer, stripeError } from '../../support/fake-stripe-server';
+
+const NOW = new Date('2026-11-11T00:00:00.000Z');
+const PERIOD_START = Date.UTC(2026, 10, 1) / 1000;
+const PERIOD_END = Date.UTC(2026, 11, 1) / 1000;
+const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
+const ACCOUNT = { customerId: 'cus_acme', subscriptionId: 'sub_acme', subscriptionItemId: 'si_acme' };
+
+const UPGRADE: PlanChangeRequest = {
+  operationId: 'op-upgrade-1',
+  tenantId: 'acme-corp',
+  fromPlan: 'starter',
+  toPlan: 'professional',
+  direction: 'upgrade',
+  timing: 'immediately',
+  account: ACCOUNT,
+};
+const DOWNGRADE_AT_PERIOD_END: PlanChangeRequest = { ...UPGRADE, operationId: 'op-downgrade-1', fromPlan: 'professional', toPlan: 'starter', direction: 'downgrade', timing: 'period_end' };
+/** The error `promise` rejects with (the test fails if it resolves). */
+async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  const outcome = await promise.then(
+    (value: unknown) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
+  return outcome.error as Error;
+}
+
+const DOWNGRADE_NOW: PlanChangeRequest = { ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-downgrade-2', timing: 'immediately' };
+
+describe('Class: StripeBilling', () => {
+  let fake: FakeStripeServer;
+  let billing: StripeBilling;
+
+  beforeAll(async () => {
+    fake = await FakeStripeServer.start();
+  });
+
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  /** A fresh fake with the tenant's subscription on `priceId`. */
+  function seed(priceId: string): void {
+    fake.reset();
+    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', customerId: 'cus_acme', priceId, currentPeriodStart: PERIOD_START, currentPeriodEnd: PERIOD_END });
+    billing = new StripeBilling({ stripe: fake.stripeClient(), priceIds: PRICE_IDS, now: () => NOW });
+  }
+
+  beforeEach(() => seed('price_starter'));
+
+  describe('Method: previewPlanChange', () => {
+    it('should preview an immediate upgrade with Stripe’s invoice preview of the swapped price, not keyed on the operation', async () => {
+      // Act
+      const preview = await billing.previewPlanChange(UPGRADE);
+
+      // Assess
+      expect(fake.requests).toHaveLength(1);
+      const [request] = fake.requests;
+      expect(request?.method).toBe('POST');
+      expect(request?.path).toBe('/v1/invoices/create_preview');
+      expect(request?.form).toEqual({
+        subscription: 'sub_acme',
+        'subscription_details[items][0][id]': 'si_acme',
+        'subscription_details[items][0][price]': 'price_professional',
+        'subscription_details[proration_behavior]': 'always_invoice',
+        'subscription_details[proration_date]': String(NOW.getTime() / 1000),
+      });
+      // A preview changes nothing: the SDK's own random key, not one that would replay an old preview.
+      expect(request?.idempotencyKey).toMatch(/^stripe-node-retry-/);
+      expect(preview).toEqual({
+        source: 'stripe',
+        currency: 'usd',
+        amountDueNow: FAKE_PRORATION.net,
+        effectiveAt: NOW.toISOString(),
+        lines: [
+          { description: 'Unused time on price_starter', amount: FAKE_PRORATION.unusedTimeCredit },
+          { description: 'Remaining time on price_professional', amount: FAKE_PRORATION.remainingTimeCharge },
+        ],
+      });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
+    it('should preview a period-end downgrade as nothing due until the subscription item’s current period end', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act
+      const preview = await billing.previewPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess
+      expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['GET /v1/subscriptions/sub_acme']);
+      expect(preview).toMatchObject({ source: 'stripe', currency: 'usd', amountDueNow: 0, effectiveAt: '2026-12-01T00:00:00.000Z' });
+    });
+
+    it('should report nothing due now for an immediate downgrade while listing its proration lines', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act
+      const preview = await billing.previewPlanChange(DOWNGRADE_NOW);
+
+      // Assess
+      expect(fake.requests[0]?.form['subscription_details[items][0][price]']).toBe('price_starter');
+      expect(preview.amountDueNow).toBe(0);
+      expect(preview.lines).toHaveLength(2);
+    });
+
+    it('should refuse a tenant without a Stripe subscription, without calling Stripe', async () => {
+      // Act & Assess
+      await expect(billing.previewPlanChange({ ...UPGRADE, account: undefined })).rejects.toThrow(
+        new BillingRejectedError("Tenant 'acme-corp' has no Stripe subscription (customer, subscription and item ids): its plan cannot be changed through Stripe billing."),
+      );
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('should refuse a plan that has no configured Stripe price', async () => {
+      // Act & Assess
+      await expect(billing.previewPlanChange({ ...DOWNGRADE_NOW, toPlan: 'free' })).rejects.toThrow(/No Stripe price is configured for the free plan/);
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
+  describe('Method: applyPlanChange', () => {
+    it('should swap the item’s price, invoice the proration now and refuse an incomplete payment, keyed on the operation', async () => {
+      // Act
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess
+      expect(fake.requests).toHaveLength(1);
+      const [request] = fake.requests;
+      expect(`${request?.method} ${request?.path}`).toBe('POST /v1/subscriptions/sub_acme');
+      expect(request?.form).toEqual({
+        'items[0][id]': 'si_acme',
+        'items[0][price]': 'price_professional',
+        proration_behavior: 'always_invoice',
+        payment_behavior: 'error_if_incomplete',
+        'metadata[operationId]': 'op-upgrade-1',
+        'metadata[tenantId]': 'acme-corp',
+        'expand[0]': 'latest_invoice',
+      });
+      expect(request?.idempotencyKey).toBe('op-upgrade-1:apply');
+      expect(request?.stripeVersion).toBe(Stripe.API_VERSION);
+      const invoiceId = fake.subscription('sub_acme')?.latestInvoiceId;
+      expect(change).toEqual({
+        kind: 'subscription_updated',
+        effectiveAt: NOW.toISOString(),
+        amountInvoiced: FAKE_PRORATION.net,
+        currency: 'usd',
+        references: {
+          subscriptionId: 'sub_acme',
+          subscriptionItemId: 'si_acme',
+          previousPriceId: 'price_starter',
+          newPriceId: 'price_professional',
+          prorationBehavior: 'always_invoice',
+          invoiceId,
+        },
+      });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
+    });
+
+    it('should send the same idempotency key when the apply is retried, so Stripe replays the first change', async () => {
+      // Act
+      const first = await billing.applyPlanChange(UPGRADE);
+      const second = await billing.applyPlanChange(UPGRADE);
+
+      // Assess
+      const updates = fake.requestsTo('POST', '/v1/subscriptions/sub_acme');
+      expect(updates.map((request) => request.idempotencyKey)).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply']);
+      expect(updates[1]?.form).toEqual(updates[0]?.form);
+      expect(second).toEqual(first);
+    });
+
+    it('should retry with the same key after a transient failure and apply the change once', async () => {
+      // Prepare
+      fake.once('POST', '/v1/subscriptions/:id', stripeError(503, { type: 'api_error', message: 'Service unavailable' }));
+
+      // Act
+      await expect(billing.applyPlanChange(UPGRADE)).rejects.toBeInstanceOf(BillingTransientError);
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess
+      expect(fake.requestsTo('POST').map((request) => request.idempotencyKey)).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply']);
+      expect(change.amountInvoiced).toBe(FAKE_PRORATION.net);
+    });
+
+    it('should schedule a period-end downgrade: a schedule from the subscription, then the current phase and the new price', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess
+      expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'POST /v1/subscription_schedules',
+        `POST /v1/subscription_schedules/${change.references.scheduleId}`,
+      ]);
+      const [create, update] = fake.requests;
+      expect(create?.form).toEqual({ from_subscription: 'sub_acme' });
+      expect(create?.idempotencyKey).toBe('op-downgrade-1:apply:schedule');
+      expect(update?.form).toEqual({
+        end_behavior: 'release',
+        proration_behavior: 'none',
+        'phases[0][items][0][price]': 'price_professional',
+        'phases[0][items][0][quantity]': '1',
+        'phases[0][start_date]': String(PERIOD_START),
+        'phases[0][end_date]': String(PERIOD_END),
+        'phases[1][items][0][price]': 'price_starter',
+        'phases[1][items][0][quantity]': '1',
+        'metadata[operationId]': 'op-downgrade-1',
+        'metadata[tenantId]': 'acme-corp',
+      });
+      expect(update?.idempotencyKey).toBe('op-downgrade-1:apply:schedule-phases');
+      expect(change).toEqual({
+        kind: 'schedule_created',
+        effectiveAt: '2026-12-01T00:00:00.000Z',
+        amountInvoiced: 0,
+        currency: 'usd',
+        references: { subscriptionId: 'sub_acme', scheduleId: expect.stringMatching(/^sub_sched_/), previousPriceId: 'price_professional', newPriceId: 'price_starter' },
+      });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
+    });
+
+    it('should release the schedule it created and refuse when the subscription is not on the old plan’s price', async () => {
+      // Prepare: the subscription is on enterprise, the request says professional
+      seed('price_enterprise');
+
+      // Act & Assess
+      await expect(billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END)).rejects.toThrow(/is not on the professional price \(price_professional\) but on price_enterprise/);
+      expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'POST /v1/subscription_schedules',
+        expect.stringMatching(/^POST \/v1\/subscription_schedules\/sub_sched_\w+\/release$/),
+      ]);
+      expect(fake.subscription('sub_acme')?.scheduleId).toBeNull();
+    });
+
+    it('should downgrade immediately with a proration credit for the next invoice and no payment now', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_NOW);
+
+      // Assess
+      expect(fake.requests).toHaveLength(1);
+      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
+      expect(fake.requests[0]?.form).toEqual({
+        'items[0][id]': 'si_acme',
+        'items[0][price]': 'price_starter',
+        proration_behavior: 'create_prorations',
+        'metadata[operationId]': 'op-downgrade-2',
+        'metadata[tenantId]': 'acme-corp',
+      });
+      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:apply');
+      expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: 0, references: { prorationBehavior: 'create_prorations' } });
+    });
+
+    it('should refuse a tenant without a Stripe subscription', async () => {
+      // Act & Assess
+      await expect(billing.applyPlanChange({ ...UPGRADE, account: undefined })).rejects.toThrow(/has no Stripe subscription/);
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it.each([
+      {
+        what: 'a declined card (402)',
+        reply: stripeError(402, { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' }),
+        error: BillingRejectedError,
+        cause: Stripe.errors.StripeCardError,
+        message: /Stripe declined the payment; tenant 'acme-corp' \(operation op-upgrade-1\) could not change the subscription to the professional price: Your card has insufficient funds\. \[card_declined\/insufficient_funds\]/,
+      },
+      {
+        what: 'a Stripe server error (500)',
+        reply: stripeError(500, { type: 'api_error', message: 'An unknown error occurred' }),
+        error: BillingTransientError,
+        cause: Stripe.errors.StripeAPIError,
+        message: /^Stripe failed; /,
+      },
+      {
+        what: 'a rate limit (429)',
+        reply: stripeError(429, { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' }),
+        error: BillingTransientError,
+        cause: Stripe.errors.StripeRateLimitError,
+        message: /^Stripe rate-limited us; /,
+      },
+      {
+        what: 'a request still running under the same key (409)',
+        reply: stripeError(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use', message: 'There is currently another in-progress request using this Idempotent Key.' }),
+        error: BillingTransientError,
+        cause: Stripe.errors.StripeAPIError,
+        message: /^Stripe failed; /,
+      },
+      {
+        what: 'an invalid request (400)',
+        reply: stripeError(400, { type: 'invalid_request_error', param: 'items[0][price]', message: 'No such price: price_professional' }),
+        error: BillingRejectedError,
+        cause: Stripe.errors.StripeInvalidRequestError,
+        message: /^Stripe rejected the request; .*No such price: price_professional/,
+      },
+      {
+        what: 'a key reused with other parameters (400 idempotency_error)',
+        reply: stripeError(400, { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' }),
+        error: BillingRejectedError,
+        cause: Stripe.errors.StripeIdempotencyError,
+        message: /^Stripe refused a reused idempotency key/,
+      },
+      {
+        what: 'a refused API key (401)',
+        reply: stripeError(401, { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****fake' }),
+        error: BillingRejectedError,
+        cause: Stripe.errors.StripeAuthenticationError,
+        message: /^Stripe refused the configured API key; /,
+      },
+    ])('should map $what to $error.name, keeping the Stripe error as cause', async ({ reply, error, cause, message }) => {
+      // Prepare
+      fake.on('POST', '/v1/subscriptions/:id', reply);
+
+      // Act
+      const failure = await failureOf(billing.applyPlanChange(UPGRADE));
+
+      // Assess
+      expect(failure).toBeInstanceOf(error);
+      expect(failure.message).toMatch(message);
+      expect(failure.cause).toBeInstanceOf(cause);
+    });
+
+    it('should map an unreachable Stripe to BillingTransientError', async () => {
+      // Prepare: a server that is gone
+      const gone = await FakeStripeServer.start();
+      const stripe = gone.stripeClient();
+      await gone.close();
+      const offline = new StripeBilling({ stripe, priceIds: PRICE_IDS, now: () => NOW });
+
+      // Act
+      const failure = await failureOf(offline.applyPlanChange(UPGRADE));
+
+      // Assess
+      expect(failure).toBeInstanceOf(BillingTransientError);
+      expect(failure.message).toMatch(/^Stripe is unreachable; /);
+      expect(failure.cause).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    });
+
+    it('should not call Stripe when the plan does not change', async () => {
+      // Act
+      const change = await billing.applyPlanChange({ ...UPGRADE, toPlan: 'starter' });
+
+      // Assess
+      expect(change.kind).toBe('no_change');
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
+  describe('Method: revertPlanChange', () => {
+    /** Apply `request`, then forget the requests it made, so the assertions see only the revert's. */
+    async function applied(request: PlanChangeRequest): Promise<BillingChange> {
+      const change = await billing.applyPlanChange(request);
+      fake.requests.length = 0;
+      return change;
+    }
+
+    it('should put an immediate upgrade back on the old price without prorating and refund its invoice with a credit note', async () => {
+      // Prepare
+      const change = await applied(UPGRADE);
+      const invoiceId = change.references.invoiceId as string;
+
+      // Act
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'POST /v1/subscriptions/sub_acme',
+        `GET /v1/invoices/${invoiceId}`,
+        'GET /v1/credit_notes',
+        'POST /v1/credit_notes',
+      ]);
+      const [restore, , , creditNote] = fake.requests;
+      expect(restore?.form).toEqual({
+        'items[0][id]': 'si_acme',
+        'items[0][price]': 'price_starter',
+        proration_behavior: 'none',
+        'metadata[revertedOperationId]': 'op-upgrade-1',
+      });
+      expect(restore?.idempotencyKey).toBe('op-upgrade-1:revert');
+      expect(creditNote?.form).toEqual({
+        invoice: invoiceId,
+        amount: String(FAKE_PRORATION.net),
+        refund_amount: String(FAKE_PRORATION.net),
+        reason: 'order_change',
+        memo: 'Plan change starter → professional was rolled back.',
+        'metadata[revertedOperationId]': 'op-upgrade-1',
+        'metadata[tenantId]': 'acme-corp',
+      });
+      expect(creditNote?.idempotencyKey).toBe('op-upgrade-1:revert:credit-note');
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
+    it('should be safe to call twice: one credit note, the price change replayed under the same key', async () => {
+      // Prepare
+      const change = await applied(UPGRADE);
+
+      // Act
+      await billing.revertPlanChange(UPGRADE, change);
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(fake.creditNotes).toHaveLength(1);
+      expect(fake.requestsTo('POST', '/v1/credit_notes')).toHaveLength(1);
+      expect(fake.requestsTo('POST', '/v1/subscriptions/sub_acme').map((request) => request.idempotencyKey)).toEqual(['op-upgrade-1:revert', 'op-upgrade-1:revert']);
+    });
+
+    it('should still refund once when the second revert comes after Stripe forgot the idempotency keys', async () => {
+      // Prepare
+      const change = await applied(UPGRADE);
+      await billing.revertPlanChange(UPGRADE, change);
+      fake.expireIdempotencyKeys();
+
+      // Act
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(fake.creditNotes).toHaveLength(1);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
+    it('should give back to the customer balance the part of the invoice the balance paid', async () => {
+      // Prepare: 1000 of the invoice came from the customer's credit balance, the rest from the card
+      const change = await applied(UPGRADE);
+      const invoice = fake.invoice(change.references.invoiceId as string) as Record<string, unknown>;
+      invoice.amount_paid = FAKE_PRORATION.net - 1000;
+
+      // Act
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(fake.requestsTo('POST', '/v1/credit_notes')[0]?.form).toMatchObject({
+        amount: String(FAKE_PRORATION.net),
+        refund_amount: String(FAKE_PRORATION.net - 1000),
+        credit_amount: '1000',
+      });
+    });
+
+    it('should void the upgrade invoice instead when it is still open (invoices sent rather than charged)', async () => {
+      // Prepare
+      const change = await applied(UPGRADE);
+      const invoiceId = change.references.invoiceId as string;
+      Object.assign(fake.invoice(invoiceId) as Record<string, unknown>, { status: 'open', amount_paid: 0 });
+
+      // Act
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      const voided = fake.requestsTo('POST', `/v1/invoices/${invoiceId}/void`);
+      expect(voided.map((request) => request.idempotencyKey)).toEqual(['op-upgrade-1:revert:void']);
+      expect(fake.requestsTo('POST', '/v1/credit_notes')).toHaveLength(0);
+    });
+
+    it('should release the schedule of a period-end downgrade, once', async () => {
+      // Prepare
+      seed('price_professional');
+      const change = await applied(DOWNGRADE_AT_PERIOD_END);
+      const scheduleId = change.references.scheduleId as string;
+
+      // Act
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+
+      // Assess
+      expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        `GET /v1/subscription_schedules/${scheduleId}`,
+        `POST /v1/subscription_schedules/${scheduleId}/release`,
+        `GET /v1/subscription_schedules/${scheduleId}`,
+      ]);
+      expect(fake.requests[1]?.form).toEqual({});
+      expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-1:revert');
+      expect(fake.subscription('sub_acme')).toMatchObject({ scheduleId: null, priceId: 'price_professional' });
+    });
+
+    it('should refuse to release a schedule whose new price already took effect', async () => {
+      // Prepare: the period rolled over, the schedule is in its second phase
+      seed('price_professional');
+      const change = await applied(DOWNGRADE_AT_PERIOD_END);
+      const schedule = fake.schedule(change.references.scheduleId as string) as Record<string, unknown>;
+      schedule.current_phase = { start_date: PERIOD_END, end_date: PERIOD_END + 30 * 86_400 };
+
+      // Act & Assess
+      await expect(billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change)).rejects.toThrow(/already took effect on 2026-12-01T00:00:00.000Z/);
+      expect(fake.requestsTo('POST')).toHaveLength(0);
+    });
+
+    it('should undo an immediate downgrade with the reverse proration, keyed on the operation', async () => {
+      // Prepare
+      seed('price_professional');
+      const change = await applied(DOWNGRADE_NOW);
+
+      // Act
+      await billing.revertPlanChange(DOWNGRADE_NOW, change);
+
+      // Assess
+      expect(fake.requests).toHaveLength(1);
+      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
+      expect(fake.requests[0]?.form).toEqual({
+        'items[0][id]': 'si_acme',
+        'items[0][price]': 'price_professional',
+        proration_behavior: 'create_prorations',
+        'metadata[revertedOperationId]': 'op-downgrade-2',
+      });
+      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:revert');
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
+    });
+
+    it('should do nothing for a change that changed nothing', async () => {
+      // Act
+      await billing.revertPlanChange(UPGRADE, { kind: 'no_change', effectiveAt: NOW.toISOString(), amountInvoiced: 0, currency: 'usd', references: {} });
+
+      // Assess
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('should map a transient failure of the refund so the compensation is retried', async () => {
+      // Prepare
+      const change = await applied(UPGRADE);
+      fake.once('POST', '/v1/credit_notes', stripeError(500, { type: 'api_error', message: 'An unknown error occurred' }));
+
+      // Act
+      await expect(billing.revertPlanChange(UPGRADE, change)).rejects.toBeInstanceOf(BillingTransientError);
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(fake.creditNotes).toHaveLength(1);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+  });
+});
