@@ -42,6 +42,16 @@ export class OperationNotFoundError extends Error {
   }
 }
 
+/** A step of an operation that has already ended (timed out and compensated, say) tried to go on. */
+export class OperationEndedError extends Error {
+  readonly operationId: string;
+  constructor(operationId: string, status: OperationStatus) {
+    super(`Operation '${operationId}' has already ended (${status}); this step does nothing.`);
+    this.name = 'OperationEndedError';
+    this.operationId = operationId;
+  }
+}
+
 export function operationPk(operationId: string): string {
   return `OPERATION#${operationId}`;
 }
@@ -81,7 +91,10 @@ export class OperationStore {
     return operation;
   }
 
-  /** Record that a step started or finished, with any facts it learned; a repeated marker is recorded once. */
+  /**
+   * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once.
+   * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.
+   */
   async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}): Promise<void> {
     const names: Record<string, string> = { '#steps': 'steps', '#status': 'status' };
     if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
@@ -105,9 +118,10 @@ export class OperationStore {
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // Already recorded (a retried step) or the operation ended: only the facts may still need writing.
+      // Already recorded (a retried step), or the operation ended: a late step must not go on working.
       const operation = await this.get(operationId);
-      if (operation.status !== 'running' || Object.keys(facts).length === 0) return;
+      if (operation.status !== 'running') throw new OperationEndedError(operationId, operation.status);
+      if (Object.keys(facts).length === 0) return;
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,

@@ -51,6 +51,8 @@ export interface LocalWorkflowRunnerOptions {
   readonly faults?: FaultInjector;
   /** Override Retry pauses (ms) to make tests fast; real intervals when omitted. */
   readonly retryIntervalMs?: number;
+  /** Replace the ASL's execution TimeoutSeconds (timeout tests). */
+  readonly timeoutSeconds?: number;
   /** Called with an execution's unexpected error (one that is neither success nor a compensated rollback). */
   readonly onError?: (error: unknown) => void;
 }
@@ -64,6 +66,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
   constructor(options: LocalWorkflowRunnerOptions) {
     this.#options = options;
     const definition = loadDefinition('plan-change');
+    if (options.timeoutSeconds !== undefined) definition.TimeoutSeconds = options.timeoutSeconds;
     this.#machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     const states = definition.States as Record<string, { Type: string }>;
     this.#taskStates = Object.entries(states)

@@ -39,11 +39,13 @@ async function main(): Promise<void> {
   if (values.reset) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
-  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; stopping?: boolean } = {};
+  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; stopping?: boolean } = {};
   const stop = async (code: number) => {
     if (running.stopping) return;
     running.stopping = true;
     await running.closeApi?.();
+    // Let running workflows finish or compensate (bounded), so no tenant is left mid-change.
+    await Promise.race([running.workflows?.idle(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
     await running.dynamo?.stop();
     process.exit(code);
   };
@@ -65,6 +67,16 @@ async function main(): Promise<void> {
   process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
 
   const seeded = await ensureTable(dynamo.endpoint);
+  // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
+  const { LocalWorkflowRunner } = await import('./local-workflow-runner');
+  const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
+  const { planChangeDependencies } = await import('../../functions/plan-change/plan-change-deps');
+  const workflows = new LocalWorkflowRunner({
+    planChange: planChangeDependencies,
+    onError: (error) => process.stderr.write(`workflow error: ${(error as Error).stack ?? String(error)}\n`),
+  });
+  setWorkflowRunner(workflows);
+  running.workflows = workflows;
   const { startLocalApi } = await import('./http-adapter');
   const { signToken } = await import('../../functions/auth/api-tokens');
   const api = await startLocalApi({ port: apiPort });

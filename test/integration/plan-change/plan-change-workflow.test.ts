@@ -156,6 +156,38 @@ describe('Plan change: fault injection at every step', () => {
   });
 });
 
+describe('Plan change: workflow timeout', () => {
+  it('should roll back an execution that times out, as the timeout rule does on AWS', async () => {
+    await api.createTenant('timeout-1', { plan: 'starter' });
+    let stalled: Promise<void> | undefined;
+    const slow = new LocalWorkflowRunner({
+      planChange: planChangeDependencies,
+      timeoutSeconds: 2,
+      faults: async (state, phase, input) => {
+        if (input.tenantId === 'timeout-1' && state === 'ProvisionResources' && phase === 'before') {
+          stalled = new Promise((resolve) => setTimeout(resolve, 3500));
+          await stalled;
+        }
+      },
+    });
+    setWorkflowRunner(slow);
+    try {
+      const started = await startPlanChange('timeout-1', { plan: 'professional' });
+      await slow.idle();
+      await stalled; // the stalled step wakes up after the rollback and must find it has no tenant to touch
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const operation = (await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body;
+      expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'States.Timeout' } });
+      expect((await api.request<Body>('GET', '/tenants/timeout-1')).body).toMatchObject({ state: 'active', plan: 'starter' });
+      expect(await provisioner.outstanding('timeout-1')).toEqual([]);
+      expect(await ledger.balance('timeout-1')).toBe(0);
+    } finally {
+      setWorkflowRunner(runner);
+    }
+  });
+});
+
 describe('Plan change: validation and dry run', () => {
   it("should refuse the demo downgrade of Enterprise Solutions to starter, listing every violation", async () => {
     const response = await startPlanChange('enterprise-solutions', { plan: 'starter' });
