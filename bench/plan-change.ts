@@ -1,0 +1,151 @@
+/**
+ * Plan-change workflow under load: N concurrent upgrades of N tenants through the local workflow runner (the
+ * real ASL in aws-local-stepfunctions, the real steps, DynamoDB Local, the local billing ledger), then the
+ * same with a fraction of the Task steps failing. Every operation must end stable: the tenant active, on the
+ * new plan and charged once if it succeeded, on its old plan with no charge and nothing provisioned if it
+ * rolled back, never left upgrading or read-only.
+ *
+ *   npm run bench:plan-change          (BENCH_TENANTS=100, BENCH_FAULT_RATE=0.1)
+ */
+import { performance } from 'node:perf_hooks';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-local';
+import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+
+applyLoopbackEnvironment();
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 100);
+const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? 0.1);
+
+class InjectedFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InjectedFault';
+  }
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a run's faults can be reproduced. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function main(): Promise<void> {
+  let dynamo: DynamoDbLocal | undefined;
+  const stop = async () => {
+    await dynamo?.stop();
+  };
+  process.on('SIGINT', () => void stop().then(() => process.exit(130)));
+  process.on('SIGTERM', () => void stop().then(() => process.exit(143)));
+  try {
+    dynamo = await startDynamoDbLocal();
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    process.env.TABLE_NAME = 'bench-plan-change';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+    // Configuration is read at import: import the functions after the environment is set.
+    const { getDocumentClient } = await import('../functions/shared/aws-clients');
+    const { createTableInput } = await import('../functions/tenants/tenant-table');
+    const { tenantStore } = await import('../functions/tenants/tenant-service');
+    const { planChangeDependencies } = await import('../functions/plan-change/plan-change-deps');
+    const { requestPlanChange } = await import('../functions/plan-change/plan-change-service');
+    const { LedgerBilling } = await import('../functions/billing');
+    const { LocalProvisioner } = await import('../functions/provisioning/provisioner');
+    const { LocalWorkflowRunner } = await import('../infra/local/local-workflow-runner');
+
+    const client = getDocumentClient();
+    await client.send(new CreateTableCommand(createTableInput('bench-plan-change')));
+    const ledger = new LedgerBilling({ client, tableName: 'bench-plan-change' });
+    const provisioner = new LocalProvisioner({ client, tableName: 'bench-plan-change' });
+
+    const round = async (label: string, faultRate: number) => {
+      const random = seeded(42);
+      let injected = 0;
+      const unexpected: unknown[] = [];
+      const runner = new LocalWorkflowRunner({
+        planChange: planChangeDependencies,
+        onError: (error) => unexpected.push(error),
+        // Each working step fails with probability faultRate: half before its work, half after it (the work
+        // happened, its answer was lost).
+        faults: (state, phase) => {
+          if (state !== 'Compensate' && random() < faultRate / 2) {
+            injected += 1;
+            throw new InjectedFault(`injected into ${state} (${phase} its work)`);
+          }
+        },
+      });
+      const deps = { ...planChangeDependencies(), runner };
+      const ids = Array.from({ length: TENANTS }, (_, i) => `${label}-${String(i).padStart(3, '0')}`);
+      for (const tenantId of ids) {
+        await tenantStore().create(
+          { tenantId, name: tenantId, email: `${tenantId}@bench.example`, plan: 'starter', usage: { queriesPerMonth: 10, storageGb: 0.1, documents: 10, users: 2 } },
+          { actor: 'bench' },
+        );
+      }
+
+      const started = performance.now();
+      const operations = await Promise.all(
+        ids.map(async (tenantId) => {
+          const t0 = Date.now();
+          const answer = await requestPlanChange(deps, tenantId, { plan: 'professional', dryRun: false, drainTimeoutSeconds: 30 }, 'bench');
+          return { tenantId, t0, operationId: answer.body.operationId as string };
+        }),
+      );
+      await runner.idle();
+      const wall = (performance.now() - started) / 1000;
+
+      const latencies: number[] = [];
+      let succeeded = 0;
+      let rolledBack = 0;
+      const unstable: string[] = [];
+      for (const { tenantId, t0, operationId } of operations) {
+        const operation = await deps.operations.get(operationId);
+        const tenant = await tenantStore().get(tenantId);
+        latencies.push(Date.parse(operation.finishedAt ?? operation.updatedAt) - t0);
+        const balance = await ledger.balance(tenantId);
+        const outstanding = (await provisioner.outstanding(tenantId)).map((entry) => entry.operationId);
+        const stable =
+          operation.status === 'succeeded'
+            ? tenant.state === 'active' && tenant.plan === 'professional' && !tenant.readOnlyReason && balance > 0 && outstanding.join() === operationId
+            : operation.status === 'rolled_back' && tenant.state === 'active' && tenant.plan === 'starter' && !tenant.readOnlyReason && balance === 0 && outstanding.length === 0;
+        if (operation.status === 'succeeded') succeeded += 1;
+        if (operation.status === 'rolled_back') rolledBack += 1;
+        if (!stable) unstable.push(`${tenantId} (${operation.status}, ${tenant.state}, ${tenant.plan})`);
+      }
+      latencies.sort((a, b) => a - b);
+      return { label, faultRate, injected, succeeded, rolledBack, unstable, unexpected: unexpected.length, wall, p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN };
+    };
+
+    const results = [await round('clean', 0), await round('faults', FAULT_RATE)];
+    process.stdout.write(`\n${TENANTS} concurrent upgrades (starter → professional) through the local workflow runner\n\n`);
+    process.stdout.write('| run | fault rate | faults injected | succeeded | rolled back | unstable | P50 ms | P95 ms | max ms | wall s |\n');
+    process.stdout.write('|-----|-----------:|----------------:|----------:|------------:|---------:|-------:|-------:|-------:|-------:|\n');
+    for (const r of results) {
+      process.stdout.write(
+        `| ${r.label} | ${r.faultRate} | ${r.injected} | ${r.succeeded} | ${r.rolledBack} | ${r.unstable.length} | ${r.p50} | ${r.p95} | ${r.max} | ${r.wall.toFixed(1)} |\n`,
+      );
+    }
+    for (const r of results) if (r.unstable.length > 0) process.stdout.write(`UNSTABLE in ${r.label}: ${r.unstable.slice(0, 10).join('; ')}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'plan-change', tenants: TENANTS, results: results.map(({ unstable, ...rest }) => ({ ...rest, unstable: unstable.length })) })}\n`);
+    const failed = results.some((r) => r.unstable.length > 0 || r.unexpected > 0 || r.succeeded + r.rolledBack !== TENANTS);
+    await stop();
+    process.exit(failed ? 1 : 0);
+  } catch (error) {
+    process.stderr.write(`bench:plan-change failed: ${(error as Error).stack ?? String(error)}\n`);
+    await stop();
+    process.exit(1);
+  }
+}
+
+void main();
