@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const PRINCIPAL_ROLES = ['operator', 'tenant'] as const;
 export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
 
-/** Who is calling: an operator (everything) or a tenant-scoped caller (its own tenant, read only). */
+/** Who is calling: an operator (everything) or a tenant-scoped caller (reads and query leases of its own tenant). */
 export interface Principal {
   readonly subject: string;
   readonly role: PrincipalRole;

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { PRINCIPAL_ROLES, type Principal, type PrincipalRole } from '../../auth/api-tokens';
 import { ApiError } from '../errors';
 
-/** Who may call a route: operators only, or operators and the tenant's own read-only callers. */
+/** Who may call a route: operators only, or operators and the tenant's own application-plane callers. */
 export type RouteAccess = 'operator' | 'operator-or-own-tenant';
 
 interface AuthorizerLambdaContext {
@@ -25,9 +25,9 @@ export function principalOf(event: APIGatewayProxyEventV2): Principal {
 export function authorizeRoute(principal: Principal, access: RouteAccess, tenantId: string | undefined): void {
   if (principal.role === 'operator') return;
   if (access === 'operator') {
-    throw new ApiError(403, 'FORBIDDEN', 'This route needs an operator token; tenant-scoped tokens may only read their own tenant.');
+    throw new ApiError(403, 'FORBIDDEN', 'This route needs an operator token; tenant-scoped tokens may only read their own tenant and take its query leases.');
   }
   if (tenantId === undefined || principal.tenantId !== tenantId) {
-    throw new ApiError(403, 'FORBIDDEN', "A tenant-scoped token may only read its own tenant's resources.");
+    throw new ApiError(403, 'FORBIDDEN', "A tenant-scoped token may only use its own tenant's resources.");
   }
 }
