@@ -11,7 +11,7 @@ import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import type { ResourceProvisioner } from '../provisioning/provisioner';
 import type { TenantStore } from '../tenants/tenant-store';
-import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
+import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError, StoreContentionError, isStoreContention } from './errors';
 
 /** The execution input: ids and choices only, never payloads (Step Functions' 256 KB limit). */
 export interface PlanChangeInput {
@@ -193,6 +193,15 @@ export async function runPlanChangeStep(
   input: PlanChangeInput,
   failure?: StepFailure,
 ): Promise<StepResult> {
+  try {
+    return await dispatch(deps, step, input, failure);
+  } catch (error) {
+    if (isStoreContention(error)) throw new StoreContentionError(`DynamoDB contention in ${step}: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
+}
+
+async function dispatch(deps: PlanChangeDependencies, step: PlanChangeStep, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {
   switch (step) {
     case 'startReadOnlyWindow':
       await startReadOnlyWindow(deps, input);

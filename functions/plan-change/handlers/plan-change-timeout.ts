@@ -1,7 +1,9 @@
 /**
  * EventBridge target for "Step Functions Execution Status Change" events of the plan-change state machine
- * with status TIMED_OUT or ABORTED: such executions never reach their Catch, so this compensates them, as the
- * Catch path would have. FAILED executions have already compensated (their Fail state comes after it).
+ * with status TIMED_OUT, ABORTED or FAILED. Timed-out and aborted executions never reach their Catch, so this
+ * compensates them as the Catch path would have; a FAILED one has normally compensated already (its Fail
+ * state comes after the compensation) and the call is a no-op, but if the compensation itself failed this is
+ * its second chance, so no tenant is left upgrading or downgrading.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { logger } from '../../shared/powertools';
@@ -17,12 +19,12 @@ export interface ExecutionStatusChange {
 
 export const handler = async (event: EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>): Promise<void> => {
   const { status, executionArn } = event.detail;
-  if (status !== 'TIMED_OUT' && status !== 'ABORTED') return;
+  if (status !== 'TIMED_OUT' && status !== 'ABORTED' && status !== 'FAILED') return;
   const operation = (JSON.parse(event.detail.input) as { operation: PlanChangeInput }).operation;
   logger.appendKeys({ tenantId: operation.tenantId, operationId: operation.operationId });
   logger.warn('Compensating a plan-change execution that ended without its Catch', { status, executionArn });
   await runPlanChangeStep(planChangeDependencies(), 'compensate', operation, {
-    Error: status === 'TIMED_OUT' ? 'States.Timeout' : 'ExecutionAborted',
-    Cause: `The plan-change execution ${status === 'TIMED_OUT' ? 'timed out' : 'was aborted'}.`,
+    Error: status === 'TIMED_OUT' ? 'States.Timeout' : status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionFailed',
+    Cause: `The plan-change execution ${status === 'TIMED_OUT' ? 'timed out' : status === 'ABORTED' ? 'was aborted' : 'failed'}.`,
   });
 };
