@@ -39,6 +39,12 @@ export interface HandlerFunctionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long one invocation may run. A workflow Task function needs at least its ASL TimeoutSeconds, so
+   * the state machine's States.Timeout (which the ASL retries) fires before Lambda's own timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
 }
 
 export class HandlerFunction extends Construct implements IGrantable {
@@ -67,7 +73,7 @@ export class HandlerFunction extends Construct implements IGrantable {
       runtime: HANDLER_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(10),
       role: this.role,
       logGroup: this.logGroup,
       projectRoot: REPO_ROOT,

@@ -148,7 +148,7 @@ export class LifecycleApi extends Construct {
     });
     this.url = this.stage.url;
 
-    const routeEnvironment = stripeEnvironment(props.stripePriceIds);
+    const routeEnvironment = stripePriceEnvironment(props.stripePriceIds);
     const routeFunctions: Record<string, HandlerFunction> = {};
     for (const route of [...ROUTES, FALLBACK_ROUTE]) {
       const handler = new HandlerFunction(this, `${route.id}Function`, {
@@ -177,6 +177,13 @@ export class LifecycleApi extends Construct {
     }
     this.routeFunctions = routeFunctions;
   }
+
+  /** The function of route `routeId`; throws when routes.ts has no such route, so a rename fails synthesis. */
+  routeFunction(routeId: string): HandlerFunction {
+    const handler = this.routeFunctions[routeId];
+    if (!handler) throw new Error(`No API route '${routeId}' in functions/api/routes.ts.`);
+    return handler;
+  }
 }
 
 /** A route the route table declares unauthenticated (only the health check): say so to cdk-nag. */
@@ -191,7 +198,7 @@ function acknowledgePublicRoute(httpRoute: HttpRoute, route: RouteDefinition): v
 }
 
 /** STRIPE_PRICE_<PLAN> for each plan given a price id. */
-function stripeEnvironment(priceIds: StripePriceIds = {}): Record<string, string> {
+export function stripePriceEnvironment(priceIds: StripePriceIds = {}): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const [plan, priceId] of Object.entries(priceIds)) {
     if (priceId) environment[`STRIPE_PRICE_${plan.toUpperCase()}`] = priceId;

@@ -7,6 +7,7 @@ import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
+import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -15,6 +16,8 @@ const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
 const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+/** Functions outside the route table that write the table: the plan-change task and timeout functions. */
+const WORKFLOW_WRITERS = 2;
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
 
 interface Statement {
@@ -73,6 +76,11 @@ function actionsOf(statements: readonly Statement[]): string[] {
 
 function functionProperties(template: Template, functionId: string): FunctionProperties {
   return (template.toJSON() as { Resources: Record<string, Resource> }).Resources[functionId]?.Properties as unknown as FunctionProperties;
+}
+
+/** Every function of the stack: the authorizer, one per route, and the plan-change workflow's two. */
+function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
+  return [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions), stack.planChange.taskFunction, stack.planChange.timeoutFunction];
 }
 
 function routeKeyOf(route: RouteDefinition): string {
@@ -162,13 +170,16 @@ describe('Class: TenantLifecycleStack', () => {
       const writes = statements.filter((statement) => asArray(statement.Action).some((action) => WRITE_ACTIONS.includes(action)));
 
       // Assess
-      expect(writes.length).toBe(ROUTES.filter((route) => route.tableAccess === 'write').length);
+      expect(writes.length).toBe(ROUTES.filter((route) => route.tableAccess === 'write').length + WORKFLOW_WRITERS);
       for (const statement of writes) expect(statement.Resource).toEqual(tableArn);
     });
 
-    it('should grant no wildcard action or resource anywhere, and no managed policy', () => {
-      // Prepare
-      const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+    it('should grant no wildcard action or resource anywhere but the state machine role, and no managed policy', () => {
+      // Prepare: the state machine role's logging and tracing wildcards are asserted in plan-change-workflow.test.ts
+      const stateMachineRoleId = logicalId(stack, stack.planChange.stateMachine.role);
+      const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
+        .filter(([, policy]) => !policy.Properties.Roles.some((role) => role.Ref === stateMachineRoleId))
+        .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
       const roles = resourcesOf<{ ManagedPolicyArns?: unknown[] }>(template, 'AWS::IAM::Role');
 
       // Assess
@@ -240,7 +251,7 @@ describe('Class: TenantLifecycleStack', () => {
     });
 
     it('should let every function write its own log group only', () => {
-      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+      for (const handler of allFunctions(stack)) {
         // Act
         const logs = statementsOfRole(template, logicalId(stack, handler.role)).filter((statement) =>
           asArray(statement.Action).some((action) => action.startsWith('logs:')),
@@ -273,8 +284,13 @@ describe('Class: TenantLifecycleStack', () => {
       expect(variables.TABLE_NAME).toBeUndefined();
     });
 
-    it('should run every function on Node.js 24, ARM, 512 MB, 10 s, with Powertools settings and its own log group', () => {
-      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+    it('should run every function on Node.js 24, ARM, 512 MB, with Powertools settings and its own log group; API functions 10 s', () => {
+      // Workflow functions outlive their ASL Task timeouts, so States.Timeout (retried) fires first.
+      const workflowTimeouts = new Map([
+        [stack.planChange.taskFunction, 330],
+        [stack.planChange.timeoutFunction, 150],
+      ]);
+      for (const handler of allFunctions(stack)) {
         // Act
         const properties = functionProperties(template, logicalId(stack, handler.function));
 
@@ -283,7 +299,7 @@ describe('Class: TenantLifecycleStack', () => {
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           MemorySize: 512,
-          Timeout: 10,
+          Timeout: workflowTimeouts.get(handler) ?? 10,
           Role: { 'Fn::GetAtt': [logicalId(stack, handler.role), 'Arn'] },
           LoggingConfig: { LogGroup: { Ref: logicalId(stack, handler.logGroup) } },
           Environment: {
@@ -296,11 +312,11 @@ describe('Class: TenantLifecycleStack', () => {
           },
         });
       }
-      template.resourceCountIs('AWS::Lambda::Function', ALL_ROUTES.length + 1);
+      template.resourceCountIs('AWS::Lambda::Function', allFunctions(stack).length);
     });
 
     it('should keep function logs for one month', () => {
-      for (const handler of [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions)]) {
+      for (const handler of allFunctions(stack)) {
         // Assess
         const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logicalId(stack, handler.logGroup)];
         expect(logGroup?.Properties.RetentionInDays).toBe(30);
@@ -345,12 +361,18 @@ describe('Class: TenantLifecycleStack', () => {
       template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.table.table) } });
       template.hasOutput('TokenSecretArn', { Value: { Ref: logicalId(stack, stack.api.tokenSecret) } });
     });
+
+    it('should output the plan-change state machine ARN and its dead-letter queue', () => {
+      // Assess
+      template.hasOutput('PlanChangeStateMachineArn', { Value: { Ref: logicalId(stack, stack.planChange.stateMachine) } });
+      template.hasOutput('PlanChangeDeadLetterQueueUrl', { Value: { Ref: logicalId(stack, stack.planChange.deadLetterQueue) } });
+    });
   });
 
   describe('Context', () => {
-    it('should retain the table, logs and token key by default', () => {
+    it('should retain the table, logs, token key and dead-letter queue by default', () => {
       // Assess
-      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret']) {
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
         for (const [, resource] of resourcesOf(template, type)) expect(resource.DeletionPolicy).toBe('Retain');
       }
       template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
@@ -361,7 +383,7 @@ describe('Class: TenantLifecycleStack', () => {
       const { template: destroyable } = synthesize({ removalPolicy: 'destroy' });
 
       // Assess
-      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret']) {
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
         for (const [, resource] of resourcesOf(destroyable, type)) expect(resource.DeletionPolicy).toBe('Delete');
       }
       destroyable.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
@@ -372,7 +394,7 @@ describe('Class: TenantLifecycleStack', () => {
       expect(() => synthesize({ removalPolicy: 'snapshot' })).toThrow(/removalPolicy must be 'retain' or 'destroy'/);
     });
 
-    it('should pass Stripe price ids to the route functions, not to the authorizer', () => {
+    it('should pass Stripe price ids to the route and plan-change functions, not to the authorizer', () => {
       // Act
       const { stack: priced, template: pricedTemplate } = synthesize({ stripePriceIds: '{"starter":"price_starter","enterprise":"price_ent"}' });
 
@@ -380,6 +402,10 @@ describe('Class: TenantLifecycleStack', () => {
       const createTenant = functionProperties(pricedTemplate, logicalId(priced, priced.api.routeFunctions[ROUTES.find((route) => route.tableAccess === 'write')!.id]!.function));
       expect(createTenant.Environment.Variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
       expect(createTenant.Environment.Variables.STRIPE_PRICE_PROFESSIONAL).toBeUndefined();
+      for (const handler of [priced.planChange.taskFunction, priced.planChange.timeoutFunction]) {
+        const variables = functionProperties(pricedTemplate, logicalId(priced, handler.function)).Environment.Variables;
+        expect(variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
+      }
       const authorizer = functionProperties(pricedTemplate, logicalId(priced, priced.api.authorizerFunction.function));
       expect(authorizer.Environment.Variables.STRIPE_PRICE_STARTER).toBeUndefined();
     });
