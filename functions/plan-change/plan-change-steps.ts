@@ -95,9 +95,10 @@ async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput
 
 /** Step 3: bring up the new plan's resources before billing changes. */
 async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  await ownedTenant(deps, input);
+  const tenant = await ownedTenant(deps, input);
   await deps.operations.recordStep(input.operationId, 'provisioning_started');
-  await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId });
+  const current = tenant.resources ?? resourcesFor(input.tenantId, input.fromPlan);
+  await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, current);
   await deps.operations.recordStep(input.operationId, 'provisioned');
 }
 

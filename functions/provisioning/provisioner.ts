@@ -9,8 +9,11 @@ import type { PlanResources } from './plan-resources';
 
 export interface ResourceProvisioner {
   readonly name: string;
-  /** Provision `resources` for the operation; idempotent per (tenant, operation). */
-  provision(tenantId: string, operationId: string, resources: PlanResources): Promise<void>;
+  /**
+   * Provision `resources` for the operation, migrating the tenant's data from `current` when the placement
+   * changes; idempotent per (tenant, operation). `current` is undefined for a tenant never provisioned.
+   */
+  provision(tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources): Promise<void>;
   /** Release what `provision` brought up for the operation; idempotent, a no-op if nothing was provisioned. */
   release(tenantId: string, operationId: string): Promise<void>;
 }
@@ -36,7 +39,7 @@ export class LocalProvisioner implements ResourceProvisioner {
     this.#tableName = options.tableName;
   }
 
-  async provision(tenantId: string, operationId: string, resources: PlanResources): Promise<void> {
+  async provision(tenantId: string, operationId: string, resources: PlanResources, _current?: PlanResources): Promise<void> {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
