@@ -3,7 +3,10 @@ import { createBillingPort } from '../billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { OperationStore } from '../operations/operation-store';
 import { planCatalog } from '../plans/plan-catalog';
-import { LocalProvisioner } from '../provisioning/provisioner';
+import { Pinecone } from '@pinecone-database/pinecone';
+import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
+import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
+import { logger } from '../shared/powertools';
 import { getDocumentClient } from '../shared/aws-clients';
 import { config } from '../shared/config';
 import { tenantStore } from '../tenants/tenant-service';
@@ -17,6 +20,22 @@ export function operationStore(): OperationStore {
   return operations;
 }
 
+/** Pinecone when configured (vectors really move between pooled and dedicated placement), else the local one. */
+function provisioner(): ResourceProvisioner {
+  const pinecone = config.pinecone;
+  if (!pinecone) {
+    logger.warn('Provisioning with the local provisioner: no PINECONE_API_KEY is configured, vectors are not moved');
+    return new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
+  }
+  return new PineconeProvisioner({
+    pinecone: new Pinecone({ apiKey: pinecone.apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
+    dimension: pinecone.dimension,
+    cloud: 'aws',
+    region: pinecone.region,
+    state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
+  });
+}
+
 export function planChangeDependencies(): PlanChangeDependencies {
   if (!dependencies) {
     const catalog = planCatalog(config.stripePriceIds);
@@ -24,8 +43,7 @@ export function planChangeDependencies(): PlanChangeDependencies {
       tenants: tenantStore(),
       operations: operationStore(),
       leases: queryLeaseStore(),
-      // The Pinecone / usage-plan adapter is not built yet: resources are recorded, not created, on AWS too.
-      provisioner: new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName }),
+      provisioner: provisioner(),
       billing: createBillingPort({
         stripeSecretKey: config.stripeSecretKey,
         priceIds: { free: catalog.free.stripePriceId ?? undefined, starter: catalog.starter.stripePriceId ?? undefined, professional: catalog.professional.stripePriceId ?? undefined, enterprise: catalog.enterprise.stripePriceId ?? undefined },

@@ -61,6 +61,14 @@ async function ownedTenant(deps: PlanChangeDependencies, input: PlanChangeInput)
   return tenant;
 }
 
+/**
+ * What the tenant has now. A tenant no plan change has provisioned yet has its plan's default placement,
+ * attributed to a 'baseline' operation, so the provisioner can be told to clean it up after a migration.
+ */
+function currentResources(tenant: { resources?: PlanResources }, input: PlanChangeInput): PlanResources {
+  return tenant.resources ?? { ...resourcesFor(input.tenantId, input.fromPlan), provisionedBy: `baseline-${input.tenantId}` };
+}
+
 /** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
 async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   const tenant = await ownedTenant(deps, input);
@@ -97,7 +105,7 @@ async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput
 async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   const tenant = await ownedTenant(deps, input);
   await deps.operations.recordStep(input.operationId, 'provisioning_started');
-  const current = tenant.resources ?? resourcesFor(input.tenantId, input.fromPlan);
+  const current = currentResources(tenant, input);
   await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, current);
   await deps.operations.recordStep(input.operationId, 'provisioned');
 }
@@ -113,7 +121,7 @@ async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInpu
 /** Step 5: the new plan, its resources, the end of the read-only window and complete_* in one transaction. */
 async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   const tenant = await ownedTenant(deps, input);
-  const previous = tenant.resources;
+  const previous = currentResources(tenant, input);
   await deps.tenants.applyTransition(
     tenant,
     EVENTS[input.direction].complete,

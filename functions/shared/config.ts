@@ -47,6 +47,8 @@ export interface Config {
   readonly stepFunctionsEndpoint: string | undefined;
   /** Stripe secret key; without one, billing goes to the local ledger. */
   readonly stripeSecretKey: string | undefined;
+  /** Pinecone: with an API key, plan changes provision vectors in Pinecone; without, the local provisioner. */
+  readonly pinecone: { readonly apiKey: string; readonly region: string; readonly dimension: number; readonly controllerUrl: string | undefined } | undefined;
   /** Powertools service name (POWERTOOLS_SERVICE_NAME). */
   readonly serviceName: string;
   /** CloudWatch metrics namespace (POWERTOOLS_METRICS_NAMESPACE). */
@@ -75,6 +77,11 @@ function load(): Config {
     planChangeStateMachineArn: optional('PLAN_CHANGE_STATE_MACHINE_ARN'),
     stepFunctionsEndpoint: optional('AWS_ENDPOINT_URL_SFN') ?? optional('AWS_ENDPOINT_URL'),
     stripeSecretKey: optional('STRIPE_SECRET_KEY'),
+    get pinecone() {
+      const apiKey = optional('PINECONE_API_KEY');
+      if (!apiKey) return undefined;
+      return { apiKey, region: required('PINECONE_REGION'), dimension: integer('PINECONE_DIMENSION', 1536), controllerUrl: optional('PINECONE_CONTROLLER_URL') };
+    },
     serviceName: optional('POWERTOOLS_SERVICE_NAME') ?? 'tenant-lifecycle',
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
