@@ -64,6 +64,8 @@ export const ERROR_CODES = {
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
   OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
+  BILLING_REJECTED: { status: 422, description: 'The billing provider refused the change (for example no Stripe subscription for the tenant); the message says why.' },
+  BILLING_UNAVAILABLE: { status: 503, description: 'The billing provider did not answer; nothing was changed. Retry later.' },
   USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
@@ -218,7 +220,7 @@ const operationSchema = z
     operationId: z.string(),
     tenantId: z.string(),
     workflow: z.literal('plan-change'),
-    status: z.enum(['running', 'succeeded', 'rolled_back']),
+    status: z.enum(['running', 'compensating', 'succeeded', 'rolled_back']),
     input: z.record(z.string(), z.unknown()),
     steps: z.array(z.string()).meta({ description: 'Step markers in order (read_only_window, drained, provisioning_started, provisioned, billing_started, billing_updated, ...).' }),
     facts: z.record(z.string(), z.unknown()),
@@ -283,7 +285,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     params: tenantPathSchema,
     body: changePlanBodySchema,
     success: { status: 202, description: 'The plan change started; follow the operation.', schema: planChangeAcceptedSchema, headers: ['Location'] },
-    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'WORKFLOW_UNAVAILABLE'),
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'WORKFLOW_UNAVAILABLE', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
     description:
       'Upgrades are immediate (prorated, invoiced now); downgrades default to the end of the billing period and need usage within the new limits (else 422 listing every violation). ' +
       'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan.',

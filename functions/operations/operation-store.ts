@@ -5,9 +5,11 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ConditionalUpdate } from '../tenants/tenant-store';
 
 export const OPERATION_SK = 'OPERATION';
-export const OPERATION_STATUSES = ['running', 'succeeded', 'rolled_back'] as const;
+/** `compensating`: a compensation has claimed the operation; late steps are refused from then on. */
+export const OPERATION_STATUSES = ['running', 'compensating', 'succeeded', 'rolled_back'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
 export interface OperationError {
@@ -95,10 +97,10 @@ export class OperationStore {
    * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once.
    * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.
    */
-  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}): Promise<void> {
+  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}, expected: 'running' | 'compensating' = 'running'): Promise<void> {
     const names: Record<string, string> = { '#steps': 'steps', '#status': 'status' };
     if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
-    const values: Record<string, unknown> = { ':step': [step], ':stepValue': step, ':at': this.#now().toISOString(), ':running': 'running' };
+    const values: Record<string, unknown> = { ':step': [step], ':stepValue': step, ':at': this.#now().toISOString(), ':running': expected };
     const sets = ['updatedAt = :at'];
     Object.entries(facts).forEach(([key, value], i) => {
       names[`#f${i}`] = key;
@@ -120,7 +122,7 @@ export class OperationStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // Already recorded (a retried step), or the operation ended: a late step must not go on working.
       const operation = await this.get(operationId);
-      if (operation.status !== 'running') throw new OperationEndedError(operationId, operation.status);
+      if (operation.status !== expected) throw new OperationEndedError(operationId, operation.status);
       if (Object.keys(facts).length === 0) return;
       await this.#client.send(
         new UpdateCommand({
@@ -134,23 +136,54 @@ export class OperationStore {
     }
   }
 
-  /** End a running operation; false if it had already ended (finishing is idempotent). */
-  async finish(operationId: string, status: Exclude<OperationStatus, 'running'>, error?: OperationError): Promise<boolean> {
+  /**
+   * The update that ends an operation, for a transaction that also moves the tenant: the final state of both
+   * is then written at once (a crash cannot leave the tenant committed and the operation running).
+   * `from` is the status the operation must still have.
+   */
+  finishUpdate(operationId: string, status: 'succeeded' | 'rolled_back', from: 'running' | 'compensating', error?: OperationError): ConditionalUpdate {
     const at = this.#now().toISOString();
+    return {
+      Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+      UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''}`,
+      ConditionExpression: '#status = :from',
+      ExpressionAttributeNames: { '#status': 'status', ...(error ? { '#error': 'error' } : {}) },
+      ExpressionAttributeValues: { ':status': status, ':at': at, ':from': from, ...(error ? { ':error': error } : {}) },
+    };
+  }
+
+  /** End an operation that is still `from`; false if it was not (finishing is idempotent). */
+  async finish(operationId: string, status: 'succeeded' | 'rolled_back', from: 'running' | 'compensating', error?: OperationError): Promise<boolean> {
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-          UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''}`,
-          ConditionExpression: '#status = :running',
-          ExpressionAttributeNames: { '#status': 'status', ...(error ? { '#error': 'error' } : {}) },
-          ExpressionAttributeValues: { ':status': status, ':at': at, ':running': 'running', ...(error ? { ':error': error } : {}) },
-        }),
-      );
+      await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.finishUpdate(operationId, status, from, error) }));
       return true;
     } catch (caught) {
       if (caught instanceof ConditionalCheckFailedException) return false;
+      throw caught;
+    }
+  }
+
+  /**
+   * Claim the operation for compensation: from then on every late step is refused (recordStep throws), so
+   * what the returned record lists as started is all there is to undo. Returns undefined when the operation
+   * has already ended; a compensation that was claimed before (a retry) may claim again.
+   */
+  async beginCompensation(operationId: string): Promise<Operation | undefined> {
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+          UpdateExpression: 'SET #status = :compensating, updatedAt = :at',
+          ConditionExpression: '#status IN (:running, :compensating)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':compensating': 'compensating', ':running': 'running', ':at': this.#now().toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes as unknown as Operation;
+    } catch (caught) {
+      if (caught instanceof ConditionalCheckFailedException) return undefined;
       throw caught;
     }
   }

@@ -58,5 +58,13 @@ export function isStoreContention(error: unknown): boolean {
 export { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 export { ProvisioningTransientError } from '../provisioning/provisioner';
 
-/** Error names the ASL may use besides ours: the States language's own. */
-export const ASL_RESERVED_ERRORS = ['States.ALL', 'States.Timeout', 'States.TaskFailed'] as const;
+/** Error names the ASL may use besides ours: the States language's own, and Lambda's service errors. */
+export const ASL_RESERVED_ERRORS = [
+  'States.ALL',
+  'States.Timeout',
+  'States.TaskFailed',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;

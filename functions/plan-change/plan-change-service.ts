@@ -92,16 +92,44 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
   });
-  try {
-    await deps.runner.start('plan-change', operationId, { operation: input });
-  } catch (error) {
-    logger.error('Could not start the plan-change workflow; rolling back', { operationId, error });
-    await deps.tenants.applyTransition(initiated, ROLLBACK[direction], { ...context, reason: 'Rolled back: the workflow could not be started' });
-    await deps.operations.finish(operationId, 'rolled_back', { code: 'WorkflowStartFailed', message: 'The workflow could not be started.' });
-    throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.', undefined, { cause: error });
+  const started = await startWithRetries(deps.runner, operationId, input);
+  if (started !== true) {
+    logger.error('Could not start the plan-change workflow; rolling back', { operationId, error: started });
+    try {
+      await deps.tenants.applyTransition(
+        initiated,
+        ROLLBACK[direction],
+        { ...context, reason: 'Rolled back (WorkflowStartFailed): the workflow could not be started' },
+        { alsoUpdate: [deps.operations.finishUpdate(operationId, 'rolled_back', 'running', { code: 'WorkflowStartFailed', message: 'The workflow could not be started.' })] },
+      );
+    } catch (rollbackError) {
+      // The tenant moved on since the initiate: an execution did start after all and owns it now.
+      logger.warn('Rollback after a failed start found the workflow running; answering 202', { operationId, rollbackError });
+      return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);
+    }
+    throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.', undefined, { cause: started });
   }
+  return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);
+}
+
+/** Start the execution; a failed start may still have happened, and a repeated start of the same name is a no-op. */
+async function startWithRetries(runner: WorkflowRunner, operationId: string, input: PlanChangeInput): Promise<unknown> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      await runner.start('plan-change', operationId, { operation: input });
+      return true;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+  return lastError;
+}
+
+function accepted(operationId: string, tenantId: string, direction: 'upgrade' | 'downgrade', fromPlan: string, toPlan: string, timing: PlanChangeTiming): PlanChangeAnswer {
   return {
     status: 202,
-    body: { operationId, status: 'running', tenantId, direction, fromPlan: tenant.plan, toPlan: body.plan, effective: timing, operation: `/operations/${operationId}` },
+    body: { operationId, status: 'running', tenantId, direction, fromPlan, toPlan, effective: timing, operation: `/operations/${operationId}` },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { BillingRejectedError, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
-import type { OperationStore } from '../operations/operation-store';
+import { OperationEndedError, type OperationStore } from '../operations/operation-store';
 import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import type { ResourceProvisioner } from '../provisioning/provisioner';
@@ -107,7 +107,13 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
   await deps.operations.recordStep(input.operationId, 'provisioning_started');
   const current = currentResources(tenant, input);
   await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, current);
-  await deps.operations.recordStep(input.operationId, 'provisioned');
+  try {
+    await deps.operations.recordStep(input.operationId, 'provisioned');
+  } catch (error) {
+    // Compensated while we were provisioning (a timeout): its release may have run before we finished.
+    if (error instanceof OperationEndedError) await deps.provisioner.release(input.tenantId, input.operationId);
+    throw error;
+  }
 }
 
 /** Step 4: change billing (idempotent on the operation id: a retry never charges twice). */
@@ -118,19 +124,31 @@ async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInpu
   await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change });
 }
 
-/** Step 5: the new plan, its resources, the end of the read-only window and complete_* in one transaction. */
+/**
+ * Step 5: the new plan, its resources, the end of the read-only window, complete_* and the operation's
+ * `succeeded` in one transaction: the point of no return, and nothing can commit after a compensation began.
+ */
 async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   const tenant = await ownedTenant(deps, input);
   const previous = currentResources(tenant, input);
+  await deps.operations.recordStep(input.operationId, 'committing', { previousProvisionedBy: previous.provisionedBy });
   await deps.tenants.applyTransition(
     tenant,
     EVENTS[input.direction].complete,
     { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}`, operationId: input.operationId },
-    { changes: { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null } },
+    {
+      changes: { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null },
+      alsoUpdate: [deps.operations.finishUpdate(input.operationId, 'succeeded', 'running')],
+    },
   );
-  await deps.operations.finish(input.operationId, 'succeeded');
-  // The old plan's resources are no longer used; releasing them late is harmless, so it comes after the commit.
-  if (previous?.provisionedBy && previous.provisionedBy !== input.operationId) await deps.provisioner.release(input.tenantId, previous.provisionedBy);
+  await releasePrevious(deps, input, previous.provisionedBy);
+}
+
+/** The old placement is unused after the commit; releasing it is idempotent and may be repeated. */
+async function releasePrevious(deps: PlanChangeDependencies, input: PlanChangeInput, previousProvisionedBy: unknown): Promise<void> {
+  if (typeof previousProvisionedBy === 'string' && previousProvisionedBy !== input.operationId) {
+    await deps.provisioner.release(input.tenantId, previousProvisionedBy);
+  }
 }
 
 function describeFailure(failure: StepFailure | undefined): { code: string; message: string } {
@@ -161,34 +179,50 @@ async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanCha
 
 /**
  * Undo what the operation did, in reverse: billing, resources, then the tenant back to active on its old
- * plan with the read-only window closed; the audit entry and the operation record carry the cause.
- * Idempotent: a finished operation is left alone, each undo checks whether it is still needed.
+ * plan with the read-only window closed, and the operation `rolled_back`, in one transaction.
+ * It first claims the operation (status `compensating`), so a step still running late is refused from then
+ * on and the steps it reads are all there is to undo. Idempotent: a retried compensation claims again; an
+ * operation that had committed is left as it is (only its old placement's release is repeated).
  */
 async function compensate(deps: PlanChangeDependencies, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {
-  const operation = await deps.operations.get(input.operationId);
-  // Committed before the failure (the commit is the point of no return), or compensated already.
-  if (operation.status !== 'running') return { outcome: operation.status };
+  const operation = await deps.operations.beginCompensation(input.operationId);
+  if (!operation) {
+    const ended = await deps.operations.get(input.operationId);
+    if (ended.status === 'succeeded') await releasePrevious(deps, input, ended.facts.previousProvisionedBy);
+    return { outcome: ended.status === 'succeeded' ? 'succeeded' : 'rolled_back' };
+  }
   const cause = describeFailure(failure);
+  const notes: string[] = [];
 
-  if (operation.steps.includes('billing_started')) {
-    const change = (operation.facts.billingChange as BillingChange | undefined) ?? (await replayBillingOutcome(deps, input));
-    if (change) await deps.billing.revertPlanChange(billingRequest(input), change);
-    await deps.operations.recordStep(input.operationId, 'billing_reverted');
+  if (operation.steps.includes('billing_started') && !operation.steps.includes('billing_reverted')) {
+    try {
+      const change = (operation.facts.billingChange as BillingChange | undefined) ?? (await replayBillingOutcome(deps, input));
+      if (change) await deps.billing.revertPlanChange(billingRequest(input), change);
+    } catch (error) {
+      // A revert billing refuses for good must not keep the tenant read-only: roll back the rest, flag it.
+      if (!(error instanceof BillingRejectedError)) throw error;
+      notes.push(`billing could not be reverted automatically and needs an operator: ${error.message}`);
+    }
+    await deps.operations.recordStep(input.operationId, 'billing_reverted', notes.length ? { billingRevertFailed: notes[0] } : {}, 'compensating');
   }
   if (operation.steps.includes('provisioning_started')) {
     await deps.provisioner.release(input.tenantId, input.operationId);
-    await deps.operations.recordStep(input.operationId, 'resources_released');
+    await deps.operations.recordStep(input.operationId, 'resources_released', {}, 'compensating');
   }
+  const error = { code: cause.code, message: [cause.message, ...notes].filter(Boolean).join('; ') };
+  const finish = deps.operations.finishUpdate(input.operationId, 'rolled_back', 'compensating', error);
   const tenant = await deps.tenants.get(input.tenantId);
   if (tenant.operationId === input.operationId) {
     await deps.tenants.applyTransition(
       tenant,
       EVENTS[input.direction].rollback,
-      { actor: input.requestedBy, reason: `Rolled back: ${cause.code}: ${cause.message}`, operationId: input.operationId },
-      { changes: { readOnlyReason: null } },
+      // The tenant can read its history: the code only; the operator reads the message on the operation.
+      { actor: input.requestedBy, reason: `Rolled back (${cause.code}); operation ${input.operationId} has the details`, operationId: input.operationId },
+      { changes: { readOnlyReason: null }, alsoUpdate: [finish] },
     );
+  } else {
+    await deps.operations.finish(input.operationId, 'rolled_back', 'compensating', error);
   }
-  await deps.operations.finish(input.operationId, 'rolled_back', cause);
   return { outcome: 'rolled_back' };
 }
 

@@ -3,6 +3,7 @@
  * errors onto them. Internal errors never leak their message (expose = status < 500).
  */
 import { ZodError } from 'zod';
+import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { OperationNotFoundError } from '../operations/operation-store';
 import { LeaseRefusedError } from '../leases/errors';
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
@@ -80,6 +81,8 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof TenantNotFoundError) return new ApiError(404, 'TENANT_NOT_FOUND', error.message, { tenantId: error.tenantId });
   if (error instanceof TenantAlreadyExistsError) return new ApiError(409, 'TENANT_EXISTS', error.message, { tenantId: error.tenantId });
   if (error instanceof OperationNotFoundError) return new ApiError(404, 'OPERATION_NOT_FOUND', error.message, { operationId: error.operationId });
+  if (error instanceof BillingRejectedError) return new ApiError(422, 'BILLING_REJECTED', error.message);
+  if (error instanceof BillingTransientError) return new ApiError(503, 'BILLING_UNAVAILABLE', 'The billing provider is unavailable; nothing was changed. Retry later.', undefined, { cause: error });
   if (error instanceof InvalidCursorError) return new ApiError(400, 'INVALID_CURSOR', error.message);
   if (error instanceof ZodError) return validationError(error, 'body');
   if (error instanceof LifecycleInvariantError) {

@@ -84,6 +84,17 @@ export interface TransitionOptions {
   readonly changes?: TenantChanges;
   /** Put items (for example an operation record) committed atomically with the transition. */
   readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
+  /** Conditional updates (for example finishing an operation) committed atomically with the transition. */
+  readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+}
+
+/** An Update of a TransactWriteItems, without its table name. */
+export interface ConditionalUpdate {
+  readonly Key: Record<string, unknown>;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, unknown>;
 }
 
 export interface NewTenant {
@@ -283,6 +294,7 @@ export class TenantStore {
             ...(options.alsoPut ?? []).map((item) => ({
               Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
             })),
+            ...(options.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
           ],
         }),
       );

@@ -100,10 +100,13 @@ export class LocalWorkflowRunner implements WorkflowRunner {
           await runPlanChangeStep(this.#options.planChange(), 'compensate', operation, { Error: 'States.Timeout', Cause: 'The plan-change workflow timed out.' });
           return;
         }
+        // As on AWS for FAILED executions: a second chance for a compensation that failed (a no-op otherwise).
+        await runPlanChangeStep(this.#options.planChange(), 'compensate', operation, { Error: 'ExecutionFailed', Cause: 'The plan-change execution failed.' });
         // A Fail state (PlanChangeRolledBack) ends a compensated execution: expected, nothing more to do.
         if (error instanceof ExecutionError && (error.cause as Error | undefined)?.name === 'PlanChangeRolledBack') return;
         this.#options.onError?.(error);
       })
+      .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => this.#running.delete(done));
     this.#running.add(done);
   }

@@ -137,7 +137,10 @@ export function idempotency(options: { routeId: string; store: () => Idempotency
     if (!KEY_PATTERN.test(key)) {
       throw new ApiError(400, 'INVALID_IDEMPOTENCY_KEY', 'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces (a UUID works).');
     }
-    const claim = { scope: principalOf(request.event).subject, key, fingerprint: requestFingerprint(options.routeId, request.event) };
+    const principal = principalOf(request.event);
+    // Keys are scoped per caller: role, tenant (for tenant tokens) and subject, so two callers never share one.
+    const scope = `${principal.role}:${principal.tenantId ?? '*'}:${principal.subject}`;
+    const claim = { scope, key, fingerprint: requestFingerprint(options.routeId, request.event) };
     const result = await options.store().begin(claim.scope, claim.key, claim.fingerprint);
     if (result.kind === 'replay') {
       return { ...result.response, headers: { ...result.response.headers, 'idempotent-replayed': 'true' } };
@@ -148,8 +151,15 @@ export function idempotency(options: { routeId: string; store: () => Idempotency
   const idempotencyAfter: middy.MiddlewareFn<APIGatewayProxyEventV2, ApiResult> = async (request) => {
     const claim = claims.get(request);
     if (!claim || !request.response) return;
-    if (request.response.statusCode >= 500) await options.store().release(claim.scope, claim.key, claim.fingerprint);
-    else await options.store().complete(claim.scope, claim.key, claim.fingerprint, request.response);
+    try {
+      if (request.response.statusCode >= 500) await options.store().release(claim.scope, claim.key, claim.fingerprint);
+      else await options.store().complete(claim.scope, claim.key, claim.fingerprint, request.response);
+    } catch (error) {
+      // The request did its work: answer it. The key stays locked until lockedUntil, so a retry in the
+      // meantime gets 409 IDEMPOTENCY_IN_PROGRESS rather than doing the work a second time.
+      claims.delete(request);
+      logger.error('Could not save the idempotent response', { error });
+    }
   };
 
   const idempotencyOnError: middy.MiddlewareFn<APIGatewayProxyEventV2, ApiResult> = async (request) => {

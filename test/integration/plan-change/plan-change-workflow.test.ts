@@ -2,7 +2,9 @@
  * The plan-change workflow end to end: the HTTPS API starts it, the real ASL runs in-process with its Task
  * states bound to the real steps, against DynamoDB Local, with the local billing ledger and provisioner.
  */
-import { LedgerBilling } from '../../../functions/billing';
+import { BillingRejectedError, LedgerBilling } from '../../../functions/billing';
+import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
+import type { PlanResources } from '../../../functions/provisioning/plan-resources';
 import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { config } from '../../../functions/shared/config';
@@ -182,6 +184,85 @@ describe('Plan change: workflow timeout', () => {
       expect((await api.request<Body>('GET', '/tenants/timeout-1')).body).toMatchObject({ state: 'active', plan: 'starter' });
       expect(await provisioner.outstanding('timeout-1')).toEqual([]);
       expect(await ledger.balance('timeout-1')).toBe(0);
+    } finally {
+      setWorkflowRunner(runner);
+    }
+  });
+});
+
+describe('Plan change: compensation edge cases', () => {
+  it('should leave a committed change alone when a compensation arrives late', async () => {
+    await api.createTenant('late-comp', { plan: 'starter' });
+    const started = await startPlanChange('late-comp', { plan: 'professional' });
+    const operation = await finished(started.body.operationId as string);
+    expect(operation.status).toBe('succeeded');
+    const balance = await ledger.balance('late-comp');
+
+    const result = await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'States.Timeout' });
+
+    expect(result).toEqual({ outcome: 'succeeded' });
+    expect((await api.request<Body>('GET', '/tenants/late-comp')).body).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(await ledger.balance('late-comp')).toBe(balance);
+    expect((await provisioner.outstanding('late-comp')).map((p) => p.operationId)).toEqual([started.body.operationId]);
+  });
+
+  it('should release what a provisioning step finished after its operation timed out and was compensated', async () => {
+    await api.createTenant('late-provision', { plan: 'starter' });
+    const base = planChangeDependencies();
+    let slowDone: Promise<void> | undefined;
+    const slowProvisioner = {
+      name: 'slow',
+      provision: (tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources) => {
+        slowDone = new Promise<void>((resolve) => setTimeout(resolve, 3000)).then(() => base.provisioner.provision(tenantId, operationId, resources, current));
+        return slowDone;
+      },
+      release: (tenantId: string, operationId: string) => base.provisioner.release(tenantId, operationId),
+    };
+    const slow = new LocalWorkflowRunner({ planChange: () => ({ ...base, provisioner: slowProvisioner }), timeoutSeconds: 2 });
+    setWorkflowRunner(slow);
+    try {
+      const started = await startPlanChange('late-provision', { plan: 'enterprise' });
+      await slow.idle();
+      await slowDone;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      expect((await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body).toMatchObject({ status: 'rolled_back' });
+      expect(await provisioner.outstanding('late-provision')).toEqual([]);
+      expect((await api.request<Body>('GET', '/tenants/late-provision')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    } finally {
+      setWorkflowRunner(runner);
+    }
+  });
+
+  it('should still roll the tenant back, and flag billing for an operator, when billing refuses the revert', async () => {
+    await api.createTenant('revert-refused', { plan: 'starter' });
+    const base = planChangeDependencies();
+    const refusingBilling = {
+      ...base.billing,
+      name: base.billing.name,
+      previewPlanChange: base.billing.previewPlanChange.bind(base.billing),
+      applyPlanChange: base.billing.applyPlanChange.bind(base.billing),
+      revertPlanChange: async () => {
+        throw new BillingRejectedError('the invoice was paid out of band; refund it by hand');
+      },
+    };
+    const refusing = new LocalWorkflowRunner({
+      planChange: () => ({ ...base, billing: refusingBilling }),
+      faults: (state, phase, input) => {
+        if (input.tenantId === 'revert-refused' && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
+      },
+    });
+    setWorkflowRunner(refusing);
+    try {
+      const started = await startPlanChange('revert-refused', { plan: 'professional' });
+      await refusing.idle();
+      const operation = (await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body;
+
+      expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+      expect((operation.error as { message: string }).message).toContain('needs an operator');
+      const tenant = (await api.request<Body>('GET', '/tenants/revert-refused')).body;
+      expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+      expect(tenant.readOnlyReason).toBeUndefined();
     } finally {
       setWorkflowRunner(runner);
     }
