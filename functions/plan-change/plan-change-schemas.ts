@@ -8,7 +8,8 @@ export const changePlanBodySchema = z
     /** Downgrades default to the end of the billing period; upgrades are always immediate. */
     effective: z.enum(['immediately', 'period_end'], { message: 'must be "immediately" or "period_end"' }).optional(),
     dryRun: z.boolean({ message: 'must be true or false' }).default(false),
-    drainTimeoutSeconds: z.number().int('must be a whole number').min(1, 'must be at least 1').max(600, 'must be at most 600').default(30),
+    // At most 300 s (the longest lease), so drain plus provisioning stays inside the workflow's 900 s timeout.
+    drainTimeoutSeconds: z.number().int('must be a whole number').min(1, 'must be at least 1').max(300, 'must be at most 300').default(30),
     reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
   })
   .strict();

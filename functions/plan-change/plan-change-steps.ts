@@ -79,7 +79,10 @@ async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChan
       `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`,
     );
   }
-  await deps.operations.recordStep(input.operationId, 'read_only_window', { drainStartedAt: (deps.now?.() ?? new Date()).toISOString() });
+  // A retried step keeps the first start time, so retries do not stretch the drain timeout.
+  const operation = await deps.operations.get(input.operationId);
+  const drainStartedAt = operation.facts.drainStartedAt ?? (deps.now?.() ?? new Date()).toISOString();
+  await deps.operations.recordStep(input.operationId, 'read_only_window', { drainStartedAt });
 }
 
 /** Step 2: wait (through the ASL's retries) until no query lease is live, or give up at the drain timeout. */
