@@ -4,7 +4,8 @@
  * compensation reads this record, not the (possibly lost) step outputs, to know what to undo.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
 export const OPERATION_SK = 'OPERATION';
@@ -54,6 +55,9 @@ export class OperationEndedError extends Error {
   }
 }
 
+/** The byState partition that holds operations still running or compensating. */
+export const UNFINISHED_OPERATIONS = 'operation:unfinished';
+
 export function operationPk(operationId: string): string {
   return `OPERATION#${operationId}`;
 }
@@ -74,7 +78,20 @@ export class OperationStore {
   /** The item for a new running operation; written in the same transaction as the tenant's initiate event. */
   newItem(operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'>): Record<string, unknown> {
     const at = this.#now().toISOString();
-    return { pk: operationPk(operation.operationId), sk: OPERATION_SK, type: 'operation', ...operation, status: 'running', steps: [], facts: {}, createdAt: at, updatedAt: at };
+    return {
+      pk: operationPk(operation.operationId),
+      sk: OPERATION_SK,
+      type: 'operation',
+      ...operation,
+      status: 'running',
+      steps: [],
+      facts: {},
+      createdAt: at,
+      updatedAt: at,
+      // In the byState index under its own partition while unfinished, so the sweeper can find stuck ones.
+      [BY_STATE_INDEX.partitionKey]: UNFINISHED_OPERATIONS,
+      [BY_STATE_INDEX.sortKey]: at,
+    };
   }
 
   async find(operationId: string): Promise<Operation | undefined> {
@@ -145,9 +162,14 @@ export class OperationStore {
     const at = this.#now().toISOString();
     return {
       Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-      UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''}`,
+      UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''} REMOVE #indexState, #indexSince`,
       ConditionExpression: '#status = :from',
-      ExpressionAttributeNames: { '#status': 'status', ...(error ? { '#error': 'error' } : {}) },
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#indexState': BY_STATE_INDEX.partitionKey,
+        '#indexSince': BY_STATE_INDEX.sortKey,
+        ...(error ? { '#error': 'error' } : {}),
+      },
       ExpressionAttributeValues: { ':status': status, ':at': at, ':from': from, ...(error ? { ':error': error } : {}) },
     };
   }
@@ -161,6 +183,21 @@ export class OperationStore {
       if (caught instanceof ConditionalCheckFailedException) return false;
       throw caught;
     }
+  }
+
+  /** Operations still unfinished that started before `before` (oldest first): candidates for the sweeper. */
+  async unfinishedBefore(before: Date, limit = 50): Promise<Operation[]> {
+    const { Items } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: BY_STATE_INDEX.name,
+        KeyConditionExpression: '#state = :unfinished AND #since < :before',
+        ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey, '#since': BY_STATE_INDEX.sortKey },
+        ExpressionAttributeValues: { ':unfinished': UNFINISHED_OPERATIONS, ':before': before.toISOString() },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []) as unknown as Operation[];
   }
 
   /**

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Rule } from 'aws-cdk-lib/aws-events';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -25,6 +25,7 @@ export const PLAN_CHANGE_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'plan-
 export const PLAN_CHANGE_TASK_ENTRY = 'functions/plan-change/handlers/plan-change-task.ts';
 /** The compensation Lambda for timed-out and aborted executions, relative to the repository root. */
 export const PLAN_CHANGE_TIMEOUT_ENTRY = 'functions/plan-change/handlers/plan-change-timeout.ts';
+export const PLAN_CHANGE_SWEEPER_ENTRY = 'functions/plan-change/handlers/sweep-stuck-operations.ts';
 /** Execution statuses that skip the ASL's Catch, so the rule must compensate them (plan-change-timeout.ts). */
 /**
  * Statuses sent to the compensation: TIMED_OUT and ABORTED never reach the ASL's Catch; FAILED has normally
@@ -70,6 +71,9 @@ export class PlanChangeWorkflow extends Construct {
   readonly timeoutFunction: HandlerFunction;
   /** Matches this state machine's TIMED_OUT, ABORTED and FAILED executions and targets `timeoutFunction`. */
   readonly timeoutRule: Rule;
+  /** Compensates operations still unfinished long after the workflow's timeout (a crash before the start, say). */
+  readonly sweeperFunction: HandlerFunction;
+  readonly sweeperRule: Rule;
   /** Compensations that could not be delivered or failed after their retries: each one is a tenant to repair. */
   readonly deadLetterQueue: Queue;
   readonly executionLogs: LogGroup;
@@ -175,6 +179,23 @@ export class PlanChangeWorkflow extends Construct {
         maxEventAge: Duration.hours(6),
       }),
     );
+
+    // Last line of defence: operations still unfinished 30 minutes after they started are compensated.
+    this.sweeperFunction = new HandlerFunction(this, 'SweeperFunction', {
+      entry: PLAN_CHANGE_SWEEPER_ENTRY,
+      description: 'Tenant lifecycle plan change: compensate operations stuck past the workflow timeout',
+      timeout: Duration.seconds(300),
+      serviceName,
+      logRetention,
+      removalPolicy,
+      environment,
+    });
+    props.table.grantWriteTenants(this.sweeperFunction);
+    this.sweeperRule = new Rule(this, 'StuckOperationSweep', {
+      description: 'Every 10 minutes: compensate plan-change operations stuck past the workflow timeout.',
+      schedule: Schedule.rate(Duration.minutes(10)),
+    });
+    this.sweeperRule.addTarget(new LambdaFunction(this.sweeperFunction.function, { retryAttempts: 2 }));
   }
 
   /** Let `grantee` start executions of this state machine, and nothing else on it. */

@@ -77,6 +77,10 @@ async function main(): Promise<void> {
   });
   setWorkflowRunner(workflows);
   running.workflows = workflows;
+  // Executions run in this process: any operation left unfinished by a previous run died with it.
+  const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
+  const swept = await sweepStuckOperations(planChangeDependencies(), new Date(), 0);
+  if (swept.compensated.length > 0) process.stdout.write(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.\n`);
   const { startLocalApi } = await import('./http-adapter');
   const { signToken } = await import('../../functions/auth/api-tokens');
   const api = await startLocalApi({ port: apiPort });

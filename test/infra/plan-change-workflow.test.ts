@@ -246,10 +246,20 @@ describe('Class: PlanChangeWorkflow', () => {
     });
   });
 
+  describe('Stuck-operation sweeper', () => {
+    it('should run the sweeper every 10 minutes with table access only', () => {
+      // Assess
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(10 minutes)',
+        Targets: [{ Arn: { 'Fn::GetAtt': [logicalId(stack, stack.planChange.sweeperFunction.function), 'Arn'] } }],
+      });
+    });
+  });
+
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 1);
+      template.resourceCountIs('AWS::Events::Rule', 2); // this rule and the sweeper's schedule
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],
@@ -262,7 +272,8 @@ describe('Class: PlanChangeWorkflow', () => {
 
     it('should target the timeout function with retries and the dead-letter queue', () => {
       // Act
-      const [[, rule]] = resourcesOf<{ Targets: RuleTarget[] }>(template, 'AWS::Events::Rule') as [[string, Resource & { Properties: { Targets: RuleTarget[] } }]];
+      const timeoutRuleId = logicalId(stack, stack.planChange.timeoutRule);
+      const [[, rule]] = resourcesOf<{ Targets: RuleTarget[] }>(template, 'AWS::Events::Rule').filter(([id]) => id === timeoutRuleId) as [[string, Resource & { Properties: { Targets: RuleTarget[] } }]];
 
       // Assess
       const dlqArn = { 'Fn::GetAtt': [logicalId(stack, stack.planChange.deadLetterQueue), 'Arn'] };
@@ -278,7 +289,7 @@ describe('Class: PlanChangeWorkflow', () => {
       );
 
       // Assess
-      const ruleId = Object.keys(template.findResources('AWS::Events::Rule'))[0] as string;
+      const ruleId = logicalId(stack, stack.planChange.timeoutRule);
       expect(permissions.map(([, permission]) => [permission.Properties.Principal, permission.Properties.SourceArn])).toEqual([
         ['events.amazonaws.com', { 'Fn::GetAtt': [ruleId, 'Arn'] }],
       ]);

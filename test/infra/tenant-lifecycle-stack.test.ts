@@ -17,7 +17,7 @@ const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
 /** Functions outside the route table that write the table: the plan-change task and timeout functions. */
-const WORKFLOW_WRITERS = 2;
+const WORKFLOW_WRITERS = 3; // the task, timeout and sweeper functions
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
 
 interface Statement {
@@ -80,7 +80,13 @@ function functionProperties(template: Template, functionId: string): FunctionPro
 
 /** Every function of the stack: the authorizer, one per route, and the plan-change workflow's two. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
-  return [stack.api.authorizerFunction, ...Object.values(stack.api.routeFunctions), stack.planChange.taskFunction, stack.planChange.timeoutFunction];
+  return [
+    stack.api.authorizerFunction,
+    ...Object.values(stack.api.routeFunctions),
+    stack.planChange.taskFunction,
+    stack.planChange.timeoutFunction,
+    stack.planChange.sweeperFunction,
+  ];
 }
 
 function routeKeyOf(route: RouteDefinition): string {
@@ -289,6 +295,7 @@ describe('Class: TenantLifecycleStack', () => {
       const workflowTimeouts = new Map([
         [stack.planChange.taskFunction, 330],
         [stack.planChange.timeoutFunction, 150],
+        [stack.planChange.sweeperFunction, 300],
       ]);
       for (const handler of allFunctions(stack)) {
         // Act

@@ -4,6 +4,7 @@
  */
 import { BillingRejectedError, LedgerBilling } from '../../../functions/billing';
 import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
+import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
 import type { PlanResources } from '../../../functions/provisioning/plan-resources';
 import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
@@ -266,6 +267,34 @@ describe('Plan change: compensation edge cases', () => {
     } finally {
       setWorkflowRunner(runner);
     }
+  });
+});
+
+describe('Plan change: the stuck-operation sweeper', () => {
+  it('should roll back an operation whose execution never started, once it is overdue, and leave fresh ones alone', async () => {
+    await api.createTenant('never-started', { plan: 'starter' });
+    // The API crashed right after the initiate write: no execution exists.
+    setWorkflowRunner({ start: async () => undefined });
+    let operationId: string;
+    try {
+      const started = await startPlanChange('never-started', { plan: 'professional' });
+      operationId = started.body.operationId as string;
+    } finally {
+      setWorkflowRunner(runner);
+    }
+    expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
+
+    const early = await sweepStuckOperations(planChangeDependencies(), new Date());
+    expect(early.compensated).not.toContain(operationId);
+    expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
+
+    const later = await sweepStuckOperations(planChangeDependencies(), new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000));
+    expect(later.compensated).toContain(operationId);
+    expect((await api.request<Body>('GET', '/tenants/never-started')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    expect((await api.request<Body>('GET', `/operations/${operationId}`)).body).toMatchObject({ status: 'rolled_back', error: { code: 'OperationStuck' } });
+
+    const again = await sweepStuckOperations(planChangeDependencies(), new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000));
+    expect(again.compensated).not.toContain(operationId);
   });
 });
 

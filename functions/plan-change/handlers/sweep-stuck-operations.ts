@@ -1,0 +1,10 @@
+/** Scheduled (every 10 minutes on AWS): compensate operations stuck past the workflow's timeout. */
+import { planChangeDependencies } from '../plan-change-deps';
+import { sweepStuckOperations, type SweepResult } from '../sweep-stuck-operations';
+
+export const handler = async (): Promise<SweepResult> => {
+  const result = await sweepStuckOperations(planChangeDependencies());
+  // A compensation that keeps failing must page someone: the error makes the invocation fail (alarmed).
+  if (result.failed.length > 0) throw new Error(`Could not compensate stuck operations: ${result.failed.join(', ')}`);
+  return result;
+};
