@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -74,6 +75,8 @@ export class PlanChangeWorkflow extends Construct {
   /** Compensates operations still unfinished long after the workflow's timeout (a crash before the start, say). */
   readonly sweeperFunction: HandlerFunction;
   readonly sweeperRule: Rule;
+  /** Alarms that mean a tenant may be stuck mid-change (no action attached: wire your paging topic). */
+  readonly alarms: readonly Alarm[];
   /** Compensations that could not be delivered or failed after their retries: each one is a tenant to repair. */
   readonly deadLetterQueue: Queue;
   readonly executionLogs: LogGroup;
@@ -196,6 +199,26 @@ export class PlanChangeWorkflow extends Construct {
       schedule: Schedule.rate(Duration.minutes(10)),
     });
     this.sweeperRule.addTarget(new LambdaFunction(this.sweeperFunction.function, { retryAttempts: 2 }));
+
+    // Each alarm means a tenant may be left mid-change and needs an operator; add an action to page someone.
+    this.alarms = [
+      new Alarm(this, 'CompensationDeadLetters', {
+        alarmDescription: 'A plan-change compensation could not run after its retries: a tenant may be stuck mid-change.',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'SweeperErrors', {
+        alarmDescription: 'The stuck-operation sweeper could not compensate an operation.',
+        metric: this.sweeperFunction.function.metricErrors({ period: Duration.minutes(10), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
   }
 
   /** Let `grantee` start executions of this state machine, and nothing else on it. */

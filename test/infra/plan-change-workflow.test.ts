@@ -246,6 +246,20 @@ describe('Class: PlanChangeWorkflow', () => {
     });
   });
 
+  describe('Alarms', () => {
+    it('should alarm on any compensation dead letter and on any sweeper error', () => {
+      // Assess
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 0 });
+    });
+  });
+
   describe('Stuck-operation sweeper', () => {
     it('should run the sweeper every 10 minutes with table access only', () => {
       // Assess
