@@ -125,6 +125,20 @@ const tenantSchema = z
     origin: tenantStateSchema.optional().meta({ description: 'Where an exporting or reactivating tenant returns to.' }),
     operationId: z.string().optional().meta({ description: 'The operation that owns a transitional state.' }),
     readOnlyReason: z.string().optional().meta({ description: 'Set while a workflow holds the tenant read-only.' }),
+    resources: z
+      .object({
+        plan: planIdSchema,
+        limits: planLimitsSchema,
+        requestsPerSecond: z.number(),
+        vectors: z.object({ kind: z.enum(['pooled', 'dedicated']), index: z.string(), namespace: z.string() }),
+        provisionedBy: z.string().optional(),
+      })
+      .optional()
+      .meta({ description: 'What the last plan change provisioned: limits, request rate, where the vectors live.' }),
+    billing: z
+      .object({ customerId: z.string(), subscriptionId: z.string(), subscriptionItemId: z.string() })
+      .optional()
+      .meta({ description: "The tenant's Stripe subscription, when billed through Stripe." }),
     usage: usageSchema,
     version: z.number().int().min(1).meta({ description: 'Increases by one per lifecycle event; the ETag.' }),
     createdAt: timestamp,

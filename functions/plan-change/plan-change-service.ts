@@ -40,7 +40,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   }
   const timing: PlanChangeTiming = direction === 'upgrade' ? 'immediately' : (body.effective ?? 'period_end');
   const violations = direction === 'downgrade' ? usageViolations(tenant.usage, body.plan) : [];
-  const billingRequest = { operationId: 'dry-run', tenantId, fromPlan: tenant.plan, toPlan: body.plan, direction, timing } as const;
+  const billingRequest = { operationId: 'dry-run', tenantId, fromPlan: tenant.plan, toPlan: body.plan, direction, timing, ...(tenant.billing ? { account: tenant.billing } : {}) } as const;
 
   if (body.dryRun) {
     const blockers = [
@@ -87,6 +87,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     timing,
     drainTimeoutSeconds: body.drainTimeoutSeconds,
     requestedBy: actor,
+    ...(tenant.billing ? { account: tenant.billing } : {}),
   };
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };
   const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {

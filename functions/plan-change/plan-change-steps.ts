@@ -4,7 +4,7 @@
  * idempotent (a retried step changes nothing twice) and records its progress on the operation record first,
  * so `compensate` knows what to undo even when a step's output was lost.
  */
-import { BillingRejectedError, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
+import { BillingRejectedError, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 import { OperationEndedError, type OperationStore } from '../operations/operation-store';
 import type { PlanId } from '../plans/plan-catalog';
@@ -23,6 +23,8 @@ export interface PlanChangeInput {
   readonly timing: PlanChangeTiming;
   readonly drainTimeoutSeconds: number;
   readonly requestedBy: string;
+  /** The tenant's Stripe subscription at request time (ids only). */
+  readonly account?: BillingAccount;
 }
 
 /** What a Catch hands to `compensate`: the error name and its cause. */
@@ -49,7 +51,15 @@ const EVENTS = {
 } as const satisfies Record<string, { complete: LifecycleEvent; rollback: LifecycleEvent }>;
 
 function billingRequest(input: PlanChangeInput): PlanChangeRequest {
-  return { operationId: input.operationId, tenantId: input.tenantId, fromPlan: input.fromPlan, toPlan: input.toPlan, direction: input.direction, timing: input.timing };
+  return {
+    operationId: input.operationId,
+    tenantId: input.tenantId,
+    fromPlan: input.fromPlan,
+    toPlan: input.toPlan,
+    direction: input.direction,
+    timing: input.timing,
+    ...(input.account ? { account: input.account } : {}),
+  };
 }
 
 /** The tenant, checked to still be owned by this operation. */

@@ -32,6 +32,15 @@ export const createTenantBodySchema = z
     email: z.email('must be an email address'),
     plan: z.enum(PLAN_IDS, { message: `must be one of ${PLAN_IDS.join(', ')}` }).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
+    /** The tenant's Stripe subscription, when it is billed through Stripe. */
+    billing: z
+      .object({
+        customerId: z.string().regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
+        subscriptionId: z.string().regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
+        subscriptionItemId: z.string().regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
+      })
+      .strict()
+      .optional(),
     reason: reasonSchema,
   })
   .strict();

@@ -14,6 +14,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
+import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
 import type { PlanResources } from '../provisioning/plan-resources';
 import {
@@ -40,6 +41,8 @@ export interface Tenant {
   readonly readOnlyReason?: string;
   /** What is provisioned for the tenant's plan (absent until the first plan change provisions it). */
   readonly resources?: PlanResources;
+  /** Where the tenant's subscription lives in Stripe; absent when it is not billed through Stripe. */
+  readonly billing?: BillingAccount;
   readonly usage: Usage;
   readonly version: number;
   readonly createdAt: string;
@@ -103,6 +106,7 @@ export interface NewTenant {
   readonly email: string;
   readonly plan: PlanId;
   readonly usage: Usage;
+  readonly billing?: BillingAccount;
 }
 
 export interface Page<T> {
@@ -126,7 +130,7 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
 ] as const;
 const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
 

@@ -1,0 +1,90 @@
+/**
+ * A plan change billed through Stripe: the tenant's subscription ids travel from the tenant record through
+ * the workflow to the real Stripe SDK, which talks to a local fake Stripe. An upgrade swaps the price; a
+ * failure after billing refunds the proration invoice and puts the old price back.
+ */
+import { StripeBilling } from '../../../functions/billing';
+import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
+import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
+import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { ApiHarness } from '../../support/api-harness';
+import { FakeStripeServer } from '../../support/fake-stripe-server';
+
+type Body = Record<string, unknown> & { error?: { code: string; message: string } };
+
+const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
+const api = new ApiHarness();
+let stripe: FakeStripeServer;
+let runner: LocalWorkflowRunner;
+let fault: FaultInjector | undefined;
+
+class InjectedFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InjectedFault';
+  }
+}
+
+beforeAll(async () => {
+  await api.start();
+  stripe = await FakeStripeServer.start();
+  const billing = new StripeBilling({ stripe: stripe.stripeClient(), priceIds: PRICE_IDS });
+  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input) });
+  setWorkflowRunner(runner);
+});
+afterAll(async () => {
+  await runner.idle();
+  await stripe.close();
+  await api.stop();
+});
+
+function seedSubscription(tenantId: string): { customerId: string; subscriptionId: string; subscriptionItemId: string } {
+  const now = Math.floor(Date.now() / 1000);
+  stripe.seedSubscription({ id: `sub_${tenantId}`, itemId: `si_${tenantId}`, customerId: `cus_${tenantId}`, priceId: 'price_starter', currentPeriodStart: now - 86_400 * 10, currentPeriodEnd: now + 86_400 * 20 });
+  return { customerId: `cus_${tenantId}`, subscriptionId: `sub_${tenantId}`, subscriptionItemId: `si_${tenantId}` };
+}
+
+async function upgrade(tenantId: string) {
+  const started = await api.request<Body>('POST', `/tenants/${tenantId}/plan`, { body: { plan: 'professional' } });
+  expect(started.status).toBe(202);
+  await runner.idle();
+  return (await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body;
+}
+
+describe('Plan change billed through Stripe', () => {
+  it("should swap the subscription's price with an idempotency key derived from the operation", async () => {
+    await api.createTenant('stripeup', { plan: 'starter', billing: seedSubscription('stripeup') });
+
+    const operation = await upgrade('stripeup');
+
+    expect(operation.status).toBe('succeeded');
+    expect(stripe.subscription('sub_stripeup')?.priceId).toBe('price_professional');
+    const update = stripe.requestsTo('POST', '/v1/subscriptions/sub_stripeup').find((r) => r.idempotencyKey?.endsWith(':apply'));
+    expect(update?.idempotencyKey).toBe(`${operation.operationId as string}:apply`);
+  });
+
+  it('should refund the proration and restore the old price when the change fails after billing', async () => {
+    await api.createTenant('stripefail', { plan: 'starter', billing: seedSubscription('stripefail') });
+    fault = (state, phase, input) => {
+      if (input.tenantId === 'stripefail' && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
+    };
+    try {
+      const operation = await upgrade('stripefail');
+
+      expect(operation.status).toBe('rolled_back');
+      expect(stripe.subscription('sub_stripefail')?.priceId).toBe('price_starter');
+      expect(stripe.creditNotes.length).toBeGreaterThanOrEqual(1);
+      expect((await api.request<Body>('GET', '/tenants/stripefail')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('should refuse a bad Stripe id on tenant creation with 400 naming the field', async () => {
+    const response = await api.request<Body & { error: { details: Array<{ field: string }> } }>('POST', '/tenants', {
+      body: { name: 'X', email: 'x@example.com', billing: { customerId: 'nope', subscriptionId: 'sub_1', subscriptionItemId: 'si_1' } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.details.map((d) => d.field)).toContain('billing.customerId');
+  });
+});
