@@ -4,6 +4,7 @@
  * Context:
  *   removalPolicy   'retain' (default) or 'destroy': what happens to the table, logs and token key on delete.
  *   stripePriceIds  JSON object of plan id to Stripe price id, e.g. '{"starter":"price_123"}'.
+ *   stripeSecretArn full ARN of a Secrets Manager secret holding the Stripe secret key (else: local ledger).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -45,9 +46,18 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     removalPolicy,
     deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
     stripePriceIds: stripePriceIdsFrom(app.node.tryGetContext('stripePriceIds')),
+    stripeSecretArn: stripeSecretArnFrom(app.node.tryGetContext('stripeSecretArn')),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
+}
+
+function stripeSecretArnFrom(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-\w{6}$/.test(value)) {
+    throw new Error('Context stripeSecretArn must be the full ARN of a Secrets Manager secret (ending in its 6-character suffix).');
+  }
+  return value;
 }
 
 function removalPolicyFrom(value: unknown): RemovalPolicy {

@@ -1,6 +1,7 @@
 /** The control plane's one stack: the lifecycle table, the HTTPS API in front of it and the plan-change workflow. */
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
 import { LifecycleApi } from './constructs/lifecycle-api';
@@ -31,6 +32,12 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * ARN of a Secrets Manager secret holding the Stripe secret key. The plan-change functions read it at run
+   * time (never an environment variable with the key itself).
+   * @default - no Stripe: plan changes bill to the local ledger in the table
+   */
+  readonly stripeSecretArn?: string;
 }
 
 export class TenantLifecycleStack extends Stack {
@@ -63,6 +70,15 @@ export class TenantLifecycleStack extends Stack {
     const changePlan = this.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
     changePlan.function.addEnvironment('PLAN_CHANGE_STATE_MACHINE_ARN', this.planChange.stateMachine.stateMachineArn);
     this.planChange.grantStartExecution(changePlan);
+
+    if (props.stripeSecretArn) {
+      // Who calls billing: the workflow's functions, and ChangePlan for the dry run's proration preview.
+      const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
+      for (const handler of [changePlan, this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction]) {
+        handler.function.addEnvironment('STRIPE_SECRET_ARN', stripeKey.secretArn);
+        stripeKey.grantRead(handler);
+      }
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The lifecycle table.' });

@@ -1,13 +1,14 @@
 /** The plan-change workflow's dependencies from configuration, created once per Lambda container. */
-import { createBillingPort } from '../billing';
+import { createBillingPort, type BillingPort } from '../billing';
+import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { OperationStore } from '../operations/operation-store';
-import { planCatalog } from '../plans/plan-catalog';
+import { PLAN_IDS, planCatalog } from '../plans/plan-catalog';
 import { Pinecone } from '@pinecone-database/pinecone';
 import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
 import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
 import { logger } from '../shared/powertools';
-import { getDocumentClient } from '../shared/aws-clients';
+import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { config } from '../shared/config';
 import { tenantStore } from '../tenants/tenant-service';
 import type { PlanChangeDependencies } from './plan-change-steps';
@@ -36,20 +37,32 @@ function provisioner(): ResourceProvisioner {
   });
 }
 
+/** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */
+function billingPort(): BillingPort {
+  const catalog = planCatalog(config.stripePriceIds);
+  const options = {
+    priceIds: Object.fromEntries(PLAN_IDS.map((plan) => [plan, catalog[plan].stripePriceId ?? undefined])),
+    client: getDocumentClient(),
+    tableName: config.tableName,
+  };
+  if (config.stripeSecretArn) {
+    return new SecretKeyStripeBilling({
+      secretArn: config.stripeSecretArn,
+      secretsManager: getSecretsManager(),
+      create: (stripeSecretKey) => createBillingPort({ ...options, stripeSecretKey }),
+    });
+  }
+  return createBillingPort({ ...options, stripeSecretKey: config.stripeSecretKey });
+}
+
 export function planChangeDependencies(): PlanChangeDependencies {
   if (!dependencies) {
-    const catalog = planCatalog(config.stripePriceIds);
     dependencies = {
       tenants: tenantStore(),
       operations: operationStore(),
       leases: queryLeaseStore(),
       provisioner: provisioner(),
-      billing: createBillingPort({
-        stripeSecretKey: config.stripeSecretKey,
-        priceIds: { free: catalog.free.stripePriceId ?? undefined, starter: catalog.starter.stripePriceId ?? undefined, professional: catalog.professional.stripePriceId ?? undefined, enterprise: catalog.enterprise.stripePriceId ?? undefined },
-        client: getDocumentClient(),
-        tableName: config.tableName,
-      }),
+      billing: billingPort(),
     };
   }
   return dependencies;

@@ -45,8 +45,10 @@ export interface Config {
   /** The plan-change state machine (AWS). */
   readonly planChangeStateMachineArn: string | undefined;
   readonly stepFunctionsEndpoint: string | undefined;
-  /** Stripe secret key; without one, billing goes to the local ledger. */
+  /** Stripe secret key (local use); without it or a secret ARN, billing goes to the local ledger. */
   readonly stripeSecretKey: string | undefined;
+  /** Secrets Manager secret holding the Stripe key (AWS). */
+  readonly stripeSecretArn: string | undefined;
   /** Pinecone: with an API key, plan changes provision vectors in Pinecone; without, the local provisioner. */
   readonly pinecone: { readonly apiKey: string; readonly region: string; readonly dimension: number; readonly controllerUrl: string | undefined } | undefined;
   /** Powertools service name (POWERTOOLS_SERVICE_NAME). */
@@ -77,6 +79,7 @@ function load(): Config {
     planChangeStateMachineArn: optional('PLAN_CHANGE_STATE_MACHINE_ARN'),
     stepFunctionsEndpoint: optional('AWS_ENDPOINT_URL_SFN') ?? optional('AWS_ENDPOINT_URL'),
     stripeSecretKey: optional('STRIPE_SECRET_KEY'),
+    stripeSecretArn: optional('STRIPE_SECRET_ARN'),
     get pinecone() {
       const apiKey = optional('PINECONE_API_KEY');
       if (!apiKey) return undefined;

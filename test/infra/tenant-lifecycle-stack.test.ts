@@ -361,6 +361,37 @@ describe('Class: TenantLifecycleStack', () => {
     });
   });
 
+  describe('Stripe key', () => {
+    const STRIPE_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-key-AbCdEf';
+
+    it('should give exactly the billing callers the secret ARN and read access to that secret, and nobody else', () => {
+      // Act
+      const { stack: withStripe, template: withStripeTemplate } = synthesize({ stripeSecretArn: STRIPE_SECRET });
+      const callers = new Set([withStripe.api.routeFunction('ChangePlan'), withStripe.planChange.taskFunction, withStripe.planChange.timeoutFunction, withStripe.planChange.sweeperFunction]);
+
+      // Assess
+      for (const handler of allFunctions(withStripe)) {
+        const variables = (functionProperties(withStripeTemplate, logicalId(withStripe, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        expect([handler.node.id, variables.STRIPE_SECRET_ARN]).toEqual([handler.node.id, callers.has(handler) ? STRIPE_SECRET : undefined]);
+      }
+      const readers = Object.values(withStripeTemplate.findResources('AWS::IAM::Policy')).filter((policy) =>
+        JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
+      );
+      expect(readers).toHaveLength(callers.size);
+    });
+
+    it('should refuse a context value that is not a secret ARN', () => {
+      expect(() => synthesize({ stripeSecretArn: 'sk_live_oops' })).toThrow('stripeSecretArn');
+    });
+
+    it('should leave Stripe out without the context value', () => {
+      for (const handler of allFunctions(stack)) {
+        const variables = (functionProperties(template, logicalId(stack, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        expect(variables.STRIPE_SECRET_ARN).toBeUndefined();
+      }
+    });
+  });
+
   describe('Outputs', () => {
     it('should output the API URL, the table name and the token secret ARN', () => {
       // Assess
