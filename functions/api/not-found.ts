@@ -10,7 +10,9 @@ export async function routeNotFound(event: APIGatewayProxyEventV2): Promise<ApiR
   const method = event.requestContext.http.method;
   const { allowedMethods } = matchRoute(method, event.rawPath);
   if (allowedMethods.length > 0) {
-    throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on ${event.rawPath}; use ${allowedMethods.join(' or ')}.`, { allowedMethods });
+    throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on ${event.rawPath}; use ${allowedMethods.join(' or ')}.`, { allowedMethods }, {
+      headers: { allow: allowedMethods.join(', ') },
+    });
   }
   throw new ApiError(404, 'ROUTE_NOT_FOUND', `No route ${method} ${event.rawPath}; see the API reference in README.md.`);
 }

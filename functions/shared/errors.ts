@@ -6,6 +6,7 @@ import { ZodError } from 'zod';
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { OperationNotFoundError } from '../operations/operation-store';
 import { LeaseRefusedError } from '../leases/errors';
+import { LEASE_RETRY_AFTER_SECONDS } from '../leases/lease-schemas';
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import {
   InvalidCursorError,
@@ -20,14 +21,17 @@ export class ApiError extends Error {
   readonly code: string;
   readonly details?: unknown;
   readonly expose: boolean;
+  /** Response headers that belong to this error (`allow` on a 405, `retry-after` on a retryable refusal). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions) {
+  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions & { headers?: Record<string, string> }) {
     super(message, options);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.details = details;
     this.expose = status < 500;
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -75,7 +79,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof LeaseRefusedError) {
     const details = { reason: error.reason, state: error.state, ...(error.readOnlyReason === undefined ? {} : { readOnlyReason: error.readOnlyReason }) };
     return error.reason === 'read_only_window'
-      ? new ApiError(409, 'TENANT_READ_ONLY', error.message, details)
+      ? new ApiError(409, 'TENANT_READ_ONLY', error.message, details, { headers: { 'retry-after': String(LEASE_RETRY_AFTER_SECONDS) } })
       : new ApiError(409, 'TENANT_BLOCKED', error.message, details);
   }
   if (error instanceof TenantNotFoundError) return new ApiError(404, 'TENANT_NOT_FOUND', error.message, { tenantId: error.tenantId });

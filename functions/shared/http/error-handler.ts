@@ -10,13 +10,10 @@ export function errorResponses(): middy.MiddlewareObj<APIGatewayProxyEventV2, Ap
     const error = toApiError(request.error);
     if (error.expose) logger.info('Request refused', { code: error.code, status: error.status });
     else logger.error('Request failed', { code: error.code, error: error.cause ?? error });
-    const extra: Record<string, string> = error.status === 405 && Array.isArray((error.details as { allowedMethods?: string[] })?.allowedMethods)
-      ? { allow: (error.details as { allowedMethods: string[] }).allowedMethods.join(', ') }
-      : {};
     request.response = jsonResponse(
       error.status,
       { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } },
-      extra,
+      error.headers,
     );
   };
   return { onError: errorResponsesOnError };

@@ -1,10 +1,8 @@
-/** What the lease routes add to the shared HTTP layer: the error mapping and the retry-after header. */
-import { withRetryAfter } from '../../../functions/leases/handlers/acquire-lease';
+/** What the lease routes add to the shared HTTP layer: the error mapping, its retry-after header, the 204. */
 import { emptyResponse } from '../../../functions/leases/handlers/release-lease';
 import { LeaseRefusedError } from '../../../functions/leases/errors';
 import { LEASE_RETRY_AFTER_SECONDS } from '../../../functions/leases/lease-schemas';
 import { toApiError } from '../../../functions/shared/errors';
-import { jsonResponse } from '../../../functions/shared/http/response';
 
 describe('Function: toApiError', () => {
   it('should map a read-only refusal to 409 TENANT_READ_ONLY with the window reason', () => {
@@ -23,15 +21,13 @@ describe('Function: toApiError', () => {
   });
 });
 
-describe('Function: withRetryAfter', () => {
-  it('should add retry-after to a TENANT_READ_ONLY answer only', () => {
-    const readOnly = jsonResponse(409, { error: { code: 'TENANT_READ_ONLY', message: 'm' } });
-    const blocked = jsonResponse(409, { error: { code: 'TENANT_BLOCKED', message: 'm' } });
-    const created = jsonResponse(201, { leaseId: 'x' });
+describe('Function: toApiError (headers)', () => {
+  it('should carry retry-after on a TENANT_READ_ONLY refusal only', () => {
+    const readOnly = toApiError(new LeaseRefusedError('acme-corp', 'read_only_window', { state: 'upgrading', readOnlyReason: 'Migrating' }));
+    const blocked = toApiError(new LeaseRefusedError('acme-corp', 'blocked', { state: 'deleted' }));
 
-    expect(withRetryAfter(readOnly).headers['retry-after']).toBe(String(LEASE_RETRY_AFTER_SECONDS));
-    expect(withRetryAfter(blocked)).toBe(blocked);
-    expect(withRetryAfter(created)).toBe(created);
+    expect(readOnly.headers['retry-after']).toBe(String(LEASE_RETRY_AFTER_SECONDS));
+    expect(blocked.headers).toEqual({});
   });
 });
 
