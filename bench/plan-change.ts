@@ -11,17 +11,12 @@ import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-local';
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+import { InjectedFault } from '../test/support/injected-fault';
 
 applyLoopbackEnvironment();
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 100);
 const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? 0.1);
 
-class InjectedFault extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectedFault';
-  }
-}
 
 /** Deterministic pseudo-random numbers (mulberry32), so a run's faults can be reproduced. */
 function seeded(seed: number): () => number {

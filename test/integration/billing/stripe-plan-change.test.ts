@@ -8,6 +8,7 @@ import { planChangeDependencies } from '../../../functions/plan-change/plan-chan
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
+import { InjectedFault } from '../../support/injected-fault';
 import { FakeStripeServer } from '../../support/fake-stripe-server';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
@@ -18,12 +19,6 @@ let stripe: FakeStripeServer;
 let runner: LocalWorkflowRunner;
 let fault: FaultInjector | undefined;
 
-class InjectedFault extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectedFault';
-  }
-}
 
 beforeAll(async () => {
   await api.start();

@@ -13,6 +13,7 @@ import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner'
 import { seedDemoTenants } from '../../../infra/local/demo-tenants';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
+import { InjectedFault } from '../../support/injected-fault';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
 
@@ -22,12 +23,6 @@ const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies, fau
 const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
 const provisioner = new LocalProvisioner({ client: api.documentClient, tableName: config.tableName });
 
-class InjectedFault extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectedFault';
-  }
-}
 
 beforeAll(async () => {
   await api.start();

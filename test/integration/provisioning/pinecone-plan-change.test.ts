@@ -10,6 +10,7 @@ import { POOLED_INDEX } from '../../../functions/provisioning/plan-resources';
 import { config } from '../../../functions/shared/config';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
+import { InjectedFault } from '../../support/injected-fault';
 import { FakePinecone } from '../../support/fake-pinecone';
 
 const DIMENSION = 4;
@@ -17,12 +18,6 @@ const api = new ApiHarness();
 const fake = new FakePinecone();
 let fault: FaultInjector | undefined;
 
-class InjectedFault extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectedFault';
-  }
-}
 
 const provisioner = new PineconeProvisioner({
   pinecone: fake.client(),
