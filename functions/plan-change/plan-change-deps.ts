@@ -3,7 +3,6 @@ import { createBillingPort, type BillingPort } from '../billing';
 import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { OperationStore } from '../operations/operation-store';
-import { PLAN_IDS, planCatalog } from '../plans/plan-catalog';
 import { Pinecone } from '@pinecone-database/pinecone';
 import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
 import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
@@ -39,9 +38,8 @@ function provisioner(): ResourceProvisioner {
 
 /** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */
 function billingPort(): BillingPort {
-  const catalog = planCatalog(config.stripePriceIds);
   const options = {
-    priceIds: Object.fromEntries(PLAN_IDS.map((plan) => [plan, catalog[plan].stripePriceId ?? undefined])),
+    priceIds: config.stripePriceIds,
     client: getDocumentClient(),
     tableName: config.tableName,
   };
