@@ -38,6 +38,7 @@ export const stripeIdempotencyKeys = (operationId: string) =>
     schedulePhases: `${operationId}:apply:schedule-phases`,
     abandonSchedule: `${operationId}:apply:schedule-release`,
     revert: `${operationId}:revert`,
+    restorePrice: `${operationId}:revert:restore-price`,
     refund: `${operationId}:revert:credit-note`,
     voidInvoice: `${operationId}:revert:void`,
   }) as const;
@@ -160,11 +161,11 @@ export class StripeBilling implements BillingPort {
     return change;
   }
 
-  /** Undo `change`: old price back and the upgrade invoice refunded, or the schedule released; safe to repeat. */
+  /** Undo `change`: old price back and the upgrade invoice refunded, or the schedule released (and the old price back if the new one took effect); safe to repeat. */
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
     if (change.kind === 'no_change') return;
     const account = this.#account(request);
-    if (change.kind === 'schedule_created') await this.#releaseSchedule(request, change);
+    if (change.kind === 'schedule_created') await this.#releaseSchedule(request, account, change);
     else await this.#restorePrice(request, account, change);
     logger.info('Billing change reverted', { billingAdapter: this.name, tenantId: request.tenantId, operationId: request.operationId, kind: change.kind, ...change.references });
   }
@@ -316,21 +317,38 @@ export class StripeBilling implements BillingPort {
     );
   }
 
-  async #releaseSchedule(request: PlanChangeRequest, change: BillingChange): Promise<void> {
-    const scheduleId = change.references.scheduleId;
+  /**
+   * Undo a period-end change: release the schedule (released, the subscription keeps its current price), and
+   * if the new price had already taken effect (a change rolled back at the period end), put the old price back
+   * without prorating: the renewal invoiced at the new price stands, so the customer is not charged for the
+   * rollback. Decided on the subscription's state, not the clock, so a repeat is a no-op.
+   */
+  async #releaseSchedule(request: PlanChangeRequest, account: BillingAccount, change: BillingChange): Promise<void> {
+    const refs = change.references;
+    const scheduleId = refs.scheduleId;
     if (!scheduleId) throw new BillingRejectedError(`The billing change of operation ${request.operationId} names no subscription schedule to release.`);
+    const keys = stripeIdempotencyKeys(request.operationId);
     const schedule = await this.#call(request, `read subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.retrieve(scheduleId));
-    if (schedule.status === 'released' || schedule.status === 'canceled') return;
-    const startsAt = Date.parse(change.effectiveAt) / 1000;
-    if (schedule.status === 'completed' || (schedule.current_phase !== null && schedule.current_phase.start_date >= startsAt)) {
-      throw new BillingRejectedError(
-        `The ${request.toPlan} price of tenant '${request.tenantId}' already took effect on ${change.effectiveAt} (schedule ${scheduleId}): releasing would keep it; change the plan back instead.`,
-      );
+    if (schedule.status === 'canceled') return; // cancelling a schedule cancels its subscription: nothing left to put back
+    // Release, not cancel: cancelling a schedule cancels its subscription too.
+    if (schedule.status === 'active' || schedule.status === 'not_started') {
+      await this.#call(request, `release subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey: keys.revert }));
     }
-    // Release, not cancel: cancelling a schedule cancels its subscription too. Released, the subscription stays
-    // on the current (old) price.
-    await this.#call(request, `release subscription schedule ${scheduleId}`, () =>
-      this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey: stripeIdempotencyKeys(request.operationId).revert }),
+    const subscriptionId = refs.subscriptionId ?? account.subscriptionId;
+    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
+    const item = this.#item(request, subscription, account);
+    const newPriceId = refs.newPriceId ?? this.#priceId(request, request.toPlan);
+    if (priceIdOf(item.price) !== newPriceId) return;
+    await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
+      this.#stripe.subscriptions.update(
+        subscriptionId,
+        {
+          items: [{ id: item.id, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
+          proration_behavior: 'none',
+          metadata: { revertedOperationId: request.operationId },
+        },
+        { idempotencyKey: keys.restorePrice },
+      ),
     );
   }
 

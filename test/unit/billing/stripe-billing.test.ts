@@ -481,23 +481,41 @@ describe('Class: StripeBilling', () => {
       expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
         `GET /v1/subscription_schedules/${scheduleId}`,
         `POST /v1/subscription_schedules/${scheduleId}/release`,
+        'GET /v1/subscriptions/sub_acme',
         `GET /v1/subscription_schedules/${scheduleId}`,
+        'GET /v1/subscriptions/sub_acme',
       ]);
       expect(fake.requests[1]?.form).toEqual({});
       expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-1:revert');
       expect(fake.subscription('sub_acme')).toMatchObject({ scheduleId: null, priceId: 'price_professional' });
     });
 
-    it('should refuse to release a schedule whose new price already took effect', async () => {
-      // Prepare: the period rolled over, the schedule is in its second phase
+    it('should put the old price back without prorating when the new price already took effect, once', async () => {
+      // Prepare: the period rolled over, the schedule is in its second phase and the subscription on the new price
       seed('price_professional');
       const change = await applied(DOWNGRADE_AT_PERIOD_END);
-      const schedule = fake.schedule(change.references.scheduleId as string) as Record<string, unknown>;
+      const scheduleId = change.references.scheduleId as string;
+      const schedule = fake.schedule(scheduleId) as Record<string, unknown>;
       schedule.current_phase = { start_date: PERIOD_END, end_date: PERIOD_END + 30 * 86_400 };
+      await fake.stripeClient().subscriptions.update('sub_acme', { items: [{ id: 'si_acme', price: 'price_starter' }], proration_behavior: 'none' });
+      fake.requests.length = 0;
 
-      // Act & Assess
-      await expect(billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change)).rejects.toThrow(/already took effect on 2026-12-01T00:00:00.000Z/);
-      expect(fake.requestsTo('POST')).toHaveLength(0);
+      // Act
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+
+      // Assess: released, then the old price with no proration (no charge for the rollback), and nothing on the repeat
+      const writes = fake.requestsTo('POST');
+      expect(writes.map((request) => request.path)).toEqual([`/v1/subscription_schedules/${scheduleId}/release`, '/v1/subscriptions/sub_acme']);
+      expect(writes[1]?.form).toEqual({
+        'items[0][id]': 'si_acme',
+        'items[0][price]': 'price_professional',
+        proration_behavior: 'none',
+        'metadata[revertedOperationId]': 'op-downgrade-1',
+      });
+      expect(writes[1]?.idempotencyKey).toBe('op-downgrade-1:revert:restore-price');
+      expect(fake.subscription('sub_acme')).toMatchObject({ scheduleId: null, priceId: 'price_professional' });
+      expect(fake.requestsTo('POST', '/v1/invoices')).toHaveLength(0);
     });
 
     it('should undo an immediate downgrade with the reverse proration, keyed on the operation', async () => {
