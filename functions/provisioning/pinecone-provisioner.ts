@@ -22,7 +22,9 @@
  * missing for an operation makes release a no-op.
  */
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Pinecone, PineconeRecord } from '@pinecone-database/pinecone';
+import { fromSecret } from '../shared/secret-value';
 import { tenantPk } from '../tenants/tenant-table';
 import { needsMigration, type PlanResources, type VectorPlacement } from './plan-resources';
 import { ProvisioningTransientError, type ResourceProvisioner } from './provisioner';
@@ -277,5 +279,33 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
 
   async delete(tenantId: string, operationId: string): Promise<void> {
     await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(tenantId, operationId) }));
+  }
+}
+
+/**
+ * Pinecone with its API key in Secrets Manager (AWS): the key is read on first use, once per Lambda container;
+ * a failed read is a ProvisioningTransientError, which the workflow retries.
+ */
+export class SecretKeyPineconeProvisioner implements ResourceProvisioner {
+  readonly name = 'pinecone';
+  readonly #resolve: () => Promise<ResourceProvisioner>;
+
+  /** `create` builds the Pinecone provisioner from the API key. */
+  constructor(options: { secretArn: string; secretsManager: SecretsManagerClient; create: (apiKey: string) => ResourceProvisioner }) {
+    this.#resolve = fromSecret({
+      secretArn: options.secretArn,
+      secretsManager: options.secretsManager,
+      holds: 'Pinecone API key',
+      build: options.create,
+      unavailable: (message, cause) => new ProvisioningTransientError(message, { cause }),
+    });
+  }
+
+  async provision(tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources): Promise<void> {
+    return (await this.#resolve()).provision(tenantId, operationId, resources, current);
+  }
+
+  async release(tenantId: string, operationId: string): Promise<void> {
+    return (await this.#resolve()).release(tenantId, operationId);
   }
 }
