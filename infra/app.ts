@@ -5,6 +5,8 @@
  *   removalPolicy   'retain' (default) or 'destroy': what happens to the table, logs and token key on delete.
  *   stripePriceIds  JSON object of plan id to Stripe price id, e.g. '{"starter":"price_123"}'.
  *   stripeSecretArn full ARN of a Secrets Manager secret holding the Stripe secret key (else: local ledger).
+ *   pineconeSecretArn full ARN of a Secrets Manager secret holding the Pinecone API key (else: local provisioner),
+ *                   with pineconeRegion (required with it) and pineconeDimension (default 1536).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -46,18 +48,33 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     removalPolicy,
     deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
     stripePriceIds: stripePriceIdsFrom(app.node.tryGetContext('stripePriceIds')),
-    stripeSecretArn: stripeSecretArnFrom(app.node.tryGetContext('stripeSecretArn')),
+    stripeSecretArn: secretArnFrom('stripeSecretArn', app.node.tryGetContext('stripeSecretArn')),
+    pinecone: pineconeFrom(app),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
 
-function stripeSecretArnFrom(value: unknown): string | undefined {
+function secretArnFrom(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-\w{6}$/.test(value)) {
-    throw new Error('Context stripeSecretArn must be the full ARN of a Secrets Manager secret (ending in its 6-character suffix).');
+    throw new Error(`Context ${name} must be the full ARN of a Secrets Manager secret (ending in its 6-character suffix).`);
   }
   return value;
+}
+
+function pineconeFrom(app: App): { secretArn: string; region: string; dimension?: number } | undefined {
+  const secretArn = secretArnFrom('pineconeSecretArn', app.node.tryGetContext('pineconeSecretArn'));
+  if (!secretArn) return undefined;
+  const region: unknown = app.node.tryGetContext('pineconeRegion');
+  if (typeof region !== 'string' || !/^[a-z]{2}-[a-z]+-\d$/.test(region)) {
+    throw new Error("Context pineconeRegion is required with pineconeSecretArn: the AWS region of Pinecone's dedicated indexes, e.g. 'us-east-1'.");
+  }
+  const rawDimension: unknown = app.node.tryGetContext('pineconeDimension');
+  if (rawDimension === undefined) return { secretArn, region };
+  const dimension = Number(rawDimension);
+  if (!Number.isInteger(dimension) || dimension < 1 || dimension > 20_000) throw new Error('Context pineconeDimension must be a whole number from 1 to 20000.');
+  return { secretArn, region, dimension };
 }
 
 function removalPolicyFrom(value: unknown): RemovalPolicy {

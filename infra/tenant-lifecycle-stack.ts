@@ -6,10 +6,13 @@ import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleTable } from './constructs/lifecycle-table';
+import { OneShotScheduler } from './constructs/one-shot-scheduler';
 import { PlanChangeWorkflow } from './constructs/plan-change-workflow';
 
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
+/** The route that cancels a scheduled plan change (billing put back, schedule deleted). */
+export const CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID = 'CancelScheduledPlanChange';
 
 export interface TenantLifecycleStackProps extends StackProps {
   /**
@@ -38,12 +41,20 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default - no Stripe: plan changes bill to the local ledger in the table
    */
   readonly stripeSecretArn?: string;
+  /**
+   * Pinecone, for vectors that really move between the pooled index and a dedicated one on plan changes: a
+   * Secrets Manager secret holding the API key (read at run time by the workflow's functions only), the
+   * region dedicated indexes are created in, and the embeddings' dimension (default 1536).
+   * @default - no Pinecone: the local provisioner records placements without moving vectors
+   */
+  readonly pinecone?: { readonly secretArn: string; readonly region: string; readonly dimension?: number };
 }
 
 export class TenantLifecycleStack extends Stack {
   readonly table: LifecycleTable;
   readonly api: LifecycleApi;
   readonly planChange: PlanChangeWorkflow;
+  readonly scheduler: OneShotScheduler;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
     super(scope, id, props);
@@ -59,8 +70,10 @@ export class TenantLifecycleStack extends Stack {
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
     });
+    this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
     this.planChange = new PlanChangeWorkflow(this, 'PlanChange', {
       table: this.table,
+      scheduler: this.scheduler,
       removalPolicy,
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
@@ -70,13 +83,30 @@ export class TenantLifecycleStack extends Stack {
     const changePlan = this.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
     changePlan.function.addEnvironment('PLAN_CHANGE_STATE_MACHINE_ARN', this.planChange.stateMachine.stateMachineArn);
     this.planChange.grantStartExecution(changePlan);
+    // ChangePlan schedules period-end downgrades (and undoes a scheduling that failed); the cancel route cancels.
+    this.scheduler.grantSchedule(changePlan);
+    const cancelScheduled = this.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID);
+    this.scheduler.grantCancel(cancelScheduled);
 
     if (props.stripeSecretArn) {
-      // Who calls billing: the workflow's functions, and ChangePlan for the dry run's proration preview.
+      // Who calls billing: the workflow's functions, ChangePlan (the dry run's proration preview, and scheduling
+      // a period-end change) and the cancel route (it releases the billing schedule).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
-      for (const handler of [changePlan, this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction]) {
+      const billingCallers = [changePlan, cancelScheduled, this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction, this.planChange.periodEndFunction];
+      for (const handler of billingCallers) {
         handler.function.addEnvironment('STRIPE_SECRET_ARN', stripeKey.secretArn);
         stripeKey.grantRead(handler);
+      }
+    }
+
+    if (props.pinecone) {
+      // Who provisions: the workflow's steps, and the compensations that release what a step brought up.
+      const pineconeKey = Secret.fromSecretCompleteArn(this, 'PineconeApiKey', props.pinecone.secretArn);
+      for (const handler of [this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction]) {
+        handler.function.addEnvironment('PINECONE_SECRET_ARN', pineconeKey.secretArn);
+        handler.function.addEnvironment('PINECONE_REGION', props.pinecone.region);
+        handler.function.addEnvironment('PINECONE_DIMENSION', String(props.pinecone.dimension ?? 1536));
+        pineconeKey.grantRead(handler);
       }
     }
 
@@ -89,6 +119,10 @@ export class TenantLifecycleStack extends Stack {
     new CfnOutput(this, 'PlanChangeStateMachineArn', {
       value: this.planChange.stateMachine.stateMachineArn,
       description: 'The plan-change workflow (Step Functions, Standard).',
+    });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+      value: this.scheduler.deadLetterQueue.queueUrl,
+      description: 'One-shot schedule deliveries (period-end plan changes) that failed after their retries.',
     });
     new CfnOutput(this, 'PlanChangeDeadLetterQueueUrl', {
       value: this.planChange.deadLetterQueue.queueUrl,

@@ -11,6 +11,7 @@ import { z, type ZodObject, type ZodType } from 'zod';
 import packageJson from '../../package.json';
 import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas';
 import type { QueryLease } from '../leases/query-lease-store';
+import { OPERATION_STATUSES } from '../operations/operation-store';
 import { changePlanBodySchema, operationPathSchema } from '../plan-change/plan-change-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
@@ -67,6 +68,10 @@ export const ERROR_CODES = {
   BILLING_REJECTED: { status: 422, description: 'The billing provider refused the change (for example no Stripe subscription for the tenant); the message says why.' },
   BILLING_UNAVAILABLE: { status: 503, description: 'The billing provider did not answer; nothing was changed. Retry later.' },
   USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
+  PLAN_CHANGE_SCHEDULED: { status: 409, description: 'A plan change is scheduled for the end of the billing period; cancel it first (DELETE /tenants/{tenantId}/scheduled-plan-change). `details.scheduledPlanChange` says which.' },
+  NO_SCHEDULED_PLAN_CHANGE: { status: 404, description: 'The tenant has no scheduled plan change to cancel; `details.tenantId`.' },
+  PLAN_CHANGE_STARTED: { status: 409, description: 'The scheduled plan change has reached its date and started; it can no longer be cancelled. `details.operationId`.' },
+  SCHEDULING_UNAVAILABLE: { status: 503, description: 'The period-end change could not be scheduled (billing or the scheduler failed); nothing was changed. Retry later.' },
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
@@ -139,6 +144,10 @@ const tenantSchema = z
       .object({ customerId: z.string(), subscriptionId: z.string(), subscriptionItemId: z.string() })
       .optional()
       .meta({ description: "The tenant's Stripe subscription, when billed through Stripe." }),
+    scheduledPlanChange: z
+      .object({ operationId: z.string(), plan: planIdSchema, effectiveAt: timestamp })
+      .optional()
+      .meta({ description: 'A downgrade waiting for the end of the billing period: until `effectiveAt` the tenant keeps its plan, limits and resources.' }),
     usage: usageSchema,
     version: z.number().int().min(1).meta({ description: 'Increases by one per lifecycle event; the ETag.' }),
     createdAt: timestamp,
@@ -219,12 +228,13 @@ type _QueryLeaseSchemaMatches = Assert<Same<z.output<typeof queryLeaseSchema>, Q
 const planChangeAcceptedSchema = z
   .object({
     operationId: z.string(),
-    status: z.literal('running'),
+    status: z.enum(['running', 'scheduled']).meta({ description: '`scheduled` for a downgrade at the end of the billing period.' }),
     tenantId: z.string(),
     direction: z.enum(['upgrade', 'downgrade']),
     fromPlan: planIdSchema,
     toPlan: planIdSchema,
     effective: z.enum(['immediately', 'period_end']),
+    effectiveAt: timestamp.optional().meta({ description: 'When a scheduled change takes effect (the end of the billing period).' }),
     operation: z.string().meta({ description: 'Where to follow it: `/operations/{operationId}`.' }),
   })
   .meta({ description: 'The plan change started (202). With `dryRun: true` the answer is instead 200 with the preview: `allowed`, `blockers`, `violations`, `limits`, `resources` and `billing` (the proration preview).' });
@@ -234,11 +244,12 @@ const operationSchema = z
     operationId: z.string(),
     tenantId: z.string(),
     workflow: z.literal('plan-change'),
-    status: z.enum(['running', 'compensating', 'succeeded', 'rolled_back']),
+    status: z.enum(OPERATION_STATUSES).meta({ description: '`scheduled` (waiting for its date), `running`, `compensating`, then `succeeded`, `rolled_back` (undone after it started) or `cancelled` (undone before).' }),
     input: z.record(z.string(), z.unknown()),
     steps: z.array(z.string()).meta({ description: 'Step markers in order (read_only_window, drained, provisioning_started, provisioned, billing_started, billing_updated, ...).' }),
     facts: z.record(z.string(), z.unknown()),
-    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional().meta({ description: 'Why it was rolled back or cancelled.' }),
+    effectiveAt: z.string().optional().meta({ description: 'For a scheduled change: when it is due.' }),
     requestedBy: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -298,11 +309,24 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'operator',
     params: tenantPathSchema,
     body: changePlanBodySchema,
-    success: { status: 202, description: 'The plan change started; follow the operation.', schema: planChangeAcceptedSchema, headers: ['Location'] },
-    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'WORKFLOW_UNAVAILABLE', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    success: { status: 202, description: 'The plan change started, or (a period-end downgrade) was scheduled; follow the operation.', schema: planChangeAcceptedSchema, headers: ['Location'] },
+    errors: apiRouteErrors(
+      { body: true, idempotent: true },
+      'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'PLAN_CHANGE_SCHEDULED',
+      'WORKFLOW_UNAVAILABLE', 'SCHEDULING_UNAVAILABLE', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE',
+    ),
     description:
-      'Upgrades are immediate (prorated, invoiced now); downgrades default to the end of the billing period and need usage within the new limits (else 422 listing every violation). ' +
-      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan.',
+      'Upgrades are immediate (prorated, invoiced now); downgrades need usage within the new limits (else 422 listing every violation). ' +
+      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
+      'A downgrade defaults to the end of the billing period: it is scheduled (202, `status: scheduled`, `effectiveAt`), billing moves the price at that date, and the tenant keeps its plan and limits until then, when the same workflow runs ' +
+      '(if usage no longer fits the new plan then, the change is cancelled and billing put back). While a change is scheduled, other plan changes answer 409 PLAN_CHANGE_SCHEDULED.',
+  },
+  CancelScheduledPlanChange: {
+    access: 'operator',
+    params: tenantPathSchema,
+    success: { status: 200, description: 'The cancelled operation (`status: cancelled`).', schema: operationSchema },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'NO_SCHEDULED_PLAN_CHANGE', 'PLAN_CHANGE_STARTED', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    description: 'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan.',
   },
   GetOperation: {
     access: 'operator',

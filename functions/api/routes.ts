@@ -34,6 +34,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'AcquireQueryLease', method: 'POST', path: '/tenants/{tenantId}/leases', entry: 'functions/leases/handlers/acquire-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Take a query lease (application plane); refused during a read-only window.' },
   { id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Release a query lease; idempotent.' },
   { id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', authenticated: true, tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.' },
+  { id: 'CancelScheduledPlanChange', method: 'DELETE', path: '/tenants/{tenantId}/scheduled-plan-change', entry: 'functions/plan-change/handlers/cancel-scheduled-plan-change.ts', authenticated: true, tableAccess: 'write', summary: 'Cancel the downgrade scheduled for the end of the billing period.' },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 

@@ -9,8 +9,12 @@ import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
 export const OPERATION_SK = 'OPERATION';
-/** `compensating`: a compensation has claimed the operation; late steps are refused from then on. */
-export const OPERATION_STATUSES = ['running', 'compensating', 'succeeded', 'rolled_back'] as const;
+/**
+ * `scheduled`: waiting for its time (a downgrade at the end of the billing period); `running`: its workflow
+ * runs; `compensating`: a compensation (or a cancellation) has claimed it, late steps are refused from then
+ * on; then one of the ends: `succeeded`, `rolled_back` (undone after it started), `cancelled` (undone before).
+ */
+export const OPERATION_STATUSES = ['scheduled', 'running', 'compensating', 'succeeded', 'rolled_back', 'cancelled'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
 export interface OperationError {
@@ -30,6 +34,8 @@ export interface Operation {
   /** Step results a compensation needs (billing change references, drain start time, ...). */
   readonly facts: Readonly<Record<string, unknown>>;
   readonly error?: OperationError;
+  /** For a scheduled operation: when it is due to start (ISO 8601). */
+  readonly effectiveAt?: string;
   readonly requestedBy: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -55,14 +61,22 @@ export class OperationEndedError extends Error {
   }
 }
 
-/** The byState partition that holds operations still running or compensating. */
+/**
+ * The byState partition that holds operations being set up, running or compensating (sorted by when that
+ * began): what the sweeper finds stuck.
+ */
 export const UNFINISHED_OPERATIONS = 'operation:unfinished';
+/** The byState partition of operations waiting for their time (sorted by when they are due). */
+export const SCHEDULED_OPERATIONS = 'operation:scheduled';
+
+/** The statuses an ended operation may have. */
+export type FinalStatus = 'succeeded' | 'rolled_back' | 'cancelled';
 
 export function operationPk(operationId: string): string {
   return `OPERATION#${operationId}`;
 }
 
-const FIELDS = ['operationId', 'tenantId', 'workflow', 'status', 'input', 'steps', 'facts', 'error', 'requestedBy', 'createdAt', 'updatedAt', 'finishedAt'] as const;
+const FIELDS = ['operationId', 'tenantId', 'workflow', 'status', 'input', 'steps', 'facts', 'error', 'effectiveAt', 'requestedBy', 'createdAt', 'updatedAt', 'finishedAt'] as const;
 
 export class OperationStore {
   readonly #client: DynamoDBDocumentClient;
@@ -75,15 +89,21 @@ export class OperationStore {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** The item for a new running operation; written in the same transaction as the tenant's initiate event. */
-  newItem(operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'>): Record<string, unknown> {
+  /**
+   * The item for a new operation, written in the same transaction as the tenant's change: `running` with the
+   * initiate event, or `scheduled` (still being set up, until `scheduledUpdate`) with the scheduled change.
+   */
+  newItem(
+    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & { effectiveAt?: string },
+    status: 'running' | 'scheduled' = 'running',
+  ): Record<string, unknown> {
     const at = this.#now().toISOString();
     return {
       pk: operationPk(operation.operationId),
       sk: OPERATION_SK,
       type: 'operation',
       ...operation,
-      status: 'running',
+      status,
       steps: [],
       facts: {},
       createdAt: at,
@@ -114,7 +134,7 @@ export class OperationStore {
    * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once.
    * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.
    */
-  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}, expected: 'running' | 'compensating' = 'running'): Promise<void> {
+  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}, expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
     const names: Record<string, string> = { '#steps': 'steps', '#status': 'status' };
     if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
     const values: Record<string, unknown> = { ':step': [step], ':stepValue': step, ':at': this.#now().toISOString(), ':running': expected };
@@ -158,7 +178,7 @@ export class OperationStore {
    * is then written at once (a crash cannot leave the tenant committed and the operation running).
    * `from` is the status the operation must still have.
    */
-  finishUpdate(operationId: string, status: 'succeeded' | 'rolled_back', from: 'running' | 'compensating', error?: OperationError): ConditionalUpdate {
+  finishUpdate(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): ConditionalUpdate {
     const at = this.#now().toISOString();
     return {
       Key: { pk: operationPk(operationId), sk: OPERATION_SK },
@@ -175,7 +195,7 @@ export class OperationStore {
   }
 
   /** End an operation that is still `from`; false if it was not (finishing is idempotent). */
-  async finish(operationId: string, status: 'succeeded' | 'rolled_back', from: 'running' | 'compensating', error?: OperationError): Promise<boolean> {
+  async finish(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): Promise<boolean> {
     try {
       await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.finishUpdate(operationId, status, from, error) }));
       return true;
@@ -185,15 +205,56 @@ export class OperationStore {
     }
   }
 
+  /**
+   * A scheduled operation is set up (billing arranged, its one-shot schedule made): it leaves the sweeper's
+   * unfinished partition for the scheduled one, sorted by when it is due.
+   */
+  async markScheduled(operationId: string, effectiveAt: string): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+        UpdateExpression: 'SET #steps = list_append(#steps, :step), effectiveAt = :effectiveAt, updatedAt = :at, #indexState = :scheduled, #indexSince = :effectiveAt',
+        ConditionExpression: '#status = :scheduledStatus',
+        ExpressionAttributeNames: { '#steps': 'steps', '#status': 'status', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
+        ExpressionAttributeValues: { ':step': ['scheduled'], ':effectiveAt': effectiveAt, ':at': this.#now().toISOString(), ':scheduled': SCHEDULED_OPERATIONS, ':scheduledStatus': 'scheduled' },
+      }),
+    );
+  }
+
+  /**
+   * The update that starts a scheduled operation, for the transaction of the tenant's initiate event: it
+   * becomes `running` (the sweeper's clock starts now) if it is still `scheduled` and set up.
+   */
+  startUpdate(operationId: string): ConditionalUpdate {
+    const at = this.#now().toISOString();
+    return {
+      Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+      UpdateExpression: 'SET #status = :running, #steps = list_append(#steps, :step), updatedAt = :at, #indexState = :unfinished, #indexSince = :at',
+      ConditionExpression: '#status = :scheduled AND contains(#steps, :setUp)',
+      ExpressionAttributeNames: { '#status': 'status', '#steps': 'steps', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
+      ExpressionAttributeValues: { ':running': 'running', ':scheduled': 'scheduled', ':setUp': 'scheduled', ':step': ['period_end_reached'], ':at': at, ':unfinished': UNFINISHED_OPERATIONS },
+    };
+  }
+
   /** Operations still unfinished that started before `before` (oldest first): candidates for the sweeper. */
   async unfinishedBefore(before: Date, limit = 50): Promise<Operation[]> {
+    return this.#inPartition(UNFINISHED_OPERATIONS, before, limit);
+  }
+
+  /** Scheduled operations due before `before` (oldest first): the sweeper starts those whose schedule was lost. */
+  async scheduledDueBefore(before: Date, limit = 50): Promise<Operation[]> {
+    return this.#inPartition(SCHEDULED_OPERATIONS, before, limit);
+  }
+
+  async #inPartition(partition: string, before: Date, limit: number): Promise<Operation[]> {
     const { Items } = await this.#client.send(
       new QueryCommand({
         TableName: this.#tableName,
         IndexName: BY_STATE_INDEX.name,
-        KeyConditionExpression: '#state = :unfinished AND #since < :before',
+        KeyConditionExpression: '#state = :partition AND #since < :before',
         ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey, '#since': BY_STATE_INDEX.sortKey },
-        ExpressionAttributeValues: { ':unfinished': UNFINISHED_OPERATIONS, ':before': before.toISOString() },
+        ExpressionAttributeValues: { ':partition': partition, ':before': before.toISOString() },
         Limit: limit,
       }),
     );
@@ -203,18 +264,24 @@ export class OperationStore {
   /**
    * Claim the operation for compensation: from then on every late step is refused (recordStep throws), so
    * what the returned record lists as started is all there is to undo. Returns undefined when the operation
-   * has already ended; a compensation that was claimed before (a retry) may claim again.
+   * is not in one of the `from` statuses (it ended, or a cancellation found it started); a compensation that
+   * was claimed before (a retry) may claim again. The sweeper's clock restarts with the claim.
    */
-  async beginCompensation(operationId: string): Promise<Operation | undefined> {
+  async beginCompensation(
+    operationId: string,
+    from: ReadonlyArray<'scheduled' | 'running' | 'compensating'> = ['scheduled', 'running', 'compensating'],
+  ): Promise<Operation | undefined> {
+    const at = this.#now().toISOString();
+    const allowed = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-          UpdateExpression: 'SET #status = :compensating, updatedAt = :at',
-          ConditionExpression: '#status IN (:running, :compensating)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':compensating': 'compensating', ':running': 'running', ':at': this.#now().toISOString() },
+          UpdateExpression: 'SET #status = :compensating, updatedAt = :at, #indexState = :unfinished, #indexSince = :at',
+          ConditionExpression: `#status IN (${Object.keys(allowed).join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
+          ExpressionAttributeValues: { ':compensating': 'compensating', ':unfinished': UNFINISHED_OPERATIONS, ':at': at, ...allowed },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -4,12 +4,16 @@ import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { OperationStore } from '../operations/operation-store';
 import { Pinecone } from '@pinecone-database/pinecone';
-import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
+import { DynamoProvisioningLedger, PineconeProvisioner, SecretKeyPineconeProvisioner } from '../provisioning/pinecone-provisioner';
 import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
 import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { config } from '../shared/config';
 import { tenantStore } from '../tenants/tenant-service';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { EventBridgeScheduler } from '../scheduler/eventbridge-scheduler';
+import { LocalScheduler } from '../scheduler/local-scheduler';
+import type { SchedulerPort } from '../scheduler/scheduler-port';
 import type { PlanChangeDependencies } from './plan-change-steps';
 
 let dependencies: PlanChangeDependencies | undefined;
@@ -20,20 +24,26 @@ export function operationStore(): OperationStore {
   return operations;
 }
 
-/** Pinecone when configured (vectors really move between pooled and dedicated placement), else the local one. */
+/**
+ * Pinecone when configured (vectors really move between pooled and dedicated placement), with its key from
+ * Secrets Manager (AWS) or the environment (local); else the local provisioner.
+ */
 function provisioner(): ResourceProvisioner {
   const pinecone = config.pinecone;
   if (!pinecone) {
-    logger.warn('Provisioning with the local provisioner: no PINECONE_API_KEY is configured, vectors are not moved');
+    logger.warn('Provisioning with the local provisioner: no Pinecone key is configured, vectors are not moved');
     return new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
   }
-  return new PineconeProvisioner({
-    pinecone: new Pinecone({ apiKey: pinecone.apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
-    dimension: pinecone.dimension,
-    cloud: 'aws',
-    region: pinecone.region,
-    state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
-  });
+  const create = (apiKey: string) =>
+    new PineconeProvisioner({
+      pinecone: new Pinecone({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
+      dimension: pinecone.dimension,
+      cloud: 'aws',
+      region: pinecone.region,
+      state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
+    });
+  if (pinecone.apiKey) return create(pinecone.apiKey);
+  return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager(), create });
 }
 
 /** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */
@@ -53,14 +63,36 @@ function billingPort(): BillingPort {
   return createBillingPort({ ...options, stripeSecretKey: config.stripeSecretKey });
 }
 
+/**
+ * EventBridge Scheduler when configured (AWS), else the local scheduler: schedules kept in the lifecycle
+ * table, fired by the local stack's timer (which registers the targets' handlers).
+ */
+function scheduler(): SchedulerPort {
+  const aws = config.scheduler;
+  if (!aws) return new LocalScheduler({ client: getDocumentClient(), tableName: config.tableName });
+  return new EventBridgeScheduler({
+    client: new SchedulerClient({ region: config.region, endpoint: aws.endpoint }),
+    groupName: aws.groupName,
+    roleArn: aws.roleArn,
+    deadLetterArn: aws.deadLetterArn,
+    targetArns: aws.targetArns,
+  });
+}
+
 export function planChangeDependencies(): PlanChangeDependencies {
   if (!dependencies) {
+    let provisioning: ResourceProvisioner | undefined;
     dependencies = {
       tenants: tenantStore(),
       operations: operationStore(),
       leases: queryLeaseStore(),
-      provisioner: provisioner(),
+      // Built on first use: only the workflow's functions provision, and only they are given its configuration.
+      get provisioner() {
+        provisioning ??= provisioner();
+        return provisioning;
+      },
       billing: billingPort(),
+      scheduler: scheduler(),
     };
   }
   return dependencies;

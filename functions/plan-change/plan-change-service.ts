@@ -1,36 +1,40 @@
 /**
- * Requesting a plan change: validation at the edge (same plan, wrong timing, usage over the new limits), the
- * dry run, and the start of the workflow: the tenant's initiate event and the operation record are one
- * transaction, then the workflow execution named after the operation is started.
+ * Requesting a plan change: validation at the edge (same plan, wrong timing, usage over the new limits, a
+ * change already scheduled), the dry run, and then either the start of the workflow (the tenant's initiate
+ * event and the operation record are one transaction, then the execution named after the operation is
+ * started) or, for a downgrade at the period end, its scheduling (scheduled-plan-change.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { BillingPort, PlanChangeTiming } from '../billing/billing-port';
-import { canTransition } from '../lifecycle/transition';
-import type { OperationStore } from '../operations/operation-store';
+import type { PlanChangeTiming } from '../billing/billing-port';
+import { IllegalTransitionError } from '../lifecycle/errors';
+import { allowedEvents, canTransition } from '../lifecycle/transition';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
 import { ApiError } from '../shared/errors';
-import { logger } from '../shared/powertools';
-import type { TenantStore } from '../tenants/tenant-store';
+import type { Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
-import type { PlanChangeInput } from './plan-change-steps';
+import type { PlanChangeDependencies, PlanChangeInput } from './plan-change-steps';
+import { schedulePlanChange, startOrUndo } from './scheduled-plan-change';
 
-export interface PlanChangeRequestDependencies {
-  readonly tenants: TenantStore;
-  readonly operations: OperationStore;
-  readonly billing: BillingPort;
-  readonly runner: WorkflowRunner;
-}
+/** Everything the workflow's steps use, and the runner that starts it. */
+export type PlanChangeRequestDependencies = PlanChangeDependencies & { readonly runner: WorkflowRunner };
 
 const INITIATE = { upgrade: 'initiate_upgrade', downgrade: 'initiate_downgrade' } as const;
-const ROLLBACK = { upgrade: 'rollback_upgrade', downgrade: 'rollback_downgrade' } as const;
+
+/** The 409 for any other plan change while one is scheduled: the two would fight over one subscription. */
+function scheduledConflict(tenant: Tenant): string | undefined {
+  const scheduled = tenant.scheduledPlanChange;
+  if (!scheduled) return undefined;
+  return `Tenant '${tenant.tenantId}' has a change to ${scheduled.plan} scheduled for ${scheduled.effectiveAt} (operation ${scheduled.operationId}); cancel it first with DELETE /tenants/${tenant.tenantId}/scheduled-plan-change.`;
+}
 
 export type PlanChangeAnswer = { readonly status: 200 | 202; readonly body: Record<string, unknown> };
 
 /** Validate and either preview (dryRun) or start a plan change. */
 export async function requestPlanChange(deps: PlanChangeRequestDependencies, tenantId: string, body: ChangePlanBody, actor: string): Promise<PlanChangeAnswer> {
   const tenant = await deps.tenants.get(tenantId);
+  const pending = scheduledConflict(tenant);
   const direction = comparePlans(tenant.plan, body.plan);
   if (direction === 'same') {
     throw new ApiError(400, 'SAME_PLAN', `Tenant '${tenantId}' is already on the ${body.plan} plan; ask for a different plan.`);
@@ -45,6 +49,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   if (body.dryRun) {
     const blockers = [
       ...(canTransition(tenant.state, INITIATE[direction]) ? [] : [`The tenant is '${tenant.state}'; plan changes start from 'active'.`]),
+      ...(pending ? [pending] : []),
       ...violations.map((violation) => violation.message),
     ];
     const current = tenant.resources ?? resourcesFor(tenantId, tenant.plan);
@@ -68,6 +73,9 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     };
   }
 
+  if (pending) {
+    throw new ApiError(409, 'PLAN_CHANGE_SCHEDULED', pending, { scheduledPlanChange: tenant.scheduledPlanChange });
+  }
   if (violations.length > 0) {
     throw new ApiError(
       422,
@@ -89,43 +97,20 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     requestedBy: actor,
     ...(tenant.billing ? { account: tenant.billing } : {}),
   };
+  if (timing === 'period_end') {
+    if (!canTransition(tenant.state, INITIATE[direction])) throw new IllegalTransitionError(tenant.state, INITIATE[direction], allowedEvents(tenant.state));
+    const { effectiveAt } = await deps.billing.previewPlanChange(billingRequest);
+    await schedulePlanChange(deps, tenant, input, effectiveAt);
+    return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
+  }
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };
-  const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
+  await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
   });
-  const started = await startWithRetries(deps.runner, operationId, input);
-  if (started !== true) {
-    logger.error('Could not start the plan-change workflow; rolling back', { operationId, error: started });
-    try {
-      await deps.tenants.applyTransition(
-        initiated,
-        ROLLBACK[direction],
-        { ...context, reason: 'Rolled back (WorkflowStartFailed): the workflow could not be started' },
-        { alsoUpdate: [deps.operations.finishUpdate(operationId, 'rolled_back', 'running', { code: 'WorkflowStartFailed', message: 'The workflow could not be started.' })] },
-      );
-    } catch (rollbackError) {
-      // The tenant moved on since the initiate: an execution did start after all and owns it now.
-      logger.warn('Rollback after a failed start found the workflow running; answering 202', { operationId, rollbackError });
-      return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);
-    }
-    throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.', undefined, { cause: started });
+  if (!(await startOrUndo(deps, input))) {
+    throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
   }
   return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);
-}
-
-/** Start the execution; a failed start may still have happened, and a repeated start of the same name is a no-op. */
-async function startWithRetries(runner: WorkflowRunner, operationId: string, input: PlanChangeInput): Promise<unknown> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    try {
-      await runner.start('plan-change', operationId, { operation: input });
-      return true;
-    } catch (error) {
-      lastError = error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-    }
-  }
-  return lastError;
 }
 
 function accepted(operationId: string, tenantId: string, direction: 'upgrade' | 'downgrade', fromPlan: string, toPlan: string, timing: PlanChangeTiming): PlanChangeAnswer {

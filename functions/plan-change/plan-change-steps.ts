@@ -10,6 +10,7 @@ import { OperationEndedError, type OperationStore } from '../operations/operatio
 import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import type { ResourceProvisioner } from '../provisioning/provisioner';
+import type { SchedulerPort } from '../scheduler/scheduler-port';
 import type { TenantStore } from '../tenants/tenant-store';
 import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError, StoreContentionError, isStoreContention } from './errors';
 
@@ -39,7 +40,14 @@ export interface PlanChangeDependencies {
   readonly leases: { liveLeases(tenantId: string): Promise<readonly { holder?: string }[]> };
   readonly provisioner: ResourceProvisioner;
   readonly billing: BillingPort;
+  /** One-shot schedules: a period-end downgrade's start, cancelled when the change is. */
+  readonly scheduler: SchedulerPort;
   readonly now?: () => Date;
+}
+
+/** The one-shot schedule that starts a scheduled plan change; one per operation. */
+export function planChangeScheduleName(operationId: string): string {
+  return `plan-change-${operationId}`;
 }
 
 export const PLAN_CHANGE_STEPS = ['startReadOnlyWindow', 'drainQueries', 'provisionResources', 'updateBilling', 'commitPlan', 'compensate'] as const;
@@ -50,7 +58,7 @@ const EVENTS = {
   downgrade: { complete: 'complete_downgrade', rollback: 'rollback_downgrade' },
 } as const satisfies Record<string, { complete: LifecycleEvent; rollback: LifecycleEvent }>;
 
-function billingRequest(input: PlanChangeInput): PlanChangeRequest {
+export function billingRequest(input: PlanChangeInput): PlanChangeRequest {
   return {
     operationId: input.operationId,
     tenantId: input.tenantId,
@@ -129,9 +137,13 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
   }
 }
 
-/** Step 4: change billing (idempotent on the operation id: a retry never charges twice). */
+/**
+ * Step 4: change billing (idempotent on the operation id: a retry never charges twice). A change scheduled for
+ * the period end arranged its billing when it was scheduled (a Stripe subscription schedule): nothing to do.
+ */
 async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   await ownedTenant(deps, input);
+  if ((await deps.operations.get(input.operationId)).steps.includes('billing_updated')) return;
   await deps.operations.recordStep(input.operationId, 'billing_started');
   const change = await deps.billing.applyPlanChange(billingRequest(input));
   await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change });
@@ -197,12 +209,18 @@ async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanCha
  * on and the steps it reads are all there is to undo. Idempotent: a retried compensation claims again; an
  * operation that had committed is left as it is (only its old placement's release is repeated).
  */
-async function compensate(deps: PlanChangeDependencies, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {
-  const operation = await deps.operations.beginCompensation(input.operationId);
+async function compensate(
+  deps: PlanChangeDependencies,
+  input: PlanChangeInput,
+  failure?: StepFailure,
+  claimFrom?: ReadonlyArray<'scheduled' | 'running' | 'compensating'>,
+): Promise<StepResult> {
+  const operation = await deps.operations.beginCompensation(input.operationId, claimFrom);
   if (!operation) {
-    const ended = await deps.operations.get(input.operationId);
-    if (ended.status === 'succeeded') await releasePrevious(deps, input, ended.facts.previousProvisionedBy);
-    return { outcome: ended.status === 'succeeded' ? 'succeeded' : 'rolled_back' };
+    const current = await deps.operations.get(input.operationId);
+    if (current.status === 'succeeded') await releasePrevious(deps, input, current.facts.previousProvisionedBy);
+    const ended = current.status === 'succeeded' || current.status === 'rolled_back' || current.status === 'cancelled';
+    return { outcome: ended ? current.status : 'not_claimed' };
   }
   const cause = describeFailure(failure);
   const notes: string[] = [];
@@ -223,6 +241,19 @@ async function compensate(deps: PlanChangeDependencies, input: PlanChangeInput, 
     await deps.operations.recordStep(input.operationId, 'resources_released', {}, 'compensating');
   }
   const error = { code: cause.code, message: [cause.message, ...notes].filter(Boolean).join('; ') };
+  // A scheduled change that never started: the tenant never left `active`. Its schedule goes, the tenant
+  // forgets it, and the operation ends `cancelled`, in one transaction.
+  if (input.timing === 'period_end' && !operation.steps.includes('period_end_reached')) {
+    await deps.scheduler.cancel(planChangeScheduleName(input.operationId));
+    const cancelled = deps.operations.finishUpdate(input.operationId, 'cancelled', 'compensating', error);
+    const tenant = await deps.tenants.find(input.tenantId);
+    if (tenant?.scheduledPlanChange?.operationId === input.operationId) {
+      await deps.tenants.transact([deps.tenants.clearScheduledChangeUpdate(input.tenantId, input.operationId), cancelled]);
+    } else {
+      await deps.operations.finish(input.operationId, 'cancelled', 'compensating', error);
+    }
+    return { outcome: 'cancelled' };
+  }
   const finish = deps.operations.finishUpdate(input.operationId, 'rolled_back', 'compensating', error);
   const tenant = await deps.tenants.get(input.tenantId);
   if (tenant.operationId === input.operationId) {
@@ -239,8 +270,20 @@ async function compensate(deps: PlanChangeDependencies, input: PlanChangeInput, 
   return { outcome: 'rolled_back' };
 }
 
-/** What a step hands back to the state machine: only `compensate` says something (how it ended). */
-export type StepResult = Record<string, never> | { readonly outcome: 'rolled_back' | 'succeeded' };
+/**
+ * Undo a plan change that has not started yet (scheduled): the same undo as a compensation, but never claimed
+ * from `running`, so a change whose period end has come and whose workflow runs is not cancelled under it
+ * (outcome `not_claimed` then). A cancellation interrupted half-way (`compensating`) is taken up again.
+ */
+export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure): Promise<StepResult> {
+  return guardContention('cancel', () => compensate(deps, input, reason, ['scheduled', 'compensating']));
+}
+
+/**
+ * What a step hands back to the state machine: only `compensate` says something (how it ended; `not_claimed`
+ * only for a cancellation that found the change started).
+ */
+export type StepResult = Record<string, never> | { readonly outcome: 'rolled_back' | 'succeeded' | 'cancelled' | 'not_claimed' };
 
 /** The step dispatcher the Lambda task handler and the local runner both call. */
 export async function runPlanChangeStep(
@@ -249,8 +292,13 @@ export async function runPlanChangeStep(
   input: PlanChangeInput,
   failure?: StepFailure,
 ): Promise<StepResult> {
+  return guardContention(step, () => dispatch(deps, step, input, failure));
+}
+
+/** DynamoDB's transaction conflicts and throttling, as the error the ASL retries. */
+async function guardContention<T>(step: string, work: () => Promise<T>): Promise<T> {
   try {
-    return await dispatch(deps, step, input, failure);
+    return await work();
   } catch (error) {
     if (isStoreContention(error)) throw new StoreContentionError(`DynamoDB contention in ${step}: ${(error as Error).message}`, { cause: error });
     throw error;

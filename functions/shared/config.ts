@@ -49,8 +49,32 @@ export interface Config {
   readonly stripeSecretKey: string | undefined;
   /** Secrets Manager secret holding the Stripe key (AWS). */
   readonly stripeSecretArn: string | undefined;
-  /** Pinecone: with an API key, plan changes provision vectors in Pinecone; without, the local provisioner. */
-  readonly pinecone: { readonly apiKey: string; readonly region: string; readonly dimension: number; readonly controllerUrl: string | undefined } | undefined;
+  /**
+   * Pinecone: with an API key (PINECONE_API_KEY, local use) or a Secrets Manager secret holding one
+   * (PINECONE_SECRET_ARN, AWS), plan changes provision vectors in Pinecone; without, the local provisioner.
+   */
+  readonly pinecone:
+    | {
+        readonly apiKey: string | undefined;
+        readonly secretArn: string | undefined;
+        readonly region: string;
+        readonly dimension: number;
+        readonly controllerUrl: string | undefined;
+      }
+    | undefined;
+  /**
+   * EventBridge Scheduler (AWS): with a group name, one-shot schedules are made there, firing the target
+   * Lambdas through the scheduler's role; without, schedules go to the local scheduler (the lifecycle table).
+   */
+  readonly scheduler:
+    | {
+        readonly groupName: string;
+        readonly roleArn: string;
+        readonly deadLetterArn: string;
+        readonly targetArns: { readonly 'plan-change.period-end': string | undefined };
+        readonly endpoint: string | undefined;
+      }
+    | undefined;
   /** Powertools service name (POWERTOOLS_SERVICE_NAME). */
   readonly serviceName: string;
   /** CloudWatch metrics namespace (POWERTOOLS_METRICS_NAMESPACE). */
@@ -82,8 +106,20 @@ function load(): Config {
     stripeSecretArn: optional('STRIPE_SECRET_ARN'),
     get pinecone() {
       const apiKey = optional('PINECONE_API_KEY');
-      if (!apiKey) return undefined;
-      return { apiKey, region: required('PINECONE_REGION'), dimension: integer('PINECONE_DIMENSION', 1536), controllerUrl: optional('PINECONE_CONTROLLER_URL') };
+      const secretArn = optional('PINECONE_SECRET_ARN');
+      if (!apiKey && !secretArn) return undefined;
+      return { apiKey, secretArn, region: required('PINECONE_REGION'), dimension: integer('PINECONE_DIMENSION', 1536), controllerUrl: optional('PINECONE_CONTROLLER_URL') };
+    },
+    get scheduler() {
+      const groupName = optional('SCHEDULER_GROUP_NAME');
+      if (!groupName) return undefined;
+      return {
+        groupName,
+        roleArn: required('SCHEDULER_ROLE_ARN'),
+        deadLetterArn: required('SCHEDULER_DEAD_LETTER_ARN'),
+        targetArns: { 'plan-change.period-end': optional('SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN') },
+        endpoint: optional('AWS_ENDPOINT_URL_SCHEDULER') ?? optional('AWS_ENDPOINT_URL'),
+      };
     },
     serviceName: optional('POWERTOOLS_SERVICE_NAME') ?? 'tenant-lifecycle',
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',

@@ -6,6 +6,7 @@ import { ZodError } from 'zod';
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { OperationNotFoundError } from '../operations/operation-store';
 import { LeaseRefusedError } from '../leases/errors';
+import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { LEASE_RETRY_AFTER_SECONDS } from '../leases/lease-schemas';
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import {
@@ -87,6 +88,9 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof OperationNotFoundError) return new ApiError(404, 'OPERATION_NOT_FOUND', error.message, { operationId: error.operationId });
   if (error instanceof BillingRejectedError) return new ApiError(422, 'BILLING_REJECTED', error.message);
   if (error instanceof BillingTransientError) return new ApiError(503, 'BILLING_UNAVAILABLE', 'The billing provider is unavailable; nothing was changed. Retry later.', undefined, { cause: error });
+  if (error instanceof SchedulerTransientError) {
+    return new ApiError(503, 'SCHEDULING_UNAVAILABLE', 'The scheduler did not answer; the change will be finished by the sweeper. Retry later.', undefined, { cause: error });
+  }
   if (error instanceof InvalidCursorError) return new ApiError(400, 'INVALID_CURSOR', error.message);
   if (error instanceof ZodError) return validationError(error, 'body');
   if (error instanceof LifecycleInvariantError) {

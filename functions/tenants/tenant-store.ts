@@ -43,11 +43,21 @@ export interface Tenant {
   readonly resources?: PlanResources;
   /** Where the tenant's subscription lives in Stripe; absent when it is not billed through Stripe. */
   readonly billing?: BillingAccount;
+  /** A plan change waiting for its time (a downgrade at the end of the billing period). */
+  readonly scheduledPlanChange?: ScheduledPlanChange;
   readonly usage: Usage;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly stateChangedAt: string;
+}
+
+/** What the tenant item says of a scheduled plan change; the operation record has the rest. */
+export interface ScheduledPlanChange {
+  readonly operationId: string;
+  readonly plan: PlanId;
+  /** When it takes effect (ISO 8601): the end of the billing period. */
+  readonly effectiveAt: string;
 }
 
 export const CREATE_EVENT = 'create' as const;
@@ -80,6 +90,8 @@ export interface TenantChanges {
   readonly resources?: PlanResources;
   /** A string opens (or keeps) a read-only window; null closes it. */
   readonly readOnlyReason?: string | null;
+  /** null removes the scheduled plan change (it starts, or is cancelled). */
+  readonly scheduledPlanChange?: ScheduledPlanChange | null;
 }
 
 /** Options of a transition: field changes, and more items to write in the same transaction. */
@@ -130,7 +142,7 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
 ] as const;
 const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
 
@@ -245,6 +257,7 @@ export class TenantStore {
       ...tenant,
       plan: changes.plan ?? tenant.plan,
       resources: changes.resources ?? tenant.resources,
+      scheduledPlanChange: changes.scheduledPlanChange === null ? undefined : (changes.scheduledPlanChange ?? tenant.scheduledPlanChange),
       state: snapshot.state,
       origin: snapshot.origin,
       operationId,
@@ -271,7 +284,7 @@ export class TenantStore {
       names[`#${field}`] = field;
       values[`:${field}`] = changes[field];
     }
-    for (const field of ['origin', 'operationId', 'readOnlyReason'] as const) {
+    for (const field of ['origin', 'operationId', 'readOnlyReason', 'scheduledPlanChange'] as const) {
       const value = next[field];
       if (value === undefined) remove.push(field);
       else {
@@ -334,6 +347,58 @@ export class TenantStore {
         throw error;
       });
     return pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS);
+  }
+
+  /**
+   * Record a plan change scheduled for later on the tenant as it was read (active, unchanged since, with no
+   * other scheduled change), with `alsoPut` (the operation) in the same transaction. Bumps the version; no
+   * audit entry (the state does not change; the operation record tells the story). VersionConflictError when
+   * the tenant changed since it was read.
+   */
+  async scheduleChange(tenant: Tenant, scheduled: ScheduledPlanChange, options: { alsoPut: ReadonlyArray<Record<string, unknown>> }): Promise<Tenant> {
+    const at = this.#now().toISOString();
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.#tableName,
+                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
+                UpdateExpression: 'SET scheduledPlanChange = :scheduled, #version = :version, updatedAt = :at',
+                ConditionExpression: '#state = :active AND #version = :expectedVersion AND attribute_not_exists(scheduledPlanChange)',
+                ExpressionAttributeNames: { '#state': 'state', '#version': 'version' },
+                ExpressionAttributeValues: { ':scheduled': scheduled, ':version': tenant.version + 1, ':at': at, ':active': 'active', ':expectedVersion': tenant.version },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...options.alsoPut.map((item) => ({ Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } })),
+          ],
+        }),
+      );
+    } catch (error) {
+      throw this.#explainLostUpdate(error, tenant);
+    }
+    return { ...tenant, scheduledPlanChange: scheduled, version: tenant.version + 1, updatedAt: at };
+  }
+
+  /**
+   * The update that removes the scheduled plan change `operationId` from a tenant that still has it, for the
+   * transaction that ends the operation (cancelled). Bumps the version; no audit entry.
+   */
+  clearScheduledChangeUpdate(tenantId: string, operationId: string): ConditionalUpdate {
+    return {
+      Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
+      UpdateExpression: 'SET #version = #version + :one, updatedAt = :at REMOVE scheduledPlanChange',
+      ConditionExpression: 'scheduledPlanChange.operationId = :operationId',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':one': 1, ':at': this.#now().toISOString(), ':operationId': operationId },
+    };
+  }
+
+  /** Write `updates` (the first one this store's tenant item, say) as one transaction. */
+  async transact(updates: ReadonlyArray<ConditionalUpdate>): Promise<void> {
+    await this.#client.send(new TransactWriteCommand({ TransactItems: updates.map((update) => ({ Update: { TableName: this.#tableName, ...update } })) }));
   }
 
   /** Tenants in one state (or every state, in lifecycle order), oldest in that state first. */
@@ -416,6 +481,16 @@ export class TenantStore {
       Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: 'audit', ...audit },
       ConditionExpression: 'attribute_not_exists(pk)',
     };
+  }
+
+  /** A cancelled transaction on a tenant read at `tenant.version`: it is gone, or it changed meanwhile. */
+  #explainLostUpdate(error: unknown, tenant: Tenant): unknown {
+    if (!(error instanceof TransactionCanceledException)) return error;
+    const reason = error.CancellationReasons?.[0];
+    if (reason?.Code !== 'ConditionalCheckFailed') return error;
+    if (!reason.Item) return new TenantNotFoundError(tenant.tenantId);
+    const current = pick<Tenant>(unmarshall(reason.Item as Record<string, AttributeValue>), TENANT_FIELDS);
+    return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
   }
 
   /** Turn a cancelled transaction into the domain error that says what the caller lost to. */

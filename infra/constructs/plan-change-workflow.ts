@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -19,6 +19,7 @@ import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { HandlerFunction, REPO_ROOT } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
 import type { LifecycleTable } from './lifecycle-table';
+import type { OneShotScheduler } from './one-shot-scheduler';
 
 /** The workflow definition, read from the repository (never the working directory). */
 export const PLAN_CHANGE_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'plan-change.asl.json');
@@ -27,6 +28,8 @@ export const PLAN_CHANGE_TASK_ENTRY = 'functions/plan-change/handlers/plan-chang
 /** The compensation Lambda for timed-out and aborted executions, relative to the repository root. */
 export const PLAN_CHANGE_TIMEOUT_ENTRY = 'functions/plan-change/handlers/plan-change-timeout.ts';
 export const PLAN_CHANGE_SWEEPER_ENTRY = 'functions/plan-change/handlers/sweep-stuck-operations.ts';
+/** The target of period-end downgrades' one-shot schedules, relative to the repository root. */
+export const PLAN_CHANGE_PERIOD_END_ENTRY = 'functions/plan-change/handlers/period-end.ts';
 /** Execution statuses that skip the ASL's Catch, so the rule must compensate them (plan-change-timeout.ts). */
 /**
  * Statuses sent to the compensation: TIMED_OUT and ABORTED never reach the ASL's Catch; FAILED has normally
@@ -42,6 +45,8 @@ export function aslPlaceholders(asl: string): string[] {
 export interface PlanChangeWorkflowProps {
   /** The table the steps read and write: tenant, operation, ledger, provisioned-resource and lease items. */
   readonly table: LifecycleTable;
+  /** Where period-end downgrades' one-shot schedules go; this construct adds their target. */
+  readonly scheduler: OneShotScheduler;
   /**
    * Retention of the functions' logs and the state machine's execution logs.
    * @default RetentionDays.ONE_MONTH
@@ -75,6 +80,8 @@ export class PlanChangeWorkflow extends Construct {
   /** Compensates operations still unfinished long after the workflow's timeout (a crash before the start, say). */
   readonly sweeperFunction: HandlerFunction;
   readonly sweeperRule: Rule;
+  /** Starts a period-end downgrade when its one-shot schedule fires. */
+  readonly periodEndFunction: HandlerFunction;
   /** Alarms that mean a tenant may be stuck mid-change (no action attached: wire your paging topic). */
   readonly alarms: readonly Alarm[];
   /** Compensations that could not be delivered or failed after their retries: each one is a tenant to repair. */
@@ -200,11 +207,43 @@ export class PlanChangeWorkflow extends Construct {
     });
     this.sweeperRule.addTarget(new LambdaFunction(this.sweeperFunction.function, { retryAttempts: 2 }));
 
+    // Period-end downgrades: the one-shot schedule's target starts the workflow (or cancels the change).
+    const periodEndName = `${Stack.of(this).stackName.slice(0, 40)}-PlanChangePeriodEnd`;
+    this.periodEndFunction = new HandlerFunction(this, 'PeriodEndFunction', {
+      entry: PLAN_CHANGE_PERIOD_END_ENTRY,
+      description: 'Tenant lifecycle plan change: start a downgrade scheduled for the end of the billing period',
+      timeout: Duration.seconds(60),
+      functionName: periodEndName,
+      serviceName,
+      logRetention,
+      removalPolicy,
+      environment,
+    });
+    props.table.grantWriteTenants(this.periodEndFunction);
+    props.scheduler.addTarget('plan-change.period-end', this.periodEndFunction, periodEndName);
+    // Scheduler invokes its Lambda targets asynchronously: failed starts are retried, then dead-lettered.
+    this.periodEndFunction.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(props.scheduler.deadLetterQueue) });
+    for (const starter of [this.periodEndFunction, this.sweeperFunction]) {
+      starter.function.addEnvironment('PLAN_CHANGE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+      this.grantStartExecution(starter);
+      props.scheduler.grantSchedule(starter);
+    }
+    // Compensations cancel the schedule of a change they undo before it started.
+    for (const compensator of [this.taskFunction, this.timeoutFunction]) props.scheduler.grantCancel(compensator);
+
     // Each alarm means a tenant may be left mid-change and needs an operator; add an action to page someone.
     this.alarms = [
       new Alarm(this, 'CompensationDeadLetters', {
         alarmDescription: 'A plan-change compensation could not run after its retries: a tenant may be stuck mid-change.',
         metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'PeriodEndErrors', {
+        alarmDescription: 'A period-end downgrade could not be started or cancelled (it is retried, then dead-lettered; the sweeper tries again).',
+        metric: this.periodEndFunction.function.metricErrors({ period: Duration.minutes(10), statistic: 'Sum' }),
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

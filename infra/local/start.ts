@@ -39,11 +39,12 @@ async function main(): Promise<void> {
   if (values.reset) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
-  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; stopping?: boolean } = {};
+  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; stopping?: boolean } = {};
   const stop = async (code: number) => {
     if (running.stopping) return;
     running.stopping = true;
     await running.closeApi?.();
+    await running.scheduler?.stop();
     // Let running workflows finish or compensate (bounded), so no tenant is left mid-change.
     await Promise.race([running.workflows?.idle(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
     await running.dynamo?.stop();
@@ -79,8 +80,21 @@ async function main(): Promise<void> {
   running.workflows = workflows;
   // Executions run in this process: any operation left unfinished by a previous run died with it.
   const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
-  const swept = await sweepStuckOperations(planChangeDependencies(), new Date(), 0);
+  const swept = await sweepStuckOperations({ ...planChangeDependencies(), runner: workflows }, { stuckAfterSeconds: 0 });
   if (swept.compensated.length > 0) process.stdout.write(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.\n`);
+  if (swept.overdueStarted.length > 0) process.stdout.write(`Started ${swept.overdueStarted.length} scheduled plan change(s) that fell due while the stack was down.\n`);
+  // One-shot schedules (period-end downgrades) fire from the table, delivered to the same handler as on AWS.
+  const { LocalScheduler } = await import('../../functions/scheduler/local-scheduler');
+  const { getDocumentClient } = await import('../../functions/shared/aws-clients');
+  const { handler: periodEnd } = await import('../../functions/plan-change/handlers/period-end');
+  const scheduler = new LocalScheduler({
+    client: getDocumentClient(),
+    tableName: LOCAL_TABLE_NAME,
+    handlers: { 'plan-change.period-end': async (event) => void (await periodEnd(event)) },
+    onError: (error, event) => process.stderr.write(`schedule ${event.schedule} failed: ${(error as Error).stack ?? String(error)}\n`),
+  });
+  scheduler.start(1000);
+  running.scheduler = scheduler;
   const { startLocalApi } = await import('./http-adapter');
   const { signToken } = await import('../../functions/auth/api-tokens');
   const api = await startLocalApi({ port: apiPort });

@@ -7,8 +7,11 @@ import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
-import { aslPlaceholders, PLAN_CHANGE_ASL_PATH } from '../../infra/constructs/plan-change-workflow';
+import { aslPlaceholders, PLAN_CHANGE_ASL_PATH, PLAN_CHANGE_PERIOD_END_ENTRY } from '../../infra/constructs/plan-change-workflow';
 import { CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+
+/** The only service the scheduler role may be passed to. */
+const PASSED_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
@@ -18,6 +21,12 @@ const ASL_TEXT = readFileSync(path.join(REPO_ROOT, 'statemachines', 'plan-change
 const ASL = JSON.parse(ASL_TEXT) as { TimeoutSeconds: number; States: Record<string, { Type: string; Resource?: string }> };
 
 const WRITE_ACTIONS = ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** The fixed name of the period-end function (its one-shot schedules' target ARN is built from it). */
+const PERIOD_END_FUNCTION_NAME = 'TenantLifecycle-PlanChangePeriodEnd';
+/** Every schedule of the stack's own group: what OneShotScheduler's grants name. */
+const SCHEDULES_ARN = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':schedule/TenantLifecycle-schedules/*']],
+};
 /** What the StateMachine L2 adds for vended logs and X-Ray; none of these actions takes a resource ARN. */
 const LOGGING_AND_TRACING_ACTIONS = [
   'logs:CreateLogDelivery',
@@ -237,26 +246,61 @@ describe('Class: PlanChangeWorkflow', () => {
       expect(variables.STRIPE_SECRET_KEY).toBeUndefined();
     });
 
-    it('should let the task function touch nothing but its log group and the table', () => {
+    it("should let the task function touch nothing but its log group, the table, and deleting its group's schedules", () => {
       // Act
-      const actions = actionsOf(statementsOfRole(template, logicalId(stack, stack.planChange.taskFunction.role)));
+      const statements = statementsOfRole(template, logicalId(stack, stack.planChange.taskFunction.role));
 
       // Assess
-      expect(actions.filter((action) => !action.startsWith('dynamodb:')).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(actionsOf(statements).filter((action) => !action.startsWith('dynamodb:')).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'scheduler:DeleteSchedule']);
+      expect(statements.filter((statement) => actionsOf([statement]).includes('scheduler:DeleteSchedule'))).toEqual([
+        { Effect: 'Allow', Action: 'scheduler:DeleteSchedule', Resource: SCHEDULES_ARN },
+      ]);
+    });
+
+    it('should give the task and timeout functions the scheduler variables, to cancel the schedule of a change they undo', () => {
+      for (const handler of [stack.planChange.taskFunction, stack.planChange.timeoutFunction]) {
+        // Act
+        const variables = (resources(template)[logicalId(stack, handler.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+        // Assess
+        expect(variables).toMatchObject({
+          SCHEDULER_GROUP_NAME: 'TenantLifecycle-schedules',
+          SCHEDULER_ROLE_ARN: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] },
+          SCHEDULER_DEAD_LETTER_ARN: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.deadLetterQueue), 'Arn'] },
+        });
+      }
     });
   });
 
   describe('Alarms', () => {
-    it('should alarm on any compensation dead letter and on any sweeper error', () => {
-      // Assess
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'ApproximateNumberOfMessagesVisible',
-        Namespace: 'AWS/SQS',
-        Threshold: 0,
-        ComparisonOperator: 'GreaterThanThreshold',
-      });
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 0 });
+    it('should alarm on any compensation dead letter, any period-end error and any sweeper error', () => {
+      // Act
+      const alarms = stack.planChange.alarms.map((alarm) => resources(template)[logicalId(stack, alarm)]?.Properties);
+
+      // Assess: the workflow's three, and the scheduler's dead-letter alarm (one-shot-scheduler.test.ts)
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+      expect(alarms).toHaveLength(3);
+      const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
+      expect(alarms).toEqual([
+        expect.objectContaining({
+          ...breachOnAny,
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, stack.planChange.deadLetterQueue), 'QueueName'] } }],
+        }),
+        expect.objectContaining({
+          ...breachOnAny,
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, stack.planChange.periodEndFunction.function) } }],
+        }),
+        expect.objectContaining({
+          ...breachOnAny,
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, stack.planChange.sweeperFunction.function) } }],
+        }),
+      ]);
     });
   });
 
@@ -324,17 +368,99 @@ describe('Class: PlanChangeWorkflow', () => {
 
       // Act
       const queue = resources(template)[queueId];
-      const [[, policy]] = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Queues: unknown[] }>(template, 'AWS::SQS::QueuePolicy') as [
-        [string, Resource & { Properties: { PolicyDocument: { Statement: Statement[] }; Queues: unknown[] } }],
-      ];
+      const policies = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Queues: unknown[] }>(template, 'AWS::SQS::QueuePolicy').filter(([, candidate]) =>
+        candidate.Properties.Queues.some((ref) => JSON.stringify(ref) === JSON.stringify({ Ref: queueId })),
+      );
 
-      // Assess
+      // Assess: one policy of its own (the scheduler's dead-letter queue has another)
       expect(queue?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 });
       expect(queue?.DeletionPolicy).toBe('Retain');
+      expect(policies).toHaveLength(1);
+      const [[, policy]] = policies as [[string, Resource & { Properties: { PolicyDocument: { Statement: Statement[] }; Queues: unknown[] } }]];
       expect(policy.Properties.Queues).toEqual([{ Ref: queueId }]);
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       );
+    });
+  });
+
+  describe('Period-end function', () => {
+    it('should run period-end.ts under its fixed name for 60 s', () => {
+      // Act
+      const properties = resources(template)[logicalId(stack, stack.planChange.periodEndFunction.function)]?.Properties;
+
+      // Assess
+      expect(PLAN_CHANGE_PERIOD_END_ENTRY).toBe('functions/plan-change/handlers/period-end.ts');
+      expect(properties).toMatchObject({ FunctionName: PERIOD_END_FUNCTION_NAME, Timeout: 60 });
+    });
+
+    it("should be the scheduler's target: the role invokes it, and the target ARN is built from its fixed name", () => {
+      // Prepare
+      const periodEnd = stack.planChange.periodEndFunction;
+
+      // Act
+      const invoke = statementsOfRole(template, logicalId(stack, stack.scheduler.role)).filter((statement) => actionsOf([statement]).includes('lambda:InvokeFunction'));
+      const variables = (resources(template)[logicalId(stack, periodEnd.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+      // Assess
+      expect(invoke).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [logicalId(stack, periodEnd.function), 'Arn'] } }]);
+      expect(variables.SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).toEqual({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':lambda:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:function:${PERIOD_END_FUNCTION_NAME}`]],
+      });
+    });
+
+    it('should retry failed deliveries twice within 6 hours, then send them to the scheduler dead-letter queue', () => {
+      // Act
+      const configs = resourcesOf<Record<string, unknown>>(template, 'AWS::Lambda::EventInvokeConfig').filter(
+        ([, config]) => JSON.stringify(config.Properties.FunctionName) === JSON.stringify({ Ref: logicalId(stack, stack.planChange.periodEndFunction.function) }),
+      );
+
+      // Assess
+      expect(configs.map(([, config]) => config.Properties)).toEqual([
+        {
+          FunctionName: { Ref: logicalId(stack, stack.planChange.periodEndFunction.function) },
+          Qualifier: '$LATEST',
+          MaximumRetryAttempts: 2,
+          MaximumEventAgeInSeconds: 6 * 60 * 60,
+          DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.deadLetterQueue), 'Arn'] } } },
+        },
+      ]);
+    });
+
+    it('should let it touch its log group, the table, the state machine, its group\'s schedules, the scheduler role (PassRole) and the scheduler dead-letter queue, nothing else', () => {
+      // Act
+      const statements = statementsOfRole(template, logicalId(stack, stack.planChange.periodEndFunction.role)).filter(
+        (statement) => !actionsOf([statement]).every((action) => action.startsWith('dynamodb:') || action.startsWith('logs:')),
+      );
+
+      // Assess
+      expect(statements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.deadLetterQueue), 'Arn'] },
+        },
+        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } },
+        {
+          Effect: 'Allow',
+          Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+          Resource: SCHEDULES_ARN,
+        },
+        { Effect: 'Allow', Action: 'iam:PassRole', Resource: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] }, Condition: PASSED_TO_SCHEDULER },
+      ]);
+    });
+
+    it('should let it write items on the table only and read the table and byState index', () => {
+      // Act
+      const dynamodb = statementsOfRole(template, logicalId(stack, stack.planChange.periodEndFunction.role)).filter((statement) =>
+        actionsOf([statement]).some((action) => action.startsWith('dynamodb:')),
+      );
+
+      // Assess
+      expect(dynamodb).toEqual([
+        { Effect: 'Allow', Action: WRITE_ACTIONS, Resource: tableArn },
+        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: [tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }] },
+      ]);
     });
   });
 
@@ -358,21 +484,36 @@ describe('Class: PlanChangeWorkflow', () => {
       expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } }]);
     });
 
-    it('should give no other role any Step Functions permission, and no other function the state machine ARN', () => {
+    it('should let the period-end function and the sweeper start executions of exactly this state machine, with its ARN in PLAN_CHANGE_STATE_MACHINE_ARN', () => {
+      for (const starter of [stack.planChange.periodEndFunction, stack.planChange.sweeperFunction]) {
+        // Act
+        const states = statementsOfRole(template, logicalId(stack, starter.role)).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('states:')));
+        const variables = (resources(template)[logicalId(stack, starter.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+        // Assess
+        expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } }]);
+        expect(variables.PLAN_CHANGE_STATE_MACHINE_ARN).toEqual({ Ref: stateMachineId });
+      }
+    });
+
+    it('should give no role but ChangePlan, the period-end function and the sweeper any Step Functions permission, and no other function the state machine ARN', () => {
       // Prepare
-      const changePlan = stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
+      const starters = [stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID), stack.planChange.periodEndFunction, stack.planChange.sweeperFunction];
+      const starterRoleIds = starters.map((starter) => logicalId(stack, starter.role));
+      const starterFunctionIds = starters.map((starter) => logicalId(stack, starter.function));
 
       // Act
       const others = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] }>(template, 'AWS::IAM::Policy').filter(
-        ([, policy]) => !policy.Properties.Roles.some((role) => role.Ref === logicalId(stack, changePlan.role)),
+        ([, policy]) => !policy.Properties.Roles.some((role) => starterRoleIds.includes(role.Ref)),
       );
       const functions = resourcesOf<{ Environment?: { Variables: Record<string, unknown> } }>(template, 'AWS::Lambda::Function').filter(
-        ([id]) => id !== logicalId(stack, changePlan.function),
+        ([id]) => !starterFunctionIds.includes(id),
       );
 
       // Assess
+      expect(others.length).toBeGreaterThan(0);
       expect(actionsOf(others.flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement)).filter((action) => action.startsWith('states:'))).toEqual([]);
-      for (const [, fn] of functions) expect(fn.Properties.Environment?.Variables.PLAN_CHANGE_STATE_MACHINE_ARN).toBeUndefined();
+      for (const [id, fn] of functions) expect([id, fn.Properties.Environment?.Variables.PLAN_CHANGE_STATE_MACHINE_ARN]).toEqual([id, undefined]);
       expect([...ROUTES, FALLBACK_ROUTE].filter((route) => route.id === CHANGE_PLAN_ROUTE_ID)).toHaveLength(1);
     });
 
@@ -380,6 +521,14 @@ describe('Class: PlanChangeWorkflow', () => {
       // Act & Assess: Template.fromStack refuses a template whose resources depend on each other in a cycle
       expect(() => Template.fromStack(stack)).not.toThrow();
       expect(JSON.stringify(resources(template)[stateMachineId])).not.toContain(logicalId(stack, stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID).function));
+    });
+
+    it('should give the period-end function its own target ARN without referring to itself', () => {
+      // Act
+      const periodEndId = logicalId(stack, stack.planChange.periodEndFunction.function);
+
+      // Assess: a function whose environment named its own ARN would depend on itself
+      expect(JSON.stringify(resources(template)[periodEndId]?.Properties)).not.toContain(periodEndId);
     });
   });
 });

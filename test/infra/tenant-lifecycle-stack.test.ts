@@ -8,7 +8,10 @@ import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/ap
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
-import type { TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+
+/** The only service the scheduler role may be passed to. */
+const PASSED_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
@@ -16,8 +19,14 @@ const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
 const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
-/** Functions outside the route table that write the table: the plan-change task and timeout functions. */
-const WORKFLOW_WRITERS = 3; // the task, timeout and sweeper functions
+/** Functions outside the route table that write the table: the plan-change task, timeout, sweeper and period-end functions. */
+const WORKFLOW_WRITERS = 4;
+/** What OneShotScheduler.grantSchedule allows on the schedule group's schedules (grantCancel: DeleteSchedule only). */
+const SCHEDULE_ACTIONS = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'];
+/** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
+const SCHEDULES_ARN = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':schedule/TenantLifecycle-schedules/*']],
+};
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
 
 interface Statement {
@@ -78,7 +87,7 @@ function functionProperties(template: Template, functionId: string): FunctionPro
   return (template.toJSON() as { Resources: Record<string, Resource> }).Resources[functionId]?.Properties as unknown as FunctionProperties;
 }
 
-/** Every function of the stack: the authorizer, one per route, and the plan-change workflow's two. */
+/** Every function of the stack: the authorizer, one per route, and the plan-change workflow's four. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -86,6 +95,7 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     stack.planChange.taskFunction,
     stack.planChange.timeoutFunction,
     stack.planChange.sweeperFunction,
+    stack.planChange.periodEndFunction,
   ];
 }
 
@@ -180,7 +190,7 @@ describe('Class: TenantLifecycleStack', () => {
       for (const statement of writes) expect(statement.Resource).toEqual(tableArn);
     });
 
-    it('should grant no wildcard action or resource anywhere but the state machine role, and no managed policy', () => {
+    it('should grant no wildcard action, no wildcard resource but its own schedule group\'s schedules, outside the state machine role, and no managed policy', () => {
       // Prepare: the state machine role's logging and tracing wildcards are asserted in plan-change-workflow.test.ts
       const stateMachineRoleId = logicalId(stack, stack.planChange.stateMachine.role);
       const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
@@ -188,10 +198,40 @@ describe('Class: TenantLifecycleStack', () => {
         .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
       const roles = resourcesOf<{ ManagedPolicyArns?: unknown[] }>(template, 'AWS::IAM::Role');
 
-      // Assess
+      // Act
+      const wildcard = statements.filter((statement) => JSON.stringify(statement.Resource).includes('*'));
+
+      // Assess: `schedule/<group>/*` alone (schedules are named at run time), for scheduler actions only
       expect(actionsOf(statements).filter((action) => action.includes('*'))).toEqual([]);
-      expect(statements.flatMap((statement) => asArray(statement.Resource)).filter((resource) => JSON.stringify(resource).includes('*'))).toEqual([]);
+      expect(wildcard.length).toBeGreaterThan(0);
+      for (const statement of wildcard) {
+        expect(statement.Resource).toEqual(SCHEDULES_ARN);
+        for (const action of asArray(statement.Action)) expect(SCHEDULE_ACTIONS).toContain(action);
+      }
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    });
+
+    it('should let ChangePlan, the sweeper and the period-end function schedule, the cancel route and the compensations cancel only, and no other role touch schedules or pass a role', () => {
+      // Prepare
+      const schedulers = [stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID), stack.planChange.sweeperFunction, stack.planChange.periodEndFunction];
+      const cancellers = [stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID), stack.planChange.taskFunction, stack.planChange.timeoutFunction];
+      const schedulerRoleArn = { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] };
+
+      for (const handler of allFunctions(stack)) {
+        // Act
+        const statements = statementsOfRole(template, logicalId(stack, handler.role));
+        const schedule = statements.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('scheduler:')));
+        const passRole = statements.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('iam:')));
+
+        // Assess
+        const expected = schedulers.includes(handler) ? SCHEDULE_ACTIONS : cancellers.includes(handler) ? ['scheduler:DeleteSchedule'] : [];
+        expect([handler.node.id, actionsOf(schedule).sort()]).toEqual([handler.node.id, expected]);
+        for (const statement of schedule) expect(statement.Resource).toEqual(SCHEDULES_ARN);
+        expect([handler.node.id, passRole]).toEqual([
+          handler.node.id,
+          schedulers.includes(handler) ? [{ Effect: 'Allow', Action: 'iam:PassRole', Resource: schedulerRoleArn, Condition: PASSED_TO_SCHEDULER }] : [],
+        ]);
+      }
     });
 
     it.each(ROUTES.filter((route) => route.tableAccess === 'read').map((route) => [route.id, route] as const))(
@@ -296,6 +336,7 @@ describe('Class: TenantLifecycleStack', () => {
         [stack.planChange.taskFunction, 330],
         [stack.planChange.timeoutFunction, 150],
         [stack.planChange.sweeperFunction, 300],
+        [stack.planChange.periodEndFunction, 60],
       ]);
       for (const handler of allFunctions(stack)) {
         // Act
@@ -367,7 +408,14 @@ describe('Class: TenantLifecycleStack', () => {
     it('should give exactly the billing callers the secret ARN and read access to that secret, and nobody else', () => {
       // Act
       const { stack: withStripe, template: withStripeTemplate } = synthesize({ stripeSecretArn: STRIPE_SECRET });
-      const callers = new Set([withStripe.api.routeFunction('ChangePlan'), withStripe.planChange.taskFunction, withStripe.planChange.timeoutFunction, withStripe.planChange.sweeperFunction]);
+      const callers = new Set([
+        withStripe.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
+        withStripe.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
+        withStripe.planChange.taskFunction,
+        withStripe.planChange.timeoutFunction,
+        withStripe.planChange.sweeperFunction,
+        withStripe.planChange.periodEndFunction,
+      ]);
 
       // Assess
       for (const handler of allFunctions(withStripe)) {
@@ -378,6 +426,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
+      expect(callers.size).toBe(6);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
@@ -389,6 +438,32 @@ describe('Class: TenantLifecycleStack', () => {
         const variables = (functionProperties(template, logicalId(stack, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
         expect(variables.STRIPE_SECRET_ARN).toBeUndefined();
       }
+    });
+  });
+
+  describe('Pinecone key', () => {
+    const PINECONE_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:pinecone-key-AbCdEf';
+
+    it("should give exactly the workflow's provisioning functions the secret, region and dimension, and read access to that secret", () => {
+      // Act
+      const { stack: withPinecone, template: withPineconeTemplate } = synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'eu-west-1', pineconeDimension: '768' });
+      const provisioners = new Set([withPinecone.planChange.taskFunction, withPinecone.planChange.timeoutFunction, withPinecone.planChange.sweeperFunction]);
+
+      // Assess
+      for (const handler of allFunctions(withPinecone)) {
+        const variables = (functionProperties(withPineconeTemplate, logicalId(withPinecone, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        const expected = provisioners.has(handler) ? [PINECONE_SECRET, 'eu-west-1', '768'] : [undefined, undefined, undefined];
+        expect([handler.node.id, variables.PINECONE_SECRET_ARN, variables.PINECONE_REGION, variables.PINECONE_DIMENSION]).toEqual([handler.node.id, ...expected]);
+        expect(variables.PINECONE_API_KEY).toBeUndefined(); // never the key itself
+      }
+      const readers = Object.values(withPineconeTemplate.findResources('AWS::IAM::Policy')).filter((policy) => JSON.stringify(policy).includes(PINECONE_SECRET.slice(0, -7)));
+      expect(readers).toHaveLength(provisioners.size);
+    });
+
+    it('should refuse a Pinecone secret without a region, or with a bad dimension', () => {
+      expect(() => synthesize({ pineconeSecretArn: PINECONE_SECRET })).toThrow('pineconeRegion is required');
+      expect(() => synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'us-east-1', pineconeDimension: 'wide' })).toThrow('pineconeDimension');
+      expect(() => synthesize({ pineconeSecretArn: 'pcsk_oops', pineconeRegion: 'us-east-1' })).toThrow('pineconeSecretArn');
     });
   });
 
@@ -404,6 +479,11 @@ describe('Class: TenantLifecycleStack', () => {
       // Assess
       template.hasOutput('PlanChangeStateMachineArn', { Value: { Ref: logicalId(stack, stack.planChange.stateMachine) } });
       template.hasOutput('PlanChangeDeadLetterQueueUrl', { Value: { Ref: logicalId(stack, stack.planChange.deadLetterQueue) } });
+    });
+
+    it("should output the one-shot schedules' dead-letter queue", () => {
+      // Assess
+      template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: logicalId(stack, stack.scheduler.deadLetterQueue) } });
     });
   });
 

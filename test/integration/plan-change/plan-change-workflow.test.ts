@@ -279,16 +279,16 @@ describe('Plan change: the stuck-operation sweeper', () => {
     }
     expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
 
-    const early = await sweepStuckOperations(planChangeDependencies(), new Date());
+    const early = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date() });
     expect(early.compensated).not.toContain(operationId);
     expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
 
-    const later = await sweepStuckOperations(planChangeDependencies(), new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000));
+    const later = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
     expect(later.compensated).toContain(operationId);
     expect((await api.request<Body>('GET', '/tenants/never-started')).body).toMatchObject({ state: 'active', plan: 'starter' });
     expect((await api.request<Body>('GET', `/operations/${operationId}`)).body).toMatchObject({ status: 'rolled_back', error: { code: 'OperationStuck' } });
 
-    const again = await sweepStuckOperations(planChangeDependencies(), new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000));
+    const again = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
     expect(again.compensated).not.toContain(operationId);
   });
 });

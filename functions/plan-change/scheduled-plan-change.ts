@@ -1,0 +1,208 @@
+/**
+ * Plan changes that wait for their time: a downgrade that takes effect at the end of the billing period.
+ *
+ * Scheduling (at request time): the operation (`scheduled`) and the tenant's `scheduledPlanChange` are one
+ * transaction; then billing arranges the price change for the period end (a Stripe subscription schedule),
+ * and a one-shot schedule is made to start the change then. The tenant keeps its plan, limits and resources
+ * until that moment. A failure on the way undoes what was done (the operation ends `cancelled`); a crash on
+ * the way is undone by the sweeper.
+ *
+ * At the period end the schedule fires `startScheduledPlanChange`: usage is checked again (a tenant that
+ * grew past the new limits keeps its plan: the change is cancelled and billing put back), then the tenant's
+ * initiate event and the operation's start are one transaction and the same plan-change workflow runs
+ * (drain, read-only window, provisioning, commit; billing is already arranged).
+ *
+ * Until then the change can be cancelled (`cancelPlanChangeRequest`); other plan changes are refused with 409
+ * while it is pending, so two changes never race for the same subscription.
+ */
+import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
+import { isTransitional } from '../lifecycle/lifecycle-table';
+import { usageViolations } from '../plans/plan-catalog';
+import { ApiError } from '../shared/errors';
+import { logger } from '../shared/powertools';
+import { VersionConflictError } from '../tenants/errors';
+import type { ChangeContext, Tenant } from '../tenants/tenant-store';
+import type { WorkflowRunner } from '../workflows/workflow-runner';
+import {
+  billingRequest,
+  cancelScheduledChange,
+  planChangeScheduleName,
+  runPlanChangeStep,
+  type PlanChangeDependencies,
+  type PlanChangeInput,
+  type StepFailure,
+} from './plan-change-steps';
+
+export type ScheduledPlanChangeDependencies = PlanChangeDependencies & { readonly runner: WorkflowRunner };
+
+/** A schedule may fire this early (clock skew) and still count as due. */
+const DUE_TOLERANCE_MS = 5_000;
+/** A tenant busy with another operation (an export, say) at the period end is tried again this much later. */
+export const BUSY_TENANT_RETRY_SECONDS = 10 * 60;
+
+export const PERIOD_END_TARGET = 'plan-change.period-end' as const;
+
+function scheduleOf(operationId: string, at: Date) {
+  return { name: planChangeScheduleName(operationId), at, target: PERIOD_END_TARGET, payload: { operationId } } as const;
+}
+
+function failureOf(error: unknown): StepFailure {
+  const named = error as { name?: string; message?: string };
+  return { Error: named?.name ?? 'Error', Cause: named?.message ?? String(error) };
+}
+
+/**
+ * Schedule `input` (a period-end downgrade of `tenant`, validated) for `effectiveAt`, the end of the billing
+ * period that billing's preview gave. Throws an ApiError after undoing everything when a part fails.
+ */
+export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, tenant: Tenant, input: PlanChangeInput, effectiveAt: string): Promise<void> {
+  const { operationId } = input;
+  await deps.tenants.scheduleChange(
+    tenant,
+    { operationId, plan: input.toPlan, effectiveAt },
+    { alsoPut: [deps.operations.newItem({ operationId, tenantId: input.tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: input.requestedBy, effectiveAt }, 'scheduled')] },
+  );
+  try {
+    await deps.operations.recordStep(operationId, 'billing_started', {}, 'scheduled');
+    const change = await deps.billing.applyPlanChange(billingRequest(input));
+    await deps.operations.recordStep(operationId, 'billing_updated', { billingChange: change }, 'scheduled');
+    if (change.effectiveAt !== effectiveAt) {
+      throw new BillingTransientError(`The billing period rolled over while the change was scheduled (${effectiveAt} became ${change.effectiveAt}).`);
+    }
+    await deps.scheduler.scheduleOnce(scheduleOf(operationId, new Date(effectiveAt)));
+    await deps.operations.markScheduled(operationId, effectiveAt);
+  } catch (error) {
+    logger.error('Could not schedule the plan change; undoing it', { operationId, tenantId: input.tenantId, error: error as Error });
+    try {
+      await cancelScheduledChange(deps, input, failureOf(error));
+    } catch (undoError) {
+      // The operation stays in the sweeper's partition: it is undone there within the hour.
+      logger.error('Could not undo a failed scheduling; the sweeper will', { operationId, undoError: undoError as Error });
+    }
+    if (error instanceof BillingRejectedError) throw error; // 422: retrying will not help
+    throw new ApiError(503, 'SCHEDULING_UNAVAILABLE', 'The downgrade could not be scheduled; nothing was changed. Retry later.', undefined, { cause: error });
+  }
+}
+
+export type PeriodEndOutcome = 'started' | 'not_due' | 'deferred' | 'cancelled' | 'rolled_back' | 'already_handled' | 'not_found';
+
+export interface PeriodEndResult {
+  readonly operationId: string;
+  readonly outcome: PeriodEndOutcome;
+  readonly reason?: string;
+}
+
+/**
+ * The schedule's target: start the scheduled change `operationId` if it is due and still wanted. Idempotent
+ * (a second delivery finds it started); an early delivery re-arms the schedule and does nothing.
+ */
+export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependencies, operationId: string): Promise<PeriodEndResult> {
+  const now = deps.now?.() ?? new Date();
+  const operation = await deps.operations.find(operationId);
+  if (!operation) return { operationId, outcome: 'not_found' };
+  // Not scheduled any more (started, cancelled), or never set up: the sweeper undoes those.
+  if (operation.status !== 'scheduled' || !operation.steps.includes('scheduled') || !operation.effectiveAt) return { operationId, outcome: 'already_handled' };
+  const input = operation.input as unknown as PlanChangeInput;
+  const due = new Date(operation.effectiveAt);
+  if (now.getTime() < due.getTime() - DUE_TOLERANCE_MS) {
+    await deps.scheduler.scheduleOnce(scheduleOf(operationId, due));
+    return { operationId, outcome: 'not_due', reason: `Due at ${operation.effectiveAt}.` };
+  }
+
+  for (let attempt = 0; ; attempt += 1) {
+    const tenant = await deps.tenants.get(input.tenantId);
+    const refusal = refusalAtPeriodEnd(tenant, input);
+    if (refusal === 'busy') {
+      const retryAt = new Date(now.getTime() + BUSY_TENANT_RETRY_SECONDS * 1000);
+      await deps.scheduler.scheduleOnce(scheduleOf(operationId, retryAt));
+      return { operationId, outcome: 'deferred', reason: `The tenant is '${tenant.state}' (operation ${tenant.operationId ?? 'unknown'}); tried again at ${retryAt.toISOString()}.` };
+    }
+    if (refusal) {
+      const result = await cancelScheduledChange(deps, input, refusal);
+      return { operationId, outcome: 'outcome' in result && result.outcome === 'cancelled' ? 'cancelled' : 'already_handled', reason: refusal.Cause };
+    }
+    const context: ChangeContext = {
+      actor: input.requestedBy,
+      reason: `Downgrade from ${input.fromPlan} to ${input.toPlan} scheduled for ${operation.effectiveAt}: its time has come`,
+      operationId,
+    };
+    try {
+      await deps.tenants.applyTransition(tenant, 'initiate_downgrade', context, {
+        changes: { scheduledPlanChange: null },
+        alsoUpdate: [deps.operations.startUpdate(operationId)],
+      });
+    } catch (error) {
+      // The tenant changed meanwhile (its usage, say): read it again. A cancelled transaction whose tenant did
+      // not change lost to a cancellation or to another delivery of this schedule.
+      if (error instanceof VersionConflictError && attempt < 3) continue;
+      const current = await deps.operations.get(operationId);
+      if (current.status !== 'scheduled') return { operationId, outcome: 'already_handled' };
+      throw error;
+    }
+    const started = await startOrUndo(deps, input);
+    return { operationId, outcome: started ? 'started' : 'rolled_back' };
+  }
+}
+
+/** Why a due change must not start now: 'busy' (try later), a reason to cancel it, or undefined (go). */
+function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure | 'busy' | undefined {
+  if (tenant.scheduledPlanChange?.operationId !== input.operationId) {
+    return { Error: 'ScheduledChangeMissing', Cause: `Tenant '${input.tenantId}' no longer has this change scheduled.` };
+  }
+  if (tenant.state !== 'active') {
+    if (isTransitional(tenant.state)) return 'busy';
+    return { Error: 'TenantNotActive', Cause: `Tenant '${input.tenantId}' is '${tenant.state}' at the end of the period; the downgrade to ${input.toPlan} was cancelled and billing put back.` };
+  }
+  const violations = usageViolations(tenant.usage, input.toPlan);
+  if (violations.length > 0) {
+    return {
+      Error: 'USAGE_EXCEEDS_PLAN',
+      Cause: `At the end of the period the tenant no longer fits the ${input.toPlan} plan (${violations.map((v) => v.message).join('; ')}); it keeps its plan and price.`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Start the workflow of an operation whose initiate event is written. Retries the start (a repeated start of
+ * the same execution name is a no-op); if it still fails, compensates (billing reverted, tenant back to active
+ * on its old plan) and answers false.
+ */
+export async function startOrUndo(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<boolean> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      await deps.runner.start('plan-change', input.operationId, { operation: input });
+      return true;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+  logger.error('Could not start the plan-change workflow; rolling back', { operationId: input.operationId, error: lastError as Error });
+  await runPlanChangeStep(deps, 'compensate', input, { Error: 'WorkflowStartFailed', Cause: `The workflow could not be started: ${(lastError as Error)?.message ?? String(lastError)}` });
+  return false;
+}
+
+/** DELETE /tenants/{id}/scheduled-plan-change: cancel the pending change (billing put back, schedule gone). */
+export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependencies, tenantId: string, actor: string, reason?: string) {
+  const tenant = await deps.tenants.get(tenantId);
+  const scheduled = tenant.scheduledPlanChange;
+  if (!scheduled) {
+    throw new ApiError(404, 'NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
+  }
+  const operation = await deps.operations.get(scheduled.operationId);
+  const result = await cancelScheduledChange(deps, operation.input as unknown as PlanChangeInput, {
+    Error: 'CancelledByRequest',
+    Cause: `Cancelled by ${actor}${reason ? `: ${reason}` : ''}.`,
+  });
+  if ('outcome' in result && result.outcome !== 'cancelled') {
+    throw new ApiError(
+      409,
+      'PLAN_CHANGE_STARTED',
+      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) has already started at the end of the period and can no longer be cancelled; follow it at /operations/${scheduled.operationId}.`,
+      { operationId: scheduled.operationId },
+    );
+  }
+  return deps.operations.get(scheduled.operationId);
+}

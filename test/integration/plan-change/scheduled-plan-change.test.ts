@@ -1,0 +1,336 @@
+/**
+ * Downgrades at the end of the billing period, end to end: the HTTPS API schedules them (billing arranged in
+ * the local ledger, a one-shot schedule in the local scheduler, on DynamoDB Local), the tenant keeps its plan
+ * until the period end, and then the schedule fires the same target the Lambda runs, which starts the real
+ * plan-change ASL in-process. The period end is reached by the test's clock, not by waiting.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
+import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
+import { cancelScheduledChange, planChangeScheduleName, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
+import { BUSY_TENANT_RETRY_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
+import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
+import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
+import { SchedulerTransientError } from '../../../functions/scheduler/scheduler-port';
+import { config } from '../../../functions/shared/config';
+import { tenantPk, TENANT_SK } from '../../../functions/tenants/tenant-table';
+import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
+import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { ApiHarness } from '../../support/api-harness';
+import { InjectedFault } from '../../support/injected-fault';
+
+type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
+
+const api = new ApiHarness();
+let fault: FaultInjector | undefined;
+const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
+const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
+/** The test's clock for the period-end target: moved to the end of the period instead of waiting for it. */
+let clock = new Date();
+const periodEndDeps = () => ({ ...planChangeDependencies(), runner, now: () => clock });
+/** The local scheduler as `npm start` runs it, its target bound to the period-end step with the test's clock. */
+const scheduler = new LocalScheduler({
+  client: api.documentClient,
+  tableName: config.tableName,
+  handlers: { 'plan-change.period-end': async (event) => void (await startScheduledPlanChange(periodEndDeps(), String(event.payload.operationId))) },
+});
+const PERIOD_END = calendarMonth(new Date()).end;
+
+beforeAll(async () => {
+  await api.start();
+  setWorkflowRunner(runner);
+});
+afterAll(async () => {
+  await runner.idle();
+  await api.stop();
+});
+beforeEach(() => {
+  clock = new Date();
+});
+afterEach(() => {
+  fault = undefined;
+  jest.restoreAllMocks();
+});
+
+async function tenant(tenantId: string) {
+  return (await api.request<Body>('GET', `/tenants/${tenantId}`)).body;
+}
+
+async function operation(operationId: string) {
+  return (await api.request<Body>('GET', `/operations/${operationId}`)).body;
+}
+
+async function ledgerKinds(tenantId: string) {
+  return (await ledger.ledgerEntries(tenantId)).map((entry) => entry.kind);
+}
+
+/** A professional tenant whose usage fits starter, with a downgrade to starter scheduled; its operation id. */
+async function scheduledDowngrade(tenantId: string): Promise<string> {
+  await api.createTenant(tenantId, { plan: 'professional', usage: { users: 3 } });
+  const response = await api.request<Body>('POST', `/tenants/${tenantId}/plan`, { body: { plan: 'starter' } });
+  expect(response.status).toBe(202);
+  return response.body.operationId as string;
+}
+
+/** Reach the end of the period: the scheduler fires what is due, and the started workflow finishes. */
+async function reachPeriodEnd(at: Date = PERIOD_END) {
+  clock = at;
+  const fired = await scheduler.fireDue(at);
+  await runner.idle();
+  return fired;
+}
+
+async function setUsage(tenantId: string, users: number) {
+  await api.documentClient.send(
+    new UpdateCommand({
+      TableName: config.tableName,
+      Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
+      UpdateExpression: 'SET #usage.#users = :users, #version = #version + :one',
+      ExpressionAttributeNames: { '#usage': 'usage', '#users': 'users', '#version': 'version' },
+      ExpressionAttributeValues: { ':users': users, ':one': 1 },
+    }),
+  );
+}
+
+describe('Scheduled downgrade: at the end of the billing period', () => {
+  it('should keep the old plan, limits and resources until the period end, then run the workflow and apply the new plan', async () => {
+    // Request: scheduled, not started
+    await api.createTenant('sched-happy', { plan: 'professional', usage: { users: 3 } });
+    const response = await api.request<Body>('POST', '/tenants/sched-happy/plan', { body: { plan: 'starter' } });
+    expect(response.status).toBe(202);
+    expect(response.body).toMatchObject({ status: 'scheduled', effective: 'period_end', effectiveAt: PERIOD_END.toISOString(), fromPlan: 'professional', toPlan: 'starter' });
+    const operationId = response.body.operationId as string;
+
+    // Until the period end: the old plan in full, the change visible, billing scheduled, nothing charged
+    expect(await tenant('sched-happy')).toMatchObject({
+      state: 'active',
+      plan: 'professional',
+      scheduledPlanChange: { operationId, plan: 'starter', effectiveAt: PERIOD_END.toISOString() },
+    });
+    expect((await api.request<Body>('GET', '/tenants/sched-happy/access')).body).toMatchObject({ access: 'read_write', plan: 'professional', limits: { users: 50 } });
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled', effectiveAt: PERIOD_END.toISOString(), steps: ['billing_started', 'billing_updated', 'scheduled'] });
+    expect(await ledgerKinds('sched-happy')).toEqual(['schedule']);
+    expect(await ledger.balance('sched-happy')).toBe(0);
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: PERIOD_END, target: 'plan-change.period-end', payload: { operationId } });
+    expect((await scheduler.fireDue(new Date())).fired).not.toContain(planChangeScheduleName(operationId));
+
+    // The period end: the workflow runs and the new plan applies
+    const fired = await reachPeriodEnd();
+    expect(fired.fired).toContain(planChangeScheduleName(operationId));
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded', steps: expect.arrayContaining(['period_end_reached', 'read_only_window', 'drained', 'provisioned']) });
+    const after = await tenant('sched-happy');
+    expect(after).toMatchObject({ state: 'active', plan: 'starter', resources: { plan: 'starter', limits: { users: 10 } } });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-happy')).toEqual(['schedule']); // billing was arranged once, at the request
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-happy/history')).body.items;
+    expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['complete_downgrade', 'initiate_downgrade']);
+    expect(history[1]?.reason).toContain('scheduled for');
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
+  });
+
+  it('should start once when the schedule is delivered twice at the same time', async () => {
+    const operationId = await scheduledDowngrade('sched-twice');
+    clock = PERIOD_END;
+
+    const results = await Promise.all([startScheduledPlanChange(periodEndDeps(), operationId), startScheduledPlanChange(periodEndDeps(), operationId)]);
+    await runner.idle();
+
+    expect(results.map((result) => result.outcome).sort()).toEqual(['already_handled', 'started']);
+    expect(await tenant('sched-twice')).toMatchObject({ state: 'active', plan: 'starter' });
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-twice/history')).body.items;
+    expect(history.filter((entry) => entry.event === 'initiate_downgrade')).toHaveLength(1);
+  });
+
+  it('should do nothing but re-arm its schedule when delivered before the period end', async () => {
+    const operationId = await scheduledDowngrade('sched-early');
+    await scheduler.cancel(planChangeScheduleName(operationId));
+
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+
+    expect(result.outcome).toBe('not_due');
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
+    expect(await tenant('sched-early')).toMatchObject({ plan: 'professional', scheduledPlanChange: { operationId } });
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: PERIOD_END });
+  });
+
+  it('should cancel the change and put billing back when usage has outgrown the new plan by the period end', async () => {
+    const operationId = await scheduledDowngrade('sched-outgrown');
+    await setUsage('sched-outgrown', 25);
+
+    await reachPeriodEnd();
+
+    const ended = await operation(operationId);
+    expect(ended).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    expect((ended.error as { message: string }).message).toContain('users: 25 exceeds the starter limit of 10');
+    const after = await tenant('sched-outgrown');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-outgrown')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+
+  it('should cancel the change when the tenant is suspended at the period end', async () => {
+    const operationId = await scheduledDowngrade('sched-suspended');
+    expect((await api.request('POST', '/tenants/sched-suspended/suspend', { body: { reason: 'payment failed' } })).status).toBe(200);
+
+    await reachPeriodEnd();
+
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'TenantNotActive' } });
+    expect(await tenant('sched-suspended')).toMatchObject({ state: 'suspended', plan: 'professional' });
+    expect(await ledgerKinds('sched-suspended')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+
+  it('should try again 10 minutes later when another workflow owns the tenant at the period end', async () => {
+    const operationId = await scheduledDowngrade('sched-busy');
+    // An export (a later issue's workflow) holds the tenant right now.
+    await api.documentClient.send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: { pk: tenantPk('sched-busy'), sk: TENANT_SK },
+        UpdateExpression: 'SET #state = :exporting, origin = :active, operationId = :other',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':exporting': 'exporting', ':active': 'active', ':other': 'op_export-in-progress' },
+      }),
+    );
+
+    const fired = await reachPeriodEnd();
+
+    expect(fired.fired).toContain(planChangeScheduleName(operationId));
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
+    expect(await tenant('sched-busy')).toMatchObject({ state: 'exporting', plan: 'professional', scheduledPlanChange: { operationId } });
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: new Date(PERIOD_END.getTime() + BUSY_TENANT_RETRY_SECONDS * 1000) });
+  });
+
+  it.each(['StartReadOnlyWindow', 'DrainQueries', 'ProvisionResources', 'UpdateBilling', 'CommitPlan'])(
+    'should roll back to the old plan and put billing back when %s fails at the period end',
+    async (state) => {
+      const tenantId = `sched-fault-${state.toLowerCase()}`;
+      const operationId = await scheduledDowngrade(tenantId);
+      fault = (failing, phase, input) => {
+        if (input.tenantId === tenantId && failing === state && phase === 'before') throw new InjectedFault(`${state} failed`);
+      };
+
+      await reachPeriodEnd();
+
+      expect(await operation(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+      const after = await tenant(tenantId);
+      expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+      expect(after.readOnlyReason).toBeUndefined();
+      expect(after.scheduledPlanChange).toBeUndefined();
+      expect(await ledgerKinds(tenantId)).toEqual(['schedule', 'schedule_cancelled']);
+      const history = (await api.request<{ items: Body[] }>(`GET`, `/tenants/${tenantId}/history`)).body.items;
+      expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['rollback_downgrade', 'initiate_downgrade']);
+    },
+  );
+});
+
+describe('Scheduled downgrade: while it is pending', () => {
+  it('should refuse any other plan change with 409, list it in the dry run, and allow it again once cancelled', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel');
+
+    const upgrade = await api.request<Body>('POST', '/tenants/sched-cancel/plan', { body: { plan: 'enterprise' } });
+    expect(upgrade.status).toBe(409);
+    expect(upgrade.body.error?.code).toBe('PLAN_CHANGE_SCHEDULED');
+    expect(upgrade.body.error?.message).toContain('DELETE /tenants/sched-cancel/scheduled-plan-change');
+    const now = await api.request<Body>('POST', '/tenants/sched-cancel/plan', { body: { plan: 'free', effective: 'immediately' } });
+    expect(now.body.error?.code).toBe('PLAN_CHANGE_SCHEDULED');
+    const preview = await api.request<Body>('POST', '/tenants/sched-cancel/plan', { body: { plan: 'enterprise', dryRun: true } });
+    expect(preview.body).toMatchObject({ allowed: false, blockers: [expect.stringContaining(operationId)] });
+
+    const cancelled = await api.request<Body>('DELETE', '/tenants/sched-cancel/scheduled-plan-change');
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ operationId, status: 'cancelled', error: { code: 'CancelledByRequest', message: expect.stringContaining('operator@test') } });
+    const after = await tenant('sched-cancel');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-cancel')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
+
+    const again = await api.request<Body>('DELETE', '/tenants/sched-cancel/scheduled-plan-change');
+    expect(again.status).toBe(404);
+    expect(again.body.error?.code).toBe('NO_SCHEDULED_PLAN_CHANGE');
+    // Nothing fires at the period end any more.
+    await reachPeriodEnd();
+    expect(await tenant('sched-cancel')).toMatchObject({ plan: 'professional' });
+    expect((await api.request<Body>('POST', '/tenants/sched-cancel/plan', { body: { plan: 'enterprise' } })).status).toBe(202);
+    await runner.idle();
+  });
+
+  it('should not cancel a change that the period end has started: nothing to cancel on the tenant, and the operation not claimed', async () => {
+    const operationId = await scheduledDowngrade('sched-started');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fault = async (state, phase, input) => {
+      if (input.tenantId === 'sched-started' && state === 'ProvisionResources' && phase === 'before') await held;
+    };
+    clock = PERIOD_END;
+    expect((await startScheduledPlanChange(periodEndDeps(), operationId)).outcome).toBe('started');
+
+    const cancel = await api.request<Body>('DELETE', '/tenants/sched-started/scheduled-plan-change');
+    const running = await operation(operationId);
+    const late = await cancelScheduledChange(planChangeDependencies(), running.input as unknown as PlanChangeInput, { Error: 'CancelledByRequest' });
+    release();
+    await runner.idle();
+
+    // The tenant item no longer has the change once it started: nothing to cancel.
+    expect(cancel.status).toBe(404);
+    expect(late).toEqual({ outcome: 'not_claimed' }); // a cancellation racing the start never claims a running change
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+    expect(await tenant('sched-started')).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
+  it('should undo a scheduling that fails half-way and answer 503, leaving nothing behind', async () => {
+    await api.createTenant('sched-broken', { plan: 'professional', usage: { users: 3 } });
+    jest.spyOn(planChangeDependencies().scheduler, 'scheduleOnce').mockRejectedValueOnce(new SchedulerTransientError('scheduler throttled'));
+
+    const response = await api.request<Body>('POST', '/tenants/sched-broken/plan', { body: { plan: 'starter' } });
+
+    expect(response.status).toBe(503);
+    expect(response.body.error?.code).toBe('SCHEDULING_UNAVAILABLE');
+    const after = await tenant('sched-broken');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-broken')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+});
+
+describe('Scheduled downgrade: the sweeper', () => {
+  it('should start an overdue change whose schedule was lost', async () => {
+    const operationId = await scheduledDowngrade('sched-lost');
+    await scheduler.cancel(planChangeScheduleName(operationId)); // deleted by hand, or dead-lettered
+
+    const at = new Date(PERIOD_END.getTime() + (OVERDUE_AFTER_SECONDS + 60) * 1000);
+    clock = at;
+    const early = await sweepStuckOperations(periodEndDeps(), { now: PERIOD_END });
+    expect(early.overdueStarted).not.toContain(operationId);
+    const swept = await sweepStuckOperations(periodEndDeps(), { now: at });
+    await runner.idle();
+
+    expect(swept.overdueStarted).toContain(operationId);
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+    expect(await tenant('sched-lost')).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
+  it('should finish undoing a scheduling whose undo failed too', async () => {
+    await api.createTenant('sched-crashed', { plan: 'professional', usage: { users: 3 } });
+    const deps = planChangeDependencies();
+    jest.spyOn(deps.scheduler, 'scheduleOnce').mockRejectedValueOnce(new SchedulerTransientError('scheduler throttled'));
+    jest.spyOn(deps.scheduler, 'cancel').mockRejectedValueOnce(new SchedulerTransientError('scheduler still throttled'));
+
+    const response = await api.request<Body>('POST', '/tenants/sched-crashed/plan', { body: { plan: 'starter' } });
+    expect(response.status).toBe(503);
+    const stuck = (await tenant('sched-crashed')).scheduledPlanChange as { operationId: string };
+    expect(stuck).toBeDefined();
+    expect(await operation(stuck.operationId)).toMatchObject({ status: 'compensating' });
+
+    const swept = await sweepStuckOperations(periodEndDeps(), { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
+
+    expect(swept.compensated).toContain(stuck.operationId);
+    expect(await operation(stuck.operationId)).toMatchObject({ status: 'cancelled' });
+    const after = await tenant('sched-crashed');
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(after.plan).toBe('professional');
+    expect(await ledgerKinds('sched-crashed')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+});
