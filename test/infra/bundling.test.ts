@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { ROUTES } from '../../functions/api/routes';
 import { HandlerFunction } from '../../infra/constructs/handler-function';
+import { cdkOutdir, removeCdkOutdirs } from '../support/cdk-template';
 
-const OUT_ROOT = path.resolve(__dirname, '../../build/cdk-test-out');
 /** The route whose handler pulls in the most (middy, zod, Powertools, the DynamoDB document client). */
 const ROUTE = ROUTES.find((route) => route.tableAccess === 'write')!;
 
 describe('Class: HandlerFunction', () => {
-  const outdir = path.join(OUT_ROOT, `bundling-${randomUUID()}`);
+  const outdir = cdkOutdir('bundling');
   let bundleDir: string;
 
   beforeAll(() => {
@@ -25,9 +24,7 @@ describe('Class: HandlerFunction', () => {
     bundleDir = path.join(outdir, (handler.function.node.findChild('Code') as Asset).assetPath);
   });
 
-  afterAll(() => {
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  afterAll(removeCdkOutdirs);
 
   describe('Bundling', () => {
     it(`should bundle ${ROUTE.id} into a minified index.js with its source map`, () => {

@@ -1,42 +1,23 @@
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import * as path from 'node:path';
-import { App, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LifecycleTable } from '../../infra/constructs/lifecycle-table';
 import { BY_STATE_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
-
-const OUT_ROOT = path.resolve(__dirname, '../../build/cdk-test-out');
-const WRITE_ACTIONS = ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+import { asArray, cdkOutdir, logicalId, removeCdkOutdirs, statementsOf, TABLE_WRITE_ACTIONS } from '../support/cdk-template';
 
 interface Synthesized {
   readonly template: Template;
   readonly tableLogicalId: string;
 }
 
-const outdirs: string[] = [];
-
 function synthesize(build: (stack: Stack) => LifecycleTable, grant?: (table: LifecycleTable, role: Role) => void): Synthesized {
-  const outdir = path.join(OUT_ROOT, `lifecycle-table-${randomUUID()}`);
-  outdirs.push(outdir);
-  const stack = new Stack(new App({ outdir }), 'TableTest');
+  const stack = new Stack(new App({ outdir: cdkOutdir('lifecycle-table') }), 'TableTest');
   const table = build(stack);
   if (grant) grant(table, new Role(stack, 'Grantee', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }));
-  return { template: Template.fromStack(stack), tableLogicalId: stack.getLogicalId(table.table.node.defaultChild as CfnElement) };
+  return { template: Template.fromStack(stack), tableLogicalId: logicalId(stack, table.table) };
 }
 
-function statementsOf(template: Template): { Action: string | string[]; Resource: unknown }[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-    (policy) => (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
-  );
-}
-
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
+afterAll(removeCdkOutdirs);
 
 describe('Class: LifecycleTable', () => {
   describe('Constructor', () => {
@@ -122,12 +103,12 @@ describe('Class: LifecycleTable', () => {
       // Assess
       const tableArn = { 'Fn::GetAtt': [tableLogicalId, 'Arn'] };
       const statements = statementsOf(template);
-      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => WRITE_ACTIONS.includes(action)));
+      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => TABLE_WRITE_ACTIONS.includes(action)));
       expect(writes).toHaveLength(1);
-      expect(asArray(writes[0]?.Action).sort()).toEqual(WRITE_ACTIONS);
+      expect(asArray(writes[0]?.Action).sort()).toEqual(TABLE_WRITE_ACTIONS);
       expect(writes[0]?.Resource).toEqual(tableArn);
       const actions = statements.flatMap((statement) => asArray(statement.Action)).sort();
-      expect(actions).toEqual([...WRITE_ACTIONS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
+      expect(actions).toEqual([...TABLE_WRITE_ACTIONS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
     });
   });
 });

@@ -1,42 +1,32 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import * as path from 'node:path';
-import { App, RemovalPolicy, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { HandlerFunction } from '../../infra/constructs/handler-function';
 import { OneShotScheduler, scheduleTargetVariable, type OneShotSchedulerProps } from '../../infra/constructs/one-shot-scheduler';
 import { PLAN_CHANGE_PERIOD_END_ENTRY } from '../../infra/constructs/plan-change-workflow';
+import {
+  actionsOf,
+  arnOf,
+  cdkOutdir,
+  logicalId,
+  PASSED_TO_SCHEDULER,
+  removeCdkOutdirs,
+  resources,
+  resourcesOf,
+  SCHEDULE_ACTIONS,
+  schedulesArn,
+  statementsOfRole,
+  synthContext,
+  validationFindings,
+  variablesOf,
+  type QueuePolicyProperties,
+  type Resource,
+  type Statement,
+} from '../support/cdk-template';
 
-/** The only service the scheduler role may be passed to. */
-const PASSED_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
-/** The project's own context (feature flags) from cdk.json, as the CLI would pass it. */
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 const STACK_NAME = 'SchedulerTest';
 const TARGET_NAME = `${STACK_NAME}-PeriodEnd`;
-const SCHEDULE_ACTIONS = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'];
 const SCHEDULER_VARIABLES = ['SCHEDULER_DEAD_LETTER_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN'];
-
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Principal?: unknown;
-  readonly Condition?: unknown;
-}
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DeletionPolicy?: string;
-}
-interface PolicyProperties {
-  readonly PolicyDocument: { Statement: Statement[] };
-  readonly Roles: { Ref: string }[];
-}
 
 interface Synthesized {
   readonly stack: Stack;
@@ -51,24 +41,13 @@ interface Synthesized {
   readonly template: Template;
 }
 
-const outdirs: string[] = [];
-
 function handler(stack: Stack, id: string, functionName?: string): HandlerFunction {
   return new HandlerFunction(stack, id, { entry: PLAN_CHANGE_PERIOD_END_ENTRY, description: id, serviceName: 'tenant-lifecycle', functionName });
 }
 
-/** Written by aws-cdk-lib into the cloud assembly whenever validation plugins run (see cdk-nag.test.ts). */
-const VALIDATION_REPORT_FILE = 'validation-report.json';
-
-interface ValidationReport {
-  readonly pluginReports: { readonly violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
-}
-
 /** A stack of its own app, with the project's feature flags and no bundling. */
 function newStack(stackName = STACK_NAME): Stack {
-  const outdir = path.join(OUT_ROOT, `one-shot-scheduler-${randomUUID()}`);
-  outdirs.push(outdir);
-  return new Stack(new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), stackName);
+  return new Stack(new App({ outdir: cdkOutdir('one-shot-scheduler'), context: synthContext() }), stackName);
 }
 
 /** A scheduler with one target, a function granted grantSchedule, one grantCancel and one nothing; the grants come before the target. */
@@ -85,46 +64,11 @@ function synthesize(props?: OneShotSchedulerProps, stackName = STACK_NAME): Synt
   return { stack, scheduler, target, planner, canceller, bystander, template: Template.fromStack(stack) };
 }
 
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-function logicalId(stack: Stack, construct: IConstruct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-function resources(template: Template): Record<string, Resource> {
-  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources;
-}
-
-function resourcesOf<P>(template: Template, type: string): [string, Resource & { Properties: P }][] {
-  return Object.entries(template.findResources(type)) as [string, Resource & { Properties: P }][];
-}
-
-function statementsOfRole(template: Template, roleId: string): Statement[] {
-  return resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
-    .filter(([, policy]) => policy.Properties.Roles.some((role) => role.Ref === roleId))
-    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
-}
-
-function actionsOf(statements: readonly Statement[]): string[] {
-  return statements.flatMap((statement) => asArray(statement.Action));
-}
-
-function variablesOf(template: Template, functionId: string): Record<string, unknown> {
-  return (resources(template)[functionId]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-}
-
-/** `arn:<partition>:<service>:<region>:<account>:<resource>` as an env-agnostic stack renders it. */
-function arnOf(service: string, resource: string): unknown {
-  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] };
-}
-
 const GROUP_NAME = `${STACK_NAME}-schedules`;
-const SCHEDULES_ARN = arnOf('scheduler', `schedule/${GROUP_NAME}/*`);
+const SCHEDULES_ARN = schedulesArn(GROUP_NAME);
 const TARGET_ARN = arnOf('lambda', `function:${TARGET_NAME}`);
 
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
+afterAll(removeCdkOutdirs);
 
 describe('Class: OneShotScheduler', () => {
   let synthesized: Synthesized;
@@ -218,7 +162,7 @@ describe('Class: OneShotScheduler', () => {
 
       // Act
       const queue = resources(template)[queueId];
-      const policies = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Queues: unknown[] }>(template, 'AWS::SQS::QueuePolicy');
+      const policies = resourcesOf<QueuePolicyProperties>(template, 'AWS::SQS::QueuePolicy');
 
       // Assess
       template.resourceCountIs('AWS::SQS::Queue', 1);
@@ -377,15 +321,8 @@ describe('Class: OneShotScheduler', () => {
     function nagFindings(stack: Stack): string[] {
       const app = stack.node.root as App;
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-      try {
-        app.synth();
-      } catch {
-        // a finding fails the synthesis; the report lists it
-      }
-      const report = JSON.parse(readFileSync(path.join(app.outdir, VALIDATION_REPORT_FILE), 'utf8')) as ValidationReport;
-      return report.pluginReports.flatMap((plugin) =>
-        plugin.violations.flatMap((violation) => violation.violatingConstructs.map((construct) => `${violation.ruleName} ${construct.constructPath}`)),
-      );
+      // a finding fails the synthesis; the report lists it
+      return validationFindings(app).findings.flatMap((finding) => finding.constructs.map((construct) => `${finding.rule} ${construct}`));
     }
 
     it("should acknowledge the schedule wildcard on each grantee's policy, and only there", () => {

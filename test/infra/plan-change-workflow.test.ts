@@ -1,32 +1,41 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
 import { aslPlaceholders, PLAN_CHANGE_ASL_PATH, PLAN_CHANGE_PERIOD_END_ENTRY } from '../../infra/constructs/plan-change-workflow';
 import { CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import {
+  actionsOf,
+  arnOf,
+  asArray,
+  cdkOutdir,
+  logicalId,
+  PASSED_TO_SCHEDULER,
+  REPO_ROOT,
+  removeCdkOutdirs,
+  resources,
+  resourcesOf,
+  SCHEDULE_ACTIONS,
+  schedulesArn,
+  statementsOfRole,
+  synthContext,
+  TABLE_WRITE_ACTIONS,
+  variablesOf,
+  type PolicyProperties,
+  type QueuePolicyProperties,
+  type Resource,
+} from '../support/cdk-template';
 
-/** The only service the scheduler role may be passed to. */
-const PASSED_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 /** The ASL file as the repository holds it, read independently of the construct. */
 const ASL_TEXT = readFileSync(path.join(REPO_ROOT, 'statemachines', 'plan-change.asl.json'), 'utf8');
 const ASL = JSON.parse(ASL_TEXT) as { TimeoutSeconds: number; States: Record<string, { Type: string; Resource?: string }> };
 
-const WRITE_ACTIONS = ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 /** The fixed name of the period-end function (its one-shot schedules' target ARN is built from it). */
 const PERIOD_END_FUNCTION_NAME = 'TenantLifecycle-PlanChangePeriodEnd';
 /** Every schedule of the stack's own group: what OneShotScheduler's grants name. */
-const SCHEDULES_ARN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':schedule/TenantLifecycle-schedules/*']],
-};
+const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 /** What the StateMachine L2 adds for vended logs and X-Ray; none of these actions takes a resource ARN. */
 const LOGGING_AND_TRACING_ACTIONS = [
   'logs:CreateLogDelivery',
@@ -43,19 +52,6 @@ const LOGGING_AND_TRACING_ACTIONS = [
   'xray:PutTraceSegments',
 ];
 
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-  readonly Principal?: unknown;
-  readonly Condition?: unknown;
-}
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DependsOn?: string | string[];
-  readonly DeletionPolicy?: string;
-}
 interface StateMachineProperties {
   readonly DefinitionString: string;
   readonly DefinitionSubstitutions: Record<string, unknown>;
@@ -70,43 +66,12 @@ interface RuleTarget {
   readonly RetryPolicy?: { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number };
 }
 
-const outdirs: string[] = [];
-
 function synthesize(): { stack: TenantLifecycleStack; template: Template } {
-  const outdir = path.join(OUT_ROOT, `plan-change-${randomUUID()}`);
-  outdirs.push(outdir);
-  const { stack } = buildApp({ outdir, nag: false, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const { stack } = buildApp({ outdir: cdkOutdir('plan-change'), nag: false, context: synthContext() });
   return { stack, template: Template.fromStack(stack) };
 }
 
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-function logicalId(stack: Stack, construct: IConstruct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-function resources(template: Template): Record<string, Resource> {
-  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources;
-}
-
-function resourcesOf<P>(template: Template, type: string): [string, Resource & { Properties: P }][] {
-  return Object.entries(template.findResources(type)) as [string, Resource & { Properties: P }][];
-}
-
-/** Every IAM statement attached to a role through an AWS::IAM::Policy naming it. */
-function statementsOfRole(template: Template, roleId: string): Statement[] {
-  return resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] }>(template, 'AWS::IAM::Policy')
-    .filter(([, policy]) => policy.Properties.Roles.some((role) => role.Ref === roleId))
-    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
-}
-
-function actionsOf(statements: readonly Statement[]): string[] {
-  return statements.flatMap((statement) => asArray(statement.Action));
-}
-
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
+afterAll(removeCdkOutdirs);
 
 describe('Class: PlanChangeWorkflow', () => {
   let stack: TenantLifecycleStack;
@@ -225,9 +190,9 @@ describe('Class: PlanChangeWorkflow', () => {
       );
 
       // Assess
-      const writes = dynamodb.filter((statement) => actionsOf([statement]).some((action) => WRITE_ACTIONS.includes(action)));
+      const writes = dynamodb.filter((statement) => actionsOf([statement]).some((action) => TABLE_WRITE_ACTIONS.includes(action)));
       expect(writes).toHaveLength(1);
-      expect(actionsOf(writes).sort()).toEqual(WRITE_ACTIONS);
+      expect(actionsOf(writes).sort()).toEqual(TABLE_WRITE_ACTIONS);
       expect(writes[0]?.Resource).toEqual(tableArn);
       const reads = dynamodb.filter((statement) => !writes.includes(statement));
       expect(actionsOf(reads).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
@@ -239,7 +204,7 @@ describe('Class: PlanChangeWorkflow', () => {
       ['timeout', () => stack.planChange.timeoutFunction],
     ])('should give the %s function TABLE_NAME and no plain Stripe secret', (_name, handlerOf) => {
       // Act
-      const variables = (resources(template)[logicalId(stack, handlerOf().function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const variables = variablesOf(template, logicalId(stack, handlerOf().function));
 
       // Assess
       expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack, stack.table.table) });
@@ -260,7 +225,7 @@ describe('Class: PlanChangeWorkflow', () => {
     it('should give the task and timeout functions the scheduler variables, to cancel the schedule of a change they undo', () => {
       for (const handler of [stack.planChange.taskFunction, stack.planChange.timeoutFunction]) {
         // Act
-        const variables = (resources(template)[logicalId(stack, handler.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        const variables = variablesOf(template, logicalId(stack, handler.function));
 
         // Assess
         expect(variables).toMatchObject({
@@ -368,7 +333,7 @@ describe('Class: PlanChangeWorkflow', () => {
 
       // Act
       const queue = resources(template)[queueId];
-      const policies = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Queues: unknown[] }>(template, 'AWS::SQS::QueuePolicy').filter(([, candidate]) =>
+      const policies = resourcesOf<QueuePolicyProperties>(template, 'AWS::SQS::QueuePolicy').filter(([, candidate]) =>
         candidate.Properties.Queues.some((ref) => JSON.stringify(ref) === JSON.stringify({ Ref: queueId })),
       );
 
@@ -376,7 +341,7 @@ describe('Class: PlanChangeWorkflow', () => {
       expect(queue?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 });
       expect(queue?.DeletionPolicy).toBe('Retain');
       expect(policies).toHaveLength(1);
-      const [[, policy]] = policies as [[string, Resource & { Properties: { PolicyDocument: { Statement: Statement[] }; Queues: unknown[] } }]];
+      const [[, policy]] = policies as [[string, Resource & { Properties: QueuePolicyProperties }]];
       expect(policy.Properties.Queues).toEqual([{ Ref: queueId }]);
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -400,13 +365,11 @@ describe('Class: PlanChangeWorkflow', () => {
 
       // Act
       const invoke = statementsOfRole(template, logicalId(stack, stack.scheduler.role)).filter((statement) => actionsOf([statement]).includes('lambda:InvokeFunction'));
-      const variables = (resources(template)[logicalId(stack, periodEnd.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const variables = variablesOf(template, logicalId(stack, periodEnd.function));
 
       // Assess
       expect(invoke).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [logicalId(stack, periodEnd.function), 'Arn'] } }]);
-      expect(variables.SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).toEqual({
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':lambda:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:function:${PERIOD_END_FUNCTION_NAME}`]],
-      });
+      expect(variables.SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).toEqual(arnOf('lambda', `function:${PERIOD_END_FUNCTION_NAME}`));
     });
 
     it('should retry failed deliveries twice within 6 hours, then send them to the scheduler dead-letter queue', () => {
@@ -443,7 +406,7 @@ describe('Class: PlanChangeWorkflow', () => {
         { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } },
         {
           Effect: 'Allow',
-          Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+          Action: SCHEDULE_ACTIONS,
           Resource: SCHEDULES_ARN,
         },
         { Effect: 'Allow', Action: 'iam:PassRole', Resource: { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] }, Condition: PASSED_TO_SCHEDULER },
@@ -458,7 +421,7 @@ describe('Class: PlanChangeWorkflow', () => {
 
       // Assess
       expect(dynamodb).toEqual([
-        { Effect: 'Allow', Action: WRITE_ACTIONS, Resource: tableArn },
+        { Effect: 'Allow', Action: TABLE_WRITE_ACTIONS, Resource: tableArn },
         { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: [tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }] },
       ]);
     });
@@ -468,7 +431,7 @@ describe('Class: PlanChangeWorkflow', () => {
     it('should give ChangePlan the state machine ARN in PLAN_CHANGE_STATE_MACHINE_ARN', () => {
       // Act
       const changePlan = stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
-      const variables = (resources(template)[logicalId(stack, changePlan.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const variables = variablesOf(template, logicalId(stack, changePlan.function));
 
       // Assess
       expect(variables.PLAN_CHANGE_STATE_MACHINE_ARN).toEqual({ Ref: stateMachineId });
@@ -488,7 +451,7 @@ describe('Class: PlanChangeWorkflow', () => {
       for (const starter of [stack.planChange.periodEndFunction, stack.planChange.sweeperFunction]) {
         // Act
         const states = statementsOfRole(template, logicalId(stack, starter.role)).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('states:')));
-        const variables = (resources(template)[logicalId(stack, starter.function)]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        const variables = variablesOf(template, logicalId(stack, starter.function));
 
         // Assess
         expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } }]);
@@ -503,7 +466,7 @@ describe('Class: PlanChangeWorkflow', () => {
       const starterFunctionIds = starters.map((starter) => logicalId(stack, starter.function));
 
       // Act
-      const others = resourcesOf<{ PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] }>(template, 'AWS::IAM::Policy').filter(
+      const others = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').filter(
         ([, policy]) => !policy.Properties.Roles.some((role) => starterRoleIds.includes(role.Ref)),
       );
       const functions = resourcesOf<{ Environment?: { Variables: Record<string, unknown> } }>(template, 'AWS::Lambda::Function').filter(

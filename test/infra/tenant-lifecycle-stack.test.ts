@@ -1,48 +1,35 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import * as path from 'node:path';
-import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import {
+  actionsOf,
+  asArray,
+  cdkOutdir,
+  logicalId,
+  PASSED_TO_SCHEDULER,
+  removeCdkOutdirs,
+  resources,
+  resourcesOf,
+  SCHEDULE_ACTIONS,
+  schedulesArn,
+  statementsOf,
+  statementsOfRole,
+  synthContext,
+  TABLE_WRITE_ACTIONS,
+  variablesOf,
+  type PolicyProperties,
+  type Resource,
+} from '../support/cdk-template';
 
-/** The only service the scheduler role may be passed to. */
-const PASSED_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
-
-const REPO_ROOT = path.resolve(__dirname, '../..');
-const OUT_ROOT = path.join(REPO_ROOT, 'build', 'cdk-test-out');
-/** The project's own context (feature flags) from cdk.json, as the CLI would pass it. */
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
-
-const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
 /** Functions outside the route table that write the table: the plan-change task, timeout, sweeper and period-end functions. */
 const WORKFLOW_WRITERS = 4;
-/** What OneShotScheduler.grantSchedule allows on the schedule group's schedules (grantCancel: DeleteSchedule only). */
-const SCHEDULE_ACTIONS = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'];
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
-const SCHEDULES_ARN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':schedule/TenantLifecycle-schedules/*']],
-};
+const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
 
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-}
-interface Resource {
-  readonly Type: string;
-  readonly Properties: Record<string, unknown>;
-  readonly DeletionPolicy?: string;
-}
-interface PolicyProperties {
-  readonly PolicyDocument: { Statement: Statement[] };
-  readonly Roles: { Ref: string }[];
-}
 interface FunctionProperties {
   readonly Runtime: string;
   readonly Architectures: string[];
@@ -53,38 +40,13 @@ interface FunctionProperties {
   readonly Environment: { Variables: Record<string, unknown> };
 }
 
-const outdirs: string[] = [];
-
 function synthesize(context: Record<string, unknown> = {}): { stack: TenantLifecycleStack; template: Template } {
-  const outdir = path.join(OUT_ROOT, `stack-${randomUUID()}`);
-  outdirs.push(outdir);
-  const { stack } = buildApp({ outdir, nag: false, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+  const { stack } = buildApp({ outdir: cdkOutdir('stack'), nag: false, context: synthContext(context) });
   return { stack, template: Template.fromStack(stack) };
 }
 
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-function logicalId(stack: Stack, construct: IConstruct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-function resourcesOf<P>(template: Template, type: string): [string, Resource & { Properties: P }][] {
-  return Object.entries(template.findResources(type)) as [string, Resource & { Properties: P }][];
-}
-
-/** Every IAM statement attached to a role: its default policy and any other policy naming it. */
-function statementsOfRole(template: Template, roleId: string): Statement[] {
-  return resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
-    .filter(([, policy]) => policy.Properties.Roles.some((role) => role.Ref === roleId))
-    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
-}
-
-function actionsOf(statements: readonly Statement[]): string[] {
-  return statements.flatMap((statement) => asArray(statement.Action));
-}
-
 function functionProperties(template: Template, functionId: string): FunctionProperties {
-  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources[functionId]?.Properties as unknown as FunctionProperties;
+  return resources(template)[functionId]?.Properties as unknown as FunctionProperties;
 }
 
 /** Every function of the stack: the authorizer, one per route, and the plan-change workflow's four. */
@@ -103,9 +65,7 @@ function routeKeyOf(route: RouteDefinition): string {
   return route === FALLBACK_ROUTE ? '$default' : `${route.method} ${route.path}`;
 }
 
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
+afterAll(removeCdkOutdirs);
 
 describe('Class: TenantLifecycleStack', () => {
   let stack: TenantLifecycleStack;
@@ -180,10 +140,10 @@ describe('Class: TenantLifecycleStack', () => {
   describe('Permissions', () => {
     it('should grant item writes on the table ARN only, never on an index or a wildcard', () => {
       // Prepare
-      const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+      const statements = statementsOf(template);
 
       // Act
-      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => WRITE_ACTIONS.includes(action)));
+      const writes = statements.filter((statement) => asArray(statement.Action).some((action) => TABLE_WRITE_ACTIONS.includes(action)));
 
       // Assess
       expect(writes.length).toBe(ROUTES.filter((route) => route.tableAccess === 'write').length + WORKFLOW_WRITERS);
@@ -263,7 +223,7 @@ describe('Class: TenantLifecycleStack', () => {
         const actions = actionsOf(statementsOfRole(template, logicalId(stack, handler.role))).filter((action) => action.startsWith('dynamodb:'));
 
         // Assess
-        expect(actions.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', ...WRITE_ACTIONS].sort());
+        expect(actions.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', ...TABLE_WRITE_ACTIONS].sort());
       },
     );
 
@@ -314,7 +274,7 @@ describe('Class: TenantLifecycleStack', () => {
   describe('Functions', () => {
     it.each(ALL_ROUTES.map((route) => [route.id, route] as const))('should give %s TABLE_NAME exactly when it uses the table', (_id, route) => {
       // Act
-      const variables = functionProperties(template, logicalId(stack, stack.api.routeFunctions[route.id]!.function)).Environment.Variables;
+      const variables = variablesOf(template, logicalId(stack, stack.api.routeFunctions[route.id]!.function));
 
       // Assess
       if (route.tableAccess === 'none') expect(variables.TABLE_NAME).toBeUndefined();
@@ -323,7 +283,7 @@ describe('Class: TenantLifecycleStack', () => {
 
     it('should give the authorizer the secret ARN and no table', () => {
       // Act
-      const variables = functionProperties(template, logicalId(stack, stack.api.authorizerFunction.function)).Environment.Variables;
+      const variables = variablesOf(template, logicalId(stack, stack.api.authorizerFunction.function));
 
       // Assess
       expect(variables.TOKEN_SECRET_ARN).toEqual({ Ref: logicalId(stack, stack.api.tokenSecret) });
@@ -366,7 +326,7 @@ describe('Class: TenantLifecycleStack', () => {
     it('should keep function logs for one month', () => {
       for (const handler of allFunctions(stack)) {
         // Assess
-        const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logicalId(stack, handler.logGroup)];
+        const logGroup = resources(template)[logicalId(stack, handler.logGroup)];
         expect(logGroup?.Properties.RetentionInDays).toBe(30);
       }
     });
@@ -419,7 +379,7 @@ describe('Class: TenantLifecycleStack', () => {
 
       // Assess
       for (const handler of allFunctions(withStripe)) {
-        const variables = (functionProperties(withStripeTemplate, logicalId(withStripe, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        const variables = variablesOf(withStripeTemplate, logicalId(withStripe, handler.function));
         expect([handler.node.id, variables.STRIPE_SECRET_ARN]).toEqual([handler.node.id, callers.has(handler) ? STRIPE_SECRET : undefined]);
       }
       const readers = Object.values(withStripeTemplate.findResources('AWS::IAM::Policy')).filter((policy) =>
@@ -435,7 +395,7 @@ describe('Class: TenantLifecycleStack', () => {
 
     it('should leave Stripe out without the context value', () => {
       for (const handler of allFunctions(stack)) {
-        const variables = (functionProperties(template, logicalId(stack, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        const variables = variablesOf(template, logicalId(stack, handler.function));
         expect(variables.STRIPE_SECRET_ARN).toBeUndefined();
       }
     });
@@ -451,7 +411,7 @@ describe('Class: TenantLifecycleStack', () => {
 
       // Assess
       for (const handler of allFunctions(withPinecone)) {
-        const variables = (functionProperties(withPineconeTemplate, logicalId(withPinecone, handler.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+        const variables = variablesOf(withPineconeTemplate, logicalId(withPinecone, handler.function));
         const expected = provisioners.has(handler) ? [PINECONE_SECRET, 'eu-west-1', '768'] : [undefined, undefined, undefined];
         expect([handler.node.id, variables.PINECONE_SECRET_ARN, variables.PINECONE_REGION, variables.PINECONE_DIMENSION]).toEqual([handler.node.id, ...expected]);
         expect(variables.PINECONE_API_KEY).toBeUndefined(); // never the key itself
@@ -521,7 +481,7 @@ describe('Class: TenantLifecycleStack', () => {
       expect(createTenant.Environment.Variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
       expect(createTenant.Environment.Variables.STRIPE_PRICE_PROFESSIONAL).toBeUndefined();
       for (const handler of [priced.planChange.taskFunction, priced.planChange.timeoutFunction]) {
-        const variables = functionProperties(pricedTemplate, logicalId(priced, handler.function)).Environment.Variables;
+        const variables = variablesOf(pricedTemplate, logicalId(priced, handler.function));
         expect(variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
       }
       const authorizer = functionProperties(pricedTemplate, logicalId(priced, priced.api.authorizerFunction.function));
