@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   NO_SCHEDULED_PLAN_CHANGE: { status: 404, description: 'The tenant has no scheduled plan change to cancel; `details.tenantId`.' },
   PLAN_CHANGE_STARTED: { status: 409, description: 'The scheduled plan change has reached its date and started; it can no longer be cancelled. `details.operationId`.' },
   SCHEDULING_UNAVAILABLE: { status: 503, description: 'The period-end change could not be scheduled (billing or the scheduler failed); nothing was changed. Retry later.' },
+  CANCELLATION_INCOMPLETE: { status: 503, description: 'The scheduled change is cancelled and will not happen, but undoing its billing or schedule has not finished; send the DELETE again (or it finishes within the hour). `details.operationId`.' },
+  TENANT_BUSY: { status: 503, description: 'DynamoDB refused the request (a transaction conflict with other requests on the same tenant, or throttling); nothing was changed. Retry in a moment.' },
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
@@ -94,7 +96,7 @@ const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['INVALID_IDEMPOTENCY_KEY', 'ID
 /** If-Match on a transition route. */
 const IF_MATCH_ERRORS: readonly ErrorCode[] = ['INVALID_IF_MATCH', 'VERSION_CONFLICT'];
 
-/** Every error a route behind `apiRoute` can answer: auth, input, idempotency (POST), 500, and its own. */
+/** Every error a route behind `apiRoute` can answer: auth, input, idempotency (POST), DynamoDB contention (503), 500, and its own. */
 function apiRouteErrors(options: { body: boolean; idempotent?: boolean }, ...own: ErrorCode[]): ErrorCode[] {
   return [
     ...new Set<ErrorCode>([
@@ -102,6 +104,7 @@ function apiRouteErrors(options: { body: boolean; idempotent?: boolean }, ...own
       ...(options.body ? JSON_BODY_ERRORS : NO_BODY_ERRORS),
       ...(options.idempotent ? IDEMPOTENCY_ERRORS : []),
       ...own,
+      'TENANT_BUSY',
       'INTERNAL_ERROR',
     ]),
   ];
@@ -325,7 +328,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'operator',
     params: tenantPathSchema,
     success: { status: 200, description: 'The cancelled operation (`status: cancelled`).', schema: operationSchema },
-    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'NO_SCHEDULED_PLAN_CHANGE', 'PLAN_CHANGE_STARTED', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'NO_SCHEDULED_PLAN_CHANGE', 'PLAN_CHANGE_STARTED', 'CANCELLATION_INCOMPLETE'),
     description: 'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan.',
   },
   GetOperation: {

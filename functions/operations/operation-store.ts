@@ -207,17 +207,24 @@ export class OperationStore {
 
   /**
    * A scheduled operation is set up (billing arranged, its one-shot schedule made): it leaves the sweeper's
-   * unfinished partition for the scheduled one, sorted by when it is due.
+   * unfinished partition for the scheduled one, sorted by when it starts (`startsAt`).
    */
-  async markScheduled(operationId: string, effectiveAt: string): Promise<void> {
+  async markScheduled(operationId: string, effectiveAt: string, startsAt: string): Promise<void> {
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-        UpdateExpression: 'SET #steps = list_append(#steps, :step), effectiveAt = :effectiveAt, updatedAt = :at, #indexState = :scheduled, #indexSince = :effectiveAt',
+        UpdateExpression: 'SET #steps = list_append(#steps, :step), effectiveAt = :effectiveAt, updatedAt = :at, #indexState = :scheduled, #indexSince = :startsAt',
         ConditionExpression: '#status = :scheduledStatus',
         ExpressionAttributeNames: { '#steps': 'steps', '#status': 'status', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
-        ExpressionAttributeValues: { ':step': ['scheduled'], ':effectiveAt': effectiveAt, ':at': this.#now().toISOString(), ':scheduled': SCHEDULED_OPERATIONS, ':scheduledStatus': 'scheduled' },
+        ExpressionAttributeValues: {
+          ':step': ['scheduled'],
+          ':effectiveAt': effectiveAt,
+          ':startsAt': startsAt,
+          ':at': this.#now().toISOString(),
+          ':scheduled': SCHEDULED_OPERATIONS,
+          ':scheduledStatus': 'scheduled',
+        },
       }),
     );
   }
@@ -242,7 +249,7 @@ export class OperationStore {
     return this.#inPartition(UNFINISHED_OPERATIONS, before, limit);
   }
 
-  /** Scheduled operations due before `before` (oldest first): the sweeper starts those whose schedule was lost. */
+  /** Scheduled operations due to start before `before` (oldest first): the sweeper starts those whose schedule was lost. */
   async scheduledDueBefore(before: Date, limit = 50): Promise<Operation[]> {
     return this.#inPartition(SCHEDULED_OPERATIONS, before, limit);
   }
@@ -264,24 +271,32 @@ export class OperationStore {
   /**
    * Claim the operation for compensation: from then on every late step is refused (recordStep throws), so
    * what the returned record lists as started is all there is to undo. Returns undefined when the operation
-   * is not in one of the `from` statuses (it ended, or a cancellation found it started); a compensation that
-   * was claimed before (a retry) may claim again. The sweeper's clock restarts with the claim.
+   * is not in one of the `from` statuses (it ended, or a cancellation found it started), or has recorded
+   * `unlessStep`; a compensation that was claimed before (a retry) may claim again. The sweeper's clock
+   * restarts with the claim.
    */
   async beginCompensation(
     operationId: string,
     from: ReadonlyArray<'scheduled' | 'running' | 'compensating'> = ['scheduled', 'running', 'compensating'],
+    options: { readonly unlessStep?: string } = {},
   ): Promise<Operation | undefined> {
     const at = this.#now().toISOString();
     const allowed = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
+    const unless = options.unlessStep ? { ':unlessStep': options.unlessStep } : {};
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: operationPk(operationId), sk: OPERATION_SK },
           UpdateExpression: 'SET #status = :compensating, updatedAt = :at, #indexState = :unfinished, #indexSince = :at',
-          ConditionExpression: `#status IN (${Object.keys(allowed).join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
-          ExpressionAttributeValues: { ':compensating': 'compensating', ':unfinished': UNFINISHED_OPERATIONS, ':at': at, ...allowed },
+          ConditionExpression: `#status IN (${Object.keys(allowed).join(', ')})${options.unlessStep ? ' AND NOT contains(#steps, :unlessStep)' : ''}`,
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#indexState': BY_STATE_INDEX.partitionKey,
+            '#indexSince': BY_STATE_INDEX.sortKey,
+            ...(options.unlessStep ? { '#steps': 'steps' } : {}),
+          },
+          ExpressionAttributeValues: { ':compensating': 'compensating', ':unfinished': UNFINISHED_OPERATIONS, ':at': at, ...allowed, ...unless },
           ReturnValues: 'ALL_NEW',
         }),
       );

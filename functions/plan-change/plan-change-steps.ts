@@ -45,6 +45,9 @@ export interface PlanChangeDependencies {
   readonly now?: () => Date;
 }
 
+/** The step a scheduled change records when it starts: from then on it rolls back, it is never cancelled. */
+export const PERIOD_END_REACHED = 'period_end_reached';
+
 /** The one-shot schedule that starts a scheduled plan change; one per operation. */
 export function planChangeScheduleName(operationId: string): string {
   return `plan-change-${operationId}`;
@@ -213,9 +216,9 @@ async function compensate(
   deps: PlanChangeDependencies,
   input: PlanChangeInput,
   failure?: StepFailure,
-  claimFrom?: ReadonlyArray<'scheduled' | 'running' | 'compensating'>,
+  claim?: { readonly from: ReadonlyArray<'scheduled' | 'running' | 'compensating'>; readonly unlessStep?: string },
 ): Promise<StepResult> {
-  const operation = await deps.operations.beginCompensation(input.operationId, claimFrom);
+  const operation = await deps.operations.beginCompensation(input.operationId, claim?.from, { unlessStep: claim?.unlessStep });
   if (!operation) {
     const current = await deps.operations.get(input.operationId);
     if (current.status === 'succeeded') await releasePrevious(deps, input, current.facts.previousProvisionedBy);
@@ -243,14 +246,19 @@ async function compensate(
   const error = { code: cause.code, message: [cause.message, ...notes].filter(Boolean).join('; ') };
   // A scheduled change that never started: the tenant never left `active`. Its schedule goes, the tenant
   // forgets it, and the operation ends `cancelled`, in one transaction.
-  if (input.timing === 'period_end' && !operation.steps.includes('period_end_reached')) {
+  if (input.timing === 'period_end' && !operation.steps.includes(PERIOD_END_REACHED)) {
     await deps.scheduler.cancel(planChangeScheduleName(input.operationId));
     const cancelled = deps.operations.finishUpdate(input.operationId, 'cancelled', 'compensating', error);
     const tenant = await deps.tenants.find(input.tenantId);
-    if (tenant?.scheduledPlanChange?.operationId === input.operationId) {
-      await deps.tenants.transact([deps.tenants.clearScheduledChangeUpdate(input.tenantId, input.operationId), cancelled]);
-    } else {
-      await deps.operations.finish(input.operationId, 'cancelled', 'compensating', error);
+    try {
+      if (tenant?.scheduledPlanChange?.operationId === input.operationId) {
+        await deps.tenants.transact([deps.tenants.clearScheduledChangeUpdate(input.tenantId, input.operationId), cancelled]);
+      } else {
+        await deps.operations.finish(input.operationId, 'cancelled', 'compensating', error);
+      }
+    } catch (finishError) {
+      // A concurrent cancellation (a retried DELETE, the sweeper) finished it first: the same end.
+      if ((await deps.operations.get(input.operationId)).status !== 'cancelled') throw finishError;
     }
     return { outcome: 'cancelled' };
   }
@@ -276,7 +284,7 @@ async function compensate(
  * (outcome `not_claimed` then). A cancellation interrupted half-way (`compensating`) is taken up again.
  */
 export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure): Promise<StepResult> {
-  return guardContention('cancel', () => compensate(deps, input, reason, ['scheduled', 'compensating']));
+  return guardContention('cancel', () => compensate(deps, input, reason, { from: ['scheduled', 'compensating'], unlessStep: PERIOD_END_REACHED }));
 }
 
 /**

@@ -7,15 +7,21 @@
  * until that moment. A failure on the way undoes what was done (the operation ends `cancelled`); a crash on
  * the way is undone by the sweeper.
  *
- * At the period end the schedule fires `startScheduledPlanChange`: usage is checked again (a tenant that
- * grew past the new limits keeps its plan: the change is cancelled and billing put back), then the tenant's
- * initiate event and the operation's start are one transaction and the same plan-change workflow runs
- * (drain, read-only window, provisioning, commit; billing is already arranged).
+ * Shortly before the period end (PERIOD_END_LEAD_SECONDS) the schedule fires `startScheduledPlanChange`:
+ * usage is checked again (a tenant that grew past the new limits keeps its plan: the change is cancelled and
+ * billing put back), then the tenant's initiate event and the operation's start are one transaction and the
+ * same plan-change workflow runs (drain, read-only window, provisioning, commit; billing is already
+ * arranged). Starting before the billing period ends means a change that is cancelled or rolls back releases
+ * the Stripe schedule before it moves the price: the tenant keeps its plan and its price, nobody is charged
+ * or credited for a change that did not happen. The cost: the lower plan applies up to that lead early.
  *
  * Until then the change can be cancelled (`cancelPlanChangeRequest`); other plan changes are refused with 409
  * while it is pending, so two changes never race for the same subscription.
  */
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
+import { SchedulerTransientError } from '../scheduler/scheduler-port';
+import { ConfigurationError } from '../shared/config';
+import { StoreContentionError } from './errors';
 import { isTransitional } from '../lifecycle/lifecycle-table';
 import { usageViolations } from '../plans/plan-catalog';
 import { ApiError } from '../shared/errors';
@@ -35,8 +41,18 @@ import {
 
 export type ScheduledPlanChangeDependencies = PlanChangeDependencies & { readonly runner: WorkflowRunner };
 
-/** A schedule may fire this early (clock skew) and still count as due. */
-const DUE_TOLERANCE_MS = 5_000;
+/** EventBridge Scheduler fires within the minute of its time (60 s precision): that early still counts as due. */
+const DUE_TOLERANCE_MS = 90_000;
+/**
+ * How long before the end of the billing period a scheduled change starts: longer than the workflow's own
+ * timeout (900 s), so even a change that fails late has rolled back before billing moves the price.
+ */
+export const PERIOD_END_LEAD_SECONDS = 16 * 60;
+
+/** When a change effective at `effectiveAt` (the period end) starts. */
+export function startsAt(effectiveAt: string): Date {
+  return new Date(Date.parse(effectiveAt) - PERIOD_END_LEAD_SECONDS * 1000);
+}
 /** A tenant busy with another operation (an export, say) at the period end is tried again this much later. */
 export const BUSY_TENANT_RETRY_SECONDS = 10 * 60;
 
@@ -69,18 +85,23 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
     if (change.effectiveAt !== effectiveAt) {
       throw new BillingTransientError(`The billing period rolled over while the change was scheduled (${effectiveAt} became ${change.effectiveAt}).`);
     }
-    await deps.scheduler.scheduleOnce(scheduleOf(operationId, new Date(effectiveAt)));
-    await deps.operations.markScheduled(operationId, effectiveAt);
+    await deps.scheduler.scheduleOnce(scheduleOf(operationId, startsAt(effectiveAt)));
+    await deps.operations.markScheduled(operationId, effectiveAt, startsAt(effectiveAt).toISOString());
   } catch (error) {
     logger.error('Could not schedule the plan change; undoing it', { operationId, tenantId: input.tenantId, error: error as Error });
+    let undone = true;
     try {
       await cancelScheduledChange(deps, input, failureOf(error));
     } catch (undoError) {
       // The operation stays in the sweeper's partition: it is undone there within the hour.
+      undone = false;
       logger.error('Could not undo a failed scheduling; the sweeper will', { operationId, undoError: undoError as Error });
     }
-    if (error instanceof BillingRejectedError) throw error; // 422: retrying will not help
-    throw new ApiError(503, 'SCHEDULING_UNAVAILABLE', 'The downgrade could not be scheduled; nothing was changed. Retry later.', undefined, { cause: error });
+    if (error instanceof BillingRejectedError || error instanceof ConfigurationError) throw error; // retrying will not help
+    const message = undone
+      ? 'The downgrade could not be scheduled; nothing was changed. Retry later.'
+      : `The downgrade could not be scheduled, and undoing it has not finished: operation ${operationId} is undone automatically within the hour (the tenant keeps its plan). Retry after that.`;
+    throw new ApiError(503, 'SCHEDULING_UNAVAILABLE', message, { operationId }, { cause: error });
   }
 }
 
@@ -100,13 +121,21 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
   const now = deps.now?.() ?? new Date();
   const operation = await deps.operations.find(operationId);
   if (!operation) return { operationId, outcome: 'not_found' };
-  // Not scheduled any more (started, cancelled), or never set up: the sweeper undoes those.
-  if (operation.status !== 'scheduled' || !operation.steps.includes('scheduled') || !operation.effectiveAt) return { operationId, outcome: 'already_handled' };
   const input = operation.input as unknown as PlanChangeInput;
-  const due = new Date(operation.effectiveAt);
+  if (operation.status === 'running' && operation.steps.includes('period_end_reached')) {
+    // Started, but maybe its execution never was (the last delivery died in between): start it again, a
+    // no-op when it runs. Only while the operation still owns the tenant.
+    const tenant = await deps.tenants.get(input.tenantId);
+    if (tenant.operationId !== operationId) return { operationId, outcome: 'already_handled' };
+    await startExecution(deps, input);
+    return { operationId, outcome: 'started' };
+  }
+  // Not scheduled any more (ended, being cancelled), or never set up: the sweeper undoes those.
+  if (operation.status !== 'scheduled' || !operation.steps.includes('scheduled') || !operation.effectiveAt) return { operationId, outcome: 'already_handled' };
+  const due = startsAt(operation.effectiveAt);
   if (now.getTime() < due.getTime() - DUE_TOLERANCE_MS) {
     await deps.scheduler.scheduleOnce(scheduleOf(operationId, due));
-    return { operationId, outcome: 'not_due', reason: `Due at ${operation.effectiveAt}.` };
+    return { operationId, outcome: 'not_due', reason: `Due at ${due.toISOString()}, before the period ends at ${operation.effectiveAt}.` };
   }
 
   for (let attempt = 0; ; attempt += 1) {
@@ -139,8 +168,10 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
       if (current.status !== 'scheduled') return { operationId, outcome: 'already_handled' };
       throw error;
     }
-    const started = await startOrUndo(deps, input);
-    return { operationId, outcome: started ? 'started' : 'rolled_back' };
+    // A start that fails is thrown, not undone: the delivery is retried (and then the sweeper), and the retry
+    // starts the execution of the operation now running (above). The billing period has not ended yet.
+    await startExecution(deps, input);
+    return { operationId, outcome: 'started' };
   }
 }
 
@@ -169,19 +200,27 @@ function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure
  * on its old plan) and answers false.
  */
 export async function startOrUndo(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<boolean> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
+  try {
+    await startExecution(deps, input);
+    return true;
+  } catch (error) {
+    logger.error('Could not start the plan-change workflow; rolling back', { operationId: input.operationId, error: error as Error });
+    await runPlanChangeStep(deps, 'compensate', input, { Error: 'WorkflowStartFailed', Cause: `The workflow could not be started: ${(error as Error)?.message ?? String(error)}` });
+    return false;
+  }
+}
+
+/** Start the execution named after the operation, with three tries; the last failure is thrown. */
+async function startExecution(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
     try {
       await deps.runner.start('plan-change', input.operationId, { operation: input });
-      return true;
+      return;
     } catch (error) {
-      lastError = error;
+      if (attempt >= 2) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
     }
   }
-  logger.error('Could not start the plan-change workflow; rolling back', { operationId: input.operationId, error: lastError as Error });
-  await runPlanChangeStep(deps, 'compensate', input, { Error: 'WorkflowStartFailed', Cause: `The workflow could not be started: ${(lastError as Error)?.message ?? String(lastError)}` });
-  return false;
 }
 
 /** DELETE /tenants/{id}/scheduled-plan-change: cancel the pending change (billing put back, schedule gone). */
@@ -192,10 +231,23 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
     throw new ApiError(404, 'NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
   }
   const operation = await deps.operations.get(scheduled.operationId);
-  const result = await cancelScheduledChange(deps, operation.input as unknown as PlanChangeInput, {
-    Error: 'CancelledByRequest',
-    Cause: `Cancelled by ${actor}${reason ? `: ${reason}` : ''}.`,
-  });
+  let result;
+  try {
+    result = await cancelScheduledChange(deps, operation.input as unknown as PlanChangeInput, {
+      Error: 'CancelledByRequest',
+      Cause: `Cancelled by ${actor}${reason ? `: ${reason}` : ''}.`,
+    });
+  } catch (error) {
+    if (!(error instanceof BillingTransientError || error instanceof SchedulerTransientError || error instanceof StoreContentionError)) throw error;
+    // Claimed, so it will not start any more, but billing or the schedule is not undone yet.
+    throw new ApiError(
+      503,
+      'CANCELLATION_INCOMPLETE',
+      `The change to ${scheduled.plan} is cancelled and will not happen, but undoing its billing or schedule has not finished (${(error as Error).message}). Send the DELETE again to finish it now; otherwise it is finished automatically within the hour.`,
+      { operationId: scheduled.operationId },
+      { cause: error },
+    );
+  }
   if ('outcome' in result && result.outcome !== 'cancelled') {
     throw new ApiError(
       409,

@@ -12,8 +12,11 @@ import { startScheduledPlanChange, type ScheduledPlanChangeDependencies } from '
 
 /** Past the workflow's 900 s timeout plus the timeout rule's retries. */
 export const STUCK_AFTER_SECONDS = 30 * 60;
-/** A scheduled change this overdue lost its schedule: the scheduler delivers within seconds, retries within minutes. */
-export const OVERDUE_AFTER_SECONDS = 15 * 60;
+/**
+ * A scheduled change this long past its start lost its schedule (the scheduler delivers within the minute);
+ * with the sweep every 10 minutes it still starts before the period ends (the start leads it by 16 minutes).
+ */
+export const OVERDUE_AFTER_SECONDS = 5 * 60;
 
 export interface SweepResult {
   readonly examined: number;

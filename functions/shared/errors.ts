@@ -7,6 +7,7 @@ import { BillingRejectedError, BillingTransientError } from '../billing/billing-
 import { OperationNotFoundError } from '../operations/operation-store';
 import { LeaseRefusedError } from '../leases/errors';
 import { SchedulerTransientError } from '../scheduler/scheduler-port';
+import { StoreContentionError, isStoreContention } from '../plan-change/errors';
 import { LEASE_RETRY_AFTER_SECONDS } from '../leases/lease-schemas';
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import {
@@ -88,6 +89,9 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof OperationNotFoundError) return new ApiError(404, 'OPERATION_NOT_FOUND', error.message, { operationId: error.operationId });
   if (error instanceof BillingRejectedError) return new ApiError(422, 'BILLING_REJECTED', error.message);
   if (error instanceof BillingTransientError) return new ApiError(503, 'BILLING_UNAVAILABLE', 'The billing provider is unavailable; nothing was changed. Retry later.', undefined, { cause: error });
+  if (error instanceof StoreContentionError || isStoreContention(error)) {
+    return new ApiError(503, 'TENANT_BUSY', 'The database is busy with other changes to this tenant right now; nothing was changed. Retry in a moment.', undefined, { cause: error });
+  }
   if (error instanceof SchedulerTransientError) {
     return new ApiError(503, 'SCHEDULING_UNAVAILABLE', 'The scheduler did not answer; the change will be finished by the sweeper. Retry later.', undefined, { cause: error });
   }

@@ -7,8 +7,8 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
-import { cancelScheduledChange, planChangeScheduleName, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
-import { BUSY_TENANT_RETRY_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
+import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
+import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
 import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { SchedulerTransientError } from '../../../functions/scheduler/scheduler-port';
@@ -35,6 +35,8 @@ const scheduler = new LocalScheduler({
   handlers: { 'plan-change.period-end': async (event) => void (await startScheduledPlanChange(periodEndDeps(), String(event.payload.operationId))) },
 });
 const PERIOD_END = calendarMonth(new Date()).end;
+/** When the change starts: before the period end, so a change that fails rolls back before billing moves. */
+const STARTS_AT = new Date(PERIOD_END.getTime() - PERIOD_END_LEAD_SECONDS * 1000);
 
 beforeAll(async () => {
   await api.start();
@@ -72,8 +74,8 @@ async function scheduledDowngrade(tenantId: string): Promise<string> {
   return response.body.operationId as string;
 }
 
-/** Reach the end of the period: the scheduler fires what is due, and the started workflow finishes. */
-async function reachPeriodEnd(at: Date = PERIOD_END) {
+/** Reach the start of a scheduled change: the scheduler fires what is due, and the started workflow finishes. */
+async function reachPeriodEnd(at: Date = STARTS_AT) {
   clock = at;
   const fired = await scheduler.fireDue(at);
   await runner.idle();
@@ -111,7 +113,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(await operation(operationId)).toMatchObject({ status: 'scheduled', effectiveAt: PERIOD_END.toISOString(), steps: ['billing_started', 'billing_updated', 'scheduled'] });
     expect(await ledgerKinds('sched-happy')).toEqual(['schedule']);
     expect(await ledger.balance('sched-happy')).toBe(0);
-    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: PERIOD_END, target: 'plan-change.period-end', payload: { operationId } });
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: STARTS_AT, target: 'plan-change.period-end', payload: { operationId } });
     expect((await scheduler.fireDue(new Date())).fired).not.toContain(planChangeScheduleName(operationId));
 
     // The period end: the workflow runs and the new plan applies
@@ -130,7 +132,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
 
   it('should start once when the schedule is delivered twice at the same time', async () => {
     const operationId = await scheduledDowngrade('sched-twice');
-    clock = PERIOD_END;
+    clock = STARTS_AT;
 
     const results = await Promise.all([startScheduledPlanChange(periodEndDeps(), operationId), startScheduledPlanChange(periodEndDeps(), operationId)]);
     await runner.idle();
@@ -139,6 +141,22 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(await tenant('sched-twice')).toMatchObject({ state: 'active', plan: 'starter' });
     const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-twice/history')).body.items;
     expect(history.filter((entry) => entry.event === 'initiate_downgrade')).toHaveLength(1);
+  });
+
+  it('should start the execution on the next delivery when the last one died after starting the operation', async () => {
+    const operationId = await scheduledDowngrade('sched-crash-start');
+    clock = STARTS_AT;
+    const down = { start: async () => Promise.reject(new Error('Step Functions unavailable')) };
+
+    await expect(startScheduledPlanChange({ ...periodEndDeps(), runner: down }, operationId)).rejects.toThrow('Step Functions unavailable');
+    expect(await tenant('sched-crash-start')).toMatchObject({ state: 'downgrading', operationId });
+    const retried = await startScheduledPlanChange(periodEndDeps(), operationId);
+    await runner.idle();
+
+    expect(retried.outcome).toBe('started');
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+    expect(await tenant('sched-crash-start')).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(await ledgerKinds('sched-crash-start')).toEqual(['schedule']);
   });
 
   it('should do nothing but re-arm its schedule when delivered before the period end', async () => {
@@ -150,7 +168,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(result.outcome).toBe('not_due');
     expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
     expect(await tenant('sched-early')).toMatchObject({ plan: 'professional', scheduledPlanChange: { operationId } });
-    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: PERIOD_END });
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: STARTS_AT });
   });
 
   it('should cancel the change and put billing back when usage has outgrown the new plan by the period end', async () => {
@@ -197,7 +215,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(fired.fired).toContain(planChangeScheduleName(operationId));
     expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
     expect(await tenant('sched-busy')).toMatchObject({ state: 'exporting', plan: 'professional', scheduledPlanChange: { operationId } });
-    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: new Date(PERIOD_END.getTime() + BUSY_TENANT_RETRY_SECONDS * 1000) });
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: new Date(STARTS_AT.getTime() + BUSY_TENANT_RETRY_SECONDS * 1000) });
   });
 
   it.each(['StartReadOnlyWindow', 'DrainQueries', 'ProvisionResources', 'UpdateBilling', 'CommitPlan'])(
@@ -264,7 +282,7 @@ describe('Scheduled downgrade: while it is pending', () => {
     fault = async (state, phase, input) => {
       if (input.tenantId === 'sched-started' && state === 'ProvisionResources' && phase === 'before') await held;
     };
-    clock = PERIOD_END;
+    clock = STARTS_AT;
     expect((await startScheduledPlanChange(periodEndDeps(), operationId)).outcome).toBe('started');
 
     const cancel = await api.request<Body>('DELETE', '/tenants/sched-started/scheduled-plan-change');
@@ -278,6 +296,41 @@ describe('Scheduled downgrade: while it is pending', () => {
     expect(late).toEqual({ outcome: 'not_claimed' }); // a cancellation racing the start never claims a running change
     expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
     expect(await tenant('sched-started')).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
+  it('should never let a cancellation take over a started change that is rolling back', async () => {
+    const operationId = await scheduledDowngrade('sched-rollback-race');
+    clock = STARTS_AT;
+    // Started; its execution is not running here, the test plays its compensation.
+    expect((await startScheduledPlanChange({ ...periodEndDeps(), runner: { start: async () => undefined } }, operationId)).outcome).toBe('started');
+    const input = (await operation(operationId)).input as unknown as PlanChangeInput;
+    await planChangeDependencies().operations.beginCompensation(operationId); // the workflow's own compensation claims it
+
+    const late = await cancelScheduledChange(planChangeDependencies(), input, { Error: 'CancelledByRequest' });
+    const rolledBack = await runPlanChangeStep(planChangeDependencies(), 'compensate', input, { Error: 'InjectedFault' });
+
+    expect(late).toEqual({ outcome: 'not_claimed' });
+    expect(rolledBack).toEqual({ outcome: 'rolled_back' });
+    expect(await operation(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+    expect(await tenant('sched-rollback-race')).toMatchObject({ state: 'active', plan: 'professional' });
+  });
+
+  it('should answer 503 CANCELLATION_INCOMPLETE when the cancel cannot finish, and finish on the next DELETE', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-retry');
+    jest.spyOn(planChangeDependencies().scheduler, 'cancel').mockRejectedValueOnce(new SchedulerTransientError('scheduler throttled'));
+
+    const first = await api.request<Body>('DELETE', '/tenants/sched-cancel-retry/scheduled-plan-change');
+    expect(first.status).toBe(503);
+    expect(first.body.error).toMatchObject({ code: 'CANCELLATION_INCOMPLETE', details: { operationId } });
+    expect(first.body.error?.message).toContain('Send the DELETE again');
+    clock = STARTS_AT;
+    expect((await startScheduledPlanChange(periodEndDeps(), operationId)).outcome).toBe('already_handled'); // claimed: it will not start
+
+    const second = await api.request<Body>('DELETE', '/tenants/sched-cancel-retry/scheduled-plan-change');
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ operationId, status: 'cancelled' });
+    expect((await tenant('sched-cancel-retry')).scheduledPlanChange).toBeUndefined();
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
   });
 
   it('should undo a scheduling that fails half-way and answer 503, leaving nothing behind', async () => {
@@ -300,9 +353,9 @@ describe('Scheduled downgrade: the sweeper', () => {
     const operationId = await scheduledDowngrade('sched-lost');
     await scheduler.cancel(planChangeScheduleName(operationId)); // deleted by hand, or dead-lettered
 
-    const at = new Date(PERIOD_END.getTime() + (OVERDUE_AFTER_SECONDS + 60) * 1000);
+    const at = new Date(STARTS_AT.getTime() + (OVERDUE_AFTER_SECONDS + 60) * 1000);
     clock = at;
-    const early = await sweepStuckOperations(periodEndDeps(), { now: PERIOD_END });
+    const early = await sweepStuckOperations(periodEndDeps(), { now: new Date(STARTS_AT.getTime() + 60_000) });
     expect(early.overdueStarted).not.toContain(operationId);
     const swept = await sweepStuckOperations(periodEndDeps(), { now: at });
     await runner.idle();
