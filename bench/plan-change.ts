@@ -5,6 +5,11 @@
  * new plan and charged once if it succeeded, on its old plan with no charge and nothing provisioned if it
  * rolled back, never left upgrading or read-only.
  *
+ * Then N period-end downgrades: scheduled concurrently (latency of the 202), then all due at the same instant
+ * (a calendar-month period ends for every tenant at once) and fired by the local scheduler; again clean and
+ * with faults. Stable means: on the new plan with billing scheduled once, or on the old plan with the
+ * schedule cancelled; never left downgrading, read-only, or with a scheduled change pending.
+ *
  *   npm run bench:plan-change          (BENCH_TENANTS=100, BENCH_FAULT_RATE=0.1)
  */
 import { performance } from 'node:perf_hooks';
@@ -64,22 +69,29 @@ async function main(): Promise<void> {
     const ledger = new LedgerBilling({ client, tableName: 'bench-plan-change' });
     const provisioner = new LocalProvisioner({ client, tableName: 'bench-plan-change' });
 
-    const round = async (label: string, faultRate: number) => {
-      const random = seeded(42);
-      let injected = 0;
+    /**
+     * The local runner with each working step failing with probability faultRate: half before its work, half
+     * after it (the work happened, its answer was lost). Seeded, so a run's faults can be reproduced.
+     */
+    const faultyRunner = (seed: number, faultRate: number) => {
+      const random = seeded(seed);
+      const counts = { injected: 0 };
       const unexpected: unknown[] = [];
       const runner = new LocalWorkflowRunner({
         planChange: planChangeDependencies,
         onError: (error) => unexpected.push(error),
-        // Each working step fails with probability faultRate: half before its work, half after it (the work
-        // happened, its answer was lost).
         faults: (state, phase) => {
           if (state !== 'Compensate' && random() < faultRate / 2) {
-            injected += 1;
+            counts.injected += 1;
             throw new InjectedFault(`injected into ${state} (${phase} its work)`);
           }
         },
       });
+      return { runner, injected: () => counts.injected, unexpected };
+    };
+
+    const round = async (label: string, faultRate: number) => {
+      const { runner, injected, unexpected } = faultyRunner(42, faultRate);
       const deps = { ...planChangeDependencies(), runner };
       const ids = Array.from({ length: TENANTS }, (_, i) => `${label}-${String(i).padStart(3, '0')}`);
       for (const tenantId of ids) {
@@ -119,10 +131,72 @@ async function main(): Promise<void> {
         if (!stable) unstable.push(`${tenantId} (${operation.status}, ${tenant.state}, ${tenant.plan})`);
       }
       latencies.sort((a, b) => a - b);
-      return { label, faultRate, injected, succeeded, rolledBack, unstable, unexpected: unexpected.length, wall, p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN };
+      return { label, faultRate, injected: injected(), succeeded, rolledBack, unstable, unexpected: unexpected.length, wall, p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN };
+    };
+
+    const { LocalScheduler } = await import('../functions/scheduler/local-scheduler');
+    const { startScheduledPlanChange } = await import('../functions/plan-change/scheduled-plan-change');
+    const { calendarMonth } = await import('../functions/billing/ledger-billing');
+
+    const periodEndRound = async (label: string, faultRate: number) => {
+      const { runner, injected, unexpected } = faultyRunner(7, faultRate);
+      const periodEnd = calendarMonth(new Date()).end;
+      const deps = { ...planChangeDependencies(), runner, now: () => periodEnd };
+      const scheduler = new LocalScheduler({
+        client,
+        tableName: 'bench-plan-change',
+        handlers: { 'plan-change.period-end': async (event) => void (await startScheduledPlanChange(deps, String(event.payload.operationId))) },
+      });
+      const ids = Array.from({ length: TENANTS }, (_, i) => `${label}-${String(i).padStart(3, '0')}`);
+      for (const tenantId of ids) {
+        await tenantStore().create(
+          { tenantId, name: tenantId, email: `${tenantId}@bench.example`, plan: 'professional', usage: { queriesPerMonth: 10, storageGb: 0.1, documents: 10, users: 2 } },
+          { actor: 'bench' },
+        );
+      }
+      const scheduling: number[] = [];
+      const operations = await Promise.all(
+        ids.map(async (tenantId) => {
+          const t0 = performance.now();
+          const answer = await requestPlanChange({ ...planChangeDependencies(), runner }, tenantId, { plan: 'starter', dryRun: false, drainTimeoutSeconds: 30 }, 'bench');
+          scheduling.push(performance.now() - t0);
+          return { tenantId, operationId: answer.body.operationId as string };
+        }),
+      );
+      const fireStarted = Date.now();
+      const fired = await scheduler.fireDue(periodEnd);
+      await runner.idle();
+      const wall = (Date.now() - fireStarted) / 1000;
+
+      const latencies: number[] = [];
+      let succeeded = 0;
+      let rolledBack = 0;
+      const unstable: string[] = [];
+      for (const { tenantId, operationId } of operations) {
+        const operation = await deps.operations.get(operationId);
+        const tenant = await tenantStore().get(tenantId);
+        latencies.push(Date.parse(operation.finishedAt ?? operation.updatedAt) - fireStarted);
+        const kinds = (await ledger.ledgerEntries(tenantId)).map((entry) => entry.kind).join();
+        const settled = tenant.state === 'active' && !tenant.readOnlyReason && !tenant.scheduledPlanChange;
+        const stable =
+          operation.status === 'succeeded'
+            ? settled && tenant.plan === 'starter' && kinds === 'schedule'
+            : operation.status === 'rolled_back' && settled && tenant.plan === 'professional' && kinds === 'schedule,schedule_cancelled';
+        if (operation.status === 'succeeded') succeeded += 1;
+        if (operation.status === 'rolled_back') rolledBack += 1;
+        if (!stable) unstable.push(`${tenantId} (${operation.status}, ${tenant.state}, ${tenant.plan}, ${kinds})`);
+      }
+      latencies.sort((a, b) => a - b);
+      scheduling.sort((a, b) => a - b);
+      return {
+        label, faultRate, injected: injected(), succeeded, rolledBack, unstable, unexpected: unexpected.length + fired.failed.length, wall,
+        p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN,
+        scheduleP50: Math.round(percentile(scheduling, 50)), scheduleP95: Math.round(percentile(scheduling, 95)),
+      };
     };
 
     const results = [await round('clean', 0), await round('faults', FAULT_RATE)];
+    const periodEnd = [await periodEndRound('period-end', 0), await periodEndRound('period-end-faults', FAULT_RATE)];
     process.stdout.write(`\n${TENANTS} concurrent upgrades (starter → professional) through the local workflow runner\n\n`);
     process.stdout.write('| run | fault rate | faults injected | succeeded | rolled back | unstable | P50 ms | P95 ms | max ms | wall s |\n');
     process.stdout.write('|-----|-----------:|----------------:|----------:|------------:|---------:|-------:|-------:|-------:|-------:|\n');
@@ -131,9 +205,18 @@ async function main(): Promise<void> {
         `| ${r.label} | ${r.faultRate} | ${r.injected} | ${r.succeeded} | ${r.rolledBack} | ${r.unstable.length} | ${r.p50} | ${r.p95} | ${r.max} | ${r.wall.toFixed(1)} |\n`,
       );
     }
-    for (const r of results) if (r.unstable.length > 0) process.stdout.write(`UNSTABLE in ${r.label}: ${r.unstable.slice(0, 10).join('; ')}\n`);
-    process.stdout.write(`${JSON.stringify({ bench: 'plan-change', tenants: TENANTS, results: results.map(({ unstable, ...rest }) => ({ ...rest, unstable: unstable.length })) })}\n`);
-    const failed = results.some((r) => r.unstable.length > 0 || r.unexpected > 0 || r.succeeded + r.rolledBack !== TENANTS);
+    process.stdout.write(`\n${TENANTS} period-end downgrades (professional → starter): scheduled concurrently, then all due at once and fired by the local scheduler\n\n`);
+    process.stdout.write('| run | fault rate | faults injected | succeeded | rolled back | unstable | schedule P50 ms | schedule P95 ms | P50 ms from fire | P95 ms | max ms | wall s |\n');
+    process.stdout.write('|-----|-----------:|----------------:|----------:|------------:|---------:|----------------:|----------------:|-----------------:|-------:|-------:|-------:|\n');
+    for (const r of periodEnd) {
+      process.stdout.write(
+        `| ${r.label} | ${r.faultRate} | ${r.injected} | ${r.succeeded} | ${r.rolledBack} | ${r.unstable.length} | ${r.scheduleP50} | ${r.scheduleP95} | ${r.p50} | ${r.p95} | ${r.max} | ${r.wall.toFixed(1)} |\n`,
+      );
+    }
+    const all = [...results, ...periodEnd];
+    for (const r of all) if (r.unstable.length > 0) process.stdout.write(`UNSTABLE in ${r.label}: ${r.unstable.slice(0, 10).join('; ')}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'plan-change', tenants: TENANTS, results: all.map(({ unstable, ...rest }) => ({ ...rest, unstable: unstable.length })) })}\n`);
+    const failed = all.some((r) => r.unstable.length > 0 || r.unexpected > 0 || r.succeeded + r.rolledBack !== TENANTS);
     await stop();
     process.exit(failed ? 1 : 0);
   } catch (error) {
