@@ -21,6 +21,7 @@ import {
   createTenantBodySchema,
   listTenantsQuerySchema,
   pageQuerySchema,
+  reportUsageBodySchema,
   tenantPathSchema,
   transitionBodySchema,
   usageSchema,
@@ -62,6 +63,7 @@ export const ERROR_CODES = {
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by another operation; `details` has `currentState`, `operationId`.' },
   TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
   TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted and takes no query leases; `details` has `reason` (`blocked`), `state`.' },
+  MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`.' },
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
   OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
@@ -152,6 +154,7 @@ const tenantSchema = z
       .optional()
       .meta({ description: 'A downgrade waiting for the end of the billing period: until `effectiveAt` the tenant keeps its plan, limits and resources.' }),
     usage: usageSchema,
+    usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     version: z.number().int().min(1).meta({ description: 'Increases by one per lifecycle event; the ETag.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -200,6 +203,26 @@ const queryLeaseSchema = z
     expiresAt: timestamp.meta({ description: 'When the lease stops counting unless released earlier.' }),
   })
   .meta({ description: 'A query lease: while it is live, a plan change waits before migrating the tenant.' });
+
+const usageViolationSchema = z
+  .object({ metric: z.string(), current: z.number(), limit: z.number(), message: z.string() })
+  .meta({ description: 'One metric over a plan limit, e.g. `users: 25 exceeds the starter limit of 10`.' });
+
+const usageReportSchema = z
+  .object({
+    tenantId: z.string(),
+    applied: z.boolean().meta({ description: 'false when a report measured later was already recorded: this one changed nothing.' }),
+    usage: usageSchema,
+    usageMeasuredAt: timestamp.nullable(),
+    plan: planIdSchema,
+    limits: planLimitsSchema,
+    violations: z.array(usageViolationSchema).meta({ description: "Where usage exceeds the plan's limits." }),
+    scheduledPlanChange: z
+      .object({ operationId: z.string(), plan: planIdSchema, effectiveAt: timestamp, violations: z.array(usageViolationSchema) })
+      .optional()
+      .meta({ description: 'A downgrade scheduled for the period end, and where usage exceeds its limits: if it still does then, the downgrade is cancelled.' }),
+  })
+  .meta({ description: 'The usage recorded for the tenant after the report, against its plan and any scheduled change.' });
 
 const healthSchema = z.object({ status: z.literal('ok') });
 
@@ -266,6 +289,7 @@ const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TransitionRequest: transitionBodySchema,
   AcquireQueryLeaseRequest: acquireLeaseBodySchema,
   ChangePlanRequest: changePlanBodySchema,
+  ReportUsageRequest: reportUsageBodySchema,
 };
 const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TenantState: tenantStateSchema,
@@ -279,6 +303,7 @@ const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   AuditEntryPage: auditEntryPageSchema,
   AccessDecision: accessDecisionSchema,
   QueryLease: queryLeaseSchema,
+  UsageReport: usageReportSchema,
   PlanChangeAccepted: planChangeAcceptedSchema,
   Operation: operationSchema,
   Health: healthSchema,
@@ -398,6 +423,16 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     params: tenantPathSchema,
     success: { status: 200, description: 'The access decision, with the plan limits.', schema: accessDecisionSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
+  },
+  ReportUsage: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    body: reportUsageBodySchema,
+    success: { status: 200, description: 'The usage recorded, with any limits it exceeds.', schema: usageReportSchema },
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE'),
+    description:
+      'For the application plane (its tenant token, or an operator): every metric as measured now. Idempotent; reports may arrive out of order, an older one than the last recorded changes nothing. ' +
+      'Downgrades are checked against the recorded usage, and a downgrade scheduled for the period end is checked again then.',
   },
   AcquireQueryLease: {
     access: 'operator-or-own-tenant',

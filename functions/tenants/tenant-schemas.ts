@@ -22,6 +22,22 @@ export const usageSchema = z
   })
   .strict();
 
+/** A usage report of the application plane: every metric, measured at a time (default: when received). */
+export const reportUsageBodySchema = z
+  .object({
+    usage: z
+      .object({
+        queriesPerMonth: count,
+        storageGb: z.number().nonnegative('must be 0 or more'),
+        documents: count,
+        users: count,
+      })
+      .strict(),
+    measuredAt: z.iso.datetime({ message: 'must be an ISO 8601 UTC time, e.g. 2026-11-22T08:00:00Z' }).optional(),
+  })
+  .strict();
+export type ReportUsageBody = z.infer<typeof reportUsageBodySchema>;
+
 /** Why, for the audit trail. */
 const reasonSchema = z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional();
 

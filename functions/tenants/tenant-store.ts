@@ -46,6 +46,8 @@ export interface Tenant {
   /** A plan change waiting for its time (a downgrade at the end of the billing period). */
   readonly scheduledPlanChange?: ScheduledPlanChange;
   readonly usage: Usage;
+  /** When the application plane measured `usage` (its last report); absent until the first report. */
+  readonly usageMeasuredAt?: string;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -142,7 +144,7 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'usage', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
 ] as const;
 const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
 
@@ -347,6 +349,32 @@ export class TenantStore {
         throw error;
       });
     return pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS);
+  }
+
+  /**
+   * Record the usage the application plane measured at `measuredAt`, unless a report measured later is
+   * already recorded (reports may arrive out of order). Does not bump the version: usage is a measurement,
+   * not a change of the tenant, and must not make a running workflow's transition lose its version check.
+   * Answers the tenant as it is after the report, and whether this report was applied.
+   */
+  async reportUsage(tenantId: string, usage: Usage, measuredAt: string): Promise<{ tenant: Tenant; applied: boolean }> {
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
+          UpdateExpression: 'SET #usage = :usage, usageMeasuredAt = :measuredAt',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)',
+          ExpressionAttributeNames: { '#usage': 'usage' },
+          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { tenant: pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS), applied: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { tenant: await this.get(tenantId), applied: false }; // TenantNotFoundError, or a newer report won
+    }
   }
 
   /**

@@ -25,7 +25,7 @@ export function principalOf(event: APIGatewayProxyEventV2): Principal {
 export function authorizeRoute(principal: Principal, access: RouteAccess, tenantId: string | undefined): void {
   if (principal.role === 'operator') return;
   if (access === 'operator') {
-    throw new ApiError(403, 'FORBIDDEN', 'This route needs an operator token; tenant-scoped tokens may only read their own tenant and take its query leases.');
+    throw new ApiError(403, 'FORBIDDEN', 'This route needs an operator token; tenant-scoped tokens may only read their own tenant, report its usage and take its query leases.');
   }
   if (tenantId === undefined || principal.tenantId !== tenantId) {
     throw new ApiError(403, 'FORBIDDEN', "A tenant-scoped token may only use its own tenant's resources.");

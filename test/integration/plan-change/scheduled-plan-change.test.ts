@@ -82,16 +82,13 @@ async function reachPeriodEnd(at: Date = STARTS_AT) {
   return fired;
 }
 
+/** The application plane reports the tenant's usage, as it would with its own token. */
 async function setUsage(tenantId: string, users: number) {
-  await api.documentClient.send(
-    new UpdateCommand({
-      TableName: config.tableName,
-      Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-      UpdateExpression: 'SET #usage.#users = :users, #version = #version + :one',
-      ExpressionAttributeNames: { '#usage': 'usage', '#users': 'users', '#version': 'version' },
-      ExpressionAttributeValues: { ':users': users, ':one': 1 },
-    }),
-  );
+  const reported = await api.request('PUT', `/tenants/${tenantId}/usage`, {
+    token: api.tenantToken(tenantId),
+    body: { usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users } },
+  });
+  expect(reported.status).toBe(200);
 }
 
 describe('Scheduled downgrade: at the end of the billing period', () => {
