@@ -17,6 +17,7 @@ import type { AccessDecision } from '../lifecycle/access-policy';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
 import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle/lifecycle-table';
 import { PLAN_IDS, type PlanLimits } from '../plans/plan-catalog';
+import type { PlanResources } from '../provisioning/plan-resources';
 import {
   createTenantBodySchema,
   listTenantsQuerySchema,
@@ -125,6 +126,10 @@ const planLimitsSchema = z
   .object({ queriesPerMonth: limit.int(), storageGb: limit, documents: limit.int(), users: limit.int() })
   .meta({ description: 'Plan limits per usage metric; -1 means unlimited.' });
 
+const vectorPlacementSchema = z
+  .object({ kind: z.enum(['pooled', 'dedicated']), index: z.string(), namespace: z.string() })
+  .meta({ description: "Where the tenant's vectors live: its namespace in the shared pooled index, or its dedicated index." });
+
 const tenantSchema = z
   .object({
     tenantId: z.string(),
@@ -140,7 +145,7 @@ const tenantSchema = z
         plan: planIdSchema,
         limits: planLimitsSchema,
         requestsPerSecond: z.number(),
-        vectors: z.object({ kind: z.enum(['pooled', 'dedicated']), index: z.string(), namespace: z.string() }),
+        vectors: vectorPlacementSchema,
         provisionedBy: z.string().optional(),
       })
       .optional()
@@ -190,9 +195,11 @@ const accessDecisionSchema = z
     state: tenantStateSchema,
     plan: planIdSchema,
     limits: planLimitsSchema,
+    requestsPerSecond: z.number().meta({ description: "The tenant's request rate; the application plane throttles to it." }),
+    vectors: vectorPlacementSchema,
     version: z.number().int().min(1),
   })
-  .meta({ description: 'What the application plane may do for the tenant right now.' });
+  .meta({ description: 'What the application plane may do for the tenant right now, within which limits, and where its vectors live.' });
 
 const queryLeaseSchema = z
   .object({
@@ -243,7 +250,7 @@ const gatewayErrorSchema = z
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 type Page<T> = { items: T[]; nextCursor: string | null };
-type AccessResponse = AccessDecision & Pick<Tenant, 'tenantId' | 'state' | 'plan' | 'version'> & { limits: PlanLimits };
+type AccessResponse = AccessDecision & Pick<Tenant, 'tenantId' | 'state' | 'plan' | 'version'> & { limits: PlanLimits } & Pick<PlanResources, 'requestsPerSecond' | 'vectors'>;
 type _TenantSchemaMatches = Assert<Same<z.output<typeof tenantSchema>, TenantView>>;
 type _AuditEntrySchemaMatches = Assert<Same<z.output<typeof auditEntrySchema>, AuditEntry>>;
 type _TenantPageSchemaMatches = Assert<Same<z.output<typeof tenantPageSchema>, Page<TenantView>>>;

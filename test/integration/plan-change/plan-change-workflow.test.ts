@@ -140,6 +140,10 @@ describe('Plan change: fault injection at every step', () => {
       // The commit is the point of no return: the change stands, complete and consistent.
       expect(operation.status).toBe('succeeded');
       expect(tenant).toMatchObject({ state: 'active', plan: 'enterprise', resources: { plan: 'enterprise', vectors: { kind: 'dedicated' } } });
+      // The application plane is told to query the dedicated index from now on.
+      const access = (await api.request<Body>('GET', `/tenants/${tenantId}/access`, { token: api.tenantToken(tenantId) })).body;
+      expect(access).toMatchObject({ access: 'read_write', plan: 'enterprise', vectors: { kind: 'dedicated', namespace: `tenant_${tenantId}` } });
+      expect(access.requestsPerSecond).toBe((tenant.resources as { requestsPerSecond: number }).requestsPerSecond);
       expect(await ledger.balance(tenantId)).toBeGreaterThan(0);
       return;
     }
@@ -147,6 +151,7 @@ describe('Plan change: fault injection at every step', () => {
     expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
     expect(tenant.readOnlyReason).toBeUndefined();
     expect(tenant.resources).toBeUndefined(); // what it had before: nothing provisioned by a plan change yet
+    expect((await api.request<Body>('GET', `/tenants/${tenantId}/access`)).body).toMatchObject({ plan: 'starter', vectors: { kind: 'pooled' } });
     expect(await ledger.balance(tenantId)).toBe(0);
     expect(await provisioner.outstanding(tenantId)).toEqual([]);
     expect(trail.slice(0, 2).map((e) => e.event)).toEqual(['rollback_upgrade', 'initiate_upgrade']);
