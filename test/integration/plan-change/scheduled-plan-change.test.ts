@@ -10,6 +10,7 @@ import { planChangeDependencies } from '../../../functions/plan-change/plan-chan
 import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
 import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
+import { handler as periodEndHandler } from '../../../functions/plan-change/handlers/period-end';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { SchedulerTransientError } from '../../../functions/scheduler/scheduler-port';
 import { config } from '../../../functions/shared/config';
@@ -154,6 +155,16 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
     expect(await tenant('sched-crash-start')).toMatchObject({ state: 'active', plan: 'starter' });
     expect(await ledgerKinds('sched-crash-start')).toEqual(['schedule']);
+  });
+
+  it('should be the Lambda target: a schedule event for the operation re-arms while not due, a malformed one fails loudly', async () => {
+    const operationId = await scheduledDowngrade('sched-lambda');
+    const event = { schedule: planChangeScheduleName(operationId), target: 'plan-change.period-end' as const, scheduledAt: STARTS_AT.toISOString(), payload: { operationId } };
+
+    // The wall clock is before the start: the handler (as deployed) leaves the change scheduled.
+    await expect(periodEndHandler(event)).resolves.toMatchObject({ operationId, outcome: 'not_due' });
+    await expect(periodEndHandler({ ...event, payload: {} })).rejects.toThrow(TypeError);
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
   });
 
   it('should do nothing but re-arm its schedule when delivered before the period end', async () => {
