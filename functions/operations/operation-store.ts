@@ -4,7 +4,8 @@
  * compensation reads this record, not the (possibly lost) step outputs, to know what to undo.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryByStatePartition } from '../shared/by-state-index';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
@@ -245,27 +246,17 @@ export class OperationStore {
   }
 
   /** Operations still unfinished that started before `before` (oldest first): candidates for the sweeper. */
-  async unfinishedBefore(before: Date, limit = 50): Promise<Operation[]> {
+  async unfinishedBefore(before: Date, limit = 500): Promise<Operation[]> {
     return this.#inPartition(UNFINISHED_OPERATIONS, before, limit);
   }
 
   /** Scheduled operations due to start before `before` (oldest first): the sweeper starts those whose schedule was lost. */
-  async scheduledDueBefore(before: Date, limit = 50): Promise<Operation[]> {
+  async scheduledDueBefore(before: Date, limit = 500): Promise<Operation[]> {
     return this.#inPartition(SCHEDULED_OPERATIONS, before, limit);
   }
 
   async #inPartition(partition: string, before: Date, limit: number): Promise<Operation[]> {
-    const { Items } = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        IndexName: BY_STATE_INDEX.name,
-        KeyConditionExpression: '#state = :partition AND #since < :before',
-        ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey, '#since': BY_STATE_INDEX.sortKey },
-        ExpressionAttributeValues: { ':partition': partition, ':before': before.toISOString() },
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []) as unknown as Operation[];
+    return queryByStatePartition<Operation>(this.#client, this.#tableName, partition, { below: before.toISOString(), limit });
   }
 
   /**

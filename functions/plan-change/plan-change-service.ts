@@ -11,7 +11,7 @@ import { allowedEvents, canTransition } from '../lifecycle/transition';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
 import { ApiError } from '../shared/errors';
-import type { Tenant } from '../tenants/tenant-store';
+import { PlanChangeScheduledError } from '../tenants/errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
 import type { PlanChangeDependencies, PlanChangeInput } from './plan-change-steps';
@@ -22,19 +22,12 @@ export type PlanChangeRequestDependencies = PlanChangeDependencies & { readonly 
 
 const INITIATE = { upgrade: 'initiate_upgrade', downgrade: 'initiate_downgrade' } as const;
 
-/** The 409 for any other plan change while one is scheduled: the two would fight over one subscription. */
-function scheduledConflict(tenant: Tenant): string | undefined {
-  const scheduled = tenant.scheduledPlanChange;
-  if (!scheduled) return undefined;
-  return `Tenant '${tenant.tenantId}' has a change to ${scheduled.plan} scheduled for ${scheduled.effectiveAt} (operation ${scheduled.operationId}); cancel it first with DELETE /tenants/${tenant.tenantId}/scheduled-plan-change.`;
-}
-
 export type PlanChangeAnswer = { readonly status: 200 | 202; readonly body: Record<string, unknown> };
 
 /** Validate and either preview (dryRun) or start a plan change. */
 export async function requestPlanChange(deps: PlanChangeRequestDependencies, tenantId: string, body: ChangePlanBody, actor: string): Promise<PlanChangeAnswer> {
   const tenant = await deps.tenants.get(tenantId);
-  const pending = scheduledConflict(tenant);
+  const pending = tenant.scheduledPlanChange ? new PlanChangeScheduledError(tenantId, tenant.scheduledPlanChange) : undefined;
   const direction = comparePlans(tenant.plan, body.plan);
   if (direction === 'same') {
     throw new ApiError(400, 'SAME_PLAN', `Tenant '${tenantId}' is already on the ${body.plan} plan; ask for a different plan.`);
@@ -49,7 +42,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   if (body.dryRun) {
     const blockers = [
       ...(canTransition(tenant.state, INITIATE[direction]) ? [] : [`The tenant is '${tenant.state}'; plan changes start from 'active'.`]),
-      ...(pending ? [pending] : []),
+      ...(pending ? [pending.message] : []),
       ...violations.map((violation) => violation.message),
     ];
     const current = tenant.resources ?? resourcesFor(tenantId, tenant.plan);
@@ -73,9 +66,8 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     };
   }
 
-  if (pending) {
-    throw new ApiError(409, 'PLAN_CHANGE_SCHEDULED', pending, { scheduledPlanChange: tenant.scheduledPlanChange });
-  }
+  // Any other plan change while one is scheduled: the two would fight over one subscription.
+  if (pending) throw pending;
   if (violations.length > 0) {
     throw new ApiError(
       422,

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryByStatePartition } from '../shared/by-state-index';
 import { logger } from '../shared/powertools';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import {
@@ -281,24 +282,9 @@ export class LocalScheduler implements SchedulerPort {
   }
 
   async #query(partition: string, dueBy?: string): Promise<Array<ScheduleItem & Record<string, unknown>>> {
-    const items: Array<ScheduleItem & Record<string, unknown>> = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: BY_STATE_INDEX.name,
-          KeyConditionExpression: dueBy === undefined ? '#state = :partition' : '#state = :partition AND #due <= :dueBy',
-          ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey, ...(dueBy === undefined ? {} : { '#due': BY_STATE_INDEX.sortKey }) },
-          ExpressionAttributeValues: { ':partition': partition, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...((page.Items ?? []) as Array<ScheduleItem & Record<string, unknown>>));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+    return queryByStatePartition<ScheduleItem & Record<string, unknown>>(this.#client, this.#tableName, partition, dueBy === undefined ? {} : { atMost: dueBy });
   }
+
 
   /** The error hook must never break a run (nor, from the timer, the process). */
   #report(error: unknown, event: ScheduledEvent): void {

@@ -13,6 +13,7 @@ import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/er
 import {
   InvalidCursorError,
   OperationOwnershipError,
+  PlanChangeScheduledError,
   TenantAlreadyExistsError,
   TenantNotFoundError,
   VersionConflictError,
@@ -75,6 +76,7 @@ export function toApiError(error: unknown): ApiError {
       currentState: error.currentState,
     });
   }
+  if (error instanceof PlanChangeScheduledError) return new ApiError(409, 'PLAN_CHANGE_SCHEDULED', error.message, { scheduledPlanChange: error.scheduled });
   if (error instanceof OperationOwnershipError) {
     return new ApiError(409, 'OPERATION_IN_PROGRESS', error.message, { currentState: error.state, operationId: error.ownerOperationId });
   }

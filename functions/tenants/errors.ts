@@ -65,3 +65,17 @@ export class OperationOwnershipError extends TenantStoreError {
     this.ownerOperationId = ownerOperationId;
   }
 }
+
+/** A plan change is already scheduled for the tenant: another one would fight it over the same subscription. */
+export class PlanChangeScheduledError extends TenantStoreError {
+  readonly tenantId: string;
+  readonly scheduled: { readonly operationId: string; readonly plan: string; readonly effectiveAt: string };
+  constructor(tenantId: string, scheduled: { readonly operationId: string; readonly plan: string; readonly effectiveAt: string }) {
+    super(
+      `Tenant '${tenantId}' has a change to ${scheduled.plan} scheduled for ${scheduled.effectiveAt} (operation ${scheduled.operationId}); cancel it first with DELETE /tenants/${tenantId}/scheduled-plan-change.`,
+    );
+    this.name = 'PlanChangeScheduledError';
+    this.tenantId = tenantId;
+    this.scheduled = scheduled;
+  }
+}

@@ -20,6 +20,7 @@ import type { PlanResources } from '../provisioning/plan-resources';
 import {
   InvalidCursorError,
   OperationOwnershipError,
+  PlanChangeScheduledError,
   TenantAlreadyExistsError,
   TenantNotFoundError,
   VersionConflictError,
@@ -405,7 +406,13 @@ export class TenantStore {
         }),
       );
     } catch (error) {
-      throw this.#explainLostUpdate(error, tenant);
+      const lost = this.#explainLostUpdate(error, tenant);
+      // Lost to another scheduling: say which change is scheduled, not just that the tenant changed.
+      if (lost instanceof VersionConflictError) {
+        const current = await this.find(tenant.tenantId);
+        if (current?.scheduledPlanChange) throw new PlanChangeScheduledError(tenant.tenantId, current.scheduledPlanChange);
+      }
+      throw lost;
     }
     return { ...tenant, scheduledPlanChange: scheduled, version: tenant.version + 1, updatedAt: at };
   }

@@ -4,7 +4,9 @@
  *   tenant       pk=TENANT#<id>  sk=TENANT                 (the current state, versioned)
  *   audit        pk=TENANT#<id>  sk=AUDIT#<version, 12 digits>  (append-only, one per transition)
  *   idempotency  pk=IDEMPOTENCY#<caller>#<route>#<key>  sk=IDEMPOTENCY  (expires through TTL)
- * The `byState` index lists tenants by state, ordered by when they entered it.
+ * (and, in partitions of their own: operations, query leases, ledger entries, local schedules).
+ * The `byState` index lists tenants by state, ordered by when they entered it; operations and local
+ * schedules use partitions of it of their own (`operation:unfinished`, `operation:scheduled`, `schedule:pending`).
  */
 
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;

@@ -281,6 +281,18 @@ describe('Scheduled downgrade: while it is pending', () => {
     await runner.idle();
   });
 
+  it('should schedule one of two downgrades requested at the same moment, and answer the other 409 PLAN_CHANGE_SCHEDULED', async () => {
+    await api.createTenant('sched-race', { plan: 'professional', usage: { users: 2 } });
+
+    const answers = await Promise.all(['starter', 'free'].map((plan) => api.request<Body>('POST', '/tenants/sched-race/plan', { body: { plan } })));
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409]);
+    const winner = answers.find((answer) => answer.status === 202) as { body: Body };
+    const loser = answers.find((answer) => answer.status === 409) as { body: Body };
+    expect(loser.body.error).toMatchObject({ code: 'PLAN_CHANGE_SCHEDULED', details: { scheduledPlanChange: { operationId: winner.body.operationId } } });
+    expect(await ledgerKinds('sched-race')).toEqual(['schedule']);
+  });
+
   it('should not cancel a change that the period end has started: nothing to cancel on the tenant, and the operation not claimed', async () => {
     const operationId = await scheduledDowngrade('sched-started');
     let release: () => void = () => undefined;
