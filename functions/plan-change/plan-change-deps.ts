@@ -14,9 +14,10 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { EventBridgeScheduler } from '../scheduler/eventbridge-scheduler';
 import { LocalScheduler } from '../scheduler/local-scheduler';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
-import type { PlanChangeDependencies } from './plan-change-steps';
+import { workflowRunner } from '../workflows/workflow-runner';
+import type { ScheduledPlanChangeDependencies } from './scheduled-plan-change';
 
-let dependencies: PlanChangeDependencies | undefined;
+let dependencies: ScheduledPlanChangeDependencies | undefined;
 let operations: OperationStore | undefined;
 
 export function operationStore(): OperationStore {
@@ -79,7 +80,11 @@ function scheduler(): SchedulerPort {
   });
 }
 
-export function planChangeDependencies(): PlanChangeDependencies {
+/**
+ * Everything the plan change needs, built once per container. The provisioner is built on first use, and the
+ * workflow runner read at each use (the local stack and tests install theirs with setWorkflowRunner).
+ */
+export function planChangeDependencies(): ScheduledPlanChangeDependencies {
   if (!dependencies) {
     let provisioning: ResourceProvisioner | undefined;
     dependencies = {
@@ -93,6 +98,9 @@ export function planChangeDependencies(): PlanChangeDependencies {
       },
       billing: billingPort(),
       scheduler: scheduler(),
+      get runner() {
+        return workflowRunner();
+      },
     };
   }
   return dependencies;

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   running.workflows = workflows;
   // Executions run in this process: any operation left unfinished by a previous run died with it.
   const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
-  const swept = await sweepStuckOperations({ ...planChangeDependencies(), runner: workflows }, { stuckAfterSeconds: 0 });
+  const swept = await sweepStuckOperations(planChangeDependencies(), { stuckAfterSeconds: 0 });
   if (swept.compensated.length > 0) process.stdout.write(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.\n`);
   if (swept.overdueStarted.length > 0) process.stdout.write(`Started ${swept.overdueStarted.length} scheduled plan change(s) that fell due while the stack was down.\n`);
   // One-shot schedules (period-end downgrades) fire from the table, delivered to the same handler as on AWS.

@@ -1,7 +1,6 @@
 import { apiRoute } from '../../shared/http/api-handler';
 import { jsonResponse } from '../../shared/http/response';
 import { tenantPathSchema } from '../../tenants/tenant-schemas';
-import { workflowRunner } from '../../workflows/workflow-runner';
 import { planChangeDependencies } from '../plan-change-deps';
 import { cancelPlanChangeRequest } from '../scheduled-plan-change';
 
@@ -13,7 +12,7 @@ import { cancelPlanChangeRequest } from '../scheduled-plan-change';
 export const handler = apiRoute(
   { routeId: 'CancelScheduledPlanChange', access: 'operator', params: tenantPathSchema },
   async ({ params, principal }) => {
-    const operation = await cancelPlanChangeRequest({ ...planChangeDependencies(), runner: workflowRunner() }, params.tenantId, principal.subject);
+    const operation = await cancelPlanChangeRequest(planChangeDependencies(), params.tenantId, principal.subject);
     return jsonResponse(200, operation);
   },
 );

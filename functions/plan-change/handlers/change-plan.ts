@@ -1,7 +1,6 @@
 import { apiRoute } from '../../shared/http/api-handler';
 import { jsonResponse } from '../../shared/http/response';
 import { tenantPathSchema } from '../../tenants/tenant-schemas';
-import { workflowRunner } from '../../workflows/workflow-runner';
 import { planChangeDependencies } from '../plan-change-deps';
 import { changePlanBodySchema } from '../plan-change-schemas';
 import { requestPlanChange } from '../plan-change-service';
@@ -10,8 +9,7 @@ import { requestPlanChange } from '../plan-change-service';
 export const handler = apiRoute(
   { routeId: 'ChangePlan', access: 'operator', params: tenantPathSchema, body: changePlanBodySchema, idempotent: true },
   async ({ params, body, principal }) => {
-    const deps = planChangeDependencies();
-    const answer = await requestPlanChange({ ...deps, runner: workflowRunner() }, params.tenantId, body, principal.subject);
+    const answer = await requestPlanChange(planChangeDependencies(), params.tenantId, body, principal.subject);
     const operation = answer.body.operation;
     return jsonResponse(answer.status, answer.body, typeof operation === 'string' ? { location: operation } : {});
   },

@@ -5,7 +5,6 @@
  */
 import type { ScheduledEvent } from '../../scheduler/scheduler-port';
 import { logger } from '../../shared/powertools';
-import { workflowRunner } from '../../workflows/workflow-runner';
 import { planChangeDependencies } from '../plan-change-deps';
 import { startScheduledPlanChange, type PeriodEndResult } from '../scheduled-plan-change';
 
@@ -16,7 +15,7 @@ export const handler = async (event: ScheduledEvent): Promise<PeriodEndResult> =
     throw new TypeError(`Scheduled plan-change event without an operationId: ${JSON.stringify(event)}`);
   }
   logger.appendKeys({ operationId, schedule: event.schedule });
-  const result = await startScheduledPlanChange({ ...planChangeDependencies(), runner: workflowRunner() }, operationId);
+  const result = await startScheduledPlanChange(planChangeDependencies(), operationId);
   logger.info('Scheduled plan change handled', { ...result, scheduledAt: event.scheduledAt });
   return result;
 };
