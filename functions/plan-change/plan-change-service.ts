@@ -14,7 +14,7 @@ import { ApiError } from '../shared/errors';
 import { PlanChangeScheduledError } from '../tenants/errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
-import type { PlanChangeDependencies, PlanChangeInput } from './plan-change-steps';
+import { billingRequest, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
 import { schedulePlanChange, startOrUndo } from './scheduled-plan-change';
 
 /** Everything the workflow's steps use, and the runner that starts it. */
@@ -37,7 +37,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   }
   const timing: PlanChangeTiming = direction === 'upgrade' ? 'immediately' : (body.effective ?? 'period_end');
   const violations = direction === 'downgrade' ? usageViolations(tenant.usage, body.plan) : [];
-  const billingRequest = { operationId: 'dry-run', tenantId, fromPlan: tenant.plan, toPlan: body.plan, direction, timing, ...(tenant.billing ? { account: tenant.billing } : {}) } as const;
+  const previewRequest = { operationId: 'dry-run', tenantId, fromPlan: tenant.plan, toPlan: body.plan, direction, timing, ...(tenant.billing ? { account: tenant.billing } : {}) } as const;
 
   if (body.dryRun) {
     const blockers = [
@@ -61,7 +61,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
         violations,
         limits: { current: PLAN_LIMITS[tenant.plan], new: PLAN_LIMITS[body.plan] },
         resources: { current, new: next, migration: needsMigration(current, next) },
-        billing: await deps.billing.previewPlanChange(billingRequest),
+        billing: await deps.billing.previewPlanChange(previewRequest),
       },
     };
   }
@@ -91,7 +91,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   };
   if (timing === 'period_end') {
     if (!canTransition(tenant.state, INITIATE[direction])) throw new IllegalTransitionError(tenant.state, INITIATE[direction], allowedEvents(tenant.state));
-    const { effectiveAt } = await deps.billing.previewPlanChange(billingRequest);
+    const { effectiveAt } = await deps.billing.previewPlanChange(billingRequest(input));
     await schedulePlanChange(deps, tenant, input, effectiveAt);
     return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
   }

@@ -147,9 +147,19 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
 async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
   await ownedTenant(deps, input);
   if ((await deps.operations.get(input.operationId)).steps.includes('billing_updated')) return;
-  await deps.operations.recordStep(input.operationId, 'billing_started');
+  await applyBilling(deps, input, 'running');
+}
+
+/**
+ * Change billing for the operation, recorded around the call (`billing_started` before, so a compensation
+ * reverts a change whose answer was lost; `billing_updated` with the change after). The workflow's step runs
+ * it while the operation is `running`; a period-end change at scheduling, while it is `scheduled`.
+ */
+export async function applyBilling(deps: PlanChangeDependencies, input: PlanChangeInput, status: 'scheduled' | 'running'): Promise<BillingChange> {
+  await deps.operations.recordStep(input.operationId, 'billing_started', {}, status);
   const change = await deps.billing.applyPlanChange(billingRequest(input));
-  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change });
+  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
+  return change;
 }
 
 /**

@@ -30,7 +30,7 @@ import { VersionConflictError } from '../tenants/errors';
 import type { ChangeContext, Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import {
-  billingRequest,
+  applyBilling,
   cancelScheduledChange,
   planChangeScheduleName,
   runPlanChangeStep,
@@ -79,9 +79,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
     { alsoPut: [deps.operations.newItem({ operationId, tenantId: input.tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: input.requestedBy, effectiveAt }, 'scheduled')] },
   );
   try {
-    await deps.operations.recordStep(operationId, 'billing_started', {}, 'scheduled');
-    const change = await deps.billing.applyPlanChange(billingRequest(input));
-    await deps.operations.recordStep(operationId, 'billing_updated', { billingChange: change }, 'scheduled');
+    const change = await applyBilling(deps, input, 'scheduled');
     if (change.effectiveAt !== effectiveAt) {
       throw new BillingTransientError(`The billing period rolled over while the change was scheduled (${effectiveAt} became ${change.effectiveAt}).`);
     }
