@@ -12,6 +12,14 @@
 export const SCHEDULE_TARGETS = ['plan-change.period-end'] as const;
 export type ScheduleTarget = (typeof SCHEDULE_TARGETS)[number];
 
+/**
+ * The environment variable that carries a target's Lambda ARN on AWS: the CDK stack sets it, the
+ * configuration reads it (`plan-change.period-end` → SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).
+ */
+export function scheduleTargetVariable(target: ScheduleTarget): string {
+  return `SCHEDULE_TARGET_${target.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_ARN`;
+}
+
 /** EventBridge Scheduler's rule for names: 1-64 of letters, digits, `-`, `_` and `.`. */
 export const SCHEDULE_NAME_PATTERN = /^[0-9A-Za-z_.-]{1,64}$/;
 

@@ -3,6 +3,7 @@
  * missing fails loudly, naming the variable, the first time it is read.
  */
 import type { StripePriceIds } from '../plans/plan-catalog';
+import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -71,7 +72,7 @@ export interface Config {
         readonly groupName: string;
         readonly roleArn: string;
         readonly deadLetterArn: string;
-        readonly targetArns: { readonly 'plan-change.period-end': string | undefined };
+        readonly targetArns: Readonly<Record<ScheduleTarget, string | undefined>>;
         readonly endpoint: string | undefined;
       }
     | undefined;
@@ -117,7 +118,7 @@ function load(): Config {
         groupName,
         roleArn: required('SCHEDULER_ROLE_ARN'),
         deadLetterArn: required('SCHEDULER_DEAD_LETTER_ARN'),
-        targetArns: { 'plan-change.period-end': optional('SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN') },
+        targetArns: Object.fromEntries(SCHEDULE_TARGETS.map((target) => [target, optional(scheduleTargetVariable(target))])) as Record<ScheduleTarget, string | undefined>,
         endpoint: optional('AWS_ENDPOINT_URL_SCHEDULER') ?? optional('AWS_ENDPOINT_URL'),
       };
     },

@@ -11,13 +11,8 @@ import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ScheduleTarget } from '../../functions/scheduler/scheduler-port';
+import { scheduleTargetVariable, type ScheduleTarget } from '../../functions/scheduler/scheduler-port';
 import type { HandlerFunction } from './handler-function';
-
-/** The environment variable that carries a target's Lambda ARN (functions/shared/config.ts reads it). */
-export function scheduleTargetVariable(target: ScheduleTarget): string {
-  return `SCHEDULE_TARGET_${target.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_ARN`;
-}
 
 /** The schedule grants name `schedule/<group>/*`: schedules are made at run time, one per operation. */
 function acknowledgeScheduleWildcard(fn: HandlerFunction, groupName: string): void {

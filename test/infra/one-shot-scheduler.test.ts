@@ -2,7 +2,8 @@ import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { HandlerFunction } from '../../infra/constructs/handler-function';
-import { OneShotScheduler, scheduleTargetVariable, type OneShotSchedulerProps } from '../../infra/constructs/one-shot-scheduler';
+import { scheduleTargetVariable } from '../../functions/scheduler/scheduler-port';
+import { OneShotScheduler, type OneShotSchedulerProps } from '../../infra/constructs/one-shot-scheduler';
 import { PLAN_CHANGE_PERIOD_END_ENTRY } from '../../infra/constructs/plan-change-workflow';
 import {
   actionsOf,
