@@ -311,9 +311,7 @@ export class TenantStore {
               },
             },
             ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
-            ...(options.alsoPut ?? []).map((item) => ({
-              Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
-            })),
+            ...(options.alsoPut ?? []).map((item) => this.#putNew(item)),
             ...(options.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
           ],
         }),
@@ -381,8 +379,8 @@ export class TenantStore {
   /**
    * Record a plan change scheduled for later on the tenant as it was read (active, unchanged since, with no
    * other scheduled change), with `alsoPut` (the operation) in the same transaction. Bumps the version; no
-   * audit entry (the state does not change; the operation record tells the story). VersionConflictError when
-   * the tenant changed since it was read.
+   * audit entry (the state does not change; the operation record tells the story). PlanChangeScheduledError
+   * when another change was scheduled first, VersionConflictError when the tenant changed otherwise.
    */
   async scheduleChange(tenant: Tenant, scheduled: ScheduledPlanChange, options: { alsoPut: ReadonlyArray<Record<string, unknown>> }): Promise<Tenant> {
     const at = this.#now().toISOString();
@@ -401,18 +399,12 @@ export class TenantStore {
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
-            ...options.alsoPut.map((item) => ({ Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } })),
+            ...options.alsoPut.map((item) => this.#putNew(item)),
           ],
         }),
       );
     } catch (error) {
-      const lost = this.#explainLostUpdate(error, tenant);
-      // Lost to another scheduling: say which change is scheduled, not just that the tenant changed.
-      if (lost instanceof VersionConflictError) {
-        const current = await this.find(tenant.tenantId);
-        if (current?.scheduledPlanChange) throw new PlanChangeScheduledError(tenant.tenantId, current.scheduledPlanChange);
-      }
-      throw lost;
+      throw this.#explainConflict(error, tenant);
     }
     return { ...tenant, scheduledPlanChange: scheduled, version: tenant.version + 1, updatedAt: at };
   }
@@ -510,6 +502,11 @@ export class TenantStore {
     }
   }
 
+  /** A transaction item that creates `item` (an operation, say), failing if its key exists. */
+  #putNew(item: Record<string, unknown>) {
+    return { Put: { TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } };
+  }
+
   #auditPut(audit: AuditEntry) {
     return {
       TableName: this.#tableName,
@@ -518,27 +515,25 @@ export class TenantStore {
     };
   }
 
-  /** A cancelled transaction on a tenant read at `tenant.version`: it is gone, or it changed meanwhile. */
-  #explainLostUpdate(error: unknown, tenant: Tenant): unknown {
+  /**
+   * Turn a cancelled transaction into the domain error that says what the caller lost to: the tenant is gone,
+   * the winner moved it where `event` is not allowed, the winner scheduled a plan change first (a scheduling,
+   * no event), or it just changed since it was read.
+   */
+  #explainConflict(error: unknown, tenant: Tenant, event?: LifecycleEvent): unknown {
     if (!(error instanceof TransactionCanceledException)) return error;
     const reason = error.CancellationReasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') return error;
     if (!reason.Item) return new TenantNotFoundError(tenant.tenantId);
     const current = pick<Tenant>(unmarshall(reason.Item as Record<string, AttributeValue>), TENANT_FIELDS);
-    return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
-  }
-
-  /** Turn a cancelled transaction into the domain error that says what the caller lost to. */
-  #explainConflict(error: unknown, tenant: Tenant, event: LifecycleEvent): unknown {
-    if (!(error instanceof TransactionCanceledException)) return error;
-    const reason = error.CancellationReasons?.[0];
-    if (reason?.Code !== 'ConditionalCheckFailed') return error;
-    if (!reason.Item) return new TenantNotFoundError(tenant.tenantId);
-    const current = pick<Tenant>(unmarshall(reason.Item as Record<string, AttributeValue>), TENANT_FIELDS);
-    try {
-      transition({ state: current.state, origin: current.origin }, event);
-    } catch (illegal) {
-      return illegal; // the winner moved the tenant somewhere this event is not allowed from
+    if (event) {
+      try {
+        transition({ state: current.state, origin: current.origin }, event);
+      } catch (illegal) {
+        return illegal; // the winner moved the tenant somewhere this event is not allowed from
+      }
+    } else if (current.scheduledPlanChange) {
+      return new PlanChangeScheduledError(tenant.tenantId, current.scheduledPlanChange);
     }
     return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
   }
