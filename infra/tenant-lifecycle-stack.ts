@@ -1,9 +1,10 @@
 /** The control plane's one stack: the lifecycle table, the HTTPS API in front of it and the plan-change workflow. */
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
+import type { HandlerFunction } from './constructs/handler-function';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
@@ -93,21 +94,17 @@ export class TenantLifecycleStack extends Stack {
       // a period-end change) and the cancel route (it releases the billing schedule).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
       const billingCallers = [changePlan, cancelScheduled, this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction, this.planChange.periodEndFunction];
-      for (const handler of billingCallers) {
-        handler.function.addEnvironment('STRIPE_SECRET_ARN', stripeKey.secretArn);
-        stripeKey.grantRead(handler);
-      }
+      shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 
     if (props.pinecone) {
       // Who provisions: the workflow's steps, and the compensations that release what a step brought up.
       const pineconeKey = Secret.fromSecretCompleteArn(this, 'PineconeApiKey', props.pinecone.secretArn);
-      for (const handler of [this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction]) {
-        handler.function.addEnvironment('PINECONE_SECRET_ARN', pineconeKey.secretArn);
-        handler.function.addEnvironment('PINECONE_REGION', props.pinecone.region);
-        handler.function.addEnvironment('PINECONE_DIMENSION', String(props.pinecone.dimension ?? 1536));
-        pineconeKey.grantRead(handler);
-      }
+      shareSecret(pineconeKey, [this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction], {
+        PINECONE_SECRET_ARN: pineconeKey.secretArn,
+        PINECONE_REGION: props.pinecone.region,
+        PINECONE_DIMENSION: String(props.pinecone.dimension ?? 1536),
+      });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
@@ -128,5 +125,13 @@ export class TenantLifecycleStack extends Stack {
       value: this.planChange.deadLetterQueue.queueUrl,
       description: 'Compensations of timed-out or aborted plan changes that could not run: each message is a tenant to repair.',
     });
+  }
+}
+
+/** Let exactly `handlers` read `secret` (at run time, by its ARN), with the variables that tell them how. */
+function shareSecret(secret: ISecret, handlers: readonly HandlerFunction[], variables: Readonly<Record<string, string>>): void {
+  for (const handler of handlers) {
+    for (const [name, value] of Object.entries(variables)) handler.function.addEnvironment(name, value);
+    secret.grantRead(handler);
   }
 }
