@@ -30,6 +30,7 @@ import { VersionConflictError } from '../tenants/errors';
 import type { ChangeContext, Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import {
+  PERIOD_END_REACHED,
   applyBilling,
   cancelScheduledChange,
   planChangeScheduleName,
@@ -103,7 +104,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
   }
 }
 
-export type PeriodEndOutcome = 'started' | 'not_due' | 'deferred' | 'cancelled' | 'rolled_back' | 'already_handled' | 'not_found';
+export type PeriodEndOutcome = 'started' | 'not_due' | 'deferred' | 'cancelled' | 'already_handled' | 'not_found';
 
 export interface PeriodEndResult {
   readonly operationId: string;
@@ -120,7 +121,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
   const operation = await deps.operations.find(operationId);
   if (!operation) return { operationId, outcome: 'not_found' };
   const input = operation.input as unknown as PlanChangeInput;
-  if (operation.status === 'running' && operation.steps.includes('period_end_reached')) {
+  if (operation.status === 'running' && operation.steps.includes(PERIOD_END_REACHED)) {
     // Started, but maybe its execution never was (the last delivery died in between): start it again, a
     // no-op when it runs. Only while the operation still owns the tenant.
     const tenant = await deps.tenants.get(input.tenantId);
