@@ -47,6 +47,10 @@ export const IF_MATCH_PARAMETER = 'IfMatch';
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'A path parameter, query parameter or body field is invalid, or unknown; `details` is a list of `{ in, field, message }`.' },
   MALFORMED_JSON: { status: 400, description: 'The request body is not valid JSON.' },
+  MALFORMED_UTF8: { status: 400, description: 'The request body is not UTF-8 text (invalid byte sequences, or U+FFFD where a decoding lost them).' },
+  MALFORMED_REQUEST: { status: 400, description: 'The HTTP request itself could not be parsed (request line or headers); the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
+  REQUEST_TIMEOUT: { status: 408, description: 'The request did not arrive in time; the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, description: "The request line and header values exceed API Gateway's 10240-byte quota. Local adapter; on AWS, API Gateway answers itself." },
   UNEXPECTED_BODY: { status: 400, description: 'This route takes no request body; send none.' },
   INVALID_CURSOR: { status: 400, description: 'The cursor was not issued for this query; pass back `nextCursor` unchanged.' },
   INVALID_IF_MATCH: { status: 400, description: 'If-Match is not a tenant version (the ETag you read, e.g. `"3"`).' },
@@ -93,7 +97,7 @@ const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as ErrorCode[];
 const AUTH_ERRORS: readonly ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'UNAUTHENTICATED', 'FORBIDDEN'];
 /** Refused by `apiRoute` before the handler runs: query and path are strict, so any route can fail validation. */
 const NO_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'UNEXPECTED_BODY', 'PAYLOAD_TOO_LARGE'];
-const JSON_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
+const JSON_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'MALFORMED_UTF8', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
 /** The Idempotency-Key middleware (every POST). */
 const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['INVALID_IDEMPOTENCY_KEY', 'IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'];
 /** If-Match on a transition route. */
@@ -628,6 +632,10 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
       content: { 'application/json': { schema: note ? { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } : schemaRef('Error') } },
     };
   }
+  responses['431'] = {
+    description: `Request header fields too large: \`REQUEST_HEADERS_TOO_LARGE\`: ${ERROR_CODES.REQUEST_HEADERS_TOO_LARGE.description}`,
+    content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
+  };
   responses['429'] = {
     description: 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.',
     content: { 'application/json': { schema: schemaRef('GatewayError') } },

@@ -1,5 +1,6 @@
 /** Request schemas and bounds of the query lease routes; types are inferred from the schemas. */
 import { z } from 'zod';
+import { text, wholeNumber } from '../shared/schemas';
 import { tenantIdSchema } from '../tenants/tenant-schemas';
 
 /**
@@ -11,13 +12,9 @@ export const LEASE_TTL_SECONDS = { min: 1, max: 300, default: 30 } as const;
 /** What a refused caller is told to wait (`retry-after`) during a read-only window, which has no known end. */
 export const LEASE_RETRY_AFTER_SECONDS = 5;
 
-export const leaseTtlSecondsSchema = z
-  .number()
-  .int('must be a whole number of seconds')
-  .min(LEASE_TTL_SECONDS.min, `must be at least ${LEASE_TTL_SECONDS.min}`)
-  .max(LEASE_TTL_SECONDS.max, `must be at most ${LEASE_TTL_SECONDS.max}`);
+export const leaseTtlSecondsSchema = wholeNumber(LEASE_TTL_SECONDS.min, LEASE_TTL_SECONDS.max, 'seconds');
 
-export const leaseHolderSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+export const leaseHolderSchema = text(200);
 
 /** Body of POST /tenants/{tenantId}/leases; the holder defaults to the caller's token subject. */
 export const acquireLeaseBodySchema = z

@@ -2,7 +2,7 @@
  * HTTP errors: every client mistake is an ApiError with a stable code; `toApiError` maps the domain's typed
  * errors onto them. Internal errors never leak their message (expose = status < 500).
  */
-import { ZodError } from 'zod';
+import { ZodError, type z } from 'zod';
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { OperationNotFoundError } from '../operations/operation-store';
 import { LeaseRefusedError } from '../leases/errors';
@@ -47,16 +47,54 @@ function fieldOf(path: readonly PropertyKey[], root: string): string {
   return path.length === 0 ? root : path.map(String).join('.');
 }
 
+const TYPE_NAMES: Readonly<Record<string, string>> = { string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false', object: 'an object', array: 'an array' };
+
+function typeOf(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'an array';
+  if (typeof input === 'number' && !Number.isFinite(input)) return String(input);
+  return typeof input === 'object' ? 'an object' : `a ${typeof input}`;
+}
+
+/**
+ * zod's messages in the API's words, for the schemas that set none of their own: which type a field takes
+ * (and what it got), which values an enum allows. Pass it to `safeParse` as `error` with `reportInput: true`.
+ */
+export const explainIssue: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_type') return `must be ${TYPE_NAMES[issue.expected] ?? issue.expected} (got ${typeOf(issue.input)})`;
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map(String).join(', ')}`;
+  return undefined;
+};
+
+/** A value that is not there at all: the one message is "required", whatever the field's own messages say. */
+function isMissing(issue: z.core.$ZodIssue): boolean {
+  return (issue.code === 'invalid_type' || issue.code === 'invalid_value') && 'input' in issue && issue.input === undefined;
+}
+
+/** One field's mistake, as `details` lists it. */
+export interface FieldError {
+  readonly in: 'body' | 'query' | 'path';
+  readonly field: string;
+  readonly message: string;
+}
+
+/** A 400 naming every field and why. */
+export function fieldErrors(part: FieldError['in'], details: readonly FieldError[]): ApiError {
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  return new ApiError(400, 'VALIDATION_FAILED', `The request ${part} is invalid: ${summary}`, details);
+}
+
 /** Turn a zod failure on one part of the request into a 400 that names every field and why. */
 export function validationError(error: ZodError, part: 'body' | 'query' | 'path'): ApiError {
-  const details = error.issues.flatMap((issue) => {
+  const details = error.issues.flatMap((issue): FieldError[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ in: part, field: fieldOf([...issue.path, key], part), message: `Unknown field '${key}': remove it.` }));
     }
-    return [{ in: part, field: fieldOf(issue.path, part), message: issue.message }];
+    return [{ in: part, field: fieldOf(issue.path, part), message: isMissing(issue) ? 'required' : issue.message }];
   });
-  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
-  return new ApiError(400, 'VALIDATION_FAILED', `The request ${part} is invalid: ${summary}`, details);
+  // One message per field and mistake: a value can fail two checks that explain it the same way.
+  const unique = details.filter((detail, i) => details.findIndex((other) => other.field === detail.field && other.message === detail.message) === i);
+  return fieldErrors(part, unique);
 }
 
 /** Map any thrown value onto the API's error contract. */

@@ -2,21 +2,27 @@
 import { z } from 'zod';
 import { TENANT_STATES } from '../lifecycle/lifecycle-table';
 import { PLAN_IDS } from '../plans/plan-catalog';
+import { MAX_EXACT_INTEGER, decimal, printable, queryWholeNumber, text, wholeNumber } from '../shared/schemas';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 
-export const tenantIdSchema = z
-  .string()
-  .regex(TENANT_ID_PATTERN, 'must be 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
+export const tenantIdSchema = printable(z.string()).regex(TENANT_ID_PATTERN, 'must be 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
 
 export const tenantPathSchema = z.object({ tenantId: tenantIdSchema }).strict();
 
-const count = z.number().int('must be a whole number').nonnegative('must be 0 or more');
+/** A usage count (queries, documents, users): any whole number that DynamoDB and JSON carry exactly. */
+const count = wholeNumber(0, MAX_EXACT_INTEGER);
+/**
+ * Storage in GB: a decimal with at most 3 places (1 MB), up to 10^12 GB (a zettabyte), so every value is exact
+ * in JSON and in DynamoDB.
+ */
+export const STORAGE_GB = { max: 1_000_000_000_000, places: 3 } as const;
+const storageGb = decimal(0, STORAGE_GB.max, STORAGE_GB.places);
 
 export const usageSchema = z
   .object({
     queriesPerMonth: count.default(0),
-    storageGb: z.number().nonnegative('must be 0 or more').default(0),
+    storageGb: storageGb.default(0),
     documents: count.default(0),
     users: count.default(0),
   })
@@ -28,32 +34,32 @@ export const reportUsageBodySchema = z
     usage: z
       .object({
         queriesPerMonth: count,
-        storageGb: z.number().nonnegative('must be 0 or more'),
+        storageGb,
         documents: count,
         users: count,
       })
       .strict(),
-    measuredAt: z.iso.datetime({ message: 'must be an ISO 8601 UTC time, e.g. 2026-11-22T08:00:00Z' }).optional(),
+    measuredAt: printable(z.iso.datetime({ message: 'must be an ISO 8601 UTC time, e.g. 2026-11-22T08:00:00Z' })).optional(),
   })
   .strict();
 export type ReportUsageBody = z.infer<typeof reportUsageBodySchema>;
 
 /** Why, for the audit trail. */
-const reasonSchema = z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional();
+export const reasonSchema = text(500).optional();
 
 export const createTenantBodySchema = z
   .object({
     tenantId: tenantIdSchema.optional(),
-    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
-    email: z.email('must be an email address'),
-    plan: z.enum(PLAN_IDS, { message: `must be one of ${PLAN_IDS.join(', ')}` }).default('free'),
+    name: text(200),
+    email: printable(z.email('must be an email address')),
+    plan: z.enum(PLAN_IDS).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
     /** The tenant's Stripe subscription, when it is billed through Stripe. */
     billing: z
       .object({
-        customerId: z.string().regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
-        subscriptionId: z.string().regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
-        subscriptionItemId: z.string().regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
+        customerId: printable(z.string()).regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
+        subscriptionId: printable(z.string()).regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
+        subscriptionItemId: printable(z.string()).regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
       })
       .strict()
       .optional(),
@@ -66,12 +72,15 @@ export type CreateTenantBody = z.infer<typeof createTenantBodySchema>;
 export const transitionBodySchema = z.object({ reason: reasonSchema }).strict();
 export type TransitionBody = z.infer<typeof transitionBodySchema>;
 
-const limitSchema = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional();
-const cursorSchema = z.string().min(1).max(2048, 'is too long').optional();
+const limitSchema = queryWholeNumber(1, 100).optional();
+const cursorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the nextCursor of the previous page, unchanged (up to 2048 base64url characters)')
+  .optional();
 
 export const listTenantsQuerySchema = z
   .object({
-    state: z.enum(TENANT_STATES, { message: `must be one of ${TENANT_STATES.join(', ')}` }).optional(),
+    state: z.enum(TENANT_STATES).optional(),
     limit: limitSchema,
     cursor: cursorSchema,
   })

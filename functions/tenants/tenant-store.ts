@@ -12,6 +12,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { z } from 'zod';
 import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
@@ -27,6 +28,8 @@ import {
 } from './errors';
 
 import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
+import { MAX_EXACT_INTEGER, wholeNumber } from '../shared/schemas';
+import { TENANT_ID_PATTERN } from './tenant-schemas';
 
 /** A tenant as the API and workflows see it. */
 export interface Tenant {
@@ -159,14 +162,28 @@ function encodeCursor(value: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): Record<string, unknown> {
+/**
+ * What a cursor may hold, exactly: strict, so a crafted cursor cannot add a key (`__proto__`, `pk`) to the
+ * start key built from it, and bounded like the values the store itself writes.
+ */
+const LIST_CURSOR = z
+  .object({
+    state: z.enum(TENANT_STATES),
+    after: z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN), stateChangedAt: z.iso.datetime() }).strict().optional(),
+  })
+  .strict();
+const HISTORY_CURSOR = z.object({ before: wholeNumber(1, MAX_EXACT_INTEGER) }).strict();
+
+function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through: any undecodable cursor is the caller's mistake
+    throw new InvalidCursorError(); // any undecodable cursor is the caller's mistake
   }
-  throw new InvalidCursorError();
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidCursorError();
+  return parsed.data;
 }
 
 function pageSize(limit: number | undefined): number {
@@ -435,14 +452,12 @@ export class TenantStore {
     let stateIndex = 0;
     let startKey: Record<string, unknown> | undefined;
     if (request.cursor) {
-      const cursor = decodeCursor(request.cursor);
-      const index = states.indexOf(cursor.state as TenantState);
+      const cursor = decodeCursor(request.cursor, LIST_CURSOR);
+      const index = states.indexOf(cursor.state);
       if (index < 0) throw new InvalidCursorError();
       stateIndex = index;
       if (cursor.after !== undefined) {
-        const after = cursor.after as Record<string, unknown>;
-        if (typeof after?.tenantId !== 'string' || typeof after.stateChangedAt !== 'string') throw new InvalidCursorError();
-        startKey = { pk: tenantPk(after.tenantId), sk: TENANT_SK, state: cursor.state, stateChangedAt: after.stateChangedAt };
+        startKey = { pk: tenantPk(cursor.after.tenantId), sk: TENANT_SK, state: cursor.state, stateChangedAt: cursor.after.stateChangedAt };
       }
     }
 
@@ -475,9 +490,8 @@ export class TenantStore {
   async history(tenantId: string, request: PageRequest = {}): Promise<Page<AuditEntry>> {
     let startKey: Record<string, unknown> | undefined;
     if (request.cursor) {
-      const cursor = decodeCursor(request.cursor);
-      if (!Number.isInteger(cursor.before) || (cursor.before as number) < 1) throw new InvalidCursorError();
-      startKey = { pk: tenantPk(tenantId), sk: auditSk(cursor.before as number) };
+      const { before } = decodeCursor(request.cursor, HISTORY_CURSOR);
+      startKey = { pk: tenantPk(tenantId), sk: auditSk(before) };
     }
     const result = await this.#query({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',

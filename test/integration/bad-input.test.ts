@@ -74,6 +74,15 @@ const CASES: Case[] = [
   { name: 'token signed with another key', method: 'POST', path: '/tenants/acme-corp/suspend', options: { token: operatorWithWrongKey }, status: 401, code: 'TOKEN_INVALID' },
   { name: 'garbage token', method: 'GET', path: '/tenants/acme-corp', options: { token: 'hunter2' }, status: 401, code: 'TOKEN_INVALID' },
   { name: 'expired token', method: 'GET', path: '/tenants/acme-corp', options: { token: expired }, status: 401, code: 'TOKEN_INVALID' },
+  { name: 'a prototype key as a query parameter', method: 'GET', path: '/tenants?__proto__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+  { name: 'a prototype key as a query parameter of a POST', method: 'POST', path: '/tenants/acme-corp/suspend?__proto__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+  { name: 'a repeated query parameter', method: 'GET', path: '/tenants?state=active&state=suspended', status: 400, code: 'VALIDATION_FAILED', field: 'state' },
+  { name: 'storage past its bound (was a 500)', method: 'PUT', path: '/tenants/acme-corp/usage', options: { rawBody: '{"usage":{"queriesPerMonth":1,"storageGb":1e308,"documents":1,"users":1}}', headers: { 'content-type': 'application/json' } }, status: 400, code: 'VALIDATION_FAILED', field: 'usage.storageGb' },
+  { name: 'a count past 2^53', method: 'PUT', path: '/tenants/acme-corp/usage', options: { rawBody: '{"usage":{"queriesPerMonth":9007199254740993,"storageGb":1,"documents":1,"users":1}}', headers: { 'content-type': 'application/json' } }, status: 400, code: 'VALIDATION_FAILED', field: 'usage.queriesPerMonth' },
+  { name: 'a taken tenant id with a huge usage', method: 'POST', path: '/tenants', options: { rawBody: '{"tenantId":"acme-corp","name":"x","email":"a@b.example","usage":{"storageGb":1e308}}', headers: { 'content-type': 'application/json' } }, status: 400, code: 'VALIDATION_FAILED', field: 'usage.storageGb' },
+  { name: 'a NUL in a name', method: 'POST', path: '/tenants', options: { body: { ...valid, name: 'New\u0000Co' } }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
+  { name: 'a BEL in a reason', method: 'POST', path: '/tenants/acme-corp/suspend', options: { body: { reason: 'late\u0007' } }, status: 400, code: 'VALIDATION_FAILED', field: 'reason' },
+  { name: 'a body that is not UTF-8', method: 'POST', path: '/tenants', options: { rawBody: Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), headers: { 'content-type': 'application/json' } }, status: 400, code: 'MALFORMED_UTF8' },
   { name: 'non-bearer scheme', method: 'GET', path: '/tenants/acme-corp', options: { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } }, status: 401, code: 'TOKEN_MISSING' },
 ];
 

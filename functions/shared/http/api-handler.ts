@@ -10,7 +10,7 @@ import { z, type ZodType } from 'zod';
 import type { Principal } from '../../auth/api-tokens';
 import { getDocumentClient } from '../aws-clients';
 import { config } from '../config';
-import { ApiError, validationError } from '../errors';
+import { ApiError, explainIssue, fieldErrors, validationError } from '../errors';
 import { logger } from '../powertools';
 import { errorResponses } from './error-handler';
 import { IdempotencyStore, idempotency } from './idempotency';
@@ -48,26 +48,78 @@ function sharedIdempotencyStore(): IdempotencyStore {
 }
 
 function parsePart<T>(schema: ZodType<T>, value: unknown, part: 'body' | 'query' | 'path'): T {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { error: explainIssue, reportInput: true });
   if (!result.success) throw validationError(result.error, part);
   return result.data;
 }
 
-/** The request body as JSON: 413 past the size limit, 415 for another media type, 400 for malformed JSON. */
+/**
+ * The query parameters, each at most once. API Gateway (payload 2.0) joins a repeated parameter's values with
+ * commas in `queryStringParameters`, which would turn `?state=active&state=suspended` into one value that is
+ * neither; `rawQueryString` still shows the repetition, and a value with an escaped comma stays one value.
+ * Copied into a null-prototype object, so no parameter name (`__proto__`) can reach a prototype.
+ */
+function queryOf(event: APIGatewayProxyEventV2): Record<string, string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const name of new URLSearchParams(event.rawQueryString ?? '').keys()) (seen.has(name) ? repeated : seen).add(name);
+  if (repeated.size > 0) {
+    throw fieldErrors('query', [...repeated].map((name) => ({ in: 'query', field: name, message: `may appear once: send a single ${name}` })));
+  }
+  return Object.assign(Object.create(null) as Record<string, string>, event.queryStringParameters);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** 400 MALFORMED_UTF8: the body's bytes are not UTF-8 text. */
+function malformedUtf8(what: string): ApiError {
+  return new ApiError(400, 'MALFORMED_UTF8', `The request body is not valid UTF-8 (${what}): send JSON encoded as UTF-8.`);
+}
+
+/**
+ * The body's text. API Gateway delivers text media types (`text/*`, `application/json`, …) as a string and any
+ * other body base64-encoded (`isBase64Encoded`); bytes that are not UTF-8 are refused here, on AWS as locally.
+ * A string body with U+FFFD is refused too: it is what a lossy decoding leaves in place of invalid bytes.
+ */
+function bodyText(event: APIGatewayProxyEventV2): { readonly size: number; readonly text: () => string } {
+  if (!event.isBase64Encoded) {
+    const text = event.body as string;
+    return {
+      size: Buffer.byteLength(text, 'utf8'),
+      text: () => {
+        if (text.includes('\ufffd')) throw malformedUtf8('it contains U+FFFD, the replacement character that stands for bytes that were not UTF-8');
+        return text;
+      },
+    };
+  }
+  const bytes = Buffer.from(event.body as string, 'base64');
+  return {
+    size: bytes.length,
+    text: () => {
+      try {
+        return UTF8.decode(bytes);
+      } catch {
+        throw malformedUtf8('it has byte sequences that UTF-8 does not allow');
+      }
+    },
+  };
+}
+
+/** The request body as JSON: 413 past the size limit, 415 for another media type, 400 for malformed UTF-8 or JSON. */
 function readJsonBody(event: APIGatewayProxyEventV2, expectsBody: boolean): unknown {
   if (event.body === undefined || event.body === null || event.body === '') return expectsBody ? {} : undefined;
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  const size = Buffer.byteLength(raw, 'utf8');
-  if (size > config.maxBodyBytes) {
-    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The request body is ${size} bytes; the limit is ${config.maxBodyBytes} bytes.`);
+  const body = bodyText(event);
+  if (body.size > config.maxBodyBytes) {
+    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The request body is ${body.size} bytes; the limit is ${config.maxBodyBytes} bytes.`);
   }
   if (!expectsBody) throw new ApiError(400, 'UNEXPECTED_BODY', 'This route takes no request body; send none.');
   const contentType = event.headers?.['content-type'] ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON with "Content-Type: application/json" (got "${contentType || 'none'}").`);
   }
+  const text = body.text();
   try {
-    return JSON.parse(raw) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new ApiError(400, 'MALFORMED_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
   }
@@ -88,7 +140,7 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
       const tenantId = (params as { tenantId?: string }).tenantId;
       authorizeRoute(principal, options.access, tenantId);
       if (tenantId) logger.appendKeys({ tenantId });
-      const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, event.queryStringParameters ?? {}, 'query');
+      const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, queryOf(event), 'query');
       const rawBody = readJsonBody(event, options.body !== undefined);
       const body = options.body ? parsePart(options.body, rawBody, 'body') : (undefined as Body);
       parsed.set(event, { body, query, params, principal, headers: event.headers ?? {}, requestId: event.requestContext?.requestId ?? '' });
