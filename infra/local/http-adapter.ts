@@ -4,7 +4,8 @@
  * and invokes the very handler module that the stack deploys for that route (from the shared route table).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { FALLBACK_ROUTE, ROUTES, matchRoute, type RouteDefinition } from '../../functions/api/routes';
@@ -14,6 +15,23 @@ import { jsonResponse } from '../../functions/shared/http/response';
 
 /** API Gateway's own payload limit; the handlers enforce the API's smaller limit with a clear message. */
 const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * HTTP API quota "total combined size of request line and header values": 10240 bytes
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). Node's own limit
+ * (`maxHeaderSize`, 16 KiB of header text) is higher, so this one applies first.
+ */
+const GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES = 10_240;
+/** Past the payload limit the rest of a body is read and dropped, up to this much, so the connection stays usable. */
+const MAX_DISCARDED_BODY_BYTES = 4 * GATEWAY_MAX_BODY_BYTES;
+/** How long a connection the adapter has refused at the HTTP level may stay open for the client to read the answer. */
+const REFUSED_CONNECTION_GRACE_MS = 2_000;
+/**
+ * Media types API Gateway HTTP API (payload 2.0) hands to Lambda as a string; any other body arrives
+ * base64-encoded with `isBase64Encoded: true`. AWS documents the mechanism, not the list: this one was measured
+ * on AWS (ministackorg/ministack#766).
+ */
+const TEXT_MEDIA_TYPE = /^\s*(text\/[^;\s]+|application\/(json|xml|javascript))\s*(;|$)/i;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const REPO_ROOT = join(__dirname, '..', '..');
 
 type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<ApiResult>;
@@ -53,21 +71,52 @@ function lambdaContext(route: RouteDefinition, requestId: string): Context {
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
+/**
+ * The whole body, or 'too-large' past API Gateway's limit. A body past the limit is still read to its end
+ * (and dropped), up to MAX_DISCARDED_BODY_BYTES, so the answer can use the same keep-alive connection;
+ * 'abandoned' past that: the answer then closes the connection.
+ */
+async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large' | 'abandoned'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > GATEWAY_MAX_BODY_BYTES) return 'too-large'; // stop buffering; the rest is discarded
-    chunks.push(chunk as Buffer);
+    if (size > GATEWAY_MAX_BODY_BYTES + MAX_DISCARDED_BODY_BYTES) return 'abandoned';
+    if (size <= GATEWAY_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > GATEWAY_MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks);
 }
 
+/** Request line plus every header value, in bytes: what API Gateway's 10240-byte quota counts. */
+function requestLineAndHeaderValuesBytes(request: IncomingMessage): number {
+  let size = Buffer.byteLength(`${request.method ?? ''} ${request.url ?? ''} HTTP/${request.httpVersion}`);
+  for (let i = 1; i < request.rawHeaders.length; i += 2) size += Buffer.byteLength(request.rawHeaders[i] as string);
+  return size;
+}
+
+/**
+ * The body as API Gateway hands it over: a string for text media types, base64 for anything else. A text body
+ * that is not UTF-8 goes base64 too (what AWS does with one is not documented), so the handler sees its bytes
+ * and refuses them as it would on AWS.
+ */
+function eventBody(body: Buffer, contentType: string | undefined): { body?: string; isBase64Encoded: boolean } {
+  if (body.length === 0) return { isBase64Encoded: false };
+  if (TEXT_MEDIA_TYPE.test(contentType ?? '')) {
+    try {
+      return { body: UTF8.decode(body), isBase64Encoded: false };
+    } catch {
+      // not UTF-8: falls through to base64
+    }
+  }
+  return { body: body.toString('base64'), isBase64Encoded: true };
+}
+
+/** Header and query maps have no prototype, so a name such as `__proto__` is a name like any other. */
 function toEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, pathParameters: Record<string, string> | undefined, requestId: string): APIGatewayProxyEventV2 {
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
-  const query: Record<string, string> = {};
+  // Payload 2.0 joins a repeated parameter's values with commas; rawQueryString keeps them apart.
+  const query = Object.create(null) as Record<string, string>;
   for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
   const now = new Date();
   return {
@@ -78,8 +127,7 @@ function toEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: str
     headers,
     queryStringParameters: Object.keys(query).length ? query : undefined,
     pathParameters,
-    body: body.length ? body.toString('utf8') : undefined,
-    isBase64Encoded: false,
+    ...eventBody(body, headers['content-type']),
     requestContext: {
       accountId: 'local',
       apiId: 'local',
@@ -104,11 +152,52 @@ function errorResult(status: number, code: string, message: string): ApiResult {
   return jsonResponse(status, { error: { code, message } });
 }
 
+function headersTooLarge(message: string): ApiResult {
+  return errorResult(431, 'REQUEST_HEADERS_TOO_LARGE', `${message} Send a shorter token or fewer headers.`);
+}
+
+const answeredAtHttpLevel = new WeakSet<Duplex>();
+
+/**
+ * What Node's HTTP parser refuses before there is a request (headers past `maxHeaderSize`, a malformed request
+ * line or header, a request too slow to arrive) gets the API's JSON error shape and `Connection: close`, instead
+ * of Node's empty answer. The connection is then closed: once the parser has failed, nothing after it on the
+ * socket can be read as a request. What the client still sends is dropped, for a short grace period, so it can
+ * read the answer instead of meeting a reset.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (answeredAtHttpLevel.has(socket) || !socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  answeredAtHttpLevel.add(socket);
+  const result =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? headersTooLarge('The request headers are larger than this server reads.')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errorResult(408, 'REQUEST_TIMEOUT', 'The request did not arrive in time; send it again.')
+        : errorResult(400, 'MALFORMED_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}); check the request line and headers.`);
+  const body = result.body ?? '';
+  const head = [`HTTP/1.1 ${result.statusCode} ${STATUS_CODES[result.statusCode] ?? ''}`, ...Object.entries(result.headers).map(([name, value]) => `${name}: ${value}`)];
+  socket.end(`${head.join('\r\n')}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
+}
+
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const requestId = randomUUID();
   const url = new URL(request.url ?? '/', 'http://localhost');
   const body = await readBody(request);
-  if (body === 'too-large') return send(response, errorResult(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds ${GATEWAY_MAX_BODY_BYTES} bytes.`));
+  if (body === 'too-large' || body === 'abandoned') {
+    const result = errorResult(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds ${GATEWAY_MAX_BODY_BYTES} bytes.`);
+    // Abandoned: the rest of the body is still on its way, so the connection cannot carry another request.
+    return send(response, body === 'abandoned' ? { ...result, headers: { ...result.headers, connection: 'close' } } : result);
+  }
+  const headerBytes = requestLineAndHeaderValuesBytes(request);
+  if (headerBytes > GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES) {
+    return send(response, headersTooLarge(`The request line and header values are ${headerBytes} bytes; the limit is ${GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES}.`));
+  }
 
   const { match } = matchRoute(request.method ?? 'GET', url.pathname);
   const route = match?.route ?? FALLBACK_ROUTE;
@@ -138,6 +227,7 @@ export async function startLocalApi(options: { port?: number } = {}): Promise<Lo
     });
   });
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

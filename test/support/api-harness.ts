@@ -20,8 +20,8 @@ export interface ApiResponse<T = Record<string, unknown>> {
 export interface RequestOptions {
   readonly token?: string | null;
   readonly body?: unknown;
-  /** Sent as is, without JSON encoding. */
-  readonly rawBody?: string;
+  /** Sent as is, without JSON encoding (bytes for bodies that are not valid UTF-8). */
+  readonly rawBody?: string | Uint8Array;
   readonly headers?: Record<string, string>;
 }
 
@@ -63,7 +63,7 @@ export class ApiHarness {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.operatorToken : options.token;
     if (token !== null) headers.authorization ??= `Bearer ${token}`;
-    let body: string | undefined = options.rawBody;
+    let body: string | Uint8Array | undefined = options.rawBody;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
