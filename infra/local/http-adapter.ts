@@ -21,8 +21,6 @@ const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
  * (`maxHeaderSize`, 16 KiB of header text) is higher, so this one applies first.
  */
 const GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES = 10_240;
-/** Past the payload limit the rest of a body is read and dropped, up to this much, so the connection stays usable. */
-const MAX_DISCARDED_BODY_BYTES = 4 * GATEWAY_MAX_BODY_BYTES;
 /** How long a connection the adapter has refused at the HTTP level may stay open for the client to read the answer. */
 const REFUSED_CONNECTION_GRACE_MS = 2_000;
 /**
@@ -72,19 +70,27 @@ function lambdaContext(route: RouteDefinition, requestId: string): Context {
 }
 
 /**
- * The whole body, or 'too-large' past API Gateway's limit. A body past the limit is still read to its end
- * (and dropped), up to MAX_DISCARDED_BODY_BYTES, so the answer can use the same keep-alive connection;
- * 'abandoned' past that: the answer then closes the connection.
+ * The whole body, or 'too-large' as soon as it passes API Gateway's limit. The rest of a body that is too large
+ * is then read and dropped as it arrives, so the keep-alive connection carries the next request once this one
+ * has ended (Node's `requestTimeout`, 300 s, bounds a body that never ends).
  */
-async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large' | 'abandoned'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > GATEWAY_MAX_BODY_BYTES + MAX_DISCARDED_BODY_BYTES) return 'abandoned';
-    if (size <= GATEWAY_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-  }
-  return size > GATEWAY_MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks);
+function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= GATEWAY_MAX_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks.length = 0;
+      request.off('data', onData).off('end', onEnd).resume();
+      resolve('too-large');
+    };
+    request.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 /** Request line plus every header value, in bytes: what API Gateway's 10240-byte quota counts. */
@@ -189,11 +195,7 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   const requestId = randomUUID();
   const url = new URL(request.url ?? '/', 'http://localhost');
   const body = await readBody(request);
-  if (body === 'too-large' || body === 'abandoned') {
-    const result = errorResult(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds ${GATEWAY_MAX_BODY_BYTES} bytes.`);
-    // Abandoned: the rest of the body is still on its way, so the connection cannot carry another request.
-    return send(response, body === 'abandoned' ? { ...result, headers: { ...result.headers, connection: 'close' } } : result);
-  }
+  if (body === 'too-large') return send(response, errorResult(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds ${GATEWAY_MAX_BODY_BYTES} bytes.`));
   const headerBytes = requestLineAndHeaderValuesBytes(request);
   if (headerBytes > GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES) {
     return send(response, headersTooLarge(`The request line and header values are ${headerBytes} bytes; the limit is ${GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES}.`));
