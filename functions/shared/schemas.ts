@@ -77,9 +77,9 @@ export function printable<T extends z.ZodType<string>>(schema: T): T {
 }
 
 /**
- * Free text (a name, a reason): printable, trimmed, `min` to `max` characters. Markup such as `<script>` is
- * data like any other text: every answer is JSON with its content type, so it is never interpreted as HTML.
+ * Free text (a name, a reason): printable, trimmed, 1 to `max` characters. Markup such as `<script>` is data
+ * like any other text: every answer is JSON with its content type, so it is never interpreted as HTML.
  */
-export function text(max: number, min = 1) {
-  return printable(z.string()).trim().min(min, min === 1 ? 'must not be empty' : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`);
+export function text(max: number) {
+  return printable(z.string()).trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 }

@@ -111,6 +111,21 @@ describe('prototype keys are input like any other', () => {
     expect(await api.tableSnapshot()).toEqual(snapshot);
   });
 
+  const TENANT_ROUTES = ROUTES.filter((route) => route.path.includes('{tenantId}'));
+  it.each(TENANT_ROUTES.flatMap((route) => PROTOTYPE_KEYS.map((key) => ({ route, key, name: `${route.method} ${route.path} with tenantId ${key}` }))))(
+    'should answer $name as for any other tenant id, never 5xx',
+    async ({ route, key }) => {
+      const body = bodySchemaOf(route) ? '{}' : undefined;
+      const other = await api.request<ErrorBody>(route.method, pathOf(route).replace('acme-corp', 'no-such-tenant'), json({ raw: body }));
+      const response = await api.request<ErrorBody>(route.method, pathOf(route).replace('acme-corp', key), json({ raw: body }));
+      expect(response.status).toBeLessThan(500);
+      // `constructor` and `prototype` are well-formed tenant ids (unknown ones); `__proto__` is not one.
+      if (key === '__proto__') expect(response.body.error?.details?.map((d) => d.field)).toContain('tenantId');
+      else expect({ status: response.status, code: response.body?.error?.code }).toEqual({ status: other.status, code: other.body?.error?.code });
+      expect(await api.tableSnapshot()).toEqual(snapshot);
+    },
+  );
+
   const objectPaths = BODY_ROUTES.flatMap((route) => [
     { route, path: [] as string[] },
     ...fieldsOf(bodySchemaOf(route) as Schema).filter((field) => field.schema.type === 'object').map((field) => ({ route, path: field.path })),
