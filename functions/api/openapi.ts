@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   MALFORMED_UTF8: { status: 400, description: 'The request body is not UTF-8 text (invalid byte sequences, or U+FFFD where a decoding lost them).' },
   MALFORMED_REQUEST: { status: 400, description: 'The HTTP request itself could not be parsed (request line or headers); the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
   REQUEST_TIMEOUT: { status: 408, description: 'The request did not arrive in time; the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
+  EXPECTATION_FAILED: { status: 417, description: 'An `Expect` header other than `100-continue`. Local adapter; on AWS, API Gateway answers itself.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, description: "The request line and header values exceed API Gateway's 10240-byte quota. Local adapter; on AWS, API Gateway answers itself." },
   UNEXPECTED_BODY: { status: 400, description: 'This route takes no request body; send none.' },
   INVALID_CURSOR: { status: 400, description: 'The cursor was not issued for this query; pass back `nextCursor` unchanged.' },

@@ -230,6 +230,11 @@ export async function startLocalApi(options: { port?: number } = {}): Promise<Lo
   });
   server.keepAliveTimeout = 5_000;
   server.on('clientError', answerClientError);
+  // Node answers an `Expect` other than 100-continue itself, with an empty 417: answer it in the API's shape.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    request.resume();
+    send(response, errorResult(417, 'EXPECTATION_FAILED', `Expect: ${request.headers.expect ?? ''} is not supported; send "Expect: 100-continue" or no Expect header.`));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

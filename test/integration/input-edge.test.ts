@@ -329,6 +329,7 @@ describe('connections after an early refusal', () => {
     { name: '413 for an 11 MiB body', status: 413, code: 'PAYLOAD_TOO_LARGE', method: 'POST', path: '/tenants', headers: () => ({ authorization: token(), 'content-type': 'application/json' }), body: Buffer.alloc(11 * 1024 * 1024, 0x20) },
     { name: '415 for a form body', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', method: 'POST', path: '/tenants', headers: () => ({ authorization: token(), 'content-type': 'application/x-www-form-urlencoded' }), body: Buffer.from('name=x') },
     { name: '401 without a token, with a body', status: 401, code: 'TOKEN_MISSING', method: 'POST', path: '/tenants', headers: () => ({ 'content-type': 'application/json' }), body: Buffer.from('{"name":"x"}') },
+    { name: '417 for an Expect header other than 100-continue', status: 417, code: 'EXPECTATION_FAILED', method: 'POST', path: '/tenants', headers: () => ({ authorization: token(), 'content-type': 'application/json', expect: 'teapot' }), body: Buffer.from('{"name":"x"}') },
     { name: '431 for a 20 KB Authorization header', status: 431, code: 'REQUEST_HEADERS_TOO_LARGE', method: 'GET', path: '/tenants', headers: () => ({ authorization: `Bearer ${'a'.repeat(20_000)}` }) },
     { name: '431 for 12 KB of headers (over API Gateway 10240 bytes, under Node 16 KiB)', status: 431, code: 'REQUEST_HEADERS_TOO_LARGE', method: 'POST', path: '/tenants', headers: () => ({ authorization: token(), 'x-padding': 'p'.repeat(12_000), 'content-type': 'application/json' }), body: Buffer.from('{"name":"x"}') },
   ];
