@@ -123,8 +123,8 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(after.scheduledPlanChange).toBeUndefined();
     expect(await ledgerKinds('sched-happy')).toEqual(['schedule']); // billing was arranged once, at the request
     const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-happy/history')).body.items;
-    expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['complete_downgrade', 'initiate_downgrade']);
-    expect(history[1]?.reason).toContain('scheduled for');
+    expect(history.slice(0, 4).map((entry) => entry.event)).toEqual(['complete_downgrade', 'start_read_only_window', 'initiate_downgrade', 'schedule_plan_change']);
+    expect(history[2]?.reason).toContain('scheduled for');
     expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
   });
 
@@ -244,7 +244,8 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
       expect(after.scheduledPlanChange).toBeUndefined();
       expect(await ledgerKinds(tenantId)).toEqual(['schedule', 'schedule_cancelled']);
       const history = (await api.request<{ items: Body[] }>(`GET`, `/tenants/${tenantId}/history`)).body.items;
-      expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['rollback_downgrade', 'initiate_downgrade']);
+      const opened = state !== 'StartReadOnlyWindow'; // the window's own entry, unless the fault came before it
+      expect(history.map((entry) => entry.event)).toEqual(['rollback_downgrade', ...(opened ? ['start_read_only_window'] : []), 'initiate_downgrade', 'schedule_plan_change', 'create']);
     },
   );
 });
@@ -311,8 +312,9 @@ describe('Scheduled downgrade: while it is pending', () => {
     release();
     await runner.idle();
 
-    // The tenant item no longer has the change once it started: nothing to cancel.
-    expect(cancel.status).toBe(404);
+    // Once it started, the change's operation owns the tenant: the same answer as any other change then.
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error).toMatchObject({ code: 'OPERATION_IN_PROGRESS', details: { operationId } });
     expect(late).toEqual({ outcome: 'not_claimed' }); // a cancellation racing the start never claims a running change
     expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
     expect(await tenant('sched-started')).toMatchObject({ state: 'active', plan: 'starter' });
