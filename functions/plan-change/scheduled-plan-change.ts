@@ -263,10 +263,13 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
     );
   }
   if ('outcome' in result && result.outcome !== 'cancelled') {
+    // Lost the race to the period end: while its operation runs, the answer any change of the tenant gets.
+    const owner = ownerRefusal(await deps.tenants.get(tenantId));
+    if (owner) throw owner;
     throw new ApiError(
       409,
       'PLAN_CHANGE_STARTED',
-      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) has already started at the end of the period and can no longer be cancelled; follow it at /operations/${scheduled.operationId}.`,
+      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
       { operationId: scheduled.operationId },
     );
   }

@@ -6,6 +6,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
+import { OperationStore } from '../../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
@@ -292,6 +293,32 @@ describe('Scheduled downgrade: while it is pending', () => {
     const loser = answers.find((answer) => answer.status === 409) as { body: Body };
     expect(loser.body.error).toMatchObject({ code: 'PLAN_CHANGE_SCHEDULED', details: { scheduledPlanChange: { operationId: winner.body.operationId } } });
     expect(await ledgerKinds('sched-race')).toEqual(['schedule']);
+  });
+
+  it('should answer a cancel that loses the race to the period end with 409 OPERATION_IN_PROGRESS naming the operation', async () => {
+    const operationId = await scheduledDowngrade('sched-race-cancel');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fault = async (state, phase, input) => {
+      if (input.tenantId === 'sched-race-cancel' && state === 'ProvisionResources' && phase === 'before') await held;
+    };
+    // The DELETE has read the tenant with its change scheduled; the period end starts the change before the claim.
+    const get = OperationStore.prototype.get;
+    jest.spyOn(OperationStore.prototype, 'get').mockImplementationOnce(async function (this: OperationStore, id: string) {
+      clock = STARTS_AT;
+      expect((await startScheduledPlanChange(periodEndDeps(), operationId)).outcome).toBe('started');
+      return get.call(this, id);
+    });
+
+    const cancel = await api.request<Body>('DELETE', '/tenants/sched-race-cancel/scheduled-plan-change');
+    release();
+    await runner.idle();
+
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error).toMatchObject({ code: 'OPERATION_IN_PROGRESS', details: { operationId } });
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
   });
 
   it('should not cancel a change that the period end has started: nothing to cancel on the tenant, and the operation not claimed', async () => {
