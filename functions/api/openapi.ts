@@ -28,7 +28,8 @@ import {
   usageSchema,
 } from '../tenants/tenant-schemas';
 import type { TenantView } from '../tenants/tenant-service';
-import type { AuditEntry, Tenant } from '../tenants/tenant-store';
+import type { RouteAccess } from '../shared/http/principal';
+import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
 import { ROUTES, type HttpMethod, type RouteDefinition } from './routes';
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
@@ -66,7 +67,7 @@ export const ERROR_CODES = {
   TENANT_EXISTS: { status: 409, description: 'A tenant with this id already exists; `details.tenantId`.' },
   ILLEGAL_TRANSITION: { status: 409, description: "The tenant's state does not allow this event; `details` has `currentState`, `event`, `allowedEvents`." },
   VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
-  OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by another operation; `details` has `currentState`, `operationId`.' },
+  OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by a running operation: every change of the tenant gets this until it ends; `details` has `currentState`, `operationId`.' },
   TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
   TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted and takes no query leases; `details` has `reason` (`blocked`), `state`.' },
   MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`.' },
@@ -78,7 +79,7 @@ export const ERROR_CODES = {
   USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
   PLAN_CHANGE_SCHEDULED: { status: 409, description: 'A plan change is scheduled for the end of the billing period; cancel it first (DELETE /tenants/{tenantId}/scheduled-plan-change). `details.scheduledPlanChange` says which.' },
   NO_SCHEDULED_PLAN_CHANGE: { status: 404, description: 'The tenant has no scheduled plan change to cancel; `details.tenantId`.' },
-  PLAN_CHANGE_STARTED: { status: 409, description: 'The scheduled plan change has reached its date and started; it can no longer be cancelled. `details.operationId`.' },
+  PLAN_CHANGE_STARTED: { status: 409, description: 'The scheduled plan change started at its date and has ended since; it can no longer be cancelled. `details.operationId`.' },
   SCHEDULING_UNAVAILABLE: { status: 503, description: 'The period-end change could not be scheduled (billing or the scheduler failed); nothing was changed. Retry later.' },
   CANCELLATION_INCOMPLETE: { status: 503, description: 'The scheduled change is cancelled and will not happen, but undoing its billing or schedule has not finished; send the DELETE again (or it finishes within the hour). `details.operationId`.' },
   TENANT_BUSY: { status: 503, description: 'DynamoDB refused the request (a transaction conflict with other requests on the same tenant, or throttling); nothing was changed. Retry in a moment.' },
@@ -101,7 +102,7 @@ const NO_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'UNEXPECTED_B
 const JSON_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'MALFORMED_UTF8', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
 /** The Idempotency-Key middleware (every POST). */
 const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['INVALID_IDEMPOTENCY_KEY', 'IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'];
-/** If-Match on a transition route. */
+/** If-Match on a route that changes a tenant. */
 const IF_MATCH_ERRORS: readonly ErrorCode[] = ['INVALID_IF_MATCH', 'VERSION_CONFLICT'];
 
 /** Every error a route behind `apiRoute` can answer: auth, input, idempotency (POST), DynamoDB contention (503), 500, and its own. */
@@ -127,8 +128,14 @@ const lifecycleEventSchema = z.enum(LIFECYCLE_EVENTS).meta({ description: 'Lifec
 const planIdSchema = z.enum(PLAN_IDS).meta({ description: 'Plan, cheapest first.' });
 const timestamp = z.iso.datetime();
 const limit = z.number().min(-1);
+const unlimited = (metric: string) => ({ description: `The plan's limit of ${metric}; -1 means unlimited.` });
 const planLimitsSchema = z
-  .object({ queriesPerMonth: limit.int(), storageGb: limit, documents: limit.int(), users: limit.int() })
+  .object({
+    queriesPerMonth: limit.int().meta(unlimited('queries per month')),
+    storageGb: limit.meta(unlimited('storage, in GB')),
+    documents: limit.int().meta(unlimited('documents')),
+    users: limit.int().meta(unlimited('users')),
+  })
   .meta({ description: 'Plan limits per usage metric; -1 means unlimited.' });
 
 const vectorPlacementSchema = z
@@ -165,25 +172,30 @@ const tenantSchema = z
       .meta({ description: 'A downgrade waiting for the end of the billing period: until `effectiveAt` the tenant keeps its plan, limits and resources.' }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
-    version: z.number().int().min(1).meta({ description: 'Increases by one per lifecycle event; the ETag.' }),
+    version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
     stateChangedAt: timestamp,
-    allowedEvents: z.array(lifecycleEventSchema).meta({ description: "Events the lifecycle allows from the tenant's state." }),
+    allowedEvents: z.array(lifecycleEventSchema).meta({
+      description:
+        'The lifecycle events the API would accept for this tenant now: allowed from its state, not blocked by a running operation (OPERATION_IN_PROGRESS) or a scheduled plan change (PLAN_CHANGE_SCHEDULED), and for a plan change with a plan to move to.',
+    }),
   })
-  .meta({ description: 'A tenant, with the lifecycle events allowed from its state.' });
+  .meta({ description: 'A tenant, with the lifecycle events the API would accept for it now.' });
 
 const auditEntrySchema = z
   .object({
     tenantId: z.string(),
     version: z.number().int().min(1).meta({ description: 'The tenant version this entry produced.' }),
     at: timestamp,
-    actor: z.string().meta({ description: 'Token subject, workflow or webhook that made the change.' }),
-    event: z.enum([...LIFECYCLE_EVENTS, 'create']),
+    actor: z.string().meta({ description: 'Token subject that made the request (for a workflow step: the subject that requested the workflow), or the system process.' }),
+    event: z.enum([...LIFECYCLE_EVENTS, CREATE_EVENT, ...Object.values(CHANGE_EVENTS)]).meta({
+      description: `A lifecycle event, \`create\`, or a change that keeps the state (\`from\` equals \`to\`): ${Object.values(CHANGE_EVENTS).join(', ')}.`,
+    }),
     from: tenantStateSchema.nullable().meta({ description: 'null for the create entry.' }),
     to: tenantStateSchema,
-    reason: z.string().optional(),
-    operationId: z.string().optional(),
+    reason: z.string().optional().meta({ description: 'The `reason` sent with the request, else what happened (for a rollback: its cause, readable).' }),
+    operationId: z.string().optional().meta({ description: 'The operation (workflow) or request that made the change.' }),
     stripeEventId: z.string().optional(),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
@@ -331,7 +343,7 @@ type SuccessHeader = 'ETag' | 'Location';
 
 export interface RouteSpec {
   /** Who may call it; must agree with the handler's `access` (and `authenticated` in ROUTES). */
-  readonly access: 'public' | 'operator' | 'operator-or-own-tenant';
+  readonly access: 'public' | RouteAccess;
   readonly params?: ZodObject;
   readonly query?: ZodObject;
   readonly body?: ZodType;
@@ -349,30 +361,40 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'operator',
     params: tenantPathSchema,
     body: changePlanBodySchema,
+    ifMatch: true,
     success: { status: 202, description: 'The plan change started, or (a period-end downgrade) was scheduled; follow the operation.', schema: planChangeAcceptedSchema, headers: ['Location'] },
     errors: apiRouteErrors(
       { body: true, idempotent: true },
-      'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'VERSION_CONFLICT', 'PLAN_CHANGE_SCHEDULED',
+      'TENANT_NOT_FOUND', 'SAME_PLAN', 'INVALID_EFFECTIVE', 'USAGE_EXCEEDS_PLAN', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'PLAN_CHANGE_SCHEDULED',
       'WORKFLOW_UNAVAILABLE', 'SCHEDULING_UNAVAILABLE', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE',
     ),
     description:
       'Upgrades are immediate (prorated, invoiced now); downgrades need usage within the new limits (else 422 listing every violation). ' +
       'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
       'A downgrade defaults to the end of the billing period: it is scheduled (202, `status: scheduled`, `effectiveAt`), billing moves the price at that date, and the tenant keeps its plan and limits until then, when the same workflow runs ' +
-      '(if usage no longer fits the new plan then, the change is cancelled and billing put back). While a change is scheduled, other plan changes answer 409 PLAN_CHANGE_SCHEDULED.',
+      '(if usage no longer fits the new plan then, the change is cancelled and billing put back). While a change is scheduled, other plan changes answer 409 PLAN_CHANGE_SCHEDULED. ' +
+      'With `dryRun: true` nothing changes; money in the preview (`billing.amountDueNow`, `billing.lines[].amount`) and on the operation (`facts.billingChange.amountInvoiced`) is an integer in the currency\'s minor unit (cents for USD), negative for a credit.',
   },
   CancelScheduledPlanChange: {
     access: 'operator',
     params: tenantPathSchema,
+    body: transitionBodySchema,
+    ifMatch: true,
     success: { status: 200, description: 'The cancelled operation (`status: cancelled`).', schema: operationSchema },
-    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'NO_SCHEDULED_PLAN_CHANGE', 'PLAN_CHANGE_STARTED', 'CANCELLATION_INCOMPLETE'),
-    description: 'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan.',
+    errors: apiRouteErrors(
+      { body: true },
+      'TENANT_NOT_FOUND', 'NO_SCHEDULED_PLAN_CHANGE', 'OPERATION_IN_PROGRESS', 'PLAN_CHANGE_STARTED', ...IF_MATCH_ERRORS, 'CANCELLATION_INCOMPLETE', 'BILLING_REJECTED',
+    ),
+    description:
+      'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan. ' +
+      'The body is optional: `{ "reason" }` goes to the history entry `cancel_scheduled_plan_change`. Once the change has started at the period end, 409 OPERATION_IN_PROGRESS names its operation.',
   },
   GetOperation: {
-    access: 'operator',
+    access: 'operator-or-owner-of-resource',
     params: operationPathSchema,
     success: { status: 200, description: 'The operation.', schema: operationSchema },
     errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
+    description: "Operators read any operation; a tenant-scoped token reads its own tenant's, and another tenant's is 404 OPERATION_NOT_FOUND (as if it did not exist).",
   },
   Health: {
     access: 'public',
@@ -440,8 +462,9 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     body: reportUsageBodySchema,
+    ifMatch: true,
     success: { status: 200, description: 'The usage recorded, with any limits it exceeds.', schema: usageReportSchema },
-    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE'),
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE', ...IF_MATCH_ERRORS),
     description:
       'For the application plane (its tenant token, or an operator): every metric as measured now. Idempotent; reports may arrive out of order, an older one than the last recorded changes nothing. ' +
       'Downgrades are checked against the recorded usage, and a downgrade scheduled for the period end is checked again then.',
@@ -594,6 +617,7 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   const schemaNames = spec.params ? Object.keys(spec.params.shape) : [];
   if (!sameSet(templateNames, schemaNames)) fail(`has path parameters [${schemaNames.join(', ')}] but its path template has [${templateNames.join(', ')}].`);
   if (spec.access === 'operator-or-own-tenant' && !schemaNames.includes('tenantId')) fail("is 'operator-or-own-tenant' but has no tenantId path parameter.");
+  if (spec.access === 'operator-or-owner-of-resource' && schemaNames.includes('tenantId')) fail("is 'operator-or-owner-of-resource' but names its tenant in the path: use 'operator-or-own-tenant'.");
   if (spec.success.status < 200 || spec.success.status > 299) fail(`has success status ${spec.success.status}.`);
   if ((spec.success.status === 204) !== (spec.success.schema === undefined)) fail('must have a response schema exactly when its success status is not 204.');
 }
@@ -648,6 +672,7 @@ const ACCESS_TEXT: Readonly<Record<RouteSpec['access'], string>> = {
   public: 'No token needed.',
   operator: 'Needs an operator token.',
   'operator-or-own-tenant': 'Needs an operator token, or a tenant-scoped token for this tenant.',
+  'operator-or-owner-of-resource': "Needs an operator token, or a tenant-scoped token of the tenant the resource belongs to (another tenant's is 404).",
 };
 
 function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject {

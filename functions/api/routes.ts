@@ -2,6 +2,7 @@
  * The HTTPS API's route table: the one list the CDK stack (one Lambda per route) and the local HTTP adapter
  * both read, so the two places serve exactly the same routes with the same handlers.
  */
+import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -20,6 +21,8 @@ export interface RouteDefinition {
   readonly authenticated: boolean;
   readonly tableAccess: TableAccess;
   readonly summary: string;
+  /** The lifecycle events the route requests: a tenant's `allowedEvents` are those of these it would accept now. */
+  readonly events?: readonly LifecycleEvent[];
 }
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -28,13 +31,13 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'ListTenants', method: 'GET', path: '/tenants', entry: 'functions/tenants/handlers/list-tenants.ts', authenticated: true, tableAccess: 'read', summary: 'List tenants, by state, paginated.' },
   { id: 'GetTenant', method: 'GET', path: '/tenants/{tenantId}', entry: 'functions/tenants/handlers/get-tenant.ts', authenticated: true, tableAccess: 'read', summary: 'Read one tenant.' },
   { id: 'TenantHistory', method: 'GET', path: '/tenants/{tenantId}/history', entry: 'functions/tenants/handlers/tenant-history.ts', authenticated: true, tableAccess: 'read', summary: "A tenant's audit trail, newest first." },
-  { id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Suspend an active tenant.' },
-  { id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Resume a suspended tenant.' },
+  { id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Suspend an active tenant.', events: ['suspend'] },
+  { id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', authenticated: true, tableAccess: 'write', summary: 'Resume a suspended tenant.', events: ['resume'] },
   { id: 'CheckAccess', method: 'GET', path: '/tenants/{tenantId}/access', entry: 'functions/tenants/handlers/check-access.ts', authenticated: true, tableAccess: 'read', summary: 'Application-plane access check: read_write, read_only or blocked.' },
   { id: 'ReportUsage', method: 'PUT', path: '/tenants/{tenantId}/usage', entry: 'functions/tenants/handlers/report-usage.ts', authenticated: true, tableAccess: 'write', summary: "Application plane: report the tenant's current usage (plan changes check it)." },
   { id: 'AcquireQueryLease', method: 'POST', path: '/tenants/{tenantId}/leases', entry: 'functions/leases/handlers/acquire-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Take a query lease (application plane); refused during a read-only window.' },
   { id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Release a query lease; idempotent.' },
-  { id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', authenticated: true, tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.' },
+  { id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', authenticated: true, tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.', events: ['initiate_upgrade', 'initiate_downgrade'] },
   { id: 'CancelScheduledPlanChange', method: 'DELETE', path: '/tenants/{tenantId}/scheduled-plan-change', entry: 'functions/plan-change/handlers/cancel-scheduled-plan-change.ts', authenticated: true, tableAccess: 'write', summary: 'Cancel the downgrade scheduled for the end of the billing period.' },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];

@@ -6,12 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PlanChangeTiming } from '../billing/billing-port';
-import { IllegalTransitionError } from '../lifecycle/errors';
-import { allowedEvents, canTransition } from '../lifecycle/transition';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
 import { ApiError } from '../shared/errors';
-import { PlanChangeScheduledError } from '../tenants/errors';
+import { refusalOf } from '../tenants/tenant-rules';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
 import { billingRequest, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
@@ -24,10 +22,18 @@ const INITIATE = { upgrade: 'initiate_upgrade', downgrade: 'initiate_downgrade' 
 
 export type PlanChangeAnswer = { readonly status: 200 | 202; readonly body: Record<string, unknown> };
 
-/** Validate and either preview (dryRun) or start a plan change. */
-export async function requestPlanChange(deps: PlanChangeRequestDependencies, tenantId: string, body: ChangePlanBody, actor: string): Promise<PlanChangeAnswer> {
-  const tenant = await deps.tenants.get(tenantId);
-  const pending = tenant.scheduledPlanChange ? new PlanChangeScheduledError(tenantId, tenant.scheduledPlanChange) : undefined;
+/**
+ * Validate and either preview (dryRun) or start a plan change. `expectedVersion` is the request's If-Match:
+ * VersionConflictError when the tenant is at another version (nothing is previewed or changed).
+ */
+export async function requestPlanChange(
+  deps: PlanChangeRequestDependencies,
+  tenantId: string,
+  body: ChangePlanBody,
+  actor: string,
+  expectedVersion?: number,
+): Promise<PlanChangeAnswer> {
+  const tenant = await deps.tenants.get(tenantId, { expectedVersion });
   const direction = comparePlans(tenant.plan, body.plan);
   if (direction === 'same') {
     throw new ApiError(400, 'SAME_PLAN', `Tenant '${tenantId}' is already on the ${body.plan} plan; ask for a different plan.`);
@@ -37,14 +43,12 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
   }
   const timing: PlanChangeTiming = direction === 'upgrade' ? 'immediately' : (body.effective ?? 'period_end');
   const violations = direction === 'downgrade' ? usageViolations(tenant.usage, body.plan) : [];
+  // A running operation, the lifecycle table, a change already scheduled (two would fight over one subscription).
+  const refusal = refusalOf(tenant, INITIATE[direction]);
   const previewRequest = { operationId: 'dry-run', tenantId, fromPlan: tenant.plan, toPlan: body.plan, direction, timing, ...(tenant.billing ? { account: tenant.billing } : {}) } as const;
 
   if (body.dryRun) {
-    const blockers = [
-      ...(canTransition(tenant.state, INITIATE[direction]) ? [] : [`The tenant is '${tenant.state}'; plan changes start from 'active'.`]),
-      ...(pending ? [pending.message] : []),
-      ...violations.map((violation) => violation.message),
-    ];
+    const blockers = [...(refusal ? [refusal.message] : []), ...violations.map((violation) => violation.message)];
     const current = tenant.resources ?? resourcesFor(tenantId, tenant.plan);
     const next = resourcesFor(tenantId, body.plan);
     return {
@@ -66,8 +70,7 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     };
   }
 
-  // Any other plan change while one is scheduled: the two would fight over one subscription.
-  if (pending) throw pending;
+  if (refusal) throw refusal;
   if (violations.length > 0) {
     throw new ApiError(
       422,
@@ -90,9 +93,8 @@ export async function requestPlanChange(deps: PlanChangeRequestDependencies, ten
     ...(tenant.billing ? { account: tenant.billing } : {}),
   };
   if (timing === 'period_end') {
-    if (!canTransition(tenant.state, INITIATE[direction])) throw new IllegalTransitionError(tenant.state, INITIATE[direction], allowedEvents(tenant.state));
     const { effectiveAt } = await deps.billing.previewPlanChange(billingRequest(input));
-    await schedulePlanChange(deps, tenant, input, effectiveAt);
+    await schedulePlanChange(deps, tenant, input, effectiveAt, body.reason);
     return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
   }
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };

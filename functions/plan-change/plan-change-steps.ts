@@ -11,6 +11,7 @@ import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import type { ResourceProvisioner } from '../provisioning/provisioner';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
+import { VersionConflictError } from '../tenants/errors';
 import type { TenantStore } from '../tenants/tenant-store';
 import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError, StoreContentionError, isStoreContention } from './errors';
 
@@ -92,13 +93,17 @@ function currentResources(tenant: { resources?: PlanResources }, input: PlanChan
 
 /** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
 async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  const tenant = await ownedTenant(deps, input);
-  if (!tenant.readOnlyReason) {
-    await deps.tenants.setReadOnlyWindow(
-      input.tenantId,
-      input.operationId,
-      `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`,
-    );
+  const readOnlyReason = `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`;
+  for (let attempt = 0; ; attempt += 1) {
+    const tenant = await ownedTenant(deps, input);
+    if (tenant.readOnlyReason) break;
+    try {
+      await deps.tenants.startReadOnlyWindow(tenant, readOnlyReason, { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId });
+      break;
+    } catch (error) {
+      // A retry of this step raced it: read the tenant again (and find the window open).
+      if (!(error instanceof VersionConflictError) || attempt >= 2) throw error;
+    }
   }
   // A retried step keeps the first start time, so retries do not stretch the drain timeout.
   const operation = await deps.operations.get(input.operationId);
@@ -203,6 +208,47 @@ function describeFailure(failure: StepFailure | undefined): { code: string; mess
 }
 
 /**
+ * What a tenant's history says of each failure that can end a plan change (the tenant reads its history:
+ * what we wrote for people is kept, what a provider or the runtime said is not). Keyed by the error name a
+ * step throws or the compensation is handed (States.Timeout and the execution status events, the sweeper,
+ * a failed start, a cancellation); `Lambda.*` are Lambda's service errors.
+ */
+const READABLE_FAILURES: Readonly<Record<string, (message: string) => string>> = {
+  DrainTimeoutError: (message) => message,
+  QueriesStillRunningError: (message) => `queries were still running when the workflow stopped waiting: ${message}`,
+  BillingRejectedError: (message) => `billing refused the change: ${message}`,
+  BillingTransientError: () => 'the billing provider stayed unavailable through every retry; nobody was charged for the change',
+  ProvisioningTransientError: () => "the new plan's resources could not be provisioned (the provider stayed unavailable through every retry)",
+  StoreContentionError: () => 'the database stayed busy with other changes to the tenant through every retry',
+  OperationSupersededError: () => 'another change took over the tenant while the plan change ran',
+  OperationEndedError: () => 'the operation had already ended when a late step ran',
+  SchedulerTransientError: () => 'the scheduler stayed unavailable, so the change could not be scheduled',
+  ConfigurationError: () => 'the service is misconfigured for this change; an operator has to fix it',
+  'States.Timeout': () => 'the workflow did not finish within its time limit',
+  ExecutionAborted: () => 'the workflow was stopped before it finished',
+  ExecutionFailed: () => 'the workflow failed before it could finish',
+  OperationStuck: (message) => message,
+  WorkflowStartFailed: () => 'the workflow could not be started',
+  CancelledByRequest: (message) => message,
+  USAGE_EXCEEDS_PLAN: (message) => message,
+  TenantNotActive: (message) => message,
+  ScheduledChangeMissing: (message) => message,
+};
+
+/**
+ * The cause of a failure as a sentence the tenant's history can show: the message we wrote for known
+ * failures, a description for a provider's or the runtime's, and for anything else its error name only
+ * (an unexpected error's message and stack may hold internals; the operation record keeps them).
+ */
+export function readableFailure(failure: StepFailure | undefined): string {
+  const { code, message } = describeFailure(failure);
+  const describe = READABLE_FAILURES[code];
+  if (describe) return describe(message).replace(/\.$/, '');
+  if (code.startsWith('Lambda.')) return `a step could not run (${code}, a service error of AWS Lambda) through every retry`;
+  return `an unexpected error (${code}) stopped the change; the operator has the details`;
+}
+
+/**
  * The outcome of an apply whose answer was lost: replaying it with the same idempotency key returns what
  * happened. A rejection (declined card, invalid request) changed nothing, so there is nothing to revert.
  */
@@ -227,6 +273,7 @@ async function compensate(
   input: PlanChangeInput,
   failure?: StepFailure,
   claim?: { readonly from: ReadonlyArray<'scheduled' | 'running' | 'compensating'>; readonly unlessStep?: string },
+  by?: CancelledBy,
 ): Promise<StepResult> {
   const operation = await deps.operations.beginCompensation(input.operationId, claim?.from, { unlessStep: claim?.unlessStep });
   if (!operation) {
@@ -259,16 +306,27 @@ async function compensate(
   if (input.timing === 'period_end' && !operation.steps.includes(PERIOD_END_REACHED)) {
     await deps.scheduler.cancel(planChangeScheduleName(input.operationId));
     const cancelled = deps.operations.finishUpdate(input.operationId, 'cancelled', 'compensating', error);
-    const tenant = await deps.tenants.find(input.tenantId);
-    try {
-      if (tenant?.scheduledPlanChange?.operationId === input.operationId) {
-        await deps.tenants.transact([deps.tenants.clearScheduledChangeUpdate(input.tenantId, input.operationId), cancelled]);
-      } else {
-        await deps.operations.finish(input.operationId, 'cancelled', 'compensating', error);
+    const context = {
+      actor: by?.actor ?? input.requestedBy,
+      reason: by?.reason ?? `Downgrade to ${input.toPlan} cancelled before it started: ${readableFailure(failure)}`,
+      operationId: input.operationId,
+    };
+    for (let attempt = 0; ; attempt += 1) {
+      const tenant = await deps.tenants.find(input.tenantId);
+      try {
+        if (tenant?.scheduledPlanChange?.operationId === input.operationId) {
+          await deps.tenants.clearScheduledChange(tenant, input.operationId, context, { alsoUpdate: [cancelled] });
+        } else {
+          await deps.operations.finish(input.operationId, 'cancelled', 'compensating', error);
+        }
+        break;
+      } catch (finishError) {
+        // The tenant changed since it was read (suspended, say): read it again.
+        if (finishError instanceof VersionConflictError && attempt < 3) continue;
+        // A concurrent cancellation (a retried DELETE, the sweeper) finished it first: the same end.
+        if ((await deps.operations.get(input.operationId)).status !== 'cancelled') throw finishError;
+        break;
       }
-    } catch (finishError) {
-      // A concurrent cancellation (a retried DELETE, the sweeper) finished it first: the same end.
-      if ((await deps.operations.get(input.operationId)).status !== 'cancelled') throw finishError;
     }
     return { outcome: 'cancelled' };
   }
@@ -278,8 +336,8 @@ async function compensate(
     await deps.tenants.applyTransition(
       tenant,
       EVENTS[input.direction].rollback,
-      // The tenant can read its history: the code only; the operator reads the message on the operation.
-      { actor: input.requestedBy, reason: `Rolled back (${cause.code}); operation ${input.operationId} has the details`, operationId: input.operationId },
+      // The tenant can read its history: the cause as readableFailure words it; the operation keeps the rest.
+      { actor: input.requestedBy, reason: `Rolled back (${cause.code}): ${readableFailure(failure)}`, operationId: input.operationId },
       { changes: { readOnlyReason: null }, alsoUpdate: [finish] },
     );
   } else {
@@ -293,8 +351,14 @@ async function compensate(
  * from `running`, so a change whose period end has come and whose workflow runs is not cancelled under it
  * (outcome `not_claimed` then). A cancellation interrupted half-way (`compensating`) is taken up again.
  */
-export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure): Promise<StepResult> {
-  return guardContention('cancel', () => compensate(deps, input, reason, { from: ['scheduled', 'compensating'], unlessStep: PERIOD_END_REACHED }));
+export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure, by?: CancelledBy): Promise<StepResult> {
+  return guardContention('cancel', () => compensate(deps, input, reason, { from: ['scheduled', 'compensating'], unlessStep: PERIOD_END_REACHED }, by));
+}
+
+/** Who cancelled a scheduled change and why, for its history entry (by default: its requester, and the cause). */
+export interface CancelledBy {
+  readonly actor: string;
+  readonly reason?: string;
 }
 
 /**

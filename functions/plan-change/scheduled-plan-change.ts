@@ -27,6 +27,7 @@ import { usageViolations } from '../plans/plan-catalog';
 import { ApiError } from '../shared/errors';
 import { logger } from '../shared/powertools';
 import { VersionConflictError } from '../tenants/errors';
+import { ownerRefusal } from '../tenants/tenant-rules';
 import type { ChangeContext, Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import {
@@ -70,14 +71,19 @@ function failureOf(error: unknown): StepFailure {
 
 /**
  * Schedule `input` (a period-end downgrade of `tenant`, validated) for `effectiveAt`, the end of the billing
- * period that billing's preview gave. Throws an ApiError after undoing everything when a part fails.
+ * period that billing's preview gave, with `schedule_plan_change` and `reason` (the request's, else what was
+ * scheduled) in the tenant's history. Throws an ApiError after undoing everything when a part fails.
  */
-export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, tenant: Tenant, input: PlanChangeInput, effectiveAt: string): Promise<void> {
+export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, tenant: Tenant, input: PlanChangeInput, effectiveAt: string, reason?: string): Promise<void> {
   const { operationId } = input;
   await deps.tenants.scheduleChange(
     tenant,
     { operationId, plan: input.toPlan, effectiveAt },
-    { alsoPut: [deps.operations.newItem({ operationId, tenantId: input.tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: input.requestedBy, effectiveAt }, 'scheduled')] },
+    { actor: input.requestedBy, reason: reason ?? `Downgrade from ${input.fromPlan} to ${input.toPlan} scheduled for the end of the billing period (${effectiveAt})`, operationId },
+    {
+      event: 'initiate_downgrade',
+      alsoPut: [deps.operations.newItem({ operationId, tenantId: input.tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: input.requestedBy, effectiveAt }, 'scheduled')],
+    },
   );
   try {
     const change = await applyBilling(deps, input, 'scheduled');
@@ -222,20 +228,29 @@ async function startExecution(deps: ScheduledPlanChangeDependencies, input: Plan
   }
 }
 
-/** DELETE /tenants/{id}/scheduled-plan-change: cancel the pending change (billing put back, schedule gone). */
-export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependencies, tenantId: string, actor: string, reason?: string) {
-  const tenant = await deps.tenants.get(tenantId);
+/**
+ * DELETE /tenants/{id}/scheduled-plan-change: cancel the pending change (billing put back, schedule gone),
+ * with `cancel_scheduled_plan_change`, the actor and `reason` in the tenant's history. `expectedVersion` is
+ * the request's If-Match (VersionConflictError when the tenant is at another version); a tenant whose
+ * scheduled change has started is owned by its operation (OperationOwnershipError).
+ */
+export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependencies, tenantId: string, actor: string, reason?: string, expectedVersion?: number) {
+  const tenant = await deps.tenants.get(tenantId, { expectedVersion });
   const scheduled = tenant.scheduledPlanChange;
   if (!scheduled) {
+    const owner = ownerRefusal(tenant); // its change has started: the operation owns the tenant now
+    if (owner) throw owner;
     throw new ApiError(404, 'NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
   }
   const operation = await deps.operations.get(scheduled.operationId);
   let result;
   try {
-    result = await cancelScheduledChange(deps, operation.input as unknown as PlanChangeInput, {
-      Error: 'CancelledByRequest',
-      Cause: `Cancelled by ${actor}${reason ? `: ${reason}` : ''}.`,
-    });
+    result = await cancelScheduledChange(
+      deps,
+      operation.input as unknown as PlanChangeInput,
+      { Error: 'CancelledByRequest', Cause: `Cancelled by ${actor}${reason ? `: ${reason}` : ''}.` },
+      { actor, reason: reason ?? `Downgrade to ${scheduled.plan} scheduled for ${scheduled.effectiveAt} cancelled by request` },
+    );
   } catch (error) {
     if (!(error instanceof BillingTransientError || error instanceof SchedulerTransientError || error instanceof StoreContentionError)) throw error;
     // Claimed, so it will not start any more, but billing or the schedule is not undone yet.
@@ -248,10 +263,13 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
     );
   }
   if ('outcome' in result && result.outcome !== 'cancelled') {
+    // Lost the race to the period end: while its operation runs, the answer any change of the tenant gets.
+    const owner = ownerRefusal(await deps.tenants.get(tenantId));
+    if (owner) throw owner;
     throw new ApiError(
       409,
       'PLAN_CHANGE_STARTED',
-      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) has already started at the end of the period and can no longer be cancelled; follow it at /operations/${scheduled.operationId}.`,
+      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
       { operationId: scheduled.operationId },
     );
   }

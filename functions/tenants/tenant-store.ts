@@ -3,14 +3,7 @@
  * conditional update of the tenant item (expected state and version) and one append-only audit item per event.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
@@ -18,14 +11,8 @@ import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
 import type { PlanResources } from '../provisioning/plan-resources';
-import {
-  InvalidCursorError,
-  OperationOwnershipError,
-  PlanChangeScheduledError,
-  TenantAlreadyExistsError,
-  TenantNotFoundError,
-  VersionConflictError,
-} from './errors';
+import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, VersionConflictError } from './errors';
+import { ownerRefusal, refusalOf } from './tenant-rules';
 
 import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
 import { MAX_EXACT_INTEGER, wholeNumber } from '../shared/schemas';
@@ -68,13 +55,31 @@ export interface ScheduledPlanChange {
 
 export const CREATE_EVENT = 'create' as const;
 
-/** One append-only line of a tenant's audit trail. */
+/**
+ * Audit events of changes that are not lifecycle transitions (the state stays; `from` and `to` are equal):
+ * a plan change scheduled for the period end or cancelled before it started, and a workflow's read-only
+ * window opening (it closes with the workflow's complete or rollback event).
+ */
+export const CHANGE_EVENTS = {
+  schedulePlanChange: 'schedule_plan_change',
+  cancelScheduledPlanChange: 'cancel_scheduled_plan_change',
+  startReadOnlyWindow: 'start_read_only_window',
+} as const;
+export type ChangeEvent = (typeof CHANGE_EVENTS)[keyof typeof CHANGE_EVENTS];
+
+/** Every event an audit entry may name. */
+export type AuditEvent = LifecycleEvent | typeof CREATE_EVENT | ChangeEvent;
+
+/**
+ * One append-only line of a tenant's audit trail. Every write that changes the tenant item's version writes
+ * its entries in the same transaction, one per version: the trail has versions 1..version without a gap.
+ */
 export interface AuditEntry {
   readonly tenantId: string;
   readonly version: number;
   readonly at: string;
   readonly actor: string;
-  readonly event: LifecycleEvent | typeof CREATE_EVENT;
+  readonly event: AuditEvent;
   readonly from: TenantState | null;
   readonly to: TenantState;
   readonly reason?: string;
@@ -84,7 +89,9 @@ export interface AuditEntry {
 
 /** Who asked for a change and why; written to the audit trail. */
 export interface ChangeContext {
+  /** The principal's subject (token subject), or the workflow's requester for its own steps. */
   readonly actor: string;
+  /** The request's `reason`, else a default that says what happened. */
   readonly reason?: string;
   readonly operationId?: string;
   readonly stripeEventId?: string;
@@ -129,6 +136,7 @@ export interface NewTenant {
 
 export interface Page<T> {
   readonly items: T[];
+  /** Absent on the last page, also when it is full: a cursor always leads to at least one more item. */
   readonly nextCursor?: string;
 }
 
@@ -237,15 +245,24 @@ export class TenantStore {
     return Item ? pick<Tenant>(Item, TENANT_FIELDS) : undefined;
   }
 
-  async get(tenantId: string): Promise<Tenant> {
+  /**
+   * The tenant; TenantNotFoundError when there is none. With `expectedVersion` (a request's If-Match), a
+   * tenant at another version is a VersionConflictError: the caller's change is then not made, even if it
+   * would still be legal. The write that follows is conditioned on the version read here.
+   */
+  async get(tenantId: string, options: { readonly expectedVersion?: number } = {}): Promise<Tenant> {
     const tenant = await this.find(tenantId);
     if (!tenant) throw new TenantNotFoundError(tenantId);
+    if (options.expectedVersion !== undefined && options.expectedVersion !== tenant.version) {
+      throw new VersionConflictError(tenantId, options.expectedVersion, tenant.version, tenant.state);
+    }
     return tenant;
   }
 
   /**
-   * Apply one lifecycle event to the tenant as it was read. Throws IllegalTransitionError when the table
-   * forbids it, VersionConflictError when the tenant changed since it was read.
+   * Apply one lifecycle event to the tenant as it was read. Throws the refusal of tenant-rules.ts when the
+   * event cannot happen now (IllegalTransitionError, OperationOwnershipError, PlanChangeScheduledError),
+   * VersionConflictError when the tenant changed since it was read.
    */
   async applyTransition(tenant: Tenant, event: LifecycleEvent, context: ChangeContext, options?: TransitionOptions): Promise<Tenant> {
     return this.applyTransitions(tenant, [event], context, options);
@@ -257,195 +274,122 @@ export class TenantStore {
    */
   async applyTransitions(tenant: Tenant, events: readonly LifecycleEvent[], context: ChangeContext, options: TransitionOptions = {}): Promise<Tenant> {
     if (events.length === 0) throw new RangeError('applyTransitions needs at least one event.');
-    if (isTransitional(tenant.state) && tenant.operationId !== undefined && tenant.operationId !== context.operationId) {
-      throw new OperationOwnershipError(tenant.tenantId, tenant.state, tenant.operationId);
-    }
-    const at = this.#now().toISOString();
-    const audits: AuditEntry[] = [];
+    const first = events[0] as LifecycleEvent;
+    const refusal = refusalOf(tenant, first, context.operationId);
+    if (refusal) throw refusal;
+    const entries: Array<{ event: AuditEvent; from: TenantState; to: TenantState }> = [];
     let snapshot: LifecycleSnapshot = { state: tenant.state, origin: tenant.origin };
     for (const event of events) {
       const next = transition(snapshot, event);
-      audits.push({ tenantId: tenant.tenantId, version: tenant.version + audits.length + 1, at, event, from: snapshot.state, to: next.state, ...context });
+      entries.push({ event, from: snapshot.state, to: next.state });
       snapshot = next;
     }
-    const version = tenant.version + events.length;
-    const operationId = isTransitional(snapshot.state) ? context.operationId : undefined;
-    const stateChanged = snapshot.state !== tenant.state;
     const changes = options.changes ?? {};
     const readOnlyReason = changes.readOnlyReason === null ? undefined : (changes.readOnlyReason ?? tenant.readOnlyReason);
-    const next: Tenant = {
-      ...tenant,
+    const fields: Partial<Tenant> = {
       plan: changes.plan ?? tenant.plan,
       resources: changes.resources ?? tenant.resources,
       scheduledPlanChange: changes.scheduledPlanChange === null ? undefined : (changes.scheduledPlanChange ?? tenant.scheduledPlanChange),
       state: snapshot.state,
       origin: snapshot.origin,
-      operationId,
+      operationId: isTransitional(snapshot.state) ? context.operationId : undefined,
       readOnlyReason: isTransitional(snapshot.state) ? readOnlyReason : undefined,
-      version,
-      updatedAt: at,
-      stateChangedAt: stateChanged ? at : tenant.stateChangedAt,
     };
-
-    const set = ['#state = :state', '#version = :version', 'updatedAt = :at', 'stateChangedAt = :stateChangedAt'];
-    const remove: string[] = [];
-    const values: Record<string, unknown> = {
-      ':state': next.state,
-      ':version': version,
-      ':at': at,
-      ':stateChangedAt': next.stateChangedAt,
-      ':expectedState': tenant.state,
-      ':expectedVersion': tenant.version,
-    };
-    const names: Record<string, string> = { '#state': 'state', '#version': 'version' };
-    for (const field of ['plan', 'resources'] as const) {
-      if (changes[field] === undefined) continue;
-      set.push(`#${field} = :${field}`);
-      names[`#${field}`] = field;
-      values[`:${field}`] = changes[field];
-    }
-    for (const field of ['origin', 'operationId', 'readOnlyReason', 'scheduledPlanChange'] as const) {
-      const value = next[field];
-      if (value === undefined) remove.push(field);
-      else {
-        set.push(`${field} = :${field}`);
-        values[`:${field}`] = value;
-      }
-    }
-    try {
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.#tableName,
-                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
-                UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-                ConditionExpression: '#state = :expectedState AND #version = :expectedVersion',
-                ExpressionAttributeNames: names,
-                ExpressionAttributeValues: values,
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
-            ...(options.alsoPut ?? []).map((item) => this.#putNew(item)),
-            ...(options.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
-          ],
-        }),
-      );
-    } catch (error) {
-      throw this.#explainConflict(error, tenant, events[0] as LifecycleEvent);
-    }
-    return next;
+    const set: Array<keyof Tenant> = ['state', ...(['plan', 'resources'] as const).filter((field) => changes[field] !== undefined)];
+    return this.#change(tenant, entries, context, {
+      set: Object.fromEntries(set.map((field) => [field, fields[field]])),
+      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange },
+      condition: { expression: '#state = :expectedState', values: { ':expectedState': tenant.state } },
+      event: first,
+      alsoPut: options.alsoPut,
+      alsoUpdate: options.alsoUpdate,
+    });
   }
 
   /**
-   * Open (reason) or close (null) the read-only window of a tenant whose transitional state `operationId`
-   * owns. Bumps the version; no audit entry (the state does not change; the operation record tells the story).
+   * Open the read-only window of a tenant whose transitional state `context.operationId` owns, as it was read
+   * (`start_read_only_window` in its history; the window closes with the workflow's complete or rollback).
+   * OperationOwnershipError when another operation owns it, VersionConflictError when it changed since.
    */
-  async setReadOnlyWindow(tenantId: string, operationId: string, reason: string | null): Promise<Tenant> {
-    const at = this.#now().toISOString();
-    const { Attributes } = await this.#client
-      .send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-          UpdateExpression: `SET #version = #version + :one, updatedAt = :at${reason === null ? ' REMOVE readOnlyReason' : ', readOnlyReason = :reason'}`,
-          ConditionExpression: 'operationId = :operationId',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':one': 1, ':at': at, ':operationId': operationId, ...(reason === null ? {} : { ':reason': reason }) },
-          ReturnValues: 'ALL_NEW',
-        }),
-      )
-      .catch(async (error: unknown) => {
-        if (error instanceof ConditionalCheckFailedException) {
-          const current = await this.get(tenantId);
-          throw new OperationOwnershipError(tenantId, current.state, current.operationId ?? 'none');
-        }
-        throw error;
-      });
-    return pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS);
+  async startReadOnlyWindow(tenant: Tenant, readOnlyReason: string, context: ChangeContext & { readonly operationId: string }): Promise<Tenant> {
+    if (tenant.operationId !== context.operationId) throw this.#notOwner(tenant);
+    return this.#change(tenant, [{ event: CHANGE_EVENTS.startReadOnlyWindow, from: tenant.state, to: tenant.state }], context, {
+      set: { readOnlyReason },
+      condition: { expression: 'operationId = :operationId', values: { ':operationId': context.operationId } },
+    });
   }
 
   /**
-   * Record the usage the application plane measured at `measuredAt`, unless a report measured later is
-   * already recorded (reports may arrive out of order). Does not bump the version: usage is a measurement,
-   * not a change of the tenant, and must not make a running workflow's transition lose its version check.
-   * Answers the tenant as it is after the report, and whether this report was applied.
+   * Record usage the application plane measured at `measuredAt`, unless a report measured later is
+   * already recorded (reports may arrive out of order). Does not bump the version and writes no audit entry:
+   * usage is a measurement, not a change of the tenant (reported as often as every minute, it would bury the
+   * trail's decisions), and must not make a running workflow's transition lose its version check. The
+   * decisions usage leads to (a downgrade refused, a scheduled one cancelled) are audited with the figures.
+   * Answers the tenant as it is after the report, and whether this report was applied. With
+   * `expectedVersion` (If-Match), a tenant at another version is a VersionConflictError and nothing is recorded.
    */
-  async reportUsage(tenantId: string, usage: Usage, measuredAt: string): Promise<{ tenant: Tenant; applied: boolean }> {
+  async reportUsage(tenantId: string, usage: Usage, measuredAt: string, options: { readonly expectedVersion?: number } = {}): Promise<{ tenant: Tenant; applied: boolean }> {
+    const { expectedVersion } = options;
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
           UpdateExpression: 'SET #usage = :usage, usageMeasuredAt = :measuredAt',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)',
-          ExpressionAttributeNames: { '#usage': 'usage' },
-          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt },
+          ConditionExpression: `attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)${expectedVersion === undefined ? '' : ' AND #version = :expectedVersion'}`,
+          ExpressionAttributeNames: { '#usage': 'usage', ...(expectedVersion === undefined ? {} : { '#version': 'version' }) },
+          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt, ...(expectedVersion === undefined ? {} : { ':expectedVersion': expectedVersion }) },
           ReturnValues: 'ALL_NEW',
         }),
       );
       return { tenant: pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS), applied: true };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { tenant: await this.get(tenantId), applied: false }; // TenantNotFoundError, or a newer report won
+      // TenantNotFoundError, VersionConflictError (If-Match), or a newer report won.
+      return { tenant: await this.get(tenantId, { expectedVersion }), applied: false };
     }
   }
 
   /**
    * Record a plan change scheduled for later on the tenant as it was read (active, unchanged since, with no
-   * other scheduled change), with `alsoPut` (the operation) in the same transaction. Bumps the version; no
-   * audit entry (the state does not change; the operation record tells the story). PlanChangeScheduledError
-   * when another change was scheduled first, VersionConflictError when the tenant changed otherwise.
+   * other scheduled change), with `alsoPut` (the operation) in the same transaction, and
+   * `schedule_plan_change` in its history. The refusal of tenant-rules.ts for its initiate event when it
+   * cannot be scheduled now (PlanChangeScheduledError when another change was scheduled first),
+   * VersionConflictError when the tenant changed otherwise.
    */
-  async scheduleChange(tenant: Tenant, scheduled: ScheduledPlanChange, options: { alsoPut: ReadonlyArray<Record<string, unknown>> }): Promise<Tenant> {
-    const at = this.#now().toISOString();
-    try {
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.#tableName,
-                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
-                UpdateExpression: 'SET scheduledPlanChange = :scheduled, #version = :version, updatedAt = :at',
-                ConditionExpression: '#state = :active AND #version = :expectedVersion AND attribute_not_exists(scheduledPlanChange)',
-                ExpressionAttributeNames: { '#state': 'state', '#version': 'version' },
-                ExpressionAttributeValues: { ':scheduled': scheduled, ':version': tenant.version + 1, ':at': at, ':active': 'active', ':expectedVersion': tenant.version },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            ...options.alsoPut.map((item) => this.#putNew(item)),
-          ],
-        }),
-      );
-    } catch (error) {
-      throw this.#explainConflict(error, tenant);
-    }
-    return { ...tenant, scheduledPlanChange: scheduled, version: tenant.version + 1, updatedAt: at };
+  async scheduleChange(
+    tenant: Tenant,
+    scheduled: ScheduledPlanChange,
+    context: ChangeContext,
+    options: { readonly event: LifecycleEvent; readonly alsoPut: ReadonlyArray<Record<string, unknown>> },
+  ): Promise<Tenant> {
+    const refusal = refusalOf(tenant, options.event, context.operationId);
+    if (refusal) throw refusal;
+    return this.#change(tenant, [{ event: CHANGE_EVENTS.schedulePlanChange, from: tenant.state, to: tenant.state }], context, {
+      set: { scheduledPlanChange: scheduled },
+      condition: { expression: '#state = :expectedState AND attribute_not_exists(scheduledPlanChange)', values: { ':expectedState': tenant.state } },
+      event: options.event,
+      alsoPut: options.alsoPut,
+    });
   }
 
   /**
-   * The update that removes the scheduled plan change `operationId` from a tenant that still has it, for the
-   * transaction that ends the operation (cancelled). Bumps the version; no audit entry.
+   * Remove the scheduled plan change `operationId` from the tenant as it was read, with
+   * `cancel_scheduled_plan_change` in its history and `alsoUpdate` (the operation's end) in the same
+   * transaction. VersionConflictError when the tenant changed since it was read (read it again and retry).
    */
-  clearScheduledChangeUpdate(tenantId: string, operationId: string): ConditionalUpdate {
-    return {
-      Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-      UpdateExpression: 'SET #version = #version + :one, updatedAt = :at REMOVE scheduledPlanChange',
-      ConditionExpression: 'scheduledPlanChange.operationId = :operationId',
-      ExpressionAttributeNames: { '#version': 'version' },
-      ExpressionAttributeValues: { ':one': 1, ':at': this.#now().toISOString(), ':operationId': operationId },
-    };
+  async clearScheduledChange(tenant: Tenant, operationId: string, context: ChangeContext, options: { readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate> } = {}): Promise<Tenant> {
+    return this.#change(tenant, [{ event: CHANGE_EVENTS.cancelScheduledPlanChange, from: tenant.state, to: tenant.state }], { ...context, operationId }, {
+      setOrRemove: { scheduledPlanChange: undefined },
+      condition: { expression: 'scheduledPlanChange.operationId = :scheduledOperationId', values: { ':scheduledOperationId': operationId } },
+      alsoUpdate: options.alsoUpdate,
+    });
   }
 
-  /** Write `updates` (the first one this store's tenant item, say) as one transaction. */
-  async transact(updates: ReadonlyArray<ConditionalUpdate>): Promise<void> {
-    await this.#client.send(new TransactWriteCommand({ TransactItems: updates.map((update) => ({ Update: { TableName: this.#tableName, ...update } })) }));
-  }
-
-  /** Tenants in one state (or every state, in lifecycle order), oldest in that state first. */
+  /**
+   * Tenants in one state (or every state, in lifecycle order), oldest in that state first. Reads one item past
+   * the page, so a page has `nextCursor` exactly when another item follows it (a full last page has none).
+   */
   async listByState(state: TenantState | undefined, request: PageRequest = {}): Promise<Page<Tenant>> {
     const limit = pageSize(request.limit);
     const states = state ? [state] : [...TENANT_STATES];
@@ -462,47 +406,51 @@ export class TenantStore {
     }
 
     const items: Tenant[] = [];
-    while (stateIndex < states.length) {
-      const current = states[stateIndex] as TenantState;
+    while (stateIndex < states.length && items.length <= limit) {
       const result = await this.#query({
         IndexName: BY_STATE_INDEX.name,
         KeyConditionExpression: '#state = :state',
         ExpressionAttributeNames: { '#state': BY_STATE_INDEX.partitionKey },
-        ExpressionAttributeValues: { ':state': current },
+        ExpressionAttributeValues: { ':state': states[stateIndex] },
         ExclusiveStartKey: startKey,
-        Limit: limit - items.length,
+        Limit: limit + 1 - items.length,
       });
       items.push(...result.items.map((item) => pick<Tenant>(item, TENANT_FIELDS)));
-      if (result.lastKey) {
-        const last = items[items.length - 1] as Tenant;
-        return { items, nextCursor: encodeCursor({ state: current, after: { tenantId: last.tenantId, stateChangedAt: last.stateChangedAt } }) };
-      }
-      stateIndex += 1;
-      startKey = undefined;
-      if (items.length >= limit) {
-        return stateIndex < states.length ? { items, nextCursor: encodeCursor({ state: states[stateIndex] }) } : { items };
-      }
+      startKey = result.lastKey;
+      if (!startKey) stateIndex += 1;
     }
-    return { items };
+    if (items.length <= limit) return { items };
+    const page = items.slice(0, limit);
+    const last = page[page.length - 1] as Tenant;
+    return { items: page, nextCursor: encodeCursor({ state: last.state, after: { tenantId: last.tenantId, stateChangedAt: last.stateChangedAt } }) };
   }
 
-  /** A tenant's audit trail, newest first. */
+  /**
+   * A tenant's audit trail, newest first. Reads one entry past the page, so a page has `nextCursor` exactly
+   * when an older entry follows it.
+   */
   async history(tenantId: string, request: PageRequest = {}): Promise<Page<AuditEntry>> {
     let startKey: Record<string, unknown> | undefined;
     if (request.cursor) {
       const { before } = decodeCursor(request.cursor, HISTORY_CURSOR);
       startKey = { pk: tenantPk(tenantId), sk: auditSk(before) };
     }
-    const result = await this.#query({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
-      ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':audit': AUDIT_SK_PREFIX },
-      ScanIndexForward: false,
-      ExclusiveStartKey: startKey,
-      Limit: pageSize(request.limit),
-    });
-    const items = result.items.map((item) => pick<AuditEntry>(item, AUDIT_FIELDS));
-    const last = items[items.length - 1];
-    return result.lastKey && last ? { items, nextCursor: encodeCursor({ before: last.version }) } : { items };
+    const limit = pageSize(request.limit);
+    const items: AuditEntry[] = [];
+    do {
+      const result = await this.#query({
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
+        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':audit': AUDIT_SK_PREFIX },
+        ScanIndexForward: false,
+        ExclusiveStartKey: startKey,
+        Limit: limit + 1 - items.length,
+      });
+      items.push(...result.items.map((item) => pick<AuditEntry>(item, AUDIT_FIELDS)));
+      startKey = result.lastKey;
+    } while (startKey && items.length <= limit);
+    if (items.length <= limit) return { items };
+    const page = items.slice(0, limit);
+    return { items: page, nextCursor: encodeCursor({ before: (page[page.length - 1] as AuditEntry).version }) };
   }
 
   async #query(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> {
@@ -530,24 +478,99 @@ export class TenantStore {
   }
 
   /**
-   * Turn a cancelled transaction into the domain error that says what the caller lost to: the tenant is gone,
-   * the winner moved it where `event` is not allowed, the winner scheduled a plan change first (a scheduling,
-   * no event), or it just changed since it was read.
+   * The one way the tenant item changes after its creation: the update (the fields to set, the fields to
+   * set or remove, `#version` and `updatedAt`, `stateChangedAt` when the state moves), conditioned on the
+   * version that was read and on `condition`, with one audit entry per version it adds and `alsoPut` /
+   * `alsoUpdate`, in one TransactWriteItems. A lost condition is explained by #explainConflict.
    */
-  #explainConflict(error: unknown, tenant: Tenant, event?: LifecycleEvent): unknown {
+  async #change(
+    tenant: Tenant,
+    entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState }>,
+    context: ChangeContext,
+    write: {
+      readonly set?: Partial<Record<keyof Tenant, unknown>>;
+      readonly setOrRemove?: Partial<Record<keyof Tenant, unknown>>;
+      readonly condition: { readonly expression: string; readonly values: Record<string, unknown> };
+      /** The lifecycle event asked for, if any: what a lost condition is explained against. */
+      readonly event?: LifecycleEvent;
+      readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
+      readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+    },
+  ): Promise<Tenant> {
+    const at = this.#now().toISOString();
+    const version = tenant.version + entries.length;
+    const audits: AuditEntry[] = entries.map((entry, i) => ({ tenantId: tenant.tenantId, version: tenant.version + i + 1, at, ...entry, ...context }));
+    const state = (write.set?.state as TenantState | undefined) ?? tenant.state;
+    const stateChangedAt = state !== tenant.state ? at : tenant.stateChangedAt;
+    const fields: Record<string, unknown> = { ...write.set, version, updatedAt: at, stateChangedAt };
+    const removed: string[] = [];
+    for (const [field, value] of Object.entries(write.setOrRemove ?? {})) {
+      if (value === undefined) removed.push(field);
+      else fields[field] = value;
+    }
+    const names: Record<string, string> = { '#version': 'version', ...(write.condition.expression.includes('#state') ? { '#state': 'state' } : {}) };
+    const values: Record<string, unknown> = { ...write.condition.values, ':expectedVersion': tenant.version };
+    const sets = Object.entries(fields).map(([field, value], i) => {
+      names[`#s${i}`] = field;
+      values[`:s${i}`] = value;
+      return `#s${i} = :s${i}`;
+    });
+    const removes = removed.map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.#tableName,
+                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
+                UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+                ConditionExpression: `#version = :expectedVersion AND ${write.condition.expression}`,
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
+            ...(write.alsoPut ?? []).map((item) => this.#putNew(item)),
+            ...(write.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
+          ],
+        }),
+      );
+    } catch (error) {
+      throw this.#explainConflict(error, tenant, context, write.event);
+    }
+    const next: Record<string, unknown> = { ...tenant, ...fields };
+    for (const field of removed) delete next[field];
+    return next as unknown as Tenant;
+  }
+
+  /** The refusal for an operation that does not own the tenant (any more). */
+  #notOwner(tenant: Tenant): OperationOwnershipError {
+    return new OperationOwnershipError(tenant.tenantId, tenant.state, tenant.operationId ?? 'none');
+  }
+
+  /**
+   * Turn a cancelled transaction into the domain error that says what the caller lost to: the tenant is gone,
+   * or the refusal of tenant-rules.ts for the tenant the winner left (read from the failed condition's ALL_OLD
+   * item, not a second read): another operation owns it, the winner moved it where `event` is not allowed,
+   * the winner scheduled a plan change first; else it just changed since it was read.
+   */
+  #explainConflict(error: unknown, tenant: Tenant, context: ChangeContext, event?: LifecycleEvent): unknown {
     if (!(error instanceof TransactionCanceledException)) return error;
     const reason = error.CancellationReasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') return error;
     if (!reason.Item) return new TenantNotFoundError(tenant.tenantId);
     const current = pick<Tenant>(unmarshall(reason.Item as Record<string, AttributeValue>), TENANT_FIELDS);
     if (event) {
-      try {
-        transition({ state: current.state, origin: current.origin }, event);
-      } catch (illegal) {
-        return illegal; // the winner moved the tenant somewhere this event is not allowed from
-      }
-    } else if (current.scheduledPlanChange) {
-      return new PlanChangeScheduledError(tenant.tenantId, current.scheduledPlanChange);
+      const refusal = refusalOf(current, event, context.operationId);
+      if (refusal) return refusal;
+    } else {
+      const owner = ownerRefusal(current, context.operationId);
+      if (owner) return owner;
     }
     return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
   }

@@ -37,11 +37,12 @@ describe('README: the curl walk-through', () => {
     for (const step of steps) expect(step.expected).not.toBe('');
   });
 
-  it('should work as written, step by step', async () => {
+  // Twice against the same stack: a reader runs it again without `npm start -- --reset`.
+  it.each([1, 2])('should work as written, step by step (run %i on the same data)', async (run_) => {
     const env = { ...process.env, API: api.url, TOKEN: api.operatorToken, ACME_TOKEN: api.tenantToken('acme-corp') };
     for (const { command, expected } of steps) {
       const { stdout } = await run('bash', ['-c', command], { env });
-      expect({ command, stdout }).toEqual({ command, stdout: expect.stringContaining(expected) });
+      expect({ run: run_, command, stdout }).toEqual({ run: run_, command, stdout: expect.stringContaining(expected) });
     }
   });
 });

@@ -1,9 +1,17 @@
 import { operationPathSchema } from '../../plan-change/plan-change-schemas';
 import { operationStore } from '../../plan-change/plan-change-deps';
 import { apiRoute } from '../../shared/http/api-handler';
+import { mayActFor } from '../../shared/http/principal';
 import { jsonResponse } from '../../shared/http/response';
+import { OperationNotFoundError } from '../operation-store';
 
-/** GET /operations/{operationId}: a workflow's status, the steps it has done, and its error if it rolled back. */
-export const handler = apiRoute({ routeId: 'GetOperation', access: 'operator', params: operationPathSchema }, async ({ params }) => {
-  return jsonResponse(200, await operationStore().get(params.operationId));
+/**
+ * GET /operations/{operationId}: a workflow's status, the steps it has done, and its error if it rolled back.
+ * Operators read any; a tenant-scoped token its own tenant's, and another tenant's operation is 404 as if it
+ * did not exist (a 403 would confirm that the id exists).
+ */
+export const handler = apiRoute({ routeId: 'GetOperation', access: 'operator-or-owner-of-resource', params: operationPathSchema }, async ({ params, principal }) => {
+  const operation = await operationStore().get(params.operationId);
+  if (!mayActFor(principal, operation.tenantId)) throw new OperationNotFoundError(params.operationId);
+  return jsonResponse(200, operation);
 });

@@ -24,6 +24,8 @@ export interface ApiRequest<Body, Query, Params> {
   readonly principal: Principal;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly requestId: string;
+  /** The tenant version the caller read (`If-Match`), on routes that honour it; undefined when not sent. */
+  readonly expectedVersion?: number;
 }
 
 export interface RouteOptions<Body, Query, Params> {
@@ -35,6 +37,11 @@ export interface RouteOptions<Body, Query, Params> {
   readonly body?: ZodType<Body>;
   /** Honour the Idempotency-Key header (every POST route). */
   readonly idempotent?: boolean;
+  /**
+   * Honour `If-Match: "<version>"` (every route that changes a tenant): parsed here into `expectedVersion`,
+   * which the route hands to the tenant store's read; a tenant at another version is 409 VERSION_CONFLICT.
+   */
+  readonly ifMatch?: boolean;
 }
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<ApiResult>;
@@ -45,6 +52,16 @@ let idempotencyStore: IdempotencyStore | undefined;
 function sharedIdempotencyStore(): IdempotencyStore {
   idempotencyStore ??= new IdempotencyStore({ client: getDocumentClient(), tableName: config.tableName, ttlSeconds: config.idempotencyTtlSeconds });
   return idempotencyStore;
+}
+
+/** Parse an If-Match header (a version number, quoted or not, weak or strong); undefined when absent. */
+export function parseIfMatch(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined) return undefined;
+  const version = Number(ifMatch.replace(/^W\//, '').replace(/"/g, '').trim());
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new ApiError(400, 'INVALID_IF_MATCH', 'If-Match must be the tenant version you read (its ETag), for example "3".');
+  }
+  return version;
 }
 
 function parsePart<T>(schema: ZodType<T>, value: unknown, part: 'body' | 'query' | 'path'): T {
@@ -143,7 +160,9 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
       const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, queryOf(event), 'query');
       const rawBody = readJsonBody(event, options.body !== undefined);
       const body = options.body ? parsePart(options.body, rawBody, 'body') : (undefined as Body);
-      parsed.set(event, { body, query, params, principal, headers: event.headers ?? {}, requestId: event.requestContext?.requestId ?? '' });
+      const headers = event.headers ?? {};
+      const expectedVersion = options.ifMatch ? parseIfMatch(headers['if-match']) : undefined;
+      parsed.set(event, { body, query, params, principal, headers, requestId: event.requestContext?.requestId ?? '', ...(expectedVersion === undefined ? {} : { expectedVersion }) });
     },
   };
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { apiRoute } from '../../shared/http/api-handler';
 import { jsonResponse } from '../../shared/http/response';
 import { createTenantBodySchema } from '../tenant-schemas';
@@ -14,7 +14,7 @@ export const handler = apiRoute({ routeId: 'CreateTenant', access: 'operator', b
   const tenantId = body.tenantId ?? newTenantId();
   const tenant = await tenantStore().create(
     { tenantId, name: body.name, email: body.email, plan: body.plan, usage: body.usage, ...(body.billing ? { billing: body.billing } : {}) },
-    { actor: principal.subject, reason: body.reason ?? 'Tenant created' },
+    { actor: principal.subject, reason: body.reason ?? 'Tenant created', operationId: `create-${randomUUID()}` },
   );
   return jsonResponse(201, tenantView(tenant), { location: `/tenants/${tenantId}`, etag: `"${tenant.version}"` });
 });

@@ -15,14 +15,14 @@ const FUTURE_SKEW_MS = 5 * 60 * 1000;
  * The answer says where the tenant stands: over its plan's limits, and over the limits of a scheduled change.
  */
 export const handler = apiRoute(
-  { routeId: 'ReportUsage', access: 'operator-or-own-tenant', params: tenantPathSchema, body: reportUsageBodySchema },
-  async ({ params, body }) => {
+  { routeId: 'ReportUsage', access: 'operator-or-own-tenant', params: tenantPathSchema, body: reportUsageBodySchema, ifMatch: true },
+  async ({ params, body, expectedVersion }) => {
     const now = Date.now();
     const measuredAt = body.measuredAt ? new Date(body.measuredAt) : new Date(now);
     if (measuredAt.getTime() > now + FUTURE_SKEW_MS) {
       throw new ApiError(400, 'MEASURED_IN_FUTURE', `measuredAt ${body.measuredAt ?? ''} is in the future; send the time the usage was measured (UTC), or omit it.`);
     }
-    const { tenant, applied } = await tenantStore().reportUsage(params.tenantId, body.usage, measuredAt.toISOString());
+    const { tenant, applied } = await tenantStore().reportUsage(params.tenantId, body.usage, measuredAt.toISOString(), { expectedVersion });
     const scheduled = tenant.scheduledPlanChange;
     return jsonResponse(200, {
       tenantId: tenant.tenantId,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { apiRoute } from '../../shared/http/api-handler';
 import { jsonResponse } from '../../shared/http/response';
 import { tenantPathSchema, transitionBodySchema } from '../tenant-schemas';
-import { expectedVersion, tenantView, transitionTenant } from '../tenant-service';
+import { tenantView, transitionTenant } from '../tenant-service';
 
 /**
  * POST /tenants/{tenantId}/resume: suspended → reactivating → active. Nothing needs re-provisioning after a
@@ -10,13 +10,13 @@ import { expectedVersion, tenantView, transitionTenant } from '../tenant-service
  * put billing work between them.
  */
 export const handler = apiRoute(
-  { routeId: 'ResumeTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true },
-  async ({ params, body, principal, headers }) => {
+  { routeId: 'ResumeTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
+  async ({ params, body, principal, expectedVersion }) => {
     const tenant = await transitionTenant(
       params.tenantId,
       ['resume', 'complete_reactivation'],
       { actor: principal.subject, reason: body.reason ?? 'Resumed by operator', operationId: `resume-${randomUUID()}` },
-      expectedVersion(headers['if-match']),
+      expectedVersion,
     );
     return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });
   },

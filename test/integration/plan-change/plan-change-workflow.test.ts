@@ -65,7 +65,7 @@ describe('Plan change: upgrade', () => {
     expect((await api.request<Body>('GET', '/tenants/up-happy/access')).body).toMatchObject({ access: 'read_write', plan: 'professional' });
     expect((await ledger.ledgerEntries('up-happy')).map((e) => e.kind)).toEqual(['charge']);
     expect(await ledger.balance('up-happy')).toBeGreaterThan(0);
-    expect((await events('up-happy')).slice(0, 2).map((e) => e.event)).toEqual(['complete_upgrade', 'initiate_upgrade']);
+    expect((await events('up-happy')).slice(0, 3).map((e) => e.event)).toEqual(['complete_upgrade', 'start_read_only_window', 'initiate_upgrade']);
   });
 
   it('should answer 409 to a second plan change while the first owns the tenant', async () => {
@@ -115,7 +115,9 @@ describe("Plan change: the course's failure 1 (an upgrade must not interrupt a r
     expect(tenant.readOnlyReason).toBeUndefined();
     expect(await ledger.ledgerEntries('lease-stuck')).toEqual([]);
     const [rollback] = await events('lease-stuck');
+    // The cause itself, readable in the history (the tenant reads it), not only the error's name.
     expect(rollback).toMatchObject({ event: 'rollback_upgrade', reason: expect.stringContaining('DrainTimeoutError') });
+    expect(rollback?.reason).toMatch(/^Rolled back \(DrainTimeoutError\): 1 in-flight query still holds its lease after the drain timeout of 2 s \(holders: stuck-query\)/);
   });
 });
 
@@ -154,7 +156,9 @@ describe('Plan change: fault injection at every step', () => {
     expect((await api.request<Body>('GET', `/tenants/${tenantId}/access`)).body).toMatchObject({ plan: 'starter', vectors: { kind: 'pooled' } });
     expect(await ledger.balance(tenantId)).toBe(0);
     expect(await provisioner.outstanding(tenantId)).toEqual([]);
-    expect(trail.slice(0, 2).map((e) => e.event)).toEqual(['rollback_upgrade', 'initiate_upgrade']);
+    // The read-only window opened (its own entry) unless the fault came before it.
+    const opened = !(state === 'StartReadOnlyWindow' && phase === 'before');
+    expect(trail.slice(0, opened ? 3 : 2).map((e) => e.event)).toEqual(['rollback_upgrade', ...(opened ? ['start_read_only_window'] : []), 'initiate_upgrade']);
     expect(trail[0]?.reason).toContain('InjectedFault');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
+import { OperationStore } from '../../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
@@ -123,8 +124,8 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(after.scheduledPlanChange).toBeUndefined();
     expect(await ledgerKinds('sched-happy')).toEqual(['schedule']); // billing was arranged once, at the request
     const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-happy/history')).body.items;
-    expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['complete_downgrade', 'initiate_downgrade']);
-    expect(history[1]?.reason).toContain('scheduled for');
+    expect(history.slice(0, 4).map((entry) => entry.event)).toEqual(['complete_downgrade', 'start_read_only_window', 'initiate_downgrade', 'schedule_plan_change']);
+    expect(history[2]?.reason).toContain('scheduled for');
     expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
   });
 
@@ -244,7 +245,8 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
       expect(after.scheduledPlanChange).toBeUndefined();
       expect(await ledgerKinds(tenantId)).toEqual(['schedule', 'schedule_cancelled']);
       const history = (await api.request<{ items: Body[] }>(`GET`, `/tenants/${tenantId}/history`)).body.items;
-      expect(history.slice(0, 2).map((entry) => entry.event)).toEqual(['rollback_downgrade', 'initiate_downgrade']);
+      const opened = state !== 'StartReadOnlyWindow'; // the window's own entry, unless the fault came before it
+      expect(history.map((entry) => entry.event)).toEqual(['rollback_downgrade', ...(opened ? ['start_read_only_window'] : []), 'initiate_downgrade', 'schedule_plan_change', 'create']);
     },
   );
 });
@@ -293,6 +295,32 @@ describe('Scheduled downgrade: while it is pending', () => {
     expect(await ledgerKinds('sched-race')).toEqual(['schedule']);
   });
 
+  it('should answer a cancel that loses the race to the period end with 409 OPERATION_IN_PROGRESS naming the operation', async () => {
+    const operationId = await scheduledDowngrade('sched-race-cancel');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fault = async (state, phase, input) => {
+      if (input.tenantId === 'sched-race-cancel' && state === 'ProvisionResources' && phase === 'before') await held;
+    };
+    // The DELETE has read the tenant with its change scheduled; the period end starts the change before the claim.
+    const get = OperationStore.prototype.get;
+    jest.spyOn(OperationStore.prototype, 'get').mockImplementationOnce(async function (this: OperationStore, id: string) {
+      clock = STARTS_AT;
+      expect((await startScheduledPlanChange(periodEndDeps(), operationId)).outcome).toBe('started');
+      return get.call(this, id);
+    });
+
+    const cancel = await api.request<Body>('DELETE', '/tenants/sched-race-cancel/scheduled-plan-change');
+    release();
+    await runner.idle();
+
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error).toMatchObject({ code: 'OPERATION_IN_PROGRESS', details: { operationId } });
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+  });
+
   it('should not cancel a change that the period end has started: nothing to cancel on the tenant, and the operation not claimed', async () => {
     const operationId = await scheduledDowngrade('sched-started');
     let release: () => void = () => undefined;
@@ -311,8 +339,9 @@ describe('Scheduled downgrade: while it is pending', () => {
     release();
     await runner.idle();
 
-    // The tenant item no longer has the change once it started: nothing to cancel.
-    expect(cancel.status).toBe(404);
+    // Once it started, the change's operation owns the tenant: the same answer as any other change then.
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error).toMatchObject({ code: 'OPERATION_IN_PROGRESS', details: { operationId } });
     expect(late).toEqual({ outcome: 'not_claimed' }); // a cancellation racing the start never claims a running change
     expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
     expect(await tenant('sched-started')).toMatchObject({ state: 'active', plan: 'starter' });

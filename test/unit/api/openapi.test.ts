@@ -267,6 +267,16 @@ describe('OpenAPI document', () => {
       expect(wrong).toEqual([]);
     });
 
+    it("should list every code in README's error table, under its status", () => {
+      const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+      const table = readme.slice(readme.indexOf('| status | codes |'));
+      const rows = table.slice(0, table.indexOf('\n\n')).split('\n');
+      const missing = Object.entries(ERROR_CODES)
+        .filter(([code, { status }]) => !rows.some((row) => row.includes(`\`${code}\``) && row.split('|')[1]?.includes(String(status))))
+        .map(([code, { status }]) => `${status} ${code}`);
+      expect(missing).toEqual([]);
+    });
+
     it('should document no code that nothing produces', () => {
       const all = [...sources.values()].join('\n');
       expect(Object.keys(ERROR_CODES).filter((code) => !all.includes(`'${code}'`))).toEqual([]);

@@ -1,0 +1,207 @@
+/**
+ * Every change of a tenant is in its history: every mutating route of the route table is driven (a new route
+ * without a step here fails the coverage test), and after each request the tenant's audit trail has exactly
+ * one entry per version, 1..version with no gap, each naming who asked and why (the `reason` sent).
+ */
+import { ROUTES } from '../../functions/api/routes';
+import { planChangeDependencies } from '../../functions/plan-change/plan-change-deps';
+import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
+import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
+import { ApiHarness, type ApiResponse } from '../support/api-harness';
+
+type Body = Record<string, unknown> & { error?: { code: string; message: string } };
+type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string };
+
+const api = new ApiHarness();
+const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies });
+const OPERATOR = 'operator@test';
+
+beforeAll(async () => {
+  await api.start();
+  setWorkflowRunner(runner);
+});
+afterAll(async () => {
+  await runner.idle();
+  await api.stop();
+});
+
+async function fullHistory(tenantId: string): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: ApiResponse<{ items: Entry[]; nextCursor: string | null }> = await api.request('GET', `/tenants/${tenantId}/history?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    entries.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return entries.reverse(); // oldest first
+}
+
+interface Expected {
+  readonly event: string;
+  readonly actor?: string;
+  /** The reason the request sent: the entry's reason must be it (or contain it, for derived reasons). */
+  readonly reason?: string | RegExp;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+interface Step {
+  readonly route: string;
+  readonly title: string;
+  readonly send: () => Promise<ApiResponse<Body>>;
+  readonly status: number;
+  /** The audit entries the step adds, oldest first. */
+  readonly adds: readonly Expected[];
+}
+
+let leaseId = '';
+let operationId = '';
+
+const TENANT = 'hist-a';
+const tenantToken = () => api.tenantToken(TENANT);
+
+/** One tenant's life through every mutating route; workflow steps are awaited before the history is read. */
+const STEPS: readonly Step[] = [
+  {
+    route: 'CreateTenant',
+    title: 'create',
+    send: () => api.request('POST', '/tenants', { body: { tenantId: TENANT, name: 'History A', email: 'a@hist.example', plan: 'starter', reason: 'Signed up from the pricing page' } }),
+    status: 201,
+    adds: [{ event: 'create', reason: 'Signed up from the pricing page', from: undefined, to: 'active' }],
+  },
+  {
+    route: 'ReportUsage',
+    title: 'usage report (a measurement: no version, no entry)',
+    send: () => api.request('PUT', `/tenants/${TENANT}/usage`, { token: tenantToken(), body: { usage: { queriesPerMonth: 10, storageGb: 1, documents: 5, users: 3 } } }),
+    status: 200,
+    adds: [],
+  },
+  {
+    route: 'AcquireQueryLease',
+    title: 'query lease taken (no version, no entry)',
+    send: async () => {
+      const response = await api.request<Body>('POST', `/tenants/${TENANT}/leases`, { token: tenantToken(), body: { holder: 'report-query', ttlSeconds: 60 } });
+      leaseId = response.body.leaseId as string;
+      return response;
+    },
+    status: 201,
+    adds: [],
+  },
+  {
+    route: 'ReleaseQueryLease',
+    title: 'query lease released (no version, no entry)',
+    send: () => api.request('DELETE', `/tenants/${TENANT}/leases/${leaseId}`, { token: tenantToken() }),
+    status: 204,
+    adds: [],
+  },
+  {
+    route: 'SuspendTenant',
+    title: 'suspend',
+    send: () => api.request('POST', `/tenants/${TENANT}/suspend`, { body: { reason: 'invoice.payment_failed: card declined' } }),
+    status: 200,
+    adds: [{ event: 'suspend', reason: 'invoice.payment_failed: card declined', from: 'active', to: 'suspended' }],
+  },
+  {
+    route: 'ResumeTenant',
+    title: 'resume',
+    send: () => api.request('POST', `/tenants/${TENANT}/resume`, { body: { reason: 'invoice.paid' } }),
+    status: 200,
+    adds: [
+      { event: 'resume', reason: 'invoice.paid', from: 'suspended', to: 'reactivating' },
+      { event: 'complete_reactivation', reason: 'invoice.paid', from: 'reactivating', to: 'active' },
+    ],
+  },
+  {
+    route: 'ChangePlan',
+    title: 'plan change preview (dry run: nothing changes)',
+    send: () => api.request('POST', `/tenants/${TENANT}/plan`, { body: { plan: 'professional', dryRun: true } }),
+    status: 200,
+    adds: [],
+  },
+  {
+    route: 'ChangePlan',
+    title: 'upgrade, completed by the workflow',
+    send: () => api.request('POST', `/tenants/${TENANT}/plan`, { body: { plan: 'professional', reason: 'Needs more seats' } }),
+    status: 202,
+    adds: [
+      { event: 'initiate_upgrade', reason: 'Needs more seats', from: 'active', to: 'upgrading' },
+      { event: 'start_read_only_window', reason: /read-only|writes and new queries are paused/i, from: 'upgrading', to: 'upgrading' },
+      { event: 'complete_upgrade', reason: /professional/, from: 'upgrading', to: 'active' },
+    ],
+  },
+  {
+    route: 'ChangePlan',
+    title: 'downgrade scheduled for the end of the billing period',
+    send: async () => {
+      const response = await api.request<Body>('POST', `/tenants/${TENANT}/plan`, { body: { plan: 'starter', reason: 'Downgrade at renewal' } });
+      operationId = response.body.operationId as string;
+      return response;
+    },
+    status: 202,
+    adds: [{ event: 'schedule_plan_change', reason: 'Downgrade at renewal', from: 'active', to: 'active' }],
+  },
+  {
+    route: 'CancelScheduledPlanChange',
+    title: 'scheduled downgrade cancelled',
+    send: () => api.request('DELETE', `/tenants/${TENANT}/scheduled-plan-change`, { body: { reason: 'Customer changed their mind' } }),
+    status: 200,
+    adds: [{ event: 'cancel_scheduled_plan_change', reason: 'Customer changed their mind', from: 'active', to: 'active' }],
+  },
+  {
+    route: 'AcquireQueryLease',
+    title: 'a query that outlives the next drain timeout',
+    send: () => api.request('POST', `/tenants/${TENANT}/leases`, { token: tenantToken(), body: { holder: 'stuck-query', ttlSeconds: 120 } }),
+    status: 201,
+    adds: [],
+  },
+  {
+    route: 'ChangePlan',
+    title: 'upgrade rolled back at the drain timeout',
+    send: () => api.request('POST', `/tenants/${TENANT}/plan`, { body: { plan: 'enterprise', drainTimeoutSeconds: 1, reason: 'Trial of enterprise' } }),
+    status: 202,
+    adds: [
+      { event: 'initiate_upgrade', reason: 'Trial of enterprise', from: 'active', to: 'upgrading' },
+      { event: 'start_read_only_window', from: 'upgrading', to: 'upgrading' },
+      // The cause itself, readable without the operation: how many queries, which timeout, which holder.
+      { event: 'rollback_upgrade', reason: /1 in-flight query still holds its lease after the drain timeout of 1 s \(holders: stuck-query\)/, from: 'upgrading', to: 'active' },
+    ],
+  },
+];
+
+describe('Audit trail: every change of a tenant is in its history', () => {
+  it('should drive every mutating route of the route table (a new route needs a step here)', () => {
+    const mutating = ROUTES.filter((route) => route.method !== 'GET').map((route) => route.id);
+    const driven = new Set(STEPS.map((step) => step.route));
+    expect(mutating.filter((id) => !driven.has(id))).toEqual([]);
+  });
+
+  it('should have versions 1..N without a gap after every request, each entry with the actor and the reason sent', async () => {
+    let seen = 0;
+    for (const step of STEPS) {
+      const response = await step.send();
+      expect([step.title, response.status]).toEqual([step.title, step.status]);
+      await runner.idle();
+
+      const tenant = (await api.request<Body>('GET', `/tenants/${TENANT}`)).body;
+      const history = await fullHistory(TENANT);
+      expect([step.title, history.map((entry) => entry.version)]).toEqual([step.title, Array.from({ length: tenant.version as number }, (_, i) => i + 1)]);
+
+      const added = history.slice(seen);
+      expect([step.title, added.map((entry) => entry.event)]).toEqual([step.title, step.adds.map((expected) => expected.event)]);
+      added.forEach((entry, i) => {
+        const expected = step.adds[i] as Expected;
+        expect(entry.actor).toBe(expected.actor ?? OPERATOR);
+        expect(typeof entry.reason).toBe('string');
+        expect((entry.reason as string).length).toBeGreaterThan(0);
+        if (typeof expected.reason === 'string') expect(entry.reason).toBe(expected.reason);
+        else if (expected.reason) expect(entry.reason).toMatch(expected.reason);
+        if (expected.from !== undefined) expect(entry.from).toBe(expected.from);
+        expect(entry.to).toBe(expected.to);
+        expect(entry.operationId).toEqual(expect.any(String));
+      });
+      seen = history.length;
+    }
+    expect(operationId).toMatch(/^op_/);
+  });
+});
