@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PLAN_IDS } from '../plans/plan-catalog';
 import { TENANT_ID_PATTERN } from '../tenants/tenant-schemas';
 
