@@ -31,6 +31,13 @@ export interface BuildAppOptions {
    * @default true
    */
   readonly nag?: boolean;
+  /**
+   * The variables the CDK CLI sets for the app: `CDK_DEFAULT_ACCOUNT` and `CDK_DEFAULT_REGION` (from the
+   * credentials' account and the profile's or `AWS_REGION`'s region). Both set: a stack for that environment;
+   * neither: an environment-agnostic stack.
+   * @default process.env
+   */
+  readonly variables?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface LifecycleApp {
@@ -41,9 +48,10 @@ export interface LifecycleApp {
 /** Build the app and its stack without synthesizing it. */
 export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
   const app = new App({ outdir: options.outdir, context: options.context });
+  const variables = options.variables ?? process.env;
   const removalPolicy = removalPolicyFrom(app.node.tryGetContext('removalPolicy'));
   const stack = new TenantLifecycleStack(app, STACK_NAME, {
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    env: { account: variables.CDK_DEFAULT_ACCOUNT, region: variables.CDK_DEFAULT_REGION },
     description: 'Tenant lifecycle control plane: tenant table and HTTPS API.',
     removalPolicy,
     deletionProtection: removalPolicy === RemovalPolicy.RETAIN,

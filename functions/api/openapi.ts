@@ -7,7 +7,8 @@
  * ROUTE_SPECS below, one entry per route id. A route in ROUTES without an entry makes the build throw, and each
  * entry is checked against the conventions `apiRoute` enforces (auth, bodies, Idempotency-Key on POST).
  */
-import { z, type ZodObject, type ZodType } from 'zod';
+import * as z from 'zod';
+import type { ZodObject, ZodType } from 'zod';
 import packageJson from '../../package.json';
 import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas';
 import type { QueryLease } from '../leases/query-lease-store';

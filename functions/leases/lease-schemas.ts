@@ -1,5 +1,5 @@
 /** Request schemas and bounds of the query lease routes; types are inferred from the schemas. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { text, wholeNumber } from '../shared/schemas';
 import { tenantIdSchema } from '../tenants/tenant-schemas';
 

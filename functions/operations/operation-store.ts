@@ -5,7 +5,9 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { getDocumentClient } from '../shared/aws-clients';
 import { queryByStatePartition } from '../shared/by-state-index';
+import { config } from '../shared/config';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
@@ -297,4 +299,12 @@ export class OperationStore {
       throw caught;
     }
   }
+}
+
+let store: OperationStore | undefined;
+
+/** The container's operation store, on the shared document client and the configured table. */
+export function operationStore(): OperationStore {
+  store ??= new OperationStore({ client: getDocumentClient(), tableName: config.tableName });
+  return store;
 }

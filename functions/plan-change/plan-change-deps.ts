@@ -2,13 +2,13 @@
 import { createBillingPort, type BillingPort } from '../billing';
 import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
-import { OperationStore } from '../operations/operation-store';
-import { Pinecone } from '@pinecone-database/pinecone';
+import { operationStore } from '../operations/operation-store';
+import type { Pinecone, PineconeConfiguration } from '@pinecone-database/pinecone';
 import { DynamoProvisioningLedger, PineconeProvisioner, SecretKeyPineconeProvisioner } from '../provisioning/pinecone-provisioner';
 import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
 import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
-import { config } from '../shared/config';
+import { ConfigurationError, config } from '../shared/config';
 import { tenantStore } from '../tenants/tenant-service';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { EventBridgeScheduler } from '../scheduler/eventbridge-scheduler';
@@ -17,13 +17,17 @@ import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { workflowRunner } from '../workflows/workflow-runner';
 import type { ScheduledPlanChangeDependencies } from './scheduled-plan-change';
 
-let dependencies: ScheduledPlanChangeDependencies | undefined;
-let operations: OperationStore | undefined;
+export { operationStore };
 
-export function operationStore(): OperationStore {
-  operations ??= new OperationStore({ client: getDocumentClient(), tableName: config.tableName });
-  return operations;
-}
+/**
+ * Makes a Pinecone client. Given by the functions that provision (workflow-deps.ts: the workflow's Task,
+ * Timeout and Sweeper functions, and the local stack), so that the others (API routes, the period-end
+ * target) do not bundle the Pinecone SDK, about 550 KB minified.
+ */
+export type PineconeClientFactory = (options: PineconeConfiguration) => Pinecone;
+
+let dependencies: ScheduledPlanChangeDependencies | undefined;
+let pineconeClient: PineconeClientFactory | undefined;
 
 /**
  * Pinecone when configured (vectors really move between pooled and dedicated placement), with its key from
@@ -35,9 +39,16 @@ function provisioner(): ResourceProvisioner {
     logger.warn('Provisioning with the local provisioner: no Pinecone key is configured, vectors are not moved');
     return new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
   }
+  const client = pineconeClient;
+  if (!client) {
+    throw new ConfigurationError(
+      'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: ' +
+        'only the functions using functions/plan-change/workflow-deps.ts provision.',
+    );
+  }
   const create = (apiKey: string) =>
     new PineconeProvisioner({
-      pinecone: new Pinecone({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
+      pinecone: client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
       dimension: pinecone.dimension,
       cloud: 'aws',
       region: pinecone.region,
@@ -83,8 +94,12 @@ function scheduler(): SchedulerPort {
 /**
  * Everything the plan change needs, built once per container. The provisioner is built on first use, and the
  * workflow runner read at each use (the local stack and tests install theirs with setWorkflowRunner).
+ * `pineconeClient`: how to make a Pinecone client, for the functions that provision (see workflow-deps.ts);
+ * the first one given is kept. Without one, a function configured for Pinecone throws a ConfigurationError
+ * when it first provisions.
  */
-export function planChangeDependencies(): ScheduledPlanChangeDependencies {
+export function planChangeDependencies(options: { readonly pineconeClient?: PineconeClientFactory } = {}): ScheduledPlanChangeDependencies {
+  pineconeClient ??= options.pineconeClient;
   if (!dependencies) {
     let provisioning: ResourceProvisioner | undefined;
     dependencies = {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PLAN_IDS } from '../plans/plan-catalog';
 import { printable, wholeNumber } from '../shared/schemas';
 import { TENANT_ID_PATTERN, reasonSchema } from '../tenants/tenant-schemas';

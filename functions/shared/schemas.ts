@@ -3,7 +3,7 @@
  * and text that is printable Unicode. One rule per kind of field, so each route's schema says only its bounds,
  * and each message says what to send instead.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The largest integer JSON, JavaScript numbers and lib-dynamodb all carry exactly (2^53 - 1): lib-dynamodb

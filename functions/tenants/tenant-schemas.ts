@@ -1,5 +1,5 @@
 /** Request schemas for the tenant routes; types are inferred from them, never written twice. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { TENANT_STATES } from '../lifecycle/lifecycle-table';
 import { PLAN_IDS } from '../plans/plan-catalog';
 import { MAX_EXACT_INTEGER, decimal, printable, queryWholeNumber, text, wholeNumber } from '../shared/schemas';

@@ -13,19 +13,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { scheduleTargetVariable, type ScheduleTarget } from '../../functions/scheduler/scheduler-port';
 import type { HandlerFunction } from './handler-function';
-
-/** The schedule grants name `schedule/<group>/*`: schedules are made at run time, one per operation. */
-function acknowledgeScheduleWildcard(fn: HandlerFunction, groupName: string): void {
-  const policy = fn.role.node.tryFindChild('DefaultPolicy');
-  if (!policy) return;
-  Validations.of(policy).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${groupName}/*]`,
-    reason:
-      'One-shot schedules are created at run time, one per operation (plan-change-<operationId>), so their names ' +
-      'cannot be listed in advance; the wildcard is confined to the control plane\'s own schedule group, and the ' +
-      'scheduler actions granted are only the ones the function uses.',
-  });
-}
+import { acknowledgeWildcardResource } from './nag-acknowledgements';
 
 export interface OneShotSchedulerProps {
   /**
@@ -97,27 +85,41 @@ export class OneShotScheduler extends Construct {
   /** Let `fn` make, re-arm, read and delete this group's schedules (and pass the scheduler its role). */
   grantSchedule(fn: HandlerFunction): void {
     this.#configure(fn);
-    this.group.grants.writeSchedules(fn);
-    this.group.grants.deleteSchedules(fn);
-    // GetSchedule only: the CDK's read grant adds ListSchedules, which the adapter never calls.
-    Grant.addToPrincipal({ grantee: fn, actions: ['scheduler:GetSchedule'], resourceArns: [this.#schedulesArn()] });
+    // GetSchedule and no ListSchedules (which the CDK's read grant adds): the adapter never lists.
+    this.#grantOnSchedules(fn, ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['iam:PassRole'],
       resourceArns: [this.role.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     });
-    acknowledgeScheduleWildcard(fn, this.group.scheduleGroupName);
   }
 
   /** Let `fn` delete this group's schedules only (a compensation cancelling a scheduled change). */
   grantCancel(fn: HandlerFunction): void {
     this.#configure(fn);
-    this.group.grants.deleteSchedules(fn);
-    acknowledgeScheduleWildcard(fn, this.group.scheduleGroupName);
+    this.#grantOnSchedules(fn, ['scheduler:DeleteSchedule']);
   }
 
-  /** Every schedule of this group: the resource the CDK's own schedule grants name. */
+  /**
+   * Allow `actions` on `schedule/<group>/*` and acknowledge that wildcard on `fn`'s policy, both from one ARN,
+   * so the acknowledgement matches the statement in every environment. Not the group's own grants
+   * (`group.grants.writeSchedules`): they always name the partition `<AWS::Partition>`, while the stack's
+   * formatArn names it literally where the region is known and `@aws-cdk/core:enablePartitionLiterals` is on.
+   */
+  #grantOnSchedules(fn: HandlerFunction, actions: string[]): void {
+    const schedules = this.#schedulesArn();
+    Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [schedules] });
+    acknowledgeWildcardResource(
+      fn.role.node.findChild('DefaultPolicy'),
+      schedules,
+      'One-shot schedules are created at run time, one per operation (plan-change-<operationId>), so their names ' +
+        "cannot be listed in advance; the wildcard is confined to the control plane's own schedule group, and the " +
+        'scheduler actions granted are only the ones the function uses.',
+    );
+  }
+
+  /** Every schedule of this group, `arn:<partition>:scheduler:<region>:<account>:schedule/<group>/*`. */
   #schedulesArn(): string {
     return Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.group.scheduleGroupName}/*` });
   }

@@ -71,16 +71,16 @@ async function main(): Promise<void> {
   // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
   const { LocalWorkflowRunner } = await import('./local-workflow-runner');
   const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
-  const { planChangeDependencies } = await import('../../functions/plan-change/plan-change-deps');
+  const { workflowDependencies } = await import('../../functions/plan-change/workflow-deps');
   const workflows = new LocalWorkflowRunner({
-    planChange: planChangeDependencies,
+    planChange: workflowDependencies,
     onError: (error) => process.stderr.write(`workflow error: ${(error as Error).stack ?? String(error)}\n`),
   });
   setWorkflowRunner(workflows);
   running.workflows = workflows;
   // Executions run in this process: any operation left unfinished by a previous run died with it.
   const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
-  const swept = await sweepStuckOperations(planChangeDependencies(), { stuckAfterSeconds: 0 });
+  const swept = await sweepStuckOperations(workflowDependencies(), { stuckAfterSeconds: 0 });
   if (swept.compensated.length > 0) process.stdout.write(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.\n`);
   if (swept.overdueStarted.length > 0) process.stdout.write(`Started ${swept.overdueStarted.length} scheduled plan change(s) that fell due while the stack was down.\n`);
   // One-shot schedules (period-end downgrades) fire from the table, delivered to the same handler as on AWS.

@@ -2,25 +2,60 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { buildApp, type LifecycleApp } from '../../infra/app';
 import { cdkOutdir, removeCdkOutdirs, synthContext, validationFindings } from '../support/cdk-template';
 
-/** The app with its AwsSolutions checks (buildApp's default). */
-function newApp(): LifecycleApp {
-  return buildApp({ outdir: cdkOutdir('nag'), context: synthContext() });
+/**
+ * Where a user can deploy: what the CDK CLI passes the app (CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, from the
+ * credentials and the configured region; none of them for an environment-agnostic stack). A concrete region
+ * resolves `<AWS::Region>` (and, where the region's partition is known, `<AWS::Partition>`) in cdk-nag's finding
+ * ids, so an acknowledgement must match in each.
+ */
+const ENVIRONMENTS: readonly { name: string; variables: Record<string, string> }[] = [
+  { name: 'environment-agnostic', variables: {} },
+  { name: 'account 123456789012, eu-west-1', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' } },
+  { name: 'account 123456789012, us-east-1 (the CLI default)', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' } },
+  // The CLI without credentials it can resolve an account from: the region alone.
+  { name: 'ap-southeast-2, no account', variables: { CDK_DEFAULT_REGION: 'ap-southeast-2' } },
+  // Another partition: `<AWS::Partition>` becomes `aws-cn` under the partition-literals flag.
+  { name: 'account 123456789012, cn-north-1', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'cn-north-1' } },
+];
+
+/** The context flags README documents, each as `-c key=value` gives it. */
+const CONTEXTS: readonly { name: string; context: Record<string, unknown> }[] = [
+  { name: 'default context', context: {} },
+  { name: '-c removalPolicy=destroy', context: { removalPolicy: 'destroy' } },
+  {
+    name: 'Stripe and Pinecone secrets',
+    context: {
+      stripeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-key-AbCdEf',
+      pineconeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pinecone-key-AbCdEf',
+      pineconeRegion: 'us-east-1',
+      stripePriceIds: '{"professional":"price_123"}',
+    },
+  },
+  // A flag `cdk init` turns on in new projects: with a concrete region the partition is a literal too.
+  { name: 'partition literals (@aws-cdk/core:enablePartitionLiterals)', context: { '@aws-cdk/core:enablePartitionLiterals': true } },
+];
+
+/** The app as the CLI builds it, with its AwsSolutions checks (buildApp's default). */
+function newApp(variables: Record<string, string> = {}, context: Record<string, unknown> = {}): LifecycleApp {
+  return buildApp({ outdir: cdkOutdir('nag'), context: synthContext(context), variables });
 }
 
 afterAll(removeCdkOutdirs);
 
 describe('Class: TenantLifecycleStack', () => {
   describe('cdk-nag AwsSolutionsChecks', () => {
-    it('should synthesize with no unacknowledged error or warning', () => {
-      // Prepare
-      const lifecycleApp = newApp();
+    describe.each(ENVIRONMENTS)('in $name', ({ variables }) => {
+      it.each(CONTEXTS)('should synthesize with $name and no unacknowledged error or warning', ({ context }) => {
+        // Prepare
+        const lifecycleApp = newApp(variables, context);
 
-      // Act
-      const { findings, synthError } = validationFindings(lifecycleApp.app);
+        // Act
+        const { findings, synthError } = validationFindings(lifecycleApp.app);
 
-      // Assess
-      expect(findings).toEqual([]);
-      expect(synthError).toBeUndefined();
+        // Assess
+        expect(findings).toEqual([]);
+        expect(synthError).toBeUndefined();
+      });
     });
 
     it('should report a finding nobody acknowledged (the check is live)', () => {

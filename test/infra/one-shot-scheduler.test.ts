@@ -1,4 +1,4 @@
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, Validations, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { HandlerFunction } from '../../infra/constructs/handler-function';
@@ -46,9 +46,9 @@ function handler(stack: Stack, id: string, functionName?: string): HandlerFuncti
   return new HandlerFunction(stack, id, { entry: PLAN_CHANGE_PERIOD_END_ENTRY, description: id, serviceName: 'tenant-lifecycle', functionName });
 }
 
-/** A stack of its own app, with the project's feature flags and no bundling. */
-function newStack(stackName = STACK_NAME): Stack {
-  return new Stack(new App({ outdir: cdkOutdir('one-shot-scheduler'), context: synthContext() }), stackName);
+/** A stack of its own app, with the project's feature flags (and `context`), no bundling, in `env` if given. */
+function newStack(stackName = STACK_NAME, env?: Environment, context: Record<string, unknown> = {}): Stack {
+  return new Stack(new App({ outdir: cdkOutdir('one-shot-scheduler'), context: synthContext(context) }), stackName, { env });
 }
 
 /** A scheduler with one target, a function granted grantSchedule, one grantCancel and one nothing; the grants come before the target. */
@@ -326,9 +326,20 @@ describe('Class: OneShotScheduler', () => {
       return validationFindings(app).findings.flatMap((finding) => finding.constructs.map((construct) => `${finding.rule} ${construct}`));
     }
 
-    it("should acknowledge the schedule wildcard on each grantee's policy, and only there", () => {
+    /** Environment-agnostic; and a concrete one where the partition is a literal too (`aws-cn`). */
+    const ENVIRONMENTS: readonly { name: string; env?: Environment; context: Record<string, unknown>; byHand: string }[] = [
+      { name: 'environment-agnostic', context: {}, byHand: '<AWS::Region>:<AWS::AccountId>' },
+      {
+        name: 'cn-north-1 with partition literals',
+        env: { account: '123456789012', region: 'cn-north-1' },
+        context: { '@aws-cdk/core:enablePartitionLiterals': true },
+        byHand: 'cn-north-1:123456789012',
+      },
+    ];
+
+    it.each(ENVIRONMENTS)("should acknowledge the schedule wildcard on each grantee's policy, and only there ($name)", ({ env, context, byHand }) => {
       // Prepare: the grantees of grantSchedule and grantCancel, and a role given the same wildcard by hand
-      const stack = newStack();
+      const stack = newStack(STACK_NAME, env, context);
       const scheduler = new OneShotScheduler(stack, 'Scheduler');
       scheduler.grantSchedule(handler(stack, 'Planner'));
       scheduler.grantCancel(handler(stack, 'Canceller'));
@@ -340,7 +351,7 @@ describe('Class: OneShotScheduler', () => {
 
       // Assess
       expect(findings).toEqual([
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${GROUP_NAME}/*] ${STACK_NAME}/ByHand/Role/DefaultPolicy/Resource`,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:${byHand}:schedule/${GROUP_NAME}/*] ${STACK_NAME}/ByHand/Role/DefaultPolicy/Resource`,
       ]);
     });
   });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
@@ -11,6 +13,7 @@ import {
   logicalId,
   PASSED_TO_SCHEDULER,
   removeCdkOutdirs,
+  REPO_ROOT,
   resources,
   resourcesOf,
   SCHEDULE_ACTIONS,
@@ -418,6 +421,21 @@ describe('Class: TenantLifecycleStack', () => {
       }
       const readers = Object.values(withPineconeTemplate.findResources('AWS::IAM::Policy')).filter((policy) => JSON.stringify(policy).includes(PINECONE_SECRET.slice(0, -7)));
       expect(readers).toHaveLength(provisioners.size);
+    });
+
+    it('should give the Pinecone key only to functions whose handler loads the Pinecone SDK (workflow-deps.ts)', () => {
+      // Act
+      const { stack: withPinecone, template: withPineconeTemplate } = synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'eu-west-1' });
+      const given = allFunctions(withPinecone).filter(
+        (handler) => variablesOf(withPineconeTemplate, logicalId(withPinecone, handler.function)).PINECONE_SECRET_ARN !== undefined,
+      );
+
+      // Assess: any other function given the key would throw a ConfigurationError at its first provisioning
+      expect(given.length).toBeGreaterThan(0);
+      for (const handler of given) {
+        const source = readFileSync(path.join(REPO_ROOT, handler.entry), 'utf8');
+        expect([handler.entry, /from '\.\.\/workflow-deps'/.test(source)]).toEqual([handler.entry, true]);
+      }
     });
 
     it('should refuse a Pinecone secret without a region, or with a bad dimension', () => {

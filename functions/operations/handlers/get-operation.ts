@@ -1,5 +1,5 @@
 import { operationPathSchema } from '../../plan-change/plan-change-schemas';
-import { operationStore } from '../../plan-change/plan-change-deps';
+import { operationStore } from '../operation-store';
 import { apiRoute } from '../../shared/http/api-handler';
 import { mayActFor } from '../../shared/http/principal';
 import { jsonResponse } from '../../shared/http/response';

@@ -1,6 +1,6 @@
 /** The plan-change state machine's Task Lambda: runs the step the ASL names, with the deployed dependencies. */
 import { logger } from '../../shared/powertools';
-import { planChangeDependencies } from '../plan-change-deps';
+import { workflowDependencies } from '../workflow-deps';
 import { PLAN_CHANGE_STEPS, runPlanChangeStep, type PlanChangeInput, type PlanChangeStep, type StepFailure, type StepResult } from '../plan-change-steps';
 
 export interface PlanChangeTaskEvent {
@@ -12,5 +12,5 @@ export interface PlanChangeTaskEvent {
 export const handler = async (event: PlanChangeTaskEvent): Promise<StepResult> => {
   if (!PLAN_CHANGE_STEPS.includes(event.step)) throw new Error(`Unknown plan-change step '${String(event.step)}'`);
   logger.appendKeys({ tenantId: event.operation.tenantId, operationId: event.operation.operationId, step: event.step });
-  return runPlanChangeStep(planChangeDependencies(), event.step, event.operation, event.failure);
+  return runPlanChangeStep(workflowDependencies(), event.step, event.operation, event.failure);
 };

@@ -7,7 +7,7 @@
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { logger } from '../../shared/powertools';
-import { planChangeDependencies } from '../plan-change-deps';
+import { workflowDependencies } from '../workflow-deps';
 import { runPlanChangeStep, type PlanChangeInput } from '../plan-change-steps';
 
 export interface ExecutionStatusChange {
@@ -23,7 +23,7 @@ export const handler = async (event: EventBridgeEvent<'Step Functions Execution 
   const operation = (JSON.parse(event.detail.input) as { operation: PlanChangeInput }).operation;
   logger.appendKeys({ tenantId: operation.tenantId, operationId: operation.operationId });
   logger.warn('Compensating a plan-change execution that ended without its Catch', { status, executionArn });
-  await runPlanChangeStep(planChangeDependencies(), 'compensate', operation, {
+  await runPlanChangeStep(workflowDependencies(), 'compensate', operation, {
     Error: status === 'TIMED_OUT' ? 'States.Timeout' : status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionFailed',
     Cause: `The plan-change execution ${status === 'TIMED_OUT' ? 'timed out' : status === 'ABORTED' ? 'was aborted' : 'failed'}.`,
   });
