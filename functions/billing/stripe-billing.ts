@@ -57,6 +57,108 @@ function priceIdOf(price: string | { id: string }): string {
   return typeof price === 'string' ? price : price.id;
 }
 
+/** The id of an expandable field (a string, or the expanded object), or undefined when it is not set. */
+function idOf(value: string | { id?: string } | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'string' ? value : value.id;
+}
+
+type PhaseParams = Stripe.SubscriptionScheduleUpdateParams.Phase;
+
+/**
+ * The item update that moves `item` to `priceId` and nothing else. Changing an item's price resets its quantity
+ * to 1 unless one is sent ("When changing a subscription item's price, quantity is set to 1 unless a quantity
+ * parameter is provided", Stripe API reference, "Update a subscription", `items.price`); the item's tax rates,
+ * discounts, metadata and thresholds are kept when left out, and so is everything on the subscription itself.
+ */
+function priceSwap(item: Stripe.SubscriptionItem, priceId: string): Stripe.SubscriptionUpdateParams.Item {
+  return { id: item.id, price: priceId, ...(item.quantity === undefined || item.quantity === null ? {} : { quantity: item.quantity }) };
+}
+type Discounts = Array<{ coupon: string | { id: string } | null; discount: string | { id: string } | null; promotion_code: string | { id: string } | null }>;
+
+/** A discount restated by the id of the discount itself where there is one, so a repeating coupon's remaining duration is kept rather than restarted. */
+type DiscountParam = { coupon?: string; discount?: string; promotion_code?: string };
+function discountParams(discounts: Discounts | undefined): DiscountParam[] | undefined {
+  const params = (discounts ?? []).flatMap((entry): DiscountParam[] => {
+    const discount = idOf(entry.discount);
+    if (discount) return [{ discount }];
+    const coupon = idOf(entry.coupon);
+    if (coupon) return [{ coupon }];
+    const promotionCode = idOf(entry.promotion_code);
+    return promotionCode ? [{ promotion_code: promotionCode }] : [];
+  });
+  return params.length > 0 ? params : undefined;
+}
+
+function idsOf(values: ReadonlyArray<string | { id: string }> | null | undefined): string[] | undefined {
+  const ids = (values ?? []).map((value) => idOf(value) as string);
+  return ids.length > 0 ? ids : undefined;
+}
+
+function nonEmpty<T extends object>(value: T | null | undefined): T | undefined {
+  return value && Object.keys(value).length > 0 ? value : undefined;
+}
+
+/** `value` without its undefined properties (what the SDK would send as nothing anyway), to keep requests readable. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+/**
+ * A schedule phase as update parameters that keep it as it is. Updating a schedule's `phases` replaces them
+ * wholesale and every field a phase (or one of its items) leaves out takes its default: no discounts, no tax
+ * rates, charged automatically, no thresholds, no metadata... (Stripe API reference, "Update a schedule",
+ * https://docs.stripe.com/api/subscription_schedules/update). So every field of the current phase is passed on;
+ * `trial_end` and `billing_cycle_anchor` belong to the current phase only, and `add_invoice_items` (one-time
+ * items invoiced when the phase began) are not restated.
+ */
+function carriedPhase(phase: Stripe.SubscriptionSchedule.Phase): Omit<PhaseParams, 'items'> & { items: Stripe.SubscriptionScheduleUpdateParams.Phase.Item[] } {
+  const thresholds = phase.billing_thresholds;
+  const invoiceSettings = phase.invoice_settings;
+  const liability = phase.automatic_tax?.liability;
+  const issuer = invoiceSettings?.issuer;
+  return defined({
+    items: phase.items.map((item) =>
+      defined({
+        price: priceIdOf(item.price),
+        quantity: item.quantity ?? undefined,
+        tax_rates: idsOf(item.tax_rates),
+        discounts: discountParams(item.discounts),
+        metadata: nonEmpty(item.metadata),
+        billing_thresholds: item.billing_thresholds?.usage_gte == null ? undefined : { usage_gte: item.billing_thresholds.usage_gte },
+      }),
+    ),
+    application_fee_percent: phase.application_fee_percent ?? undefined,
+    automatic_tax: phase.automatic_tax?.enabled
+      ? { enabled: true, ...(liability ? { liability: defined({ type: liability.type, account: idOf(liability.account) }) } : {}) }
+      : undefined,
+    billing_thresholds: thresholds
+      ? defined({ amount_gte: thresholds.amount_gte ?? undefined, reset_billing_cycle_anchor: thresholds.reset_billing_cycle_anchor ?? undefined })
+      : undefined,
+    collection_method: phase.collection_method ?? undefined,
+    default_payment_method: idOf(phase.default_payment_method),
+    default_tax_rates: idsOf(phase.default_tax_rates),
+    description: phase.description ?? undefined,
+    discounts: discountParams(phase.discounts),
+    invoice_settings: invoiceSettings
+      ? nonEmpty(
+          defined({
+            account_tax_ids: idsOf(invoiceSettings.account_tax_ids as Array<string | { id: string }> | null),
+            custom_fields: invoiceSettings.custom_fields ?? undefined,
+            days_until_due: invoiceSettings.days_until_due ?? undefined,
+            description: invoiceSettings.description ?? undefined,
+            footer: invoiceSettings.footer ?? undefined,
+            issuer: issuer ? defined({ type: issuer.type, account: idOf(issuer.account) }) : undefined,
+          }),
+        )
+      : undefined,
+    metadata: nonEmpty(phase.metadata),
+    on_behalf_of: idOf(phase.on_behalf_of),
+    proration_behavior: phase.proration_behavior ?? undefined,
+    transfer_data: phase.transfer_data ? defined({ destination: idOf(phase.transfer_data.destination) as string, amount_percent: phase.transfer_data.amount_percent ?? undefined }) : undefined,
+  });
+}
+
 /** What an operator reads: which tenant, which operation, what we were doing, what Stripe said. */
 function explain(request: PlanChangeRequest, action: string, error: Stripe.errors.StripeError): string {
   const codes = [error.code, error.decline_code].filter(Boolean).join('/');
@@ -175,11 +277,12 @@ export class StripeBilling implements BillingPort {
     // Upgrades are invoiced and paid now (or refused, leaving the subscription as it was); downgrades leave a
     // proration credit on the next invoice.
     const prorationBehavior: ProrationBehavior = upgrade ? 'always_invoice' : 'create_prorations';
+    const item = await this.#currentItem(request, account.subscriptionId, account);
     const subscription = await this.#call(request, `change the subscription to the ${request.toPlan} price`, () =>
       this.#stripe.subscriptions.update(
         account.subscriptionId,
         {
-          items: [{ id: account.subscriptionItemId, price: newPriceId }],
+          items: [priceSwap(item, newPriceId)],
           proration_behavior: prorationBehavior,
           ...(upgrade ? { payment_behavior: 'error_if_incomplete' as const, expand: ['latest_invoice'] } : {}),
           metadata: { operationId: request.operationId, tenantId: request.tenantId },
@@ -213,7 +316,8 @@ export class StripeBilling implements BillingPort {
     try {
       const current = created.phases[0];
       if (!current) throw new BillingRejectedError(`Stripe created schedule ${created.id} for tenant '${request.tenantId}' without a current phase.`);
-      const itemsNow = current.items.map((item) => ({ price: priceIdOf(item.price), ...(item.quantity === undefined ? {} : { quantity: item.quantity }) }));
+      const carried = carriedPhase(current);
+      const itemsNow = carried.items;
       if (!itemsNow.some((item) => item.price === previousPriceId)) {
         throw new BillingRejectedError(
           `Subscription ${account.subscriptionId} of tenant '${request.tenantId}' is not on the ${request.fromPlan} price (${previousPriceId}) but on ${itemsNow.map((item) => item.price).join(', ')}: refusing to schedule a change from a plan it is not on.`,
@@ -227,11 +331,11 @@ export class StripeBilling implements BillingPort {
             end_behavior: 'release',
             // The current phase is restated unchanged: nothing to prorate now.
             proration_behavior: 'none',
-            // The last phase runs one billing period on the new price; then the schedule releases the subscription,
-            // which keeps that price.
+            // The last phase runs one billing period on the new price, with everything else the current phase has;
+            // then the schedule releases the subscription, which keeps it.
             phases: [
-              { items: itemsNow, start_date: current.start_date, end_date: current.end_date },
-              { items: itemsNext },
+              defined({ ...carried, start_date: current.start_date, end_date: current.end_date, trial_end: current.trial_end ?? undefined, billing_cycle_anchor: current.billing_cycle_anchor ?? undefined }),
+              { ...carried, items: itemsNext },
             ],
             metadata: { operationId: request.operationId, tenantId: request.tenantId },
           },
@@ -260,11 +364,13 @@ export class StripeBilling implements BillingPort {
   async #restorePrice(request: PlanChangeRequest, account: BillingAccount, change: BillingChange): Promise<void> {
     const refs = change.references;
     const invoiced = refs.prorationBehavior === 'always_invoice';
+    const subscriptionId = refs.subscriptionId ?? account.subscriptionId;
+    const item = await this.#currentItem(request, subscriptionId, { ...account, subscriptionItemId: refs.subscriptionItemId ?? account.subscriptionItemId });
     await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
       this.#stripe.subscriptions.update(
-        refs.subscriptionId ?? account.subscriptionId,
+        subscriptionId,
         {
-          items: [{ id: refs.subscriptionItemId ?? account.subscriptionItemId, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
+          items: [priceSwap(item, refs.previousPriceId ?? this.#priceId(request, request.fromPlan))],
           // Invoiced upgrade: no new proration, the credit note below refunds the invoice. Prorated downgrade: the
           // reverse proration cancels the pending credit (to within the seconds between the two changes).
           proration_behavior: invoiced ? 'none' : 'create_prorations',
@@ -335,15 +441,14 @@ export class StripeBilling implements BillingPort {
       await this.#call(request, `release subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey: keys.revert }));
     }
     const subscriptionId = refs.subscriptionId ?? account.subscriptionId;
-    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
-    const item = this.#item(request, subscription, account);
+    const item = await this.#currentItem(request, subscriptionId, account);
     const newPriceId = refs.newPriceId ?? this.#priceId(request, request.toPlan);
     if (priceIdOf(item.price) !== newPriceId) return;
     await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
       this.#stripe.subscriptions.update(
         subscriptionId,
         {
-          items: [{ id: item.id, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
+          items: [priceSwap(item, refs.previousPriceId ?? this.#priceId(request, request.fromPlan))],
           proration_behavior: 'none',
           metadata: { revertedOperationId: request.operationId },
         },
@@ -365,6 +470,11 @@ export class StripeBilling implements BillingPort {
     const priceId = this.#priceIds[plan];
     if (!priceId) throw new BillingRejectedError(`No Stripe price is configured for the ${plan} plan: cannot change tenant '${request.tenantId}' from ${request.fromPlan} to ${request.toPlan}.`);
     return priceId;
+  }
+
+  async #currentItem(request: PlanChangeRequest, subscriptionId: string, account: BillingAccount): Promise<Stripe.SubscriptionItem> {
+    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
+    return this.#item(request, subscription, account);
   }
 
   #item(request: PlanChangeRequest, subscription: Stripe.Subscription, account: BillingAccount): Stripe.SubscriptionItem {

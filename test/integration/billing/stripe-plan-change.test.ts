@@ -9,7 +9,7 @@ import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner'
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
 import { InjectedFault } from '../../support/injected-fault';
-import { FakeStripeServer } from '../../support/fake-stripe-server';
+import { FakeStripeServer, type SeedSubscription } from '../../support/fake-stripe-server';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
 
@@ -33,10 +33,17 @@ afterAll(async () => {
   await api.stop();
 });
 
-function seedSubscription(tenantId: string): { customerId: string; subscriptionId: string; subscriptionItemId: string } {
+function seedSubscription(tenantId: string, fields: Partial<SeedSubscription> = {}): { customerId: string; subscriptionId: string; subscriptionItemId: string } {
   const now = Math.floor(Date.now() / 1000);
-  stripe.seedSubscription({ id: `sub_${tenantId}`, itemId: `si_${tenantId}`, customerId: `cus_${tenantId}`, priceId: 'price_starter', currentPeriodStart: now - 86_400 * 10, currentPeriodEnd: now + 86_400 * 20 });
+  stripe.seedSubscription({ id: `sub_${tenantId}`, itemId: `si_${tenantId}`, customerId: `cus_${tenantId}`, priceId: 'price_starter', currentPeriodStart: now - 86_400 * 10, currentPeriodEnd: now + 86_400 * 20, ...fields });
   return { customerId: `cus_${tenantId}`, subscriptionId: `sub_${tenantId}`, subscriptionItemId: `si_${tenantId}` };
+}
+
+/** A fault that fails the commit of `tenantId`'s plan change, after billing: the workflow rolls billing back. */
+function commitFailsFor(tenantId: string): FaultInjector {
+  return (state, phase, input) => {
+    if (input.tenantId === tenantId && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
+  };
 }
 
 async function upgrade(tenantId: string) {
@@ -60,9 +67,7 @@ describe('Plan change billed through Stripe', () => {
 
   it('should refund the proration and restore the old price when the change fails after billing', async () => {
     await api.createTenant('stripefail', { plan: 'starter', billing: seedSubscription('stripefail') });
-    fault = (state, phase, input) => {
-      if (input.tenantId === 'stripefail' && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
-    };
+    fault = commitFailsFor('stripefail');
     try {
       const operation = await upgrade('stripefail');
 
@@ -70,6 +75,22 @@ describe('Plan change billed through Stripe', () => {
       expect(stripe.subscription('sub_stripefail')?.priceId).toBe('price_starter');
       expect(stripe.creditNotes.length).toBeGreaterThanOrEqual(1);
       expect((await api.request<Body>('GET', '/tenants/stripefail')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('should not refund the renewal when a rolled-back upgrade invoiced nothing (a free period) and the latest invoice is that renewal', async () => {
+    await api.createTenant('stripefree', { plan: 'starter', billing: seedSubscription('stripefree', { status: 'trialing' }) });
+    const renewal = stripe.seedInvoice('sub_stripefree');
+    fault = commitFailsFor('stripefree');
+    try {
+      const operation = await upgrade('stripefree');
+
+      expect(operation.status).toBe('rolled_back');
+      expect(stripe.subscription('sub_stripefree')?.priceId).toBe('price_starter');
+      expect(stripe.creditNotes.filter((note) => note.invoice === renewal.id)).toEqual([]);
+      expect(stripe.invoice(renewal.id as string)).toMatchObject({ billing_reason: 'subscription_cycle', status: 'paid' });
     } finally {
       fault = undefined;
     }

@@ -10,7 +10,7 @@ import {
   type PlanChangeRequest,
 } from '../../../functions/billing/billing-port';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
-import { FAKE_PRORATION, FakeStripeServer, stripeError } from '../../support/fake-stripe-server';
+import { FAKE_PRORATION, FakeStripeServer, stripeError, type SeedSubscription } from '../../support/fake-stripe-server';
 
 const NOW = new Date('2026-11-11T00:00:00.000Z');
 const PERIOD_START = Date.UTC(2026, 10, 1) / 1000;
@@ -40,6 +40,32 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 
 const DOWNGRADE_NOW: PlanChangeRequest = { ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-downgrade-2', timing: 'immediately' };
 
+/**
+ * A customer whose subscription sets every field a Stripe update that replaces a structure would reset: a
+ * discount, tax rates, invoicing by email, thresholds, a trial in the current period, Connect fields, and on the
+ * item a quantity, its own tax rate, discount, metadata and usage threshold.
+ */
+const DRESSED = {
+  quantity: 3,
+  metadata: { crm: 'acct-42' },
+  settings: {
+    discounts: ['di_loyalty'],
+    default_tax_rates: ['txr_vat'],
+    collection_method: 'send_invoice',
+    days_until_due: 14,
+    billing_thresholds: { amount_gte: 50_000, reset_billing_cycle_anchor: false },
+    trial_end: PERIOD_START + 7 * 86_400,
+    default_payment_method: 'pm_card_acme',
+    description: 'Acme: contract 2026-17',
+    automatic_tax: { enabled: true, liability: { type: 'self' } },
+    application_fee_percent: 5,
+    transfer_data: { amount_percent: 90, destination: 'acct_partner' },
+    on_behalf_of: 'acct_partner',
+    invoice_settings: { account_tax_ids: ['txi_eu'], issuer: { type: 'self' } },
+  },
+  item: { tax_rates: ['txr_item'], discounts: ['di_item'], metadata: { seats: 'pro' }, billing_thresholds: { usage_gte: 100 } },
+} satisfies Partial<SeedSubscription>;
+
 describe('Class: StripeBilling', () => {
   let fake: FakeStripeServer;
   let billing: StripeBilling;
@@ -53,9 +79,9 @@ describe('Class: StripeBilling', () => {
   });
 
   /** A fresh fake with the tenant's subscription on `priceId`. */
-  function seed(priceId: string): void {
+  function seed(priceId: string, fields: Partial<SeedSubscription> = {}): void {
     fake.reset();
-    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', customerId: 'cus_acme', priceId, currentPeriodStart: PERIOD_START, currentPeriodEnd: PERIOD_END });
+    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', customerId: 'cus_acme', priceId, currentPeriodStart: PERIOD_START, currentPeriodEnd: PERIOD_END, ...fields });
     billing = new StripeBilling({ stripe: fake.stripeClient(), priceIds: PRICE_IDS, now: () => NOW });
   }
 
@@ -138,13 +164,13 @@ describe('Class: StripeBilling', () => {
       // Act
       const change = await billing.applyPlanChange(UPGRADE);
 
-      // Assess
-      expect(fake.requests).toHaveLength(1);
-      const [request] = fake.requests;
-      expect(`${request?.method} ${request?.path}`).toBe('POST /v1/subscriptions/sub_acme');
+      // Assess: the item's quantity is read first, as Stripe resets it to 1 on a price change that omits it
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      const [, request] = fake.requests;
       expect(request?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'always_invoice',
         payment_behavior: 'error_if_incomplete',
         'metadata[operationId]': 'op-upgrade-1',
@@ -216,10 +242,16 @@ describe('Class: StripeBilling', () => {
         proration_behavior: 'none',
         'phases[0][items][0][price]': 'price_professional',
         'phases[0][items][0][quantity]': '1',
+        'phases[0][collection_method]': 'charge_automatically',
+        'phases[0][invoice_settings][issuer][type]': 'self',
+        'phases[0][proration_behavior]': 'create_prorations',
         'phases[0][start_date]': String(PERIOD_START),
         'phases[0][end_date]': String(PERIOD_END),
         'phases[1][items][0][price]': 'price_starter',
         'phases[1][items][0][quantity]': '1',
+        'phases[1][collection_method]': 'charge_automatically',
+        'phases[1][invoice_settings][issuer][type]': 'self',
+        'phases[1][proration_behavior]': 'create_prorations',
         'metadata[operationId]': 'op-downgrade-1',
         'metadata[tenantId]': 'acme-corp',
       });
@@ -255,16 +287,16 @@ describe('Class: StripeBilling', () => {
       const change = await billing.applyPlanChange(DOWNGRADE_NOW);
 
       // Assess
-      expect(fake.requests).toHaveLength(1);
-      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
-      expect(fake.requests[0]?.form).toEqual({
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      expect(fake.requests[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_starter',
+        'items[0][quantity]': '1',
         proration_behavior: 'create_prorations',
         'metadata[operationId]': 'op-downgrade-2',
         'metadata[tenantId]': 'acme-corp',
       });
-      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:apply');
+      expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-2:apply');
       expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: 0, references: { prorationBehavior: 'create_prorations' } });
     });
 
@@ -363,6 +395,103 @@ describe('Class: StripeBilling', () => {
     });
   });
 
+  describe('Fields Stripe resets when an update replaces a structure', () => {
+    /** What the subscription keeps through a change: everything but the price. */
+    const kept = (priceId: string) => ({ priceId, quantity: DRESSED.quantity, settings: DRESSED.settings, item: DRESSED.item, metadata: expect.objectContaining(DRESSED.metadata) });
+
+    it('should restate the current phase and give the next one every field of the subscription, so the downgrade keeps the discount, tax rates and the rest', async () => {
+      // Prepare
+      seed('price_professional', DRESSED);
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess: the phases as Stripe stores them (replaced wholesale: whatever was not sent is gone)
+      const scheduleId = change.references.scheduleId as string;
+      const [current, next] = fake.schedule(scheduleId)?.phases as Array<Record<string, unknown>>;
+      const carried = {
+        discounts: [{ coupon: null, discount: 'di_loyalty', promotion_code: null }],
+        default_tax_rates: [expect.objectContaining({ id: 'txr_vat' })],
+        collection_method: 'send_invoice',
+        invoice_settings: { account_tax_ids: ['txi_eu'], days_until_due: 14, issuer: { type: 'self' } },
+        billing_thresholds: DRESSED.settings.billing_thresholds,
+        default_payment_method: 'pm_card_acme',
+        description: 'Acme: contract 2026-17',
+        automatic_tax: expect.objectContaining({ enabled: true, liability: { type: 'self' } }),
+        application_fee_percent: 5,
+        transfer_data: DRESSED.settings.transfer_data,
+        on_behalf_of: 'acct_partner',
+        metadata: expect.objectContaining(DRESSED.metadata),
+      };
+      const item = (price: string) => ({
+        price,
+        quantity: 3,
+        tax_rates: [expect.objectContaining({ id: 'txr_item' })],
+        discounts: [{ coupon: null, discount: 'di_item', promotion_code: null }],
+        metadata: { seats: 'pro' },
+        billing_thresholds: { usage_gte: 100 },
+      });
+      expect(current).toMatchObject({ ...carried, start_date: PERIOD_START, end_date: PERIOD_END, trial_end: DRESSED.settings.trial_end, items: [item('price_professional')] });
+      expect(next).toMatchObject({ ...carried, trial_end: null, items: [item('price_starter')] });
+
+      // Act: the period ends and the next phase takes effect
+      fake.advanceSchedule(scheduleId);
+
+      // Assess: the customer is on starter with everything else as it was
+      expect(fake.subscription('sub_acme')).toMatchObject({ ...kept('price_starter'), settings: { ...DRESSED.settings, trial_end: null } });
+    });
+
+    it.each([
+      { what: 'upgrade', request: UPGRADE, from: 'price_starter', to: 'price_professional' },
+      { what: 'downgrade', request: DOWNGRADE_NOW, from: 'price_professional', to: 'price_starter' },
+    ])('should keep the quantity and the item’s fields through an immediate $what and its revert', async ({ request, from, to }) => {
+      // Prepare
+      seed(from, DRESSED);
+
+      // Act
+      const change = await billing.applyPlanChange(request);
+      const changed = structuredClone(fake.subscription('sub_acme'));
+      await billing.revertPlanChange(request, change);
+
+      // Assess
+      expect(changed).toMatchObject(kept(to));
+      expect(fake.subscription('sub_acme')).toMatchObject(kept(from));
+    });
+
+    it('should keep every field when a period-end downgrade is reverted after the new price took effect', async () => {
+      // Prepare
+      seed('price_professional', DRESSED);
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+      fake.advanceSchedule(change.references.scheduleId as string);
+
+      // Act
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+
+      // Assess
+      expect(fake.subscription('sub_acme')).toMatchObject({ ...kept('price_professional'), scheduleId: null, settings: { ...DRESSED.settings, trial_end: null } });
+    });
+  });
+
+  describe('Guard: only this change’s invoice is refunded', () => {
+    it('should not refund the renewal invoice when an upgrade during a free period invoiced nothing and is rolled back', async () => {
+      // Prepare: a trial added to a paying subscription (latest invoice: its last renewal), during which a price
+      // change prorates nothing, so always_invoice creates no invoice and latest_invoice stays the renewal.
+      seed('price_starter', { status: 'trialing' });
+      const renewal = fake.seedInvoice('sub_acme');
+
+      // Act
+      const change = await billing.applyPlanChange(UPGRADE);
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(change.amountInvoiced).toBe(0);
+      expect(change.references.invoiceId).toBeUndefined();
+      expect(fake.creditNotes).toHaveLength(0);
+      expect(fake.invoice(renewal.id as string)).toMatchObject({ billing_reason: 'subscription_cycle', status: 'paid' });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+  });
+
   describe('Method: revertPlanChange', () => {
     /** Apply `request`, then forget the requests it made, so the assertions see only the revert's. */
     async function applied(request: PlanChangeRequest): Promise<BillingChange> {
@@ -381,15 +510,17 @@ describe('Class: StripeBilling', () => {
 
       // Assess
       expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /v1/subscriptions/sub_acme',
         'POST /v1/subscriptions/sub_acme',
         `GET /v1/invoices/${invoiceId}`,
         'GET /v1/credit_notes',
         'POST /v1/credit_notes',
       ]);
-      const [restore, , , creditNote] = fake.requests;
+      const [, restore, , , creditNote] = fake.requests;
       expect(restore?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_starter',
+        'items[0][quantity]': '1',
         proration_behavior: 'none',
         'metadata[revertedOperationId]': 'op-upgrade-1',
       });
@@ -453,10 +584,11 @@ describe('Class: StripeBilling', () => {
     });
 
     it('should void the upgrade invoice instead when it is still open (invoices sent rather than charged)', async () => {
-      // Prepare
+      // Prepare: a customer invoiced by email, whose proration invoice Stripe leaves open until paid
+      seed('price_starter', { settings: { collection_method: 'send_invoice', days_until_due: 30 } });
       const change = await applied(UPGRADE);
       const invoiceId = change.references.invoiceId as string;
-      Object.assign(fake.invoice(invoiceId) as Record<string, unknown>, { status: 'open', amount_paid: 0 });
+      expect(fake.invoice(invoiceId)).toMatchObject({ status: 'open', amount_paid: 0, billing_reason: 'subscription_update' });
 
       // Act
       await billing.revertPlanChange(UPGRADE, change);
@@ -495,9 +627,7 @@ describe('Class: StripeBilling', () => {
       seed('price_professional');
       const change = await applied(DOWNGRADE_AT_PERIOD_END);
       const scheduleId = change.references.scheduleId as string;
-      const schedule = fake.schedule(scheduleId) as Record<string, unknown>;
-      schedule.current_phase = { start_date: PERIOD_END, end_date: PERIOD_END + 30 * 86_400 };
-      await fake.stripeClient().subscriptions.update('sub_acme', { items: [{ id: 'si_acme', price: 'price_starter' }], proration_behavior: 'none' });
+      fake.advanceSchedule(scheduleId);
       fake.requests.length = 0;
 
       // Act
@@ -510,6 +640,7 @@ describe('Class: StripeBilling', () => {
       expect(writes[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'none',
         'metadata[revertedOperationId]': 'op-downgrade-1',
       });
@@ -527,15 +658,15 @@ describe('Class: StripeBilling', () => {
       await billing.revertPlanChange(DOWNGRADE_NOW, change);
 
       // Assess
-      expect(fake.requests).toHaveLength(1);
-      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
-      expect(fake.requests[0]?.form).toEqual({
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      expect(fake.requests[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'create_prorations',
         'metadata[revertedOperationId]': 'op-downgrade-2',
       });
-      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:revert');
+      expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-2:revert');
       expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
     });
 
