@@ -203,12 +203,13 @@ function describeFailure(failure: StepFailure | undefined): { code: string; mess
 }
 
 /**
- * The outcome of an apply whose answer was lost: replaying it with the same idempotency key returns what
- * happened. A rejection (declined card, invalid request) changed nothing, so there is nothing to revert.
+ * The outcome of an apply whose answer was lost, read back from billing without changing anything (a replayed
+ * apply could make the change now, only to undo it). A request billing refuses (no subscription, no price for
+ * the plan) changed nothing, so there is nothing to revert.
  */
 async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<BillingChange | undefined> {
   try {
-    return await deps.billing.applyPlanChange(billingRequest(input));
+    return await deps.billing.findAppliedChange(billingRequest(input));
   } catch (error) {
     if (error instanceof BillingRejectedError) return undefined;
     throw error;

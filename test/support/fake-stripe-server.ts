@@ -211,6 +211,7 @@ export class FakeStripeServer {
   readonly #server: Server;
   #overrides: Route[] = [];
   #onceOverrides: Route[] = [];
+  #serverErrors: Array<{ route: Route; applied: boolean; remaining: number }> = [];
   readonly #defaults: Route[];
   readonly #idempotent = new Map<string, { fingerprint: string; reply: StripeReply }>();
   readonly #subscriptions = new Map<string, FakeSubscription>();
@@ -253,6 +254,7 @@ export class FakeStripeServer {
     this.requests.length = 0;
     this.#overrides = [];
     this.#onceOverrides = [];
+    this.#serverErrors = [];
     this.#idempotent.clear();
     this.#subscriptions.clear();
     this.#schedules.clear();
@@ -274,6 +276,17 @@ export class FakeStripeServer {
   /** Answer the next matching request with `responder`, then fall back to what answered before. */
   once(method: string, path: string, responder: StripeResponder): this {
     this.#onceOverrides.push(compile(method, path, responder));
+    return this;
+  }
+
+  /**
+   * Fail the next `times` matching requests with a 500 from the endpoint itself, as Stripe does when it fails
+   * while executing a request: `applied` says whether the change happened before the failure. Unlike `on` and
+   * `once`, the 500 is saved under the request's idempotency key, so a retry with that key gets the same 500
+   * back ("Subsequent requests with the same key return the same result, including 500 errors").
+   */
+  serverError(method: string, path: string, options: { applied: boolean; times?: number }): this {
+    this.#serverErrors.push({ route: compile(method, path, () => ({ body: null })), applied: options.applied, remaining: options.times ?? 1 });
     return this;
   }
 
@@ -377,6 +390,11 @@ export class FakeStripeServer {
     return this.#invoices.get(id);
   }
 
+  /** Every invoice, in the order made. */
+  get invoices(): readonly Readonly<Record<string, unknown>>[] {
+    return [...this.#invoices.values()];
+  }
+
   get creditNotes(): readonly Readonly<Record<string, unknown>>[] {
     return this.#creditNotes;
   }
@@ -436,6 +454,14 @@ export class FakeStripeServer {
   }
 
   #route(request: RecordedStripeRequest): { reply: StripeReply; reachedEndpoint: boolean } {
+    const failure = this.#serverErrors.find((candidate) => candidate.remaining > 0 && match(candidate.route, request.method, request.path));
+    if (failure) {
+      failure.remaining -= 1;
+      const endpoint = this.#defaults.find((route) => match(route, request.method, request.path));
+      if (failure.applied && endpoint) this.#answer(endpoint, request);
+      const reply = stripeError(500, { type: 'api_error', message: 'An unknown error occurred while processing the request.' });
+      return { reply: { ...reply, headers: { ...reply.headers, 'stripe-should-retry': 'false' } }, reachedEndpoint: true };
+    }
     const onceIndex = this.#onceOverrides.findIndex((route) => match(route, request.method, request.path));
     if (onceIndex >= 0) {
       const [route] = this.#onceOverrides.splice(onceIndex, 1);

@@ -24,7 +24,8 @@ beforeAll(async () => {
   await api.start();
   stripe = await FakeStripeServer.start();
   const billing = new StripeBilling({ stripe: stripe.stripeClient(), priceIds: PRICE_IDS });
-  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input) });
+  // Short Retry pauses: the Stripe 500 tests go through every retry of the billing step.
+  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input), retryIntervalMs: 20 });
   setWorkflowRunner(runner);
 });
 afterAll(async () => {
@@ -94,6 +95,32 @@ describe('Plan change billed through Stripe', () => {
     } finally {
       fault = undefined;
     }
+  });
+
+  it('should complete the upgrade, charged once, when Stripe answered 500 without changing anything (the saved 500 is not retried forever)', async () => {
+    await api.createTenant('stripe500', { plan: 'starter', billing: seedSubscription('stripe500') });
+    stripe.serverError('POST', '/v1/subscriptions/sub_stripe500', { applied: false });
+
+    const operation = await upgrade('stripe500');
+
+    expect(operation.status).toBe('succeeded');
+    expect(stripe.subscription('sub_stripe500')?.priceId).toBe('price_professional');
+    expect(stripe.invoices.filter((invoice) => invoice.customer === 'cus_stripe500')).toHaveLength(1);
+  });
+
+  it('should roll back cleanly, having charged and sent nothing more, when Stripe answers 500 to every attempt', async () => {
+    await api.createTenant('stripe500x', { plan: 'starter', billing: seedSubscription('stripe500x') });
+    stripe.serverError('POST', '/v1/subscriptions/sub_stripe500x', { applied: false, times: 1000 });
+
+    const operation = await upgrade('stripe500x');
+
+    expect(operation.status).toBe('rolled_back');
+    expect((await api.request<Body>('GET', '/tenants/stripe500x')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(stripe.subscription('sub_stripe500x')).toMatchObject({ priceId: 'price_starter', latestInvoiceId: null });
+    // One new key per attempt of the billing step (the first and four retries); the compensation found nothing to undo.
+    const keys = new Set(stripe.requestsTo('POST', '/v1/subscriptions/sub_stripe500x').map((request) => request.idempotencyKey));
+    const apply = `${operation.operationId as string}:apply`;
+    expect(keys).toEqual(new Set([apply, `${apply}:retry-1`, `${apply}:retry-2`, `${apply}:retry-3`, `${apply}:retry-4`]));
   });
 
   it('should refuse a bad Stripe id on tenant creation with 400 naming the field', async () => {

@@ -395,6 +395,93 @@ describe('Class: StripeBilling', () => {
     });
   });
 
+  describe('A Stripe 500, saved under its idempotency key', () => {
+    const keysSent = (path: string) => fake.requestsTo('POST', path).map((request) => request.idempotencyKey);
+
+    it('should succeed on the retried step under a new key when the 500 changed nothing, charged once', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: false });
+
+      // Act: the step fails transiently, then the workflow retries it
+      await expect(billing.applyPlanChange(UPGRADE)).rejects.toBeInstanceOf(BillingTransientError);
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: the first key replays its 500, so the retry moves on to the next key of the series
+      expect(keysSent('/v1/subscriptions/sub_acme')).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply', 'op-upgrade-1:apply:retry-1']);
+      expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: FAKE_PRORATION.net, references: { invoiceId: expect.stringMatching(/^in_/) } });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
+      expect(fake.invoices.map((invoice) => invoice.id)).toEqual([change.references.invoiceId]);
+      // and a third attempt replays, charging nothing more
+      expect(await billing.applyPlanChange(UPGRADE)).toEqual(change);
+      expect(fake.invoice(change.references.invoiceId as string)).toMatchObject({ billing_reason: 'subscription_update' });
+    });
+
+    it('should take a 500 that came after the change took effect as done, never sending it again', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: true });
+
+      // Act
+      const change = await billing.applyPlanChange(UPGRADE);
+      const again = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: one update reached Stripe and one proration invoice exists; the answer is read back from Stripe
+      expect(keysSent('/v1/subscriptions/sub_acme')).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply']);
+      expect(change).toMatchObject({ amountInvoiced: FAKE_PRORATION.net, references: { invoiceId: fake.subscription('sub_acme')?.latestInvoiceId } });
+      expect(again).toEqual(change);
+      expect(fake.invoices).toHaveLength(1);
+    });
+
+    it('should keep failing transiently, changing nothing, while Stripe keeps answering 500', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: false, times: 100 });
+
+      // Act
+      for (let attempt = 0; attempt < 4; attempt += 1) await expect(billing.applyPlanChange(UPGRADE)).rejects.toBeInstanceOf(BillingTransientError);
+
+      // Assess: one new key per attempt, each tried once; nothing changed, nothing invoiced
+      expect(new Set(keysSent('/v1/subscriptions/sub_acme'))).toEqual(new Set(['op-upgrade-1:apply', 'op-upgrade-1:apply:retry-1', 'op-upgrade-1:apply:retry-2', 'op-upgrade-1:apply:retry-3']));
+      expect(fake.subscription('sub_acme')).toMatchObject({ priceId: 'price_starter', latestInvoiceId: null });
+      expect(fake.invoices).toHaveLength(0);
+      expect(await billing.findAppliedChange(UPGRADE)).toBeUndefined();
+    });
+
+    it.each([
+      { what: 'creating the schedule', path: '/v1/subscription_schedules' },
+      { what: 'setting its phases', path: '/v1/subscription_schedules/:id' },
+    ])('should recover a period-end downgrade from a 500 while $what, with or without effect', async ({ path }) => {
+      for (const applied of [false, true]) {
+        // Prepare
+        seed('price_professional');
+        fake.serverError('POST', path, { applied });
+
+        // Act
+        const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END).catch(() => billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+        // Assess: one schedule, attached, with both phases
+        const scheduleId = change.references.scheduleId as string;
+        expect(fake.subscription('sub_acme')?.scheduleId).toBe(scheduleId);
+        expect(fake.schedule(scheduleId)).toMatchObject({ status: 'active', metadata: { operationId: 'op-downgrade-1' }, phases: [{ items: [{ price: 'price_professional' }] }, { items: [{ price: 'price_starter' }] }] });
+        expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toEqual(change);
+      }
+    });
+
+    it('should refund once when the credit note answered 500 after being issued, or issue it under a new key when it was not', async () => {
+      for (const applied of [true, false]) {
+        // Prepare
+        seed('price_starter');
+        const change = await billing.applyPlanChange(UPGRADE);
+        fake.serverError('POST', '/v1/credit_notes', { applied });
+
+        // Act
+        await billing.revertPlanChange(UPGRADE, change).catch(() => billing.revertPlanChange(UPGRADE, change));
+
+        // Assess
+        expect(fake.creditNotes).toHaveLength(1);
+        expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+      }
+    });
+  });
+
   describe('Fields Stripe resets when an update replaces a structure', () => {
     /** What the subscription keeps through a change: everything but the price. */
     const kept = (priceId: string) => ({ priceId, quantity: DRESSED.quantity, settings: DRESSED.settings, item: DRESSED.item, metadata: expect.objectContaining(DRESSED.metadata) });
