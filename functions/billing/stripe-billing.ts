@@ -243,11 +243,13 @@ export class StripeBilling implements BillingPort {
     }
 
     const now = this.#now();
+    const item = await this.#currentItem(request, account.subscriptionId, account);
     const invoice = await this.#call(request, 'preview the prorated invoice', () =>
       this.#stripe.invoices.createPreview({
         subscription: account.subscriptionId,
         subscription_details: {
-          items: [{ id: account.subscriptionItemId, price: newPriceId }],
+          // The same item change the apply sends (quantity kept), so the preview is what will be invoiced.
+          items: [priceSwap(item, newPriceId)],
           // Only the proration lines, as one invoice, for both directions; an immediate downgrade applies them to
           // the next invoice instead, so nothing is due now.
           proration_behavior: 'always_invoice',

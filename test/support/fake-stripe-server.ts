@@ -111,7 +111,7 @@ export interface SeedSubscription {
   readonly quantity?: number;
   readonly currency?: string;
   /** `trialing` subscriptions prorate nothing: a price change during a trial invoices nothing. */
-  readonly status?: 'active' | 'trialing';
+  readonly status?: 'active' | 'trialing' | 'canceled';
   /** Unix seconds. */
   readonly currentPeriodStart: number;
   /** Unix seconds. */
@@ -125,7 +125,7 @@ export interface FakeSubscription {
   id: string;
   customer: string;
   currency: string;
-  status: 'active' | 'trialing';
+  status: 'active' | 'trialing' | 'canceled';
   itemId: string;
   priceId: string;
   quantity: number;
@@ -326,6 +326,16 @@ export class FakeStripeServer {
     const invoice = this.#newInvoice(subscription, { billing_reason: 'subscription_cycle', status: 'paid', total: 2000, amount_due: 2000, amount_paid: 2000, ...fields });
     subscription.latestInvoiceId = invoice.id as string;
     return invoice;
+  }
+
+  /** Cancel a schedule as the Dashboard or another integration could; cancelling a schedule cancels its subscription. */
+  cancelSchedule(scheduleId: string): void {
+    const schedule = this.#schedules.get(scheduleId);
+    const subscription = schedule && this.#subscriptions.get(String(schedule.subscription));
+    if (!schedule || !subscription) throw new Error(`cancelSchedule: no schedule ${scheduleId} with a subscription`);
+    Object.assign(schedule, { status: 'canceled', canceled_at: Math.floor(Date.now() / 1000) });
+    subscription.status = 'canceled';
+    subscription.scheduleId = null;
   }
 
   /**
@@ -637,16 +647,22 @@ export class FakeStripeServer {
     return invoice;
   }
 
-  #prorationLines(subscription: FakeSubscription, newPrice: string): Record<string, unknown> {
-    const line = (description: string, amount: number) => ({ id: this.#id('il'), object: 'line_item', description, amount, currency: subscription.currency });
-    return {
-      object: 'list',
-      has_more: false,
-      data: [
-        line(`Unused time on ${subscription.priceId}`, FAKE_PRORATION.unusedTimeCredit),
-        line(`Remaining time on ${newPrice}`, FAKE_PRORATION.remainingTimeCharge),
-      ],
-    };
+  /** The proration of moving `from` (price and quantity) to `to`: per unit, FAKE_PRORATION's figures. */
+  #proration(currency: string, from: { price: string; quantity: number }, to: { price: string; quantity: number }): { total: number; lines: Record<string, unknown> } {
+    const line = (description: string, amount: number) => ({ id: this.#id('il'), object: 'line_item', description, amount, currency, quantity: description.startsWith('Unused') ? from.quantity : to.quantity });
+    const data = [
+      line(`Unused time on ${from.quantity} × ${from.price}`, FAKE_PRORATION.unusedTimeCredit * from.quantity),
+      line(`Remaining time on ${to.quantity} × ${to.price}`, FAKE_PRORATION.remainingTimeCharge * to.quantity),
+    ];
+    return { total: data.reduce((sum, entry) => sum + entry.amount, 0), lines: { object: 'list', has_more: false, data } };
+  }
+
+  /** The item after `change` (`items[n]` of an update or a preview): a new price without a quantity resets it to 1. */
+  static #itemAfter(subscription: FakeSubscription, change: Form | undefined): { price: string; quantity: number } {
+    const price = change?.price === undefined ? subscription.priceId : String(change.price);
+    // "When changing a subscription item's price, quantity is set to 1 unless a quantity parameter is provided."
+    const quantity = change?.quantity !== undefined ? Number(change.quantity) : price !== subscription.priceId ? 1 : subscription.quantity;
+    return { price, quantity };
   }
 
   #defaultRoutes(): Route[] {
@@ -660,30 +676,24 @@ export class FakeStripeServer {
       compile('POST', '/v1/subscriptions/:id', (request, { id }) => {
         const subscription = subscriptionOr404(id as string);
         if (!subscription) return notFound(`No such subscription: '${id}'`);
+        if (subscription.status === 'canceled') return stripeError(400, { type: 'invalid_request_error', message: 'A canceled subscription can only update its cancellation_details and metadata.' });
         const items = (request.body.items ?? []) as Form[];
-        const previousPrice = subscription.priceId;
+        const before = { price: subscription.priceId, quantity: subscription.quantity };
         for (const item of items) {
           if (item.id !== subscription.itemId) return stripeError(400, { type: 'invalid_request_error', param: 'items[0][id]', message: `No such subscription item: '${String(item.id)}'` });
-          // "When changing a subscription item's price, quantity is set to 1 unless a quantity parameter is provided."
-          if (item.price && item.price !== subscription.priceId) subscription.quantity = 1;
-          if (item.price) subscription.priceId = String(item.price);
-          if (item.quantity !== undefined) subscription.quantity = Number(item.quantity);
+          const after = FakeStripeServer.#itemAfter(subscription, item);
+          subscription.priceId = after.price;
+          subscription.quantity = after.quantity;
           // The item's other fields are kept unless sent.
           if (item.tax_rates !== undefined) subscription.item.tax_rates = asStrings(item.tax_rates);
           if (item.metadata !== undefined) Object.assign(subscription.item.metadata, item.metadata);
         }
         Object.assign(subscription.metadata, request.body.metadata ?? {});
         // always_invoice invoices the proration at once; there is none when the price did not change or during a trial.
-        if (request.body.proration_behavior === 'always_invoice' && subscription.priceId !== previousPrice && subscription.status !== 'trialing') {
+        if (request.body.proration_behavior === 'always_invoice' && subscription.priceId !== before.price && subscription.status !== 'trialing') {
           const sent = subscription.settings.collection_method === 'send_invoice';
-          const invoice = this.#newInvoice(subscription, {
-            status: sent ? 'open' : 'paid',
-            total: FAKE_PRORATION.net,
-            amount_due: FAKE_PRORATION.net,
-            amount_paid: sent ? 0 : FAKE_PRORATION.net,
-            amount_remaining: sent ? FAKE_PRORATION.net : 0,
-            lines: this.#prorationLines(subscription, subscription.priceId),
-          });
+          const { total, lines } = this.#proration(subscription.currency, before, { price: subscription.priceId, quantity: subscription.quantity });
+          const invoice = this.#newInvoice(subscription, { status: sent ? 'open' : 'paid', total, amount_due: total, amount_paid: sent ? 0 : total, amount_remaining: sent ? total : 0, lines });
           subscription.latestInvoiceId = invoice.id as string;
         }
         return { body: this.#subscriptionObject(subscription, request.body.expand as unknown[]) };
@@ -691,8 +701,8 @@ export class FakeStripeServer {
       compile('POST', '/v1/invoices/create_preview', (request) => {
         const subscription = subscriptionOr404(String(request.body.subscription));
         if (!subscription) return notFound(`No such subscription: '${String(request.body.subscription)}'`);
-        const details = (request.body.subscription_details ?? {}) as { items?: Record<string, string>[] };
-        const newPrice = details.items?.[0]?.price ?? subscription.priceId;
+        const details = (request.body.subscription_details ?? {}) as { items?: Form[] };
+        const { total, lines } = this.#proration(subscription.currency, { price: subscription.priceId, quantity: subscription.quantity }, FakeStripeServer.#itemAfter(subscription, details.items?.[0]));
         return {
           body: {
             id: `upcoming_${subscription.id}`,
@@ -700,9 +710,9 @@ export class FakeStripeServer {
             customer: subscription.customer,
             currency: subscription.currency,
             status: 'draft',
-            total: FAKE_PRORATION.net,
-            amount_due: FAKE_PRORATION.net,
-            lines: this.#prorationLines(subscription, newPrice),
+            total,
+            amount_due: total,
+            lines,
           },
         };
       }),

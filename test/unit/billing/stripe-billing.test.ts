@@ -92,15 +92,14 @@ describe('Class: StripeBilling', () => {
       // Act
       const preview = await billing.previewPlanChange(UPGRADE);
 
-      // Assess
-      expect(fake.requests).toHaveLength(1);
-      const [request] = fake.requests;
-      expect(request?.method).toBe('POST');
-      expect(request?.path).toBe('/v1/invoices/create_preview');
+      // Assess: the item's quantity is read first and sent, as the apply sends it
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/invoices/create_preview']);
+      const [, request] = fake.requests;
       expect(request?.form).toEqual({
         subscription: 'sub_acme',
         'subscription_details[items][0][id]': 'si_acme',
         'subscription_details[items][0][price]': 'price_professional',
+        'subscription_details[items][0][quantity]': '1',
         'subscription_details[proration_behavior]': 'always_invoice',
         'subscription_details[proration_date]': String(NOW.getTime() / 1000),
       });
@@ -112,8 +111,8 @@ describe('Class: StripeBilling', () => {
         amountDueNow: FAKE_PRORATION.net,
         effectiveAt: NOW.toISOString(),
         lines: [
-          { description: 'Unused time on price_starter', amount: FAKE_PRORATION.unusedTimeCredit },
-          { description: 'Remaining time on price_professional', amount: FAKE_PRORATION.remainingTimeCharge },
+          { description: 'Unused time on 1 × price_starter', amount: FAKE_PRORATION.unusedTimeCredit },
+          { description: 'Remaining time on 1 × price_professional', amount: FAKE_PRORATION.remainingTimeCharge },
         ],
       });
       expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
@@ -139,7 +138,7 @@ describe('Class: StripeBilling', () => {
       const preview = await billing.previewPlanChange(DOWNGRADE_NOW);
 
       // Assess
-      expect(fake.requests[0]?.form['subscription_details[items][0][price]']).toBe('price_starter');
+      expect(fake.requestsTo('POST', '/v1/invoices/create_preview')[0]?.form['subscription_details[items][0][price]']).toBe('price_starter');
       expect(preview.amountDueNow).toBe(0);
       expect(preview.lines).toHaveLength(2);
     });
@@ -545,6 +544,19 @@ describe('Class: StripeBilling', () => {
       expect(fake.subscription('sub_acme')).toMatchObject(kept(from));
     });
 
+    it('should preview the upgrade of every seat: the item’s quantity is kept in the invoice preview', async () => {
+      // Prepare
+      seed('price_starter', DRESSED);
+
+      // Act
+      const preview = await billing.previewPlanChange(UPGRADE);
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: what was previewed is what is invoiced, for 3 seats
+      expect(preview.amountDueNow).toBe(FAKE_PRORATION.net * DRESSED.quantity);
+      expect(change.amountInvoiced).toBe(preview.amountDueNow);
+    });
+
     it('should keep every field when a period-end downgrade is reverted after the new price took effect', async () => {
       // Prepare
       seed('price_professional', DRESSED);
@@ -556,6 +568,56 @@ describe('Class: StripeBilling', () => {
 
       // Assess
       expect(fake.subscription('sub_acme')).toMatchObject({ ...kept('price_professional'), scheduleId: null, settings: { ...DRESSED.settings, trial_end: null } });
+    });
+  });
+
+  describe('Guards on what Stripe answers', () => {
+    /** An applied upgrade whose invoice the test then changes as Stripe could have. */
+    async function upgradeWithInvoice(fields: Record<string, unknown>): Promise<BillingChange> {
+      const change = await billing.applyPlanChange(UPGRADE);
+      Object.assign(fake.invoice(change.references.invoiceId as string) as Record<string, unknown>, fields);
+      return change;
+    }
+
+    it('should not issue a credit note for an invoice of 0 (a fully discounted proration)', async () => {
+      const change = await upgradeWithInvoice({ total: 0, amount_due: 0, amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.creditNotes).toHaveLength(0);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
+    it('should leave a voided invoice alone on a second revert', async () => {
+      const change = await upgradeWithInvoice({ status: 'open', amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      fake.expireIdempotencyKeys();
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.requestsTo('POST', `/v1/invoices/${change.references.invoiceId as string}/void`)).toHaveLength(1);
+      expect(fake.creditNotes).toHaveLength(0);
+    });
+
+    it('should refuse to revert an invoice that is neither paid, open nor void, naming it for an operator', async () => {
+      const change = await upgradeWithInvoice({ status: 'uncollectible' });
+      await expect(billing.revertPlanChange(UPGRADE, change)).rejects.toThrow(new RegExp(`Invoice ${change.references.invoiceId as string} .* is uncollectible: refund or void it in Stripe by hand`));
+      expect(fake.creditNotes).toHaveLength(0);
+    });
+
+    it('should refund again when the earlier credit note of this rollback was voided', async () => {
+      const change = await upgradeWithInvoice({});
+      await billing.revertPlanChange(UPGRADE, change);
+      Object.assign(fake.creditNotes[0] as Record<string, unknown>, { status: 'void' });
+      fake.expireIdempotencyKeys();
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.creditNotes.map((note) => note.status)).toEqual(['void', 'issued']);
+    });
+
+    it('should leave a canceled schedule alone, even on the new price (cancelling it canceled its subscription)', async () => {
+      seed('price_professional');
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+      fake.advanceSchedule(change.references.scheduleId as string);
+      fake.cancelSchedule(change.references.scheduleId as string);
+      fake.requests.length = 0;
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+      expect(fake.mutations).toHaveLength(0);
     });
   });
 
