@@ -61,6 +61,12 @@ export interface BillingPort {
   readonly name: 'stripe' | 'local-ledger';
   previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview>;
   applyPlanChange(request: PlanChangeRequest): Promise<BillingChange>;
+  /**
+   * What `applyPlanChange` did for the request's operation, read back without changing anything; `undefined`
+   * when it changed nothing. For a compensation whose apply answer was lost: unlike a replayed apply, it can never
+   * make the change it is about to undo.
+   */
+  findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined>;
   /** Undo `change` (refund or credit what was invoiced, cancel what was scheduled); idempotent. */
   revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void>;
 }

@@ -173,6 +173,16 @@ export class LedgerBilling implements BillingPort {
     return changeFrom(recorded);
   }
 
+  /** The change recorded for the operation, read back; `undefined` when nothing was recorded or it was reverted. */
+  async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
+    if (request.fromPlan === request.toPlan) return undefined;
+    const planned = this.#plannedEntry(request, this.#now());
+    const recorded = await this.#get(request.tenantId, ledgerSk(request.operationId, planned.kind));
+    if (!recorded) return undefined;
+    const reversed = await this.#get(request.tenantId, ledgerSk(request.operationId, recorded.kind === 'schedule' ? 'schedule_cancelled' : 'reversal'));
+    return reversed ? undefined : changeFrom(recorded);
+  }
+
   /** Record a reversal (or a cancelled schedule) for the change; a second revert, or one of nothing, is a no-op. */
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
     if (change.kind === 'no_change') return;

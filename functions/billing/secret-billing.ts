@@ -30,6 +30,10 @@ export class SecretKeyStripeBilling implements BillingPort {
     return (await this.#resolve()).applyPlanChange(request);
   }
 
+  async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
+    return (await this.#resolve()).findAppliedChange(request);
+  }
+
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
     return (await this.#resolve()).revertPlanChange(request, change);
   }

@@ -3,7 +3,10 @@
  * at a local fake). Upgrades swap the subscription item's price now and invoice the proration at once; period-end
  * changes go through a subscription schedule; immediate downgrades leave a proration credit for the next invoice.
  * Every mutating request carries an idempotency key derived from the operation id, so a retried workflow step
- * gets Stripe's saved answer instead of a second change.
+ * gets Stripe's saved answer instead of a second change. Stripe saves 500s under the key too: after one, the
+ * adapter reads back whether the request took effect and, only if it did not, sends it again under the next key
+ * of a fixed series (see `#keyed`). Where a Stripe update replaces a structure (a schedule's phases, an item's
+ * price), every field Stripe would otherwise reset is passed on (see `carriedPhase`, `priceSwap`).
  *
  * Reverting an invoiced upgrade puts the old price back without prorating and refunds the upgrade invoice with a
  * credit note, rather than prorating back: a rolled-back plan change must leave the customer uncharged, and a
@@ -45,6 +48,9 @@ export const stripeIdempotencyKeys = (operationId: string) =>
 
 type ProrationBehavior = 'always_invoice' | 'create_prorations';
 
+/** Idempotency keys one request may spend on Stripe 500s that changed nothing (the first, then `:retry-1`...). */
+export const STRIPE_KEYS_PER_REQUEST = 10;
+
 function isoFromUnix(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
 }
@@ -55,6 +61,120 @@ function unixSeconds(date: Date): number {
 
 function priceIdOf(price: string | { id: string }): string {
   return typeof price === 'string' ? price : price.id;
+}
+
+/** The id of an expandable field (a string, or the expanded object), or undefined when it is not set. */
+function idOf(value: string | { id?: string } | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'string' ? value : value.id;
+}
+
+type PhaseParams = Stripe.SubscriptionScheduleUpdateParams.Phase;
+
+/** What a period-end change did: the schedule whose next phase holds the new price, from the current phase's end. */
+function scheduleChange(account: BillingAccount, schedule: Stripe.SubscriptionSchedule, previousPriceId: string, newPriceId: string): BillingChange {
+  const current = schedule.phases[0];
+  return {
+    kind: 'schedule_created',
+    effectiveAt: isoFromUnix(current?.end_date ?? schedule.current_phase?.end_date ?? 0),
+    amountInvoiced: 0,
+    currency: current?.currency ?? 'usd',
+    references: { subscriptionId: account.subscriptionId, scheduleId: schedule.id, previousPriceId, newPriceId },
+  };
+}
+
+/**
+ * The item update that moves `item` to `priceId` and nothing else. Changing an item's price resets its quantity
+ * to 1 unless one is sent ("When changing a subscription item's price, quantity is set to 1 unless a quantity
+ * parameter is provided", Stripe API reference, "Update a subscription", `items.price`); the item's tax rates,
+ * discounts, metadata and thresholds are kept when left out, and so is everything on the subscription itself.
+ */
+function priceSwap(item: Stripe.SubscriptionItem, priceId: string): Stripe.SubscriptionUpdateParams.Item {
+  return { id: item.id, price: priceId, ...(item.quantity === undefined || item.quantity === null ? {} : { quantity: item.quantity }) };
+}
+type Discounts = Array<{ coupon: string | { id: string } | null; discount: string | { id: string } | null; promotion_code: string | { id: string } | null }>;
+
+/** A discount restated by the id of the discount itself where there is one, so a repeating coupon's remaining duration is kept rather than restarted. */
+type DiscountParam = { coupon?: string; discount?: string; promotion_code?: string };
+function discountParams(discounts: Discounts | undefined): DiscountParam[] | undefined {
+  const params = (discounts ?? []).flatMap((entry): DiscountParam[] => {
+    const discount = idOf(entry.discount);
+    if (discount) return [{ discount }];
+    const coupon = idOf(entry.coupon);
+    if (coupon) return [{ coupon }];
+    const promotionCode = idOf(entry.promotion_code);
+    return promotionCode ? [{ promotion_code: promotionCode }] : [];
+  });
+  return params.length > 0 ? params : undefined;
+}
+
+function idsOf(values: ReadonlyArray<string | { id: string }> | null | undefined): string[] | undefined {
+  const ids = (values ?? []).map((value) => idOf(value) as string);
+  return ids.length > 0 ? ids : undefined;
+}
+
+function nonEmpty<T extends object>(value: T | null | undefined): T | undefined {
+  return value && Object.keys(value).length > 0 ? value : undefined;
+}
+
+/** `value` without its undefined properties (what the SDK would send as nothing anyway), to keep requests readable. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+/**
+ * A schedule phase as update parameters that keep it as it is. Updating a schedule's `phases` replaces them
+ * wholesale and every field a phase (or one of its items) leaves out takes its default: no discounts, no tax
+ * rates, charged automatically, no thresholds, no metadata... (Stripe API reference, "Update a schedule",
+ * https://docs.stripe.com/api/subscription_schedules/update). So every field of the current phase is passed on;
+ * `trial_end` and `billing_cycle_anchor` belong to the current phase only, and `add_invoice_items` (one-time
+ * items invoiced when the phase began) are not restated.
+ */
+function carriedPhase(phase: Stripe.SubscriptionSchedule.Phase): Omit<PhaseParams, 'items'> & { items: Stripe.SubscriptionScheduleUpdateParams.Phase.Item[] } {
+  const thresholds = phase.billing_thresholds;
+  const invoiceSettings = phase.invoice_settings;
+  const liability = phase.automatic_tax?.liability;
+  const issuer = invoiceSettings?.issuer;
+  return defined({
+    items: phase.items.map((item) =>
+      defined({
+        price: priceIdOf(item.price),
+        quantity: item.quantity ?? undefined,
+        tax_rates: idsOf(item.tax_rates),
+        discounts: discountParams(item.discounts),
+        metadata: nonEmpty(item.metadata),
+        billing_thresholds: item.billing_thresholds?.usage_gte == null ? undefined : { usage_gte: item.billing_thresholds.usage_gte },
+      }),
+    ),
+    application_fee_percent: phase.application_fee_percent ?? undefined,
+    automatic_tax: phase.automatic_tax?.enabled
+      ? { enabled: true, ...(liability ? { liability: defined({ type: liability.type, account: idOf(liability.account) }) } : {}) }
+      : undefined,
+    billing_thresholds: thresholds
+      ? defined({ amount_gte: thresholds.amount_gte ?? undefined, reset_billing_cycle_anchor: thresholds.reset_billing_cycle_anchor ?? undefined })
+      : undefined,
+    collection_method: phase.collection_method ?? undefined,
+    default_payment_method: idOf(phase.default_payment_method),
+    default_tax_rates: idsOf(phase.default_tax_rates),
+    description: phase.description ?? undefined,
+    discounts: discountParams(phase.discounts),
+    invoice_settings: invoiceSettings
+      ? nonEmpty(
+          defined({
+            account_tax_ids: idsOf(invoiceSettings.account_tax_ids as Array<string | { id: string }> | null),
+            custom_fields: invoiceSettings.custom_fields ?? undefined,
+            days_until_due: invoiceSettings.days_until_due ?? undefined,
+            description: invoiceSettings.description ?? undefined,
+            footer: invoiceSettings.footer ?? undefined,
+            issuer: issuer ? defined({ type: issuer.type, account: idOf(issuer.account) }) : undefined,
+          }),
+        )
+      : undefined,
+    metadata: nonEmpty(phase.metadata),
+    on_behalf_of: idOf(phase.on_behalf_of),
+    proration_behavior: phase.proration_behavior ?? undefined,
+    transfer_data: phase.transfer_data ? defined({ destination: idOf(phase.transfer_data.destination) as string, amount_percent: phase.transfer_data.amount_percent ?? undefined }) : undefined,
+  });
 }
 
 /** What an operator reads: which tenant, which operation, what we were doing, what Stripe said. */
@@ -123,11 +243,13 @@ export class StripeBilling implements BillingPort {
     }
 
     const now = this.#now();
+    const item = await this.#currentItem(request, account.subscriptionId, account);
     const invoice = await this.#call(request, 'preview the prorated invoice', () =>
       this.#stripe.invoices.createPreview({
         subscription: account.subscriptionId,
         subscription_details: {
-          items: [{ id: account.subscriptionItemId, price: newPriceId }],
+          // The same item change the apply sends (quantity kept), so the preview is what will be invoiced.
+          items: [priceSwap(item, newPriceId)],
           // Only the proration lines, as one invoice, for both directions; an immediate downgrade applies them to
           // the next invoice instead, so nothing is due now.
           proration_behavior: 'always_invoice',
@@ -161,6 +283,24 @@ export class StripeBilling implements BillingPort {
     return change;
   }
 
+  /**
+   * What {@link applyPlanChange} did for the request's operation, read back from Stripe without changing
+   * anything: the subscription on the new price marked with the operation, or the schedule the operation set.
+   * `undefined` when it changed nothing (or was reverted since).
+   */
+  async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
+    const account = this.#account(request);
+    if (request.fromPlan === request.toPlan) return undefined;
+    const previousPriceId = this.#priceId(request, request.fromPlan);
+    const newPriceId = this.#priceId(request, request.toPlan);
+    if (request.timing === 'period_end') {
+      const schedule = await this.#attachedSchedule(request, account);
+      return schedule?.metadata?.operationId === request.operationId ? scheduleChange(account, schedule, previousPriceId, newPriceId) : undefined;
+    }
+    const subscription = await this.#updatedSubscription(request, account, newPriceId);
+    return subscription && this.#subscriptionChange(request, account, subscription, previousPriceId, newPriceId);
+  }
+
   /** Undo `change`: old price back and the upgrade invoice refunded, or the schedule released (and the old price back if the new one took effect); safe to repeat. */
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
     if (change.kind === 'no_change') return;
@@ -175,18 +315,37 @@ export class StripeBilling implements BillingPort {
     // Upgrades are invoiced and paid now (or refused, leaving the subscription as it was); downgrades leave a
     // proration credit on the next invoice.
     const prorationBehavior: ProrationBehavior = upgrade ? 'always_invoice' : 'create_prorations';
-    const subscription = await this.#call(request, `change the subscription to the ${request.toPlan} price`, () =>
-      this.#stripe.subscriptions.update(
-        account.subscriptionId,
-        {
-          items: [{ id: account.subscriptionItemId, price: newPriceId }],
-          proration_behavior: prorationBehavior,
-          ...(upgrade ? { payment_behavior: 'error_if_incomplete' as const, expand: ['latest_invoice'] } : {}),
-          metadata: { operationId: request.operationId, tenantId: request.tenantId },
-        },
-        { idempotencyKey: stripeIdempotencyKeys(request.operationId).apply },
-      ),
+    const item = await this.#currentItem(request, account.subscriptionId, account);
+    const subscription = await this.#keyed(
+      request,
+      `change the subscription to the ${request.toPlan} price`,
+      stripeIdempotencyKeys(request.operationId).apply,
+      (idempotencyKey) =>
+        this.#stripe.subscriptions.update(
+          account.subscriptionId,
+          {
+            items: [priceSwap(item, newPriceId)],
+            proration_behavior: prorationBehavior,
+            ...(upgrade ? { payment_behavior: 'error_if_incomplete' as const, expand: ['latest_invoice'] } : {}),
+            metadata: { operationId: request.operationId, tenantId: request.tenantId },
+          },
+          { idempotencyKey },
+        ),
+      () => this.#updatedSubscription(request, account, newPriceId),
     );
+    return this.#subscriptionChange(request, account, subscription, previousPriceId, newPriceId);
+  }
+
+  /** The subscription if this operation's price change took effect on it (read back, the latest invoice expanded). */
+  async #updatedSubscription(request: PlanChangeRequest, account: BillingAccount, newPriceId: string): Promise<Stripe.Subscription | undefined> {
+    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(account.subscriptionId, { expand: ['latest_invoice'] }));
+    const item = this.#item(request, subscription, account);
+    return subscription.metadata?.operationId === request.operationId && priceIdOf(item.price) === newPriceId ? subscription : undefined;
+  }
+
+  #subscriptionChange(request: PlanChangeRequest, account: BillingAccount, subscription: Stripe.Subscription, previousPriceId: string, newPriceId: string): BillingChange {
+    const upgrade = request.direction === 'upgrade';
+    const prorationBehavior: ProrationBehavior = upgrade ? 'always_invoice' : 'create_prorations';
     const references: Record<string, string> = {
       subscriptionId: subscription.id,
       subscriptionItemId: account.subscriptionItemId,
@@ -207,44 +366,56 @@ export class StripeBilling implements BillingPort {
   /** Stripe's documented period-end change: a schedule from the subscription, then the current phase and the next. */
   async #schedule(request: PlanChangeRequest, account: BillingAccount, previousPriceId: string, newPriceId: string): Promise<BillingChange> {
     const keys = stripeIdempotencyKeys(request.operationId);
-    const created = await this.#call(request, 'create a subscription schedule', () =>
-      this.#stripe.subscriptionSchedules.create({ from_subscription: account.subscriptionId }, { idempotencyKey: keys.createSchedule }),
+    const created = await this.#keyed(
+      request,
+      'create a subscription schedule',
+      keys.createSchedule,
+      (idempotencyKey) => this.#stripe.subscriptionSchedules.create({ from_subscription: account.subscriptionId }, { idempotencyKey }),
+      // Ours if it is not another operation's: a schedule made from a subscription carries no metadata until its phases are set.
+      async () => {
+        const schedule = await this.#attachedSchedule(request, account);
+        const owner = schedule?.metadata?.operationId;
+        return owner === undefined || owner === request.operationId ? schedule : undefined;
+      },
     );
     try {
       const current = created.phases[0];
       if (!current) throw new BillingRejectedError(`Stripe created schedule ${created.id} for tenant '${request.tenantId}' without a current phase.`);
-      const itemsNow = current.items.map((item) => ({ price: priceIdOf(item.price), ...(item.quantity === undefined ? {} : { quantity: item.quantity }) }));
+      const carried = carriedPhase(current);
+      const itemsNow = carried.items;
       if (!itemsNow.some((item) => item.price === previousPriceId)) {
         throw new BillingRejectedError(
           `Subscription ${account.subscriptionId} of tenant '${request.tenantId}' is not on the ${request.fromPlan} price (${previousPriceId}) but on ${itemsNow.map((item) => item.price).join(', ')}: refusing to schedule a change from a plan it is not on.`,
         );
       }
       const itemsNext = itemsNow.map((item) => (item.price === previousPriceId ? { ...item, price: newPriceId } : item));
-      await this.#call(request, 'schedule the plan change for the end of the period', () =>
-        this.#stripe.subscriptionSchedules.update(
-          created.id,
-          {
-            end_behavior: 'release',
-            // The current phase is restated unchanged: nothing to prorate now.
-            proration_behavior: 'none',
-            // The last phase runs one billing period on the new price; then the schedule releases the subscription,
-            // which keeps that price.
-            phases: [
-              { items: itemsNow, start_date: current.start_date, end_date: current.end_date },
-              { items: itemsNext },
-            ],
-            metadata: { operationId: request.operationId, tenantId: request.tenantId },
-          },
-          { idempotencyKey: keys.schedulePhases },
-        ),
+      await this.#keyed(
+        request,
+        'schedule the plan change for the end of the period',
+        keys.schedulePhases,
+        (idempotencyKey) =>
+          this.#stripe.subscriptionSchedules.update(
+            created.id,
+            {
+              end_behavior: 'release',
+              // The current phase is restated unchanged: nothing to prorate now.
+              proration_behavior: 'none',
+              // The last phase runs one billing period on the new price, with everything else the current phase has;
+              // then the schedule releases the subscription, which keeps it.
+              phases: [
+                defined({ ...carried, start_date: current.start_date, end_date: current.end_date, trial_end: current.trial_end ?? undefined, billing_cycle_anchor: current.billing_cycle_anchor ?? undefined }),
+                { ...carried, items: itemsNext },
+              ],
+              metadata: { operationId: request.operationId, tenantId: request.tenantId },
+            },
+            { idempotencyKey },
+          ),
+        async () => {
+          const schedule = await this.#call(request, `read subscription schedule ${created.id}`, () => this.#stripe.subscriptionSchedules.retrieve(created.id));
+          return schedule.metadata?.operationId === request.operationId ? schedule : undefined;
+        },
       );
-      return {
-        kind: 'schedule_created',
-        effectiveAt: isoFromUnix(current.end_date),
-        amountInvoiced: 0,
-        currency: current.currency ?? 'usd',
-        references: { subscriptionId: account.subscriptionId, scheduleId: created.id, previousPriceId, newPriceId },
-      };
+      return scheduleChange(account, created, previousPriceId, newPriceId);
     } catch (error) {
       // A rejected schedule must not stay attached: it would block the tenant's next change. A transient failure
       // keeps it: the retried step gets the same schedule back from its idempotency key.
@@ -260,19 +431,10 @@ export class StripeBilling implements BillingPort {
   async #restorePrice(request: PlanChangeRequest, account: BillingAccount, change: BillingChange): Promise<void> {
     const refs = change.references;
     const invoiced = refs.prorationBehavior === 'always_invoice';
-    await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
-      this.#stripe.subscriptions.update(
-        refs.subscriptionId ?? account.subscriptionId,
-        {
-          items: [{ id: refs.subscriptionItemId ?? account.subscriptionItemId, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
-          // Invoiced upgrade: no new proration, the credit note below refunds the invoice. Prorated downgrade: the
-          // reverse proration cancels the pending credit (to within the seconds between the two changes).
-          proration_behavior: invoiced ? 'none' : 'create_prorations',
-          metadata: { revertedOperationId: request.operationId },
-        },
-        { idempotencyKey: stripeIdempotencyKeys(request.operationId).revert },
-      ),
-    );
+    const subscriptionId = refs.subscriptionId ?? account.subscriptionId;
+    const item = await this.#currentItem(request, subscriptionId, { ...account, subscriptionItemId: refs.subscriptionItemId ?? account.subscriptionItemId });
+    const previousPriceId = refs.previousPriceId ?? this.#priceId(request, request.fromPlan);
+    await this.#putBackPrice(request, subscriptionId, item, previousPriceId, invoiced ? 'none' : 'create_prorations', stripeIdempotencyKeys(request.operationId).revert);
     if (invoiced && refs.invoiceId) await this.#refundInvoice(request, refs.invoiceId);
     else if (invoiced) {
       logger.warn('Reverted an invoiced upgrade whose invoice is unknown: check the customer’s invoices in Stripe for a charge to refund', {
@@ -283,25 +445,62 @@ export class StripeBilling implements BillingPort {
     }
   }
 
+  /**
+   * Move the item back to the old price (quantity kept), marked with the reverted operation. Invoiced upgrade or
+   * a schedule's price that took effect: no proration (the invoice is refunded separately, or the renewal
+   * stands). Prorated downgrade: the reverse proration cancels the pending credit (to within the seconds between
+   * the two changes).
+   */
+  async #putBackPrice(request: PlanChangeRequest, subscriptionId: string, item: Stripe.SubscriptionItem, previousPriceId: string, prorationBehavior: 'none' | 'create_prorations', key: string): Promise<void> {
+    await this.#keyed(
+      request,
+      `put the subscription back on the ${request.fromPlan} price`,
+      key,
+      (idempotencyKey) =>
+        this.#stripe.subscriptions.update(
+          subscriptionId,
+          { items: [priceSwap(item, previousPriceId)], proration_behavior: prorationBehavior, metadata: { revertedOperationId: request.operationId } },
+          { idempotencyKey },
+        ),
+      async () => {
+        const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
+        const current = subscription.items.data.find((candidate) => candidate.id === item.id);
+        return subscription.metadata?.revertedOperationId === request.operationId && current && priceIdOf(current.price) === previousPriceId ? subscription : undefined;
+      },
+    );
+  }
+
   /** Refund (paid) or void (open) the upgrade's invoice, once, whatever its age. */
   async #refundInvoice(request: PlanChangeRequest, invoiceId: string): Promise<void> {
     const keys = stripeIdempotencyKeys(request.operationId);
     const invoice = await this.#call(request, `read invoice ${invoiceId}`, () => this.#stripe.invoices.retrieve(invoiceId));
     if (invoice.status === 'void' || invoice.total <= 0) return;
     if (invoice.status === 'open') {
-      await this.#call(request, `void invoice ${invoiceId}`, () => this.#stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: keys.voidInvoice }));
+      await this.#keyed(
+        request,
+        `void invoice ${invoiceId}`,
+        keys.voidInvoice,
+        (idempotencyKey) => this.#stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey }),
+        async () => {
+          const voided = await this.#call(request, `read invoice ${invoiceId}`, () => this.#stripe.invoices.retrieve(invoiceId));
+          return voided.status === 'void' ? voided : undefined;
+        },
+      );
       return;
     }
     if (invoice.status !== 'paid') {
       throw new BillingRejectedError(`Invoice ${invoiceId} of tenant '${request.tenantId}' (operation ${request.operationId}) is ${String(invoice.status)}: refund or void it in Stripe by hand.`);
     }
     // Idempotency keys expire after 24 hours; the credit note's metadata keeps a late second revert a no-op.
-    const notes = await this.#call(request, `list the credit notes of invoice ${invoiceId}`, () => this.#stripe.creditNotes.list({ invoice: invoiceId, limit: 100 }));
-    if (notes.data.some((note) => note.metadata?.revertedOperationId === request.operationId && note.status !== 'void')) return;
+    const issued = async () => {
+      const notes = await this.#call(request, `list the credit notes of invoice ${invoiceId}`, () => this.#stripe.creditNotes.list({ invoice: invoiceId, limit: 100 }));
+      return notes.data.find((note) => note.metadata?.revertedOperationId === request.operationId && note.status !== 'void');
+    };
+    if (await issued()) return;
     // amount_paid came from the card; the rest of the total from the customer's credit balance, which gets it back.
     const refundAmount = Math.min(invoice.amount_paid, invoice.total);
     const creditAmount = invoice.total - refundAmount;
-    await this.#call(request, `refund invoice ${invoiceId}`, () =>
+    await this.#keyed(request, `refund invoice ${invoiceId}`, keys.refund, (idempotencyKey) =>
       this.#stripe.creditNotes.create(
         {
           invoice: invoiceId,
@@ -312,8 +511,9 @@ export class StripeBilling implements BillingPort {
           memo: `Plan change ${request.fromPlan} → ${request.toPlan} was rolled back.`,
           metadata: { revertedOperationId: request.operationId, tenantId: request.tenantId },
         },
-        { idempotencyKey: keys.refund },
+        { idempotencyKey },
       ),
+      issued,
     );
   }
 
@@ -332,24 +532,22 @@ export class StripeBilling implements BillingPort {
     if (schedule.status === 'canceled') return; // cancelling a schedule cancels its subscription: nothing left to put back
     // Release, not cancel: cancelling a schedule cancels its subscription too.
     if (schedule.status === 'active' || schedule.status === 'not_started') {
-      await this.#call(request, `release subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey: keys.revert }));
+      await this.#keyed(
+        request,
+        `release subscription schedule ${scheduleId}`,
+        keys.revert,
+        (idempotencyKey) => this.#stripe.subscriptionSchedules.release(scheduleId, {}, { idempotencyKey }),
+        async () => {
+          const now = await this.#call(request, `read subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.retrieve(scheduleId));
+          return now.status === 'active' || now.status === 'not_started' ? undefined : now;
+        },
+      );
     }
     const subscriptionId = refs.subscriptionId ?? account.subscriptionId;
-    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
-    const item = this.#item(request, subscription, account);
+    const item = await this.#currentItem(request, subscriptionId, account);
     const newPriceId = refs.newPriceId ?? this.#priceId(request, request.toPlan);
     if (priceIdOf(item.price) !== newPriceId) return;
-    await this.#call(request, `put the subscription back on the ${request.fromPlan} price`, () =>
-      this.#stripe.subscriptions.update(
-        subscriptionId,
-        {
-          items: [{ id: item.id, price: refs.previousPriceId ?? this.#priceId(request, request.fromPlan) }],
-          proration_behavior: 'none',
-          metadata: { revertedOperationId: request.operationId },
-        },
-        { idempotencyKey: keys.restorePrice },
-      ),
-    );
+    await this.#putBackPrice(request, subscriptionId, item, refs.previousPriceId ?? this.#priceId(request, request.fromPlan), 'none', keys.restorePrice);
   }
 
   #account(request: PlanChangeRequest): BillingAccount {
@@ -367,10 +565,47 @@ export class StripeBilling implements BillingPort {
     return priceId;
   }
 
+  async #currentItem(request: PlanChangeRequest, subscriptionId: string, account: BillingAccount): Promise<Stripe.SubscriptionItem> {
+    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(subscriptionId));
+    return this.#item(request, subscription, account);
+  }
+
   #item(request: PlanChangeRequest, subscription: Stripe.Subscription, account: BillingAccount): Stripe.SubscriptionItem {
     const item = subscription.items.data.find((candidate) => candidate.id === account.subscriptionItemId);
     if (!item) throw new BillingRejectedError(`Subscription ${subscription.id} of tenant '${request.tenantId}' has no item ${account.subscriptionItemId}.`);
     return item;
+  }
+
+  /** The schedule attached to the tenant's subscription, if any. */
+  async #attachedSchedule(request: PlanChangeRequest, account: BillingAccount): Promise<Stripe.SubscriptionSchedule | undefined> {
+    const subscription = await this.#call(request, 'read the subscription', () => this.#stripe.subscriptions.retrieve(account.subscriptionId));
+    const scheduleId = idOf(subscription.schedule);
+    return scheduleId ? await this.#call(request, `read subscription schedule ${scheduleId}`, () => this.#stripe.subscriptionSchedules.retrieve(scheduleId)) : undefined;
+  }
+
+  /**
+   * Send a mutating request under `key`, recovering from a Stripe 500. Stripe saves the first answer for a key,
+   * 500s included ("Subsequent requests with the same key return the same result, including 500 errors",
+   * https://docs.stripe.com/api/idempotent_requests), and a 500 leaves the outcome unknown (Stripe's "Advanced
+   * error handling": treat it as indeterminate). So after a 500, `tookEffect` reads back whether the request
+   * changed Stripe; if it did, its answer is that. If not, the key is spent: when Stripe replayed its saved 500
+   * (`Idempotent-Replayed: true`) the request goes at once under the next key of a fixed series (`key`,
+   * `key:retry-1`, ... so two concurrent retries of one step collide on a key rather than both charging); a fresh
+   * 500 fails the step transiently first, so the workflow's Retry backs off before the next key is spent.
+   * At most {@link STRIPE_KEYS_PER_REQUEST} keys per request; then the step keeps failing transiently.
+   */
+  async #keyed<T>(request: PlanChangeRequest, action: string, key: string, send: (idempotencyKey: string) => Promise<T>, tookEffect: () => Promise<T | undefined>): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await send(attempt === 0 ? key : `${key}:retry-${attempt}`);
+      } catch (error) {
+        if (!(error instanceof Stripe.errors.StripeError) || (error.statusCode ?? 0) < 500) throw toBillingError(error, request, action);
+        const done = await tookEffect();
+        if (done !== undefined) return done;
+        const replayed = String(error.headers?.['idempotent-replayed']) === 'true';
+        if (!replayed || attempt + 1 >= STRIPE_KEYS_PER_REQUEST) throw toBillingError(error, request, action);
+      }
+    }
   }
 
   async #call<T>(request: PlanChangeRequest, action: string, send: () => Promise<T>): Promise<T> {

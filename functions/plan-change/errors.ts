@@ -3,6 +3,7 @@
  * Retry and Catch match on them (a Lambda error's type is the error's `name`), and a test checks that every
  * name the ASL uses is exported here or by another module of the workflow.
  */
+import { TRANSIENT_LAMBDA_INVOKE_ERRORS } from '../workflows/lambda-invoke-errors';
 
 /** Queries still hold leases; the drain step is retried until they finish or the drain timeout passes. */
 export class QueriesStillRunningError extends Error {
@@ -58,13 +59,5 @@ export function isStoreContention(error: unknown): boolean {
 export { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 export { ProvisioningTransientError } from '../provisioning/provisioner';
 
-/** Error names the ASL may use besides ours: the States language's own, and Lambda's service errors. */
-export const ASL_RESERVED_ERRORS = [
-  'States.ALL',
-  'States.Timeout',
-  'States.TaskFailed',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-] as const;
+/** Error names the ASL may use besides ours: the States language's own, and Lambda's transient invoke errors. */
+export const ASL_RESERVED_ERRORS = ['States.ALL', 'States.Timeout', 'States.TaskFailed', ...TRANSIENT_LAMBDA_INVOKE_ERRORS] as const;

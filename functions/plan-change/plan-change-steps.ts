@@ -242,19 +242,20 @@ const READABLE_FAILURES: Readonly<Record<string, (message: string) => string>> =
  */
 export function readableFailure(failure: StepFailure | undefined): string {
   const { code, message } = describeFailure(failure);
-  const describe = READABLE_FAILURES[code];
+  const describe = Object.hasOwn(READABLE_FAILURES, code) ? READABLE_FAILURES[code] : undefined;
   if (describe) return describe(message).replace(/\.$/, '');
   if (code.startsWith('Lambda.')) return `a step could not run (${code}, a service error of AWS Lambda) through every retry`;
   return `an unexpected error (${code}) stopped the change; the operator has the details`;
 }
 
 /**
- * The outcome of an apply whose answer was lost: replaying it with the same idempotency key returns what
- * happened. A rejection (declined card, invalid request) changed nothing, so there is nothing to revert.
+ * The outcome of an apply whose answer was lost, read back from billing without changing anything (a replayed
+ * apply could make the change now, only to undo it). A request billing refuses (no subscription, no price for
+ * the plan) changed nothing, so there is nothing to revert.
  */
 async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<BillingChange | undefined> {
   try {
-    return await deps.billing.applyPlanChange(billingRequest(input));
+    return await deps.billing.findAppliedChange(billingRequest(input));
   } catch (error) {
     if (error instanceof BillingRejectedError) return undefined;
     throw error;

@@ -5,7 +5,17 @@
  * that tests seed. Like Stripe it replays the first answer for a repeated idempotency key and refuses the key
  * with different parameters. Tests can override any endpoint with canned answers (`on`, `once`), for example
  * to inject errors.
+ *
+ * Objects are Stripe's published examples (test/events/stripe/) with the fields the fake models overridden. It
+ * models what Stripe resets when an update replaces a structure: changing an item's price without a quantity
+ * sets the quantity to 1; updating a schedule's `phases` replaces them wholesale, every omitted phase or item
+ * field taking its default; a schedule made `from_subscription` copies the subscription into phase 0; a phase
+ * that takes effect (`advanceSchedule`) sets the subscription from that phase. Invoices carry the
+ * `billing_reason` Stripe gives them (`subscription_update` for an always_invoice proration,
+ * `subscription_cycle` for a renewal) and the status their collection method gives them.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -39,6 +49,60 @@ export function stripeError(status: number, error: { type: string; message: stri
 /** The figures the fake's proration previews and invoices use (minor units). */
 export const FAKE_PRORATION = { unusedTimeCredit: -1933, remainingTimeCharge: 6600, net: 4667 } as const;
 
+/** A Stripe example object (test/events/stripe/<kind>.json), fresh each call. */
+function example(kind: 'subscription' | 'subscription_schedule' | 'invoice' | 'credit_note'): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(__dirname, '..', 'events', 'stripe', `${kind}.json`), 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * The subscription-level fields that a Stripe update replacing a structure would reset (a schedule phase that
+ * omits them sets them to their default when it takes effect). Defaults are Stripe's for a new subscription.
+ */
+export interface FakeSubscriptionSettings {
+  /** Discount ids (`di_...`), as `subscription.discounts`. */
+  discounts: string[];
+  /** Tax rate ids. */
+  default_tax_rates: string[];
+  collection_method: 'charge_automatically' | 'send_invoice';
+  days_until_due: number | null;
+  billing_thresholds: { amount_gte: number | null; reset_billing_cycle_anchor: boolean | null } | null;
+  /** Unix seconds. */
+  trial_end: number | null;
+  default_payment_method: string | null;
+  description: string | null;
+  automatic_tax: { enabled: boolean; liability: { type: string } | null };
+  application_fee_percent: number | null;
+  transfer_data: { amount_percent: number | null; destination: string } | null;
+  on_behalf_of: string | null;
+  invoice_settings: { account_tax_ids: string[] | null; issuer: { type: string } };
+}
+
+/** The subscription item's fields besides price and quantity. */
+export interface FakeItemSettings {
+  tax_rates: string[];
+  /** Discount ids. */
+  discounts: string[];
+  metadata: Record<string, string>;
+  billing_thresholds: { usage_gte: number } | null;
+}
+
+const DEFAULT_SETTINGS: FakeSubscriptionSettings = {
+  discounts: [],
+  default_tax_rates: [],
+  collection_method: 'charge_automatically',
+  days_until_due: null,
+  billing_thresholds: null,
+  trial_end: null,
+  default_payment_method: null,
+  description: null,
+  automatic_tax: { enabled: false, liability: null },
+  application_fee_percent: null,
+  transfer_data: null,
+  on_behalf_of: null,
+  invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
+};
+const DEFAULT_ITEM: FakeItemSettings = { tax_rates: [], discounts: [], metadata: {}, billing_thresholds: null };
+
 export interface SeedSubscription {
   readonly id: string;
   readonly itemId: string;
@@ -46,16 +110,22 @@ export interface SeedSubscription {
   readonly customerId?: string;
   readonly quantity?: number;
   readonly currency?: string;
+  /** `trialing` subscriptions prorate nothing: a price change during a trial invoices nothing. */
+  readonly status?: 'active' | 'trialing' | 'canceled';
   /** Unix seconds. */
   readonly currentPeriodStart: number;
   /** Unix seconds. */
   readonly currentPeriodEnd: number;
+  readonly metadata?: Record<string, string>;
+  readonly settings?: Partial<FakeSubscriptionSettings>;
+  readonly item?: Partial<FakeItemSettings>;
 }
 
-interface FakeSubscription {
+export interface FakeSubscription {
   id: string;
   customer: string;
   currency: string;
+  status: 'active' | 'trialing' | 'canceled';
   itemId: string;
   priceId: string;
   quantity: number;
@@ -64,7 +134,18 @@ interface FakeSubscription {
   scheduleId: string | null;
   latestInvoiceId: string | null;
   metadata: Record<string, string>;
+  settings: FakeSubscriptionSettings;
+  item: FakeItemSettings;
 }
+
+type Form = Record<string, unknown>;
+const asNumber = (value: unknown): number | null => (value === undefined || value === null || value === '' ? null : Number(value));
+const asBoolean = (value: unknown): boolean | null => (value === undefined || value === '' ? null : value === true || value === 'true');
+const asStrings = (value: unknown): string[] => (Array.isArray(value) ? (value as string[]) : []);
+const taxRate = (id: string) => ({ id, object: 'tax_rate', active: true });
+/** A phase's or item's `discounts` entries, as Stripe returns them. */
+const discountEntries = (value: unknown) =>
+  (Array.isArray(value) ? (value as Form[]) : []).map((entry) => ({ coupon: entry.coupon ?? null, discount: entry.discount ?? null, promotion_code: entry.promotion_code ?? null }));
 
 interface Route {
   readonly method: string;
@@ -130,6 +211,7 @@ export class FakeStripeServer {
   readonly #server: Server;
   #overrides: Route[] = [];
   #onceOverrides: Route[] = [];
+  #serverErrors: Array<{ route: Route; applied: boolean; remaining: number }> = [];
   readonly #defaults: Route[];
   readonly #idempotent = new Map<string, { fingerprint: string; reply: StripeReply }>();
   readonly #subscriptions = new Map<string, FakeSubscription>();
@@ -172,6 +254,7 @@ export class FakeStripeServer {
     this.requests.length = 0;
     this.#overrides = [];
     this.#onceOverrides = [];
+    this.#serverErrors = [];
     this.#idempotent.clear();
     this.#subscriptions.clear();
     this.#schedules.clear();
@@ -196,6 +279,17 @@ export class FakeStripeServer {
     return this;
   }
 
+  /**
+   * Fail the next `times` matching requests with a 500 from the endpoint itself, as Stripe does when it fails
+   * while executing a request: `applied` says whether the change happened before the failure. Unlike `on` and
+   * `once`, the 500 is saved under the request's idempotency key, so a retry with that key gets the same 500
+   * back ("Subsequent requests with the same key return the same result, including 500 errors").
+   */
+  serverError(method: string, path: string, options: { applied: boolean; times?: number }): this {
+    this.#serverErrors.push({ route: compile(method, path, () => ({ body: null })), applied: options.applied, remaining: options.times ?? 1 });
+    return this;
+  }
+
   /** The recorded requests, optionally only those for `method` (and `path`). */
   requestsTo(method: string, path?: string): RecordedStripeRequest[] {
     return this.requests.filter((request) => request.method === method.toUpperCase() && (path === undefined || request.path === path));
@@ -214,12 +308,83 @@ export class FakeStripeServer {
       itemId: seed.itemId,
       priceId: seed.priceId,
       quantity: seed.quantity ?? 1,
+      status: seed.status ?? 'active',
       periodStart: seed.currentPeriodStart,
       periodEnd: seed.currentPeriodEnd,
       scheduleId: null,
       latestInvoiceId: null,
-      metadata: {},
+      metadata: { ...seed.metadata },
+      settings: structuredClone({ ...DEFAULT_SETTINGS, ...seed.settings }),
+      item: structuredClone({ ...DEFAULT_ITEM, ...seed.item }),
     });
+  }
+
+  /** An invoice of `subscriptionId` that Stripe made by itself (a renewal by default), now its latest invoice. */
+  seedInvoice(subscriptionId: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+    const subscription = this.#subscriptions.get(subscriptionId);
+    if (!subscription) throw new Error(`seedInvoice: no subscription ${subscriptionId}`);
+    const invoice = this.#newInvoice(subscription, { billing_reason: 'subscription_cycle', status: 'paid', total: 2000, amount_due: 2000, amount_paid: 2000, ...fields });
+    subscription.latestInvoiceId = invoice.id as string;
+    return invoice;
+  }
+
+  /** Cancel a schedule as the Dashboard or another integration could; cancelling a schedule cancels its subscription. */
+  cancelSchedule(scheduleId: string): void {
+    const schedule = this.#schedules.get(scheduleId);
+    const subscription = schedule && this.#subscriptions.get(String(schedule.subscription));
+    if (!schedule || !subscription) throw new Error(`cancelSchedule: no schedule ${scheduleId} with a subscription`);
+    Object.assign(schedule, { status: 'canceled', canceled_at: Math.floor(Date.now() / 1000) });
+    subscription.status = 'canceled';
+    subscription.scheduleId = null;
+  }
+
+  /**
+   * The period ends: the schedule's next phase takes effect (Stripe sets the subscription from the phase, every
+   * phase field replacing the subscription's) and the subscription renews, invoiced as `subscription_cycle`.
+   */
+  advanceSchedule(scheduleId: string): void {
+    const schedule = this.#schedules.get(scheduleId);
+    if (!schedule) throw new Error(`advanceSchedule: no schedule ${scheduleId}`);
+    const subscription = this.#subscriptions.get(String(schedule.subscription));
+    const phases = schedule.phases as Form[];
+    const current = schedule.current_phase as { start_date: number; end_date: number };
+    // A phase without a start date starts where the one before it ends.
+    const next = phases.find((phase, index) => Number(phase.start_date ?? phases[index - 1]?.end_date) >= current.end_date);
+    if (!subscription || !next) throw new Error(`advanceSchedule: schedule ${scheduleId} has no next phase or subscription`);
+    const [item] = next.items as Form[];
+    const length = subscription.periodEnd - subscription.periodStart;
+    subscription.periodStart = subscription.periodEnd;
+    subscription.periodEnd += length;
+    subscription.priceId = String(item?.price);
+    subscription.quantity = Number(item?.quantity ?? 1);
+    subscription.item = {
+      tax_rates: (item?.tax_rates as Array<{ id: string }>).map((rate) => rate.id),
+      discounts: (item?.discounts as Form[]).map((entry) => String(entry.discount ?? this.#id('di'))),
+      metadata: { ...subscription.item.metadata, ...(item?.metadata as Record<string, string>) },
+      billing_thresholds: (item?.billing_thresholds as FakeItemSettings['billing_thresholds']) ?? null,
+    };
+    const invoiceSettings = next.invoice_settings as (Form & { days_until_due?: number | null }) | null;
+    subscription.settings = {
+      discounts: (next.discounts as Form[]).map((entry) => String(entry.discount ?? this.#id('di'))),
+      default_tax_rates: (next.default_tax_rates as Array<{ id: string }>).map((rate) => rate.id),
+      collection_method: (next.collection_method as FakeSubscriptionSettings['collection_method'] | null) ?? 'charge_automatically',
+      days_until_due: invoiceSettings?.days_until_due ?? null,
+      billing_thresholds: next.billing_thresholds as FakeSubscriptionSettings['billing_thresholds'],
+      trial_end: next.trial_end as number | null,
+      default_payment_method: next.default_payment_method as string | null,
+      description: next.description as string | null,
+      automatic_tax: { enabled: Boolean((next.automatic_tax as Form).enabled), liability: ((next.automatic_tax as Form).liability as { type: string } | null) ?? null },
+      application_fee_percent: next.application_fee_percent as number | null,
+      transfer_data: next.transfer_data as FakeSubscriptionSettings['transfer_data'],
+      on_behalf_of: next.on_behalf_of as string | null,
+      invoice_settings: {
+        account_tax_ids: (invoiceSettings?.account_tax_ids as string[] | null | undefined) ?? null,
+        issuer: (invoiceSettings?.issuer as { type: string } | undefined) ?? { type: 'self' },
+      },
+    };
+    Object.assign(subscription.metadata, next.metadata);
+    schedule.current_phase = { start_date: subscription.periodStart, end_date: Number(next.end_date ?? subscription.periodEnd) };
+    this.seedInvoice(subscription.id);
   }
 
   /** The fake's view of a subscription (current price, schedule, metadata). */
@@ -233,6 +398,11 @@ export class FakeStripeServer {
 
   invoice(id: string): Record<string, unknown> | undefined {
     return this.#invoices.get(id);
+  }
+
+  /** Every invoice, in the order made. */
+  get invoices(): readonly Readonly<Record<string, unknown>>[] {
+    return [...this.#invoices.values()];
   }
 
   get creditNotes(): readonly Readonly<Record<string, unknown>>[] {
@@ -294,6 +464,14 @@ export class FakeStripeServer {
   }
 
   #route(request: RecordedStripeRequest): { reply: StripeReply; reachedEndpoint: boolean } {
+    const failure = this.#serverErrors.find((candidate) => candidate.remaining > 0 && match(candidate.route, request.method, request.path));
+    if (failure) {
+      failure.remaining -= 1;
+      const endpoint = this.#defaults.find((route) => match(route, request.method, request.path));
+      if (failure.applied && endpoint) this.#answer(endpoint, request);
+      const reply = stripeError(500, { type: 'api_error', message: 'An unknown error occurred while processing the request.' });
+      return { reply: { ...reply, headers: { ...reply.headers, 'stripe-should-retry': 'false' } }, reachedEndpoint: true };
+    }
     const onceIndex = this.#onceOverrides.findIndex((route) => match(route, request.method, request.path));
     if (onceIndex >= 0) {
       const [route] = this.#onceOverrides.splice(onceIndex, 1);
@@ -320,58 +498,171 @@ export class FakeStripeServer {
 
   #subscriptionObject(subscription: FakeSubscription, expand: readonly unknown[] = []): Record<string, unknown> {
     const invoice = subscription.latestInvoiceId;
+    const base = example('subscription');
+    const [exampleItem] = (base.items as { data: Record<string, unknown>[] }).data;
+    const { settings } = subscription;
     return {
+      ...base,
       id: subscription.id,
-      object: 'subscription',
       customer: subscription.customer,
       currency: subscription.currency,
-      status: 'active',
+      status: subscription.status,
       schedule: subscription.scheduleId,
       metadata: subscription.metadata,
       latest_invoice: invoice && expand.includes('latest_invoice') ? (this.#invoices.get(invoice) ?? invoice) : invoice,
+      cancel_at: null,
+      cancel_at_period_end: false,
+      canceled_at: null,
+      ended_at: null,
+      pending_update: null,
+      discounts: settings.discounts,
+      default_tax_rates: settings.default_tax_rates.map(taxRate),
+      collection_method: settings.collection_method,
+      days_until_due: settings.days_until_due,
+      billing_thresholds: settings.billing_thresholds,
+      trial_end: settings.trial_end,
+      default_payment_method: settings.default_payment_method,
+      description: settings.description,
+      automatic_tax: { ...settings.automatic_tax, disabled_reason: null },
+      application_fee_percent: settings.application_fee_percent,
+      transfer_data: settings.transfer_data,
+      on_behalf_of: settings.on_behalf_of,
+      invoice_settings: { ...(base.invoice_settings as object), ...settings.invoice_settings },
       items: {
         object: 'list',
         has_more: false,
         url: `/v1/subscription_items?subscription=${subscription.id}`,
         data: [
           {
+            ...exampleItem,
             id: subscription.itemId,
             object: 'subscription_item',
             subscription: subscription.id,
             quantity: subscription.quantity,
             current_period_start: subscription.periodStart,
             current_period_end: subscription.periodEnd,
-            price: { id: subscription.priceId, object: 'price', currency: subscription.currency },
+            price: { ...(exampleItem?.price as object), id: subscription.priceId, object: 'price', currency: subscription.currency },
+            tax_rates: subscription.item.tax_rates.map(taxRate),
+            discounts: subscription.item.discounts,
+            metadata: subscription.item.metadata,
+            billing_thresholds: subscription.item.billing_thresholds,
           },
         ],
       },
     };
   }
 
+  /** Phase 0 of a schedule made `from_subscription`: Stripe copies the subscription into it. */
+  #phaseFromSubscription(subscription: FakeSubscription): Record<string, unknown> {
+    const { settings, item } = subscription;
+    return {
+      add_invoice_items: [],
+      application_fee_percent: settings.application_fee_percent,
+      automatic_tax: { ...settings.automatic_tax, disabled_reason: null },
+      billing_cycle_anchor: null,
+      billing_thresholds: settings.billing_thresholds,
+      collection_method: settings.collection_method,
+      currency: subscription.currency,
+      default_payment_method: settings.default_payment_method,
+      default_tax_rates: settings.default_tax_rates.map(taxRate),
+      description: settings.description,
+      discounts: settings.discounts.map((discount) => ({ coupon: null, discount, promotion_code: null })),
+      end_date: subscription.periodEnd,
+      invoice_settings: { account_tax_ids: settings.invoice_settings.account_tax_ids, days_until_due: settings.days_until_due, issuer: settings.invoice_settings.issuer },
+      items: [
+        {
+          price: subscription.priceId,
+          quantity: subscription.quantity,
+          tax_rates: item.tax_rates.map(taxRate),
+          discounts: item.discounts.map((discount) => ({ coupon: null, discount, promotion_code: null })),
+          metadata: { ...item.metadata },
+          billing_thresholds: item.billing_thresholds,
+        },
+      ],
+      metadata: { ...subscription.metadata },
+      on_behalf_of: settings.on_behalf_of,
+      proration_behavior: 'create_prorations',
+      start_date: subscription.periodStart,
+      transfer_data: settings.transfer_data,
+      trial_end: settings.trial_end,
+    };
+  }
+
+  /** A phase as sent in `phases[n]`, as Stripe stores it: every field omitted takes its default (phases are replaced wholesale). */
+  #phaseFromRequest(phase: Form, currency: string): Record<string, unknown> {
+    const thresholds = phase.billing_thresholds as Form | undefined;
+    const invoiceSettings = phase.invoice_settings as Form | undefined;
+    const automaticTax = phase.automatic_tax as Form | undefined;
+    const transfer = phase.transfer_data as Form | undefined;
+    return {
+      add_invoice_items: [],
+      application_fee_percent: asNumber(phase.application_fee_percent),
+      automatic_tax: { enabled: asBoolean(automaticTax?.enabled) ?? false, liability: (automaticTax?.liability as object | undefined) ?? null, disabled_reason: null },
+      billing_cycle_anchor: phase.billing_cycle_anchor ?? null,
+      billing_thresholds: thresholds ? { amount_gte: asNumber(thresholds.amount_gte), reset_billing_cycle_anchor: asBoolean(thresholds.reset_billing_cycle_anchor) } : null,
+      collection_method: phase.collection_method ?? null,
+      currency: phase.currency ?? currency,
+      default_payment_method: phase.default_payment_method ?? null,
+      default_tax_rates: asStrings(phase.default_tax_rates).map(taxRate),
+      description: phase.description ?? null,
+      discounts: discountEntries(phase.discounts),
+      end_date: asNumber(phase.end_date),
+      invoice_settings: invoiceSettings
+        ? { account_tax_ids: invoiceSettings.account_tax_ids ?? null, days_until_due: asNumber(invoiceSettings.days_until_due), issuer: invoiceSettings.issuer ?? { type: 'self' } }
+        : null,
+      items: (phase.items as Form[]).map((item) => {
+        const itemThresholds = item.billing_thresholds as Form | undefined;
+        return {
+          price: item.price,
+          quantity: asNumber(item.quantity) ?? 1,
+          tax_rates: asStrings(item.tax_rates).map(taxRate),
+          discounts: discountEntries(item.discounts),
+          metadata: item.metadata ?? {},
+          billing_thresholds: itemThresholds ? { usage_gte: asNumber(itemThresholds.usage_gte) } : null,
+        };
+      }),
+      metadata: phase.metadata ?? {},
+      on_behalf_of: phase.on_behalf_of ?? null,
+      proration_behavior: phase.proration_behavior ?? 'create_prorations',
+      start_date: asNumber(phase.start_date),
+      transfer_data: transfer ? { amount_percent: asNumber(transfer.amount_percent), destination: transfer.destination } : null,
+      trial_end: asNumber(phase.trial_end),
+    };
+  }
+
   #newInvoice(subscription: FakeSubscription, fields: Record<string, unknown>): Record<string, unknown> {
     const invoice = {
+      ...example('invoice'),
       id: this.#id('in'),
       object: 'invoice',
       customer: subscription.customer,
       currency: subscription.currency,
+      collection_method: subscription.settings.collection_method,
       billing_reason: 'subscription_update',
-      parent: { type: 'subscription_details', subscription_details: { subscription: subscription.id, metadata: {} } },
+      discounts: subscription.settings.discounts,
+      parent: { type: 'subscription_details', subscription_details: { subscription: subscription.id, metadata: { ...subscription.metadata } }, quote_details: null },
       ...fields,
     };
     this.#invoices.set(invoice.id, invoice);
     return invoice;
   }
 
-  #prorationLines(subscription: FakeSubscription, newPrice: string): Record<string, unknown> {
-    const line = (description: string, amount: number) => ({ id: this.#id('il'), object: 'line_item', description, amount, currency: subscription.currency });
-    return {
-      object: 'list',
-      has_more: false,
-      data: [
-        line(`Unused time on ${subscription.priceId}`, FAKE_PRORATION.unusedTimeCredit),
-        line(`Remaining time on ${newPrice}`, FAKE_PRORATION.remainingTimeCharge),
-      ],
-    };
+  /** The proration of moving `from` (price and quantity) to `to`: per unit, FAKE_PRORATION's figures. */
+  #proration(currency: string, from: { price: string; quantity: number }, to: { price: string; quantity: number }): { total: number; lines: Record<string, unknown> } {
+    const line = (description: string, amount: number) => ({ id: this.#id('il'), object: 'line_item', description, amount, currency, quantity: description.startsWith('Unused') ? from.quantity : to.quantity });
+    const data = [
+      line(`Unused time on ${from.quantity} × ${from.price}`, FAKE_PRORATION.unusedTimeCredit * from.quantity),
+      line(`Remaining time on ${to.quantity} × ${to.price}`, FAKE_PRORATION.remainingTimeCharge * to.quantity),
+    ];
+    return { total: data.reduce((sum, entry) => sum + entry.amount, 0), lines: { object: 'list', has_more: false, data } };
+  }
+
+  /** The item after `change` (`items[n]` of an update or a preview): a new price without a quantity resets it to 1. */
+  static #itemAfter(subscription: FakeSubscription, change: Form | undefined): { price: string; quantity: number } {
+    const price = change?.price === undefined ? subscription.priceId : String(change.price);
+    // "When changing a subscription item's price, quantity is set to 1 unless a quantity parameter is provided."
+    const quantity = change?.quantity !== undefined ? Number(change.quantity) : price !== subscription.priceId ? 1 : subscription.quantity;
+    return { price, quantity };
   }
 
   #defaultRoutes(): Route[] {
@@ -385,20 +676,24 @@ export class FakeStripeServer {
       compile('POST', '/v1/subscriptions/:id', (request, { id }) => {
         const subscription = subscriptionOr404(id as string);
         if (!subscription) return notFound(`No such subscription: '${id}'`);
-        const items = (request.body.items ?? []) as Record<string, string>[];
+        if (subscription.status === 'canceled') return stripeError(400, { type: 'invalid_request_error', message: 'A canceled subscription can only update its cancellation_details and metadata.' });
+        const items = (request.body.items ?? []) as Form[];
+        const before = { price: subscription.priceId, quantity: subscription.quantity };
         for (const item of items) {
-          if (item.id !== subscription.itemId) return stripeError(400, { type: 'invalid_request_error', param: 'items[0][id]', message: `No such subscription item: '${item.id}'` });
-          if (item.price) subscription.priceId = item.price;
+          if (item.id !== subscription.itemId) return stripeError(400, { type: 'invalid_request_error', param: 'items[0][id]', message: `No such subscription item: '${String(item.id)}'` });
+          const after = FakeStripeServer.#itemAfter(subscription, item);
+          subscription.priceId = after.price;
+          subscription.quantity = after.quantity;
+          // The item's other fields are kept unless sent.
+          if (item.tax_rates !== undefined) subscription.item.tax_rates = asStrings(item.tax_rates);
+          if (item.metadata !== undefined) Object.assign(subscription.item.metadata, item.metadata);
         }
         Object.assign(subscription.metadata, request.body.metadata ?? {});
-        if (request.body.proration_behavior === 'always_invoice') {
-          const invoice = this.#newInvoice(subscription, {
-            status: 'paid',
-            total: FAKE_PRORATION.net,
-            amount_due: FAKE_PRORATION.net,
-            amount_paid: FAKE_PRORATION.net,
-            lines: this.#prorationLines(subscription, subscription.priceId),
-          });
+        // always_invoice invoices the proration at once; there is none when the price did not change or during a trial.
+        if (request.body.proration_behavior === 'always_invoice' && subscription.priceId !== before.price && subscription.status !== 'trialing') {
+          const sent = subscription.settings.collection_method === 'send_invoice';
+          const { total, lines } = this.#proration(subscription.currency, before, { price: subscription.priceId, quantity: subscription.quantity });
+          const invoice = this.#newInvoice(subscription, { status: sent ? 'open' : 'paid', total, amount_due: total, amount_paid: sent ? 0 : total, amount_remaining: sent ? total : 0, lines });
           subscription.latestInvoiceId = invoice.id as string;
         }
         return { body: this.#subscriptionObject(subscription, request.body.expand as unknown[]) };
@@ -406,8 +701,8 @@ export class FakeStripeServer {
       compile('POST', '/v1/invoices/create_preview', (request) => {
         const subscription = subscriptionOr404(String(request.body.subscription));
         if (!subscription) return notFound(`No such subscription: '${String(request.body.subscription)}'`);
-        const details = (request.body.subscription_details ?? {}) as { items?: Record<string, string>[] };
-        const newPrice = details.items?.[0]?.price ?? subscription.priceId;
+        const details = (request.body.subscription_details ?? {}) as { items?: Form[] };
+        const { total, lines } = this.#proration(subscription.currency, { price: subscription.priceId, quantity: subscription.quantity }, FakeStripeServer.#itemAfter(subscription, details.items?.[0]));
         return {
           body: {
             id: `upcoming_${subscription.id}`,
@@ -415,9 +710,9 @@ export class FakeStripeServer {
             customer: subscription.customer,
             currency: subscription.currency,
             status: 'draft',
-            total: FAKE_PRORATION.net,
-            amount_due: FAKE_PRORATION.net,
-            lines: this.#prorationLines(subscription, newPrice),
+            total,
+            amount_due: total,
+            lines,
           },
         };
       }),
@@ -436,6 +731,7 @@ export class FakeStripeServer {
         const invoice = this.#invoices.get(String(request.body.invoice));
         if (!invoice) return notFound(`No such invoice: '${String(request.body.invoice)}'`);
         const creditNote = {
+          ...example('credit_note'),
           id: this.#id('cn'),
           object: 'credit_note',
           invoice: invoice.id,
@@ -470,23 +766,20 @@ export class FakeStripeServer {
           });
         }
         const schedule: Record<string, unknown> = {
+          ...example('subscription_schedule'),
           id: this.#id('sub_sched'),
           object: 'subscription_schedule',
           customer: subscription.customer,
           subscription: subscription.id,
           status: 'active',
           end_behavior: 'release',
+          canceled_at: null,
+          completed_at: null,
+          released_at: null,
+          released_subscription: null,
           metadata: {},
           current_phase: { start_date: subscription.periodStart, end_date: subscription.periodEnd },
-          phases: [
-            {
-              start_date: subscription.periodStart,
-              end_date: subscription.periodEnd,
-              currency: subscription.currency,
-              proration_behavior: 'create_prorations',
-              items: [{ price: subscription.priceId, quantity: subscription.quantity, metadata: {} }],
-            },
-          ],
+          phases: [this.#phaseFromSubscription(subscription)],
         };
         subscription.scheduleId = schedule.id as string;
         this.#schedules.set(schedule.id as string, schedule);
@@ -499,12 +792,8 @@ export class FakeStripeServer {
       compile('POST', '/v1/subscription_schedules/:id', (request, { id }) => {
         const schedule = scheduleOr404(id as string);
         if (!schedule) return notFound(`No such subscription schedule: '${id}'`);
-        const numbers = (phase: Record<string, unknown>) => ({
-          ...phase,
-          ...(phase.start_date === undefined ? {} : { start_date: Number(phase.start_date) }),
-          ...(phase.end_date === undefined ? {} : { end_date: Number(phase.end_date) }),
-        });
-        if (request.body.phases) schedule.phases = (request.body.phases as Record<string, unknown>[]).map(numbers);
+        const currency = String((schedule.phases as Form[])[0]?.currency ?? 'usd');
+        if (request.body.phases) schedule.phases = (request.body.phases as Form[]).map((phase) => this.#phaseFromRequest(phase, currency));
         if (request.body.end_behavior) schedule.end_behavior = request.body.end_behavior;
         if (request.body.metadata) schedule.metadata = request.body.metadata;
         return { body: schedule };
@@ -516,6 +805,7 @@ export class FakeStripeServer {
           return stripeError(400, { type: 'invalid_request_error', message: `You cannot release a subscription schedule that is currently in the \`${String(schedule.status)}\` status.` });
         }
         schedule.status = 'released';
+        schedule.released_at = Math.floor(Date.now() / 1000);
         schedule.released_subscription = schedule.subscription;
         const subscription = this.#subscriptions.get(String(schedule.subscription));
         if (subscription) subscription.scheduleId = null;

@@ -163,6 +163,23 @@ describe('Class: LedgerBilling', () => {
     });
   });
 
+  describe('Method: findAppliedChange', () => {
+    it.each([
+      { what: 'an upgrade', request: upgrade('f1') },
+      { what: 'a period-end downgrade', request: downgrade('f2') },
+    ])('should read back $what once applied, and nothing before it or after its revert, recording nothing', async ({ request }) => {
+      // Act & Assess
+      expect(await ledger.findAppliedChange(request)).toBeUndefined();
+      now = new Date(NOV_11.getTime() + 3_600_000); // a later clock must not change what was recorded
+      const change = await ledger.applyPlanChange(request);
+      now = new Date(NOV_11.getTime() + 7_200_000);
+      expect(await ledger.findAppliedChange(request)).toEqual(change);
+      await ledger.revertPlanChange(request, change);
+      expect(await ledger.findAppliedChange(request)).toBeUndefined();
+      expect(await ledger.ledgerEntries(request.tenantId)).toHaveLength(2);
+    });
+  });
+
   describe('Method: revertPlanChange', () => {
     it('should reverse an upgrade’s charge, leaving a balance of 0', async () => {
       // Prepare

@@ -9,7 +9,7 @@ import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner'
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
 import { InjectedFault } from '../../support/injected-fault';
-import { FakeStripeServer } from '../../support/fake-stripe-server';
+import { FakeStripeServer, type SeedSubscription } from '../../support/fake-stripe-server';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
 
@@ -24,7 +24,8 @@ beforeAll(async () => {
   await api.start();
   stripe = await FakeStripeServer.start();
   const billing = new StripeBilling({ stripe: stripe.stripeClient(), priceIds: PRICE_IDS });
-  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input) });
+  // Short Retry pauses: the Stripe 500 tests go through every retry of the billing step.
+  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input), retryIntervalMs: 20 });
   setWorkflowRunner(runner);
 });
 afterAll(async () => {
@@ -33,10 +34,17 @@ afterAll(async () => {
   await api.stop();
 });
 
-function seedSubscription(tenantId: string): { customerId: string; subscriptionId: string; subscriptionItemId: string } {
+function seedSubscription(tenantId: string, fields: Partial<SeedSubscription> = {}): { customerId: string; subscriptionId: string; subscriptionItemId: string } {
   const now = Math.floor(Date.now() / 1000);
-  stripe.seedSubscription({ id: `sub_${tenantId}`, itemId: `si_${tenantId}`, customerId: `cus_${tenantId}`, priceId: 'price_starter', currentPeriodStart: now - 86_400 * 10, currentPeriodEnd: now + 86_400 * 20 });
+  stripe.seedSubscription({ id: `sub_${tenantId}`, itemId: `si_${tenantId}`, customerId: `cus_${tenantId}`, priceId: 'price_starter', currentPeriodStart: now - 86_400 * 10, currentPeriodEnd: now + 86_400 * 20, ...fields });
   return { customerId: `cus_${tenantId}`, subscriptionId: `sub_${tenantId}`, subscriptionItemId: `si_${tenantId}` };
+}
+
+/** A fault that fails the commit of `tenantId`'s plan change, after billing: the workflow rolls billing back. */
+function commitFailsFor(tenantId: string): FaultInjector {
+  return (state, phase, input) => {
+    if (input.tenantId === tenantId && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
+  };
 }
 
 async function upgrade(tenantId: string) {
@@ -60,9 +68,7 @@ describe('Plan change billed through Stripe', () => {
 
   it('should refund the proration and restore the old price when the change fails after billing', async () => {
     await api.createTenant('stripefail', { plan: 'starter', billing: seedSubscription('stripefail') });
-    fault = (state, phase, input) => {
-      if (input.tenantId === 'stripefail' && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
-    };
+    fault = commitFailsFor('stripefail');
     try {
       const operation = await upgrade('stripefail');
 
@@ -73,6 +79,48 @@ describe('Plan change billed through Stripe', () => {
     } finally {
       fault = undefined;
     }
+  });
+
+  it('should not refund the renewal when a rolled-back upgrade invoiced nothing (a free period) and the latest invoice is that renewal', async () => {
+    await api.createTenant('stripefree', { plan: 'starter', billing: seedSubscription('stripefree', { status: 'trialing' }) });
+    const renewal = stripe.seedInvoice('sub_stripefree');
+    fault = commitFailsFor('stripefree');
+    try {
+      const operation = await upgrade('stripefree');
+
+      expect(operation.status).toBe('rolled_back');
+      expect(stripe.subscription('sub_stripefree')?.priceId).toBe('price_starter');
+      expect(stripe.creditNotes.filter((note) => note.invoice === renewal.id)).toEqual([]);
+      expect(stripe.invoice(renewal.id as string)).toMatchObject({ billing_reason: 'subscription_cycle', status: 'paid' });
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('should complete the upgrade, charged once, when Stripe answered 500 without changing anything (the saved 500 is not retried forever)', async () => {
+    await api.createTenant('stripe500', { plan: 'starter', billing: seedSubscription('stripe500') });
+    stripe.serverError('POST', '/v1/subscriptions/sub_stripe500', { applied: false });
+
+    const operation = await upgrade('stripe500');
+
+    expect(operation.status).toBe('succeeded');
+    expect(stripe.subscription('sub_stripe500')?.priceId).toBe('price_professional');
+    expect(stripe.invoices.filter((invoice) => invoice.customer === 'cus_stripe500')).toHaveLength(1);
+  });
+
+  it('should roll back cleanly, having charged and sent nothing more, when Stripe answers 500 to every attempt', async () => {
+    await api.createTenant('stripe500x', { plan: 'starter', billing: seedSubscription('stripe500x') });
+    stripe.serverError('POST', '/v1/subscriptions/sub_stripe500x', { applied: false, times: 1000 });
+
+    const operation = await upgrade('stripe500x');
+
+    expect(operation.status).toBe('rolled_back');
+    expect((await api.request<Body>('GET', '/tenants/stripe500x')).body).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(stripe.subscription('sub_stripe500x')).toMatchObject({ priceId: 'price_starter', latestInvoiceId: null });
+    // One new key per attempt of the billing step (the first and four retries); the compensation found nothing to undo.
+    const keys = new Set(stripe.requestsTo('POST', '/v1/subscriptions/sub_stripe500x').map((request) => request.idempotencyKey));
+    const apply = `${operation.operationId as string}:apply`;
+    expect(keys).toEqual(new Set([apply, `${apply}:retry-1`, `${apply}:retry-2`, `${apply}:retry-3`, `${apply}:retry-4`]));
   });
 
   it('should refuse a bad Stripe id on tenant creation with 400 naming the field', async () => {

@@ -163,6 +163,33 @@ describe('Plan change: fault injection at every step', () => {
   });
 });
 
+describe('Plan change: a transient Lambda invoke error', () => {
+  const STEPS = ['StartReadOnlyWindow', 'DrainQueries', 'ProvisionResources', 'UpdateBilling', 'CommitPlan'];
+  const cases = STEPS.flatMap((state) => (['before', 'after'] as const).map((phase) => [state, phase] as const));
+
+  // Step Functions reports Lambda's own failures to invoke (not the function's errors) as `Lambda.<Exception>`;
+  // "after" stands for an invocation that did its work but whose answer was lost.
+  it.each(cases)('should retry %s when Lambda.ClientExecutionTimeoutException is raised once %s its work, and complete the upgrade, charged once', async (state, phase) => {
+    const tenantId = `lambda-timeout-${state.toLowerCase()}-${phase}`;
+    await api.createTenant(tenantId, { plan: 'starter' });
+    let raised = 0;
+    fault = (failingState, failingPhase, input) => {
+      if (input.tenantId === tenantId && failingState === state && failingPhase === phase && raised === 0) {
+        raised += 1;
+        throw Object.assign(new Error('Lambda could not be invoked in time'), { name: 'Lambda.ClientExecutionTimeoutException' });
+      }
+    };
+
+    const started = await startPlanChange(tenantId, { plan: 'professional' });
+    const operation = await finished(started.body.operationId as string);
+
+    expect(raised).toBe(1);
+    expect(operation).toMatchObject({ status: 'succeeded' });
+    expect((await api.request<Body>('GET', `/tenants/${tenantId}`)).body).toMatchObject({ state: 'active', plan: 'professional' });
+    expect((await ledger.ledgerEntries(tenantId)).map((e) => e.kind)).toEqual(['charge']);
+  });
+});
+
 describe('Plan change: workflow timeout', () => {
   it('should roll back an execution that times out, as the timeout rule does on AWS', async () => {
     await api.createTenant('timeout-1', { plan: 'starter' });

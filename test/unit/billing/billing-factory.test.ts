@@ -52,8 +52,8 @@ describe('Function: createBillingPort', () => {
 
     // Assess
     expect(port.name).toBe('stripe');
-    expect(fake.requests).toHaveLength(1);
-    expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk_test_factory');
+    expect(fake.requests.map((request) => request.path)).toEqual(['/v1/subscriptions/sub_acme', '/v1/invoices/create_preview']);
+    for (const request of fake.requests) expect(request.headers.authorization).toBe('Bearer sk_test_factory');
     expect(info).toHaveBeenCalledWith('Billing through Stripe', expect.objectContaining({ billingAdapter: 'stripe', stripeHost: '127.0.0.1', plansWithoutPrice: ['free'] }));
   });
 

@@ -14,6 +14,7 @@ function delegate(): BillingPort {
     previewPlanChange: jest.fn(async () => ({ source: 'stripe' as const, currency: 'usd', amountDueNow: 123, effectiveAt: 'now', lines: [] })),
     applyPlanChange: jest.fn(async () => ({ kind: 'subscription_updated' as const, effectiveAt: 'now', amountInvoiced: 123, currency: 'usd', references: {} })),
     revertPlanChange: jest.fn(async () => undefined),
+    findAppliedChange: jest.fn(async () => undefined),
   };
 }
 

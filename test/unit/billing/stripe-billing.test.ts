@@ -10,7 +10,7 @@ import {
   type PlanChangeRequest,
 } from '../../../functions/billing/billing-port';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
-import { FAKE_PRORATION, FakeStripeServer, stripeError } from '../../support/fake-stripe-server';
+import { FAKE_PRORATION, FakeStripeServer, stripeError, type SeedSubscription } from '../../support/fake-stripe-server';
 
 const NOW = new Date('2026-11-11T00:00:00.000Z');
 const PERIOD_START = Date.UTC(2026, 10, 1) / 1000;
@@ -40,6 +40,32 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 
 const DOWNGRADE_NOW: PlanChangeRequest = { ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-downgrade-2', timing: 'immediately' };
 
+/**
+ * A customer whose subscription sets every field a Stripe update that replaces a structure would reset: a
+ * discount, tax rates, invoicing by email, thresholds, a trial in the current period, Connect fields, and on the
+ * item a quantity, its own tax rate, discount, metadata and usage threshold.
+ */
+const DRESSED = {
+  quantity: 3,
+  metadata: { crm: 'acct-42' },
+  settings: {
+    discounts: ['di_loyalty'],
+    default_tax_rates: ['txr_vat'],
+    collection_method: 'send_invoice',
+    days_until_due: 14,
+    billing_thresholds: { amount_gte: 50_000, reset_billing_cycle_anchor: false },
+    trial_end: PERIOD_START + 7 * 86_400,
+    default_payment_method: 'pm_card_acme',
+    description: 'Acme: contract 2026-17',
+    automatic_tax: { enabled: true, liability: { type: 'self' } },
+    application_fee_percent: 5,
+    transfer_data: { amount_percent: 90, destination: 'acct_partner' },
+    on_behalf_of: 'acct_partner',
+    invoice_settings: { account_tax_ids: ['txi_eu'], issuer: { type: 'self' } },
+  },
+  item: { tax_rates: ['txr_item'], discounts: ['di_item'], metadata: { seats: 'pro' }, billing_thresholds: { usage_gte: 100 } },
+} satisfies Partial<SeedSubscription>;
+
 describe('Class: StripeBilling', () => {
   let fake: FakeStripeServer;
   let billing: StripeBilling;
@@ -53,9 +79,9 @@ describe('Class: StripeBilling', () => {
   });
 
   /** A fresh fake with the tenant's subscription on `priceId`. */
-  function seed(priceId: string): void {
+  function seed(priceId: string, fields: Partial<SeedSubscription> = {}): void {
     fake.reset();
-    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', customerId: 'cus_acme', priceId, currentPeriodStart: PERIOD_START, currentPeriodEnd: PERIOD_END });
+    fake.seedSubscription({ id: 'sub_acme', itemId: 'si_acme', customerId: 'cus_acme', priceId, currentPeriodStart: PERIOD_START, currentPeriodEnd: PERIOD_END, ...fields });
     billing = new StripeBilling({ stripe: fake.stripeClient(), priceIds: PRICE_IDS, now: () => NOW });
   }
 
@@ -66,15 +92,14 @@ describe('Class: StripeBilling', () => {
       // Act
       const preview = await billing.previewPlanChange(UPGRADE);
 
-      // Assess
-      expect(fake.requests).toHaveLength(1);
-      const [request] = fake.requests;
-      expect(request?.method).toBe('POST');
-      expect(request?.path).toBe('/v1/invoices/create_preview');
+      // Assess: the item's quantity is read first and sent, as the apply sends it
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/invoices/create_preview']);
+      const [, request] = fake.requests;
       expect(request?.form).toEqual({
         subscription: 'sub_acme',
         'subscription_details[items][0][id]': 'si_acme',
         'subscription_details[items][0][price]': 'price_professional',
+        'subscription_details[items][0][quantity]': '1',
         'subscription_details[proration_behavior]': 'always_invoice',
         'subscription_details[proration_date]': String(NOW.getTime() / 1000),
       });
@@ -86,8 +111,8 @@ describe('Class: StripeBilling', () => {
         amountDueNow: FAKE_PRORATION.net,
         effectiveAt: NOW.toISOString(),
         lines: [
-          { description: 'Unused time on price_starter', amount: FAKE_PRORATION.unusedTimeCredit },
-          { description: 'Remaining time on price_professional', amount: FAKE_PRORATION.remainingTimeCharge },
+          { description: 'Unused time on 1 × price_starter', amount: FAKE_PRORATION.unusedTimeCredit },
+          { description: 'Remaining time on 1 × price_professional', amount: FAKE_PRORATION.remainingTimeCharge },
         ],
       });
       expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
@@ -113,7 +138,7 @@ describe('Class: StripeBilling', () => {
       const preview = await billing.previewPlanChange(DOWNGRADE_NOW);
 
       // Assess
-      expect(fake.requests[0]?.form['subscription_details[items][0][price]']).toBe('price_starter');
+      expect(fake.requestsTo('POST', '/v1/invoices/create_preview')[0]?.form['subscription_details[items][0][price]']).toBe('price_starter');
       expect(preview.amountDueNow).toBe(0);
       expect(preview.lines).toHaveLength(2);
     });
@@ -138,13 +163,13 @@ describe('Class: StripeBilling', () => {
       // Act
       const change = await billing.applyPlanChange(UPGRADE);
 
-      // Assess
-      expect(fake.requests).toHaveLength(1);
-      const [request] = fake.requests;
-      expect(`${request?.method} ${request?.path}`).toBe('POST /v1/subscriptions/sub_acme');
+      // Assess: the item's quantity is read first, as Stripe resets it to 1 on a price change that omits it
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      const [, request] = fake.requests;
       expect(request?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'always_invoice',
         payment_behavior: 'error_if_incomplete',
         'metadata[operationId]': 'op-upgrade-1',
@@ -216,10 +241,16 @@ describe('Class: StripeBilling', () => {
         proration_behavior: 'none',
         'phases[0][items][0][price]': 'price_professional',
         'phases[0][items][0][quantity]': '1',
+        'phases[0][collection_method]': 'charge_automatically',
+        'phases[0][invoice_settings][issuer][type]': 'self',
+        'phases[0][proration_behavior]': 'create_prorations',
         'phases[0][start_date]': String(PERIOD_START),
         'phases[0][end_date]': String(PERIOD_END),
         'phases[1][items][0][price]': 'price_starter',
         'phases[1][items][0][quantity]': '1',
+        'phases[1][collection_method]': 'charge_automatically',
+        'phases[1][invoice_settings][issuer][type]': 'self',
+        'phases[1][proration_behavior]': 'create_prorations',
         'metadata[operationId]': 'op-downgrade-1',
         'metadata[tenantId]': 'acme-corp',
       });
@@ -255,16 +286,16 @@ describe('Class: StripeBilling', () => {
       const change = await billing.applyPlanChange(DOWNGRADE_NOW);
 
       // Assess
-      expect(fake.requests).toHaveLength(1);
-      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
-      expect(fake.requests[0]?.form).toEqual({
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      expect(fake.requests[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_starter',
+        'items[0][quantity]': '1',
         proration_behavior: 'create_prorations',
         'metadata[operationId]': 'op-downgrade-2',
         'metadata[tenantId]': 'acme-corp',
       });
-      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:apply');
+      expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-2:apply');
       expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: 0, references: { prorationBehavior: 'create_prorations' } });
     });
 
@@ -363,6 +394,253 @@ describe('Class: StripeBilling', () => {
     });
   });
 
+  describe('A Stripe 500, saved under its idempotency key', () => {
+    const keysSent = (path: string) => fake.requestsTo('POST', path).map((request) => request.idempotencyKey);
+
+    it('should succeed on the retried step under a new key when the 500 changed nothing, charged once', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: false });
+
+      // Act: the step fails transiently, then the workflow retries it
+      await expect(billing.applyPlanChange(UPGRADE)).rejects.toBeInstanceOf(BillingTransientError);
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: the first key replays its 500, so the retry moves on to the next key of the series
+      expect(keysSent('/v1/subscriptions/sub_acme')).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply', 'op-upgrade-1:apply:retry-1']);
+      expect(change).toMatchObject({ kind: 'subscription_updated', amountInvoiced: FAKE_PRORATION.net, references: { invoiceId: expect.stringMatching(/^in_/) } });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
+      expect(fake.invoices.map((invoice) => invoice.id)).toEqual([change.references.invoiceId]);
+      // and a third attempt replays, charging nothing more
+      expect(await billing.applyPlanChange(UPGRADE)).toEqual(change);
+      expect(fake.invoice(change.references.invoiceId as string)).toMatchObject({ billing_reason: 'subscription_update' });
+    });
+
+    it('should take a 500 that came after the change took effect as done, never sending it again', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: true });
+
+      // Act
+      const change = await billing.applyPlanChange(UPGRADE);
+      const again = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: one update reached Stripe and one proration invoice exists; the answer is read back from Stripe
+      expect(keysSent('/v1/subscriptions/sub_acme')).toEqual(['op-upgrade-1:apply', 'op-upgrade-1:apply']);
+      expect(change).toMatchObject({ amountInvoiced: FAKE_PRORATION.net, references: { invoiceId: fake.subscription('sub_acme')?.latestInvoiceId } });
+      expect(again).toEqual(change);
+      expect(fake.invoices).toHaveLength(1);
+    });
+
+    it('should keep failing transiently, changing nothing, while Stripe keeps answering 500', async () => {
+      // Prepare
+      fake.serverError('POST', '/v1/subscriptions/:id', { applied: false, times: 100 });
+
+      // Act
+      for (let attempt = 0; attempt < 4; attempt += 1) await expect(billing.applyPlanChange(UPGRADE)).rejects.toBeInstanceOf(BillingTransientError);
+
+      // Assess: one new key per attempt, each tried once; nothing changed, nothing invoiced
+      expect(new Set(keysSent('/v1/subscriptions/sub_acme'))).toEqual(new Set(['op-upgrade-1:apply', 'op-upgrade-1:apply:retry-1', 'op-upgrade-1:apply:retry-2', 'op-upgrade-1:apply:retry-3']));
+      expect(fake.subscription('sub_acme')).toMatchObject({ priceId: 'price_starter', latestInvoiceId: null });
+      expect(fake.invoices).toHaveLength(0);
+      expect(await billing.findAppliedChange(UPGRADE)).toBeUndefined();
+    });
+
+    it.each([
+      { what: 'creating the schedule', path: '/v1/subscription_schedules' },
+      { what: 'setting its phases', path: '/v1/subscription_schedules/:id' },
+    ])('should recover a period-end downgrade from a 500 while $what, with or without effect', async ({ path }) => {
+      for (const applied of [false, true]) {
+        // Prepare
+        seed('price_professional');
+        fake.serverError('POST', path, { applied });
+
+        // Act
+        const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END).catch(() => billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+        // Assess: one schedule, attached, with both phases
+        const scheduleId = change.references.scheduleId as string;
+        expect(fake.subscription('sub_acme')?.scheduleId).toBe(scheduleId);
+        expect(fake.schedule(scheduleId)).toMatchObject({ status: 'active', metadata: { operationId: 'op-downgrade-1' }, phases: [{ items: [{ price: 'price_professional' }] }, { items: [{ price: 'price_starter' }] }] });
+        expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toEqual(change);
+      }
+    });
+
+    it('should refund once when the credit note answered 500 after being issued, or issue it under a new key when it was not', async () => {
+      for (const applied of [true, false]) {
+        // Prepare
+        seed('price_starter');
+        const change = await billing.applyPlanChange(UPGRADE);
+        fake.serverError('POST', '/v1/credit_notes', { applied });
+
+        // Act
+        await billing.revertPlanChange(UPGRADE, change).catch(() => billing.revertPlanChange(UPGRADE, change));
+
+        // Assess
+        expect(fake.creditNotes).toHaveLength(1);
+        expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+      }
+    });
+  });
+
+  describe('Fields Stripe resets when an update replaces a structure', () => {
+    /** What the subscription keeps through a change: everything but the price. */
+    const kept = (priceId: string) => ({ priceId, quantity: DRESSED.quantity, settings: DRESSED.settings, item: DRESSED.item, metadata: expect.objectContaining(DRESSED.metadata) });
+
+    it('should restate the current phase and give the next one every field of the subscription, so the downgrade keeps the discount, tax rates and the rest', async () => {
+      // Prepare
+      seed('price_professional', DRESSED);
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess: the phases as Stripe stores them (replaced wholesale: whatever was not sent is gone)
+      const scheduleId = change.references.scheduleId as string;
+      const [current, next] = fake.schedule(scheduleId)?.phases as Array<Record<string, unknown>>;
+      const carried = {
+        discounts: [{ coupon: null, discount: 'di_loyalty', promotion_code: null }],
+        default_tax_rates: [expect.objectContaining({ id: 'txr_vat' })],
+        collection_method: 'send_invoice',
+        invoice_settings: { account_tax_ids: ['txi_eu'], days_until_due: 14, issuer: { type: 'self' } },
+        billing_thresholds: DRESSED.settings.billing_thresholds,
+        default_payment_method: 'pm_card_acme',
+        description: 'Acme: contract 2026-17',
+        automatic_tax: expect.objectContaining({ enabled: true, liability: { type: 'self' } }),
+        application_fee_percent: 5,
+        transfer_data: DRESSED.settings.transfer_data,
+        on_behalf_of: 'acct_partner',
+        metadata: expect.objectContaining(DRESSED.metadata),
+      };
+      const item = (price: string) => ({
+        price,
+        quantity: 3,
+        tax_rates: [expect.objectContaining({ id: 'txr_item' })],
+        discounts: [{ coupon: null, discount: 'di_item', promotion_code: null }],
+        metadata: { seats: 'pro' },
+        billing_thresholds: { usage_gte: 100 },
+      });
+      expect(current).toMatchObject({ ...carried, start_date: PERIOD_START, end_date: PERIOD_END, trial_end: DRESSED.settings.trial_end, items: [item('price_professional')] });
+      expect(next).toMatchObject({ ...carried, trial_end: null, items: [item('price_starter')] });
+
+      // Act: the period ends and the next phase takes effect
+      fake.advanceSchedule(scheduleId);
+
+      // Assess: the customer is on starter with everything else as it was
+      expect(fake.subscription('sub_acme')).toMatchObject({ ...kept('price_starter'), settings: { ...DRESSED.settings, trial_end: null } });
+    });
+
+    it.each([
+      { what: 'upgrade', request: UPGRADE, from: 'price_starter', to: 'price_professional' },
+      { what: 'downgrade', request: DOWNGRADE_NOW, from: 'price_professional', to: 'price_starter' },
+    ])('should keep the quantity and the item’s fields through an immediate $what and its revert', async ({ request, from, to }) => {
+      // Prepare
+      seed(from, DRESSED);
+
+      // Act
+      const change = await billing.applyPlanChange(request);
+      const changed = structuredClone(fake.subscription('sub_acme'));
+      await billing.revertPlanChange(request, change);
+
+      // Assess
+      expect(changed).toMatchObject(kept(to));
+      expect(fake.subscription('sub_acme')).toMatchObject(kept(from));
+    });
+
+    it('should preview the upgrade of every seat: the item’s quantity is kept in the invoice preview', async () => {
+      // Prepare
+      seed('price_starter', DRESSED);
+
+      // Act
+      const preview = await billing.previewPlanChange(UPGRADE);
+      const change = await billing.applyPlanChange(UPGRADE);
+
+      // Assess: what was previewed is what is invoiced, for 3 seats
+      expect(preview.amountDueNow).toBe(FAKE_PRORATION.net * DRESSED.quantity);
+      expect(change.amountInvoiced).toBe(preview.amountDueNow);
+    });
+
+    it('should keep every field when a period-end downgrade is reverted after the new price took effect', async () => {
+      // Prepare
+      seed('price_professional', DRESSED);
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+      fake.advanceSchedule(change.references.scheduleId as string);
+
+      // Act
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+
+      // Assess
+      expect(fake.subscription('sub_acme')).toMatchObject({ ...kept('price_professional'), scheduleId: null, settings: { ...DRESSED.settings, trial_end: null } });
+    });
+  });
+
+  describe('Guards on what Stripe answers', () => {
+    /** An applied upgrade whose invoice the test then changes as Stripe could have. */
+    async function upgradeWithInvoice(fields: Record<string, unknown>): Promise<BillingChange> {
+      const change = await billing.applyPlanChange(UPGRADE);
+      Object.assign(fake.invoice(change.references.invoiceId as string) as Record<string, unknown>, fields);
+      return change;
+    }
+
+    it('should not issue a credit note for an invoice of 0 (a fully discounted proration)', async () => {
+      const change = await upgradeWithInvoice({ total: 0, amount_due: 0, amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.creditNotes).toHaveLength(0);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
+    it('should leave a voided invoice alone on a second revert', async () => {
+      const change = await upgradeWithInvoice({ status: 'open', amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      fake.expireIdempotencyKeys();
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.requestsTo('POST', `/v1/invoices/${change.references.invoiceId as string}/void`)).toHaveLength(1);
+      expect(fake.creditNotes).toHaveLength(0);
+    });
+
+    it('should refuse to revert an invoice that is neither paid, open nor void, naming it for an operator', async () => {
+      const change = await upgradeWithInvoice({ status: 'uncollectible' });
+      await expect(billing.revertPlanChange(UPGRADE, change)).rejects.toThrow(new RegExp(`Invoice ${change.references.invoiceId as string} .* is uncollectible: refund or void it in Stripe by hand`));
+      expect(fake.creditNotes).toHaveLength(0);
+    });
+
+    it('should refund again when the earlier credit note of this rollback was voided', async () => {
+      const change = await upgradeWithInvoice({});
+      await billing.revertPlanChange(UPGRADE, change);
+      Object.assign(fake.creditNotes[0] as Record<string, unknown>, { status: 'void' });
+      fake.expireIdempotencyKeys();
+      await billing.revertPlanChange(UPGRADE, change);
+      expect(fake.creditNotes.map((note) => note.status)).toEqual(['void', 'issued']);
+    });
+
+    it('should leave a canceled schedule alone, even on the new price (cancelling it canceled its subscription)', async () => {
+      seed('price_professional');
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+      fake.advanceSchedule(change.references.scheduleId as string);
+      fake.cancelSchedule(change.references.scheduleId as string);
+      fake.requests.length = 0;
+      await billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, change);
+      expect(fake.mutations).toHaveLength(0);
+    });
+  });
+
+  describe('Guard: only this change’s invoice is refunded', () => {
+    it('should not refund the renewal invoice when an upgrade during a free period invoiced nothing and is rolled back', async () => {
+      // Prepare: a trial added to a paying subscription (latest invoice: its last renewal), during which a price
+      // change prorates nothing, so always_invoice creates no invoice and latest_invoice stays the renewal.
+      seed('price_starter', { status: 'trialing' });
+      const renewal = fake.seedInvoice('sub_acme');
+
+      // Act
+      const change = await billing.applyPlanChange(UPGRADE);
+      await billing.revertPlanChange(UPGRADE, change);
+
+      // Assess
+      expect(change.amountInvoiced).toBe(0);
+      expect(change.references.invoiceId).toBeUndefined();
+      expect(fake.creditNotes).toHaveLength(0);
+      expect(fake.invoice(renewal.id as string)).toMatchObject({ billing_reason: 'subscription_cycle', status: 'paid' });
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+  });
+
   describe('Method: revertPlanChange', () => {
     /** Apply `request`, then forget the requests it made, so the assertions see only the revert's. */
     async function applied(request: PlanChangeRequest): Promise<BillingChange> {
@@ -381,15 +659,17 @@ describe('Class: StripeBilling', () => {
 
       // Assess
       expect(fake.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /v1/subscriptions/sub_acme',
         'POST /v1/subscriptions/sub_acme',
         `GET /v1/invoices/${invoiceId}`,
         'GET /v1/credit_notes',
         'POST /v1/credit_notes',
       ]);
-      const [restore, , , creditNote] = fake.requests;
+      const [, restore, , , creditNote] = fake.requests;
       expect(restore?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_starter',
+        'items[0][quantity]': '1',
         proration_behavior: 'none',
         'metadata[revertedOperationId]': 'op-upgrade-1',
       });
@@ -453,10 +733,11 @@ describe('Class: StripeBilling', () => {
     });
 
     it('should void the upgrade invoice instead when it is still open (invoices sent rather than charged)', async () => {
-      // Prepare
+      // Prepare: a customer invoiced by email, whose proration invoice Stripe leaves open until paid
+      seed('price_starter', { settings: { collection_method: 'send_invoice', days_until_due: 30 } });
       const change = await applied(UPGRADE);
       const invoiceId = change.references.invoiceId as string;
-      Object.assign(fake.invoice(invoiceId) as Record<string, unknown>, { status: 'open', amount_paid: 0 });
+      expect(fake.invoice(invoiceId)).toMatchObject({ status: 'open', amount_paid: 0, billing_reason: 'subscription_update' });
 
       // Act
       await billing.revertPlanChange(UPGRADE, change);
@@ -495,9 +776,7 @@ describe('Class: StripeBilling', () => {
       seed('price_professional');
       const change = await applied(DOWNGRADE_AT_PERIOD_END);
       const scheduleId = change.references.scheduleId as string;
-      const schedule = fake.schedule(scheduleId) as Record<string, unknown>;
-      schedule.current_phase = { start_date: PERIOD_END, end_date: PERIOD_END + 30 * 86_400 };
-      await fake.stripeClient().subscriptions.update('sub_acme', { items: [{ id: 'si_acme', price: 'price_starter' }], proration_behavior: 'none' });
+      fake.advanceSchedule(scheduleId);
       fake.requests.length = 0;
 
       // Act
@@ -510,6 +789,7 @@ describe('Class: StripeBilling', () => {
       expect(writes[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'none',
         'metadata[revertedOperationId]': 'op-downgrade-1',
       });
@@ -527,15 +807,15 @@ describe('Class: StripeBilling', () => {
       await billing.revertPlanChange(DOWNGRADE_NOW, change);
 
       // Assess
-      expect(fake.requests).toHaveLength(1);
-      expect(`${fake.requests[0]?.method} ${fake.requests[0]?.path}`).toBe('POST /v1/subscriptions/sub_acme');
-      expect(fake.requests[0]?.form).toEqual({
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/subscriptions/sub_acme', 'POST /v1/subscriptions/sub_acme']);
+      expect(fake.requests[1]?.form).toEqual({
         'items[0][id]': 'si_acme',
         'items[0][price]': 'price_professional',
+        'items[0][quantity]': '1',
         proration_behavior: 'create_prorations',
         'metadata[revertedOperationId]': 'op-downgrade-2',
       });
-      expect(fake.requests[0]?.idempotencyKey).toBe('op-downgrade-2:revert');
+      expect(fake.requests[1]?.idempotencyKey).toBe('op-downgrade-2:revert');
       expect(fake.subscription('sub_acme')?.priceId).toBe('price_professional');
     });
 
