@@ -64,6 +64,13 @@ async function upgrading(tenantId: string): Promise<string> {
   heldLeases.push({ tenantId, leaseId: lease.body.leaseId as string });
   const started = await api.request<Body>('POST', `/tenants/${tenantId}/plan`, { body: { plan: 'professional', drainTimeoutSeconds: 120 } });
   expect(started.status).toBe(202);
+  // Wait until the workflow is parked in its drain (read-only window open), so the tenant item and its
+  // history no longer change while the test compares them.
+  const deadline = Date.now() + 15_000;
+  while (!(await api.store.get(tenantId)).readOnlyReason) {
+    if (Date.now() > deadline) throw new Error(`the upgrade of ${tenantId} never reached its drain`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return started.body.operationId as string;
 }
 
