@@ -123,6 +123,16 @@ export class NpmStart {
     this.remember();
   }
 
+  /** Wait until DynamoDB Local's JVM of this instance runs (it answers ~3 s later). */
+  async jvmStarted(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!processTable().some((entry) => entry.args.includes('DynamoDBLocal.jar') && entry.args.includes(`-port ${this.dynamoPort}`))) {
+      if (Date.now() > deadline) throw new Error(`No DynamoDB Local JVM within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
+      await sleep(50);
+    }
+    this.remember();
+  }
+
   /** The processes of this instance: its process group, and the JVM and its ancestors wherever they are. */
   processes(table: ProcessInfo[] = processTable()): { npm: number; node: number; jvm: number; all: number[] } {
     const jvm = table.find((entry) => entry.args.includes('DynamoDBLocal.jar') && entry.args.includes(`-port ${this.dynamoPort}`));

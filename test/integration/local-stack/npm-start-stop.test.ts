@@ -12,6 +12,8 @@ interface StopCase {
   readonly signal: NodeJS.Signals;
   readonly target: Target;
   readonly viaShell?: boolean;
+  /** Send it while DynamoDB Local is still starting (its JVM runs, the API is not up yet). */
+  readonly duringStartup?: boolean;
 }
 
 const CASES: readonly StopCase[] = [
@@ -25,6 +27,7 @@ const CASES: readonly StopCase[] = [
   { name: 'SIGKILL to npm (the parent of the node process dies)', signal: 'SIGKILL', target: 'npm' },
   { name: 'SIGKILL to the shell that ran npm start (the launcher dies)', signal: 'SIGKILL', target: 'launcher', viaShell: true },
   { name: 'SIGKILL to the node process (the JVM must not outlive it)', signal: 'SIGKILL', target: 'node' },
+  { name: 'SIGTERM to the node process while DynamoDB Local is starting', signal: 'SIGTERM', target: 'node', duringStartup: true },
 ];
 const STOP_WITHIN_MS = 5_000;
 
@@ -41,7 +44,8 @@ describe('npm start stops however it is stopped', () => {
       const instance = await NpmStart.spawn({ viaShell: stopCase.viaShell });
       instances.push(instance);
       try {
-        await instance.ready();
+        if (stopCase.duringStartup) await instance.jvmStarted();
+        else await instance.ready();
         const { npm, node, jvm, all } = instance.processes();
         const target = { npm, node, group: -instance.pgid, launcher: instance.pgid }[stopCase.target];
 
