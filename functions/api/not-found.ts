@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../shared/errors';
 import { errorResponses } from '../shared/http/error-handler';
+import { requestLog } from '../shared/http/request-log';
 import type { ApiResult } from '../shared/http/response';
 import { matchRoute } from './routes';
 
@@ -17,4 +18,4 @@ export async function routeNotFound(event: APIGatewayProxyEventV2): Promise<ApiR
   throw new ApiError(404, 'ROUTE_NOT_FOUND', `No route ${method} ${event.rawPath}; see the API reference in README.md.`);
 }
 
-export const handler = middy<APIGatewayProxyEventV2, ApiResult>().use(errorResponses()).handler(routeNotFound);
+export const handler = middy<APIGatewayProxyEventV2, ApiResult>().use(requestLog()).use(errorResponses()).handler(routeNotFound);

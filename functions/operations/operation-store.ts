@@ -75,6 +75,26 @@ export const SCHEDULED_OPERATIONS = 'operation:scheduled';
 /** The statuses an ended operation may have. */
 export type FinalStatus = 'succeeded' | 'rolled_back' | 'cancelled';
 
+/** How a workflow ended, as logged (locally one line, on AWS a structured log entry): what operators search by. */
+export interface OperationOutcome {
+  readonly workflow: Operation['workflow'];
+  readonly operationId: string;
+  readonly tenantId: string;
+  readonly status: OperationStatus;
+  /** `<error code>: <message>` for a rolled-back or cancelled operation. */
+  readonly cause?: string;
+}
+
+export function operationOutcome(operation: Operation): OperationOutcome {
+  return {
+    workflow: operation.workflow,
+    operationId: operation.operationId,
+    tenantId: operation.tenantId,
+    status: operation.status,
+    ...(operation.error ? { cause: `${operation.error.code}: ${operation.error.message}` } : {}),
+  };
+}
+
 export function operationPk(operationId: string): string {
   return `OPERATION#${operationId}`;
 }

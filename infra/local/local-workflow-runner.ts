@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import { operationOutcome, type OperationOutcome } from '../../functions/operations/operation-store';
 import { runPlanChangeStep, type PlanChangeDependencies, type PlanChangeInput, type PlanChangeStep, type StepFailure } from '../../functions/plan-change/plan-change-steps';
 import type { WorkflowName, WorkflowRunner } from '../../functions/workflows/workflow-runner';
 
@@ -55,6 +56,8 @@ export interface LocalWorkflowRunnerOptions {
   readonly timeoutSeconds?: number;
   /** Called with an execution's unexpected error (one that is neither success nor a compensated rollback). */
   readonly onError?: (error: unknown) => void;
+  /** Called once an execution has ended, with its operation as the store has it then (status, cause). */
+  readonly onOutcome?: (outcome: OperationOutcome) => void;
 }
 
 export class LocalWorkflowRunner implements WorkflowRunner {
@@ -105,6 +108,10 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         // A Fail state (PlanChangeRolledBack) ends a compensated execution: expected, nothing more to do.
         if (error instanceof ExecutionError && (error.cause as Error | undefined)?.name === 'PlanChangeRolledBack') return;
         this.#options.onError?.(error);
+      })
+      .catch((error: unknown) => this.#options.onError?.(error))
+      .then(async () => {
+        if (this.#options.onOutcome) this.#options.onOutcome(operationOutcome(await this.#options.planChange().operations.get(operation.operationId)));
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => this.#running.delete(done));

@@ -4,17 +4,29 @@
  *   npm start                     API on 127.0.0.1:3000, DynamoDB Local on 127.0.0.1:8000
  *   npm start -- --reset          start from an empty database (re-seeds the demo tenants)
  *   PORT=4000 DYNAMODB_PORT=8001 npm start
- * Ctrl-C stops everything, DynamoDB Local's JVM included.
+ *   npm start -- --data-dir PATH  keep the data (database, token key) in PATH instead of .local/ (LOCAL_DATA_DIR=PATH)
+ * It stops, DynamoDB Local's JVM included, on SIGINT, SIGTERM or SIGHUP to npm or to this process, and when
+ * npm (or whatever launched it in its process group) dies: within 5 s (see `stop`).
  */
 import { rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import type { OperationOutcome } from '../../functions/operations/operation-store';
+import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { LOCAL_DIR, LOCAL_TABLE_NAME, localTokenKey } from './local-settings';
+import { watchLaunchers } from './launcher-watch';
+import { LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
 import { applyLoopbackEnvironment } from './loopback-env';
 
-const USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N]';
+const USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --data-dir PATH]';
+/** Everything stops within this: API closed, workflows given WORKFLOW_GRACE_MS, the JVM stopped, exit. */
+const STOP_DEADLINE_MS = 4_500;
+/**
+ * Running workflows (and a schedule being delivered) get this long to finish or compensate; any left are
+ * rolled back by the sweep at the next start. Then the JVM gets TERM, and KILL 2 s later (its guard).
+ */
+const WORKFLOW_GRACE_MS = 2_000;
 
 function portOption(value: string | undefined, fallback: number, name: string): number {
   const port = Number(value ?? fallback);
@@ -22,39 +34,55 @@ function portOption(value: string | undefined, fallback: number, name: string): 
   return port;
 }
 
+/** `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ...` */
+export function workflowLine(outcome: OperationOutcome): string {
+  return `workflow ${outcome.workflow} ${outcome.operationId} tenant=${outcome.tenantId} ${outcome.status}${outcome.cause ? ` cause=${outcome.cause}` : ''}`;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' } },
+    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 'data-dir': { type: 'string' } },
     strict: true,
   });
   const apiPort = portOption(values.port ?? process.env.PORT, 3000, '--port');
   const dynamoPort = portOption(values['dynamodb-port'] ?? process.env.DYNAMODB_PORT, 8000, '--dynamodb-port');
+  const dataRoot = localDataDir(values['data-dir']);
+
+  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void; stopping?: boolean } = {};
+  // Stop in order within STOP_DEADLINE_MS: no new requests, no new schedules, running workflows given a short
+  // grace, then the JVM. Whatever is still running then is cut off: the JVM's guard kills it when we exit.
+  const stop = async (why: string, code = 0) => {
+    if (running.stopping) return;
+    running.stopping = true;
+    log(`Stopping (${why})...`);
+    setTimeout(() => {
+      process.stderr.write(`npm start: not stopped within ${STOP_DEADLINE_MS} ms; exiting anyway.\n`);
+      running.release?.();
+      process.exit(code || 1);
+    }, STOP_DEADLINE_MS);
+    await running.closeApi?.();
+    await Promise.race([Promise.all([running.scheduler?.stop(), running.workflows?.idle()]), new Promise((resolve) => setTimeout(resolve, WORKFLOW_GRACE_MS))]);
+    await running.dynamo?.stop();
+    running.release?.();
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
+  // npm does not pass on every signal (SIGHUP), and SIGKILL reaches no one: notice npm itself going away.
+  watchLaunchers((pid) => void stop(`the process that started it (pid ${pid}) has exited`));
+  // However we exit, the lock goes; the JVM's guard sees our end of its pipe close and stops the JVM.
+  process.on('exit', () => running.release?.());
 
   applyLoopbackEnvironment();
   checkJava();
   await reservePort(apiPort, 'the API (set PORT or --port)');
   await reservePort(dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
 
-  const dataDir = join(LOCAL_DIR, 'dynamodb');
+  running.release = lockDataDir(dataRoot, { apiPort }).release;
+  const dataDir = join(dataRoot, 'dynamodb');
   if (values.reset) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-
-  const running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; stopping?: boolean } = {};
-  const stop = async (code: number) => {
-    if (running.stopping) return;
-    running.stopping = true;
-    await running.closeApi?.();
-    await running.scheduler?.stop();
-    // Let running workflows finish or compensate (bounded), so no tenant is left mid-change.
-    await Promise.race([running.workflows?.idle(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    await running.dynamo?.stop();
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGHUP', () => void stop(0));
-  // Last resort if we die another way: never leave the JVM behind.
-  process.on('exit', () => running.dynamo?.process.kill('SIGKILL'));
 
   const dynamo = await startDynamoDbLocal({ port: dynamoPort, dbPath: dataDir });
   running.dynamo = dynamo;
@@ -62,7 +90,7 @@ async function main(): Promise<void> {
   // The handlers read their configuration once, at import: set it before importing them.
   process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
   process.env.TABLE_NAME = LOCAL_TABLE_NAME;
-  process.env.TOKEN_SECRET = localTokenKey();
+  process.env.TOKEN_SECRET = localTokenKey(dataRoot);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
@@ -75,6 +103,7 @@ async function main(): Promise<void> {
   const workflows = new LocalWorkflowRunner({
     planChange: workflowDependencies,
     onError: (error) => process.stderr.write(`workflow error: ${(error as Error).stack ?? String(error)}\n`),
+    onOutcome: (outcome) => log(workflowLine(outcome)),
   });
   setWorkflowRunner(workflows);
   running.workflows = workflows;
@@ -96,8 +125,9 @@ async function main(): Promise<void> {
   scheduler.start(1000);
   running.scheduler = scheduler;
   const { startLocalApi } = await import('./http-adapter');
+  const { requestLine } = await import('../../functions/shared/http/request-log');
   const { signToken } = await import('../../functions/auth/api-tokens');
-  const api = await startLocalApi({ port: apiPort });
+  const api = await startLocalApi({ port: apiPort, onResponse: (entry) => log(requestLine(entry)) });
   running.closeApi = api.close;
 
   const operatorToken = signToken({ subject: 'local-operator', role: 'operator' }, process.env.TOKEN_SECRET);
@@ -106,7 +136,7 @@ async function main(): Promise<void> {
     [
       '',
       `Tenant lifecycle control plane (local) is up: ${api.url}`,
-      `  DynamoDB Local   ${dynamo.endpoint}  table '${LOCAL_TABLE_NAME}', data in .local/dynamodb${seeded ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
+      `  DynamoDB Local   ${dynamo.endpoint}  table '${LOCAL_TABLE_NAME}', data in ${dataDir}${seeded ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
       '',
       `  export API=${api.url}`,
       `  export TOKEN=${operatorToken}`,
@@ -114,6 +144,7 @@ async function main(): Promise<void> {
       '',
       '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
       '',
+      'One line per request (method, path, status, time, caller) and per workflow outcome follows.',
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),

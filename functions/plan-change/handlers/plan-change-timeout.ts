@@ -6,6 +6,7 @@
  * its second chance, so no tenant is left upgrading or downgrading.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
+import { operationOutcome } from '../../operations/operation-store';
 import { logger } from '../../shared/powertools';
 import { workflowDependencies } from '../workflow-deps';
 import { runPlanChangeStep, type PlanChangeInput } from '../plan-change-steps';
@@ -21,10 +22,14 @@ export const handler = async (event: EventBridgeEvent<'Step Functions Execution 
   const { status, executionArn } = event.detail;
   if (status !== 'TIMED_OUT' && status !== 'ABORTED' && status !== 'FAILED') return;
   const operation = (JSON.parse(event.detail.input) as { operation: PlanChangeInput }).operation;
+  logger.resetKeys();
+  logger.setCorrelationId(operation.operationId);
   logger.appendKeys({ tenantId: operation.tenantId, operationId: operation.operationId });
   logger.warn('Compensating a plan-change execution that ended without its Catch', { status, executionArn });
-  await runPlanChangeStep(workflowDependencies(), 'compensate', operation, {
+  const deps = workflowDependencies();
+  await runPlanChangeStep(deps, 'compensate', operation, {
     Error: status === 'TIMED_OUT' ? 'States.Timeout' : status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionFailed',
     Cause: `The plan-change execution ${status === 'TIMED_OUT' ? 'timed out' : status === 'ABORTED' ? 'was aborted' : 'failed'}.`,
   });
+  logger.info('Workflow ended', { ...operationOutcome(await deps.operations.get(operation.operationId)) });
 };

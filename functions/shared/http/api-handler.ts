@@ -1,6 +1,6 @@
 /**
  * `apiRoute`: wraps a route's plain function in the shared middy stack, outermost first:
- * JSON errors → Powertools logger context → authentication and route access → body and parameter
+ * request log (one entry per request, correlation id) → JSON errors → Powertools logger context → authentication and route access → body and parameter
  * validation (zod, strict) → Idempotency-Key (POST) → the function. The function receives typed, validated input.
  */
 import middy from '@middy/core';
@@ -16,6 +16,7 @@ import { logger } from '../powertools';
 import { errorResponses } from './error-handler';
 import { IdempotencyStore, idempotency } from './idempotency';
 import { authorizeRoute, principalOf, type RouteAccess } from './principal';
+import { requestLog } from './request-log';
 import type { ApiResult } from './response';
 
 export interface ApiRequest<Body, Query, Params> {
@@ -168,8 +169,9 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
   };
 
   const handler = middy<APIGatewayProxyEventV2, ApiResult>()
+    .use(requestLog()) // also clears the request's log keys, last, so error entries keep them
     .use(errorResponses())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger))
     .use(parseRequest);
   if (options.idempotent) handler.use(idempotency({ routeId: options.routeId, store: sharedIdempotencyStore }));
   return handler.handler(async (event) => run(parsed.get(event) as ApiRequest<Body, Query, Params>)) as unknown as RouteHandler;

@@ -1,0 +1,63 @@
+/**
+ * `npm start` stops however it is stopped: a signal to npm, to the node process running start.ts or to the
+ * whole process group (Ctrl-C, a closing terminal), or the death of the process that launched it. Each way,
+ * within 5 s, the API and DynamoDB Local stop answering and no process of the instance is left (the JVM
+ * included). Each case runs the real `npm start` with its own ports and data folder.
+ */
+import { NpmStart } from '../../support/npm-start';
+
+type Target = 'npm' | 'node' | 'group' | 'launcher';
+interface StopCase {
+  readonly name: string;
+  readonly signal: NodeJS.Signals;
+  readonly target: Target;
+  readonly viaShell?: boolean;
+  /** Send it while DynamoDB Local is still starting (its JVM runs, the API is not up yet). */
+  readonly duringStartup?: boolean;
+}
+
+const CASES: readonly StopCase[] = [
+  { name: 'SIGINT to npm', signal: 'SIGINT', target: 'npm' },
+  { name: 'SIGTERM to npm', signal: 'SIGTERM', target: 'npm' },
+  { name: 'SIGHUP to npm', signal: 'SIGHUP', target: 'npm' },
+  { name: 'SIGINT to the node process', signal: 'SIGINT', target: 'node' },
+  { name: 'SIGTERM to the node process', signal: 'SIGTERM', target: 'node' },
+  { name: 'SIGINT to the process group (Ctrl-C in a terminal)', signal: 'SIGINT', target: 'group' },
+  { name: 'SIGHUP to the process group (the terminal closes)', signal: 'SIGHUP', target: 'group' },
+  { name: 'SIGKILL to npm (the parent of the node process dies)', signal: 'SIGKILL', target: 'npm' },
+  { name: 'SIGKILL to the shell that ran npm start (the launcher dies)', signal: 'SIGKILL', target: 'launcher', viaShell: true },
+  { name: 'SIGKILL to the node process (the JVM must not outlive it)', signal: 'SIGKILL', target: 'node' },
+  { name: 'SIGTERM to the node process while DynamoDB Local is starting', signal: 'SIGTERM', target: 'node', duringStartup: true },
+];
+const STOP_WITHIN_MS = 5_000;
+
+const instances: NpmStart[] = [];
+afterAll(() => {
+  for (const instance of instances) instance.cleanup();
+});
+
+// Concurrent (jest's maxConcurrency, 5 by default): each case starts its own instance, ~4-6 s of CPU.
+describe('npm start stops however it is stopped', () => {
+  it.concurrent.each(CASES.map((stopCase) => [stopCase.name, stopCase] as const))(
+    '%s: API, DynamoDB Local and every process gone within 5 s',
+    async (_name, stopCase) => {
+      const instance = await NpmStart.spawn({ viaShell: stopCase.viaShell });
+      instances.push(instance);
+      try {
+        if (stopCase.duringStartup) await instance.jvmStarted();
+        else await instance.ready();
+        const { npm, node, jvm, all } = instance.processes();
+        const target = { npm, node, group: -instance.pgid, launcher: instance.pgid }[stopCase.target];
+
+        process.kill(target, stopCase.signal);
+        const { ms, left } = await instance.waitUntilStopped([...all, node, jvm], STOP_WITHIN_MS);
+
+        expect({ left, output: left.length ? `${instance.stdout}\n${instance.stderr}` : '' }).toEqual({ left: [], output: '' });
+        expect(ms).toBeLessThanOrEqual(STOP_WITHIN_MS);
+      } finally {
+        instance.cleanup();
+      }
+    },
+    120_000,
+  );
+});
