@@ -110,7 +110,12 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
   }
 }
 
-export type PeriodEndOutcome = 'started' | 'not_due' | 'deferred' | 'cancelled' | 'already_handled' | 'not_found';
+/**
+ * What a delivery of the period-end schedule did: `started` the change (this delivery initiated it),
+ * `restarted` (an earlier delivery initiated it; this one made sure its execution runs, a no-op when it does),
+ * `not_due` (re-armed), `deferred` (tenant busy; re-armed), `cancelled`, `already_handled`, `not_found`.
+ */
+export type PeriodEndOutcome = 'started' | 'restarted' | 'not_due' | 'deferred' | 'cancelled' | 'already_handled' | 'not_found';
 
 export interface PeriodEndResult {
   readonly operationId: string;
@@ -133,7 +138,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
     const tenant = await deps.tenants.get(input.tenantId);
     if (tenant.operationId !== operationId) return { operationId, outcome: 'already_handled' };
     await startExecution(deps, input);
-    return { operationId, outcome: 'started' };
+    return { operationId, outcome: 'restarted' };
   }
   // Not scheduled any more (ended, being cancelled), or never set up: the sweeper undoes those.
   if (operation.status !== 'scheduled' || !operation.steps.includes('scheduled') || !operation.effectiveAt) return { operationId, outcome: 'already_handled' };

@@ -63,6 +63,8 @@ export interface LocalWorkflowRunnerOptions {
 export class LocalWorkflowRunner implements WorkflowRunner {
   readonly #options: LocalWorkflowRunnerOptions;
   readonly #running = new Set<Promise<unknown>>();
+  /** Execution names started by this runner (Step Functions keeps them 90 days; this process, for its life). */
+  readonly #started = new Set<string>();
   readonly #machine: StateMachine;
   readonly #taskStates: string[];
 
@@ -79,6 +81,10 @@ export class LocalWorkflowRunner implements WorkflowRunner {
 
   async start(workflow: WorkflowName, executionName: string, input: Record<string, unknown>): Promise<void> {
     if (workflow !== 'plan-change') throw new Error(`Unknown workflow ${workflow}`);
+    // The port's contract, as Step Functions keeps it: an execution name is used once, so starting the same
+    // name again (a redelivered schedule, a retried start) is a no-op instead of a second execution.
+    if (this.#started.has(executionName)) return;
+    this.#started.add(executionName);
     const operation = (input as { operation: PlanChangeInput }).operation;
     const handlers = Object.fromEntries(
       this.#taskStates.map((state) => [

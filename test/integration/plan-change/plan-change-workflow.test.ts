@@ -68,6 +68,25 @@ describe('Plan change: upgrade', () => {
     expect((await events('up-happy')).slice(0, 3).map((e) => e.event)).toEqual(['complete_upgrade', 'start_read_only_window', 'initiate_upgrade']);
   });
 
+  it('should run one execution when the same execution name is started twice, as Step Functions does', async () => {
+    await api.createTenant('up-start-twice', { plan: 'starter' });
+    const steps: string[] = [];
+    fault = (state, phase, operation) => {
+      if (phase === 'before' && operation.tenantId === 'up-start-twice') steps.push(state);
+    };
+    const started = await startPlanChange('up-start-twice', { plan: 'professional' });
+    const operationId = started.body.operationId as string;
+    const input = (await planChangeDependencies().operations.get(operationId)).input;
+
+    await runner.start('plan-change', operationId, { operation: input }); // a redelivery or a retried start
+    await runner.idle();
+
+    expect(await finished(operationId)).toMatchObject({ status: 'succeeded' });
+    expect(steps.length).toBeGreaterThan(3);
+    expect(steps).toEqual([...new Set(steps)]); // no Task state ran twice
+    expect((await ledger.ledgerEntries('up-start-twice')).map((e) => e.kind)).toEqual(['charge']);
+  });
+
   it('should answer 409 to a second plan change while the first owns the tenant', async () => {
     await api.createTenant('up-twice', { plan: 'free' });
     const [a, b] = await Promise.all([startPlanChange('up-twice', { plan: 'starter' }), startPlanChange('up-twice', { plan: 'professional' })]);
