@@ -6,7 +6,10 @@ import { MAX_EXACT_INTEGER, decimal, printable, queryWholeNumber, text, wholeNum
 
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 
-export const tenantIdSchema = printable(z.string()).regex(TENANT_ID_PATTERN, 'must be 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
+/** Stripe object ids are at most 255 characters (Stripe's API reference: "Object IDs"). */
+const STRIPE_ID_MAX = 255;
+
+export const tenantIdSchema = printable(z.string().max(63, 'must be at most 63 characters')).regex(TENANT_ID_PATTERN, 'must be 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
 
 export const tenantPathSchema = z.object({ tenantId: tenantIdSchema }).strict();
 
@@ -39,7 +42,7 @@ export const reportUsageBodySchema = z
         users: count,
       })
       .strict(),
-    measuredAt: printable(z.iso.datetime({ message: 'must be an ISO 8601 UTC time, e.g. 2026-11-22T08:00:00Z' })).optional(),
+    measuredAt: printable(z.iso.datetime({ message: 'must be an ISO 8601 UTC time, e.g. 2026-11-22T08:00:00Z' }).max(40, 'must be at most 40 characters')).optional(),
   })
   .strict();
 export type ReportUsageBody = z.infer<typeof reportUsageBodySchema>;
@@ -51,15 +54,16 @@ export const createTenantBodySchema = z
   .object({
     tenantId: tenantIdSchema.optional(),
     name: text(200),
-    email: printable(z.email('must be an email address')),
+    // 254 characters: the longest address SMTP can carry (RFC 5321 4.5.3.1.3, a 256-octet path less its brackets).
+    email: printable(z.email('must be an email address').max(254, 'must be at most 254 characters')),
     plan: z.enum(PLAN_IDS).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
     /** The tenant's Stripe subscription, when it is billed through Stripe. */
     billing: z
       .object({
-        customerId: printable(z.string()).regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
-        subscriptionId: printable(z.string()).regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
-        subscriptionItemId: printable(z.string()).regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
+        customerId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
+        subscriptionId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
+        subscriptionItemId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
       })
       .strict()
       .optional(),

@@ -10,9 +10,22 @@ export const DEMO_TENANTS: readonly (NewTenant & { readonly suspended?: string }
   { tenantId: 'suspended-co', name: 'Suspended Co', email: 'billing@suspended.example', plan: 'starter', usage: { queriesPerMonth: 900, storageGb: 0.8, documents: 300, users: 4 }, suspended: 'invoice.payment_failed: card declined (demo seed)' },
 ];
 
-export async function seedDemoTenants(store: TenantStore): Promise<void> {
+/**
+ * Create the demo tenants that are missing, while the database holds nothing but demo tenants: a first start
+ * stopped half-way through seeding is completed by the next one, and a database with tenants of its own is
+ * left alone. Answers how many were created.
+ */
+export async function seedDemoTenants(store: TenantStore): Promise<number> {
+  const existing = await store.listByState(undefined, { limit: DEMO_TENANTS.length + 1 });
+  const demoIds = new Set(DEMO_TENANTS.map((tenant) => tenant.tenantId));
+  if (existing.items.some((tenant) => !demoIds.has(tenant.tenantId)) || existing.nextCursor) return 0;
+  const present = new Set(existing.items.map((tenant) => tenant.tenantId));
+  let created = 0;
   for (const { suspended, ...tenant } of DEMO_TENANTS) {
-    const created = await store.create(tenant, { actor: 'demo-seed', reason: 'Demo tenant from the course notebook' });
-    if (suspended) await store.applyTransition(created, 'suspend', { actor: 'demo-seed', reason: suspended });
+    if (present.has(tenant.tenantId as string)) continue;
+    const made = await store.create(tenant, { actor: 'demo-seed', reason: 'Demo tenant from the course notebook' });
+    if (suspended) await store.applyTransition(made, 'suspend', { actor: 'demo-seed', reason: suspended });
+    created += 1;
   }
+  return created;
 }

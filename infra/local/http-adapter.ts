@@ -196,7 +196,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const requestId = randomUUID();
-  const url = new URL(request.url ?? '/', 'http://localhost');
+  // The request target is a path (origin-form): appended to the origin, so a target starting with `//` stays a
+  // path instead of being read as a host name (`new URL('//x/tenants', base)` would drop the `x`).
+  const url = new URL(`http://localhost${(request.url ?? '/').startsWith('/') ? '' : '/'}${request.url ?? '/'}`);
   const body = await readBody(request);
   if (body === 'too-large') return send(response, errorResult(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds ${GATEWAY_MAX_BODY_BYTES} bytes.`));
   const headerBytes = requestLineAndHeaderValuesBytes(request);

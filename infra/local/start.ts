@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     [
       '',
       `Tenant lifecycle control plane (local) is up: ${api.url}`,
-      `  DynamoDB Local   ${dynamo.endpoint}  table '${LOCAL_TABLE_NAME}', data in ${dataDir}${seeded ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
+      `  DynamoDB Local   ${dynamo.endpoint}  table '${LOCAL_TABLE_NAME}', data in ${dataDir}${seeded > 0 ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
       '',
       `  export API=${api.url}`,
       `  export TOKEN=${operatorToken}`,
@@ -151,14 +151,18 @@ async function main(): Promise<void> {
   );
 }
 
-/** Create the table and seed the demo tenants when the database is new; true when it seeded. */
-async function ensureTable(endpoint: string): Promise<boolean> {
+/**
+ * Create the table when the database is new, and the demo tenants that are missing while it holds only demo
+ * tenants (so a first start stopped half-way is completed); answers how many demo tenants were created.
+ */
+async function ensureTable(endpoint: string): Promise<number> {
   const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION });
+  let exists = true;
   try {
     await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
-    return false;
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
+    exists = false;
   } finally {
     client.destroy();
   }
@@ -166,9 +170,8 @@ async function ensureTable(endpoint: string): Promise<boolean> {
   const { tenantStore } = await import('../../functions/tenants/tenant-service');
   const { seedDemoTenants } = await import('./demo-tenants');
   const { getDocumentClient } = await import('../../functions/shared/aws-clients');
-  await getDocumentClient().send(new CreateTableCommand(createTableInput(LOCAL_TABLE_NAME)));
-  await seedDemoTenants(tenantStore());
-  return true;
+  if (!exists) await getDocumentClient().send(new CreateTableCommand(createTableInput(LOCAL_TABLE_NAME)));
+  return seedDemoTenants(tenantStore());
 }
 
 main().catch((error: unknown) => {

@@ -230,6 +230,20 @@ describe('text', () => {
     },
   );
 
+  it('gives every string field a maximum length', () => {
+    const unbounded = stringFields.filter((field) => (field.schema as { maxLength?: number }).maxLength === undefined).map((field) => field.name);
+    expect(unbounded).toEqual([]);
+  });
+
+  it('should refuse an email longer than SMTP carries (254 characters), and take one of 254', async () => {
+    const email = (length: number) => `${'a'.repeat(64)}@${'b'.repeat(length - 64 - 1 - 8)}.example`;
+    const long = await api.request<ErrorBody>('POST', '/tenants', { body: { tenantId: 'long-email', name: 'Long', email: email(255) } });
+    expect(await expectRefused(long, 400, 'VALIDATION_FAILED', 'email')).toMatch(/at most 254/);
+    const longest = await api.request<ErrorBody>('POST', '/tenants', { body: { tenantId: 'longest-email', name: 'Longest', email: email(254) } });
+    expect(longest.status).toBe(201);
+    snapshot = await api.tableSnapshot();
+  });
+
   it.each(stringFields.map((field) => ({ ...field, label: field.name })))('should refuse a lone surrogate in $label', async ({ route, path }) => {
     await expectRefused(await api.request<ErrorBody>(route.method, pathOf(route), json({ raw: jsonAt(path, '"a\\ud800b"') })), 400, 'VALIDATION_FAILED', path.join('.'));
   });
@@ -262,6 +276,24 @@ describe('text', () => {
     expect(created.status).toBe(201);
     expect(created.body.name).toBe('Zürich 東京 مرحبا 👩‍💻');
     snapshot = await api.tableSnapshot();
+  });
+});
+
+describe('If-Match and the request target', () => {
+  it.each(['"0x11"', '1e1', '" 3"', '"3.0"', '"-1"', 'W/"x"'])('should refuse If-Match %s as INVALID_IF_MATCH, changing nothing', async (ifMatch) => {
+    await expectRefused(await api.request<ErrorBody>('POST', '/tenants/acme-corp/suspend', { body: {}, headers: { 'if-match': ifMatch } }), 400, 'INVALID_IF_MATCH');
+  });
+
+  it('should take If-Match: * as any current version (RFC 9110), and a version as the ETag gives it', async () => {
+    const tenant = await api.request<{ version: number }>('GET', '/tenants/acme-corp');
+    expect((await api.request('POST', '/tenants/acme-corp/suspend', { body: {}, headers: { 'if-match': '*' } })).status).toBe(200);
+    expect((await api.request('POST', '/tenants/acme-corp/resume', { body: {}, headers: { 'if-match': `W/"${tenant.body.version + 1}"` } })).status).toBe(200);
+    snapshot = await api.tableSnapshot();
+  });
+
+  it('should read a request target starting with // as a path, not a host name: 404, nothing changed', async () => {
+    const response = await api.request<ErrorBody>('POST', '//x/tenants/acme-corp/suspend', { body: {} });
+    expect(await expectRefused(response, 404, 'ROUTE_NOT_FOUND')).toContain('//x/tenants/acme-corp/suspend');
   });
 });
 

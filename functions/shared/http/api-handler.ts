@@ -56,10 +56,15 @@ function sharedIdempotencyStore(): IdempotencyStore {
   return idempotencyStore;
 }
 
-/** Parse an If-Match header (a version number, quoted or not, weak or strong); undefined when absent. */
+/**
+ * Parse an If-Match header: the tenant version as decimal digits (`"3"`, `3` or weak `W/"3"`, as the ETag
+ * gives it); undefined when absent or `*` (RFC 9110 13.1.1: any current representation, and a tenant route
+ * already answers 404 when there is none). Throws ApiError 400 INVALID_IF_MATCH for anything else.
+ */
 export function parseIfMatch(ifMatch: string | undefined): number | undefined {
-  if (ifMatch === undefined) return undefined;
-  const version = Number(ifMatch.replace(/^W\//, '').replace(/"/g, '').trim());
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const digits = /^(?:W\/)?"?(\d{1,16})"?$/.exec(ifMatch.trim())?.[1];
+  const version = digits === undefined ? Number.NaN : Number(digits);
   if (!Number.isSafeInteger(version) || version < 1) {
     throw new ApiError(400, 'INVALID_IF_MATCH', 'If-Match must be the tenant version you read (its ETag), for example "3".');
   }
