@@ -4,8 +4,8 @@
  * hand, clause by clause). The scenarios are the ones that clause exists for: a stale write with the right
  * state but an old version, a late step of an ended operation, a retry that lost its lock, and so on.
  */
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LeaseRefusedError } from '../../functions/leases/errors';
 import { QueryLeaseStore } from '../../functions/leases/query-lease-store';
 import { OperationEndedError, OperationStore } from '../../functions/operations/operation-store';
@@ -13,11 +13,10 @@ import { config } from '../../functions/shared/config';
 import { IdempotencyStore } from '../../functions/shared/http/idempotency';
 import { OperationOwnershipError, PlanChangeScheduledError, TenantNotFoundError, VersionConflictError } from '../../functions/tenants/errors';
 import { TenantStore, type ScheduledPlanChange, type Tenant } from '../../functions/tenants/tenant-store';
-import { auditSk, createTableInput, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
+import { auditSk, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
+import { useTestTable } from '../support/test-table';
 
-const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
-  marshallOptions: { removeUndefinedValues: true },
-});
+const client = useTestTable();
 const tableName = config.tableName;
 const tenants = new TenantStore({ client, tableName });
 const operations = new OperationStore({ client, tableName });
@@ -58,13 +57,6 @@ async function rawSet(tenantId: string, fields: Record<string, unknown>): Promis
   );
 }
 
-beforeAll(async () => {
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
-});
-afterAll(async () => {
-  await client.send(new DeleteTableCommand({ TableName: tableName }));
-  client.destroy();
-});
 
 describe('TenantStore.applyTransitions: #state = :expectedState AND #version = :expectedVersion', () => {
   it('should refuse a stale suspend after a scheduled downgrade was recorded (same state, old version), keeping scheduledPlanChange', async () => {
