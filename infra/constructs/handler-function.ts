@@ -54,6 +54,8 @@ export interface HandlerFunctionProps {
 }
 
 export class HandlerFunction extends Construct implements IGrantable {
+  /** The handler module, relative to the repository root, as given in the props. */
+  readonly entry: string;
   readonly function: NodejsFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
@@ -61,6 +63,7 @@ export class HandlerFunction extends Construct implements IGrantable {
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
+    this.entry = props.entry;
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
