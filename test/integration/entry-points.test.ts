@@ -161,6 +161,20 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(await operations.get(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'States.Timeout' } });
   });
 
+  it.each([
+    ['ABORTED', 'ExecutionAborted', 'was aborted'],
+    ['FAILED', 'ExecutionFailed', 'failed'],
+  ])('the timeout handler compensates an execution that ended %s (error %s)', async (status, code, cause) => {
+    const tenantId = `ep-${status.toLowerCase()}`;
+    await tenants.create({ tenantId, name: tenantId, email: `${tenantId}@example.com`, plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const started = await call(changePlan, { method: 'POST', route: '/tenants/{tenantId}/plan', pathParameters: { tenantId }, body: { plan: 'professional' } });
+
+    await planChangeTimeout(executionStatusChange(status, startedInput()));
+
+    expect(await tenants.get(tenantId)).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(await operations.get(started.body?.operationId as string)).toMatchObject({ status: 'rolled_back', error: { code, message: expect.stringContaining(cause) } });
+  });
+
   it('the timeout handler ignores an execution that succeeded', async () => {
     await tenants.create({ tenantId: 'ep-ok', name: 'Ok', email: 'ok@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
     const started = await call(changePlan, { method: 'POST', route: '/tenants/{tenantId}/plan', pathParameters: { tenantId: 'ep-ok' }, body: { plan: 'professional' } });
