@@ -23,6 +23,10 @@ const config: Config = {
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
   ],
   testTimeout: 60_000,
+  // `--coverage` (CI passes it) measures the sources users deploy and run, not the bundles: every handler and
+  // adapter under functions/, the CDK app and the local stack under infra/.
+  collectCoverageFrom: ['functions/**/*.ts', 'infra/**/*.ts', '!**/*.d.ts'],
+  coverageReporters: ['text-summary', ['text', { file: 'coverage.txt' }], 'json-summary', 'lcov'],
 };
 
 export default config;
