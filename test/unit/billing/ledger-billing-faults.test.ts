@@ -12,7 +12,7 @@ import { LedgerBilling } from '../../../functions/billing/ledger-billing';
 const dynamo = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 const ledger = new LedgerBilling({ client, tableName: 'lifecycle', now: () => new Date('2026-11-11T00:00:00.000Z') });
-const upgrade: PlanChangeRequest = { operationId: 'op_1', tenantId: 'acme', fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediate' };
+const upgrade: PlanChangeRequest = { operationId: 'op_1', tenantId: 'acme', fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately' };
 
 beforeEach(() => dynamo.reset());
 afterAll(() => dynamo.restore());
