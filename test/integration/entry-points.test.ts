@@ -175,6 +175,21 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(await operations.get(started.body?.operationId as string)).toMatchObject({ status: 'rolled_back', error: { code, message: expect.stringContaining(cause) } });
   });
 
+  it.each([
+    ['a Lambda error (Cause is its JSON)', { Error: 'ProvisioningTransientError', Cause: JSON.stringify({ errorType: 'ProvisioningTransientError', errorMessage: 'Pinecone is unavailable while copying', trace: ['at x'] }) }, { code: 'ProvisioningTransientError', message: 'Pinecone is unavailable while copying' }],
+    ['a plain-text cause', { Error: 'States.Timeout', Cause: 'Task timed out after 30 seconds' }, { code: 'States.Timeout', message: 'Task timed out after 30 seconds' }],
+    ['no failure at all', undefined, { code: 'Unknown', message: 'The workflow failed without an error.' }],
+  ])('the Task compensate step (the ASL Catch) records %s as the operation error', async (_, failure, error) => {
+    const tenantId = `ep-catch-${(failure?.Error ?? 'none').toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+    await tenants.create({ tenantId, name: tenantId, email: `${tenantId}@example.com`, plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const started = await call(changePlan, { method: 'POST', route: '/tenants/{tenantId}/plan', pathParameters: { tenantId }, body: { plan: 'professional' } });
+
+    await planChangeTask({ ...taskEvent('compensate', startedInput().operation), ...(failure ? { failure } : {}) });
+
+    expect(await operations.get(started.body?.operationId as string)).toMatchObject({ status: 'rolled_back', error });
+    expect(await tenants.get(tenantId)).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
   it('the timeout handler ignores an execution that succeeded', async () => {
     await tenants.create({ tenantId: 'ep-ok', name: 'Ok', email: 'ok@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
     const started = await call(changePlan, { method: 'POST', route: '/tenants/{tenantId}/plan', pathParameters: { tenantId: 'ep-ok' }, body: { plan: 'professional' } });
