@@ -206,6 +206,9 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(cancelled.status).toBeLessThan(300);
     expect((await tenants.get('ep-cancel')).scheduledPlanChange).toBeUndefined();
     expect((await operations.get(operationId)).status).toBe('cancelled');
+
+    const again = await call(cancelScheduledPlanChange, { method: 'DELETE', route: '/tenants/{tenantId}/scheduled-plan-change', pathParameters: { tenantId: 'ep-cancel' } });
+    expect(again).toMatchObject({ status: 404, body: { error: { code: 'NO_SCHEDULED_PLAN_CHANGE' } } });
   });
 
   it('period-end (EventBridge Scheduler target) starts the due downgrade', async () => {
@@ -217,6 +220,12 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: STATE_MACHINE_ARN, name: operationId });
     expect(await tenants.get('ep-period-end')).toMatchObject({ state: 'downgrading' });
     await expect(periodEndHandler({ ...periodEnd(operationId, 'ep-period-end'), payload: {} as never })).rejects.toThrow(TypeError);
+    // A second delivery (Scheduler delivers at least once) starts the same execution again, same name and input:
+    // Step Functions takes that as the execution already running. An unknown operation is reported.
+    await expect(periodEndHandler(periodEnd(operationId, 'ep-period-end'))).resolves.toMatchObject({ operationId, outcome: 'started' });
+    const [first, second] = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+    expect(second).toEqual(first);
+    await expect(periodEndHandler(periodEnd('op_unknown', 'ep-period-end'))).resolves.toEqual({ operationId: 'op_unknown', outcome: 'not_found' });
   });
 
   it('the sweeper (EventBridge scheduled rule) starts a scheduled change whose schedule was lost', async () => {
