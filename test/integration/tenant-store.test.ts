@@ -1,5 +1,5 @@
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IllegalTransitionError, type LifecycleEvent } from '../../functions/lifecycle';
 import { config } from '../../functions/shared/config';
 import {
@@ -10,7 +10,7 @@ import {
   VersionConflictError,
 } from '../../functions/tenants/errors';
 import { TenantStore, type NewTenant, type Tenant } from '../../functions/tenants/tenant-store';
-import { createTableInput } from '../../functions/tenants/tenant-table';
+import { createTableInput, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
 
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
   marshallOptions: { removeUndefinedValues: true },
@@ -194,6 +194,61 @@ describe('Class: TenantStore', () => {
       } while (cursor);
       expect(new Set(seen).size).toBe(seen.length);
       expect(seen).toEqual(expect.arrayContaining(ids));
+    });
+
+    const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+    it.each([
+      ['not base64 JSON', 'not-a-cursor'],
+      ['a JSON array', cursorOf([1])],
+      ['an unknown state', cursorOf({ state: 'frozen' })],
+      ['a state outside the listed one', cursorOf({ state: 'active' })],
+      ['an after without a tenant id', cursorOf({ state: 'suspended', after: { stateChangedAt: '2026-01-01T00:00:00.000Z' } })],
+      ['an after without a time', cursorOf({ state: 'suspended', after: { tenantId: 'list-b' } })],
+    ])('should refuse a cursor with %s', async (_, cursor) => {
+      await expect(store.listByState('suspended', { cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+    });
+
+    it('should take a page size below 1 as 1, and one above 100 as a full page rather than an error', async () => {
+      await store.create(newTenant('list-clamp-1'), operator);
+      await store.create(newTenant('list-clamp-2'), operator);
+      expect((await store.listByState('active', { limit: 0 })).items).toHaveLength(1);
+      expect((await store.listByState('active', { limit: 1000 })).items.length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('Method: history', () => {
+    it('should refuse a cursor whose version is not a positive whole number', async () => {
+      await store.create(newTenant('history-cursor'), operator);
+      for (const before of [0, -1, 1.5]) {
+        await expect(store.history('history-cursor', { cursor: Buffer.from(JSON.stringify({ before })).toString('base64url') })).rejects.toBeInstanceOf(InvalidCursorError);
+      }
+    });
+  });
+
+  describe('Method: applyTransitions (edge cases)', () => {
+    it('should refuse an empty chain', async () => {
+      const tenant = await store.create(newTenant('empty-chain'), operator);
+      await expect(store.applyTransitions(tenant, [], operator)).rejects.toBeInstanceOf(RangeError);
+      expect(await store.get('empty-chain')).toEqual(tenant);
+    });
+
+    it('should answer TenantNotFoundError when the tenant item is gone', async () => {
+      const tenant = await store.create(newTenant('gone'), operator);
+      await client.send(new DeleteCommand({ TableName: config.tableName, Key: { pk: tenantPk('gone'), sk: TENANT_SK } }));
+      await expect(store.applyTransition(tenant, 'suspend', operator)).rejects.toBeInstanceOf(TenantNotFoundError);
+    });
+  });
+
+  describe('Method: setReadOnlyWindow', () => {
+    it('should open and close the window of the owning operation, bumping the version each time', async () => {
+      const tenant = await store.create(newTenant('window-1'), operator);
+      const upgrading = await store.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId: 'op-w1' });
+      const opened = await store.setReadOnlyWindow('window-1', 'op-w1', 'moving vectors');
+      expect(opened).toMatchObject({ readOnlyReason: 'moving vectors', version: upgrading.version + 1 });
+      const closed = await store.setReadOnlyWindow('window-1', 'op-w1', null);
+      expect(closed.readOnlyReason).toBeUndefined();
+      expect(closed.version).toBe(upgrading.version + 2);
     });
   });
 });
