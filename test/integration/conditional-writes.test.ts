@@ -11,8 +11,9 @@ import { QueryLeaseStore } from '../../functions/leases/query-lease-store';
 import { OperationEndedError, OperationStore } from '../../functions/operations/operation-store';
 import { config } from '../../functions/shared/config';
 import { IdempotencyStore } from '../../functions/shared/http/idempotency';
+import { IllegalTransitionError } from '../../functions/lifecycle/errors';
 import { OperationOwnershipError, PlanChangeScheduledError, TenantNotFoundError, VersionConflictError } from '../../functions/tenants/errors';
-import { TenantStore, type ScheduledPlanChange, type Tenant } from '../../functions/tenants/tenant-store';
+import { CHANGE_EVENTS, TenantStore, type ScheduledPlanChange, type Tenant } from '../../functions/tenants/tenant-store';
 import { auditSk, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
 import { useTestTable } from '../support/test-table';
 
@@ -39,7 +40,17 @@ function operationItem(tenantId: string, operationId: string, status: 'running' 
 
 /** Record a scheduled downgrade for `tenant` (as read), with its operation: what the API does for a period-end change. */
 async function schedule(tenant: Tenant, operationId: string): Promise<Tenant> {
-  return tenants.scheduleChange(tenant, downgrade(operationId), { alsoPut: [operationItem(tenant.tenantId, operationId, 'scheduled')] });
+  return tenants.scheduleChange(tenant, downgrade(operationId), { ...operator, operationId }, { event: 'initiate_downgrade', alsoPut: [operationItem(tenant.tenantId, operationId, 'scheduled')] });
+}
+
+/** Start the scheduled downgrade `operationId` of `tenant` (as read): the period-end schedule's transaction (scheduled-plan-change.ts). */
+async function startScheduled(tenant: Tenant, operationId: string): Promise<Tenant> {
+  return tenants.applyTransition(tenant, 'initiate_downgrade', { ...operator, operationId }, { changes: { scheduledPlanChange: null }, alsoUpdate: [operations.startUpdate(operationId)] });
+}
+
+/** The events of a tenant's audit trail, oldest first. */
+async function trail(tenantId: string): Promise<string[]> {
+  return (await tenants.history(tenantId)).items.map((entry) => entry.event).reverse();
 }
 
 /** A write of the tenant item that changes its state without bumping its version (an old or hand-made writer). */
@@ -58,24 +69,66 @@ async function rawSet(tenantId: string, fields: Record<string, unknown>): Promis
 }
 
 
-describe('TenantStore.applyTransitions: #state = :expectedState AND #version = :expectedVersion', () => {
-  it('should refuse a stale suspend after a scheduled downgrade was recorded (same state, old version), keeping scheduledPlanChange', async () => {
+// A stale write of the tenant item also collides with the audit entry of the version it would write (the
+// trail has no gaps); what tells the version clause apart is the answer: the caller's 409 VERSION_CONFLICT
+// (read again and retry) rather than a cancelled transaction that reaches it as a 500.
+describe('TenantStore, every write of the tenant item after its creation: #version = :expectedVersion', () => {
+  it('applyTransitions: should refuse a stale suspend after a scheduled downgrade was recorded (same state, old version), keeping scheduledPlanChange', async () => {
     const stale = await newTenant('stale-suspend');
     const scheduled = await schedule(stale, 'op-stale-suspend');
 
     await expect(tenants.applyTransition(stale, 'suspend', operator)).rejects.toBeInstanceOf(VersionConflictError);
 
     expect(await tenants.get(stale.tenantId)).toEqual(scheduled);
-    expect((await tenants.history(stale.tenantId)).items).toHaveLength(1);
+    expect(await trail(stale.tenantId)).toEqual(['create', CHANGE_EVENTS.schedulePlanChange]);
   });
 
+  it('scheduleChange: should refuse a scheduling on a stale read whose state is active again (suspended and resumed since)', async () => {
+    const stale = await newTenant('schedule-stale');
+    const suspended = await tenants.applyTransition(stale, 'suspend', operator);
+    const active = await tenants.applyTransitions(suspended, ['resume', 'complete_reactivation'], operator);
+
+    await expect(schedule(stale, 'op-schedule-stale')).rejects.toBeInstanceOf(VersionConflictError);
+
+    expect(await tenants.get(stale.tenantId)).toEqual(active);
+    expect(await operations.find('op-schedule-stale')).toBeUndefined();
+  });
+
+  it('clearScheduledChange: should refuse a stale read of the tenant (suspended since, the scheduled change kept) and leave the operation running its course', async () => {
+    const scheduled = await schedule(await newTenant('clear-stale'), 'op-clear-stale');
+    const suspended = await tenants.applyTransition(scheduled, 'suspend', operator);
+    await operations.beginCompensation('op-clear-stale', ['scheduled']);
+
+    await expect(
+      tenants.clearScheduledChange(scheduled, 'op-clear-stale', operator, { alsoUpdate: [operations.finishUpdate('op-clear-stale', 'cancelled', 'compensating')] }),
+    ).rejects.toBeInstanceOf(VersionConflictError);
+
+    expect(await tenants.get(scheduled.tenantId)).toEqual(suspended);
+    expect((await operations.get('op-clear-stale')).status).toBe('compensating');
+  });
+
+  it('startReadOnlyWindow: should refuse a stale read of the owned tenant (a retry of the step opened the window since), keeping the first window', async () => {
+    const tenant = await newTenant('window-stale');
+    const context = { ...operator, operationId: 'op-window-stale' };
+    const upgrading = await tenants.applyTransition(tenant, 'initiate_upgrade', context, { alsoPut: [operationItem(tenant.tenantId, 'op-window-stale')] });
+    const opened = await tenants.startReadOnlyWindow(upgrading, 'draining (first)', context);
+
+    await expect(tenants.startReadOnlyWindow(upgrading, 'draining (retry)', context)).rejects.toBeInstanceOf(VersionConflictError);
+
+    expect(await tenants.get(tenant.tenantId)).toEqual(opened);
+    expect(await trail(tenant.tenantId)).toEqual(['create', 'initiate_upgrade', CHANGE_EVENTS.startReadOnlyWindow]);
+  });
+});
+
+describe('TenantStore.applyTransitions: #state = :expectedState', () => {
   it('should refuse a write whose version matches but whose state does not (a writer that did not bump the version)', async () => {
     const tenant = await newTenant('same-version');
     await rawSet(tenant.tenantId, { state: 'suspended' });
 
-    await expect(tenants.applyTransition(tenant, 'initiate_export', { ...operator, operationId: 'op-same-version' })).rejects.toThrow();
+    await expect(tenants.applyTransition(tenant, 'initiate_export', { ...operator, operationId: 'op-same-version' })).rejects.toBeInstanceOf(VersionConflictError);
 
     expect(await tenants.get(tenant.tenantId)).toMatchObject({ state: 'suspended', version: tenant.version });
+    expect(await trail(tenant.tenantId)).toEqual(['create']);
   });
 });
 
@@ -112,67 +165,97 @@ describe('TenantStore: the audit and new-item puts (attribute_not_exists(pk))', 
   });
 });
 
-describe('TenantStore.scheduleChange: #state = :active AND #version = :expectedVersion AND attribute_not_exists(scheduledPlanChange)', () => {
-  it('should refuse a second scheduling on the fresh tenant (right state and version) and keep the first', async () => {
+describe('TenantStore.scheduleChange: #state = :expectedState AND attribute_not_exists(scheduledPlanChange)', () => {
+  it('should refuse a second scheduling of the tenant as read (its scheduled change in sight) and keep the first', async () => {
     const tenant = await newTenant('second-schedule');
     const scheduled = await schedule(tenant, 'op-second-1');
 
     await expect(schedule(scheduled, 'op-second-2')).rejects.toBeInstanceOf(PlanChangeScheduledError);
 
-    expect((await tenants.get(tenant.tenantId)).scheduledPlanChange).toEqual(downgrade('op-second-1'));
+    expect(await tenants.get(tenant.tenantId)).toEqual(scheduled);
     expect(await operations.find('op-second-2')).toBeUndefined();
   });
 
-  it('should refuse a scheduling on a stale read whose state is active again (suspended and resumed since)', async () => {
-    const stale = await newTenant('schedule-stale');
-    const suspended = await tenants.applyTransition(stale, 'suspend', operator);
-    await tenants.applyTransitions(suspended, ['resume', 'complete_reactivation'], operator);
+  it('should refuse a scheduling at the current version when a change is scheduled that the read did not see (a writer that did not bump the version)', async () => {
+    const tenant = await newTenant('unseen-schedule');
+    await rawSet(tenant.tenantId, { scheduledPlanChange: downgrade('op-unseen-1') });
 
-    await expect(schedule(stale, 'op-schedule-stale')).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(schedule(tenant, 'op-unseen-2')).rejects.toBeInstanceOf(PlanChangeScheduledError);
 
-    expect((await tenants.get(stale.tenantId)).scheduledPlanChange).toBeUndefined();
+    expect(await tenants.get(tenant.tenantId)).toMatchObject({ scheduledPlanChange: downgrade('op-unseen-1'), version: tenant.version });
+    expect(await operations.find('op-unseen-2')).toBeUndefined();
   });
 
-  it('should refuse a scheduling on a tenant that is not active, even at its current version', async () => {
+  it('should refuse a scheduling on a tenant that is not active any more, even at its current version', async () => {
     const tenant = await newTenant('schedule-suspended');
     await rawSet(tenant.tenantId, { state: 'suspended' });
 
-    await expect(schedule(tenant, 'op-schedule-suspended')).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(schedule(tenant, 'op-schedule-suspended')).rejects.toBeInstanceOf(IllegalTransitionError);
 
+    expect(await tenants.get(tenant.tenantId)).toMatchObject({ state: 'suspended', version: tenant.version });
     expect((await tenants.get(tenant.tenantId)).scheduledPlanChange).toBeUndefined();
   });
 });
 
-describe('TenantStore.clearScheduledChangeUpdate: scheduledPlanChange.operationId = :operationId', () => {
-  it('should not remove another operation’s scheduled change', async () => {
+describe('TenantStore.clearScheduledChange: scheduledPlanChange.operationId = :scheduledOperationId', () => {
+  it('should not remove another operation’s scheduled change, nor end the operation with it', async () => {
     const tenant = await schedule(await newTenant('clear-other'), 'op-clear-mine');
+    await operations.beginCompensation('op-clear-mine', ['scheduled']);
 
-    await expect(tenants.transact([tenants.clearScheduledChangeUpdate(tenant.tenantId, 'op-clear-other')])).rejects.toBeInstanceOf(TransactionCanceledException);
+    await expect(
+      tenants.clearScheduledChange(tenant, 'op-clear-other', operator, { alsoUpdate: [operations.finishUpdate('op-clear-mine', 'cancelled', 'compensating')] }),
+    ).rejects.toBeInstanceOf(VersionConflictError);
 
     expect(await tenants.get(tenant.tenantId)).toEqual(tenant);
+    expect((await operations.get('op-clear-mine')).status).toBe('compensating');
+    expect(await trail(tenant.tenantId)).toEqual(['create', CHANGE_EVENTS.schedulePlanChange]);
   });
 
-  it('should remove its own scheduled change and bump the version', async () => {
+  it('should remove its own scheduled change, bump the version with its audit entry and end the operation in the same transaction', async () => {
     const tenant = await schedule(await newTenant('clear-own'), 'op-clear-own');
-    await tenants.transact([tenants.clearScheduledChangeUpdate(tenant.tenantId, 'op-clear-own')]);
-    expect(await tenants.get(tenant.tenantId)).toMatchObject({ version: tenant.version + 1 });
-    expect((await tenants.get(tenant.tenantId)).scheduledPlanChange).toBeUndefined();
+    await operations.beginCompensation('op-clear-own', ['scheduled']);
+
+    await tenants.clearScheduledChange(tenant, 'op-clear-own', operator, { alsoUpdate: [operations.finishUpdate('op-clear-own', 'cancelled', 'compensating')] });
+
+    const cleared = await tenants.get(tenant.tenantId);
+    expect(cleared).toMatchObject({ state: 'active', version: tenant.version + 1 });
+    expect(cleared.scheduledPlanChange).toBeUndefined();
+    expect(await trail(tenant.tenantId)).toEqual(['create', CHANGE_EVENTS.schedulePlanChange, CHANGE_EVENTS.cancelScheduledPlanChange]);
+    expect((await operations.get('op-clear-own')).status).toBe('cancelled');
   });
 });
 
-describe('TenantStore.setReadOnlyWindow: operationId = :operationId', () => {
-  it('should refuse an operation that does not own the tenant, leaving the window closed', async () => {
-    const tenant = await newTenant('window');
-    const upgrading = await tenants.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId: 'op-window-owner' }, { alsoPut: [operationItem(tenant.tenantId, 'op-window-owner')] });
+describe('TenantStore.startReadOnlyWindow: operationId = :operationId', () => {
+  async function upgradingTenant(prefix: string, operationId: string): Promise<Tenant> {
+    const tenant = await newTenant(prefix);
+    return tenants.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId }, { alsoPut: [operationItem(tenant.tenantId, operationId)] });
+  }
 
-    await expect(tenants.setReadOnlyWindow(tenant.tenantId, 'op-window-intruder', 'draining')).rejects.toBeInstanceOf(OperationOwnershipError);
+  it('should refuse an operation that does not own the tenant, leaving the window closed; its owner opens it', async () => {
+    const upgrading = await upgradingTenant('window', 'op-window-owner');
 
-    expect(await tenants.get(tenant.tenantId)).toEqual(upgrading);
-    await expect(tenants.setReadOnlyWindow(tenant.tenantId, 'op-window-owner', 'draining')).resolves.toMatchObject({ readOnlyReason: 'draining', version: upgrading.version + 1 });
+    await expect(tenants.startReadOnlyWindow(upgrading, 'draining', { ...operator, operationId: 'op-window-intruder' })).rejects.toBeInstanceOf(OperationOwnershipError);
+
+    expect(await tenants.get(upgrading.tenantId)).toEqual(upgrading);
+    await expect(tenants.startReadOnlyWindow(upgrading, 'draining', { ...operator, operationId: 'op-window-owner' })).resolves.toMatchObject({
+      readOnlyReason: 'draining',
+      version: upgrading.version + 1,
+    });
+  });
+
+  it('should refuse the operation the read named when another owns the tenant at the same version (a writer that did not bump the version)', async () => {
+    const upgrading = await upgradingTenant('window-moved', 'op-window-first');
+    await rawSet(upgrading.tenantId, { operationId: 'op-window-second' });
+
+    await expect(tenants.startReadOnlyWindow(upgrading, 'draining', { ...operator, operationId: 'op-window-first' })).rejects.toBeInstanceOf(OperationOwnershipError);
+
+    const current = await tenants.get(upgrading.tenantId);
+    expect(current).toMatchObject({ operationId: 'op-window-second', version: upgrading.version });
+    expect(current.readOnlyReason).toBeUndefined();
   });
 });
 
-describe('TenantStore.reportUsage: attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)', () => {
+describe('TenantStore.reportUsage: attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt) [AND #version = :expectedVersion]', () => {
   const usage = (users: number) => ({ queriesPerMonth: 1, storageGb: 0, documents: 2, users });
 
   it('should refuse a report for an unknown tenant without creating an item', async () => {
@@ -188,6 +271,16 @@ describe('TenantStore.reportUsage: attribute_exists(pk) AND (attribute_not_exist
     expect((await tenants.reportUsage(tenant.tenantId, usage(7), '2026-11-01T10:00:00.000Z')).applied).toBe(false);
 
     expect(await tenants.get(tenant.tenantId)).toMatchObject({ usage: usage(5), usageMeasuredAt: '2026-11-01T10:00:00.000Z', version: tenant.version });
+  });
+  it('#version = :expectedVersion (If-Match): should refuse a report made against a version the tenant left, recording nothing', async () => {
+    const tenant = await newTenant('usage-if-match');
+    await tenants.applyTransition(tenant, 'suspend', operator);
+
+    await expect(tenants.reportUsage(tenant.tenantId, usage(8), '2026-11-01T10:00:00.000Z', { expectedVersion: tenant.version })).rejects.toBeInstanceOf(VersionConflictError);
+
+    const current = await tenants.get(tenant.tenantId);
+    expect(current.usage).toEqual(tenant.usage);
+    expect(current.usageMeasuredAt).toBeUndefined();
   });
 });
 
@@ -237,31 +330,34 @@ describe('OperationStore conditional updates', () => {
   describe('startUpdate (#status = :scheduled AND contains(#steps, :setUp))', () => {
     it('should not start a scheduled operation that was never set up', async () => {
       const tenant = await newTenant('start-unset');
-      await schedule(tenant, 'op-start-unset');
+      const scheduled = await schedule(tenant, 'op-start-unset');
 
       await expect(operations.find('op-start-unset')).resolves.toMatchObject({ status: 'scheduled', steps: [] });
-      await expect(tenants.transact([operations.startUpdate('op-start-unset')])).rejects.toBeInstanceOf(TransactionCanceledException);
+      await expect(startScheduled(scheduled, 'op-start-unset')).rejects.toBeInstanceOf(TransactionCanceledException);
 
       expect(await operations.get('op-start-unset')).toMatchObject({ status: 'scheduled', steps: [] });
+      expect(await tenants.get(tenant.tenantId)).toEqual(scheduled);
     });
 
     it('should not start a set-up operation that a cancellation claimed', async () => {
       const tenant = await newTenant('start-claimed');
-      await schedule(tenant, 'op-start-claimed');
+      const scheduled = await schedule(tenant, 'op-start-claimed');
       await operations.markScheduled('op-start-claimed', '2026-12-01T00:00:00.000Z', '2026-11-30T23:59:00.000Z');
       await operations.beginCompensation('op-start-claimed', ['scheduled']);
 
-      await expect(tenants.transact([operations.startUpdate('op-start-claimed')])).rejects.toBeInstanceOf(TransactionCanceledException);
+      await expect(startScheduled(scheduled, 'op-start-claimed')).rejects.toBeInstanceOf(TransactionCanceledException);
 
       expect(await operations.get('op-start-claimed')).toMatchObject({ status: 'compensating', steps: ['scheduled'] });
+      expect(await tenants.get(tenant.tenantId)).toEqual(scheduled);
     });
 
     it('should start a set-up scheduled operation', async () => {
       const tenant = await newTenant('start-ok');
-      await schedule(tenant, 'op-start-ok');
+      const scheduled = await schedule(tenant, 'op-start-ok');
       await operations.markScheduled('op-start-ok', '2026-12-01T00:00:00.000Z', '2026-11-30T23:59:00.000Z');
-      await tenants.transact([operations.startUpdate('op-start-ok')]);
+      await startScheduled(scheduled, 'op-start-ok');
       expect(await operations.get('op-start-ok')).toMatchObject({ status: 'running', steps: ['scheduled', 'period_end_reached'] });
+      expect(await tenants.get(tenant.tenantId)).toMatchObject({ state: 'downgrading', operationId: 'op-start-ok', version: scheduled.version + 1 });
     });
   });
 
@@ -299,8 +395,8 @@ describe('QueryLeaseStore.acquire: attribute_exists(pk) AND attribute_not_exists
 
   it('should refuse a tenant in a read-only window', async () => {
     const tenant = await newTenant('lease-window');
-    await tenants.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId: 'op-lease-window' });
-    await tenants.setReadOnlyWindow(tenant.tenantId, 'op-lease-window', 'draining');
+    const upgrading = await tenants.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId: 'op-lease-window' });
+    await tenants.startReadOnlyWindow(upgrading, 'draining', { ...operator, operationId: 'op-lease-window' });
 
     await expect(leases.acquire(tenant.tenantId, { holder: 'q' })).rejects.toMatchObject({ reason: 'read_only_window' });
     expect(await leaseCount(tenant.tenantId)).toBe(0);

@@ -66,7 +66,8 @@ async function dueDowngrade(tenantId: string, overdueSeconds: number): Promise<{
   const operationId = `op_${tenantId}`;
   const due = new Date(Date.now() - overdueSeconds * 1000).toISOString();
   const input = { operationId, tenantId, fromPlan: 'professional', toPlan: 'starter', direction: 'downgrade', timing: 'period_end', drainTimeoutSeconds: 30, requestedBy: 'operator@test' };
-  await tenants.scheduleChange(tenant, { operationId, plan: 'starter', effectiveAt: due }, {
+  await tenants.scheduleChange(tenant, { operationId, plan: 'starter', effectiveAt: due }, { actor: 'operator@test', operationId }, {
+    event: 'initiate_downgrade',
     alsoPut: [operations.newItem({ operationId, tenantId, workflow: 'plan-change', input, requestedBy: 'operator@test', effectiveAt: due }, 'scheduled')],
   });
   await operations.markScheduled(operationId, due, due);

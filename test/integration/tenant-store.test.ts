@@ -9,7 +9,7 @@ import {
   TenantNotFoundError,
   VersionConflictError,
 } from '../../functions/tenants/errors';
-import { TenantStore, type NewTenant, type Tenant } from '../../functions/tenants/tenant-store';
+import { CHANGE_EVENTS, TenantStore, type NewTenant, type Tenant } from '../../functions/tenants/tenant-store';
 import { createTableInput, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
 
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
@@ -240,15 +240,19 @@ describe('Class: TenantStore', () => {
     });
   });
 
-  describe('Method: setReadOnlyWindow', () => {
-    it('should open and close the window of the owning operation, bumping the version each time', async () => {
+  describe('Method: startReadOnlyWindow', () => {
+    it('should open the window of the owning operation with its audit entry, and the workflow\'s complete transition close it', async () => {
       const tenant = await store.create(newTenant('window-1'), operator);
-      const upgrading = await store.applyTransition(tenant, 'initiate_upgrade', { ...operator, operationId: 'op-w1' });
-      const opened = await store.setReadOnlyWindow('window-1', 'op-w1', 'moving vectors');
+      const context = { ...operator, operationId: 'op-w1' };
+      const upgrading = await store.applyTransition(tenant, 'initiate_upgrade', context);
+      const opened = await store.startReadOnlyWindow(upgrading, 'moving vectors', context);
       expect(opened).toMatchObject({ readOnlyReason: 'moving vectors', version: upgrading.version + 1 });
-      const closed = await store.setReadOnlyWindow('window-1', 'op-w1', null);
-      expect(closed.readOnlyReason).toBeUndefined();
-      expect(closed.version).toBe(upgrading.version + 2);
+      expect(await store.get('window-1')).toEqual(opened);
+      expect((await store.history('window-1', { limit: 1 })).items[0]).toMatchObject({ event: CHANGE_EVENTS.startReadOnlyWindow, from: 'upgrading', to: 'upgrading', version: opened.version, operationId: 'op-w1' });
+      const completed = await store.applyTransition(opened, 'complete_upgrade', context);
+      expect(completed.readOnlyReason).toBeUndefined();
+      expect(completed).toMatchObject({ state: 'active', version: upgrading.version + 2 });
+      expect(await store.get('window-1')).toEqual(completed);
     });
   });
 });

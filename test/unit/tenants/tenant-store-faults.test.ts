@@ -3,8 +3,8 @@
  * error reaches the caller as it is (a 500 or a retry, never a misleading 4xx), and a cursor DynamoDB cannot
  * use is the caller's INVALID_CURSOR.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, InternalServerError, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, InternalServerError, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { InvalidCursorError, OperationOwnershipError } from '../../../functions/tenants/errors';
@@ -49,13 +49,11 @@ describe('Class: TenantStore (DynamoDB faults)', () => {
   });
 
   it('should name "none" as the owner when a read-only window is asked of a tenant no operation owns', async () => {
-    dynamo.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
-    dynamo.on(GetCommand).resolves({ Item: { pk: 'TENANT#acme', sk: 'TENANT', ...tenant } });
-
-    const refused = store.setReadOnlyWindow('acme', 'op_1', 'draining');
+    const refused = store.startReadOnlyWindow(tenant, 'draining', { actor: 'op', operationId: 'op_1' });
 
     await expect(refused).rejects.toBeInstanceOf(OperationOwnershipError);
     await expect(refused).rejects.toThrow(/'active', owned by operation 'none'/);
+    expect(dynamo).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
   it('should answer INVALID_CURSOR when DynamoDB refuses the start key a cursor gave, and pass other query errors through', async () => {
