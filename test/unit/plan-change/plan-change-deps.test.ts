@@ -1,13 +1,15 @@
 /**
  * The plan change's adapters follow the deployment's configuration: EventBridge Scheduler with a schedule
  * group, Stripe through Secrets Manager with a secret ARN, Pinecone with a key or a secret; the local
- * scheduler, ledger and provisioner otherwise. Each case loads the modules afresh under its environment.
+ * scheduler, ledger and provisioner otherwise. Each case loads the modules afresh under its environment. Pinecone
+ * is asked of workflowDependencies() (workflow-deps.ts): only the functions that provision load its SDK.
  */
 import type { ScheduledPlanChangeDependencies } from '../../../functions/plan-change/scheduled-plan-change';
 
 const saved = { ...process.env };
 
-function dependenciesWith(env: Record<string, string | undefined>): ScheduledPlanChangeDependencies {
+/** The dependencies under `env`: planChangeDependencies(), or workflowDependencies() for the functions that provision. */
+function dependenciesWith(env: Record<string, string | undefined>, of: 'routes' | 'workflow' = 'routes'): ScheduledPlanChangeDependencies {
   process.env = { ...saved, TABLE_NAME: 'lifecycle' };
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[name];
@@ -15,7 +17,10 @@ function dependenciesWith(env: Record<string, string | undefined>): ScheduledPla
   }
   let deps: ScheduledPlanChangeDependencies | undefined;
   jest.isolateModules(() => {
-    deps = (jest.requireActual('../../../functions/plan-change/plan-change-deps') as { planChangeDependencies: () => ScheduledPlanChangeDependencies }).planChangeDependencies();
+    deps =
+      of === 'workflow'
+        ? (jest.requireActual('../../../functions/plan-change/workflow-deps') as { workflowDependencies: () => ScheduledPlanChangeDependencies }).workflowDependencies()
+        : (jest.requireActual('../../../functions/plan-change/plan-change-deps') as { planChangeDependencies: () => ScheduledPlanChangeDependencies }).planChangeDependencies();
   });
   return deps as ScheduledPlanChangeDependencies;
 }
@@ -53,12 +58,17 @@ describe('Function: planChangeDependencies', () => {
       STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-AbCdEf',
       PINECONE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:pinecone-AbCdEf',
       PINECONE_REGION: 'us-east-1',
-    });
+    }, 'workflow');
     expect([deps.scheduler.name, deps.billing.name, deps.provisioner.name]).toEqual(['eventbridge-scheduler', 'stripe', 'pinecone']);
   });
 
   it('should use Stripe and Pinecone with keys given directly (local use against real accounts)', () => {
-    const deps = dependenciesWith({ ...LOCAL, STRIPE_SECRET_KEY: 'sk_test_123', PINECONE_API_KEY: 'pc-key', PINECONE_REGION: 'us-east-1', PINECONE_CONTROLLER_URL: 'http://127.0.0.1:5081' });
+    const deps = dependenciesWith({ ...LOCAL, STRIPE_SECRET_KEY: 'sk_test_123', PINECONE_API_KEY: 'pc-key', PINECONE_REGION: 'us-east-1', PINECONE_CONTROLLER_URL: 'http://127.0.0.1:5081' }, 'workflow');
     expect([deps.billing.name, deps.provisioner.name]).toEqual(['stripe', 'pinecone']);
+  });
+
+  it('should refuse Pinecone in a function that does not load its SDK (the API routes, the period-end target), saying which functions provision', () => {
+    const deps = dependenciesWith({ ...LOCAL, PINECONE_API_KEY: 'pc-key', PINECONE_REGION: 'us-east-1' });
+    expect(() => deps.provisioner).toThrow(/only the functions using functions\/plan-change\/workflow-deps\.ts provision/);
   });
 });
