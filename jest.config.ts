@@ -23,6 +23,13 @@ const config: Config = {
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
   ],
   testTimeout: 60_000,
+  // `--coverage` (CI passes it) measures the sources users deploy and run, not the bundles: every handler and
+  // adapter under functions/, the CDK app and the local stack under infra/.
+  collectCoverageFrom: ['functions/**/*.ts', 'infra/**/*.ts', '!**/*.d.ts'],
+  coverageReporters: ['text-summary', ['text', { file: 'coverage.txt' }], 'json-summary', 'lcov'],
+  // A ratchet, not the goal: branch coverage measured 83.45% (2026-11-29); the target is 90%. Raise this as
+  // tests are added, never lower it. (Applies to full runs with --coverage; a single file with --coverage fails it.)
+  coverageThreshold: { global: { branches: 82 } },
 };
 
 export default config;

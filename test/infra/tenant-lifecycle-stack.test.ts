@@ -505,5 +505,18 @@ describe('Class: TenantLifecycleStack', () => {
       const authorizer = functionProperties(pricedTemplate, logicalId(priced, priced.api.authorizerFunction.function));
       expect(authorizer.Environment.Variables.STRIPE_PRICE_STARTER).toBeUndefined();
     });
+
+    it.each([
+      ['a JSON array', '["price_starter"]', 'must be a JSON object of plan id to Stripe price id'],
+      ['an unknown plan', '{"platinum":"price_p"}', "'platinum' must be a plan id with a string price id"],
+      ['a price id that is not a string', '{"starter":42}', "'starter' must be a plan id with a string price id"],
+    ])('should refuse stripePriceIds given as %s, naming what to fix', (_, value, message) => {
+      expect(() => synthesize({ stripePriceIds: value })).toThrow(message);
+    });
+
+    it('should take stripePriceIds given as an object (cdk.json) as well as a JSON string (-c)', () => {
+      const { stack: priced, template: pricedTemplate } = synthesize({ stripePriceIds: { professional: 'price_pro' } });
+      expect(variablesOf(pricedTemplate, logicalId(priced, priced.planChange.taskFunction.function))).toMatchObject({ STRIPE_PRICE_PROFESSIONAL: 'price_pro' });
+    });
   });
 });

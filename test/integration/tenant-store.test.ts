@@ -1,5 +1,5 @@
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IllegalTransitionError, type LifecycleEvent } from '../../functions/lifecycle';
 import { config } from '../../functions/shared/config';
 import {
@@ -9,8 +9,8 @@ import {
   TenantNotFoundError,
   VersionConflictError,
 } from '../../functions/tenants/errors';
-import { TenantStore, type NewTenant, type Tenant } from '../../functions/tenants/tenant-store';
-import { createTableInput } from '../../functions/tenants/tenant-table';
+import { CHANGE_EVENTS, TenantStore, type NewTenant, type Tenant } from '../../functions/tenants/tenant-store';
+import { createTableInput, tenantPk, TENANT_SK } from '../../functions/tenants/tenant-table';
 
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
   marshallOptions: { removeUndefinedValues: true },
@@ -194,6 +194,65 @@ describe('Class: TenantStore', () => {
       } while (cursor);
       expect(new Set(seen).size).toBe(seen.length);
       expect(seen).toEqual(expect.arrayContaining(ids));
+    });
+
+    const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+    it.each([
+      ['not base64 JSON', 'not-a-cursor'],
+      ['a JSON array', cursorOf([1])],
+      ['an unknown state', cursorOf({ state: 'frozen' })],
+      ['a state outside the listed one', cursorOf({ state: 'active' })],
+      ['an after without a tenant id', cursorOf({ state: 'suspended', after: { stateChangedAt: '2026-01-01T00:00:00.000Z' } })],
+      ['an after without a time', cursorOf({ state: 'suspended', after: { tenantId: 'list-b' } })],
+    ])('should refuse a cursor with %s', async (_, cursor) => {
+      await expect(store.listByState('suspended', { cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+    });
+
+    it('should take a page size below 1 as 1, and one above 100 as a full page rather than an error', async () => {
+      await store.create(newTenant('list-clamp-1'), operator);
+      await store.create(newTenant('list-clamp-2'), operator);
+      expect((await store.listByState('active', { limit: 0 })).items).toHaveLength(1);
+      expect((await store.listByState('active', { limit: 1000 })).items.length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('Method: history', () => {
+    it('should refuse a cursor whose version is not a positive whole number', async () => {
+      await store.create(newTenant('history-cursor'), operator);
+      for (const before of [0, -1, 1.5]) {
+        await expect(store.history('history-cursor', { cursor: Buffer.from(JSON.stringify({ before })).toString('base64url') })).rejects.toBeInstanceOf(InvalidCursorError);
+      }
+    });
+  });
+
+  describe('Method: applyTransitions (edge cases)', () => {
+    it('should refuse an empty chain', async () => {
+      const tenant = await store.create(newTenant('empty-chain'), operator);
+      await expect(store.applyTransitions(tenant, [], operator)).rejects.toBeInstanceOf(RangeError);
+      expect(await store.get('empty-chain')).toEqual(tenant);
+    });
+
+    it('should answer TenantNotFoundError when the tenant item is gone', async () => {
+      const tenant = await store.create(newTenant('gone'), operator);
+      await client.send(new DeleteCommand({ TableName: config.tableName, Key: { pk: tenantPk('gone'), sk: TENANT_SK } }));
+      await expect(store.applyTransition(tenant, 'suspend', operator)).rejects.toBeInstanceOf(TenantNotFoundError);
+    });
+  });
+
+  describe('Method: startReadOnlyWindow', () => {
+    it('should open the window of the owning operation with its audit entry, and the workflow\'s complete transition close it', async () => {
+      const tenant = await store.create(newTenant('window-1'), operator);
+      const context = { ...operator, operationId: 'op-w1' };
+      const upgrading = await store.applyTransition(tenant, 'initiate_upgrade', context);
+      const opened = await store.startReadOnlyWindow(upgrading, 'moving vectors', context);
+      expect(opened).toMatchObject({ readOnlyReason: 'moving vectors', version: upgrading.version + 1 });
+      expect(await store.get('window-1')).toEqual(opened);
+      expect((await store.history('window-1', { limit: 1 })).items[0]).toMatchObject({ event: CHANGE_EVENTS.startReadOnlyWindow, from: 'upgrading', to: 'upgrading', version: opened.version, operationId: 'op-w1' });
+      const completed = await store.applyTransition(opened, 'complete_upgrade', context);
+      expect(completed.readOnlyReason).toBeUndefined();
+      expect(completed).toMatchObject({ state: 'active', version: upgrading.version + 2 });
+      expect(await store.get('window-1')).toEqual(completed);
     });
   });
 });

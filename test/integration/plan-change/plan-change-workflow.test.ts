@@ -124,10 +124,17 @@ describe("Plan change: the course's failure 1 (an upgrade must not interrupt a r
     const token = api.tenantToken('lease-stuck');
     await api.request('POST', '/tenants/lease-stuck/leases', { token, body: { holder: 'stuck-query', ttlSeconds: 120 } });
 
-    const started = await startPlanChange('lease-stuck', { plan: 'professional', drainTimeoutSeconds: 2 });
+    const requestedSeconds = 2;
+    const startedAt = Date.now();
+    const started = await startPlanChange('lease-stuck', { plan: 'professional', drainTimeoutSeconds: requestedSeconds });
     const operation = await finished(started.body.operationId as string);
+    const elapsedSeconds = (Date.now() - startedAt) / 1000;
 
     expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'DrainTimeoutError' } });
+    // The drain gave up at the requested timeout: not before it, and long before a default (30 s) would have.
+    expect(elapsedSeconds).toBeGreaterThanOrEqual(requestedSeconds);
+    expect(elapsedSeconds).toBeLessThan(requestedSeconds + 10);
+    expect((operation.error as { message: string }).message).toContain(`drain timeout of ${requestedSeconds} s`);
     expect((operation.error as { message: string }).message).toContain('stuck-query');
     const tenant = (await api.request<Body>('GET', '/tenants/lease-stuck')).body;
     expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });

@@ -141,6 +141,24 @@ describe('Class: LocalScheduler', () => {
     expect(delivered.map((event) => event.scheduledAt)).toEqual([seconds(60).toISOString(), seconds(600).toISOString()]);
   });
 
+  it('should keep a schedule replaced while its previous version was failing, without counting that failure against it', async () => {
+    const { scheduler, errors } = newScheduler();
+    scheduler.setHandler('plan-change.period-end', async (event) => {
+      if (event.scheduledAt === seconds(60).toISOString()) {
+        await scheduler.scheduleOnce(schedule('replaced-while-failing', seconds(600)));
+        throw new Error('the old version failed');
+      }
+    });
+    await scheduler.scheduleOnce(schedule('replaced-while-failing', seconds(60)));
+
+    await expect(scheduler.fireDue(seconds(60))).resolves.toEqual({ fired: [], failed: ['replaced-while-failing'] });
+
+    expect(errors).toHaveLength(1);
+    await expect(scheduler.find('replaced-while-failing')).resolves.toEqual(schedule('replaced-while-failing', seconds(600)));
+    await expect(item('replaced-while-failing')).resolves.not.toHaveProperty('lastError');
+    await expect(scheduler.fireDue(seconds(600))).resolves.toEqual({ fired: ['replaced-while-failing'], failed: [] });
+  });
+
   it('should never fire a cancelled schedule, and take cancelling a missing one as done', async () => {
     const { scheduler, delivered } = newScheduler();
     await scheduler.scheduleOnce(schedule('cancelled'));

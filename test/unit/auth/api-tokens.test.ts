@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { InvalidTokenError, bearerToken, signToken, verifyToken } from '../../../functions/auth/api-tokens';
 
 const KEY = 'unit-test-key-0123456789abcdef';
@@ -44,5 +45,28 @@ describe('Module: api-tokens', () => {
     expect(bearerToken('bearer   xyz ')).toBe('xyz');
     expect(bearerToken('Basic Zm9vOmJhcg==')).toBeUndefined();
     expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  describe('signed tokens with unusable claims', () => {
+    const key = 'a-key-that-is-long-enough-0123456789';
+    /** A token correctly signed with `key` whose payload says `claims` (what a buggy or hostile minter could issue). */
+    function signedClaims(claims: unknown): string {
+      const payload = Buffer.from(typeof claims === 'string' ? claims : JSON.stringify(claims)).toString('base64url');
+      return `tlc.${payload}.${createHmac('sha256', key).update(payload).digest('base64url')}`;
+    }
+
+    it.each([
+      ['no subject', { role: 'operator', iat: 1 }, 'The token does not name a subject and role.'],
+      ['an unknown role', { sub: 'x', role: 'admin', iat: 1 }, 'The token does not name a subject and role.'],
+      ['a tenant role without a tenant', { sub: 'x', role: 'tenant', iat: 1 }, 'A tenant token must name its tenant.'],
+      ['a payload that is not JSON', 'not json', 'The token payload is unreadable.'],
+    ])('should refuse a token with %s, saying why', (_, claims, message) => {
+      expect(() => verifyToken(signedClaims(claims), key)).toThrow(new InvalidTokenError(message));
+    });
+
+    it('should refuse a token of another format', () => {
+      expect(() => verifyToken('Bearer.abc', key)).toThrow('The token is not a tenant-lifecycle API token.');
+      expect(() => verifyToken('tlc.abc', key)).toThrow('The token is not a tenant-lifecycle API token.');
+    });
   });
 });

@@ -264,6 +264,18 @@ describe('Class: EventBridgeScheduler', () => {
 
       await expect(newScheduler().find('plan-change-op-1')).rejects.toThrow('not a one-shot schedule');
     });
+
+    it.each([
+      ['an at() in another time zone', existing('at(2026-04-01T00:00:00)', INPUT, { ScheduleExpressionTimezone: 'Europe/Paris' })],
+      ['an input that is not JSON', existing('at(2026-04-01T00:00:00)', 'not json')],
+      ['no input', existing('at(2026-04-01T00:00:00)', INPUT, { Target: { Arn: TARGET_ARN, RoleArn: ROLE_ARN } })],
+      ['an unknown target', existing('at(2026-04-01T00:00:00)', JSON.stringify({ target: 'billing.reminder', payload: { operationId: 'op-1' } }))],
+      ['a payload with nested values', existing('at(2026-04-01T00:00:00)', JSON.stringify({ target: 'plan-change.period-end', payload: { operation: { id: 'op-1' } } }))],
+      ['a payload that is a list', existing('at(2026-04-01T00:00:00)', JSON.stringify({ target: 'plan-change.period-end', payload: ['op-1'] }))],
+    ])('should refuse to read a schedule with %s, naming it and its group', async (_, output) => {
+      scheduler.on(GetScheduleCommand).resolves(output);
+      await expect(newScheduler().find('plan-change-op-1')).rejects.toThrow(/Schedule 'plan-change-op-1' in group '.+' is not a one-shot schedule made by this adapter/);
+    });
   });
 
   describe('Errors', () => {
@@ -291,6 +303,20 @@ describe('Class: EventBridgeScheduler', () => {
       scheduler.on(CreateScheduleCommand).rejects(refused);
 
       await expect(newScheduler().scheduleOnce(SCHEDULE)).rejects.toBe(refused);
+    });
+
+    it('should give up with a SchedulerTransientError when the schedule keeps disappearing between conflict and update', async () => {
+      scheduler.on(CreateScheduleCommand).rejects(conflict());
+      scheduler.on(GetScheduleCommand).resolves(existing('at(2026-03-15T00:00:00)'));
+      scheduler.on(UpdateScheduleCommand).rejects(notFound());
+
+      await expect(newScheduler().scheduleOnce(SCHEDULE)).rejects.toThrow(/kept disappearing/);
+      expect(scheduler).toHaveReceivedCommand(UpdateScheduleCommand);
+    });
+
+    it('should rethrow a thrown value that is not an error object as it is', async () => {
+      scheduler.on(DeleteScheduleCommand).callsFake(() => Promise.reject('socket hang up'));
+      await expect(newScheduler().cancel('plan-change-op-1')).rejects.toBe('socket hang up');
     });
 
     it('should map a transient failure of the update after a conflict too', async () => {

@@ -1,0 +1,92 @@
+/**
+ * The event fixtures of test/events/, typed, one deep copy per call (a test may change its copy freely), with
+ * the fields our handlers read filled in: the caller the Lambda authorizer described, the route, the body.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, EventBridgeEvent } from 'aws-lambda';
+import type { Principal } from '../../functions/auth/api-tokens';
+import type { PlanChangeTaskEvent } from '../../functions/plan-change/handlers/plan-change-task';
+import type { ExecutionStatusChange } from '../../functions/plan-change/handlers/plan-change-timeout';
+import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
+import authorizerRequestEvent from '../events/apigw-http-authorizer-request.json';
+import apiGatewayEvent from '../events/apigw-http-lambda-authorizer.json';
+import scheduledRuleEvent from '../events/eventbridge-scheduled-event.json';
+import executionStatusChangeEvent from '../events/eventbridge-sfn-execution-status-change.json';
+import periodEndEvent from '../events/scheduler-period-end.json';
+import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
+
+export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
+
+function clone<T>(value: unknown): T {
+  return structuredClone(value) as T;
+}
+
+export interface ApiRequestFixture {
+  readonly method: string;
+  /** The route's path template, `{name}` for a parameter (the route key API Gateway sends). */
+  readonly route: string;
+  readonly pathParameters?: Record<string, string>;
+  readonly query?: Record<string, string>;
+  readonly headers?: Record<string, string>;
+  /** JSON-encoded unless a string. */
+  readonly body?: unknown;
+  /** The caller as the Lambda authorizer returned it; null for an unauthenticated route. */
+  readonly principal?: Principal | null;
+}
+
+/** An HTTP API (payload 2.0) event for one of our routes, from the Lambda-authorizer fixture. */
+export function apiEvent(request: ApiRequestFixture): ApiGatewayEvent {
+  const event = clone<ApiGatewayEvent>(apiGatewayEvent);
+  const rawPath = request.route.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(request.pathParameters?.[name] ?? ''));
+  const query = new URLSearchParams(request.query ?? {}).toString();
+  const routeKey = `${request.method} ${request.route}`;
+  const body = request.body === undefined ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+  Object.assign(event, { routeKey, rawPath, rawQueryString: query });
+  if (request.pathParameters) event.pathParameters = { ...request.pathParameters };
+  if (request.query) event.queryStringParameters = { ...request.query };
+  if (body !== undefined) {
+    event.body = body;
+    event.headers['content-type'] = 'application/json';
+  }
+  delete event.headers['content-length'];
+  Object.assign(event.headers, request.headers ?? {});
+  Object.assign(event.requestContext, { routeKey });
+  Object.assign(event.requestContext.http, { method: request.method, path: rawPath });
+  const principal = request.principal === undefined ? { subject: 'operator@test', role: 'operator' } : request.principal;
+  event.requestContext.authorizer = { lambda: principal ? { ...principal } : null };
+  return event;
+}
+
+/** The "Step Functions Execution Status Change" event for a plan-change execution that ended with `status`. */
+export function executionStatusChange(status: string, input: Record<string, unknown>): EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange> {
+  const event = clone<EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>>(executionStatusChangeEvent);
+  Object.assign(event.detail, { status, input: JSON.stringify(input) });
+  return event;
+}
+
+/** The EventBridge rule's "Scheduled Event" (the sweeper's trigger). */
+export function scheduledRule(): EventBridgeEvent<'Scheduled Event', Record<string, never>> {
+  return clone(scheduledRuleEvent);
+}
+
+/** What EventBridge Scheduler delivers to the period-end target for `operationId`. */
+export function periodEnd(operationId: string, tenantId: string): ScheduledEvent {
+  const event = clone<ScheduledEvent>(periodEndEvent);
+  return { ...event, schedule: `plan-change-${operationId}`, payload: { ...event.payload, operationId, tenantId } };
+}
+
+/** The plan-change Task state's input for `step`. */
+export function planChangeTask(step: PlanChangeTaskEvent['step'], operation: PlanChangeTaskEvent['operation']): PlanChangeTaskEvent {
+  return { ...clone<PlanChangeTaskEvent>(planChangeTaskEvent), step, operation };
+}
+
+/** What API Gateway asks the Lambda authorizer for a request carrying `authorization` (or none). */
+export function authorizerRequest(authorization?: string): APIGatewayRequestAuthorizerEventV2 {
+  const event = clone<APIGatewayRequestAuthorizerEventV2>(authorizerRequestEvent);
+  delete event.headers?.authorization;
+  event.identitySource = [];
+  if (authorization !== undefined) {
+    (event.headers as Record<string, string>).authorization = authorization;
+    event.identitySource = [authorization];
+  }
+  return event;
+}
