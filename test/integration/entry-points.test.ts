@@ -222,8 +222,9 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(await tenants.get('ep-period-end')).toMatchObject({ state: 'downgrading' });
     await expect(periodEndHandler({ ...periodEnd(operationId, 'ep-period-end'), payload: {} as never })).rejects.toThrow(TypeError);
     // A second delivery (Scheduler delivers at least once) starts the same execution again, same name and input:
-    // Step Functions takes that as the execution already running. An unknown operation is reported.
-    await expect(periodEndHandler(periodEnd(operationId, 'ep-period-end'))).resolves.toMatchObject({ operationId, outcome: 'started' });
+    // Step Functions takes that as the execution already running, and the delivery says it only re-ensured it.
+    // An unknown operation is reported.
+    await expect(periodEndHandler(periodEnd(operationId, 'ep-period-end'))).resolves.toMatchObject({ operationId, outcome: 'restarted' });
     const [first, second] = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
     expect(second).toEqual(first);
     await expect(periodEndHandler(periodEnd('op_unknown', 'ep-period-end'))).resolves.toEqual({ operationId: 'op_unknown', outcome: 'not_found' });
