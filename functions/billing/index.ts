@@ -1,18 +1,20 @@
 /**
  * Picks the billing adapter: Stripe when a secret key is configured, else the local ledger, and says which in
  * the logs (and in the port's `name`), so nobody mistakes a local run for real billing.
+ *
+ * The Stripe SDK and the Stripe adapter (stripe-billing.ts) are loaded by the first call that bills, not when
+ * this module is: about 30 ms of a cold start otherwise, paid by every function that builds the plan change's
+ * dependencies, most of whose invocations never reach Stripe. Import StripeBilling from './stripe-billing'.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import Stripe from 'stripe';
 import { PLAN_IDS, type StripePriceIds } from '../plans/plan-catalog';
+import { onFirstUse } from '../shared/on-first-use';
 import { logger } from '../shared/powertools';
-import type { BillingPort } from './billing-port';
+import { DeferredBillingPort, type BillingPort } from './billing-port';
 import { LedgerBilling } from './ledger-billing';
-import { StripeBilling } from './stripe-billing';
 
 export * from './billing-port';
 export { LedgerBilling, type LedgerEntry, type LedgerEntryKind } from './ledger-billing';
-export { StripeBilling } from './stripe-billing';
 
 export interface BillingPortOptions {
   /** Stripe secret key; absent or empty selects the local ledger. */
@@ -31,16 +33,26 @@ export interface BillingPortOptions {
 const STRIPE_TIMEOUT_MS = 20_000;
 const STRIPE_NETWORK_RETRIES = 1;
 
-/** The billing port for this configuration: Stripe with a key, the local ledger without. */
+/**
+ * The billing port for this configuration: Stripe with a key (its SDK loaded by the first call), the local
+ * ledger without.
+ */
 export function createBillingPort(options: BillingPortOptions): BillingPort {
-  if (options.stripeSecretKey) {
-    const stripe = new Stripe(options.stripeSecretKey, {
-      ...(options.stripeApi ?? {}),
-      maxNetworkRetries: STRIPE_NETWORK_RETRIES,
-      timeout: STRIPE_TIMEOUT_MS,
-      appInfo: { name: 'tenant-lifecycle-control-plane' },
-    });
-    const port = new StripeBilling({ stripe, priceIds: options.priceIds });
+  const stripeSecretKey = options.stripeSecretKey;
+  if (stripeSecretKey) {
+    const port = new DeferredBillingPort(
+      'stripe',
+      onFirstUse(async () => {
+        const [{ default: Stripe }, { StripeBilling }] = await Promise.all([import('stripe'), import('./stripe-billing')]);
+        const stripe = new Stripe(stripeSecretKey, {
+          ...(options.stripeApi ?? {}),
+          maxNetworkRetries: STRIPE_NETWORK_RETRIES,
+          timeout: STRIPE_TIMEOUT_MS,
+          appInfo: { name: 'tenant-lifecycle-control-plane' },
+        });
+        return new StripeBilling({ stripe, priceIds: options.priceIds });
+      }),
+    );
     const unpriced = PLAN_IDS.filter((plan) => !options.priceIds[plan]);
     logger.info('Billing through Stripe', { billingAdapter: port.name, stripeHost: options.stripeApi?.host ?? 'api.stripe.com', plansWithoutPrice: unpriced });
     return port;
