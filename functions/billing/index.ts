@@ -2,9 +2,11 @@
  * Picks the billing adapter: Stripe when a secret key is configured, else the local ledger, and says which in
  * the logs (and in the port's `name`), so nobody mistakes a local run for real billing.
  *
- * The Stripe SDK and the Stripe adapter (stripe-billing.ts) are loaded by the first call that bills, not when
- * this module is: about 30 ms of a cold start otherwise, paid by every function that builds the plan change's
- * dependencies, most of whose invocations never reach Stripe. Import StripeBilling from './stripe-billing'.
+ * The Stripe SDK is loaded by the first call that bills, not when this module is: it is about 250 KB of minified
+ * code (about 30 ms of a cold start to parse and run, more with its source map), paid otherwise by every function
+ * that builds the plan change's dependencies, most of whose invocations never reach Stripe. Deployed, it is a
+ * file of its own beside the function's index.js (./stripe-sdk.js, see LAZY_CHUNKS in
+ * infra/constructs/handler-function.ts), so the cold start neither parses nor maps it.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PLAN_IDS, type StripePriceIds } from '../plans/plan-catalog';
@@ -12,9 +14,11 @@ import { onFirstUse } from '../shared/on-first-use';
 import { logger } from '../shared/powertools';
 import { DeferredBillingPort, type BillingPort } from './billing-port';
 import { LedgerBilling } from './ledger-billing';
+import { StripeBilling } from './stripe-billing';
 
 export * from './billing-port';
 export { LedgerBilling, type LedgerEntry, type LedgerEntryKind } from './ledger-billing';
+export { StripeBilling } from './stripe-billing';
 
 export interface BillingPortOptions {
   /** Stripe secret key; absent or empty selects the local ledger. */
@@ -43,7 +47,9 @@ export function createBillingPort(options: BillingPortOptions): BillingPort {
     const port = new DeferredBillingPort(
       'stripe',
       onFirstUse(async () => {
-        const [{ default: Stripe }, { StripeBilling }] = await Promise.all([import('stripe'), import('./stripe-billing')]);
+        // A plain require, kept out of the bundle (an external of HANDLER_BUNDLING): loaded now, on first use.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Stripe } = require('./stripe-sdk') as typeof import('./stripe-sdk');
         const stripe = new Stripe(stripeSecretKey, {
           ...(options.stripeApi ?? {}),
           maxNetworkRetries: STRIPE_NETWORK_RETRIES,

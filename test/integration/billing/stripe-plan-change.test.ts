@@ -3,7 +3,7 @@
  * the workflow to the real Stripe SDK, which talks to a local fake Stripe. An upgrade swaps the price; a
  * failure after billing refunds the proration invoice and puts the old price back.
  */
-import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { StripeBilling } from '../../../functions/billing';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
