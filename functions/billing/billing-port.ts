@@ -86,3 +86,34 @@ export class BillingRejectedError extends Error {
     this.name = 'BillingRejectedError';
   }
 }
+
+/**
+ * A billing port whose adapter is built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded, its key
+ * read, only when a call needs them, so a function's cold start does not pay for them. Every call goes to the
+ * adapter `resolve` gives; `resolve`'s errors are the call's.
+ */
+export class DeferredBillingPort implements BillingPort {
+  readonly name: BillingPort['name'];
+  readonly #resolve: () => Promise<BillingPort>;
+
+  constructor(name: BillingPort['name'], resolve: () => Promise<BillingPort>) {
+    this.name = name;
+    this.#resolve = resolve;
+  }
+
+  async previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview> {
+    return (await this.#resolve()).previewPlanChange(request);
+  }
+
+  async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
+    return (await this.#resolve()).applyPlanChange(request);
+  }
+
+  async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
+    return (await this.#resolve()).findAppliedChange(request);
+  }
+
+  async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
+    return (await this.#resolve()).revertPlanChange(request, change);
+  }
+}

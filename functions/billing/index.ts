@@ -1,12 +1,18 @@
 /**
  * Picks the billing adapter: Stripe when a secret key is configured, else the local ledger, and says which in
  * the logs (and in the port's `name`), so nobody mistakes a local run for real billing.
+ *
+ * The Stripe SDK is loaded by the first call that bills, not when this module is: it is about 250 KB of minified
+ * code (about 30 ms of a cold start to parse and run, more with its source map), paid otherwise by every function
+ * that builds the plan change's dependencies, most of whose invocations never reach Stripe. Deployed, it is a
+ * file of its own beside the function's index.js (./stripe-sdk.js, see LAZY_CHUNKS in
+ * infra/constructs/handler-function.ts), so the cold start neither parses nor maps it.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import Stripe from 'stripe';
 import { PLAN_IDS, type StripePriceIds } from '../plans/plan-catalog';
+import { onFirstUse } from '../shared/on-first-use';
 import { logger } from '../shared/powertools';
-import type { BillingPort } from './billing-port';
+import { DeferredBillingPort, type BillingPort } from './billing-port';
 import { LedgerBilling } from './ledger-billing';
 import { StripeBilling } from './stripe-billing';
 
@@ -31,16 +37,28 @@ export interface BillingPortOptions {
 const STRIPE_TIMEOUT_MS = 20_000;
 const STRIPE_NETWORK_RETRIES = 1;
 
-/** The billing port for this configuration: Stripe with a key, the local ledger without. */
+/**
+ * The billing port for this configuration: Stripe with a key (its SDK loaded by the first call), the local
+ * ledger without.
+ */
 export function createBillingPort(options: BillingPortOptions): BillingPort {
-  if (options.stripeSecretKey) {
-    const stripe = new Stripe(options.stripeSecretKey, {
-      ...(options.stripeApi ?? {}),
-      maxNetworkRetries: STRIPE_NETWORK_RETRIES,
-      timeout: STRIPE_TIMEOUT_MS,
-      appInfo: { name: 'tenant-lifecycle-control-plane' },
-    });
-    const port = new StripeBilling({ stripe, priceIds: options.priceIds });
+  const stripeSecretKey = options.stripeSecretKey;
+  if (stripeSecretKey) {
+    const port = new DeferredBillingPort(
+      'stripe',
+      onFirstUse(async () => {
+        // A plain require, kept out of the bundle (an external of HANDLER_BUNDLING): loaded now, on first use.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Stripe } = require('./stripe-sdk') as typeof import('./stripe-sdk');
+        const stripe = new Stripe(stripeSecretKey, {
+          ...(options.stripeApi ?? {}),
+          maxNetworkRetries: STRIPE_NETWORK_RETRIES,
+          timeout: STRIPE_TIMEOUT_MS,
+          appInfo: { name: 'tenant-lifecycle-control-plane' },
+        });
+        return new StripeBilling({ stripe, priceIds: options.priceIds });
+      }),
+    );
     const unpriced = PLAN_IDS.filter((plan) => !options.priceIds[plan]);
     logger.info('Billing through Stripe', { billingAdapter: port.name, stripeHost: options.stripeApi?.host ?? 'api.stripe.com', plansWithoutPrice: unpriced });
     return port;

@@ -4,37 +4,21 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { fromSecret } from '../shared/secret-value';
-import type { BillingChange, BillingPort, BillingPreview, PlanChangeRequest } from './billing-port';
-import { BillingTransientError } from './billing-port';
+import type { BillingPort } from './billing-port';
+import { BillingTransientError, DeferredBillingPort } from './billing-port';
 
-export class SecretKeyStripeBilling implements BillingPort {
-  readonly name = 'stripe' as const;
-  readonly #resolve: () => Promise<BillingPort>;
-
+export class SecretKeyStripeBilling extends DeferredBillingPort {
   /** `create` builds the Stripe adapter from the key (createBillingPort with the same options). */
   constructor(options: { secretArn: string; secretsManager: SecretsManagerClient; create: (stripeSecretKey: string) => BillingPort }) {
-    this.#resolve = fromSecret({
-      secretArn: options.secretArn,
-      secretsManager: options.secretsManager,
-      holds: 'Stripe key',
-      build: options.create,
-      unavailable: (message, cause) => new BillingTransientError(message, { cause }),
-    });
-  }
-
-  async previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview> {
-    return (await this.#resolve()).previewPlanChange(request);
-  }
-
-  async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
-    return (await this.#resolve()).applyPlanChange(request);
-  }
-
-  async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
-    return (await this.#resolve()).findAppliedChange(request);
-  }
-
-  async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
-    return (await this.#resolve()).revertPlanChange(request, change);
+    super(
+      'stripe',
+      fromSecret({
+        secretArn: options.secretArn,
+        secretsManager: options.secretsManager,
+        holds: 'Stripe key',
+        build: options.create,
+        unavailable: (message, cause) => new BillingTransientError(message, { cause }),
+      }),
+    );
   }
 }

@@ -12,7 +12,7 @@
  * credit note, rather than prorating back: a rolled-back plan change must leave the customer uncharged, and a
  * reverse proration only leaves a (slightly smaller) credit on the customer's balance while keeping the card charge.
  */
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { PlanId, StripePriceIds } from '../plans/plan-catalog';
 import { logger } from '../shared/powertools';
 import {
@@ -184,31 +184,53 @@ function explain(request: PlanChangeRequest, action: string, error: Stripe.error
   return `tenant '${request.tenantId}' (operation ${request.operationId}) could not ${action}: ${error.message}${codes ? ` [${codes}]` : ''}${requestId}`;
 }
 
+type StripeSdkError = Stripe.errors.StripeError;
+
+/**
+ * `error` as an error of the Stripe SDK, or undefined. Checked by shape rather than `instanceof`, so this module
+ * needs no SDK at run time (the SDK is loaded on first use, see ./index.ts): every SDK error is a StripeError,
+ * whose constructor sets `type` and `rawType` (stripe-node `Error.ts`).
+ */
+function stripeErrorOf(error: unknown): StripeSdkError | undefined {
+  return error instanceof Error && 'type' in error && 'rawType' in error && typeof error.type === 'string' ? (error as StripeSdkError) : undefined;
+}
+
 /**
  * Map an SDK error to the port's errors: retry what may succeed later (network, rate limit, Stripe-side 5xx,
  * a concurrent request holding the same key), roll back what will not (declined card, invalid request, a key
  * reused with other parameters, a refused API key). Anything that is not a Stripe error is ours: rethrown.
+ * The SDK's error classes are told apart by `type`, which each sets to its own class name ('StripeCardError'...).
  */
 export function toBillingError(error: unknown, request: PlanChangeRequest, action: string): unknown {
-  const { errors } = Stripe;
-  if (!(error instanceof errors.StripeError)) return error;
+  const stripeError = stripeErrorOf(error);
+  if (!stripeError) return error;
   const options = { cause: error };
-  if (error instanceof errors.StripeConnectionError) return new BillingTransientError(`Stripe is unreachable; ${explain(request, action, error)}`, options);
-  if (error instanceof errors.StripeRateLimitError) return new BillingTransientError(`Stripe rate-limited us; ${explain(request, action, error)}`, options);
-  if (error instanceof errors.StripeCardError) return new BillingRejectedError(`Stripe declined the payment; ${explain(request, action, error)}`, options);
-  if (error instanceof errors.StripeIdempotencyError) {
-    // The same operation id asked Stripe for a different change: retrying with that key can never succeed.
-    return new BillingRejectedError(`Stripe refused a reused idempotency key (the operation was retried with different parameters); ${explain(request, action, error)}`, options);
+  switch (stripeError.type) {
+    case 'StripeConnectionError':
+      return new BillingTransientError(`Stripe is unreachable; ${explain(request, action, stripeError)}`, options);
+    case 'StripeRateLimitError':
+      return new BillingTransientError(`Stripe rate-limited us; ${explain(request, action, stripeError)}`, options);
+    case 'StripeCardError':
+      return new BillingRejectedError(`Stripe declined the payment; ${explain(request, action, stripeError)}`, options);
+    case 'StripeIdempotencyError':
+      // The same operation id asked Stripe for a different change: retrying with that key can never succeed.
+      return new BillingRejectedError(
+        `Stripe refused a reused idempotency key (the operation was retried with different parameters); ${explain(request, action, stripeError)}`,
+        options,
+      );
+    case 'StripeInvalidRequestError':
+      return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, stripeError)}`, options);
+    case 'StripeAuthenticationError':
+    case 'StripePermissionError':
+      return new BillingRejectedError(`Stripe refused the configured API key; ${explain(request, action, stripeError)}`, options);
+    default: {
+      // StripeAPIError and anything newer: 5xx, and 409 (a request with the same idempotency key still running), are
+      // Stripe's side and worth retrying.
+      const status = stripeError.statusCode;
+      if (status === undefined || status >= 500 || status === 409) return new BillingTransientError(`Stripe failed; ${explain(request, action, stripeError)}`, options);
+      return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, stripeError)}`, options);
+    }
   }
-  if (error instanceof errors.StripeInvalidRequestError) return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, error)}`, options);
-  if (error instanceof errors.StripeAuthenticationError || error instanceof errors.StripePermissionError) {
-    return new BillingRejectedError(`Stripe refused the configured API key; ${explain(request, action, error)}`, options);
-  }
-  // StripeAPIError and anything newer: 5xx, and 409 (a request with the same idempotency key still running), are
-  // Stripe's side and worth retrying.
-  const status = error.statusCode;
-  if (status === undefined || status >= 500 || status === 409) return new BillingTransientError(`Stripe failed; ${explain(request, action, error)}`, options);
-  return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, error)}`, options);
 }
 
 export class StripeBilling implements BillingPort {
@@ -599,10 +621,11 @@ export class StripeBilling implements BillingPort {
       try {
         return await send(attempt === 0 ? key : `${key}:retry-${attempt}`);
       } catch (error) {
-        if (!(error instanceof Stripe.errors.StripeError) || (error.statusCode ?? 0) < 500) throw toBillingError(error, request, action);
+        const stripeError = stripeErrorOf(error);
+        if (!stripeError || (stripeError.statusCode ?? 0) < 500) throw toBillingError(error, request, action);
         const done = await tookEffect();
         if (done !== undefined) return done;
-        const replayed = String(error.headers?.['idempotent-replayed']) === 'true';
+        const replayed = String(stripeError.headers?.['idempotent-replayed']) === 'true';
         if (!replayed || attempt + 1 >= STRIPE_KEYS_PER_REQUEST) throw toBillingError(error, request, action);
       }
     }

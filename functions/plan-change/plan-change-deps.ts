@@ -5,7 +5,8 @@ import { queryLeaseStore } from '../leases/query-lease-store';
 import { operationStore } from '../operations/operation-store';
 import type { Pinecone, PineconeConfiguration } from '@pinecone-database/pinecone';
 import { DynamoProvisioningLedger, PineconeProvisioner, SecretKeyPineconeProvisioner } from '../provisioning/pinecone-provisioner';
-import { LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
+import { DeferredProvisioner, LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
+import { onFirstUse } from '../shared/on-first-use';
 import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { ConfigurationError, config } from '../shared/config';
@@ -20,11 +21,11 @@ import type { ScheduledPlanChangeDependencies } from './scheduled-plan-change';
 export { operationStore };
 
 /**
- * Makes a Pinecone client. Given by the functions that provision (workflow-deps.ts: the workflow's Task,
- * Timeout and Sweeper functions, and the local stack), so that the others (API routes, the period-end
- * target) do not bundle the Pinecone SDK, about 550 KB minified.
+ * Makes a Pinecone client, loading the SDK first. Given by the functions that provision (workflow-deps.ts: the
+ * workflow's Task, Timeout and Sweeper functions, and the local stack), so that the others (API routes, the
+ * period-end target) do not bundle the Pinecone SDK, about 550 KB minified.
  */
-export type PineconeClientFactory = (options: PineconeConfiguration) => Pinecone;
+export type PineconeClientFactory = (options: PineconeConfiguration) => Promise<Pinecone>;
 
 let dependencies: ScheduledPlanChangeDependencies | undefined;
 let pineconeClient: PineconeClientFactory | undefined;
@@ -46,15 +47,17 @@ function provisioner(): ResourceProvisioner {
         'only the functions using functions/plan-change/workflow-deps.ts provision.',
     );
   }
-  const create = (apiKey: string) =>
+  // Built by the first call: the Pinecone SDK is loaded then (see workflow-deps.ts).
+  const create = async (apiKey: string) =>
     new PineconeProvisioner({
-      pinecone: client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
+      pinecone: await client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
       dimension: pinecone.dimension,
       cloud: 'aws',
       region: pinecone.region,
       state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
     });
-  if (pinecone.apiKey) return create(pinecone.apiKey);
+  const apiKey = pinecone.apiKey;
+  if (apiKey) return new DeferredProvisioner('pinecone', onFirstUse(() => create(apiKey)));
   return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager(), create });
 }
 

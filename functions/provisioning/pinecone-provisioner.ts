@@ -27,7 +27,7 @@ import type { Pinecone, PineconeRecord } from '@pinecone-database/pinecone';
 import { fromSecret } from '../shared/secret-value';
 import { tenantPk } from '../tenants/tenant-table';
 import { needsMigration, type PlanResources, type VectorPlacement } from './plan-resources';
-import { ProvisioningTransientError, type ResourceProvisioner } from './provisioner';
+import { DeferredProvisioner, ProvisioningTransientError, type ResourceProvisioner } from './provisioner';
 
 /** What one operation's provisioning holds in Pinecone, and what releasing it deletes. */
 export interface ProvisioningRecord {
@@ -286,26 +286,18 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
  * Pinecone with its API key in Secrets Manager (AWS): the key is read on first use, once per Lambda container;
  * a failed read is a ProvisioningTransientError, which the workflow retries.
  */
-export class SecretKeyPineconeProvisioner implements ResourceProvisioner {
-  readonly name = 'pinecone';
-  readonly #resolve: () => Promise<ResourceProvisioner>;
-
-  /** `create` builds the Pinecone provisioner from the API key. */
-  constructor(options: { secretArn: string; secretsManager: SecretsManagerClient; create: (apiKey: string) => ResourceProvisioner }) {
-    this.#resolve = fromSecret({
-      secretArn: options.secretArn,
-      secretsManager: options.secretsManager,
-      holds: 'Pinecone API key',
-      build: options.create,
-      unavailable: (message, cause) => new ProvisioningTransientError(message, { cause }),
-    });
-  }
-
-  async provision(tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources): Promise<void> {
-    return (await this.#resolve()).provision(tenantId, operationId, resources, current);
-  }
-
-  async release(tenantId: string, operationId: string): Promise<void> {
-    return (await this.#resolve()).release(tenantId, operationId);
+export class SecretKeyPineconeProvisioner extends DeferredProvisioner {
+  /** `create` builds the Pinecone provisioner from the API key (and may load the Pinecone SDK first). */
+  constructor(options: { secretArn: string; secretsManager: SecretsManagerClient; create: (apiKey: string) => ResourceProvisioner | Promise<ResourceProvisioner> }) {
+    super(
+      'pinecone',
+      fromSecret({
+        secretArn: options.secretArn,
+        secretsManager: options.secretsManager,
+        holds: 'Pinecone API key',
+        build: options.create,
+        unavailable: (message, cause) => new ProvisioningTransientError(message, { cause }),
+      }),
+    );
   }
 }

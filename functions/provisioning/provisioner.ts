@@ -65,3 +65,26 @@ export class LocalProvisioner implements ResourceProvisioner {
     return (Items ?? []).map((item) => ({ operationId: item.operationId as string, resources: item.resources as PlanResources }));
   }
 }
+
+/**
+ * A provisioner built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded, its key read, only when a
+ * call needs them, so a function's cold start does not pay for them. Every call goes to the provisioner
+ * `resolve` gives; `resolve`'s errors are the call's.
+ */
+export class DeferredProvisioner implements ResourceProvisioner {
+  readonly name: string;
+  readonly #resolve: () => Promise<ResourceProvisioner>;
+
+  constructor(name: string, resolve: () => Promise<ResourceProvisioner>) {
+    this.name = name;
+    this.#resolve = resolve;
+  }
+
+  async provision(tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources): Promise<void> {
+    return (await this.#resolve()).provision(tenantId, operationId, resources, current);
+  }
+
+  async release(tenantId: string, operationId: string): Promise<void> {
+    return (await this.#resolve()).release(tenantId, operationId);
+  }
+}

@@ -4,32 +4,30 @@
  * failed read is not cached: the next call reads again.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { onFirstUse } from './on-first-use';
 
 export interface FromSecretOptions<T> {
   readonly secretArn: string;
   readonly secretsManager: SecretsManagerClient;
   /** What the secret holds, for the error message ("Stripe key"). */
   readonly holds: string;
-  /** Build the thing from the secret's string (trimmed). */
-  readonly build: (secret: string) => T;
+  /** Build the thing from the secret's string (trimmed); may load its SDK first. */
+  readonly build: (secret: string) => T | Promise<T>;
   /** The error a caller should see when the secret cannot be read (its port's transient error). */
   readonly unavailable: (message: string, cause: unknown) => Error;
 }
 
 /** A function that resolves to the thing built from the secret, reading the secret only the first time. */
 export function fromSecret<T>(options: FromSecretOptions<T>): () => Promise<T> {
-  let built: Promise<T> | undefined;
-  return () => {
-    built ??= options.secretsManager
+  return onFirstUse(() =>
+    options.secretsManager
       .send(new GetSecretValueCommand({ SecretId: options.secretArn }))
       .then(({ SecretString }) => {
         if (!SecretString?.trim()) throw new Error(`Secret ${options.secretArn} holds no ${options.holds}.`);
         return options.build(SecretString.trim());
       })
       .catch((error: unknown) => {
-        built = undefined; // try again next time
         throw options.unavailable(`Could not read the ${options.holds} from Secrets Manager: ${(error as Error).message}`, error);
-      });
-    return built;
-  };
+      }),
+  );
 }

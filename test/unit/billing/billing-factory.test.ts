@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBillingPort, type PlanChangeRequest } from '../../../functions/billing';
 import { logger } from '../../../functions/shared/powertools';
 import { FakeStripeServer } from '../../support/fake-stripe-server';
+import { countLoads } from '../../support/module-loads';
 
 const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
 const UPGRADE: PlanChangeRequest = {
@@ -55,6 +56,37 @@ describe('Function: createBillingPort', () => {
     expect(fake.requests.map((request) => request.path)).toEqual(['/v1/subscriptions/sub_acme', '/v1/invoices/create_preview']);
     for (const request of fake.requests) expect(request.headers.authorization).toBe('Bearer sk_test_factory');
     expect(info).toHaveBeenCalledWith('Billing through Stripe', expect.objectContaining({ billingAdapter: 'stripe', stripeHost: '127.0.0.1', plansWithoutPrice: ['free'] }));
+  });
+
+  it('should load the Stripe SDK only when the first call needs it, not when the port is built (cold start)', async () => {
+    await jest.isolateModulesAsync(async () => {
+      // Prepare: count the loads of the SDK in a fresh module registry
+      const loads = countLoads('stripe');
+      const billing = jest.requireActual<typeof import('../../../functions/billing')>('../../../functions/billing');
+
+      // Act
+      const port = billing.createBillingPort({
+        stripeSecretKey: 'sk_test_factory',
+        priceIds: PRICE_IDS,
+        client,
+        tableName: 'lifecycle',
+        stripeApi: { host: '127.0.0.1', port: fake.port, protocol: 'http' },
+      });
+      const loadsBeforeFirstCall = loads();
+      const preview = await port.previewPlanChange(UPGRADE);
+      await port.previewPlanChange(UPGRADE);
+
+      // Assess
+      expect([loadsBeforeFirstCall, loads()]).toEqual([0, 1]);
+      expect(port.name).toBe('stripe');
+      expect(preview.source).toBe('stripe');
+      expect(fake.requests.map((request) => request.path)).toEqual([
+        '/v1/subscriptions/sub_acme',
+        '/v1/invoices/create_preview',
+        '/v1/subscriptions/sub_acme',
+        '/v1/invoices/create_preview',
+      ]);
+    });
   });
 
   it.each([
