@@ -153,13 +153,24 @@ export class LocalStack {
    * user can act on: no Java 17+, a port taken, the data folder in use by another stack.
    */
   async start(): Promise<LocalStackInfo> {
+    try {
+      return await this.#start();
+    } catch (error) {
+      if (!this.#stopping) throw error;
+      // Whatever failed, failed because stop() took things away: stop what was started since, and say so.
+      await this.stop();
+      throw new LocalStackError('stopped while starting');
+    }
+  }
+
+  async #start(): Promise<LocalStackInfo> {
     const { apiPort, dataDir: dataRoot } = this.options;
     const running = this.#running;
     applyLoopbackEnvironment();
     checkJava();
     await reservePort(apiPort, 'the API (set PORT or --port)');
     const dynamoPort = await reservePort(this.options.dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
-    await this.#unlessStopping();
+    this.#unlessStopping();
 
     running.release = lockDataDir(dataRoot, { apiPort }).release;
     const databaseDir = join(dataRoot, 'dynamodb');
@@ -167,7 +178,7 @@ export class LocalStack {
     mkdirSync(databaseDir, { recursive: true });
 
     running.dynamo = await startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir });
-    await this.#unlessStopping();
+    this.#unlessStopping();
     const dynamoEndpoint = running.dynamo.endpoint;
 
     // The handlers read their configuration once, at import: set it before importing them.
@@ -208,13 +219,13 @@ export class LocalStack {
     });
     scheduler.start(1000);
     running.scheduler = scheduler;
-    await this.#unlessStopping();
+    this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
     const { signToken } = await import('../../functions/auth/api-tokens');
     const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)) });
     running.closeApi = api.close;
-    await this.#unlessStopping();
+    this.#unlessStopping();
 
     const info: LocalStackInfo = {
       url: api.url,
@@ -257,11 +268,9 @@ export class LocalStack {
     this.#running.release?.();
   }
 
-  /** A stop requested while starting: stop what has been started since, and end start(). */
-  async #unlessStopping(): Promise<void> {
-    if (!this.#stopping) return;
-    await this.stop();
-    throw new LocalStackError('stopped while starting');
+  /** A stop requested while starting ends start() (which then stops what has been started since). */
+  #unlessStopping(): void {
+    if (this.#stopping) throw new LocalStackError('stopped while starting');
   }
 }
 
