@@ -105,6 +105,24 @@ describe('Function: startLocalStack', () => {
     expect(((await get(`${url}/tenants/techstart-inc`, token)).body as { plan: string }).plan).toBe('starter');
   }, 45_000);
 
+  it('should print the rollback of a plan change with its cause', async () => {
+    const { url, token, acmeToken } = banner();
+    // A query holding its lease past a 1 s drain timeout: the upgrade rolls back with DrainTimeoutError.
+    const lease = await fetch(`${url}/tenants/acme-corp/leases`, { method: 'POST', headers: { authorization: `Bearer ${acmeToken}`, 'content-type': 'application/json' }, body: '{"ttlSeconds":60}' });
+    expect(lease.status).toBe(201);
+    const response = await fetch(`${url}/tenants/acme-corp/plan`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"plan":"professional","drainTimeoutSeconds":1}',
+    });
+    const { operationId } = (await response.json()) as { operationId: string };
+    expect(response.status).toBe(202);
+
+    expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toMatch(
+      new RegExp(`^workflow plan-change ${operationId} tenant=acme-corp rolled_back cause=DrainTimeoutError: 1 in-flight query still holds its lease`),
+    );
+  }, 45_000);
+
   it('should refuse a second stack on the same data folder with one line naming the folder, and leave the first serving', async () => {
     const second = startLocalStack({ apiPort: 0, dynamoPort: 0, dataDir, log: () => undefined });
 
