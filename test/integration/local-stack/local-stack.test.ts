@@ -49,6 +49,11 @@ async function get(url: string, token: string): Promise<{ status: number; body: 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+async function post(url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
 async function waitForLine(pattern: RegExp, ms = 30_000): Promise<string> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -93,12 +98,8 @@ describe('Function: startLocalStack', () => {
 
   it('should run a plan change through the local workflow runner and print its outcome', async () => {
     const { url, token } = banner();
-    const response = await fetch(`${url}/tenants/techstart-inc/plan`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{"plan":"starter"}',
-    });
-    const { operationId } = (await response.json()) as { operationId: string };
+    const response = await post(`${url}/tenants/techstart-inc/plan`, token, { plan: 'starter' });
+    const { operationId } = response.body as { operationId: string };
     expect(response.status).toBe(202);
 
     expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toBe(`workflow plan-change ${operationId} tenant=techstart-inc succeeded`);
@@ -108,14 +109,9 @@ describe('Function: startLocalStack', () => {
   it('should print the rollback of a plan change with its cause', async () => {
     const { url, token, acmeToken } = banner();
     // A query holding its lease past a 1 s drain timeout: the upgrade rolls back with DrainTimeoutError.
-    const lease = await fetch(`${url}/tenants/acme-corp/leases`, { method: 'POST', headers: { authorization: `Bearer ${acmeToken}`, 'content-type': 'application/json' }, body: '{"ttlSeconds":60}' });
-    expect(lease.status).toBe(201);
-    const response = await fetch(`${url}/tenants/acme-corp/plan`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{"plan":"professional","drainTimeoutSeconds":1}',
-    });
-    const { operationId } = (await response.json()) as { operationId: string };
+    expect((await post(`${url}/tenants/acme-corp/leases`, acmeToken, { ttlSeconds: 60 })).status).toBe(201);
+    const response = await post(`${url}/tenants/acme-corp/plan`, token, { plan: 'professional', drainTimeoutSeconds: 1 });
+    const { operationId } = response.body as { operationId: string };
     expect(response.status).toBe(202);
 
     expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toMatch(
@@ -140,12 +136,7 @@ describe('Function: startLocalStack', () => {
 
   it('stop() should close the API, stop the JVM and give up the data folder', async () => {
     const { url, token } = banner();
-    const created = await fetch(`${url}/tenants`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ tenantId: 'own-co', name: 'Own Co', email: 'admin@own.example', plan: 'free' }),
-    });
-    expect(created.status).toBe(201);
+    expect((await post(`${url}/tenants`, token, { tenantId: 'own-co', name: 'Own Co', email: 'admin@own.example', plan: 'free' })).status).toBe(201);
 
     await first.stop();
 
