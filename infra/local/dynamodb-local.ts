@@ -34,9 +34,9 @@ export interface DynamoDbLocalOptions {
 
 const JAVA_HINT = 'install Java 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless) and make sure `java` is on PATH';
 
-/** Fail with one actionable line unless Java 17+ is available. */
-export function checkJava(): number {
-  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+/** The major version of the `java` on `env`'s PATH; throws LocalStackError (one actionable line) unless it is 17+. */
+export function checkJava(env: NodeJS.ProcessEnv = process.env): number {
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8', env });
   if (result.error || result.status !== 0) throw new LocalStackError(`DynamoDB Local needs Java, which was not found: ${JAVA_HINT}.`);
   const match = /version "(\d+)(?:\.(\d+))?/.exec(result.stderr + result.stdout);
   const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : 0;

@@ -60,11 +60,12 @@ function ended(launcher: Launcher): boolean {
 }
 
 /**
- * Call `onExit` once, with the launcher's pid, when any launcher has ended. Polls every `intervalMs` (250 ms:
- * a few small /proc reads). The timer does not keep the process alive. Returns a function that stops watching.
+ * Call `onExit` once, with the launcher's pid, when any launcher of `self` (this process) has ended. Polls every
+ * `intervalMs` (250 ms: a few small /proc reads). The timer does not keep the process alive. Returns a
+ * function that stops watching.
  */
-export function watchLaunchers(onExit: (pid: number) => void, intervalMs = 250): { readonly launchers: readonly Launcher[]; stop(): void } {
-  const watched = launchers();
+export function watchLaunchers(onExit: (pid: number) => void, intervalMs = 250, self: number = process.pid): { readonly launchers: readonly Launcher[]; stop(): void } {
+  const watched = launchers(self);
   const timer = setInterval(() => {
     const gone = watched.find(ended);
     if (!gone) return;

@@ -1,0 +1,286 @@
+/**
+ * The embedded local stack that `npm start` runs (infra/local/start.ts parses its command line, handles
+ * signals and exits): DynamoDB Local on a data folder, the lifecycle table with the demo tenants on first
+ * start, the workflow runner and the local scheduler, and the API on loopback, served by the same handlers as
+ * on AWS. In-process, so tests can start and stop it and see what a user of `npm start` sees.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import type { OperationOutcome } from '../../functions/operations/operation-store';
+import { lockDataDir } from './data-dir-lock';
+import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
+import { applyLoopbackEnvironment } from './loopback-env';
+
+export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --data-dir PATH]';
+/**
+ * Running workflows (and a schedule being delivered) get this long to finish or compensate when the stack
+ * stops; any left are rolled back by the sweep at the next start.
+ */
+export const WORKFLOW_GRACE_MS = 2_000;
+
+export interface LocalStackOptions {
+  /** The API's port on 127.0.0.1; 0 picks a free one. */
+  readonly apiPort: number;
+  /** DynamoDB Local's port on 127.0.0.1; 0 picks a free one. */
+  readonly dynamoPort: number;
+  /** The data folder, absolute: the database (under `dynamodb/`), the token key and the lock file. */
+  readonly dataDir: string;
+  /** Start from an empty database (the demo tenants are seeded again). */
+  readonly reset?: boolean;
+  /** Where each output line goes (no trailing newline); stdout when omitted. */
+  readonly log?: (line: string) => void;
+  /** Where each error line goes (workflow and schedule failures); stderr when omitted. */
+  readonly logError?: (line: string) => void;
+}
+
+/** What a started stack prints, and the tokens it prints (signed with the data folder's key, no expiry). */
+export interface LocalStackInfo {
+  readonly url: string;
+  readonly dynamoEndpoint: string;
+  /** Where DynamoDB Local keeps the database: `<dataDir>/dynamodb`. */
+  readonly databaseDir: string;
+  /** How many demo tenants this start created (0 when the database was kept). */
+  readonly seeded: number;
+  readonly tokens: { readonly operator: string; readonly acme: string };
+}
+
+function portOption(value: string | undefined, fallback: number, name: string): number {
+  const port = Number(value ?? fallback);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LocalStackError(`${name} must be a port number 1-65535, got '${value}'. ${START_USAGE}`);
+  return port;
+}
+
+/**
+ * `npm start`'s options from its arguments and environment: `--port`/PORT (3000), `--dynamodb-port`/
+ * DYNAMODB_PORT (8000), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`. Throws LocalStackError for a port
+ * that is not 1-65535, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option or a positional.
+ */
+export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalStackOptions {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 'data-dir': { type: 'string' } },
+    strict: true,
+  });
+  return {
+    apiPort: portOption(values.port ?? env.PORT, 3000, '--port'),
+    dynamoPort: portOption(values['dynamodb-port'] ?? env.DYNAMODB_PORT, 8000, '--dynamodb-port'),
+    dataDir: localDataDir(values['data-dir'], env),
+    reset: values.reset,
+  };
+}
+
+/**
+ * The one line `npm start` prints when it cannot start: the message of an error the user can act on (ours, or
+ * node's for bad arguments), the stack of anything else.
+ */
+export function startErrorLine(error: unknown): string {
+  const message = error instanceof LocalStackError || (error as Error).name === 'TypeError' ? (error as Error).message : (error as Error).stack;
+  return `npm start: ${message ?? String(error)}`;
+}
+
+/** `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ...` */
+export function workflowLine(outcome: OperationOutcome): string {
+  return `workflow ${outcome.workflow} ${outcome.operationId} tenant=${outcome.tenantId} ${outcome.status}${outcome.cause ? ` cause=${outcome.cause}` : ''}`;
+}
+
+/** The lines printed once the stack is up: where it runs and how to call it. */
+export function bannerLines(info: LocalStackInfo): string[] {
+  return [
+    '',
+    `Tenant lifecycle control plane (local) is up: ${info.url}`,
+    `  DynamoDB Local   ${info.dynamoEndpoint}  table '${LOCAL_TABLE_NAME}', data in ${info.databaseDir}${info.seeded > 0 ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
+    '',
+    `  export API=${info.url}`,
+    `  export TOKEN=${info.tokens.operator}`,
+    `  export ACME_TOKEN=${info.tokens.acme}   # tenant-scoped: reads acme-corp only`,
+    '',
+    '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
+    '',
+    'One line per request (method, path, status, time, caller) and per workflow outcome follows.',
+    'Press Ctrl-C to stop.',
+  ];
+}
+
+/**
+ * Create the table when the database is new, and the demo tenants that are missing while it holds only demo
+ * tenants (so a first start stopped half-way is completed); answers how many demo tenants were created.
+ */
+async function ensureTable(endpoint: string): Promise<number> {
+  const client = new DynamoDBClient({ endpoint, region: process.env.AWS_REGION });
+  let exists = true;
+  try {
+    await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+    exists = false;
+  } finally {
+    client.destroy();
+  }
+  const { createTableInput } = await import('../../functions/tenants/tenant-table');
+  const { tenantStore } = await import('../../functions/tenants/tenant-service');
+  const { seedDemoTenants } = await import('./demo-tenants');
+  const { getDocumentClient } = await import('../../functions/shared/aws-clients');
+  if (!exists) await getDocumentClient().send(new CreateTableCommand(createTableInput(LOCAL_TABLE_NAME)));
+  return seedDemoTenants(tenantStore());
+}
+
+/**
+ * One local stack: `start()` brings it up and prints its banner, `stop()` takes it down, and may be called at
+ * any time, during `start()` too (then `start()` rejects once it has stopped what it had started).
+ *
+ * The handlers read their configuration from `process.env` once, at import: `start()` sets it (DynamoDB
+ * endpoint, table, token key) before importing them, so one process runs one stack's configuration; a later
+ * stack in the same process must use the same DynamoDB port and data folder to be served correctly.
+ */
+export class LocalStack {
+  readonly options: LocalStackOptions;
+  readonly #log: (line: string) => void;
+  readonly #logError: (line: string) => void;
+  readonly #running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void } = {};
+  #stopping = false;
+
+  constructor(options: LocalStackOptions) {
+    this.options = options;
+    this.#log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
+    this.#logError = options.logError ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /**
+   * Start everything, print the banner, and answer what it printed. Throws LocalStackError with one line the
+   * user can act on: no Java 17+, a port taken, the data folder in use by another stack.
+   */
+  async start(): Promise<LocalStackInfo> {
+    try {
+      return await this.#start();
+    } catch (error) {
+      if (!this.#stopping) throw error;
+      // Whatever failed, failed because stop() took things away: stop what was started since, and say so.
+      await this.stop();
+      throw new LocalStackError('stopped while starting');
+    }
+  }
+
+  async #start(): Promise<LocalStackInfo> {
+    const { apiPort, dataDir: dataRoot } = this.options;
+    const running = this.#running;
+    applyLoopbackEnvironment();
+    checkJava();
+    await reservePort(apiPort, 'the API (set PORT or --port)');
+    const dynamoPort = await reservePort(this.options.dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
+    this.#unlessStopping();
+
+    running.release = lockDataDir(dataRoot, { apiPort }).release;
+    const databaseDir = join(dataRoot, 'dynamodb');
+    if (this.options.reset) rmSync(databaseDir, { recursive: true, force: true });
+    mkdirSync(databaseDir, { recursive: true });
+
+    running.dynamo = await startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir });
+    this.#unlessStopping();
+    const dynamoEndpoint = running.dynamo.endpoint;
+
+    // The handlers read their configuration once, at import: set it before importing them.
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint;
+    process.env.TABLE_NAME = LOCAL_TABLE_NAME;
+    const tokenKey = localTokenKey(dataRoot);
+    process.env.TOKEN_SECRET = tokenKey;
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
+
+    const seeded = await ensureTable(dynamoEndpoint);
+    // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
+    const { LocalWorkflowRunner } = await import('./local-workflow-runner');
+    const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
+    const { workflowDependencies } = await import('../../functions/plan-change/workflow-deps');
+    const workflows = new LocalWorkflowRunner({
+      planChange: workflowDependencies,
+      onError: (error) => this.#logError(`workflow error: ${(error as Error).stack ?? String(error)}`),
+      onOutcome: (outcome) => this.#log(workflowLine(outcome)),
+    });
+    setWorkflowRunner(workflows);
+    running.workflows = workflows;
+    // Executions run in this process: any operation left unfinished by a previous run died with it.
+    const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
+    const swept = await sweepStuckOperations(workflowDependencies(), { stuckAfterSeconds: 0 });
+    if (swept.compensated.length > 0) this.#log(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.`);
+    if (swept.overdueStarted.length > 0) this.#log(`Started ${swept.overdueStarted.length} scheduled plan change(s) that fell due while the stack was down.`);
+    // One-shot schedules (period-end downgrades) fire from the table, delivered to the same handler as on AWS.
+    const { LocalScheduler } = await import('../../functions/scheduler/local-scheduler');
+    const { getDocumentClient } = await import('../../functions/shared/aws-clients');
+    const { handler: periodEnd } = await import('../../functions/plan-change/handlers/period-end');
+    const scheduler = new LocalScheduler({
+      client: getDocumentClient(),
+      tableName: LOCAL_TABLE_NAME,
+      handlers: { 'plan-change.period-end': async (event) => void (await periodEnd(event)) },
+      onError: (error, event) => this.#logError(`schedule ${event.schedule} failed: ${(error as Error).stack ?? String(error)}`),
+    });
+    scheduler.start(1000);
+    running.scheduler = scheduler;
+    this.#unlessStopping();
+    const { startLocalApi } = await import('./http-adapter');
+    const { requestLine } = await import('../../functions/shared/http/request-log');
+    const { signToken } = await import('../../functions/auth/api-tokens');
+    const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)) });
+    running.closeApi = api.close;
+    this.#unlessStopping();
+
+    const info: LocalStackInfo = {
+      url: api.url,
+      dynamoEndpoint,
+      databaseDir,
+      seeded,
+      tokens: {
+        operator: signToken({ subject: 'local-operator', role: 'operator' }, tokenKey),
+        acme: signToken({ subject: 'acme-app', role: 'tenant', tenantId: 'acme-corp' }, tokenKey),
+      },
+    };
+    this.#log(bannerLines(info).join('\n'));
+    return info;
+  }
+
+  /**
+   * Stop in order: no new requests, no new schedules, running workflows given WORKFLOW_GRACE_MS, then the JVM
+   * (TERM, KILL 2 s later), then the data folder's lock. Resolves when done; safe to call more than once.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const running = this.#running;
+    const { closeApi, scheduler, workflows, dynamo } = running;
+    running.closeApi = undefined;
+    running.scheduler = undefined;
+    running.workflows = undefined;
+    running.dynamo = undefined;
+    await closeApi?.();
+    if (scheduler || workflows) {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all([scheduler?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
+      clearTimeout(grace);
+    }
+    await dynamo?.stop();
+    this.release();
+  }
+
+  /** Give up the data folder's lock (if still ours); what `npm start` does however it exits. */
+  release(): void {
+    this.#running.release?.();
+  }
+
+  /** A stop requested while starting ends start() (which then stops what has been started since). */
+  #unlessStopping(): void {
+    if (this.#stopping) throw new LocalStackError('stopped while starting');
+  }
+}
+
+/** Start a local stack (see LocalStack); on failure, whatever it had started is stopped before it throws. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStackInfo & { stop(): Promise<void> }> {
+  const stack = new LocalStack(options);
+  try {
+    return { ...(await stack.start()), stop: () => stack.stop() };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The local stack of `npm start`, run in this process (startLocalStack), as a user of `npm start` sees it: a
+ * data folder made on first start, the demo tenants seeded, a banner whose URL and tokens work, one line per
+ * request and per workflow outcome, the folder refused to a second stack, data kept across a restart and
+ * dropped by --reset, and stop() closing the API and stopping the JVM. DynamoDB Local is the stack's own
+ * (a free port and a temporary folder), not the integration project's; every start here is stopped in afterAll.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_FILE } from '../../../infra/local/data-dir-lock';
+import { LocalStackError, reservePort } from '../../../infra/local/dynamodb-local';
+import { LocalStack, startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
+import { processTable, refusesConnections } from '../../support/npm-start';
+
+const root = mkdtempSync(join(tmpdir(), 'local-stack-'));
+/** Does not exist before the first start. */
+const dataDir = join(root, 'data', 'local');
+let dynamoPort: number;
+let lines: string[] = [];
+const errors: string[] = [];
+const stacks: { stop(): Promise<void> }[] = [];
+
+/**
+ * Start a stack on this file's data folder. The DynamoDB port is the same for every start: the handlers read
+ * their endpoint once per process, as `npm start` restarted with the same DYNAMODB_PORT would.
+ */
+async function start(reset = false): Promise<LocalStackInfo & { stop(): Promise<void> }> {
+  lines = [];
+  const stack = await startLocalStack({ apiPort: 0, dynamoPort, dataDir, reset, log: (line) => lines.push(line), logError: (line) => errors.push(line) });
+  stacks.push(stack);
+  return stack;
+}
+
+function jvmRunning(): boolean {
+  return processTable().some((entry) => entry.args.includes('DynamoDBLocal.jar') && entry.args.includes(`-port ${dynamoPort}`));
+}
+
+/** The banner as printed, and the values a user copies from it. */
+function banner(): { text: string; url: string; token: string; acmeToken: string } {
+  const text = lines.find((line) => line.includes(' is up: ')) ?? '';
+  const value = (pattern: RegExp) => pattern.exec(text)?.[1] as string;
+  return { text, url: value(/is up: (\S+)/), token: value(/export TOKEN=(\S+)/), acmeToken: value(/export ACME_TOKEN=(\S+)/) };
+}
+
+async function get(url: string, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function post(url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function waitForLine(pattern: RegExp, ms = 30_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const line = lines.find((candidate) => pattern.test(candidate));
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`No line matching ${pattern} in:\n${lines.join('\n')}\n${errors.join('\n')}`);
+    await sleep(100);
+  }
+}
+
+beforeAll(async () => {
+  dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+});
+
+afterAll(async () => {
+  for (const stack of stacks) await stack.stop();
+  rmSync(root, { recursive: true, force: true });
+}, 30_000);
+
+describe('Function: startLocalStack', () => {
+  let first: LocalStackInfo & { stop(): Promise<void> };
+
+  it('should create the data folder, seed the demo tenants and print a banner whose URL and tokens work against the API', async () => {
+    expect(existsSync(dataDir)).toBe(false);
+    first = await start();
+
+    expect(existsSync(join(dataDir, 'dynamodb'))).toBe(true);
+    expect(readFileSync(join(dataDir, 'token-key'), 'utf8')).toMatch(/^[\w-]{43}$/);
+    expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    const { text, url, token, acmeToken } = banner();
+    expect(text).toContain(`DynamoDB Local   http://127.0.0.1:${dynamoPort}  table 'tenant-lifecycle', data in ${join(dataDir, 'dynamodb')} (demo tenants seeded)`);
+    expect({ url, token, acmeToken }).toEqual({ url: first.url, token: first.tokens.operator, acmeToken: first.tokens.acme });
+
+    const tenants = await get(`${url}/tenants`, token);
+    expect(tenants.status).toBe(200);
+    expect((tenants.body.items as { tenantId: string }[]).map((tenant) => tenant.tenantId).sort()).toEqual(['acme-corp', 'enterprise-solutions', 'suspended-co', 'techstart-inc']);
+    expect((await get(`${url}/tenants/acme-corp`, acmeToken)).status).toBe(200);
+    expect((await get(`${url}/tenants/techstart-inc`, acmeToken)).status).toBe(403);
+    expect(await waitForLine(/^GET \/tenants 200 /)).toMatch(/^GET \/tenants 200 \d+ms operator:local-operator$/);
+    expect(await waitForLine(/^GET \/tenants\/techstart-inc /)).toMatch(/^GET \/tenants\/techstart-inc 403 \d+ms tenant:acme-app$/);
+  }, 90_000);
+
+  it('should run a plan change through the local workflow runner and print its outcome', async () => {
+    const { url, token } = banner();
+    const response = await post(`${url}/tenants/techstart-inc/plan`, token, { plan: 'starter' });
+    const { operationId } = response.body as { operationId: string };
+    expect(response.status).toBe(202);
+
+    expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toBe(`workflow plan-change ${operationId} tenant=techstart-inc succeeded`);
+    expect(((await get(`${url}/tenants/techstart-inc`, token)).body as { plan: string }).plan).toBe('starter');
+  }, 45_000);
+
+  it('should print the rollback of a plan change with its cause', async () => {
+    const { url, token, acmeToken } = banner();
+    // A query holding its lease past a 1 s drain timeout: the upgrade rolls back with DrainTimeoutError.
+    expect((await post(`${url}/tenants/acme-corp/leases`, acmeToken, { ttlSeconds: 60 })).status).toBe(201);
+    const response = await post(`${url}/tenants/acme-corp/plan`, token, { plan: 'professional', drainTimeoutSeconds: 1 });
+    const { operationId } = response.body as { operationId: string };
+    expect(response.status).toBe(202);
+
+    expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toMatch(
+      new RegExp(`^workflow plan-change ${operationId} tenant=acme-corp rolled_back cause=DrainTimeoutError: 1 in-flight query still holds its lease`),
+    );
+  }, 45_000);
+
+  it('should refuse a second stack on the same data folder with one line naming the folder, and leave the first serving', async () => {
+    const second = startLocalStack({ apiPort: 0, dynamoPort: 0, dataDir, log: () => undefined });
+
+    await expect(second).rejects.toThrow(LocalStackError);
+    await expect(second).rejects.toThrow(new RegExp(`^the data folder ${dataDir} is in use by another npm start \\(pid ${process.pid}\\): [^\\n]*--data-dir`));
+    expect((await fetch(`${first.url}/health`)).status).toBe(200);
+  });
+
+  it("should refuse a port that is taken with one line naming the port and what it was for", async () => {
+    const port = Number(new URL(first.url).port);
+    await expect(startLocalStack({ apiPort: port, dynamoPort: 0, dataDir: join(root, 'other') })).rejects.toThrow(
+      `Port ${port} for the API (set PORT or --port) is already in use: stop whatever holds it, or choose another port (see README).`,
+    );
+  });
+
+  it('stop() should close the API, stop the JVM and give up the data folder', async () => {
+    const { url, token } = banner();
+    expect((await post(`${url}/tenants`, token, { tenantId: 'own-co', name: 'Own Co', email: 'admin@own.example', plan: 'free' })).status).toBe(201);
+
+    await first.stop();
+
+    expect(await refusesConnections(Number(new URL(url).port))).toBe(true);
+    expect(await refusesConnections(dynamoPort)).toBe(true);
+    expect(jvmRunning()).toBe(false);
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+  }, 30_000);
+
+  it('should keep the data and the token key across a restart, and start over with the demo tenants after --reset', async () => {
+    const { token: firstToken } = banner();
+    const kept = await start();
+    expect(banner().text).toContain('(kept from the last run; --reset to start over)');
+    expect(kept.seeded).toBe(0);
+    expect((await get(`${kept.url}/tenants/own-co`, firstToken)).status).toBe(200);
+    expect(((await get(`${kept.url}/tenants/techstart-inc`, firstToken)).body as { plan: string }).plan).toBe('starter');
+    await kept.stop();
+
+    const reset = await start(true);
+    expect(banner().text).toContain('(demo tenants seeded)');
+    expect(reset.seeded).toBe(4);
+    expect((await get(`${reset.url}/tenants/own-co`, firstToken)).status).toBe(404);
+    expect(((await get(`${reset.url}/tenants/techstart-inc`, firstToken)).body as { plan: string }).plan).toBe('free');
+    await reset.stop();
+    expect(jvmRunning()).toBe(false);
+  }, 120_000);
+});
+
+describe('Class: LocalStack', () => {
+  it('should stop what it has started when stop() comes during start(), and start() should reject', async () => {
+    const stack = new LocalStack({ apiPort: 0, dynamoPort, dataDir, log: (line) => lines.push(line) });
+    stacks.push(stack);
+    lines = [];
+    const starting = stack.start();
+    const deadline = Date.now() + 60_000;
+    while (!jvmRunning() && Date.now() < deadline) await sleep(50);
+
+    await stack.stop();
+
+    await expect(starting).rejects.toThrow('stopped while starting');
+    expect(jvmRunning()).toBe(false);
+    expect(await refusesConnections(dynamoPort)).toBe(true);
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    expect(lines.some((line) => line.includes(' is up: '))).toBe(false);
+  }, 90_000);
+});

@@ -1,0 +1,81 @@
+/**
+ * The entry files of `npm start`, `npm run token` and `npm run openapi`, run in this process with their
+ * command line: what they print to stdout and stderr and the exit code they ask for, as a user sees them.
+ * (`npm start` reaching the point of starting the stack is run for real in npm-start-*.test.ts.)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyToken } from '../../../functions/auth/api-tokens';
+import { OPENAPI_JSON_PATH } from '../../../functions/api/openapi';
+import { TOKEN_USAGE, localTokenKey } from '../../../infra/local/local-settings';
+import { START_USAGE } from '../../../infra/local/local-stack';
+
+const ENTRIES = join(__dirname, '..', '..', '..', 'infra', 'local');
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  /** What process.exit was called with; undefined when it was not called (exit code 0). */
+  code: number | undefined;
+}
+
+/** Load the entry file fresh with `args` as its command line; process.exit and the output are captured. */
+async function runEntry(file: string, args: string[]): Promise<Run> {
+  const run: Run = { stdout: '', stderr: '', code: undefined };
+  const argv = process.argv;
+  process.argv = [argv[0] as string, join(ENTRIES, file), ...args];
+  const capture = (stream: 'stdout' | 'stderr') =>
+    jest.spyOn(process[stream], 'write').mockImplementation((chunk: string | Uint8Array) => {
+      run[stream] += String(chunk);
+      return true;
+    });
+  const spies = [capture('stdout'), capture('stderr'), jest.spyOn(process, 'exit').mockImplementation(((code?: number) => void (run.code ??= code)) as never)];
+  try {
+    await jest.isolateModulesAsync(async () => {
+      await import(join(ENTRIES, file));
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // an async main's catch
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+    process.argv = argv;
+  }
+  return run;
+}
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'entry-'));
+});
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('Script: start.ts (npm start)', () => {
+  it('should exit 1 with one line on stderr for a bad option, before starting anything', async () => {
+    expect(await runEntry('start.ts', ['--port', 'abc'])).toEqual({ stdout: '', stderr: `npm start: --port must be a port number 1-65535, got 'abc'. ${START_USAGE}\n`, code: 1 });
+    expect(await runEntry('start.ts', ['--bogus'])).toEqual({ stdout: '', stderr: "npm start: Unknown option '--bogus'\n", code: 1 });
+  });
+});
+
+describe('Script: mint-token.ts (npm run token)', () => {
+  it('should print a token signed with the data folder key, and exit 0', async () => {
+    const run = await runEntry('mint-token.ts', ['--tenant', 'acme-corp', '--data-dir', dataDir]);
+
+    expect(run).toEqual({ stdout: expect.stringMatching(/^tlc\.[\w-]+\.[\w-]+\n$/), stderr: '', code: undefined });
+    expect(verifyToken(run.stdout.trim(), localTokenKey(dataDir))).toEqual({ subject: 'acme-corp-app', role: 'tenant', tenantId: 'acme-corp' });
+  });
+
+  it('should print the usage on stderr and exit 2 when no role is given, or the TTL is not positive', async () => {
+    expect(await runEntry('mint-token.ts', ['--data-dir', dataDir])).toEqual({ stdout: '', stderr: `${TOKEN_USAGE}\n`, code: 2 });
+    expect(await runEntry('mint-token.ts', ['--operator', '--ttl-hours=0', '--data-dir', dataDir])).toEqual({ stdout: '', stderr: '--ttl-hours must be a positive number\n', code: 2 });
+  });
+
+  it('should fail as node does on an unknown option', async () => {
+    await expect(runEntry('mint-token.ts', ['--admin'])).rejects.toMatchObject({ code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+  });
+});
+
+describe('Script: write-openapi.ts (npm run openapi)', () => {
+  it('with --check, should say that the committed document is up to date and exit 0', async () => {
+    expect(await runEntry('write-openapi.ts', ['--check'])).toEqual({ stdout: `${OPENAPI_JSON_PATH} is up to date\n`, stderr: '', code: undefined });
+  });
+});

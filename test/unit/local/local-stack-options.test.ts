@@ -1,0 +1,77 @@
+/**
+ * `npm start`'s command line and the lines it prints: options from arguments or environment, one-line errors
+ * for bad options, the banner, and the workflow-outcome line.
+ */
+import { join, resolve } from 'node:path';
+import { LocalStackError } from '../../../infra/local/dynamodb-local';
+import { DEFAULT_DATA_DIR } from '../../../infra/local/local-settings';
+import { START_USAGE, bannerLines, parseStartOptions, startErrorLine, workflowLine } from '../../../infra/local/local-stack';
+
+/** What `npm start` prints to stderr for these arguments: the line, which must be one line. */
+function errorFor(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseStartOptions(args, env);
+  } catch (error) {
+    return startErrorLine(error);
+  }
+  throw new Error(`parseStartOptions accepted ${args.join(' ')}`);
+}
+
+describe('Function: parseStartOptions', () => {
+  it('should default to API 3000, DynamoDB Local 8000 and .local/, without --reset', () => {
+    expect(parseStartOptions([], {})).toEqual({ apiPort: 3000, dynamoPort: 8000, dataDir: DEFAULT_DATA_DIR, reset: false });
+  });
+
+  it('should take PORT, DYNAMODB_PORT and LOCAL_DATA_DIR, and let options win over them', () => {
+    const env = { PORT: '4000', DYNAMODB_PORT: '8001', LOCAL_DATA_DIR: '/srv/data' };
+    expect(parseStartOptions([], env)).toEqual({ apiPort: 4000, dynamoPort: 8001, dataDir: '/srv/data', reset: false });
+    expect(parseStartOptions(['--port', '5000', '--dynamodb-port=9000', '--data-dir', 'mine', '--reset'], env)).toEqual({ apiPort: 5000, dynamoPort: 9000, dataDir: resolve('mine'), reset: true });
+  });
+
+  it('should refuse a port that is not 1-65535 with one line naming the option, the value and the usage', () => {
+    expect(errorFor(['--port', 'abc'])).toBe(`npm start: --port must be a port number 1-65535, got 'abc'. ${START_USAGE}`);
+    expect(errorFor(['--dynamodb-port', '70000'])).toBe(`npm start: --dynamodb-port must be a port number 1-65535, got '70000'. ${START_USAGE}`);
+    expect(errorFor([], { PORT: '0' })).toBe(`npm start: --port must be a port number 1-65535, got '0'. ${START_USAGE}`);
+    expect(errorFor([], { DYNAMODB_PORT: '80.5' })).toContain("--dynamodb-port must be a port number 1-65535, got '80.5'.");
+  });
+
+  it('should refuse an unknown option or an argument with node\'s one-line message', () => {
+    expect(errorFor(['--bogus'])).toBe("npm start: Unknown option '--bogus'");
+    expect(errorFor(['extra'])).toBe("npm start: Unexpected argument 'extra'. This command does not take positional arguments");
+    expect(() => parseStartOptions(['--bogus'], {})).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' }));
+  });
+});
+
+describe('Function: startErrorLine', () => {
+  it('should print our errors by their message, and anything unexpected with its stack to report', () => {
+    expect(startErrorLine(new LocalStackError('DynamoDB Local needs Java'))).toBe('npm start: DynamoDB Local needs Java');
+    const unexpected = new RangeError('boom');
+    expect(startErrorLine(unexpected)).toBe(`npm start: ${unexpected.stack}`);
+    expect(startErrorLine({ name: 'Odd' })).toBe('npm start: [object Object]');
+  });
+});
+
+describe('Function: bannerLines', () => {
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' } };
+
+  it('should say where the API and the data are, and give the exports and a first curl', () => {
+    const text = bannerLines({ ...info, seeded: 4 }).join('\n');
+    expect(text).toContain('Tenant lifecycle control plane (local) is up: http://127.0.0.1:3000');
+    expect(text).toContain("DynamoDB Local   http://127.0.0.1:8000  table 'tenant-lifecycle', data in /data/dynamodb (demo tenants seeded)");
+    expect(text).toContain('  export API=http://127.0.0.1:3000\n  export TOKEN=tlc.op.sig\n  export ACME_TOKEN=tlc.acme.sig   # tenant-scoped: reads acme-corp only');
+    expect(text).toContain('curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"');
+    expect(text.endsWith('Press Ctrl-C to stop.')).toBe(true);
+  });
+
+  it('should say that the data was kept, and how to start over, when nothing was seeded', () => {
+    expect(bannerLines({ ...info, seeded: 0 }).join('\n')).toContain('data in /data/dynamodb (kept from the last run; --reset to start over)');
+  });
+});
+
+describe('Function: workflowLine', () => {
+  it('should name the workflow, operation, tenant and status, and the cause when there is one', () => {
+    const outcome = { workflow: 'plan-change', operationId: 'op-1', tenantId: 'acme-corp', status: 'succeeded' } as const;
+    expect(workflowLine(outcome)).toBe('workflow plan-change op-1 tenant=acme-corp succeeded');
+    expect(workflowLine({ ...outcome, status: 'rolled_back', cause: 'DrainTimeoutError: 1 in-flight query' })).toBe('workflow plan-change op-1 tenant=acme-corp rolled_back cause=DrainTimeoutError: 1 in-flight query');
+  });
+});
