@@ -4,7 +4,7 @@
  * which variable to set). Each case loads the modules afresh, because config reads the environment once.
  */
 import type { SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:token-key-AbCdEf';
@@ -23,7 +23,7 @@ async function load(env: { TOKEN_SECRET?: string; TOKEN_SECRET_ARN?: string }) {
   delete process.env.TOKEN_SECRET;
   delete process.env.TOKEN_SECRET_ARN;
   Object.assign(process.env, env);
-  let loaded!: { tokenKey: () => Promise<string>; secretsManager: ReturnType<typeof mockClient<SecretsManagerClientType>>; sdk: typeof import('@aws-sdk/client-secrets-manager') };
+  let loaded!: { tokenKey: () => Promise<string>; secretsManager: AwsClientStub<SecretsManagerClientType>; sdk: typeof import('@aws-sdk/client-secrets-manager') };
   await jest.isolateModulesAsync(async () => {
     const sdk = await import('@aws-sdk/client-secrets-manager');
     const secretsManager = mockClient(sdk.SecretsManagerClient);
