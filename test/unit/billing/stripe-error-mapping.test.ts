@@ -4,19 +4,12 @@
  * and what an operator reads when the stored billing account no longer matches Stripe.
  */
 import Stripe from 'stripe';
-import { BillingRejectedError, BillingTransientError, type PlanChangeRequest } from '../../../functions/billing/billing-port';
+import { BillingRejectedError, BillingTransientError } from '../../../functions/billing/billing-port';
 import { StripeBilling, toBillingError } from '../../../functions/billing/stripe-billing';
+import { acmeUpgrade } from '../../support/billing-requests';
 import { FakeStripeServer } from '../../support/fake-stripe-server';
 
-const UPGRADE: PlanChangeRequest = {
-  operationId: 'op-upgrade-1',
-  tenantId: 'acme-corp',
-  fromPlan: 'starter',
-  toPlan: 'professional',
-  direction: 'upgrade',
-  timing: 'immediately',
-  account: { customerId: 'cus_acme', subscriptionId: 'sub_acme', subscriptionItemId: 'si_acme' },
-};
+const UPGRADE = acmeUpgrade('op-upgrade-1');
 const apiError = (statusCode: number | undefined) => new Stripe.errors.StripeAPIError({ type: 'api_error', message: `answered ${statusCode ?? 'nothing'}`, statusCode });
 
 describe('toBillingError', () => {
