@@ -309,14 +309,14 @@ const operationSchema = z
   .meta({ description: 'A workflow operation.' });
 
 /** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
-const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
+export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
   TransitionRequest: transitionBodySchema,
   AcquireQueryLeaseRequest: acquireLeaseBodySchema,
   ChangePlanRequest: changePlanBodySchema,
   ReportUsageRequest: reportUsageBodySchema,
 };
-const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
+export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TenantState: tenantStateSchema,
   LifecycleEvent: lifecycleEventSchema,
   PlanId: planIdSchema,
@@ -564,10 +564,16 @@ function componentSchemas(named: Readonly<Record<string, ZodType>>, io: 'input' 
   return out;
 }
 
+/** The named schemas the document's components are built from: request bodies, and responses. */
+export interface ComponentSchemas {
+  readonly request: Readonly<Record<string, ZodType>>;
+  readonly response: Readonly<Record<string, ZodType>>;
+}
+
 /** The component name a route table schema was registered under; throws for a schema that is not one. */
-function componentName(schema: ZodType, named: Readonly<Record<string, ZodType>>, what: string): string {
-  const found = Object.entries(named).find(([, candidate]) => candidate === schema);
-  if (!found) throw new Error(`OpenAPI: the ${what} schema is not registered in ${named === REQUEST_SCHEMAS ? 'REQUEST_SCHEMAS' : 'RESPONSE_SCHEMAS'} in functions/api/openapi.ts.`);
+function componentName(schema: ZodType, schemas: ComponentSchemas, io: keyof ComponentSchemas, what: string): string {
+  const found = Object.entries(schemas[io]).find(([, candidate]) => candidate === schema);
+  if (!found) throw new Error(`OpenAPI: the ${what} schema is not registered in ${io === 'request' ? 'REQUEST_SCHEMAS' : 'RESPONSE_SCHEMAS'} in functions/api/openapi.ts.`);
   return found[0];
 }
 
@@ -676,7 +682,7 @@ const ACCESS_TEXT: Readonly<Record<RouteSpec['access'], string>> = {
   'operator-or-owner-of-resource': "Needs an operator token, or a tenant-scoped token of the tenant the resource belongs to (another tenant's is 404).",
 };
 
-function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject {
+function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: ComponentSchemas): OperationObject {
   checkSpec(route, spec);
   const parameters: (ParameterObject | Reference)[] = [
     ...(spec.params ? parametersOf(spec.params, 'path') : []),
@@ -690,7 +696,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject 
   const success: ResponseObject = {
     description: spec.success.description,
     ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
-    ...(spec.success.schema ? { content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, RESPONSE_SCHEMAS, 'response')) } } } : {}),
+    ...(spec.success.schema ? { content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, schemas, 'response', 'response')) } } } : {}),
   };
   return {
     operationId: route.id,
@@ -700,7 +706,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec): OperationObject 
     ...(route.authenticated ? {} : { security: [] }),
     ...(parameters.length ? { parameters } : {}),
     ...(spec.body
-      ? { requestBody: { required: false, content: { 'application/json': { schema: schemaRef(componentName(spec.body, REQUEST_SCHEMAS, 'request body')) } } } }
+      ? { requestBody: { required: false, content: { 'application/json': { schema: schemaRef(componentName(spec.body, schemas, 'request', 'request body')) } } } }
       : {}),
     responses: { [String(spec.success.status)]: success, ...errorResponses(route, spec) },
   };
@@ -718,15 +724,24 @@ const DESCRIPTION = `Creates tenants and moves them through their lifecycle (sus
 
 **Evolution.** Responses may gain fields: ignore the ones you do not know. Requests are strict: unknown fields are refused.`;
 
-/** The OpenAPI 3.1 document for ROUTES. Throws if a route has no ROUTE_SPECS entry, or an entry no route. */
-export function buildOpenApiDocument(): OpenApiDocument {
-  const routeIds = new Set(ROUTES.map((route) => route.id));
-  const stale = Object.keys(ROUTE_SPECS).filter((id) => !routeIds.has(id));
+/**
+ * The OpenAPI 3.1 document for ROUTES. Throws (naming the route and what to fix) if a route has no ROUTE_SPECS
+ * entry, an entry has no route, a method and path appear twice, an entry breaks the conventions `apiRoute`
+ * enforces (see checkSpec), a schema is not registered, or a request and a response schema share a name.
+ * The parameters exist so that tests can hand it a broken table; `npm run openapi` uses the defaults.
+ */
+export function buildOpenApiDocument(
+  routes: readonly RouteDefinition[] = ROUTES,
+  specs: Readonly<Record<string, RouteSpec>> = ROUTE_SPECS,
+  schemas: ComponentSchemas = { request: REQUEST_SCHEMAS, response: RESPONSE_SCHEMAS },
+): OpenApiDocument {
+  const routeIds = new Set(routes.map((route) => route.id));
+  const stale = Object.keys(specs).filter((id) => !routeIds.has(id));
   if (stale.length) throw new Error(`OpenAPI: ROUTE_SPECS has entries for routes not in ROUTES: ${stale.join(', ')}. Remove them from functions/api/openapi.ts.`);
 
   const paths: Record<string, PathItem> = {};
-  for (const route of ROUTES) {
-    const spec = ROUTE_SPECS[route.id];
+  for (const route of routes) {
+    const spec = specs[route.id];
     if (!spec) {
       throw new Error(
         `OpenAPI: route ${route.id} (${route.method} ${route.path}) has no entry in ROUTE_SPECS in functions/api/openapi.ts; add one, then run npm run openapi.`,
@@ -735,11 +750,11 @@ export function buildOpenApiDocument(): OpenApiDocument {
     const item = (paths[route.path] ??= {});
     const method = route.method.toLowerCase() as Lowercase<HttpMethod>;
     if (item[method]) throw new Error(`OpenAPI: ${route.method} ${route.path} appears twice in ROUTES.`);
-    item[method] = operationFor(route, spec);
+    item[method] = operationFor(route, spec, schemas);
   }
 
-  const requestSchemas = componentSchemas(REQUEST_SCHEMAS, 'input');
-  const responseSchemas = componentSchemas(RESPONSE_SCHEMAS, 'output');
+  const requestSchemas = componentSchemas(schemas.request, 'input');
+  const responseSchemas = componentSchemas(schemas.response, 'output');
   const clash = Object.keys(requestSchemas).filter((name) => name in responseSchemas);
   if (clash.length) throw new Error(`OpenAPI: schema names used for both requests and responses: ${clash.join(', ')}.`);
 

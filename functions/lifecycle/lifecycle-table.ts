@@ -54,14 +54,6 @@ export const LIFECYCLE_EVENTS = Object.keys(LIFECYCLE_TABLE) as LifecycleEvent[]
 /** States whose exits include "back to where it came from", so entering them records the origin. */
 export const ORIGIN_TRACKING_STATES: readonly TenantState[] = ['exporting', 'reactivating'];
 
-export function isTenantState(value: unknown): value is TenantState {
-  return typeof value === 'string' && (TENANT_STATES as readonly string[]).includes(value);
-}
-
-export function isLifecycleEvent(value: unknown): value is LifecycleEvent {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(LIFECYCLE_TABLE, value);
-}
-
 export function isTransitional(state: TenantState): state is TransitionalState {
   return (TRANSITIONAL_STATES as readonly string[]).includes(state);
 }

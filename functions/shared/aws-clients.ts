@@ -1,4 +1,4 @@
-/** SDK clients, created once per module and replaceable in tests. */
+/** SDK clients, created once per module (tests mock them with aws-sdk-client-mock or point them at DynamoDB Local). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -18,10 +18,4 @@ export function getDocumentClient(): DynamoDBDocumentClient {
 export function getSecretsManager(): SecretsManagerClient {
   secretsManager ??= new SecretsManagerClient({ region: config.region, endpoint: config.secretsManagerEndpoint });
   return secretsManager;
-}
-
-/** Replace the shared clients (tests, the local stack). */
-export function setAwsClients(clients: { documentClient?: DynamoDBDocumentClient; secretsManager?: SecretsManagerClient }): void {
-  if (clients.documentClient) documentClient = clients.documentClient;
-  if (clients.secretsManager) secretsManager = clients.secretsManager;
 }

@@ -47,6 +47,8 @@ export class FakePinecone {
   readonly indexes = new Map<string, FakeIndex>();
   /** Added to the record count `describe_index_stats` reports for (index, namespace): fake eventual consistency. */
   readonly statsSkew = new Map<string, number>();
+  /** Indexes that exist but are still being created: described with `status.ready: false`, state Initializing. */
+  readonly initializing = new Set<string>();
   readonly #failures: Failure[] = [];
 
   /** A real SDK client wired to this fake; a fresh api key per client keeps the SDK's global host cache apart. */
@@ -123,7 +125,7 @@ export class FakePinecone {
       metric: idx.metric,
       host: `${idx.name}${DATA_HOST_SUFFIX}`,
       spec: idx.spec,
-      status: { ready: true, state: 'Ready' },
+      status: this.initializing.has(idx.name) ? { ready: false, state: 'Initializing' } : { ready: true, state: 'Ready' },
       vector_type: 'dense',
       deletion_protection: 'disabled',
     };

@@ -18,10 +18,10 @@ export const handler = apiRoute(
   { routeId: 'ReportUsage', access: 'operator-or-own-tenant', params: tenantPathSchema, body: reportUsageBodySchema, ifMatch: true },
   async ({ params, body, expectedVersion }) => {
     const now = Date.now();
-    const measuredAt = body.measuredAt ? new Date(body.measuredAt) : new Date(now);
-    if (measuredAt.getTime() > now + FUTURE_SKEW_MS) {
-      throw new ApiError(400, 'MEASURED_IN_FUTURE', `measuredAt ${body.measuredAt ?? ''} is in the future; send the time the usage was measured (UTC), or omit it.`);
+    if (body.measuredAt !== undefined && Date.parse(body.measuredAt) > now + FUTURE_SKEW_MS) {
+      throw new ApiError(400, 'MEASURED_IN_FUTURE', `measuredAt ${body.measuredAt} is in the future; send the time the usage was measured (UTC), or omit it.`);
     }
+    const measuredAt = new Date(body.measuredAt ?? now);
     const { tenant, applied } = await tenantStore().reportUsage(params.tenantId, body.usage, measuredAt.toISOString(), { expectedVersion });
     const scheduled = tenant.scheduledPlanChange;
     return jsonResponse(200, {

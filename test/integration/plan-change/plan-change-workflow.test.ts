@@ -2,7 +2,7 @@
  * The plan-change workflow end to end: the HTTPS API starts it, the real ASL runs in-process with its Task
  * states bound to the real steps, against DynamoDB Local, with the local billing ledger and provisioner.
  */
-import { BillingRejectedError, LedgerBilling } from '../../../functions/billing';
+import { BillingRejectedError, BillingTransientError, LedgerBilling } from '../../../functions/billing';
 import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
 import type { PlanResources } from '../../../functions/provisioning/plan-resources';
@@ -394,5 +394,80 @@ describe('Plan change: validation and dry run', () => {
   it('should answer 409 for a tenant that is not active', async () => {
     const response = await startPlanChange('suspended-co', { plan: 'professional' });
     expect([response.status, response.body.error?.code]).toEqual([409, 'ILLEGAL_TRANSITION']);
+  });
+});
+
+describe('Plan change: failures while undoing billing', () => {
+  /** Run one upgrade of `tenantId` with `billing` wrapped and the commit failing, and return its operation. */
+  async function upgradeThatFailsAtCommit(tenantId: string, wrap: (billing: ReturnType<typeof planChangeDependencies>['billing']) => Partial<ReturnType<typeof planChangeDependencies>['billing']>) {
+    await api.createTenant(tenantId, { plan: 'starter' });
+    const base = planChangeDependencies();
+    const billing = { ...base.billing, name: base.billing.name, previewPlanChange: base.billing.previewPlanChange.bind(base.billing), findAppliedChange: base.billing.findAppliedChange.bind(base.billing), ...wrap(base.billing) };
+    const failing = new LocalWorkflowRunner({
+      planChange: () => ({ ...base, billing: billing as typeof base.billing }),
+      faults: (state, phase, input) => {
+        if (input.tenantId === tenantId && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
+      },
+    });
+    setWorkflowRunner(failing);
+    try {
+      const started = await startPlanChange(tenantId, { plan: 'professional' });
+      expect(started.status).toBe(202);
+      await failing.idle();
+      return (await api.request<Body>('GET', `/operations/${started.body.operationId as string}`)).body;
+    } finally {
+      setWorkflowRunner(runner);
+    }
+  }
+
+  it('should read back and refund a charge whose answer was lost, so the customer is not charged for a rolled-back change', async () => {
+    const operation = await upgradeThatFailsAtCommit('lost-answer', (billing) => ({
+      applyPlanChange: async (request) => {
+        await billing.applyPlanChange(request); // charged...
+        throw new InjectedFault('connection reset before the answer'); // ...but the step never heard it
+      },
+      revertPlanChange: billing.revertPlanChange.bind(billing),
+    }));
+
+    expect(operation).toMatchObject({ status: 'rolled_back', steps: expect.arrayContaining(['billing_started', 'billing_reverted']) });
+    expect(operation.steps).not.toContain('billing_updated');
+    expect((await ledger.ledgerEntries('lost-answer')).map((e) => e.kind)).toEqual(['charge', 'reversal']);
+    expect(await ledger.balance('lost-answer')).toBe(0);
+    expect((await api.request<Body>('GET', '/tenants/lost-answer')).body).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
+  it('should roll back without a revert when billing refuses to read back a change it never made', async () => {
+    const reverts: unknown[] = [];
+    const operation = await upgradeThatFailsAtCommit('lost-refused', () => ({
+      applyPlanChange: async () => {
+        throw new InjectedFault('connection reset before the answer');
+      },
+      findAppliedChange: async () => {
+        throw new BillingRejectedError('no subscription for this customer');
+      },
+      revertPlanChange: async (...args) => void reverts.push(args),
+    }));
+
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault', message: 'connection reset before the answer' } });
+    expect(reverts).toEqual([]);
+    expect(await ledger.ledgerEntries('lost-refused')).toEqual([]);
+    expect((await api.request<Body>('GET', '/tenants/lost-refused')).body).toMatchObject({ state: 'active', plan: 'starter' });
+  });
+
+  it('should retry a compensation whose billing revert fails transiently, refunding exactly once', async () => {
+    let failures = 0;
+    const operation = await upgradeThatFailsAtCommit('revert-retried', (billing) => ({
+      applyPlanChange: billing.applyPlanChange.bind(billing),
+      revertPlanChange: async (request, change) => {
+        if (failures++ === 0) throw new BillingTransientError('billing provider unavailable');
+        return billing.revertPlanChange(request, change);
+      },
+    }));
+
+    expect(failures).toBe(2);
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+    expect((operation.error as { message: string }).message).not.toContain('needs an operator');
+    expect((await ledger.ledgerEntries('revert-retried')).map((e) => e.kind)).toEqual(['charge', 'reversal']);
+    expect(await ledger.balance('revert-retried')).toBe(0);
   });
 });

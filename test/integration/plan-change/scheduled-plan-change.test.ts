@@ -443,3 +443,97 @@ describe('Scheduled downgrade: the sweeper', () => {
     expect(await ledgerKinds('sched-crashed')).toEqual(['schedule', 'schedule_cancelled']);
   });
 });
+
+describe('Scheduled downgrade: rare paths', () => {
+  it('should undo a scheduling and answer 503 when the billing period rolls over while it is scheduled', async () => {
+    await api.createTenant('sched-rollover', { plan: 'professional', usage: { users: 3 } });
+    const billing = planChangeDependencies().billing;
+    const apply = billing.applyPlanChange.bind(billing);
+    const nextPeriodEnd = calendarMonth(new Date(PERIOD_END.getTime() + 1000)).end.toISOString();
+    // Billing scheduled the change, but for the end of the next period (the preview was taken in the last one).
+    jest.spyOn(billing, 'applyPlanChange').mockImplementationOnce(async (request) => ({ ...(await apply(request)), effectiveAt: nextPeriodEnd }));
+
+    const response = await api.request<Body>('POST', '/tenants/sched-rollover/plan', { body: { plan: 'starter' } });
+
+    expect(response.status).toBe(503);
+    expect(response.body.error).toMatchObject({ code: 'SCHEDULING_UNAVAILABLE', message: 'The downgrade could not be scheduled; nothing was changed. Retry later.' });
+    const operationId = (response.body.error?.details as { operationId: string }).operationId;
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'BillingTransientError', message: expect.stringContaining(`became ${nextPeriodEnd}`) } });
+    const after = await tenant('sched-rollover');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-rollover')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
+  });
+
+  it('should tell the caller that undoing has not finished when the undo of a failed scheduling fails too', async () => {
+    await api.createTenant('sched-undo-fails', { plan: 'professional', usage: { users: 3 } });
+    const deps = planChangeDependencies();
+    jest.spyOn(deps.scheduler, 'scheduleOnce').mockRejectedValueOnce(new SchedulerTransientError('scheduler throttled'));
+    jest.spyOn(deps.scheduler, 'cancel').mockRejectedValueOnce(new SchedulerTransientError('scheduler still throttled'));
+
+    const response = await api.request<Body>('POST', '/tenants/sched-undo-fails/plan', { body: { plan: 'starter' } });
+
+    expect(response.status).toBe(503);
+    const operationId = (response.body.error?.details as { operationId: string }).operationId;
+    expect(response.body.error).toMatchObject({ code: 'SCHEDULING_UNAVAILABLE', details: { operationId } });
+    expect(response.body.error?.message).toBe(
+      `The downgrade could not be scheduled, and undoing it has not finished: operation ${operationId} is undone automatically within the hour (the tenant keeps its plan). Retry after that.`,
+    );
+    expect(await tenant('sched-undo-fails')).toMatchObject({ state: 'active', plan: 'professional' });
+  });
+
+  it('should answer not_found for the schedule of an operation that does not exist, changing nothing', async () => {
+    const runs = jest.spyOn(runner, 'start');
+    expect(await startScheduledPlanChange(periodEndDeps(), 'op-that-never-was')).toEqual({ operationId: 'op-that-never-was', outcome: 'not_found' });
+    expect(runs).not.toHaveBeenCalled();
+  });
+
+  it('should read the tenant again when it changes at the moment the change starts (suspended and resumed), and start the change', async () => {
+    const operationId = await scheduledDowngrade('sched-start-bump');
+    const tenants = planChangeDependencies().tenants;
+    const applyTransition = tenants.applyTransition.bind(tenants);
+    const before = (await tenant('sched-start-bump')).version as number;
+    // An operator suspends and resumes the tenant between the period end's read and its write.
+    jest.spyOn(tenants, 'applyTransition').mockImplementationOnce(async (...args) => {
+      expect((await api.request('POST', '/tenants/sched-start-bump/suspend', { body: { reason: 'check' } })).status).toBe(200);
+      expect((await api.request('POST', '/tenants/sched-start-bump/resume', { body: { reason: 'checked' } })).status).toBe(200);
+      return applyTransition(...args);
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+    await runner.idle();
+
+    expect(result).toEqual({ operationId, outcome: 'started' });
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+    const after = await tenant('sched-start-bump');
+    expect(after).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(after.version as number).toBeGreaterThan(before + 2);
+  });
+
+  // BUG (found here, not fixed: the store's conditions are another part of issue 7): a usage report does not
+  // change the tenant's version, and the period end's initiate_downgrade write is conditioned on the version
+  // (and state) only, so a report that outgrows the new plan between the check and the write is not seen: the
+  // change starts and the tenant is moved to a plan its usage exceeds. The same holds for an immediate
+  // downgrade (plan-change-service.ts checks usage, then writes). Remove `.failing` once it is fixed.
+  it.failing('should read the tenant again when its usage changes at the moment the change starts, and cancel if it no longer fits', async () => {
+    const operationId = await scheduledDowngrade('sched-start-race');
+    const tenants = planChangeDependencies().tenants;
+    const applyTransition = tenants.applyTransition.bind(tenants);
+    // The application plane reports usage that outgrows starter between the period end's read and its write.
+    jest.spyOn(tenants, 'applyTransition').mockImplementationOnce(async (...args) => {
+      await setUsage('sched-start-race', 25);
+      return applyTransition(...args);
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+    await runner.idle();
+
+    expect(result).toMatchObject({ operationId, outcome: 'cancelled', reason: expect.stringContaining('users: 25 exceeds the starter limit of 10') });
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    expect(await tenant('sched-start-race')).toMatchObject({ state: 'active', plan: 'professional', usage: { users: 25 } });
+    expect(await ledgerKinds('sched-start-race')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+});

@@ -1,20 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createBillingPort, type PlanChangeRequest } from '../../../functions/billing';
+import { createBillingPort } from '../../../functions/billing';
 import { logger } from '../../../functions/shared/powertools';
+import { acmeUpgrade } from '../../support/billing-requests';
 import { FakeStripeServer } from '../../support/fake-stripe-server';
 import { countLoads } from '../../support/module-loads';
 
 const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
-const UPGRADE: PlanChangeRequest = {
-  operationId: 'op-factory-1',
-  tenantId: 'acme-corp',
-  fromPlan: 'starter',
-  toPlan: 'professional',
-  direction: 'upgrade',
-  timing: 'immediately',
-  account: { customerId: 'cus_acme', subscriptionId: 'sub_acme', subscriptionItemId: 'si_acme' },
-};
+const UPGRADE = acmeUpgrade('op-factory-1');
 
 describe('Function: createBillingPort', () => {
   let fake: FakeStripeServer;

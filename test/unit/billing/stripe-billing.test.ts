@@ -10,23 +10,14 @@ import {
   type PlanChangeRequest,
 } from '../../../functions/billing/billing-port';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { acmeUpgrade } from '../../support/billing-requests';
 import { FAKE_PRORATION, FakeStripeServer, stripeError, type SeedSubscription } from '../../support/fake-stripe-server';
 
 const NOW = new Date('2026-11-11T00:00:00.000Z');
 const PERIOD_START = Date.UTC(2026, 10, 1) / 1000;
 const PERIOD_END = Date.UTC(2026, 11, 1) / 1000;
 const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
-const ACCOUNT = { customerId: 'cus_acme', subscriptionId: 'sub_acme', subscriptionItemId: 'si_acme' };
-
-const UPGRADE: PlanChangeRequest = {
-  operationId: 'op-upgrade-1',
-  tenantId: 'acme-corp',
-  fromPlan: 'starter',
-  toPlan: 'professional',
-  direction: 'upgrade',
-  timing: 'immediately',
-  account: ACCOUNT,
-};
+const UPGRADE: PlanChangeRequest = acmeUpgrade('op-upgrade-1');
 const DOWNGRADE_AT_PERIOD_END: PlanChangeRequest = { ...UPGRADE, operationId: 'op-downgrade-1', fromPlan: 'professional', toPlan: 'starter', direction: 'downgrade', timing: 'period_end' };
 /** The error `promise` rejects with (the test fails if it resolves). */
 async function failureOf(promise: Promise<unknown>): Promise<Error> {

@@ -1,4 +1,4 @@
-import { InMemoryProvisioningLedger, PineconeProvisioner } from '../../../functions/provisioning/pinecone-provisioner';
+import { InMemoryProvisioningLedger, PineconeProvisioner, mapPineconeError } from '../../../functions/provisioning/pinecone-provisioner';
 import { POOLED_INDEX, resourcesFor, type PlanResources } from '../../../functions/provisioning/plan-resources';
 import { ProvisioningTransientError } from '../../../functions/provisioning/provisioner';
 import type { PlanId } from '../../../functions/plans/plan-catalog';
@@ -186,4 +186,44 @@ describe('PineconeProvisioner', () => {
     expect(fake.indexes.has(DEDICATED)).toBe(true);
     expect(fake.vectors(DEDICATED, NS)).toBeUndefined();
   });
+
+  it('an index found still initializing (an earlier attempt created it) is a transient failure, and the retry uses it once ready', async () => {
+    const { fake, provisioner } = setup(5);
+    fake.createIndex(DEDICATED, DIM);
+    fake.initializing.add(DEDICATED);
+
+    const early = await provisioner.provision(TENANT, 'op-up', res('enterprise', 'op-up'), res('starter')).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(ProvisioningTransientError);
+    expect((early as Error).message).toBe(`Index '${DEDICATED}' exists but is not ready yet (state Initializing).`);
+    expect(fake.vectors(DEDICATED, NS)).toBeUndefined(); // nothing copied into an index that is not ready
+
+    fake.initializing.delete(DEDICATED);
+    await provisioner.provision(TENANT, 'op-up', res('enterprise', 'op-up'), res('starter'));
+    expect(fake.vectors(DEDICATED, NS)?.size).toBe(5);
+  });
+
+  it.each([502, 504])('treats an HTTP %i (no SDK class of its own; the SDK gives up retrying it) as transient, not a refusal', async (status) => {
+    const { fake, provisioner } = setup(3);
+    fake.failNext((r) => r.path === '/vectors/list', status);
+    const error = await provisioner.provision(TENANT, 'op-up', res('enterprise', 'op-up'), res('starter')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProvisioningTransientError);
+    expect((error as Error).message).toMatch(/^Pinecone is unavailable while listing vectors to copy /);
+  });
+
+  it('treats another unmapped 4xx as a refusal, not retried', async () => {
+    const { fake, provisioner } = setup(3);
+    fake.failNext((r) => r.path === '/vectors/upsert', 418);
+    const error = await provisioner.provision(TENANT, 'op-up', res('enterprise', 'op-up'), res('starter')).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ProvisioningTransientError);
+    expect((error as Error).message).toMatch(/^Pinecone refused upserting vectors copied .*\(PineconeUnmappedHttpError\).*Status: 418/);
+  });
+
+  it('keeps a transient error as it is, and words a thrown non-Error as a refusal', () => {
+    const transient = new ProvisioningTransientError('already classified');
+    expect(mapPineconeError(transient, 'listing vectors')).toBe(transient);
+    const refused = mapPineconeError('socket closed', 'listing vectors');
+    expect(refused).not.toBeInstanceOf(ProvisioningTransientError);
+    expect(refused.message).toBe('Pinecone refused listing vectors (error): socket closed');
+  });
 });
+
