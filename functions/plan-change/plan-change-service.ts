@@ -100,6 +100,7 @@ export async function requestPlanChange(
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };
   await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
+    usageAsRead: direction === 'downgrade', // the downgrade was found to fit the usage read
   });
   if (!(await startOrUndo(deps, input))) {
     throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');

@@ -169,6 +169,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
       await deps.tenants.applyTransition(tenant, 'initiate_downgrade', context, {
         changes: { scheduledPlanChange: null },
         alsoUpdate: [deps.operations.startUpdate(operationId)],
+        usageAsRead: true, // refusalAtPeriodEnd found the usage read to fit the lower plan
       });
     } catch (error) {
       // The tenant changed meanwhile (its usage, say): read it again. A cancelled transaction whose tenant did

@@ -32,9 +32,10 @@ export class VersionConflictError extends TenantStoreError {
   readonly expectedVersion: number;
   readonly currentVersion: number;
   readonly currentState: TenantState;
-  constructor(tenantId: string, expectedVersion: number, currentVersion: number, currentState: TenantState) {
+  /** `what`, when given, says what changed instead of the version (a usage report, which keeps the version). */
+  constructor(tenantId: string, expectedVersion: number, currentVersion: number, currentState: TenantState, what?: string) {
     super(
-      `Tenant '${tenantId}' changed concurrently: expected version ${expectedVersion}, it is now version ${currentVersion} in state '${currentState}'. Read it again and retry if still wanted.`,
+      `Tenant '${tenantId}' changed concurrently: ${what ?? `expected version ${expectedVersion}, it is now version ${currentVersion} in state '${currentState}'`}. Read it again and retry if still wanted.`,
     );
     this.name = 'VersionConflictError';
     this.tenantId = tenantId;

@@ -114,6 +114,12 @@ export interface TransitionOptions {
   readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
   /** Conditional updates (for example finishing an operation) committed atomically with the transition. */
   readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+  /**
+   * The decision rests on the tenant's usage as read (a downgrade must fit the lower plan): refuse with
+   * VersionConflictError when a usage report arrived since. Usage reports do not bump the version (they must
+   * not fail a running workflow's steps), so the version alone does not catch them.
+   */
+  readonly usageAsRead?: boolean;
 }
 
 /** An Update of a TransactWriteItems, without its table name. */
@@ -303,6 +309,7 @@ export class TenantStore {
       event: first,
       alsoPut: options.alsoPut,
       alsoUpdate: options.alsoUpdate,
+      usageAsRead: options.usageAsRead,
     });
   }
 
@@ -370,6 +377,7 @@ export class TenantStore {
       condition: { expression: '#state = :expectedState AND attribute_not_exists(scheduledPlanChange)', values: { ':expectedState': tenant.state } },
       event: options.event,
       alsoPut: options.alsoPut,
+      usageAsRead: true, // the downgrade was found to fit the usage read
     });
   }
 
@@ -495,6 +503,8 @@ export class TenantStore {
       readonly event?: LifecycleEvent;
       readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
       readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+      /** Also require the usage report the tenant was read with (TransitionOptions.usageAsRead). */
+      readonly usageAsRead?: boolean;
     },
   ): Promise<Tenant> {
     const at = this.#now().toISOString();
@@ -510,6 +520,15 @@ export class TenantStore {
     }
     const names: Record<string, string> = { '#version': 'version', ...(write.condition.expression.includes('#state') ? { '#state': 'state' } : {}) };
     const values: Record<string, unknown> = { ...write.condition.values, ':expectedVersion': tenant.version };
+    let usageCondition = '';
+    if (write.usageAsRead) {
+      names['#usageMeasuredAt'] = 'usageMeasuredAt';
+      if (tenant.usageMeasuredAt === undefined) usageCondition = ' AND attribute_not_exists(#usageMeasuredAt)';
+      else {
+        values[':usageMeasuredAt'] = tenant.usageMeasuredAt;
+        usageCondition = ' AND #usageMeasuredAt = :usageMeasuredAt';
+      }
+    }
     const sets = Object.entries(fields).map(([field, value], i) => {
       names[`#s${i}`] = field;
       values[`:s${i}`] = value;
@@ -528,7 +547,7 @@ export class TenantStore {
                 TableName: this.#tableName,
                 Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
                 UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-                ConditionExpression: `#version = :expectedVersion AND ${write.condition.expression}`,
+                ConditionExpression: `#version = :expectedVersion AND ${write.condition.expression}${usageCondition}`,
                 ExpressionAttributeNames: names,
                 ExpressionAttributeValues: values,
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -571,6 +590,9 @@ export class TenantStore {
     } else {
       const owner = ownerRefusal(current, context.operationId);
       if (owner) return owner;
+    }
+    if (current.version === tenant.version && current.usageMeasuredAt !== tenant.usageMeasuredAt) {
+      return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state, `its usage was reported again (measured at ${current.usageMeasuredAt ?? 'unknown'}) after it was read`);
     }
     return new VersionConflictError(tenant.tenantId, tenant.version, current.version, current.state);
   }

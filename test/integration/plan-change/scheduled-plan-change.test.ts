@@ -10,6 +10,8 @@ import { OperationStore } from '../../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
+import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
+import { VersionConflictError } from '../../../functions/tenants/errors';
 import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
 import { handler as periodEndHandler } from '../../../functions/plan-change/handlers/period-end';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
@@ -512,12 +514,33 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(after.version as number).toBeGreaterThan(before + 2);
   });
 
-  // BUG (found here, not fixed: the store's conditions are another part of issue 7): a usage report does not
-  // change the tenant's version, and the period end's initiate_downgrade write is conditioned on the version
-  // (and state) only, so a report that outgrows the new plan between the check and the write is not seen: the
-  // change starts and the tenant is moved to a plan its usage exceeds. The same holds for an immediate
-  // downgrade (plan-change-service.ts checks usage, then writes). Remove `.failing` once it is fixed.
-  it.failing('should read the tenant again when its usage changes at the moment the change starts, and cancel if it no longer fits', async () => {
+  // Usage reports keep the version (they must not fail a running workflow), so every write that decided a
+  // downgrade fits pins the usage it read: the request of an immediate one, the scheduling, and the start.
+  it.each([
+    ['an immediate downgrade', { plan: 'starter', effective: 'immediately' } as const, 'applyTransition' as const],
+    ['a period-end downgrade being scheduled', { plan: 'starter' } as const, 'scheduleChange' as const],
+  ])('should refuse %s when usage that outgrows the plan is reported between the check and the write', async (_label, body, write) => {
+    const tenantId = `race-${write.toLowerCase()}`;
+    await api.createTenant(tenantId, { plan: 'professional', usage: { users: 3 } });
+    const deps = planChangeDependencies();
+    const original = deps.tenants[write].bind(deps.tenants) as (...args: unknown[]) => Promise<unknown>;
+    jest.spyOn(deps.tenants, write).mockImplementationOnce((async (...args: unknown[]) => {
+      await setUsage(tenantId, 25);
+      return original(...args);
+    }) as never);
+
+    const refused = requestPlanChange(deps, tenantId, body as never, 'operator@test');
+    await expect(refused).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(refused).rejects.toThrow('its usage was reported again');
+    await runner.idle();
+    const after = await tenant(tenantId);
+    expect(after).toMatchObject({ state: 'active', plan: 'professional', usage: { users: 25 } });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect((await api.request<Body>('POST', `/tenants/${tenantId}/plan`, { body })).body.error?.code).toBe('USAGE_EXCEEDS_PLAN'); // read again: refused
+  });
+
+  // Usage reports keep the version (they must not fail a running workflow), so the start pins the usage it read.
+  it('should read the tenant again when its usage changes at the moment the change starts, and cancel if it no longer fits', async () => {
     const operationId = await scheduledDowngrade('sched-start-race');
     const tenants = planChangeDependencies().tenants;
     const applyTransition = tenants.applyTransition.bind(tenants);
