@@ -10,6 +10,7 @@ import {
   type PlanChangeRequest,
 } from '../../../functions/billing/billing-port';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { logger } from '../../../functions/shared/powertools';
 import { acmeUpgrade } from '../../support/billing-requests';
 import { FAKE_PRORATION, FakeStripeServer, stripeError, type SeedSubscription } from '../../support/fake-stripe-server';
 
@@ -269,6 +270,24 @@ describe('Class: StripeBilling', () => {
       expect(fake.subscription('sub_acme')?.scheduleId).toBeNull();
     });
 
+    it('should still refuse with the reason, and log the schedule left attached for an operator, when releasing it fails', async () => {
+      // Prepare
+      seed('price_enterprise');
+      fake.once('POST', '/v1/subscription_schedules/:id/release', stripeError(400, { type: 'invalid_request_error', message: 'You cannot release this schedule.' }));
+      const logged = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+
+      // Act
+      const error = await failureOf(billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+      // Assess: the caller gets why the change was refused, not the failed clean-up; the operator gets the schedule to release
+      expect(error).toBeInstanceOf(BillingRejectedError);
+      expect(error.message).toMatch(/is not on the professional price \(price_professional\) but on price_enterprise/);
+      const scheduleId = fake.subscription('sub_acme')?.scheduleId as string;
+      expect(scheduleId).toMatch(/^sub_sched_/);
+      expect(logged).toHaveBeenCalledWith('Could not release an abandoned subscription schedule', expect.objectContaining({ tenantId: 'acme-corp', operationId: 'op-downgrade-1', scheduleId }));
+      logged.mockRestore();
+    });
+
     it('should downgrade immediately with a proration credit for the next invoice and no payment now', async () => {
       // Prepare
       seed('price_professional');
@@ -468,6 +487,71 @@ describe('Class: StripeBilling', () => {
         // Assess
         expect(fake.creditNotes).toHaveLength(1);
         expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+      }
+    });
+
+    it.each([
+      {
+        what: 'putting the old price back',
+        request: UPGRADE,
+        from: 'price_starter',
+        fields: {} as Partial<SeedSubscription>,
+        path: '/v1/subscriptions/:id',
+        key: 'op-upgrade-1:revert',
+        undone: (change: BillingChange) => {
+          expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+          expect(fake.creditNotes.map((note) => note.invoice)).toEqual([change.references.invoiceId]);
+        },
+      },
+      {
+        what: 'voiding the open upgrade invoice',
+        request: UPGRADE,
+        from: 'price_starter',
+        fields: { settings: { collection_method: 'send_invoice', days_until_due: 30 } } as Partial<SeedSubscription>,
+        path: '/v1/invoices/:id/void',
+        key: 'op-upgrade-1:revert:void',
+        undone: (change: BillingChange) => {
+          expect(fake.invoice(change.references.invoiceId as string)?.status).toBe('void');
+          expect(fake.creditNotes).toHaveLength(0);
+        },
+      },
+      {
+        what: 'releasing the schedule',
+        request: DOWNGRADE_AT_PERIOD_END,
+        from: 'price_professional',
+        fields: {} as Partial<SeedSubscription>,
+        path: '/v1/subscription_schedules/:id/release',
+        key: 'op-downgrade-1:revert',
+        undone: (change: BillingChange) => {
+          expect(fake.subscription('sub_acme')).toMatchObject({ scheduleId: null, priceId: 'price_professional' });
+          expect(fake.schedule(change.references.scheduleId as string)?.status).toBe('released');
+        },
+      },
+    ])('should recover a revert from a 500 while $what: done once when it took effect, sent again under the next key when not', async ({ request, from, fields, path, key, undone }) => {
+      for (const applied of [true, false]) {
+        // Prepare
+        seed(from, fields);
+        const change = await billing.applyPlanChange(request);
+        fake.requests.length = 0;
+        fake.serverError('POST', path, { applied });
+
+        // Act: the compensation fails transiently at most once, then the workflow retries it
+        const first = await billing.revertPlanChange(request, change).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (first) await billing.revertPlanChange(request, change);
+
+        // Assess: read back instead of resent when the 500 came after the change; otherwise the saved 500 is replayed once, then a new key
+        const sent = fake.requests.map((sentRequest) => sentRequest.idempotencyKey).filter((sentKey) => sentKey === key || sentKey?.startsWith(`${key}:retry-`));
+        if (applied) {
+          expect(first).toBeUndefined();
+          expect(sent).toEqual([key]);
+        } else {
+          expect(first).toBeInstanceOf(BillingTransientError);
+          expect(sent).toEqual([key, key, `${key}:retry-1`]);
+        }
+        undone(change);
       }
     });
   });
