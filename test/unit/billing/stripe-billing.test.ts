@@ -148,6 +148,28 @@ describe('Class: StripeBilling', () => {
       await expect(billing.previewPlanChange({ ...DOWNGRADE_NOW, toPlan: 'free' })).rejects.toThrow(/No Stripe price is configured for the free plan/);
       expect(fake.requests).toHaveLength(0);
     });
+
+    it('should preview a change to the plan the tenant is already on as nothing due, without calling Stripe', async () => {
+      // Act
+      const preview = await billing.previewPlanChange({ ...UPGRADE, toPlan: 'starter' });
+
+      // Assess
+      expect(preview).toEqual({ source: 'stripe', currency: 'usd', amountDueNow: 0, effectiveAt: NOW.toISOString(), lines: [] });
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('should show a preview line Stripe leaves without a description as a proration, with its amount', async () => {
+      // Prepare: Stripe's invoice preview with a line whose description is null
+      fake.once('POST', '/v1/invoices/create_preview', {
+        body: { object: 'invoice', currency: 'usd', total: 4667, lines: { object: 'list', has_more: false, data: [{ object: 'line_item', description: null, amount: 4667, currency: 'usd' }] } },
+      });
+
+      // Act
+      const preview = await billing.previewPlanChange(UPGRADE);
+
+      // Assess
+      expect(preview).toMatchObject({ amountDueNow: 4667, lines: [{ description: 'Proration', amount: 4667 }] });
+    });
   });
 
   describe('Method: applyPlanChange', () => {
@@ -400,6 +422,36 @@ describe('Class: StripeBilling', () => {
 
       // Assess
       expect(change.kind).toBe('no_change');
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
+  describe('Method: findAppliedChange', () => {
+    it('should read back an applied immediate upgrade as the change the apply returned, and nothing before it', async () => {
+      // Act
+      const before = await billing.findAppliedChange(UPGRADE);
+      const change = await billing.applyPlanChange(UPGRADE);
+      fake.requests.length = 0;
+      const found = await billing.findAppliedChange(UPGRADE);
+
+      // Assess: the same invoice to refund, read without changing anything
+      expect(before).toBeUndefined();
+      expect(found).toEqual(change);
+      expect(fake.mutations).toHaveLength(0);
+    });
+
+    it('should find no period-end change while no schedule is attached, nor when the attached schedule is another operation’s', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act & Assess
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+      await billing.applyPlanChange({ ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-other' });
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+    });
+
+    it('should find nothing for a change to the same plan, without calling Stripe', async () => {
+      expect(await billing.findAppliedChange({ ...UPGRADE, toPlan: 'starter' })).toBeUndefined();
       expect(fake.requests).toHaveLength(0);
     });
   });
@@ -683,6 +735,22 @@ describe('Class: StripeBilling', () => {
       fake.expireIdempotencyKeys();
       await billing.revertPlanChange(UPGRADE, change);
       expect(fake.creditNotes.map((note) => note.status)).toEqual(['void', 'issued']);
+    });
+
+    it('should give the whole invoice back to the customer balance when the balance paid all of it, refunding nothing to the card', async () => {
+      const change = await upgradeWithInvoice({ amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      const form = fake.requestsTo('POST', '/v1/credit_notes')[0]?.form;
+      expect(form).toMatchObject({ amount: String(FAKE_PRORATION.net), credit_amount: String(FAKE_PRORATION.net) });
+      expect(form).not.toHaveProperty('refund_amount');
+    });
+
+    it('should refuse to revert a period-end change that names no schedule, changing nothing', async () => {
+      seed('price_professional');
+      const error = await failureOf(billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, { kind: 'schedule_created', effectiveAt: NOW.toISOString(), amountInvoiced: 0, currency: 'usd', references: {} }));
+      expect(error).toBeInstanceOf(BillingRejectedError);
+      expect(error.message).toBe('The billing change of operation op-downgrade-1 names no subscription schedule to release.');
+      expect(fake.requests).toHaveLength(0);
     });
 
     it('should leave a canceled schedule alone, even on the new price (cancelling it canceled its subscription)', async () => {
