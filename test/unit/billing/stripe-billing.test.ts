@@ -684,6 +684,28 @@ describe('Class: StripeBilling', () => {
       expect(change.amountInvoiced).toBe(preview.amountDueNow);
     });
 
+    it('should carry fields the subscription leaves partly unset as they are: a transfer of the whole amount, a threshold without reset, automatic tax without a liability', async () => {
+      // Prepare: Stripe's nulls mean "the whole amount", "Stripe's default", "the platform"; sending a value would change them
+      const settings = {
+        transfer_data: { amount_percent: null, destination: 'acct_partner' },
+        billing_thresholds: { amount_gte: 50_000, reset_billing_cycle_anchor: null },
+        automatic_tax: { enabled: true, liability: null },
+      } satisfies Partial<SeedSubscription['settings']>;
+      seed('price_professional', { settings });
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess: the phases say no more than the subscription did, and the customer keeps them past the period end
+      const phases = fake.requestsTo('POST', `/v1/subscription_schedules/${change.references.scheduleId as string}`)[0]?.form ?? {};
+      for (const phase of [0, 1]) {
+        expect(phases).toMatchObject({ [`phases[${phase}][transfer_data][destination]`]: 'acct_partner', [`phases[${phase}][billing_thresholds][amount_gte]`]: '50000', [`phases[${phase}][automatic_tax][enabled]`]: 'true' });
+      }
+      expect(Object.keys(phases).filter((field) => /amount_percent|reset_billing_cycle_anchor|liability/.test(field))).toEqual([]);
+      fake.advanceSchedule(change.references.scheduleId as string);
+      expect(fake.subscription('sub_acme')).toMatchObject({ priceId: 'price_starter', settings });
+    });
+
     it('should keep every field when a period-end downgrade is reverted after the new price took effect', async () => {
       // Prepare
       seed('price_professional', DRESSED);
@@ -751,6 +773,31 @@ describe('Class: StripeBilling', () => {
       expect(error).toBeInstanceOf(BillingRejectedError);
       expect(error.message).toBe('The billing change of operation op-downgrade-1 names no subscription schedule to release.');
       expect(fake.requests).toHaveLength(0);
+    });
+
+    it.each([
+      { what: 'an invoiced upgrade', request: UPGRADE, from: 'price_starter', kind: 'subscription_updated' as const, references: { prorationBehavior: 'always_invoice' } as Record<string, string> },
+      { what: 'a period-end downgrade that took effect', request: DOWNGRADE_AT_PERIOD_END, from: 'price_professional', kind: 'schedule_created' as const, references: {} as Record<string, string> },
+    ])('should revert $what recorded without subscription, item or prices, from the tenant’s account and the plan catalog', async ({ request, from, kind, references }) => {
+      // Prepare: the change applied, but recorded with only what identifies it
+      seed(from);
+      const change = await billing.applyPlanChange(request);
+      if (kind === 'schedule_created') fake.advanceSchedule(change.references.scheduleId as string);
+      const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+
+      // Act
+      await billing.revertPlanChange(request, { ...change, references: { ...references, ...(kind === 'schedule_created' ? { scheduleId: change.references.scheduleId as string } : {}) } });
+
+      // Assess: the account's item is back on the old plan's price, without prorating
+      const restore = fake.requestsTo('POST', '/v1/subscriptions/sub_acme').at(-1);
+      expect(restore?.form).toMatchObject({ 'items[0][id]': 'si_acme', 'items[0][price]': from, proration_behavior: 'none' });
+      expect(fake.subscription('sub_acme')?.priceId).toBe(from);
+      // an invoice nobody recorded is not guessed at: the operator is told to look
+      if (kind === 'subscription_updated') {
+        expect(fake.creditNotes).toHaveLength(0);
+        expect(warn).toHaveBeenCalledWith(expect.stringMatching(/invoice is unknown/), expect.objectContaining({ subscriptionId: 'sub_acme' }));
+      }
+      warn.mockRestore();
     });
 
     it('should leave a canceled schedule alone, even on the new price (cancelling it canceled its subscription)', async () => {
