@@ -526,6 +526,24 @@ describe('Class: StripeBilling', () => {
       }
     });
 
+    it('should not adopt another operation’s schedule when creating its own answered 500: the step fails transiently, the other schedule untouched', async () => {
+      // Prepare: another operation's period-end change holds the subscription's schedule
+      seed('price_professional');
+      const other = await billing.applyPlanChange({ ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-other' });
+      const otherSchedule = structuredClone(fake.schedule(other.references.scheduleId as string));
+      fake.requests.length = 0;
+      fake.serverError('POST', '/v1/subscription_schedules', { applied: false });
+
+      // Act
+      const error = await failureOf(billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+      // Assess: only the create was sent; the schedule read back was not taken for this operation's
+      expect(error).toBeInstanceOf(BillingTransientError);
+      expect(fake.mutations.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /v1/subscription_schedules']);
+      expect(fake.schedule(other.references.scheduleId as string)).toEqual(otherSchedule);
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+    });
+
     it('should refund once when the credit note answered 500 after being issued, or issue it under a new key when it was not', async () => {
       for (const applied of [true, false]) {
         // Prepare
