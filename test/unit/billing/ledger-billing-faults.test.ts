@@ -31,6 +31,18 @@ describe('Class: LedgerBilling (DynamoDB faults)', () => {
     await expect(applied).rejects.toThrow(`The billing ledger is unavailable: ${fault.name}`);
   });
 
+  it('should turn a server fault while reading the tenant’s ledger into BillingTransientError, after the pages before it', async () => {
+    const fault = new InternalServerError({ message: 'Internal server error', $metadata: {} });
+    dynamo.on(QueryCommand).resolvesOnce({ Items: [], LastEvaluatedKey: { pk: 'TENANT#acme', sk: 'LEDGER#op_0#charge' } }).rejectsOnce(fault);
+
+    const balance = ledger.balance('acme');
+
+    await expect(balance).rejects.toBeInstanceOf(BillingTransientError);
+    await expect(balance).rejects.toThrow('The billing ledger is unavailable: InternalServerError');
+    expect(dynamo).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(dynamo).toHaveReceivedNthCommandWith(2, QueryCommand, { ExclusiveStartKey: { pk: 'TENANT#acme', sk: 'LEDGER#op_0#charge' } });
+  });
+
   it('should throw a client error (a missing table) as it is', async () => {
     const missing = new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} });
     dynamo.on(GetCommand).rejects(missing);
