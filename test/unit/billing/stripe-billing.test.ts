@@ -689,6 +689,25 @@ describe('Class: StripeBilling', () => {
       expect(fake.subscription('sub_acme')).toMatchObject(kept(from));
     });
 
+    it.each([
+      { what: 'immediately', request: DOWNGRADE_NOW, path: '/v1/subscriptions/sub_acme' },
+      { what: 'at the period end', request: DOWNGRADE_AT_PERIOD_END, path: '/v1/subscription_schedules/:id' },
+    ])('should move a metered (usage-based) price $what without sending a quantity, which Stripe refuses for one', async ({ request, path }) => {
+      // Prepare
+      seed('price_professional', { metered: true });
+
+      // Act
+      const change = await billing.applyPlanChange(request);
+
+      // Assess: the change went through and no request named a quantity
+      expect(change.kind).not.toBe('no_change');
+      const sent = fake.requestsTo('POST').filter((sentRequest) => sentRequest.path === path.replace(':id', change.references.scheduleId ?? ''));
+      expect(sent).toHaveLength(1);
+      expect(Object.keys(sent[0]?.form ?? {}).filter((field) => field.endsWith('[quantity]'))).toEqual([]);
+      if (request.timing === 'period_end') fake.advanceSchedule(change.references.scheduleId as string);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
     it('should preview the upgrade of every seat: the item’s quantity is kept in the invoice preview', async () => {
       // Prepare
       seed('price_starter', DRESSED);
