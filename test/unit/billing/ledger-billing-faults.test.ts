@@ -43,6 +43,16 @@ describe('Class: LedgerBilling (DynamoDB faults)', () => {
     expect(dynamo).toHaveReceivedNthCommandWith(2, QueryCommand, { ExclusiveStartKey: { pk: 'TENANT#acme', sk: 'LEDGER#op_0#charge' } });
   });
 
+  it('should turn a server fault while reading back an operation’s entry into BillingTransientError', async () => {
+    dynamo.on(GetCommand).rejects(new InternalServerError({ message: 'Internal server error', $metadata: {} }));
+
+    const found = ledger.findAppliedChange(upgrade);
+
+    await expect(found).rejects.toBeInstanceOf(BillingTransientError);
+    await expect(found).rejects.toThrow('The billing ledger is unavailable: InternalServerError');
+    expect(dynamo).toHaveReceivedCommandWith(GetCommand, { TableName: 'lifecycle', Key: { pk: 'TENANT#acme', sk: expect.stringContaining('op_1') }, ConsistentRead: true });
+  });
+
   it('should throw a client error (a missing table) as it is', async () => {
     const missing = new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} });
     dynamo.on(GetCommand).rejects(missing);
