@@ -74,3 +74,17 @@ describe('Class: LedgerBilling (DynamoDB faults)', () => {
     });
   });
 });
+
+describe('Class: LedgerBilling (a change to the same plan)', () => {
+  const samePlan: PlanChangeRequest = { ...upgrade, toPlan: 'starter' };
+
+  it('should preview nothing due, find nothing applied and revert nothing, without a DynamoDB request', async () => {
+    const preview = await ledger.previewPlanChange(samePlan);
+    const found = await ledger.findAppliedChange(samePlan);
+    await ledger.revertPlanChange(samePlan, { kind: 'no_change', effectiveAt: '2026-11-11T00:00:00.000Z', amountInvoiced: 0, currency: 'usd', references: {} });
+
+    expect(preview).toEqual({ source: 'local-estimate', currency: 'usd', amountDueNow: 0, effectiveAt: '2026-11-11T00:00:00.000Z', lines: [] });
+    expect(found).toBeUndefined();
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+});
