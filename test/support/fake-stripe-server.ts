@@ -46,6 +46,9 @@ export function stripeError(status: number, error: { type: string; message: stri
   return { status, body: { error }, headers: { 'request-id': `req_fake_${status}` } };
 }
 
+/** Stripe's refusal of a quantity on a metered price's item. */
+const meteredQuantity = (param: string) => stripeError(400, { type: 'invalid_request_error', param, message: 'Quantity cannot be set for metered prices: remove it from the item.' });
+
 /** The figures the fake's proration previews and invoices use (minor units). */
 export const FAKE_PRORATION = { unusedTimeCredit: -1933, remainingTimeCharge: 6600, net: 4667 } as const;
 
@@ -109,6 +112,11 @@ export interface SeedSubscription {
   readonly priceId: string;
   readonly customerId?: string;
   readonly quantity?: number;
+  /**
+   * A usage-based (metered) price: its item and schedule phase item carry no quantity, and Stripe refuses a
+   * request that sets one ("quantity ... cannot be set for metered prices").
+   */
+  readonly metered?: boolean;
   readonly currency?: string;
   /** `trialing` subscriptions prorate nothing: a price change during a trial invoices nothing. */
   readonly status?: 'active' | 'trialing' | 'canceled';
@@ -129,6 +137,7 @@ export interface FakeSubscription {
   itemId: string;
   priceId: string;
   quantity: number;
+  metered: boolean;
   periodStart: number;
   periodEnd: number;
   scheduleId: string | null;
@@ -308,6 +317,7 @@ export class FakeStripeServer {
       itemId: seed.itemId,
       priceId: seed.priceId,
       quantity: seed.quantity ?? 1,
+      metered: seed.metered ?? false,
       status: seed.status ?? 'active',
       periodStart: seed.currentPeriodStart,
       periodEnd: seed.currentPeriodEnd,
@@ -538,7 +548,7 @@ export class FakeStripeServer {
             id: subscription.itemId,
             object: 'subscription_item',
             subscription: subscription.id,
-            quantity: subscription.quantity,
+            quantity: subscription.metered ? undefined : subscription.quantity,
             current_period_start: subscription.periodStart,
             current_period_end: subscription.periodEnd,
             price: { ...(exampleItem?.price as object), id: subscription.priceId, object: 'price', currency: subscription.currency },
@@ -572,7 +582,7 @@ export class FakeStripeServer {
       items: [
         {
           price: subscription.priceId,
-          quantity: subscription.quantity,
+          quantity: subscription.metered ? null : subscription.quantity,
           tax_rates: item.tax_rates.map(taxRate),
           discounts: item.discounts.map((discount) => ({ coupon: null, discount, promotion_code: null })),
           metadata: { ...item.metadata },
@@ -681,6 +691,7 @@ export class FakeStripeServer {
         const before = { price: subscription.priceId, quantity: subscription.quantity };
         for (const item of items) {
           if (item.id !== subscription.itemId) return stripeError(400, { type: 'invalid_request_error', param: 'items[0][id]', message: `No such subscription item: '${String(item.id)}'` });
+          if (subscription.metered && item.quantity !== undefined) return meteredQuantity('items[0][quantity]');
           const after = FakeStripeServer.#itemAfter(subscription, item);
           subscription.priceId = after.price;
           subscription.quantity = after.quantity;
@@ -793,6 +804,9 @@ export class FakeStripeServer {
         const schedule = scheduleOr404(id as string);
         if (!schedule) return notFound(`No such subscription schedule: '${id}'`);
         const currency = String((schedule.phases as Form[])[0]?.currency ?? 'usd');
+        const metered = this.#subscriptions.get(String(schedule.subscription))?.metered === true;
+        const phases = (request.body.phases ?? []) as Form[];
+        if (metered && phases.some((phase) => (phase.items as Form[]).some((item) => item.quantity !== undefined))) return meteredQuantity('phases[0][items][0][quantity]');
         if (request.body.phases) schedule.phases = (request.body.phases as Form[]).map((phase) => this.#phaseFromRequest(phase, currency));
         if (request.body.end_behavior) schedule.end_behavior = request.body.end_behavior;
         if (request.body.metadata) schedule.metadata = request.body.metadata;

@@ -51,6 +51,20 @@ describe('Function: createBillingPort', () => {
     expect(info).toHaveBeenCalledWith('Billing through Stripe', expect.objectContaining({ billingAdapter: 'stripe', stripeHost: '127.0.0.1', plansWithoutPrice: ['free'] }));
   });
 
+  it('should bill through Stripe’s own API address when none is configured, and log it', async () => {
+    // Prepare
+    const info = jest.spyOn(logger, 'info');
+
+    // Act: the SDK is built on this first call; a change to the same plan needs no request, so nothing leaves the machine
+    const port = createBillingPort({ stripeSecretKey: 'sk_test_factory', priceIds: PRICE_IDS, client, tableName: 'lifecycle' });
+    const preview = await port.previewPlanChange({ ...UPGRADE, toPlan: 'starter' });
+
+    // Assess
+    expect(port.name).toBe('stripe');
+    expect(preview).toMatchObject({ source: 'stripe', amountDueNow: 0 });
+    expect(info).toHaveBeenCalledWith('Billing through Stripe', expect.objectContaining({ billingAdapter: 'stripe', stripeHost: 'api.stripe.com' }));
+  });
+
   it('should load the Stripe SDK only when the first call needs it, not when the port is built (cold start)', async () => {
     await jest.isolateModulesAsync(async () => {
       // Prepare: count the loads of the SDK in a fresh module registry

@@ -31,6 +31,28 @@ describe('Class: LedgerBilling (DynamoDB faults)', () => {
     await expect(applied).rejects.toThrow(`The billing ledger is unavailable: ${fault.name}`);
   });
 
+  it('should turn a server fault while reading the tenant’s ledger into BillingTransientError, after the pages before it', async () => {
+    const fault = new InternalServerError({ message: 'Internal server error', $metadata: {} });
+    dynamo.on(QueryCommand).resolvesOnce({ Items: [], LastEvaluatedKey: { pk: 'TENANT#acme', sk: 'LEDGER#op_0#charge' } }).rejectsOnce(fault);
+
+    const balance = ledger.balance('acme');
+
+    await expect(balance).rejects.toBeInstanceOf(BillingTransientError);
+    await expect(balance).rejects.toThrow('The billing ledger is unavailable: InternalServerError');
+    expect(dynamo).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(dynamo).toHaveReceivedNthCommandWith(2, QueryCommand, { ExclusiveStartKey: { pk: 'TENANT#acme', sk: 'LEDGER#op_0#charge' } });
+  });
+
+  it('should turn a server fault while reading back an operation’s entry into BillingTransientError', async () => {
+    dynamo.on(GetCommand).rejects(new InternalServerError({ message: 'Internal server error', $metadata: {} }));
+
+    const found = ledger.findAppliedChange(upgrade);
+
+    await expect(found).rejects.toBeInstanceOf(BillingTransientError);
+    await expect(found).rejects.toThrow('The billing ledger is unavailable: InternalServerError');
+    expect(dynamo).toHaveReceivedCommandWith(GetCommand, { TableName: 'lifecycle', Key: { pk: 'TENANT#acme', sk: expect.stringContaining('op_1') }, ConsistentRead: true });
+  });
+
   it('should throw a client error (a missing table) as it is', async () => {
     const missing = new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} });
     dynamo.on(GetCommand).rejects(missing);
@@ -50,5 +72,19 @@ describe('Class: LedgerBilling (DynamoDB faults)', () => {
       ConditionExpression: 'attribute_not_exists(pk)',
       Item: expect.objectContaining({ pk: 'TENANT#acme', sk: expect.stringContaining('op_1'), type: 'ledger', kind: 'charge', tenantId: 'acme' }),
     });
+  });
+});
+
+describe('Class: LedgerBilling (a change to the same plan)', () => {
+  const samePlan: PlanChangeRequest = { ...upgrade, toPlan: 'starter' };
+
+  it('should preview nothing due, find nothing applied and revert nothing, without a DynamoDB request', async () => {
+    const preview = await ledger.previewPlanChange(samePlan);
+    const found = await ledger.findAppliedChange(samePlan);
+    await ledger.revertPlanChange(samePlan, { kind: 'no_change', effectiveAt: '2026-11-11T00:00:00.000Z', amountInvoiced: 0, currency: 'usd', references: {} });
+
+    expect(preview).toEqual({ source: 'local-estimate', currency: 'usd', amountDueNow: 0, effectiveAt: '2026-11-11T00:00:00.000Z', lines: [] });
+    expect(found).toBeUndefined();
+    expect(dynamo.calls()).toHaveLength(0);
   });
 });

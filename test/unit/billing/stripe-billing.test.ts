@@ -10,6 +10,7 @@ import {
   type PlanChangeRequest,
 } from '../../../functions/billing/billing-port';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { logger } from '../../../functions/shared/powertools';
 import { acmeUpgrade } from '../../support/billing-requests';
 import { FAKE_PRORATION, FakeStripeServer, stripeError, type SeedSubscription } from '../../support/fake-stripe-server';
 
@@ -147,6 +148,28 @@ describe('Class: StripeBilling', () => {
       await expect(billing.previewPlanChange({ ...DOWNGRADE_NOW, toPlan: 'free' })).rejects.toThrow(/No Stripe price is configured for the free plan/);
       expect(fake.requests).toHaveLength(0);
     });
+
+    it('should preview a change to the plan the tenant is already on as nothing due, without calling Stripe', async () => {
+      // Act
+      const preview = await billing.previewPlanChange({ ...UPGRADE, toPlan: 'starter' });
+
+      // Assess
+      expect(preview).toEqual({ source: 'stripe', currency: 'usd', amountDueNow: 0, effectiveAt: NOW.toISOString(), lines: [] });
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('should show a preview line Stripe leaves without a description as a proration, with its amount', async () => {
+      // Prepare: Stripe's invoice preview with a line whose description is null
+      fake.once('POST', '/v1/invoices/create_preview', {
+        body: { object: 'invoice', currency: 'usd', total: 4667, lines: { object: 'list', has_more: false, data: [{ object: 'line_item', description: null, amount: 4667, currency: 'usd' }] } },
+      });
+
+      // Act
+      const preview = await billing.previewPlanChange(UPGRADE);
+
+      // Assess
+      expect(preview).toMatchObject({ amountDueNow: 4667, lines: [{ description: 'Proration', amount: 4667 }] });
+    });
   });
 
   describe('Method: applyPlanChange', () => {
@@ -269,6 +292,24 @@ describe('Class: StripeBilling', () => {
       expect(fake.subscription('sub_acme')?.scheduleId).toBeNull();
     });
 
+    it('should still refuse with the reason, and log the schedule left attached for an operator, when releasing it fails', async () => {
+      // Prepare
+      seed('price_enterprise');
+      fake.once('POST', '/v1/subscription_schedules/:id/release', stripeError(400, { type: 'invalid_request_error', message: 'You cannot release this schedule.' }));
+      const logged = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+
+      // Act
+      const error = await failureOf(billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+      // Assess: the caller gets why the change was refused, not the failed clean-up; the operator gets the schedule to release
+      expect(error).toBeInstanceOf(BillingRejectedError);
+      expect(error.message).toMatch(/is not on the professional price \(price_professional\) but on price_enterprise/);
+      const scheduleId = fake.subscription('sub_acme')?.scheduleId as string;
+      expect(scheduleId).toMatch(/^sub_sched_/);
+      expect(logged).toHaveBeenCalledWith('Could not release an abandoned subscription schedule', expect.objectContaining({ tenantId: 'acme-corp', operationId: 'op-downgrade-1', scheduleId }));
+      logged.mockRestore();
+    });
+
     it('should downgrade immediately with a proration credit for the next invoice and no payment now', async () => {
       // Prepare
       seed('price_professional');
@@ -385,6 +426,36 @@ describe('Class: StripeBilling', () => {
     });
   });
 
+  describe('Method: findAppliedChange', () => {
+    it('should read back an applied immediate upgrade as the change the apply returned, and nothing before it', async () => {
+      // Act
+      const before = await billing.findAppliedChange(UPGRADE);
+      const change = await billing.applyPlanChange(UPGRADE);
+      fake.requests.length = 0;
+      const found = await billing.findAppliedChange(UPGRADE);
+
+      // Assess: the same invoice to refund, read without changing anything
+      expect(before).toBeUndefined();
+      expect(found).toEqual(change);
+      expect(fake.mutations).toHaveLength(0);
+    });
+
+    it('should find no period-end change while no schedule is attached, nor when the attached schedule is another operation’s', async () => {
+      // Prepare
+      seed('price_professional');
+
+      // Act & Assess
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+      await billing.applyPlanChange({ ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-other' });
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+    });
+
+    it('should find nothing for a change to the same plan, without calling Stripe', async () => {
+      expect(await billing.findAppliedChange({ ...UPGRADE, toPlan: 'starter' })).toBeUndefined();
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
   describe('A Stripe 500, saved under its idempotency key', () => {
     const keysSent = (path: string) => fake.requestsTo('POST', path).map((request) => request.idempotencyKey);
 
@@ -455,6 +526,24 @@ describe('Class: StripeBilling', () => {
       }
     });
 
+    it('should not adopt another operation’s schedule when creating its own answered 500: the step fails transiently, the other schedule untouched', async () => {
+      // Prepare: another operation's period-end change holds the subscription's schedule
+      seed('price_professional');
+      const other = await billing.applyPlanChange({ ...DOWNGRADE_AT_PERIOD_END, operationId: 'op-other' });
+      const otherSchedule = structuredClone(fake.schedule(other.references.scheduleId as string));
+      fake.requests.length = 0;
+      fake.serverError('POST', '/v1/subscription_schedules', { applied: false });
+
+      // Act
+      const error = await failureOf(billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END));
+
+      // Assess: only the create was sent; the schedule read back was not taken for this operation's
+      expect(error).toBeInstanceOf(BillingTransientError);
+      expect(fake.mutations.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /v1/subscription_schedules']);
+      expect(fake.schedule(other.references.scheduleId as string)).toEqual(otherSchedule);
+      expect(await billing.findAppliedChange(DOWNGRADE_AT_PERIOD_END)).toBeUndefined();
+    });
+
     it('should refund once when the credit note answered 500 after being issued, or issue it under a new key when it was not', async () => {
       for (const applied of [true, false]) {
         // Prepare
@@ -468,6 +557,71 @@ describe('Class: StripeBilling', () => {
         // Assess
         expect(fake.creditNotes).toHaveLength(1);
         expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+      }
+    });
+
+    it.each([
+      {
+        what: 'putting the old price back',
+        request: UPGRADE,
+        from: 'price_starter',
+        fields: {} as Partial<SeedSubscription>,
+        path: '/v1/subscriptions/:id',
+        key: 'op-upgrade-1:revert',
+        undone: (change: BillingChange) => {
+          expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+          expect(fake.creditNotes.map((note) => note.invoice)).toEqual([change.references.invoiceId]);
+        },
+      },
+      {
+        what: 'voiding the open upgrade invoice',
+        request: UPGRADE,
+        from: 'price_starter',
+        fields: { settings: { collection_method: 'send_invoice', days_until_due: 30 } } as Partial<SeedSubscription>,
+        path: '/v1/invoices/:id/void',
+        key: 'op-upgrade-1:revert:void',
+        undone: (change: BillingChange) => {
+          expect(fake.invoice(change.references.invoiceId as string)?.status).toBe('void');
+          expect(fake.creditNotes).toHaveLength(0);
+        },
+      },
+      {
+        what: 'releasing the schedule',
+        request: DOWNGRADE_AT_PERIOD_END,
+        from: 'price_professional',
+        fields: {} as Partial<SeedSubscription>,
+        path: '/v1/subscription_schedules/:id/release',
+        key: 'op-downgrade-1:revert',
+        undone: (change: BillingChange) => {
+          expect(fake.subscription('sub_acme')).toMatchObject({ scheduleId: null, priceId: 'price_professional' });
+          expect(fake.schedule(change.references.scheduleId as string)?.status).toBe('released');
+        },
+      },
+    ])('should recover a revert from a 500 while $what: done once when it took effect, sent again under the next key when not', async ({ request, from, fields, path, key, undone }) => {
+      for (const applied of [true, false]) {
+        // Prepare
+        seed(from, fields);
+        const change = await billing.applyPlanChange(request);
+        fake.requests.length = 0;
+        fake.serverError('POST', path, { applied });
+
+        // Act: the compensation fails transiently at most once, then the workflow retries it
+        const first = await billing.revertPlanChange(request, change).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (first) await billing.revertPlanChange(request, change);
+
+        // Assess: read back instead of resent when the 500 came after the change; otherwise the saved 500 is replayed once, then a new key
+        const sent = fake.requests.map((sentRequest) => sentRequest.idempotencyKey).filter((sentKey) => sentKey === key || sentKey?.startsWith(`${key}:retry-`));
+        if (applied) {
+          expect(first).toBeUndefined();
+          expect(sent).toEqual([key]);
+        } else {
+          expect(first).toBeInstanceOf(BillingTransientError);
+          expect(sent).toEqual([key, key, `${key}:retry-1`]);
+        }
+        undone(change);
       }
     });
   });
@@ -535,6 +689,25 @@ describe('Class: StripeBilling', () => {
       expect(fake.subscription('sub_acme')).toMatchObject(kept(from));
     });
 
+    it.each([
+      { what: 'immediately', request: DOWNGRADE_NOW, path: '/v1/subscriptions/sub_acme' },
+      { what: 'at the period end', request: DOWNGRADE_AT_PERIOD_END, path: '/v1/subscription_schedules/:id' },
+    ])('should move a metered (usage-based) price $what without sending a quantity, which Stripe refuses for one', async ({ request, path }) => {
+      // Prepare
+      seed('price_professional', { metered: true });
+
+      // Act
+      const change = await billing.applyPlanChange(request);
+
+      // Assess: the change went through and no request named a quantity
+      expect(change.kind).not.toBe('no_change');
+      const sent = fake.requestsTo('POST').filter((sentRequest) => sentRequest.path === path.replace(':id', change.references.scheduleId ?? ''));
+      expect(sent).toHaveLength(1);
+      expect(Object.keys(sent[0]?.form ?? {}).filter((field) => field.endsWith('[quantity]'))).toEqual([]);
+      if (request.timing === 'period_end') fake.advanceSchedule(change.references.scheduleId as string);
+      expect(fake.subscription('sub_acme')?.priceId).toBe('price_starter');
+    });
+
     it('should preview the upgrade of every seat: the item’s quantity is kept in the invoice preview', async () => {
       // Prepare
       seed('price_starter', DRESSED);
@@ -546,6 +719,28 @@ describe('Class: StripeBilling', () => {
       // Assess: what was previewed is what is invoiced, for 3 seats
       expect(preview.amountDueNow).toBe(FAKE_PRORATION.net * DRESSED.quantity);
       expect(change.amountInvoiced).toBe(preview.amountDueNow);
+    });
+
+    it('should carry fields the subscription leaves partly unset as they are: a transfer of the whole amount, a threshold without reset, automatic tax without a liability', async () => {
+      // Prepare: Stripe's nulls mean "the whole amount", "Stripe's default", "the platform"; sending a value would change them
+      const settings = {
+        transfer_data: { amount_percent: null, destination: 'acct_partner' },
+        billing_thresholds: { amount_gte: 50_000, reset_billing_cycle_anchor: null },
+        automatic_tax: { enabled: true, liability: null },
+      } satisfies Partial<SeedSubscription['settings']>;
+      seed('price_professional', { settings });
+
+      // Act
+      const change = await billing.applyPlanChange(DOWNGRADE_AT_PERIOD_END);
+
+      // Assess: the phases say no more than the subscription did, and the customer keeps them past the period end
+      const phases = fake.requestsTo('POST', `/v1/subscription_schedules/${change.references.scheduleId as string}`)[0]?.form ?? {};
+      for (const phase of [0, 1]) {
+        expect(phases).toMatchObject({ [`phases[${phase}][transfer_data][destination]`]: 'acct_partner', [`phases[${phase}][billing_thresholds][amount_gte]`]: '50000', [`phases[${phase}][automatic_tax][enabled]`]: 'true' });
+      }
+      expect(Object.keys(phases).filter((field) => /amount_percent|reset_billing_cycle_anchor|liability/.test(field))).toEqual([]);
+      fake.advanceSchedule(change.references.scheduleId as string);
+      expect(fake.subscription('sub_acme')).toMatchObject({ priceId: 'price_starter', settings });
     });
 
     it('should keep every field when a period-end downgrade is reverted after the new price took effect', async () => {
@@ -599,6 +794,47 @@ describe('Class: StripeBilling', () => {
       fake.expireIdempotencyKeys();
       await billing.revertPlanChange(UPGRADE, change);
       expect(fake.creditNotes.map((note) => note.status)).toEqual(['void', 'issued']);
+    });
+
+    it('should give the whole invoice back to the customer balance when the balance paid all of it, refunding nothing to the card', async () => {
+      const change = await upgradeWithInvoice({ amount_paid: 0 });
+      await billing.revertPlanChange(UPGRADE, change);
+      const form = fake.requestsTo('POST', '/v1/credit_notes')[0]?.form;
+      expect(form).toMatchObject({ amount: String(FAKE_PRORATION.net), credit_amount: String(FAKE_PRORATION.net) });
+      expect(form).not.toHaveProperty('refund_amount');
+    });
+
+    it('should refuse to revert a period-end change that names no schedule, changing nothing', async () => {
+      seed('price_professional');
+      const error = await failureOf(billing.revertPlanChange(DOWNGRADE_AT_PERIOD_END, { kind: 'schedule_created', effectiveAt: NOW.toISOString(), amountInvoiced: 0, currency: 'usd', references: {} }));
+      expect(error).toBeInstanceOf(BillingRejectedError);
+      expect(error.message).toBe('The billing change of operation op-downgrade-1 names no subscription schedule to release.');
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it.each([
+      { what: 'an invoiced upgrade', request: UPGRADE, from: 'price_starter', kind: 'subscription_updated' as const, references: { prorationBehavior: 'always_invoice' } as Record<string, string> },
+      { what: 'a period-end downgrade that took effect', request: DOWNGRADE_AT_PERIOD_END, from: 'price_professional', kind: 'schedule_created' as const, references: {} as Record<string, string> },
+    ])('should revert $what recorded without subscription, item or prices, from the tenant’s account and the plan catalog', async ({ request, from, kind, references }) => {
+      // Prepare: the change applied, but recorded with only what identifies it
+      seed(from);
+      const change = await billing.applyPlanChange(request);
+      if (kind === 'schedule_created') fake.advanceSchedule(change.references.scheduleId as string);
+      const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+
+      // Act
+      await billing.revertPlanChange(request, { ...change, references: { ...references, ...(kind === 'schedule_created' ? { scheduleId: change.references.scheduleId as string } : {}) } });
+
+      // Assess: the account's item is back on the old plan's price, without prorating
+      const restore = fake.requestsTo('POST', '/v1/subscriptions/sub_acme').at(-1);
+      expect(restore?.form).toMatchObject({ 'items[0][id]': 'si_acme', 'items[0][price]': from, proration_behavior: 'none' });
+      expect(fake.subscription('sub_acme')?.priceId).toBe(from);
+      // an invoice nobody recorded is not guessed at: the operator is told to look
+      if (kind === 'subscription_updated') {
+        expect(fake.creditNotes).toHaveLength(0);
+        expect(warn).toHaveBeenCalledWith(expect.stringMatching(/invoice is unknown/), expect.objectContaining({ subscriptionId: 'sub_acme' }));
+      }
+      warn.mockRestore();
     });
 
     it('should leave a canceled schedule alone, even on the new price (cancelling it canceled its subscription)', async () => {
