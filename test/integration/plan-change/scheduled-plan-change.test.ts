@@ -559,4 +559,61 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(await tenant('sched-start-race')).toMatchObject({ state: 'active', plan: 'professional', usage: { users: 25 } });
     expect(await ledgerKinds('sched-start-race')).toEqual(['schedule', 'schedule_cancelled']);
   });
+
+  it('should read the tenant again when it changes while a change that no longer fits is being cancelled, and cancel it', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-bump');
+    await setUsage('sched-cancel-bump', 25);
+    const tenants = planChangeDependencies().tenants;
+    const clearScheduledChange = tenants.clearScheduledChange.bind(tenants);
+    // An operator suspends the tenant between the cancellation's read and its write.
+    const clears = jest.spyOn(tenants, 'clearScheduledChange').mockImplementationOnce(async (...args) => {
+      expect((await api.request('POST', '/tenants/sched-cancel-bump/suspend', { body: { reason: 'payment failed' } })).status).toBe(200);
+      return clearScheduledChange(...args);
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+
+    expect(result).toMatchObject({ operationId, outcome: 'cancelled' });
+    expect(clears).toHaveBeenCalledTimes(2);
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    const after = await tenant('sched-cancel-bump');
+    expect(after).toMatchObject({ state: 'suspended', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-cancel-bump')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+
+  it('should take a cancellation whose write landed but whose answer was lost as done, not as a failure', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-lost');
+    await setUsage('sched-cancel-lost', 25);
+    const tenants = planChangeDependencies().tenants;
+    const clearScheduledChange = tenants.clearScheduledChange.bind(tenants);
+    jest.spyOn(tenants, 'clearScheduledChange').mockImplementationOnce(async (...args) => {
+      await clearScheduledChange(...args);
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+
+    expect(result).toMatchObject({ operationId, outcome: 'cancelled' });
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    const after = await tenant('sched-cancel-lost');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+  });
+
+  it('should still fail loudly when the cancellation write fails and nothing was cancelled', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-fails');
+    await setUsage('sched-cancel-fails', 25);
+    const tenants = planChangeDependencies().tenants;
+    const outage = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    jest.spyOn(tenants, 'clearScheduledChange').mockRejectedValueOnce(outage);
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).rejects.toBe(outage);
+
+    expect(await operation(operationId)).toMatchObject({ status: 'compensating' });
+    expect(await tenant('sched-cancel-fails')).toMatchObject({ state: 'active', plan: 'professional', scheduledPlanChange: { operationId } });
+  });
 });
