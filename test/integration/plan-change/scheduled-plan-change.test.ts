@@ -616,4 +616,36 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(await operation(operationId)).toMatchObject({ status: 'compensating' });
     expect(await tenant('sched-cancel-fails')).toMatchObject({ state: 'active', plan: 'professional', scheduledPlanChange: { operationId } });
   });
+
+  it('should leave a due change to the next delivery when its start fails to write, changing nothing', async () => {
+    const operationId = await scheduledDowngrade('sched-start-outage');
+    const outage = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    jest.spyOn(planChangeDependencies().tenants, 'applyTransition').mockRejectedValueOnce(outage);
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).rejects.toBe(outage);
+
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
+    expect(await tenant('sched-start-outage')).toMatchObject({ state: 'active', plan: 'professional', scheduledPlanChange: { operationId } });
+    await reachPeriodEnd(); // the next delivery starts it
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('should answer already_handled, not fail, when the start fails to write and the change was cancelled meanwhile', async () => {
+    const operationId = await scheduledDowngrade('sched-start-cancelled');
+    const runs = jest.spyOn(runner, 'start');
+    jest.spyOn(planChangeDependencies().tenants, 'applyTransition').mockImplementationOnce(async () => {
+      expect((await api.request('DELETE', '/tenants/sched-start-cancelled/scheduled-plan-change')).status).toBe(200);
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    });
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).resolves.toEqual({ operationId, outcome: 'already_handled' });
+
+    expect(runs).not.toHaveBeenCalled();
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled' });
+    const after = await tenant('sched-start-cancelled');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+  });
 });
