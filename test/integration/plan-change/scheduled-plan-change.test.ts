@@ -648,4 +648,21 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(after).toMatchObject({ state: 'active', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
   });
+
+  it('should answer 503 WORKFLOW_UNAVAILABLE and roll the tenant back when the workflow of an immediate change cannot be started', async () => {
+    await api.createTenant('start-unavailable', { plan: 'professional', usage: { users: 3 } });
+    const starts = jest.spyOn(runner, 'start').mockRejectedValue(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    const response = await api.request<Body>('POST', '/tenants/start-unavailable/plan', { body: { plan: 'starter', effective: 'immediately' } });
+
+    expect(response.status).toBe(503);
+    expect(response.body.error).toEqual({ code: 'WORKFLOW_UNAVAILABLE', message: 'The plan change could not be started; nothing was changed. Retry later.' });
+    expect(starts).toHaveBeenCalledTimes(3); // tried three times before giving up
+    const after = await tenant('start-unavailable');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.operationId).toBeUndefined();
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/start-unavailable/history')).body.items;
+    expect(history[0]).toMatchObject({ event: 'rollback_downgrade', reason: expect.stringContaining('Rolled back (WorkflowStartFailed)') });
+    expect(await operation(history[0]?.operationId as string)).toMatchObject({ status: 'rolled_back', error: { code: 'WorkflowStartFailed', message: expect.stringContaining('Rate exceeded') } });
+  });
 });
