@@ -665,4 +665,25 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(history[0]).toMatchObject({ event: 'rollback_downgrade', reason: expect.stringContaining('Rolled back (WorkflowStartFailed)') });
     expect(await operation(history[0]?.operationId as string)).toMatchObject({ status: 'rolled_back', error: { code: 'WorkflowStartFailed', message: expect.stringContaining('Rate exceeded') } });
   });
+
+  it('should open the read-only window once when a retry of that step races it, and finish the change', async () => {
+    await api.createTenant('window-race', { plan: 'professional', usage: { users: 3 } });
+    const tenants = planChangeDependencies().tenants;
+    const startReadOnlyWindow = tenants.startReadOnlyWindow.bind(tenants);
+    // A retry of StartReadOnlyWindow opens the window between this run's read and its write.
+    const writes = jest.spyOn(tenants, 'startReadOnlyWindow').mockImplementationOnce(async (...args) => {
+      await startReadOnlyWindow(...args);
+      return startReadOnlyWindow(...args);
+    });
+
+    const response = await api.request<Body>('POST', '/tenants/window-race/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    expect(response.status).toBe(202);
+    await runner.idle();
+
+    expect(writes).toHaveBeenCalledTimes(1); // read again, it found the window open and wrote nothing more
+    expect(await operation(response.body.operationId as string)).toMatchObject({ status: 'succeeded' });
+    expect(await tenant('window-race')).toMatchObject({ state: 'active', plan: 'starter' });
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/window-race/history')).body.items;
+    expect(history.filter((entry) => entry.event === 'start_read_only_window')).toHaveLength(1);
+  });
 });
