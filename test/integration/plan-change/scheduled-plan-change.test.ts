@@ -5,6 +5,7 @@
  * plan-change ASL in-process. The period end is reached by the test's clock, not by waiting.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BillingRejectedError } from '../../../functions/billing/billing-port';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
 import { OperationStore } from '../../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
@@ -685,5 +686,52 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(await tenant('window-race')).toMatchObject({ state: 'active', plan: 'starter' });
     const history = (await api.request<{ items: Body[] }>('GET', '/tenants/window-race/history')).body.items;
     expect(history.filter((entry) => entry.event === 'start_read_only_window')).toHaveLength(1);
+  });
+
+  it('should roll back without reverting billing when a billing change whose answer was lost reads back as refused', async () => {
+    await api.createTenant('billing-lost', { plan: 'professional', usage: { users: 3 } });
+    const billing = planChangeDependencies().billing;
+    jest.spyOn(billing, 'applyPlanChange').mockRejectedValueOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const readBack = jest.spyOn(billing, 'findAppliedChange').mockRejectedValueOnce(new BillingRejectedError('the customer has no subscription'));
+    const reverts = jest.spyOn(billing, 'revertPlanChange');
+
+    const response = await api.request<Body>('POST', '/tenants/billing-lost/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    expect(response.status).toBe(202);
+    await runner.idle();
+
+    expect(readBack).toHaveBeenCalledTimes(1); // the outcome was read back, not replayed
+    expect(reverts).not.toHaveBeenCalled(); // a refused request changed nothing
+    expect(await operation(response.body.operationId as string)).toMatchObject({ status: 'rolled_back', error: { message: expect.stringContaining('socket hang up') } });
+    const after = await tenant('billing-lost');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.readOnlyReason).toBeUndefined();
+  });
+
+  it('should roll back a running change, as Unknown, when the compensate step is invoked without a failure', async () => {
+    await api.createTenant('no-failure', { plan: 'professional', usage: { users: 3 } });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reached = false;
+    fault = async (state, phase, input) => {
+      if (input.tenantId === 'no-failure' && state === 'DrainQueries' && phase === 'before') {
+        reached = true;
+        await held;
+      }
+    };
+    const response = await api.request<Body>('POST', '/tenants/no-failure/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    const operationId = response.body.operationId as string;
+    while (!reached) await new Promise((resolve) => setTimeout(resolve, 10));
+    const deps = planChangeDependencies();
+    const input = (await deps.operations.get(operationId)).input as unknown as PlanChangeInput;
+
+    // e.g. an operator invoking the task Lambda by hand with { step: 'compensate', operation } and no failure
+    await expect(runPlanChangeStep(deps, 'compensate', input)).resolves.toEqual({ outcome: 'rolled_back' });
+    release();
+    await runner.idle();
+
+    expect(await operation(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'Unknown', message: 'The workflow failed without an error.' } });
+    const after = await tenant('no-failure');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.readOnlyReason).toBeUndefined();
   });
 });
