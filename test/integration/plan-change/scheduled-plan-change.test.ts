@@ -5,6 +5,7 @@
  * plan-change ASL in-process. The period end is reached by the test's clock, not by waiting.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BillingRejectedError } from '../../../functions/billing/billing-port';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
 import { OperationStore } from '../../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
@@ -558,5 +559,179 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
     expect(await tenant('sched-start-race')).toMatchObject({ state: 'active', plan: 'professional', usage: { users: 25 } });
     expect(await ledgerKinds('sched-start-race')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+
+  it('should read the tenant again when it changes while a change that no longer fits is being cancelled, and cancel it', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-bump');
+    await setUsage('sched-cancel-bump', 25);
+    const tenants = planChangeDependencies().tenants;
+    const clearScheduledChange = tenants.clearScheduledChange.bind(tenants);
+    // An operator suspends the tenant between the cancellation's read and its write.
+    const clears = jest.spyOn(tenants, 'clearScheduledChange').mockImplementationOnce(async (...args) => {
+      expect((await api.request('POST', '/tenants/sched-cancel-bump/suspend', { body: { reason: 'payment failed' } })).status).toBe(200);
+      return clearScheduledChange(...args);
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+
+    expect(result).toMatchObject({ operationId, outcome: 'cancelled' });
+    expect(clears).toHaveBeenCalledTimes(2);
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    const after = await tenant('sched-cancel-bump');
+    expect(after).toMatchObject({ state: 'suspended', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+    expect(await ledgerKinds('sched-cancel-bump')).toEqual(['schedule', 'schedule_cancelled']);
+  });
+
+  it('should take a cancellation whose write landed but whose answer was lost as done, not as a failure', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-lost');
+    await setUsage('sched-cancel-lost', 25);
+    const tenants = planChangeDependencies().tenants;
+    const clearScheduledChange = tenants.clearScheduledChange.bind(tenants);
+    jest.spyOn(tenants, 'clearScheduledChange').mockImplementationOnce(async (...args) => {
+      await clearScheduledChange(...args);
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    });
+
+    clock = STARTS_AT;
+    const result = await startScheduledPlanChange(periodEndDeps(), operationId);
+
+    expect(result).toMatchObject({ operationId, outcome: 'cancelled' });
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
+    const after = await tenant('sched-cancel-lost');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+  });
+
+  it('should still fail loudly when the cancellation write fails and nothing was cancelled', async () => {
+    const operationId = await scheduledDowngrade('sched-cancel-fails');
+    await setUsage('sched-cancel-fails', 25);
+    const tenants = planChangeDependencies().tenants;
+    const outage = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    jest.spyOn(tenants, 'clearScheduledChange').mockRejectedValueOnce(outage);
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).rejects.toBe(outage);
+
+    expect(await operation(operationId)).toMatchObject({ status: 'compensating' });
+    expect(await tenant('sched-cancel-fails')).toMatchObject({ state: 'active', plan: 'professional', scheduledPlanChange: { operationId } });
+  });
+
+  it('should leave a due change to the next delivery when its start fails to write, changing nothing', async () => {
+    const operationId = await scheduledDowngrade('sched-start-outage');
+    const outage = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    jest.spyOn(planChangeDependencies().tenants, 'applyTransition').mockRejectedValueOnce(outage);
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).rejects.toBe(outage);
+
+    expect(await operation(operationId)).toMatchObject({ status: 'scheduled' });
+    expect(await tenant('sched-start-outage')).toMatchObject({ state: 'active', plan: 'professional', scheduledPlanChange: { operationId } });
+    await reachPeriodEnd(); // the next delivery starts it
+    expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('should answer already_handled, not fail, when the start fails to write and the change was cancelled meanwhile', async () => {
+    const operationId = await scheduledDowngrade('sched-start-cancelled');
+    const runs = jest.spyOn(runner, 'start');
+    jest.spyOn(planChangeDependencies().tenants, 'applyTransition').mockImplementationOnce(async () => {
+      expect((await api.request('DELETE', '/tenants/sched-start-cancelled/scheduled-plan-change')).status).toBe(200);
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    });
+
+    clock = STARTS_AT;
+    await expect(startScheduledPlanChange(periodEndDeps(), operationId)).resolves.toEqual({ operationId, outcome: 'already_handled' });
+
+    expect(runs).not.toHaveBeenCalled();
+    expect(await operation(operationId)).toMatchObject({ status: 'cancelled' });
+    const after = await tenant('sched-start-cancelled');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.scheduledPlanChange).toBeUndefined();
+  });
+
+  it('should answer 503 WORKFLOW_UNAVAILABLE and roll the tenant back when the workflow of an immediate change cannot be started', async () => {
+    await api.createTenant('start-unavailable', { plan: 'professional', usage: { users: 3 } });
+    const starts = jest.spyOn(runner, 'start').mockRejectedValue(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    const response = await api.request<Body>('POST', '/tenants/start-unavailable/plan', { body: { plan: 'starter', effective: 'immediately' } });
+
+    expect(response.status).toBe(503);
+    expect(response.body.error).toEqual({ code: 'WORKFLOW_UNAVAILABLE', message: 'The plan change could not be started; nothing was changed. Retry later.' });
+    expect(starts).toHaveBeenCalledTimes(3); // tried three times before giving up
+    const after = await tenant('start-unavailable');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.operationId).toBeUndefined();
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/start-unavailable/history')).body.items;
+    expect(history[0]).toMatchObject({ event: 'rollback_downgrade', reason: expect.stringContaining('Rolled back (WorkflowStartFailed)') });
+    expect(await operation(history[0]?.operationId as string)).toMatchObject({ status: 'rolled_back', error: { code: 'WorkflowStartFailed', message: expect.stringContaining('Rate exceeded') } });
+  });
+
+  it('should open the read-only window once when a retry of that step races it, and finish the change', async () => {
+    await api.createTenant('window-race', { plan: 'professional', usage: { users: 3 } });
+    const tenants = planChangeDependencies().tenants;
+    const startReadOnlyWindow = tenants.startReadOnlyWindow.bind(tenants);
+    // A retry of StartReadOnlyWindow opens the window between this run's read and its write.
+    const writes = jest.spyOn(tenants, 'startReadOnlyWindow').mockImplementationOnce(async (...args) => {
+      await startReadOnlyWindow(...args);
+      return startReadOnlyWindow(...args);
+    });
+
+    const response = await api.request<Body>('POST', '/tenants/window-race/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    expect(response.status).toBe(202);
+    await runner.idle();
+
+    expect(writes).toHaveBeenCalledTimes(1); // read again, it found the window open and wrote nothing more
+    expect(await operation(response.body.operationId as string)).toMatchObject({ status: 'succeeded' });
+    expect(await tenant('window-race')).toMatchObject({ state: 'active', plan: 'starter' });
+    const history = (await api.request<{ items: Body[] }>('GET', '/tenants/window-race/history')).body.items;
+    expect(history.filter((entry) => entry.event === 'start_read_only_window')).toHaveLength(1);
+  });
+
+  it('should roll back without reverting billing when a billing change whose answer was lost reads back as refused', async () => {
+    await api.createTenant('billing-lost', { plan: 'professional', usage: { users: 3 } });
+    const billing = planChangeDependencies().billing;
+    jest.spyOn(billing, 'applyPlanChange').mockRejectedValueOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const readBack = jest.spyOn(billing, 'findAppliedChange').mockRejectedValueOnce(new BillingRejectedError('the customer has no subscription'));
+    const reverts = jest.spyOn(billing, 'revertPlanChange');
+
+    const response = await api.request<Body>('POST', '/tenants/billing-lost/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    expect(response.status).toBe(202);
+    await runner.idle();
+
+    expect(readBack).toHaveBeenCalledTimes(1); // the outcome was read back, not replayed
+    expect(reverts).not.toHaveBeenCalled(); // a refused request changed nothing
+    expect(await operation(response.body.operationId as string)).toMatchObject({ status: 'rolled_back', error: { message: expect.stringContaining('socket hang up') } });
+    const after = await tenant('billing-lost');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.readOnlyReason).toBeUndefined();
+  });
+
+  it('should roll back a running change, as Unknown, when the compensate step is invoked without a failure', async () => {
+    await api.createTenant('no-failure', { plan: 'professional', usage: { users: 3 } });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reached = false;
+    fault = async (state, phase, input) => {
+      if (input.tenantId === 'no-failure' && state === 'DrainQueries' && phase === 'before') {
+        reached = true;
+        await held;
+      }
+    };
+    const response = await api.request<Body>('POST', '/tenants/no-failure/plan', { body: { plan: 'starter', effective: 'immediately' } });
+    const operationId = response.body.operationId as string;
+    while (!reached) await new Promise((resolve) => setTimeout(resolve, 10));
+    const deps = planChangeDependencies();
+    const input = (await deps.operations.get(operationId)).input as unknown as PlanChangeInput;
+
+    // e.g. an operator invoking the task Lambda by hand with { step: 'compensate', operation } and no failure
+    await expect(runPlanChangeStep(deps, 'compensate', input)).resolves.toEqual({ outcome: 'rolled_back' });
+    release();
+    await runner.idle();
+
+    expect(await operation(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'Unknown', message: 'The workflow failed without an error.' } });
+    const after = await tenant('no-failure');
+    expect(after).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(after.readOnlyReason).toBeUndefined();
   });
 });

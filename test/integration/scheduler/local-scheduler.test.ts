@@ -250,6 +250,43 @@ describe('Class: LocalScheduler', () => {
     await expect(item('redelivered')).resolves.toBeUndefined();
   });
 
+  it('should record what a handler threw as it is when it is not an Error', async () => {
+    const { scheduler } = newScheduler({ maxAttempts: 1 });
+    scheduler.setHandler('plan-change.period-end', () => Promise.reject('quota exhausted'));
+    await scheduler.scheduleOnce(schedule('throws-string', seconds(0)));
+
+    await expect(scheduler.fireDue(seconds(0))).resolves.toEqual({ fired: [], failed: ['throws-string'] });
+    await expect(item('throws-string')).resolves.toMatchObject({ attempts: 1, state: 'schedule:dead-letter', lastError: 'quota exhausted' });
+  });
+
+  it.each([
+    ['claiming it', 'UpdateCommand', { fired: [], delivered: 0 }],
+    ['deleting it once delivered', 'DeleteCommand', { fired: [], delivered: 1 }],
+  ])('should report a schedule failed, and deliver it again later, when the table fails while %s', async (_, failing, expected) => {
+    const outage = Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
+    let failOnce = true;
+    const flaky = {
+      send: (command: { constructor: { name: string } }) => {
+        if (failOnce && command.constructor.name === failing) {
+          failOnce = false;
+          return Promise.reject(outage);
+        }
+        return client.send(command as never);
+      },
+    } as unknown as typeof client;
+    const { scheduler, delivered, errors } = newScheduler({ client: flaky, claimSeconds: 60 });
+    await scheduler.scheduleOnce(schedule('table-outage', seconds(0)));
+
+    await expect(scheduler.fireDue(seconds(0))).resolves.toEqual({ fired: expected.fired, failed: ['table-outage'] });
+    expect(delivered).toHaveLength(expected.delivered);
+    expect(errors).toEqual([{ error: outage, event: expect.objectContaining({ schedule: 'table-outage' }) }]);
+
+    // Still there: fired again once any claim taken has expired (at least once).
+    await expect(scheduler.fireDue(seconds(60))).resolves.toEqual({ fired: ['table-outage'], failed: [] });
+    expect(delivered).toHaveLength(expected.delivered + 1);
+    await expect(item('table-outage')).resolves.toBeUndefined();
+  });
+
   it('should refuse an invalid schedule name before writing anything', async () => {
     const { scheduler } = newScheduler();
 
@@ -274,6 +311,21 @@ describe('Class: LocalScheduler', () => {
       await sleep(200);
       expect(delivered).toHaveLength(1);
       await expect(scheduler.find('after-stop')).resolves.toBeDefined();
+    });
+
+    it('should fire every second unless given another interval', async () => {
+      const delivered: ScheduledEvent[] = [];
+      const scheduler = new LocalScheduler({ client, tableName: config.tableName, handlers: { 'plan-change.period-end': async (event) => void delivered.push(event) } });
+      await scheduler.scheduleOnce(schedule('default-interval', new Date()));
+
+      const started = Date.now();
+      scheduler.start();
+      while (delivered.length === 0 && Date.now() < started + 5000) await sleep(10);
+      const firedAfter = Date.now() - started;
+      await scheduler.stop();
+
+      expect(delivered.map((event) => event.schedule)).toEqual(['default-interval']);
+      expect(firedAfter).toBeGreaterThanOrEqual(990); // the first run waits one interval
     });
 
     it('should wait for a run in progress when stopped', async () => {

@@ -60,6 +60,20 @@ describe('Middleware: requestLog', () => {
     for (const entry of entries) expect(entry.correlation_id).toBe('req-409');
   });
 
+  it('should log a 5xx raised without a cause as an ERROR entry carrying that error, and answer its code without internal detail', async () => {
+    const unavailable = apiRoute({ routeId: 'unavailable-route', access: 'operator' }, async () => {
+      throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
+    });
+
+    const result = await unavailable(request('/tenants', { subject: 'ops', role: 'operator', tenantId: '' }, 'req-503'), context);
+
+    expect(result.statusCode).toBe(503);
+    expect(JSON.parse(result.body ?? '')).toEqual({ error: { code: 'WORKFLOW_UNAVAILABLE', message: 'The plan change could not be started; nothing was changed. Retry later.' } });
+    const failed = logs.entries().find((entry) => entry.message === 'Request failed');
+    expect(failed).toMatchObject({ level: 'ERROR', code: 'WORKFLOW_UNAVAILABLE', correlation_id: 'req-503', error: expect.objectContaining({ name: 'ApiError', message: expect.stringContaining('could not be started') }) });
+    expect(logs.entries().find((entry) => entry.message === 'Request')).toMatchObject({ status: 503 });
+  });
+
   it('should start each request clean: no correlation id or tenant left from the one before', async () => {
     await route(request('/tenants/acme-corp/suspend', { subject: 'a', role: 'operator', tenantId: '' }, 'first'), context);
     await ok(request('/tenants', null, 'second'), context);

@@ -198,6 +198,40 @@ describe('Class: EventBridgeScheduler', () => {
       expect(scheduler).toHaveReceivedCommandWith(UpdateScheduleCommand, { ScheduleExpression: 'at(2026-03-01T12:01:01)' });
     });
 
+    it('should replace an existing schedule that has no input or whose input holds other values (lists included)', async () => {
+      scheduler.on(CreateScheduleCommand).rejects(conflict());
+      scheduler.on(UpdateScheduleCommand).resolves({});
+      const withList = JSON.stringify({ schedule: 'plan-change-op-1', target: 'plan-change.period-end', scheduledAt: '2026-04-01T00:00:00.000Z', payload: { operationIds: ['op-1'] } });
+      scheduler
+        .on(GetScheduleCommand)
+        .resolvesOnce(existing('at(2026-04-01T00:00:00)', INPUT, { Target: { Arn: TARGET_ARN, RoleArn: ROLE_ARN } }))
+        .resolvesOnce(existing('at(2026-04-01T00:00:00)', withList));
+
+      await newScheduler().scheduleOnce(SCHEDULE);
+      await newScheduler().scheduleOnce(SCHEDULE);
+
+      expect(scheduler).toHaveReceivedCommandTimes(UpdateScheduleCommand, 2);
+      for (const update of scheduler.commandCalls(UpdateScheduleCommand)) expect(update.args[0].input.Target?.Input).toBe(INPUT);
+    });
+
+    it('should use the wall clock unless told otherwise: a time in the past is made for a minute from now', async () => {
+      scheduler.on(CreateScheduleCommand).resolves({});
+      const adapter = new EventBridgeScheduler({
+        client: new SchedulerClient({ region: 'us-east-1' }),
+        groupName: 'tenant-lifecycle',
+        roleArn: ROLE_ARN,
+        deadLetterArn: DLQ_ARN,
+        targetArns: { 'plan-change.period-end': TARGET_ARN },
+      });
+      const before = Date.now();
+
+      await adapter.scheduleOnce({ ...SCHEDULE, at: new Date('2020-01-01T00:00:00Z') });
+
+      const sent = parseAtExpression(scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input.ScheduleExpression)!.getTime();
+      expect(sent).toBeGreaterThanOrEqual(before + 60_000);
+      expect(sent).toBeLessThanOrEqual(Date.now() + 61_000);
+    });
+
     it('should create the schedule again when it disappeared between the conflict and the get (it fired meanwhile)', async () => {
       scheduler.on(CreateScheduleCommand).rejectsOnce(conflict()).resolves({});
       scheduler.on(GetScheduleCommand).rejects(notFound());
@@ -259,6 +293,12 @@ describe('Class: EventBridgeScheduler', () => {
       await expect(newScheduler().find('plan-change-op-1')).resolves.toBeUndefined();
     });
 
+    it('should say so when the schedule it refuses to read has no expression', async () => {
+      scheduler.on(GetScheduleCommand).resolves(existing('at(2026-04-01T00:00:00)', INPUT, { ScheduleExpression: undefined }));
+
+      await expect(newScheduler().find('plan-change-op-1')).rejects.toThrow('(no expression)');
+    });
+
     it('should refuse to read a schedule this adapter did not make', async () => {
       scheduler.on(GetScheduleCommand).resolves(existing('rate(5 minutes)'));
 
@@ -285,6 +325,7 @@ describe('Class: EventBridgeScheduler', () => {
       ['a 5xx without a modelled error', () => Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable', $fault: 'server' })],
       ['a retryable error', () => Object.assign(new Error('Slow down'), { name: 'SlowDown', $retryable: { throttling: true } })],
       ['a network failure', () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })],
+      ['a request timeout of the HTTP handler', () => Object.assign(new Error('Connection timed out after 3000 ms'), { name: 'TimeoutError' })],
     ])('should turn %s into a SchedulerTransientError keeping the cause', async (_, error) => {
       const cause = error();
       scheduler.on(CreateScheduleCommand).rejects(cause);
@@ -296,6 +337,15 @@ describe('Class: EventBridgeScheduler', () => {
         expect(caught).toBeInstanceOf(SchedulerTransientError);
         expect((caught as Error).cause).toBe(cause);
       }
+    });
+
+    it('should word a transient failure without a name or message as a plain Error', async () => {
+      scheduler.on(DeleteScheduleCommand).callsFake(() => Promise.reject({ $fault: 'server' }));
+
+      const caught = await newScheduler().cancel('plan-change-op-1').then(() => undefined, (e: unknown) => e);
+
+      expect(caught).toBeInstanceOf(SchedulerTransientError);
+      expect((caught as Error).message).toBe('EventBridge Scheduler is unavailable: Error: ');
     });
 
     it('should rethrow other errors as they are', async () => {
