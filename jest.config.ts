@@ -27,9 +27,10 @@ const config: Config = {
   // adapter under functions/, the CDK app and the local stack under infra/.
   collectCoverageFrom: ['functions/**/*.ts', 'infra/**/*.ts', '!**/*.d.ts'],
   coverageReporters: ['text-summary', ['text', { file: 'coverage.txt' }], 'json-summary', 'lcov'],
-  // A ratchet, not the goal: branch coverage measured 83.45% (2026-11-29); the target is 90%. Raise this as
-  // tests are added, never lower it. (Applies to full runs with --coverage; a single file with --coverage fails it.)
-  coverageThreshold: { global: { branches: 82 } },
+  // The goal, enforced: branch coverage of functions/ and infra/ at least 90% (measured above 91% on 2026-11-29).
+  // Raise it as tests are added, never lower it. (Applies to full runs with --coverage, as CI does; a single
+  // file run with --coverage fails it: read its table anyway.)
+  coverageThreshold: { global: { branches: 90 } },
 };
 
 export default config;
