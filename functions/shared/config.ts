@@ -42,6 +42,8 @@ export interface Config {
   /** Secrets Manager secret holding the HMAC key for API tokens (AWS). */
   readonly tokenSecretArn: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
+  /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
+  readonly s3Endpoint: string | undefined;
   readonly stripePriceIds: StripePriceIds;
   /** The plan-change state machine (AWS). */
   readonly planChangeStateMachineArn: string | undefined;
@@ -96,6 +98,7 @@ function load(): Config {
     tokenSecret: optional('TOKEN_SECRET'),
     tokenSecretArn: optional('TOKEN_SECRET_ARN'),
     secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
+    s3Endpoint: optional('AWS_ENDPOINT_URL_S3') ?? optional('AWS_ENDPOINT_URL'),
     stripePriceIds: {
       starter: optional('STRIPE_PRICE_STARTER'),
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),

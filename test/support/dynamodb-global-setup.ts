@@ -1,13 +1,19 @@
-/** Starts one DynamoDB Local (in memory) for the integration project; each test file makes its own table. */
+/**
+ * Starts one DynamoDB Local (in memory) and one local S3 server for the integration project; each test file
+ * makes its own table (and its own buckets).
+ */
 import { startDynamoDbLocal } from '../../infra/local/dynamodb-local';
+import { startS3Local } from '../../infra/local/s3-local';
 import { applyLoopbackEnvironment } from '../../infra/local/loopback-env';
 
 export default async function globalSetup(): Promise<void> {
   // Pointed at another DynamoDB (LocalStack: AWS_ENDPOINT_URL=http://localhost:4566): use it, start nothing.
   if (process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL) return;
   applyLoopbackEnvironment();
-  const dynamo = await startDynamoDbLocal();
+  const [dynamo, s3] = await Promise.all([startDynamoDbLocal(), startS3Local()]);
   (globalThis as { __DYNAMODB_LOCAL__?: unknown }).__DYNAMODB_LOCAL__ = dynamo;
-  // Workers inherit this: the suite is endpoint-agnostic, so a LocalStack run sets AWS_ENDPOINT_URL instead.
+  (globalThis as { __S3_LOCAL__?: unknown }).__S3_LOCAL__ = s3;
+  // Workers inherit these: the suite is endpoint-agnostic, so a LocalStack run sets AWS_ENDPOINT_URL instead.
   process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+  process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
 }
