@@ -11,10 +11,8 @@ import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { ConfigurationError, config } from '../shared/config';
 import { tenantStore } from '../tenants/tenant-service';
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { EventBridgeScheduler } from '../scheduler/eventbridge-scheduler';
 import { LocalScheduler } from '../scheduler/local-scheduler';
-import type { SchedulerPort } from '../scheduler/scheduler-port';
+import { DeferredScheduler, type SchedulerPort } from '../scheduler/scheduler-port';
 import { workflowRunner } from '../workflows/workflow-runner';
 import type { ScheduledPlanChangeDependencies } from './scheduled-plan-change';
 
@@ -58,7 +56,7 @@ function provisioner(): ResourceProvisioner {
     });
   const apiKey = pinecone.apiKey;
   if (apiKey) return new DeferredProvisioner('pinecone', onFirstUse(() => create(apiKey)));
-  return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager(), create });
+  return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager, create });
 }
 
 /** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */
@@ -71,7 +69,7 @@ function billingPort(): BillingPort {
   if (config.stripeSecretArn) {
     return new SecretKeyStripeBilling({
       secretArn: config.stripeSecretArn,
-      secretsManager: getSecretsManager(),
+      secretsManager: getSecretsManager,
       create: (stripeSecretKey) => createBillingPort({ ...options, stripeSecretKey }),
     });
   }
@@ -85,13 +83,20 @@ function billingPort(): BillingPort {
 function scheduler(): SchedulerPort {
   const aws = config.scheduler;
   if (!aws) return new LocalScheduler({ client: getDocumentClient(), tableName: config.tableName });
-  return new EventBridgeScheduler({
-    client: new SchedulerClient({ region: config.region, endpoint: aws.endpoint }),
-    groupName: aws.groupName,
-    roleArn: aws.roleArn,
-    deadLetterArn: aws.deadLetterArn,
-    targetArns: aws.targetArns,
-  });
+  // The Scheduler SDK is loaded by the first call that needs it, not at cold init.
+  return new DeferredScheduler(
+    'eventbridge-scheduler',
+    onFirstUse(async () => {
+      const [{ SchedulerClient }, { EventBridgeScheduler }] = await Promise.all([import('@aws-sdk/client-scheduler'), import('../scheduler/eventbridge-scheduler')]);
+      return new EventBridgeScheduler({
+        client: new SchedulerClient({ region: config.region, endpoint: aws.endpoint }),
+        groupName: aws.groupName,
+        roleArn: aws.roleArn,
+        deadLetterArn: aws.deadLetterArn,
+        targetArns: aws.targetArns,
+      });
+    }),
+  );
 }
 
 /**

@@ -22,9 +22,8 @@
  * missing for an operation makes release a no-op.
  */
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Pinecone, PineconeRecord } from '@pinecone-database/pinecone';
-import { fromSecret } from '../shared/secret-value';
+import { fromSecret, type SecretsManagerSource } from '../shared/secret-value';
 import { tenantPk } from '../tenants/tenant-table';
 import { needsMigration, type PlanResources, type VectorPlacement } from './plan-resources';
 import { DeferredProvisioner, ProvisioningTransientError, type ResourceProvisioner } from './provisioner';
@@ -288,7 +287,7 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
  */
 export class SecretKeyPineconeProvisioner extends DeferredProvisioner {
   /** `create` builds the Pinecone provisioner from the API key (and may load the Pinecone SDK first). */
-  constructor(options: { secretArn: string; secretsManager: SecretsManagerClient; create: (apiKey: string) => ResourceProvisioner | Promise<ResourceProvisioner> }) {
+  constructor(options: { secretArn: string; secretsManager: SecretsManagerSource; create: (apiKey: string) => ResourceProvisioner | Promise<ResourceProvisioner> }) {
     super(
       'pinecone',
       fromSecret({

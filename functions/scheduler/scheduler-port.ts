@@ -57,6 +57,32 @@ export interface SchedulerPort {
   find(name: string): Promise<OneShotSchedule | undefined>;
 }
 
+/**
+ * A scheduler built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded only when a call needs it,
+ * so a function's cold start does not pay for it. `resolve`'s errors are the call's.
+ */
+export class DeferredScheduler implements SchedulerPort {
+  readonly name: SchedulerPort['name'];
+  readonly #resolve: () => Promise<SchedulerPort>;
+
+  constructor(name: SchedulerPort['name'], resolve: () => Promise<SchedulerPort>) {
+    this.name = name;
+    this.#resolve = resolve;
+  }
+
+  async scheduleOnce(schedule: OneShotSchedule): Promise<void> {
+    return (await this.#resolve()).scheduleOnce(schedule);
+  }
+
+  async cancel(name: string): Promise<void> {
+    return (await this.#resolve()).cancel(name);
+  }
+
+  async find(name: string): Promise<OneShotSchedule | undefined> {
+    return (await this.#resolve()).find(name);
+  }
+}
+
 /** The scheduler service failed in a way worth retrying (throttling, 5xx, network). */
 export class SchedulerTransientError extends Error {
   constructor(message: string, options?: ErrorOptions) {

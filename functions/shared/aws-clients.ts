@@ -1,11 +1,11 @@
 /** SDK clients, created once per module (tests mock them with aws-sdk-client-mock or point them at DynamoDB Local). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { config } from './config';
 
 let documentClient: DynamoDBDocumentClient | undefined;
-let secretsManager: SecretsManagerClient | undefined;
+let secretsManager: Promise<SecretsManagerClient> | undefined;
 
 export function getDocumentClient(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(
@@ -15,7 +15,8 @@ export function getDocumentClient(): DynamoDBDocumentClient {
   return documentClient;
 }
 
-export function getSecretsManager(): SecretsManagerClient {
-  secretsManager ??= new SecretsManagerClient({ region: config.region, endpoint: config.secretsManagerEndpoint });
+/** Secrets Manager; its SDK is loaded on the first call (a secret is read once per container), not at cold init. */
+export function getSecretsManager(): Promise<SecretsManagerClient> {
+  secretsManager ??= import('@aws-sdk/client-secrets-manager').then(({ SecretsManagerClient }) => new SecretsManagerClient({ region: config.region, endpoint: config.secretsManagerEndpoint }));
   return secretsManager;
 }

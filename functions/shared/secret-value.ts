@@ -3,12 +3,24 @@
  * first use, once per Lambda container, so no key ever sits in an environment variable or the template. A
  * failed read is not cached: the next call reads again.
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { onFirstUse } from './on-first-use';
+
+/** A Secrets Manager client, or how to make one on first use (getSecretsManager), so cold init does not load the SDK. */
+export type SecretsManagerSource = SecretsManagerClient | (() => Promise<SecretsManagerClient>);
+
+/**
+ * The string value of secret `secretId` (GetSecretValue, AWSCURRENT); undefined when it has none (binary).
+ * The SDK's command is loaded here, on first use. Throws what the SDK throws.
+ */
+export async function readSecretString(source: SecretsManagerSource, secretId: string): Promise<string | undefined> {
+  const [client, { GetSecretValueCommand }] = await Promise.all([typeof source === 'function' ? source() : source, import('@aws-sdk/client-secrets-manager')]);
+  return (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+}
 
 export interface FromSecretOptions<T> {
   readonly secretArn: string;
-  readonly secretsManager: SecretsManagerClient;
+  readonly secretsManager: SecretsManagerSource;
   /** What the secret holds, for the error message ("Stripe key"). */
   readonly holds: string;
   /** Build the thing from the secret's string (trimmed); may load its SDK first. */
@@ -20,9 +32,8 @@ export interface FromSecretOptions<T> {
 /** A function that resolves to the thing built from the secret, reading the secret only the first time. */
 export function fromSecret<T>(options: FromSecretOptions<T>): () => Promise<T> {
   return onFirstUse(() =>
-    options.secretsManager
-      .send(new GetSecretValueCommand({ SecretId: options.secretArn }))
-      .then(({ SecretString }) => {
+    readSecretString(options.secretsManager, options.secretArn)
+      .then((SecretString) => {
         if (!SecretString?.trim()) throw new Error(`Secret ${options.secretArn} holds no ${options.holds}.`);
         return options.build(SecretString.trim());
       })

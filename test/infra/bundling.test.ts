@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { ROUTES } from '../../functions/api/routes';
 import { buildApp } from '../../infra/app';
-import { HandlerFunction } from '../../infra/constructs/handler-function';
+import { HandlerFunction, REPO_ROOT } from '../../infra/constructs/handler-function';
 import { CHANGE_PLAN_ROUTE_ID } from '../../infra/tenant-lifecycle-stack';
 import { cdkOutdir, removeCdkOutdirs, synthContext } from '../support/cdk-template';
 
@@ -115,6 +116,24 @@ describe('Class: HandlerFunction', () => {
       // The workflow's Task function needs both: it bills and it provisions.
       const task = deployed.find(({ name }) => name.endsWith('/TaskFunction'))!;
       expect(['stripe-sdk.js', 'pinecone-sdk.js'].map((file) => existsSync(path.join(task.dir, file)))).toEqual([true, true]);
+    });
+
+    it('should load at cold start only the AWS SDK clients every invocation uses (Step Functions, Scheduler and Secrets Manager on first use)', () => {
+      const FIRST_USE_ONLY = ['@aws-sdk/client-sfn', '@aws-sdk/client-scheduler', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-s3'];
+      const script = `require(process.argv[1]); console.log(JSON.stringify(Object.keys(require.cache).map((file) => /node_modules\\/(@aws-sdk\\/client-[a-z0-9-]+)\\//.exec(file)?.[1]).filter(Boolean)))`;
+      const loadedAtInit = deployed.map(({ name, dir }) => {
+        // Act: a fresh node requires the bundle, as the Lambda runtime does at init; the SDK resolves from this repository
+        const result = spawnSync(process.execPath, ['-e', script, path.join(dir, 'index.js')], {
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, NODE_PATH: path.join(REPO_ROOT, 'node_modules'), AWS_REGION: 'eu-west-1', POWERTOOLS_METRICS_DISABLED: 'true' },
+        });
+        expect([name, result.status, result.stderr]).toEqual([name, 0, '']);
+        return { name, clients: [...new Set(JSON.parse(result.stdout) as string[])].filter((client) => FIRST_USE_ONLY.includes(client)) };
+      });
+
+      // Assess
+      expect(loadedAtInit.filter(({ clients }) => clients.length > 0)).toEqual([]);
+      expect(loadedAtInit.length).toBe(deployed.length);
     });
 
     it('should load each SDK file on its own, exporting the SDK client', () => {

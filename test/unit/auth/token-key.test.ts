@@ -23,14 +23,12 @@ async function load(env: { TOKEN_SECRET?: string; TOKEN_SECRET_ARN?: string }) {
   delete process.env.TOKEN_SECRET;
   delete process.env.TOKEN_SECRET_ARN;
   Object.assign(process.env, env);
-  let loaded!: { tokenKey: () => Promise<string>; secretsManager: AwsClientStub<SecretsManagerClientType>; sdk: typeof import('@aws-sdk/client-secrets-manager') };
-  await jest.isolateModulesAsync(async () => {
-    const sdk = await import('@aws-sdk/client-secrets-manager');
-    const secretsManager = mockClient(sdk.SecretsManagerClient);
-    const { tokenKey } = await import('../../../functions/auth/token-key');
-    loaded = { tokenKey, secretsManager, sdk };
-  });
-  return loaded;
+  // A fresh registry that stays in use: token-key loads the SDK on first use, after this returns.
+  jest.resetModules();
+  const sdk = await import('@aws-sdk/client-secrets-manager');
+  const secretsManager: AwsClientStub<SecretsManagerClientType> = mockClient(sdk.SecretsManagerClient);
+  const { tokenKey } = await import('../../../functions/auth/token-key');
+  return { tokenKey, secretsManager, sdk };
 }
 
 describe('tokenKey', () => {
