@@ -1,0 +1,51 @@
+/**
+ * The data-source port: one implementation per place a tenant's data lives (the tenant record and audit
+ * trail, the other items of the tenant's partition, documents, vectors, usage records, billing history).
+ * Export, hard delete (erasure, GDPR Art. 17) and their verification iterate the registry
+ * (`./registry.ts`) and never name a source; adding a source is one implementation and one registry entry.
+ *
+ * Records are plain JSON-serialisable objects. Pages are read by an opaque cursor, so a workflow carries only
+ * cursors and counts between steps, never records (Step Functions' 256 KB payload limit).
+ */
+
+/** One record as exported: a JSON object (NDJSON line). */
+export type DataRecord = Readonly<Record<string, unknown>>;
+
+export interface DataPage {
+  readonly records: readonly DataRecord[];
+  /** Where the next page starts; null when this is the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** What a data subject reads in the export's README about one source. */
+export interface DataSourceDescription {
+  /** One or two sentences: what this source holds and where it lives. */
+  readonly summary: string;
+  /** Field name → meaning (with units: seconds, cents, bytes). */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface DataSource {
+  /** Stable, file-name-safe name (`tenant`, `audit`, `documents`, ...): the export's folder, the manifest key. */
+  readonly name: string;
+  readonly description: DataSourceDescription;
+  /** How many records `exportPage` yields for this tenant now. */
+  count(tenantId: string): Promise<number>;
+  /**
+   * Up to `limit` records from `cursor` (null: the first page), in a stable order; an empty last page is allowed.
+   * Throws DataSourceCursorError for a cursor this source did not issue.
+   */
+  exportPage(tenantId: string, cursor: string | null, limit: number): Promise<DataPage>;
+  /** Delete every record of this tenant in this source; idempotent (purging an empty source deletes nothing). Returns how many were deleted. */
+  purge(tenantId: string): Promise<{ readonly deleted: number }>;
+  /** How many records of this tenant remain (0 once purged): the proof a hard delete records. */
+  verifyPurged(tenantId: string): Promise<{ readonly remaining: number }>;
+}
+
+/** A cursor this source did not issue (tampered with, or from another source). */
+export class DataSourceCursorError extends Error {
+  constructor(source: string, message = 'is not a cursor this source issued') {
+    super(`Data source '${source}': the cursor ${message}.`);
+    this.name = 'DataSourceCursorError';
+  }
+}
