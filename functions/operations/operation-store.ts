@@ -8,6 +8,7 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { getDocumentClient } from '../shared/aws-clients';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { config } from '../shared/config';
+import type { WorkflowName } from '../workflows/registry';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
@@ -28,7 +29,7 @@ export interface OperationError {
 export interface Operation {
   readonly operationId: string;
   readonly tenantId: string;
-  readonly workflow: 'plan-change';
+  readonly workflow: WorkflowName;
   readonly status: OperationStatus;
   /** The workflow input, as started. */
   readonly input: Readonly<Record<string, unknown>>;

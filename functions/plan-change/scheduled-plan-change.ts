@@ -21,7 +21,7 @@
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { ConfigurationError } from '../shared/config';
-import { StoreContentionError } from './errors';
+import { StoreContentionError } from '../workflows/errors';
 import { isTransitional } from '../lifecycle/lifecycle-table';
 import { usageViolations } from '../plans/plan-catalog';
 import { ApiError } from '../shared/errors';
@@ -30,6 +30,8 @@ import { VersionConflictError } from '../tenants/errors';
 import { ownerRefusal } from '../tenants/tenant-rules';
 import type { ChangeContext, Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
+import { startExecution as startWorkflowExecution, startOrUndo as startWorkflowOrUndo } from '../workflows/start-execution';
+import { PLAN_CHANGE_WORKFLOW } from './plan-change-definition';
 import {
   PERIOD_END_REACHED,
   applyBilling,
@@ -206,32 +208,15 @@ function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure
 }
 
 /**
- * Start the workflow of an operation whose initiate event is written. Retries the start (a repeated start of
- * the same execution name is a no-op); if it still fails, compensates (billing reverted, tenant back to active
- * on its old plan) and answers false.
+ * Start the workflow of an operation whose initiate event is written; if it cannot start, compensate
+ * (billing reverted, tenant back to active on its old plan) and answer false (functions/workflows/start-execution.ts).
  */
 export async function startOrUndo(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<boolean> {
-  try {
-    await startExecution(deps, input);
-    return true;
-  } catch (error) {
-    logger.error('Could not start the plan-change workflow; rolling back', { operationId: input.operationId, error: error as Error });
-    await runPlanChangeStep(deps, 'compensate', input, { Error: 'WorkflowStartFailed', Cause: `The workflow could not be started: ${(error as Error)?.message ?? String(error)}` });
-    return false;
-  }
+  return startWorkflowOrUndo(deps, PLAN_CHANGE_WORKFLOW.name, input, (failure) => runPlanChangeStep(deps, 'compensate', input, failure));
 }
 
-/** Start the execution named after the operation, with three tries; the last failure is thrown. */
-async function startExecution(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await deps.runner.start('plan-change', input.operationId, { operation: input });
-      return;
-    } catch (error) {
-      if (attempt >= 2) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-    }
-  }
+function startExecution(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  return startWorkflowExecution(deps, PLAN_CHANGE_WORKFLOW.name, input);
 }
 
 /**
