@@ -23,6 +23,7 @@ import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { ConfigurationError } from '../shared/config';
 import { StoreContentionError } from '../workflows/errors';
 import { isTransitional } from '../lifecycle/lifecycle-table';
+import { canTransition } from '../lifecycle/transition';
 import { usageViolations } from '../plans/plan-catalog';
 import { ApiError } from '../shared/errors';
 import { logger } from '../shared/powertools';
@@ -193,7 +194,7 @@ function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure
   if (tenant.scheduledPlanChange?.operationId !== input.operationId) {
     return { Error: 'ScheduledChangeMissing', Cause: `Tenant '${input.tenantId}' no longer has this change scheduled.` };
   }
-  if (tenant.state !== 'active') {
+  if (!canTransition(tenant.state, 'initiate_downgrade')) {
     if (isTransitional(tenant.state)) return 'busy';
     return { Error: 'TenantNotActive', Cause: `Tenant '${input.tenantId}' is '${tenant.state}' at the end of the period; the downgrade to ${input.toPlan} was cancelled and billing put back.` };
   }
