@@ -22,10 +22,10 @@ import { BillingRejectedError, BillingTransientError } from '../billing/billing-
 import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { ConfigurationError } from '../shared/config';
 import { StoreContentionError } from '../workflows/errors';
+import { PlanChangeRequestError } from './request-errors';
 import { isTransitional } from '../lifecycle/lifecycle-table';
 import { canTransition } from '../lifecycle/transition';
 import { usageViolations } from '../plans/plan-catalog';
-import { ApiError } from '../shared/errors';
 import { logger } from '../shared/powertools';
 import { VersionConflictError } from '../tenants/errors';
 import { ownerRefusal } from '../tenants/tenant-rules';
@@ -109,7 +109,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
     const message = undone
       ? 'The downgrade could not be scheduled; nothing was changed. Retry later.'
       : `The downgrade could not be scheduled, and undoing it has not finished: operation ${operationId} is undone automatically within the hour (the tenant keeps its plan). Retry after that.`;
-    throw new ApiError(503, 'SCHEDULING_UNAVAILABLE', message, { operationId }, { cause: error });
+    throw new PlanChangeRequestError('SCHEDULING_UNAVAILABLE', message, { operationId }, { cause: error });
   }
 }
 
@@ -232,7 +232,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
   if (!scheduled) {
     const owner = ownerRefusal(tenant); // its change has started: the operation owns the tenant now
     if (owner) throw owner;
-    throw new ApiError(404, 'NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
+    throw new PlanChangeRequestError('NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
   }
   const operation = await deps.operations.get(scheduled.operationId);
   let result;
@@ -246,10 +246,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
   } catch (error) {
     if (!(error instanceof BillingTransientError || error instanceof SchedulerTransientError || error instanceof StoreContentionError)) throw error;
     // Claimed, so it will not start any more, but billing or the schedule is not undone yet.
-    throw new ApiError(
-      503,
-      'CANCELLATION_INCOMPLETE',
-      `The change to ${scheduled.plan} is cancelled and will not happen, but undoing its billing or schedule has not finished (${(error as Error).message}). Send the DELETE again to finish it now; otherwise it is finished automatically within the hour.`,
+    throw new PlanChangeRequestError('CANCELLATION_INCOMPLETE', `The change to ${scheduled.plan} is cancelled and will not happen, but undoing its billing or schedule has not finished (${(error as Error).message}). Send the DELETE again to finish it now; otherwise it is finished automatically within the hour.`,
       { operationId: scheduled.operationId },
       { cause: error },
     );
@@ -258,10 +255,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
     // Lost the race to the period end: while its operation runs, the answer any change of the tenant gets.
     const owner = ownerRefusal(await deps.tenants.get(tenantId));
     if (owner) throw owner;
-    throw new ApiError(
-      409,
-      'PLAN_CHANGE_STARTED',
-      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
+    throw new PlanChangeRequestError('PLAN_CHANGE_STARTED', `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
       { operationId: scheduled.operationId },
     );
   }

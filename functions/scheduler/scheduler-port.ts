@@ -8,6 +8,7 @@
  * due, and a sweeper must catch what a lost schedule would have done.
  */
 
+import { registerHttpError } from '../shared/errors';
 import { SCHEDULE_TARGETS, type ScheduleTarget } from '../workflows/registry';
 
 /**
@@ -89,11 +90,15 @@ export class DeferredScheduler implements SchedulerPort {
 
 /** The scheduler service failed in a way worth retrying (throttling, 5xx, network). */
 export class SchedulerTransientError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'SCHEDULING_UNAVAILABLE' as const;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'SchedulerTransientError';
   }
 }
+
+registerHttpError(SchedulerTransientError, { status: 503, message: () => 'The scheduler did not answer; the change will be finished by the sweeper. Retry later.' });
 
 /** The event a schedule delivers, built the same way by both adapters. */
 export function scheduledEvent(schedule: OneShotSchedule): ScheduledEvent {

@@ -3,6 +3,7 @@
  * are a contract with `statemachines/*.asl.json`: Retry and Catch match on them (a Lambda error's type is the
  * error's `name`).
  */
+import { StoreContentionError, isStoreContention } from '../shared/store-contention';
 import { TRANSIENT_LAMBDA_INVOKE_ERRORS } from './lambda-invoke-errors';
 
 /** The tenant is no longer owned by this operation (another actor moved it): stop and compensate. */
@@ -13,37 +14,7 @@ export class OperationSupersededError extends Error {
   }
 }
 
-/**
- * DynamoDB answered that the item is busy or the request rate too high (a conflicting transaction, throttling):
- * the step is retried. Raised in place of the SDK's own errors so the ASL names one class of ours.
- */
-export class StoreContentionError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StoreContentionError';
-  }
-}
-
-/**
- * DynamoDB errors a retry fixes. Source: Amazon DynamoDB Developer Guide, "Error handling with DynamoDB"
- * (TransactionConflictException, ProvisionedThroughputExceededException, ThrottlingException,
- * RequestLimitExceeded, InternalServerError are retryable).
- */
-const CONTENTION_ERRORS = new Set([
-  'TransactionConflictException',
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-]);
-
-/** True for a DynamoDB error that a retry fixes, including a transaction cancelled only by a conflict. */
-export function isStoreContention(error: unknown): boolean {
-  const name = (error as { name?: string })?.name ?? '';
-  if (CONTENTION_ERRORS.has(name)) return true;
-  const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
-  return name === 'TransactionCanceledException' && !!reasons?.some((r) => r.Code === 'TransactionConflict') && !reasons.some((r) => r.Code === 'ConditionalCheckFailed');
-}
+export { StoreContentionError, isStoreContention } from '../shared/store-contention';
 
 /**
  * Run `work` (a step named `step`), turning DynamoDB's transaction conflicts and throttling into
