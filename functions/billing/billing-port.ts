@@ -5,7 +5,7 @@
  * charges twice.
  */
 import type { PlanId } from '../plans/plan-catalog';
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** Where a tenant's subscription lives in Stripe; absent for tenants never billed through Stripe. */
 export interface BillingAccount {

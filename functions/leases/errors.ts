@@ -3,7 +3,7 @@
  * sides throw and catch the same classes.
  */
 import type { TenantState } from '../lifecycle/lifecycle-table';
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 import { LEASE_RETRY_AFTER_SECONDS } from './lease-schemas';
 
 /** Why a lease was refused: the tenant is in a workflow's read-only window, or it is soft-deleted or deleted. */

@@ -8,7 +8,7 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { getDocumentClient } from '../shared/aws-clients';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { config } from '../shared/config';
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 import type { WorkflowName } from '../workflows/registry';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';

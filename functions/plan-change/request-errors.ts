@@ -2,7 +2,7 @@
  * The refusals of a plan-change request (the API routes' service, not the workflow's steps): domain errors with
  * a stable code, which the HTTP error catalogue answers with the status of PLAN_CHANGE_REQUEST_ERRORS.
  */
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** The refusals of a plan-change request, by stable code, with the HTTP status each answers with. */
 export const PLAN_CHANGE_REQUEST_ERRORS = {

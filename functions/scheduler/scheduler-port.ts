@@ -8,7 +8,7 @@
  * due, and a sweeper must catch what a lost schedule would have done.
  */
 
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 import { SCHEDULE_TARGETS, type ScheduleTarget } from '../workflows/registry';
 
 /**

@@ -5,7 +5,10 @@
  * (expose = status < 500).
  */
 import { ZodError, type z } from 'zod';
+import { httpMappingOf } from './error-catalogue';
 import { StoreContentionError, isStoreContention } from './store-contention';
+
+export { registerHttpError, type HttpErrorMapping } from './error-catalogue';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -85,32 +88,9 @@ export function validationError(error: ZodError, part: 'body' | 'query' | 'path'
   return fieldErrors(part, unique);
 }
 
-/** How one domain error class answers over HTTP. */
-export interface HttpErrorMapping<E extends Error> {
-  readonly status: number | ((error: E) => number);
-  /** The stable code; by default the error's own `code`. */
-  readonly code?: (error: E) => string;
-  /** The message; by default the error's own (give one when the error's words are not for callers). */
-  readonly message?: (error: E) => string;
-  readonly details?: (error: E) => unknown;
-  readonly headers?: (error: E) => Record<string, string>;
-}
-
-type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
-const catalogue: Array<{ readonly type: ErrorClass<Error>; readonly mapping: HttpErrorMapping<Error> }> = [];
-
-/**
- * Register how errors of `type` (and its subclasses) answer over HTTP. Called by each feature beside its error
- * classes, so an error that exists has its mapping; the first registration that matches an error wins.
- */
-export function registerHttpError<E extends Error>(type: ErrorClass<E>, mapping: HttpErrorMapping<E>): void {
-  catalogue.push({ type, mapping: mapping as unknown as HttpErrorMapping<Error> });
-}
-
 function fromCatalogue(error: Error): ApiError | undefined {
-  const entry = catalogue.find(({ type }) => error instanceof type);
-  if (!entry) return undefined;
-  const { mapping } = entry;
+  const mapping = httpMappingOf(error);
+  if (!mapping) return undefined;
   const status = typeof mapping.status === 'number' ? mapping.status : mapping.status(error);
   const code = mapping.code?.(error) ?? (error as { code?: unknown }).code;
   if (typeof code !== 'string') throw new TypeError(`${error.name} is registered for HTTP without a code.`);

@@ -1,6 +1,6 @@
 import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import type { TenantState } from '../lifecycle/lifecycle-table';
-import { registerHttpError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** Base class of the tenant store's failures. */
 export class TenantStoreError extends Error {
