@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       const counts = { injected: 0 };
       const unexpected: unknown[] = [];
       const runner = new LocalWorkflowRunner({
-        planChange: planChangeDependencies,
+        dependencies: planChangeDependencies,
         onError: (error) => unexpected.push(error),
         faults: (state, phase) => {
           if (state !== 'Compensate' && random() < faultRate / 2) {

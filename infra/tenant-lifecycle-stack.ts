@@ -1,4 +1,4 @@
-/** The control plane's one stack: the lifecycle table, the HTTPS API in front of it and the plan-change workflow. */
+/** The control plane's one stack: the lifecycle table, the HTTPS API in front of it and every workflow of the registry. */
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -8,7 +8,11 @@ import type { HandlerFunction } from './constructs/handler-function';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
-import { PlanChangeWorkflow } from './constructs/plan-change-workflow';
+import { workflowDefinitions } from '../functions/workflows/registry';
+import { PLAN_CHANGE_WORKFLOW } from '../functions/plan-change/plan-change-definition';
+import { planChangeWorkflow, type PlanChangeWorkflow } from './constructs/plan-change-workflow';
+import { StuckOperationSweeper } from './constructs/stuck-operation-sweeper';
+import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
 
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
@@ -54,7 +58,10 @@ export interface TenantLifecycleStackProps extends StackProps {
 export class TenantLifecycleStack extends Stack {
   readonly table: LifecycleTable;
   readonly api: LifecycleApi;
+  /** One construct per workflow of the registry, by name. */
+  readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
   readonly planChange: PlanChangeWorkflow;
+  readonly sweeper: StuckOperationSweeper;
   readonly scheduler: OneShotScheduler;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
@@ -72,17 +79,19 @@ export class TenantLifecycleStack extends Stack {
       stripePriceIds: props.stripePriceIds,
     });
     this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
-    this.planChange = new PlanChangeWorkflow(this, 'PlanChange', {
-      table: this.table,
-      scheduler: this.scheduler,
-      removalPolicy,
-      logRetention: props.logRetention,
-      stripePriceIds: props.stripePriceIds,
-    });
+    const workflowProps = { table: this.table, removalPolicy, logRetention: props.logRetention, stripePriceIds: props.stripePriceIds };
+    this.sweeper = new StuckOperationSweeper(this, 'Sweeper', workflowProps);
+    this.workflows = new Map(
+      workflowDefinitions().map((definition) => [
+        definition.name,
+        new WorkflowStateMachine(this, pascalCase(definition.name), { ...workflowProps, definition, scheduler: this.scheduler, sweeper: this.sweeper }),
+      ]),
+    );
+    this.planChange = planChangeWorkflow(this.workflows.get(PLAN_CHANGE_WORKFLOW.name) as WorkflowStateMachine);
+    const workflowFunctions = [...this.workflows.values()].flatMap((workflow) => workflow.functions);
     // No cycle: the state machine invokes only its task function, never the API's functions, so the route can
     // take the state machine's own ARN (a Ref) instead of one built from a fixed name.
     const changePlan = this.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
-    changePlan.function.addEnvironment('PLAN_CHANGE_STATE_MACHINE_ARN', this.planChange.stateMachine.stateMachineArn);
     this.planChange.grantStartExecution(changePlan);
     // ChangePlan schedules period-end downgrades (and undoes a scheduling that failed); the cancel route cancels.
     this.scheduler.grantSchedule(changePlan);
@@ -93,14 +102,15 @@ export class TenantLifecycleStack extends Stack {
       // Who calls billing: the workflow's functions, ChangePlan (the dry run's proration preview, and scheduling
       // a period-end change) and the cancel route (it releases the billing schedule).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
-      const billingCallers = [changePlan, cancelScheduled, this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction, this.planChange.periodEndFunction];
+      const billingCallers = [changePlan, cancelScheduled, ...workflowFunctions, this.sweeper.sweeperFunction];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 
     if (props.pinecone) {
       // Who provisions: the workflow's steps, and the compensations that release what a step brought up.
       const pineconeKey = Secret.fromSecretCompleteArn(this, 'PineconeApiKey', props.pinecone.secretArn);
-      shareSecret(pineconeKey, [this.planChange.taskFunction, this.planChange.timeoutFunction, this.planChange.sweeperFunction], {
+      const provisioners = [...[...this.workflows.values()].flatMap((workflow) => [workflow.taskFunction, workflow.timeoutFunction]), this.sweeper.sweeperFunction];
+      shareSecret(pineconeKey, provisioners, {
         PINECONE_SECRET_ARN: pineconeKey.secretArn,
         PINECONE_REGION: props.pinecone.region,
         PINECONE_DIMENSION: String(props.pinecone.dimension ?? 1536),
@@ -113,18 +123,20 @@ export class TenantLifecycleStack extends Stack {
       value: this.api.tokenSecret.secretArn,
       description: 'Secrets Manager secret holding the HMAC key for API tokens.',
     });
-    new CfnOutput(this, 'PlanChangeStateMachineArn', {
-      value: this.planChange.stateMachine.stateMachineArn,
-      description: 'The plan-change workflow (Step Functions, Standard).',
-    });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
       value: this.scheduler.deadLetterQueue.queueUrl,
       description: 'One-shot schedule deliveries (period-end plan changes) that failed after their retries.',
     });
-    new CfnOutput(this, 'PlanChangeDeadLetterQueueUrl', {
-      value: this.planChange.deadLetterQueue.queueUrl,
-      description: 'Compensations of timed-out or aborted plan changes that could not run: each message is a tenant to repair.',
-    });
+    for (const [name, workflow] of this.workflows) {
+      new CfnOutput(this, `${pascalCase(name)}StateMachineArn`, {
+        value: workflow.stateMachine.stateMachineArn,
+        description: `The ${workflow.definition.title} workflow (Step Functions, Standard).`,
+      });
+      new CfnOutput(this, `${pascalCase(name)}DeadLetterQueueUrl`, {
+        value: workflow.deadLetterQueue.queueUrl,
+        description: `Compensations of timed-out or aborted ${workflow.definition.title} executions that could not run: each message is a tenant to repair.`,
+      });
+    }
   }
 }
 

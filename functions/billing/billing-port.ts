@@ -5,6 +5,7 @@
  * charges twice.
  */
 import type { PlanId } from '../plans/plan-catalog';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** Where a tenant's subscription lives in Stripe; absent for tenants never billed through Stripe. */
 export interface BillingAccount {
@@ -73,6 +74,8 @@ export interface BillingPort {
 
 /** A billing provider failure worth retrying (network, rate limit, 5xx); the ASL retries on this name. */
 export class BillingTransientError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'BILLING_UNAVAILABLE' as const;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'BillingTransientError';
@@ -81,11 +84,17 @@ export class BillingTransientError extends Error {
 
 /** A billing failure that retrying will not fix (card declined, invalid request): the workflow rolls back. */
 export class BillingRejectedError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'BILLING_REJECTED' as const;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'BillingRejectedError';
   }
 }
+
+registerHttpError(BillingRejectedError, { status: 422 });
+// The provider's own words stay in the logs (the cause); the caller is told what it means for them.
+registerHttpError(BillingTransientError, { status: 503, message: () => 'The billing provider is unavailable; nothing was changed. Retry later.' });
 
 /**
  * A billing port whose adapter is built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded, its key

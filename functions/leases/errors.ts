@@ -3,6 +3,8 @@
  * sides throw and catch the same classes.
  */
 import type { TenantState } from '../lifecycle/lifecycle-table';
+import { registerHttpError } from '../shared/error-catalogue';
+import { LEASE_RETRY_AFTER_SECONDS } from './lease-schemas';
 
 /** Why a lease was refused: the tenant is in a workflow's read-only window, or it is soft-deleted or deleted. */
 export type LeaseRefusalReason = 'read_only_window' | 'blocked';
@@ -41,7 +43,20 @@ export class LeaseRefusedError extends QueryLeaseError {
     if (details.readOnlyReason !== undefined) this.readOnlyReason = details.readOnlyReason;
     if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
   }
+
+  /** The stable code the API answers with: a read-only window is worth retrying soon, a blocked tenant is not. */
+  get code(): 'TENANT_READ_ONLY' | 'TENANT_BLOCKED' {
+    return this.reason === 'read_only_window' ? 'TENANT_READ_ONLY' : 'TENANT_BLOCKED';
+  }
 }
+
+// A refusal in a read-only window is worth retrying soon (retry-after); a blocked tenant's is not.
+registerHttpError(LeaseRefusedError, {
+  status: 409,
+  details: (error) => ({ reason: error.reason, state: error.state, ...(error.readOnlyReason === undefined ? {} : { readOnlyReason: error.readOnlyReason }) }),
+  headers: (error): Record<string, string> => (error.reason === 'read_only_window' ? { 'retry-after': String(LEASE_RETRY_AFTER_SECONDS) } : {}),
+});
+
 
 function refusalMessage(tenantId: string, reason: LeaseRefusalReason, details: LeaseRefusalDetails): string {
   if (reason === 'read_only_window') {

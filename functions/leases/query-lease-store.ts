@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { accessFor, blockedWhen } from '../lifecycle/access-policy';
 import type { TenantState } from '../lifecycle/lifecycle-table';
 import { getDocumentClient } from '../shared/aws-clients';
 import { config } from '../shared/config';
@@ -22,8 +23,34 @@ import { LEASE_TTL_SECONDS } from './lease-schemas';
 
 export const LEASE_SK_PREFIX = 'LEASE#';
 
-/** States whose tenants take no leases: their data is being or has been deleted. */
-export const LEASE_BLOCKED_STATES: readonly TenantState[] = ['deleting', 'deleted'];
+/**
+ * The condition a lease's tenant item must meet when the lease is written: the tenant exists, is not in a
+ * read-only window, and the access policy does not block it (accessFor answers `blocked`: soft-deleted,
+ * deleted, or coming back from either). Built from the lifecycle module's blockedWhen(), so this store states
+ * no rule of its own; the database evaluates it against the tenant as it is when the lease lands.
+ */
+export function leaseAdmissionCondition(): { expression: string; names: Record<string, string>; values: Record<string, string> } {
+  const names: Record<string, string> = { '#state': 'state' };
+  const values: Record<string, string> = {};
+  const clauses = ['attribute_exists(pk)', 'attribute_not_exists(readOnlyReason)'];
+  blockedWhen().forEach(({ state, always, origins }, i) => {
+    values[`:blocked${i}`] = state;
+    if (always) {
+      clauses.push(`#state <> :blocked${i}`);
+      return;
+    }
+    names['#origin'] = 'origin';
+    const byOrigin = origins.map((origin, j) => {
+      if (origin === null) return 'attribute_not_exists(#origin)';
+      values[`:blocked${i}_${j}`] = origin;
+      return `#origin = :blocked${i}_${j}`;
+    });
+    clauses.push(`NOT (#state = :blocked${i} AND (${byOrigin.join(' OR ')}))`);
+  });
+  return { expression: clauses.join(' AND '), names, values };
+}
+
+const ADMISSION = leaseAdmissionCondition();
 
 /** How long after its expiry TTL may remove a lease item: expired leases stay visible to operators a while. */
 const TTL_GRACE_SECONDS = 300;
@@ -105,8 +132,8 @@ export class QueryLeaseStore {
   }
 
   /**
-   * Take a query lease, unless the tenant is missing (TenantNotFoundError), in a read-only window or
-   * soft-deleted / deleted (LeaseRefusedError).
+   * Take a query lease, unless the tenant is missing (TenantNotFoundError), in a read-only window or blocked by
+   * the access policy: soft-deleted, deleted, or coming back from either (LeaseRefusedError).
    *
    * One transaction checks the tenant item and writes the lease, so the check and the write cannot be split by
    * a concurrent change: DynamoDB serializes it against the workflow's conditional update that sets
@@ -168,9 +195,9 @@ export class QueryLeaseStore {
             ConditionCheck: {
               TableName: this.#tableName,
               Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(readOnlyReason) AND NOT (#state IN (:deleting, :deleted))',
-              ExpressionAttributeNames: { '#state': 'state' },
-              ExpressionAttributeValues: { ':deleting': 'deleting', ':deleted': 'deleted' },
+              ConditionExpression: ADMISSION.expression,
+              ExpressionAttributeNames: ADMISSION.names,
+              ExpressionAttributeValues: ADMISSION.values,
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },
@@ -199,11 +226,11 @@ export class QueryLeaseStore {
     const check = error.CancellationReasons?.[0];
     if (check?.Code !== 'ConditionalCheckFailed') return error;
     if (!check.Item) return new TenantNotFoundError(tenantId);
-    const tenant = unmarshall(check.Item as Record<string, AttributeValue>) as { state: TenantState; readOnlyReason?: string };
+    const tenant = unmarshall(check.Item as Record<string, AttributeValue>) as { state: TenantState; origin?: TenantState; readOnlyReason?: string };
     if (tenant.readOnlyReason !== undefined) {
       return new LeaseRefusedError(tenantId, 'read_only_window', { state: tenant.state, readOnlyReason: tenant.readOnlyReason });
     }
-    if (LEASE_BLOCKED_STATES.includes(tenant.state)) return new LeaseRefusedError(tenantId, 'blocked', { state: tenant.state });
+    if (accessFor(tenant).access === 'blocked') return new LeaseRefusedError(tenantId, 'blocked', { state: tenant.state });
     return error;
   }
 }

@@ -1,4 +1,4 @@
-import type { TenantState } from './lifecycle-table';
+import { TENANT_STATES, type TenantState } from './lifecycle-table';
 
 export const ACCESS_LEVELS = ['read_write', 'read_only', 'blocked'] as const;
 export type AccessLevel = (typeof ACCESS_LEVELS)[number];
@@ -42,4 +42,28 @@ export function accessFor(tenant: AccessSubject): AccessDecision {
     case 'deleted':
       return { access: 'blocked', reason: 'Tenant is deleted: its data is gone; only the tombstone and audit trail remain.' };
   }
+}
+
+/** When accessFor answers `blocked` for a state: always, or only with some origins (`null`: no origin recorded). */
+export interface BlockedWhen {
+  readonly state: TenantState;
+  /** Blocked whatever the origin. */
+  readonly always: boolean;
+  /** Otherwise the origins that block it. */
+  readonly origins: ReadonlyArray<TenantState | null>;
+}
+
+/**
+ * accessFor's `blocked` answers, state by state, for checks that cannot call it (a DynamoDB condition
+ * expression, evaluated by the database against the item as it is when the write lands). Derived from
+ * accessFor itself (every state with every possible origin), so the two never disagree. States never blocked
+ * are left out. A read-only window (`readOnlyReason`) is not a block and is left to the caller.
+ */
+export function blockedWhen(): readonly BlockedWhen[] {
+  const origins: ReadonlyArray<TenantState | null> = [null, ...TENANT_STATES];
+  return TENANT_STATES.flatMap((state) => {
+    const blocking = origins.filter((origin) => accessFor({ state, ...(origin === null ? {} : { origin }) }).access === 'blocked');
+    if (blocking.length === 0) return [];
+    return [{ state, always: blocking.length === origins.length, origins: blocking.length === origins.length ? [] : blocking }];
+  });
 }

@@ -10,6 +10,8 @@ export class LifecycleError extends Error {
 
 /** The event is not allowed from the tenant's current state. */
 export class IllegalTransitionError extends LifecycleError {
+  /** The stable code the API answers with. */
+  readonly code = 'ILLEGAL_TRANSITION' as const;
   readonly state: TenantState;
   readonly event: LifecycleEvent;
   readonly allowedEvents: readonly LifecycleEvent[];
@@ -28,6 +30,8 @@ export class IllegalTransitionError extends LifecycleError {
 
 /** A stored tenant that breaks a lifecycle invariant (for example `exporting` without its origin state). */
 export class LifecycleInvariantError extends LifecycleError {
+  /** The stable code the API answers with. */
+  readonly code = 'LIFECYCLE_INVARIANT_BROKEN' as const;
   constructor(message: string) {
     super(message);
     this.name = 'LifecycleInvariantError';

@@ -15,6 +15,9 @@ export const TENANT_STATES = [
 ] as const;
 export type TenantState = (typeof TENANT_STATES)[number];
 
+/** The state a new tenant starts in (its `create` entry in the history goes from nothing to it). */
+export const INITIAL_STATE = 'active' as const satisfies TenantState;
+
 /** States owned by exactly one running operation; each must end by completion or rollback. */
 export const TRANSITIONAL_STATES = ['upgrading', 'downgrading', 'exporting', 'reactivating'] as const;
 export type TransitionalState = (typeof TRANSITIONAL_STATES)[number];

@@ -8,6 +8,8 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { getDocumentClient } from '../shared/aws-clients';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { config } from '../shared/config';
+import { registerHttpError } from '../shared/error-catalogue';
+import type { WorkflowName } from '../workflows/registry';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
@@ -28,7 +30,7 @@ export interface OperationError {
 export interface Operation {
   readonly operationId: string;
   readonly tenantId: string;
-  readonly workflow: 'plan-change';
+  readonly workflow: WorkflowName;
   readonly status: OperationStatus;
   /** The workflow input, as started. */
   readonly input: Readonly<Record<string, unknown>>;
@@ -46,6 +48,8 @@ export interface Operation {
 }
 
 export class OperationNotFoundError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'OPERATION_NOT_FOUND' as const;
   readonly operationId: string;
   constructor(operationId: string) {
     super(`Operation '${operationId}' does not exist.`);
@@ -53,6 +57,8 @@ export class OperationNotFoundError extends Error {
     this.operationId = operationId;
   }
 }
+
+registerHttpError(OperationNotFoundError, { status: 404, details: (error) => ({ operationId: error.operationId }) });
 
 /** A step of an operation that has already ended (timed out and compensated, say) tried to go on. */
 export class OperationEndedError extends Error {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { PLAN_IDS } from '../plans/plan-catalog';
-import { printable, wholeNumber } from '../shared/schemas';
+import { wholeNumber } from '../shared/schemas';
 import { TENANT_ID_PATTERN, reasonSchema } from '../tenants/tenant-schemas';
 
 export const changePlanBodySchema = z
@@ -16,8 +16,6 @@ export const changePlanBodySchema = z
   .strict();
 export type ChangePlanBody = z.infer<typeof changePlanBodySchema>;
 
-export const operationPathSchema = z
-  .object({ operationId: printable(z.string()).regex(/^op_[a-f0-9-]{36}$/, 'must be an operation id as returned by the API (op_...)') })
-  .strict();
+export { operationPathSchema } from '../operations/operation-schemas';
 
 export { TENANT_ID_PATTERN };

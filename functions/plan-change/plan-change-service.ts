@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { PlanChangeTiming } from '../billing/billing-port';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
-import { ApiError } from '../shared/errors';
 import { refusalOf } from '../tenants/tenant-rules';
+import { PlanChangeRequestError } from './request-errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
 import { billingRequest, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
@@ -36,10 +36,10 @@ export async function requestPlanChange(
   const tenant = await deps.tenants.get(tenantId, { expectedVersion });
   const direction = comparePlans(tenant.plan, body.plan);
   if (direction === 'same') {
-    throw new ApiError(400, 'SAME_PLAN', `Tenant '${tenantId}' is already on the ${body.plan} plan; ask for a different plan.`);
+    throw new PlanChangeRequestError('SAME_PLAN', `Tenant '${tenantId}' is already on the ${body.plan} plan; ask for a different plan.`);
   }
   if (direction === 'upgrade' && body.effective === 'period_end') {
-    throw new ApiError(400, 'INVALID_EFFECTIVE', 'Upgrades take effect immediately (prorated and invoiced now): omit "effective" or send "immediately".');
+    throw new PlanChangeRequestError('INVALID_EFFECTIVE', 'Upgrades take effect immediately (prorated and invoiced now): omit "effective" or send "immediately".');
   }
   const timing: PlanChangeTiming = direction === 'upgrade' ? 'immediately' : (body.effective ?? 'period_end');
   const violations = direction === 'downgrade' ? usageViolations(tenant.usage, body.plan) : [];
@@ -72,10 +72,7 @@ export async function requestPlanChange(
 
   if (refusal) throw refusal;
   if (violations.length > 0) {
-    throw new ApiError(
-      422,
-      'USAGE_EXCEEDS_PLAN',
-      `Cannot downgrade '${tenantId}' to ${body.plan}: ${violations.map((v) => v.message).join('; ')}. Reduce usage below the new limits first.`,
+    throw new PlanChangeRequestError('USAGE_EXCEEDS_PLAN', `Cannot downgrade '${tenantId}' to ${body.plan}: ${violations.map((v) => v.message).join('; ')}. Reduce usage below the new limits first.`,
       { violations },
     );
   }
@@ -103,7 +100,7 @@ export async function requestPlanChange(
     usageAsRead: direction === 'downgrade', // the downgrade was found to fit the usage read
   });
   if (!(await startOrUndo(deps, input))) {
-    throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
+    throw new PlanChangeRequestError('WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
   }
   return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);
 }

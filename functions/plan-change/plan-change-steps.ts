@@ -13,7 +13,8 @@ import type { ResourceProvisioner } from '../provisioning/provisioner';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { VersionConflictError } from '../tenants/errors';
 import type { TenantStore } from '../tenants/tenant-store';
-import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError, StoreContentionError, isStoreContention } from './errors';
+import { guardContention } from '../workflows/errors';
+import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
 
 /** The execution input: ids and choices only, never payloads (Step Functions' 256 KB limit). */
 export interface PlanChangeInput {
@@ -376,16 +377,6 @@ export async function runPlanChangeStep(
   failure?: StepFailure,
 ): Promise<StepResult> {
   return guardContention(step, () => dispatch(deps, step, input, failure));
-}
-
-/** DynamoDB's transaction conflicts and throttling, as the error the ASL retries. */
-async function guardContention<T>(step: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isStoreContention(error)) throw new StoreContentionError(`DynamoDB contention in ${step}: ${(error as Error).message}`, { cause: error });
-    throw error;
-  }
 }
 
 async function dispatch(deps: PlanChangeDependencies, step: PlanChangeStep, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {

@@ -21,15 +21,18 @@
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { ConfigurationError } from '../shared/config';
-import { StoreContentionError } from './errors';
+import { StoreContentionError } from '../workflows/errors';
+import { PlanChangeRequestError } from './request-errors';
 import { isTransitional } from '../lifecycle/lifecycle-table';
+import { canTransition } from '../lifecycle/transition';
 import { usageViolations } from '../plans/plan-catalog';
-import { ApiError } from '../shared/errors';
 import { logger } from '../shared/powertools';
 import { VersionConflictError } from '../tenants/errors';
 import { ownerRefusal } from '../tenants/tenant-rules';
 import type { ChangeContext, Tenant } from '../tenants/tenant-store';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
+import { startExecution as startWorkflowExecution, startOrUndo as startWorkflowOrUndo } from '../workflows/start-execution';
+import { PLAN_CHANGE_WORKFLOW } from './plan-change-definition';
 import {
   PERIOD_END_REACHED,
   applyBilling,
@@ -106,7 +109,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
     const message = undone
       ? 'The downgrade could not be scheduled; nothing was changed. Retry later.'
       : `The downgrade could not be scheduled, and undoing it has not finished: operation ${operationId} is undone automatically within the hour (the tenant keeps its plan). Retry after that.`;
-    throw new ApiError(503, 'SCHEDULING_UNAVAILABLE', message, { operationId }, { cause: error });
+    throw new PlanChangeRequestError('SCHEDULING_UNAVAILABLE', message, { operationId }, { cause: error });
   }
 }
 
@@ -191,7 +194,7 @@ function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure
   if (tenant.scheduledPlanChange?.operationId !== input.operationId) {
     return { Error: 'ScheduledChangeMissing', Cause: `Tenant '${input.tenantId}' no longer has this change scheduled.` };
   }
-  if (tenant.state !== 'active') {
+  if (!canTransition(tenant.state, 'initiate_downgrade')) {
     if (isTransitional(tenant.state)) return 'busy';
     return { Error: 'TenantNotActive', Cause: `Tenant '${input.tenantId}' is '${tenant.state}' at the end of the period; the downgrade to ${input.toPlan} was cancelled and billing put back.` };
   }
@@ -206,32 +209,15 @@ function refusalAtPeriodEnd(tenant: Tenant, input: PlanChangeInput): StepFailure
 }
 
 /**
- * Start the workflow of an operation whose initiate event is written. Retries the start (a repeated start of
- * the same execution name is a no-op); if it still fails, compensates (billing reverted, tenant back to active
- * on its old plan) and answers false.
+ * Start the workflow of an operation whose initiate event is written; if it cannot start, compensate
+ * (billing reverted, tenant back to active on its old plan) and answer false (functions/workflows/start-execution.ts).
  */
 export async function startOrUndo(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<boolean> {
-  try {
-    await startExecution(deps, input);
-    return true;
-  } catch (error) {
-    logger.error('Could not start the plan-change workflow; rolling back', { operationId: input.operationId, error: error as Error });
-    await runPlanChangeStep(deps, 'compensate', input, { Error: 'WorkflowStartFailed', Cause: `The workflow could not be started: ${(error as Error)?.message ?? String(error)}` });
-    return false;
-  }
+  return startWorkflowOrUndo(deps, PLAN_CHANGE_WORKFLOW.name, input, (failure) => runPlanChangeStep(deps, 'compensate', input, failure));
 }
 
-/** Start the execution named after the operation, with three tries; the last failure is thrown. */
-async function startExecution(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await deps.runner.start('plan-change', input.operationId, { operation: input });
-      return;
-    } catch (error) {
-      if (attempt >= 2) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-    }
-  }
+function startExecution(deps: ScheduledPlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+  return startWorkflowExecution(deps, PLAN_CHANGE_WORKFLOW.name, input);
 }
 
 /**
@@ -246,7 +232,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
   if (!scheduled) {
     const owner = ownerRefusal(tenant); // its change has started: the operation owns the tenant now
     if (owner) throw owner;
-    throw new ApiError(404, 'NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
+    throw new PlanChangeRequestError('NO_SCHEDULED_PLAN_CHANGE', `Tenant '${tenantId}' has no scheduled plan change to cancel.`, { tenantId });
   }
   const operation = await deps.operations.get(scheduled.operationId);
   let result;
@@ -260,10 +246,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
   } catch (error) {
     if (!(error instanceof BillingTransientError || error instanceof SchedulerTransientError || error instanceof StoreContentionError)) throw error;
     // Claimed, so it will not start any more, but billing or the schedule is not undone yet.
-    throw new ApiError(
-      503,
-      'CANCELLATION_INCOMPLETE',
-      `The change to ${scheduled.plan} is cancelled and will not happen, but undoing its billing or schedule has not finished (${(error as Error).message}). Send the DELETE again to finish it now; otherwise it is finished automatically within the hour.`,
+    throw new PlanChangeRequestError('CANCELLATION_INCOMPLETE', `The change to ${scheduled.plan} is cancelled and will not happen, but undoing its billing or schedule has not finished (${(error as Error).message}). Send the DELETE again to finish it now; otherwise it is finished automatically within the hour.`,
       { operationId: scheduled.operationId },
       { cause: error },
     );
@@ -272,10 +255,7 @@ export async function cancelPlanChangeRequest(deps: ScheduledPlanChangeDependenc
     // Lost the race to the period end: while its operation runs, the answer any change of the tenant gets.
     const owner = ownerRefusal(await deps.tenants.get(tenantId));
     if (owner) throw owner;
-    throw new ApiError(
-      409,
-      'PLAN_CHANGE_STARTED',
-      `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
+    throw new PlanChangeRequestError('PLAN_CHANGE_STARTED', `The change to ${scheduled.plan} (operation ${scheduled.operationId}) started at the end of the period and has ended since: it can no longer be cancelled; /operations/${scheduled.operationId} says how it ended.`,
       { operationId: scheduled.operationId },
     );
   }

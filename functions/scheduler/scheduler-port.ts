@@ -8,13 +8,18 @@
  * due, and a sweeper must catch what a lost schedule would have done.
  */
 
-/** Who a schedule fires. Each target is one Lambda on AWS and one handler module locally. */
-export const SCHEDULE_TARGETS = ['plan-change.period-end'] as const;
-export type ScheduleTarget = (typeof SCHEDULE_TARGETS)[number];
+import { registerHttpError } from '../shared/error-catalogue';
+import { SCHEDULE_TARGETS, type ScheduleTarget } from '../workflows/registry';
+
+/**
+ * Who a schedule fires: the schedule targets of the workflow registry's entries. Each target is one Lambda on
+ * AWS and one handler module locally.
+ */
+export { SCHEDULE_TARGETS, type ScheduleTarget };
 
 /**
  * The environment variable that carries a target's Lambda ARN on AWS: the CDK stack sets it, the
- * configuration reads it (`plan-change.period-end` → SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).
+ * configuration reads it (`<workflow>.period-end` → SCHEDULE_TARGET_<WORKFLOW>_PERIOD_END_ARN).
  */
 export function scheduleTargetVariable(target: ScheduleTarget): string {
   return `SCHEDULE_TARGET_${target.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_ARN`;
@@ -85,11 +90,15 @@ export class DeferredScheduler implements SchedulerPort {
 
 /** The scheduler service failed in a way worth retrying (throttling, 5xx, network). */
 export class SchedulerTransientError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'SCHEDULING_UNAVAILABLE' as const;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'SchedulerTransientError';
   }
 }
+
+registerHttpError(SchedulerTransientError, { status: 503, message: () => 'The scheduler did not answer; the change will be finished by the sweeper. Retry later.' });
 
 /** The event a schedule delivers, built the same way by both adapters. */
 export function scheduledEvent(schedule: OneShotSchedule): ScheduledEvent {

@@ -4,6 +4,7 @@
  */
 import type { StripePriceIds } from '../plans/plan-catalog';
 import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
+import { WORKFLOWS, stateMachineArnVariable, type WorkflowName } from '../workflows/registry';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -45,8 +46,8 @@ export interface Config {
   /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
   readonly s3Endpoint: string | undefined;
   readonly stripePriceIds: StripePriceIds;
-  /** The plan-change state machine (AWS). */
-  readonly planChangeStateMachineArn: string | undefined;
+  /** Each workflow's state machine (AWS), from `<WORKFLOW>_STATE_MACHINE_ARN` (stateMachineArnVariable). */
+  readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>;
   readonly stepFunctionsEndpoint: string | undefined;
   /** Stripe secret key (local use); without it or a secret ARN, billing goes to the local ledger. */
   readonly stripeSecretKey: string | undefined;
@@ -104,7 +105,7 @@ function load(): Config {
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),
       enterprise: optional('STRIPE_PRICE_ENTERPRISE'),
     },
-    planChangeStateMachineArn: optional('PLAN_CHANGE_STATE_MACHINE_ARN'),
+    stateMachineArns: Object.fromEntries(WORKFLOWS.map((workflow) => [workflow, optional(stateMachineArnVariable(workflow))])),
     stepFunctionsEndpoint: optional('AWS_ENDPOINT_URL_SFN') ?? optional('AWS_ENDPOINT_URL'),
     stripeSecretKey: optional('STRIPE_SECRET_KEY'),
     stripeSecretArn: optional('STRIPE_SECRET_ARN'),

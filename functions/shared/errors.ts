@@ -1,23 +1,14 @@
 /**
  * HTTP errors: every client mistake is an ApiError with a stable code; `toApiError` maps the domain's typed
- * errors onto them. Internal errors never leak their message (expose = status < 500).
+ * errors onto them through one catalogue that each feature registers its errors into (registerHttpError, next
+ * to where the error is defined), so this module imports no feature. Internal errors never leak their message
+ * (expose = status < 500).
  */
 import { ZodError, type z } from 'zod';
-import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
-import { OperationNotFoundError } from '../operations/operation-store';
-import { LeaseRefusedError } from '../leases/errors';
-import { SchedulerTransientError } from '../scheduler/scheduler-port';
-import { StoreContentionError, isStoreContention } from '../plan-change/errors';
-import { LEASE_RETRY_AFTER_SECONDS } from '../leases/lease-schemas';
-import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
-import {
-  InvalidCursorError,
-  OperationOwnershipError,
-  PlanChangeScheduledError,
-  TenantAlreadyExistsError,
-  TenantNotFoundError,
-  VersionConflictError,
-} from '../tenants/errors';
+import { httpMappingOf } from './error-catalogue';
+import { StoreContentionError, isStoreContention } from './store-contention';
+
+export { registerHttpError, type HttpErrorMapping } from './error-catalogue';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -97,48 +88,26 @@ export function validationError(error: ZodError, part: 'body' | 'query' | 'path'
   return fieldErrors(part, unique);
 }
 
+function fromCatalogue(error: Error): ApiError | undefined {
+  const mapping = httpMappingOf(error);
+  if (!mapping) return undefined;
+  const status = typeof mapping.status === 'number' ? mapping.status : mapping.status(error);
+  const code = mapping.code?.(error) ?? (error as { code?: unknown }).code;
+  if (typeof code !== 'string') throw new TypeError(`${error.name} is registered for HTTP without a code.`);
+  const message = mapping.message?.(error) ?? error.message;
+  return new ApiError(status, code, message, mapping.details?.(error), { ...(status >= 500 ? { cause: error } : {}), ...(mapping.headers ? { headers: mapping.headers(error) } : {}) });
+}
+
 /** Map any thrown value onto the API's error contract. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof IllegalTransitionError) {
-    return new ApiError(409, 'ILLEGAL_TRANSITION', error.message, {
-      currentState: error.state,
-      event: error.event,
-      allowedEvents: error.allowedEvents,
-    });
+  if (error instanceof Error) {
+    const mapped = fromCatalogue(error);
+    if (mapped) return mapped;
   }
-  if (error instanceof VersionConflictError) {
-    return new ApiError(409, 'VERSION_CONFLICT', error.message, {
-      expectedVersion: error.expectedVersion,
-      currentVersion: error.currentVersion,
-      currentState: error.currentState,
-    });
-  }
-  if (error instanceof PlanChangeScheduledError) return new ApiError(409, 'PLAN_CHANGE_SCHEDULED', error.message, { scheduledPlanChange: error.scheduled });
-  if (error instanceof OperationOwnershipError) {
-    return new ApiError(409, 'OPERATION_IN_PROGRESS', error.message, { currentState: error.state, operationId: error.ownerOperationId });
-  }
-  if (error instanceof LeaseRefusedError) {
-    const details = { reason: error.reason, state: error.state, ...(error.readOnlyReason === undefined ? {} : { readOnlyReason: error.readOnlyReason }) };
-    return error.reason === 'read_only_window'
-      ? new ApiError(409, 'TENANT_READ_ONLY', error.message, details, { headers: { 'retry-after': String(LEASE_RETRY_AFTER_SECONDS) } })
-      : new ApiError(409, 'TENANT_BLOCKED', error.message, details);
-  }
-  if (error instanceof TenantNotFoundError) return new ApiError(404, 'TENANT_NOT_FOUND', error.message, { tenantId: error.tenantId });
-  if (error instanceof TenantAlreadyExistsError) return new ApiError(409, 'TENANT_EXISTS', error.message, { tenantId: error.tenantId });
-  if (error instanceof OperationNotFoundError) return new ApiError(404, 'OPERATION_NOT_FOUND', error.message, { operationId: error.operationId });
-  if (error instanceof BillingRejectedError) return new ApiError(422, 'BILLING_REJECTED', error.message);
-  if (error instanceof BillingTransientError) return new ApiError(503, 'BILLING_UNAVAILABLE', 'The billing provider is unavailable; nothing was changed. Retry later.', undefined, { cause: error });
   if (error instanceof StoreContentionError || isStoreContention(error)) {
     return new ApiError(503, 'TENANT_BUSY', 'The database is busy with other changes to this tenant right now; nothing was changed. Retry in a moment.', undefined, { cause: error });
   }
-  if (error instanceof SchedulerTransientError) {
-    return new ApiError(503, 'SCHEDULING_UNAVAILABLE', 'The scheduler did not answer; the change will be finished by the sweeper. Retry later.', undefined, { cause: error });
-  }
-  if (error instanceof InvalidCursorError) return new ApiError(400, 'INVALID_CURSOR', error.message);
   if (error instanceof ZodError) return validationError(error, 'body');
-  if (error instanceof LifecycleInvariantError) {
-    return new ApiError(500, 'LIFECYCLE_INVARIANT_BROKEN', 'The tenant record is inconsistent; an operator has been alerted.', undefined, { cause: error });
-  }
   return new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; retry later or contact the operator.', undefined, { cause: error });
 }

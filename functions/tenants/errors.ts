@@ -1,4 +1,6 @@
+import { IllegalTransitionError, LifecycleInvariantError } from '../lifecycle/errors';
 import type { TenantState } from '../lifecycle/lifecycle-table';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** Base class of the tenant store's failures. */
 export class TenantStoreError extends Error {
@@ -9,6 +11,8 @@ export class TenantStoreError extends Error {
 }
 
 export class TenantNotFoundError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'TENANT_NOT_FOUND' as const;
   readonly tenantId: string;
   constructor(tenantId: string) {
     super(`Tenant '${tenantId}' does not exist.`);
@@ -18,6 +22,8 @@ export class TenantNotFoundError extends TenantStoreError {
 }
 
 export class TenantAlreadyExistsError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'TENANT_EXISTS' as const;
   readonly tenantId: string;
   constructor(tenantId: string) {
     super(`Tenant '${tenantId}' already exists.`);
@@ -28,6 +34,8 @@ export class TenantAlreadyExistsError extends TenantStoreError {
 
 /** The tenant changed since it was read: someone else's transition won. */
 export class VersionConflictError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'VERSION_CONFLICT' as const;
   readonly tenantId: string;
   readonly expectedVersion: number;
   readonly currentVersion: number;
@@ -47,6 +55,8 @@ export class VersionConflictError extends TenantStoreError {
 
 /** A pagination cursor that this store did not issue for this query. */
 export class InvalidCursorError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'INVALID_CURSOR' as const;
   constructor() {
     super('The cursor is not valid for this query: pass back the nextCursor of the previous page unchanged.');
     this.name = 'InvalidCursorError';
@@ -55,6 +65,8 @@ export class InvalidCursorError extends TenantStoreError {
 
 /** A transitional state is owned by one operation; only that operation may move the tenant out of it. */
 export class OperationOwnershipError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'OPERATION_IN_PROGRESS' as const;
   readonly tenantId: string;
   readonly state: TenantState;
   readonly ownerOperationId: string;
@@ -69,6 +81,8 @@ export class OperationOwnershipError extends TenantStoreError {
 
 /** A plan change is already scheduled for the tenant: another one would fight it over the same subscription. */
 export class PlanChangeScheduledError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'PLAN_CHANGE_SCHEDULED' as const;
   readonly tenantId: string;
   readonly scheduled: { readonly operationId: string; readonly plan: string; readonly effectiveAt: string };
   constructor(tenantId: string, scheduled: { readonly operationId: string; readonly plan: string; readonly effectiveAt: string }) {
@@ -80,3 +94,22 @@ export class PlanChangeScheduledError extends TenantStoreError {
     this.scheduled = scheduled;
   }
 }
+
+// The API's answers to the tenant store's errors, and to the lifecycle's (whose every caller is a tenant change).
+registerHttpError(IllegalTransitionError, {
+  status: 409,
+  details: (error) => ({ currentState: error.state, event: error.event, allowedEvents: error.allowedEvents }),
+});
+registerHttpError(LifecycleInvariantError, {
+  status: 500,
+  message: () => 'The tenant record is inconsistent; an operator has been alerted.',
+});
+registerHttpError(VersionConflictError, {
+  status: 409,
+  details: (error) => ({ expectedVersion: error.expectedVersion, currentVersion: error.currentVersion, currentState: error.currentState }),
+});
+registerHttpError(PlanChangeScheduledError, { status: 409, details: (error) => ({ scheduledPlanChange: error.scheduled }) });
+registerHttpError(OperationOwnershipError, { status: 409, details: (error) => ({ currentState: error.state, operationId: error.ownerOperationId }) });
+registerHttpError(TenantNotFoundError, { status: 404, details: (error) => ({ tenantId: error.tenantId }) });
+registerHttpError(TenantAlreadyExistsError, { status: 409, details: (error) => ({ tenantId: error.tenantId }) });
+registerHttpError(InvalidCursorError, { status: 400 });

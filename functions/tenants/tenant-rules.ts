@@ -9,12 +9,13 @@ import { ROUTES } from '../api/routes';
 import { IllegalTransitionError } from '../lifecycle/errors';
 import { LIFECYCLE_EVENTS, isTransitional, type LifecycleEvent } from '../lifecycle/lifecycle-table';
 import { canTransition } from '../lifecycle/transition';
+import { PLAN_CHANGE_WORKFLOW } from '../plan-change/plan-change-definition';
 import { PLAN_IDS, comparePlans, usageViolations, type PlanId } from '../plans/plan-catalog';
 import { OperationOwnershipError, PlanChangeScheduledError } from './errors';
 import type { Tenant } from './tenant-store';
 
-/** The events that start a plan change: refused while another change is scheduled. */
-const PLAN_CHANGE_EVENTS: ReadonlySet<LifecycleEvent> = new Set(['initiate_upgrade', 'initiate_downgrade']);
+/** The events that start a plan change (its registry entry's): refused while another change is scheduled. */
+const PLAN_CHANGE_EVENTS: ReadonlySet<LifecycleEvent> = new Set(PLAN_CHANGE_WORKFLOW.events.initiates);
 
 /** The part of a tenant the rules read. */
 export type TenantSituation = Pick<Tenant, 'tenantId' | 'state' | 'plan' | 'usage'> & Partial<Pick<Tenant, 'operationId' | 'scheduledPlanChange'>>;

@@ -6,7 +6,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException, type Att
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
-import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
+import { INITIAL_STATE, TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
@@ -218,8 +218,8 @@ export class TenantStore {
   /** Create an active tenant and its first audit entry, atomically; fails if the id is taken. */
   async create(input: NewTenant, context: ChangeContext): Promise<Tenant> {
     const at = this.#now().toISOString();
-    const tenant: Tenant = { ...input, state: 'active', version: 1, createdAt: at, updatedAt: at, stateChangedAt: at };
-    const audit: AuditEntry = { tenantId: input.tenantId, version: 1, at, event: CREATE_EVENT, from: null, to: 'active', ...context };
+    const tenant: Tenant = { ...input, state: INITIAL_STATE, version: 1, createdAt: at, updatedAt: at, stateChangedAt: at };
+    const audit: AuditEntry = { tenantId: input.tenantId, version: 1, at, event: CREATE_EVENT, from: null, to: INITIAL_STATE, ...context };
     try {
       await this.#client.send(
         new TransactWriteCommand({

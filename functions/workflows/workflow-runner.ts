@@ -6,9 +6,9 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { config, ConfigurationError } from '../shared/config';
 import { onFirstUse } from '../shared/on-first-use';
+import type { WorkflowName } from './registry';
 
-export const WORKFLOWS = ['plan-change'] as const;
-export type WorkflowName = (typeof WORKFLOWS)[number];
+export { WORKFLOWS, type WorkflowName } from './registry';
 
 export interface WorkflowRunner {
   /** Start `workflow` as execution `executionName` (the operation id); starting the same name twice is a no-op. */
@@ -49,7 +49,7 @@ let runner: WorkflowRunner | undefined;
 export function workflowRunner(): WorkflowRunner {
   runner ??= new StepFunctionsRunner({
     client: async () => new (await import('@aws-sdk/client-sfn')).SFNClient({ region: config.region, endpoint: config.stepFunctionsEndpoint }),
-    stateMachineArns: { 'plan-change': config.planChangeStateMachineArn },
+    stateMachineArns: config.stateMachineArns,
   });
   return runner;
 }

@@ -35,7 +35,7 @@ export const HANDLER_RUNTIME = Runtime.NODEJS_24_X;
  */
 /**
  * SDKs that a function loads on first use, with a plain `require` of a module of ours that re-exports them
- * (functions/billing/stripe-sdk.ts, functions/plan-change/pinecone-sdk.ts). The bundle keeps that `require` as it
+ * (functions/billing/stripe-sdk.ts, functions/workflows/pinecone-sdk.ts). The bundle keeps that `require` as it
  * is (an external), and a second esbuild run builds the module, minified, as a file of its own beside index.js
  * (`<request>.js`), in the package of each function whose index.js requires it. So a cold start neither parses
  * these SDKs nor reads their source maps (about 30 ms for Stripe, 40 ms for Pinecone here, even unused); the
@@ -45,7 +45,7 @@ export const HANDLER_RUNTIME = Runtime.NODEJS_24_X;
  */
 export const LAZY_CHUNKS: ReadonlyArray<{ readonly request: string; readonly entry: string }> = [
   { request: './stripe-sdk', entry: 'functions/billing/stripe-sdk.ts' },
-  { request: './pinecone-sdk', entry: 'functions/plan-change/pinecone-sdk.ts' },
+  { request: './pinecone-sdk', entry: 'functions/workflows/pinecone-sdk.ts' },
 ];
 
 /** The shell commands that build each lazy chunk that `outputDir/index.js` requires, with the options of the bundle. */

@@ -9,10 +9,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { OperationOutcome } from '../../functions/operations/operation-store';
+import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
 import { applyLoopbackEnvironment } from './loopback-env';
+
+/** The repository root, from this file's location. */
+const REPO_ROOT = join(__dirname, '..', '..');
 
 export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --data-dir PATH]';
 /**
@@ -79,6 +83,22 @@ export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEn
 export function startErrorLine(error: unknown): string {
   const message = error instanceof LocalStackError || (error as Error).name === 'TypeError' ? (error as Error).message : (error as Error).stack;
   return `npm start: ${message ?? String(error)}`;
+}
+
+/**
+ * The handler of every schedule target of the workflow registry, loaded from its module (the same module its
+ * Lambda runs on AWS).
+ */
+export async function scheduleTargetHandlers(): Promise<Record<string, (event: ScheduledEvent) => Promise<void>>> {
+  const { workflowDefinitions } = await import('../../functions/workflows/registry');
+  const targets = workflowDefinitions().flatMap((definition) => definition.scheduleTargets);
+  const handlers = await Promise.all(
+    targets.map(async ({ target, entry }) => {
+      const module = (await import(join(REPO_ROOT, entry))) as { handler: (event: ScheduledEvent) => Promise<unknown> };
+      return [target, async (event: ScheduledEvent) => void (await module.handler(event))] as const;
+    }),
+  );
+  return Object.fromEntries(handlers);
 }
 
 /** `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ...` */
@@ -194,27 +214,26 @@ export class LocalStack {
     // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
     const { LocalWorkflowRunner } = await import('./local-workflow-runner');
     const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
-    const { workflowDependencies } = await import('../../functions/plan-change/workflow-deps');
+    const { workflowDependencies } = await import('../../functions/workflows/workflow-deps');
     const workflows = new LocalWorkflowRunner({
-      planChange: workflowDependencies,
+      dependencies: workflowDependencies,
       onError: (error) => this.#logError(`workflow error: ${(error as Error).stack ?? String(error)}`),
       onOutcome: (outcome) => this.#log(workflowLine(outcome)),
     });
     setWorkflowRunner(workflows);
     running.workflows = workflows;
     // Executions run in this process: any operation left unfinished by a previous run died with it.
-    const { sweepStuckOperations } = await import('../../functions/plan-change/sweep-stuck-operations');
+    const { sweepStuckOperations } = await import('../../functions/workflows/sweep-stuck-operations');
     const swept = await sweepStuckOperations(workflowDependencies(), { stuckAfterSeconds: 0 });
-    if (swept.compensated.length > 0) this.#log(`Rolled back ${swept.compensated.length} plan change(s) interrupted by the last shutdown.`);
-    if (swept.overdueStarted.length > 0) this.#log(`Started ${swept.overdueStarted.length} scheduled plan change(s) that fell due while the stack was down.`);
-    // One-shot schedules (period-end downgrades) fire from the table, delivered to the same handler as on AWS.
+    if (swept.compensated.length > 0) this.#log(`Rolled back ${swept.compensated.length} operation(s) interrupted by the last shutdown.`);
+    if (swept.overdueStarted.length > 0) this.#log(`Started ${swept.overdueStarted.length} scheduled operation(s) that fell due while the stack was down.`);
+    // One-shot schedules fire from the table, delivered to the same handler modules as on AWS (the registry's targets).
     const { LocalScheduler } = await import('../../functions/scheduler/local-scheduler');
     const { getDocumentClient } = await import('../../functions/shared/aws-clients');
-    const { handler: periodEnd } = await import('../../functions/plan-change/handlers/period-end');
     const scheduler = new LocalScheduler({
       client: getDocumentClient(),
       tableName: LOCAL_TABLE_NAME,
-      handlers: { 'plan-change.period-end': async (event) => void (await periodEnd(event)) },
+      handlers: await scheduleTargetHandlers(),
       onError: (error, event) => this.#logError(`schedule ${event.schedule} failed: ${(error as Error).stack ?? String(error)}`),
     });
     scheduler.start(1000);

@@ -1,14 +1,18 @@
 /**
- * The local stand-in for Step Functions: the real ASL file, executed in-process by aws-local-stepfunctions,
- * with each Task state bound to the same step function the deployed task Lambda runs. A workflow timeout is
- * handled as on AWS, where an EventBridge rule sends timed-out executions to the compensation step.
+ * The local stand-in for Step Functions: each workflow's real ASL file, executed in-process by
+ * aws-local-stepfunctions, with each Task state bound to the same steps module the deployed task Lambda runs.
+ * Executions that end badly are handled as on AWS, where an EventBridge rule sends timed-out, aborted and
+ * failed executions to the compensation of their workflow.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import { executionEndedFailure } from '../../functions/workflows/engine';
 import { operationOutcome, type OperationOutcome } from '../../functions/operations/operation-store';
-import { runPlanChangeStep, type PlanChangeDependencies, type PlanChangeInput, type PlanChangeStep, type StepFailure } from '../../functions/plan-change/plan-change-steps';
+import type { WorkflowPorts } from '../../functions/workflows/ports';
+import { workflowDefinition, workflowDefinitions } from '../../functions/workflows/registry';
+import type { StepFailure, WorkflowInput } from '../../functions/workflows/workflow-definition';
 import type { WorkflowName, WorkflowRunner } from '../../functions/workflows/workflow-runner';
+import { workflowSteps } from '../../functions/workflows/workflow-steps';
+import { filledDefinition } from '../workflow-asl';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22+); Node 20 needs this.
 const promiseWithResolvers = Promise as unknown as { withResolvers?: <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } };
@@ -22,33 +26,39 @@ promiseWithResolvers.withResolvers ??= <T>() => {
   return { promise, resolve, reject };
 };
 
-const STATEMACHINES = join(__dirname, '..', '..', 'statemachines');
-/** What the stack substitutes for each placeholder; locally any well-formed ARN, since Tasks are overridden. */
-export const LOCAL_SUBSTITUTIONS: Readonly<Record<string, string>> = {
-  PlanChangeTaskFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-plan-change-task',
-};
-
-/** The ASL of a workflow with its `${Placeholder}`s substituted; throws on a placeholder left unknown. */
-export function loadDefinition(workflow: WorkflowName, substitutions: Readonly<Record<string, string>> = LOCAL_SUBSTITUTIONS): Record<string, unknown> {
-  const text = readFileSync(join(STATEMACHINES, `${workflow}.asl.json`), 'utf8').replace(/\$\{(\w+)\}/g, (_match, name: string) => {
-    const value = substitutions[name];
-    if (value === undefined) throw new Error(`No substitution for \${${name}} in ${workflow}.asl.json`);
-    return value;
-  });
-  return JSON.parse(text) as Record<string, unknown>;
+/** A well-formed Lambda ARN for a workflow's Task placeholder: locally the Tasks are overridden, never invoked. */
+function localTaskArn(workflow: string): string {
+  return `arn:aws:lambda:us-east-1:000000000000:function:local-${workflow}-task`;
 }
 
+/** What the stack substitutes for each placeholder of every workflow of the registry, as the local runner does. */
+export function localSubstitutions(): Readonly<Record<string, string>> {
+  return Object.fromEntries(workflowDefinitions().map((definition) => [definition.taskFunctionPlaceholder, localTaskArn(definition.name)]));
+}
+
+/** The built-in workflows' substitutions (tests compare the ASL files' placeholders against them). */
+export const LOCAL_SUBSTITUTIONS: Readonly<Record<string, string>> = localSubstitutions();
+
+/** The ASL of a workflow with its `${Placeholder}`s substituted; throws on a placeholder left unknown. */
+export function loadDefinition(workflow: string, substitutions: Readonly<Record<string, string>> = localSubstitutions()): Record<string, unknown> {
+  return filledDefinition(workflowDefinition(workflow), substitutions);
+}
+
+/** The input a Task state hands its step: the operation, with the workflow's own fields. */
+export type TaskInput = WorkflowInput & Readonly<Record<string, unknown>>;
+
 /** A test hook: throw from a Task state before or after its work (after = the work happened, the answer was lost). */
-export type FaultInjector = (state: string, phase: 'before' | 'after', input: PlanChangeInput) => void | Promise<void>;
+export type FaultInjector = (state: string, phase: 'before' | 'after', input: TaskInput) => void | Promise<void>;
 
 interface TaskEvent {
-  readonly step: PlanChangeStep;
-  readonly operation: PlanChangeInput;
+  readonly step: string;
+  readonly operation: TaskInput;
   readonly failure?: StepFailure;
 }
 
 export interface LocalWorkflowRunnerOptions {
-  readonly planChange: () => PlanChangeDependencies;
+  /** The ports every workflow's steps are given. */
+  readonly dependencies: () => WorkflowPorts;
   readonly faults?: FaultInjector;
   /** Override Retry pauses (ms) to make tests fast; real intervals when omitted. */
   readonly retryIntervalMs?: number;
@@ -60,64 +70,82 @@ export interface LocalWorkflowRunnerOptions {
   readonly onOutcome?: (outcome: OperationOutcome) => void;
 }
 
+interface LoadedMachine {
+  readonly machine: StateMachine;
+  readonly taskStates: readonly string[];
+  /** The Error names of the ASL's Fail states: how an execution that compensated ends. */
+  readonly failErrors: ReadonlySet<string>;
+}
+
 export class LocalWorkflowRunner implements WorkflowRunner {
   readonly #options: LocalWorkflowRunnerOptions;
   readonly #running = new Set<Promise<unknown>>();
   /** Execution names started by this runner (Step Functions keeps them 90 days; this process, for its life). */
   readonly #started = new Set<string>();
-  readonly #machine: StateMachine;
-  readonly #taskStates: string[];
+  readonly #machines = new Map<string, LoadedMachine>();
 
   constructor(options: LocalWorkflowRunnerOptions) {
     this.#options = options;
-    const definition = loadDefinition('plan-change');
-    if (options.timeoutSeconds !== undefined) definition.TimeoutSeconds = options.timeoutSeconds;
-    this.#machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
-    const states = definition.States as Record<string, { Type: string }>;
-    this.#taskStates = Object.entries(states)
-      .filter(([, state]) => state.Type === 'Task')
-      .map(([name]) => name);
+    // Read every built-in ASL now, so a broken file fails at start-up as `cdk synth` would.
+    for (const definition of workflowDefinitions()) this.#machine(definition.name);
+  }
+
+  #machine(workflow: string): LoadedMachine {
+    const loaded = this.#machines.get(workflow);
+    if (loaded) return loaded;
+    const definition = loadDefinition(workflow);
+    if (this.#options.timeoutSeconds !== undefined) definition.TimeoutSeconds = this.#options.timeoutSeconds;
+    const states = Object.entries(definition.States as Record<string, { Type: string; Error?: string }>);
+    const machine = {
+      machine: new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } }),
+      taskStates: states.filter(([, state]) => state.Type === 'Task').map(([name]) => name),
+      failErrors: new Set(states.flatMap(([, state]) => (state.Type === 'Fail' && state.Error ? [state.Error] : []))),
+    };
+    this.#machines.set(workflow, machine);
+    return machine;
   }
 
   async start(workflow: WorkflowName, executionName: string, input: Record<string, unknown>): Promise<void> {
-    if (workflow !== 'plan-change') throw new Error(`Unknown workflow ${workflow}`);
+    const { machine, taskStates, failErrors } = this.#machine(workflow);
+    const steps = await workflowSteps(workflow);
     // The port's contract, as Step Functions keeps it: an execution name is used once, so starting the same
     // name again (a redelivered schedule, a retried start) is a no-op instead of a second execution.
     if (this.#started.has(executionName)) return;
     this.#started.add(executionName);
-    const operation = (input as { operation: PlanChangeInput }).operation;
+    const operation = (input as { operation: TaskInput }).operation;
+    const deps = () => this.#options.dependencies();
     const handlers = Object.fromEntries(
-      this.#taskStates.map((state) => [
+      taskStates.map((state) => [
         state,
         async (event: TaskEvent) => {
           await this.#options.faults?.(state, 'before', event.operation);
-          const result = await runPlanChangeStep(this.#options.planChange(), event.step, event.operation, event.failure);
+          const result = await steps.run(deps(), event.step, event.operation, event.failure);
           await this.#options.faults?.(state, 'after', event.operation);
           return result;
         },
       ]),
     );
-    const retryIntervalOverrides = this.#options.retryIntervalMs === undefined ? undefined : Object.fromEntries(this.#taskStates.map((state) => [state, this.#options.retryIntervalMs as number]));
-    const execution = this.#machine.run(input as never, {
+    const retryIntervalOverrides = this.#options.retryIntervalMs === undefined ? undefined : Object.fromEntries(taskStates.map((state) => [state, this.#options.retryIntervalMs as number]));
+    const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: { Execution: { Name: executionName, Input: input, StartTime: new Date().toISOString() } } as never,
     });
     const done = execution.result
       .catch(async (error: unknown) => {
         if (error instanceof ExecutionTimeoutError) {
-          // As on AWS: the execution-status rule hands a timed-out execution to the compensation step.
-          await runPlanChangeStep(this.#options.planChange(), 'compensate', operation, { Error: 'States.Timeout', Cause: 'The plan-change workflow timed out.' });
+          // As on AWS: the execution-status rule hands a timed-out execution to its workflow's compensation.
+          await steps.compensate(deps(), operation, executionEndedFailure(workflow, 'TIMED_OUT'));
           return;
         }
         // As on AWS for FAILED executions: a second chance for a compensation that failed (a no-op otherwise).
-        await runPlanChangeStep(this.#options.planChange(), 'compensate', operation, { Error: 'ExecutionFailed', Cause: 'The plan-change execution failed.' });
-        // A Fail state (PlanChangeRolledBack) ends a compensated execution: expected, nothing more to do.
-        if (error instanceof ExecutionError && (error.cause as Error | undefined)?.name === 'PlanChangeRolledBack') return;
+        await steps.compensate(deps(), operation, executionEndedFailure(workflow, 'FAILED'));
+        // A Fail state of the ASL (reached after its compensation) ends a compensated execution: expected.
+        if (error instanceof ExecutionError && failErrors.has((error.cause as Error | undefined)?.name ?? '')) return;
         this.#options.onError?.(error);
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .then(async () => {
-        if (this.#options.onOutcome) this.#options.onOutcome(operationOutcome(await this.#options.planChange().operations.get(operation.operationId)));
+        if (this.#options.onOutcome) this.#options.onOutcome(operationOutcome(await deps().operations.get(operation.operationId)));
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => this.#running.delete(done));

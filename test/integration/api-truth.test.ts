@@ -16,7 +16,7 @@ import { ApiHarness, type ApiResponse } from '../support/api-harness';
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
 
 const api = new ApiHarness();
-const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies });
+const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies });
 /** Leases that hold workflows in their drain, released at the end so every workflow finishes. */
 const heldLeases: Array<{ tenantId: string; leaseId: string }> = [];
 

@@ -20,9 +20,9 @@ import { OperationStore } from '../../functions/operations/operation-store';
 import { handler as cancelScheduledPlanChange } from '../../functions/plan-change/handlers/cancel-scheduled-plan-change';
 import { handler as changePlan } from '../../functions/plan-change/handlers/change-plan';
 import { handler as periodEndHandler } from '../../functions/plan-change/handlers/period-end';
-import { handler as planChangeTask } from '../../functions/plan-change/handlers/plan-change-task';
-import { handler as planChangeTimeout } from '../../functions/plan-change/handlers/plan-change-timeout';
-import { handler as sweepStuckOperations } from '../../functions/plan-change/handlers/sweep-stuck-operations';
+import { handler as planChangeTask } from '../../functions/workflows/handlers/workflow-task';
+import { handler as planChangeTimeout } from '../../functions/workflows/handlers/execution-ended';
+import { handler as sweepStuckOperations } from '../../functions/workflows/handlers/sweep-stuck-operations';
 import type { PlanChangeInput } from '../../functions/plan-change/plan-change-steps';
 import { config } from '../../functions/shared/config';
 import { handler as checkAccess } from '../../functions/tenants/handlers/check-access';
@@ -36,6 +36,9 @@ import { handler as tenantHistory } from '../../functions/tenants/handlers/tenan
 import { TenantStore, type Tenant } from '../../functions/tenants/tenant-store';
 import { setWorkflowRunner, StepFunctionsRunner } from '../../functions/workflows/workflow-runner';
 import { apiEvent, authorizerRequest, executionStatusChange, periodEnd, planChangeTask as taskEvent, scheduledRule, type ApiRequestFixture } from '../support/events';
+
+// The deployed task function is told its workflow by the CDK construct (WorkflowStateMachine).
+process.env.WORKFLOW_NAME = 'plan-change';
 import { useTestTable } from '../support/test-table';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-PlanChange';

@@ -13,7 +13,7 @@ type Body = Record<string, unknown> & { error?: { code: string; message: string 
 type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string };
 
 const api = new ApiHarness();
-const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies });
+const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies });
 const OPERATOR = 'operator@test';
 
 beforeAll(async () => {

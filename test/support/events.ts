@@ -4,8 +4,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, EventBridgeEvent } from 'aws-lambda';
 import type { Principal } from '../../functions/auth/api-tokens';
-import type { PlanChangeTaskEvent } from '../../functions/plan-change/handlers/plan-change-task';
-import type { ExecutionStatusChange } from '../../functions/plan-change/handlers/plan-change-timeout';
+import type { PlanChangeTaskEvent } from '../../functions/plan-change/plan-change-workflow';
+import type { ExecutionStatusChange } from '../../functions/workflows/handlers/execution-ended';
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import authorizerRequestEvent from '../events/apigw-http-authorizer-request.json';
 import apiGatewayEvent from '../events/apigw-http-lambda-authorizer.json';

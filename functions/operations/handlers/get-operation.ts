@@ -1,4 +1,4 @@
-import { operationPathSchema } from '../../plan-change/plan-change-schemas';
+import { operationPathSchema } from '../operation-schemas';
 import { operationStore } from '../operation-store';
 import { apiRoute } from '../../shared/http/api-handler';
 import { mayActFor } from '../../shared/http/principal';

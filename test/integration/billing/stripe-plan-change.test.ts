@@ -25,7 +25,7 @@ beforeAll(async () => {
   stripe = await FakeStripeServer.start();
   const billing = new StripeBilling({ stripe: stripe.stripeClient(), priceIds: PRICE_IDS });
   // Short Retry pauses: the Stripe 500 tests go through every retry of the billing step.
-  runner = new LocalWorkflowRunner({ planChange: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input), retryIntervalMs: 20 });
+  runner = new LocalWorkflowRunner({ dependencies: () => ({ ...planChangeDependencies(), billing }), faults: (state, phase, input) => fault?.(state, phase, input), retryIntervalMs: 20 });
   setWorkflowRunner(runner);
 });
 afterAll(async () => {

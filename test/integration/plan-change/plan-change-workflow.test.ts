@@ -4,7 +4,7 @@
  */
 import { BillingRejectedError, BillingTransientError, LedgerBilling } from '../../../functions/billing';
 import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
-import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
+import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/workflows/sweep-stuck-operations';
 import type { PlanResources } from '../../../functions/provisioning/plan-resources';
 import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
@@ -19,7 +19,7 @@ type Body = Record<string, unknown> & { error?: { code: string; message: string;
 
 const api = new ApiHarness();
 let fault: FaultInjector | undefined;
-const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
+const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
 const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
 const provisioner = new LocalProvisioner({ client: api.documentClient, tableName: config.tableName });
 
@@ -221,7 +221,7 @@ describe('Plan change: workflow timeout', () => {
     await api.createTenant('timeout-1', { plan: 'starter' });
     let stalled: Promise<void> | undefined;
     const slow = new LocalWorkflowRunner({
-      planChange: planChangeDependencies,
+      dependencies: planChangeDependencies,
       timeoutSeconds: 2,
       faults: async (state, phase, input) => {
         if (input.tenantId === 'timeout-1' && state === 'ProvisionResources' && phase === 'before') {
@@ -276,7 +276,7 @@ describe('Plan change: compensation edge cases', () => {
       },
       release: (tenantId: string, operationId: string) => base.provisioner.release(tenantId, operationId),
     };
-    const slow = new LocalWorkflowRunner({ planChange: () => ({ ...base, provisioner: slowProvisioner }), timeoutSeconds: 2 });
+    const slow = new LocalWorkflowRunner({ dependencies: () => ({ ...base, provisioner: slowProvisioner }), timeoutSeconds: 2 });
     setWorkflowRunner(slow);
     try {
       const started = await startPlanChange('late-provision', { plan: 'enterprise' });
@@ -305,7 +305,7 @@ describe('Plan change: compensation edge cases', () => {
       },
     };
     const refusing = new LocalWorkflowRunner({
-      planChange: () => ({ ...base, billing: refusingBilling }),
+      dependencies: () => ({ ...base, billing: refusingBilling }),
       faults: (state, phase, input) => {
         if (input.tenantId === 'revert-refused' && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
       },
@@ -404,7 +404,7 @@ describe('Plan change: failures while undoing billing', () => {
     const base = planChangeDependencies();
     const billing = { ...base.billing, name: base.billing.name, previewPlanChange: base.billing.previewPlanChange.bind(base.billing), findAppliedChange: base.billing.findAppliedChange.bind(base.billing), ...wrap(base.billing) };
     const failing = new LocalWorkflowRunner({
-      planChange: () => ({ ...base, billing: billing as typeof base.billing }),
+      dependencies: () => ({ ...base, billing: billing as typeof base.billing }),
       faults: (state, phase, input) => {
         if (input.tenantId === tenantId && state === 'CommitPlan' && phase === 'before') throw new InjectedFault('commit failed');
       },

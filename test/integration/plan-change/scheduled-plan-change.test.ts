@@ -13,7 +13,7 @@ import { cancelScheduledChange, planChangeScheduleName, runPlanChangeStep, type 
 import { BUSY_TENANT_RETRY_SECONDS, PERIOD_END_LEAD_SECONDS, startScheduledPlanChange } from '../../../functions/plan-change/scheduled-plan-change';
 import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
 import { VersionConflictError } from '../../../functions/tenants/errors';
-import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/plan-change/sweep-stuck-operations';
+import { OVERDUE_AFTER_SECONDS, STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../../functions/workflows/sweep-stuck-operations';
 import { handler as periodEndHandler } from '../../../functions/plan-change/handlers/period-end';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { SchedulerTransientError } from '../../../functions/scheduler/scheduler-port';
@@ -28,7 +28,7 @@ type Body = Record<string, unknown> & { error?: { code: string; message: string;
 
 const api = new ApiHarness();
 let fault: FaultInjector | undefined;
-const runner = new LocalWorkflowRunner({ planChange: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
+const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
 const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
 /** The test's clock for the period-end target: moved to the end of the period instead of waiting for it. */
 let clock = new Date();

@@ -28,7 +28,7 @@ const provisioner = new PineconeProvisioner({
   sleep: async () => undefined,
 });
 const deps = () => ({ ...planChangeDependencies(), provisioner });
-const runner = new LocalWorkflowRunner({ planChange: deps, faults: (state, phase, input) => fault?.(state, phase, input) });
+const runner = new LocalWorkflowRunner({ dependencies: deps, faults: (state, phase, input) => fault?.(state, phase, input) });
 
 beforeAll(async () => {
   await api.start();

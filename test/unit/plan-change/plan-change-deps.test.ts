@@ -19,7 +19,7 @@ function dependenciesWith(env: Record<string, string | undefined>, of: 'routes' 
   jest.isolateModules(() => {
     deps =
       of === 'workflow'
-        ? (jest.requireActual('../../../functions/plan-change/workflow-deps') as { workflowDependencies: () => ScheduledPlanChangeDependencies }).workflowDependencies()
+        ? (jest.requireActual('../../../functions/workflows/workflow-deps') as { workflowDependencies: () => ScheduledPlanChangeDependencies }).workflowDependencies()
         : (jest.requireActual('../../../functions/plan-change/plan-change-deps') as { planChangeDependencies: () => ScheduledPlanChangeDependencies }).planChangeDependencies();
   });
   return deps as ScheduledPlanChangeDependencies;
@@ -69,6 +69,6 @@ describe('Function: planChangeDependencies', () => {
 
   it('should refuse Pinecone in a function that does not load its SDK (the API routes, the period-end target), saying which functions provision', () => {
     const deps = dependenciesWith({ ...LOCAL, PINECONE_API_KEY: 'pc-key', PINECONE_REGION: 'us-east-1' });
-    expect(() => deps.provisioner).toThrow(/only the functions using functions\/plan-change\/workflow-deps\.ts provision/);
+    expect(() => deps.provisioner).toThrow(/only the functions using functions\/workflows\/workflow-deps\.ts provision/);
   });
 });

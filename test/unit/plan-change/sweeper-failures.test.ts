@@ -10,19 +10,19 @@ import type { Operation } from '../../../functions/operations/operation-store';
 import { captureLogs } from '../../support/captured-logs';
 
 const stuck = [
-  { operationId: 'op_stuck_1', tenantId: 'acme', status: 'running', input: { operationId: 'op_stuck_1', tenantId: 'acme' } },
-  { operationId: 'op_stuck_2', tenantId: 'globex', status: 'compensating', input: { operationId: 'op_stuck_2', tenantId: 'globex' } },
+  { operationId: 'op_stuck_1', workflow: 'plan-change', tenantId: 'acme', status: 'running', input: { operationId: 'op_stuck_1', workflow: 'plan-change', tenantId: 'acme' } },
+  { operationId: 'op_stuck_2', workflow: 'plan-change', tenantId: 'globex', status: 'compensating', input: { operationId: 'op_stuck_2', workflow: 'plan-change', tenantId: 'globex' } },
 ] as unknown as Operation[];
 const overdue = [
-  { operationId: 'op_overdue_1', tenantId: 'initech', status: 'scheduled', effectiveAt: '2026-12-01T00:00:00.000Z' },
-  { operationId: 'op_overdue_2', tenantId: 'umbrella', status: 'scheduled', effectiveAt: '2026-12-01T00:00:00.000Z' },
+  { operationId: 'op_overdue_1', workflow: 'plan-change', tenantId: 'initech', status: 'scheduled', effectiveAt: '2026-12-01T00:00:00.000Z' },
+  { operationId: 'op_overdue_2', workflow: 'plan-change', tenantId: 'umbrella', status: 'scheduled', effectiveAt: '2026-12-01T00:00:00.000Z' },
 ] as unknown as Operation[];
 const unfinishedBefore = jest.fn(async (_before: Date) => stuck);
 const scheduledDueBefore = jest.fn(async (_before: Date) => overdue);
 const runPlanChangeStep = jest.fn(async (..._args: unknown[]): Promise<unknown> => ({ outcome: 'rolled_back' }));
 const startScheduledPlanChange = jest.fn(async (_deps: unknown, operationId: string): Promise<unknown> => ({ operationId, outcome: 'started' }));
 
-jest.mock('../../../functions/plan-change/workflow-deps', () => ({
+jest.mock('../../../functions/workflows/workflow-deps', () => ({
   workflowDependencies: () => ({ operations: { unfinishedBefore, scheduledDueBefore } }),
 }));
 jest.mock('../../../functions/plan-change/plan-change-steps', () => ({
@@ -35,9 +35,9 @@ jest.mock('../../../functions/plan-change/scheduled-plan-change', () => ({
 }));
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { handler } = require('../../../functions/plan-change/handlers/sweep-stuck-operations') as typeof import('../../../functions/plan-change/handlers/sweep-stuck-operations');
+const { handler } = require('../../../functions/workflows/handlers/sweep-stuck-operations') as typeof import('../../../functions/workflows/handlers/sweep-stuck-operations');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { STUCK_AFTER_SECONDS, OVERDUE_AFTER_SECONDS } = require('../../../functions/plan-change/sweep-stuck-operations') as typeof import('../../../functions/plan-change/sweep-stuck-operations');
+const { STUCK_AFTER_SECONDS, OVERDUE_AFTER_SECONDS } = require('../../../functions/workflows/sweep-stuck-operations') as typeof import('../../../functions/workflows/sweep-stuck-operations');
 
 const logs = captureLogs();
 afterAll(() => logs.restore());

@@ -13,18 +13,20 @@ import { captureLogs } from '../../support/captured-logs';
 
 const stored: { operation?: Partial<Operation> } = {};
 const runPlanChangeStep = jest.fn(async (..._args: unknown[]) => ({}));
-jest.mock('../../../functions/plan-change/plan-change-deps', () => ({
-  planChangeDependencies: () => ({ operations: { get: async () => stored.operation } }),
+jest.mock('../../../functions/workflows/ports', () => ({
+  workflowPorts: () => ({ operations: { get: async () => stored.operation } }),
 }));
+// The deployed task function is told its workflow by the CDK construct.
+process.env.WORKFLOW_NAME = 'plan-change';
 jest.mock('../../../functions/plan-change/plan-change-steps', () => ({
   ...jest.requireActual('../../../functions/plan-change/plan-change-steps'),
   runPlanChangeStep: (...args: unknown[]) => runPlanChangeStep(...args),
 }));
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { handler: task } = require('../../../functions/plan-change/handlers/plan-change-task') as typeof import('../../../functions/plan-change/handlers/plan-change-task');
+const { handler: task } = require('../../../functions/workflows/handlers/workflow-task') as typeof import('../../../functions/workflows/handlers/workflow-task');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { handler: timeout } = require('../../../functions/plan-change/handlers/plan-change-timeout') as typeof import('../../../functions/plan-change/handlers/plan-change-timeout');
+const { handler: timeout } = require('../../../functions/workflows/handlers/execution-ended') as typeof import('../../../functions/workflows/handlers/execution-ended');
 
 const operation: PlanChangeInput = {
   operationId: 'op_1',

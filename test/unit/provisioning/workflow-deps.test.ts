@@ -26,8 +26,8 @@ describe('Function: workflowDependencies', () => {
       const { DynamoDBDocumentClient, GetCommand } = jest.requireActual<typeof import('@aws-sdk/lib-dynamodb')>('@aws-sdk/lib-dynamodb');
       const documentClient = mockClient(DynamoDBDocumentClient);
       documentClient.on(GetCommand).resolves({});
-      const { workflowDependencies } = jest.requireActual<typeof import('../../../functions/plan-change/workflow-deps')>(
-        '../../../functions/plan-change/workflow-deps',
+      const { workflowDependencies } = jest.requireActual<typeof import('../../../functions/workflows/workflow-deps')>(
+        '../../../functions/workflows/workflow-deps',
       );
 
       // Act

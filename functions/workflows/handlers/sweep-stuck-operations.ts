@@ -1,9 +1,9 @@
 /**
- * Scheduled (every 10 minutes on AWS): compensate operations stuck past the workflow's timeout, and start
- * scheduled plan changes whose schedule was lost.
+ * Scheduled (every 10 minutes on AWS): compensate operations stuck past their workflow's timeout, each with
+ * its own workflow's compensation, and start scheduled operations whose schedule was lost.
  */
-import { workflowDependencies } from '../workflow-deps';
 import { sweepStuckOperations, type SweepResult } from '../sweep-stuck-operations';
+import { workflowDependencies } from '../workflow-deps';
 
 export const handler = async (): Promise<SweepResult> => {
   const result = await sweepStuckOperations(workflowDependencies());

@@ -1,0 +1,78 @@
+/**
+ * What a workflow is to the engine: one registry entry (functions/workflows/registry.ts) per workflow, and one
+ * steps module that does its work. Adding a workflow is an ASL file (`statemachines/<name>.asl.json`), a steps
+ * module implementing WorkflowSteps, and its entry in the registry; nothing else in the engine, the CDK
+ * construct or the local runner names it.
+ *
+ * The definition is data only (no imports of the workflow's code) so that every function may read the
+ * registry (configuration reads the schedule targets) without bundling every workflow's steps and SDKs.
+ */
+import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
+
+/** A one-shot schedule target the workflow owns: the name schedules carry, and the handler module it fires. */
+export interface ScheduleTargetDefinition {
+  /** `<workflow>.<purpose>`: the name a schedule carries and the configuration's variable is derived from. */
+  readonly target: string;
+  /** The handler module the schedule fires (a Lambda on AWS, called in-process locally), from the repository root. */
+  readonly entry: string;
+}
+
+export interface WorkflowDefinition {
+  /** The workflow's name: the operation record's `workflow`, the ASL file's name, the state machine's. */
+  readonly name: string;
+  /** What operators call one, in log lines and messages ("plan change"). */
+  readonly title: string;
+  /** One sentence for the state machine's comment. */
+  readonly description: string;
+  /** The Amazon States Language file, from the repository root. */
+  readonly asl: string;
+  /** The `${Placeholder}` of the ASL that stands for the Task function's ARN. */
+  readonly taskFunctionPlaceholder: string;
+  /** The lifecycle events the workflow moves a tenant with (history, metrics, documentation). */
+  readonly events: {
+    readonly initiates: readonly LifecycleEvent[];
+    readonly completes: readonly LifecycleEvent[];
+    readonly rollsBackWith: readonly LifecycleEvent[];
+  };
+  /** One-shot schedule targets (e.g. a change due at the end of a billing period); none for most workflows. */
+  readonly scheduleTargets: readonly ScheduleTargetDefinition[];
+  /** The execution's limit, seconds: the ASL's top-level TimeoutSeconds. */
+  readonly timeoutSeconds: number;
+  /** An operation still unfinished this long (seconds) after it started is compensated by the sweeper. */
+  readonly stuckAfterSeconds: number;
+  /** The Task function's own timeout, seconds: above the ASL's longest Task TimeoutSeconds. */
+  readonly taskTimeoutSeconds: number;
+}
+
+/** What a Catch (or the engine, for an execution that ended without one) hands to a compensation. */
+export interface StepFailure {
+  readonly Error: string;
+  readonly Cause?: string;
+}
+
+/** The execution input's `operation`: ids and choices only, never payloads (Step Functions' 256 KB limit). */
+export interface WorkflowInput {
+  readonly operationId: string;
+  readonly tenantId: string;
+}
+
+/**
+ * A workflow's code, as the engine calls it. `Deps` are the ports the steps use (functions/workflows/ports.ts).
+ * Every method is idempotent: the task handler, the "execution ended badly" handler and the sweeper may all
+ * call the same compensation.
+ */
+export interface WorkflowSteps<Deps = unknown, Input extends WorkflowInput = WorkflowInput> {
+  /** Every step the ASL's Task states may name in their `step`. */
+  readonly steps: readonly string[];
+  /** The steps after which the execution has ended (its outcome is logged). */
+  readonly endingSteps: readonly string[];
+  /** Run one step; what it answers is the Task's result. */
+  run(deps: Deps, step: string, input: Input, failure?: StepFailure): Promise<unknown>;
+  /** Undo whatever the operation did (the execution ended badly, or the sweeper found it stuck). */
+  compensate(deps: Deps, input: Input, failure: StepFailure): Promise<unknown>;
+  /**
+   * Start an operation that waited for its time and whose schedule was lost (the sweeper calls it for overdue
+   * `scheduled` operations). Absent for a workflow that schedules nothing.
+   */
+  startOverdue?(deps: Deps, operationId: string): Promise<unknown>;
+}
