@@ -1,0 +1,64 @@
+/**
+ * The metrics every workflow emits, the same for each (CloudWatch namespace POWERTOOLS_METRICS_NAMESPACE,
+ * published as EMF by Powertools): how runs end and how long they took, and how old the oldest unfinished
+ * operation is. Dimensions are the workflow and the outcome only, never tenant or operation ids.
+ * infra/constructs/workflow-alarms.ts alarms on them.
+ */
+import { MetricUnit, publishMetrics } from '../shared/powertools';
+
+export const WORKFLOW_METRICS = {
+  /** Count, 1 per operation end, by `workflow` and `outcome`, and by `workflow`. */
+  ended: 'WorkflowEnded',
+  /** Milliseconds from when the run started (or the operation was created, if it never started) to its end. */
+  duration: 'WorkflowDuration',
+  /** Seconds since the oldest unfinished operation of `workflow` began its current status; 0 when none. */
+  oldestUnfinishedAge: 'OldestUnfinishedOperationAge',
+} as const;
+
+/**
+ * How an operation can end: `succeeded`; `rolled_back` (undone after it started); `cancelled` (undone before
+ * it started: a scheduled change cancelled); `failed` (ended without an undo, as an export that fails does).
+ */
+export const WORKFLOW_OUTCOMES = ['succeeded', 'rolled_back', 'cancelled', 'failed'] as const;
+export type WorkflowOutcome = (typeof WORKFLOW_OUTCOMES)[number];
+/** The outcomes of runs that started: what the failure share is a share of (a cancellation never ran). */
+export const RUN_OUTCOMES: readonly WorkflowOutcome[] = ['succeeded', 'rolled_back', 'failed'];
+/** The outcomes operators are paged for above a share of the runs. */
+export const FAILURE_OUTCOMES: readonly WorkflowOutcome[] = ['rolled_back', 'failed'];
+
+export interface WorkflowEnd {
+  readonly workflow: string;
+  readonly outcome: WorkflowOutcome;
+  /** ISO 8601: when the run started (the operation's `startedAt`, else its `createdAt`). */
+  readonly startedAt: string;
+  /** ISO 8601: the operation's `finishedAt`. */
+  readonly finishedAt: string;
+}
+
+/** Milliseconds from `startedAt` to `finishedAt`; never negative (clocks of two writers may differ slightly). */
+export function workflowDurationMs(end: Pick<WorkflowEnd, 'startedAt' | 'finishedAt'>): number {
+  const ms = Date.parse(end.finishedAt) - Date.parse(end.startedAt);
+  return Number.isFinite(ms) ? Math.max(0, ms) : 0;
+}
+
+/**
+ * Count an operation's end and its duration: `WorkflowEnded` (1, Count) and `WorkflowDuration`
+ * (Milliseconds), by `workflow` and `outcome`, and by `workflow`. Call once per end, when it has committed
+ * (the operation store does, see OperationStore.finishUpdate).
+ */
+export function recordWorkflowEnd(end: WorkflowEnd): void {
+  publishMetrics(
+    [{ workflow: end.workflow, outcome: end.outcome }, { workflow: end.workflow }],
+    [
+      { name: WORKFLOW_METRICS.ended, unit: MetricUnit.Count, value: 1 },
+      { name: WORKFLOW_METRICS.duration, unit: MetricUnit.Milliseconds, value: workflowDurationMs(end) },
+    ],
+  );
+}
+
+/** Emit `OldestUnfinishedOperationAge` (Seconds, by `workflow`) for each workflow of `agesSeconds`. */
+export function recordOldestUnfinished(agesSeconds: Readonly<Record<string, number>>): void {
+  for (const [workflow, age] of Object.entries(agesSeconds)) {
+    publishMetrics([{ workflow }], [{ name: WORKFLOW_METRICS.oldestUnfinishedAge, unit: MetricUnit.Seconds, value: age }]);
+  }
+}
