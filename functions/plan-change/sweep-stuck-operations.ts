@@ -7,6 +7,8 @@
  *   schedule would have (a schedule deleted by hand, a delivery that went to the dead-letter queue).
  */
 import { logger } from '../shared/powertools';
+import { reportOldestUnfinished } from '../workflows/workflow-metrics';
+import { WORKFLOWS } from '../workflows/workflow-runner';
 import { runPlanChangeStep, type PlanChangeInput } from './plan-change-steps';
 import { startScheduledPlanChange, type ScheduledPlanChangeDependencies } from './scheduled-plan-change';
 
@@ -35,6 +37,8 @@ export interface SweepOptions {
 export async function sweepStuckOperations(deps: ScheduledPlanChangeDependencies, options: SweepOptions = {}): Promise<SweepResult> {
   const now = options.now ?? new Date();
   const stuckAfterSeconds = options.stuckAfterSeconds ?? STUCK_AFTER_SECONDS;
+  // Before compensating: the alarm on operations older than their workflow's timeout must see the stuck ones.
+  await reportOldestUnfinished(deps.operations, WORKFLOWS, now);
   const stuck = await deps.operations.unfinishedBefore(new Date(now.getTime() - stuckAfterSeconds * 1000));
   const overdue = await deps.operations.scheduledDueBefore(new Date(now.getTime() - (options.overdueAfterSeconds ?? OVERDUE_AFTER_SECONDS) * 1000));
   const compensated: string[] = [];

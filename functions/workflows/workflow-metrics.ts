@@ -4,7 +4,8 @@
  * operation is. Dimensions are the workflow and the outcome only, never tenant or operation ids.
  * infra/constructs/workflow-alarms.ts alarms on them.
  */
-import { MetricUnit, publishMetrics } from '../shared/powertools';
+import type { Operation } from '../operations/operation-store';
+import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 
 export const WORKFLOW_METRICS = {
   /** Count, 1 per operation end, by `workflow` and `outcome`, and by `workflow`. */
@@ -60,5 +61,41 @@ export function recordWorkflowEnd(end: WorkflowEnd): void {
 export function recordOldestUnfinished(agesSeconds: Readonly<Record<string, number>>): void {
   for (const [workflow, age] of Object.entries(agesSeconds)) {
     publishMetrics([{ workflow }], [{ name: WORKFLOW_METRICS.oldestUnfinishedAge, unit: MetricUnit.Seconds, value: age }]);
+  }
+}
+
+/** Where the unfinished operations are read: OperationStore.unfinishedBefore (the byState index, oldest first). */
+export interface UnfinishedOperations {
+  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<Partial<Pick<Operation, 'workflow' | 'createdAt' | 'startedAt'>>>>;
+}
+
+/** How many unfinished operations one measurement reads at most (normally there are a handful). */
+export const UNFINISHED_READ_LIMIT = 500;
+
+/**
+ * Seconds (whole) since the oldest unfinished operation of each of `workflows` started running (or was
+ * created, if it never started), at `now`; 0 for a workflow with none. One query of the unfinished-operations
+ * partition, at most UNFINISHED_READ_LIMIT items: beyond that the ages are of the oldest ones read.
+ */
+export async function oldestUnfinishedAges(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<Record<string, number>> {
+  const ages: Record<string, number> = Object.fromEntries(workflows.map((workflow) => [workflow, 0]));
+  for (const operation of await operations.unfinishedBefore(now, UNFINISHED_READ_LIMIT)) {
+    const since = Date.parse(operation.startedAt ?? operation.createdAt ?? '');
+    if (operation.workflow === undefined || !(operation.workflow in ages) || !Number.isFinite(since)) continue;
+    ages[operation.workflow] = Math.max(ages[operation.workflow] as number, Math.floor((now.getTime() - since) / 1000));
+  }
+  return ages;
+}
+
+/**
+ * What the sweeper calls on each run: measure oldestUnfinishedAges and emit OldestUnfinishedOperationAge for
+ * each workflow (the alarm on operations older than their workflow's timeout reads it). Never throws: a
+ * failed measurement is logged and must not stop the sweep.
+ */
+export async function reportOldestUnfinished(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<void> {
+  try {
+    recordOldestUnfinished(await oldestUnfinishedAges(operations, workflows, now));
+  } catch (error) {
+    logger.warn('Could not measure the oldest unfinished operations', { error });
   }
 }

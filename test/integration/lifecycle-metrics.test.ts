@@ -7,7 +7,11 @@
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 
 import { LIFECYCLE_TABLE, ORIGIN, type LifecycleEvent } from '../../functions/lifecycle/lifecycle-table';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { OperationStore } from '../../functions/operations/operation-store';
 import { planChangeDependencies } from '../../functions/plan-change/plan-change-deps';
+import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../functions/plan-change/sweep-stuck-operations';
+import { config } from '../../functions/shared/config';
 import { CHANGE_EVENTS, CREATE_EVENT } from '../../functions/tenants/tenant-store';
 import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
@@ -140,5 +144,29 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
         CHANGE_EVENTS.cancelScheduledPlanChange,
       ].sort(),
     );
+  });
+
+  it('should have the sweeper report, per workflow, the age of the oldest unfinished operation (0 when there is none)', async () => {
+    const deps = { ...planChangeDependencies(), runner };
+    logs.clear();
+    await sweepStuckOperations(deps, { now: new Date() });
+    const none = documents('OldestUnfinishedOperationAge');
+    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }]);
+    expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
+
+    // Two operations left running (a crash before their execution started, say), started 20 and 10 minutes
+    // before the sweep: past the workflow's 900 s timeout, not yet old enough for the sweeper to undo.
+    const t0 = Date.parse('2026-11-01T10:00:00.000Z');
+    for (const [id, startedAt] of [['op_age_old', t0], ['op_age_new', t0 + 600_000]] as const) {
+      const store = new OperationStore({ client: api.documentClient, tableName: config.tableName, now: () => new Date(startedAt) });
+      const item = store.newItem({ operationId: id, tenantId: 'metrics-b', workflow: 'plan-change', input: { operationId: id, tenantId: 'metrics-b' }, requestedBy: 'operator@test' });
+      await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: item }));
+    }
+    const sweepAt = new Date(t0 + 1_200_000);
+    expect(1_200).toBeLessThan(STUCK_AFTER_SECONDS);
+    logs.clear();
+    const result = await sweepStuckOperations(deps, { now: sweepAt });
+    expect(result.compensated).toEqual([]);
+    expect(documents('OldestUnfinishedOperationAge').map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 1_200 }]);
   });
 });
