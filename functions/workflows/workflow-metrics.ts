@@ -12,7 +12,12 @@ export const WORKFLOW_METRICS = {
   ended: 'WorkflowEnded',
   /** Milliseconds from when the run started (or the operation was created, if it never started) to its end. */
   duration: 'WorkflowDuration',
-  /** Seconds since the oldest unfinished operation of `workflow` began its current status; 0 when none. */
+  /**
+   * Count, per run that started (not a cancellation): 1 when it rolled back or failed, 0 when it succeeded.
+   * Its Average over a window is the failure share, its SampleCount the number of runs.
+   */
+  failed: 'WorkflowFailed',
+  /** Seconds since the oldest unfinished operation of `workflow` started running (or was created); 0 when none. */
   oldestUnfinishedAge: 'OldestUnfinishedOperationAge',
 } as const;
 
@@ -43,16 +48,19 @@ export function workflowDurationMs(end: Pick<WorkflowEnd, 'startedAt' | 'finishe
 }
 
 /**
- * Count an operation's end and its duration: `WorkflowEnded` (1, Count) and `WorkflowDuration`
- * (Milliseconds), by `workflow` and `outcome`, and by `workflow`. Call once per end, when it has committed
- * (the operation store does, see OperationStore.finishUpdate).
+ * Count an operation's end and its duration: `WorkflowEnded` (1, Count), `WorkflowDuration` (Milliseconds)
+ * and, for a run that started, `WorkflowFailed` (1 or 0, Count), by `workflow` and `outcome`, and by
+ * `workflow`. Call once per end, when it has committed (the operation store does, see
+ * OperationStore.finishUpdate).
  */
 export function recordWorkflowEnd(end: WorkflowEnd): void {
+  const ran = RUN_OUTCOMES.includes(end.outcome);
   publishMetrics(
     [{ workflow: end.workflow, outcome: end.outcome }, { workflow: end.workflow }],
     [
       { name: WORKFLOW_METRICS.ended, unit: MetricUnit.Count, value: 1 },
       { name: WORKFLOW_METRICS.duration, unit: MetricUnit.Milliseconds, value: workflowDurationMs(end) },
+      ...(ran ? [{ name: WORKFLOW_METRICS.failed, unit: MetricUnit.Count, value: FAILURE_OUTCOMES.includes(end.outcome) ? 1 : 0 }] : []),
     ],
   );
 }

@@ -16,10 +16,11 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
-import { HandlerFunction, REPO_ROOT } from './handler-function';
+import { HandlerFunction, METRICS_NAMESPACE, REPO_ROOT } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
 import type { LifecycleTable } from './lifecycle-table';
 import type { OneShotScheduler } from './one-shot-scheduler';
+import { WorkflowAlarms } from './workflow-alarms';
 
 /** The workflow definition, read from the repository (never the working directory). */
 export const PLAN_CHANGE_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'plan-change.asl.json');
@@ -36,6 +37,9 @@ export const PLAN_CHANGE_PERIOD_END_ENTRY = 'functions/plan-change/handlers/peri
  * compensated already (a no-op then), but gets a second chance if the compensation itself failed.
  */
 export const UNCAUGHT_EXECUTION_STATUSES = ['TIMED_OUT', 'ABORTED', 'FAILED'] as const;
+
+/** How often the sweeper runs (and measures the oldest unfinished operation). */
+const SWEEP_EVERY = Duration.minutes(10);
 
 /** Every `${Name}` placeholder of an ASL text, each name once. */
 export function aslPlaceholders(asl: string): string[] {
@@ -84,6 +88,8 @@ export class PlanChangeWorkflow extends Construct {
   readonly periodEndFunction: HandlerFunction;
   /** Alarms that mean a tenant may be stuck mid-change (no action attached: wire your paging topic). */
   readonly alarms: readonly Alarm[];
+  /** The alarms every workflow has (workflow-alarms.ts): failure share over the hour, operations past the timeout. */
+  readonly workflowAlarms: WorkflowAlarms;
   /** Compensations that could not be delivered or failed after their retries: each one is a tenant to repair. */
   readonly deadLetterQueue: Queue;
   readonly executionLogs: LogGroup;
@@ -203,7 +209,7 @@ export class PlanChangeWorkflow extends Construct {
     props.table.grantWriteTenants(this.sweeperFunction);
     this.sweeperRule = new Rule(this, 'StuckOperationSweep', {
       description: 'Every 10 minutes: compensate plan-change operations stuck past the workflow timeout.',
-      schedule: Schedule.rate(Duration.minutes(10)),
+      schedule: Schedule.rate(SWEEP_EVERY),
     });
     this.sweeperRule.addTarget(new LambdaFunction(this.sweeperFunction.function, { retryAttempts: 2 }));
 
@@ -258,6 +264,7 @@ export class PlanChangeWorkflow extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+    this.workflowAlarms = new WorkflowAlarms(this, 'WorkflowAlarms', { workflow: 'plan-change', timeout: this.timeout, namespace: METRICS_NAMESPACE, serviceName, measuredEvery: SWEEP_EVERY });
   }
 
   /** Let `grantee` start executions of this state machine, and nothing else on it. */

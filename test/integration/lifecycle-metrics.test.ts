@@ -112,10 +112,13 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
           ['service', 'workflow', 'outcome'],
           ['service', 'workflow'],
         ]);
+        // WorkflowFailed, per run that started: its Average is the share the failure alarm watches.
         expect(doc._aws.CloudWatchMetrics[0]?.Metrics).toEqual([
           { Name: 'WorkflowEnded', Unit: 'Count' },
           { Name: 'WorkflowDuration', Unit: 'Milliseconds' },
+          ...(step.outcome === 'cancelled' ? [] : [{ Name: 'WorkflowFailed', Unit: 'Count' }]),
         ]);
+        expect(doc.WorkflowFailed).toBe({ succeeded: 0, rolled_back: 1, cancelled: undefined }[step.outcome as string]);
       }
     }
 
