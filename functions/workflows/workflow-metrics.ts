@@ -4,7 +4,6 @@
  * operation is. Dimensions are the workflow and the outcome only, never tenant or operation ids.
  * infra/constructs/workflow-alarms.ts alarms on them.
  */
-import type { Operation } from '../operations/operation-store';
 import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 
 export const WORKFLOW_METRICS = {
@@ -74,7 +73,7 @@ export function recordOldestUnfinished(agesSeconds: Readonly<Record<string, numb
 
 /** Where the unfinished operations are read: OperationStore.unfinishedBefore (the byState index, oldest first). */
 export interface UnfinishedOperations {
-  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<Partial<Pick<Operation, 'workflow' | 'createdAt' | 'startedAt'>>>>;
+  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<{ readonly workflow?: string; readonly createdAt?: string; readonly startedAt?: string }>>;
 }
 
 /** How many unfinished operations one measurement reads at most (normally there are a handful). */

@@ -172,4 +172,24 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     expect(result.compensated).toEqual([]);
     expect(documents('OldestUnfinishedOperationAge').map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 1_200 }]);
   });
+
+  it('should count an end once, also when the store that ends it never saw the operation, and not when the end was already written', async () => {
+    // Arrange: created (running) by one container's store, ended by another's (the timeout function, say).
+    const startedAt = Date.now() - 4_000;
+    const creator = new OperationStore({ client: api.documentClient, tableName: config.tableName, now: () => new Date(startedAt) });
+    const item = creator.newItem({ operationId: 'op_end_once', tenantId: 'metrics-c', workflow: 'plan-change', input: {}, requestedBy: 'operator@test' });
+    await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: item }));
+    const ender = new OperationStore({ client: api.documentClient, tableName: config.tableName });
+    logs.clear();
+
+    // Act: the end, then a retry of the same end (a second compensation), which writes nothing.
+    expect(await ender.finish('op_end_once', 'rolled_back', 'running', { code: 'Test', message: 'ended by another store' })).toBe(true);
+    expect(await ender.finish('op_end_once', 'rolled_back', 'running')).toBe(false);
+
+    // Assess
+    const ended = documents('WorkflowEnded');
+    expect(ended.map((doc) => ({ workflow: doc.workflow, outcome: doc.outcome, failed: doc.WorkflowFailed }))).toEqual([{ workflow: 'plan-change', outcome: 'rolled_back', failed: 1 }]);
+    expect(ended[0]?.WorkflowDuration as number).toBeGreaterThanOrEqual(4_000);
+    expect(ended[0]?.WorkflowDuration as number).toBeLessThan(60_000);
+  });
 });
