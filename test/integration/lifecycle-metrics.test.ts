@@ -38,9 +38,12 @@ afterAll(async () => {
   await api.stop();
 });
 
-/** The EMF documents captured since the last clear that carry `metric`. */
-function documents(metric: string): Emf[] {
-  return logs.entries().filter((entry): entry is Emf => '_aws' in entry && metric in entry);
+/** The EMF documents captured since the last clear that carry `metric`, with exactly the dimensions `dimensions` (besides `service`). */
+function documents(metric: string, dimensions: readonly string[]): Emf[] {
+  return logs
+    .entries()
+    .filter((entry): entry is Emf => '_aws' in entry && metric in entry)
+    .filter((doc) => JSON.stringify(doc._aws.CloudWatchMetrics[0]?.Dimensions) === JSON.stringify([['service', ...dimensions]]));
 }
 
 async function history(): Promise<Entry[]> {
@@ -86,21 +89,21 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
       const all = await history();
       const added = all.slice(seen).map((entry) => ({ event: entry.event, from: entry.from ?? 'none', to: entry.to }));
       seen = all.length;
-      const transitions = documents('Transitions');
+      // Each entry once by event, from and to, and once by event alone.
+      const transitions = documents('Transitions', ['event', 'from', 'to']);
       expect([step.title, transitions.map((doc) => ({ event: doc.event, from: doc.from, to: doc.to }))]).toEqual([step.title, added]);
-      for (const doc of transitions) {
+      expect([step.title, documents('Transitions', ['event']).map((doc) => doc.event)]).toEqual([step.title, added.map((entry) => entry.event)]);
+      for (const doc of [...transitions, ...documents('Transitions', ['event'])]) {
         expect(doc.Transitions).toBe(1);
         const metric = doc._aws.CloudWatchMetrics[0];
         expect(metric?.Namespace).toBe('TenantLifecycle');
         expect(metric?.Metrics).toEqual([{ Name: 'Transitions', Unit: 'Count' }]);
-        expect(metric?.Dimensions).toEqual([
-          ['service', 'event'],
-          ['service', 'event', 'from', 'to'],
-        ]);
         counted.add(String(doc.event));
       }
 
-      const ended = documents('WorkflowEnded');
+      // Each end once by workflow and outcome, and once by workflow alone.
+      expect([step.title, documents('WorkflowEnded', ['workflow']).map((doc) => doc.workflow)]).toEqual([step.title, step.outcome ? ['plan-change'] : []]);
+      const ended = documents('WorkflowEnded', ['workflow', 'outcome']);
       expect([step.title, ended.map((doc) => ({ workflow: doc.workflow, outcome: doc.outcome }))]).toEqual([step.title, step.outcome ? [{ workflow: 'plan-change', outcome: step.outcome }] : []]);
       for (const doc of ended) {
         expect(doc.WorkflowEnded).toBe(1);
@@ -108,10 +111,6 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
         // Measured from when the workflow started running, so within the request and the workflow's run.
         expect(doc.WorkflowDuration as number).toBeGreaterThanOrEqual(0);
         if (step.outcome !== 'cancelled') expect(doc.WorkflowDuration as number).toBeLessThanOrEqual(elapsed);
-        expect(doc._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([
-          ['service', 'workflow', 'outcome'],
-          ['service', 'workflow'],
-        ]);
         // WorkflowFailed, per run that started: its Average is the share the failure alarm watches.
         expect(doc._aws.CloudWatchMetrics[0]?.Metrics).toEqual([
           { Name: 'WorkflowEnded', Unit: 'Count' },
@@ -153,7 +152,7 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     const deps = { ...planChangeDependencies(), runner };
     logs.clear();
     await sweepStuckOperations(deps, { now: new Date() });
-    const none = documents('OldestUnfinishedOperationAge');
+    const none = documents('OldestUnfinishedOperationAge', ['workflow']);
     expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }]);
     expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
 
@@ -170,7 +169,7 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     const result = await sweepStuckOperations(deps, { now: sweepAt });
     expect(result.compensated).toEqual([]);
-    expect(documents('OldestUnfinishedOperationAge').map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 1_200 }]);
+    expect(documents('OldestUnfinishedOperationAge', ['workflow']).map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 1_200 }]);
   });
 
   it('should count an end once, also when the store that ends it never saw the operation, and not when the end was already written', async () => {
@@ -187,7 +186,8 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     expect(await ender.finish('op_end_once', 'rolled_back', 'running')).toBe(false);
 
     // Assess
-    const ended = documents('WorkflowEnded');
+    const ended = documents('WorkflowEnded', ['workflow', 'outcome']);
+    expect(documents('WorkflowEnded', ['workflow'])).toHaveLength(1);
     expect(ended.map((doc) => ({ workflow: doc.workflow, outcome: doc.outcome, failed: doc.WorkflowFailed }))).toEqual([{ workflow: 'plan-change', outcome: 'rolled_back', failed: 1 }]);
     expect(ended[0]?.WorkflowDuration as number).toBeGreaterThanOrEqual(4_000);
     expect(ended[0]?.WorkflowDuration as number).toBeLessThan(60_000);
