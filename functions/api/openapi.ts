@@ -304,6 +304,7 @@ const operationSchema = z
     effectiveAt: z.string().optional().meta({ description: 'For a scheduled change: when it is due.' }),
     requestedBy: z.string(),
     createdAt: z.string(),
+    startedAt: z.string().optional().meta({ description: 'When its workflow started running: at creation, or for a scheduled change when its date came. Absent while it waits.' }),
     updatedAt: z.string(),
     finishedAt: z.string().optional(),
   })

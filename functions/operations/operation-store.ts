@@ -10,6 +10,8 @@ import { queryByStatePartition } from '../shared/by-state-index';
 import { config } from '../shared/config';
 import { registerHttpError } from '../shared/error-catalogue';
 import type { WorkflowName } from '../workflows/registry';
+import { logger } from '../shared/powertools';
+import { recordWorkflowEnd, workflowDurationMs } from '../workflows/workflow-metrics';
 import { BY_STATE_INDEX } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
@@ -43,6 +45,8 @@ export interface Operation {
   readonly effectiveAt?: string;
   readonly requestedBy: string;
   readonly createdAt: string;
+  /** When its workflow started running: at creation, or for a scheduled one when its time came. */
+  readonly startedAt?: string;
   readonly updatedAt: string;
   readonly finishedAt?: string;
 }
@@ -89,6 +93,8 @@ export interface OperationOutcome {
   readonly status: OperationStatus;
   /** `<error code>: <message>` for a rolled-back or cancelled operation. */
   readonly cause?: string;
+  /** For an ended operation: milliseconds from its start (its creation if it never started) to its end. */
+  readonly durationMs?: number;
 }
 
 export function operationOutcome(operation: Operation): OperationOutcome {
@@ -98,19 +104,37 @@ export function operationOutcome(operation: Operation): OperationOutcome {
     tenantId: operation.tenantId,
     status: operation.status,
     ...(operation.error ? { cause: `${operation.error.code}: ${operation.error.message}` } : {}),
+    ...(operation.finishedAt ? { durationMs: workflowDurationMs({ startedAt: runStart(operation), finishedAt: operation.finishedAt }) } : {}),
   };
+}
+
+/** When the operation's run started; its creation for one that never started (or was written before `startedAt`). */
+function runStart(operation: Pick<Operation, 'createdAt' | 'startedAt'>): string {
+  return operation.startedAt ?? operation.createdAt;
 }
 
 export function operationPk(operationId: string): string {
   return `OPERATION#${operationId}`;
 }
 
-const FIELDS = ['operationId', 'tenantId', 'workflow', 'status', 'input', 'steps', 'facts', 'error', 'effectiveAt', 'requestedBy', 'createdAt', 'updatedAt', 'finishedAt'] as const;
+const FIELDS = ['operationId', 'tenantId', 'workflow', 'status', 'input', 'steps', 'facts', 'error', 'effectiveAt', 'requestedBy', 'createdAt', 'startedAt', 'updatedAt', 'finishedAt'] as const;
+
+/** What the end of an operation is measured with: its workflow and when it started. */
+type RunFacts = Pick<Operation, 'workflow' | 'createdAt' | 'startedAt'>;
+/** How many operations' RunFacts a store remembers (a container runs one or a few at a time). */
+const REMEMBERED_RUNS = 256;
 
 export class OperationStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #now: () => Date;
+  /**
+   * RunFacts of operations this store has just written or read, by id (most recent last): an operation's end
+   * is committed inside another store's transaction, which returns nothing, and is measured with these
+   * instead of another read. Every end path reads or writes the operation first (recordStep,
+   * beginCompensation); on a miss the end reads it.
+   */
+  readonly #runs = new Map<string, RunFacts>();
 
   constructor(options: { client: DynamoDBDocumentClient; tableName: string; now?: () => Date }) {
     this.#client = options.client;
@@ -136,6 +160,7 @@ export class OperationStore {
       steps: [],
       facts: {},
       createdAt: at,
+      ...(status === 'running' ? { startedAt: at } : {}),
       updatedAt: at,
       // In the byState index under its own partition while unfinished, so the sweeper can find stuck ones.
       [BY_STATE_INDEX.partitionKey]: UNFINISHED_OPERATIONS,
@@ -150,7 +175,28 @@ export class OperationStore {
     if (!Item) return undefined;
     const out: Record<string, unknown> = {};
     for (const field of FIELDS) if (Item[field] !== undefined) out[field] = Item[field];
-    return out as unknown as Operation;
+    return this.#remember(out as unknown as Operation);
+  }
+
+  #remember<T extends RunFacts & { readonly operationId: string }>(operation: T): T {
+    this.#runs.delete(operation.operationId);
+    this.#runs.set(operation.operationId, { workflow: operation.workflow, createdAt: operation.createdAt, ...(operation.startedAt ? { startedAt: operation.startedAt } : {}) });
+    if (this.#runs.size > REMEMBERED_RUNS) this.#runs.delete(this.#runs.keys().next().value as string);
+    return operation;
+  }
+
+  /**
+   * Count the end of `operationId` (WorkflowEnded, WorkflowDuration: workflow-metrics.ts), once it has
+   * committed. Never throws: the end is written, a lost metric must not undo or repeat it.
+   */
+  async #ended(operationId: string, status: FinalStatus, finishedAt: string): Promise<void> {
+    try {
+      const run = this.#runs.get(operationId) ?? (await this.find(operationId));
+      if (!run) return;
+      recordWorkflowEnd({ workflow: run.workflow, outcome: status, startedAt: runStart(run), finishedAt });
+    } catch (error) {
+      logger.warn('Could not measure the end of an operation', { operationId, status, error });
+    }
   }
 
   async get(operationId: string): Promise<Operation> {
@@ -182,8 +228,10 @@ export class OperationStore {
           ConditionExpression: 'attribute_exists(pk) AND #status = :running AND NOT contains(#steps, :stepValue)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
+          // The same single write; what it returns is remembered to measure the operation's end without a read.
+          ReturnValues: 'ALL_NEW',
         }),
-      );
+      ).then(({ Attributes }) => Attributes && this.#remember(Attributes as unknown as Operation));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // Already recorded (a retried step), or the operation ended: a late step must not go on working.
@@ -205,11 +253,13 @@ export class OperationStore {
   /**
    * The update that ends an operation, for a transaction that also moves the tenant: the final state of both
    * is then written at once (a crash cannot leave the tenant committed and the operation running).
-   * `from` is the status the operation must still have.
+   * `from` is the status the operation must still have. Once the transaction commits, the end is counted
+   * (`onCommitted`: WorkflowEnded and WorkflowDuration, workflow-metrics.ts).
    */
   finishUpdate(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): ConditionalUpdate {
     const at = this.#now().toISOString();
     return {
+      onCommitted: () => this.#ended(operationId, status, at),
       Key: { pk: operationPk(operationId), sk: OPERATION_SK },
       UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''} REMOVE #indexState, #indexSince`,
       ConditionExpression: '#status = :from',
@@ -225,8 +275,10 @@ export class OperationStore {
 
   /** End an operation that is still `from`; false if it was not (finishing is idempotent). */
   async finish(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): Promise<boolean> {
+    const { onCommitted, ...update } = this.finishUpdate(operationId, status, from, error);
     try {
-      await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.finishUpdate(operationId, status, from, error) }));
+      await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...update }));
+      await onCommitted?.();
       return true;
     } catch (caught) {
       if (caught instanceof ConditionalCheckFailedException) return false;
@@ -266,7 +318,7 @@ export class OperationStore {
     const at = this.#now().toISOString();
     return {
       Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-      UpdateExpression: 'SET #status = :running, #steps = list_append(#steps, :step), updatedAt = :at, #indexState = :unfinished, #indexSince = :at',
+      UpdateExpression: 'SET #status = :running, #steps = list_append(#steps, :step), startedAt = :at, updatedAt = :at, #indexState = :unfinished, #indexSince = :at',
       ConditionExpression: '#status = :scheduled AND contains(#steps, :setUp)',
       ExpressionAttributeNames: { '#status': 'status', '#steps': 'steps', '#indexState': BY_STATE_INDEX.partitionKey, '#indexSince': BY_STATE_INDEX.sortKey },
       ExpressionAttributeValues: { ':running': 'running', ':scheduled': 'scheduled', ':setUp': 'scheduled', ':step': ['period_end_reached'], ':at': at, ':unfinished': UNFINISHED_OPERATIONS },
@@ -319,7 +371,7 @@ export class OperationStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return Attributes as unknown as Operation;
+      return this.#remember(Attributes as unknown as Operation);
     } catch (caught) {
       if (caught instanceof ConditionalCheckFailedException) return undefined;
       throw caught;

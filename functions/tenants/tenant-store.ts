@@ -15,6 +15,7 @@ import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, 
 import { ownerRefusal, refusalOf } from './tenant-rules';
 
 import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
+import { MetricUnit, publishMetrics } from '../shared/powertools';
 import { MAX_EXACT_INTEGER, wholeNumber } from '../shared/schemas';
 import { TENANT_ID_PATTERN } from './tenant-schemas';
 
@@ -129,6 +130,28 @@ export interface ConditionalUpdate {
   readonly ConditionExpression: string;
   readonly ExpressionAttributeNames?: Record<string, string>;
   readonly ExpressionAttributeValues?: Record<string, unknown>;
+  /**
+   * Called (and awaited) once the transaction that carries the update has committed, never when it was
+   * cancelled; not sent to DynamoDB. How the owner of the item learns that its change happened (an operation's
+   * end is measured then). Must not throw.
+   */
+  readonly onCommitted?: () => Promise<void> | void;
+}
+
+/** The metric counting audit entries (CloudWatch, namespace POWERTOOLS_METRICS_NAMESPACE). */
+export const TRANSITIONS_METRIC = 'Transitions';
+/** The `from` dimension of `create`, which comes from no state. */
+export const NO_STATE = 'none';
+
+/**
+ * Count one committed audit entry in `Transitions` (1, Count), by `event` and by `event`, `from`, `to`: the
+ * lifecycle events, `create` and the CHANGE_EVENTS, wherever they are applied (API, workflow steps,
+ * compensations, schedules, the sweeper), since every one goes through this store.
+ */
+function countTransition(entry: { readonly event: AuditEvent; readonly from: TenantState | null; readonly to: TenantState }): void {
+  const { event, to } = entry;
+  const from = entry.from ?? NO_STATE;
+  publishMetrics([{ event }, { event, from, to }], [{ name: TRANSITIONS_METRIC, unit: MetricUnit.Count, value: 1 }]);
 }
 
 export interface NewTenant {
@@ -241,6 +264,7 @@ export class TenantStore {
       }
       throw error;
     }
+    countTransition(audit);
     return tenant;
   }
 
@@ -555,13 +579,15 @@ export class TenantStore {
             },
             ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
             ...(write.alsoPut ?? []).map((item) => this.#putNew(item)),
-            ...(write.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
+            ...(write.alsoUpdate ?? []).map(({ onCommitted: _, ...update }) => ({ Update: { TableName: this.#tableName, ...update } })),
           ],
         }),
       );
     } catch (error) {
       throw this.#explainConflict(error, tenant, context, write.event);
     }
+    for (const entry of entries) countTransition(entry);
+    await Promise.all((write.alsoUpdate ?? []).map((update) => update.onCommitted?.()));
     const next: Record<string, unknown> = { ...tenant, ...fields };
     for (const field of removed) delete next[field];
     return next as unknown as Tenant;

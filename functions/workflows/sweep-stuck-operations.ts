@@ -12,7 +12,8 @@
 import type { Operation } from '../operations/operation-store';
 import { logger } from '../shared/powertools';
 import type { WorkflowPorts } from './ports';
-import { workflowDefinition, workflowDefinitions } from './registry';
+import { WORKFLOWS, workflowDefinition, workflowDefinitions } from './registry';
+import { reportOldestUnfinished } from './workflow-metrics';
 import { workflowSteps } from './workflow-steps';
 
 /** The shortest `stuckAfterSeconds` of the built-in workflows: how far back the sweep looks by default. */
@@ -73,6 +74,8 @@ function titleOf(workflow: string): string {
 
 export async function sweepStuckOperations(deps: WorkflowPorts, options: SweepOptions = {}): Promise<SweepResult> {
   const now = options.now ?? new Date();
+  // Before compensating: the alarm on operations older than their workflow's timeout must see the stuck ones.
+  await reportOldestUnfinished(deps.operations, WORKFLOWS, now);
   const lookBack = options.stuckAfterSeconds ?? Math.min(...workflowDefinitions().map((definition) => definition.stuckAfterSeconds));
   const unfinished = await deps.operations.unfinishedBefore(new Date(now.getTime() - lookBack * 1000));
   // Each workflow's own limit: an operation of a longer workflow is not stuck yet at the shortest one's.

@@ -83,6 +83,9 @@ export const HANDLER_BUNDLING: BundlingOptions = {
   },
 };
 
+/** The CloudWatch namespace of every function's metrics (POWERTOOLS_METRICS_NAMESPACE); alarms read them there. */
+export const METRICS_NAMESPACE = 'TenantLifecycle';
+
 export interface HandlerFunctionProps {
   /** Handler module relative to the repository root; it exports `handler`. */
   readonly entry: string;
@@ -153,7 +156,7 @@ export class HandlerFunction extends Construct implements IGrantable {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: 'TenantLifecycle',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,

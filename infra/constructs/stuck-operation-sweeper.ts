@@ -13,7 +13,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HandlerFunction } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
-import { breachOnAny, type WorkflowFunctionProps } from './workflow-state-machine';
+import { breachOnAny, SWEEP_EVERY, type WorkflowFunctionProps } from './workflow-state-machine';
 
 export const SWEEPER_ENTRY = 'functions/workflows/handlers/sweep-stuck-operations.ts';
 
@@ -37,7 +37,7 @@ export class StuckOperationSweeper extends Construct {
     props.table.grantWriteTenants(this.sweeperFunction);
     this.sweeperRule = new Rule(this, 'StuckOperationSweep', {
       description: "Every 10 minutes: compensate workflow operations stuck past their workflow's timeout.",
-      schedule: Schedule.rate(Duration.minutes(10)),
+      schedule: Schedule.rate(SWEEP_EVERY),
     });
     this.sweeperRule.addTarget(new LambdaFunction(this.sweeperFunction.function, { retryAttempts: 2 }));
     this.alarm = breachOnAny(

@@ -20,10 +20,14 @@ import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { stateMachineArnVariable } from '../../functions/workflows/registry';
 import type { WorkflowDefinition } from '../../functions/workflows/workflow-definition';
 import { readWorkflowAsl } from '../workflow-asl';
-import { HandlerFunction } from './handler-function';
+import { HandlerFunction, METRICS_NAMESPACE } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
 import type { LifecycleTable } from './lifecycle-table';
 import type { OneShotScheduler } from './one-shot-scheduler';
+import { WorkflowAlarms } from './workflow-alarms';
+
+/** How often the stuck-operation sweeper runs (and measures each workflow's oldest unfinished operation). */
+export const SWEEP_EVERY = Duration.minutes(10);
 
 /** The Task Lambda's handler module of every workflow, relative to the repository root. */
 export const WORKFLOW_TASK_ENTRY = 'functions/workflows/handlers/workflow-task.ts';
@@ -99,6 +103,8 @@ export class WorkflowStateMachine extends Construct {
    * per-workflow outcome and age alarms are attached here with addAlarm (the hook for workflow-alarms.ts).
    */
   readonly alarms: Alarm[];
+  /** The alarms every workflow has (workflow-alarms.ts): failure share over the hour, operations past the timeout. */
+  readonly workflowAlarms: WorkflowAlarms;
   /** Compensations that could not be delivered or failed after their retries: each one is a tenant to repair. */
   readonly deadLetterQueue: Queue;
   readonly executionLogs: LogGroup;
@@ -237,6 +243,7 @@ export class WorkflowStateMachine extends Construct {
       for (const compensator of [this.taskFunction, this.timeoutFunction]) props.scheduler.grantCancel(compensator);
     }
     this.alarms.push(props.sweeper.alarm);
+    this.workflowAlarms = new WorkflowAlarms(this, 'WorkflowAlarms', { workflow: definition.name, timeout: this.timeout, namespace: METRICS_NAMESPACE, serviceName, measuredEvery: SWEEP_EVERY });
   }
 
   /** Let `grantee` start executions of this state machine, and nothing else on it, with its ARN in `<WORKFLOW>_STATE_MACHINE_ARN`. */

@@ -101,9 +101,13 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
   return Object.fromEntries(handlers);
 }
 
-/** `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ...` */
+/**
+ * `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ... (1234 ms)`: how it
+ * ended and, last, how long it ran (the WorkflowDuration metric's value).
+ */
 export function workflowLine(outcome: OperationOutcome): string {
-  return `workflow ${outcome.workflow} ${outcome.operationId} tenant=${outcome.tenantId} ${outcome.status}${outcome.cause ? ` cause=${outcome.cause}` : ''}`;
+  const duration = outcome.durationMs === undefined ? '' : ` (${Math.round(outcome.durationMs)} ms)`;
+  return `workflow ${outcome.workflow} ${outcome.operationId} tenant=${outcome.tenantId} ${outcome.status}${outcome.cause ? ` cause=${outcome.cause}` : ''}${duration}`;
 }
 
 /** The lines printed once the stack is up: where it runs and how to call it. */

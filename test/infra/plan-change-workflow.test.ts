@@ -242,8 +242,9 @@ describe('Class: PlanChangeWorkflow', () => {
       // Act
       const alarms = stack.planChange.alarms.map((alarm) => resources(template)[logicalId(stack, alarm)]?.Properties);
 
-      // Assess: the workflow's three, and the scheduler's dead-letter alarm (one-shot-scheduler.test.ts)
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+      // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts) and the scheduler's
+      // dead-letter alarm (one-shot-scheduler.test.ts)
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([

@@ -102,7 +102,7 @@ describe('Function: startLocalStack', () => {
     const { operationId } = response.body as { operationId: string };
     expect(response.status).toBe(202);
 
-    expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toBe(`workflow plan-change ${operationId} tenant=techstart-inc succeeded`);
+    expect(await waitForLine(new RegExp(`^workflow plan-change ${operationId} `))).toMatch(new RegExp(`^workflow plan-change ${operationId} tenant=techstart-inc succeeded \\(\\d+ ms\\)$`));
     expect(((await get(`${url}/tenants/techstart-inc`, token)).body as { plan: string }).plan).toBe('starter');
   }, 45_000);
 

@@ -74,4 +74,9 @@ describe('Function: workflowLine', () => {
     expect(workflowLine(outcome)).toBe('workflow plan-change op-1 tenant=acme-corp succeeded');
     expect(workflowLine({ ...outcome, status: 'rolled_back', cause: 'DrainTimeoutError: 1 in-flight query' })).toBe('workflow plan-change op-1 tenant=acme-corp rolled_back cause=DrainTimeoutError: 1 in-flight query');
   });
+
+  it('should end with how long the workflow ran, rounded to the millisecond', () => {
+    const outcome = { workflow: 'plan-change', operationId: 'op-1', tenantId: 'acme-corp', status: 'rolled_back', cause: 'DrainTimeoutError: late', durationMs: 1234.6 } as const;
+    expect(workflowLine(outcome)).toBe('workflow plan-change op-1 tenant=acme-corp rolled_back cause=DrainTimeoutError: late (1235 ms)');
+  });
 });

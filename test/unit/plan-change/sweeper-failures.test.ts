@@ -61,7 +61,8 @@ describe('Sweeper function: when sweeping fails', () => {
   });
 
   it('should log nothing when there is nothing to sweep (it runs every 10 minutes)', async () => {
-    unfinishedBefore.mockResolvedValueOnce([]);
+    unfinishedBefore.mockResolvedValueOnce([]); // the age of the oldest unfinished operation (a metric)
+    unfinishedBefore.mockResolvedValueOnce([]); // the stuck ones
     scheduledDueBefore.mockResolvedValueOnce([]);
     await expect(handler()).resolves.toEqual({ examined: 0, compensated: [], overdueStarted: [], failed: [] });
     expect(logs.entries()).toEqual([]);

@@ -1,0 +1,108 @@
+/**
+ * The metrics every workflow emits, the same for each (CloudWatch namespace POWERTOOLS_METRICS_NAMESPACE,
+ * published as EMF by Powertools): how runs end and how long they took, and how old the oldest unfinished
+ * operation is. Dimensions are the workflow and the outcome only, never tenant or operation ids.
+ * infra/constructs/workflow-alarms.ts alarms on them.
+ */
+import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
+
+export const WORKFLOW_METRICS = {
+  /** Count, 1 per operation end, by `workflow` and `outcome`, and by `workflow`. */
+  ended: 'WorkflowEnded',
+  /** Milliseconds from when the run started (or the operation was created, if it never started) to its end. */
+  duration: 'WorkflowDuration',
+  /**
+   * Count, per run that started (not a cancellation): 1 when it rolled back or failed, 0 when it succeeded.
+   * Its Average over a window is the failure share, its SampleCount the number of runs.
+   */
+  failed: 'WorkflowFailed',
+  /** Seconds since the oldest unfinished operation of `workflow` started running (or was created); 0 when none. */
+  oldestUnfinishedAge: 'OldestUnfinishedOperationAge',
+} as const;
+
+/**
+ * How an operation can end: `succeeded`; `rolled_back` (undone after it started); `cancelled` (undone before
+ * it started: a scheduled change cancelled); `failed` (ended without an undo, as an export that fails does).
+ */
+export const WORKFLOW_OUTCOMES = ['succeeded', 'rolled_back', 'cancelled', 'failed'] as const;
+export type WorkflowOutcome = (typeof WORKFLOW_OUTCOMES)[number];
+/** The outcomes of runs that started: what the failure share is a share of (a cancellation never ran). */
+export const RUN_OUTCOMES: readonly WorkflowOutcome[] = ['succeeded', 'rolled_back', 'failed'];
+/** The outcomes operators are paged for above a share of the runs. */
+export const FAILURE_OUTCOMES: readonly WorkflowOutcome[] = ['rolled_back', 'failed'];
+
+export interface WorkflowEnd {
+  readonly workflow: string;
+  readonly outcome: WorkflowOutcome;
+  /** ISO 8601: when the run started (the operation's `startedAt`, else its `createdAt`). */
+  readonly startedAt: string;
+  /** ISO 8601: the operation's `finishedAt`. */
+  readonly finishedAt: string;
+}
+
+/** Milliseconds from `startedAt` to `finishedAt`; never negative (clocks of two writers may differ slightly). */
+export function workflowDurationMs(end: Pick<WorkflowEnd, 'startedAt' | 'finishedAt'>): number {
+  const ms = Date.parse(end.finishedAt) - Date.parse(end.startedAt);
+  return Number.isFinite(ms) ? Math.max(0, ms) : 0;
+}
+
+/**
+ * Count an operation's end and its duration: `WorkflowEnded` (1, Count), `WorkflowDuration` (Milliseconds)
+ * and, for a run that started, `WorkflowFailed` (1 or 0, Count), by `workflow` and `outcome`, and by
+ * `workflow`. Call once per end, when it has committed (the operation store does, see
+ * OperationStore.finishUpdate).
+ */
+export function recordWorkflowEnd(end: WorkflowEnd): void {
+  const ran = RUN_OUTCOMES.includes(end.outcome);
+  publishMetrics(
+    [{ workflow: end.workflow, outcome: end.outcome }, { workflow: end.workflow }],
+    [
+      { name: WORKFLOW_METRICS.ended, unit: MetricUnit.Count, value: 1 },
+      { name: WORKFLOW_METRICS.duration, unit: MetricUnit.Milliseconds, value: workflowDurationMs(end) },
+      ...(ran ? [{ name: WORKFLOW_METRICS.failed, unit: MetricUnit.Count, value: FAILURE_OUTCOMES.includes(end.outcome) ? 1 : 0 }] : []),
+    ],
+  );
+}
+
+/** Emit `OldestUnfinishedOperationAge` (Seconds, by `workflow`) for each workflow of `agesSeconds`. */
+export function recordOldestUnfinished(agesSeconds: Readonly<Record<string, number>>): void {
+  for (const [workflow, age] of Object.entries(agesSeconds)) {
+    publishMetrics([{ workflow }], [{ name: WORKFLOW_METRICS.oldestUnfinishedAge, unit: MetricUnit.Seconds, value: age }]);
+  }
+}
+
+/** Where the unfinished operations are read: OperationStore.unfinishedBefore (the byState index, oldest first). */
+export interface UnfinishedOperations {
+  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<{ readonly workflow?: string; readonly createdAt?: string; readonly startedAt?: string }>>;
+}
+
+/** How many unfinished operations one measurement reads at most (normally there are a handful). */
+export const UNFINISHED_READ_LIMIT = 500;
+
+/**
+ * Seconds (whole) since the oldest unfinished operation of each of `workflows` started running (or was
+ * created, if it never started), at `now`; 0 for a workflow with none. One query of the unfinished-operations
+ * partition, at most UNFINISHED_READ_LIMIT items: beyond that the ages are of the oldest ones read.
+ */
+export async function oldestUnfinishedAges(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<Record<string, number>> {
+  const ages: Record<string, number> = Object.fromEntries(workflows.map((workflow) => [workflow, 0]));
+  for (const operation of await operations.unfinishedBefore(now, UNFINISHED_READ_LIMIT)) {
+    const since = Date.parse(operation.startedAt ?? operation.createdAt ?? '');
+    if (operation.workflow === undefined || !(operation.workflow in ages) || !Number.isFinite(since)) continue;
+    ages[operation.workflow] = Math.max(ages[operation.workflow] as number, Math.floor((now.getTime() - since) / 1000));
+  }
+  return ages;
+}
+
+/**
+ * What the sweeper calls on each run: measure oldestUnfinishedAges and emit OldestUnfinishedOperationAge for
+ * each workflow (the alarm on operations older than their workflow's timeout reads it). Never throws: a
+ * failed measurement is logged and must not stop the sweep.
+ */
+export async function reportOldestUnfinished(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<void> {
+  try {
+    recordOldestUnfinished(await oldestUnfinishedAges(operations, workflows, now));
+  } catch (error) {
+    logger.warn('Could not measure the oldest unfinished operations', { error });
+  }
+}
