@@ -58,6 +58,47 @@ export interface BillingChange {
   readonly references: Readonly<Record<string, string>>;
 }
 
+/** One invoice of billing history (for the local ledger: one ledger entry). */
+export interface BillingInvoice {
+  /** Stripe's invoice id (`in_...`), or the ledger entry's `<operationId>#<kind>`. */
+  readonly id: string;
+  /** The number printed on the invoice; null for drafts and ledger entries. */
+  readonly number: string | null;
+  /** draft, open, paid, uncollectible, void (Stripe), or recorded (ledger). */
+  readonly status: string | null;
+  /** ISO 4217, lowercase. */
+  readonly currency: string;
+  /** Minor units (cents); negative for a credit. */
+  readonly total: number;
+  readonly amountDue: number;
+  readonly amountPaid: number;
+  /** ISO 8601, UTC. */
+  readonly created: string;
+  readonly periodStart: string | null;
+  readonly periodEnd: string | null;
+  readonly description: string | null;
+  /** Amounts in minor units. */
+  readonly lines: readonly { readonly description: string | null; readonly amount: number }[];
+  /** False when the invoice has more lines than Stripe embeds in it (the hosted invoice has them all). */
+  readonly linesComplete: boolean;
+  readonly hostedInvoiceUrl: string | null;
+}
+
+export interface InvoiceListRequest {
+  readonly tenantId: string;
+  /** The tenant's Stripe account; without one Stripe has no invoices for it. */
+  readonly account?: BillingAccount;
+  /** 1 to 100 (Stripe's limit). */
+  readonly limit: number;
+  /** The last invoice id of the previous page (Stripe's `starting_after`). */
+  readonly startingAfter?: string;
+}
+
+export interface InvoicePage {
+  readonly invoices: readonly BillingInvoice[];
+  readonly hasMore: boolean;
+}
+
 export interface BillingPort {
   readonly name: 'stripe' | 'local-ledger';
   previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview>;
@@ -70,6 +111,8 @@ export interface BillingPort {
   findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined>;
   /** Undo `change` (refund or credit what was invoiced, cancel what was scheduled); idempotent. */
   revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void>;
+  /** The tenant's billing history, a page at a time in the adapter's stable order (Stripe: newest first). */
+  listInvoices(request: InvoiceListRequest): Promise<InvoicePage>;
 }
 
 /** A billing provider failure worth retrying (network, rate limit, 5xx); the ASL retries on this name. */
@@ -124,5 +167,9 @@ export class DeferredBillingPort implements BillingPort {
 
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
     return (await this.#resolve()).revertPlanChange(request, change);
+  }
+
+  async listInvoices(request: InvoiceListRequest): Promise<InvoicePage> {
+    return (await this.#resolve()).listInvoices(request);
   }
 }

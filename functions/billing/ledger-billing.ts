@@ -15,7 +15,10 @@ import {
   BillingRejectedError,
   BillingTransientError,
   type BillingChange,
+  type BillingInvoice,
   type BillingPort,
+  type InvoiceListRequest,
+  type InvoicePage,
   type BillingPreview,
   type PlanChangeDirection,
   type PlanChangeRequest,
@@ -109,6 +112,26 @@ function toEntry(item: Record<string, unknown>): LedgerEntry {
   const out: Record<string, unknown> = {};
   for (const field of ENTRY_FIELDS) if (item[field] !== undefined) out[field] = item[field];
   return out as unknown as LedgerEntry;
+}
+
+/** A ledger entry as billing history shows it: nothing was charged, so it is `recorded`, never `paid`. */
+function invoiceOf(entry: LedgerEntry): BillingInvoice {
+  return {
+    id: ledgerSk(entry.operationId, entry.kind).slice(LEDGER_SK_PREFIX.length),
+    number: null,
+    status: 'recorded',
+    currency: entry.currency,
+    total: entry.amount,
+    amountDue: Math.max(entry.amount, 0),
+    amountPaid: 0,
+    created: entry.recordedAt,
+    periodStart: entry.periodStart,
+    periodEnd: entry.periodEnd,
+    description: entry.description,
+    lines: [{ description: entry.description, amount: entry.amount }],
+    linesComplete: true,
+    hostedInvoiceUrl: null,
+  };
 }
 
 /** Throttling and server faults of DynamoDB are worth a retry of the workflow step; the rest are ours. */
@@ -223,6 +246,29 @@ export class LedgerBilling implements BillingPort {
       throw transientOr(error);
     }
     return entries.sort((a, b) => a.recordedAt.localeCompare(b.recordedAt));
+  }
+
+  /**
+   * The ledger as billing history: one "invoice" per entry (status `recorded`, nothing was charged), in sort key
+   * order (operation id, then kind), `limit` at a time after the entry id `startingAfter`.
+   */
+  async listInvoices(request: InvoiceListRequest): Promise<InvoicePage> {
+    try {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ledger)',
+          ExpressionAttributeValues: { ':pk': tenantPk(request.tenantId), ':ledger': LEDGER_SK_PREFIX },
+          ConsistentRead: true,
+          Limit: request.limit,
+          ...(request.startingAfter ? { ExclusiveStartKey: { pk: tenantPk(request.tenantId), sk: `${LEDGER_SK_PREFIX}${request.startingAfter}` } } : {}),
+        }),
+      );
+      // LastEvaluatedKey may come with a full last page and nothing after it: that last, empty page is allowed.
+      return { invoices: (page.Items ?? []).map((item) => invoiceOf(toEntry(item))), hasMore: page.LastEvaluatedKey !== undefined };
+    } catch (error) {
+      throw transientOr(error);
+    }
   }
 
   /** What the tenant owes from plan changes, in cents: charges minus credits and reversals. */

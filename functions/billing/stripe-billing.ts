@@ -20,8 +20,11 @@ import {
   BillingTransientError,
   type BillingAccount,
   type BillingChange,
+  type BillingInvoice,
   type BillingPort,
   type BillingPreview,
+  type InvoiceListRequest,
+  type InvoicePage,
   type PlanChangeRequest,
 } from './billing-port';
 
@@ -178,10 +181,14 @@ function carriedPhase(phase: Stripe.SubscriptionSchedule.Phase): Omit<PhaseParam
 }
 
 /** What an operator reads: which tenant, which operation, what we were doing, what Stripe said. */
-function explain(request: PlanChangeRequest, action: string, error: Stripe.errors.StripeError): string {
+/** Who a Stripe call was for: the tenant, and the operation when a workflow made it. */
+type BillingCaller = Pick<PlanChangeRequest, 'tenantId'> & { readonly operationId?: string };
+
+function explain(request: BillingCaller, action: string, error: Stripe.errors.StripeError): string {
   const codes = [error.code, error.decline_code].filter(Boolean).join('/');
   const requestId = error.requestId ? `, Stripe request ${error.requestId}` : '';
-  return `tenant '${request.tenantId}' (operation ${request.operationId}) could not ${action}: ${error.message}${codes ? ` [${codes}]` : ''}${requestId}`;
+  const operation = request.operationId ? ` (operation ${request.operationId})` : '';
+  return `tenant '${request.tenantId}'${operation} could not ${action}: ${error.message}${codes ? ` [${codes}]` : ''}${requestId}`;
 }
 
 type StripeSdkError = Stripe.errors.StripeError;
@@ -201,7 +208,7 @@ function stripeErrorOf(error: unknown): StripeSdkError | undefined {
  * reused with other parameters, a refused API key). Anything that is not a Stripe error is ours: rethrown.
  * The SDK's error classes are told apart by `type`, which each sets to its own class name ('StripeCardError'...).
  */
-export function toBillingError(error: unknown, request: PlanChangeRequest, action: string): unknown {
+export function toBillingError(error: unknown, request: BillingCaller, action: string): unknown {
   const stripeError = stripeErrorOf(error);
   if (!stripeError) return error;
   const options = { cause: error };
@@ -231,6 +238,26 @@ export function toBillingError(error: unknown, request: PlanChangeRequest, actio
       return new BillingRejectedError(`Stripe rejected the request; ${explain(request, action, stripeError)}`, options);
     }
   }
+}
+
+/** A Stripe invoice as billing history shows it (amounts in the currency's minor unit, times in ISO 8601). */
+export function invoiceFrom(invoice: Stripe.Invoice): BillingInvoice {
+  return {
+    id: invoice.id ?? '',
+    number: invoice.number ?? null,
+    status: invoice.status ?? null,
+    currency: invoice.currency,
+    total: invoice.total,
+    amountDue: invoice.amount_due,
+    amountPaid: invoice.amount_paid,
+    created: isoFromUnix(invoice.created),
+    periodStart: isoFromUnix(invoice.period_start),
+    periodEnd: isoFromUnix(invoice.period_end),
+    description: invoice.description ?? null,
+    lines: invoice.lines.data.map((line) => ({ description: line.description ?? null, amount: line.amount })),
+    linesComplete: !invoice.lines.has_more,
+    hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+  };
 }
 
 export class StripeBilling implements BillingPort {
@@ -631,7 +658,21 @@ export class StripeBilling implements BillingPort {
     }
   }
 
-  async #call<T>(request: PlanChangeRequest, action: string, send: () => Promise<T>): Promise<T> {
+  /**
+   * The customer's invoices, newest first, a page of `limit` (1–100) after `startingAfter` (an invoice id), as
+   * Stripe lists them (`GET /v1/invoices?customer=`, https://docs.stripe.com/api/invoices/list). A tenant
+   * without a Stripe account has none.
+   */
+  async listInvoices(request: InvoiceListRequest): Promise<InvoicePage> {
+    if (!request.account) return { invoices: [], hasMore: false };
+    const customer = request.account.customerId;
+    const page = await this.#call(request, 'list invoices', () =>
+      this.#stripe.invoices.list({ customer, limit: request.limit, ...(request.startingAfter ? { starting_after: request.startingAfter } : {}) }),
+    );
+    return { invoices: page.data.map(invoiceFrom), hasMore: page.has_more };
+  }
+
+  async #call<T>(request: BillingCaller, action: string, send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (error) {

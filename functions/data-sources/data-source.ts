@@ -25,10 +25,21 @@ export interface DataSourceDescription {
   readonly fields: Readonly<Record<string, string>>;
 }
 
+/**
+ * Records a source keeps after a purge because a law obliges the controller to (GDPR Art. 17(3)(b)): purge
+ * deletes none of them and says how many it kept; `remaining` counts only records that should have gone.
+ */
+export interface DataRetention {
+  /** Why they are kept, for the README and the hard delete's proof (the law, and who keeps them). */
+  readonly basis: string;
+}
+
 export interface DataSource {
   /** Stable, file-name-safe name (`tenant`, `audit`, `documents`, ...): the export's folder, the manifest key. */
   readonly name: string;
   readonly description: DataSourceDescription;
+  /** Present on a source whose records are kept by law (billing history): purge keeps them and says so. */
+  readonly retention?: DataRetention;
   /** How many records `exportPage` yields for this tenant now. */
   count(tenantId: string): Promise<number>;
   /**
@@ -37,9 +48,12 @@ export interface DataSource {
    */
   exportPage(tenantId: string, cursor: string | null, limit: number): Promise<DataPage>;
   /** Delete every record of this tenant in this source; idempotent (purging an empty source deletes nothing). Returns how many were deleted. */
-  purge(tenantId: string): Promise<{ readonly deleted: number }>;
-  /** How many records of this tenant remain (0 once purged): the proof a hard delete records. */
-  verifyPurged(tenantId: string): Promise<{ readonly remaining: number }>;
+  purge(tenantId: string): Promise<{ readonly deleted: number; readonly retained?: number }>;
+  /**
+   * How many records of this tenant remain (0 once purged): the proof a hard delete records. A source with
+   * `retention` reports the records it keeps by law as `retained`, not as `remaining`.
+   */
+  verifyPurged(tenantId: string): Promise<{ readonly remaining: number; readonly retained?: number }>;
 }
 
 /** A cursor this source did not issue (tampered with, or from another source). */

@@ -253,6 +253,9 @@ export class PineconeProvisioner implements ResourceProvisioner {
   }
 }
 
+/** Sort key prefix of the provisioning ledger's items in the tenant's partition. */
+export const PINECONE_SK_PREFIX = 'PINECONE#';
+
 /** The provisioning ledger in the lifecycle table: pk=TENANT#<id>, sk=PINECONE#<operationId>, replaced on put. */
 export class DynamoProvisioningLedger implements ProvisioningLedger {
   readonly #client: DynamoDBDocumentClient;
@@ -264,7 +267,7 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
   }
 
   #key(tenantId: string, operationId: string) {
-    return { pk: tenantPk(tenantId), sk: `PINECONE#${operationId}` };
+    return { pk: tenantPk(tenantId), sk: `${PINECONE_SK_PREFIX}${operationId}` };
   }
 
   async put(tenantId: string, operationId: string, record: ProvisioningRecord): Promise<void> {

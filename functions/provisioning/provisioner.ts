@@ -26,7 +26,8 @@ export class ProvisioningTransientError extends Error {
   }
 }
 
-const SK_PREFIX = 'PROVISIONED#';
+/** Sort key prefix of a tenant's provisioned-resources items (one per plan change). */
+export const PROVISIONED_SK_PREFIX = 'PROVISIONED#';
 
 /** Local adapter: each provisioning is an item under the tenant, so tests can see exactly what is up. */
 export class LocalProvisioner implements ResourceProvisioner {
@@ -43,13 +44,13 @@ export class LocalProvisioner implements ResourceProvisioner {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
-        Item: { pk: tenantPk(tenantId), sk: `${SK_PREFIX}${operationId}`, type: 'provisioned', operationId, resources, at: new Date().toISOString() },
+        Item: { pk: tenantPk(tenantId), sk: `${PROVISIONED_SK_PREFIX}${operationId}`, type: 'provisioned', operationId, resources, at: new Date().toISOString() },
       }),
     );
   }
 
   async release(tenantId: string, operationId: string): Promise<void> {
-    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: `${SK_PREFIX}${operationId}` } }));
+    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: `${PROVISIONED_SK_PREFIX}${operationId}` } }));
   }
 
   /** What operations still hold provisioned resources for the tenant (tests: nothing dangles after a rollback). */
@@ -58,7 +59,7 @@ export class LocalProvisioner implements ResourceProvisioner {
       new QueryCommand({
         TableName: this.#tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': SK_PREFIX },
+        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': PROVISIONED_SK_PREFIX },
         ConsistentRead: true,
       }),
     );

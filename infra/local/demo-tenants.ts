@@ -1,5 +1,9 @@
 /** The four demo tenants of the course notebook, seeded into a fresh local stack. */
 import type { NewTenant, TenantStore } from '../../functions/tenants/tenant-store';
+import { defaultDocumentPrefix } from '../../functions/data-sources/documents-source';
+import { S3VectorStore } from '../../functions/data-sources/s3-vector-store';
+import { LOCAL_DOCUMENTS_BUCKET } from './local-settings';
+import { localS3ClientConfig } from './s3-local';
 
 export const DEMO_TENANTS: readonly (NewTenant & { readonly suspended?: string })[] = [
   // Usage fits even the free plan: the notebook's "valid downgrade".
@@ -28,4 +32,47 @@ export async function seedDemoTenants(store: TenantStore): Promise<number> {
     created += 1;
   }
   return created;
+}
+
+/** Dimensions of the demo vectors: those of OpenAI's text-embedding-3-small, a common choice. */
+export const DEMO_VECTOR_DIMENSION = 1536;
+
+/** The documents a demo tenant has: a few short notes, as an application would store them. */
+export function demoDocuments(tenantId: string, name: string): Array<{ key: string; body: string; contentType: string }> {
+  return [
+    { key: 'handbook/welcome.md', body: `# Welcome to ${name}\n\nOnboarding notes for new users of ${tenantId}.\n`, contentType: 'text/markdown; charset=utf-8' },
+    { key: 'handbook/security.md', body: `# Security at ${name}\n\nRotate API keys every 90 days.\n`, contentType: 'text/markdown; charset=utf-8' },
+    { key: 'reports/2026-q3.json', body: JSON.stringify({ tenant: tenantId, quarter: '2026-Q3', queries: 1200 }), contentType: 'application/json' },
+  ];
+}
+
+/** A deterministic unit-length embedding for a demo chunk (a seeded sine, not a model's output). */
+function demoEmbedding(seed: number): number[] {
+  const values = Array.from({ length: DEMO_VECTOR_DIMENSION }, (_, d) => Math.sin(seed * 7.13 + d * 0.37));
+  const norm = Math.hypot(...values);
+  return values.map((value) => value / norm);
+}
+
+/**
+ * Give the demo tenants their documents (under `tenants/<id>/` of the documents bucket) and one vector per
+ * document (in the local vector store), on the local S3 server at `s3Endpoint`; what is there is overwritten.
+ */
+export async function seedDemoContent(s3Endpoint: string): Promise<void> {
+  const { PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const s3 = new S3Client(localS3ClientConfig(s3Endpoint));
+  const vectors = new S3VectorStore({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET });
+  try {
+    for (const [t, tenant] of DEMO_TENANTS.entries()) {
+      const documents = demoDocuments(tenant.tenantId as string, tenant.name);
+      for (const document of documents) {
+        await s3.send(new PutObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: `${defaultDocumentPrefix(tenant.tenantId as string)}${document.key}`, Body: document.body, ContentType: document.contentType }));
+      }
+      await vectors.upsert(
+        tenant.tenantId as string,
+        documents.map((document, d) => ({ id: `${document.key}#0`, values: demoEmbedding(t * 10 + d), metadata: { document: document.key, chunk: 0 } })),
+      );
+    }
+  } finally {
+    s3.destroy();
+  }
 }

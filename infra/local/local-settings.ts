@@ -8,6 +8,9 @@ import { signToken } from '../../functions/auth/api-tokens';
 /** The data folder when none is given: `.local/` in the repository (ignored by git). */
 export const DEFAULT_DATA_DIR = join(__dirname, '..', '..', '.local');
 export const LOCAL_TABLE_NAME = 'tenant-lifecycle';
+/** The local S3 server's buckets: the application's documents (and the local vector store), and exports. */
+export const LOCAL_DOCUMENTS_BUCKET = 'tenant-documents';
+export const LOCAL_EXPORTS_BUCKET = 'tenant-exports';
 export const TOKEN_USAGE = 'usage: npm run token -- --operator | --tenant <tenantId> [--subject NAME] [--ttl-hours N] [--data-dir PATH]';
 
 /** `npm run token` was given arguments it cannot mint from; the message says what to give instead. */

@@ -12,13 +12,14 @@ import type { OperationOutcome } from '../../functions/operations/operation-stor
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
+import { LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
+import { startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
 
-export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --data-dir PATH]';
+export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --s3-port N] [-- --data-dir PATH]';
 /**
  * Running workflows (and a schedule being delivered) get this long to finish or compensate when the stack
  * stops; any left are rolled back by the sweep at the next start.
@@ -30,6 +31,8 @@ export interface LocalStackOptions {
   readonly apiPort: number;
   /** DynamoDB Local's port on 127.0.0.1; 0 picks a free one. */
   readonly dynamoPort: number;
+  /** The local S3 server's port on 127.0.0.1; 0 (the default) picks a free one. */
+  readonly s3Port?: number;
   /** The data folder, absolute: the database (under `dynamodb/`), the token key and the lock file. */
   readonly dataDir: string;
   /** Start from an empty database (the demo tenants are seeded again). */
@@ -44,6 +47,8 @@ export interface LocalStackOptions {
 export interface LocalStackInfo {
   readonly url: string;
   readonly dynamoEndpoint: string;
+  /** The local S3 server (s3rver), with the documents and exports buckets. */
+  readonly s3Endpoint: string;
   /** Where DynamoDB Local keeps the database: `<dataDir>/dynamodb`. */
   readonly databaseDir: string;
   /** How many demo tenants this start created (0 when the database was kept). */
@@ -51,26 +56,29 @@ export interface LocalStackInfo {
   readonly tokens: { readonly operator: string; readonly acme: string };
 }
 
-function portOption(value: string | undefined, fallback: number, name: string): number {
+function portOption(value: string | undefined, fallback: number, name: string, allowZero = false): number {
   const port = Number(value ?? fallback);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LocalStackError(`${name} must be a port number 1-65535, got '${value}'. ${START_USAGE}`);
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new LocalStackError(`${name} must be a port number ${allowZero ? '0-65535 (0: a free one)' : '1-65535'}, got '${value}'. ${START_USAGE}`);
+  }
   return port;
 }
 
 /**
  * `npm start`'s options from its arguments and environment: `--port`/PORT (3000), `--dynamodb-port`/
- * DYNAMODB_PORT (8000), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`. Throws LocalStackError for a port
+ * DYNAMODB_PORT (8000), `--s3-port`/S3_PORT (0: a free port), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`. Throws LocalStackError for a port
  * that is not 1-65535, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option or a positional.
  */
 export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalStackOptions {
   const { values } = parseArgs({
     args: [...args],
-    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 's3-port': { type: 'string' }, 'data-dir': { type: 'string' } },
     strict: true,
   });
   return {
     apiPort: portOption(values.port ?? env.PORT, 3000, '--port'),
     dynamoPort: portOption(values['dynamodb-port'] ?? env.DYNAMODB_PORT, 8000, '--dynamodb-port'),
+    s3Port: portOption(values['s3-port'] ?? env.S3_PORT, 0, '--s3-port', true),
     dataDir: localDataDir(values['data-dir'], env),
     reset: values.reset,
   };
@@ -116,6 +124,7 @@ export function bannerLines(info: LocalStackInfo): string[] {
     '',
     `Tenant lifecycle control plane (local) is up: ${info.url}`,
     `  DynamoDB Local   ${info.dynamoEndpoint}  table '${LOCAL_TABLE_NAME}', data in ${info.databaseDir}${info.seeded > 0 ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
+    `  S3 (s3rver)      ${info.s3Endpoint}  buckets '${LOCAL_DOCUMENTS_BUCKET}' (documents, vectors), '${LOCAL_EXPORTS_BUCKET}'`,
     '',
     `  export API=${info.url}`,
     `  export TOKEN=${info.tokens.operator}`,
@@ -163,7 +172,7 @@ export class LocalStack {
   readonly options: LocalStackOptions;
   readonly #log: (line: string) => void;
   readonly #logError: (line: string) => void;
-  readonly #running: { dynamo?: DynamoDbLocal; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void } = {};
+  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void } = {};
   #stopping = false;
 
   constructor(options: LocalStackOptions) {
@@ -194,19 +203,34 @@ export class LocalStack {
     checkJava();
     await reservePort(apiPort, 'the API (set PORT or --port)');
     const dynamoPort = await reservePort(this.options.dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
+    const s3Port = await reservePort(this.options.s3Port ?? 0, 'the local S3 server (set S3_PORT or --s3-port)');
     this.#unlessStopping();
 
     running.release = lockDataDir(dataRoot, { apiPort }).release;
     const databaseDir = join(dataRoot, 'dynamodb');
-    if (this.options.reset) rmSync(databaseDir, { recursive: true, force: true });
-    mkdirSync(databaseDir, { recursive: true });
+    // Objects (documents, vectors, exports) are kept beside the database, and reset with it.
+    const objectsDir = join(dataRoot, 's3');
+    if (this.options.reset) for (const dir of [databaseDir, objectsDir]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [databaseDir, objectsDir]) mkdirSync(dir, { recursive: true });
 
-    running.dynamo = await startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir });
+    // Both at once: each takes seconds to answer. Whichever failed, the other is stopped (stop() sees both).
+    const [dynamo, s3] = await Promise.allSettled([
+      startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir }),
+      startS3Local({ port: s3Port, directory: objectsDir, buckets: [LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET] }),
+    ]);
+    if (dynamo.status === 'fulfilled') running.dynamo = dynamo.value;
+    if (s3.status === 'fulfilled') running.s3 = s3.value;
+    if (dynamo.status === 'rejected') throw dynamo.reason;
+    if (s3.status === 'rejected') throw s3.reason;
     this.#unlessStopping();
-    const dynamoEndpoint = running.dynamo.endpoint;
+    const dynamoEndpoint = dynamo.value.endpoint;
+    const s3Endpoint = s3.value.endpoint;
 
     // The handlers read their configuration once, at import: set it before importing them.
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint;
+    process.env.AWS_ENDPOINT_URL_S3 = s3Endpoint;
+    process.env.DOCUMENTS_BUCKET = LOCAL_DOCUMENTS_BUCKET;
+    process.env.EXPORTS_BUCKET = LOCAL_EXPORTS_BUCKET;
     process.env.TABLE_NAME = LOCAL_TABLE_NAME;
     const tokenKey = localTokenKey(dataRoot);
     process.env.TOKEN_SECRET = tokenKey;
@@ -215,6 +239,10 @@ export class LocalStack {
     process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
 
     const seeded = await ensureTable(dynamoEndpoint);
+    if (seeded > 0) {
+      const { seedDemoContent } = await import('./demo-tenants');
+      await seedDemoContent(s3Endpoint);
+    }
     // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
     const { LocalWorkflowRunner } = await import('./local-workflow-runner');
     const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
@@ -253,6 +281,7 @@ export class LocalStack {
     const info: LocalStackInfo = {
       url: api.url,
       dynamoEndpoint,
+      s3Endpoint,
       databaseDir,
       seeded,
       tokens: {
@@ -266,12 +295,13 @@ export class LocalStack {
 
   /**
    * Stop in order: no new requests, no new schedules, running workflows given WORKFLOW_GRACE_MS, then the JVM
-   * (TERM, KILL 2 s later), then the data folder's lock. Resolves when done; safe to call more than once.
+   * (TERM, KILL 2 s later) and the local S3 server, then the data folder's lock. Resolves when done; safe to call more than once.
    */
   async stop(): Promise<void> {
     this.#stopping = true;
     const running = this.#running;
-    const { closeApi, scheduler, workflows, dynamo } = running;
+    const { closeApi, scheduler, workflows, dynamo, s3 } = running;
+    running.s3 = undefined;
     running.closeApi = undefined;
     running.scheduler = undefined;
     running.workflows = undefined;
@@ -282,7 +312,7 @@ export class LocalStack {
       await Promise.race([Promise.all([scheduler?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
       clearTimeout(grace);
     }
-    await dynamo?.stop();
+    await Promise.all([dynamo?.stop(), s3?.stop()]);
     this.release();
   }
 

@@ -727,6 +727,23 @@ export class FakeStripeServer {
           },
         };
       }),
+      // List invoices: newest first (created, then the later id first), `limit` 1–100 (default 10) after
+      // `starting_after` (https://docs.stripe.com/api/invoices/list, https://docs.stripe.com/api/pagination).
+      compile('GET', '/v1/invoices', (request) => {
+        const limit = request.form.limit === undefined ? 10 : Number(request.form.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+          return stripeError(400, { type: 'invalid_request_error', param: 'limit', message: 'This value must be between 1 and 100.' });
+        }
+        const order = (invoice: Record<string, unknown>) => [Number(invoice.created), Number(String(invoice.id).replace(/\D/g, ''))] as const;
+        const all = [...this.#invoices.values()]
+          .filter((invoice) => request.form.customer === undefined || invoice.customer === request.form.customer)
+          .sort((a, b) => order(b)[0] - order(a)[0] || order(b)[1] - order(a)[1]);
+        const after = request.form.starting_after;
+        const start = after === undefined ? 0 : all.findIndex((invoice) => invoice.id === after) + 1;
+        if (after !== undefined && start === 0) return notFound(`No such invoice: '${after}'`);
+        const data = all.slice(start, start + limit);
+        return { body: { object: 'list', url: '/v1/invoices', has_more: start + limit < all.length, data } };
+      }),
       compile('GET', '/v1/invoices/:id', (_request, { id }) => {
         const invoice = this.#invoices.get(id as string);
         return invoice ? { body: invoice } : notFound(`No such invoice: '${id}'`);

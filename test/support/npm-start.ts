@@ -66,6 +66,7 @@ export class NpmStart {
   readonly child: ChildProcess;
   readonly apiPort: number;
   readonly dynamoPort: number;
+  readonly s3Port: number;
   readonly dataDir: string;
   stdout = '';
   stderr = '';
@@ -74,10 +75,11 @@ export class NpmStart {
   /** Pids seen while it ran: killed in `cleanup` whatever happened. */
   readonly #seen = new Set<number>();
 
-  private constructor(child: ChildProcess, apiPort: number, dynamoPort: number, dataDir: string, ownsDataDir: boolean) {
+  private constructor(child: ChildProcess, ports: { api: number; dynamo: number; s3: number }, dataDir: string, ownsDataDir: boolean) {
     this.child = child;
-    this.apiPort = apiPort;
-    this.dynamoPort = dynamoPort;
+    this.apiPort = ports.api;
+    this.dynamoPort = ports.dynamo;
+    this.s3Port = ports.s3;
     this.dataDir = dataDir;
     this.#ownsDataDir = ownsDataDir;
     child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
@@ -89,6 +91,7 @@ export class NpmStart {
   static async spawn(options: NpmStartOptions = {}): Promise<NpmStart> {
     const apiPort = await reservePort(0, 'the test API');
     const dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+    const s3Port = await reservePort(0, 'the test local S3 server');
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'npm-start-'));
     // A clean environment, as a user's shell would have: nothing of the test runner's AWS settings.
     const env: NodeJS.ProcessEnv = {
@@ -97,6 +100,7 @@ export class NpmStart {
       TMPDIR: process.env.TMPDIR,
       PORT: String(apiPort),
       DYNAMODB_PORT: String(dynamoPort),
+      S3_PORT: String(s3Port),
       LOCAL_DATA_DIR: dataDir,
       npm_config_update_notifier: 'false',
     };
@@ -104,7 +108,7 @@ export class NpmStart {
     const child = options.viaShell
       ? spawn('sh', ['-c', `npm ${npmArgs.join(' ')}; echo "npm exited with $?"`], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn('npm', npmArgs, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new NpmStart(child, apiPort, dynamoPort, dataDir, options.dataDir === undefined);
+    return new NpmStart(child, { api: apiPort, dynamo: dynamoPort, s3: s3Port }, dataDir, options.dataDir === undefined);
   }
 
   /** The process group: the spawned process leads it (detached), as a shell's job leader does. */
@@ -133,8 +137,11 @@ export class NpmStart {
     this.remember();
   }
 
-  /** The processes of this instance: its process group, and the JVM and its ancestors wherever they are. */
-  processes(table: ProcessInfo[] = processTable()): { npm: number; node: number; jvm: number; all: number[] } {
+  /**
+   * The processes of this instance: its process group, the JVM and its ancestors wherever they are, and the local
+   * S3 server (a node child running s3rver on this instance's port) once it runs.
+   */
+  processes(table: ProcessInfo[] = processTable()): { npm: number; node: number; jvm: number; s3?: number; all: number[] } {
     const jvm = table.find((entry) => entry.args.includes('DynamoDBLocal.jar') && entry.args.includes(`-port ${this.dynamoPort}`));
     if (!jvm) throw new Error(`No DynamoDB Local JVM on port ${this.dynamoPort}`);
     // The node process running start.ts: the nearest ancestor of the JVM whose command runs start.ts.
@@ -144,7 +151,8 @@ export class NpmStart {
     if (!node) throw new Error('No node process running start.ts above the JVM');
     const npm = table.find((entry) => entry.pgid === this.pgid && /^npm start\b/.test(entry.args));
     const all = table.filter((entry) => entry.pgid === this.pgid).map((entry) => entry.pid);
-    return { npm: npm?.pid ?? this.pgid, node: node.pid, jvm: jvm.pid, all: [...new Set([...all, node.pid, jvm.pid])] };
+    const s3 = table.find((entry) => entry.args.includes('s3rver') && entry.args.includes(` ${this.s3Port} `))?.pid;
+    return { npm: npm?.pid ?? this.pgid, node: node.pid, jvm: jvm.pid, s3, all: [...new Set([...all, node.pid, jvm.pid, ...(s3 === undefined ? [] : [s3])])] };
   }
 
   remember(): void {
@@ -164,6 +172,7 @@ export class NpmStart {
       left = alive.map((entry) => `${entry.pid} ${entry.args.slice(0, 120)}`);
       if (!(await refusesConnections(this.apiPort))) left.push(`API port ${this.apiPort} accepts connections`);
       if (!(await refusesConnections(this.dynamoPort))) left.push(`DynamoDB Local port ${this.dynamoPort} accepts connections`);
+      if (!(await refusesConnections(this.s3Port))) left.push(`local S3 server port ${this.s3Port} accepts connections`);
       if (left.length === 0) return { ms: Date.now() - started, left };
       await sleep(100);
     }

@@ -17,7 +17,18 @@ import type { ApiResult } from './response';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Keys of idempotency records: pk `IDEMPOTENCY#<scope>#<key>`, sk `IDEMPOTENCY`. */
+export const IDEMPOTENCY_PK_PREFIX = 'IDEMPOTENCY#';
 const RECORD_SK = 'IDEMPOTENCY';
+export const IDEMPOTENCY_SK = RECORD_SK;
+
+/**
+ * Keys are scoped per caller: role, tenant (for tenant tokens) and subject, so two callers never share one. An
+ * empty subject gives the prefix of every scope of that role and tenant (`tenant:acme:`).
+ */
+export function idempotencyScope(role: string, tenantId: string | undefined, subject: string): string {
+  return `${role}:${tenantId ?? '*'}:${subject}`;
+}
 
 interface IdempotencyRecord {
   readonly status: 'IN_PROGRESS' | 'COMPLETED';
@@ -44,7 +55,7 @@ export class IdempotencyStore {
   }
 
   #key(scope: string, key: string) {
-    return { pk: `IDEMPOTENCY#${scope}#${key}`, sk: RECORD_SK };
+    return { pk: `${IDEMPOTENCY_PK_PREFIX}${scope}#${key}`, sk: RECORD_SK };
   }
 
   #epoch(): number {
@@ -138,8 +149,7 @@ export function idempotency(options: { routeId: string; store: () => Idempotency
       throw new ApiError(400, 'INVALID_IDEMPOTENCY_KEY', 'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces (a UUID works).');
     }
     const principal = principalOf(request.event);
-    // Keys are scoped per caller: role, tenant (for tenant tokens) and subject, so two callers never share one.
-    const scope = `${principal.role}:${principal.tenantId ?? '*'}:${principal.subject}`;
+    const scope = idempotencyScope(principal.role, principal.tenantId, principal.subject);
     const claim = { scope, key, fingerprint: requestFingerprint(options.routeId, request.event) };
     const result = await options.store().begin(claim.scope, claim.key, claim.fingerprint);
     if (result.kind === 'replay') {

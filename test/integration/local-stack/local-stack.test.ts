@@ -2,7 +2,8 @@
  * The local stack of `npm start`, run in this process (startLocalStack), as a user of `npm start` sees it: a
  * data folder made on first start, the demo tenants seeded, a banner whose URL and tokens work, one line per
  * request and per workflow outcome, the folder refused to a second stack, data kept across a restart and
- * dropped by --reset, and stop() closing the API and stopping the JVM. DynamoDB Local is the stack's own
+ * dropped by --reset, and stop() closing the API and stopping the JVM and the local S3 server (whose buckets hold
+ * the demo tenants' documents and vectors, kept under the data folder). DynamoDB Local is the stack's own
  * (a free port and a temporary folder), not the integration project's; every start here is stopped in afterAll.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,28 @@ import { LOCK_FILE } from '../../../infra/local/data-dir-lock';
 import { LocalStackError, reservePort } from '../../../infra/local/dynamodb-local';
 import { LocalStack, startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { processTable, refusesConnections } from '../../support/npm-start';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DocumentsSource } from '../../../functions/data-sources/documents-source';
+import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
+import { VectorsSource } from '../../../functions/data-sources/vectors-source';
+import { LOCAL_DOCUMENTS_BUCKET } from '../../../infra/local/local-settings';
+import { localS3ClientConfig } from '../../../infra/local/s3-local';
+
+/** The demo documents and vectors of a tenant, as the stack at `s3Endpoint` holds them. */
+async function demoContent(s3Endpoint: string, tenantId: string) {
+  const s3 = new S3Client(localS3ClientConfig(s3Endpoint));
+  try {
+    const documents = await new DocumentsSource({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET }).exportPage(tenantId, null, 100);
+    const vectors = await new VectorsSource(new S3VectorStore({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET })).exportPage(tenantId, null, 100);
+    return { documents: documents.records, vectors: vectors.records };
+  } finally {
+    s3.destroy();
+  }
+}
+
+function s3Running(s3Endpoint: string): boolean {
+  return processTable().some((entry) => entry.args.includes('s3rver') && entry.args.includes(` ${new URL(s3Endpoint).port} `));
+}
 
 const root = mkdtempSync(join(tmpdir(), 'local-stack-'));
 /** Does not exist before the first start. */
@@ -86,6 +109,17 @@ describe('Function: startLocalStack', () => {
     const { text, url, token, acmeToken } = banner();
     expect(text).toContain(`DynamoDB Local   http://127.0.0.1:${dynamoPort}  table 'tenant-lifecycle', data in ${join(dataDir, 'dynamodb')} (demo tenants seeded)`);
     expect({ url, token, acmeToken }).toEqual({ url: first.url, token: first.tokens.operator, acmeToken: first.tokens.acme });
+    expect(text).toContain(`S3 (s3rver)      ${first.s3Endpoint}  buckets 'tenant-documents' (documents, vectors), 'tenant-exports'`);
+    // The demo tenants have documents and vectors (1,536 dimensions) in the local stores.
+    const acme = await demoContent(first.s3Endpoint, 'acme-corp');
+    expect(acme.documents.map((document) => document.key)).toEqual(['handbook/security.md', 'handbook/welcome.md', 'reports/2026-q3.json']);
+    expect(acme.documents[1]).toMatchObject({ contentType: 'text/markdown; charset=utf-8', body: expect.stringContaining('Welcome to Acme Corp') });
+    expect(acme.vectors.map((vector) => [vector.id, (vector.values as number[]).length])).toEqual([
+      ['handbook/security.md#0', 1536],
+      ['handbook/welcome.md#0', 1536],
+      ['reports/2026-q3.json#0', 1536],
+    ]);
+    expect((await demoContent(first.s3Endpoint, 'techstart-inc')).documents[1]?.body).toContain('TechStart Inc');
 
     const tenants = await get(`${url}/tenants`, token);
     expect(tenants.status).toBe(200);
@@ -137,12 +171,18 @@ describe('Function: startLocalStack', () => {
   it('stop() should close the API, stop the JVM and give up the data folder', async () => {
     const { url, token } = banner();
     expect((await post(`${url}/tenants`, token, { tenantId: 'own-co', name: 'Own Co', email: 'admin@own.example', plan: 'free' })).status).toBe(201);
+    const s3 = new S3Client(localS3ClientConfig(first.s3Endpoint));
+    await s3.send(new PutObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: 'tenants/own-co/notes.txt', Body: 'kept' }));
+    s3.destroy();
+    expect(s3Running(first.s3Endpoint)).toBe(true);
 
     await first.stop();
 
     expect(await refusesConnections(Number(new URL(url).port))).toBe(true);
     expect(await refusesConnections(dynamoPort)).toBe(true);
     expect(jvmRunning()).toBe(false);
+    expect(await refusesConnections(Number(new URL(first.s3Endpoint).port))).toBe(true);
+    expect(s3Running(first.s3Endpoint)).toBe(false);
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   }, 30_000);
 
@@ -152,6 +192,8 @@ describe('Function: startLocalStack', () => {
     expect(banner().text).toContain('(kept from the last run; --reset to start over)');
     expect(kept.seeded).toBe(0);
     expect((await get(`${kept.url}/tenants/own-co`, firstToken)).status).toBe(200);
+    // Objects are kept too (under <data>/s3), and the demo content is not written again over them.
+    expect((await demoContent(kept.s3Endpoint, 'own-co')).documents).toEqual([expect.objectContaining({ key: 'notes.txt', body: 'kept' })]);
     expect(((await get(`${kept.url}/tenants/techstart-inc`, firstToken)).body as { plan: string }).plan).toBe('starter');
     await kept.stop();
 
@@ -159,9 +201,12 @@ describe('Function: startLocalStack', () => {
     expect(banner().text).toContain('(demo tenants seeded)');
     expect(reset.seeded).toBe(4);
     expect((await get(`${reset.url}/tenants/own-co`, firstToken)).status).toBe(404);
+    expect((await demoContent(reset.s3Endpoint, 'own-co')).documents).toEqual([]);
+    expect((await demoContent(reset.s3Endpoint, 'acme-corp')).documents).toHaveLength(3);
     expect(((await get(`${reset.url}/tenants/techstart-inc`, firstToken)).body as { plan: string }).plan).toBe('free');
     await reset.stop();
     expect(jvmRunning()).toBe(false);
+    expect(s3Running(reset.s3Endpoint)).toBe(false);
   }, 120_000);
 });
 

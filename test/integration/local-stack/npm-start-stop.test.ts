@@ -1,8 +1,8 @@
 /**
  * `npm start` stops however it is stopped: a signal to npm, to the node process running start.ts or to the
  * whole process group (Ctrl-C, a closing terminal), or the death of the process that launched it. Each way,
- * within 5 s, the API and DynamoDB Local stop answering and no process of the instance is left (the JVM
- * included). Each case runs the real `npm start` with its own ports and data folder.
+ * within 5 s, the API, DynamoDB Local and the local S3 server stop answering and no process of the instance is
+ * left (the JVM and the S3 server's node process included). Each case runs the real `npm start` with its own ports and data folder.
  */
 import { NpmStart } from '../../support/npm-start';
 
@@ -39,14 +39,16 @@ afterAll(() => {
 // Concurrent (jest's maxConcurrency, 5 by default): each case starts its own instance, ~4-6 s of CPU.
 describe('npm start stops however it is stopped', () => {
   it.concurrent.each(CASES.map((stopCase) => [stopCase.name, stopCase] as const))(
-    '%s: API, DynamoDB Local and every process gone within 5 s',
+    '%s: API, DynamoDB Local, the S3 server and every process gone within 5 s',
     async (_name, stopCase) => {
       const instance = await NpmStart.spawn({ viaShell: stopCase.viaShell });
       instances.push(instance);
       try {
         if (stopCase.duringStartup) await instance.jvmStarted();
         else await instance.ready();
-        const { npm, node, jvm, all } = instance.processes();
+        const { npm, node, jvm, s3, all } = instance.processes();
+        // Up: the S3 server runs beside the JVM (not yet, perhaps, while DynamoDB Local is still starting).
+        if (!stopCase.duringStartup) expect(s3).toEqual(expect.any(Number));
         const target = { npm, node, group: -instance.pgid, launcher: instance.pgid }[stopCase.target];
 
         process.kill(target, stopCase.signal);

@@ -15,6 +15,7 @@ function delegate(): BillingPort {
     applyPlanChange: jest.fn(async () => ({ kind: 'subscription_updated' as const, effectiveAt: 'now', amountInvoiced: 123, currency: 'usd', references: {} })),
     revertPlanChange: jest.fn(async () => undefined),
     findAppliedChange: jest.fn(async () => undefined),
+    listInvoices: jest.fn(async () => ({ invoices: [], hasMore: false })),
   };
 }
 

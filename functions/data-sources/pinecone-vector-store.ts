@@ -1,0 +1,84 @@
+/**
+ * The vector store on Pinecone, through the official SDK (`@pinecone-database/pinecone`): a tenant's vectors are
+ * the namespace of its placement (`tenant_<id>`, in the pooled index or its dedicated one). Ids are listed with
+ * `listPaginated` (serverless indexes; ids in bitwise order, a pagination token per page), fetched with `fetch`
+ * (at most 100 ids a request), and deleted with `deleteAll` on the namespace
+ * (https://docs.pinecone.io/guides/manage-data/list-record-ids, /delete-data).
+ * The SDK is loaded on first use (`pinecone`), as the provisioner does, so a cold start does not parse it.
+ */
+import type { Pinecone } from '@pinecone-database/pinecone';
+import type { StoredVector, VectorIdPage, VectorStore } from './vector-store';
+
+export interface VectorPlacementRef {
+  readonly index: string;
+  readonly namespace: string;
+}
+
+export interface PineconeVectorStoreOptions {
+  /** The SDK client, built on first use (API key from Secrets Manager on AWS). */
+  readonly pinecone: () => Promise<Pinecone>;
+  /** Where the tenant's vectors are: its placement (tenant record's resources), else the pooled index. */
+  readonly placementOf: (tenantId: string) => Promise<VectorPlacementRef>;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && error.name === 'PineconeNotFoundError';
+}
+
+export class PineconeVectorStore implements VectorStore {
+  readonly name = 'pinecone';
+  readonly #options: PineconeVectorStoreOptions;
+
+  constructor(options: PineconeVectorStoreOptions) {
+    this.#options = options;
+  }
+
+  async #namespace(tenantId: string) {
+    const placement = await this.#options.placementOf(tenantId);
+    return (await this.#options.pinecone()).index(placement.index).namespace(placement.namespace);
+  }
+
+  async listIds(tenantId: string, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage> {
+    const namespace = await this.#namespace(tenantId);
+    try {
+      const page = await namespace.listPaginated({ limit: options.limit, paginationToken: options.paginationToken });
+      const ids = (page.vectors ?? []).map((vector) => vector.id).filter((id): id is string => typeof id === 'string');
+      return { ids, next: page.pagination?.next };
+    } catch (error) {
+      if (isNotFound(error)) return { ids: [] }; // no namespace (never written, or deleted): no vectors
+      throw error;
+    }
+  }
+
+  async fetch(tenantId: string, ids: readonly string[]): Promise<StoredVector[]> {
+    const namespace = await this.#namespace(tenantId);
+    const found: StoredVector[] = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      const { records } = await namespace.fetch({ ids: ids.slice(i, i + 100) });
+      for (const id of ids.slice(i, i + 100)) {
+        const record = records[id];
+        if (record) found.push({ id, values: record.values ?? [], ...(record.metadata ? { metadata: record.metadata } : {}) });
+      }
+    }
+    return found;
+  }
+
+  async upsert(tenantId: string, vectors: readonly StoredVector[]): Promise<void> {
+    const namespace = await this.#namespace(tenantId);
+    // 1,536 floats are about 37 KB of JSON: 40 vectors stay under Pinecone's 2 MB request limit.
+    for (let i = 0; i < vectors.length; i += 40) {
+      await namespace.upsert({
+        records: vectors.slice(i, i + 40).map((vector) => ({ id: vector.id, values: [...vector.values], ...(vector.metadata ? { metadata: vector.metadata as Record<string, string> } : {}) })),
+      });
+    }
+  }
+
+  async deleteAll(tenantId: string): Promise<void> {
+    const namespace = await this.#namespace(tenantId);
+    try {
+      await namespace.deleteAll();
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // a namespace that is not there has nothing to delete
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The other items of the tenant's partition that are the control plane's bookkeeping: query leases, what was
+ * provisioned for the tenant's plan, and where its vectors were placed by each plan change.
+ */
+import { LEASE_SK_PREFIX } from '../leases/query-lease-store';
+import { PROVISIONED_SK_PREFIX } from '../provisioning/provisioner';
+import { PINECONE_SK_PREFIX } from '../provisioning/pinecone-provisioner';
+import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
+
+export function tenantItemsSource(options: TableSourceOptions): PartitionSource {
+  return new PartitionSource({
+    ...options,
+    name: 'tenant-items',
+    tableItems: [
+      { name: 'query lease', pkPrefix: 'TENANT#', skPrefix: LEASE_SK_PREFIX },
+      { name: 'provisioned resources', pkPrefix: 'TENANT#', skPrefix: PROVISIONED_SK_PREFIX },
+      { name: 'vector placement', pkPrefix: 'TENANT#', skPrefix: PINECONE_SK_PREFIX },
+    ],
+    toRecord: (item) => ({ kind: item.type, ...withoutStorageAttributes(item, ['type']) }),
+    description: {
+      summary:
+        'Bookkeeping items of the tenant in the lifecycle table (DynamoDB), one record each: query leases (taken by the application while it runs a query; they expire), the resources provisioned by each plan change, and where each plan change placed the tenant\'s vectors.',
+      fields: {
+        kind: 'lease, provisioned or pinecone-provisioning.',
+        leaseId: 'lease: the lease id.',
+        holder: 'lease: who took it (the application instance).',
+        acquiredAt: 'lease: when it was taken (ISO 8601, UTC).',
+        leaseExpiresAt: 'lease: when it stops counting (milliseconds since 1970-01-01 UTC).',
+        expiresAt: 'lease: when DynamoDB may remove the item (seconds since 1970-01-01 UTC, 300 s after leaseExpiresAt).',
+        operationId: 'provisioned: the plan change that provisioned the resources.',
+        resources: 'provisioned: limits (counts, storage in GB, -1 unlimited), request rate (requests per second) and vector placement.',
+        at: 'provisioned: when (ISO 8601, UTC).',
+        record: 'pinecone-provisioning: placement (index, namespace), what releasing it deletes (index, namespace or nothing), whether the operation created the index, and when (ISO 8601).',
+      },
+    },
+  });
+}

@@ -1,0 +1,35 @@
+/** The tenant record (`TENANT#<id>` / `TENANT`): who the tenant is, its plan, state and billing references. */
+import { TENANT_SK } from '../tenants/tenant-table';
+import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
+
+/** Attributes of the tenant item that another source exports (usage: ./usage-source.ts) or that are storage. */
+const NOT_EXPORTED = ['type', 'usage', 'usageMeasuredAt'];
+
+export function tenantRecordSource(options: TableSourceOptions): PartitionSource {
+  return new PartitionSource({
+    ...options,
+    name: 'tenant',
+    tableItems: [{ name: 'tenant', pkPrefix: 'TENANT#', sk: TENANT_SK }],
+    toRecord: (item) => withoutStorageAttributes(item, NOT_EXPORTED),
+    description: {
+      summary: 'The tenant record in the lifecycle table (DynamoDB): one record, the tenant as it is now. Its usage figures are in the usage source.',
+      fields: {
+        tenantId: 'The tenant id (lowercase letters, digits and dashes).',
+        name: 'The organisation name given at sign-up.',
+        email: 'The contact email address.',
+        plan: 'The plan: free, starter, professional or enterprise.',
+        state: 'The lifecycle state (active, suspended, upgrading, downgrading, exporting, reactivating, deleting, deleted).',
+        origin: 'For a transitional state: the state it returns to.',
+        operationId: 'The operation that owns a transitional state.',
+        readOnlyReason: 'Why the tenant is read-only, while it is.',
+        resources: 'What is provisioned for the plan: limits (counts, storage in GB, -1 unlimited), request rate (requests per second), vector placement (index and namespace).',
+        billing: 'Stripe references: customerId, subscriptionId, subscriptionItemId.',
+        scheduledPlanChange: 'A plan change waiting for the end of the billing period: operationId, plan, effectiveAt (ISO 8601).',
+        version: 'The record version: 1 at creation, plus one per change (each change has an audit record).',
+        createdAt: 'When the tenant was created (ISO 8601, UTC).',
+        updatedAt: 'When the record last changed (ISO 8601, UTC).',
+        stateChangedAt: 'When the tenant entered its current state (ISO 8601, UTC).',
+      },
+    },
+  });
+}
