@@ -26,6 +26,7 @@ const STATEMACHINES = join(__dirname, '..', '..', 'statemachines');
 /** What the stack substitutes for each placeholder; locally any well-formed ARN, since Tasks are overridden. */
 export const LOCAL_SUBSTITUTIONS: Readonly<Record<string, string>> = {
   PlanChangeTaskFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-plan-change-task',
+  ExportTaskFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-export-task',
 };
 
 /** The ASL of a workflow with its `${Placeholder}`s substituted; throws on a placeholder left unknown. */
