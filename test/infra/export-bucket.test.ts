@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../../infra/app';
 import { ExportBucket, type ExportBucketProps } from '../../infra/constructs/export-bucket';
 import { cdkOutdir, logicalId, removeCdkOutdirs, resourcesOf, statementsOfRole, synthContext, validationFindings } from '../support/cdk-template';
 
@@ -96,5 +97,15 @@ describe('Class: ExportBucket', () => {
     new Bucket(stack, 'Plain', { enforceSSL: true });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(validationFindings(app).findings.map((finding) => finding.rule)).toContain('AwsSolutions-S1');
+  });
+
+  it('should be in the stack, kept 30 days unless context exportRetentionDays says otherwise, which must be a whole number of days', () => {
+    const expiry = (context: Record<string, unknown>) => {
+      const { stack } = buildApp({ outdir: cdkOutdir('export-bucket'), context: synthContext(context), nag: false, variables: {} });
+      return Template.fromStack(stack).toJSON().Resources[logicalId(stack, stack.exports.bucket)].Properties.LifecycleConfiguration.Rules[0];
+    };
+    expect(expiry({})).toEqual({ Id: 'expire-exports', ExpirationInDays: 30, Status: 'Enabled' });
+    expect(expiry({ exportRetentionDays: '7' })).toMatchObject({ ExpirationInDays: 7 });
+    for (const bad of ['0', 'a week', '1.5']) expect(() => expiry({ exportRetentionDays: bad })).toThrow(/exportRetentionDays must be a whole number of days/);
   });
 });
