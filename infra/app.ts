@@ -5,6 +5,7 @@
  *   removalPolicy   'retain' (default) or 'destroy': what happens to the table, logs and token key on delete.
  *   stripePriceIds  JSON object of plan id to Stripe price id, e.g. '{"starter":"price_123"}'.
  *   stripeSecretArn full ARN of a Secrets Manager secret holding the Stripe secret key (else: local ledger).
+ *   exportRetentionDays days a GDPR export is kept before the export bucket's lifecycle deletes it (default 30).
  *   pineconeSecretArn full ARN of a Secrets Manager secret holding the Pinecone API key (else: local provisioner),
  *                   with pineconeRegion (required with it) and pineconeDimension (default 1536).
  */
@@ -58,6 +59,7 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     stripePriceIds: stripePriceIdsFrom(app.node.tryGetContext('stripePriceIds')),
     stripeSecretArn: secretArnFrom('stripeSecretArn', app.node.tryGetContext('stripeSecretArn')),
     pinecone: pineconeFrom(app),
+    exportRetentionDays: exportRetentionDaysFrom(app.node.tryGetContext('exportRetentionDays')),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
@@ -83,6 +85,13 @@ function pineconeFrom(app: App): { secretArn: string; region: string; dimension?
   const dimension = Number(rawDimension);
   if (!Number.isInteger(dimension) || dimension < 1 || dimension > 20_000) throw new Error('Context pineconeDimension must be a whole number from 1 to 20000.');
   return { secretArn, region, dimension };
+}
+
+function exportRetentionDaysFrom(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`Context exportRetentionDays must be a whole number of days from 1 to 3650, got '${String(value)}'.`);
+  return days;
 }
 
 function removalPolicyFrom(value: unknown): RemovalPolicy {

@@ -5,6 +5,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
 import type { HandlerFunction } from './constructs/handler-function';
+import { ExportBucket } from './constructs/export-bucket';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
@@ -53,6 +54,11 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default - no Pinecone: the local provisioner records placements without moving vectors
    */
   readonly pinecone?: { readonly secretArn: string; readonly region: string; readonly dimension?: number };
+  /**
+   * Days a GDPR export is kept in the export bucket before S3 lifecycle deletes it.
+   * @default 30
+   */
+  readonly exportRetentionDays?: number;
 }
 
 export class TenantLifecycleStack extends Stack {
@@ -63,6 +69,8 @@ export class TenantLifecycleStack extends Stack {
   readonly planChange: PlanChangeWorkflow;
   readonly sweeper: StuckOperationSweeper;
   readonly scheduler: OneShotScheduler;
+  /** Where GDPR exports are written and downloaded from (the export workflow is not wired yet). */
+  readonly exports: ExportBucket;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
     super(scope, id, props);
@@ -79,6 +87,7 @@ export class TenantLifecycleStack extends Stack {
       stripePriceIds: props.stripePriceIds,
     });
     this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
+    this.exports = new ExportBucket(this, 'Exports', { removalPolicy, retentionDays: props.exportRetentionDays });
     const workflowProps = { table: this.table, removalPolicy, logRetention: props.logRetention, stripePriceIds: props.stripePriceIds };
     this.sweeper = new StuckOperationSweeper(this, 'Sweeper', workflowProps);
     this.workflows = new Map(
@@ -123,6 +132,7 @@ export class TenantLifecycleStack extends Stack {
       value: this.api.tokenSecret.secretArn,
       description: 'Secrets Manager secret holding the HMAC key for API tokens.',
     });
+    new CfnOutput(this, 'ExportBucketName', { value: this.exports.bucket.bucketName, description: `GDPR exports, kept ${this.exports.retentionDays} days.` });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
       value: this.scheduler.deadLetterQueue.queueUrl,
       description: 'One-shot schedule deliveries (period-end plan changes) that failed after their retries.',

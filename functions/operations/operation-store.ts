@@ -4,7 +4,7 @@
  * compensation reads this record, not the (possibly lost) step outputs, to know what to undo.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getDocumentClient } from '../shared/aws-clients';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { config } from '../shared/config';
@@ -19,9 +19,10 @@ export const OPERATION_SK = 'OPERATION';
 /**
  * `scheduled`: waiting for its time (a downgrade at the end of the billing period); `running`: its workflow
  * runs; `compensating`: a compensation (or a cancellation) has claimed it, late steps are refused from then
- * on; then one of the ends: `succeeded`, `rolled_back` (undone after it started), `cancelled` (undone before).
+ * on; then one of the ends: `succeeded`, `rolled_back` (undone after it started), `cancelled` (undone before),
+ * `failed` (a workflow with nothing to undo, an export, that could not finish: the tenant is back where it was).
  */
-export const OPERATION_STATUSES = ['scheduled', 'running', 'compensating', 'succeeded', 'rolled_back', 'cancelled'] as const;
+export const OPERATION_STATUSES = ['scheduled', 'running', 'compensating', 'succeeded', 'rolled_back', 'cancelled', 'failed'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
 export interface OperationError {
@@ -83,7 +84,7 @@ export const UNFINISHED_OPERATIONS = 'operation:unfinished';
 export const SCHEDULED_OPERATIONS = 'operation:scheduled';
 
 /** The statuses an ended operation may have. */
-export type FinalStatus = 'succeeded' | 'rolled_back' | 'cancelled';
+export type FinalStatus = 'succeeded' | 'rolled_back' | 'cancelled' | 'failed';
 
 /** How a workflow ended, as logged (locally one line, on AWS a structured log entry): what operators search by. */
 export interface OperationOutcome {
@@ -166,6 +167,24 @@ export class OperationStore {
       [BY_STATE_INDEX.partitionKey]: UNFINISHED_OPERATIONS,
       [BY_STATE_INDEX.sortKey]: at,
     };
+  }
+
+  /**
+   * Record an operation that failed before it could start (its initiate event was refused), so its id still
+   * answers with the reason. A no-op when the operation exists already (false then).
+   */
+  async putFailed(operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'>, error: OperationError): Promise<boolean> {
+    const at = this.#now().toISOString();
+    const item: Record<string, unknown> = { ...this.newItem(operation), status: 'failed', error, finishedAt: at };
+    delete item[BY_STATE_INDEX.partitionKey];
+    delete item[BY_STATE_INDEX.sortKey];
+    try {
+      await this.#client.send(new PutCommand({ TableName: this.#tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (caught) {
+      if (caught instanceof ConditionalCheckFailedException) return false;
+      throw caught;
+    }
   }
 
   async find(operationId: string): Promise<Operation | undefined> {

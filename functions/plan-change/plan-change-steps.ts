@@ -14,6 +14,7 @@ import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { VersionConflictError } from '../tenants/errors';
 import type { TenantStore } from '../tenants/tenant-store';
 import { guardContention } from '../workflows/errors';
+import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
 
 /** The execution input: ids and choices only, never payloads (Step Functions' 256 KB limit). */
@@ -31,10 +32,7 @@ export interface PlanChangeInput {
 }
 
 /** What a Catch hands to `compensate`: the error name and its cause. */
-export interface StepFailure {
-  readonly Error: string;
-  readonly Cause?: string;
-}
+export type { StepFailure };
 
 export interface PlanChangeDependencies {
   readonly tenants: TenantStore;
@@ -193,19 +191,6 @@ async function releasePrevious(deps: PlanChangeDependencies, input: PlanChangeIn
   if (typeof previousProvisionedBy === 'string' && previousProvisionedBy !== input.operationId) {
     await deps.provisioner.release(input.tenantId, previousProvisionedBy);
   }
-}
-
-function describeFailure(failure: StepFailure | undefined): { code: string; message: string } {
-  if (!failure) return { code: 'Unknown', message: 'The workflow failed without an error.' };
-  let message = failure.Cause ?? '';
-  try {
-    // A Lambda error's Cause is the JSON of { errorType, errorMessage }.
-    const parsed = JSON.parse(message) as { errorMessage?: string };
-    if (parsed.errorMessage) message = parsed.errorMessage;
-  } catch {
-    // plain text cause
-  }
-  return { code: failure.Error, message };
 }
 
 /**

@@ -45,6 +45,10 @@ export interface Config {
   readonly secretsManagerEndpoint: string | undefined;
   /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
   readonly s3Endpoint: string | undefined;
+  /** The application's documents bucket (one prefix per tenant): a data source of exports and erasure. */
+  readonly documentsBucket: string | undefined;
+  /** The bucket GDPR exports are written to and downloaded from. */
+  readonly exportsBucket: string | undefined;
   readonly stripePriceIds: StripePriceIds;
   /** Each workflow's state machine (AWS), from `<WORKFLOW>_STATE_MACHINE_ARN` (stateMachineArnVariable). */
   readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>;
@@ -100,6 +104,12 @@ function load(): Config {
     tokenSecretArn: optional('TOKEN_SECRET_ARN'),
     secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
     s3Endpoint: optional('AWS_ENDPOINT_URL_S3') ?? optional('AWS_ENDPOINT_URL'),
+    get documentsBucket() {
+      return optional('DOCUMENTS_BUCKET');
+    },
+    get exportsBucket() {
+      return optional('EXPORTS_BUCKET');
+    },
     stripePriceIds: {
       starter: optional('STRIPE_PRICE_STARTER'),
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),

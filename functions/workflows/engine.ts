@@ -43,7 +43,7 @@ export async function runTask(deps: WorkflowPorts, workflow: string, event: Work
   const steps = await workflowSteps(workflow);
   if (!steps.steps.includes(event.step)) throw new UnknownStepError(workflow, event.step);
   logFor(workflow, event.operation, { step: event.step });
-  const result = await steps.run(deps, event.step, event.operation, event.failure);
+  const result = await steps.run(deps, event.step, event.operation, event.failure, event as unknown as Readonly<Record<string, unknown>>);
   if (steps.endingSteps.includes(event.step)) await logOutcome(deps, event.operation.operationId);
   return result;
 }

@@ -66,8 +66,11 @@ export interface WorkflowSteps<Deps = unknown, Input extends WorkflowInput = Wor
   readonly steps: readonly string[];
   /** The steps after which the execution has ended (its outcome is logged). */
   readonly endingSteps: readonly string[];
-  /** Run one step; what it answers is the Task's result. */
-  run(deps: Deps, step: string, input: Input, failure?: StepFailure): Promise<unknown>;
+  /**
+   * Run one step; what it answers is the Task's result. `event` is the Task's whole payload, for a workflow
+   * whose states hand a step more than the operation (a cursor, a source name: never records).
+   */
+  run(deps: Deps, step: string, input: Input, failure?: StepFailure, event?: Readonly<Record<string, unknown>>): Promise<unknown>;
   /** Undo whatever the operation did (the execution ended badly, or the sweeper found it stuck). */
   compensate(deps: Deps, input: Input, failure: StepFailure): Promise<unknown>;
   /**

@@ -13,6 +13,7 @@ type StepsLoader = () => Promise<WorkflowSteps<WorkflowPorts, never>>;
 /** One loader per registry entry (a registry entry without one does not compile). */
 const BUILT_IN: Record<WorkflowName, StepsLoader> = {
   'plan-change': async () => (await import('../plan-change/plan-change-workflow')).planChangeSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
+  export: async () => (await import('../export/export-workflow')).exportSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
 };
 
 const loaders = new Map<string, StepsLoader>(Object.entries(BUILT_IN));

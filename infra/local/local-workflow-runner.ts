@@ -47,6 +47,21 @@ export function loadDefinition(workflow: string, substitutions: Readonly<Record<
 /** The input a Task state hands its step: the operation, with the workflow's own fields. */
 export type TaskInput = WorkflowInput & Readonly<Record<string, unknown>>;
 
+interface AslState {
+  readonly Type: string;
+  readonly ItemProcessor?: { readonly States: Record<string, AslState> };
+  readonly Iterator?: { readonly States: Record<string, AslState> };
+  readonly Branches?: readonly { readonly States: Record<string, AslState> }[];
+}
+
+/** Every Task state's name, also those inside Map (ItemProcessor, Iterator) and Parallel branches. */
+export function taskStateNames(states: Readonly<Record<string, AslState>>): string[] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    ...(state.Type === 'Task' ? [name] : []),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((inner) => (inner ? taskStateNames(inner.States) : [])),
+  ]);
+}
+
 /** A test hook: throw from a Task state before or after its work (after = the work happened, the answer was lost). */
 export type FaultInjector = (state: string, phase: 'before' | 'after', input: TaskInput) => void | Promise<void>;
 
@@ -98,7 +113,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     const states = Object.entries(definition.States as Record<string, { Type: string; Error?: string }>);
     const machine = {
       machine: new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } }),
-      taskStates: states.filter(([, state]) => state.Type === 'Task').map(([name]) => name),
+      taskStates: taskStateNames(definition.States as Record<string, AslState>),
       failErrors: new Set(states.flatMap(([, state]) => (state.Type === 'Fail' && state.Error ? [state.Error] : []))),
     };
     this.#machines.set(workflow, machine);
@@ -119,7 +134,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         state,
         async (event: TaskEvent) => {
           await this.#options.faults?.(state, 'before', event.operation);
-          const result = await steps.run(deps(), event.step, event.operation, event.failure);
+          const result = await steps.run(deps(), event.step, event.operation, event.failure, event as unknown as Readonly<Record<string, unknown>>);
           await this.#options.faults?.(state, 'after', event.operation);
           return result;
         },

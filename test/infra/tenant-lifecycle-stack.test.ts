@@ -463,6 +463,11 @@ describe('Class: TenantLifecycleStack', () => {
       // Assess
       template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: logicalId(stack, stack.scheduler.deadLetterQueue) } });
     });
+
+    it('should output the export bucket', () => {
+      // Assess
+      template.hasOutput('ExportBucketName', { Value: { Ref: logicalId(stack, stack.exports.bucket) } });
+    });
   });
 
   describe('Context', () => {

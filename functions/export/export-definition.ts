@@ -1,0 +1,21 @@
+/**
+ * The GDPR export workflow's entry in the workflow registry (functions/workflows/registry.ts): data only; the
+ * steps are in export-workflow.ts (loaded by the functions that run them).
+ */
+import type { WorkflowDefinition } from '../workflows/workflow-definition';
+
+export const EXPORT_WORKFLOW = {
+  name: 'export',
+  title: 'data export',
+  description: 'GDPR data export (Art. 15/20): every data source in gzip NDJSON parts, a manifest, verification against the stored bytes.',
+  asl: 'statemachines/export.asl.json',
+  taskFunctionPlaceholder: 'ExportTaskFunctionArn',
+  events: { initiates: ['initiate_export'], completes: ['complete_export'], rollsBackWith: ['fail_export'] },
+  scheduleTargets: [],
+  // The ASL's own TimeoutSeconds (24 h: a large tenant's export runs for a while; test/infra holds them equal).
+  timeoutSeconds: 86_400,
+  // Past the timeout plus the "execution ended badly" rule's retries.
+  stuckAfterSeconds: 86_400 + 30 * 60,
+  // The longest Task TimeoutSeconds in the ASL is 900 s (verification); leave room above it.
+  taskTimeoutSeconds: 930,
+} as const satisfies WorkflowDefinition;
