@@ -190,6 +190,15 @@ export class OperationStore {
   }
 
   /**
+   * Record `step` (one or several markers, the last being the one checked) if it is not recorded yet and the
+   * operation is still `expected`, in one conditional write; ConditionalCheckFailedException otherwise (a
+   * retried step, or the operation ended): the caller then reads the record to know which.
+   */
+  async recordFirst(operationId: string, step: string | readonly string[], expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
+    await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.stepUpdate(operationId, step, {}, expected) }));
+  }
+
+  /**
    * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once
    * (`step` may be several markers recorded at once, the last being the one checked).
    * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.

@@ -9,6 +9,10 @@
  * version, so a stale one is refused by DynamoDB; a step whose carried facts turn out stale (a retry of a step
  * that had done its work, a tenant changed under it) falls back to reading the tenant and the operation, as
  * every step does when nothing is carried (a scheduled change's start, a redelivered execution).
+ * A step marker written on the condition that the operation is still `running` needs no read of the tenant
+ * to know the operation still owns it: the only events out of `upgrading`/`downgrading` are the complete and
+ * rollback events, which only the owner may apply; the commit ends the operation in the same transaction,
+ * and a compensation claims the operation (`compensating`) before it rolls the tenant back.
  */
 import { BillingRejectedError, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
@@ -191,13 +195,14 @@ const PROVISIONING_STARTED = ['drained', 'provisioning_started'] as const;
 
 /**
  * Step 3: bring up the new plan's resources before billing changes. `provisioning_started` is durable before
- * the provider is called, so a compensation releases whatever this may have made.
+ * the provider is called, so a compensation releases whatever this may have made. The current placement is
+ * the carried tenant's (nothing but this operation can change it while it runs).
  */
 async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
   const known = await withKnown(
     input.known,
     async (carried) => {
-      await deps.tenants.whileOwned(carried.tenant, input.operationId, [deps.operations.stepUpdate(input.operationId, PROVISIONING_STARTED)]);
+      await deps.operations.recordFirst(input.operationId, PROVISIONING_STARTED);
       return carried;
     },
     async () => {
@@ -223,12 +228,13 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
  * the period end arranged its billing when it was scheduled (a Stripe subscription schedule): nothing to do.
  */
 async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
-  // The tenant's ownership checked in the write of `billing_started` (durable before billing is called), not
-  // by a read; a retry finds the marker there and takes the read path.
+  // `billing_started`, durable before billing is called, written only while the operation runs (so it still
+  // owns the tenant) and only once: a retry, or a period-end change that billed at scheduling, finds the marker
+  // there and takes the read path.
   const carried = await withKnown(
     input.known,
     async (known) => {
-      await deps.tenants.whileOwned(known.tenant, input.operationId, [deps.operations.stepUpdate(input.operationId, 'billing_started')]);
+      await deps.operations.recordFirst(input.operationId, 'billing_started');
       return known;
     },
     async () => undefined,

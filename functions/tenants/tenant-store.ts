@@ -3,7 +3,7 @@
  * conditional update of the tenant item (expected state and version) and one append-only audit item per event.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
@@ -351,41 +351,6 @@ export class TenantStore {
   }
 
   /**
-   * Write `updates` (an operation's step marker, say) only while the tenant is still at `tenant.version` and
-   * owned by `operationId`: one TransactWriteItems with a ConditionCheck on the tenant item, instead of a read
-   * and then a write. The tenant item is not changed (its version stays; no audit entry). Throws the
-   * refusal of tenant-rules.ts (OperationOwnershipError) or VersionConflictError when the tenant changed since,
-   * TenantNotFoundError when it is gone, and the TransactionCanceledException itself when only an update's own
-   * condition failed.
-   */
-  async whileOwned(tenant: KnownTenant, operationId: string, updates: ReadonlyArray<ConditionalUpdate>): Promise<void> {
-    if (tenant.operationId !== operationId) throw this.#notOwner(tenant);
-    const check = {
-      ConditionCheck: {
-        TableName: this.#tableName,
-        Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
-        ConditionExpression: '#version = :expectedVersion AND operationId = :operationId',
-        ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':expectedVersion': tenant.version, ':operationId': operationId },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-      },
-    };
-    await this.#transact(tenant, { actor: 'workflow', operationId }, undefined, [check, ...updates.map((update) => ({ Update: { TableName: this.#tableName, ...update } }))]);
-  }
-
-  /**
-   * One TransactWriteItems whose first item writes or checks the tenant item as it was read; a lost
-   * condition is explained by #explainConflict (against `event`, if one was asked for).
-   */
-  async #transact(tenant: KnownTenant, context: ChangeContext, event: LifecycleEvent | undefined, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<void> {
-    try {
-      await this.#client.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (error) {
-      throw this.#explainConflict(error, tenant, context, event);
-    }
-  }
-
-  /**
    * Record usage the application plane measured at `measuredAt`, unless a report measured later is
    * already recorded (reports may arrive out of order). Does not bump the version and writes no audit entry:
    * usage is a measurement, not a change of the tenant (reported as often as every minute, it would bury the
@@ -597,22 +562,30 @@ export class TenantStore {
       names[`#r${i}`] = field;
       return `#r${i}`;
     });
-    await this.#transact(tenant, context, write.event, [
-      {
-        Update: {
-          TableName: this.#tableName,
-          Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: `#version = :expectedVersion AND ${write.condition.expression}${usageCondition}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
-      ...(write.alsoPut ?? []).map((item) => this.#putNew(item)),
-      ...(write.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
-    ]);
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.#tableName,
+                Key: { pk: tenantPk(tenant.tenantId), sk: TENANT_SK },
+                UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+                ConditionExpression: `#version = :expectedVersion AND ${write.condition.expression}${usageCondition}`,
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
+            ...(write.alsoPut ?? []).map((item) => this.#putNew(item)),
+            ...(write.alsoUpdate ?? []).map((update) => ({ Update: { TableName: this.#tableName, ...update } })),
+          ],
+        }),
+      );
+    } catch (error) {
+      throw this.#explainConflict(error, tenant, context, write.event);
+    }
     const next: Record<string, unknown> = { ...tenant, ...fields };
     for (const field of removed) delete next[field];
     return next as unknown as T;
