@@ -49,8 +49,9 @@ export interface Tenant {
  * The tenant as a workflow knows it between its steps, without reading it again: what a conditional write
  * needs. Every write made against it is conditioned on `version`, so DynamoDB refuses it (VersionConflictError,
  * or the refusal of tenant-rules.ts for the tenant as it is) if the tenant changed since; at that version each
- * field listed is as known and a field left out is absent. Small values only: it travels in a Step Functions
- * execution's input (256 KB limit), never the whole record.
+ * field listed is as known and a field left out is absent (usageMeasuredAt and stateChangedAt aside: a usage
+ * report does not move the version, so a write that rests on usage reads it; see `usageAsRead`). Small values
+ * only: it travels in a Step Functions execution's input (256 KB limit), never the whole record.
  */
 export type KnownTenant = Pick<Tenant, 'tenantId' | 'version' | 'state' | 'plan' | 'usage'> &
   Partial<Pick<Tenant, 'origin' | 'operationId' | 'readOnlyReason' | 'resources' | 'scheduledPlanChange' | 'usageMeasuredAt' | 'stateChangedAt'>>;
