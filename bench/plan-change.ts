@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-local';
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+import { countDynamoDbCalls } from '../test/support/dynamodb-call-counter';
 import { InjectedFault } from '../test/support/injected-fault';
 
 applyLoopbackEnvironment();
@@ -66,6 +67,13 @@ async function main(): Promise<void> {
 
     const client = getDocumentClient();
     await client.send(new CreateTableCommand(createTableInput('bench-plan-change')));
+    // Every DynamoDB request of the functions, the local ledger and the local provisioner (one shared client).
+    const calls = countDynamoDbCalls(client);
+    /** Requests per operation per change since `calls.reset()`, for `changes` changes. */
+    const callsPer = (changes: number) => {
+      const counts = calls.counts();
+      return { total: calls.total() / changes, perCommand: Object.fromEntries(Object.entries(counts).sort().map(([name, n]) => [name, n / changes])) };
+    };
     const ledger = new LedgerBilling({ client, tableName: 'bench-plan-change' });
     const provisioner = new LocalProvisioner({ client, tableName: 'bench-plan-change' });
 
@@ -102,6 +110,7 @@ async function main(): Promise<void> {
       }
 
       const started = performance.now();
+      calls.reset();
       const operations = await Promise.all(
         ids.map(async (tenantId) => {
           const t0 = Date.now();
@@ -111,6 +120,7 @@ async function main(): Promise<void> {
       );
       await runner.idle();
       const wall = (performance.now() - started) / 1000;
+      const perUpgrade = callsPer(TENANTS); // from the request to the end of the execution
 
       const latencies: number[] = [];
       let succeeded = 0;
@@ -131,7 +141,7 @@ async function main(): Promise<void> {
         if (!stable) unstable.push(`${tenantId} (${operation.status}, ${tenant.state}, ${tenant.plan})`);
       }
       latencies.sort((a, b) => a - b);
-      return { label, faultRate, injected: injected(), succeeded, rolledBack, unstable, unexpected: unexpected.length, wall, p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN };
+      return { label, faultRate, injected: injected(), succeeded, rolledBack, unstable, unexpected: unexpected.length, wall, p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies[latencies.length - 1] ?? Number.NaN, calls: perUpgrade };
     };
 
     const { LocalScheduler } = await import('../functions/scheduler/local-scheduler');
@@ -205,6 +215,13 @@ async function main(): Promise<void> {
         `| ${r.label} | ${r.faultRate} | ${r.injected} | ${r.succeeded} | ${r.rolledBack} | ${r.unstable.length} | ${r.p50} | ${r.p95} | ${r.max} | ${r.wall.toFixed(1)} |\n`,
       );
     }
+    process.stdout.write('\nDynamoDB calls per upgrade (counted by a middleware on the client: request, execution, local ledger and provisioner)\n\n');
+    const commands = [...new Set(results.flatMap((r) => Object.keys(r.calls.perCommand)))].sort();
+    process.stdout.write(`| run | ${commands.join(' | ')} | total |\n|-----|${commands.map(() => '---:|').join('')}------:|\n`);
+    for (const r of results) {
+      process.stdout.write(`| ${r.label} | ${commands.map((name) => (r.calls.perCommand[name] ?? 0).toFixed(2)).join(' | ')} | ${r.calls.total.toFixed(2)} |\n`);
+    }
+    process.stdout.write(`calls per upgrade (clean run): ${(results[0]?.calls.total ?? Number.NaN).toFixed(2)}\n`);
     process.stdout.write(`\n${TENANTS} period-end downgrades (professional → starter): scheduled concurrently, then all due at once and fired by the local scheduler\n\n`);
     process.stdout.write('| run | fault rate | faults injected | succeeded | rolled back | unstable | schedule P50 ms | schedule P95 ms | P50 ms from fire | P95 ms | max ms | wall s |\n');
     process.stdout.write('|-----|-----------:|----------------:|----------:|------------:|---------:|----------------:|----------------:|-----------------:|-------:|-------:|-------:|\n');

@@ -225,45 +225,77 @@ export class OperationStore {
   }
 
   /**
-   * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once.
-   * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.
+   * The update that records `steps` (in order; the last is the marker that must not be there yet) with the
+   * `facts` a step learned, for a transaction that also writes the tenant, or for recordStep. Conditioned on
+   * the operation still being `expected`.
    */
-  async recordStep(operationId: string, step: string, facts: Record<string, unknown> = {}, expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
-    const names: Record<string, string> = { '#steps': 'steps', '#status': 'status' };
-    if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
-    const values: Record<string, unknown> = { ':step': [step], ':stepValue': step, ':at': this.#now().toISOString(), ':running': expected };
+  stepUpdate(
+    operationId: string,
+    steps: string | readonly string[],
+    facts: Record<string, unknown> = {},
+    expected: 'scheduled' | 'running' | 'compensating' = 'running',
+  ): ConditionalUpdate {
+    const list = typeof steps === 'string' ? [steps] : steps;
+    const factSets = this.#factSets(facts);
+    return {
+      Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+      UpdateExpression: `SET #steps = list_append(#steps, :step), ${factSets.sets.join(', ')}`,
+      ConditionExpression: 'attribute_exists(pk) AND #status = :running AND NOT contains(#steps, :stepValue)',
+      ExpressionAttributeNames: { '#steps': 'steps', '#status': 'status', ...factSets.names },
+      ExpressionAttributeValues: { ':step': list, ':stepValue': list[list.length - 1], ':running': expected, ...factSets.values },
+    };
+  }
+
+  /** `updatedAt` and the facts, as SET clauses with their names and values. */
+  #factSets(facts: Record<string, unknown>) {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':at': this.#now().toISOString() };
     const sets = ['updatedAt = :at'];
+    if (Object.keys(facts).length > 0) names['#facts'] = 'facts';
     Object.entries(facts).forEach(([key, value], i) => {
       names[`#f${i}`] = key;
       values[`:f${i}`] = value;
       sets.push(`#facts.#f${i} = :f${i}`);
     });
+    return { names, values, sets };
+  }
+
+  /**
+   * Record `step` (one or several markers, the last being the one checked) if it is not recorded yet and the
+   * operation is still `expected`, in one conditional write; ConditionalCheckFailedException otherwise (a
+   * retried step, or the operation ended): the caller then reads the record to know which.
+   */
+  async recordFirst(operationId: string, step: string | readonly string[], expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
+    await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.stepUpdate(operationId, step, {}, expected) }));
+  }
+
+  /**
+   * Record that a step started or finished, with any facts it learned; a repeated marker is recorded once
+   * (`step` may be several markers recorded at once, the last being the one checked).
+   * Throws OperationEndedError once the operation has ended, so a late step stops before doing anything.
+   */
+  async recordStep(operationId: string, step: string | readonly string[], facts: Record<string, unknown> = {}, expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-          UpdateExpression: `SET #steps = list_append(#steps, :step), ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk) AND #status = :running AND NOT contains(#steps, :stepValue)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+      await this.#client
+        .send(
           // The same single write; what it returns is remembered to measure the operation's end without a read.
-          ReturnValues: 'ALL_NEW',
-        }),
-      ).then(({ Attributes }) => Attributes && this.#remember(Attributes as unknown as Operation));
+          new UpdateCommand({ TableName: this.#tableName, ...this.stepUpdate(operationId, step, facts, expected), ReturnValues: 'ALL_NEW' }),
+        )
+        .then(({ Attributes }) => Attributes && this.#remember(Attributes as unknown as Operation));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // Already recorded (a retried step), or the operation ended: a late step must not go on working.
       const operation = await this.get(operationId);
       if (operation.status !== expected) throw new OperationEndedError(operationId, operation.status);
       if (Object.keys(facts).length === 0) return;
+      const { names, values, sets } = this.#factSets(facts);
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: operationPk(operationId), sk: OPERATION_SK },
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([k]) => k.startsWith('#f') || k === '#facts')),
-          ExpressionAttributeValues: Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith(':f') || k === ':at')),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       );
     }
@@ -272,23 +304,26 @@ export class OperationStore {
   /**
    * The update that ends an operation, for a transaction that also moves the tenant: the final state of both
    * is then written at once (a crash cannot leave the tenant committed and the operation running).
-   * `from` is the status the operation must still have. Once the transaction commits, the end is counted
-   * (`onCommitted`: WorkflowEnded and WorkflowDuration, workflow-metrics.ts).
+   * `from` is the status the operation must still have. `facts` are facts the workflow carried to this point,
+   * recorded with the end instead of in a write of their own (the same information, one write less). Once the
+   * transaction commits, the end is counted (`onCommitted`: WorkflowEnded and WorkflowDuration, workflow-metrics.ts).
    */
-  finishUpdate(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): ConditionalUpdate {
-    const at = this.#now().toISOString();
+  finishUpdate(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError, facts: Record<string, unknown> = {}): ConditionalUpdate {
+    const { names, values, sets } = this.#factSets(facts);
+    const at = values[':at'] as string;
     return {
       onCommitted: () => this.#ended(operationId, status, at),
       Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-      UpdateExpression: `SET #status = :status, finishedAt = :at, updatedAt = :at${error ? ', #error = :error' : ''} REMOVE #indexState, #indexSince`,
+      UpdateExpression: `SET #status = :status, finishedAt = :at, ${sets.join(', ')}${error ? ', #error = :error' : ''} REMOVE #indexState, #indexSince`,
       ConditionExpression: '#status = :from',
       ExpressionAttributeNames: {
         '#status': 'status',
         '#indexState': BY_STATE_INDEX.partitionKey,
         '#indexSince': BY_STATE_INDEX.sortKey,
+        ...names,
         ...(error ? { '#error': 'error' } : {}),
       },
-      ExpressionAttributeValues: { ':status': status, ':at': at, ':from': from, ...(error ? { ':error': error } : {}) },
+      ExpressionAttributeValues: { ':status': status, ':from': from, ...values, ...(error ? { ':error': error } : {}) },
     };
   }
 

@@ -9,6 +9,7 @@ import type { PlanChangeTiming } from '../billing/billing-port';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
 import { refusalOf } from '../tenants/tenant-rules';
+import { knownTenant } from '../tenants/tenant-store';
 import { PlanChangeRequestError } from './request-errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { ChangePlanBody } from './plan-change-schemas';
@@ -95,11 +96,12 @@ export async function requestPlanChange(
     return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
   }
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };
-  await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
+  const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
     usageAsRead: direction === 'downgrade', // the downgrade was found to fit the usage read
   });
-  if (!(await startOrUndo(deps, input))) {
+  // The execution starts knowing the tenant as this transaction left it: its first step writes without reading.
+  if (!(await startOrUndo(deps, { ...input, known: { tenant: knownTenant(initiated) } }))) {
     throw new PlanChangeRequestError('WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
   }
   return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);

@@ -3,6 +3,16 @@
  * The ASL holds the order, retries and the catch-all to `compensate`; these functions hold the work. Each is
  * idempotent (a retried step changes nothing twice) and records its progress on the operation record first,
  * so `compensate` knows what to undo even when a step's output was lost.
+ *
+ * The calls budget: each step hands what it learned to the next (`PlanChangeInput.known`, through the ASL's
+ * ResultPath) instead of the next one reading it again. Its writes are conditioned on the carried tenant
+ * version, so a stale one is refused by DynamoDB; a step whose carried facts turn out stale (a retry of a step
+ * that had done its work, a tenant changed under it) falls back to reading the tenant and the operation, as
+ * every step does when nothing is carried (a scheduled change's start, a redelivered execution).
+ * A step marker written on the condition that the operation is still `running` needs no read of the tenant
+ * to know the operation still owns it: the only events out of `upgrading`/`downgrading` are the complete and
+ * rollback events, which only the owner may apply; the commit ends the operation in the same transaction,
+ * and a compensation claims the operation (`compensating`) before it rolls the tenant back.
  */
 import { BillingRejectedError, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
@@ -12,7 +22,8 @@ import { resourcesFor, type PlanResources } from '../provisioning/plan-resources
 import type { ResourceProvisioner } from '../provisioning/provisioner';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { VersionConflictError } from '../tenants/errors';
-import type { TenantStore } from '../tenants/tenant-store';
+import { knownTenant, type KnownTenant, type TenantStore } from '../tenants/tenant-store';
+import { isStoreContention } from '../shared/store-contention';
 import { guardContention } from '../workflows/errors';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
@@ -29,6 +40,19 @@ export interface PlanChangeInput {
   readonly requestedBy: string;
   /** The tenant's Stripe subscription at request time (ids only). */
   readonly account?: BillingAccount;
+  /** What the execution has learned so far (absent or null: the step reads what it needs). */
+  readonly known?: KnownFacts | null;
+}
+
+/**
+ * What a plan-change execution carries from step to step (the ASL puts each working step's result at
+ * `$.operation.known`): small values only, never records (Step Functions' 256 KB payload limit).
+ */
+export interface KnownFacts {
+  /** The tenant as the last write left it; the next write is conditioned on its version. */
+  readonly tenant: KnownTenant;
+  /** When the read-only window opened: the drain timeout counts from it. */
+  readonly drainStartedAt?: string;
 }
 
 /** What a Catch hands to `compensate`: the error name and its cause. */
@@ -90,14 +114,46 @@ function currentResources(tenant: { resources?: PlanResources }, input: PlanChan
   return tenant.resources ?? { ...resourcesFor(input.tenantId, input.fromPlan), provisionedBy: `baseline-${input.tenantId}` };
 }
 
+/**
+ * Run `fast` (the step's conditional write on the carried facts, and nothing else: an error of the work after
+ * it must not run the work twice) when facts are carried; when they turn out stale (a condition failed) or none
+ * are, run `read` (the step's read-then-write path). Contention is thrown for the ASL to retry.
+ */
+async function withKnown<T>(known: KnownFacts | null | undefined, fast: (known: KnownFacts) => Promise<T>, read: () => Promise<T>): Promise<T> {
+  if (known) {
+    try {
+      return await fast(known);
+    } catch (error) {
+      if (isStoreContention(error)) throw error;
+    }
+  }
+  return read();
+}
+
 /** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
-async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
   const readOnlyReason = `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`;
+  const context = { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId };
+  return withKnown(
+    input.known,
+    async (known) => {
+      // The window, its audit entry and the operation's marker with the drain's start time: one transaction.
+      const drainStartedAt = (deps.now?.() ?? new Date()).toISOString();
+      const marker = deps.operations.stepUpdate(input.operationId, 'read_only_window', { drainStartedAt });
+      const tenant = await deps.tenants.startReadOnlyWindow(known.tenant, readOnlyReason, context, { alsoUpdate: [marker] });
+      return { tenant: knownTenant(tenant), drainStartedAt };
+    },
+    () => openReadOnlyWindow(deps, input, readOnlyReason, context),
+  );
+}
+
+async function openReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput, readOnlyReason: string, context: { actor: string; reason: string; operationId: string }): Promise<KnownFacts> {
+  let tenant: KnownTenant;
   for (let attempt = 0; ; attempt += 1) {
-    const tenant = await ownedTenant(deps, input);
+    tenant = await ownedTenant(deps, input);
     if (tenant.readOnlyReason) break;
     try {
-      await deps.tenants.startReadOnlyWindow(tenant, readOnlyReason, { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId });
+      tenant = await deps.tenants.startReadOnlyWindow(tenant, readOnlyReason, context);
       break;
     } catch (error) {
       // A retry of this step raced it: read the tenant again (and find the window open).
@@ -106,19 +162,24 @@ async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChan
   }
   // A retried step keeps the first start time, so retries do not stretch the drain timeout.
   const operation = await deps.operations.get(input.operationId);
-  const drainStartedAt = operation.facts.drainStartedAt ?? (deps.now?.() ?? new Date()).toISOString();
+  const drainStartedAt = String(operation.facts.drainStartedAt ?? (deps.now?.() ?? new Date()).toISOString());
   await deps.operations.recordStep(input.operationId, 'read_only_window', { drainStartedAt });
+  return { tenant: knownTenant(tenant), drainStartedAt };
 }
 
-/** Step 2: wait (through the ASL's retries) until no query lease is live, or give up at the drain timeout. */
-async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
+/**
+ * Step 2: wait (through the ASL's retries) until no query lease is live, or give up at the drain timeout.
+ * Writes nothing: `drained` is recorded with the next step's marker (the same information, one write less).
+ */
+async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts | null> {
   const live = await deps.leases.liveLeases(input.tenantId);
-  if (live.length === 0) {
-    await deps.operations.recordStep(input.operationId, 'drained');
-    return;
+  if (live.length === 0) return input.known ?? null;
+  let drainStartedAt = input.known?.drainStartedAt;
+  if (drainStartedAt === undefined) {
+    const operation = await deps.operations.get(input.operationId);
+    drainStartedAt = String(operation.facts.drainStartedAt ?? operation.createdAt);
   }
-  const operation = await deps.operations.get(input.operationId);
-  const started = Date.parse(String(operation.facts.drainStartedAt ?? operation.createdAt));
+  const started = Date.parse(drainStartedAt);
   const waited = ((deps.now?.() ?? new Date()).getTime() - started) / 1000;
   const holders = [...new Set(live.map((lease) => lease.holder ?? 'unknown'))].slice(0, 5).join(', ');
   if (waited >= input.drainTimeoutSeconds) {
@@ -129,11 +190,28 @@ async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput
   throw new QueriesStillRunningError(`${live.length} in-flight queries (holders: ${holders}); waited ${waited.toFixed(1)} s of ${input.drainTimeoutSeconds} s.`);
 }
 
-/** Step 3: bring up the new plan's resources before billing changes. */
-async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  const tenant = await ownedTenant(deps, input);
-  await deps.operations.recordStep(input.operationId, 'provisioning_started');
-  const current = currentResources(tenant, input);
+/** The markers the provisioning step records before it provisions (`drained`: the drain step writes nothing). */
+const PROVISIONING_STARTED = ['drained', 'provisioning_started'] as const;
+
+/**
+ * Step 3: bring up the new plan's resources before billing changes. `provisioning_started` is durable before
+ * the provider is called, so a compensation releases whatever this may have made. The current placement is
+ * the carried tenant's (nothing but this operation can change it while it runs).
+ */
+async function provisionResources(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
+  const known = await withKnown(
+    input.known,
+    async (carried) => {
+      await deps.operations.recordFirst(input.operationId, PROVISIONING_STARTED);
+      return carried;
+    },
+    async () => {
+      const tenant = await ownedTenant(deps, input);
+      await deps.operations.recordStep(input.operationId, PROVISIONING_STARTED);
+      return { ...input.known, tenant: knownTenant(tenant) };
+    },
+  );
+  const current = currentResources(known.tenant, input);
   await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, current);
   try {
     await deps.operations.recordStep(input.operationId, 'provisioned');
@@ -142,16 +220,32 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
     if (error instanceof OperationEndedError) await deps.provisioner.release(input.tenantId, input.operationId);
     throw error;
   }
+  return known;
 }
 
 /**
  * Step 4: change billing (idempotent on the operation id: a retry never charges twice). A change scheduled for
  * the period end arranged its billing when it was scheduled (a Stripe subscription schedule): nothing to do.
  */
-async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  await ownedTenant(deps, input);
-  if ((await deps.operations.get(input.operationId)).steps.includes('billing_updated')) return;
-  await applyBilling(deps, input, 'running');
+async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
+  // `billing_started`, durable before billing is called, written only while the operation runs (so it still
+  // owns the tenant) and only once: a retry, or a period-end change that billed at scheduling, finds the marker
+  // there and takes the read path.
+  const carried = await withKnown(
+    input.known,
+    async (known) => {
+      await deps.operations.recordFirst(input.operationId, 'billing_started');
+      return known;
+    },
+    async () => undefined,
+  );
+  if (carried) {
+    await recordBillingChange(deps, input, await deps.billing.applyPlanChange(billingRequest(input)), 'running');
+    return carried;
+  }
+  const tenant = await ownedTenant(deps, input);
+  if (!(await deps.operations.get(input.operationId)).steps.includes('billing_updated')) await applyBilling(deps, input, 'running');
+  return { ...input.known, tenant: knownTenant(tenant) };
 }
 
 /**
@@ -162,28 +256,42 @@ async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInpu
 export async function applyBilling(deps: PlanChangeDependencies, input: PlanChangeInput, status: 'scheduled' | 'running'): Promise<BillingChange> {
   await deps.operations.recordStep(input.operationId, 'billing_started', {}, status);
   const change = await deps.billing.applyPlanChange(billingRequest(input));
-  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
+  await recordBillingChange(deps, input, change, status);
   return change;
+}
+
+/** `billing_updated` with the change: what a compensation reverts, without asking billing again. */
+async function recordBillingChange(deps: PlanChangeDependencies, input: PlanChangeInput, change: BillingChange, status: 'scheduled' | 'running'): Promise<void> {
+  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
 }
 
 /**
  * Step 5: the new plan, its resources, the end of the read-only window, complete_* and the operation's
  * `succeeded` in one transaction: the point of no return, and nothing can commit after a compensation began.
  */
-async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<void> {
-  const tenant = await ownedTenant(deps, input);
-  const previous = currentResources(tenant, input);
-  await deps.operations.recordStep(input.operationId, 'committing', { previousProvisionedBy: previous.provisionedBy });
-  await deps.tenants.applyTransition(
-    tenant,
-    EVENTS[input.direction].complete,
-    { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}`, operationId: input.operationId },
-    {
-      changes: { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null },
-      alsoUpdate: [deps.operations.finishUpdate(input.operationId, 'succeeded', 'running')],
+async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<null> {
+  const context = { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}`, operationId: input.operationId };
+  const changes = { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null };
+  const previous = await withKnown(
+    input.known,
+    async (known) => {
+      // The placement to release is recorded with the end (a compensation finding the operation succeeded
+      // repeats its release), instead of a `committing` marker written before.
+      const { provisionedBy } = currentResources(known.tenant, input);
+      const finish = deps.operations.finishUpdate(input.operationId, 'succeeded', 'running', undefined, { previousProvisionedBy: provisionedBy });
+      await deps.tenants.applyTransition(known.tenant, EVENTS[input.direction].complete, context, { changes, alsoUpdate: [finish] });
+      return provisionedBy;
+    },
+    async () => {
+      const tenant = await ownedTenant(deps, input);
+      const { provisionedBy } = currentResources(tenant, input);
+      await deps.operations.recordStep(input.operationId, 'committing', { previousProvisionedBy: provisionedBy });
+      await deps.tenants.applyTransition(tenant, EVENTS[input.direction].complete, context, { changes, alsoUpdate: [deps.operations.finishUpdate(input.operationId, 'succeeded', 'running')] });
+      return provisionedBy;
     },
   );
-  await releasePrevious(deps, input, previous.provisionedBy);
+  await releasePrevious(deps, input, previous);
+  return null;
 }
 
 /** The old placement is unused after the commit; releasing it is idempotent and may be repeated. */
@@ -261,7 +369,7 @@ async function compensate(
   failure?: StepFailure,
   claim?: { readonly from: ReadonlyArray<'scheduled' | 'running' | 'compensating'>; readonly unlessStep?: string },
   by?: CancelledBy,
-): Promise<StepResult> {
+): Promise<CompensationResult> {
   const operation = await deps.operations.beginCompensation(input.operationId, claim?.from, { unlessStep: claim?.unlessStep });
   if (!operation) {
     const current = await deps.operations.get(input.operationId);
@@ -338,7 +446,7 @@ async function compensate(
  * from `running`, so a change whose period end has come and whose workflow runs is not cancelled under it
  * (outcome `not_claimed` then). A cancellation interrupted half-way (`compensating`) is taken up again.
  */
-export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure, by?: CancelledBy): Promise<StepResult> {
+export async function cancelScheduledChange(deps: PlanChangeDependencies, input: PlanChangeInput, reason: StepFailure, by?: CancelledBy): Promise<CompensationResult> {
   return guardContention('cancel', () => compensate(deps, input, reason, { from: ['scheduled', 'compensating'], unlessStep: PERIOD_END_REACHED }, by));
 }
 
@@ -348,11 +456,14 @@ export interface CancelledBy {
   readonly reason?: string;
 }
 
+/** How a compensation ended (`not_claimed` only for a cancellation that found the change started). */
+export type CompensationResult = { readonly outcome: 'rolled_back' | 'succeeded' | 'cancelled' | 'not_claimed' };
+
 /**
- * What a step hands back to the state machine: only `compensate` says something (how it ended; `not_claimed`
- * only for a cancellation that found the change started).
+ * What a step hands back to the state machine: a working step, what the execution knows now (the ASL puts it
+ * at `$.operation.known`; null when the step learned nothing to carry); `compensate`, how it ended.
  */
-export type StepResult = Record<string, never> | { readonly outcome: 'rolled_back' | 'succeeded' | 'cancelled' | 'not_claimed' };
+export type StepResult = KnownFacts | null | CompensationResult;
 
 /** The step dispatcher the Lambda task handler and the local runner both call. */
 export async function runPlanChangeStep(
@@ -367,20 +478,15 @@ export async function runPlanChangeStep(
 async function dispatch(deps: PlanChangeDependencies, step: PlanChangeStep, input: PlanChangeInput, failure?: StepFailure): Promise<StepResult> {
   switch (step) {
     case 'startReadOnlyWindow':
-      await startReadOnlyWindow(deps, input);
-      return {};
+      return startReadOnlyWindow(deps, input);
     case 'drainQueries':
-      await drainQueries(deps, input);
-      return {};
+      return drainQueries(deps, input);
     case 'provisionResources':
-      await provisionResources(deps, input);
-      return {};
+      return provisionResources(deps, input);
     case 'updateBilling':
-      await updateBilling(deps, input);
-      return {};
+      return updateBilling(deps, input);
     case 'commitPlan':
-      await commitPlan(deps, input);
-      return {};
+      return commitPlan(deps, input);
     case 'compensate':
       return compensate(deps, input, failure);
   }

@@ -46,6 +46,23 @@ export interface Tenant {
   readonly stateChangedAt: string;
 }
 
+/**
+ * The tenant as a workflow knows it between its steps, without reading it again: what a conditional write
+ * needs. Every write made against it is conditioned on `version`, so DynamoDB refuses it (VersionConflictError,
+ * or the refusal of tenant-rules.ts for the tenant as it is) if the tenant changed since; at that version each
+ * field listed is as known and a field left out is absent (usageMeasuredAt and stateChangedAt aside: a usage
+ * report does not move the version, so a write that rests on usage reads it; see `usageAsRead`). Small values
+ * only: it travels in a Step Functions execution's input (256 KB limit), never the whole record.
+ */
+export type KnownTenant = Pick<Tenant, 'tenantId' | 'version' | 'state' | 'plan' | 'usage'> &
+  Partial<Pick<Tenant, 'origin' | 'operationId' | 'readOnlyReason' | 'resources' | 'scheduledPlanChange' | 'usageMeasuredAt' | 'stateChangedAt'>>;
+
+/** What a workflow carries of `tenant` (the record as read or as a write left it): KnownTenant's fields only. */
+export function knownTenant(tenant: KnownTenant): KnownTenant {
+  const { tenantId, version, state, plan, usage, origin, operationId, readOnlyReason, resources, scheduledPlanChange } = tenant;
+  return { tenantId, version, state, plan, usage, origin, operationId, readOnlyReason, resources, scheduledPlanChange };
+}
+
 /** What the tenant item says of a scheduled plan change; the operation record has the rest. */
 export interface ScheduledPlanChange {
   readonly operationId: string;
@@ -294,15 +311,16 @@ export class TenantStore {
    * event cannot happen now (IllegalTransitionError, OperationOwnershipError, PlanChangeScheduledError),
    * VersionConflictError when the tenant changed since it was read.
    */
-  async applyTransition(tenant: Tenant, event: LifecycleEvent, context: ChangeContext, options?: TransitionOptions): Promise<Tenant> {
+  async applyTransition<T extends KnownTenant>(tenant: T, event: LifecycleEvent, context: ChangeContext, options?: TransitionOptions): Promise<T> {
     return this.applyTransitions(tenant, [event], context, options);
   }
 
   /**
    * Apply a chain of events as one atomic change: one update of the tenant, one audit entry per event.
-   * Used where no work stands between two steps (resume with nothing to re-provision).
+   * Used where no work stands between two steps (resume with nothing to re-provision). `tenant` may be the
+   * full record or what a workflow knows of it (KnownTenant): fields it does not list are written as absent.
    */
-  async applyTransitions(tenant: Tenant, events: readonly LifecycleEvent[], context: ChangeContext, options: TransitionOptions = {}): Promise<Tenant> {
+  async applyTransitions<T extends KnownTenant>(tenant: T, events: readonly LifecycleEvent[], context: ChangeContext, options: TransitionOptions = {}): Promise<T> {
     if (events.length === 0) throw new RangeError('applyTransitions needs at least one event.');
     const first = events[0] as LifecycleEvent;
     const refusal = refusalOf(tenant, first, context.operationId);
@@ -341,12 +359,19 @@ export class TenantStore {
    * Open the read-only window of a tenant whose transitional state `context.operationId` owns, as it was read
    * (`start_read_only_window` in its history; the window closes with the workflow's complete or rollback).
    * OperationOwnershipError when another operation owns it, VersionConflictError when it changed since.
+   * `alsoUpdate` (the operation's step marker) is written in the same transaction.
    */
-  async startReadOnlyWindow(tenant: Tenant, readOnlyReason: string, context: ChangeContext & { readonly operationId: string }): Promise<Tenant> {
+  async startReadOnlyWindow<T extends KnownTenant>(
+    tenant: T,
+    readOnlyReason: string,
+    context: ChangeContext & { readonly operationId: string },
+    options: { readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate> } = {},
+  ): Promise<T> {
     if (tenant.operationId !== context.operationId) throw this.#notOwner(tenant);
     return this.#change(tenant, [{ event: CHANGE_EVENTS.startReadOnlyWindow, from: tenant.state, to: tenant.state }], context, {
       set: { readOnlyReason },
       condition: { expression: 'operationId = :operationId', values: { ':operationId': context.operationId } },
+      alsoUpdate: options.alsoUpdate,
     });
   }
 
@@ -515,8 +540,8 @@ export class TenantStore {
    * version that was read and on `condition`, with one audit entry per version it adds and `alsoPut` /
    * `alsoUpdate`, in one TransactWriteItems. A lost condition is explained by #explainConflict.
    */
-  async #change(
-    tenant: Tenant,
+  async #change<T extends KnownTenant>(
+    tenant: T,
     entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState }>,
     context: ChangeContext,
     write: {
@@ -530,13 +555,13 @@ export class TenantStore {
       /** Also require the usage report the tenant was read with (TransitionOptions.usageAsRead). */
       readonly usageAsRead?: boolean;
     },
-  ): Promise<Tenant> {
+  ): Promise<T> {
     const at = this.#now().toISOString();
     const version = tenant.version + entries.length;
     const audits: AuditEntry[] = entries.map((entry, i) => ({ tenantId: tenant.tenantId, version: tenant.version + i + 1, at, ...entry, ...context }));
     const state = (write.set?.state as TenantState | undefined) ?? tenant.state;
-    const stateChangedAt = state !== tenant.state ? at : tenant.stateChangedAt;
-    const fields: Record<string, unknown> = { ...write.set, version, updatedAt: at, stateChangedAt };
+    // stateChangedAt moves with the state only (a write that keeps the state need not know when it last moved).
+    const fields: Record<string, unknown> = { ...write.set, version, updatedAt: at, ...(state !== tenant.state ? { stateChangedAt: at } : {}) };
     const removed: string[] = [];
     for (const [field, value] of Object.entries(write.setOrRemove ?? {})) {
       if (value === undefined) removed.push(field);
@@ -590,11 +615,11 @@ export class TenantStore {
     await Promise.all((write.alsoUpdate ?? []).map((update) => update.onCommitted?.()));
     const next: Record<string, unknown> = { ...tenant, ...fields };
     for (const field of removed) delete next[field];
-    return next as unknown as Tenant;
+    return next as unknown as T;
   }
 
   /** The refusal for an operation that does not own the tenant (any more). */
-  #notOwner(tenant: Tenant): OperationOwnershipError {
+  #notOwner(tenant: KnownTenant): OperationOwnershipError {
     return new OperationOwnershipError(tenant.tenantId, tenant.state, tenant.operationId ?? 'none');
   }
 
@@ -604,7 +629,7 @@ export class TenantStore {
    * item, not a second read): another operation owns it, the winner moved it where `event` is not allowed,
    * the winner scheduled a plan change first; else it just changed since it was read.
    */
-  #explainConflict(error: unknown, tenant: Tenant, context: ChangeContext, event?: LifecycleEvent): unknown {
+  #explainConflict(error: unknown, tenant: KnownTenant, context: ChangeContext, event?: LifecycleEvent): unknown {
     if (!(error instanceof TransactionCanceledException)) return error;
     const reason = error.CancellationReasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') return error;

@@ -1,0 +1,140 @@
+/**
+ * The calls budget of a plan change (issue 8): an upgrade, from the request to the end of its execution, is
+ * at most 12 DynamoDB requests, counted by a middleware on the client the functions use (the request, every
+ * step, and the local billing ledger and provisioner, which share that client). What users notice: DynamoDB
+ * Local serves a few hundred transactions a second here, so the count bounds how many upgrades run at once,
+ * and on AWS it is what each one costs. The real ASL runs in-process against DynamoDB Local.
+ *
+ * And the carried facts must never be trusted past their version: a step retried after its work was done
+ * (its answer lost) carries stale facts, falls back to reading, and the change still happens exactly once.
+ */
+import { LedgerBilling } from '../../../functions/billing';
+import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
+import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
+import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
+import { getDocumentClient } from '../../../functions/shared/aws-clients';
+import { config } from '../../../functions/shared/config';
+import { tenantStore } from '../../../functions/tenants/tenant-service';
+import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { countDynamoDbCalls } from '../../support/dynamodb-call-counter';
+import { useTestTable } from '../../support/test-table';
+
+useTestTable();
+const CALLS_PER_UPGRADE = 12;
+const calls = countDynamoDbCalls(getDocumentClient());
+let fault: FaultInjector | undefined;
+const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, retryIntervalMs: 1, faults: (state, phase, input) => fault?.(state, phase, input) });
+const deps = () => ({ ...planChangeDependencies(), runner });
+const ledger = new LedgerBilling({ client: getDocumentClient(), tableName: config.tableName });
+const provisioner = new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
+
+afterEach(async () => {
+  fault = undefined;
+  await runner.idle();
+});
+afterAll(() => calls.remove());
+
+async function newTenant(tenantId: string, plan: 'starter' | 'professional') {
+  await tenantStore().create({ tenantId, name: tenantId, email: `${tenantId}@example.com`, plan, usage: { queriesPerMonth: 10, storageGb: 0.1, documents: 10, users: 2 } }, { actor: 'test' });
+}
+
+/** Request the change and run its execution to the end; the DynamoDB requests of both, per operation. */
+async function changePlan(tenantId: string, plan: 'starter' | 'professional', effective?: 'immediately') {
+  calls.reset();
+  const answer = await requestPlanChange(deps(), tenantId, { plan, dryRun: false, drainTimeoutSeconds: 30, ...(effective ? { effective } : {}) }, 'test');
+  await runner.idle();
+  const counts = calls.counts();
+  const total = calls.total();
+  const operation = await planChangeDependencies().operations.get(answer.body.operationId as string);
+  return { counts, total, operation, tenant: await tenantStore().get(tenantId), history: (await tenantStore().history(tenantId)).items.map((entry) => entry.event) };
+}
+
+/** A step that did its work and then lost its answer: the ASL retries it (a transient Lambda error). */
+function loseAnswerOnce(state: string): FaultInjector {
+  let thrown = false;
+  return (name, phase) => {
+    if (name !== state || phase !== 'after' || thrown) return;
+    thrown = true;
+    const error = new Error(`injected after ${state}: the answer was lost`);
+    error.name = 'Lambda.ServiceException';
+    throw error;
+  };
+}
+
+describe('Plan change: DynamoDB calls per change', () => {
+  it(`should upgrade with at most ${CALLS_PER_UPGRADE} DynamoDB requests, reading the tenant once`, async () => {
+    await newTenant('calls-up', 'starter');
+    const { counts, total, operation, tenant, history } = await changePlan('calls-up', 'professional');
+
+    expect(operation).toMatchObject({ status: 'succeeded', steps: expect.arrayContaining(['read_only_window', 'drained', 'provisioning_started', 'provisioned', 'billing_started', 'billing_updated']) });
+    expect(operation.facts).toMatchObject({ drainStartedAt: expect.any(String), billingChange: { kind: 'subscription_updated' }, previousProvisionedBy: 'baseline-calls-up' });
+    expect(tenant).toMatchObject({ state: 'active', plan: 'professional', version: 4 });
+    expect(tenant.readOnlyReason).toBeUndefined();
+    expect(history).toEqual(['complete_upgrade', 'start_read_only_window', 'initiate_upgrade', 'create']);
+    expect({ total, counts }).toEqual({ total: expect.any(Number), counts: expect.objectContaining({ GetItem: 1 }) });
+    expect(total).toBeLessThanOrEqual(CALLS_PER_UPGRADE);
+  });
+
+  it(`should downgrade immediately with at most ${CALLS_PER_UPGRADE} DynamoDB requests`, async () => {
+    await newTenant('calls-down', 'professional');
+    const { total, operation, tenant } = await changePlan('calls-down', 'starter', 'immediately');
+
+    expect(operation.status).toBe('succeeded');
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect((await ledger.ledgerEntries('calls-down')).map((entry) => entry.kind)).toEqual(['credit']);
+    expect(total).toBeLessThanOrEqual(CALLS_PER_UPGRADE);
+  });
+});
+
+describe('Plan change: a step retried with stale carried facts does its work once', () => {
+  it.each(['StartReadOnlyWindow', 'ProvisionResources', 'UpdateBilling'])('should succeed once when %s is retried after its answer was lost', async (state) => {
+    const tenantId = `calls-retry-${state.toLowerCase()}`;
+    await newTenant(tenantId, 'starter');
+    fault = loseAnswerOnce(state);
+    const { operation, tenant, history } = await changePlan(tenantId, 'professional');
+
+    expect(operation).toMatchObject({ status: 'succeeded', facts: expect.objectContaining({ billingChange: expect.objectContaining({ kind: 'subscription_updated' }) }) });
+    expect(operation.steps).toEqual([...new Set(operation.steps)]); // every marker once
+    expect(operation.steps).toEqual(expect.arrayContaining(['read_only_window', 'drained', 'provisioning_started', 'provisioned', 'billing_started', 'billing_updated']));
+    expect(tenant).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(history).toEqual(['complete_upgrade', 'start_read_only_window', 'initiate_upgrade', 'create']); // one version each
+    expect((await ledger.ledgerEntries(tenantId)).map((entry) => entry.kind)).toEqual(['charge']);
+    expect((await provisioner.outstanding(tenantId)).map((entry) => entry.operationId)).toEqual([operation.operationId]);
+  });
+
+  it('should end succeeded, the old placement released, when the commit is retried after its answer was lost', async () => {
+    await newTenant('calls-retry-commit', 'starter');
+    fault = loseAnswerOnce('CommitPlan');
+    const { operation, tenant, history } = await changePlan('calls-retry-commit', 'professional');
+
+    expect(operation.status).toBe('succeeded');
+    expect(tenant).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(history.filter((event) => event === 'complete_upgrade')).toHaveLength(1);
+    expect((await ledger.ledgerEntries('calls-retry-commit')).map((entry) => entry.kind)).toEqual(['charge']);
+    expect((await provisioner.outstanding('calls-retry-commit')).map((entry) => entry.operationId)).toEqual([operation.operationId]);
+  });
+
+  it('should refuse the write made on a stale version, read the tenant again and go on while the operation still owns it', async () => {
+    await newTenant('calls-stale', 'starter');
+    // Between the drain and provisioning, another writer moves the tenant's version (an operator's repair).
+    fault = async (state, phase, input) => {
+      if (state !== 'DrainQueries' || phase !== 'after' || input.tenantId !== 'calls-stale') return;
+      const tenant = await tenantStore().get('calls-stale');
+      await tenantStore().startReadOnlyWindow(tenant, 'an operator paused writes', { actor: 'operator', operationId: input.operationId });
+    };
+    const { operation, tenant } = await changePlan('calls-stale', 'professional');
+
+    // The carried version is stale: the step reads the tenant again, finds it still owned, and goes on; every
+    // later write is made on the version read (one audit entry per version, none overwritten or skipped).
+    expect(operation.status).toBe('succeeded');
+    expect(tenant).toMatchObject({ state: 'active', plan: 'professional', version: 5 });
+    expect((await tenantStore().history('calls-stale')).items.map((entry) => [entry.version, entry.event])).toEqual([
+      [5, 'complete_upgrade'],
+      [4, 'start_read_only_window'],
+      [3, 'start_read_only_window'],
+      [2, 'initiate_upgrade'],
+      [1, 'create'],
+    ]);
+    expect((await ledger.ledgerEntries('calls-stale')).map((entry) => entry.kind)).toEqual(['charge']);
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * Counts the requests a DynamoDB client sends, per operation (GetItem, UpdateItem, TransactWriteItems,
+ * Query...), with a middleware on the client's own stack: what DynamoDB is asked to serve, measured rather
+ * than estimated. Used by `npm run bench:plan-change` and by the calls-budget test.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface DynamoDbCallCounter {
+  /** Requests per DynamoDB operation since the last reset (e.g. `{ GetItem: 2, TransactWriteItems: 3 }`). */
+  counts(): Record<string, number>;
+  /** Requests of every operation since the last reset. */
+  total(): number;
+  reset(): void;
+  /** Take the middleware off the client. */
+  remove(): void;
+}
+
+const MIDDLEWARE_NAME = 'dynamoDbCallCounter';
+
+/**
+ * Count every request `client` sends from now on. The middleware sits in the `finalizeRequest` step after the
+ * SDK's retry middleware, so an SDK retry counts as the request it is; the operation name is the command's
+ * without its `Command` suffix (a document client's GetCommand sends GetItem).
+ */
+export function countDynamoDbCalls(client: DynamoDBDocumentClient): DynamoDbCallCounter {
+  let counts: Record<string, number> = {};
+  // Typed by hand: the stack's middleware type is a union of every step's, which TypeScript cannot infer from.
+  const middleware = (next: (args: unknown) => Promise<unknown>, context: { readonly commandName?: string }) => async (args: unknown) => {
+    const name = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+    counts[name] = (counts[name] ?? 0) + 1;
+    return next(args);
+  };
+  client.middlewareStack.addRelativeTo(middleware as never, { relation: 'after', toMiddleware: 'retryMiddleware', name: MIDDLEWARE_NAME, override: true });
+  return {
+    counts: () => ({ ...counts }),
+    total: () => Object.values(counts).reduce((sum, n) => sum + n, 0),
+    reset: () => {
+      counts = {};
+    },
+    remove: () => {
+      client.middlewareStack.remove(MIDDLEWARE_NAME);
+    },
+  };
+}
