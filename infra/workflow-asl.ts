@@ -51,3 +51,42 @@ export function filledDefinition(definition: Pick<WorkflowDefinition, 'asl'>, su
   const { text } = readWorkflowAsl(definition, substitutions);
   return JSON.parse(text.replace(/\$\{(\w+)\}/g, (_match, name: string) => substitutions[name] as string)) as Record<string, unknown>;
 }
+
+/** A Task state of an ASL definition, nested ones (Map item processors, Parallel branches) included. */
+export interface AslTask {
+  readonly name: string;
+  /** The state's TimeoutSeconds; undefined when it sets none (or sets TimeoutSecondsPath). */
+  readonly timeoutSeconds: number | undefined;
+}
+
+/** Every Task state of `asl` (parsed ASL JSON), at any depth. */
+export function aslTasks(asl: unknown): AslTask[] {
+  const states = (asl as { States?: Record<string, Record<string, unknown>> } | undefined)?.States ?? {};
+  return Object.entries(states).flatMap(([name, state]) => [
+    ...(state.Type === 'Task' ? [{ name, timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined }] : []),
+    ...aslTasks(state.ItemProcessor ?? state.Iterator),
+    ...((state.Branches as unknown[] | undefined) ?? []).flatMap(aslTasks),
+  ]);
+}
+
+/** Lambda's largest function timeout, seconds (Lambda quotas: "Function timeout", 900 seconds). */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * Check that `definition.taskTimeoutSeconds` fits Lambda (at most 900 s) and stays above every Task state's
+ * TimeoutSeconds: the state machine's States.Timeout, which the ASL retries, must fire before Lambda ends the
+ * invocation (which Step Functions would only see as Lambda.Unknown). Throws an Error naming the file and state.
+ */
+export function checkTaskTimeouts(definition: Pick<WorkflowDefinition, 'asl' | 'name' | 'taskTimeoutSeconds'>, asl: WorkflowAsl): void {
+  const limit = definition.taskTimeoutSeconds;
+  if (!Number.isInteger(limit) || limit < 1 || limit > LAMBDA_MAX_TIMEOUT_SECONDS) {
+    throw new Error(`Workflow '${definition.name}': taskTimeoutSeconds must be a whole number of seconds from 1 to ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum), got ${limit}.`);
+  }
+  for (const task of aslTasks(JSON.parse(asl.text))) {
+    if (task.timeoutSeconds !== undefined && task.timeoutSeconds >= limit) {
+      throw new Error(
+        `${asl.path}: Task state '${task.name}' has TimeoutSeconds ${task.timeoutSeconds}, not below the Task function's timeout of ${limit} s (taskTimeoutSeconds of workflow '${definition.name}').`,
+      );
+    }
+  }
+}

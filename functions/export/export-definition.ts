@@ -16,6 +16,7 @@ export const EXPORT_WORKFLOW = {
   timeoutSeconds: 86_400,
   // Past the timeout plus the "execution ended badly" rule's retries.
   stuckAfterSeconds: 86_400 + 30 * 60,
-  // The longest Task TimeoutSeconds in the ASL is 900 s (verification); leave room above it.
-  taskTimeoutSeconds: 930,
+  // Lambda's maximum (900 s). The longest Task TimeoutSeconds in the ASL (verification, 840 s) stays below it,
+  // so the state machine's States.Timeout fires first (infra/workflow-asl.ts checkTaskTimeouts).
+  taskTimeoutSeconds: 900,
 } as const satisfies WorkflowDefinition;

@@ -129,6 +129,8 @@ export class HandlerFunction extends Construct implements IGrantable {
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
+    // CloudFormation refuses a Lambda timeout above 900 s (Lambda quotas, "Function timeout"): fail at synth instead.
+    if (props.timeout && props.timeout.toSeconds() > 900) throw new Error(`${this.node.path}: a Lambda function's timeout is at most 900 s, got ${props.timeout.toSeconds()} s.`);
     this.entry = props.entry;
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,

@@ -19,7 +19,7 @@ import { UNCAUGHT_EXECUTION_STATUSES } from '../../functions/workflows/engine';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { stateMachineArnVariable } from '../../functions/workflows/registry';
 import type { WorkflowDefinition } from '../../functions/workflows/workflow-definition';
-import { readWorkflowAsl } from '../workflow-asl';
+import { checkTaskTimeouts, readWorkflowAsl } from '../workflow-asl';
 import { HandlerFunction, METRICS_NAMESPACE } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
 import type { LifecycleTable } from './lifecycle-table';
@@ -135,6 +135,7 @@ export class WorkflowStateMachine extends Construct {
 
     const definitionSubstitutions: Record<string, string> = { [definition.taskFunctionPlaceholder]: this.taskFunction.function.functionArn };
     const asl = readWorkflowAsl(definition, definitionSubstitutions);
+    checkTaskTimeouts(definition, asl);
     this.timeout = Duration.seconds(asl.timeoutSeconds);
 
     this.executionLogs = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy });

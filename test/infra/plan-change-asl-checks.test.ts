@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { buildApp } from '../../infra/app';
+import { PLAN_CHANGE_WORKFLOW } from '../../functions/plan-change/plan-change-definition';
 import { PLAN_CHANGE_ASL_PATH } from '../../infra/constructs/plan-change-workflow';
 import { cdkOutdir, removeCdkOutdirs, synthContext } from '../support/cdk-template';
 
@@ -50,5 +51,16 @@ describe('PlanChangeWorkflow: checks of the ASL file', () => {
     editedAsl.text = JSON.stringify(original).replace('${PlanChangeTaskFunctionArn}', '${ExportTaskFunctionArn}');
     expect(editedAsl.text).toContain('${ExportTaskFunctionArn}');
     expect(() => build()).toThrow(`${PLAN_CHANGE_ASL_PATH} has placeholders the stack does not fill: ExportTaskFunctionArn.`);
+  });
+
+  it("should refuse a Task TimeoutSeconds that does not stay below the Task function's own timeout, naming the state", () => {
+    // Lambda would cut the invocation first: Step Functions sees Lambda.Unknown instead of the States.Timeout it retries.
+    const edited = structuredClone(original) as { States: Record<string, { Type: string; TimeoutSeconds?: number }> };
+    const [name, task] = Object.entries(edited.States).find(([, state]) => state.Type === 'Task' && state.TimeoutSeconds !== undefined)!;
+    task.TimeoutSeconds = PLAN_CHANGE_WORKFLOW.taskTimeoutSeconds;
+    editedAsl.text = JSON.stringify(edited);
+    expect(() => build()).toThrow(
+      `${PLAN_CHANGE_ASL_PATH}: Task state '${name}' has TimeoutSeconds ${PLAN_CHANGE_WORKFLOW.taskTimeoutSeconds}, not below the Task function's timeout of ${PLAN_CHANGE_WORKFLOW.taskTimeoutSeconds} s (taskTimeoutSeconds of workflow 'plan-change').`,
+    );
   });
 });

@@ -326,6 +326,13 @@ describe('Class: TenantLifecycleStack', () => {
       template.resourceCountIs('AWS::Lambda::Function', allFunctions(stack).length);
     });
 
+    it("should give no function a timeout above Lambda's maximum of 900 s", () => {
+      // CloudFormation refuses a Timeout above 900 (Lambda quotas, "Function timeout"): the deploy would fail.
+      const timeouts = resourcesOf<{ Timeout?: number; Description?: string }>(template, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn.Properties.Timeout ?? 3] as const);
+      expect(timeouts.length).toBeGreaterThan(0);
+      expect(timeouts.filter(([, seconds]) => seconds > 900)).toEqual([]);
+    });
+
     it('should keep function logs for one month', () => {
       for (const handler of allFunctions(stack)) {
         // Assess
