@@ -1,43 +1,76 @@
 /**
  * What the export's steps need beyond the workflow ports: the data-source registry, the S3 client and the
  * export bucket, built from configuration on first use (the S3 SDK is loaded then, not at cold init).
+ *
+ * Vectors: from Pinecone when it is configured (PINECONE_API_KEY locally, PINECONE_SECRET_ARN on AWS), at the
+ * tenant's placement; else from the local vector store in the documents bucket (`vectors/tenant_<id>/`).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DataSource } from '../data-sources/data-source';
+import type { VectorPlacementRef } from '../data-sources/pinecone-vector-store';
+import { resourcesFor } from '../provisioning/plan-resources';
 import { onFirstUse } from '../shared/on-first-use';
 import { ConfigurationError, config } from '../shared/config';
-import type { WorkflowPorts } from '../workflows/ports';
+import type { TenantStore } from '../tenants/tenant-store';
+import { configuredPineconeClient, type WorkflowPorts } from '../workflows/ports';
+import { ExportStorageTransientError } from './errors';
 
-export interface ExportStorage {
-  readonly sources: readonly DataSource[];
+export interface ExportBucket {
   readonly s3: S3Client;
   /** The export bucket (EXPORTS_BUCKET). */
   readonly bucket: string;
 }
 
+export interface ExportStorage extends ExportBucket {
+  readonly sources: readonly DataSource[];
+}
+
+/**
+ * Where a tenant's vectors are in Pinecone: the placement its record holds (what the last plan change
+ * provisioned: a dedicated index for enterprise, else namespace `tenant_<id>` of the pooled index), else the
+ * one its plan calls for (functions/provisioning/plan-resources.ts `resourcesFor`). Throws what `tenants.get` throws.
+ */
+export function vectorPlacementOf(tenants: Pick<TenantStore, 'get'>): (tenantId: string) => Promise<VectorPlacementRef> {
+  return async (tenantId) => {
+    const tenant = await tenants.get(tenantId);
+    const { index, namespace } = tenant.resources?.vectors ?? resourcesFor(tenantId, tenant.plan).vectors;
+    return { index, namespace };
+  };
+}
+
+let bucketStorage: (() => Promise<ExportBucket>) | undefined;
 let storage: (() => Promise<ExportStorage>) | undefined;
 
-/** The export's storage for these ports' billing; built once per container. Throws ConfigurationError naming a missing variable. */
-export function exportStorage(ports: Pick<WorkflowPorts, 'billing'>): Promise<ExportStorage> {
-  storage ??= onFirstUse(async () => {
-    const [{ getS3Client }, { createDataSources }, { S3VectorStore }, { getDocumentClient }] = await Promise.all([
-      import('../shared/s3-client'),
-      import('../data-sources/registry'),
-      import('../data-sources/s3-vector-store'),
-      import('../shared/aws-clients'),
-    ]);
+/**
+ * The export bucket and the S3 client, built once per container: all a failed export's clean-up (failExport,
+ * run by the "execution ended badly" function and the sweeper) needs. ConfigurationError without EXPORTS_BUCKET.
+ */
+export function exportBucket(): Promise<ExportBucket> {
+  bucketStorage ??= onFirstUse(async () => {
     const bucket = config.exportsBucket;
-    const documentsBucket = config.documentsBucket;
     if (!bucket) throw new ConfigurationError('Environment variable EXPORTS_BUCKET is required to export: the bucket exports are written to.');
+    const { getS3Client } = await import('../shared/s3-client');
+    return { s3: getS3Client(), bucket };
+  });
+  return bucketStorage();
+}
+
+/** The export's storage for these ports' billing and tenants; built once per container. Throws ConfigurationError naming a missing variable. */
+export function exportStorage(ports: Pick<WorkflowPorts, 'billing'> & { readonly tenants: Pick<TenantStore, 'get'> }): Promise<ExportStorage> {
+  storage ??= onFirstUse(async () => {
+    const documentsBucket = config.documentsBucket;
     if (!documentsBucket) throw new ConfigurationError("Environment variable DOCUMENTS_BUCKET is required to export: the application's documents bucket.");
-    if (config.pinecone) throw new ConfigurationError('Exporting vectors from Pinecone is not wired yet: the export reads the local vector store only.');
-    const s3 = getS3Client();
+    const [{ s3, bucket }, { createDataSources }, { getDocumentClient }] = await Promise.all([exportBucket(), import('../data-sources/registry'), import('../shared/aws-clients')]);
+    const pinecone = configuredPineconeClient((message, cause) => new ExportStorageTransientError(message, { cause }));
+    const vectorStore = pinecone
+      ? new (await import('../data-sources/pinecone-vector-store')).PineconeVectorStore({ pinecone, placementOf: vectorPlacementOf(ports.tenants) })
+      : new (await import('../data-sources/s3-vector-store')).S3VectorStore({ s3: () => s3, bucket: documentsBucket });
     const sources = createDataSources({
       client: getDocumentClient(),
       tableName: config.tableName,
       documents: { bucket: documentsBucket },
       s3: () => s3,
-      vectorStore: new S3VectorStore({ s3: () => s3, bucket: documentsBucket }),
+      vectorStore,
       billing: ports.billing,
     });
     return { sources, s3, bucket };

@@ -10,6 +10,7 @@ import type { Pinecone, PineconeConfiguration } from '@pinecone-database/pinecon
 import { DynamoProvisioningLedger, PineconeProvisioner, SecretKeyPineconeProvisioner } from '../provisioning/pinecone-provisioner';
 import { DeferredProvisioner, LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
 import { onFirstUse } from '../shared/on-first-use';
+import { fromSecret } from '../shared/secret-value';
 import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { ConfigurationError, config } from '../shared/config';
@@ -74,6 +75,29 @@ function provisioner(): ResourceProvisioner {
   const apiKey = pinecone.apiKey;
   if (apiKey) return new DeferredProvisioner('pinecone', onFirstUse(() => create(apiKey)));
   return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager, create });
+}
+
+/**
+ * The configured Pinecone's client, made on first use (and once per container): the SDK loaded by the factory
+ * workflow-deps.ts gives, the API key from PINECONE_API_KEY (local) or read from the PINECONE_SECRET_ARN secret
+ * (AWS). Undefined without Pinecone. The promise rejects with ConfigurationError in a function that does not
+ * load the SDK, and with `unavailable(message, cause)` when the secret cannot be read (the caller's retried error).
+ */
+export function configuredPineconeClient(unavailable: (message: string, cause: unknown) => Error): (() => Promise<Pinecone>) | undefined {
+  const pinecone = config.pinecone;
+  if (!pinecone) return undefined;
+  const make = async (apiKey: string): Promise<Pinecone> => {
+    const client = pineconeClient;
+    if (!client) {
+      throw new ConfigurationError(
+        'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: only the functions using functions/workflows/workflow-deps.ts read vectors.',
+      );
+    }
+    return client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) });
+  };
+  const apiKey = pinecone.apiKey;
+  if (apiKey) return onFirstUse(() => make(apiKey));
+  return fromSecret({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager, holds: 'Pinecone API key', build: make, unavailable });
 }
 
 /** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */
