@@ -6,6 +6,8 @@
  *   stripePriceIds  JSON object of plan id to Stripe price id, e.g. '{"starter":"price_123"}'.
  *   stripeSecretArn full ARN of a Secrets Manager secret holding the Stripe secret key (else: local ledger).
  *   exportRetentionDays days a GDPR export is kept before the export bucket's lifecycle deletes it (default 30).
+ *   documentsBucketName the application's documents bucket (tenants/<tenantId>/...), read by exports (else: the
+ *                   stack creates one and outputs its name).
  *   pineconeSecretArn full ARN of a Secrets Manager secret holding the Pinecone API key (else: local provisioner),
  *                   with pineconeRegion (required with it) and pineconeDimension (default 1536).
  */
@@ -60,6 +62,7 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     stripeSecretArn: secretArnFrom('stripeSecretArn', app.node.tryGetContext('stripeSecretArn')),
     pinecone: pineconeFrom(app),
     exportRetentionDays: exportRetentionDaysFrom(app.node.tryGetContext('exportRetentionDays')),
+    documentsBucketName: documentsBucketNameFrom(app.node.tryGetContext('documentsBucketName')),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
@@ -92,6 +95,12 @@ function exportRetentionDaysFrom(value: unknown): number | undefined {
   const days = Number(value);
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`Context exportRetentionDays must be a whole number of days from 1 to 3650, got '${String(value)}'.`);
   return days;
+}
+
+function documentsBucketNameFrom(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new Error(`Context documentsBucketName must be an S3 bucket name, got '${String(value)}'.`);
+  return value;
 }
 
 function removalPolicyFrom(value: unknown): RemovalPolicy {

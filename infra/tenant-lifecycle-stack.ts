@@ -5,6 +5,8 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
 import type { HandlerFunction } from './constructs/handler-function';
+import type { WorkflowReach } from '../functions/workflows/workflow-definition';
+import { DocumentsBucket, DOCUMENTS_PREFIX, LOCAL_VECTORS_PREFIX } from './constructs/documents-bucket';
 import { ExportBucket } from './constructs/export-bucket';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleTable } from './constructs/lifecycle-table';
@@ -59,6 +61,13 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default 30
    */
   readonly exportRetentionDays?: number;
+  /**
+   * The application's documents bucket (in this account), one prefix per tenant (`tenants/<tenantId>/`): the
+   * export task reads it. Only read access is granted, under `tenants/` (and `vectors/` without Pinecone).
+   * @default - the stack creates a documents bucket and outputs its name (DocumentsBucketName) for the
+   *   application to store its documents in
+   */
+  readonly documentsBucketName?: string;
 }
 
 export class TenantLifecycleStack extends Stack {
@@ -69,8 +78,10 @@ export class TenantLifecycleStack extends Stack {
   readonly planChange: PlanChangeWorkflow;
   readonly sweeper: StuckOperationSweeper;
   readonly scheduler: OneShotScheduler;
-  /** Where GDPR exports are written and downloaded from (the export workflow is not wired yet). */
+  /** Where GDPR exports are written and downloaded from. */
   readonly exports: ExportBucket;
+  /** The application's documents (given by name, or created here): read by the export task. */
+  readonly documents: DocumentsBucket;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
     super(scope, id, props);
@@ -88,6 +99,7 @@ export class TenantLifecycleStack extends Stack {
     });
     this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
     this.exports = new ExportBucket(this, 'Exports', { removalPolicy, retentionDays: props.exportRetentionDays });
+    this.documents = new DocumentsBucket(this, 'Documents', { bucketName: props.documentsBucketName, accessLogs: this.exports.accessLogs, removalPolicy });
     const workflowProps = { table: this.table, removalPolicy, logRetention: props.logRetention, stripePriceIds: props.stripePriceIds };
     this.sweeper = new StuckOperationSweeper(this, 'Sweeper', workflowProps);
     this.workflows = new Map(
@@ -97,7 +109,8 @@ export class TenantLifecycleStack extends Stack {
       ]),
     );
     this.planChange = planChangeWorkflow(this.workflows.get(PLAN_CHANGE_WORKFLOW.name) as WorkflowStateMachine);
-    const workflowFunctions = [...this.workflows.values()].flatMap((workflow) => workflow.functions);
+    // Each function of a workflow gets what its registry entry says it reaches, and nothing else.
+    const reaching = (reach: WorkflowReach): HandlerFunction[] => [...new Set([...this.workflows.values()].flatMap((workflow) => workflow.functionsReaching(reach)))];
     // No cycle: the state machine invokes only its task function, never the API's functions, so the route can
     // take the state machine's own ARN (a Ref) instead of one built from a fixed name.
     const changePlan = this.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
@@ -111,19 +124,36 @@ export class TenantLifecycleStack extends Stack {
       // Who calls billing: the workflow's functions, ChangePlan (the dry run's proration preview, and scheduling
       // a period-end change) and the cancel route (it releases the billing schedule).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
-      const billingCallers = [changePlan, cancelScheduled, ...workflowFunctions, this.sweeper.sweeperFunction];
+      const billingCallers = [changePlan, cancelScheduled, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 
     if (props.pinecone) {
-      // Who provisions: the workflow's steps, and the compensations that release what a step brought up.
+      // Who provisions (steps, and the compensations that release what a step brought up) and who reads vectors (export).
       const pineconeKey = Secret.fromSecretCompleteArn(this, 'PineconeApiKey', props.pinecone.secretArn);
-      const provisioners = [...[...this.workflows.values()].flatMap((workflow) => [workflow.taskFunction, workflow.timeoutFunction]), this.sweeper.sweeperFunction];
-      shareSecret(pineconeKey, provisioners, {
+      const callers = [...new Set([...reaching('vectors:provision'), ...reaching('vectors:read')])];
+      shareSecret(pineconeKey, callers, {
         PINECONE_SECRET_ARN: pineconeKey.secretArn,
         PINECONE_REGION: props.pinecone.region,
         PINECONE_DIMENSION: String(props.pinecone.dimension ?? 1536),
       });
+    }
+
+    for (const fn of reaching('exports:write')) {
+      this.exports.grantWriteExports(fn);
+      fn.function.addEnvironment('EXPORTS_BUCKET', this.exports.bucket.bucketName);
+    }
+    for (const fn of reaching('exports:delete')) {
+      this.exports.grantDeleteExports(fn);
+      fn.function.addEnvironment('EXPORTS_BUCKET', this.exports.bucket.bucketName);
+    }
+    // Without Pinecone the vectors are read from the local vector store's prefix of the documents bucket.
+    const documentReaders = new Map<HandlerFunction, string[]>();
+    for (const fn of reaching('documents:read')) documentReaders.set(fn, [DOCUMENTS_PREFIX]);
+    if (!props.pinecone) for (const fn of reaching('vectors:read')) documentReaders.set(fn, [...(documentReaders.get(fn) ?? []), LOCAL_VECTORS_PREFIX]);
+    for (const [fn, prefixes] of documentReaders) {
+      this.documents.grantReadTenantData(fn, prefixes);
+      fn.function.addEnvironment('DOCUMENTS_BUCKET', this.documents.bucket.bucketName);
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
@@ -133,6 +163,12 @@ export class TenantLifecycleStack extends Stack {
       description: 'Secrets Manager secret holding the HMAC key for API tokens.',
     });
     new CfnOutput(this, 'ExportBucketName', { value: this.exports.bucket.bucketName, description: `GDPR exports, kept ${this.exports.retentionDays} days.` });
+    new CfnOutput(this, 'DocumentsBucketName', {
+      value: this.documents.bucket.bucketName,
+      description: this.documents.created
+        ? "Created by this stack (no documentsBucketName given): the application stores each tenant's documents under tenants/<tenantId>/ here, or the stack is given its own bucket; exports read only this bucket."
+        : "The application's documents bucket (documentsBucketName): exports read tenants/<tenantId>/ of it.",
+    });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
       value: this.scheduler.deadLetterQueue.queueUrl,
       description: 'One-shot schedule deliveries (period-end plan changes) that failed after their retries.',

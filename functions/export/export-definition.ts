@@ -19,4 +19,7 @@ export const EXPORT_WORKFLOW = {
   // Lambda's maximum (900 s). The longest Task TimeoutSeconds in the ASL (verification, 840 s) stays below it,
   // so the state machine's States.Timeout fires first (infra/workflow-asl.ts checkTaskTimeouts).
   taskTimeoutSeconds: 900,
+  // The task reads every data source (billing history lists Stripe invoices; vectors; documents) and writes the
+  // export; the compensation (failExport) only deletes the partial export's objects.
+  reaches: { task: ['billing', 'vectors:read', 'documents:read', 'exports:write'], compensation: ['exports:delete'], scheduleTargets: [] },
 } as const satisfies WorkflowDefinition;

@@ -23,4 +23,7 @@ export const PLAN_CHANGE_WORKFLOW = {
   stuckAfterSeconds: 30 * 60,
   // The longest Task TimeoutSeconds in the ASL is 300 s (ProvisionResources); leave room above it.
   taskTimeoutSeconds: 330,
+  // Steps bill and move vector placements; compensations refund and release them; the period-end target
+  // starts the change, or releases its billing schedule (Stripe) when the change can no longer happen.
+  reaches: { task: ['billing', 'vectors:provision'], compensation: ['billing', 'vectors:provision'], scheduleTargets: ['billing'] },
 } as const satisfies WorkflowDefinition;

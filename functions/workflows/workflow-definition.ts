@@ -17,6 +17,19 @@ export interface ScheduleTargetDefinition {
   readonly entry: string;
 }
 
+/**
+ * What a workflow's functions reach beyond the lifecycle table, so that infra grants each function exactly that
+ * (infra/tenant-lifecycle-stack.ts):
+ * - `billing`: the billing port (the Stripe secret key, when configured);
+ * - `vectors:provision`: creating, copying and deleting vector placements (the Pinecone key, when configured);
+ * - `vectors:read`: reading a tenant's vectors (the Pinecone key; without Pinecone, the local vector store's
+ *   `vectors/` prefix of the documents bucket);
+ * - `documents:read`: the application's documents bucket, the tenants' prefix (`tenants/`), read and list;
+ * - `exports:write`: the export bucket's `exports/` prefix, write, read back, list and delete;
+ * - `exports:delete`: the export bucket's `exports/` prefix, list and delete only (a failed export's objects).
+ */
+export type WorkflowReach = 'billing' | 'vectors:provision' | 'vectors:read' | 'documents:read' | 'exports:write' | 'exports:delete';
+
 export interface WorkflowDefinition {
   /** The workflow's name: the operation record's `workflow`, the ASL file's name, the state machine's. */
   readonly name: string;
@@ -40,8 +53,19 @@ export interface WorkflowDefinition {
   readonly timeoutSeconds: number;
   /** An operation still unfinished this long (seconds) after it started is compensated by the sweeper. */
   readonly stuckAfterSeconds: number;
-  /** The Task function's own timeout, seconds: above the ASL's longest Task TimeoutSeconds. */
+  /** The Task function's own timeout, seconds: above the ASL's longest Task TimeoutSeconds, at most 900 (Lambda). */
   readonly taskTimeoutSeconds: number;
+  /**
+   * What the workflow's functions reach beyond the table: `task` for its Task function, `compensation` for its
+   * "execution ended badly" function and the sweeper (which compensates every workflow's stuck operations),
+   * `scheduleTargets` for its schedule targets' functions.
+   * @default - the table only, for each of them
+   */
+  readonly reaches?: {
+    readonly task: readonly WorkflowReach[];
+    readonly compensation: readonly WorkflowReach[];
+    readonly scheduleTargets: readonly WorkflowReach[];
+  };
 }
 
 /** What a Catch (or the engine, for an execution that ended without one) hands to a compensation. */

@@ -16,12 +16,11 @@
  * - Server access logs (who downloaded what, when) go to a log bucket kept 365 days; that bucket does not log
  *   itself (acknowledged: AwsSolutions-S1).
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Grant, Role, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { acknowledgeWildcardResource } from './nag-acknowledgements';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
-import { Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantUnderPrefixes, hardenedBucketProps } from './s3-prefix-grants';
 
 /** Where exports live in the bucket (functions/export/export-steps.ts `exportPrefix`). */
 export const EXPORTS_PREFIX = 'exports/';
@@ -55,17 +54,7 @@ export class ExportBucket extends Construct {
       throw new Error(`Export retention must be a whole number of days from 1 to 3650, got ${String(retentionDays)}.`);
     }
     this.retentionDays = retentionDays;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const destroy = removalPolicy === RemovalPolicy.DESTROY;
-    const common = {
-      encryption: BucketEncryption.S3_MANAGED,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: false,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy,
-      autoDeleteObjects: destroy,
-    };
+    const common = hardenedBucketProps(props.removalPolicy ?? RemovalPolicy.RETAIN);
     this.accessLogs = new Bucket(this, 'AccessLogs', {
       ...common,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(EXPORT_ACCESS_LOG_RETENTION_DAYS) }],
@@ -93,18 +82,22 @@ export class ExportBucket extends Construct {
     this.#grant(grantee, ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], true);
   }
 
+  /** A failed export's clean-up (failExport): list its keys and delete them (DeleteObjects), under `exports/` only. */
+  grantDeleteExports(grantee: IGrantable): void {
+    this.#grant(grantee, ['s3:DeleteObject'], true);
+  }
+
   /** Read exports: what a presigned download URL signed by `grantee` may fetch (GetObject on `exports/*` only). */
   grantDownload(grantee: IGrantable): void {
     this.#grant(grantee, ['s3:GetObject'], false);
   }
 
   #grant(grantee: IGrantable, objectActions: string[], list: boolean): void {
-    const objects = this.bucket.arnForObjects(`${EXPORTS_PREFIX}*`);
-    Grant.addToPrincipal({ grantee, actions: objectActions, resourceArns: [objects] });
-    if (list) {
-      Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${EXPORTS_PREFIX}*`] } } });
-    }
-    const policy = grantee.grantPrincipal instanceof Role ? grantee.grantPrincipal.node.tryFindChild('DefaultPolicy') : undefined;
-    if (policy) acknowledgeWildcardResource(policy, objects, 'Exports are written and read under exports/<tenant>/<export id>/, keys made at run time; the grant is bounded to the exports/ prefix of this one bucket.');
+    grantUnderPrefixes(this.bucket, grantee, {
+      objectActions,
+      prefixes: [EXPORTS_PREFIX],
+      list,
+      reason: 'Exports are written and read under exports/<tenant>/<export id>/, keys made at run time; the grant is bounded to the exports/ prefix of this one bucket.',
+    });
   }
 }

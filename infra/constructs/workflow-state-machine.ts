@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { UNCAUGHT_EXECUTION_STATUSES } from '../../functions/workflows/engine';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { stateMachineArnVariable } from '../../functions/workflows/registry';
-import type { WorkflowDefinition } from '../../functions/workflows/workflow-definition';
+import type { WorkflowDefinition, WorkflowReach } from '../../functions/workflows/workflow-definition';
 import { checkTaskTimeouts, readWorkflowAsl } from '../workflow-asl';
 import { HandlerFunction, METRICS_NAMESPACE } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
@@ -263,6 +263,21 @@ export class WorkflowStateMachine extends Construct {
   /** Attach an alarm of this workflow (per-workflow outcome and age alarms), so it is listed with the others. */
   addAlarm(alarm: Alarm): void {
     this.alarms.push(alarm);
+  }
+
+  /**
+   * The functions that reach `reach` by the registry entry's `reaches` (functions/workflows/workflow-definition.ts):
+   * the Task function for `task`, the "execution ended badly" function and the shared sweeper for
+   * `compensation`, the schedule targets' functions for `scheduleTargets`. The stack grants each exactly these.
+   */
+  functionsReaching(reach: WorkflowReach): HandlerFunction[] {
+    const reaches = this.definition.reaches;
+    if (!reaches) return [];
+    return [
+      ...(reaches.task.includes(reach) ? [this.taskFunction] : []),
+      ...(reaches.compensation.includes(reach) ? [this.timeoutFunction, this.sweeperFunction] : []),
+      ...(reaches.scheduleTargets.includes(reach) ? this.scheduleTargetFunctions.values() : []),
+    ];
   }
 
   /** Every function of this workflow, for grants the stack decides (secrets). */

@@ -1,3 +1,4 @@
+import { workflowDefinitions } from '../../functions/workflows/registry';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -84,7 +85,10 @@ describe('Class: PlanChangeWorkflow', () => {
 
   beforeAll(() => {
     ({ stack, template } = synthesize());
-    const machines = resourcesOf<StateMachineProperties>(template, 'AWS::StepFunctions::StateMachine');
+    // One state machine per workflow of the registry; this file is about plan change's.
+    const all = resourcesOf<StateMachineProperties>(template, 'AWS::StepFunctions::StateMachine');
+    expect(all).toHaveLength(workflowDefinitions().length);
+    const machines = all.filter(([id]) => id === logicalId(stack, stack.planChange.stateMachine));
     expect(machines).toHaveLength(1);
     [[stateMachineId, { Properties: stateMachine }]] = machines as [[string, Resource & { Properties: StateMachineProperties }]];
     taskFunctionArn = { 'Fn::GetAtt': [logicalId(stack, stack.planChange.taskFunction.function), 'Arn'] };
@@ -242,9 +246,9 @@ describe('Class: PlanChangeWorkflow', () => {
       // Act
       const alarms = stack.planChange.alarms.map((alarm) => resources(template)[logicalId(stack, alarm)]?.Properties);
 
-      // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts) and the scheduler's
-      // dead-letter alarm (one-shot-scheduler.test.ts)
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+      // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts), the scheduler's
+      // dead-letter alarm (one-shot-scheduler.test.ts), and the export workflow's dead-letter alarm and two workflow alarms
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([
@@ -283,7 +287,7 @@ describe('Class: PlanChangeWorkflow', () => {
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 2); // this rule and the sweeper's schedule
+      template.resourceCountIs('AWS::Events::Rule', 3); // this rule, the export's and the sweeper's schedule
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
+import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
+import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
 import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
 import {
   actionsOf,
@@ -25,10 +28,11 @@ import {
   variablesOf,
   type PolicyProperties,
   type Resource,
+  type Statement,
 } from '../support/cdk-template';
 
-/** Functions outside the route table that write the table: the plan-change task, timeout, sweeper and period-end functions. */
-const WORKFLOW_WRITERS = 4;
+/** Functions outside the route table that write the table: the plan-change task, timeout and period-end functions, the export's task and timeout functions, the sweeper. */
+const WORKFLOW_WRITERS = 6;
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
 const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
@@ -52,7 +56,12 @@ function functionProperties(template: Template, functionId: string): FunctionPro
   return resources(template)[functionId]?.Properties as unknown as FunctionProperties;
 }
 
-/** Every function of the stack: the authorizer, one per route, and the plan-change workflow's four. */
+/** The export workflow's construct. */
+function exportOf(stack: TenantLifecycleStack): WorkflowStateMachine {
+  return stack.workflows.get(EXPORT_WORKFLOW.name)!;
+}
+
+/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four and the export's two. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -61,7 +70,15 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     stack.planChange.timeoutFunction,
     stack.planChange.sweeperFunction,
     stack.planChange.periodEndFunction,
+    exportOf(stack).taskFunction,
+    exportOf(stack).timeoutFunction,
   ];
+}
+
+/** The statements of `handler`'s role that name `bucket` (its ARN or its objects'). */
+function bucketStatements(template: Template, stack: TenantLifecycleStack, handler: HandlerFunction, bucketRef: unknown): Statement[] {
+  const needle = JSON.stringify(bucketRef);
+  return statementsOfRole(template, logicalId(stack, handler.role)).filter((statement) => JSON.stringify(statement.Resource).includes(needle.slice(1, -1)));
 }
 
 function routeKeyOf(route: RouteDefinition): string {
@@ -153,23 +170,30 @@ describe('Class: TenantLifecycleStack', () => {
       for (const statement of writes) expect(statement.Resource).toEqual(tableArn);
     });
 
-    it('should grant no wildcard action, no wildcard resource but its own schedule group\'s schedules, outside the state machine role, and no managed policy', () => {
-      // Prepare: the state machine role's logging and tracing wildcards are asserted in plan-change-workflow.test.ts
-      const stateMachineRoleId = logicalId(stack, stack.planChange.stateMachine.role);
+    it("should grant no wildcard action, no wildcard resource outside the state machine roles but its own schedule group's schedules and the exports' and tenants' key prefixes, and no managed policy", () => {
+      // Prepare: the state machine roles' logging and tracing wildcards are asserted in plan-change-workflow.test.ts
+      const stateMachineRoleIds = [...stack.workflows.values()].map((workflow) => logicalId(stack, workflow.stateMachine.role));
       const statements = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy')
-        .filter(([, policy]) => !policy.Properties.Roles.some((role) => role.Ref === stateMachineRoleId))
+        .filter(([, policy]) => !policy.Properties.Roles.some((role) => stateMachineRoleIds.includes(role.Ref)))
         .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
       const roles = resourcesOf<{ ManagedPolicyArns?: unknown[] }>(template, 'AWS::IAM::Role');
+      const objects = (bucket: IConstruct, prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack, bucket), 'Arn'] }, `/${prefix}*`]] });
+      const allowed = [
+        { resource: SCHEDULES_ARN, actions: SCHEDULE_ACTIONS },
+        { resource: objects(stack.exports.bucket, 'exports/'), actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] },
+        { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/')], actions: ['s3:GetObject'] },
+      ];
 
       // Act
       const wildcard = statements.filter((statement) => JSON.stringify(statement.Resource).includes('*'));
 
-      // Assess: `schedule/<group>/*` alone (schedules are named at run time), for scheduler actions only
+      // Assess: keys made at run time, each under its prefix, for that prefix's actions only
       expect(actionsOf(statements).filter((action) => action.includes('*'))).toEqual([]);
       expect(wildcard.length).toBeGreaterThan(0);
       for (const statement of wildcard) {
-        expect(statement.Resource).toEqual(SCHEDULES_ARN);
-        for (const action of asArray(statement.Action)) expect(SCHEDULE_ACTIONS).toContain(action);
+        const match = allowed.find(({ resource }) => JSON.stringify(resource) === JSON.stringify(statement.Resource));
+        expect([statement.Resource, match !== undefined]).toEqual([statement.Resource, true]);
+        for (const action of asArray(statement.Action)) expect(match!.actions).toContain(action);
       }
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
@@ -298,6 +322,8 @@ describe('Class: TenantLifecycleStack', () => {
       const workflowTimeouts = new Map([
         [stack.planChange.taskFunction, 330],
         [stack.planChange.timeoutFunction, 150],
+        [exportOf(stack).taskFunction, 900],
+        [exportOf(stack).timeoutFunction, 150],
         [stack.planChange.sweeperFunction, 300],
         [stack.planChange.periodEndFunction, 60],
       ]);
@@ -385,6 +411,8 @@ describe('Class: TenantLifecycleStack', () => {
         withStripe.planChange.timeoutFunction,
         withStripe.planChange.sweeperFunction,
         withStripe.planChange.periodEndFunction,
+        // The export lists the tenant's invoices (billing history); its clean-up bills nothing.
+        exportOf(withStripe).taskFunction,
       ]);
 
       // Assess
@@ -396,7 +424,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(6);
+      expect(callers.size).toBe(7);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
@@ -417,7 +445,8 @@ describe('Class: TenantLifecycleStack', () => {
     it("should give exactly the workflow's provisioning functions the secret, region and dimension, and read access to that secret", () => {
       // Act
       const { stack: withPinecone, template: withPineconeTemplate } = synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'eu-west-1', pineconeDimension: '768' });
-      const provisioners = new Set([withPinecone.planChange.taskFunction, withPinecone.planChange.timeoutFunction, withPinecone.planChange.sweeperFunction]);
+      // The export's task reads the tenant's vectors; its clean-up does not.
+      const provisioners = new Set([withPinecone.planChange.taskFunction, withPinecone.planChange.timeoutFunction, withPinecone.planChange.sweeperFunction, exportOf(withPinecone).taskFunction]);
 
       // Assess
       for (const handler of allFunctions(withPinecone)) {
@@ -449,6 +478,104 @@ describe('Class: TenantLifecycleStack', () => {
       expect(() => synthesize({ pineconeSecretArn: PINECONE_SECRET })).toThrow('pineconeRegion is required');
       expect(() => synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'us-east-1', pineconeDimension: 'wide' })).toThrow('pineconeDimension');
       expect(() => synthesize({ pineconeSecretArn: 'pcsk_oops', pineconeRegion: 'us-east-1' })).toThrow('pineconeSecretArn');
+    });
+  });
+
+  describe('Export workflow: buckets', () => {
+    const bucketArn = (target: TenantLifecycleStack, bucket: IConstruct) => ({ 'Fn::GetAtt': [logicalId(target, bucket), 'Arn'] });
+    const objectsOf = (arn: unknown, prefix: string) => ({ 'Fn::Join': ['', [arn, `/${prefix}*`]] });
+    const listing = (arn: unknown, ...prefixes: string[]) => ({ Effect: 'Allow', Action: 's3:ListBucket', Resource: arn, Condition: { StringLike: { 's3:prefix': prefixes } } });
+
+    it("should let the export task write, read back, list and delete under the export bucket's exports/ only", () => {
+      const exportsArn = bucketArn(stack, stack.exports.bucket);
+      expect(bucketStatements(template, stack, exportOf(stack).taskFunction, exportsArn)).toEqual([
+        { Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'], Resource: objectsOf(exportsArn, 'exports/') },
+        listing(exportsArn, 'exports/*'),
+      ]);
+    });
+
+    it("should let the export task read the documents bucket's tenants/ (documents) and vectors/ (the local vector store, no Pinecone) only", () => {
+      const documentsArn = bucketArn(stack, stack.documents.bucket);
+      expect(bucketStatements(template, stack, exportOf(stack).taskFunction, documentsArn)).toEqual([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: [objectsOf(documentsArn, 'tenants/'), objectsOf(documentsArn, 'vectors/')] },
+        listing(documentsArn, 'tenants/*', 'vectors/*'),
+      ]);
+    });
+
+    it("should let the failed export's clean-up (the export's timeout function and the sweeper) list and delete under exports/ only", () => {
+      const exportsArn = bucketArn(stack, stack.exports.bucket);
+      for (const handler of [exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction]) {
+        expect([handler.node.path, bucketStatements(template, stack, handler, exportsArn)]).toEqual([
+          handler.node.path,
+          [{ Effect: 'Allow', Action: 's3:DeleteObject', Resource: objectsOf(exportsArn, 'exports/') }, listing(exportsArn, 'exports/*')],
+        ]);
+        expect(bucketStatements(template, stack, handler, bucketArn(stack, stack.documents.bucket))).toEqual([]);
+      }
+    });
+
+    it('should give no other function access to the export bucket or the documents bucket, and their names only to the functions that use them', () => {
+      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction]);
+      for (const handler of allFunctions(stack)) {
+        const variables = variablesOf(template, logicalId(stack, handler.function));
+        expect([handler.node.path, variables.EXPORTS_BUCKET, variables.DOCUMENTS_BUCKET]).toEqual([
+          handler.node.path,
+          exporters.has(handler) ? { Ref: logicalId(stack, stack.exports.bucket) } : undefined,
+          handler === exportOf(stack).taskFunction ? { Ref: logicalId(stack, stack.documents.bucket) } : undefined,
+        ]);
+        if (exporters.has(handler)) continue;
+        const statements = JSON.stringify(statementsOfRole(template, logicalId(stack, handler.role)));
+        expect([handler.node.path, statements.includes(logicalId(stack, stack.exports.bucket)), statements.includes(logicalId(stack, stack.documents.bucket))]).toEqual([
+          handler.node.path,
+          false,
+          false,
+        ]);
+      }
+      // And no bucket policy or role outside the functions names them (the buckets' own TLS-only policies aside).
+      const mentioning = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').filter(([, policy]) =>
+        [stack.exports.bucket, stack.documents.bucket].some((bucket) => JSON.stringify(policy).includes(logicalId(stack, bucket))),
+      );
+      expect(mentioning).toHaveLength(exporters.size);
+    });
+
+    it('should read vectors from Pinecone, not the documents bucket, when Pinecone is configured', () => {
+      const { stack: withPinecone, template: withPineconeTemplate } = synthesize({
+        pineconeSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:pinecone-key-AbCdEf',
+        pineconeRegion: 'us-east-1',
+      });
+      const documentsArn = bucketArn(withPinecone, withPinecone.documents.bucket);
+      expect(bucketStatements(withPineconeTemplate, withPinecone, exportOf(withPinecone).taskFunction, documentsArn)).toEqual([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: objectsOf(documentsArn, 'tenants/') },
+        listing(documentsArn, 'tenants/*'),
+      ]);
+    });
+
+    it("should create a hardened documents bucket without documentsBucketName, and use the application's own bucket by name with it", () => {
+      // Created: encrypted, public access blocked, access-logged (TLS only is asserted by cdk-nag's S10)
+      const created = resources(template)[logicalId(stack, stack.documents.bucket)];
+      expect(created?.Properties).toMatchObject({
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.exports.accessLogs) }, LogFilePrefix: 'documents-bucket/' },
+      });
+      expect(created?.DeletionPolicy).toBe('Retain');
+      template.hasOutput('DocumentsBucketName', { Value: { Ref: logicalId(stack, stack.documents.bucket) } });
+
+      // Given: no bucket made, the grant names that bucket's ARN, and its name is what the task reads
+      const { stack: given, template: givenTemplate } = synthesize({ documentsBucketName: 'acme-app-documents' });
+      expect(resourcesOf(givenTemplate, 'AWS::S3::Bucket')).toHaveLength(resourcesOf(template, 'AWS::S3::Bucket').length - 1);
+      const arn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-app-documents']] };
+      const task = exportOf(given).taskFunction;
+      const statements = statementsOfRole(givenTemplate, logicalId(given, task.role)).filter((statement) => JSON.stringify(statement).includes('acme-app-documents'));
+      expect(statements).toEqual([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-app-documents/tenants/*']] }, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-app-documents/vectors/*']] }] },
+        listing(arn, 'tenants/*', 'vectors/*'),
+      ]);
+      expect(variablesOf(givenTemplate, logicalId(given, task.function)).DOCUMENTS_BUCKET).toBe('acme-app-documents');
+      givenTemplate.hasOutput('DocumentsBucketName', { Value: 'acme-app-documents' });
+    });
+
+    it('should refuse a documentsBucketName that is not a bucket name', () => {
+      expect(() => synthesize({ documentsBucketName: 'Not_A_Bucket' })).toThrow("documentsBucketName must be an S3 bucket name (3-63 lowercase letters, digits and hyphens), got 'Not_A_Bucket'.");
     });
   });
 
