@@ -22,7 +22,7 @@ export const HANDLER_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
  * How every handler is bundled (bench/bundles.ts measures the result: `npm run bench:bundles`).
- * - The AWS SDK v3 (`@aws-sdk/*`, and the `@smithy/*` packages only it uses) is left to the Lambda Node.js
+ * - The AWS SDK v3's clients (RUNTIME_PROVIDED_SDK, and the `@smithy/*` packages only they use) are left to the Lambda Node.js
  *   runtime, which ships it (Lambda developer guide, "Runtime-included SDK versions"), as NodejsFunction does
  *   by default from Node.js 18. Bundled, it was about 450 KB of every bundle and most of its cold init. The
  *   cost: the functions run the runtime's SDK version, not the lockfile's that the tests run (the AWS SDK
@@ -70,12 +70,20 @@ function lazyChunkCommands(inputDir: string, outputDir: string): string[] {
   });
 }
 
+/**
+ * The AWS SDK v3 packages left to the Lambda runtime: its clients and the DynamoDB document client. Not
+ * `@aws-sdk/*` as a whole: `@aws-sdk/lib-storage` (multipart upload from a stream) and
+ * `@aws-sdk/s3-request-presigner` are not part of the runtime's SDK, so they (and the packages they use) are
+ * bundled (test/infra/bundling.test.ts fails on a require of any other `@aws-sdk/` package).
+ */
+export const RUNTIME_PROVIDED_SDK: readonly string[] = ['@aws-sdk/client-*', '@aws-sdk/lib-dynamodb', '@aws-sdk/util-dynamodb'];
+
 export const HANDLER_BUNDLING: BundlingOptions = {
   minify: true,
   sourceMap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
-  externalModules: ['@aws-sdk/*', ...LAZY_CHUNKS.map((chunk) => chunk.request)],
+  externalModules: [...RUNTIME_PROVIDED_SDK, ...LAZY_CHUNKS.map((chunk) => chunk.request)],
   commandHooks: {
     beforeBundling: () => [],
     beforeInstall: () => [],

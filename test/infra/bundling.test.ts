@@ -118,6 +118,25 @@ describe('Class: HandlerFunction', () => {
       expect(['stripe-sdk.js', 'pinecone-sdk.js'].map((file) => existsSync(path.join(task.dir, file)))).toEqual([true, true]);
     });
 
+    it('should require from the Lambda runtime only the AWS SDK packages it provides, bundling the others (lib-storage, s3-request-presigner)', () => {
+      // The Node.js runtime ships the SDK's clients and the DynamoDB document client; not lib-storage (multipart
+      // uploads from a stream) nor s3-request-presigner: a require of those would fail at run time on Lambda.
+      const runtimeProvided = /^@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb|util-dynamodb)$/;
+      const missing = deployed.flatMap(({ name, dir }) =>
+        // (not `[require("@aws-sdk/signature-v4-crt");]`: advice quoted in an error message of the S3 signer)
+        [...readFileSync(path.join(dir, 'index.js'), 'utf8').matchAll(/(?<![[\w.])require\("(@aws-sdk\/[^"/]+)[^"]*"\)/g)]
+          .map((match) => match[1]!)
+          .filter((pkg) => !runtimeProvided.test(pkg))
+          .map((pkg) => `${name}: ${pkg}`),
+      );
+
+      // Assess
+      expect([...new Set(missing)]).toEqual([]);
+      // The export task really writes through lib-storage's Upload (its multipart queue), held in its bundle.
+      const task = deployed.find(({ name }) => name.endsWith('/Export/TaskFunction'))!;
+      expect(readFileSync(path.join(task.dir, 'index.js'), 'utf8').includes('queueSize')).toBe(true);
+    });
+
     it('should load at cold start only the AWS SDK clients every invocation uses (Step Functions, Scheduler and Secrets Manager on first use)', () => {
       const FIRST_USE_ONLY = ['@aws-sdk/client-sfn', '@aws-sdk/client-scheduler', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-s3'];
       const script = `require(process.argv[1]); console.log(JSON.stringify(Object.keys(require.cache).map((file) => /node_modules\\/(@aws-sdk\\/client-[a-z0-9-]+)\\//.exec(file)?.[1]).filter(Boolean)))`;
