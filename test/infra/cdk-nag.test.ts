@@ -31,6 +31,18 @@ const CONTEXTS: readonly { name: string; context: Record<string, unknown> }[] = 
       stripePriceIds: '{"professional":"price_123"}',
     },
   },
+  // The application's own documents bucket, by name (its grants name that bucket's ARN, not a resource of the stack).
+  { name: '-c documentsBucketName=acme-app-documents', context: { documentsBucketName: 'acme-app-documents' } },
+  {
+    name: 'documents bucket, Stripe and Pinecone with partition literals',
+    context: {
+      documentsBucketName: 'acme-app-documents',
+      stripeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-key-AbCdEf',
+      pineconeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pinecone-key-AbCdEf',
+      pineconeRegion: 'us-east-1',
+      '@aws-cdk/core:enablePartitionLiterals': true,
+    },
+  },
   // A flag `cdk init` turns on in new projects: with a concrete region the partition is a literal too.
   { name: 'partition literals (@aws-cdk/core:enablePartitionLiterals)', context: { '@aws-cdk/core:enablePartitionLiterals': true } },
 ];
