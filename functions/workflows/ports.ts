@@ -7,8 +7,8 @@ import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { operationStore } from '../operations/operation-store';
 import type { Pinecone, PineconeConfiguration } from '@pinecone-database/pinecone';
-import { DynamoProvisioningLedger, PineconeProvisioner, SecretKeyPineconeProvisioner } from '../provisioning/pinecone-provisioner';
-import { DeferredProvisioner, LocalProvisioner, type ResourceProvisioner } from '../provisioning/provisioner';
+import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
+import { DeferredProvisioner, LocalProvisioner, ProvisioningTransientError, type ResourceProvisioner } from '../provisioning/provisioner';
 import { onFirstUse } from '../shared/on-first-use';
 import { fromSecret } from '../shared/secret-value';
 import { logger } from '../shared/powertools';
@@ -56,26 +56,23 @@ function provisioner(): ResourceProvisioner {
     logger.warn('Provisioning with the local provisioner: no Pinecone key is configured, vectors are not moved');
     return new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
   }
-  const client = pineconeClient;
-  if (!client) {
-    throw new ConfigurationError(
-      'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: ' +
-        'only the functions using functions/workflows/workflow-deps.ts provision.',
-    );
-  }
-  // Built by the first call: the Pinecone SDK is loaded then (see workflow-deps.ts).
-  const create = async (apiKey: string) =>
-    new PineconeProvisioner({
-      pinecone: await client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) }),
+  if (!pineconeClient) throw new ConfigurationError(`${NO_PINECONE_SDK} provision.`);
+  // Built by the first call: the Pinecone SDK is loaded then (see workflow-deps.ts), the key read then.
+  const client = configuredPineconeClient((message, cause) => new ProvisioningTransientError(message, { cause })) as () => Promise<Pinecone>;
+  return new DeferredProvisioner(
+    'pinecone',
+    onFirstUse(async () => new PineconeProvisioner({
+      pinecone: await client(),
       dimension: pinecone.dimension,
       cloud: 'aws',
       region: pinecone.region,
       state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
-    });
-  const apiKey = pinecone.apiKey;
-  if (apiKey) return new DeferredProvisioner('pinecone', onFirstUse(() => create(apiKey)));
-  return new SecretKeyPineconeProvisioner({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager, create });
+    })),
+  );
 }
+
+const NO_PINECONE_SDK =
+  'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: only the functions using functions/workflows/workflow-deps.ts';
 
 /**
  * The configured Pinecone's client, made on first use (and once per container): the SDK loaded by the factory
@@ -88,11 +85,7 @@ export function configuredPineconeClient(unavailable: (message: string, cause: u
   if (!pinecone) return undefined;
   const make = async (apiKey: string): Promise<Pinecone> => {
     const client = pineconeClient;
-    if (!client) {
-      throw new ConfigurationError(
-        'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: only the functions using functions/workflows/workflow-deps.ts read vectors.',
-      );
-    }
+    if (!client) throw new ConfigurationError(`${NO_PINECONE_SDK} reach Pinecone.`);
     return client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) });
   };
   const apiKey = pinecone.apiKey;

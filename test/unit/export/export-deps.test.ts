@@ -4,6 +4,8 @@
  * test/support/fake-pinecone.ts) at the placement the tenant's record says, else the one its plan calls for; the
  * failed export's clean-up needs the export bucket only.
  */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { DataSource } from '../../../functions/data-sources/data-source';
 import type { Tenant } from '../../../functions/tenants/tenant-store';
 import { FakePinecone } from '../../support/fake-pinecone';
@@ -23,6 +25,8 @@ const ENV = {
   PINECONE_REGION: 'eu-west-1',
 };
 const saved = { ...process.env };
+// The SDK's client class of this file's module registry: the code under test loads the SDK on first use, there.
+const secrets = mockClient(SecretsManagerClient);
 let fake: FakePinecone;
 
 const tenants: Record<string, Pick<Tenant, 'tenantId' | 'plan' | 'resources'>> = {
@@ -77,6 +81,7 @@ beforeEach(() => {
 });
 afterAll(() => {
   process.env = saved;
+  secrets.restore();
 });
 
 describe('exportStorage with Pinecone configured', () => {
@@ -127,6 +132,57 @@ describe('exportStorage with Pinecone configured', () => {
     await vectors.exportPage('acme', null, 100);
     await vectors.exportPage('acme-corp', null, 100);
     expect(made).toBe(1);
+  });
+});
+
+describe('exportStorage with the Pinecone key in Secrets Manager (AWS)', () => {
+  const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pinecone-key-AbCdEf';
+
+  /** The vectors source with Secrets Manager answering `answer`; the keys the Pinecone factory was given, and the GetSecretValue requests sent. */
+  async function withSecret(answer: { SecretString: string } | Error) {
+    process.env = { ...saved, ...ENV, PINECONE_SECRET_ARN: SECRET_ARN };
+    delete process.env.PINECONE_API_KEY;
+    const keys: string[] = [];
+    let built!: { storage: ReturnType<ExportDeps['exportStorage']>; requests: () => unknown[] };
+    secrets.reset();
+    if (answer instanceof Error) secrets.on(GetSecretValueCommand).rejects(answer);
+    else secrets.on(GetSecretValueCommand).resolves(answer);
+    jest.isolateModules(() => {
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const ports = require('../../../functions/workflows/ports') as Ports;
+      const deps = require('../../../functions/export/export-deps') as ExportDeps;
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const workflowPorts = ports.workflowPorts({
+        pineconeClient: async (options) => {
+          keys.push(options.apiKey);
+          return fake.client();
+        },
+      });
+      built = {
+        storage: deps.exportStorage({ billing: workflowPorts.billing, tenants: tenantStore }),
+        requests: () => secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input),
+      };
+    });
+    const vectors = (await built.storage).sources.find((source) => source.name === 'vectors')!;
+    return { vectors, keys, requests: built.requests };
+  }
+
+  it('should read the key from the secret on first use, once, and make the client with it', async () => {
+    const { vectors, keys, requests } = await withSecret({ SecretString: ' pc-from-secret\n' });
+    expect(requests()).toEqual([]);
+
+    await vectors.exportPage('acme', null, 100);
+    await vectors.exportPage('acme-corp', null, 100);
+
+    expect(keys).toEqual(['pc-from-secret']);
+    expect(requests()).toEqual([{ SecretId: SECRET_ARN }]);
+  });
+
+  it('should fail with the error the export workflow retries when the secret cannot be read', async () => {
+    const { vectors, keys } = await withSecret(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    await expect(vectors.count('acme')).rejects.toMatchObject({ name: 'ExportStorageTransientError', message: 'Could not read the Pinecone API key from Secrets Manager: Rate exceeded' });
+    expect(keys).toEqual([]);
   });
 });
 
