@@ -121,8 +121,9 @@ export class TenantLifecycleStack extends Stack {
     this.scheduler.grantCancel(cancelScheduled);
 
     if (props.stripeSecretArn) {
-      // Who calls billing: the workflow's functions, ChangePlan (the dry run's proration preview, and scheduling
-      // a period-end change) and the cancel route (it releases the billing schedule).
+      // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists
+      // invoices), ChangePlan (the dry run's proration preview, and scheduling a period-end change) and the
+      // cancel route (it releases the billing schedule).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
       const billingCallers = [changePlan, cancelScheduled, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });

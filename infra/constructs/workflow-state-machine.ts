@@ -279,9 +279,4 @@ export class WorkflowStateMachine extends Construct {
       ...(reaches.scheduleTargets.includes(reach) ? this.scheduleTargetFunctions.values() : []),
     ];
   }
-
-  /** Every function of this workflow, for grants the stack decides (secrets). */
-  get functions(): HandlerFunction[] {
-    return [this.taskFunction, this.timeoutFunction, ...this.scheduleTargetFunctions.values()];
-  }
 }
