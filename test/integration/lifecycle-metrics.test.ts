@@ -153,7 +153,10 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     await sweepStuckOperations(deps, { now: new Date() });
     const none = documents('OldestUnfinishedOperationAge', ['workflow']);
-    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }]);
+    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([
+      { workflow: 'plan-change', age: 0 },
+      { workflow: 'export', age: 0 },
+    ]);
     expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
 
     // Two operations left running (a crash before their execution started, say), started 20 and 10 minutes
@@ -169,7 +172,10 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     const result = await sweepStuckOperations(deps, { now: sweepAt });
     expect(result.compensated).toEqual([]);
-    expect(documents('OldestUnfinishedOperationAge', ['workflow']).map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 1_200 }]);
+    expect(documents('OldestUnfinishedOperationAge', ['workflow']).map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([
+      { workflow: 'plan-change', age: 1_200 },
+      { workflow: 'export', age: 0 },
+    ]);
   });
 
   it('should count an end once, also when the store that ends it never saw the operation, and not when the end was already written', async () => {
