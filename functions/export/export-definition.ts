@@ -19,3 +19,6 @@ export const EXPORT_WORKFLOW = {
   // The longest Task TimeoutSeconds in the ASL is 900 s (verification); leave room above it.
   taskTimeoutSeconds: 930,
 } as const satisfies WorkflowDefinition;
+
+/** The sort-key prefix of the tenant's register of export requests: one item per request in its partition (`EXPORT#<requestedAt>#<export id>`). */
+export const EXPORT_REQUEST_SK_PREFIX = 'EXPORT#';
