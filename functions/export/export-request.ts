@@ -19,6 +19,7 @@ import { refusalOf } from '../tenants/tenant-rules';
 import type { TenantStore } from '../tenants/tenant-store';
 import { startOrUndo } from '../workflows/start-execution';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
+import { DUE_SOON_SECONDS } from '../workflows/workflow-metrics';
 import { EXPORT_REQUEST_SK_PREFIX, EXPORT_WORKFLOW } from './export-definition';
 import type { ExportInput } from './export-steps';
 import type { DownloadLink, ExportStore } from './export-store';
@@ -31,9 +32,12 @@ export type ExportRequestInput = ExportInput & {
   readonly dueAt: string;
 };
 
-/** Days before `dueAt` from which an unfinished export is flagged `overdueRisk`. */
-export const OVERDUE_RISK_DAYS = 7;
-const DAY_MS = 86_400_000;
+const DAY_S = 86_400;
+const DAY_MS = DAY_S * 1000;
+
+/** Days before `dueAt` from which an unfinished export is flagged `overdueRisk` (and counted by UnfinishedNearDue). */
+export const OVERDUE_RISK_DAYS = DUE_SOON_SECONDS / DAY_S;
+
 
 
 /** Codes of refused or unfinished export requests, with the HTTP status of each. */
