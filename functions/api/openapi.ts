@@ -452,7 +452,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'WORKFLOW_UNAVAILABLE'),
     description:
       'GDPR right of access and portability (Art. 15/20): every data source of the tenant as gzip NDJSON parts, a manifest (counts, sha256 per part) and a README, verified against the stored bytes. ' +
-      'Allowed from active and suspended (the tenant is `exporting` meanwhile and goes back to where it was); from deleting, deleted or a transitional state 409 ILLEGAL_TRANSITION, and while another operation owns the tenant 409 OPERATION_IN_PROGRESS. ' +
+      'Allowed where the lifecycle table has `initiate_export` (the tenant is held by the export meanwhile and goes back to the state it came from); elsewhere 409 ILLEGAL_TRANSITION, and while another operation owns the tenant 409 OPERATION_IN_PROGRESS. ' +
       'Plan changes and other changes are refused while it runs. The body is optional: `{ "reason" }` goes to the history.',
   },
   ListExports: {
