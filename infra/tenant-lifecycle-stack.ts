@@ -13,6 +13,7 @@ import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
 import { workflowDefinitions } from '../functions/workflows/registry';
 import { PLAN_CHANGE_WORKFLOW } from '../functions/plan-change/plan-change-definition';
+import { EXPORT_WORKFLOW } from '../functions/export/export-definition';
 import { planChangeWorkflow, type PlanChangeWorkflow } from './constructs/plan-change-workflow';
 import { StuckOperationSweeper } from './constructs/stuck-operation-sweeper';
 import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
@@ -21,6 +22,9 @@ import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-ma
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
 /** The route that cancels a scheduled plan change (billing put back, schedule deleted). */
 export const CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID = 'CancelScheduledPlanChange';
+/** The routes that start a GDPR export and hand out its download URLs. */
+export const START_EXPORT_ROUTE_ID = 'StartExport';
+export const GET_EXPORT_ROUTE_ID = 'GetExport';
 
 export interface TenantLifecycleStackProps extends StackProps {
   /**
@@ -119,6 +123,13 @@ export class TenantLifecycleStack extends Stack {
     this.scheduler.grantSchedule(changePlan);
     const cancelScheduled = this.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID);
     this.scheduler.grantCancel(cancelScheduled);
+    // StartExport starts the export's execution (and nothing else on it); GetExport signs download URLs, which
+    // fetch with its role: GetObject under exports/ of the export bucket, nothing more.
+    (this.workflows.get(EXPORT_WORKFLOW.name) as WorkflowStateMachine).grantStartExecution(this.api.routeFunction(START_EXPORT_ROUTE_ID));
+    const getExport = this.api.routeFunction(GET_EXPORT_ROUTE_ID);
+    this.exports.grantDownload(getExport);
+    getExport.function.addEnvironment('EXPORTS_BUCKET', this.exports.bucket.bucketName);
+    getExport.function.addEnvironment('EXPORT_RETENTION_DAYS', String(this.exports.retentionDays));
 
     if (props.stripeSecretArn) {
       // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists

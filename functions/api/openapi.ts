@@ -14,6 +14,7 @@ import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas
 import type { QueryLease } from '../leases/query-lease-store';
 import { OPERATION_STATUSES } from '../operations/operation-store';
 import { operationPathSchema } from '../operations/operation-schemas';
+import { exportPathSchema, startExportBodySchema } from '../export/export-schemas';
 import { changePlanBodySchema } from '../plan-change/plan-change-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
@@ -76,6 +77,8 @@ export const ERROR_CODES = {
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
   OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
+  EXPORT_NOT_FOUND: { status: 404, description: 'No export has this id (or it is another tenant\'s); `details.exportId`.' },
+  EXPORT_EXPIRED: { status: 410, description: 'The export was kept its retention (30 days by default) and is deleted; request a new one. `details.expiredAt`.' },
   BILLING_REJECTED: { status: 422, description: 'The billing provider refused the change (for example no Stripe subscription for the tenant); the message says why.' },
   BILLING_UNAVAILABLE: { status: 503, description: 'The billing provider did not answer; nothing was changed. Retry later.' },
   USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
@@ -310,12 +313,57 @@ const operationSchema = z
   })
   .meta({ description: 'A workflow operation.' });
 
+const exportAcceptedSchema = z
+  .object({
+    exportId: z.string().meta({ description: 'The export id (its operation id).' }),
+    tenantId: z.string(),
+    status: z.literal('running'),
+    requestedAt: timestamp.meta({ description: 'When the request was received: the GDPR clock starts here.' }),
+    dueAt: timestamp.meta({ description: 'One calendar month later (GDPR Art. 12(3)).' }),
+    export: z.string().meta({ description: 'Where to follow it: `/exports/{exportId}` (also the `Location` header).' }),
+    operation: z.string().meta({ description: 'The same run as a workflow operation: `/operations/{exportId}`.' }),
+  })
+  .meta({ description: 'The export started (202).' });
+
+const downloadLinkSchema = z.object({
+  key: z.string().meta({ description: 'The file inside the export: `manifest.json`, `README.md`, `<source>/part-NNNNN.ndjson.gz`.' }),
+  url: z.string().meta({ description: 'Presigned S3 GET URL (SigV4), made on this request.' }),
+  expiresAt: timestamp,
+});
+
+const exportSchema = z
+  .object({
+    exportId: z.string(),
+    tenantId: z.string(),
+    status: z.enum(OPERATION_STATUSES).meta({ description: '`running`, then `succeeded` or `failed` (the tenant is back in the state it came from either way).' }),
+    step: z.string().meta({ description: 'The last step recorded: `initiated`, `counted:<source>`, `exported:<source>:<batch>`, `manifest_written`, `verified`.' }),
+    requestedBy: z.string(),
+    requestedAt: timestamp,
+    dueAt: timestamp.meta({ description: 'One calendar month after `requestedAt` (GDPR Art. 12(3)).' }),
+    overdueRisk: z.boolean().meta({ description: 'Unfinished within 7 days of `dueAt`, or past it.' }),
+    sources: z
+      .array(z.object({ source: z.string(), expected: z.number().int().meta({ description: 'Records the source held when counted.' }), exported: z.number().int().meta({ description: 'Records written so far.' }) }))
+      .meta({ description: 'Progress per data source, in export order.' }),
+    manifest: z.object({ manifestKey: z.string(), parts: z.number().int(), records: z.number().int(), bytes: z.number().int() }).optional().meta({ description: 'Once the manifest is written.' }),
+    verified: z.object({ parts: z.number().int(), records: z.number().int(), bytes: z.number().int() }).optional().meta({ description: 'Once every part was checked against the manifest (sha256, size, records).' }),
+    error: z.object({ code: z.string(), message: z.string() }).optional().meta({ description: 'Why it failed.' }),
+    finishedAt: timestamp.optional(),
+    download: z
+      .object({ expiresAt: timestamp, files: z.array(downloadLinkSchema) })
+      .optional()
+      .meta({ description: 'Once succeeded and while kept: a presigned GET URL for every file (manifest, README, parts), valid 15 minutes, new on each request.' }),
+  })
+  .meta({ description: 'A GDPR export.' });
+
+const exportPageSchema = z.object({ items: z.array(exportSchema), nextCursor: z.string().nullable() }).meta({ description: 'One page of exports, newest first (without download URLs).' });
+
 /** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
 export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
   TransitionRequest: transitionBodySchema,
   AcquireQueryLeaseRequest: acquireLeaseBodySchema,
   ChangePlanRequest: changePlanBodySchema,
+  StartExportRequest: startExportBodySchema,
   ReportUsageRequest: reportUsageBodySchema,
 };
 export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
@@ -333,6 +381,9 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   UsageReport: usageReportSchema,
   PlanChangeAccepted: planChangeAcceptedSchema,
   Operation: operationSchema,
+  ExportAccepted: exportAcceptedSchema,
+  Export: exportSchema,
+  ExportPage: exportPageSchema,
   Health: healthSchema,
   Error: errorSchema,
   GatewayError: gatewayErrorSchema,
@@ -391,6 +442,33 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     description:
       'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan. ' +
       'The body is optional: `{ "reason" }` goes to the history entry `cancel_scheduled_plan_change`. Once the change has started at the period end, 409 OPERATION_IN_PROGRESS names its operation.',
+  },
+  StartExport: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    body: startExportBodySchema,
+    ifMatch: true,
+    success: { status: 202, description: 'The export started; follow it at `/exports/{exportId}`.', schema: exportAcceptedSchema, headers: ['Location'] },
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'WORKFLOW_UNAVAILABLE'),
+    description:
+      'GDPR right of access and portability (Art. 15/20): every data source of the tenant as gzip NDJSON parts, a manifest (counts, sha256 per part) and a README, verified against the stored bytes. ' +
+      'Allowed where the lifecycle table has `initiate_export` (the tenant is held by the export meanwhile and goes back to the state it came from); elsewhere 409 ILLEGAL_TRANSITION, and while another operation owns the tenant 409 OPERATION_IN_PROGRESS. ' +
+      'Plan changes and other changes are refused while it runs. The body is optional: `{ "reason" }` goes to the history.',
+  },
+  ListExports: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    query: pageQuerySchema,
+    success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
+  },
+  GetExport: {
+    access: 'operator-or-owner-of-resource',
+    params: exportPathSchema,
+    success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema },
+    errors: apiRouteErrors({ body: false }, 'EXPORT_NOT_FOUND', 'EXPORT_EXPIRED'),
+    description:
+      "Progress per source while it runs; the manifest summary once written; once succeeded, presigned download URLs for the manifest, README and every part, valid 15 minutes and made fresh on each request. Operators read any export; a tenant-scoped token its own tenant's, and another tenant's is 404 EXPORT_NOT_FOUND (as if it did not exist).",
   },
   GetOperation: {
     access: 'operator-or-owner-of-resource',
@@ -638,6 +716,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   404: 'Not found',
   405: 'Method not allowed',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Payload too large',
   415: 'Unsupported media type',
   422: 'Unprocessable',

@@ -39,6 +39,9 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', authenticated: true, tableAccess: 'write', summary: 'Release a query lease; idempotent.' },
   { id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', authenticated: true, tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.', events: ['initiate_upgrade', 'initiate_downgrade'] },
   { id: 'CancelScheduledPlanChange', method: 'DELETE', path: '/tenants/{tenantId}/scheduled-plan-change', entry: 'functions/plan-change/handlers/cancel-scheduled-plan-change.ts', authenticated: true, tableAccess: 'write', summary: 'Cancel the downgrade scheduled for the end of the billing period.' },
+  { id: 'StartExport', method: 'POST', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/start-export.ts', authenticated: true, tableAccess: 'write', summary: "Start a GDPR export of the tenant's data (a workflow); 202 with its id.", events: ['initiate_export'] },
+  { id: 'ListExports', method: 'GET', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/list-exports.ts', authenticated: true, tableAccess: 'read', summary: "The tenant's exports, newest first, paginated." },
+  { id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', authenticated: true, tableAccess: 'read', summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 

@@ -5,6 +5,7 @@
 import { LEASE_SK_PREFIX } from '../leases/query-lease-store';
 import { PROVISIONED_SK_PREFIX } from '../provisioning/provisioner';
 import { PINECONE_SK_PREFIX } from '../provisioning/pinecone-provisioner';
+import { EXPORT_REQUEST_SK_PREFIX } from '../export/export-definition';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 export function tenantItemsSource(options: TableSourceOptions): PartitionSource {
@@ -15,13 +16,14 @@ export function tenantItemsSource(options: TableSourceOptions): PartitionSource 
       { name: 'query lease', pkPrefix: 'TENANT#', skPrefix: LEASE_SK_PREFIX },
       { name: 'provisioned resources', pkPrefix: 'TENANT#', skPrefix: PROVISIONED_SK_PREFIX },
       { name: 'vector placement', pkPrefix: 'TENANT#', skPrefix: PINECONE_SK_PREFIX },
+      { name: 'export request', pkPrefix: 'TENANT#', skPrefix: EXPORT_REQUEST_SK_PREFIX },
     ],
     toRecord: (item) => ({ kind: item.type, ...withoutStorageAttributes(item, ['type']) }),
     description: {
       summary:
-        'Bookkeeping items of the tenant in the lifecycle table (DynamoDB), one record each: query leases (taken by the application while it runs a query; they expire), the resources provisioned by each plan change, and where each plan change placed the tenant\'s vectors.',
+        'Bookkeeping items of the tenant in the lifecycle table (DynamoDB), one record each: query leases (taken by the application while it runs a query; they expire), the resources provisioned by each plan change, where each plan change placed the tenant\'s vectors, and the register of its export requests.',
       fields: {
-        kind: 'lease, provisioned or pinecone-provisioning.',
+        kind: 'lease, provisioned, pinecone-provisioning or export-request.',
         leaseId: 'lease: the lease id.',
         holder: 'lease: who took it (the application instance).',
         acquiredAt: 'lease: when it was taken (ISO 8601, UTC).',
@@ -30,6 +32,10 @@ export function tenantItemsSource(options: TableSourceOptions): PartitionSource 
         operationId: 'provisioned: the plan change that provisioned the resources.',
         resources: 'provisioned: limits (counts, storage in GB, -1 unlimited), request rate (requests per second) and vector placement.',
         at: 'provisioned: when (ISO 8601, UTC).',
+        exportId: 'export-request: the export (its operation id).',
+        requestedAt: 'export-request: when the export was requested (ISO 8601, UTC).',
+        dueAt: 'export-request: when the answer is due, one month later (GDPR Art. 12(3)).',
+        requestedBy: 'export-request: who asked for it (token subject).',
         record: 'pinecone-provisioning: placement (index, namespace), what releasing it deletes (index, namespace or nothing), whether the operation created the index, and when (ISO 8601).',
       },
     },

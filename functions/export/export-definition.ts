@@ -23,3 +23,6 @@ export const EXPORT_WORKFLOW = {
   // export; the compensation (failExport) only deletes the partial export's objects.
   reaches: { task: ['billing', 'vectors:read', 'documents:read', 'exports:write'], compensation: ['exports:delete'], scheduleTargets: [] },
 } as const satisfies WorkflowDefinition;
+
+/** The sort-key prefix of the tenant's register of export requests: one item per request in its partition (`EXPORT#<requestedAt>#<export id>`). */
+export const EXPORT_REQUEST_SK_PREFIX = 'EXPORT#';

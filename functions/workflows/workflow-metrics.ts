@@ -18,7 +18,15 @@ export const WORKFLOW_METRICS = {
   failed: 'WorkflowFailed',
   /** Seconds since the oldest unfinished operation of `workflow` started running (or was created); 0 when none. */
   oldestUnfinishedAge: 'OldestUnfinishedOperationAge',
+  /**
+   * Count, by `workflow`: unfinished operations whose answer is due (their input's `dueAt`, as a GDPR export's
+   * one month, Art. 12(3)) within DUE_SOON_SECONDS or already past it; 0 when none.
+   */
+  unfinishedNearDue: 'UnfinishedNearDue',
 } as const;
+
+/** How close to its `dueAt` an unfinished operation is flagged (GET /exports `overdueRisk`) and counted: 7 days, in seconds. */
+export const DUE_SOON_SECONDS = 7 * 86_400;
 
 /**
  * How an operation can end: `succeeded`; `rolled_back` (undone after it started); `cancelled` (undone before
@@ -72,8 +80,9 @@ export function recordOldestUnfinished(agesSeconds: Readonly<Record<string, numb
 }
 
 /** Where the unfinished operations are read: OperationStore.unfinishedBefore (the byState index, oldest first). */
+type UnfinishedOperation = { readonly workflow?: string; readonly createdAt?: string; readonly startedAt?: string; readonly input?: Readonly<Record<string, unknown>> };
 export interface UnfinishedOperations {
-  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<{ readonly workflow?: string; readonly createdAt?: string; readonly startedAt?: string }>>;
+  unfinishedBefore(before: Date, limit?: number): Promise<ReadonlyArray<UnfinishedOperation>>;
 }
 
 /** How many unfinished operations one measurement reads at most (normally there are a handful). */
@@ -85,8 +94,12 @@ export const UNFINISHED_READ_LIMIT = 500;
  * partition, at most UNFINISHED_READ_LIMIT items: beyond that the ages are of the oldest ones read.
  */
 export async function oldestUnfinishedAges(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<Record<string, number>> {
+  return agesOf(await operations.unfinishedBefore(now, UNFINISHED_READ_LIMIT), workflows, now);
+}
+
+function agesOf(unfinished: ReadonlyArray<UnfinishedOperation>, workflows: readonly string[], now: Date): Record<string, number> {
   const ages: Record<string, number> = Object.fromEntries(workflows.map((workflow) => [workflow, 0]));
-  for (const operation of await operations.unfinishedBefore(now, UNFINISHED_READ_LIMIT)) {
+  for (const operation of unfinished) {
     const since = Date.parse(operation.startedAt ?? operation.createdAt ?? '');
     if (operation.workflow === undefined || !(operation.workflow in ages) || !Number.isFinite(since)) continue;
     ages[operation.workflow] = Math.max(ages[operation.workflow] as number, Math.floor((now.getTime() - since) / 1000));
@@ -94,14 +107,30 @@ export async function oldestUnfinishedAges(operations: UnfinishedOperations, wor
   return ages;
 }
 
+/** Per workflow, how many of `unfinished` have an input `dueAt` at most DUE_SOON_SECONDS after `now` (or past it). */
+export function nearDueCounts(unfinished: ReadonlyArray<UnfinishedOperation>, workflows: readonly string[], now: Date): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(workflows.map((workflow) => [workflow, 0]));
+  for (const operation of unfinished) {
+    const due = Date.parse(typeof operation.input?.dueAt === 'string' ? operation.input.dueAt : '');
+    if (operation.workflow === undefined || !(operation.workflow in counts) || !Number.isFinite(due)) continue;
+    if (due - now.getTime() <= DUE_SOON_SECONDS * 1000) counts[operation.workflow] = (counts[operation.workflow] as number) + 1;
+  }
+  return counts;
+}
+
 /**
  * What the sweeper calls on each run: measure oldestUnfinishedAges and emit OldestUnfinishedOperationAge for
- * each workflow (the alarm on operations older than their workflow's timeout reads it). Never throws: a
+ * each workflow (the alarm on operations older than their workflow's timeout reads it), and UnfinishedNearDue
+ * (nearDueCounts) from the same read. Never throws: a
  * failed measurement is logged and must not stop the sweep.
  */
 export async function reportOldestUnfinished(operations: UnfinishedOperations, workflows: readonly string[], now: Date): Promise<void> {
   try {
-    recordOldestUnfinished(await oldestUnfinishedAges(operations, workflows, now));
+    const unfinished = await operations.unfinishedBefore(now, UNFINISHED_READ_LIMIT);
+    recordOldestUnfinished(agesOf(unfinished, workflows, now));
+    for (const [workflow, count] of Object.entries(nearDueCounts(unfinished, workflows, now))) {
+      publishMetrics([{ workflow }], [{ name: WORKFLOW_METRICS.unfinishedNearDue, unit: MetricUnit.Count, value: count }]);
+    }
   } catch (error) {
     logger.warn('Could not measure the oldest unfinished operations', { error });
   }

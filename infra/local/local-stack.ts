@@ -13,7 +13,7 @@ import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
-import { startS3Local, type S3Local } from './s3-local';
+import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
 /** The repository root, from this file's location. */
@@ -116,6 +116,17 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
 export function workflowLine(outcome: OperationOutcome): string {
   const duration = outcome.durationMs === undefined ? '' : ` (${Math.round(outcome.durationMs)} ms)`;
   return `workflow ${outcome.workflow} ${outcome.operationId} tenant=${outcome.tenantId} ${outcome.status}${outcome.cause ? ` cause=${outcome.cause}` : ''}${duration}`;
+}
+
+/**
+ * The progress line for a step's answer that reports records of a source done against those expected (the
+ * export's count and batch steps: `{ source, expected, exported }`), e.g.
+ * `workflow export op_… tenant=acme-corp documents 4000/100000`; undefined for any other answer.
+ */
+export function progressLine(workflow: string, operation: { readonly operationId: string; readonly tenantId: string }, result: unknown): string | undefined {
+  const progress = result as { source?: unknown; expected?: unknown; exported?: unknown } | null;
+  if (typeof progress?.source !== 'string' || typeof progress.expected !== 'number' || typeof progress.exported !== 'number') return undefined;
+  return `workflow ${workflow} ${operation.operationId} tenant=${operation.tenantId} ${progress.source} ${progress.exported}/${progress.expected}`;
 }
 
 /** The lines printed once the stack is up: where it runs and how to call it. */
@@ -232,6 +243,9 @@ export class LocalStack {
     process.env.DOCUMENTS_BUCKET = LOCAL_DOCUMENTS_BUCKET;
     process.env.EXPORTS_BUCKET = LOCAL_EXPORTS_BUCKET;
     process.env.TABLE_NAME = LOCAL_TABLE_NAME;
+    // The local S3 server accepts only its own access key; DynamoDB Local (-sharedDb) any: one key for both.
+    process.env.AWS_ACCESS_KEY_ID = S3_LOCAL_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = S3_LOCAL_CREDENTIALS.secretAccessKey;
     const tokenKey = localTokenKey(dataRoot);
     process.env.TOKEN_SECRET = tokenKey;
     process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -251,8 +265,15 @@ export class LocalStack {
       dependencies: workflowDependencies,
       onError: (error) => this.#logError(`workflow error: ${(error as Error).stack ?? String(error)}`),
       onOutcome: (outcome) => this.#log(workflowLine(outcome)),
+      onStep: (step) => {
+        const line = progressLine(step.workflow, step.operation, step.result);
+        if (line) this.#log(line);
+      },
     });
     setWorkflowRunner(workflows);
+    // Downloads: presigned by the local adapter, which enforces the retention the AWS bucket's lifecycle rule does.
+    const [{ S3Client }, { s3ExportFiles, setExportFiles }] = await Promise.all([import('@aws-sdk/client-s3'), import('../../functions/export/export-files')]);
+    setExportFiles(await s3ExportFiles({ s3: new S3Client(localS3ClientConfig(s3Endpoint)), bucket: LOCAL_EXPORTS_BUCKET, local: true }));
     running.workflows = workflows;
     // Executions run in this process: any operation left unfinished by a previous run died with it.
     const { sweepStuckOperations } = await import('../../functions/workflows/sweep-stuck-operations');

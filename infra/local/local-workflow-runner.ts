@@ -83,6 +83,11 @@ export interface LocalWorkflowRunnerOptions {
   readonly onError?: (error: unknown) => void;
   /** Called once an execution has ended, with its operation as the store has it then (status, cause). */
   readonly onOutcome?: (outcome: OperationOutcome) => void;
+  /**
+   * Called after each Task state that answered, with its answer (ids, counts, cursors: never records): how
+   * `npm start` prints progress of long runs. A throw here is reported to onError, never to the execution.
+   */
+  readonly onStep?: (step: { readonly workflow: string; readonly state: string; readonly operation: TaskInput; readonly result: unknown }) => void;
 }
 
 interface LoadedMachine {
@@ -136,6 +141,11 @@ export class LocalWorkflowRunner implements WorkflowRunner {
           await this.#options.faults?.(state, 'before', event.operation);
           const result = await steps.run(deps(), event.step, event.operation, event.failure, event as unknown as Readonly<Record<string, unknown>>);
           await this.#options.faults?.(state, 'after', event.operation);
+          try {
+            this.#options.onStep?.({ workflow, state, operation: event.operation, result });
+          } catch (error) {
+            this.#options.onError?.(error);
+          }
           return result;
         },
       ]),

@@ -3,11 +3,14 @@
  * situation gets the same code, every route that changes a tenant honours If-Match, a tenant token reads its
  * own operations, and a full last page has no cursor.
  */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ROUTES } from '../../functions/api/routes';
+import { config } from '../../functions/shared/config';
+import { localS3ClientConfig } from '../../infra/local/s3-local';
 import { ROUTE_SPECS } from '../../functions/api/openapi';
 import type { LifecycleEvent } from '../../functions/lifecycle';
-import { planChangeDependencies } from '../../functions/plan-change/plan-change-deps';
 import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
+import { workflowDependencies } from '../../functions/workflows/workflow-deps';
 import { API_EVENTS } from '../../functions/tenants/tenant-rules';
 import { OperationOwnershipError } from '../../functions/tenants/errors';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
@@ -16,12 +19,21 @@ import { ApiHarness, type ApiResponse } from '../support/api-harness';
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
 
 const api = new ApiHarness();
-const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies });
+const runner = new LocalWorkflowRunner({ dependencies: workflowDependencies });
 /** Leases that hold workflows in their drain, released at the end so every workflow finishes. */
 const heldLeases: Array<{ tenantId: string; leaseId: string }> = [];
 
+// Exports started here run for real: their buckets on the local S3 server, which accepts only its own access key.
+process.env.DOCUMENTS_BUCKET = `docs-${config.tableName.slice(-8)}`;
+process.env.EXPORTS_BUCKET = `exports-${config.tableName.slice(-8)}`;
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+
 beforeAll(async () => {
   await api.start();
+  const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));
+  for (const bucket of [process.env.DOCUMENTS_BUCKET, process.env.EXPORTS_BUCKET]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
   setWorkflowRunner(runner);
 });
 afterAll(async () => {
@@ -88,6 +100,8 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
       return api.request('POST', `/tenants/${tenantId}/plan`, { body: { plan: PLAN_ORDER[Math.min(index + 1, PLAN_ORDER.length - 1)] } });
     case 'initiate_downgrade':
       return api.request('POST', `/tenants/${tenantId}/plan`, { body: { plan: PLAN_ORDER[Math.max(index - 1, 0)], effective: 'immediately' } });
+    case 'initiate_export':
+      return api.request('POST', `/tenants/${tenantId}/exports`);
     default:
       throw new Error(`No request for ${event}: add it here.`);
   }
@@ -96,7 +110,7 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
 describe('allowedEvents: exactly what the API would accept now', () => {
   afterAll(releaseHeld);
   it('should name the events of the routes, each with a request here', () => {
-    expect([...API_EVENTS].sort()).toEqual(['initiate_downgrade', 'initiate_upgrade', 'resume', 'suspend']);
+    expect([...API_EVENTS].sort()).toEqual(['initiate_downgrade', 'initiate_export', 'initiate_upgrade', 'resume', 'suspend']);
   });
 
   let n = 0;
@@ -160,6 +174,7 @@ describe('If-Match: honoured by every route that changes a tenant', () => {
     ChangePlan: { setUp: (id) => api.createTenant(id, { plan: 'starter', usage: SMALL_USAGE }), method: 'POST', path: 'plan', body: { plan: 'professional' } },
     CancelScheduledPlanChange: { setUp: (id) => SITUATIONS['with a downgrade scheduled for the period end']?.(id) as Promise<unknown>, method: 'DELETE', path: 'scheduled-plan-change' },
     ReportUsage: { setUp: (id) => api.createTenant(id), method: 'PUT', path: 'usage', body: { usage: SMALL_USAGE } },
+    StartExport: { setUp: (id) => api.createTenant(id), method: 'POST', path: 'exports', body: {} },
   };
 
   it('should cover every route that changes a tenant, each declared in the OpenAPI document', () => {

@@ -38,7 +38,7 @@ const KNOWN_LEASE = randomUUID();
 
 /** A concrete path for a route: the seeded tenant, a well-formed lease or operation id. */
 function pathOf(route: RouteDefinition): string {
-  return route.path.replace('{tenantId}', 'acme-corp').replace('{leaseId}', KNOWN_LEASE).replace('{operationId}', `op_${randomUUID()}`);
+  return route.path.replace('{tenantId}', 'acme-corp').replace('{leaseId}', KNOWN_LEASE).replace('{operationId}', `op_${randomUUID()}`).replace('{exportId}', `op_${randomUUID()}`);
 }
 
 function operationOf(route: RouteDefinition) {

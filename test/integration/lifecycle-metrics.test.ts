@@ -153,10 +153,7 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     await sweepStuckOperations(deps, { now: new Date() });
     const none = documents('OldestUnfinishedOperationAge', ['workflow']);
-    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([
-      { workflow: 'plan-change', age: 0 },
-      { workflow: 'export', age: 0 },
-    ]);
+    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }, { workflow: 'export', age: 0 }]);
     expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
 
     // Two operations left running (a crash before their execution started, say), started 20 and 10 minutes
@@ -168,13 +165,22 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
       await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: item }));
     }
     const sweepAt = new Date(t0 + 1_200_000);
+    // An export started a minute before the sweep, its answer due a day after it (GDPR Art. 12(3)): near its due date.
+    const exportStore = new OperationStore({ client: api.documentClient, tableName: config.tableName, now: () => new Date(t0 + 1_140_000) });
+    const dueAt = new Date(t0 + 1_200_000 + 86_400_000).toISOString();
+    await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: exportStore.newItem({ operationId: 'op_due_soon', tenantId: 'metrics-b', workflow: 'export', input: { operationId: 'op_due_soon', tenantId: 'metrics-b', dueAt }, requestedBy: 'operator@test' }) }));
     expect(1_200).toBeLessThan(STUCK_AFTER_SECONDS);
     logs.clear();
     const result = await sweepStuckOperations(deps, { now: sweepAt });
     expect(result.compensated).toEqual([]);
     expect(documents('OldestUnfinishedOperationAge', ['workflow']).map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([
       { workflow: 'plan-change', age: 1_200 },
-      { workflow: 'export', age: 0 },
+      { workflow: 'export', age: 60 },
+    ]);
+    // The GDPR clock, from the same read: the export is due within 7 days; plan changes have no due date.
+    expect(documents('UnfinishedNearDue', ['workflow']).map((doc) => ({ workflow: doc.workflow, count: doc.UnfinishedNearDue }))).toEqual([
+      { workflow: 'plan-change', count: 0 },
+      { workflow: 'export', count: 1 },
     ]);
   });
 

@@ -3,7 +3,10 @@
  * without a step here fails the coverage test), and after each request the tenant's audit trail has exactly
  * one entry per version, 1..version with no gap, each naming who asked and why (the `reason` sent).
  */
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ROUTES } from '../../functions/api/routes';
+import { config } from '../../functions/shared/config';
+import { localS3ClientConfig } from '../../infra/local/s3-local';
 import { planChangeDependencies } from '../../functions/plan-change/plan-change-deps';
 import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
@@ -13,11 +16,19 @@ type Body = Record<string, unknown> & { error?: { code: string; message: string 
 type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string };
 
 const api = new ApiHarness();
+// The export step runs the real export: its storage on this file's buckets, on the local S3 server (its own access key only).
+process.env.DOCUMENTS_BUCKET = `docs-${config.tableName.slice(-8)}`;
+process.env.EXPORTS_BUCKET = `exports-${config.tableName.slice(-8)}`;
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies });
 const OPERATOR = 'operator@test';
 
 beforeAll(async () => {
   await api.start();
+  const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));
+  for (const bucket of [process.env.DOCUMENTS_BUCKET, process.env.EXPORTS_BUCKET]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
   setWorkflowRunner(runner);
 });
 afterAll(async () => {
@@ -147,6 +158,16 @@ const STEPS: readonly Step[] = [
     send: () => api.request('DELETE', `/tenants/${TENANT}/scheduled-plan-change`, { body: { reason: 'Customer changed their mind' } }),
     status: 200,
     adds: [{ event: 'cancel_scheduled_plan_change', reason: 'Customer changed their mind', from: 'active', to: 'active' }],
+  },
+  {
+    route: 'StartExport',
+    title: 'GDPR export, completed',
+    send: () => api.request('POST', `/tenants/${TENANT}/exports`, { body: { reason: 'Art. 15 request' } }),
+    status: 202,
+    adds: [
+      { event: 'initiate_export', reason: 'Art. 15 request', from: 'active', to: 'exporting' },
+      { event: 'complete_export', from: 'exporting', to: 'active' },
+    ],
   },
   {
     route: 'AcquireQueryLease',

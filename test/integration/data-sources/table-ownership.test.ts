@@ -1,7 +1,7 @@
 /**
  * The runtime half of "every item kind has a data source": look-alike tenants go through the real API flows
  * (create, suspend, resume, usage, query leases, idempotent requests, an upgrade workflow, a period-end downgrade
- * with its local schedule) into DynamoDB Local; then every item in the table must be owned by exactly one source's
+ * with its local schedule, a GDPR export) into DynamoDB Local; then every item in the table must be owned by exactly one source's
  * `tableItems`. A new kind of item that no source declares fails here. And purging one tenant through the
  * registry leaves none of its items but the billing history kept by law.
  */
@@ -29,6 +29,11 @@ const table = { client: api.documentClient, tableName: config.tableName };
 const bucket = `ownership-${randomBytes(4).toString('hex')}`;
 const sources = createDataSources({ ...table, s3: () => s3, documents: { bucket }, vectorStore: new S3VectorStore({ s3: () => s3, bucket }), billing: new LedgerBilling(table) });
 const owners = tableItemOwners(sources);
+// The export flow runs for real: its storage on this file's bucket, on the local S3 server (its own access key only).
+process.env.DOCUMENTS_BUCKET = bucket;
+process.env.EXPORTS_BUCKET = bucket;
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 beforeAll(async () => {
   await api.start();
@@ -47,6 +52,8 @@ beforeAll(async () => {
     await runner.idle();
     const downgrade = await api.request('POST', `/tenants/${tenantId}/plan`, { headers: key('downgrade'), body: { plan: 'starter', effective: 'period_end' } });
     expect(downgrade.status).toBe(202);
+    await runner.idle();
+    expect((await api.request('POST', `/tenants/${tenantId}/exports`, { headers: key('export') })).status).toBe(202);
     await runner.idle();
     // A query lease last: one held during the upgrade would make its drain wait for it.
     expect((await api.request('POST', `/tenants/${tenantId}/leases`, { token, headers: key('lease'), body: { holder: 'worker', ttlSeconds: 300 } })).status).toBe(201);

@@ -140,6 +140,28 @@ describe('Function: startLocalStack', () => {
     expect(((await get(`${url}/tenants/techstart-inc`, token)).body as { plan: string }).plan).toBe('starter');
   }, 45_000);
 
+  it("should export a demo tenant through the API, print its progress per source, and hand out download URLs that work", async () => {
+    const { url, acmeToken } = banner();
+    // The tenant's own token may start its export (GDPR Art. 15) and read it.
+    const response = await post(`${url}/tenants/acme-corp/exports`, acmeToken, {});
+    const { exportId } = response.body as { exportId: string };
+    expect(response.status).toBe(202);
+
+    expect(await waitForLine(new RegExp(`^workflow export ${exportId} tenant=acme-corp documents 3/3$`))).toBeDefined();
+    expect(await waitForLine(new RegExp(`^workflow export ${exportId} tenant=acme-corp vectors 3/3$`))).toBeDefined();
+    // A line when each source is counted, and one per batch.
+    expect(await waitForLine(new RegExp(`^workflow export ${exportId} tenant=acme-corp documents 0/3$`))).toBeDefined();
+    expect(await waitForLine(new RegExp(`^workflow export ${exportId} tenant=acme-corp succeeded`))).toMatch(/succeeded \(\d+ ms\)$/);
+    const done = await get(`${url}/exports/${exportId}`, acmeToken);
+    expect(done.body).toMatchObject({ status: 'succeeded', tenantId: 'acme-corp' });
+    const files = (done.body.download as { files: Array<{ key: string; url: string }> }).files;
+    const manifest = (await (await fetch(files.find((file) => file.key === 'manifest.json')?.url as string)).json()) as { tenantId: string; sources: Array<{ name: string; exported: number }> };
+    expect(manifest.tenantId).toBe('acme-corp');
+    expect(manifest.sources.find((entry) => entry.name === 'documents')?.exported).toBe(3);
+    const part = files.find((file) => file.key.startsWith('documents/'));
+    expect((await fetch(part?.url as string)).status).toBe(200);
+  }, 60_000);
+
   it('should print the rollback of a plan change with its cause', async () => {
     const { url, token, acmeToken } = banner();
     // A query holding its lease past a 1 s drain timeout: the upgrade rolls back with DrainTimeoutError.

@@ -1,11 +1,17 @@
 /**
  * The sweeper compensates every stuck operation with its own workflow's compensation (issue 8, "Must show"):
- * a stuck operation of a second workflow and a stuck plan change, swept together. The second workflow is a
- * small export-like one registered for this test through the registry's API (its own registry entry, its own
- * compensation: `fail_export` back to the state the tenant came from); the plan change is the real one. Both
- * run against DynamoDB Local.
+ * a stuck export and a stuck plan change, swept together, each the real workflow (the export's compensation
+ * fails it: `fail_export` back to the state the tenant came from, its partial parts deleted from the export
+ * bucket; the plan change's rolls it back). Against DynamoDB Local and the local S3 server. A small test-only
+ * workflow with a longer limit shows each workflow's own limit is used.
  */
 import { randomUUID } from 'node:crypto';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ExportRequestInput } from '../../../functions/export/export-request';
+import { exportPrefix } from '../../../functions/export/export-steps';
+import { EXPORT_WORKFLOW } from '../../../functions/export/export-definition';
+import { config } from '../../../functions/shared/config';
+import { localS3ClientConfig } from '../../../infra/local/s3-local';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import type { PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
@@ -24,6 +30,13 @@ interface HistoryEntry {
 }
 
 const api = new ApiHarness();
+// The real export's compensation deletes its partial parts: its buckets on the local S3 server (which accepts only its own access key).
+const exportsBucket = `exports-${config.tableName.slice(-8)}`;
+process.env.EXPORTS_BUCKET = exportsBucket;
+process.env.DOCUMENTS_BUCKET = `docs-${config.tableName.slice(-8)}`;
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));
 const PLAN_OP = `op_${randomUUID()}`;
 const EXPORT_OP = `op_${randomUUID()}`;
 const LONG_OP = `op_${randomUUID()}`;
@@ -65,11 +78,13 @@ const testExportSteps: WorkflowSteps<WorkflowPorts, WorkflowInput> = {
 let unregister: (() => void) | undefined;
 beforeAll(async () => {
   await api.start();
+  for (const bucket of [exportsBucket, process.env.DOCUMENTS_BUCKET as string]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   unregister = registerWorkflow(TEST_EXPORT, testExportSteps);
 });
 afterAll(async () => {
   unregister?.();
   await api.stop();
+  s3.destroy();
 });
 
 const context = (operationId: string) => ({ actor: 'operator:test', reason: 'started, then its process died', operationId });
@@ -97,23 +112,27 @@ describe('Sweeper: each stuck operation compensated by its own workflow', () => 
     await api.store.applyTransition(planTenant, 'initiate_upgrade', context(planInput.operationId), {
       alsoPut: [operations.newItem({ operationId: planInput.operationId, tenantId: 'sweep-plan', workflow: 'plan-change', input: { ...planInput }, requestedBy: 'operator:test' })],
     });
-    const exportInput = { operationId: EXPORT_OP, tenantId: 'sweep-export', format: 'ndjson' };
-    await api.store.applyTransition(exportTenant, 'initiate_export', context(exportInput.operationId), {
-      alsoPut: [operations.newItem({ operationId: exportInput.operationId, tenantId: 'sweep-export', workflow: 'test-export' as WorkflowName, input: exportInput, requestedBy: 'operator:test' })],
+    const exportInput: ExportRequestInput = { operationId: EXPORT_OP, tenantId: 'sweep-export', requestedBy: 'operator:test', requestedAt: new Date().toISOString(), dueAt: new Date(Date.now() + 30 * 86_400_000).toISOString() };
+    await api.store.applyTransition(await api.store.applyTransition(exportTenant, 'suspend', context('suspend')), 'initiate_export', context(exportInput.operationId), {
+      alsoPut: [operations.newItem({ operationId: EXPORT_OP, tenantId: 'sweep-export', workflow: 'export', input: { ...exportInput }, requestedBy: 'operator:test' })],
     });
+    // Its process died after writing a part: personal data with no use, to be deleted by the compensation.
+    await s3.send(new PutObjectCommand({ Bucket: exportsBucket, Key: `${exportPrefix(exportInput)}/documents/part-00001.ndjson.gz`, Body: 'partial' }));
+    await operations.recordStep(EXPORT_OP, 'counted:documents', { 'progress:documents': { expected: 10, exported: 0 } });
 
-    // Act: one sweep, later than both workflows' limits
-    const result = await sweepStuckOperations(ports(), { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
+    // Act: one sweep, later than both workflows' limits (the export's is the longer: a day and a half hour)
+    const result = await sweepStuckOperations(ports(), { now: new Date(Date.now() + (Math.max(STUCK_AFTER_SECONDS, EXPORT_WORKFLOW.stuckAfterSeconds) + 60) * 1000) });
 
     // Assess: both compensated, each its own way
     expect({ compensated: [...result.compensated].sort(), failed: result.failed }).toEqual({ compensated: [EXPORT_OP, PLAN_OP].sort(), failed: [] });
     expect((await api.request<Body>('GET', '/tenants/sweep-plan')).body).toMatchObject({ state: 'active', plan: 'starter' });
     expect((await history('sweep-plan'))[0]).toMatchObject({ event: 'rollback_upgrade', from: 'upgrading', to: 'active', operationId: PLAN_OP });
-    expect((await api.request<Body>('GET', '/tenants/sweep-export')).body).toMatchObject({ state: 'active', plan: 'starter' });
-    expect((await history('sweep-export'))[0]).toMatchObject({ event: 'fail_export', from: 'exporting', to: 'active', operationId: EXPORT_OP });
-    expect(exportCompensations.map(({ input, failure }) => [input.operationId, failure.Error])).toEqual([[EXPORT_OP, 'OperationStuck']]);
+    expect((await api.request<Body>('GET', '/tenants/sweep-export')).body).toMatchObject({ state: 'suspended', plan: 'starter' });
+    expect((await history('sweep-export'))[0]).toMatchObject({ event: 'fail_export', from: 'exporting', to: 'suspended', operationId: EXPORT_OP });
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: exportsBucket, Prefix: `${exportPrefix(exportInput)}/` }))).KeyCount ?? 0).toBe(0);
     expect((await api.request<Body>('GET', `/operations/${PLAN_OP}`)).body).toMatchObject({ workflow: 'plan-change', status: 'rolled_back', error: { code: 'OperationStuck' } });
-    expect((await api.request<Body>('GET', `/operations/${EXPORT_OP}`)).body).toMatchObject({ workflow: 'test-export', status: 'rolled_back', error: { code: 'OperationStuck' } });
+    expect((await api.request<Body>('GET', `/operations/${EXPORT_OP}`)).body).toMatchObject({ workflow: 'export', status: 'failed', error: { code: 'OperationStuck' } });
+    expect((await api.request<Body>('GET', `/exports/${EXPORT_OP}`)).body).toMatchObject({ status: 'failed', error: { code: 'OperationStuck' }, sources: [{ source: 'documents', expected: 10, exported: 0 }] });
   });
 
   it("should leave an operation alone until its own workflow's limit has passed", async () => {

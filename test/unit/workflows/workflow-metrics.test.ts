@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TRANSITIONS_METRIC } from '../../../functions/tenants/tenant-store';
-import { WORKFLOW_METRICS, oldestUnfinishedAges, workflowDurationMs } from '../../../functions/workflows/workflow-metrics';
+import { DUE_SOON_SECONDS, WORKFLOW_METRICS, nearDueCounts, oldestUnfinishedAges, workflowDurationMs } from '../../../functions/workflows/workflow-metrics';
 
 describe('Function: workflowDurationMs', () => {
   it('should give the milliseconds from start to end, never negative', () => {
@@ -38,6 +38,22 @@ describe('Function: oldestUnfinishedAges', () => {
   it('should ignore operations of workflows it was not asked about', async () => {
     const ages = await oldestUnfinishedAges({ unfinishedBefore: async () => [{ workflow: 'other', createdAt: '2026-11-01T00:00:00.000Z' }] }, ['plan-change'], now);
     expect(ages).toEqual({ 'plan-change': 0 });
+  });
+});
+
+describe('Function: nearDueCounts', () => {
+  it('should count per workflow the unfinished operations due within 7 days or past due, and only those with a due date', () => {
+    const now = new Date('2026-11-20T00:00:00.000Z');
+    const at = (seconds: number) => new Date(now.getTime() + seconds * 1000).toISOString();
+    const unfinished = [
+      { workflow: 'export', input: { dueAt: at(DUE_SOON_SECONDS + 1) } },
+      { workflow: 'export', input: { dueAt: at(DUE_SOON_SECONDS) } },
+      { workflow: 'export', input: { dueAt: at(-60) } },
+      { workflow: 'plan-change', input: { toPlan: 'professional' } },
+      { workflow: 'other', input: { dueAt: at(0) } },
+    ];
+
+    expect(nearDueCounts(unfinished, ['plan-change', 'export'], now)).toEqual({ 'plan-change': 0, export: 2 });
   });
 });
 
