@@ -19,6 +19,8 @@ export const EXPORT_WORKFLOW = {
   // Lambda's maximum (900 s). The longest Task TimeoutSeconds in the ASL (verification, 840 s) stays below it,
   // so the state machine's States.Timeout fires first (infra/workflow-asl.ts checkTaskTimeouts).
   taskTimeoutSeconds: 900,
+  // A data subject's request is answered within one month (GDPR Art. 12(3)).
+  dueDate: { basis: 'GDPR Art. 12(3): the answer to a data subject request is due within one month of receipt' },
   // The task reads every data source (billing history lists Stripe invoices; vectors; documents) and writes the
   // export; the compensation (failExport) only deletes the partial export's objects.
   reaches: { task: ['billing', 'vectors:read', 'documents:read', 'exports:write'], compensation: ['exports:delete'], scheduleTargets: [] },

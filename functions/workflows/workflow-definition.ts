@@ -56,6 +56,11 @@ export interface WorkflowDefinition {
   /** The Task function's own timeout, seconds: above the ASL's longest Task TimeoutSeconds, at most 900 (Lambda). */
   readonly taskTimeoutSeconds: number;
   /**
+   * A legal deadline for the answer: the operations carry `dueAt` in their input, the sweeper counts those
+   * unfinished near it (UnfinishedNearDue) and the workflow's alarms include one on it. `basis` names the rule.
+   */
+  readonly dueDate?: { readonly basis: string };
+  /**
    * What the workflow's functions reach beyond the table: `task` for its Task function, `compensation` for its
    * "execution ended badly" function and the sweeper (which compensates every workflow's stuck operations),
    * `scheduleTargets` for its schedule targets' functions.

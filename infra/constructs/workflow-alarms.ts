@@ -41,6 +41,12 @@ export interface WorkflowAlarmsProps {
    * @default - none, as the stack's other alarms
    */
   readonly alarmActions?: readonly IAlarmAction[];
+  /**
+   * The workflow's operations have a legal due date (WorkflowDefinition.dueDate): alarm when one is unfinished
+   * within 7 days of it or past it (UnfinishedNearDue, reported by the sweeper).
+   * @default - no such alarm
+   */
+  readonly dueDate?: { readonly basis: string };
 }
 
 export class WorkflowAlarms extends Construct {
@@ -50,6 +56,9 @@ export class WorkflowAlarms extends Construct {
   /** Maximum of OldestUnfinishedOperationAge, in seconds. */
   readonly oldestUnfinished: Metric;
   readonly oldestUnfinishedAlarm: Alarm;
+  /** Maximum of UnfinishedNearDue (a count), for a workflow with a due date. */
+  readonly unfinishedNearDue?: Metric;
+  readonly unfinishedNearDueAlarm?: Alarm;
   readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: WorkflowAlarmsProps) {
@@ -101,7 +110,26 @@ export class WorkflowAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    this.alarms = [this.failureShareAlarm, this.oldestUnfinishedAlarm];
+    if (props.dueDate) {
+      this.unfinishedNearDue = new Metric({
+        namespace: props.namespace,
+        metricName: WORKFLOW_METRICS.unfinishedNearDue,
+        dimensionsMap,
+        period: this.oldestUnfinished.period,
+        statistic: 'Maximum',
+      });
+      this.unfinishedNearDueAlarm = new Alarm(this, 'UnfinishedNearDue', {
+        alarmDescription:
+          `A ${props.workflow} operation is unfinished within 7 days of its due date or past it (${props.dueDate.basis}). ` +
+          'GET /exports/{id} shows overdueRisk; find why it has not finished (its operation, the "Workflow ended" log entries).',
+        metric: this.unfinishedNearDue,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
+    this.alarms = [this.failureShareAlarm, this.oldestUnfinishedAlarm, ...(this.unfinishedNearDueAlarm ? [this.unfinishedNearDueAlarm] : [])];
     for (const alarm of this.alarms) {
       for (const action of props.alarmActions ?? []) {
         alarm.addAlarmAction(action);

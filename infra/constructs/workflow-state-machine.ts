@@ -244,7 +244,7 @@ export class WorkflowStateMachine extends Construct {
       for (const compensator of [this.taskFunction, this.timeoutFunction]) props.scheduler.grantCancel(compensator);
     }
     this.alarms.push(props.sweeper.alarm);
-    this.workflowAlarms = new WorkflowAlarms(this, 'WorkflowAlarms', { workflow: definition.name, timeout: this.timeout, namespace: METRICS_NAMESPACE, serviceName, measuredEvery: SWEEP_EVERY });
+    this.workflowAlarms = new WorkflowAlarms(this, 'WorkflowAlarms', { workflow: definition.name, timeout: this.timeout, namespace: METRICS_NAMESPACE, serviceName, measuredEvery: SWEEP_EVERY, dueDate: definition.dueDate });
   }
 
   /** Let `grantee` start executions of this state machine, and nothing else on it, with its ARN in `<WORKFLOW>_STATE_MACHINE_ARN`. */

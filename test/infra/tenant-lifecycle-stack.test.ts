@@ -8,7 +8,7 @@ import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
-import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, GET_EXPORT_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
 import {
   actionsOf,
   asArray,
@@ -514,7 +514,8 @@ describe('Class: TenantLifecycleStack', () => {
     });
 
     it('should give no other function access to the export bucket or the documents bucket, and their names only to the functions that use them', () => {
-      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction]);
+      // The workflow's functions, and the route that presigns downloads (its grant: test/infra/export-routes.test.ts).
+      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID)]);
       for (const handler of allFunctions(stack)) {
         const variables = variablesOf(template, logicalId(stack, handler.function));
         expect([handler.node.path, variables.EXPORTS_BUCKET, variables.DOCUMENTS_BUCKET]).toEqual([

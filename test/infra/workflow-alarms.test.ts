@@ -91,6 +91,32 @@ describe('Class: WorkflowAlarms, for plan change in the stack', () => {
     });
   });
 
+  it('should alarm when an export is unfinished within 7 days of its GDPR due date, and give plan change (no due date) no such alarm', () => {
+    // Prepare
+    const exportAlarms = (stack as TenantLifecycleStack).workflows.get('export')!.workflowAlarms;
+
+    // Act
+    const alarm = alarmProperties(template, stack, exportAlarms.unfinishedNearDueAlarm!);
+
+    // Assess: the sweeper's count of unfinished exports near or past their due date, any one alarms
+    expect(alarm).toMatchObject({
+      Namespace: 'TenantLifecycle',
+      MetricName: 'UnfinishedNearDue',
+      Dimensions: [
+        { Name: 'service', Value: 'tenant-lifecycle' },
+        { Name: 'workflow', Value: 'export' },
+      ],
+      Statistic: 'Maximum',
+      Period: 900,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(exportAlarms.alarms).toContain(exportAlarms.unfinishedNearDueAlarm);
+    expect(stack.planChange.workflowAlarms.unfinishedNearDueAlarm).toBeUndefined();
+  });
+
   it('should read the metrics under the namespace and service name the functions emit them with', () => {
     // Act
     const environment = (resources(template)[logicalId(stack, stack.planChange.sweeperFunction.function)]?.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables;

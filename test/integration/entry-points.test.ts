@@ -12,6 +12,9 @@ import { handler as health } from '../../functions/api/health';
 import { handler as notFound } from '../../functions/api/not-found';
 import { signToken } from '../../functions/auth/api-tokens';
 import { handler as authorizer } from '../../functions/auth/authorizer';
+import { handler as getExport } from '../../functions/export/handlers/get-export';
+import { handler as listExports } from '../../functions/export/handlers/list-exports';
+import { handler as startExport } from '../../functions/export/handlers/start-export';
 import { handler as acquireLease } from '../../functions/leases/handlers/acquire-lease';
 import { handler as releaseLease } from '../../functions/leases/handlers/release-lease';
 import { handler as getOperation } from '../../functions/operations/handlers/get-operation';
@@ -42,6 +45,7 @@ process.env.WORKFLOW_NAME = 'plan-change';
 import { useTestTable } from '../support/test-table';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-PlanChange';
+const EXPORT_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-Export';
 const client = useTestTable();
 const tenants = new TenantStore({ client, tableName: config.tableName });
 const operations = new OperationStore({ client, tableName: config.tableName });
@@ -80,7 +84,7 @@ async function dueDowngrade(tenantId: string, overdueSeconds: number): Promise<{
 beforeEach(() => {
   sfn.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:x`, startDate: new Date() });
-  setWorkflowRunner(new StepFunctionsRunner({ client: new SFNClient({ region: config.region }), stateMachineArns: { 'plan-change': STATE_MACHINE_ARN } }));
+  setWorkflowRunner(new StepFunctionsRunner({ client: new SFNClient({ region: config.region }), stateMachineArns: { 'plan-change': STATE_MACHINE_ARN, export: EXPORT_STATE_MACHINE_ARN } }));
 });
 afterAll(() => {
   sfn.restore();
@@ -137,6 +141,24 @@ describe('API route handlers (API Gateway HTTP API event, Lambda authorizer cont
     const released = await call(releaseLease, { method: 'DELETE', route: '/tenants/{tenantId}/leases/{leaseId}', pathParameters: { tenantId: 'ep-lease', leaseId: lease.body?.leaseId as string }, principal });
     expect(released.status).toBe(204);
     expect(await new QueryLeaseStore({ client, tableName: config.tableName }).liveLeases('ep-lease')).toEqual([]);
+  });
+});
+
+describe('GDPR export routes: start, read, list', () => {
+  it('StartExport starts the export execution named after the export on its state machine; GetExport and ListExports read it', async () => {
+    await tenants.create({ tenantId: 'ep-export', name: 'Export', email: 'export@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const path = { pathParameters: { tenantId: 'ep-export' } };
+
+    const started = await call(startExport, { method: 'POST', route: '/tenants/{tenantId}/exports', ...path, body: {} });
+
+    expect(started.status).toBe(202);
+    const exportId = started.body?.exportId as string;
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: EXPORT_STATE_MACHINE_ARN, name: exportId });
+    expect(startedInput().operation).toMatchObject({ operationId: exportId, tenantId: 'ep-export' });
+    expect(await tenants.get('ep-export')).toMatchObject({ state: 'exporting', operationId: exportId });
+    expect(await call(getExport, { method: 'GET', route: '/exports/{exportId}', pathParameters: { exportId } })).toMatchObject({ status: 200, body: { exportId, tenantId: 'ep-export', status: 'running' } });
+    const listed = await call(listExports, { method: 'GET', route: '/tenants/{tenantId}/exports', ...path });
+    expect((listed.body?.items as Array<{ exportId: string }>).map((item) => item.exportId)).toEqual([exportId]);
   });
 });
 
