@@ -134,8 +134,17 @@ async function exportDependencies() {
   return { client, s3, sources, tenants: new TenantStore({ client, tableName: TABLE }), operations: new OperationStore({ client, tableName: TABLE }) };
 }
 
+/** The child's memory by kind, sampled every 100 ms: what its peak RSS is made of (peaks, bytes). */
+const peaks = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+function sampleMemory(): void {
+  const usage = process.memoryUsage();
+  for (const key of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[key] = Math.max(peaks[key], usage[key]);
+}
+
 function report(result: ChildResult): void {
-  process.stdout.write(`RESULT ${JSON.stringify({ ...result, maxRss: process.resourceUsage().maxRSS * 1024 })}\n`);
+  sampleMemory();
+  const memory = Object.fromEntries(Object.entries(peaks).map(([key, bytes]) => [key, Math.round(bytes / 1e6)]));
+  process.stdout.write(`RESULT ${JSON.stringify({ ...result, maxRss: process.resourceUsage().maxRSS * 1024, detail: { ...result.detail, peakMB: memory } })}\n`);
 }
 
 /** Child: export `tenantId` through the export ASL, as the local runner executes it. */
@@ -350,6 +359,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === 'child') {
+  setInterval(sampleMemory, 100).unref();
   const [mode, a, b] = process.argv.slice(3);
   const run = mode === 'export' ? childExport(a as string, b as string) : mode === 'raw' ? childRawRead(a as string) : childGzip(a as string, Number(b));
   run.then(
