@@ -41,7 +41,9 @@ export class PineconeVectorStore implements VectorStore {
   async listIds(tenantId: string, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage> {
     const namespace = await this.#namespace(tenantId);
     try {
-      const page = await namespace.listPaginated({ limit: options.limit, paginationToken: options.paginationToken });
+      // 100 ids per list request whatever the caller asks: Pinecone's default page
+      // (https://docs.pinecone.io/reference/api/2026-07/data-plane/list), as this adapter always sent.
+      const page = await namespace.listPaginated({ limit: Math.min(options.limit, 100), paginationToken: options.paginationToken });
       const ids = (page.vectors ?? []).map((vector) => vector.id).filter((id): id is string => typeof id === 'string');
       return { ids, next: page.pagination?.next };
     } catch (error) {

@@ -56,7 +56,8 @@ export class S3VectorStore implements VectorStore {
 
   async listIds(tenantId: string, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage> {
     const prefix = this.prefixOf(tenantId);
-    const page = await listPage(await this.#options.s3(), this.#options.bucket, prefix, { maxKeys: options.limit, continuationToken: options.paginationToken });
+    // ListObjectsV2 returns at most 1,000 keys per request.
+    const page = await listPage(await this.#options.s3(), this.#options.bucket, prefix, { maxKeys: Math.min(options.limit, 1000), continuationToken: options.paginationToken });
     return { ids: page.objects.map(({ key }) => decodeURIComponent(key.slice(prefix.length, -'.json'.length))), next: page.next };
   }
 

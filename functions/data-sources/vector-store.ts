@@ -22,7 +22,10 @@ export interface VectorIdPage {
 
 export interface VectorStore {
   readonly name: 'pinecone' | 'local-s3';
-  /** Up to `limit` ids of the tenant's vectors from `paginationToken` (absent: the first page). */
+  /**
+   * Up to `limit` ids of the tenant's vectors from `paginationToken` (absent: the first page); fewer when the
+   * store lists fewer per request (Pinecone 100, S3 1,000), with `next` set.
+   */
   listIds(tenantId: string, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage>;
   /** The vectors with these ids (ids that are gone are left out), in the order of `ids`. */
   fetch(tenantId: string, ids: readonly string[]): Promise<StoredVector[]>;

@@ -11,6 +11,12 @@ import type { VectorStore } from './vector-store';
 const POSITION = z.object({ paginationToken: z.string().min(1).max(4096) }).strict();
 /** Pinecone lists and fetches at most 100 ids per request. */
 const MAX_IDS = 100;
+/**
+ * Ids per listing when counting: S3's maximum (ListObjectsV2 MaxKeys); a store that lists fewer per request
+ * (Pinecone: 100) answers fewer. Counting 25,000 local vectors 100 at a time took longer than the export's
+ * CountSource timeout (60 s) on s3rver, which walks the whole folder for every page.
+ */
+const COUNT_PAGE = 1000;
 
 export class VectorsSource implements DataSource {
   readonly name = 'vectors';
@@ -32,7 +38,7 @@ export class VectorsSource implements DataSource {
     let total = 0;
     let token: string | undefined;
     do {
-      const page = await this.#store.listIds(tenantId, { limit: MAX_IDS, paginationToken: token });
+      const page = await this.#store.listIds(tenantId, { limit: COUNT_PAGE, paginationToken: token });
       total += page.ids.length;
       token = page.next;
     } while (token);

@@ -49,6 +49,9 @@ it('should list the namespace\'s ids page by page with the pagination token and 
   expect(data[2]?.query).toMatchObject({ namespace: ['tenant_acme'], paginationToken: ['doc-0099'] });
   expect(data[1]?.query.ids).toHaveLength(100);
   expect(await source.count('acme')).toBe(250);
+  // Counting asks for large pages; Pinecone lists at most 100 ids per request.
+  const lists = fake.requests.filter((request) => request.host === host && request.path === '/vectors/list').slice(3);
+  expect(lists.map((request) => request.query.limit)).toEqual([['100'], ['100'], ['100']]);
 });
 
 it('should delete all of the tenant\'s namespace and no other, and count 0 after', async () => {

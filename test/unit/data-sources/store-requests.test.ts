@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DocumentsSource } from '../../../functions/data-sources/documents-source';
 import { deletePrefix } from '../../../functions/data-sources/s3-prefix';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
+import { VectorsSource } from '../../../functions/data-sources/vectors-source';
 import { deleteKeys } from '../../../functions/data-sources/table-source';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -61,4 +62,19 @@ it('should leave out a local vector deleted between its listing and its fetch', 
   s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error('gone'), { name: 'NoSuchKey' }));
   expect(await new S3VectorStore({ s3: () => s3, bucket: 'docs' }).fetch('acme', ['a/b c'])).toEqual([]);
   expect(s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'docs', Key: 'vectors/tenant_acme/a%2Fb%20c.json' });
+});
+
+it('should count a local store\'s vectors 1,000 ids per ListObjectsV2 (S3\'s page), not 100: 25,000 vectors are counted within the export\'s CountSource timeout', async () => {
+  const keys = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ Key: `vectors/tenant_acme/v${String(from + i).padStart(5, '0')}.json` }));
+  s3Mock
+    .on(ListObjectsV2Command)
+    .resolvesOnce({ Contents: keys(0, 1000), IsTruncated: true, NextContinuationToken: 't1' })
+    .resolvesOnce({ Contents: keys(1000, 500), IsTruncated: false });
+
+  expect(await new VectorsSource(new S3VectorStore({ s3: () => s3, bucket: 'docs' })).count('acme')).toBe(1500);
+
+  expect(s3Mock.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input)).toEqual([
+    { Bucket: 'docs', Prefix: 'vectors/tenant_acme/', MaxKeys: 1000, ContinuationToken: undefined },
+    { Bucket: 'docs', Prefix: 'vectors/tenant_acme/', MaxKeys: 1000, ContinuationToken: 't1' },
+  ]);
 });
