@@ -9,7 +9,7 @@
  *   - bytes: the size of its index.js (the source map beside it is not counted; it is read only when the
  *     function runs with --enable-source-maps, which the cold init below includes);
  *   - lazy bytes: the SDK files beside index.js that it requires on first use (LAZY_CHUNKS of
- *     infra/constructs/handler-function.ts: stripe-sdk.js, pinecone-sdk.js); in the package, not in the cold
+ *     infra/constructs/handler-function.ts: stripe-sdk.js, pinecone-sdk.js, s3-transfer-sdk.js); in the package, not in the cold
  *     start. What requiring each costs, the first call that needs it, is printed below the table;
  *   - cold init: a fresh `node` process requires index.js with the function's own NODE_OPTIONS and its plain
  *     environment variables, and reports what the require cost (around it, so node's own start-up is not

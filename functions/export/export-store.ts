@@ -9,7 +9,6 @@
  * itself: a download past it deletes the export's objects and is refused, and `expire` deletes what is due.
  */
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ExportExpiredError } from './errors';
 
 /** One kept export, as its operation record knows it. */
@@ -82,6 +81,9 @@ export class S3ExportStore implements ExportStore {
     const left = Math.floor((Date.parse(this.expiresAt(stored)) - this.now().getTime()) / 1000);
     // SigV4 presigned URLs last at most 7 days; never beyond the export itself.
     const expiresIn = Math.max(1, Math.min(validForSeconds, left, 604_800));
+    // Loaded on first use: deployed, a file of its own (./s3-transfer-sdk.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { getSignedUrl } = require('./s3-transfer-sdk') as typeof import('./s3-transfer-sdk');
     const url = await getSignedUrl(this.options.s3, new GetObjectCommand({ Bucket: this.options.bucket, Key: `${stored.prefix}/${key}` }), {
       expiresIn,
       signingDate: this.now(),

@@ -15,7 +15,6 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { DataPage, DataSource } from '../data-sources/data-source';
 
 /** One written part, as the manifest lists it. */
@@ -154,6 +153,9 @@ async function uploadPart(request: WritePartsRequest, key: string, lines: Readab
     },
   });
   const body = new PassThrough();
+  // Loaded on first use: deployed, a file of its own (./s3-transfer-sdk.ts).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Upload } = require('./s3-transfer-sdk') as typeof import('./s3-transfer-sdk');
   const upload = new Upload({
     client: request.s3,
     // 8 MiB upload parts, two in flight: the memory a part costs whatever its size.

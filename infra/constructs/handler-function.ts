@@ -29,7 +29,7 @@ export const HANDLER_RUNTIME = Runtime.NODEJS_24_X;
  *   team recommends bundling for exact version control); the code calls only long-standing operations of
  *   DynamoDB, Secrets Manager, Step Functions and EventBridge Scheduler.
  * - Packages' ES module builds first (`module` before `main`), so esbuild can drop what is not imported.
- * - The Stripe and Pinecone SDKs in files of their own, loaded on first use (LAZY_CHUNKS).
+ * - The Stripe and Pinecone SDKs and the S3 transfer libraries in files of their own, loaded on first use (LAZY_CHUNKS).
  * - A source map for readable stack traces (NODE_OPTIONS=--enable-source-maps), without the sources
  *   themselves: Node reads the map at load time, so a smaller map is a shorter cold init.
  */
@@ -46,6 +46,7 @@ export const HANDLER_RUNTIME = Runtime.NODEJS_24_X;
 export const LAZY_CHUNKS: ReadonlyArray<{ readonly request: string; readonly entry: string }> = [
   { request: './stripe-sdk', entry: 'functions/billing/stripe-sdk.ts' },
   { request: './pinecone-sdk', entry: 'functions/workflows/pinecone-sdk.ts' },
+  { request: './s3-transfer-sdk', entry: 'functions/export/s3-transfer-sdk.ts' },
 ];
 
 /** The shell commands that build each lazy chunk that `outputDir/index.js` requires, with the options of the bundle. */

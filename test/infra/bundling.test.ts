@@ -108,7 +108,7 @@ describe('Class: HandlerFunction', () => {
     it('should carry the file of every SDK its index.js requires on first use, and only those', () => {
       for (const { name, dir } of deployed) {
         const index = readFileSync(path.join(dir, 'index.js'), 'utf8');
-        for (const sdk of ['stripe-sdk', 'pinecone-sdk']) {
+        for (const sdk of ['stripe-sdk', 'pinecone-sdk', 's3-transfer-sdk']) {
           // Assess
           expect([name, sdk, existsSync(path.join(dir, `${sdk}.js`))]).toEqual([name, sdk, index.includes(`require("./${sdk}")`)]);
         }
