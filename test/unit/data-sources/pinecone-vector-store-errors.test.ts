@@ -38,7 +38,7 @@ beforeEach(() => {
   fake.seed(INDEX, 'tenant_acme', 3, 2);
 });
 
-it('should list no ids when Pinecone answers 404 (no namespace), and count 0', async () => {
+it('should list no ids when Pinecone answers 404 (no namespace)', async () => {
   fake.failNext(isData('/vectors/list'), 404);
   expect(await store().listIds('acme', { limit: 10 })).toEqual({ ids: [] });
 });
