@@ -1,0 +1,83 @@
+/**
+ * Edge answers of the usage, operations and billing-history sources (DynamoDB asserted with aws-sdk-client-mock;
+ * billing through a BillingPort double): usage without a measurement time, no usage at all, a purge failure that
+ * is not "nothing there"; schedule scans whose pages hold no Items; a billing provider that claims more invoices
+ * on an empty page.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { BillingInvoice, BillingPort, InvoiceListRequest, InvoicePage } from '../../../functions/billing/billing-port';
+import { BillingHistorySource } from '../../../functions/data-sources/billing-history-source';
+import { OperationsSource } from '../../../functions/data-sources/operations-source';
+import { UsageSource } from '../../../functions/data-sources/usage-source';
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+
+beforeEach(() => dynamo.reset());
+
+it('should export usage given at sign-up (no usageMeasuredAt) without measuredAt', async () => {
+  dynamo.on(GetCommand).resolves({ Item: { usage: { seats: 3, storageBytes: 1024 } } });
+  const page = await new UsageSource({ client, tableName: 't' }).exportPage('acme', null, 10);
+  expect(page).toEqual({ records: [{ seats: 3, storageBytes: 1024 }], nextCursor: null });
+});
+
+it('should export no usage record for a tenant without usage, and count 0', async () => {
+  dynamo.on(GetCommand).resolves({ Item: {} });
+  const source = new UsageSource({ client, tableName: 't' });
+  expect(await source.exportPage('acme', null, 10)).toEqual({ records: [], nextCursor: null });
+  expect(await source.count('acme')).toBe(0);
+});
+
+it('should report a usage purge with nothing there as 0 deleted, and pass on any other failure', async () => {
+  const source = new UsageSource({ client, tableName: 't' });
+  dynamo.on(UpdateCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+  expect(await source.purge('acme')).toEqual({ deleted: 0 });
+
+  dynamo.reset();
+  dynamo.on(UpdateCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+  await expect(source.purge('acme')).rejects.toThrow('Throughput exceeds the current capacity');
+});
+
+it('should count operations and the schedules that fire them across scan pages, pages without Items adding none', async () => {
+  dynamo
+    .on(ScanCommand)
+    // the tenant's operations
+    .resolvesOnce({ Items: [{ pk: 'OPERATION#op1', sk: 'OPERATION', operationId: 'op1' }] })
+    // the schedules that fire them: an empty first page, then one
+    .resolvesOnce({ LastEvaluatedKey: { pk: 'SCHEDULE#a', sk: 'SCHEDULE' } })
+    .resolvesOnce({ Items: [{ pk: 'SCHEDULE#b', sk: 'SCHEDULE' }] });
+
+  expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2 });
+  const scheduleScans = dynamo.commandCalls(ScanCommand).slice(1).map((call) => call.args[0].input);
+  expect(scheduleScans.map((input) => [input.ExpressionAttributeValues?.[':op0'], input.ExclusiveStartKey])).toEqual([
+    ['op1', undefined],
+    ['op1', { pk: 'SCHEDULE#a', sk: 'SCHEDULE' }],
+  ]);
+  expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(0);
+});
+
+function invoice(id: string): BillingInvoice {
+  return { id } as BillingInvoice;
+}
+
+it('should stop counting invoices on an empty page even if the provider says it has more', async () => {
+  const requests: InvoiceListRequest[] = [];
+  const pages: InvoicePage[] = [
+    { invoices: [invoice('in_1'), invoice('in_2')], hasMore: true },
+    { invoices: [], hasMore: true },
+  ];
+  const billing = {
+    name: 'stripe',
+    listInvoices: async (request: InvoiceListRequest) => {
+      requests.push(request);
+      const page = pages.shift();
+      if (!page) throw new Error('listed past the empty page');
+      return page;
+    },
+  } as unknown as BillingPort;
+
+  expect(await new BillingHistorySource({ billing, accountOf: async () => undefined }).count('acme')).toBe(2);
+  expect(requests.map((request) => request.startingAfter)).toEqual([undefined, 'in_2']);
+});
