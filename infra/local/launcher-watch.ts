@@ -30,7 +30,8 @@ export function processStatus(pid: number): ProcessStatus | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && process.platform === 'linux') return undefined;
   }
   const ps = spawnSync('ps', ['-o', 'ppid=,pgid=,stat=,lstart=', '-p', String(pid)], { encoding: 'utf8' });
-  const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(ps.stdout ?? '');
+  // ps ends its line with a newline, which `$` (no m flag) does not match before.
+  const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec((ps.stdout ?? '').trimEnd());
   if (!match) return undefined;
   return { ppid: Number(match[1]), pgid: Number(match[2]), zombie: (match[3] as string).startsWith('Z'), started: (match[4] as string).trim() };
 }
