@@ -155,10 +155,13 @@ export function exportView(operation: Operation, now: Date): ExportView {
   const requestedAt = input.requestedAt ?? operation.createdAt;
   const dueAt = input.dueAt ?? oneMonthAfter(requestedAt);
   const unfinished = !['succeeded', 'failed', 'rolled_back', 'cancelled'].includes(operation.status);
-  // Sources in the order they were counted (the workflow's order), with what the last batch recorded.
-  const sources = operation.steps
-    .filter((step) => step.startsWith('counted:'))
-    .map((step) => step.slice('counted:'.length))
+  // Sources with what the last batch recorded: in the manifest's order once it is written (the registry's), before
+  // that in the order they were counted (two at a time, so that order may vary between runs).
+  const manifestOrder = ((operation.facts.manifestSources as readonly string[] | undefined) ?? []).slice();
+  const counted = operation.steps.filter((step) => step.startsWith('counted:')).map((step) => step.slice('counted:'.length));
+  const rank = (source: string) => (manifestOrder.includes(source) ? manifestOrder.indexOf(source) : manifestOrder.length + counted.indexOf(source));
+  const sources = [...counted]
+    .sort((a, b) => rank(a) - rank(b))
     .map((source) => ({ source, ...(operation.facts[`progress:${source}`] as { expected: number; exported: number }) }));
   return {
     exportId: operation.operationId,

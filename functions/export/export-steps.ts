@@ -236,7 +236,8 @@ async function writeManifest(deps: ExportDependencies, input: ExportInput, summa
   await deleteUnderPrefix(deps.s3, deps.bucket, `${prefix}/_work`);
   const all = sources.flatMap((source) => source.parts);
   const result = { manifestKey: MANIFEST_FILE, parts: all.length, records: all.reduce((n, p) => n + p.records, 0), bytes: all.reduce((n, p) => n + p.bytes, 0) };
-  await deps.operations.recordStep(input.operationId, 'manifest_written', { manifest: result });
+  // The manifest's source order (the registry's) is what GET /exports/{id} lists progress in from now on.
+  await deps.operations.recordStep(input.operationId, 'manifest_written', { manifest: result, manifestSources: sources.map((source) => source.name) });
   return result;
 }
 
