@@ -142,6 +142,9 @@ async function initiate(deps: ExportDependencies, input: ExportInput): Promise<I
       );
       return { sources };
     } catch (error) {
+      // A duplicate of this step that won the race leaves the tenant owned by this export, which the store
+      // reports as a refusal (the tenant is already 'exporting'): that is success, not a reason to fail it.
+      if ((await deps.tenants.find(input.tenantId))?.operationId === input.operationId) return { sources };
       if (error instanceof IllegalTransitionError || error instanceof OperationOwnershipError) throw new ExportNotAllowedError(error.message, { cause: error });
       // Changed since read (a retry of this step won the race, or another change): read it again.
       if (!(error instanceof VersionConflictError) || attempt >= 2) throw error;
