@@ -128,9 +128,11 @@ async function ownedTenant(deps: ExportDependencies, input: ExportInput): Promis
 async function initiate(deps: ExportDependencies, input: ExportInput): Promise<InitiateResult> {
   const sources = deps.sources.map((source) => source.name);
   for (let attempt = 0; ; attempt += 1) {
+    // The operation before the tenant: a twin initiating at the same time writes both at once, so a record
+    // read first and a tenant read after cannot show its operation without its hold on the tenant.
+    const operation = await deps.operations.find(input.operationId);
     const tenant = await deps.tenants.get(input.tenantId);
     if (tenant.operationId === input.operationId) return { sources };
-    const operation = await deps.operations.find(input.operationId);
     if (operation && operation.status !== 'running') throw new OperationEndedError(input.operationId, operation.status);
     if (operation) throw new OperationSupersededError(`Tenant '${input.tenantId}' is '${tenant.state}' and no longer owned by export '${input.operationId}'.`);
     try {

@@ -57,11 +57,15 @@ describe('Export steps: a tenant owned by another export', () => {
   });
 
   it('should initiate once when a retried initiate races the first (one wins, the other reads it back)', async () => {
-    await create('own-c');
-    const before = await tenants.get('own-c');
-    const input = exportOf('own-c', 1);
-    const answers = await Promise.all([runExportStep(deps, { step: 'initiate', operation: input }), runExportStep(deps, { step: 'initiate', operation: input })]);
-    expect(answers).toEqual([{ sources: ['usage'] }, { sources: ['usage'] }]);
-    expect(await tenants.get('own-c')).toMatchObject({ version: before.version + 1, operationId: input.operationId });
+    // Several races: the loser may read before, between or after the winner's writes.
+    for (const tenantId of ['own-c1', 'own-c2', 'own-c3', 'own-c4', 'own-c5']) {
+      await create(tenantId);
+      const before = await tenants.get(tenantId);
+      const input = exportOf(tenantId, 1);
+      const answers = await Promise.all([runExportStep(deps, { step: 'initiate', operation: input }), runExportStep(deps, { step: 'initiate', operation: input })]);
+      expect(answers).toEqual([{ sources: ['usage'] }, { sources: ['usage'] }]);
+      expect(await tenants.get(tenantId)).toMatchObject({ version: before.version + 1, operationId: input.operationId });
+      expect((await operations.get(input.operationId)).status).toBe('running');
+    }
   });
 });
