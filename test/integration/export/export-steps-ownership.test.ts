@@ -3,7 +3,7 @@
  * while one runs is refused, an export whose tenant was taken over stops and fails without touching the
  * tenant, and a retried initiate racing the first ends with one initiate (DynamoDB Local, real stores).
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { runExportStep, type ExportDependencies, type ExportInput } from '../../../functions/export/export-steps';
 import { OperationStore } from '../../../functions/operations/operation-store';
@@ -67,5 +67,24 @@ describe('Export steps: a tenant owned by another export', () => {
       expect(await tenants.get(tenantId)).toMatchObject({ version: before.version + 1, operationId: input.operationId });
       expect((await operations.get(input.operationId)).status).toBe('running');
     }
+  });
+
+  it('should turn DynamoDB throttling of the initiate into StoreContentionError (retried by the ASL), leaving the tenant alone', async () => {
+    await create('own-d');
+    const before = await tenants.get('own-d');
+    // The real table, except that every transaction is throttled.
+    const throttled = {
+      send: (command: unknown) =>
+        command instanceof TransactWriteCommand
+          ? Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' }))
+          : client.send(command as never),
+    } as unknown as DynamoDBDocumentClient;
+    const throttledTenants = new TenantStore({ client: throttled, tableName: config.tableName });
+    await expect(runExportStep({ ...deps, tenants: throttledTenants }, { step: 'initiate', operation: exportOf('own-d', 1) })).rejects.toMatchObject({
+      name: 'StoreContentionError',
+      message: expect.stringContaining('DynamoDB contention in initiate'),
+    });
+    expect(await tenants.get('own-d')).toMatchObject({ version: before.version, state: before.state });
+    expect(await operations.find('exp_own-d_1')).toBeUndefined();
   });
 });
