@@ -128,9 +128,11 @@ async function ownedTenant(deps: ExportDependencies, input: ExportInput): Promis
 async function initiate(deps: ExportDependencies, input: ExportInput): Promise<InitiateResult> {
   const sources = deps.sources.map((source) => source.name);
   for (let attempt = 0; ; attempt += 1) {
+    // The operation before the tenant: a twin initiating at the same time writes both at once, so a record
+    // read first and a tenant read after cannot show its operation without its hold on the tenant.
+    const operation = await deps.operations.find(input.operationId);
     const tenant = await deps.tenants.get(input.tenantId);
     if (tenant.operationId === input.operationId) return { sources };
-    const operation = await deps.operations.find(input.operationId);
     if (operation && operation.status !== 'running') throw new OperationEndedError(input.operationId, operation.status);
     if (operation) throw new OperationSupersededError(`Tenant '${input.tenantId}' is '${tenant.state}' and no longer owned by export '${input.operationId}'.`);
     try {
@@ -142,6 +144,9 @@ async function initiate(deps: ExportDependencies, input: ExportInput): Promise<I
       );
       return { sources };
     } catch (error) {
+      // A duplicate of this step that won the race leaves the tenant owned by this export, which the store
+      // reports as a refusal (the tenant is already 'exporting'): that is success, not a reason to fail it.
+      if ((await deps.tenants.find(input.tenantId))?.operationId === input.operationId) return { sources };
       if (error instanceof IllegalTransitionError || error instanceof OperationOwnershipError) throw new ExportNotAllowedError(error.message, { cause: error });
       // Changed since read (a retry of this step won the race, or another change): read it again.
       if (!(error instanceof VersionConflictError) || attempt >= 2) throw error;
