@@ -71,6 +71,50 @@ export async function reservePort(port: number, what: string): Promise<number> {
   });
 }
 
+/**
+ * Resolve once `probe` succeeds; a LocalStackError (with the end of the child's output) if `child` exits first
+ * or `timeoutMs` passes. `what` names the server in the message ("DynamoDB Local").
+ */
+export async function waitForChild(what: string, endpoint: string, child: ChildProcess, output: () => string, probe: () => Promise<unknown>, timeoutMs: number, pauseMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new LocalStackError(`${what} exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
+    try {
+      await probe();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+  throw new LocalStackError(`${what} did not answer on ${endpoint} within ${timeoutMs / 1000} s: ${output().trim().slice(-500)}`);
+}
+
+/**
+ * A child process we own, whose stdin is a pipe only we hold: the last 4,000 characters of its output (for
+ * error messages), and `stop`, which closes that pipe (end-of-file: the child stops itself), kills it
+ * `killAfterMs` later if it is still there, and resolves once it has exited.
+ */
+export function ownedChild(child: ChildProcess, killAfterMs = 3000): { readonly output: () => string; readonly stop: () => Promise<void> } {
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('error', (error) => {
+    output += `\n${error.message}`;
+  });
+  child.stdin?.on('error', () => undefined); // EPIPE once the child is gone: nothing is ever written
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.stdin?.end();
+      setTimeout(() => child.kill('SIGKILL'), killAfterMs).unref();
+    });
+  return { output: () => output, stop };
+}
+
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
@@ -78,18 +122,8 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
   });
-  const deadline = Date.now() + 60_000;
   try {
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new LocalStackError(`DynamoDB Local exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
-      try {
-        await client.send(new ListTablesCommand({ Limit: 1 }));
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-    throw new LocalStackError(`DynamoDB Local did not answer on ${endpoint} within 60 s: ${output().trim().slice(-500)}`);
+    await waitForChild('DynamoDB Local', endpoint, child, output, () => client.send(new ListTablesCommand({ Limit: 1 })), 60_000, 100);
   } finally {
     client.destroy();
   }
@@ -142,28 +176,12 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, JAVA_TOOL_OPTIONS: '' },
   });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  child.on('error', (error) => {
-    output += `\n${error.message}`;
-  });
-  child.stdin?.on('error', () => undefined); // EPIPE once the guard is gone: nothing is ever written
-
+  // The guard stops the JVM when its stdin reaches end-of-file; one still stuck after 3 s is killed, and its
+  // watcher still stops the JVM.
+  const { output, stop } = ownedChild(child);
   const endpoint = `http://127.0.0.1:${port}`;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.stdin?.end(); // end-of-file: the guard stops the JVM
-      // A guard that is somehow stuck: kill it; its watcher still stops the JVM.
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    });
   try {
-    await waitUntilReady(endpoint, child, () => output);
+    await waitUntilReady(endpoint, child, output);
   } catch (error) {
     await stop();
     throw error;

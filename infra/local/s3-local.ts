@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { LocalStackError, reservePort } from './dynamodb-local';
+import { ownedChild, reservePort, waitForChild } from './dynamodb-local';
 
 export interface S3Local {
   /** `http://127.0.0.1:<port>`: give it to S3 clients with `forcePathStyle: true`. */
@@ -64,18 +64,8 @@ process.on('SIGINT', () => undefined); // a terminal's Ctrl-C reaches only the p
 
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
   const client = new S3Client({ ...localS3ClientConfig(endpoint), maxAttempts: 1 });
-  const deadline = Date.now() + 30_000;
   try {
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new LocalStackError(`The local S3 server exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
-      try {
-        await client.send(new ListBucketsCommand({}));
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    throw new LocalStackError(`The local S3 server did not answer on ${endpoint} within 30 s: ${output().trim().slice(-500)}`);
+    await waitForChild('The local S3 server', endpoint, child, output, () => client.send(new ListBucketsCommand({})), 30_000, 50);
   } finally {
     client.destroy();
   }
@@ -90,30 +80,14 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  child.on('error', (error) => {
-    output += `\n${error.message}`;
-  });
-  child.stdin?.on('error', () => undefined);
+  const owned = ownedChild(child);
   const endpoint = `http://127.0.0.1:${port}`;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        if (temporary) rmSync(directory, { recursive: true, force: true });
-        resolve();
-      };
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', done);
-      child.stdin?.end();
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    });
+  const stop = async () => {
+    await owned.stop();
+    if (temporary) rmSync(directory, { recursive: true, force: true });
+  };
   try {
-    await waitUntilReady(endpoint, child, () => output);
+    await waitUntilReady(endpoint, child, owned.output);
   } catch (error) {
     await stop();
     throw error;
