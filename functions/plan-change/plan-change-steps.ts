@@ -14,17 +14,16 @@
  * rollback events, which only the owner may apply; the commit ends the operation in the same transaction,
  * and a compensation claims the operation (`compensating`) before it rolls the tenant back.
  */
-import { BillingRejectedError, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
+import { BillingRejectedError, type BillingAccount, type BillingChange, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
-import { OperationEndedError, type OperationStore } from '../operations/operation-store';
+import { OperationEndedError } from '../operations/operation-store';
 import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
-import type { ResourceProvisioner } from '../provisioning/provisioner';
-import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { VersionConflictError } from '../tenants/errors';
-import { knownTenant, type KnownTenant, type TenantStore } from '../tenants/tenant-store';
+import { knownTenant, type KnownTenant } from '../tenants/tenant-store';
 import { isStoreContention } from '../shared/store-contention';
 import { guardContention } from '../workflows/errors';
+import type { WorkflowPorts } from '../workflows/ports';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { DrainTimeoutError, OperationSupersededError, QueriesStillRunningError } from './errors';
 
@@ -58,16 +57,11 @@ export interface KnownFacts {
 /** What a Catch hands to `compensate`: the error name and its cause. */
 export type { StepFailure };
 
-export interface PlanChangeDependencies {
-  readonly tenants: TenantStore;
-  readonly operations: OperationStore;
-  readonly leases: { liveLeases(tenantId: string): Promise<readonly { holder?: string }[]> };
-  readonly provisioner: ResourceProvisioner;
-  readonly billing: BillingPort;
-  /** One-shot schedules: a period-end downgrade's start, cancelled when the change is. */
-  readonly scheduler: SchedulerPort;
-  readonly now?: () => Date;
-}
+/**
+ * The workflow ports the steps use: all but the runner (the scheduler makes and cancels a period-end
+ * downgrade's one-shot start).
+ */
+export type PlanChangeDependencies = Omit<WorkflowPorts, 'runner'>;
 
 /** The step a scheduled change records when it starts: from then on it rolls back, it is never cancelled. */
 export const PERIOD_END_REACHED = 'period_end_reached';
