@@ -34,6 +34,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+import { seeded } from './seeded';
 
 applyLoopbackEnvironment();
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -63,17 +64,6 @@ interface ChildResult {
   readonly detail?: Record<string, unknown>;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same bytes. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = 'tenant invoice policy report contract meeting summary customer renewal forecast quarter region storage query vector plan'.split(' ');
 

@@ -18,23 +18,13 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
 import { countDynamoDbCalls } from '../test/support/dynamodb-call-counter';
 import { InjectedFault } from '../test/support/injected-fault';
+import { seeded } from './seeded';
 
 applyLoopbackEnvironment();
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 100);
 const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? 0.1);
 
 
-/** Deterministic pseudo-random numbers (mulberry32), so a run's faults can be reproduced. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
