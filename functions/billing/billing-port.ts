@@ -99,6 +99,26 @@ export interface InvoicePage {
   readonly hasMore: boolean;
 }
 
+/**
+ * A customer-lifecycle request (soft delete, its cancellation, the hard delete). Idempotent on `idempotencyKey`
+ * (derived from the tenant's deletion request), so a retried step never acts twice.
+ */
+export interface CustomerLifecycleRequest {
+  readonly tenantId: string;
+  /** The tenant's Stripe references; without them there is nothing to do in Stripe (the ledger still records it). */
+  readonly account?: BillingAccount;
+  readonly plan: PlanId;
+  readonly idempotencyKey: string;
+}
+
+/** What cancelling a subscription did. */
+export interface SubscriptionCancellation {
+  /** False when there was nothing to cancel (no subscription, or already cancelled). */
+  readonly cancelled: boolean;
+  /** Adapter-specific references (Stripe subscription id, final invoice id; ledger entry id). */
+  readonly references: Readonly<Record<string, string>>;
+}
+
 export interface BillingPort {
   readonly name: 'stripe' | 'local-ledger';
   previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview>;
@@ -113,6 +133,21 @@ export interface BillingPort {
   revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void>;
   /** The tenant's billing history, a page at a time in the adapter's stable order (Stripe: newest first). */
   listInvoices(request: InvoiceListRequest): Promise<InvoicePage>;
+  /**
+   * Stop billing the tenant now (soft delete): Stripe cancels the subscription immediately (no further
+   * invoices). Idempotent: an already cancelled subscription answers `cancelled: false`.
+   */
+  cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation>;
+  /**
+   * Bill the tenant again on `plan` after a cancelled soft delete: Stripe cannot revive a cancelled subscription,
+   * so a new one is made for the same customer; answers the account to store on the tenant (undefined without one).
+   */
+  restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined>;
+  /**
+   * Delete the billing customer (hard delete): Stripe deletes the customer, which also cancels what is left
+   * of its subscriptions; its invoices stay with Stripe (kept by law). Idempotent: already gone is `deleted: false`.
+   */
+  deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }>;
 }
 
 /** A billing provider failure worth retrying (network, rate limit, 5xx); the ASL retries on this name. */
@@ -171,5 +206,17 @@ export class DeferredBillingPort implements BillingPort {
 
   async listInvoices(request: InvoiceListRequest): Promise<InvoicePage> {
     return (await this.#resolve()).listInvoices(request);
+  }
+
+  async cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
+    return (await this.#resolve()).cancelSubscription(request);
+  }
+
+  async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
+    return (await this.#resolve()).restoreSubscription(request);
+  }
+
+  async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
+    return (await this.#resolve()).deleteCustomer(request);
   }
 }

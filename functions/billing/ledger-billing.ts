@@ -23,6 +23,9 @@ import {
   type PlanChangeDirection,
   type PlanChangeRequest,
   type PlanChangeTiming,
+  type BillingAccount,
+  type CustomerLifecycleRequest,
+  type SubscriptionCancellation,
 } from './billing-port';
 
 /** Monthly list prices of the local ledger, in cents (USD). */
@@ -329,5 +332,18 @@ export class LedgerBilling implements BillingPort {
     } catch (error) {
       throw transientOr(error);
     }
+  }
+
+  // TODO(issue 9, customer lifecycle): replaced by the real implementation before the issue lands.
+  async cancelSubscription(_request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
+    throw new Error('cancelSubscription is not implemented yet');
+  }
+
+  async restoreSubscription(_request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
+    throw new Error('restoreSubscription is not implemented yet');
+  }
+
+  async deleteCustomer(_request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
+    throw new Error('deleteCustomer is not implemented yet');
   }
 }

@@ -26,6 +26,8 @@ import {
   type InvoiceListRequest,
   type InvoicePage,
   type PlanChangeRequest,
+  type CustomerLifecycleRequest,
+  type SubscriptionCancellation,
 } from './billing-port';
 
 export interface StripeBillingOptions {
@@ -678,5 +680,18 @@ export class StripeBilling implements BillingPort {
     } catch (error) {
       throw toBillingError(error, request, action);
     }
+  }
+
+  // TODO(issue 9, customer lifecycle): replaced by the real implementation before the issue lands.
+  async cancelSubscription(_request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
+    throw new Error('cancelSubscription is not implemented yet');
+  }
+
+  async restoreSubscription(_request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
+    throw new Error('restoreSubscription is not implemented yet');
+  }
+
+  async deleteCustomer(_request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
+    throw new Error('deleteCustomer is not implemented yet');
   }
 }

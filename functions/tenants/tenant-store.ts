@@ -11,6 +11,7 @@ import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
 import type { PlanResources } from '../provisioning/plan-resources';
+import type { DeletionSchedule, LegalHold } from '../deletion/deletion-policy';
 import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, VersionConflictError } from './errors';
 import { ownerRefusal, refusalOf } from './tenant-rules';
 
@@ -37,6 +38,12 @@ export interface Tenant {
   readonly billing?: BillingAccount;
   /** A plan change waiting for its time (a downgrade at the end of the billing period). */
   readonly scheduledPlanChange?: ScheduledPlanChange;
+  /** The tenant's data is subject to the GDPR: a soft delete may retain it 30 days at most (deletion-policy.ts). */
+  readonly gdpr?: boolean;
+  /** The soft delete of a `deleting` tenant: deadline, enforcement window, schedule names (kept once deleted). */
+  readonly deletion?: DeletionSchedule;
+  /** A legal hold: the hard delete does not run while it is set. */
+  readonly legalHold?: LegalHold;
   readonly usage: Usage;
   /** When the application plane measured `usage` (its last report); absent until the first report. */
   readonly usageMeasuredAt?: string;
@@ -82,6 +89,14 @@ export const CHANGE_EVENTS = {
   schedulePlanChange: 'schedule_plan_change',
   cancelScheduledPlanChange: 'cancel_scheduled_plan_change',
   startReadOnlyWindow: 'start_read_only_window',
+  placeLegalHold: 'place_legal_hold',
+  releaseLegalHold: 'release_legal_hold',
+  /** A hard delete began on a soft-deleted tenant (its operation now owns the tenant until it ends). */
+  startHardDelete: 'start_hard_delete',
+  /** A hard delete ended without deleting (failed): the tenant stays soft-deleted, its operation released. */
+  failHardDelete: 'fail_hard_delete',
+  /** A deletion deadline was missed (see ComplianceViolation); also listed in the VIOLATIONS_PARTITION. */
+  complianceViolation: 'compliance_violation',
 } as const;
 export type ChangeEvent = (typeof CHANGE_EVENTS)[keyof typeof CHANGE_EVENTS];
 
@@ -103,7 +118,29 @@ export interface AuditEntry {
   readonly reason?: string;
   readonly operationId?: string;
   readonly stripeEventId?: string;
+  /** On a `compliance_violation` entry: what was missed, and by how much. */
+  readonly violation?: ComplianceViolation;
 }
+
+/**
+ * A deadline the control plane missed: a hard delete that ran (or was found not run) after its enforcement
+ * window closed. Recorded as an audit entry of the tenant, indexed in the byState index under
+ * VIOLATIONS_PARTITION by `detectedAt`, so operators list them across tenants by time.
+ */
+export interface ComplianceViolation {
+  readonly kind: 'hard_delete_late';
+  /** The latest allowed time (the enforcement window's close). */
+  readonly dueBy: string;
+  /** When the violation was found. */
+  readonly detectedAt: string;
+  /** Seconds between `dueBy` and `detectedAt`. */
+  readonly latenessSeconds: number;
+  /** What found it: the hard delete's own firing, the enforcement check or the sweeper. */
+  readonly detectedBy: 'hard-delete' | 'enforcement-check' | 'sweeper';
+}
+
+/** The byState-index partition of compliance violations' audit items, sorted by detectedAt. */
+export const VIOLATIONS_PARTITION = 'compliance:violation';
 
 /** Who asked for a change and why; written to the audit trail. */
 export interface ChangeContext {
@@ -123,6 +160,10 @@ export interface TenantChanges {
   readonly readOnlyReason?: string | null;
   /** null removes the scheduled plan change (it starts, or is cancelled). */
   readonly scheduledPlanChange?: ScheduledPlanChange | null;
+  /** The soft delete's record (initiate_deletion); null removes it (cancel_deletion). */
+  readonly deletion?: DeletionSchedule | null;
+  /** null releases a legal hold. */
+  readonly legalHold?: LegalHold | null;
 }
 
 /** Options of a transition: field changes, and more items to write in the same transaction. */
@@ -202,9 +243,9 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
 ] as const;
-const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId'] as const;
+const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'violation'] as const;
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
@@ -344,9 +385,11 @@ export class TenantStore {
       readOnlyReason: isTransitional(snapshot.state) ? readOnlyReason : undefined,
     };
     const set: Array<keyof Tenant> = ['state', ...(['plan', 'resources'] as const).filter((field) => changes[field] !== undefined)];
+    // Set when given, removed when null, left as stored when not mentioned (a workflow's KnownTenant lacks them).
+    const optional = Object.fromEntries((['deletion', 'legalHold'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
     return this.#change(tenant, entries, context, {
       set: Object.fromEntries(set.map((field) => [field, fields[field]])),
-      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange },
+      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange, ...optional },
       condition: { expression: '#state = :expectedState', values: { ':expectedState': tenant.state } },
       event: first,
       alsoPut: options.alsoPut,
@@ -444,6 +487,36 @@ export class TenantStore {
   }
 
   /**
+   * A change that keeps the state (`event`, one of CHANGE_EVENTS), on the tenant as it was read: `set` fields
+   * written, `remove` fields removed, `condition` (default: the state as read) and the version checked, one audit
+   * entry (with `violation` when given, then also indexed under VIOLATIONS_PARTITION), `alsoPut` / `alsoUpdate`
+   * in the same transaction. VersionConflictError when it changed since it was read (or the refusal for another
+   * operation owning it); TenantNotFoundError when it is gone.
+   */
+  async recordChange<T extends KnownTenant>(
+    tenant: T,
+    event: ChangeEvent,
+    context: ChangeContext,
+    options: {
+      readonly set?: Partial<Record<keyof Tenant, unknown>>;
+      readonly remove?: ReadonlyArray<keyof Tenant>;
+      readonly condition?: { readonly expression: string; readonly values: Record<string, unknown> };
+      readonly violation?: ComplianceViolation;
+      readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
+      readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+    } = {},
+  ): Promise<T> {
+    const setOrRemove = Object.fromEntries((options.remove ?? []).map((field) => [field, undefined]));
+    return this.#change(tenant, [{ event, from: tenant.state, to: tenant.state, ...(options.violation ? { violation: options.violation } : {}) }], context, {
+      set: options.set,
+      setOrRemove,
+      condition: options.condition ?? { expression: '#state = :expectedState', values: { ':expectedState': tenant.state } },
+      alsoPut: options.alsoPut,
+      alsoUpdate: options.alsoUpdate,
+    });
+  }
+
+  /**
    * Tenants in one state (or every state, in lifecycle order), oldest in that state first. Reads one item past
    * the page, so a page has `nextCursor` exactly when another item follows it (a full last page has none).
    */
@@ -527,9 +600,11 @@ export class TenantStore {
   }
 
   #auditPut(audit: AuditEntry) {
+    // A violation's entry is also listed across tenants, by when it was found (the byState index).
+    const listed = audit.violation ? { [BY_STATE_INDEX.partitionKey]: VIOLATIONS_PARTITION, [BY_STATE_INDEX.sortKey]: audit.violation.detectedAt } : {};
     return {
       TableName: this.#tableName,
-      Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: 'audit', ...audit },
+      Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: 'audit', ...audit, ...listed },
       ConditionExpression: 'attribute_not_exists(pk)',
     };
   }
@@ -542,7 +617,7 @@ export class TenantStore {
    */
   async #change<T extends KnownTenant>(
     tenant: T,
-    entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState }>,
+    entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState; readonly violation?: ComplianceViolation }>,
     context: ChangeContext,
     write: {
       readonly set?: Partial<Record<keyof Tenant, unknown>>;

@@ -4,11 +4,12 @@
  *
  * Adding a workflow: its ASL file, its steps module (loaded in workflow-steps.ts) and its definition here.
  */
+import { HARD_DELETE_WORKFLOW } from '../deletion/hard-delete-definition';
 import { EXPORT_WORKFLOW } from '../export/export-definition';
 import { PLAN_CHANGE_WORKFLOW } from '../plan-change/plan-change-definition';
 import type { WorkflowDefinition } from './workflow-definition';
 
-const BUILT_IN = [PLAN_CHANGE_WORKFLOW, EXPORT_WORKFLOW] as const satisfies readonly WorkflowDefinition[];
+const BUILT_IN = [PLAN_CHANGE_WORKFLOW, EXPORT_WORKFLOW, HARD_DELETE_WORKFLOW] as const satisfies readonly WorkflowDefinition[];
 
 /** The name of a workflow of the registry: the operation record's `workflow`. */
 export type WorkflowName = (typeof BUILT_IN)[number]['name'];

@@ -14,6 +14,7 @@ type StepsLoader = () => Promise<WorkflowSteps<WorkflowPorts, never>>;
 const BUILT_IN: Record<WorkflowName, StepsLoader> = {
   'plan-change': async () => (await import('../plan-change/plan-change-workflow')).planChangeSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
   export: async () => (await import('../export/export-workflow')).exportSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
+  'hard-delete': async () => (await import('../deletion/hard-delete-workflow')).hardDeleteSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
 };
 
 const loaders = new Map<string, StepsLoader>(Object.entries(BUILT_IN));

@@ -16,6 +16,9 @@ function delegate(): BillingPort {
     revertPlanChange: jest.fn(async () => undefined),
     findAppliedChange: jest.fn(async () => undefined),
     listInvoices: jest.fn(async () => ({ invoices: [], hasMore: false })),
+    cancelSubscription: jest.fn(async () => ({ cancelled: true, references: {} })),
+    restoreSubscription: jest.fn(async () => undefined),
+    deleteCustomer: jest.fn(async () => ({ deleted: true })),
   };
 }
 

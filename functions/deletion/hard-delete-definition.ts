@@ -1,0 +1,49 @@
+/**
+ * The hard-delete workflow's entry in the workflow registry (functions/workflows/registry.ts): data only; the
+ * steps are in hard-delete-workflow.ts (loaded by the functions that run them).
+ *
+ * Two one-shot schedules per soft-deleted tenant reach it (deletion-policy.ts names them): the deadline
+ * (`hard-delete.deadline`, at the deadline) and the enforcement check (`hard-delete.enforcement`, just after
+ * the enforcement window closes). Both are Lambda targets that start the state machine with an execution named
+ * after the firing, so a schedule delivered twice starts one execution; the state machine itself decides
+ * whether it may run (the window, a legal hold, the tenant's state).
+ */
+import type { WorkflowDefinition } from '../workflows/workflow-definition';
+
+export const HARD_DELETE_WORKFLOW = {
+  name: 'hard-delete',
+  title: 'hard delete',
+  description: 'Erasure at the end of retention (GDPR Art. 17): window check, purge every data source, verify it empty, delete the billing customer, tombstone and deletion certificate.',
+  asl: 'statemachines/hard-delete.asl.json',
+  taskFunctionPlaceholder: 'HardDeleteTaskFunctionArn',
+  events: { initiates: [], completes: ['complete_deletion'], rollsBackWith: [] },
+  scheduleTargets: [
+    { target: 'hard-delete.deadline', entry: 'functions/deletion/handlers/deadline.ts' },
+    { target: 'hard-delete.enforcement', entry: 'functions/deletion/handlers/enforcement-check.ts' },
+  ],
+  timeoutSeconds: 6 * 3600,
+  stuckAfterSeconds: 6 * 3600 + 30 * 60,
+  taskTimeoutSeconds: 900,
+} as const satisfies WorkflowDefinition;
+
+/** The schedule targets, by purpose. */
+export const DEADLINE_TARGET = HARD_DELETE_WORKFLOW.scheduleTargets[0].target;
+export const ENFORCEMENT_TARGET = HARD_DELETE_WORKFLOW.scheduleTargets[1].target;
+
+/** What started a hard delete: its schedule at the deadline, the enforcement check, the sweeper, or a legal hold's release. */
+export type HardDeleteTrigger = 'deadline' | 'enforcement-check' | 'sweeper' | 'hold-released';
+
+/**
+ * The hard-delete execution's `operation`: the engine's WorkflowInput plus the trigger and when it was due.
+ * `operationId` is the execution's name, derived from the tenant, the trigger and `scheduledAt`, so a schedule
+ * delivered twice starts one execution.
+ */
+export interface HardDeleteInput {
+  readonly operationId: string;
+  readonly tenantId: string;
+  readonly trigger: HardDeleteTrigger;
+  /** When the firing was due (the schedule's time; the sweeper's run time): lateness is measured from the window. */
+  readonly scheduledAt: string;
+  /** The soft delete this firing belongs to (its requestedAt): a firing of an earlier, cancelled one does nothing. */
+  readonly deletionRequestedAt: string;
+}
