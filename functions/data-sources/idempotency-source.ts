@@ -5,19 +5,16 @@
  * `acme-eu`). Records made by operator tokens are the operator's: they name no tenant in their key and expire
  * within 24 hours, so a hard delete's verification a day later finds none.
  */
-import { IDEMPOTENCY_PK_PREFIX, IDEMPOTENCY_SK, idempotencyScope } from '../shared/http/idempotency';
-import { ScanSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
+import { IDEMPOTENCY_PK_PREFIX, IDEMPOTENCY_SK } from '../shared/http/idempotency';
+import { BY_TENANT_INDEX } from '../tenants/tenant-table';
+import { TenantIndexSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
-export function idempotencySource(options: TableSourceOptions): ScanSource {
-  return new ScanSource({
+export function idempotencySource(options: TableSourceOptions): TenantIndexSource {
+  return new TenantIndexSource({
     ...options,
     name: 'idempotency',
     tableItems: [{ name: 'idempotency record', pkPrefix: IDEMPOTENCY_PK_PREFIX, sk: IDEMPOTENCY_SK }],
-    filter: (tenantId) => ({
-      FilterExpression: 'begins_with(pk, :scope) AND sk = :sk',
-      ExpressionAttributeValues: { ':scope': `${IDEMPOTENCY_PK_PREFIX}${idempotencyScope('tenant', tenantId, '')}`, ':sk': IDEMPOTENCY_SK },
-    }),
-    toRecord: (item) => ({ key: String(item.pk).slice(IDEMPOTENCY_PK_PREFIX.length), ...withoutStorageAttributes(item, ['type']) }),
+    toRecord: (item) => ({ key: String(item.pk).slice(IDEMPOTENCY_PK_PREFIX.length), ...withoutStorageAttributes(item, ['type', BY_TENANT_INDEX.partitionKey]) }),
     description: {
       summary:
         'Answers kept for retries of requests the tenant\'s own tokens sent with an Idempotency-Key, in the lifecycle table (DynamoDB); each expires 24 hours after the request.',

@@ -1,36 +1,27 @@
 /**
  * The tenant's operations (workflow runs: plan changes, exports...), each in a partition of its own
- * (`OPERATION#<id>`), and the local scheduler's one-shot schedules (`SCHEDULE#<name>`) that fire them.
- * Schedules hold only the operation id ("ids only, never payloads"): they are not exported, and purge deletes a
- * schedule with the operation it fires (schedules first, so a purge cut short never leaves one whose operation
- * is gone). On AWS schedules live in EventBridge Scheduler, not in the table.
+ * (`OPERATION#<id>`), and the local scheduler's one-shot schedules (`SCHEDULE#<name>`) of the tenant's work.
+ * Both carry `ownerTenantId` and are found through the byTenant index. Schedules hold only ids ("ids only,
+ * never payloads"): they are not exported, and purge deletes them with the operations (schedules first, so a
+ * purge cut short never leaves one whose operation is gone). On AWS schedules live in EventBridge Scheduler,
+ * not in the table.
  */
 import { OPERATION_SK } from '../operations/operation-store';
 import { SCHEDULE_SK } from '../scheduler/local-scheduler';
-import { deleteKeys, ScanSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DataSource } from './data-source';
+import { BY_TENANT_INDEX } from '../tenants/tenant-table';
+import { TenantIndexSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 /** The index attributes an operation carries while unfinished are storage, not the operation's data. */
-const NOT_EXPORTED = ['type', 'state', 'stateChangedAt'];
-/** A Scan filter's IN takes at most 100 operands. */
-const IN_LIMIT = 100;
+const NOT_EXPORTED = ['type', 'state', 'stateChangedAt', BY_TENANT_INDEX.partitionKey];
 
-export class OperationsSource extends ScanSource implements DataSource {
-  readonly #options: TableSourceOptions;
-
+export class OperationsSource extends TenantIndexSource {
   constructor(options: TableSourceOptions) {
     super({
       ...options,
       name: 'operations',
-      tableItems: [
-        { name: 'operation', pkPrefix: 'OPERATION#', sk: OPERATION_SK },
-        { name: 'local schedule', pkPrefix: 'SCHEDULE#', sk: SCHEDULE_SK },
-      ],
-      filter: (tenantId) => ({
-        FilterExpression: 'begins_with(pk, :operation) AND sk = :operationSk AND tenantId = :tenantId',
-        ExpressionAttributeValues: { ':operation': 'OPERATION#', ':operationSk': OPERATION_SK, ':tenantId': tenantId },
-      }),
+      tableItems: [{ name: 'operation', pkPrefix: 'OPERATION#', sk: OPERATION_SK }],
+      // The embedded stack's pending schedules of the tenant's work: they go with the tenant's operations.
+      purgeOnly: [{ name: 'local schedule', pkPrefix: 'SCHEDULE#', sk: SCHEDULE_SK }],
       toRecord: (item) => withoutStorageAttributes(item, NOT_EXPORTED),
       description: {
         summary: 'The tenant\'s operations in the lifecycle table (DynamoDB): one record per workflow run (plan change, export...), with its steps and outcome.',
@@ -51,46 +42,5 @@ export class OperationsSource extends ScanSource implements DataSource {
         },
       },
     });
-    this.#options = options;
-  }
-
-  /** Keys of the local schedules that fire any of `operationIds`. */
-  async #scheduleKeys(operationIds: readonly string[]): Promise<Record<string, unknown>[]> {
-    const keys: Record<string, unknown>[] = [];
-    for (let i = 0; i < operationIds.length; i += IN_LIMIT) {
-      const batch = operationIds.slice(i, i + IN_LIMIT);
-      const values = Object.fromEntries(batch.map((id, n) => [`:op${n}`, id]));
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.#options.client.send(
-          new ScanCommand({
-            TableName: this.#options.tableName,
-            ConsistentRead: true,
-            ProjectionExpression: 'pk, sk',
-            FilterExpression: `begins_with(pk, :schedule) AND sk = :scheduleSk AND payload.operationId IN (${Object.keys(values).join(', ')})`,
-            ExpressionAttributeValues: { ':schedule': 'SCHEDULE#', ':scheduleSk': SCHEDULE_SK, ...values },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        keys.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-    }
-    return keys;
-  }
-
-  override async purge(tenantId: string): Promise<{ readonly deleted: number }> {
-    const operations = await this.keys(tenantId, ['operationId']);
-    const schedules = await this.#scheduleKeys(operations.map((item) => String(item.operationId)));
-    await deleteKeys(this.#options.client, this.#options.tableName, schedules);
-    const deleted = await deleteKeys(this.#options.client, this.#options.tableName, operations.map(({ pk, sk }) => ({ pk, sk })));
-    return { deleted };
-  }
-
-  /** Operations left, plus schedules left that fire one of them (purge deletes schedules first). */
-  override async verifyPurged(tenantId: string): Promise<{ readonly remaining: number }> {
-    const operations = await this.keys(tenantId, ['operationId']);
-    const schedules = await this.#scheduleKeys(operations.map((item) => String(item.operationId)));
-    return { remaining: operations.length + schedules.length };
   }
 }

@@ -5,13 +5,13 @@
  *
  * Two ways to find a tenant's items:
  *  - `PartitionSource`: the tenant's partition (`TENANT#<id>`), one Query per owned sk prefix, in sk order;
- *  - `ScanSource`: items in partitions of their own (operations, idempotency records) that name the tenant in
- *    an attribute; found with a filtered Scan (a whole-table read per call: there is no index by tenant, and
- *    export and hard delete are rare; a `byTenant` index is the way out if tables grow large).
+ *  - `TenantIndexSource`: items in partitions of their own (operations, idempotency records, local schedules)
+ *    that carry `ownerTenantId`: found through the sparse `byTenant` index, so an export or a hard delete reads
+ *    the tenant's items only, however large the table.
  * Purge deletes with BatchWriteItem (25 keys a request, unprocessed keys retried) and is idempotent.
  */
-import { BatchWriteCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
-import { tenantPk } from '../tenants/tenant-table';
+import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BY_TENANT_INDEX, tenantPk } from '../tenants/tenant-table';
 import { decodeSourceCursor, encodeSourceCursor, TABLE_KEY_POSITION } from './cursor';
 import type { DataPage, DataRecord, DataSource, DataSourceDescription } from './data-source';
 import * as z from 'zod';
@@ -74,6 +74,37 @@ export async function deleteKeys(client: DynamoDBDocumentClient, tableName: stri
   return keys.length;
 }
 
+/** One Query of a source for one item kind; `extra` adds paging, COUNT or a projection. */
+type KindQuery = (kind: TableItemKind, extra: Partial<QueryCommandInput>) => Promise<{ Count?: number; Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>;
+
+/** Items of `kinds`, counted through every page (a page without Count adds 0). */
+async function countKinds(kinds: readonly TableItemKind[], query: KindQuery): Promise<number> {
+  let total = 0;
+  for (const kind of kinds) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await query(kind, { Select: 'COUNT', ExclusiveStartKey: startKey });
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+  return total;
+}
+
+/** Items of `kinds` with only the attributes of `projection` (with its names), through every page. */
+async function projectKinds(kinds: readonly TableItemKind[], query: KindQuery, projection: Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'>): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for (const kind of kinds) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await query(kind, { ...projection, ExclusiveStartKey: startKey });
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+  return items;
+}
+
 const PARTITION_POSITION = z.object({ kind: z.number().int().min(0).max(100), after: TABLE_KEY_POSITION.nullable() }).strict();
 
 /**
@@ -103,7 +134,7 @@ export class PartitionSource implements TableDataSource {
     this.#toRecord = options.toRecord ?? ((item) => withoutStorageAttributes(item));
   }
 
-  #query(tenantId: string, kind: TableItemKind, extra: { Limit?: number; ExclusiveStartKey?: Record<string, unknown>; Select?: 'COUNT'; ProjectionExpression?: string }) {
+  #query(tenantId: string, kind: TableItemKind, extra: Partial<QueryCommandInput>) {
     const exact = kind.sk !== undefined;
     return this.#options.client.send(
       new QueryCommand({
@@ -117,16 +148,7 @@ export class PartitionSource implements TableDataSource {
   }
 
   async count(tenantId: string): Promise<number> {
-    let total = 0;
-    for (const kind of this.tableItems) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.#query(tenantId, kind, { Select: 'COUNT', ExclusiveStartKey: startKey });
-        total += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-    }
-    return total;
+    return countKinds(this.tableItems, (kind, extra) => this.#query(tenantId, kind, extra));
   }
 
   async exportPage(tenantId: string, cursor: string | null, limit: number): Promise<DataPage> {
@@ -142,16 +164,7 @@ export class PartitionSource implements TableDataSource {
   }
 
   async #keys(tenantId: string): Promise<Record<string, unknown>[]> {
-    const keys: Record<string, unknown>[] = [];
-    for (const kind of this.tableItems) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.#query(tenantId, kind, { ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey });
-        keys.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-    }
-    return keys;
+    return projectKinds(this.tableItems, (kind, extra) => this.#query(tenantId, kind, extra), { ProjectionExpression: 'pk, sk' });
   }
 
   async purge(tenantId: string): Promise<{ readonly deleted: number }> {
@@ -163,88 +176,119 @@ export class PartitionSource implements TableDataSource {
   }
 }
 
+const INDEX_POSITION = z
+  .object({ kind: z.number().int().min(0).max(100), after: TABLE_KEY_POSITION.extend({ [BY_TENANT_INDEX.partitionKey]: z.string().min(1).max(100) }).strict().nullable() })
+  .strict();
+
 /**
- * A source made of items in partitions of their own that name the tenant: found by a Scan whose filter
- * (`filter(tenantId)`) selects this tenant's items of the owned kinds. Records come in the table's scan order,
- * which is stable while the table's items do not change.
+ * A source made of items in partitions of their own (operations, idempotency records, local schedules) that
+ * carry the tenant's id in `ownerTenantId`: found through the sparse `byTenant` index (partition
+ * `ownerTenantId`, sort `pk`), one Query per owned kind (`begins_with(pk, pkPrefix)`, and `sk` filtered when the
+ * kind names one), so the cost follows the tenant's items, not the table's. Index reads are eventually
+ * consistent: an item written a moment ago may be missing from a count, and one just deleted may still be
+ * counted by verifyPurged (the hard delete retries its verification for that reason).
  */
-export class ScanSource implements TableDataSource {
+export class TenantIndexSource implements TableDataSource {
   readonly name: string;
   readonly description: DataSourceDescription;
   readonly tableItems: readonly TableItemKind[];
   readonly #options: TableSourceOptions;
-  readonly #filter: (tenantId: string) => Pick<ScanCommandInput, 'FilterExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>;
   readonly #toRecord: (item: Record<string, unknown>) => DataRecord;
+  /** The kinds counted and exported (tableItems without `purgeOnly`). */
+  readonly #exported: readonly TableItemKind[];
 
   constructor(
     options: TableSourceOptions & {
       readonly name: string;
       readonly description: DataSourceDescription;
+      /** The kinds whose items are the tenant's records. */
       readonly tableItems: readonly TableItemKind[];
-      readonly filter: (tenantId: string) => Pick<ScanCommandInput, 'FilterExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>;
+      /** Bookkeeping kinds that go with the tenant's records: purged and verified with them, not exported. */
+      readonly purgeOnly?: readonly TableItemKind[];
       readonly toRecord?: (item: Record<string, unknown>) => DataRecord;
     },
   ) {
+    const prefixed = [...options.tableItems, ...(options.purgeOnly ?? [])].find((kind) => kind.skPrefix !== undefined);
+    if (prefixed) throw new Error(`Data source '${options.name}': item kind '${prefixed.name}' has an sk prefix; the byTenant index can only filter an exact sk.`);
     this.name = options.name;
     this.description = options.description;
-    this.tableItems = options.tableItems;
+    // Bookkeeping first: a purge cut short never leaves bookkeeping whose records are gone.
+    this.tableItems = [...(options.purgeOnly ?? []), ...options.tableItems];
+    this.#exported = options.tableItems;
     this.#options = options;
-    this.#filter = options.filter;
-    this.#toRecord = options.toRecord ?? ((item) => withoutStorageAttributes(item));
+    this.#toRecord = options.toRecord ?? ((item) => withoutStorageAttributes(item, [BY_TENANT_INDEX.partitionKey]));
   }
 
-  #scan(tenantId: string, extra: Partial<ScanCommandInput>) {
-    return this.#options.client.send(new ScanCommand({ TableName: this.#options.tableName, ConsistentRead: true, ...this.#filter(tenantId), ...extra }));
+  #query(tenantId: string, kind: TableItemKind, extra: Partial<QueryCommandInput>) {
+    const names: Record<string, string> = { '#owner': BY_TENANT_INDEX.partitionKey, '#pk': 'pk', ...extra.ExpressionAttributeNames };
+    const values: Record<string, unknown> = { ':owner': tenantId, ':pkPrefix': kind.pkPrefix };
+    if (kind.sk !== undefined) {
+      names['#sk'] = 'sk';
+      values[':sk'] = kind.sk;
+    }
+    return this.#options.client.send(
+      new QueryCommand({
+        TableName: this.#options.tableName,
+        IndexName: BY_TENANT_INDEX.name,
+        KeyConditionExpression: '#owner = :owner AND begins_with(#pk, :pkPrefix)',
+        ...(kind.sk === undefined ? {} : { FilterExpression: '#sk = :sk' }),
+        ...extra,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   async count(tenantId: string): Promise<number> {
-    let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#scan(tenantId, { Select: 'COUNT', ExclusiveStartKey: startKey });
-      total += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return total;
+    return this.#count(tenantId, this.#exported);
+  }
+
+  async #count(tenantId: string, kinds: readonly TableItemKind[]): Promise<number> {
+    return countKinds(kinds, (kind, extra) => this.#query(tenantId, kind, extra));
   }
 
   async exportPage(tenantId: string, cursor: string | null, limit: number): Promise<DataPage> {
-    let after: Record<string, unknown> | undefined = cursor === null ? undefined : decodeSourceCursor(this.name, tenantId, cursor, TABLE_KEY_POSITION);
+    let position = cursor === null ? { kind: 0, after: null } : decodeSourceCursor(this.name, tenantId, cursor, INDEX_POSITION);
     const records: DataRecord[] = [];
     // A page evaluates at most `limit - found` items, so it never returns more than the page has room for and
     // the start key always follows the last record taken.
-    do {
-      const page = await this.#scan(tenantId, { Limit: limit - records.length, ExclusiveStartKey: after });
+    while (position.kind < this.#exported.length && records.length < limit) {
+      const kind = this.#exported[position.kind] as TableItemKind;
+      const page = await this.#query(tenantId, kind, { Limit: limit - records.length, ExclusiveStartKey: position.after ?? undefined });
       records.push(...(page.Items ?? []).map((item) => this.#toRecord(item)));
-      after = page.LastEvaluatedKey ? { pk: page.LastEvaluatedKey.pk, sk: page.LastEvaluatedKey.sk } : undefined;
-    } while (after && records.length < limit);
-    return { records, nextCursor: after ? encodeSourceCursor(this.name, tenantId, after) : null };
+      const last = page.LastEvaluatedKey;
+      position = last
+        ? { kind: position.kind, after: { pk: String(last.pk), sk: String(last.sk), [BY_TENANT_INDEX.partitionKey]: String(last[BY_TENANT_INDEX.partitionKey]) } }
+        : { kind: position.kind + 1, after: null };
+    }
+    return { records, nextCursor: position.kind < this.#exported.length ? encodeSourceCursor(this.name, tenantId, position) : null };
   }
 
-  /** The keys of this tenant's items (`projection` adds attributes). */
+  /** The keys of this tenant's items of every owned kind, bookkeeping first (`projection` adds attributes). */
   async keys(tenantId: string, projection: readonly string[] = []): Promise<Record<string, unknown>[]> {
-    const keys: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    const filter = this.#filter(tenantId);
-    const names: Record<string, string> = { ...filter.ExpressionAttributeNames };
+    return this.#keys(tenantId, this.tableItems, projection);
+  }
+
+  async #keys(tenantId: string, kinds: readonly TableItemKind[], projection: readonly string[] = []): Promise<Record<string, unknown>[]> {
+    const names: Record<string, string> = {};
     const projected = ['pk', 'sk', ...projection].map((attribute, i) => {
       names[`#p${i}`] = attribute;
       return `#p${i}`;
     });
-    do {
-      const page = await this.#scan(tenantId, { ProjectionExpression: projected.join(', '), ExpressionAttributeNames: names, ExclusiveStartKey: startKey });
-      keys.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return keys;
+    return projectKinds(kinds, (kind, extra) => this.#query(tenantId, kind, extra), { ProjectionExpression: projected.join(', '), ExpressionAttributeNames: names });
   }
 
+
+  /** Delete the bookkeeping, then the records; answers how many records (as counted) were deleted. */
   async purge(tenantId: string): Promise<{ readonly deleted: number }> {
-    const keys = (await this.keys(tenantId)).map(({ pk, sk }) => ({ pk, sk }));
-    return { deleted: await deleteKeys(this.#options.client, this.#options.tableName, keys) };
+    const bookkeeping = this.tableItems.filter((kind) => !this.#exported.includes(kind));
+    const strip = (keys: Record<string, unknown>[]) => keys.map(({ pk, sk }) => ({ pk, sk }));
+    await deleteKeys(this.#options.client, this.#options.tableName, strip(await this.#keys(tenantId, bookkeeping)));
+    return { deleted: await deleteKeys(this.#options.client, this.#options.tableName, strip(await this.#keys(tenantId, this.#exported))) };
   }
 
+  /** Items of every kind left, bookkeeping included. */
   async verifyPurged(tenantId: string): Promise<{ readonly remaining: number }> {
-    return { remaining: await this.count(tenantId) };
+    return { remaining: await this.#count(tenantId, this.tableItems) };
   }
 }

@@ -12,7 +12,7 @@ import { registerHttpError } from '../shared/error-catalogue';
 import type { WorkflowName } from '../workflows/registry';
 import { logger } from '../shared/powertools';
 import { recordWorkflowEnd, workflowDurationMs } from '../workflows/workflow-metrics';
-import { BY_STATE_INDEX } from '../tenants/tenant-table';
+import { BY_STATE_INDEX, ownedBy } from '../tenants/tenant-table';
 import type { ConditionalUpdate } from '../tenants/tenant-store';
 
 export const OPERATION_SK = 'OPERATION';
@@ -157,6 +157,7 @@ export class OperationStore {
       sk: OPERATION_SK,
       type: 'operation',
       ...operation,
+      ...ownedBy(operation.tenantId),
       status,
       steps: [],
       facts: {},

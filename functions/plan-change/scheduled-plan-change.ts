@@ -63,8 +63,9 @@ export const BUSY_TENANT_RETRY_SECONDS = 10 * 60;
 
 export const PERIOD_END_TARGET = 'plan-change.period-end' as const;
 
-function scheduleOf(operationId: string, at: Date) {
-  return { name: planChangeScheduleName(operationId), at, target: PERIOD_END_TARGET, payload: { operationId } } as const;
+/** The period-end schedule: ids only (the operation it starts, and its tenant, whose data the schedule is). */
+function scheduleOf(operationId: string, tenantId: string, at: Date) {
+  return { name: planChangeScheduleName(operationId), at, target: PERIOD_END_TARGET, payload: { operationId, tenantId } } as const;
 }
 
 function failureOf(error: unknown): StepFailure {
@@ -93,7 +94,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
     if (change.effectiveAt !== effectiveAt) {
       throw new BillingTransientError(`The billing period rolled over while the change was scheduled (${effectiveAt} became ${change.effectiveAt}).`);
     }
-    await deps.scheduler.scheduleOnce(scheduleOf(operationId, startsAt(effectiveAt)));
+    await deps.scheduler.scheduleOnce(scheduleOf(operationId, input.tenantId, startsAt(effectiveAt)));
     await deps.operations.markScheduled(operationId, effectiveAt, startsAt(effectiveAt).toISOString());
   } catch (error) {
     logger.error('Could not schedule the plan change; undoing it', { operationId, tenantId: input.tenantId, error: error as Error });
@@ -147,7 +148,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
   if (operation.status !== 'scheduled' || !operation.steps.includes('scheduled') || !operation.effectiveAt) return { operationId, outcome: 'already_handled' };
   const due = startsAt(operation.effectiveAt);
   if (now.getTime() < due.getTime() - DUE_TOLERANCE_MS) {
-    await deps.scheduler.scheduleOnce(scheduleOf(operationId, due));
+    await deps.scheduler.scheduleOnce(scheduleOf(operationId, input.tenantId, due));
     return { operationId, outcome: 'not_due', reason: `Due at ${due.toISOString()}, before the period ends at ${operation.effectiveAt}.` };
   }
 
@@ -156,7 +157,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
     const refusal = refusalAtPeriodEnd(tenant, input);
     if (refusal === 'busy') {
       const retryAt = new Date(now.getTime() + BUSY_TENANT_RETRY_SECONDS * 1000);
-      await deps.scheduler.scheduleOnce(scheduleOf(operationId, retryAt));
+      await deps.scheduler.scheduleOnce(scheduleOf(operationId, input.tenantId, retryAt));
       return { operationId, outcome: 'deferred', reason: `The tenant is '${tenant.state}' (operation ${tenant.operationId ?? 'unknown'}); tried again at ${retryAt.toISOString()}.` };
     }
     if (refusal) {

@@ -12,7 +12,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { logger } from '../shared/powertools';
-import { BY_STATE_INDEX } from '../tenants/tenant-table';
+import { BY_STATE_INDEX, ownedBy } from '../tenants/tenant-table';
 import {
   assertScheduleName,
   scheduledEvent,
@@ -120,7 +120,16 @@ export class LocalScheduler implements SchedulerPort {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
-        Item: { pk: schedulePk(schedule.name), sk: SCHEDULE_SK, type: 'schedule', ...item, [BY_STATE_INDEX.partitionKey]: PENDING_SCHEDULES, [BY_STATE_INDEX.sortKey]: at },
+        Item: {
+          pk: schedulePk(schedule.name),
+          sk: SCHEDULE_SK,
+          type: 'schedule',
+          ...item,
+          // A schedule of a tenant's work is the tenant's (its export lists it, its hard delete removes it).
+          ...(typeof schedule.payload.tenantId === 'string' ? ownedBy(schedule.payload.tenantId) : {}),
+          [BY_STATE_INDEX.partitionKey]: PENDING_SCHEDULES,
+          [BY_STATE_INDEX.sortKey]: at,
+        },
       }),
     );
   }

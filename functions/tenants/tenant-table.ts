@@ -7,11 +7,20 @@
  * (and, in partitions of their own: operations, query leases, ledger entries, local schedules).
  * The `byState` index lists tenants by state, ordered by when they entered it; operations and local
  * schedules use partitions of it of their own (`operation:unfinished`, `operation:scheduled`, `schedule:pending`).
+ * The sparse `byTenant` index holds only the items in partitions of their own that belong to a tenant
+ * (operations, idempotency records of its tokens, local schedules of its work), by `ownerTenantId`: how export
+ * and hard delete find them without reading the whole table.
  */
 
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 export const BY_STATE_INDEX = { name: 'byState', partitionKey: 'state', sortKey: 'stateChangedAt' } as const;
+export const BY_TENANT_INDEX = { name: 'byTenant', partitionKey: 'ownerTenantId', sortKey: 'pk' } as const;
 export const TTL_ATTRIBUTE = 'expiresAt';
+
+/** The attribute that puts an item of a partition of its own into the byTenant index under `tenantId`. */
+export function ownedBy(tenantId: string): { readonly [BY_TENANT_INDEX.partitionKey]: string } {
+  return { [BY_TENANT_INDEX.partitionKey]: tenantId };
+}
 
 export const TENANT_SK = 'TENANT';
 export const AUDIT_SK_PREFIX = 'AUDIT#';
@@ -34,6 +43,7 @@ export function createTableInput(tableName: string) {
       { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' as const },
       { AttributeName: BY_STATE_INDEX.partitionKey, AttributeType: 'S' as const },
       { AttributeName: BY_STATE_INDEX.sortKey, AttributeType: 'S' as const },
+      { AttributeName: BY_TENANT_INDEX.partitionKey, AttributeType: 'S' as const },
     ],
     KeySchema: [
       { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' as const },
@@ -45,6 +55,14 @@ export function createTableInput(tableName: string) {
         KeySchema: [
           { AttributeName: BY_STATE_INDEX.partitionKey, KeyType: 'HASH' as const },
           { AttributeName: BY_STATE_INDEX.sortKey, KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+      {
+        IndexName: BY_TENANT_INDEX.name,
+        KeySchema: [
+          { AttributeName: BY_TENANT_INDEX.partitionKey, KeyType: 'HASH' as const },
+          { AttributeName: BY_TENANT_INDEX.sortKey, KeyType: 'RANGE' as const },
         ],
         Projection: { ProjectionType: 'ALL' as const },
       },

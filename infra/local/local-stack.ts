@@ -168,8 +168,13 @@ async function ensureTable(endpoint: string): Promise<number> {
   const { seedDemoTenants } = await import('./demo-tenants');
   const { getDocumentClient } = await import('../../functions/shared/aws-clients');
   if (!exists) await getDocumentClient().send(new CreateTableCommand(createTableInput(LOCAL_TABLE_NAME)));
+  else {
+    const { migrateTable } = await import('./table-migration');
+    await migrateTable(getDocumentClient(), LOCAL_TABLE_NAME);
+  }
   return seedDemoTenants(tenantStore());
 }
+
 
 /**
  * One local stack: `start()` brings it up and prints its banner, `stop()` takes it down, and may be called at

@@ -2,8 +2,8 @@ import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LifecycleTable } from '../../infra/constructs/lifecycle-table';
-import { BY_STATE_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
-import { asArray, cdkOutdir, logicalId, removeCdkOutdirs, statementsOf, TABLE_WRITE_ACTIONS } from '../support/cdk-template';
+import { BY_STATE_INDEX, BY_TENANT_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
+import { asArray, cdkOutdir, logicalId, removeCdkOutdirs, statementsOf, tableReadResources, TABLE_WRITE_ACTIONS } from '../support/cdk-template';
 
 interface Synthesized {
   readonly template: Template;
@@ -21,7 +21,7 @@ afterAll(removeCdkOutdirs);
 
 describe('Class: LifecycleTable', () => {
   describe('Constructor', () => {
-    it('should declare the key design of tenant-table.ts with PITR, TTL, the byState index and encryption', () => {
+    it('should declare the key design of tenant-table.ts with PITR, TTL, the byState and byTenant indexes and encryption', () => {
       // Prepare & Act
       const { template } = synthesize((stack) => new LifecycleTable(stack, 'Lifecycle'));
 
@@ -42,6 +42,14 @@ describe('Class: LifecycleTable', () => {
             KeySchema: [
               { AttributeName: BY_STATE_INDEX.partitionKey, KeyType: 'HASH' },
               { AttributeName: BY_STATE_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: BY_TENANT_INDEX.name,
+            KeySchema: [
+              { AttributeName: BY_TENANT_INDEX.partitionKey, KeyType: 'HASH' },
+              { AttributeName: BY_TENANT_INDEX.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },
@@ -76,7 +84,7 @@ describe('Class: LifecycleTable', () => {
   });
 
   describe('Method: grantReadTenants', () => {
-    it('should allow GetItem and Query on the table and exactly the byState index, nothing else', () => {
+    it('should allow GetItem and Query on the table and exactly its byState and byTenant indexes, nothing else', () => {
       // Prepare & Act
       const { template, tableLogicalId } = synthesize(
         (stack) => new LifecycleTable(stack, 'Lifecycle'),
@@ -88,7 +96,7 @@ describe('Class: LifecycleTable', () => {
       const statements = statementsOf(template);
       expect(statements).toHaveLength(1);
       expect(asArray(statements[0]?.Action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-      expect(statements[0]?.Resource).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }]);
+      expect(statements[0]?.Resource).toEqual(tableReadResources(tableArn));
     });
   });
 

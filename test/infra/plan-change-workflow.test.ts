@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { FALLBACK_ROUTE, ROUTES } from '../../functions/api/routes';
-import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
 import { aslPlaceholders, PLAN_CHANGE_ASL_PATH, PLAN_CHANGE_PERIOD_END_ENTRY } from '../../infra/constructs/plan-change-workflow';
 import { CHANGE_PLAN_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
@@ -27,6 +26,7 @@ import {
   type PolicyProperties,
   type QueuePolicyProperties,
   type Resource,
+  tableReadResources,
 } from '../support/cdk-template';
 
 /** The ASL file as the repository holds it, read independently of the construct. */
@@ -200,7 +200,7 @@ describe('Class: PlanChangeWorkflow', () => {
       expect(writes[0]?.Resource).toEqual(tableArn);
       const reads = dynamodb.filter((statement) => !writes.includes(statement));
       expect(actionsOf(reads).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-      expect(reads.map((statement) => statement.Resource)).toEqual([[tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }]]);
+      expect(reads.map((statement) => statement.Resource)).toEqual([tableReadResources(tableArn)]);
     });
 
     it.each([
@@ -427,7 +427,7 @@ describe('Class: PlanChangeWorkflow', () => {
       // Assess
       expect(dynamodb).toEqual([
         { Effect: 'Allow', Action: TABLE_WRITE_ACTIONS, Resource: tableArn },
-        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: [tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }] },
+        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: tableReadResources(tableArn) },
       ]);
     });
   });

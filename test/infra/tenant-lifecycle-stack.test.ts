@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
-import { BY_STATE_INDEX } from '../../functions/tenants/tenant-table';
 import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
@@ -29,6 +28,7 @@ import {
   type PolicyProperties,
   type Resource,
   type Statement,
+  tableReadResources,
 } from '../support/cdk-template';
 
 /** Functions outside the route table that write the table: the plan-change task, timeout and period-end functions, the export's task and timeout functions, the sweeper. */
@@ -235,7 +235,7 @@ describe('Class: TenantLifecycleStack', () => {
         // Assess
         expect(actionsOf(dynamodb).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
         expect(dynamodb.map((statement) => statement.Resource)).toEqual([
-          [tableArn, { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }],
+          tableReadResources(tableArn),
         ]);
       },
     );

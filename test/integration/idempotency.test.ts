@@ -110,3 +110,19 @@ describe('Idempotency-Key: the 24-hour window', () => {
     expect(again.body.run).toBe((first.body.run as number) + 1);
   });
 });
+
+describe('Idempotency records as the tenant\'s data', () => {
+  it("should file a tenant token's record under its tenant (its export and hard delete find it) and an operator's under none", async () => {
+    const { idempotencySource } = await import('../../functions/data-sources/idempotency-source');
+    const source = idempotencySource({ client, tableName: config.tableName });
+    const before = await source.count('acme');
+
+    await send(suspend, request(`tenant-${keys}`, { principal: { subject: 'app@acme', role: 'tenant', tenantId: 'acme' } }));
+    await send(suspend, request(`operator-${keys}`));
+
+    const records = (await source.exportPage('acme', null, 100)).records;
+    expect(records).toHaveLength(before + 1);
+    expect(records).toContainEqual(expect.objectContaining({ key: `tenant:acme:app@acme#tenant-${keys}`, status: 'COMPLETED' }));
+    expect(records.some((record) => String(record.key).startsWith('operator:'))).toBe(false);
+  });
+});

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { App, CfnElement, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { BY_STATE_INDEX, BY_TENANT_INDEX } from '../../functions/tenants/tenant-table';
 
 /** The repository's root directory. */
 export const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -66,7 +67,12 @@ export interface QueuePolicyProperties {
 }
 
 /** The item writes LifecycleTable.grantWriteTenants allows, sorted as CDK renders them. */
-export const TABLE_WRITE_ACTIONS: readonly string[] = ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+export const TABLE_WRITE_ACTIONS: readonly string[] = ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+/** What LifecycleTable.grantReadTenants names: the table and exactly its two indexes, `tableArn` as rendered. */
+export function tableReadResources(tableArn: unknown): unknown[] {
+  return [tableArn, ...[BY_STATE_INDEX.name, BY_TENANT_INDEX.name].map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index}`]] }))];
+}
 
 /** What OneShotScheduler.grantSchedule allows on the schedule group's schedules, sorted (grantCancel: DeleteSchedule only). */
 export const SCHEDULE_ACTIONS: readonly string[] = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'];

@@ -12,6 +12,7 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../errors';
 import { logger } from '../powertools';
+import { ownedBy } from '../../tenants/tenant-table';
 import { principalOf } from './principal';
 import type { ApiResult } from './response';
 
@@ -62,8 +63,11 @@ export class IdempotencyStore {
     return Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
   }
 
-  /** Claim the key, or say what the first request with it answered. */
-  async begin(scope: string, key: string, fingerprint: string): Promise<BeginResult> {
+  /**
+   * Claim the key, or say what the first request with it answered. `ownerTenantId` (a tenant token's tenant)
+   * puts the record in the byTenant index, so the tenant's export and hard delete find it.
+   */
+  async begin(scope: string, key: string, fingerprint: string, ownerTenantId?: string): Promise<BeginResult> {
     const now = this.#epoch();
     try {
       await this.#options.client.send(
@@ -71,6 +75,7 @@ export class IdempotencyStore {
           TableName: this.#options.tableName,
           Item: {
             ...this.#key(scope, key),
+            ...(ownerTenantId === undefined ? {} : ownedBy(ownerTenantId)),
             type: 'idempotency',
             status: 'IN_PROGRESS',
             fingerprint,
@@ -151,7 +156,7 @@ export function idempotency(options: { routeId: string; store: () => Idempotency
     const principal = principalOf(request.event);
     const scope = idempotencyScope(principal.role, principal.tenantId, principal.subject);
     const claim = { scope, key, fingerprint: requestFingerprint(options.routeId, request.event) };
-    const result = await options.store().begin(claim.scope, claim.key, claim.fingerprint);
+    const result = await options.store().begin(claim.scope, claim.key, claim.fingerprint, principal.role === 'tenant' ? principal.tenantId : undefined);
     if (result.kind === 'replay') {
       return { ...result.response, headers: { ...result.response.headers, 'idempotent-replayed': 'true' } };
     }

@@ -13,6 +13,7 @@ import { createDataSources } from '../../../functions/data-sources/registry';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
 import { OperationStore } from '../../../functions/operations/operation-store';
+import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { DynamoProvisioningLedger } from '../../../functions/provisioning/pinecone-provisioner';
 import { resourcesFor } from '../../../functions/provisioning/plan-resources';
@@ -57,11 +58,11 @@ async function seed(tenantId: string, n: number): Promise<void> {
     await ledger.applyPlanChange({ operationId, tenantId, fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately' });
   }
   // A local schedule that fires the tenant's first operation: deleted with it.
-  await client.send(new PutCommand({ TableName: config.tableName, Item: { pk: `SCHEDULE#plan-change-op-${tenantId}-0`, sk: 'SCHEDULE', type: 'schedule', name: `plan-change-op-${tenantId}-0`, target: 'plan-change-period-end', payload: { operationId: `op-${tenantId}-0` }, at: new Date().toISOString(), attempts: 0 } }));
+  await new LocalScheduler(table).scheduleOnce({ name: `plan-change-op-${tenantId}-0`, at: new Date(), target: 'plan-change.period-end', payload: { operationId: `op-${tenantId}-0`, tenantId } });
   const idempotency = new IdempotencyStore({ ...table, ttlSeconds: 86_400 });
   for (let i = 0; i < n; i += 1) {
     const scope = idempotencyScope('tenant', tenantId, `app@${tenantId}`);
-    await idempotency.begin(scope, `key-${i}`, 'f');
+    await idempotency.begin(scope, `key-${i}`, 'f', tenantId); // a tenant token's request, as the middleware claims it
     await idempotency.complete(scope, `key-${i}`, 'f', { statusCode: 201, headers: {}, body: JSON.stringify({ holder: mark(tenantId) }) });
   }
   for (let i = 0; i < 2 * n + 1; i += 1) {

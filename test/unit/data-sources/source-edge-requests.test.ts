@@ -5,7 +5,7 @@
  * on an empty page.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { BillingInvoice, BillingPort, InvoiceListRequest, InvoicePage } from '../../../functions/billing/billing-port';
 import { BillingHistorySource } from '../../../functions/data-sources/billing-history-source';
@@ -40,20 +40,21 @@ it('should report a usage purge with nothing there as 0 deleted, and pass on any
   await expect(source.purge('acme')).rejects.toThrow('Throughput exceeds the current capacity');
 });
 
-it('should count operations and the schedules that fire them across scan pages, pages without Items adding none', async () => {
+it('should count the tenant\'s operations and its local schedules across index pages, pages without Items adding none', async () => {
   dynamo
-    .on(ScanCommand)
+    .on(QueryCommand)
+    // the tenant's local schedules: an empty first page, then one
+    .resolvesOnce({ LastEvaluatedKey: { pk: 'SCHEDULE#a', sk: 'SCHEDULE', ownerTenantId: 'acme' } })
+    .resolvesOnce({ Count: 1 })
     // the tenant's operations
-    .resolvesOnce({ Items: [{ pk: 'OPERATION#op1', sk: 'OPERATION', operationId: 'op1' }] })
-    // the schedules that fire them: an empty first page, then one
-    .resolvesOnce({ LastEvaluatedKey: { pk: 'SCHEDULE#a', sk: 'SCHEDULE' } })
-    .resolvesOnce({ Items: [{ pk: 'SCHEDULE#b', sk: 'SCHEDULE' }] });
+    .resolvesOnce({ Count: 1 });
 
   expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2 });
-  const scheduleScans = dynamo.commandCalls(ScanCommand).slice(1).map((call) => call.args[0].input);
-  expect(scheduleScans.map((input) => [input.ExpressionAttributeValues?.[':op0'], input.ExclusiveStartKey])).toEqual([
-    ['op1', undefined],
-    ['op1', { pk: 'SCHEDULE#a', sk: 'SCHEDULE' }],
+  const queries = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
+  expect(queries.map((input) => [input.IndexName, input.ExpressionAttributeValues?.[':owner'], input.ExpressionAttributeValues?.[':pkPrefix'], input.ExclusiveStartKey])).toEqual([
+    ['byTenant', 'acme', 'SCHEDULE#', undefined],
+    ['byTenant', 'acme', 'SCHEDULE#', { pk: 'SCHEDULE#a', sk: 'SCHEDULE', ownerTenantId: 'acme' }],
+    ['byTenant', 'acme', 'OPERATION#', undefined],
   ]);
   expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(0);
 });

@@ -1,13 +1,13 @@
 /**
- * PartitionSource and ScanSource against DynamoDB responses that DynamoDB Local rarely gives (asserted with
+ * PartitionSource and TenantIndexSource against DynamoDB responses that DynamoDB Local rarely gives (asserted with
  * aws-sdk-client-mock): pages without `Items`/`Count` (a Select COUNT or an empty filter page), paging through
  * LastEvaluatedKey, default records without the table's keys, an item kind with no sort-key rule, and a purge
  * that gives up after DynamoDB keeps leaving deletes unprocessed.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { deleteKeys, itemIsOfKind, PartitionSource, ScanSource } from '../../../functions/data-sources/table-source';
+import { deleteKeys, itemIsOfKind, PartitionSource, TenantIndexSource } from '../../../functions/data-sources/table-source';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -24,14 +24,13 @@ const partition = () =>
       { name: 'quota', pkPrefix: 'TENANT#', sk: 'QUOTA' },
     ],
   });
-const scan = () =>
-  new ScanSource({
+const indexed = () =>
+  new TenantIndexSource({
     client,
     tableName: 't',
     name: 'operations',
     description,
     tableItems: [{ name: 'operation', pkPrefix: 'OPERATION#', sk: 'OPERATION' }],
-    filter: (tenantId) => ({ FilterExpression: '#tenant = :tenant', ExpressionAttributeNames: { '#tenant': 'tenantId' }, ExpressionAttributeValues: { ':tenant': tenantId } }),
   });
 
 beforeEach(() => dynamo.reset());
@@ -85,34 +84,52 @@ it('should purge partition keys found on every page, a page without Items adding
   ]);
 });
 
-it('should count a scan source through every page, a page without Count as 0', async () => {
+it('should count an index source through every page of the byTenant index, a page without Count as 0', async () => {
   dynamo
-    .on(ScanCommand)
-    .resolvesOnce({ Count: 2, LastEvaluatedKey: { pk: 'OPERATION#2', sk: 'OPERATION' } })
+    .on(QueryCommand)
+    .resolvesOnce({ Count: 2, LastEvaluatedKey: { pk: 'OPERATION#2', sk: 'OPERATION', ownerTenantId: 'acme' } })
     .resolvesOnce({});
 
-  expect(await scan().verifyPurged('acme')).toEqual({ remaining: 2 });
-  expect(dynamo.commandCalls(ScanCommand)[1]?.args[0].input).toMatchObject({ ExclusiveStartKey: { pk: 'OPERATION#2', sk: 'OPERATION' }, ExpressionAttributeValues: { ':tenant': 'acme' } });
+  expect(await indexed().verifyPurged('acme')).toEqual({ remaining: 2 });
+  const inputs = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
+  // Only this tenant's items, of this kind: the index's key, never a Scan of the table.
+  expect(inputs[0]).toMatchObject({
+    IndexName: 'byTenant',
+    KeyConditionExpression: '#owner = :owner AND begins_with(#pk, :pkPrefix)',
+    FilterExpression: '#sk = :sk',
+    ExpressionAttributeValues: { ':owner': 'acme', ':pkPrefix': 'OPERATION#', ':sk': 'OPERATION' },
+  });
+  expect(inputs[1]?.ExclusiveStartKey).toEqual({ pk: 'OPERATION#2', sk: 'OPERATION', ownerTenantId: 'acme' });
 });
 
-it('should keep scanning past filtered-out pages (no Items) until the export page is full or the table ends', async () => {
+it('should keep querying past filtered-out pages (no Items) until the export page is full, and resume from its cursor', async () => {
   dynamo
-    .on(ScanCommand)
-    .resolvesOnce({ LastEvaluatedKey: { pk: 'OPERATION#1', sk: 'OPERATION' } }) // every item of this page filtered out
-    .resolvesOnce({ Items: [{ pk: 'OPERATION#7', sk: 'OPERATION', tenantId: 'acme', state: 'DONE' }] });
+    .on(QueryCommand)
+    .resolvesOnce({ LastEvaluatedKey: { pk: 'OPERATION#1', sk: 'OPERATION', ownerTenantId: 'acme' } }) // every item of this page filtered out
+    .resolvesOnce({ Items: [{ pk: 'OPERATION#7', sk: 'OPERATION', ownerTenantId: 'acme', tenantId: 'acme', state: 'DONE' }], LastEvaluatedKey: { pk: 'OPERATION#7', sk: 'OPERATION', ownerTenantId: 'acme' } });
 
-  const page = await scan().exportPage('acme', null, 5);
-  expect(page).toEqual({ records: [{ tenantId: 'acme', state: 'DONE' }], nextCursor: null });
-  expect(dynamo.commandCalls(ScanCommand).map((call) => call.args[0].input.Limit)).toEqual([5, 5]);
+  const page = await indexed().exportPage('acme', null, 1);
+  expect(page.records).toEqual([{ tenantId: 'acme', state: 'DONE' }]);
+  expect(dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([1, 1]);
+
+  dynamo.reset();
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  const next = await indexed().exportPage('acme', page.nextCursor, 1);
+  expect(next).toEqual({ records: [], nextCursor: null });
+  expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual({ pk: 'OPERATION#7', sk: 'OPERATION', ownerTenantId: 'acme' });
 });
 
-it('should collect scan-source keys from every page, a page without Items adding none', async () => {
+it('should refuse an item kind with an sk prefix, which the byTenant index cannot select', () => {
+  expect(() => new TenantIndexSource({ client, tableName: 't', name: 'bad', description, tableItems: [{ name: 'x', pkPrefix: 'X#', skPrefix: 'Y#' }] })).toThrow("item kind 'x' has an sk prefix");
+});
+
+it('should collect index-source keys from every page, a page without Items adding none', async () => {
   dynamo
-    .on(ScanCommand)
-    .resolvesOnce({ LastEvaluatedKey: { pk: 'OPERATION#1', sk: 'OPERATION' } })
+    .on(QueryCommand)
+    .resolvesOnce({ LastEvaluatedKey: { pk: 'OPERATION#1', sk: 'OPERATION', ownerTenantId: 'acme' } })
     .resolvesOnce({ Items: [{ pk: 'OPERATION#7', sk: 'OPERATION' }] });
 
-  expect(await scan().keys('acme')).toEqual([{ pk: 'OPERATION#7', sk: 'OPERATION' }]);
+  expect(await indexed().keys('acme')).toEqual([{ pk: 'OPERATION#7', sk: 'OPERATION' }]);
 });
 
 it('should give up with a clear error when DynamoDB leaves deletes unprocessed after 10 retries', async () => {
