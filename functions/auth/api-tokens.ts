@@ -46,7 +46,11 @@ export function signToken(principal: Principal, key: string, options: { ttlSecon
   return `${PREFIX}.${payload}.${sign(payload, key)}`;
 }
 
-/** The principal a token names, or InvalidTokenError saying why it is refused. */
+/**
+ * The principal a token names, or InvalidTokenError saying why it is refused. Expiry is judged on the wall
+ * clock, not functions/shared/clock.ts: tokens are minted on the wall clock (`npm run token` is another
+ * process), and moving the local stack's clock must not expire or revive a credential.
+ */
 export function verifyToken(token: string, key: string, now: Date = new Date()): Principal {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== PREFIX) throw new InvalidTokenError('The token is not a tenant-lifecycle API token.');
