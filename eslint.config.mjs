@@ -13,6 +13,10 @@ export default tseslint.config(
   },
   {
     files: ['functions/**/*.ts'],
-    rules: { 'no-console': 'error' },
+    rules: {
+      'no-console': 'error',
+      // What is deployed never reaches the local stack (its movable clock, its adapters): test/infra/bundling.test.ts checks the bundles.
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/infra/**'], message: 'functions/ is deployed: it may not import the CDK app or the local stack (infra/).' }] }],
+    },
   },
 );

@@ -4,10 +4,13 @@
  * what the stores' and adapters' defaults read; it moves forward only, by whole seconds; it cannot be installed
  * inside a Lambda function.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ROUTES } from '../../../functions/api/routes';
 import { LedgerBilling, calendarMonth } from '../../../functions/billing/ledger-billing';
 import * as clock from '../../../functions/shared/clock';
-import { MAX_ADVANCE_SECONDS, SimulatedClock, installLocalClock } from '../../../infra/local/local-clock';
+import { LOCAL_CLOCK_PATH, MAX_ADVANCE_SECONDS, SimulatedClock, installLocalClock } from '../../../infra/local/local-clock';
 
 const HOUR = 3600;
 let uninstall: (() => void) | undefined;
@@ -80,5 +83,14 @@ describe('Function: installLocalClock', () => {
     uninstall = installLocalClock(simulated);
     simulated.advance(2 * 24 * HOUR); // 1 June 2026
     expect((await ledger.previewPlanChange(request)).effectiveAt).toBe('2026-07-01T00:00:00.000Z');
+  });
+});
+
+describe('/_local/clock', () => {
+  it('should not be a route of the shared table, which the CDK stack deploys, nor of the OpenAPI document', () => {
+    expect(LOCAL_CLOCK_PATH).toBe('/_local/clock');
+    expect(ROUTES.filter((route) => route.path.startsWith('/_local'))).toEqual([]);
+    const openapi = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'functions', 'api', 'openapi.json'), 'utf8')) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths).filter((path) => path.startsWith('/_local'))).toEqual([]);
   });
 });
