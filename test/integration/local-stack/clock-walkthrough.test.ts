@@ -1,7 +1,8 @@
 /**
  * The local stack of `npm start -- --clock=simulated`, run in this process: README.md's clock walk-through run as
  * written (a period-end downgrade scheduled, the clock moved past the period end, the downgrade fired at once and
- * completed), the stack's parts reading the moved time, and the wall clock back once the stack stops. DynamoDB
+ * completed), the sweepers run at the moved time (a lost schedule caught by the advance), and the wall clock back
+ * once the stack stops. DynamoDB
  * Local and the S3 server are the stack's own (free ports, a temporary folder), stopped in afterAll.
  */
 import { execFile } from 'node:child_process';
@@ -11,7 +12,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { reservePort } from '../../../infra/local/dynamodb-local';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as clock from '../../../functions/shared/clock';
+import { LOCAL_TABLE_NAME } from '../../../infra/local/local-settings';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'clock-walkthrough-'));
@@ -90,6 +94,32 @@ describe('npm start -- --clock=simulated', () => {
     expect(Date.parse(reading.now as string)).toBeGreaterThan(Date.parse(operation.effectiveAt as string));
     expect(errors).toEqual([]);
   }, 150_000);
+
+  it('should run the sweepers at the moved time: a downgrade whose schedule was lost is started by the advance past its period end', async () => {
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${stack?.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${stack?.tokens.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    expect((await post('/tenants', { tenantId: 'lost-schedule', name: 'Lost Schedule', email: 'ops@lost.example', plan: 'professional' })).status).toBe(201);
+    const scheduled = await post('/tenants/lost-schedule/plan', { plan: 'starter', effective: 'period_end' });
+    expect([scheduled.status, scheduled.body.status]).toEqual([202, 'scheduled']);
+    const operationId = scheduled.body.operationId as string;
+    // The schedule is lost (deleted by hand, say): only the sweeper can start the change now.
+    // (Imported here: the stack sets the configuration the functions' modules read once, at import.)
+    const [{ planChangeScheduleName }, { LocalScheduler }] = await Promise.all([import('../../../functions/plan-change/plan-change-steps'), import('../../../functions/scheduler/local-scheduler')]);
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack?.dynamoEndpoint, region: process.env.AWS_REGION }));
+    await new LocalScheduler({ client, tableName: LOCAL_TABLE_NAME }).cancel(planChangeScheduleName(operationId));
+    client.destroy();
+
+    const stackNow = Date.parse((await get('/_local/clock')).now as string);
+    const advanceSeconds = Math.ceil((Date.parse(scheduled.body.effectiveAt as string) - stackNow) / 1000) + 60;
+    const advanced = await post('/_local/clock', { advanceSeconds });
+
+    expect(advanced.status).toBe(200);
+    expect(advanced.body).toMatchObject({ schedules: { fired: [] }, sweeps: { operations: { overdueStarted: [operationId], failed: [] } }, workflowsSettled: true });
+    expect(await get(`/operations/${operationId}`)).toMatchObject({ status: 'succeeded' });
+    expect(await get('/tenants/lost-schedule')).toMatchObject({ state: 'active', plan: 'starter' });
+  }, 120_000);
 
   it('should put the wall clock back when the stack stops', async () => {
     expect(clock.now().getTime() - Date.now()).toBeGreaterThan(60_000);
