@@ -183,6 +183,7 @@ async function exportBatch(deps: ExportDependencies, input: ExportInput, progres
     firstPart: progress.nextPart,
     maxParts: batch.maxParts,
     // The batch's running-time budget (the task Lambda's timeout): measured on the wall clock, as writeParts does.
+    // eslint-disable-next-line no-restricted-syntax -- a running-time budget, a duration
     deadline: Date.now() + batch.maxSeconds * 1000,
     ...(deps.limits ? { limits: deps.limits } : {}),
   });
