@@ -57,7 +57,7 @@ function loadHandler(route: RouteDefinition): Promise<RouteHandler> {
 }
 
 function lambdaContext(routeId: string, requestId: string): Context {
-  const deadline = Date.now() + 10_000;
+  const deadline = performance.now() + 10_000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `local-${routeId}`,
@@ -67,7 +67,7 @@ function lambdaContext(routeId: string, requestId: string): Context {
     awsRequestId: requestId,
     logGroupName: `/local/${routeId}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    getRemainingTimeInMillis: () => Math.max(Math.round(deadline - performance.now()), 0),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -8,7 +8,7 @@
  * no deployed function bundles (test/infra/bundling.test.ts), and refuses to run inside a Lambda function.
  */
 import * as z from 'zod';
-import { LOCAL_CLOCK_SLOT, type ClockSource } from '../../functions/shared/clock';
+import * as clock from '../../functions/shared/clock';
 import { ApiError } from '../../functions/shared/errors';
 import { apiRoute, type RouteHandler } from '../../functions/shared/http/api-handler';
 import { jsonResponse } from '../../functions/shared/http/response';
@@ -29,7 +29,7 @@ export interface ClockReading {
 }
 
 /** A clock that runs with the wall clock, `offsetSeconds` ahead of it; it only moves forward. */
-export class SimulatedClock implements ClockSource {
+export class SimulatedClock implements clock.ClockSource {
   #offsetMs = 0;
   readonly #wall: () => number;
 
@@ -60,18 +60,18 @@ export class SimulatedClock implements ClockSource {
   }
 }
 
-type Slot = { [LOCAL_CLOCK_SLOT]?: ClockSource };
+type Slot = { [clock.LOCAL_CLOCK_SLOT]?: clock.ClockSource };
 
 /**
- * Make `clock` the time every part of this process reads; answers how to put the wall clock back. Throws inside
+ * Make `source` the time every part of this process reads; answers how to put the wall clock back. Throws inside
  * a Lambda function (AWS_LAMBDA_FUNCTION_NAME is set there): a deployed function keeps the wall clock.
  */
-export function installLocalClock(clock: ClockSource): () => void {
+export function installLocalClock(source: clock.ClockSource): () => void {
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('A simulated clock is for the local stack only; it cannot be installed in a Lambda function.');
   const slot = globalThis as Slot;
-  slot[LOCAL_CLOCK_SLOT] = clock;
+  slot[clock.LOCAL_CLOCK_SLOT] = source;
   return () => {
-    if (slot[LOCAL_CLOCK_SLOT] === clock) delete slot[LOCAL_CLOCK_SLOT];
+    if (slot[clock.LOCAL_CLOCK_SLOT] === source) delete slot[clock.LOCAL_CLOCK_SLOT];
   };
 }
 
@@ -110,6 +110,7 @@ export interface ClockRoutesOptions {
  * authentication, validation and errors are those of every route.
  */
 export function clockRoutes(options: ClockRoutesOptions): LocalRoute[] {
+  // eslint-disable-next-line no-restricted-syntax -- a stack without a simulated clock runs on the wall clock
   const reading = (): ClockReading => options.clock?.reading() ?? { now: new Date().toISOString(), simulated: false, offsetSeconds: 0 };
   return [
     {
