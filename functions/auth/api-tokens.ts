@@ -39,6 +39,7 @@ function sign(payload: string, key: string): string {
 /** Mint a token; `ttlSeconds` omitted means it does not expire (use for local stacks only). */
 export function signToken(principal: Principal, key: string, options: { ttlSeconds?: number; now?: Date } = {}): string {
   if (principal.role === 'tenant' && !principal.tenantId) throw new Error('A tenant-scoped token needs a tenantId.');
+  // eslint-disable-next-line no-restricted-syntax -- tokens are minted and judged on the wall clock (see verifyToken)
   const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const claims: Claims = { sub: principal.subject, role: principal.role, tid: principal.tenantId, iat };
   if (options.ttlSeconds !== undefined) claims.exp = iat + options.ttlSeconds;
@@ -46,7 +47,12 @@ export function signToken(principal: Principal, key: string, options: { ttlSecon
   return `${PREFIX}.${payload}.${sign(payload, key)}`;
 }
 
-/** The principal a token names, or InvalidTokenError saying why it is refused. */
+/**
+ * The principal a token names, or InvalidTokenError saying why it is refused. Expiry is judged on the wall
+ * clock, not functions/shared/clock.ts: tokens are minted on the wall clock (`npm run token` is another
+ * process), and moving the local stack's clock must not expire or revive a credential.
+ */
+// eslint-disable-next-line no-restricted-syntax -- a credential's expiry is judged on the wall clock, never a moved one
 export function verifyToken(token: string, key: string, now: Date = new Date()): Principal {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== PREFIX) throw new InvalidTokenError('The token is not a tenant-lifecycle API token.');

@@ -7,6 +7,7 @@
  * Prices are local (USD, monthly); the billing period is the calendar month (UTC) of the clock; a change made
  * now is prorated by the part of the month that is left.
  */
+import * as clock from '../shared/clock';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PlanId } from '../plans/plan-catalog';
@@ -65,7 +66,7 @@ export interface LedgerEntry {
 export interface LedgerBillingOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
 }
 
@@ -165,7 +166,7 @@ export class LedgerBilling implements BillingPort {
   constructor(options: LedgerBillingOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
   }
 
   /** The local estimate of what the change would cost; writes nothing. */

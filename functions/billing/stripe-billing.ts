@@ -12,6 +12,7 @@
  * credit note, rather than prorating back: a rolled-back plan change must leave the customer uncharged, and a
  * reverse proration only leaves a (slightly smaller) credit on the customer's balance while keeping the card charge.
  */
+import * as clock from '../shared/clock';
 import type Stripe from 'stripe';
 import type { PlanId, StripePriceIds } from '../plans/plan-catalog';
 import { logger } from '../shared/powertools';
@@ -34,7 +35,7 @@ export interface StripeBillingOptions {
   readonly stripe: Stripe;
   /** Stripe price id per plan; a plan without one cannot be moved to or from through Stripe. */
   readonly priceIds: StripePriceIds;
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
 }
 
@@ -271,7 +272,7 @@ export class StripeBilling implements BillingPort {
   constructor(options: StripeBillingOptions) {
     this.#stripe = options.stripe;
     this.#priceIds = options.priceIds;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
   }
 
   /** What the change would cost, from Stripe's own invoice preview; changes nothing. */

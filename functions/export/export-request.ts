@@ -8,6 +8,7 @@
  * unfinished within OVERDUE_RISK_DAYS of its due date is flagged `overdueRisk` (and counted by the sweeper's
  * `UnfinishedNearDue` metric, functions/workflows/workflow-metrics.ts).
  */
+import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -95,7 +96,7 @@ export async function requestExport(deps: ExportRequestDependencies, tenantId: s
   const refusal = refusalOf(tenant, 'initiate_export');
   if (refusal) throw refusal;
   const operationId = `op_${randomUUID()}`;
-  const requestedAt = (deps.now?.() ?? new Date()).toISOString();
+  const requestedAt = (deps.now?.() ?? clock.now()).toISOString();
   const input: ExportRequestInput = { operationId, tenantId, requestedBy: actor, requestedAt, dueAt: oneMonthAfter(requestedAt) };
   const context = { actor, reason: body.reason ?? 'Data export requested (GDPR Art. 15/20)', operationId };
   await deps.tenants.applyTransition(tenant, 'initiate_export', context, {

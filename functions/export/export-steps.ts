@@ -10,6 +10,7 @@
  * are listed in a small work object in S3 (`<prefix>/_work/<source>/batch-NNNNN.json`), which the manifest
  * step gathers and then deletes.
  */
+import * as clock from '../shared/clock';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DataSource } from '../data-sources/data-source';
 import { IllegalTransitionError } from '../lifecycle/errors';
@@ -108,7 +109,7 @@ function sourceNamed(deps: ExportDependencies, name: string): DataSource {
 }
 
 function nowOf(deps: ExportDependencies): Date {
-  return deps.now?.() ?? new Date();
+  return deps.now?.() ?? clock.now();
 }
 
 /** The tenant, checked to still be owned by this export. */
@@ -181,7 +182,9 @@ async function exportBatch(deps: ExportDependencies, input: ExportInput, progres
     cursor: progress.cursor,
     firstPart: progress.nextPart,
     maxParts: batch.maxParts,
-    deadline: nowOf(deps).getTime() + batch.maxSeconds * 1000,
+    // The batch's running-time budget (the task Lambda's timeout): measured on the wall clock, as writeParts does.
+    // eslint-disable-next-line no-restricted-syntax -- a running-time budget, a duration
+    deadline: Date.now() + batch.maxSeconds * 1000,
     ...(deps.limits ? { limits: deps.limits } : {}),
   });
   const next: SourceProgress = {

@@ -8,6 +8,7 @@
  * rule runs. The local S3 server has no lifecycle configuration, so `LocalExportStore` enforces the expiry
  * itself: a download past it deletes the export's objects and is refused, and `expire` deletes what is due.
  */
+import * as clock from '../shared/clock';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ExportExpiredError } from './errors';
 
@@ -62,7 +63,7 @@ export class S3ExportStore implements ExportStore {
   }
 
   protected now(): Date {
-    return this.options.now?.() ?? new Date();
+    return this.options.now?.() ?? clock.now();
   }
 
   expiresAt(stored: StoredExport): string {

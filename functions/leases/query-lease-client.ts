@@ -43,6 +43,7 @@ interface ErrorBody {
 const REFUSAL_CODES: Readonly<Record<string, LeaseRefusalReason>> = { TENANT_READ_ONLY: 'read_only_window', TENANT_BLOCKED: 'blocked' };
 
 /** Seconds from a `retry-after` header (delta-seconds or an HTTP date); undefined when absent or unreadable. */
+// eslint-disable-next-line no-restricted-syntax -- the application plane's client, on its own wall clock
 export function parseRetryAfter(value: string | null, now: Date = new Date()): number | undefined {
   if (value === null || value.trim() === '') return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim());

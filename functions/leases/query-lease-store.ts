@@ -8,6 +8,7 @@
  * only cleans up, a while later, because TTL deletion runs up to days late and must never decide liveness.
  * Lease items carry no `state`, so they stay out of the byState index.
  */
+import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -79,7 +80,7 @@ export interface AcquireLeaseOptions {
 export interface QueryLeaseStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
   /** Injected for tests; waits between attempts after a transaction conflict. */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -127,7 +128,7 @@ export class QueryLeaseStore {
   constructor(options: QueryLeaseStoreOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 

@@ -3,6 +3,7 @@
  * workflow's durable memory: which steps have started and finished, what billing did, how it ended. A
  * compensation reads this record, not the (possibly lost) step outputs, to know what to undo.
  */
+import * as clock from '../shared/clock';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getDocumentClient } from '../shared/aws-clients';
@@ -140,7 +141,7 @@ export class OperationStore {
   constructor(options: { client: DynamoDBDocumentClient; tableName: string; now?: () => Date }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
   }
 
   /**

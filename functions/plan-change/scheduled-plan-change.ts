@@ -18,6 +18,7 @@
  * Until then the change can be cancelled (`cancelPlanChangeRequest`); other plan changes are refused with 409
  * while it is pending, so two changes never race for the same subscription.
  */
+import * as clock from '../shared/clock';
 import { BillingRejectedError, BillingTransientError } from '../billing/billing-port';
 import { SchedulerTransientError } from '../scheduler/scheduler-port';
 import { ConfigurationError } from '../shared/config';
@@ -132,7 +133,7 @@ export interface PeriodEndResult {
  * (a second delivery finds it started); an early delivery re-arms the schedule and does nothing.
  */
 export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependencies, operationId: string): Promise<PeriodEndResult> {
-  const now = deps.now?.() ?? new Date();
+  const now = deps.now?.() ?? clock.now();
   const operation = await deps.operations.find(operationId);
   if (!operation) return { operationId, outcome: 'not_found' };
   const input = operation.input as unknown as PlanChangeInput;

@@ -21,6 +21,7 @@
  * operator cleans it up, or the caller passes the old placement in a future extension). A record that is
  * missing for an operation makes release a no-op.
  */
+import * as clock from '../shared/clock';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Pinecone, PineconeRecord } from '@pinecone-database/pinecone';
 import { fromSecret, type SecretsManagerSource } from '../shared/secret-value';
@@ -166,7 +167,7 @@ export class PineconeProvisioner implements ResourceProvisioner {
   }
 
   #record(placement: VectorPlacement, releases: ProvisioningRecord['releases'], createdIndex: boolean): ProvisioningRecord {
-    return { placement, releases, createdIndex, at: (this.#options.now?.() ?? new Date()).toISOString() };
+    return { placement, releases, createdIndex, at: (this.#options.now?.() ?? clock.now()).toISOString() };
   }
 
   /**

@@ -3,6 +3,7 @@
  * or finished change leaves behind. Adapters: local (records what it provisioned in the lifecycle table) and,
  * on AWS, Pinecone + API Gateway usage plans (not built yet).
  */
+import * as clock from '../shared/clock';
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tenantPk } from '../tenants/tenant-table';
 import type { PlanResources } from './plan-resources';
@@ -44,7 +45,7 @@ export class LocalProvisioner implements ResourceProvisioner {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
-        Item: { pk: tenantPk(tenantId), sk: `${PROVISIONED_SK_PREFIX}${operationId}`, type: 'provisioned', operationId, resources, at: new Date().toISOString() },
+        Item: { pk: tenantPk(tenantId), sk: `${PROVISIONED_SK_PREFIX}${operationId}`, type: 'provisioned', operationId, resources, at: clock.now().toISOString() },
       }),
     );
   }

@@ -4,6 +4,7 @@
  * service's retry policy, a dead-letter queue for what it could not deliver, and deleted by the service once
  * it has fired (`ActionAfterCompletion: DELETE`), so `find` answers only for schedules still pending.
  */
+import * as clock from '../shared/clock';
 import { createHash } from 'node:crypto';
 import {
   ConflictException,
@@ -62,7 +63,7 @@ export interface EventBridgeSchedulerOptions {
   /** The Lambda ARN of each target; a schedule for a target without one is a configuration error. */
   readonly targetArns: Readonly<Partial<Record<ScheduleTarget, string>>>;
   readonly retry?: { readonly maximumEventAgeSeconds: number; readonly maximumRetryAttempts: number };
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
 }
 
@@ -135,7 +136,7 @@ export class EventBridgeScheduler implements SchedulerPort {
     this.#deadLetterArn = options.deadLetterArn;
     this.#targetArns = options.targetArns;
     this.#retry = options.retry ?? DEFAULT_SCHEDULE_RETRY;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
   }
 
   /**

@@ -7,6 +7,7 @@
  * visibility timeout) before its handler runs and deleted after; a crash in between fires it again later.
  * A failing handler is retried with backoff, then the schedule is kept under `schedule:dead-letter`.
  */
+import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -38,7 +39,7 @@ export type ScheduleHandler = (event: ScheduledEvent) => Promise<void>;
 export interface LocalSchedulerOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
   readonly handlers?: Partial<Record<ScheduleTarget, ScheduleHandler>>;
   /** Failed deliveries before a schedule is dead-lettered (default 5). */
@@ -99,7 +100,7 @@ export class LocalScheduler implements SchedulerPort {
   constructor(options: LocalSchedulerOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
     this.#handlers = { ...options.handlers };
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#claimSeconds = options.claimSeconds ?? 60;

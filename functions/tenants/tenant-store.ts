@@ -2,6 +2,7 @@
  * The tenant store: the lifecycle table on DynamoDB. Every transition is one TransactWriteItems: a
  * conditional update of the tenant item (expected state and version) and one append-only audit item per event.
  */
+import * as clock from '../shared/clock';
 import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -235,7 +236,7 @@ export interface PageRequest {
 export interface TenantStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Injected for tests; defaults to the wall clock. */
+  /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
 }
 
@@ -293,7 +294,7 @@ export class TenantStore {
   constructor(options: TenantStoreOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? clock.now;
   }
 
   /** Create an active tenant and its first audit entry, atomically; fails if the id is taken. */

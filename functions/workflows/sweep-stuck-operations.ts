@@ -9,6 +9,7 @@
  *   their workflow, as their schedule would have (a schedule deleted by hand, a delivery that went to the
  *   dead-letter queue).
  */
+import * as clock from '../shared/clock';
 import type { Operation } from '../operations/operation-store';
 import { logger } from '../shared/powertools';
 import type { WorkflowPorts } from './ports';
@@ -73,7 +74,7 @@ function titleOf(workflow: string): string {
 }
 
 export async function sweepStuckOperations(deps: WorkflowPorts, options: SweepOptions = {}): Promise<SweepResult> {
-  const now = options.now ?? new Date();
+  const now = options.now ?? clock.now();
   // Before compensating: the alarm on operations older than their workflow's timeout must see the stuck ones.
   await reportOldestUnfinished(deps.operations, WORKFLOWS, now);
   const lookBack = options.stuckAfterSeconds ?? Math.min(...workflowDefinitions().map((definition) => definition.stuckAfterSeconds));

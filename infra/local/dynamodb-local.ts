@@ -76,8 +76,8 @@ export async function reservePort(port: number, what: string): Promise<number> {
  * or `timeoutMs` passes. `what` names the server in the message ("DynamoDB Local").
  */
 export async function waitForChild(what: string, endpoint: string, child: ChildProcess, output: () => string, probe: () => Promise<unknown>, timeoutMs: number, pauseMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new LocalStackError(`${what} exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
     try {
       await probe();

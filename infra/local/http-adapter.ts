@@ -13,6 +13,8 @@ import { authorize } from '../../functions/auth/authorizer';
 import type { ApiResult } from '../../functions/shared/http/response';
 import { jsonResponse } from '../../functions/shared/http/response';
 import { callerLabel, type RequestLogEntry } from '../../functions/shared/http/request-log';
+import * as clock from '../../functions/shared/clock';
+import type { LocalRoute } from './local-clock';
 
 /** API Gateway's own payload limit; the handlers enforce the API's smaller limit with a clear message. */
 const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -54,18 +56,18 @@ function loadHandler(route: RouteDefinition): Promise<RouteHandler> {
   return handler;
 }
 
-function lambdaContext(route: RouteDefinition, requestId: string): Context {
-  const deadline = Date.now() + 10_000;
+function lambdaContext(routeId: string, requestId: string): Context {
+  const deadline = performance.now() + 10_000;
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName: `local-${route.id}`,
+    functionName: `local-${routeId}`,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:local-${route.id}`,
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:local-${routeId}`,
     memoryLimitInMB: '512',
     awsRequestId: requestId,
-    logGroupName: `/local/${route.id}`,
+    logGroupName: `/local/${routeId}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    getRemainingTimeInMillis: () => Math.max(Math.round(deadline - performance.now()), 0),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -127,7 +129,8 @@ function toEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: str
   // Payload 2.0 joins a repeated parameter's values with commas; rawQueryString keeps them apart.
   const query = Object.create(null) as Record<string, string>;
   for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
-  const now = new Date();
+  // The gateway's time of the request: the stack's clock (simulated or not), as the handlers see it.
+  const now = clock.now();
   return {
     version: '2.0',
     routeKey,
@@ -194,7 +197,20 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+/**
+ * The local-only route for a method and path (`/_local/...`, never deployed), a 405 with `Allow` when the path
+ * is one of them under another method, or undefined when the path is none of them.
+ */
+function localRoute(localRoutes: readonly LocalRoute[], method: string, path: string): LocalRoute | ApiResult | undefined {
+  const onPath = localRoutes.filter((route) => route.path === path.replace(/(.)\/$/, '$1'));
+  if (onPath.length === 0) return undefined;
+  const route = onPath.find((candidate) => candidate.method === method.toUpperCase());
+  if (route) return route;
+  const allow = onPath.map((candidate) => candidate.method).join(', ');
+  return jsonResponse(405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not supported on ${path}; use ${onPath.map((candidate) => candidate.method).join(' or ')}.` } }, { allow });
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse, localRoutes: readonly LocalRoute[]): Promise<void> {
   const requestId = randomUUID();
   // The request target is a path (origin-form): appended to the origin, so a target starting with `//` stays a
   // path instead of being read as a host name (`new URL('//x/tenants', base)` would drop the `x`).
@@ -206,12 +222,13 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     return send(response, headersTooLarge(`The request line and header values are ${headerBytes} bytes; the limit is ${GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES}.`));
   }
 
-  const { match } = matchRoute(request.method ?? 'GET', url.pathname);
+  const local = localRoute(localRoutes, request.method ?? 'GET', url.pathname);
+  const { match } = local ? { match: undefined } : matchRoute(request.method ?? 'GET', url.pathname);
   const route = match?.route ?? FALLBACK_ROUTE;
-  const routeKey = match ? `${route.method} ${route.path}` : '$default';
+  const routeKey = local && 'handler' in local ? `${local.method} ${local.path}` : match ? `${route.method} ${route.path}` : '$default';
   const event = toEvent(request, url, body, routeKey, match?.pathParameters, requestId);
 
-  if (route.authenticated) {
+  if (local || route.authenticated) {
     const decision = await authorize(event);
     if (!decision.isAuthorized) {
       const denial = decision.denial ?? { code: 'TOKEN_INVALID', message: 'The token was refused.' };
@@ -220,15 +237,18 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     (event.requestContext as unknown as Record<string, unknown>).authorizer = { lambda: decision.context };
     callers.set(response, callerLabel(decision.context));
   }
+  if (local && !('handler' in local)) return send(response, local);
+  if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId)));
   const handler = await loadHandler(route);
-  send(response, await handler(event, lambdaContext(route, requestId)));
+  send(response, await handler(event, lambdaContext(route.id, requestId)));
 }
 
 /**
  * Serve the API on 127.0.0.1 (port 0 picks a free one). `onResponse` is called once per request when its
- * response is done (or its connection closed), with the request log's fields.
+ * response is done (or its connection closed), with the request log's fields. `localRoutes` are served besides
+ * the shared route table, behind the same authorizer: the local stack's own (`/_local/clock`), which AWS never has.
  */
-export async function startLocalApi(options: { port?: number; onResponse?: (entry: RequestLogEntry) => void } = {}): Promise<LocalApi> {
+export async function startLocalApi(options: { port?: number; onResponse?: (entry: RequestLogEntry) => void; localRoutes?: readonly LocalRoute[] } = {}): Promise<LocalApi> {
   await Promise.all(ROUTES.map(loadHandler).concat(loadHandler(FALLBACK_ROUTE)));
   const server: Server = createServer((request, response) => {
     const started = performance.now();
@@ -241,7 +261,7 @@ export async function startLocalApi(options: { port?: number; onResponse?: (entr
         caller: callers.get(response) ?? 'anonymous',
       }),
     );
-    handle(request, response).catch((error: unknown) => {
+    handle(request, response, options.localRoutes ?? []).catch((error: unknown) => {
       process.stderr.write(`local API: ${(error as Error).stack ?? String(error)}\n`);
       if (!response.headersSent) send(response, errorResult(500, 'INTERNAL_ERROR', 'The local API adapter failed; see its console.'));
       else response.destroy();

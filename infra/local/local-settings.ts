@@ -26,6 +26,16 @@ export function localDataDir(option?: string, env: NodeJS.ProcessEnv = process.e
   return resolve(option || env.LOCAL_DATA_DIR || DEFAULT_DATA_DIR);
 }
 
+/** `--clock` / LOCAL_CLOCK: the wall clock (default), or one an operator moves forward (infra/local/local-clock.ts). */
+export const CLOCK_MODES = ['wall', 'simulated'] as const;
+export type ClockMode = (typeof CLOCK_MODES)[number];
+
+/** The clock mode: `--clock`, else `LOCAL_CLOCK`, else `wall`; undefined for a value that is neither mode. */
+export function localClockMode(option?: string, env: NodeJS.ProcessEnv = process.env): ClockMode | undefined {
+  const value = option || env.LOCAL_CLOCK || 'wall';
+  return (CLOCK_MODES as readonly string[]).includes(value) ? (value as ClockMode) : undefined;
+}
+
 /** The local token key of a data folder: made once, kept there so printed tokens keep working across restarts. */
 export function localTokenKey(dataDir: string = localDataDir()): string {
   const file = join(dataDir, 'token-key');

@@ -12,19 +12,24 @@ import type { OperationOutcome } from '../../functions/operations/operation-stor
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localDataDir, localTokenKey } from './local-settings';
+import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localTokenKey, type ClockMode } from './local-settings';
 import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
 
-export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --s3-port N] [-- --data-dir PATH]';
+export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --s3-port N] [-- --data-dir PATH] [-- --clock=wall|simulated]';
 /**
  * Running workflows (and a schedule being delivered) get this long to finish or compensate when the stack
  * stops; any left are rolled back by the sweep at the next start.
  */
 export const WORKFLOW_GRACE_MS = 2_000;
+/**
+ * How long `POST /_local/clock` waits, after firing what became due, for the workflows it started to end, so
+ * its answer (and the next request) sees their outcome; a longer one (a large hard delete) runs on after it.
+ */
+export const ADVANCE_SETTLE_MS = 30_000;
 
 export interface LocalStackOptions {
   /** The API's port on 127.0.0.1; 0 picks a free one. */
@@ -41,6 +46,8 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Where each error line goes (workflow and schedule failures); stderr when omitted. */
   readonly logError?: (line: string) => void;
+  /** `simulated`: a clock an operator moves forward with `POST /_local/clock`; the wall clock when omitted. */
+  readonly clock?: ClockMode;
 }
 
 /** What a started stack prints, and the tokens it prints (signed with the data folder's key, no expiry). */
@@ -53,6 +60,8 @@ export interface LocalStackInfo {
   readonly databaseDir: string;
   /** How many demo tenants this start created (0 when the database was kept). */
   readonly seeded: number;
+  /** Which clock the stack runs on. */
+  readonly clock: ClockMode;
   readonly tokens: { readonly operator: string; readonly acme: string };
 }
 
@@ -66,21 +75,25 @@ function portOption(value: string | undefined, fallback: number, name: string, a
 
 /**
  * `npm start`'s options from its arguments and environment: `--port`/PORT (3000), `--dynamodb-port`/
- * DYNAMODB_PORT (8000), `--s3-port`/S3_PORT (0: a free port), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`. Throws LocalStackError for a port
- * that is not 1-65535, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option or a positional.
+ * DYNAMODB_PORT (8000), `--s3-port`/S3_PORT (0: a free port), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`,
+ * `--clock`/LOCAL_CLOCK (`wall` or `simulated`, default `wall`). Throws LocalStackError for a port that is not
+ * 1-65535 or an unknown clock, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option or a positional.
  */
 export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalStackOptions {
   const { values } = parseArgs({
     args: [...args],
-    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 's3-port': { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 's3-port': { type: 'string' }, 'data-dir': { type: 'string' }, clock: { type: 'string' } },
     strict: true,
   });
+  const clock = localClockMode(values.clock, env);
+  if (!clock) throw new LocalStackError(`--clock must be one of ${CLOCK_MODES.join(', ')}, got '${values.clock ?? env.LOCAL_CLOCK}'. ${START_USAGE}`);
   return {
     apiPort: portOption(values.port ?? env.PORT, 3000, '--port'),
     dynamoPort: portOption(values['dynamodb-port'] ?? env.DYNAMODB_PORT, 8000, '--dynamodb-port'),
     s3Port: portOption(values['s3-port'] ?? env.S3_PORT, 0, '--s3-port', true),
     dataDir: localDataDir(values['data-dir'], env),
     reset: values.reset,
+    clock,
   };
 }
 
@@ -110,6 +123,16 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
 }
 
 /**
+ * The periodic sweepers the stack deploys (EventBridge rules on AWS), by name, each run with the time read from
+ * the clock: locally they run at start (interrupted operations) and after each advance of a simulated clock.
+ * A sweeper added to the CDK stack is added here too.
+ */
+export async function localSweepers(): Promise<Record<string, () => Promise<unknown>>> {
+  const [{ sweepStuckOperations }, { workflowDependencies }] = await Promise.all([import('../../functions/workflows/sweep-stuck-operations'), import('../../functions/workflows/workflow-deps')]);
+  return { operations: () => sweepStuckOperations(workflowDependencies()) };
+}
+
+/**
  * `workflow plan-change <operationId> tenant=<id> rolled_back cause=DrainTimeoutError: ... (1234 ms)`: how it
  * ended and, last, how long it ran (the WorkflowDuration metric's value).
  */
@@ -136,6 +159,9 @@ export function bannerLines(info: LocalStackInfo): string[] {
     `Tenant lifecycle control plane (local) is up: ${info.url}`,
     `  DynamoDB Local   ${info.dynamoEndpoint}  table '${LOCAL_TABLE_NAME}', data in ${info.databaseDir}${info.seeded > 0 ? ' (demo tenants seeded)' : ' (kept from the last run; --reset to start over)'}`,
     `  S3 (s3rver)      ${info.s3Endpoint}  buckets '${LOCAL_DOCUMENTS_BUCKET}' (documents, vectors), '${LOCAL_EXPORTS_BUCKET}'`,
+    ...(info.clock === 'simulated'
+      ? [`  Clock            simulated: curl -s -X POST "$API/_local/clock" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"advanceSeconds":3600}'`]
+      : []),
     '',
     `  export API=${info.url}`,
     `  export TOKEN=${info.tokens.operator}`,
@@ -188,7 +214,7 @@ export class LocalStack {
   readonly options: LocalStackOptions;
   readonly #log: (line: string) => void;
   readonly #logError: (line: string) => void;
-  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void } = {};
+  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void; uninstallClock?: () => void } = {};
   #stopping = false;
 
   constructor(options: LocalStackOptions) {
@@ -262,6 +288,10 @@ export class LocalStack {
       const { seedDemoContent } = await import('./demo-tenants');
       await seedDemoContent(s3Endpoint);
     }
+    // Installed before anything reads the time; it starts at the wall time and runs with it until advanced.
+    const { SimulatedClock, clockRoutes, installLocalClock } = await import('./local-clock');
+    const simulatedClock = this.options.clock === 'simulated' ? new SimulatedClock() : undefined;
+    if (simulatedClock) running.uninstallClock = installLocalClock(simulatedClock);
     // Workflows run in-process: the same ASL files, Task states bound to the same step functions.
     const { LocalWorkflowRunner } = await import('./local-workflow-runner');
     const { setWorkflowRunner } = await import('../../functions/workflows/workflow-runner');
@@ -300,7 +330,8 @@ export class LocalStack {
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
     const { signToken } = await import('../../functions/auth/api-tokens');
-    const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)) });
+    const localRoutes = clockRoutes({ clock: simulatedClock, afterAdvance: () => this.#afterAdvance(scheduler, workflows) });
+    const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
     running.closeApi = api.close;
     this.#unlessStopping();
 
@@ -310,6 +341,7 @@ export class LocalStack {
       s3Endpoint,
       databaseDir,
       seeded,
+      clock: simulatedClock ? 'simulated' : 'wall',
       tokens: {
         operator: signToken({ subject: 'local-operator', role: 'operator' }, tokenKey),
         acme: signToken({ subject: 'acme-app', role: 'tenant', tenantId: 'acme-corp' }, tokenKey),
@@ -317,6 +349,29 @@ export class LocalStack {
     };
     this.#log(bannerLines(info).join('\n'));
     return info;
+  }
+
+  /**
+   * What an advance of the simulated clock sets off at once, instead of at the next tick: the schedules now due
+   * fire, then the sweepers run at the new time (as their periodic rules would on AWS), then the workflows
+   * started get up to ADVANCE_SETTLE_MS to end. Answers what happened, for `POST /_local/clock`'s answer.
+   */
+  async #afterAdvance(scheduler: { fireDue(): Promise<{ fired: string[]; failed: string[] }> }, workflows: { idle(): Promise<void> }) {
+    const { fired, failed } = await scheduler.fireDue();
+    const sweeps: Record<string, unknown> = {};
+    for (const [name, sweep] of Object.entries(await localSweepers())) {
+      try {
+        sweeps[name] = await sweep();
+      } catch (error) {
+        // As a failed invocation of its rule on AWS: reported, and the advance still answers (the clock has moved).
+        this.#logError(`sweeper ${name} failed: ${(error as Error).stack ?? String(error)}`);
+        sweeps[name] = { error: (error as Error).message ?? String(error) };
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([workflows.idle().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ADVANCE_SETTLE_MS)))]);
+    clearTimeout(timer);
+    return { schedules: { fired, failed }, sweeps, workflowsSettled: settled };
   }
 
   /**
@@ -339,6 +394,8 @@ export class LocalStack {
       clearTimeout(grace);
     }
     await Promise.all([dynamo?.stop(), s3?.stop()]);
+    running.uninstallClock?.();
+    running.uninstallClock = undefined;
     this.release();
   }
 

@@ -4,6 +4,7 @@
  * Executions that end badly are handled as on AWS, where an EventBridge rule sends timed-out, aborted and
  * failed executions to the compensation of their workflow.
  */
+import * as clock from '../../functions/shared/clock';
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { executionEndedFailure } from '../../functions/workflows/engine';
 import { operationOutcome, type OperationOutcome } from '../../functions/operations/operation-store';
@@ -153,7 +154,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     const retryIntervalOverrides = this.#options.retryIntervalMs === undefined ? undefined : Object.fromEntries(taskStates.map((state) => [state, this.#options.retryIntervalMs as number]));
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
-      context: { Execution: { Name: executionName, Input: input, StartTime: new Date().toISOString() } } as never,
+      context: { Execution: { Name: executionName, Input: input, StartTime: clock.now().toISOString() } } as never,
     });
     const done = execution.result
       .catch(async (error: unknown) => {

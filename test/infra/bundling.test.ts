@@ -155,6 +155,15 @@ describe('Class: HandlerFunction', () => {
       expect(loadedAtInit.length).toBe(deployed.length);
     });
 
+    it("should hold nothing of the local stack, so no deployed function can install the local stack's movable clock", () => {
+      // Assess: every source a bundle was built from (its source map lists them), against infra/local/
+      const sources = deployed.map(({ name, dir }) => ({ name, sources: (JSON.parse(readFileSync(path.join(dir, 'index.js.map'), 'utf8')) as { sources: string[] }).sources }));
+      expect(sources.flatMap(({ name, sources: files }) => files.filter((file) => /(^|\/)infra\/local\//.test(file)).map((file) => `${name}: ${file}`))).toEqual([]);
+      // The clock every function reads is in them (the functions that decide lifecycle times), the code that moves it is not.
+      expect(sources.filter(({ sources: files }) => files.some((file) => file.endsWith('functions/shared/clock.ts'))).length).toBeGreaterThan(10);
+      expect(deployed.filter(({ dir }) => readFileSync(path.join(dir, 'index.js'), 'utf8').includes('CLOCK_NOT_SIMULATED')).map(({ name }) => name)).toEqual([]);
+    });
+
     it('should load each SDK file on its own, exporting the SDK client', () => {
       const task = deployed.find(({ name }) => name.endsWith('/TaskFunction'))!;
       // Act

@@ -1,3 +1,4 @@
+import * as clock from '../../shared/clock';
 import { operationStore } from '../../operations/operation-store';
 import { apiRoute } from '../../shared/http/api-handler';
 import { mayActFor } from '../../shared/http/principal';
@@ -15,7 +16,7 @@ import { exportPrefix } from '../export-steps';
  */
 export const handler = apiRoute({ routeId: 'GetExport', access: 'operator-or-owner-of-resource', params: exportPathSchema }, async ({ params, principal }) => {
   const operation = await readableExport(operationStore(), params.exportId, (tenantId) => mayActFor(principal, tenantId));
-  const view = exportView(operation, new Date());
+  const view = exportView(operation, clock.now());
   if (operation.status !== 'succeeded') return jsonResponse(200, view);
   const prefix = exportPrefix({ tenantId: operation.tenantId, operationId: operation.operationId });
   return jsonResponse(200, { ...view, download: await downloadLinks(await exportFiles(), operation, prefix) });

@@ -1,3 +1,4 @@
+import * as clock from '../../shared/clock';
 import { operationStore } from '../../operations/operation-store';
 import { getDocumentClient } from '../../shared/aws-clients';
 import { config } from '../../shared/config';
@@ -12,7 +13,7 @@ export const handler = apiRoute(
   { routeId: 'ListExports', access: 'operator-or-own-tenant', params: tenantPathSchema, query: pageQuerySchema },
   async ({ params, query }) => {
     await tenantStore().get(params.tenantId); // 404 for an unknown tenant rather than an empty list
-    const page = await listExports(getDocumentClient(), config.tableName, operationStore(), params.tenantId, query, new Date());
+    const page = await listExports(getDocumentClient(), config.tableName, operationStore(), params.tenantId, query, clock.now());
     return jsonResponse(200, page);
   },
 );

@@ -4,6 +4,7 @@
  * with a different request is refused. Records live in the lifecycle table and expire through TTL.
  * Failed requests (any thrown error) release their key, so a retry runs again, as Stripe does.
  */
+import * as clock from '../clock';
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -60,7 +61,7 @@ export class IdempotencyStore {
   }
 
   #epoch(): number {
-    return Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
+    return Math.floor((this.#options.now?.() ?? clock.now()).getTime() / 1000);
   }
 
   /**

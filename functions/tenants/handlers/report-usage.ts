@@ -1,3 +1,4 @@
+import * as clock from '../../shared/clock';
 import { PLAN_LIMITS, usageViolations } from '../../plans/plan-catalog';
 import { ApiError } from '../../shared/errors';
 import { apiRoute } from '../../shared/http/api-handler';
@@ -17,7 +18,7 @@ const FUTURE_SKEW_MS = 5 * 60 * 1000;
 export const handler = apiRoute(
   { routeId: 'ReportUsage', access: 'operator-or-own-tenant', params: tenantPathSchema, body: reportUsageBodySchema, ifMatch: true },
   async ({ params, body, expectedVersion }) => {
-    const now = Date.now();
+    const now = clock.now().getTime();
     if (body.measuredAt !== undefined && Date.parse(body.measuredAt) > now + FUTURE_SKEW_MS) {
       throw new ApiError(400, 'MEASURED_IN_FUTURE', `measuredAt ${body.measuredAt} is in the future; send the time the usage was measured (UTC), or omit it.`);
     }

@@ -19,13 +19,13 @@ function errorFor(args: string[], env: NodeJS.ProcessEnv = {}): string {
 
 describe('Function: parseStartOptions', () => {
   it('should default to API 3000, DynamoDB Local 8000 and .local/, without --reset', () => {
-    expect(parseStartOptions([], {})).toEqual({ apiPort: 3000, dynamoPort: 8000, s3Port: 0, dataDir: DEFAULT_DATA_DIR, reset: false });
+    expect(parseStartOptions([], {})).toEqual({ apiPort: 3000, dynamoPort: 8000, s3Port: 0, dataDir: DEFAULT_DATA_DIR, reset: false, clock: 'wall' });
   });
 
   it('should take PORT, DYNAMODB_PORT, S3_PORT and LOCAL_DATA_DIR, and let options win over them', () => {
     const env = { PORT: '4000', DYNAMODB_PORT: '8001', S3_PORT: '4569', LOCAL_DATA_DIR: '/srv/data' };
-    expect(parseStartOptions([], env)).toEqual({ apiPort: 4000, dynamoPort: 8001, s3Port: 4569, dataDir: '/srv/data', reset: false });
-    expect(parseStartOptions(['--port', '5000', '--dynamodb-port=9000', '--s3-port', '9001', '--data-dir', 'mine', '--reset'], env)).toEqual({ apiPort: 5000, dynamoPort: 9000, s3Port: 9001, dataDir: resolve('mine'), reset: true });
+    expect(parseStartOptions([], env)).toEqual({ apiPort: 4000, dynamoPort: 8001, s3Port: 4569, dataDir: '/srv/data', reset: false, clock: 'wall' });
+    expect(parseStartOptions(['--port', '5000', '--dynamodb-port=9000', '--s3-port', '9001', '--data-dir', 'mine', '--reset'], env)).toEqual({ apiPort: 5000, dynamoPort: 9000, s3Port: 9001, dataDir: resolve('mine'), reset: true, clock: 'wall' });
   });
 
   it('should refuse a port that is not 1-65535 with one line naming the option, the value and the usage', () => {
@@ -34,6 +34,18 @@ describe('Function: parseStartOptions', () => {
     expect(errorFor([], { PORT: '0' })).toBe(`npm start: --port must be a port number 1-65535, got '0'. ${START_USAGE}`);
     expect(errorFor([], { DYNAMODB_PORT: '80.5' })).toContain("--dynamodb-port must be a port number 1-65535, got '80.5'.");
     expect(errorFor(['--s3-port=-1'])).toBe(`npm start: --s3-port must be a port number 0-65535 (0: a free one), got '-1'. ${START_USAGE}`);
+  });
+
+  it('should take the clock from --clock, else LOCAL_CLOCK, else the wall clock', () => {
+    expect(parseStartOptions(['--clock=simulated'], {}).clock).toBe('simulated');
+    expect(parseStartOptions(['--clock', 'simulated'], {}).clock).toBe('simulated');
+    expect(parseStartOptions([], { LOCAL_CLOCK: 'simulated' }).clock).toBe('simulated');
+    expect(parseStartOptions(['--clock=wall'], { LOCAL_CLOCK: 'simulated' }).clock).toBe('wall');
+  });
+
+  it('should refuse a clock that is neither wall nor simulated with one line naming the value and the usage', () => {
+    expect(errorFor(['--clock=fast'])).toBe(`npm start: --clock must be one of wall, simulated, got 'fast'. ${START_USAGE}`);
+    expect(errorFor([], { LOCAL_CLOCK: 'SIMULATED' })).toBe(`npm start: --clock must be one of wall, simulated, got 'SIMULATED'. ${START_USAGE}`);
   });
 
   it('should refuse an unknown option or an argument with node\'s one-line message', () => {
@@ -53,7 +65,7 @@ describe('Function: startErrorLine', () => {
 });
 
 describe('Function: bannerLines', () => {
-  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' } };
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' }, clock: 'wall' as const };
 
   it('should say where the API and the data are, and give the exports and a first curl', () => {
     const text = bannerLines({ ...info, seeded: 4 }).join('\n');
@@ -63,6 +75,13 @@ describe('Function: bannerLines', () => {
     expect(text).toContain('  export API=http://127.0.0.1:3000\n  export TOKEN=tlc.op.sig\n  export ACME_TOKEN=tlc.acme.sig   # tenant-scoped: reads acme-corp only');
     expect(text).toContain('curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"');
     expect(text.endsWith('Press Ctrl-C to stop.')).toBe(true);
+  });
+
+  it('should say how to move a simulated clock, and say nothing of the clock on the wall clock', () => {
+    expect(bannerLines({ ...info, seeded: 0, clock: 'simulated' }).join('\n')).toContain(
+      `Clock            simulated: curl -s -X POST "$API/_local/clock" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"advanceSeconds":3600}'`,
+    );
+    expect(bannerLines({ ...info, seeded: 0 }).join('\n')).not.toContain('_local/clock');
   });
 
   it('should say that the data was kept, and how to start over, when nothing was seeded', () => {
