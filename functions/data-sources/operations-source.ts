@@ -4,8 +4,11 @@
  * Schedules hold only the operation id ("ids only, never payloads"): they are not exported, and purge deletes a
  * schedule with the operation it fires (schedules first, so a purge cut short never leaves one whose operation
  * is gone). On AWS schedules live in EventBridge Scheduler, not in the table.
+ *
+ * An operation marked `erasureRecord` (a hard delete's: ids, trigger and times, no content) is the record of the
+ * erasure itself: purge keeps it and counts it as retained (`retention`), everything else goes.
  */
-import { OPERATION_SK } from '../operations/operation-store';
+import { OPERATION_SK, type Operation } from '../operations/operation-store';
 import { SCHEDULE_SK } from '../scheduler/local-scheduler';
 import { deleteKeys, ScanSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -16,8 +19,14 @@ const NOT_EXPORTED = ['type', 'state', 'stateChangedAt'];
 /** A Scan filter's IN takes at most 100 operands. */
 const IN_LIMIT = 100;
 
+/** The attribute that marks an operation kept by a hard delete (Operation.erasureRecord). */
+const ERASURE_RECORD_ATTRIBUTE = 'erasureRecord' satisfies keyof Operation;
+
 export class OperationsSource extends ScanSource implements DataSource {
   readonly #options: TableSourceOptions;
+  readonly retention = {
+    basis: 'Hard-delete operations (ids, trigger, times, outcome) are the record of the erasure itself, kept to demonstrate it (GDPR Art. 5(2)); every other operation is deleted.',
+  } as const;
 
   constructor(options: TableSourceOptions) {
     super({
@@ -79,18 +88,25 @@ export class OperationsSource extends ScanSource implements DataSource {
     return keys;
   }
 
-  override async purge(tenantId: string): Promise<{ readonly deleted: number }> {
-    const operations = await this.keys(tenantId, ['operationId']);
-    const schedules = await this.#scheduleKeys(operations.map((item) => String(item.operationId)));
-    await deleteKeys(this.#options.client, this.#options.tableName, schedules);
-    const deleted = await deleteKeys(this.#options.client, this.#options.tableName, operations.map(({ pk, sk }) => ({ pk, sk })));
-    return { deleted };
+  /** This tenant's operations: those to erase, and the erasure records kept. */
+  async #operations(tenantId: string): Promise<{ erased: Record<string, unknown>[]; kept: number }> {
+    const all = await this.keys(tenantId, ['operationId', ERASURE_RECORD_ATTRIBUTE]);
+    const erased = all.filter((item) => item[ERASURE_RECORD_ATTRIBUTE] !== true);
+    return { erased, kept: all.length - erased.length };
   }
 
-  /** Operations left, plus schedules left that fire one of them (purge deletes schedules first). */
-  override async verifyPurged(tenantId: string): Promise<{ readonly remaining: number }> {
-    const operations = await this.keys(tenantId, ['operationId']);
-    const schedules = await this.#scheduleKeys(operations.map((item) => String(item.operationId)));
-    return { remaining: operations.length + schedules.length };
+  override async purge(tenantId: string): Promise<{ readonly deleted: number; readonly retained: number }> {
+    const { erased, kept } = await this.#operations(tenantId);
+    const schedules = await this.#scheduleKeys(erased.map((item) => String(item.operationId)));
+    await deleteKeys(this.#options.client, this.#options.tableName, schedules);
+    const deleted = await deleteKeys(this.#options.client, this.#options.tableName, erased.map(({ pk, sk }) => ({ pk, sk })));
+    return { deleted, retained: kept };
+  }
+
+  /** Operations left (erasure records aside), plus schedules left that fire one of them (purge deletes schedules first). */
+  override async verifyPurged(tenantId: string): Promise<{ readonly remaining: number; readonly retained: number }> {
+    const { erased, kept } = await this.#operations(tenantId);
+    const schedules = await this.#scheduleKeys(erased.map((item) => String(item.operationId)));
+    return { remaining: erased.length + schedules.length, retained: kept };
   }
 }

@@ -170,7 +170,9 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .then(async () => {
-        if (this.#options.onOutcome) this.#options.onOutcome(operationOutcome(await deps().operations.get(operation.operationId)));
+        // An execution that stopped before writing its operation (a hard delete with nothing to do) has no outcome.
+        const ended = this.#options.onOutcome ? await deps().operations.find(operation.operationId) : undefined;
+        if (ended) this.#options.onOutcome?.(operationOutcome(ended));
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => this.#running.delete(done));
