@@ -26,7 +26,7 @@ export const HARD_DELETE_STEPS = ['begin', 'purge', 'verify', 'deleteBillingCust
 export type HardDeleteStep = (typeof HARD_DELETE_STEPS)[number];
 
 /** The metric an alarm watches (Count, 1 per hard delete that failed; dimension `workflow`). */
-export const HARD_DELETE_FAILED_METRIC = 'HardDeleteFailed';
+export const HARD_DELETE_FAILED_METRIC = HARD_DELETE_WORKFLOW.failureAlarm.metric;
 
 /**
  * A legal hold is checked again this long after a firing it stopped (seconds: 7 days). Releasing the hold
