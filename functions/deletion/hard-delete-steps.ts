@@ -9,6 +9,7 @@
  * Between states only ids and source names travel, never records.
  */
 import type { DataSource } from '../data-sources/data-source';
+import { canTransition } from '../lifecycle/transition';
 import { OperationEndedError, type Operation, type OperationStore } from '../operations/operation-store';
 import type { BillingPort } from '../billing/billing-port';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
@@ -86,6 +87,11 @@ export class HardDeleteIncompleteError extends Error {
   }
 }
 
+/** The tenant is soft-deleted and may be erased: the lifecycle table allows complete_deletion from its state. */
+function awaitingErasure(tenant: Pick<Tenant, 'state'>): boolean {
+  return canTransition(tenant.state, 'complete_deletion');
+}
+
 function nowOf(deps: HardDeleteDependencies): Date {
   return deps.now?.() ?? new Date();
 }
@@ -129,7 +135,7 @@ async function running(deps: HardDeleteDependencies, input: HardDeleteInput): Pr
 /** The tenant, still claimed by this hard delete. */
 async function owned(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<Tenant & { deletion: DeletionSchedule }> {
   const tenant = await deps.tenants.get(input.tenantId);
-  if (tenant.operationId !== input.operationId || tenant.state !== 'deleting' || !tenant.deletion) {
+  if (tenant.operationId !== input.operationId || !awaitingErasure(tenant) || !tenant.deletion) {
     throw new OperationSupersededError(`Tenant '${input.tenantId}' is no longer claimed by hard delete ${input.operationId} (state ${tenant.state}, operation ${tenant.operationId ?? 'none'}).`);
   }
   return tenant as Tenant & { deletion: DeletionSchedule };
@@ -176,7 +182,7 @@ async function begin(deps: HardDeleteDependencies, input: HardDeleteInput): Prom
 async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<BeginResult> {
   const now = nowOf(deps);
   const tenant = await deps.tenants.find(input.tenantId);
-  if (!tenant || tenant.state !== 'deleting' || !tenant.deletion) {
+  if (!tenant || !awaitingErasure(tenant) || !tenant.deletion) {
     return stop(deps, input, 'not_deleting', `Tenant '${input.tenantId}' is ${tenant ? `'${tenant.state}'` : 'gone'}: nothing to delete.`, false);
   }
   const deletion = tenant.deletion;
@@ -212,7 +218,7 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
   }
   await deps.tenants.recordChange(current, CHANGE_EVENTS.startHardDelete, { ...context, reason: `Hard delete (${input.trigger}) of the soft delete of ${deletion.requestedAt}.` }, {
     set: { operationId: input.operationId },
-    condition: { expression: '#state = :deleting AND attribute_not_exists(operationId) AND deletion.requestedAt = :requestedAt', values: { ':deleting': 'deleting', ':requestedAt': deletion.requestedAt } },
+    condition: { expression: '#state = :state AND attribute_not_exists(operationId) AND deletion.requestedAt = :requestedAt', values: { ':state': current.state, ':requestedAt': deletion.requestedAt } },
     alsoPut: [deps.operations.newItem({ operationId: input.operationId, tenantId: input.tenantId, workflow: HARD_DELETE_WORKFLOW.name, input: { ...input }, requestedBy: actorOf(input), erasureRecord: true })],
   });
   return { proceed: true, sources };
@@ -294,7 +300,7 @@ async function legalHoldsOf(deps: HardDeleteDependencies, tenantId: string): Pro
 async function complete(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<{ outcome: 'succeeded'; certificateId: string }> {
   const certificateId = `dc_${input.operationId}`;
   const found = await deps.tenants.find(input.tenantId);
-  if (found?.state === 'deleted' && found.deletionCertificateId === certificateId) return { outcome: 'succeeded', certificateId }; // a lost answer
+  if (found?.deletionCertificateId === certificateId) return { outcome: 'succeeded', certificateId }; // a lost answer: deleted with this certificate
   const tenant = await owned(deps, input);
   const operation = await running(deps, input);
   const now = nowOf(deps);

@@ -30,7 +30,8 @@ registerHttpError(DeletionCertificateNotFoundError, { status: 404, details: (err
  */
 export const handler = apiRoute({ routeId: 'GetDeletionCertificate', access: 'operator-or-own-tenant', params: tenantPathSchema }, async ({ params }) => {
   const tenant = await tenantStore().get(params.tenantId);
-  const certificate = tenant.state === 'deleted' ? await findCertificate(getDocumentClient(), config.tableName, tenant.tenantId) : undefined;
+  // Written only with complete_deletion, so it exists exactly for a tenant that was deleted.
+  const certificate = tenant.deletionCertificateId ? await findCertificate(getDocumentClient(), config.tableName, tenant.tenantId) : undefined;
   if (!certificate) throw new DeletionCertificateNotFoundError(tenant);
   return jsonResponse(200, certificate);
 });

@@ -49,7 +49,7 @@ it('should count operations and the schedules that fire them across scan pages, 
     .resolvesOnce({ LastEvaluatedKey: { pk: 'SCHEDULE#a', sk: 'SCHEDULE' } })
     .resolvesOnce({ Items: [{ pk: 'SCHEDULE#b', sk: 'SCHEDULE' }] });
 
-  expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2 });
+  expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2, retained: 0 });
   const scheduleScans = dynamo.commandCalls(ScanCommand).slice(1).map((call) => call.args[0].input);
   expect(scheduleScans.map((input) => [input.ExpressionAttributeValues?.[':op0'], input.ExclusiveStartKey])).toEqual([
     ['op1', undefined],
