@@ -141,9 +141,10 @@ export class TenantLifecycleStack extends Stack {
     }
 
     if (props.pinecone) {
-      // Who provisions (steps, and the compensations that release what a step brought up) and who reads vectors (export).
+      // Who provisions (steps, and the compensations that release what a step brought up), who reads vectors (export)
+      // and who deletes them (hard delete).
       const pineconeKey = Secret.fromSecretCompleteArn(this, 'PineconeApiKey', props.pinecone.secretArn);
-      const callers = [...new Set([...reaching('vectors:provision'), ...reaching('vectors:read')])];
+      const callers = [...new Set([...reaching('vectors:provision'), ...reaching('vectors:read'), ...reaching('vectors:delete')])];
       shareSecret(pineconeKey, callers, {
         PINECONE_SECRET_ARN: pineconeKey.secretArn,
         PINECONE_REGION: props.pinecone.region,
@@ -167,6 +168,16 @@ export class TenantLifecycleStack extends Stack {
       this.documents.grantReadTenantData(fn, prefixes);
       fn.function.addEnvironment('DOCUMENTS_BUCKET', this.documents.bucket.bucketName);
     }
+    // The hard delete lists and deletes the same prefixes (it reads no object's content).
+    const documentDeleters = new Map<HandlerFunction, string[]>();
+    for (const fn of reaching('documents:delete')) documentDeleters.set(fn, [DOCUMENTS_PREFIX]);
+    if (!props.pinecone) for (const fn of reaching('vectors:delete')) documentDeleters.set(fn, [...(documentDeleters.get(fn) ?? []), LOCAL_VECTORS_PREFIX]);
+    for (const [fn, prefixes] of documentDeleters) {
+      this.documents.grantDeleteTenantData(fn, prefixes);
+      fn.function.addEnvironment('DOCUMENTS_BUCKET', this.documents.bucket.bucketName);
+    }
+    // Functions that re-arm one-shot schedules themselves (the hard delete's own, when it fires early or under a hold).
+    for (const fn of reaching('schedules')) this.scheduler.grantSchedule(fn);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The lifecycle table.' });

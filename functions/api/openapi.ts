@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
   OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
+  DELETION_CERTIFICATE_NOT_FOUND: { status: 404, description: 'The tenant is not deleted (yet): a certificate is written when its hard delete completes; `details.tenantId`, `details.state`.' },
   EXPORT_NOT_FOUND: { status: 404, description: 'No export has this id (or it is another tenant\'s); `details.exportId`.' },
   EXPORT_EXPIRED: { status: 410, description: 'The export was kept its retention (30 days by default) and is deleted; request a new one. `details.expiredAt`.' },
   BILLING_REJECTED: { status: 422, description: 'The billing provider refused the change (for example no Stripe subscription for the tenant); the message says why.' },
@@ -313,6 +314,36 @@ const operationSchema = z
   })
   .meta({ description: 'A workflow operation.' });
 
+const deletionCertificateSchema = z
+  .object({
+    certificateId: z.string(),
+    tenantId: z.string(),
+    operationId: z.string().meta({ description: 'The hard delete operation.' }),
+    deletion: z.object({ requestedAt: z.string(), requestedBy: z.string(), retentionDays: z.number().int(), deadline: z.string() }).meta({ description: 'The soft delete.' }),
+    window: z.object({ opensAt: z.string(), closesAt: z.string() }).meta({ description: 'When the hard delete was allowed to run (deadline ± the enforcement tolerance).' }),
+    trigger: z.object({ kind: z.enum(['deadline', 'enforcement-check', 'sweeper', 'hold-released']), scheduledAt: z.string() }),
+    startedAt: z.string(),
+    completedAt: z.string(),
+    timeliness: z.union([z.object({ onTime: z.literal(true) }), z.object({ onTime: z.literal(false), latenessSeconds: z.number().int() })]).meta({ description: 'Late: seconds after the window closed; a compliance violation is in the audit trail.' }),
+    sources: z
+      .array(
+        z.object({
+          source: z.string(),
+          before: z.number().int().meta({ description: 'Records it held when the purge started.' }),
+          deleted: z.number().int(),
+          purgedAt: z.string(),
+          verification: z.object({ result: z.literal('empty'), remaining: z.literal(0), verifiedAt: z.string() }),
+          retained: z.object({ count: z.number().int(), basis: z.string() }).optional().meta({ description: 'Records kept on purpose, with their legal basis.' }),
+        }),
+      )
+      .meta({ description: 'Every data source, in the order purged.' }),
+    billingCustomer: z.object({ deleted: z.boolean(), at: z.string() }),
+    legalHolds: z.array(z.object({ event: z.enum(['place_legal_hold', 'release_legal_hold']), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+    tombstoneFields: z.array(z.string()).meta({ description: 'What the tenant record keeps.' }),
+    sha256: z.string().meta({ description: 'SHA-256 (hex) of the JSON of every other field, object keys sorted, no whitespace (RFC 8785).' }),
+  })
+  .meta({ description: "The proof of a tenant's erasure (GDPR Art. 17, Art. 5(2))." });
+
 const exportAcceptedSchema = z
   .object({
     exportId: z.string().meta({ description: 'The export id (its operation id).' }),
@@ -384,6 +415,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   ExportAccepted: exportAcceptedSchema,
   Export: exportSchema,
   ExportPage: exportPageSchema,
+  DeletionCertificate: deletionCertificateSchema,
   Health: healthSchema,
   Error: errorSchema,
   GatewayError: gatewayErrorSchema,
@@ -469,6 +501,14 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: false }, 'EXPORT_NOT_FOUND', 'EXPORT_EXPIRED'),
     description:
       "Progress per source while it runs; the manifest summary once written; once succeeded, presigned download URLs for the manifest, README and every part, valid 15 minutes and made fresh on each request. Operators read any export; a tenant-scoped token its own tenant's, and another tenant's is 404 EXPORT_NOT_FOUND (as if it did not exist).",
+  },
+  GetDeletionCertificate: {
+    access: 'operator-or-own-tenant',
+    params: tenantPathSchema,
+    success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema },
+    errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
+    description:
+      'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
   },
   GetOperation: {
     access: 'operator-or-owner-of-resource',

@@ -1,4 +1,10 @@
-/** The audit trail (`TENANT#<id>` / `AUDIT#<version>`): one append-only record per change of the tenant. */
+/**
+ * The audit trail (`TENANT#<id>` / `AUDIT#<version>`): one append-only record per change of the tenant, and
+ * once the tenant is deleted its deletion certificate (`TENANT#<id>` / `DELETION_CERTIFICATE`). A hard delete
+ * keeps both (`retention`): they are the controller's proof of what was done to the data and when (GDPR
+ * Art. 5(2) accountability, Art. 17(3)(e)), and name actors, events and times, not the tenant's content.
+ */
+import { DELETION_CERTIFICATE_SK } from '../deletion/deletion-certificate';
 import { AUDIT_SK_PREFIX } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
@@ -6,7 +12,14 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
   return new PartitionSource({
     ...options,
     name: 'audit',
-    tableItems: [{ name: 'audit', pkPrefix: 'TENANT#', skPrefix: AUDIT_SK_PREFIX }],
+    tableItems: [
+      { name: 'audit', pkPrefix: 'TENANT#', skPrefix: AUDIT_SK_PREFIX },
+      { name: 'deletion certificate', pkPrefix: 'TENANT#', sk: DELETION_CERTIFICATE_SK },
+    ],
+    retention: {
+      basis:
+        'The audit trail and the deletion certificate are the record of what was done to the tenant and its data, kept to demonstrate compliance (GDPR Art. 5(2) accountability, Art. 17(3)(e)); they hold events, actors, times and counts, not the tenant\'s content.',
+    },
     toRecord: (item) => withoutStorageAttributes(item, ['type']),
     description: {
       summary: 'The audit trail in the lifecycle table (DynamoDB): one record per version of the tenant, oldest first, versions 1..n without a gap.',

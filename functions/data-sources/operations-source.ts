@@ -5,16 +5,27 @@
  * never payloads"): they are not exported, and purge deletes them with the operations (schedules first, so a
  * purge cut short never leaves one whose operation is gone). On AWS schedules live in EventBridge Scheduler,
  * not in the table.
+ *
+ * An operation marked `erasureRecord` (a hard delete's: ids, trigger and times, no content) is the record of the
+ * erasure itself: purge keeps it and counts it as retained (`retention`), everything else goes.
  */
-import { OPERATION_SK } from '../operations/operation-store';
+import { OPERATION_SK, type Operation } from '../operations/operation-store';
 import { SCHEDULE_SK } from '../scheduler/local-scheduler';
 import { BY_TENANT_INDEX } from '../tenants/tenant-table';
-import { TenantIndexSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
+import { deleteKeys, TenantIndexSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 /** The index attributes an operation carries while unfinished are storage, not the operation's data. */
 const NOT_EXPORTED = ['type', 'state', 'stateChangedAt', BY_TENANT_INDEX.partitionKey];
 
+/** The attribute that marks an operation kept by a hard delete (Operation.erasureRecord). */
+const ERASURE_RECORD_ATTRIBUTE = 'erasureRecord' satisfies keyof Operation;
+
 export class OperationsSource extends TenantIndexSource {
+  readonly #options: TableSourceOptions;
+  readonly retention = {
+    basis: 'Hard-delete operations (ids, trigger, times, outcome) are the record of the erasure itself, kept to demonstrate it (GDPR Art. 5(2)); every other operation is deleted.',
+  } as const;
+
   constructor(options: TableSourceOptions) {
     super({
       ...options,
@@ -42,5 +53,25 @@ export class OperationsSource extends TenantIndexSource {
         },
       },
     });
+    this.#options = options;
+  }
+
+  /** This tenant's items to erase (local schedules first, then operations) and how many erasure records are kept. */
+  async #items(tenantId: string): Promise<{ erased: Record<string, unknown>[]; kept: number }> {
+    const all = await this.keys(tenantId, [ERASURE_RECORD_ATTRIBUTE]);
+    const erased = all.filter((item) => item[ERASURE_RECORD_ATTRIBUTE] !== true);
+    return { erased, kept: all.length - erased.length };
+  }
+
+  override async purge(tenantId: string): Promise<{ readonly deleted: number; readonly retained: number }> {
+    const { erased, kept } = await this.#items(tenantId);
+    await deleteKeys(this.#options.client, this.#options.tableName, erased.map(({ pk, sk }) => ({ pk, sk })));
+    return { deleted: erased.filter((item) => String(item.pk).startsWith('OPERATION#')).length, retained: kept };
+  }
+
+  /** Operations (erasure records aside) and local schedules left. */
+  override async verifyPurged(tenantId: string): Promise<{ readonly remaining: number; readonly retained: number }> {
+    const { erased, kept } = await this.#items(tenantId);
+    return { remaining: erased.length, retained: kept };
   }
 }

@@ -13,7 +13,7 @@
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { BY_TENANT_INDEX, tenantPk } from '../tenants/tenant-table';
 import { decodeSourceCursor, encodeSourceCursor, TABLE_KEY_POSITION } from './cursor';
-import type { DataPage, DataRecord, DataSource, DataSourceDescription } from './data-source';
+import type { DataPage, DataRecord, DataRetention, DataSource, DataSourceDescription } from './data-source';
 import * as z from 'zod';
 
 /** One kind of item in the lifecycle table, by its key shape. */
@@ -115,6 +115,7 @@ export class PartitionSource implements TableDataSource {
   readonly name: string;
   readonly description: DataSourceDescription;
   readonly tableItems: readonly TableItemKind[];
+  readonly retention?: DataRetention;
   readonly #options: TableSourceOptions;
   readonly #toRecord: (item: Record<string, unknown>) => DataRecord;
 
@@ -125,11 +126,14 @@ export class PartitionSource implements TableDataSource {
       readonly tableItems: readonly TableItemKind[];
       /** Item → exported record; default: every attribute but the keys. */
       readonly toRecord?: (item: Record<string, unknown>) => DataRecord;
+      /** Every item of this source is kept by a hard delete, for this reason: purge deletes none and counts them. */
+      readonly retention?: DataRetention;
     },
   ) {
     this.name = options.name;
     this.description = options.description;
     this.tableItems = options.tableItems;
+    if (options.retention) this.retention = options.retention;
     this.#options = options;
     this.#toRecord = options.toRecord ?? ((item) => withoutStorageAttributes(item));
   }
@@ -167,11 +171,14 @@ export class PartitionSource implements TableDataSource {
     return projectKinds(this.tableItems, (kind, extra) => this.#query(tenantId, kind, extra), { ProjectionExpression: 'pk, sk' });
   }
 
-  async purge(tenantId: string): Promise<{ readonly deleted: number }> {
+  /** Deletes every item, or with `retention` none (they are counted as retained). */
+  async purge(tenantId: string): Promise<{ readonly deleted: number; readonly retained?: number }> {
+    if (this.retention) return { deleted: 0, retained: await this.count(tenantId) };
     return { deleted: await deleteKeys(this.#options.client, this.#options.tableName, await this.#keys(tenantId)) };
   }
 
-  async verifyPurged(tenantId: string): Promise<{ readonly remaining: number }> {
+  async verifyPurged(tenantId: string): Promise<{ readonly remaining: number; readonly retained?: number }> {
+    if (this.retention) return { remaining: 0, retained: await this.count(tenantId) };
     return { remaining: await this.count(tenantId) };
   }
 }

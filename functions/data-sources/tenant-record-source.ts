@@ -1,4 +1,10 @@
-/** The tenant record (`TENANT#<id>` / `TENANT`): who the tenant is, its plan, state and billing references. */
+/**
+ * The tenant record (`TENANT#<id>` / `TENANT`): who the tenant is, its plan, state and billing references.
+ * A hard delete does not delete the item: the lifecycle needs it to the end (the tenant's state and version,
+ * the claim of the running hard delete, the billing customer to delete), so purge keeps it (`retention`), and
+ * the hard delete's last step turns it into the tombstone (TOMBSTONE_FIELDS, functions/tenants/tenant-store.ts)
+ * in the same transaction as `complete_deletion` and the certificate: its personal fields are removed then.
+ */
 import { TENANT_SK } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
@@ -11,6 +17,10 @@ export function tenantRecordSource(options: TableSourceOptions): PartitionSource
     name: 'tenant',
     tableItems: [{ name: 'tenant', pkPrefix: 'TENANT#', sk: TENANT_SK }],
     toRecord: (item) => withoutStorageAttributes(item, NOT_EXPORTED),
+    retention: {
+      basis:
+        'Only the tombstone is kept: the tenant id, state deleted, version, creation and deletion times, the soft delete\'s record and the certificate id, so the deletion can be proven and is not repeated (GDPR Art. 5(2)); every other field (name, email, plan, usage, billing references, resources) is removed when the deletion completes.',
+    },
     description: {
       summary: 'The tenant record in the lifecycle table (DynamoDB): one record, the tenant as it is now. Its usage figures are in the usage source.',
       fields: {
@@ -29,6 +39,8 @@ export function tenantRecordSource(options: TableSourceOptions): PartitionSource
         createdAt: 'When the tenant was created (ISO 8601, UTC).',
         updatedAt: 'When the record last changed (ISO 8601, UTC).',
         stateChangedAt: 'When the tenant entered its current state (ISO 8601, UTC).',
+        deletedAt: 'Once deleted: when the hard delete completed (ISO 8601, UTC).',
+        deletionCertificateId: 'Once deleted: the id of its deletion certificate.',
       },
     },
   });

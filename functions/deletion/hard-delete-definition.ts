@@ -21,9 +21,22 @@ export const HARD_DELETE_WORKFLOW = {
     { target: 'hard-delete.deadline', entry: 'functions/deletion/handlers/deadline.ts' },
     { target: 'hard-delete.enforcement', entry: 'functions/deletion/handlers/enforcement-check.ts' },
   ],
+  // The ASL's own TimeoutSeconds: a large tenant's purge (100,000 documents, 50,000 vectors) and the residual-data
+  // retries fit well within 6 h.
   timeoutSeconds: 6 * 3600,
+  // Past the timeout plus the "execution ended badly" rule's retries.
   stuckAfterSeconds: 6 * 3600 + 30 * 60,
+  // Lambda's maximum (900 s); the longest Task TimeoutSeconds in the ASL (Purge, 840 s) stays below it.
   taskTimeoutSeconds: 900,
+  // hard-delete-steps.ts HARD_DELETE_FAILED_METRIC: a hard delete that failed pages at once (data may remain past its deadline).
+  failureAlarm: {
+    metric: 'HardDeleteFailed',
+    description: 'A hard delete failed (residual data, billing, a step error): the tenant stays deleting with its data past the deadline. See the operation record; the enforcement check or the sweeper tries again.',
+  },
+  // The task counts and deletes every data source (documents and vectors; billing history lists invoices and the
+  // customer is deleted) and re-arms its own schedule (early firing, legal hold); the compensation (fail) reads
+  // and writes the table only.
+  reaches: { task: ['billing', 'vectors:delete', 'documents:delete', 'schedules'], compensation: [], scheduleTargets: [] },
 } as const satisfies WorkflowDefinition;
 
 /** The schedule targets, by purpose. */

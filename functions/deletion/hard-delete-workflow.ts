@@ -1,16 +1,30 @@
 /**
- * SKELETON (issue 9): the hard-delete workflow's steps, replaced by the real workflow before the issue lands.
+ * The hard-delete workflow's steps module, as the workflow engine calls it (functions/workflows/workflow-steps.ts
+ * loads it on first use): its steps (hard-delete-steps.ts) and its compensation (`fail`: release the claim, the
+ * operation failed, the tenant stays `deleting`). The data sources come from configuration
+ * (functions/export/export-deps.ts `registrySources`); the compensation reads none.
  */
+import { registrySources } from '../export/export-deps';
 import type { WorkflowPorts } from '../workflows/ports';
-import type { WorkflowInput, WorkflowSteps } from '../workflows/workflow-definition';
+import type { WorkflowSteps } from '../workflows/workflow-definition';
+import type { HardDeleteInput } from './hard-delete-definition';
+import { HARD_DELETE_STEPS, failHardDelete, runHardDeleteStep, DataSourceUnavailableError, type HardDeleteDependencies, type HardDeleteTaskEvent } from './hard-delete-steps';
 
-export const hardDeleteSteps: WorkflowSteps<WorkflowPorts, WorkflowInput> = {
-  steps: ['begin'],
-  endingSteps: ['begin'],
-  async run() {
-    throw new Error('The hard-delete workflow is not implemented yet.');
-  },
-  async compensate() {
-    throw new Error('The hard-delete workflow is not implemented yet.');
-  },
+/** The steps' dependencies from the workflow ports. */
+export function hardDeleteDependencies(ports: WorkflowPorts): HardDeleteDependencies {
+  return {
+    tenants: ports.tenants,
+    operations: ports.operations,
+    scheduler: ports.scheduler,
+    billing: ports.billing,
+    sources: () => registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause })),
+    ...(ports.now ? { now: ports.now } : {}),
+  };
+}
+
+export const hardDeleteSteps: WorkflowSteps<WorkflowPorts, HardDeleteInput> = {
+  steps: HARD_DELETE_STEPS,
+  endingSteps: ['complete', 'fail'],
+  run: async (ports, step, input, failure, event) => runHardDeleteStep(hardDeleteDependencies(ports), { ...event, step, operation: input, failure } as unknown as HardDeleteTaskEvent),
+  compensate: async (ports, input, failure) => failHardDelete({ ...hardDeleteDependencies(ports), sources: async () => [] }, input, failure, { compensation: true }),
 };

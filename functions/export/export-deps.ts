@@ -55,17 +55,27 @@ export function exportBucket(): Promise<ExportBucket> {
   return bucketStorage();
 }
 
-/** The export's storage for these ports' billing and tenants; built once per container. Throws ConfigurationError naming a missing variable. */
-export function exportStorage(ports: Pick<WorkflowPorts, 'billing'> & { readonly tenants: Pick<TenantStore, 'get'> }): Promise<ExportStorage> {
-  storage ??= onFirstUse(async () => {
+let registry: (() => Promise<readonly DataSource[]>) | undefined;
+
+/**
+ * The data-source registry (functions/data-sources/registry.ts) from configuration, for these ports' billing and
+ * tenants: what an export reads and a hard delete purges. Built once per container. `unavailable` makes the error
+ * the caller's ASL retries when the Pinecone key cannot be read. Throws ConfigurationError without DOCUMENTS_BUCKET.
+ */
+export function registrySources(
+  ports: Pick<WorkflowPorts, 'billing'> & { readonly tenants: Pick<TenantStore, 'get'> },
+  unavailable: (message: string, cause: unknown) => Error = (message, cause) => new ExportStorageTransientError(message, { cause }),
+): Promise<readonly DataSource[]> {
+  registry ??= onFirstUse(async () => {
     const documentsBucket = config.documentsBucket;
-    if (!documentsBucket) throw new ConfigurationError("Environment variable DOCUMENTS_BUCKET is required to export: the application's documents bucket.");
-    const [{ s3, bucket }, { createDataSources }, { getDocumentClient }] = await Promise.all([exportBucket(), import('../data-sources/registry'), import('../shared/aws-clients')]);
-    const pinecone = configuredPineconeClient((message, cause) => new ExportStorageTransientError(message, { cause }));
+    if (!documentsBucket) throw new ConfigurationError("Environment variable DOCUMENTS_BUCKET is required to reach the tenants' data: the application's documents bucket.");
+    const [{ getS3Client }, { createDataSources }, { getDocumentClient }] = await Promise.all([import('../shared/s3-client'), import('../data-sources/registry'), import('../shared/aws-clients')]);
+    const s3 = getS3Client();
+    const pinecone = configuredPineconeClient(unavailable);
     const vectorStore = pinecone
       ? new (await import('../data-sources/pinecone-vector-store')).PineconeVectorStore({ pinecone, placementOf: vectorPlacementOf(ports.tenants) })
       : new (await import('../data-sources/s3-vector-store')).S3VectorStore({ s3: () => s3, bucket: documentsBucket });
-    const sources = createDataSources({
+    return createDataSources({
       client: getDocumentClient(),
       tableName: config.tableName,
       documents: { bucket: documentsBucket },
@@ -73,6 +83,14 @@ export function exportStorage(ports: Pick<WorkflowPorts, 'billing'> & { readonly
       vectorStore,
       billing: ports.billing,
     });
+  });
+  return registry();
+}
+
+/** The export's storage for these ports' billing and tenants; built once per container. Throws ConfigurationError naming a missing variable. */
+export function exportStorage(ports: Pick<WorkflowPorts, 'billing'> & { readonly tenants: Pick<TenantStore, 'get'> }): Promise<ExportStorage> {
+  storage ??= onFirstUse(async () => {
+    const [{ s3, bucket }, sources] = await Promise.all([exportBucket(), registrySources(ports)]);
     return { sources, s3, bucket };
   });
   return storage();

@@ -51,6 +51,8 @@ export interface Operation {
   readonly startedAt?: string;
   readonly updatedAt: string;
   readonly finishedAt?: string;
+  /** Kept when its tenant is hard-deleted (a hard delete's own operations: the record of the erasure; functions/data-sources/operations-source.ts). */
+  readonly erasureRecord?: boolean;
 }
 
 export class OperationNotFoundError extends Error {
@@ -149,7 +151,7 @@ export class OperationStore {
    * initiate event, or `scheduled` (still being set up, until `scheduledUpdate`) with the scheduled change.
    */
   newItem(
-    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & { effectiveAt?: string },
+    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & Partial<Pick<Operation, 'effectiveAt' | 'erasureRecord'>>,
     status: 'running' | 'scheduled' = 'running',
   ): Record<string, unknown> {
     const at = this.#now().toISOString();
@@ -172,12 +174,17 @@ export class OperationStore {
   }
 
   /**
-   * Record an operation that failed before it could start (its initiate event was refused), so its id still
-   * answers with the reason. A no-op when the operation exists already (false then).
+   * Record an operation that failed before it could start (its initiate event was refused), or that was
+   * `cancelled` before it started (a hard delete fired before its window, or under a legal hold), so its id
+   * still answers with the reason. A no-op when the operation exists already (false then).
    */
-  async putFailed(operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'>, error: OperationError): Promise<boolean> {
+  async putFailed(
+    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & Partial<Pick<Operation, 'erasureRecord'>>,
+    error: OperationError,
+    status: 'failed' | 'cancelled' = 'failed',
+  ): Promise<boolean> {
     const at = this.#now().toISOString();
-    const item: Record<string, unknown> = { ...this.newItem(operation), status: 'failed', error, finishedAt: at };
+    const item: Record<string, unknown> = { ...this.newItem(operation), status, error, finishedAt: at };
     delete item[BY_STATE_INDEX.partitionKey];
     delete item[BY_STATE_INDEX.sortKey];
     try {

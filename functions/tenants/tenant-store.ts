@@ -45,6 +45,10 @@ export interface Tenant {
   readonly deletion?: DeletionSchedule;
   /** A legal hold: the hard delete does not run while it is set. */
   readonly legalHold?: LegalHold;
+  /** Once `deleted`: when the hard delete completed (ISO 8601, UTC). */
+  readonly deletedAt?: string;
+  /** Once `deleted`: the deletion certificate's id (GET /tenants/{id}/deletion-certificate). */
+  readonly deletionCertificateId?: string;
   readonly usage: Usage;
   /** When the application plane measured `usage` (its last report); absent until the first report. */
   readonly usageMeasuredAt?: string;
@@ -165,7 +169,19 @@ export interface TenantChanges {
   readonly deletion?: DeletionSchedule | null;
   /** null releases a legal hold. */
   readonly legalHold?: LegalHold | null;
+  /**
+   * complete_deletion: the item becomes the tombstone. Every field but TOMBSTONE_FIELDS is removed (name, email,
+   * plan, usage, billing, resources...) and these two are set.
+   */
+  readonly tombstone?: { readonly deletedAt: string; readonly deletionCertificateId: string };
 }
+
+/**
+ * What a deleted tenant's item keeps (the tombstone): its id, state and version (so the audit trail stays
+ * 1..version without a gap and a second firing finds it deleted), when it was created, its soft delete's record
+ * (the window the certificate is measured against), when it was deleted and its certificate. Nothing personal.
+ */
+export const TOMBSTONE_FIELDS = ['tenantId', 'state', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletion', 'deletedAt', 'deletionCertificateId'] as const satisfies ReadonlyArray<keyof Tenant>;
 
 /** Options of a transition: field changes, and more items to write in the same transaction. */
 export interface TransitionOptions {
@@ -244,8 +260,8 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt',
-] as const;
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
+] as const satisfies ReadonlyArray<keyof Tenant>;
 const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'violation'] as const;
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
@@ -388,9 +404,12 @@ export class TenantStore {
     const set: Array<keyof Tenant> = ['state', ...(['plan', 'resources'] as const).filter((field) => changes[field] !== undefined)];
     // Set when given, removed when null, left as stored when not mentioned (a workflow's KnownTenant lacks them).
     const optional = Object.fromEntries((['deletion', 'legalHold'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
+    const tombstone = changes.tombstone
+      ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
+      : {};
     return this.#change(tenant, entries, context, {
-      set: Object.fromEntries(set.map((field) => [field, fields[field]])),
-      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange, ...optional },
+      set: Object.fromEntries(set.filter((field) => !changes.tombstone || field === 'state').map((field) => [field, fields[field]])),
+      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange, ...optional, ...tombstone },
       condition: { expression: '#state = :expectedState', values: { ':expectedState': tenant.state } },
       event: first,
       alsoPut: options.alsoPut,

@@ -30,9 +30,14 @@ function logFor(workflow: string, input: WorkflowInput, extra: Record<string, un
   logger.appendKeys({ workflow, tenantId: input.tenantId, operationId: input.operationId, ...extra });
 }
 
-/** Log how an operation ended (one entry: operation, tenant, workflow, status, cause): what operators search by. */
+/**
+ * Log how an operation ended (one entry: operation, tenant, workflow, status, cause): what operators search by.
+ * An execution that ended before writing its operation (a hard delete that found nothing to do, or failed
+ * before its claim) is logged with status `not_started`.
+ */
 export async function logOutcome(deps: Pick<WorkflowPorts, 'operations'>, operationId: string): Promise<void> {
-  logger.info('Workflow ended', { ...operationOutcome(await deps.operations.get(operationId)) });
+  const operation = await deps.operations.find(operationId);
+  logger.info('Workflow ended', operation ? { ...operationOutcome(operation) } : { operationId, status: 'not_started' });
 }
 
 /**
@@ -77,7 +82,12 @@ export function executionEndedFailure(workflow: string, status: UncaughtExecutio
  * operation's own workflow (read from the operation record), then log how it ended.
  */
 export async function compensateEndedExecution(deps: WorkflowPorts, input: WorkflowInput, status: UncaughtExecutionStatus, executionArn?: string): Promise<void> {
-  const operation = await deps.operations.get(input.operationId);
+  const operation = await deps.operations.find(input.operationId);
+  if (!operation) {
+    // It ended before writing its operation (a hard delete stopped before its claim): nothing was changed to undo.
+    logger.warn('An execution ended without its Catch before writing its operation: nothing to compensate', { operationId: input.operationId, tenantId: input.tenantId, status, executionArn });
+    return;
+  }
   logFor(operation.workflow, input);
   logger.warn(`Compensating a ${operation.workflow} execution that ended without its Catch`, { status, executionArn });
   await compensate(deps, operation.workflow, input, executionEndedFailure(operation.workflow, status));

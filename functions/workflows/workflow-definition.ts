@@ -26,9 +26,13 @@ export interface ScheduleTargetDefinition {
  *   `vectors/` prefix of the documents bucket);
  * - `documents:read`: the application's documents bucket, the tenants' prefix (`tenants/`), read and list;
  * - `exports:write`: the export bucket's `exports/` prefix, write, read back, list and delete;
- * - `exports:delete`: the export bucket's `exports/` prefix, list and delete only (a failed export's objects).
+ * - `exports:delete`: the export bucket's `exports/` prefix, list and delete only (a failed export's objects);
+ * - `documents:delete`: the application's documents bucket, the tenants' prefix (`tenants/`), list and delete only;
+ * - `vectors:delete`: counting and deleting a tenant's vectors (the Pinecone key; without Pinecone, list and delete
+ *   under the local vector store's `vectors/` prefix of the documents bucket);
+ * - `schedules`: create, update and delete the one-shot schedules of the scheduler's group (re-arming a schedule).
  */
-export type WorkflowReach = 'billing' | 'vectors:provision' | 'vectors:read' | 'documents:read' | 'exports:write' | 'exports:delete';
+export type WorkflowReach = 'billing' | 'vectors:provision' | 'vectors:read' | 'vectors:delete' | 'documents:read' | 'documents:delete' | 'exports:write' | 'exports:delete' | 'schedules';
 
 export interface WorkflowDefinition {
   /** The workflow's name: the operation record's `workflow`, the ASL file's name, the state machine's. */
@@ -60,6 +64,12 @@ export interface WorkflowDefinition {
    * unfinished near it (UnfinishedNearDue) and the workflow's alarms include one on it. `basis` names the rule.
    */
   readonly dueDate?: { readonly basis: string };
+  /**
+   * A metric the workflow's steps publish (Count, dimension `workflow`) when it fails in a way that must page at
+   * once: one datapoint breaches its alarm.
+   * @default - none; the failure-share and age alarms only
+   */
+  readonly failureAlarm?: { readonly metric: string; readonly description: string };
   /**
    * What the workflow's functions reach beyond the table: `task` for its Task function, `compensation` for its
    * "execution ended badly" function and the sweeper (which compensates every workflow's stuck operations),

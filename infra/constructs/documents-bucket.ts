@@ -74,4 +74,14 @@ export class DocumentsBucket extends Construct {
       reason: `Each tenant's objects are under ${prefixes.map((prefix) => `${prefix}<tenant>/`).join(' and ')}, keys made by the application; the grant is read-only and bounded to those prefixes of the documents bucket.`,
     });
   }
+
+  /** Let `grantee` list and delete (not read) the objects under `prefixes`: a hard delete's purge. */
+  grantDeleteTenantData(grantee: IGrantable, prefixes: readonly string[]): void {
+    grantUnderPrefixes(this.bucket, grantee, {
+      objectActions: ['s3:DeleteObject'],
+      prefixes,
+      list: true,
+      reason: `A hard delete purges each tenant's objects under ${prefixes.map((prefix) => `${prefix}<tenant>/`).join(' and ')}, keys made by the application; the grant is list and delete only, bounded to those prefixes of the documents bucket.`,
+    });
+  }
 }

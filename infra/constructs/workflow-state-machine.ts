@@ -6,7 +6,7 @@
  * nothing here names one.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -244,6 +244,12 @@ export class WorkflowStateMachine extends Construct {
       for (const compensator of [this.taskFunction, this.timeoutFunction]) props.scheduler.grantCancel(compensator);
     }
     this.alarms.push(props.sweeper.alarm);
+    if (definition.failureAlarm) {
+      const { metric, description } = definition.failureAlarm;
+      this.alarms.push(
+        breachOnAny(this, `${metric}Alarm`, description, new Metric({ namespace: METRICS_NAMESPACE, metricName: metric, dimensionsMap: { service: serviceName, workflow: definition.name }, period: Duration.minutes(5), statistic: 'Sum' })),
+      );
+    }
     this.workflowAlarms = new WorkflowAlarms(this, 'WorkflowAlarms', { workflow: definition.name, timeout: this.timeout, namespace: METRICS_NAMESPACE, serviceName, measuredEvery: SWEEP_EVERY, dueDate: definition.dueDate });
   }
 

@@ -63,8 +63,11 @@ export function taskStateNames(states: Readonly<Record<string, AslState>>): stri
   ]);
 }
 
-/** A test hook: throw from a Task state before or after its work (after = the work happened, the answer was lost). */
-export type FaultInjector = (state: string, phase: 'before' | 'after', input: TaskInput) => void | Promise<void>;
+/**
+ * A test hook: throw from a Task state before or after its work (after = the work happened, the answer was lost).
+ * `event` is the Task's whole payload (for a Map iteration, the item it works on: a data source's name).
+ */
+export type FaultInjector = (state: string, phase: 'before' | 'after', input: TaskInput, event?: Readonly<Record<string, unknown>>) => void | Promise<void>;
 
 interface TaskEvent {
   readonly step: string;
@@ -139,9 +142,9 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       taskStates.map((state) => [
         state,
         async (event: TaskEvent) => {
-          await this.#options.faults?.(state, 'before', event.operation);
+          await this.#options.faults?.(state, 'before', event.operation, event as unknown as Readonly<Record<string, unknown>>);
           const result = await steps.run(deps(), event.step, event.operation, event.failure, event as unknown as Readonly<Record<string, unknown>>);
-          await this.#options.faults?.(state, 'after', event.operation);
+          await this.#options.faults?.(state, 'after', event.operation, event as unknown as Readonly<Record<string, unknown>>);
           try {
             this.#options.onStep?.({ workflow, state, operation: event.operation, result });
           } catch (error) {
@@ -171,7 +174,9 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .then(async () => {
-        if (this.#options.onOutcome) this.#options.onOutcome(operationOutcome(await deps().operations.get(operation.operationId)));
+        // An execution that stopped before writing its operation (a hard delete with nothing to do) has no outcome.
+        const ended = this.#options.onOutcome ? await deps().operations.find(operation.operationId) : undefined;
+        if (ended) this.#options.onOutcome?.(operationOutcome(ended));
       })
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => this.#running.delete(done));

@@ -247,8 +247,10 @@ describe('Class: PlanChangeWorkflow', () => {
       const alarms = stack.planChange.alarms.map((alarm) => resources(template)[logicalId(stack, alarm)]?.Properties);
 
       // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts), the scheduler's
-      // dead-letter alarm (one-shot-scheduler.test.ts), and the export workflow's dead-letter alarm and three workflow alarms (its due-date one too)
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+      // dead-letter alarm (one-shot-scheduler.test.ts), the export workflow's dead-letter alarm and three workflow
+      // alarms (its due-date one too), and the hard delete's dead-letter alarm, its two schedule targets' errors,
+      // its HardDeleteFailed alarm and its two workflow alarms
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 16);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([
@@ -287,7 +289,7 @@ describe('Class: PlanChangeWorkflow', () => {
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 3); // this rule, the export's and the sweeper's schedule
+      template.resourceCountIs('AWS::Events::Rule', 4); // this rule, the export's, the hard delete's and the sweeper's schedule
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],
@@ -372,8 +374,13 @@ describe('Class: PlanChangeWorkflow', () => {
       const invoke = statementsOfRole(template, logicalId(stack, stack.scheduler.role)).filter((statement) => actionsOf([statement]).includes('lambda:InvokeFunction'));
       const variables = variablesOf(template, logicalId(stack, periodEnd.function));
 
-      // Assess
-      expect(invoke).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [logicalId(stack, periodEnd.function), 'Arn'] } }]);
+      // Assess: the role invokes the schedule targets of every workflow (this one's, the hard delete's two), and no other function
+      const targets = [...stack.workflows.values()].flatMap((workflow) => [...workflow.scheduleTargetFunctions.values()]);
+      expect(targets).toContain(periodEnd);
+      expect(invoke).toHaveLength(1);
+      expect(new Set(asArray(invoke[0]?.Resource).map((resource) => JSON.stringify(resource)))).toEqual(
+        new Set(targets.map((target) => JSON.stringify({ 'Fn::GetAtt': [logicalId(stack, target.function), 'Arn'] }))),
+      );
       expect(variables.SCHEDULE_TARGET_PLAN_CHANGE_PERIOD_END_ARN).toEqual(arnOf('lambda', `function:${PERIOD_END_FUNCTION_NAME}`));
     });
 
@@ -452,14 +459,21 @@ describe('Class: PlanChangeWorkflow', () => {
       expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } }]);
     });
 
-    it('should let the period-end function and the sweeper start executions of exactly this state machine, with its ARN in PLAN_CHANGE_STATE_MACHINE_ARN', () => {
-      for (const starter of [stack.planChange.periodEndFunction, stack.planChange.sweeperFunction]) {
+    it('should let the period-end function start executions of exactly this state machine, and the sweeper of those of the workflows that schedule, with their ARNs', () => {
+      const scheduling = [...stack.workflows.values()].filter((workflow) => workflow.scheduleTargetFunctions.size > 0);
+      expect(scheduling).toContain(stack.planChange);
+      for (const [starter, machines] of [
+        [stack.planChange.periodEndFunction, [stack.planChange]],
+        [stack.planChange.sweeperFunction, scheduling],
+      ] as const) {
         // Act
         const states = statementsOfRole(template, logicalId(stack, starter.role)).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('states:')));
         const variables = variablesOf(template, logicalId(stack, starter.function));
 
         // Assess
-        expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } }]);
+        expect(states).toHaveLength(1);
+        expect(states[0]?.Action).toBe('states:StartExecution');
+        expect(new Set(asArray(states[0]?.Resource).map((resource) => JSON.stringify(resource)))).toEqual(new Set(machines.map((machine) => JSON.stringify({ Ref: logicalId(stack, machine.stateMachine) }))));
         expect(variables.PLAN_CHANGE_STATE_MACHINE_ARN).toEqual({ Ref: stateMachineId });
       }
     });

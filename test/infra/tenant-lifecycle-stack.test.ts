@@ -5,6 +5,7 @@ import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
+import { HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
 import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, GET_EXPORT_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
@@ -31,8 +32,11 @@ import {
   tableReadResources,
 } from '../support/cdk-template';
 
-/** Functions outside the route table that write the table: the plan-change task, timeout and period-end functions, the export's task and timeout functions, the sweeper. */
-const WORKFLOW_WRITERS = 6;
+/**
+ * Functions outside the route table that write the table: the plan-change task, timeout and period-end functions,
+ * the export's task and timeout functions, the hard delete's task, timeout, deadline and enforcement functions, the sweeper.
+ */
+const WORKFLOW_WRITERS = 10;
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
 const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
@@ -61,7 +65,12 @@ function exportOf(stack: TenantLifecycleStack): WorkflowStateMachine {
   return stack.workflows.get(EXPORT_WORKFLOW.name)!;
 }
 
-/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four and the export's two. */
+/** The hard-delete workflow's construct. */
+function hardDeleteOf(stack: TenantLifecycleStack): WorkflowStateMachine {
+  return stack.workflows.get(HARD_DELETE_WORKFLOW.name)!;
+}
+
+/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two and the hard delete's four. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -72,6 +81,9 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     stack.planChange.periodEndFunction,
     exportOf(stack).taskFunction,
     exportOf(stack).timeoutFunction,
+    hardDeleteOf(stack).taskFunction,
+    hardDeleteOf(stack).timeoutFunction,
+    ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
   ];
 }
 
@@ -181,7 +193,8 @@ describe('Class: TenantLifecycleStack', () => {
       const allowed = [
         { resource: SCHEDULES_ARN, actions: SCHEDULE_ACTIONS },
         { resource: objects(stack.exports.bucket, 'exports/'), actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] },
-        { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/')], actions: ['s3:GetObject'] },
+        // Read by the export's task, deleted by the hard delete's (each function's exact grant is asserted below).
+        { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/')], actions: ['s3:GetObject', 's3:DeleteObject'] },
       ];
 
       // Act
@@ -198,10 +211,16 @@ describe('Class: TenantLifecycleStack', () => {
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it('should let ChangePlan, the sweeper and the period-end function schedule, the cancel route and the compensations cancel only, and no other role touch schedules or pass a role', () => {
-      // Prepare
-      const schedulers = [stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID), stack.planChange.sweeperFunction, stack.planChange.periodEndFunction];
-      const cancellers = [stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID), stack.planChange.taskFunction, stack.planChange.timeoutFunction];
+    it('should let ChangePlan, the sweeper, the schedule targets and the hard delete\'s task schedule, the cancel route and the compensations cancel only, and no other role touch schedules or pass a role', () => {
+      // Prepare: the hard delete's task re-arms its own schedule (early firing, legal hold)
+      const schedulers = [
+        stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
+        stack.planChange.sweeperFunction,
+        stack.planChange.periodEndFunction,
+        hardDeleteOf(stack).taskFunction,
+        ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
+      ];
+      const cancellers = [stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID), stack.planChange.taskFunction, stack.planChange.timeoutFunction, hardDeleteOf(stack).timeoutFunction];
       const schedulerRoleArn = { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] };
 
       for (const handler of allFunctions(stack)) {
@@ -326,6 +345,9 @@ describe('Class: TenantLifecycleStack', () => {
         [exportOf(stack).timeoutFunction, 150],
         [stack.planChange.sweeperFunction, 300],
         [stack.planChange.periodEndFunction, 60],
+        [hardDeleteOf(stack).taskFunction, 900],
+        [hardDeleteOf(stack).timeoutFunction, 150],
+        ...[...hardDeleteOf(stack).scheduleTargetFunctions.values()].map((target) => [target, 60] as const),
       ]);
       for (const handler of allFunctions(stack)) {
         // Act
@@ -413,6 +435,8 @@ describe('Class: TenantLifecycleStack', () => {
         withStripe.planChange.periodEndFunction,
         // The export lists the tenant's invoices (billing history); its clean-up bills nothing.
         exportOf(withStripe).taskFunction,
+        // The hard delete counts the invoices it keeps and deletes the customer; its compensation bills nothing.
+        hardDeleteOf(withStripe).taskFunction,
       ]);
 
       // Assess
@@ -424,7 +448,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(7);
+      expect(callers.size).toBe(8);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
@@ -445,8 +469,14 @@ describe('Class: TenantLifecycleStack', () => {
     it("should give exactly the workflow's provisioning functions the secret, region and dimension, and read access to that secret", () => {
       // Act
       const { stack: withPinecone, template: withPineconeTemplate } = synthesize({ pineconeSecretArn: PINECONE_SECRET, pineconeRegion: 'eu-west-1', pineconeDimension: '768' });
-      // The export's task reads the tenant's vectors; its clean-up does not.
-      const provisioners = new Set([withPinecone.planChange.taskFunction, withPinecone.planChange.timeoutFunction, withPinecone.planChange.sweeperFunction, exportOf(withPinecone).taskFunction]);
+      // The export's task reads the tenant's vectors and the hard delete's deletes them; their clean-ups do not.
+      const provisioners = new Set([
+        withPinecone.planChange.taskFunction,
+        withPinecone.planChange.timeoutFunction,
+        withPinecone.planChange.sweeperFunction,
+        exportOf(withPinecone).taskFunction,
+        hardDeleteOf(withPinecone).taskFunction,
+      ]);
 
       // Assess
       for (const handler of allFunctions(withPinecone)) {
@@ -502,6 +532,15 @@ describe('Class: TenantLifecycleStack', () => {
       ]);
     });
 
+    it("should let the hard delete's task list and delete, not read, the documents bucket's tenants/ and vectors/ only, and nothing of the export bucket", () => {
+      const documentsArn = bucketArn(stack, stack.documents.bucket);
+      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, documentsArn)).toEqual([
+        { Effect: 'Allow', Action: 's3:DeleteObject', Resource: [objectsOf(documentsArn, 'tenants/'), objectsOf(documentsArn, 'vectors/')] },
+        listing(documentsArn, 'tenants/*', 'vectors/*'),
+      ]);
+      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, bucketArn(stack, stack.exports.bucket))).toEqual([]);
+    });
+
     it("should let the failed export's clean-up (the export's timeout function and the sweeper) list and delete under exports/ only", () => {
       const exportsArn = bucketArn(stack, stack.exports.bucket);
       for (const handler of [exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction]) {
@@ -516,14 +555,16 @@ describe('Class: TenantLifecycleStack', () => {
     it('should give no other function access to the export bucket or the documents bucket, and their names only to the functions that use them', () => {
       // The workflow's functions, and the route that presigns downloads (its grant: test/infra/export-routes.test.ts).
       const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID)]);
+      // The hard delete's task purges the documents bucket (its grant: the test above).
+      const documentUsers = new Set<HandlerFunction>([exportOf(stack).taskFunction, hardDeleteOf(stack).taskFunction]);
       for (const handler of allFunctions(stack)) {
         const variables = variablesOf(template, logicalId(stack, handler.function));
         expect([handler.node.path, variables.EXPORTS_BUCKET, variables.DOCUMENTS_BUCKET]).toEqual([
           handler.node.path,
           exporters.has(handler) ? { Ref: logicalId(stack, stack.exports.bucket) } : undefined,
-          handler === exportOf(stack).taskFunction ? { Ref: logicalId(stack, stack.documents.bucket) } : undefined,
+          documentUsers.has(handler) ? { Ref: logicalId(stack, stack.documents.bucket) } : undefined,
         ]);
-        if (exporters.has(handler)) continue;
+        if (exporters.has(handler) || documentUsers.has(handler)) continue;
         const statements = JSON.stringify(statementsOfRole(template, logicalId(stack, handler.role)));
         expect([handler.node.path, statements.includes(logicalId(stack, stack.exports.bucket)), statements.includes(logicalId(stack, stack.documents.bucket))]).toEqual([
           handler.node.path,
@@ -535,7 +576,7 @@ describe('Class: TenantLifecycleStack', () => {
       const mentioning = resourcesOf<PolicyProperties>(template, 'AWS::IAM::Policy').filter(([, policy]) =>
         [stack.exports.bucket, stack.documents.bucket].some((bucket) => JSON.stringify(policy).includes(logicalId(stack, bucket))),
       );
-      expect(mentioning).toHaveLength(exporters.size);
+      expect(mentioning).toHaveLength(new Set([...exporters, ...documentUsers]).size);
     });
 
     it('should read vectors from Pinecone, not the documents bucket, when Pinecone is configured', () => {

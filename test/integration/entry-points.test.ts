@@ -18,6 +18,7 @@ import { handler as startExport } from '../../functions/export/handlers/start-ex
 import { handler as acquireLease } from '../../functions/leases/handlers/acquire-lease';
 import { handler as releaseLease } from '../../functions/leases/handlers/release-lease';
 import { handler as getOperation } from '../../functions/operations/handlers/get-operation';
+import { handler as getDeletionCertificate } from '../../functions/deletion/handlers/get-deletion-certificate';
 import { QueryLeaseStore } from '../../functions/leases/query-lease-store';
 import { OperationStore } from '../../functions/operations/operation-store';
 import { handler as cancelScheduledPlanChange } from '../../functions/plan-change/handlers/cancel-scheduled-plan-change';
@@ -130,6 +131,10 @@ describe('API route handlers (API Gateway HTTP API event, Lambda authorizer cont
     expect(await call(resumeTenant, { method: 'POST', route: '/tenants/{tenantId}/resume', ...path, body: {} })).toMatchObject({ status: 200, body: { state: 'active' } });
     const history = await call(tenantHistory, { method: 'GET', route: '/tenants/{tenantId}/history', ...path });
     expect((history.body?.items as Array<{ event: string }>).map((e) => e.event).slice(0, 2)).toEqual(['complete_reactivation', 'resume']);
+    expect(await call(getDeletionCertificate, { method: 'GET', route: '/tenants/{tenantId}/deletion-certificate', ...path })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'DELETION_CERTIFICATE_NOT_FOUND', details: { tenantId: 'ep-acme', state: 'active' } } },
+    });
   });
 
   it('lease routes: acquire then release, the lease gone from the table', async () => {

@@ -153,7 +153,7 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     await sweepStuckOperations(deps, { now: new Date() });
     const none = documents('OldestUnfinishedOperationAge', ['workflow']);
-    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }, { workflow: 'export', age: 0 }]);
+    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }, { workflow: 'export', age: 0 }, { workflow: 'hard-delete', age: 0 }]);
     expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
 
     // Two operations left running (a crash before their execution started, say), started 20 and 10 minutes
@@ -176,11 +176,13 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     expect(documents('OldestUnfinishedOperationAge', ['workflow']).map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([
       { workflow: 'plan-change', age: 1_200 },
       { workflow: 'export', age: 60 },
+      { workflow: 'hard-delete', age: 0 },
     ]);
     // The GDPR clock, from the same read: the export is due within 7 days; plan changes have no due date.
     expect(documents('UnfinishedNearDue', ['workflow']).map((doc) => ({ workflow: doc.workflow, count: doc.UnfinishedNearDue }))).toEqual([
       { workflow: 'plan-change', count: 0 },
       { workflow: 'export', count: 1 },
+      { workflow: 'hard-delete', count: 0 },
     ]);
   });
 

@@ -3,7 +3,8 @@
  * (create, suspend, resume, usage, query leases, idempotent requests, an upgrade workflow, a period-end downgrade
  * with its local schedule, a GDPR export) into DynamoDB Local; then every item in the table must be owned by exactly one source's
  * `tableItems`. A new kind of item that no source declares fails here. And purging one tenant through the
- * registry leaves none of its items but the billing history kept by law.
+ * registry leaves none of its items but those its sources retain (billing history by law, the audit trail and
+ * the tenant record; acme's operations are plan changes and exports, not erasure records, so they go).
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,8 @@ import { planChangeDependencies } from '../../../functions/plan-change/plan-chan
 import { DynamoProvisioningLedger } from '../../../functions/provisioning/pinecone-provisioner';
 import { resourcesFor } from '../../../functions/provisioning/plan-resources';
 import { config } from '../../../functions/shared/config';
+import { certificateItem, sealCertificate } from '../../../functions/deletion/deletion-certificate';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../../infra/local/local-workflow-runner';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
@@ -60,6 +63,14 @@ beforeAll(async () => {
     // The Pinecone provisioner's bookkeeping (not in the local flow, which provisions locally): its real writer.
     await new DynamoProvisioningLedger(table).put(tenantId, 'op-pinecone', { placement: resourcesFor(tenantId, 'enterprise').vectors, releases: 'index', createdIndex: true, at: new Date().toISOString() });
   }
+  // A deletion certificate, as the hard delete's last step writes it (test/integration/deletion/hard-delete.test.ts
+  // runs that step for real): its item as certificateItem makes it.
+  const at = new Date().toISOString();
+  const certificate = sealCertificate({
+    certificateId: 'dc_test', tenantId: 'acme-corp', operationId: 'hd_test', deletion: { requestedAt: at, requestedBy: 'test', retentionDays: 30, deadline: at }, window: { opensAt: at, closesAt: at },
+    trigger: { kind: 'deadline', scheduledAt: at }, startedAt: at, completedAt: at, timeliness: { onTime: true }, sources: [], billingCustomer: { deleted: false, at }, legalHolds: [], tombstoneFields: [],
+  });
+  await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: certificateItem(certificate) }));
 });
 afterAll(async () => {
   await runner.idle();
@@ -81,7 +92,7 @@ it('should give every item the real flows wrote to exactly one data source', asy
   expect([...kinds].sort()).toEqual(owners.map(({ source, kind }) => `${source}:${kind.name}`).sort());
 });
 
-it('should leave no item of a purged tenant but its billing history (kept by law), and every item of the look-alikes', async () => {
+it('should leave no item of a purged tenant but those of sources that retain (billing history by law; the audit trail and the tenant record, the tombstone to be), and every item of the look-alikes', async () => {
   const mentions = (item: Record<string, unknown>, tenantId: string) =>
     item.pk === `TENANT#${tenantId}` || item.tenantId === tenantId || String(item.pk).startsWith(`IDEMPOTENCY#tenant:${tenantId}:`);
   const before = await api.tableSnapshot();
@@ -90,8 +101,9 @@ it('should leave no item of a purged tenant but its billing history (kept by law
 
   const after = await api.tableSnapshot();
   const left = after.filter((item) => mentions(item, 'acme'));
-  expect(left.map((item) => String(item.sk).split('#')[0])).toEqual(left.map(() => 'LEDGER'));
-  expect(left.length).toBeGreaterThan(0);
+  const retaining = owners.filter(({ source }) => sources.find((candidate) => candidate.name === source)?.retention);
+  expect(left.filter((item) => !retaining.some(({ kind }) => itemIsOfKind(item, kind)))).toEqual([]);
+  expect(new Set(left.map((item) => String(item.sk).split('#')[0]))).toEqual(new Set(['LEDGER', 'AUDIT', 'TENANT']));
   // Schedules carry only an operation id: the downgrade's schedule went with acme's operation.
   const acmeOperations = before.filter((item) => item.type === 'operation' && item.tenantId === 'acme').map((item) => item.operationId);
   expect(after.filter((item) => item.type === 'schedule' && acmeOperations.includes((item.payload as { operationId: string }).operationId))).toEqual([]);

@@ -40,16 +40,16 @@ it('should report a usage purge with nothing there as 0 deleted, and pass on any
   await expect(source.purge('acme')).rejects.toThrow('Throughput exceeds the current capacity');
 });
 
-it('should count the tenant\'s operations and its local schedules across index pages, pages without Items adding none', async () => {
+it("should count the tenant's local schedules and operations left across index pages, erasure records as retained", async () => {
   dynamo
     .on(QueryCommand)
     // the tenant's local schedules: an empty first page, then one
     .resolvesOnce({ LastEvaluatedKey: { pk: 'SCHEDULE#a', sk: 'SCHEDULE', ownerTenantId: 'acme' } })
-    .resolvesOnce({ Count: 1 })
-    // the tenant's operations
-    .resolvesOnce({ Count: 1 });
+    .resolvesOnce({ Items: [{ pk: 'SCHEDULE#b', sk: 'SCHEDULE' }] })
+    // the tenant's operations: one to erase, one hard delete's erasure record
+    .resolvesOnce({ Items: [{ pk: 'OPERATION#op1', sk: 'OPERATION' }, { pk: 'OPERATION#hd1', sk: 'OPERATION', erasureRecord: true }] });
 
-  expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2 });
+  expect(await new OperationsSource({ client, tableName: 't' }).verifyPurged('acme')).toEqual({ remaining: 2, retained: 1 });
   const queries = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
   expect(queries.map((input) => [input.IndexName, input.ExpressionAttributeValues?.[':owner'], input.ExpressionAttributeValues?.[':pkPrefix'], input.ExclusiveStartKey])).toEqual([
     ['byTenant', 'acme', 'SCHEDULE#', undefined],

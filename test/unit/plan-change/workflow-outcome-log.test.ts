@@ -14,7 +14,7 @@ import { captureLogs } from '../../support/captured-logs';
 const stored: { operation?: Partial<Operation> } = {};
 const runPlanChangeStep = jest.fn(async (..._args: unknown[]) => ({}));
 jest.mock('../../../functions/workflows/ports', () => ({
-  workflowPorts: () => ({ operations: { get: async () => stored.operation } }),
+  workflowPorts: () => ({ operations: { get: async () => stored.operation, find: async () => stored.operation } }),
 }));
 // The deployed task function is told its workflow by the CDK construct.
 process.env.WORKFLOW_NAME = 'plan-change';
@@ -80,6 +80,12 @@ describe('Handler: plan-change task', () => {
     expect(ended()[0]).not.toHaveProperty('cause');
   });
 
+  it('should log an execution that ended without writing its operation as not_started, without failing the step', async () => {
+    stored.operation = undefined;
+    await task({ step: 'compensate', operation, failure: { Error: 'States.TaskFailed', Cause: 'x' } });
+    expect(ended()).toEqual([expect.objectContaining({ operationId: 'op_1', status: 'not_started', correlation_id: 'op_1' })]);
+  });
+
   it('should log no outcome for a step that does not end the workflow', async () => {
     await task({ step: 'drainQueries', operation });
     expect(ended()).toEqual([]);
@@ -100,5 +106,20 @@ describe('Handler: plan-change timeout', () => {
 
     expect(runPlanChangeStep).toHaveBeenLastCalledWith(expect.anything(), 'compensate', operation, expect.objectContaining({ Error: 'States.Timeout' }));
     expect(ended()).toEqual([expect.objectContaining({ operationId: 'op_1', tenantId: 'acme-corp', status: 'rolled_back', cause: 'States.Timeout: The plan-change workflow timed out.', correlation_id: 'op_1' })]);
+  });
+
+  it('should compensate nothing, and say so, for an execution that ended before writing its operation', async () => {
+    stored.operation = undefined;
+    runPlanChangeStep.mockClear();
+    const event = {
+      ...envelope,
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: 'arn:aws:states:us-east-1:111122223333:execution:plan-change:op_1', status: 'FAILED', input: JSON.stringify({ operation }) },
+    } as unknown as EventBridgeEvent<'Step Functions Execution Status Change', { executionArn: string; status: string; input: string }>;
+    await timeout(event);
+
+    expect(runPlanChangeStep).not.toHaveBeenCalled();
+    expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'An execution ended without its Catch before writing its operation: nothing to compensate', operationId: 'op_1' }));
   });
 });
