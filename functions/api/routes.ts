@@ -42,6 +42,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'StartExport', method: 'POST', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/start-export.ts', authenticated: true, tableAccess: 'write', summary: "Start a GDPR export of the tenant's data (a workflow); 202 with its id.", events: ['initiate_export'] },
   { id: 'ListExports', method: 'GET', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/list-exports.ts', authenticated: true, tableAccess: 'read', summary: "The tenant's exports, newest first, paginated." },
   { id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', authenticated: true, tableAccess: 'read', summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' },
+  { id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', authenticated: true, tableAccess: 'read', summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 

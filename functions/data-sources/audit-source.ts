@@ -1,5 +1,5 @@
 /** The audit trail (`TENANT#<id>` / `AUDIT#<version>`): one append-only record per change of the tenant. */
-import { AUDIT_SK_PREFIX } from '../tenants/tenant-table';
+import { AUDIT_SK_PREFIX, BY_STATE_INDEX } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 export function auditSource(options: TableSourceOptions): PartitionSource {
@@ -7,7 +7,8 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
     ...options,
     name: 'audit',
     tableItems: [{ name: 'audit', pkPrefix: 'TENANT#', skPrefix: AUDIT_SK_PREFIX }],
-    toRecord: (item) => withoutStorageAttributes(item, ['type']),
+    // A violation's entry also carries the byState index's attributes (it is listed across tenants): storage too.
+    toRecord: (item) => withoutStorageAttributes(item, ['type', BY_STATE_INDEX.partitionKey, BY_STATE_INDEX.sortKey]),
     description: {
       summary: 'The audit trail in the lifecycle table (DynamoDB): one record per version of the tenant, oldest first, versions 1..n without a gap.',
       fields: {
@@ -21,6 +22,7 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
         reason: 'The reason given with the request, if any.',
         operationId: 'The operation (workflow) that made the change, if any.',
         stripeEventId: 'The Stripe event that caused the change, if any.',
+        violation: 'On a compliance_violation entry: the deletion deadline missed (dueBy), when it was found (detectedAt), by how much (latenessSeconds) and by what (detectedBy).',
       },
     },
   });
