@@ -40,8 +40,11 @@ export const DELETION_SWEEP_EVERY_SECONDS = 3600;
 export const SCHEDULE_CHECK_LOOKAHEAD_SECONDS = 2 * DELETION_SWEEP_EVERY_SECONDS;
 /** The other tenants are checked in this many slices, one per pass: each once a day at the hourly rate. */
 export const SCHEDULE_CHECK_SLICES = 24;
-/** Scheduler calls (and starts) in flight at once. */
-export const SCHEDULE_CHECK_CONCURRENCY = 8;
+/**
+ * Tenants handled at once (two GetSchedule calls each): at most 8 calls in flight, which at tens of
+ * milliseconds a call stays under the smallest Regions' GetSchedule quota (250 per second).
+ */
+export const SCHEDULE_CHECK_CONCURRENCY = 4;
 /** Tenants read per page of the byState index. */
 const PAGE_SIZE = 100;
 /** A recreated schedule whose time has passed fires this soon (EventBridge Scheduler wants a time to come). */

@@ -5,10 +5,9 @@ import { cursorSchema, limitSchema } from '../tenants/tenant-schemas';
 const TIME_MESSAGE = 'must be an ISO 8601 time with a time zone, e.g. 2026-11-22T08:00:00Z';
 
 /** An ISO 8601 time (UTC `Z` or an offset), normalised to UTC with milliseconds: how detectedAt is stored and compared. */
-const instant = z
-  .string()
+const instant = z.iso
+  .datetime({ offset: true, message: TIME_MESSAGE })
   .max(40, 'must be at most 40 characters')
-  .pipe(z.iso.datetime({ offset: true, message: TIME_MESSAGE }))
   .transform((value) => new Date(value).toISOString());
 
 export const listViolationsQuerySchema = z
