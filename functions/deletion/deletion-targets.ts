@@ -6,6 +6,7 @@
  * throwing would only retry it into the dead-letter queue.
  */
 import * as z from 'zod';
+import { canTransition } from '../lifecycle/transition';
 import type { ScheduledEvent } from '../scheduler/scheduler-port';
 import { logger } from '../shared/powertools';
 import { TENANT_ID_PATTERN } from '../tenants/tenant-schemas';
@@ -82,7 +83,8 @@ export async function onEnforcementCheck(deps: DeletionTargetDependencies, event
   const now = deps.now?.() ?? new Date();
   const tenant = await deps.tenants.find(firing.tenantId);
   const deletion = tenant?.deletion;
-  if (!tenant || tenant.state !== 'deleting' || !deletion || deletion.requestedAt !== firing.deletionRequestedAt) return { outcome: 'not_deleting' };
+  // Still soft-deleted: the state a hard delete completes (the lifecycle table's complete_deletion).
+  if (!tenant || !canTransition(tenant.state, 'complete_deletion') || !deletion || deletion.requestedAt !== firing.deletionRequestedAt) return { outcome: 'not_deleting' };
   if (tenant.legalHold) return { outcome: 'held' };
   const rearm = async (at: Date): Promise<EnforcementResult> => {
     await rearmEnforcementCheck(deps.scheduler, tenant.tenantId, deletion, at);

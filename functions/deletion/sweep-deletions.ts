@@ -23,6 +23,7 @@
  * Tenants under a legal hold are left to the hold's release (which starts the hard delete), not swept.
  */
 import { createHash } from 'node:crypto';
+import { LIFECYCLE_TABLE } from '../lifecycle/lifecycle-table';
 import { mapWithConcurrency } from '../data-sources/concurrency';
 import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 import type { Tenant } from '../tenants/tenant-store';
@@ -34,6 +35,8 @@ import { startHardDelete } from './start-hard-delete';
 /** What the sweeper uses of the workflow ports. */
 export type DeletionSweepDependencies = Pick<WorkflowPorts, 'tenants' | 'scheduler' | 'runner' | 'now'>;
 
+/** The state of a soft-deleted tenant, as the lifecycle table has it: where initiate_deletion leads. */
+const SOFT_DELETED = LIFECYCLE_TABLE.initiate_deletion.to;
 /** How often the sweeper runs on AWS (the EventBridge rule), seconds. */
 export const DELETION_SWEEP_EVERY_SECONDS = 3600;
 /** A tenant whose hard delete is due within this many seconds has its schedules checked on every pass: two periods. */
@@ -138,7 +141,7 @@ export async function sweepDeletions(deps: DeletionSweepDependencies, options: D
   let schedulesChecked = 0;
   let cursor: string | undefined;
   do {
-    const page = await deps.tenants.listByState('deleting', { limit: PAGE_SIZE, cursor });
+    const page = await deps.tenants.listByState(SOFT_DELETED, { limit: PAGE_SIZE, cursor });
     cursor = page.nextCursor;
     examined += page.items.length;
     await mapWithConcurrency(page.items, SCHEDULE_CHECK_CONCURRENCY, async (tenant) => {
