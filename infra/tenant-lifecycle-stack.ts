@@ -16,6 +16,8 @@ import { PLAN_CHANGE_WORKFLOW } from '../functions/plan-change/plan-change-defin
 import { EXPORT_WORKFLOW } from '../functions/export/export-definition';
 import { planChangeWorkflow, type PlanChangeWorkflow } from './constructs/plan-change-workflow';
 import { StuckOperationSweeper } from './constructs/stuck-operation-sweeper';
+import { DeletionSweeper } from './constructs/deletion-sweeper';
+import { HARD_DELETE_WORKFLOW } from '../functions/deletion/hard-delete-definition';
 import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
 
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
@@ -81,6 +83,8 @@ export class TenantLifecycleStack extends Stack {
   readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
   readonly planChange: PlanChangeWorkflow;
   readonly sweeper: StuckOperationSweeper;
+  /** Hourly: hard-deletes tenants past their window, recreates lost deletion schedules; alarms on violations. */
+  readonly deletionSweeper: DeletionSweeper;
   readonly scheduler: OneShotScheduler;
   /** Where GDPR exports are written and downloaded from. */
   readonly exports: ExportBucket;
@@ -112,6 +116,13 @@ export class TenantLifecycleStack extends Stack {
         new WorkflowStateMachine(this, pascalCase(definition.name), { ...workflowProps, definition, scheduler: this.scheduler, sweeper: this.sweeper }),
       ]),
     );
+    this.deletionSweeper = new DeletionSweeper(this, 'DeletionSweeper', {
+      table: this.table,
+      scheduler: this.scheduler,
+      hardDelete: this.workflows.get(HARD_DELETE_WORKFLOW.name) as WorkflowStateMachine,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
     this.planChange = planChangeWorkflow(this.workflows.get(PLAN_CHANGE_WORKFLOW.name) as WorkflowStateMachine);
     // Each function of a workflow gets what its registry entry says it reaches, and nothing else.
     const reaching = (reach: WorkflowReach): HandlerFunction[] => [...new Set([...this.workflows.values()].flatMap((workflow) => workflow.functionsReaching(reach)))];

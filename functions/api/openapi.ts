@@ -16,6 +16,7 @@ import { OPERATION_STATUSES } from '../operations/operation-store';
 import { operationPathSchema } from '../operations/operation-schemas';
 import { exportPathSchema, startExportBodySchema } from '../export/export-schemas';
 import { changePlanBodySchema } from '../plan-change/plan-change-schemas';
+import { listViolationsQuerySchema } from '../deletion/violation-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
 import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle/lifecycle-table';
@@ -189,6 +190,16 @@ const tenantSchema = z
   })
   .meta({ description: 'A tenant, with the lifecycle events the API would accept for it now.' });
 
+const complianceViolationSchema = z
+  .object({
+    kind: z.literal('hard_delete_late').meta({ description: 'A hard delete that ran, or was found not run, after its enforcement window closed.' }),
+    dueBy: timestamp.meta({ description: "The latest allowed time: the enforcement window's close (deadline + 1 h by default)." }),
+    detectedAt: timestamp.meta({ description: 'When it was found.' }),
+    latenessSeconds: z.number().int().min(0).meta({ description: 'Seconds from `dueBy` to `detectedAt`.' }),
+    detectedBy: z.enum(['hard-delete', 'enforcement-check', 'sweeper']).meta({ description: "What found it: the hard delete's own (late) firing, the enforcement check after the window, or the hourly sweeper." }),
+  })
+  .meta({ description: 'A missed deletion deadline (GDPR Art. 17 erasure not done within the promised window).' });
+
 const auditEntrySchema = z
   .object({
     tenantId: z.string(),
@@ -203,12 +214,16 @@ const auditEntrySchema = z
     reason: z.string().optional().meta({ description: 'The `reason` sent with the request, else what happened (for a rollback: its cause, readable).' }),
     operationId: z.string().optional().meta({ description: 'The operation (workflow) or request that made the change.' }),
     stripeEventId: z.string().optional(),
+    violation: complianceViolationSchema.optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
 
 const nextCursorSchema = z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' });
 const tenantPageSchema = z.object({ items: z.array(tenantSchema), nextCursor: nextCursorSchema });
 const auditEntryPageSchema = z.object({ items: z.array(auditEntrySchema), nextCursor: nextCursorSchema });
+const complianceViolationPageSchema = z
+  .object({ items: z.array(auditEntrySchema), nextCursor: nextCursorSchema })
+  .meta({ description: 'Audit entries `compliance_violation` of every tenant, each with its `violation`, oldest detected first.' });
 
 const accessDecisionSchema = z
   .object({
@@ -407,6 +422,8 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TenantPage: tenantPageSchema,
   AuditEntry: auditEntrySchema,
   AuditEntryPage: auditEntryPageSchema,
+  ComplianceViolation: complianceViolationSchema,
+  ComplianceViolationPage: complianceViolationPageSchema,
   AccessDecision: accessDecisionSchema,
   QueryLease: queryLeaseSchema,
   UsageReport: usageReportSchema,
@@ -509,6 +526,15 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
     description:
       'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
+  },
+  ListComplianceViolations: {
+    access: 'operator',
+    query: listViolationsQuerySchema,
+    success: { status: 200, description: 'One page of compliance violations, oldest detected first.', schema: complianceViolationPageSchema },
+    errors: apiRouteErrors({ body: false }, 'INVALID_CURSOR'),
+    description:
+      'Missed deletion deadlines across tenants: a hard delete that ran, or was found not run, after its enforcement window closed (found by the hard delete itself, the enforcement check or the hourly sweeper; each is also counted in the ComplianceViolations metric, which is alarmed). ' +
+      '`from` and `to` (ISO 8601, both inclusive) filter on `detectedAt`; pass `nextCursor` back unchanged with the same filter for the next page. Operator tokens only.',
   },
   GetOperation: {
     access: 'operator-or-owner-of-resource',
@@ -894,6 +920,7 @@ export function buildOpenApiDocument(
     tags: [
       { name: 'health', description: 'Liveness.' },
       { name: 'tenants', description: 'Tenants, their lifecycle, audit trail, access decision and query leases.' },
+      { name: 'compliance', description: 'Compliance violations: missed deletion deadlines.' },
     ],
     paths,
     components: {

@@ -5,7 +5,7 @@
  * Art. 5(2) accountability, Art. 17(3)(e)), and name actors, events and times, not the tenant's content.
  */
 import { DELETION_CERTIFICATE_SK } from '../deletion/deletion-certificate';
-import { AUDIT_SK_PREFIX } from '../tenants/tenant-table';
+import { AUDIT_SK_PREFIX, BY_STATE_INDEX } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 export function auditSource(options: TableSourceOptions): PartitionSource {
@@ -20,7 +20,8 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
       basis:
         'The audit trail and the deletion certificate are the record of what was done to the tenant and its data, kept to demonstrate compliance (GDPR Art. 5(2) accountability, Art. 17(3)(e)); they hold events, actors, times and counts, not the tenant\'s content.',
     },
-    toRecord: (item) => withoutStorageAttributes(item, ['type']),
+    // A violation's entry also carries the byState index's attributes (it is listed across tenants): storage too.
+    toRecord: (item) => withoutStorageAttributes(item, ['type', BY_STATE_INDEX.partitionKey, BY_STATE_INDEX.sortKey]),
     description: {
       summary: 'The audit trail in the lifecycle table (DynamoDB): one record per version of the tenant, oldest first, versions 1..n without a gap.',
       fields: {
@@ -34,6 +35,7 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
         reason: 'The reason given with the request, if any.',
         operationId: 'The operation (workflow) that made the change, if any.',
         stripeEventId: 'The Stripe event that caused the change, if any.',
+        violation: 'On a compliance_violation entry: the deletion deadline missed (dueBy), when it was found (detectedAt), by how much (latenessSeconds) and by what (detectedBy).',
       },
     },
   });

@@ -37,6 +37,15 @@ export async function rearmHardDelete(scheduler: SchedulerPort, tenantId: string
   await scheduler.scheduleOnce({ name: deletion.schedules.hardDelete, at, target: DEADLINE_TARGET, payload });
 }
 
+/**
+ * Re-arm only the enforcement check, at `at` (its delivery found a hard delete still running, or came before the
+ * window closed; the deletion sweeper recreating a lost one).
+ */
+export async function rearmEnforcementCheck(scheduler: SchedulerPort, tenantId: string, deletion: DeletionSchedule, at: Date): Promise<void> {
+  const payload = { tenantId, deletionRequestedAt: deletion.requestedAt } satisfies DeletionSchedulePayload;
+  await scheduler.scheduleOnce({ name: deletion.schedules.enforcement, at, target: ENFORCEMENT_TARGET, payload });
+}
+
 /** Delete both schedules (cancelled soft delete); ones already gone are fine. */
 export async function cancelDeletionSchedules(scheduler: SchedulerPort, deletion: Pick<DeletionSchedule, 'schedules'>): Promise<void> {
   await Promise.all([scheduler.cancel(deletion.schedules.hardDelete), scheduler.cancel(deletion.schedules.enforcement)]);

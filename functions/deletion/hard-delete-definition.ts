@@ -18,8 +18,9 @@ export const HARD_DELETE_WORKFLOW = {
   taskFunctionPlaceholder: 'HardDeleteTaskFunctionArn',
   events: { initiates: [], completes: ['complete_deletion'], rollsBackWith: [] },
   scheduleTargets: [
-    { target: 'hard-delete.deadline', entry: 'functions/deletion/handlers/deadline.ts' },
-    { target: 'hard-delete.enforcement', entry: 'functions/deletion/handlers/enforcement-check.ts' },
+    // The deadline only starts the state machine; the check reads the tenant, starts it or re-arms itself.
+    { target: 'hard-delete.deadline', entry: 'functions/deletion/handlers/deadline.ts', tableAccess: 'read', scheduleAccess: 'none' },
+    { target: 'hard-delete.enforcement', entry: 'functions/deletion/handlers/enforcement-check.ts', tableAccess: 'read', scheduleAccess: 'rearm' },
   ],
   // The ASL's own TimeoutSeconds: a large tenant's purge (100,000 documents, 50,000 vectors) and the residual-data
   // retries fit well within 6 h.

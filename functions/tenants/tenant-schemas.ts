@@ -76,8 +76,8 @@ export type CreateTenantBody = z.infer<typeof createTenantBodySchema>;
 export const transitionBodySchema = z.object({ reason: reasonSchema }).strict();
 export type TransitionBody = z.infer<typeof transitionBodySchema>;
 
-const limitSchema = queryWholeNumber(1, 100).optional();
-const cursorSchema = z
+export const limitSchema = queryWholeNumber(1, 100).optional();
+export const cursorSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the nextCursor of the previous page, unchanged (up to 2048 base64url characters)')
   .optional();

@@ -229,6 +229,17 @@ function countTransition(entry: { readonly event: AuditEvent; readonly from: Ten
   publishMetrics([{ event }, { event, from, to }], [{ name: TRANSITIONS_METRIC, unit: MetricUnit.Count, value: 1 }]);
 }
 
+/** The metric counting compliance violations recorded (CloudWatch, namespace POWERTOOLS_METRICS_NAMESPACE); alarmed. */
+export const COMPLIANCE_VIOLATIONS_METRIC = 'ComplianceViolations';
+
+/**
+ * Count one committed compliance violation in `ComplianceViolations` (1, Count), by `detectedBy` and without
+ * it (the alarm's series): every violation is recorded through this store, so this is its one place.
+ */
+function countViolation(violation: ComplianceViolation): void {
+  publishMetrics([{ detectedBy: violation.detectedBy }, {}], [{ name: COMPLIANCE_VIOLATIONS_METRIC, unit: MetricUnit.Count, value: 1 }]);
+}
+
 export interface NewTenant {
   readonly tenantId: string;
   readonly name: string;
@@ -285,6 +296,16 @@ const LIST_CURSOR = z
   })
   .strict();
 const HISTORY_CURSOR = z.object({ before: wholeNumber(1, MAX_EXACT_INTEGER) }).strict();
+/** The last violation of a page: its audit item's key and its place in the VIOLATIONS_PARTITION. */
+const VIOLATIONS_CURSOR = z
+  .object({ after: z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN), version: wholeNumber(1, MAX_EXACT_INTEGER), detectedAt: z.iso.datetime() }).strict() })
+  .strict();
+
+/** A time range of compliance violations' `detectedAt` (ISO 8601 UTC, as stored), both ends inclusive. */
+export interface ViolationRange {
+  readonly from?: string;
+  readonly to?: string;
+}
 
 function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
   let value: unknown;
@@ -585,22 +606,68 @@ export class TenantStore {
       const { before } = decodeCursor(request.cursor, HISTORY_CURSOR);
       startKey = { pk: tenantPk(tenantId), sk: auditSk(before) };
     }
+    return this.#auditPage(
+      { KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)', ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':audit': AUDIT_SK_PREFIX }, ScanIndexForward: false },
+      startKey,
+      request,
+      (last) => ({ before: last.version }),
+    );
+  }
+
+  /**
+   * One page of audit entries from `query`, from `startKey`: reads one entry past the page, so the page has
+   * `nextCursor` (`cursorOf` its last entry) exactly when another entry follows it.
+   */
+  async #auditPage(
+    query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+    startKey: Record<string, unknown> | undefined,
+    request: PageRequest,
+    cursorOf: (last: AuditEntry) => Record<string, unknown>,
+  ): Promise<Page<AuditEntry>> {
     const limit = pageSize(request.limit);
     const items: AuditEntry[] = [];
+    let next = startKey;
     do {
-      const result = await this.#query({
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
-        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':audit': AUDIT_SK_PREFIX },
-        ScanIndexForward: false,
-        ExclusiveStartKey: startKey,
-        Limit: limit + 1 - items.length,
-      });
+      const result = await this.#query({ ...query, ExclusiveStartKey: next, Limit: limit + 1 - items.length });
       items.push(...result.items.map((item) => pick<AuditEntry>(item, AUDIT_FIELDS)));
-      startKey = result.lastKey;
-    } while (startKey && items.length <= limit);
+      next = result.lastKey;
+    } while (next && items.length <= limit);
     if (items.length <= limit) return { items };
     const page = items.slice(0, limit);
-    return { items: page, nextCursor: encodeCursor({ before: (page[page.length - 1] as AuditEntry).version }) };
+    return { items: page, nextCursor: encodeCursor(cursorOf(page[page.length - 1] as AuditEntry)) };
+  }
+
+  /**
+   * Compliance violations of every tenant (audit entries carrying `violation`, from the VIOLATIONS_PARTITION of
+   * the byState index), oldest detected first, within `range`. Reads one entry past the page, so a page has
+   * `nextCursor` exactly when another follows. InvalidCursorError for a cursor this query did not hand out.
+   */
+  async listViolations(range: ViolationRange, request: PageRequest = {}): Promise<Page<AuditEntry>> {
+    let startKey: Record<string, unknown> | undefined;
+    if (request.cursor) {
+      const { after } = decodeCursor(request.cursor, VIOLATIONS_CURSOR);
+      if ((range.from !== undefined && after.detectedAt < range.from) || (range.to !== undefined && after.detectedAt > range.to)) throw new InvalidCursorError();
+      startKey = { pk: tenantPk(after.tenantId), sk: auditSk(after.version), [BY_STATE_INDEX.partitionKey]: VIOLATIONS_PARTITION, [BY_STATE_INDEX.sortKey]: after.detectedAt };
+    }
+    const bounds =
+      range.from !== undefined && range.to !== undefined
+        ? { condition: ' AND #detectedAt BETWEEN :from AND :to', values: { ':from': range.from, ':to': range.to } }
+        : range.from !== undefined
+          ? { condition: ' AND #detectedAt >= :from', values: { ':from': range.from } }
+          : range.to !== undefined
+            ? { condition: ' AND #detectedAt <= :to', values: { ':to': range.to } }
+            : { condition: '', values: {} };
+    return this.#auditPage(
+      {
+        IndexName: BY_STATE_INDEX.name,
+        KeyConditionExpression: `#partition = :partition${bounds.condition}`,
+        ExpressionAttributeNames: { '#partition': BY_STATE_INDEX.partitionKey, ...(bounds.condition ? { '#detectedAt': BY_STATE_INDEX.sortKey } : {}) },
+        ExpressionAttributeValues: { ':partition': VIOLATIONS_PARTITION, ...bounds.values },
+      },
+      startKey,
+      request,
+      (last) => ({ after: { tenantId: last.tenantId, version: last.version, detectedAt: (last.violation as ComplianceViolation).detectedAt } }),
+    );
   }
 
   async #query(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> {
@@ -706,7 +773,10 @@ export class TenantStore {
     } catch (error) {
       throw this.#explainConflict(error, tenant, context, write.event);
     }
-    for (const entry of entries) countTransition(entry);
+    for (const entry of entries) {
+      countTransition(entry);
+      if (entry.violation) countViolation(entry.violation);
+    }
     await Promise.all((write.alsoUpdate ?? []).map((update) => update.onCommitted?.()));
     const next: Record<string, unknown> = { ...tenant, ...fields };
     for (const field of removed) delete next[field];

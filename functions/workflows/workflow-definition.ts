@@ -15,6 +15,18 @@ export interface ScheduleTargetDefinition {
   readonly target: string;
   /** The handler module the schedule fires (a Lambda on AWS, called in-process locally), from the repository root. */
   readonly entry: string;
+  /**
+   * What its function may do to the lifecycle table: `read` for a target that only decides and starts the
+   * workflow (whose steps write), `write` for one that writes itself.
+   * @default 'write'
+   */
+  readonly tableAccess?: 'read' | 'write';
+  /**
+   * What its function may do to the schedules: `none`; `rearm` (read, make and re-arm, never delete: a target
+   * that re-arms itself); `manage` (also delete).
+   * @default 'manage'
+   */
+  readonly scheduleAccess?: 'none' | 'rearm' | 'manage';
 }
 
 /**

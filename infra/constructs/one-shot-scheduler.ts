@@ -61,7 +61,7 @@ export class OneShotScheduler extends Construct {
         'DeadLetterConfig, which cdk-nag does not recognise); a dead-letter queue of it would only hide the messages further.',
     });
     this.alarm = new Alarm(this, 'DeadLetters', {
-      alarmDescription: 'A one-shot schedule (a period-end plan change) could not be delivered after its retries; the sweeper starts overdue changes, check that it did.',
+      alarmDescription: 'A one-shot schedule (a period-end plan change, a hard delete or its enforcement check) could not be delivered after its retries; the sweepers start overdue changes and late hard deletes, check that they did.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -87,12 +87,27 @@ export class OneShotScheduler extends Construct {
     this.#configure(fn);
     // GetSchedule and no ListSchedules (which the CDK's read grant adds): the adapter never lists.
     this.#grantOnSchedules(fn, ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
+    this.#grantPassRole(fn);
+  }
+
+  /** Let `fn` pass the scheduler's role to EventBridge Scheduler only (needed to create or update a schedule). */
+  #grantPassRole(fn: HandlerFunction): void {
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['iam:PassRole'],
       resourceArns: [this.role.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     });
+  }
+
+  /**
+   * Let `fn` read, make and re-arm this group's schedules but not delete them (the deletion sweeper recreating
+   * lost ones), and pass the scheduler its role.
+   */
+  grantRearm(fn: HandlerFunction): void {
+    this.#configure(fn);
+    this.#grantOnSchedules(fn, ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:GetSchedule']);
+    this.#grantPassRole(fn);
   }
 
   /** Let `fn` delete this group's schedules only (a compensation cancelling a scheduled change). */

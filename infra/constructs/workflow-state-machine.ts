@@ -209,7 +209,7 @@ export class WorkflowStateMachine extends Construct {
 
     // Schedule targets (a change due at the end of a billing period): each starts the workflow, or cancels it.
     const targets = new Map<string, HandlerFunction>();
-    for (const { target, entry } of definition.scheduleTargets) {
+    for (const { target, entry, tableAccess } of definition.scheduleTargets) {
       const name = pascalCase(target);
       const functionName = `${Stack.of(this).stackName.slice(0, 40)}-${name}`;
       const fn = new HandlerFunction(this, `${pascalCase(target.slice(definition.name.length))}Function`, {
@@ -219,7 +219,8 @@ export class WorkflowStateMachine extends Construct {
         timeout: Duration.seconds(60),
         functionName,
       });
-      props.table.grantWriteTenants(fn);
+      if (tableAccess === 'read') props.table.grantReadTenants(fn);
+      else props.table.grantWriteTenants(fn);
       props.scheduler.addTarget(target as never, fn, functionName);
       // Scheduler invokes its Lambda targets asynchronously: failed deliveries are retried, then dead-lettered.
       fn.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(props.scheduler.deadLetterQueue) });
@@ -237,9 +238,12 @@ export class WorkflowStateMachine extends Construct {
     if (targets.size > 0) {
       // A workflow that schedules: its targets and the sweeper (overdue operations) start it and re-arm schedules,
       // and its compensations cancel the schedule of an operation they undo before it started.
-      for (const starter of [...targets.values(), this.sweeperFunction]) {
-        this.grantStartExecution(starter);
-        props.scheduler.grantSchedule(starter);
+      for (const starter of [...targets.values(), this.sweeperFunction]) this.grantStartExecution(starter);
+      props.scheduler.grantSchedule(this.sweeperFunction);
+      for (const { target, scheduleAccess } of definition.scheduleTargets) {
+        const fn = targets.get(target) as HandlerFunction;
+        if (scheduleAccess === 'rearm') props.scheduler.grantRearm(fn);
+        else if (scheduleAccess !== 'none') props.scheduler.grantSchedule(fn);
       }
       for (const compensator of [this.taskFunction, this.timeoutFunction]) props.scheduler.grantCancel(compensator);
     }

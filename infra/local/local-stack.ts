@@ -128,8 +128,12 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
  * A sweeper added to the CDK stack is added here too.
  */
 export async function localSweepers(): Promise<Record<string, () => Promise<unknown>>> {
-  const [{ sweepStuckOperations }, { workflowDependencies }] = await Promise.all([import('../../functions/workflows/sweep-stuck-operations'), import('../../functions/workflows/workflow-deps')]);
-  return { operations: () => sweepStuckOperations(workflowDependencies()) };
+  const [{ sweepStuckOperations }, { sweepDeletions }, { workflowDependencies }] = await Promise.all([
+    import('../../functions/workflows/sweep-stuck-operations'),
+    import('../../functions/deletion/sweep-deletions'),
+    import('../../functions/workflows/workflow-deps'),
+  ]);
+  return { operations: () => sweepStuckOperations(workflowDependencies()), deletions: () => sweepDeletions(workflowDependencies()) };
 }
 
 /**
@@ -214,7 +218,7 @@ export class LocalStack {
   readonly options: LocalStackOptions;
   readonly #log: (line: string) => void;
   readonly #logError: (line: string) => void;
-  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; release?: () => void; uninstallClock?: () => void } = {};
+  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; deletionSweeper?: { stop(): Promise<void> }; release?: () => void; uninstallClock?: () => void } = {};
   #stopping = false;
 
   constructor(options: LocalStackOptions) {
@@ -326,6 +330,15 @@ export class LocalStack {
     });
     scheduler.start(1000);
     running.scheduler = scheduler;
+    // The deletion sweeper, as the hourly Lambda on AWS: late hard deletes started, lost deletion schedules recreated.
+    const { startLocalDeletionSweeper } = await import('./local-deletion-sweeper');
+    running.deletionSweeper = startLocalDeletionSweeper(workflowDependencies, {
+      onPass: (result) => {
+        if (result.started.length > 0) this.#log(`deletion sweeper: started the hard delete of ${result.started.map((s) => s.tenantId).join(', ')} (past the deletion window)`);
+        if (result.rearmed.length > 0) this.#log(`deletion sweeper: recreated lost deletion schedules of ${result.rearmed.map((r) => r.tenantId).join(', ')}`);
+      },
+      onError: (error) => this.#logError(`deletion sweeper failed: ${(error as Error).stack ?? String(error)}`),
+    });
     this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
@@ -381,16 +394,17 @@ export class LocalStack {
   async stop(): Promise<void> {
     this.#stopping = true;
     const running = this.#running;
-    const { closeApi, scheduler, workflows, dynamo, s3 } = running;
+    const { closeApi, scheduler, deletionSweeper, workflows, dynamo, s3 } = running;
     running.s3 = undefined;
     running.closeApi = undefined;
     running.scheduler = undefined;
+    running.deletionSweeper = undefined;
     running.workflows = undefined;
     running.dynamo = undefined;
     await closeApi?.();
-    if (scheduler || workflows) {
+    if (scheduler || deletionSweeper || workflows) {
       let grace: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all([scheduler?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
+      await Promise.race([Promise.all([scheduler?.stop(), deletionSweeper?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
       clearTimeout(grace);
     }
     await Promise.all([dynamo?.stop(), s3?.stop()]);

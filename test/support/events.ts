@@ -12,6 +12,7 @@ import apiGatewayEvent from '../events/apigw-http-lambda-authorizer.json';
 import scheduledRuleEvent from '../events/eventbridge-scheduled-event.json';
 import executionStatusChangeEvent from '../events/eventbridge-sfn-execution-status-change.json';
 import periodEndEvent from '../events/scheduler-period-end.json';
+import deletionFiringEvent from '../events/scheduler-deletion.json';
 import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
@@ -72,6 +73,11 @@ export function scheduledRule(): EventBridgeEvent<'Scheduled Event', Record<stri
 export function periodEnd(operationId: string, tenantId: string): ScheduledEvent {
   const event = clone<ScheduledEvent>(periodEndEvent);
   return { ...event, schedule: `plan-change-${operationId}`, payload: { ...event.payload, operationId, tenantId } };
+}
+
+/** What EventBridge Scheduler delivers to a deletion target (`hard-delete.deadline` or `.enforcement`) for a soft delete. */
+export function deletionFiring(target: 'hard-delete.deadline' | 'hard-delete.enforcement', schedule: string, payload: { tenantId: string; deletionRequestedAt: string }, scheduledAt: string): ScheduledEvent {
+  return { ...clone<ScheduledEvent>(deletionFiringEvent), schedule, target, scheduledAt, payload: { ...payload } };
 }
 
 /** The plan-change Task state's input for `step`. */
