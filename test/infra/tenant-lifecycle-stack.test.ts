@@ -8,7 +8,15 @@ import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
-import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, GET_EXPORT_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import {
+  CANCEL_DELETION_ROUTE_ID,
+  CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID,
+  CHANGE_PLAN_ROUTE_ID,
+  GET_EXPORT_ROUTE_ID,
+  INITIATE_DELETION_ROUTE_ID,
+  RELEASE_LEGAL_HOLD_ROUTE_ID,
+  type TenantLifecycleStack,
+} from '../../infra/tenant-lifecycle-stack';
 import {
   actionsOf,
   asArray,
@@ -198,10 +206,21 @@ describe('Class: TenantLifecycleStack', () => {
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it('should let ChangePlan, the sweeper and the period-end function schedule, the cancel route and the compensations cancel only, and no other role touch schedules or pass a role', () => {
+    it('should let ChangePlan, the soft delete, a legal hold\'s release, the sweeper and the period-end function schedule, the cancel routes and the compensations cancel only, and no other role touch schedules or pass a role', () => {
       // Prepare
-      const schedulers = [stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID), stack.planChange.sweeperFunction, stack.planChange.periodEndFunction];
-      const cancellers = [stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID), stack.planChange.taskFunction, stack.planChange.timeoutFunction];
+      const schedulers = [
+        stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
+        stack.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
+        stack.api.routeFunction(RELEASE_LEGAL_HOLD_ROUTE_ID),
+        stack.planChange.sweeperFunction,
+        stack.planChange.periodEndFunction,
+      ];
+      const cancellers = [
+        stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
+        stack.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
+        stack.planChange.taskFunction,
+        stack.planChange.timeoutFunction,
+      ];
       const schedulerRoleArn = { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] };
 
       for (const handler of allFunctions(stack)) {
@@ -407,6 +426,9 @@ describe('Class: TenantLifecycleStack', () => {
       const callers = new Set([
         withStripe.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
         withStripe.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
+        // The soft delete cancels the subscription, its cancellation restores it.
+        withStripe.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
+        withStripe.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
         withStripe.planChange.taskFunction,
         withStripe.planChange.timeoutFunction,
         withStripe.planChange.sweeperFunction,
@@ -424,7 +446,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(7);
+      expect(callers.size).toBe(9);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
