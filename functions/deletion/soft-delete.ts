@@ -100,11 +100,24 @@ export async function initiateDeletion(
     if (scheduled) await undoScheduledChange(deps, scheduled);
     return next as Tenant;
   } catch (error) {
-    // Nothing changed: take back what was done before the transaction.
-    await bestEffort('delete the schedules of a failed soft delete', tenantId, () => cancelDeletionSchedules(deps.scheduler, deletion));
-    if (cancelled) await bestEffort('restore the billing of a failed soft delete', tenantId, () => deps.billing.restoreSubscription(billingRequest(tenant, deletion)));
+    await bestEffort('undo a failed soft delete', tenantId, () => undoFailedSoftDelete(deps, tenant, deletion, cancelled));
     throw error;
   }
+}
+
+/**
+ * Take back what a soft delete did before its transaction failed. If a concurrent soft delete won (the tenant is
+ * soft-deleted now, by another request), the schedules (same names) are the winner's again and billing stays
+ * stopped; otherwise nothing changed: the schedules go and billing is restored if this request stopped it.
+ */
+async function undoFailedSoftDelete(deps: SoftDeleteDependencies, tenant: Tenant, deletion: DeletionSchedule, cancelled: boolean): Promise<void> {
+  const current = await deps.tenants.find(tenant.tenantId);
+  if (current?.state === SOFT_DELETED && current.deletion) {
+    await armDeletionSchedules(deps.scheduler, tenant.tenantId, current.deletion);
+    return;
+  }
+  await cancelDeletionSchedules(deps.scheduler, deletion);
+  if (cancelled) await deps.billing.restoreSubscription(billingRequest(tenant, deletion));
 }
 
 /**
@@ -160,10 +173,13 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
       { changes: { deletion: null, ...(restored ? { billing: restored } : {}) } },
     );
   } catch (error) {
-    // The tenant stays soft-deleted: billing stops again (a new key: the first cancellation's answer is spent).
-    await bestEffort('stop the billing restored for a failed cancellation', tenantId, () =>
-      deps.billing.cancelSubscription({ ...billingRequest({ ...tenant, billing: restored ?? tenant.billing }, deletion), idempotencyKey: `${tenantId}:deletion:${deletion.requestedAt}:recancel:${randomUUID()}` }),
-    );
+    await bestEffort('stop the billing restored for a failed cancellation', tenantId, async () => {
+      // A concurrent cancellation that won brought the tenant back on this same restored subscription: keep it.
+      const current = await deps.tenants.find(tenantId);
+      if (current?.state !== SOFT_DELETED || current.deletion?.requestedAt !== deletion.requestedAt) return;
+      // Still soft-deleted: billing stops again (a new key: the first cancellation's answer is spent).
+      await deps.billing.cancelSubscription({ ...billingRequest({ ...tenant, billing: restored ?? tenant.billing }, deletion), idempotencyKey: `${tenantId}:deletion:${deletion.requestedAt}:recancel:${randomUUID()}` });
+    });
     throw error;
   }
   await bestEffort('delete the schedules of a cancelled soft delete', tenantId, () => cancelDeletionSchedules(deps.scheduler, deletion));

@@ -199,6 +199,35 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
   });
 });
 
+describe('Concurrent requests', () => {
+  it('should let exactly one of several concurrent soft deletes win, leaving its schedules armed and billing stopped', async () => {
+    await api.createTenant('race-delete');
+
+    const answers = await Promise.all([1, 2, 3, 4].map((n) => softDelete('race-delete', { reason: `request ${n}` }, { 'idempotency-key': `race-delete-${n}` })));
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409, 409, 409]);
+    const stored = await tenant('race-delete');
+    expect(stored).toMatchObject({ state: 'deleting', version: 2 });
+    const schedules = await schedulesOf('race-delete');
+    expect(schedules.hardDelete).toMatchObject({ at: new Date((stored.deletion as DeletionSchedule).deadline), payload: { deletionRequestedAt: (stored.deletion as DeletionSchedule).requestedAt } });
+    expect(schedules.enforcement?.payload).toEqual({ tenantId: 'race-delete', deletionRequestedAt: (stored.deletion as DeletionSchedule).requestedAt });
+    const kinds = await ledgerKinds('race-delete');
+    expect(kinds.filter((kind) => kind === 'subscription_cancelled').length).toBeGreaterThan(kinds.filter((kind) => kind === 'subscription_restored').length);
+  });
+
+  it('should let exactly one of two concurrent cancellations win and keep billing restored', async () => {
+    await api.createTenant('race-cancel');
+    await softDelete('race-cancel');
+
+    const answers = await Promise.all([1, 2].map(() => api.request<Body>('DELETE', '/tenants/race-cancel/deletion')));
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect(await tenant('race-cancel')).toMatchObject({ state: 'active' });
+    const kinds = await ledgerKinds('race-cancel');
+    expect(kinds.filter((kind) => kind === 'subscription_cancelled').length).toBe(kinds.filter((kind) => kind === 'subscription_restored').length);
+  });
+});
+
 describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
   it('should bring the tenant back active with its data, billing restored and the schedules gone', async () => {
     await api.createTenant('cancel-ok', { plan: 'professional', usage: { users: 7, documents: 120 } });
