@@ -74,7 +74,7 @@ export const ERROR_CODES = {
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by a running operation: every change of the tenant gets this until it ends; `details` has `currentState`, `operationId`.' },
   TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
   TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted: it takes no query leases (`details` has `reason` (`blocked`), `state`) and no usage reports (`details.currentState`); nothing is recorded.' },
-  INVALID_RETENTION: { status: 400, description: 'retentionDays is out of bounds: a whole number from 30 to 90, and at most 30 for a tenant flagged GDPR; the message says which bound.' },
+  INVALID_RETENTION: { status: 400, description: 'retentionDays is over what the tenant allows: at most 30 days for a tenant flagged GDPR (out of 30–90 for any tenant is VALIDATION_FAILED); the message says so.' },
   NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
   DELETION_DEADLINE_PASSED: { status: 409, description: 'The retention period has ended: the data is gone or being purged, and the deletion can no longer be cancelled; `details` has `deadline` (and `deletedAt` once deleted).' },
   TENANT_DELETED: { status: 409, description: 'The tenant is deleted: its data is gone, there is nothing left to hold.' },

@@ -1,15 +1,17 @@
 /** Request schemas of the deletion routes (soft delete, its cancellation, legal holds); types inferred from them. */
 import * as z from 'zod';
-import { text } from '../shared/schemas';
+import { text, wholeNumber } from '../shared/schemas';
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from './deletion-policy';
 import { reasonSchema } from '../tenants/tenant-schemas';
 
 /**
- * POST /tenants/{id}/deletion. `retentionDays` is only type-checked here: its bounds (30–90, at most 30 for a
- * GDPR tenant) are the deletion policy's (retentionDaysFor), which answers 400 INVALID_RETENTION saying which.
+ * POST /tenants/{id}/deletion. `retentionDays`: a whole number of days within the deletion policy's bounds
+ * (400 VALIDATION_FAILED naming them, like every numeric field); what depends on the tenant (at most 30 for a
+ * GDPR tenant) is the policy's (retentionDaysFor), which answers 400 INVALID_RETENTION saying so.
  */
 export const initiateDeletionBodySchema = z
   .object({
-    retentionDays: z.number({ error: 'must be a number of days' }).optional(),
+    retentionDays: wholeNumber(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS, 'days').optional(),
     reason: reasonSchema,
   })
   .strict();

@@ -199,7 +199,7 @@ export async function placeLegalHold(deps: SoftDeleteDependencies, tenantId: str
   const running = hardDeleteRunning(tenant);
   if (running) throw running;
   const hold: LegalHold = { reason: request.reason, by: request.by ?? request.actor, since: tenant.legalHold?.since ?? nowOf(deps).toISOString() };
-  return deps.tenants.recordChange(tenant, CHANGE_EVENTS.placeLegalHold, { actor: request.actor, reason: `Legal hold placed by ${hold.by}: ${hold.reason}` }, { set: { legalHold: hold } });
+  return deps.tenants.recordChange(tenant, CHANGE_EVENTS.placeLegalHold, { actor: request.actor, reason: `Legal hold placed by ${hold.by}: ${hold.reason}`, operationId: `legal-hold-${randomUUID()}` }, { set: { legalHold: hold } });
 }
 
 /**
@@ -218,7 +218,7 @@ export async function releaseLegalHold(deps: SoftDeleteDependencies, tenantId: s
   const next = await deps.tenants.recordChange(
     tenant,
     CHANGE_EVENTS.releaseLegalHold,
-    { actor: request.actor, reason: request.reason ?? `Legal hold released (placed by ${hold.by} on ${hold.since}: ${hold.reason})` },
+    { actor: request.actor, reason: request.reason ?? `Legal hold released (placed by ${hold.by} on ${hold.since}: ${hold.reason})`, operationId: `legal-hold-${randomUUID()}` },
     { remove: ['legalHold'], ...(rearm ? { set: { deletion: rearm.deletion } } : {}) },
   );
   if (rearm) {

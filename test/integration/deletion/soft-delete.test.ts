@@ -85,14 +85,14 @@ describe('POST /tenants/{id}/deletion: retention', () => {
     expect(await schedulesOf('gdpr-co')).toEqual({ hardDelete: undefined, enforcement: undefined });
   });
 
-  it.each([[29], [91], [30.5]])('should refuse retentionDays %p with 400 INVALID_RETENTION naming the bounds, and change nothing', async (retentionDays) => {
+  it.each([[29], [91], [30.5]])('should refuse retentionDays %p with 400 naming the field and the bounds, and change nothing', async (retentionDays) => {
     await api.createTenant(`retention-${String(retentionDays).replace('.', '-')}`);
     const before = await api.tableSnapshot();
 
     const refused = await softDelete(`retention-${String(retentionDays).replace('.', '-')}`, { retentionDays });
 
     expect(refused.status).toBe(400);
-    expect(refused.body.error).toMatchObject({ code: 'INVALID_RETENTION', message: expect.stringContaining('from 30 to 90') });
+    expect(refused.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: 'retentionDays', message: expect.stringContaining('from 30 to 90') })] });
     expect(await api.tableSnapshot()).toEqual(before);
   });
 });
