@@ -27,6 +27,10 @@ export const CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID = 'CancelScheduledPlanChange'
 /** The routes that start a GDPR export and hand out its download URLs. */
 export const START_EXPORT_ROUTE_ID = 'StartExport';
 export const GET_EXPORT_ROUTE_ID = 'GetExport';
+/** The soft-delete routes: the request (arms the deletion schedules, stops billing), its cancellation, a hold's release. */
+export const INITIATE_DELETION_ROUTE_ID = 'InitiateDeletion';
+export const CANCEL_DELETION_ROUTE_ID = 'CancelDeletion';
+export const RELEASE_LEGAL_HOLD_ROUTE_ID = 'ReleaseLegalHold';
 
 export interface TenantLifecycleStackProps extends StackProps {
   /**
@@ -134,6 +138,14 @@ export class TenantLifecycleStack extends Stack {
     this.scheduler.grantSchedule(changePlan);
     const cancelScheduled = this.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID);
     this.scheduler.grantCancel(cancelScheduled);
+    // A soft delete arms the hard delete and its enforcement check (and deletes them, and a cancelled scheduled
+    // change's schedule, when it fails or after it commits); cancelling it deletes them; releasing a legal hold
+    // re-arms them. Placing a hold only writes the tenant.
+    const initiateDeletion = this.api.routeFunction(INITIATE_DELETION_ROUTE_ID);
+    this.scheduler.grantSchedule(initiateDeletion);
+    const cancelDeletion = this.api.routeFunction(CANCEL_DELETION_ROUTE_ID);
+    this.scheduler.grantCancel(cancelDeletion);
+    this.scheduler.grantSchedule(this.api.routeFunction(RELEASE_LEGAL_HOLD_ROUTE_ID));
     // StartExport starts the export's execution (and nothing else on it); GetExport signs download URLs, which
     // fetch with its role: GetObject under exports/ of the export bucket, nothing more.
     (this.workflows.get(EXPORT_WORKFLOW.name) as WorkflowStateMachine).grantStartExecution(this.api.routeFunction(START_EXPORT_ROUTE_ID));
@@ -145,9 +157,10 @@ export class TenantLifecycleStack extends Stack {
     if (props.stripeSecretArn) {
       // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists
       // invoices), ChangePlan (the dry run's proration preview, and scheduling a period-end change) and the
-      // cancel route (it releases the billing schedule).
+      // cancel route (it releases the billing schedule), and the soft delete and its cancellation (they cancel and
+      // restore the subscription).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
-      const billingCallers = [changePlan, cancelScheduled, ...reaching('billing')];
+      const billingCallers = [changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 

@@ -18,6 +18,7 @@ import { exportPathSchema, startExportBodySchema } from '../export/export-schema
 import { changePlanBodySchema } from '../plan-change/plan-change-schemas';
 import { listViolationsQuerySchema } from '../deletion/violation-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
+import { initiateDeletionBodySchema, legalHoldBodySchema } from '../deletion/deletion-schemas';
 import { ACCESS_LEVELS } from '../lifecycle/access-policy';
 import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle/lifecycle-table';
 import { PLAN_IDS, type PlanLimits } from '../plans/plan-catalog';
@@ -73,7 +74,12 @@ export const ERROR_CODES = {
   VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by a running operation: every change of the tenant gets this until it ends; `details` has `currentState`, `operationId`.' },
   TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
-  TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted and takes no query leases; `details` has `reason` (`blocked`), `state`.' },
+  TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted: it takes no query leases (`details` has `reason` (`blocked`), `state`) and no usage reports (`details.currentState`); nothing is recorded.' },
+  INVALID_RETENTION: { status: 400, description: 'retentionDays is over what the tenant allows: at most 30 days for a tenant flagged GDPR (out of 30–90 for any tenant is VALIDATION_FAILED); the message says so.' },
+  NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
+  DELETION_DEADLINE_PASSED: { status: 409, description: 'The retention period has ended: the data is gone or being purged, and the deletion can no longer be cancelled; `details` has `deadline` (and `deletedAt` once deleted).' },
+  TENANT_DELETED: { status: 409, description: 'The tenant is deleted: its data is gone, there is nothing left to hold.' },
+  NO_LEGAL_HOLD: { status: 404, description: 'The tenant has no legal hold to release; `details.tenantId`.' },
   MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`.' },
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
@@ -177,6 +183,23 @@ const tenantSchema = z
       .object({ operationId: z.string(), plan: planIdSchema, effectiveAt: timestamp })
       .optional()
       .meta({ description: 'A downgrade waiting for the end of the billing period: until `effectiveAt` the tenant keeps its plan, limits and resources.' }),
+    gdpr: z.boolean().optional().meta({ description: "The tenant's data is subject to the GDPR: a soft delete retains it 30 days at most." }),
+    deletion: z
+      .object({
+        requestedAt: timestamp,
+        requestedBy: z.string(),
+        reason: z.string().optional(),
+        retentionDays: z.number().int(),
+        deadline: timestamp,
+        window: z.object({ opensAt: timestamp, closesAt: timestamp }),
+        schedules: z.object({ hardDelete: z.string(), enforcement: z.string() }),
+      })
+      .optional()
+      .meta({ description: 'The soft delete of a soft-deleted tenant: the hard delete is due at `deadline` and must run within `window` (before it: early, after it: a compliance violation); until `deadline` it can be cancelled.' }),
+    legalHold: z
+      .object({ reason: z.string(), by: z.string(), since: timestamp })
+      .optional()
+      .meta({ description: 'A legal hold: while it is set the hard delete does not run.' }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),
@@ -410,6 +433,8 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   AcquireQueryLeaseRequest: acquireLeaseBodySchema,
   ChangePlanRequest: changePlanBodySchema,
   StartExportRequest: startExportBodySchema,
+  InitiateDeletionRequest: initiateDeletionBodySchema,
+  LegalHoldRequest: legalHoldBodySchema,
   ReportUsageRequest: reportUsageBodySchema,
 };
 export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
@@ -491,6 +516,50 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     description:
       'Releases the billing schedule (the price stays), deletes the one-shot schedule and forgets the change; the tenant stays on its plan. ' +
       'The body is optional: `{ "reason" }` goes to the history entry `cancel_scheduled_plan_change`. Once the change has started at the period end, 409 OPERATION_IN_PROGRESS names its operation.',
+  },
+  InitiateDeletion: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: initiateDeletionBodySchema,
+    ifMatch: true,
+    success: { status: 202, description: 'The tenant, soft-deleted (with its `deletion`): accepted, the hard delete runs at `deletion.deadline`.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors(
+      { body: true, idempotent: true },
+      'TENANT_NOT_FOUND', 'INVALID_RETENTION', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'BILLING_REJECTED', 'BILLING_UNAVAILABLE', 'SCHEDULING_UNAVAILABLE',
+    ),
+    description:
+      'From active or suspended: access is blocked and query leases refused at once, the billing subscription is cancelled now (the unused time credited), a plan change scheduled for the period end is cancelled, ' +
+      'and two one-shot schedules are made: the hard delete at the deadline and an enforcement check after the window. `retentionDays` 30–90 (default 30; at most 30 for a GDPR tenant). All or nothing: on any failure nothing is changed.',
+  },
+  CancelDeletion: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: transitionBodySchema,
+    ifMatch: true,
+    success: { status: 200, description: 'The tenant, active again with its data; billing restored.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NOT_DELETING', 'DELETION_DEADLINE_PASSED', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    description:
+      'Within retention (before `deletion.deadline`): a new billing subscription on the tenant\'s plan, then `cancel_deletion` and `complete_reactivation` in one change, and the schedules deleted. ' +
+      'After the deadline 409 DELETION_DEADLINE_PASSED says when; while the hard delete runs 409 OPERATION_IN_PROGRESS. The body is optional: `{ "reason" }` goes to the history.',
+  },
+  PlaceLegalHold: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: legalHoldBodySchema,
+    ifMatch: true,
+    success: { status: 200, description: 'The tenant, with its `legalHold`.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'TENANT_DELETED', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS),
+    description: 'While a hold is set the hard delete does not run (its firing is recorded and re-armed). `place_legal_hold` goes to the history with the reason and who (`by`, default the caller). Placing it again restates it.',
+  },
+  ReleaseLegalHold: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: transitionBodySchema,
+    ifMatch: true,
+    success: { status: 200, description: 'The tenant, without a legal hold.', schema: tenantSchema, headers: ['ETag'] },
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NO_LEGAL_HOLD', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS),
+    description:
+      'A soft-deleted tenant is then hard-deleted at the later of its deadline and now; past the deadline the enforcement window moves to now (a hold is not a violation). `release_legal_hold` goes to the history.',
   },
   StartExport: {
     access: 'operator-or-own-tenant',
@@ -611,7 +680,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     body: reportUsageBodySchema,
     ifMatch: true,
     success: { status: 200, description: 'The usage recorded, with any limits it exceeds.', schema: usageReportSchema },
-    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE', ...IF_MATCH_ERRORS),
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE', 'TENANT_BLOCKED', ...IF_MATCH_ERRORS),
     description:
       'For the application plane (its tenant token, or an operator): every metric as measured now. Idempotent; reports may arrive out of order, an older one than the last recorded changes nothing. ' +
       'Downgrades are checked against the recorded usage, and a downgrade scheduled for the period end is checked again then.',

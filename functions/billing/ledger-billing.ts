@@ -34,11 +34,14 @@ export const LOCAL_MONTHLY_PRICES: Readonly<Record<PlanId, number>> = { free: 0,
 export const LEDGER_CURRENCY = 'usd';
 export const LEDGER_SK_PREFIX = 'LEDGER#';
 
-export const LEDGER_ENTRY_KINDS = ['charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled'] as const;
+export const LEDGER_ENTRY_KINDS = ['charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled', 'subscription_cancelled', 'subscription_restored', 'customer_deleted'] as const;
 /**
  * charge: an upgrade's proration, invoiced now. credit: an immediate downgrade's proration, owed back on the next
  * invoice. schedule: a period-end change (nothing owed now). reversal: undoes a charge or credit.
- * schedule_cancelled: undoes a schedule.
+ * schedule_cancelled: undoes a schedule. The customer lifecycle (deletion): subscription_cancelled (soft delete:
+ * billing stops), subscription_restored (the soft delete was cancelled: billing again on the plan),
+ * customer_deleted (hard delete). Lifecycle entries carry the plan as both fromPlan and toPlan, no direction or
+ * timing, amount 0; like every entry they are billing history, kept by law after a hard delete.
  */
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
 
@@ -52,8 +55,9 @@ export interface LedgerEntry {
   readonly description: string;
   readonly fromPlan: PlanId;
   readonly toPlan: PlanId;
-  readonly direction: PlanChangeDirection;
-  readonly timing: PlanChangeTiming;
+  /** Plan-change entries only. */
+  readonly direction?: PlanChangeDirection;
+  readonly timing?: PlanChangeTiming;
   /** When the new price applies (ISO 8601). */
   readonly effectiveAt: string;
   readonly recordedAt: string;
@@ -335,16 +339,61 @@ export class LedgerBilling implements BillingPort {
     }
   }
 
-  // TODO(issue 9, customer lifecycle): replaced by the real implementation before the issue lands.
-  async cancelSubscription(_request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
-    throw new Error('cancelSubscription is not implemented yet');
+  /**
+   * Record that billing stopped (soft delete): a `subscription_cancelled` entry under `request.idempotencyKey`.
+   * `cancelled: false` when the tenant's last lifecycle entry already says cancelled (nothing to cancel); a
+   * retry with the same key answers what the first call recorded.
+   */
+  async cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
+    const entry = this.#lifecycleEntry(request, 'subscription_cancelled', `Subscription on ${request.plan} cancelled: tenant soft-deleted`);
+    const references = { ledgerEntry: ledgerSk(request.idempotencyKey, entry.kind), ledgerKind: entry.kind };
+    if (await this.#get(request.tenantId, references.ledgerEntry)) return { cancelled: true, references };
+    if (await this.#subscriptionCancelled(request.tenantId)) return { cancelled: false, references: {} };
+    await this.#putOnce(entry);
+    return { cancelled: true, references };
   }
 
-  async restoreSubscription(_request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    throw new Error('restoreSubscription is not implemented yet');
+  /** Record that billing resumed on `request.plan` (a `subscription_restored` entry, once per key); answers the account as it was. */
+  async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
+    if (await this.#subscriptionCancelled(request.tenantId)) {
+      await this.#putOnce(this.#lifecycleEntry(request, 'subscription_restored', `Subscription on ${request.plan} restored: soft delete cancelled`));
+    }
+    return request.account;
   }
 
-  async deleteCustomer(_request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
-    throw new Error('deleteCustomer is not implemented yet');
+  /** Record the customer's deletion (hard delete); `deleted: false` when it was already recorded. */
+  async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
+    if ((await this.ledgerEntries(request.tenantId)).some((entry) => entry.kind === 'customer_deleted')) return { deleted: false };
+    return { deleted: await this.#putOnce(this.#lifecycleEntry(request, 'customer_deleted', 'Billing customer deleted: tenant hard-deleted')) };
+  }
+
+  #lifecycleEntry(request: CustomerLifecycleRequest, kind: LedgerEntryKind, description: string): LedgerEntry {
+    const now = this.#now();
+    const period = calendarMonth(now);
+    const at = now.toISOString();
+    return {
+      tenantId: request.tenantId,
+      operationId: request.idempotencyKey,
+      kind,
+      amount: 0,
+      currency: LEDGER_CURRENCY,
+      description,
+      fromPlan: request.plan,
+      toPlan: request.plan,
+      effectiveAt: at,
+      recordedAt: at,
+      periodStart: period.start.toISOString(),
+      periodEnd: period.end.toISOString(),
+    };
+  }
+
+  /**
+   * Whether the tenant's billing is stopped: more subscription_cancelled than subscription_restored entries (each is
+   * recorded only when it changes that, so they alternate; counted rather than ordered, as two may share a millisecond).
+   */
+  async #subscriptionCancelled(tenantId: string): Promise<boolean> {
+    const entries = await this.ledgerEntries(tenantId);
+    const count = (kind: LedgerEntryKind) => entries.filter((entry) => entry.kind === kind).length;
+    return count('subscription_cancelled') > count('subscription_restored');
   }
 }

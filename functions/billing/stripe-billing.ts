@@ -683,16 +683,79 @@ export class StripeBilling implements BillingPort {
     }
   }
 
-  // TODO(issue 9, customer lifecycle): replaced by the real implementation before the issue lands.
-  async cancelSubscription(_request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
-    throw new Error('cancelSubscription is not implemented yet');
+  /**
+   * Cancel the tenant's subscription now (`DELETE /v1/subscriptions/{id}`, https://docs.stripe.com/api/subscriptions/cancel)
+   * with `prorate: true` and `invoice_now: true`: the unused part of the paid period is credited and a final
+   * invoice is made at once (un-invoiced usage and the credit), so nothing is billed after the soft delete and
+   * the credit lands on the customer's balance, where a restored subscription's first invoice uses it. Already
+   * cancelled (or gone) answers `cancelled: false`. Idempotent on `request.idempotencyKey`.
+   */
+  async cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
+    const account = request.account;
+    if (!account) return { cancelled: false, references: {} };
+    const current = await this.#subscriptionOrGone(request, account.subscriptionId);
+    if (!current || current.status === 'canceled' || current.status === 'incomplete_expired') return { cancelled: false, references: { subscriptionId: account.subscriptionId } };
+    const cancelled = await this.#call(request, `cancel subscription ${account.subscriptionId}`, () =>
+      this.#stripe.subscriptions.cancel(
+        account.subscriptionId,
+        { prorate: true, invoice_now: true, cancellation_details: { comment: `Tenant '${request.tenantId}' soft-deleted (${request.idempotencyKey}).` } },
+        { idempotencyKey: `${request.idempotencyKey}:cancel-subscription` },
+      ),
+    );
+    const invoiceId = idOf(cancelled.latest_invoice as string | { id?: string } | null);
+    return { cancelled: true, references: { subscriptionId: cancelled.id, ...(invoiceId ? { finalInvoiceId: invoiceId } : {}) } };
   }
 
-  async restoreSubscription(_request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    throw new Error('restoreSubscription is not implemented yet');
+  /**
+   * Bill the tenant again on `request.plan` after a cancelled soft delete. A cancelled subscription cannot be
+   * reactivated ("After it's canceled, you can no longer update the subscription", https://docs.stripe.com/api/subscriptions/cancel),
+   * so a new one is created for the same customer on the plan's price (`POST /v1/subscriptions`,
+   * https://docs.stripe.com/api/subscriptions/create); a subscription that is not cancelled is kept as it is.
+   * Answers the account to store (undefined without one). Idempotent on `request.idempotencyKey`.
+   * Throws BillingRejectedError when no price is configured for the plan.
+   */
+  async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
+    const account = request.account;
+    if (!account) return undefined;
+    const current = await this.#subscriptionOrGone(request, account.subscriptionId);
+    if (current && current.status !== 'canceled' && current.status !== 'incomplete_expired') return account;
+    const priceId = this.#priceIds[request.plan];
+    if (!priceId) throw new BillingRejectedError(`No Stripe price is configured for the ${request.plan} plan: cannot restore the subscription of tenant '${request.tenantId}'.`);
+    const created = await this.#call(request, 'create a new subscription', () =>
+      this.#stripe.subscriptions.create(
+        { customer: account.customerId, items: [{ price: priceId }], metadata: { tenantId: request.tenantId, restores: account.subscriptionId } },
+        { idempotencyKey: `${request.idempotencyKey}:restore-subscription` },
+      ),
+    );
+    const item = created.items.data[0];
+    if (!item) throw new BillingRejectedError(`Stripe created subscription ${created.id} for tenant '${request.tenantId}' without an item.`);
+    return { customerId: account.customerId, subscriptionId: created.id, subscriptionItemId: item.id };
   }
 
-  async deleteCustomer(_request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
-    throw new Error('deleteCustomer is not implemented yet');
+  /**
+   * Delete the Stripe customer (`DELETE /v1/customers/{id}`, https://docs.stripe.com/api/customers/delete): it
+   * also cancels its remaining subscriptions at once; its invoices stay in Stripe. Already deleted (Stripe answers
+   * 404 `resource_missing`) is `deleted: false`. Idempotent on `request.idempotencyKey`.
+   */
+  async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
+    const account = request.account;
+    if (!account) return { deleted: false };
+    try {
+      const deleted = await this.#stripe.customers.del(account.customerId, {}, { idempotencyKey: `${request.idempotencyKey}:delete-customer` });
+      return { deleted: deleted.deleted === true };
+    } catch (error) {
+      if (stripeErrorOf(error)?.code === 'resource_missing') return { deleted: false };
+      throw toBillingError(error, request, `delete customer ${account.customerId}`);
+    }
+  }
+
+  /** The subscription, or undefined when Stripe has no such subscription any more. */
+  async #subscriptionOrGone(request: BillingCaller, subscriptionId: string): Promise<Stripe.Subscription | undefined> {
+    try {
+      return await this.#stripe.subscriptions.retrieve(subscriptionId);
+    } catch (error) {
+      if (stripeErrorOf(error)?.code === 'resource_missing') return undefined;
+      throw toBillingError(error, request, `read subscription ${subscriptionId}`);
+    }
   }
 }

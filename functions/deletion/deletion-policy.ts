@@ -6,6 +6,7 @@
  * Times are ISO 8601 strings in UTC, durations seconds unless the name says days.
  */
 import { createHash } from 'node:crypto';
+import { registerHttpError } from '../shared/error-catalogue';
 
 /** Retention bounds of a soft delete (days): the customer's chance to come back, and the operator's promise. */
 export const MIN_RETENTION_DAYS = 30;
@@ -57,6 +58,8 @@ export class RetentionPolicyError extends Error {
     this.name = 'RetentionPolicyError';
   }
 }
+
+registerHttpError(RetentionPolicyError, { status: 400 });
 
 /**
  * The retention (days) a soft delete gets: `requested` or DEFAULT_RETENTION_DAYS; a whole number in
@@ -139,4 +142,21 @@ export function enforcementCheckAt(deletion: Pick<DeletionSchedule, 'window'>): 
 /** Whether the soft delete can still be cancelled at `now`: only before the deadline (the retention period). */
 export function withinRetention(deletion: Pick<DeletionSchedule, 'deadline'>, now: Date): boolean {
   return now.getTime() < Date.parse(deletion.deadline);
+}
+
+/**
+ * The soft delete after its legal hold is released at `now`, and when its hard delete runs: at the deadline when
+ * that is still to come (the record unchanged); else now, with the enforcement window moved to now ± the
+ * tolerance the record was made with, since a deletion that waited for a hold is not late (a hold is not a
+ * violation). The deadline itself stays: it is what was promised, and the certificate shows both.
+ */
+export function deletionAfterHoldRelease(deletion: DeletionSchedule, now: Date): { readonly deletion: DeletionSchedule; readonly hardDeleteAt: Date } {
+  const deadline = new Date(deletion.deadline);
+  if (now.getTime() <= deadline.getTime()) return { deletion, hardDeleteAt: deadline };
+  const tolerance = Date.parse(deletion.window.closesAt) - deadline.getTime();
+  const at = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  return {
+    deletion: { ...deletion, window: { opensAt: new Date(at.getTime() - tolerance).toISOString(), closesAt: new Date(at.getTime() + tolerance).toISOString() } },
+    hardDeleteAt: at,
+  };
 }

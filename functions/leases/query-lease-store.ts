@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { accessFor, blockedWhen } from '../lifecycle/access-policy';
+import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
 import type { TenantState } from '../lifecycle/lifecycle-table';
 import { getDocumentClient } from '../shared/aws-clients';
 import { config } from '../shared/config';
@@ -31,24 +31,8 @@ export const LEASE_SK_PREFIX = 'LEASE#';
  * no rule of its own; the database evaluates it against the tenant as it is when the lease lands.
  */
 export function leaseAdmissionCondition(): { expression: string; names: Record<string, string>; values: Record<string, string> } {
-  const names: Record<string, string> = { '#state': 'state' };
-  const values: Record<string, string> = {};
-  const clauses = ['attribute_exists(pk)', 'attribute_not_exists(readOnlyReason)'];
-  blockedWhen().forEach(({ state, always, origins }, i) => {
-    values[`:blocked${i}`] = state;
-    if (always) {
-      clauses.push(`#state <> :blocked${i}`);
-      return;
-    }
-    names['#origin'] = 'origin';
-    const byOrigin = origins.map((origin, j) => {
-      if (origin === null) return 'attribute_not_exists(#origin)';
-      values[`:blocked${i}_${j}`] = origin;
-      return `#origin = :blocked${i}_${j}`;
-    });
-    clauses.push(`NOT (#state = :blocked${i} AND (${byOrigin.join(' OR ')}))`);
-  });
-  return { expression: clauses.join(' AND '), names, values };
+  const notBlocked = notBlockedCondition();
+  return { ...notBlocked, expression: ['attribute_exists(pk)', 'attribute_not_exists(readOnlyReason)', notBlocked.expression].join(' AND ') };
 }
 
 const ADMISSION = leaseAdmissionCondition();

@@ -67,3 +67,29 @@ export function blockedWhen(): readonly BlockedWhen[] {
     return [{ state, always: blocking.length === origins.length, origins: blocking.length === origins.length ? [] : blocking }];
   });
 }
+
+/**
+ * accessFor's `blocked` as a DynamoDB condition on the tenant item (`#state`, and `#origin` where the origin
+ * decides): true when the tenant as stored is not blocked. From blockedWhen(), so the two never disagree. Used
+ * by writes the database must refuse for a blocked tenant as it is when they land (query leases, usage reports).
+ */
+export function notBlockedCondition(): { expression: string; names: Record<string, string>; values: Record<string, string> } {
+  const names: Record<string, string> = { '#state': 'state' };
+  const values: Record<string, string> = {};
+  const clauses: string[] = [];
+  blockedWhen().forEach(({ state, always, origins }, i) => {
+    values[`:blocked${i}`] = state;
+    if (always) {
+      clauses.push(`#state <> :blocked${i}`);
+      return;
+    }
+    names['#origin'] = 'origin';
+    const byOrigin = origins.map((origin, j) => {
+      if (origin === null) return 'attribute_not_exists(#origin)';
+      values[`:blocked${i}_${j}`] = origin;
+      return `#origin = :blocked${i}_${j}`;
+    });
+    clauses.push(`NOT (#state = :blocked${i} AND (${byOrigin.join(' OR ')}))`);
+  });
+  return { expression: clauses.join(' AND '), names, values };
+}

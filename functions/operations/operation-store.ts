@@ -317,7 +317,7 @@ export class OperationStore {
    * recorded with the end instead of in a write of their own (the same information, one write less). Once the
    * transaction commits, the end is counted (`onCommitted`: WorkflowEnded and WorkflowDuration, workflow-metrics.ts).
    */
-  finishUpdate(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError, facts: Record<string, unknown> = {}): ConditionalUpdate {
+  finishUpdate(operationId: string, status: FinalStatus, from: 'scheduled' | 'running' | 'compensating', error?: OperationError, facts: Record<string, unknown> = {}): ConditionalUpdate {
     const { names, values, sets } = this.#factSets(facts);
     const at = values[':at'] as string;
     return {

@@ -17,7 +17,7 @@
 import * as clock from '../shared/clock';
 import { BillingRejectedError, type BillingAccount, type BillingChange, type PlanChangeRequest, type PlanChangeTiming } from '../billing/billing-port';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
-import { OperationEndedError } from '../operations/operation-store';
+import { OperationEndedError, type Operation } from '../operations/operation-store';
 import type { PlanId } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import { VersionConflictError } from '../tenants/errors';
@@ -352,6 +352,25 @@ async function replayBillingOutcome(deps: PlanChangeDependencies, input: PlanCha
 }
 
 /**
+ * Revert what the operation `operation` (as read) changed in billing, if it started to (its `billing_started`
+ * step): the change it recorded, or the one billing reports for it. Answers notes for the operation's error: a
+ * revert billing refuses for good (BillingRejectedError) is noted, not thrown, so it never keeps the tenant in a
+ * state it should leave; anything else (transient) is thrown. Used by the compensation and by a soft delete that
+ * ends a scheduled change (functions/deletion/soft-delete.ts).
+ */
+export async function revertOperationBilling(deps: PlanChangeDependencies, input: PlanChangeInput, operation: Pick<Operation, 'steps' | 'facts'>): Promise<string[]> {
+  if (!operation.steps.includes('billing_started')) return [];
+  try {
+    const change = (operation.facts.billingChange as BillingChange | undefined) ?? (await replayBillingOutcome(deps, input));
+    if (change) await deps.billing.revertPlanChange(billingRequest(input), change);
+    return [];
+  } catch (error) {
+    if (!(error instanceof BillingRejectedError)) throw error;
+    return [`billing could not be reverted automatically and needs an operator: ${error.message}`];
+  }
+}
+
+/**
  * Undo what the operation did, in reverse: billing, resources, then the tenant back to active on its old
  * plan with the read-only window closed, and the operation `rolled_back`, in one transaction.
  * It first claims the operation (status `compensating`), so a step still running late is refused from then
@@ -376,14 +395,7 @@ async function compensate(
   const notes: string[] = [];
 
   if (operation.steps.includes('billing_started') && !operation.steps.includes('billing_reverted')) {
-    try {
-      const change = (operation.facts.billingChange as BillingChange | undefined) ?? (await replayBillingOutcome(deps, input));
-      if (change) await deps.billing.revertPlanChange(billingRequest(input), change);
-    } catch (error) {
-      // A revert billing refuses for good must not keep the tenant read-only: roll back the rest, flag it.
-      if (!(error instanceof BillingRejectedError)) throw error;
-      notes.push(`billing could not be reverted automatically and needs an operator: ${error.message}`);
-    }
+    notes.push(...(await revertOperationBilling(deps, input, operation)));
     await deps.operations.recordStep(input.operationId, 'billing_reverted', notes.length ? { billingRevertFailed: notes[0] } : {}, 'compensating');
   }
   if (operation.steps.includes('provisioning_started')) {

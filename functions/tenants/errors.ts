@@ -95,6 +95,23 @@ export class PlanChangeScheduledError extends TenantStoreError {
   }
 }
 
+/**
+ * A measurement of a tenant the access policy blocks (soft-deleted, deleted, or coming back from either): there
+ * is nothing to measure, and recording it would write to a tenant whose data is going or gone.
+ */
+export class UsageRefusedError extends TenantStoreError {
+  /** The stable code the API answers with. */
+  readonly code = 'TENANT_BLOCKED' as const;
+  readonly tenantId: string;
+  readonly state: TenantState;
+  constructor(tenantId: string, state: TenantState, why: string) {
+    super(`Tenant '${tenantId}' is '${state}': ${why} Its usage reports are not recorded.`);
+    this.name = 'UsageRefusedError';
+    this.tenantId = tenantId;
+    this.state = state;
+  }
+}
+
 // The API's answers to the tenant store's errors, and to the lifecycle's (whose every caller is a tenant change).
 registerHttpError(IllegalTransitionError, {
   status: 409,
@@ -113,3 +130,4 @@ registerHttpError(OperationOwnershipError, { status: 409, details: (error) => ({
 registerHttpError(TenantNotFoundError, { status: 404, details: (error) => ({ tenantId: error.tenantId }) });
 registerHttpError(TenantAlreadyExistsError, { status: 409, details: (error) => ({ tenantId: error.tenantId }) });
 registerHttpError(InvalidCursorError, { status: 400 });
+registerHttpError(UsageRefusedError, { status: 409, details: (error) => ({ currentState: error.state }) });

@@ -67,6 +67,8 @@ export const createTenantBodySchema = z
       })
       .strict()
       .optional(),
+    /** The tenant's data is subject to the GDPR: a soft delete may then retain it 30 days at most. */
+    gdpr: z.boolean().optional(),
     reason: reasonSchema,
   })
   .strict();

@@ -7,13 +7,14 @@ import { ConditionalCheckFailedException, TransactionCanceledException, type Att
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
-import { INITIAL_STATE, TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
+import { INITIAL_STATE, LIFECYCLE_TABLE, TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
 import type { PlanResources } from '../provisioning/plan-resources';
 import type { DeletionSchedule, LegalHold } from '../deletion/deletion-policy';
-import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, VersionConflictError } from './errors';
+import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
+import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, UsageRefusedError, VersionConflictError } from './errors';
 import { ownerRefusal, refusalOf } from './tenant-rules';
 
 import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
@@ -169,6 +170,8 @@ export interface TenantChanges {
   readonly deletion?: DeletionSchedule | null;
   /** null releases a legal hold. */
   readonly legalHold?: LegalHold | null;
+  /** The tenant's Stripe references (a subscription restored when a soft delete is cancelled); null removes them. */
+  readonly billing?: BillingAccount | null;
   /**
    * complete_deletion: the item becomes the tombstone. Every field but TOMBSTONE_FIELDS is removed (name, email,
    * plan, usage, billing, resources...) and these two are set.
@@ -247,6 +250,7 @@ export interface NewTenant {
   readonly plan: PlanId;
   readonly usage: Usage;
   readonly billing?: BillingAccount;
+  readonly gdpr?: boolean;
 }
 
 export interface Page<T> {
@@ -266,6 +270,9 @@ export interface TenantStoreOptions {
   /** Injected for tests; defaults to the clock (functions/shared/clock.ts: the wall clock when deployed). */
   readonly now?: () => Date;
 }
+
+/** The access policy's `blocked`, as the condition usage reports are written under. */
+const NOT_BLOCKED = notBlockedCondition();
 
 const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
@@ -424,7 +431,7 @@ export class TenantStore {
     };
     const set: Array<keyof Tenant> = ['state', ...(['plan', 'resources'] as const).filter((field) => changes[field] !== undefined)];
     // Set when given, removed when null, left as stored when not mentioned (a workflow's KnownTenant lacks them).
-    const optional = Object.fromEntries((['deletion', 'legalHold'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
+    const optional = Object.fromEntries((['deletion', 'legalHold', 'billing'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
     const tombstone = changes.tombstone
       ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
       : {};
@@ -470,23 +477,28 @@ export class TenantStore {
    */
   async reportUsage(tenantId: string, usage: Usage, measuredAt: string, options: { readonly expectedVersion?: number } = {}): Promise<{ tenant: Tenant; applied: boolean }> {
     const { expectedVersion } = options;
+    // A blocked tenant (soft-deleted, deleted) is refused by the database, against the item as it is when the write lands.
+    const notBlocked = NOT_BLOCKED;
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
           UpdateExpression: 'SET #usage = :usage, usageMeasuredAt = :measuredAt',
-          ConditionExpression: `attribute_exists(pk) AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)${expectedVersion === undefined ? '' : ' AND #version = :expectedVersion'}`,
-          ExpressionAttributeNames: { '#usage': 'usage', ...(expectedVersion === undefined ? {} : { '#version': 'version' }) },
-          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt, ...(expectedVersion === undefined ? {} : { ':expectedVersion': expectedVersion }) },
+          ConditionExpression: `attribute_exists(pk) AND ${notBlocked.expression} AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)${expectedVersion === undefined ? '' : ' AND #version = :expectedVersion'}`,
+          ExpressionAttributeNames: { '#usage': 'usage', ...notBlocked.names, ...(expectedVersion === undefined ? {} : { '#version': 'version' }) },
+          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt, ...notBlocked.values, ...(expectedVersion === undefined ? {} : { ':expectedVersion': expectedVersion }) },
           ReturnValues: 'ALL_NEW',
         }),
       );
       return { tenant: pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS), applied: true };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // TenantNotFoundError, VersionConflictError (If-Match), or a newer report won.
-      return { tenant: await this.get(tenantId, { expectedVersion }), applied: false };
+      // TenantNotFoundError, VersionConflictError (If-Match), a blocked tenant, or a newer report won.
+      const tenant = await this.get(tenantId, { expectedVersion });
+      const access = accessFor(tenant);
+      if (access.access === 'blocked') throw new UsageRefusedError(tenantId, tenant.state, access.reason);
+      return { tenant, applied: false };
     }
   }
 
@@ -558,12 +570,13 @@ export class TenantStore {
   }
 
   /**
-   * Tenants in one state (or every state, in lifecycle order), oldest in that state first. Reads one item past
+   * Tenants in one state (or every state but `deleted`, in lifecycle order: a deleted tenant is only a tombstone,
+   * listed when asked for by `state=deleted`), oldest in that state first. Reads one item past
    * the page, so a page has `nextCursor` exactly when another item follows it (a full last page has none).
    */
   async listByState(state: TenantState | undefined, request: PageRequest = {}): Promise<Page<Tenant>> {
     const limit = pageSize(request.limit);
-    const states = state ? [state] : [...TENANT_STATES];
+    const states = state ? [state] : TENANT_STATES.filter((candidate) => candidate !== LIFECYCLE_TABLE.complete_deletion.to);
     let stateIndex = 0;
     let startKey: Record<string, unknown> | undefined;
     if (request.cursor) {

@@ -249,8 +249,8 @@ describe('Class: PlanChangeWorkflow', () => {
       // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts), the scheduler's
       // dead-letter alarm (one-shot-scheduler.test.ts), the export workflow's dead-letter alarm and three workflow
       // alarms (its due-date one too), and the hard delete's dead-letter alarm, its two schedule targets' errors,
-      // its HardDeleteFailed alarm and its two workflow alarms
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 16);
+      // its HardDeleteFailed alarm and its two workflow alarms, and the deletion sweeper's errors and ComplianceViolations alarms
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 18);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([
@@ -289,7 +289,7 @@ describe('Class: PlanChangeWorkflow', () => {
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 4); // this rule, the export's, the hard delete's and the sweeper's schedule
+      template.resourceCountIs('AWS::Events::Rule', 5); // this rule, the export's, the hard delete's, the stuck-operation sweeper's and the deletion sweeper's schedules
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],

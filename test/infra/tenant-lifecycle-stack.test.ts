@@ -5,10 +5,18 @@ import type { IConstruct } from 'constructs';
 import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
 import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
-import { HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
+import { ENFORCEMENT_TARGET, HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
-import { CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID, CHANGE_PLAN_ROUTE_ID, GET_EXPORT_ROUTE_ID, type TenantLifecycleStack } from '../../infra/tenant-lifecycle-stack';
+import {
+  CANCEL_DELETION_ROUTE_ID,
+  CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID,
+  CHANGE_PLAN_ROUTE_ID,
+  GET_EXPORT_ROUTE_ID,
+  INITIATE_DELETION_ROUTE_ID,
+  RELEASE_LEGAL_HOLD_ROUTE_ID,
+  type TenantLifecycleStack,
+} from '../../infra/tenant-lifecycle-stack';
 import {
   actionsOf,
   asArray,
@@ -34,9 +42,10 @@ import {
 
 /**
  * Functions outside the route table that write the table: the plan-change task, timeout and period-end functions,
- * the export's task and timeout functions, the hard delete's task, timeout, deadline and enforcement functions, the sweeper.
+ * the export's task and timeout functions, the hard delete's task and timeout functions (its deadline and
+ * enforcement targets and the deletion sweeper only read it).
  */
-const WORKFLOW_WRITERS = 10;
+const WORKFLOW_WRITERS = 8;
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
 const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
@@ -70,7 +79,7 @@ function hardDeleteOf(stack: TenantLifecycleStack): WorkflowStateMachine {
   return stack.workflows.get(HARD_DELETE_WORKFLOW.name)!;
 }
 
-/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two and the hard delete's four. */
+/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four and the deletion sweeper. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -84,6 +93,7 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     hardDeleteOf(stack).taskFunction,
     hardDeleteOf(stack).timeoutFunction,
     ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
+    stack.deletionSweeper.sweeperFunction,
   ];
 }
 
@@ -211,16 +221,24 @@ describe('Class: TenantLifecycleStack', () => {
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it('should let ChangePlan, the sweeper, the schedule targets and the hard delete\'s task schedule, the cancel route and the compensations cancel only, and no other role touch schedules or pass a role', () => {
-      // Prepare: the hard delete's task re-arms its own schedule (early firing, legal hold)
+    it("should let ChangePlan, the soft delete, a legal hold's release, the plan-change sweeper and period-end function and the hard delete's task schedule; the enforcement check and the deletion sweeper re-arm without deleting; the cancel routes and the compensations cancel only; and no other role touch schedules or pass a role", () => {
+      // Prepare: the hard delete's task re-arms its own schedule (early firing, legal hold); its deadline target starts it and touches no schedule
       const schedulers = [
         stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
+        stack.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
+        stack.api.routeFunction(RELEASE_LEGAL_HOLD_ROUTE_ID),
         stack.planChange.sweeperFunction,
         stack.planChange.periodEndFunction,
         hardDeleteOf(stack).taskFunction,
-        ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
       ];
-      const cancellers = [stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID), stack.planChange.taskFunction, stack.planChange.timeoutFunction, hardDeleteOf(stack).timeoutFunction];
+      const rearmers = [hardDeleteOf(stack).scheduleTargetFunction(ENFORCEMENT_TARGET), stack.deletionSweeper.sweeperFunction];
+      const cancellers = [
+        stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
+        stack.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
+        stack.planChange.taskFunction,
+        stack.planChange.timeoutFunction,
+        hardDeleteOf(stack).timeoutFunction,
+      ];
       const schedulerRoleArn = { 'Fn::GetAtt': [logicalId(stack, stack.scheduler.role), 'Arn'] };
 
       for (const handler of allFunctions(stack)) {
@@ -230,12 +248,18 @@ describe('Class: TenantLifecycleStack', () => {
         const passRole = statements.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('iam:')));
 
         // Assess
-        const expected = schedulers.includes(handler) ? SCHEDULE_ACTIONS : cancellers.includes(handler) ? ['scheduler:DeleteSchedule'] : [];
+        const expected = schedulers.includes(handler)
+          ? SCHEDULE_ACTIONS
+          : rearmers.includes(handler)
+            ? SCHEDULE_ACTIONS.filter((action) => action !== 'scheduler:DeleteSchedule')
+            : cancellers.includes(handler)
+              ? ['scheduler:DeleteSchedule']
+              : [];
         expect([handler.node.id, actionsOf(schedule).sort()]).toEqual([handler.node.id, expected]);
         for (const statement of schedule) expect(statement.Resource).toEqual(SCHEDULES_ARN);
         expect([handler.node.id, passRole]).toEqual([
           handler.node.id,
-          schedulers.includes(handler) ? [{ Effect: 'Allow', Action: 'iam:PassRole', Resource: schedulerRoleArn, Condition: PASSED_TO_SCHEDULER }] : [],
+          schedulers.includes(handler) || rearmers.includes(handler) ? [{ Effect: 'Allow', Action: 'iam:PassRole', Resource: schedulerRoleArn, Condition: PASSED_TO_SCHEDULER }] : [],
         ]);
       }
     });
@@ -429,6 +453,9 @@ describe('Class: TenantLifecycleStack', () => {
       const callers = new Set([
         withStripe.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
         withStripe.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
+        // The soft delete cancels the subscription, its cancellation restores it.
+        withStripe.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
+        withStripe.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
         withStripe.planChange.taskFunction,
         withStripe.planChange.timeoutFunction,
         withStripe.planChange.sweeperFunction,
@@ -448,7 +475,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(8);
+      expect(callers.size).toBe(10);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {

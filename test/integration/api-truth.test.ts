@@ -61,6 +61,11 @@ const SITUATIONS: Record<string, (tenantId: string) => Promise<string | undefine
     return undefined;
   },
   'upgrading (owned by its running operation)': async (id) => upgrading(id),
+  'soft-deleted': async (id) => {
+    await api.createTenant(id, { plan: 'starter', usage: SMALL_USAGE });
+    expect((await api.request('POST', `/tenants/${id}/deletion`, { body: {} })).status).toBe(202);
+    return undefined;
+  },
   'with a downgrade scheduled for the period end': async (id) => {
     await api.createTenant(id, { plan: 'professional', usage: SMALL_USAGE });
     const scheduled = await api.request<Body>('POST', `/tenants/${id}/plan`, { body: { plan: 'starter' } });
@@ -102,6 +107,10 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
       return api.request('POST', `/tenants/${tenantId}/plan`, { body: { plan: PLAN_ORDER[Math.max(index - 1, 0)], effective: 'immediately' } });
     case 'initiate_export':
       return api.request('POST', `/tenants/${tenantId}/exports`);
+    case 'initiate_deletion':
+      return api.request('POST', `/tenants/${tenantId}/deletion`, { body: {} });
+    case 'cancel_deletion':
+      return api.request('DELETE', `/tenants/${tenantId}/deletion`);
     default:
       throw new Error(`No request for ${event}: add it here.`);
   }
@@ -110,7 +119,7 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
 describe('allowedEvents: exactly what the API would accept now', () => {
   afterAll(releaseHeld);
   it('should name the events of the routes, each with a request here', () => {
-    expect([...API_EVENTS].sort()).toEqual(['initiate_downgrade', 'initiate_export', 'initiate_upgrade', 'resume', 'suspend']);
+    expect([...API_EVENTS].sort()).toEqual(['cancel_deletion', 'initiate_deletion', 'initiate_downgrade', 'initiate_export', 'initiate_upgrade', 'resume', 'suspend']);
   });
 
   let n = 0;
@@ -119,7 +128,7 @@ describe('allowedEvents: exactly what the API would accept now', () => {
     const probe = `truth-${(n += 1)}-probe`;
     await setUp(probe);
     const listed = (await api.request<Body>('GET', `/tenants/${probe}`)).body.allowedEvents as LifecycleEvent[];
-    expect(listed.filter((event) => !API_EVENTS.includes(event))).toEqual([]); // no event without a route (export, deletion: not yet)
+    expect(listed.filter((event) => !API_EVENTS.includes(event))).toEqual([]); // no event without a route
     for (const [i, event] of API_EVENTS.entries()) {
       const tenantId = `truth-${n}-${i}`;
       await setUp(tenantId);
@@ -175,6 +184,17 @@ describe('If-Match: honoured by every route that changes a tenant', () => {
     CancelScheduledPlanChange: { setUp: (id) => SITUATIONS['with a downgrade scheduled for the period end']?.(id) as Promise<unknown>, method: 'DELETE', path: 'scheduled-plan-change' },
     ReportUsage: { setUp: (id) => api.createTenant(id), method: 'PUT', path: 'usage', body: { usage: SMALL_USAGE } },
     StartExport: { setUp: (id) => api.createTenant(id), method: 'POST', path: 'exports', body: {} },
+    InitiateDeletion: { setUp: (id) => api.createTenant(id), method: 'POST', path: 'deletion', body: {} },
+    CancelDeletion: { setUp: (id) => SITUATIONS['soft-deleted']?.(id) as Promise<unknown>, method: 'DELETE', path: 'deletion' },
+    PlaceLegalHold: { setUp: (id) => api.createTenant(id), method: 'PUT', path: 'legal-hold', body: { reason: 'Litigation' } },
+    ReleaseLegalHold: {
+      setUp: async (id) => {
+        await api.createTenant(id);
+        expect((await api.request('PUT', `/tenants/${id}/legal-hold`, { body: { reason: 'Litigation' } })).status).toBe(200);
+      },
+      method: 'DELETE',
+      path: 'legal-hold',
+    },
   };
 
   it('should cover every route that changes a tenant, each declared in the OpenAPI document', () => {

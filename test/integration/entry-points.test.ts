@@ -22,6 +22,10 @@ import { handler as getDeletionCertificate } from '../../functions/deletion/hand
 import { QueryLeaseStore } from '../../functions/leases/query-lease-store';
 import { OperationStore } from '../../functions/operations/operation-store';
 import { handler as cancelScheduledPlanChange } from '../../functions/plan-change/handlers/cancel-scheduled-plan-change';
+import { handler as initiateDeletion } from '../../functions/deletion/handlers/initiate-deletion';
+import { handler as cancelDeletion } from '../../functions/deletion/handlers/cancel-deletion';
+import { handler as placeLegalHold } from '../../functions/deletion/handlers/place-legal-hold';
+import { handler as releaseLegalHold } from '../../functions/deletion/handlers/release-legal-hold';
 import { handler as changePlan } from '../../functions/plan-change/handlers/change-plan';
 import { handler as periodEndHandler } from '../../functions/plan-change/handlers/period-end';
 import { handler as planChangeTask } from '../../functions/workflows/handlers/workflow-task';
@@ -270,5 +274,22 @@ describe('Plan change: route, Step Functions start, Task and timeout handlers', 
     expect(result.failed).toEqual([]);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: operationId });
     expect((await tenants.get('ep-sweep')).state).toBe('downgrading');
+  });
+});
+
+describe('Deletion routes: soft delete, its cancellation, legal hold', () => {
+  it('InitiateDeletion soft-deletes, PlaceLegalHold and ReleaseLegalHold hold and release, CancelDeletion brings the tenant back', async () => {
+    await tenants.create({ tenantId: 'ep-delete', name: 'ep-delete', email: 'ep-delete@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const path = { pathParameters: { tenantId: 'ep-delete' } };
+
+    const deleted = await call(initiateDeletion, { method: 'POST', route: '/tenants/{tenantId}/deletion', ...path, body: { retentionDays: 30 } });
+    expect(deleted).toMatchObject({ status: 202, body: { state: 'deleting', deletion: { retentionDays: 30 } } });
+    const held = await call(placeLegalHold, { method: 'PUT', route: '/tenants/{tenantId}/legal-hold', ...path, body: { reason: 'Litigation' } });
+    expect(held).toMatchObject({ status: 200, body: { legalHold: { reason: 'Litigation' } } });
+    const released = await call(releaseLegalHold, { method: 'DELETE', route: '/tenants/{tenantId}/legal-hold', ...path });
+    expect(released.status).toBe(200);
+    const cancelled = await call(cancelDeletion, { method: 'DELETE', route: '/tenants/{tenantId}/deletion', ...path });
+    expect(cancelled).toMatchObject({ status: 200, body: { state: 'active' } });
+    expect((await tenants.get('ep-delete')).deletion).toBeUndefined();
   });
 });

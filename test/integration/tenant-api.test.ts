@@ -17,7 +17,7 @@ describe('HTTPS API: the suspend / resume walk-through', () => {
 
     const suspended = await api.request<Body>('POST', '/tenants/walk-acme/suspend', { body: { reason: 'Card declined' } });
     expect(suspended.status).toBe(200);
-    expect(suspended.body).toMatchObject({ state: 'suspended', version: 2, allowedEvents: ['resume', 'initiate_export'] }); // what the API accepts now (no deletion route yet)
+    expect(suspended.body).toMatchObject({ state: 'suspended', version: 2, allowedEvents: ['resume', 'initiate_export', 'initiate_deletion'] }); // what the API accepts now
     expect(suspended.headers.get('etag')).toBe('"2"');
 
     expect((await api.request<Body>('GET', '/tenants/walk-acme/access')).body).toMatchObject({ access: 'read_only', state: 'suspended' });
@@ -39,7 +39,7 @@ describe('HTTPS API: the suspend / resume walk-through', () => {
     expect(response.status).toBe(409);
     expect(response.body.error).toMatchObject({
       code: 'ILLEGAL_TRANSITION',
-      details: { currentState: 'active', event: 'resume', allowedEvents: ['initiate_upgrade', 'initiate_downgrade', 'suspend', 'initiate_export'] },
+      details: { currentState: 'active', event: 'resume', allowedEvents: ['initiate_upgrade', 'initiate_downgrade', 'suspend', 'initiate_export', 'initiate_deletion'] },
     });
   });
 

@@ -188,6 +188,37 @@ const STEPS: readonly Step[] = [
       { event: 'rollback_upgrade', reason: /1 in-flight query still holds its lease after the drain timeout of 1 s \(holders: stuck-query\)/, from: 'upgrading', to: 'active' },
     ],
   },
+  {
+    route: 'PlaceLegalHold',
+    title: 'legal hold placed',
+    send: () => api.request('PUT', `/tenants/${TENANT}/legal-hold`, { body: { reason: 'Litigation 2026-CV-118', by: 'legal@hist.example' } }),
+    status: 200,
+    adds: [{ event: 'place_legal_hold', reason: /legal@hist\.example: Litigation 2026-CV-118/, from: 'active', to: 'active' }],
+  },
+  {
+    route: 'ReleaseLegalHold',
+    title: 'legal hold released',
+    send: () => api.request('DELETE', `/tenants/${TENANT}/legal-hold`, { body: { reason: 'Case settled' } }),
+    status: 200,
+    adds: [{ event: 'release_legal_hold', reason: 'Case settled', from: 'active', to: 'active' }],
+  },
+  {
+    route: 'InitiateDeletion',
+    title: 'soft delete',
+    send: () => api.request('POST', `/tenants/${TENANT}/deletion`, { body: { retentionDays: 30, reason: 'Account closed' } }),
+    status: 202,
+    adds: [{ event: 'initiate_deletion', reason: 'Account closed', from: 'active', to: 'deleting' }],
+  },
+  {
+    route: 'CancelDeletion',
+    title: 'soft delete cancelled within retention',
+    send: () => api.request('DELETE', `/tenants/${TENANT}/deletion`, { body: { reason: 'Customer came back' } }),
+    status: 200,
+    adds: [
+      { event: 'cancel_deletion', reason: 'Customer came back', from: 'deleting', to: 'reactivating' },
+      { event: 'complete_reactivation', reason: 'Customer came back', from: 'reactivating', to: 'active' },
+    ],
+  },
 ];
 
 describe('Audit trail: every change of a tenant is in its history', () => {

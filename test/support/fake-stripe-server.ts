@@ -53,7 +53,7 @@ const meteredQuantity = (param: string) => stripeError(400, { type: 'invalid_req
 export const FAKE_PRORATION = { unusedTimeCredit: -1933, remainingTimeCharge: 6600, net: 4667 } as const;
 
 /** A Stripe example object (test/events/stripe/<kind>.json), fresh each call. */
-function example(kind: 'subscription' | 'subscription_schedule' | 'invoice' | 'credit_note'): Record<string, unknown> {
+function example(kind: 'subscription' | 'subscription_schedule' | 'invoice' | 'credit_note' | 'deleted_customer'): Record<string, unknown> {
   return JSON.parse(readFileSync(join(__dirname, '..', 'events', 'stripe', `${kind}.json`), 'utf8')) as Record<string, unknown>;
 }
 
@@ -134,6 +134,8 @@ export interface FakeSubscription {
   customer: string;
   currency: string;
   status: 'active' | 'trialing' | 'canceled';
+  /** Unix seconds; null until cancelled. */
+  canceledAt: number | null;
   itemId: string;
   priceId: string;
   quantity: number;
@@ -227,6 +229,8 @@ export class FakeStripeServer {
   readonly #schedules = new Map<string, Record<string, unknown>>();
   readonly #invoices = new Map<string, Record<string, unknown>>();
   readonly #creditNotes: Record<string, unknown>[] = [];
+  /** Customers deleted (`DELETE /v1/customers/:id`); any other customer id exists. */
+  readonly #deletedCustomers = new Set<string>();
   #sequence = 0;
 
   private constructor() {
@@ -269,6 +273,7 @@ export class FakeStripeServer {
     this.#schedules.clear();
     this.#invoices.clear();
     this.#creditNotes.length = 0;
+    this.#deletedCustomers.clear();
   }
 
   /** Forget saved idempotent answers, as Stripe does after 24 hours. */
@@ -319,6 +324,7 @@ export class FakeStripeServer {
       quantity: seed.quantity ?? 1,
       metered: seed.metered ?? false,
       status: seed.status ?? 'active',
+      canceledAt: seed.status === 'canceled' ? seed.currentPeriodStart : null,
       periodStart: seed.currentPeriodStart,
       periodEnd: seed.currentPeriodEnd,
       scheduleId: null,
@@ -395,6 +401,41 @@ export class FakeStripeServer {
     Object.assign(subscription.metadata, next.metadata);
     schedule.current_phase = { start_date: subscription.periodStart, end_date: Number(next.end_date ?? subscription.periodEnd) };
     this.seedInvoice(subscription.id);
+  }
+
+  /** Whether the customer was deleted. */
+  customerDeleted(customerId: string): boolean {
+    return this.#deletedCustomers.has(customerId);
+  }
+
+  /** Every subscription of `customerId`, in the order made. */
+  subscriptionsOf(customerId: string): readonly Readonly<FakeSubscription>[] {
+    return [...this.#subscriptions.values()].filter((subscription) => subscription.customer === customerId);
+  }
+
+  /**
+   * Cancel now, as `DELETE /v1/subscriptions/:id` does: `prorate` credits the unused time, `invoice_now` puts it on
+   * a final invoice at once; a schedule managing the subscription is cancelled with it.
+   */
+  #cancel(subscription: FakeSubscription, options: { prorate: boolean; invoiceNow: boolean }): void {
+    subscription.status = 'canceled';
+    subscription.canceledAt = Math.floor(Date.now() / 1000);
+    const schedule = subscription.scheduleId ? this.#schedules.get(subscription.scheduleId) : undefined;
+    if (schedule) Object.assign(schedule, { status: 'canceled', canceled_at: subscription.canceledAt });
+    subscription.scheduleId = null;
+    if (options.prorate && options.invoiceNow) {
+      const amount = FAKE_PRORATION.unusedTimeCredit * subscription.quantity;
+      const line = { id: this.#id('il'), object: 'line_item', description: `Unused time on ${subscription.quantity} × ${subscription.priceId}`, amount, currency: subscription.currency, quantity: subscription.quantity };
+      const invoice = this.#newInvoice(subscription, {
+        billing_reason: 'subscription_cycle',
+        status: 'paid',
+        total: amount,
+        amount_due: 0,
+        amount_paid: 0,
+        lines: { object: 'list', has_more: false, data: [line] },
+      });
+      subscription.latestInvoiceId = invoice.id as string;
+    }
   }
 
   /** The fake's view of a subscription (current price, schedule, metadata). */
@@ -522,8 +563,8 @@ export class FakeStripeServer {
       latest_invoice: invoice && expand.includes('latest_invoice') ? (this.#invoices.get(invoice) ?? invoice) : invoice,
       cancel_at: null,
       cancel_at_period_end: false,
-      canceled_at: null,
-      ended_at: null,
+      canceled_at: subscription.canceledAt,
+      ended_at: subscription.canceledAt,
       pending_update: null,
       discounts: settings.discounts,
       default_tax_rates: settings.default_tax_rates.map(taxRate),
@@ -679,6 +720,44 @@ export class FakeStripeServer {
     const subscriptionOr404 = (id: string) => this.#subscriptions.get(id);
     const scheduleOr404 = (id: string) => this.#schedules.get(id);
     return [
+      // Create a subscription (https://docs.stripe.com/api/subscriptions/create): one item, a month from now.
+      compile('POST', '/v1/subscriptions', (request) => {
+        const customer = String(request.body.customer);
+        if (this.#deletedCustomers.has(customer)) return notFound(`No such customer: '${customer}'`);
+        const [item] = (request.body.items ?? []) as Form[];
+        if (!item?.price) return stripeError(400, { type: 'invalid_request_error', param: 'items', message: 'Missing required param: items.' });
+        const now = Math.floor(Date.now() / 1000);
+        const id = this.#id('sub');
+        this.seedSubscription({
+          id,
+          itemId: this.#id('si'),
+          priceId: String(item.price),
+          customerId: customer,
+          quantity: item.quantity === undefined ? 1 : Number(item.quantity),
+          currentPeriodStart: now,
+          currentPeriodEnd: now + 30 * 86_400,
+          metadata: (request.body.metadata ?? {}) as Record<string, string>,
+        });
+        return { body: this.#subscriptionObject(this.#subscriptions.get(id) as FakeSubscription) };
+      }),
+      // Cancel a subscription now (https://docs.stripe.com/api/subscriptions/cancel).
+      compile('DELETE', '/v1/subscriptions/:id', (request, { id }) => {
+        const subscription = subscriptionOr404(id as string);
+        if (!subscription) return notFound(`No such subscription: '${id}'`);
+        if (subscription.status === 'canceled') return stripeError(400, { type: 'invalid_request_error', message: `A canceled subscription can't be canceled again: '${subscription.id}'.` });
+        this.#cancel(subscription, { prorate: asBoolean(request.body.prorate) === true, invoiceNow: asBoolean(request.body.invoice_now) === true });
+        return { body: this.#subscriptionObject(subscription) };
+      }),
+      // Delete a customer (https://docs.stripe.com/api/customers/delete): its subscriptions are cancelled at once.
+      compile('DELETE', '/v1/customers/:id', (_request, { id }) => {
+        const customer = id as string;
+        if (this.#deletedCustomers.has(customer)) return notFound(`No such customer: '${customer}'`);
+        this.#deletedCustomers.add(customer);
+        for (const subscription of this.#subscriptions.values()) {
+          if (subscription.customer === customer && subscription.status !== 'canceled') this.#cancel(subscription, { prorate: false, invoiceNow: false });
+        }
+        return { body: { ...example('deleted_customer'), id: customer } };
+      }),
       compile('GET', '/v1/subscriptions/:id', (request, { id }) => {
         const subscription = subscriptionOr404(id as string);
         return subscription ? { body: this.#subscriptionObject(subscription, request.body.expand as unknown[]) } : notFound(`No such subscription: '${id}'`);

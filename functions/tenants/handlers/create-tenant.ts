@@ -13,7 +13,7 @@ function newTenantId(): string {
 export const handler = apiRoute({ routeId: 'CreateTenant', access: 'operator', body: createTenantBodySchema, idempotent: true }, async ({ body, principal }) => {
   const tenantId = body.tenantId ?? newTenantId();
   const tenant = await tenantStore().create(
-    { tenantId, name: body.name, email: body.email, plan: body.plan, usage: body.usage, ...(body.billing ? { billing: body.billing } : {}) },
+    { tenantId, name: body.name, email: body.email, plan: body.plan, usage: body.usage, ...(body.billing ? { billing: body.billing } : {}), ...(body.gdpr === undefined ? {} : { gdpr: body.gdpr }) },
     { actor: principal.subject, reason: body.reason ?? 'Tenant created', operationId: `create-${randomUUID()}` },
   );
   return jsonResponse(201, tenantView(tenant), { location: `/tenants/${tenantId}`, etag: `"${tenant.version}"` });

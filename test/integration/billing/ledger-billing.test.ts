@@ -268,3 +268,32 @@ describe('Class: LedgerBilling', () => {
     });
   });
 });
+
+describe('LedgerBilling: the customer lifecycle (deletion)', () => {
+  const lifecycle = (tenantId: string, idempotencyKey: string) => ({ tenantId, plan: 'starter' as const, idempotencyKey });
+
+  it('should record cancel, restore and the customer deletion as history, each once, charging nothing', async () => {
+    expect(await ledger.cancelSubscription(lifecycle('lc-a', 'del-1'))).toEqual({ cancelled: true, references: { ledgerEntry: 'LEDGER#del-1#subscription_cancelled', ledgerKind: 'subscription_cancelled' } });
+    // A retry of the same request answers the same; another request finds billing already stopped.
+    expect((await ledger.cancelSubscription(lifecycle('lc-a', 'del-1'))).cancelled).toBe(true);
+    expect(await ledger.cancelSubscription(lifecycle('lc-a', 'del-2'))).toEqual({ cancelled: false, references: {} });
+
+    expect(await ledger.restoreSubscription(lifecycle('lc-a', 'del-1'))).toBeUndefined();
+    await ledger.restoreSubscription(lifecycle('lc-a', 'del-1')); // nothing cancelled any more: nothing recorded
+    expect(await ledger.deleteCustomer(lifecycle('lc-a', 'hard-1'))).toEqual({ deleted: true });
+    expect(await ledger.deleteCustomer(lifecycle('lc-a', 'hard-2'))).toEqual({ deleted: false });
+
+    const entries = await ledger.ledgerEntries('lc-a');
+    expect(entries.map((entry) => entry.kind).sort()).toEqual(['customer_deleted', 'subscription_cancelled', 'subscription_restored']);
+    expect(entries.every((entry) => entry.amount === 0 && entry.fromPlan === 'starter')).toBe(true);
+    expect(await ledger.balance('lc-a')).toBe(0);
+    const history = await ledger.listInvoices({ tenantId: 'lc-a', limit: 10 });
+    expect(history.invoices.map((invoice) => invoice.description)).toEqual(expect.arrayContaining([expect.stringContaining('cancelled: tenant soft-deleted')]));
+  });
+
+  it('should stop billing again after a restore (cancel, restore, cancel)', async () => {
+    await ledger.cancelSubscription(lifecycle('lc-b', 'del-1'));
+    await ledger.restoreSubscription(lifecycle('lc-b', 'del-1'));
+    expect((await ledger.cancelSubscription(lifecycle('lc-b', 'del-2'))).cancelled).toBe(true);
+  });
+});

@@ -18,6 +18,6 @@ describe('IllegalTransitionError message', () => {
   it('should list the events the API accepts now otherwise', () => {
     const refusal = refusalOf({ tenantId: 'paused-corp', state: 'suspended', plan: 'starter', usage: EMPTY_USAGE }, 'suspend');
 
-    expect(refusal?.message).toBe("Event 'suspend' is not allowed while the tenant is 'suspended'. Allowed from 'suspended': resume, initiate_export.");
+    expect(refusal?.message).toBe("Event 'suspend' is not allowed while the tenant is 'suspended'. Allowed from 'suspended': resume, initiate_export, initiate_deletion.");
   });
 });

@@ -1,0 +1,27 @@
+/** deletionAfterHoldRelease: when a soft-deleted tenant's hard delete runs once its legal hold is released. */
+import { deletionAfterHoldRelease, deletionSchedule, windowPosition } from '../../../functions/deletion/deletion-policy';
+
+const DELETION = deletionSchedule({ tenantId: 'held-corp', requestedAt: new Date('2026-01-01T00:00:00Z'), requestedBy: 'op', retentionDays: 30 });
+
+describe('deletionAfterHoldRelease', () => {
+  it('should keep the record and run at the deadline when released before it', () => {
+    expect(deletionAfterHoldRelease(DELETION, new Date('2026-01-20T00:00:00Z'))).toEqual({ deletion: DELETION, hardDeleteAt: new Date(DELETION.deadline) });
+  });
+
+  it('should run now, with the window moved to now ± the tolerance, when released after the deadline: the deletion is due, not late', () => {
+    const now = new Date('2026-03-05T12:00:00.400Z');
+
+    const { deletion, hardDeleteAt } = deletionAfterHoldRelease(DELETION, now);
+
+    expect(hardDeleteAt).toEqual(new Date('2026-03-05T12:00:00Z'));
+    expect(deletion).toEqual({ ...DELETION, window: { opensAt: '2026-03-05T11:00:00.000Z', closesAt: '2026-03-05T13:00:00.000Z' } });
+    expect(windowPosition(deletion, now)).toEqual({ position: 'due' });
+    expect(windowPosition(DELETION, now).position).toBe('late'); // what the hold would have looked like unmoved
+  });
+
+  it('should keep a custom tolerance', () => {
+    const tight = deletionSchedule({ tenantId: 'held-corp', requestedAt: new Date('2026-01-01T00:00:00Z'), requestedBy: 'op', retentionDays: 30, toleranceSeconds: 600 });
+    const { deletion } = deletionAfterHoldRelease(tight, new Date('2026-02-10T00:00:00Z'));
+    expect(deletion.window).toEqual({ opensAt: '2026-02-09T23:50:00.000Z', closesAt: '2026-02-10T00:10:00.000Z' });
+  });
+});
