@@ -372,6 +372,8 @@ describe('Class: TenantLifecycleStack', () => {
         [hardDeleteOf(stack).taskFunction, 900],
         [hardDeleteOf(stack).timeoutFunction, 150],
         ...[...hardDeleteOf(stack).scheduleTargetFunctions.values()].map((target) => [target, 60] as const),
+        // A pass over every soft-deleted tenant (schedules checked 8 at a time).
+        [stack.deletionSweeper.sweeperFunction, 600],
       ]);
       for (const handler of allFunctions(stack)) {
         // Act
