@@ -40,6 +40,11 @@ export interface DeletionSchedule {
   readonly window: { readonly opensAt: string; readonly closesAt: string };
   /** The names of the two one-shot schedules (deletionScheduleNames). */
   readonly schedules: { readonly hardDelete: string; readonly enforcement: string };
+  /**
+   * When this soft delete's missed window was recorded as a compliance violation: one violation per soft delete,
+   * however many late runs (the sweeper restarts a failing hard delete every pass) it takes to finish.
+   */
+  readonly violationRecordedAt?: string;
 }
 
 /** A legal hold (`Tenant.legalHold`): while it is set, the hard delete does not run. */

@@ -16,7 +16,7 @@ import type { BillingPort } from '../billing/billing-port';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 import { OperationOwnershipError, VersionConflictError } from '../tenants/errors';
-import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type AuditEntry, type ComplianceViolation, type Tenant, type TenantStore } from '../tenants/tenant-store';
+import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type ComplianceViolation, type Tenant, type TenantStore } from '../tenants/tenant-store';
 import { OperationSupersededError, guardContention } from '../workflows/errors';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { certificateItem, sealCertificate, type CertificateLegalHold, type CertificateSource, type DeletionCertificate } from './deletion-certificate';
@@ -155,12 +155,6 @@ async function stop(deps: HardDeleteDependencies, input: HardDeleteInput, stoppe
   return { proceed: false, sources: [], stopped };
 }
 
-/** Whether this run already recorded its violation (a begin retried after the violation was written). */
-async function violationRecorded(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<boolean> {
-  const page = await deps.tenants.history(input.tenantId, { limit: 3 });
-  return page.items.some((entry: AuditEntry) => entry.event === CHANGE_EVENTS.complianceViolation && entry.operationId === input.operationId);
-}
-
 /**
  * Decide whether this firing may delete, and if so claim the tenant. Nothing to do when the tenant is not
  * `deleting` (deleted already: a second firing; cancelled; gone) or is deleting under another soft delete, or
@@ -206,7 +200,8 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
   }
   const context = { actor: actorOf(input), operationId: input.operationId };
   let current: Tenant = tenant;
-  if (position.position === 'late' && input.trigger !== 'hold-released' && !(await violationRecorded(deps, input))) {
+  // One violation per soft delete: a retried begin, or the sweeper's next run after a failed one, finds it recorded.
+  if (position.position === 'late' && input.trigger !== 'hold-released' && deletion.violationRecordedAt === undefined) {
     const violation: ComplianceViolation = {
       kind: 'hard_delete_late',
       dueBy: deletion.window.closesAt,
@@ -214,7 +209,10 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
       latenessSeconds: position.latenessSeconds,
       detectedBy: detectedBy(input.trigger),
     };
-    current = await deps.tenants.recordChange(current, CHANGE_EVENTS.complianceViolation, { ...context, reason: `Hard delete ran ${position.latenessSeconds} s after its window closed (${deletion.window.closesAt}).` }, { violation });
+    current = await deps.tenants.recordChange(current, CHANGE_EVENTS.complianceViolation, { ...context, reason: `Hard delete ran ${position.latenessSeconds} s after its window closed (${deletion.window.closesAt}).` }, {
+      violation,
+      set: { deletion: { ...deletion, violationRecordedAt: violation.detectedAt } },
+    });
     logger.warn('Hard delete is late: compliance violation recorded', { violation });
   }
   await deps.tenants.recordChange(current, CHANGE_EVENTS.startHardDelete, { ...context, reason: `Hard delete (${input.trigger}) of the soft delete of ${deletion.requestedAt}.` }, {

@@ -1,10 +1,11 @@
 /**
  * Bring a table kept in the local stack's data folder by an older version up to the key design of
- * functions/tenants/tenant-table.ts: add the indexes it lacks (UpdateTable, one at a time as DynamoDB requires),
- * and put `ownerTenantId` on the items of partitions of their own written before the byTenant index existed
- * (operations by their `tenantId`, local schedules by their payload's), so export and hard delete find them.
+ * functions/tenants/tenant-table.ts: put `ownerTenantId` on the items of partitions of their own written before
+ * the byTenant index existed (operations by their `tenantId`, local schedules by their payload's), so export and
+ * hard delete find them, then add the indexes it lacks (UpdateTable, one at a time as DynamoDB requires).
  * Local only: on AWS, CloudFormation adds the index (see README, "Upgrading").
  */
+import { performance } from 'node:perf_hooks';
 import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BY_TENANT_INDEX, createTableInput } from '../../functions/tenants/tenant-table';
@@ -16,14 +17,6 @@ export interface MigrationResult {
 }
 
 export async function migrateTable(client: DynamoDBDocumentClient, tableName: string): Promise<MigrationResult> {
-  const wanted = createTableInput(tableName);
-  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
-  const indexesAdded: string[] = [];
-  for (const index of wanted.GlobalSecondaryIndexes.filter((candidate) => !present.has(candidate.IndexName))) {
-    await client.send(new UpdateTableCommand({ TableName: tableName, AttributeDefinitions: wanted.AttributeDefinitions, GlobalSecondaryIndexUpdates: [{ Create: index }] }));
-    indexesAdded.push(index.IndexName);
-  }
   let itemsOwned = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -52,5 +45,28 @@ export async function migrateTable(client: DynamoDBDocumentClient, tableName: st
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+  // Indexes after the owners: DynamoDB fills a new index from the items as they are (DynamoDB Local fails
+  // writes made while an index it was just given is still being built), then it is used only once ACTIVE.
+  const wanted = createTableInput(tableName);
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const indexesAdded: string[] = [];
+  for (const index of wanted.GlobalSecondaryIndexes.filter((candidate) => !present.has(candidate.IndexName))) {
+    await client.send(new UpdateTableCommand({ TableName: tableName, AttributeDefinitions: wanted.AttributeDefinitions, GlobalSecondaryIndexUpdates: [{ Create: index }] }));
+    await untilActive(client, tableName, index.IndexName);
+    indexesAdded.push(index.IndexName);
+  }
   return { indexesAdded, itemsOwned };
+}
+
+/** Wait (up to 60 s) until the table's index `indexName` is ACTIVE. */
+async function untilActive(client: DynamoDBDocumentClient, tableName: string, indexName: string): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const status = Table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === indexName)?.IndexStatus;
+    if (status === 'ACTIVE') return;
+    if (performance.now() - started > 60_000) throw new Error(`Index '${indexName}' of table '${tableName}' is still ${status ?? 'missing'} after 60 s.`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -357,4 +357,27 @@ describe('residual data (the course\'s failure 3)', () => {
     await fire('stuck-co', deletion, 'enforcement-check');
     expect((await tenants.get('stuck-co')).state).toBe('deleted');
   });
+
+  it('should record one violation per soft delete however many late runs it takes (the sweeper restarting a failing hard delete each pass)', async () => {
+    now = new Date('2027-07-01T09:00:00.000Z');
+    await seed('relapse-co');
+    const deletion = await softDelete('relapse-co');
+    const closes = Date.parse(deletion.window.closesAt);
+    straggler('relapse-co', null);
+    now = new Date(closes + 3600_000);
+    const first = await fire('relapse-co', deletion, 'sweeper');
+    expect(await operations.get(first.operationId)).toMatchObject({ status: 'failed' });
+    now = new Date(closes + 2 * 3600_000);
+    await fire('relapse-co', deletion, 'sweeper');
+    faults = undefined;
+    now = new Date(closes + 3 * 3600_000);
+    await fire('relapse-co', deletion, 'sweeper');
+
+    expect((await tenants.get('relapse-co')).state).toBe('deleted');
+    const history = await tenants.history('relapse-co', { limit: 100 });
+    expect(history.items.filter((entry) => entry.event === CHANGE_EVENTS.failHardDelete)).toHaveLength(2);
+    expect(history.items.filter((entry) => entry.event === CHANGE_EVENTS.complianceViolation).map((entry) => entry.violation)).toEqual([
+      { kind: 'hard_delete_late', dueBy: deletion.window.closesAt, detectedAt: new Date(closes + 3600_000).toISOString(), latenessSeconds: 3600, detectedBy: 'sweeper' },
+    ]);
+  });
 });

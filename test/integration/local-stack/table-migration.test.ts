@@ -42,7 +42,7 @@ it('should add the byTenant index and give the older operations and schedules th
   expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [BY_TENANT_INDEX.name], itemsOwned: 3 });
 
   expect((await operations.exportPage('acme', null, 10)).records).toEqual([expect.objectContaining({ operationId: 'op-1', tenantId: 'acme' })]);
-  expect(await operations.verifyPurged('acme')).toEqual({ remaining: 2 }); // op-1 and its tenant's pending schedule
+  expect(await operations.verifyPurged('acme')).toEqual({ remaining: 2, retained: 0 }); // op-1 and its tenant's pending schedule
   expect(await operations.count('acme-eu')).toBe(1);
   expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [], itemsOwned: 0 });
 });
