@@ -1,8 +1,9 @@
 /**
- * The local stack of `npm start -- --clock=simulated`, run in this process: README.md's clock walk-through run as
+ * The local stack of `npm start -- --clock=simulated`, run in this process: README.md's clock walk-throughs run as
  * written (a period-end downgrade scheduled, the clock moved past the period end, the downgrade fired at once and
- * completed), the sweepers run at the moved time (a lost schedule caught by the advance), and the wall clock back
- * once the stack stops. DynamoDB
+ * completed; a soft delete moved past its deadline, the hard delete fired, the tenant a tombstone with its
+ * certificate; a legal hold that stops the firing, then its release and the delete), the sweepers run at the moved
+ * time (a lost schedule caught by the advance), and the wall clock back once the stack stops. DynamoDB
  * Local and the S3 server are the stack's own (free ports, a temporary folder), stopped in afterAll.
  */
 import { execFile } from 'node:child_process';
@@ -16,6 +17,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as clock from '../../../functions/shared/clock';
 import { LOCAL_TABLE_NAME } from '../../../infra/local/local-settings';
+import { certificateHash, type DeletionCertificate } from '../../../functions/deletion/deletion-certificate';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'clock-walkthrough-'));
@@ -49,6 +51,17 @@ async function runInOneShell(steps: readonly Step[], env: NodeJS.ProcessEnv): Pr
   return stdout.split(`${marker}\n`).slice(0, steps.length);
 }
 
+/** Run README.md's walk-through `name` in one shell with the banner's variables; every `#=>` must be in its step's output. */
+async function runWalkthrough(name: string): Promise<void> {
+  const walkthrough = clockWalkthroughs().find((candidate) => candidate.name === name);
+  expect(walkthrough?.steps.filter((step) => step.expected !== undefined).length).toBeGreaterThanOrEqual(5);
+  const steps = walkthrough?.steps ?? [];
+  const outputs = await runInOneShell(steps, { ...process.env, API: stack?.url, TOKEN: stack?.tokens.operator, ACME_TOKEN: stack?.tokens.acme });
+  steps.forEach((step, i) => {
+    if (step.expected !== undefined) expect({ name, command: step.command, output: outputs[i] }).toEqual({ name, command: step.command, output: expect.stringContaining(step.expected) });
+  });
+}
+
 async function get(path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${stack?.url}${path}`, { headers: { authorization: `Bearer ${stack?.tokens.operator}` } });
   return (await response.json()) as Record<string, unknown>;
@@ -70,17 +83,12 @@ describe('npm start -- --clock=simulated', () => {
     expect(lines.join('\n')).toContain('Clock            simulated: curl -s -X POST "$API/_local/clock"');
   });
 
+  it('should find every clock walk-through of README.md: the downgrade, the deletion and the legal hold', () => {
+    expect(clockWalkthroughs().map(({ name }) => name)).toEqual(['clock-walkthrough', 'clock-walkthrough-deletion', 'clock-walkthrough-legal-hold']);
+  });
+
   it("should run README.md's clock walk-through as written: the period-end downgrade fires on the advance and completes", async () => {
-    const walkthroughs = clockWalkthroughs();
-    expect(walkthroughs.map(({ name }) => name)).toContain('clock-walkthrough');
-    const env = { ...process.env, API: stack?.url, TOKEN: stack?.tokens.operator, ACME_TOKEN: stack?.tokens.acme };
-    for (const { name, steps } of walkthroughs) {
-      expect(steps.filter((step) => step.expected !== undefined).length).toBeGreaterThanOrEqual(5);
-      const outputs = await runInOneShell(steps, env);
-      steps.forEach((step, i) => {
-        if (step.expected !== undefined) expect({ name, command: step.command, output: outputs[i] }).toEqual({ name, command: step.command, output: expect.stringContaining(step.expected) });
-      });
-    }
+    await runWalkthrough('clock-walkthrough');
     // What the walk-through showed, checked on the stack itself: the tenant downgraded, its operation succeeded
     // with the billing period reached, on the moved clock.
     const tenant = await get('/tenants/acme-corp');
@@ -92,6 +100,40 @@ describe('npm start -- --clock=simulated', () => {
     const reading = await get('/_local/clock');
     expect(reading.simulated).toBe(true);
     expect(Date.parse(reading.now as string)).toBeGreaterThan(Date.parse(operation.effectiveAt as string));
+    expect(errors).toEqual([]);
+  }, 150_000);
+
+  it("should run README.md's deletion walk-through as written: the hard delete fires at the deadline and leaves the tombstone and a certificate", async () => {
+    await runWalkthrough('clock-walkthrough-deletion');
+    // Checked on the stack: a tombstone (no name, email, plan or usage left), a certificate whose sha256 is its own
+    // content's, written on time by the deadline's firing, every source verified empty, and the documents gone.
+    const tombstone = await get('/tenants/techstart-inc');
+    expect(tombstone).toMatchObject({ state: 'deleted', deletionCertificateId: expect.any(String) });
+    const certificate = (await get('/tenants/techstart-inc/deletion-certificate')) as unknown as DeletionCertificate;
+    expect(Object.keys(tombstone).filter((key) => key !== 'allowedEvents').sort()).toEqual([...certificate.tombstoneFields].sort());
+    expect(certificate.tombstoneFields).not.toEqual(expect.arrayContaining(['name']));
+    expect(certificate.certificateId).toBe(tombstone.deletionCertificateId);
+    expect(certificate.sha256).toBe(certificateHash(certificate));
+    expect(certificate).toMatchObject({ trigger: { kind: 'deadline' }, timeliness: { onTime: true }, billingCustomer: { deleted: true } });
+    expect(certificate.sources.map((source) => source.verification.result).every((result) => result === 'empty')).toBe(true);
+    expect(certificate.sources.find((source) => source.source === 'documents')).toMatchObject({ before: 3, deleted: 3 });
+    expect(Date.parse(certificate.completedAt)).toBeGreaterThanOrEqual(Date.parse(certificate.window.opensAt));
+    expect(Date.parse(certificate.completedAt)).toBeLessThanOrEqual(Date.parse(certificate.window.closesAt));
+    expect(lines.some((line) => line.startsWith(`workflow hard-delete ${certificate.operationId} tenant=techstart-inc succeeded`))).toBe(true);
+    expect(errors).toEqual([]);
+  }, 150_000);
+
+  it("should run README.md's legal-hold walk-through as written: the held firing deletes nothing, the release deletes", async () => {
+    await runWalkthrough('clock-walkthrough-legal-hold');
+    const certificate = (await get('/tenants/suspended-co/deletion-certificate')) as unknown as DeletionCertificate;
+    expect(certificate.sha256).toBe(certificateHash(certificate));
+    expect(certificate.legalHolds).toEqual([
+      expect.objectContaining({ event: 'place_legal_hold', reason: expect.stringContaining('litigation hold: case 2026-114') }),
+      expect.objectContaining({ event: 'release_legal_hold', reason: 'case settled' }),
+    ]);
+    expect(lines.some((line) => /^workflow hard-delete \S+ tenant=suspended-co cancelled cause=LEGAL_HOLD/.test(line))).toBe(true);
+    const history = (await get('/tenants/suspended-co/history?limit=4')).items as Array<{ event: string }>;
+    expect(history.map(({ event }) => event)).toEqual(['complete_deletion', 'start_hard_delete', 'release_legal_hold', 'place_legal_hold']);
     expect(errors).toEqual([]);
   }, 150_000);
 

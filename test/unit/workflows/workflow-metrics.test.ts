@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { TRANSITIONS_METRIC } from '../../../functions/tenants/tenant-store';
+import { COMPLIANCE_VIOLATIONS_METRIC, TRANSITIONS_METRIC } from '../../../functions/tenants/tenant-store';
+import { HARD_DELETE_WORKFLOW } from '../../../functions/deletion/hard-delete-definition';
+import { DELETION_SWEEP_METRICS } from '../../../functions/deletion/sweep-deletions';
 import { DUE_SOON_SECONDS, WORKFLOW_METRICS, nearDueCounts, oldestUnfinishedAges, workflowDurationMs } from '../../../functions/workflows/workflow-metrics';
 
 describe('Function: workflowDurationMs', () => {
@@ -61,6 +63,8 @@ describe("README's metrics table", () => {
   it('should list every metric the functions emit', () => {
     const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
     const listed = [...readme.matchAll(/^\| `(\w+)` \| (?:Count|Milliseconds|Seconds)/gm)].map((match) => match[1]);
-    expect(listed.sort()).toEqual([TRANSITIONS_METRIC, 'TransitionLatency', ...Object.values(WORKFLOW_METRICS)].sort());
+    expect(listed.sort()).toEqual(
+      [TRANSITIONS_METRIC, 'TransitionLatency', ...Object.values(WORKFLOW_METRICS), COMPLIANCE_VIOLATIONS_METRIC, HARD_DELETE_WORKFLOW.failureAlarm.metric, ...Object.values(DELETION_SWEEP_METRICS)].sort(),
+    );
   });
 });
