@@ -45,6 +45,11 @@ export interface DeletionSchedule {
    * however many late runs (the sweeper restarts a failing hard delete every pass) it takes to finish.
    */
   readonly violationRecordedAt?: string;
+  /**
+   * When a hard delete first claimed this soft delete, and which: from then on data may be gone (a hard delete may
+   * run from the window's opening, an hour before the deadline, and fail half-way), so it can no longer be cancelled.
+   */
+  readonly erasureStarted?: { readonly at: string; readonly operationId: string };
 }
 
 /** A legal hold (`Tenant.legalHold`): while it is set, the hard delete does not run. */

@@ -156,6 +156,15 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
   if (!canTransition(tenant.state, 'cancel_deletion') || !deletion) {
     throw new DeletionRequestError('NOT_DELETING', `Tenant '${tenantId}' is '${tenant.state}', not soft-deleted: there is no deletion to cancel.`, { tenantId, currentState: tenant.state });
   }
+  if (deletion.erasureStarted) {
+    // Possible before the deadline: a hard delete may run from the window's opening; one that failed half-way leaves the tenant `deleting` with part of its data gone.
+    const { at, operationId } = deletion.erasureStarted;
+    throw new DeletionRequestError(
+      'ERASURE_STARTED',
+      `The hard delete of tenant '${tenantId}' began purging its data at ${at} (operation ${operationId}): part of it may be gone, so the deletion can no longer be cancelled; the purge is finished by ${deletion.window.closesAt} or, if it failed, by its next run.`,
+      { tenantId, operationId, erasureStartedAt: at, deadline: deletion.deadline, window: deletion.window },
+    );
+  }
   if (tenant.operationId) throw new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
   if (!withinRetention(deletion, nowOf(deps))) {
     throw new DeletionRequestError(

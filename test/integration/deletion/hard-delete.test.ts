@@ -18,6 +18,7 @@ import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { canonicalJson, findCertificate, type DeletionCertificate } from '../../../functions/deletion/deletion-certificate';
 import { deletionSchedule, type DeletionSchedule } from '../../../functions/deletion/deletion-policy';
 import { armDeletionSchedules } from '../../../functions/deletion/deletion-schedules';
+import { cancelDeletion } from '../../../functions/deletion/soft-delete';
 import type { HardDeleteInput, HardDeleteTrigger } from '../../../functions/deletion/hard-delete-definition';
 import { LEGAL_HOLD_RECHECK_SECONDS } from '../../../functions/deletion/hard-delete-steps';
 import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
@@ -305,6 +306,32 @@ describe('a legal hold', () => {
     expect(await operations.get(input.operationId)).toMatchObject({ status: 'cancelled', error: { code: 'LEGAL_HOLD' } });
     expect((await tenants.history('held-co', { limit: 10 })).items.map((entry) => entry.event)).not.toContain(CHANGE_EVENTS.complianceViolation);
     expect((await scheduler.find(deletion.schedules.hardDelete))?.at.getTime()).toBe(Math.floor((now.getTime() + LEGAL_HOLD_RECHECK_SECONDS * 1000) / 1000) * 1000);
+  });
+});
+
+describe('a hard delete that began in the window before the deadline, then failed', () => {
+  it('should refuse to cancel the soft delete (its data is partly gone) and say when the purge began, changing nothing', async () => {
+    now = new Date('2027-08-01T09:00:00.000Z');
+    await seed('window-co');
+    const deletion = await softDelete('window-co');
+    // Inside the window, before the deadline: a delivery re-armed at the window's opening runs here.
+    now = new Date(Date.parse(deletion.window.opensAt) + 10 * 60_000);
+    faults = async (state, phase, _input, event) => {
+      if (event?.source === 'documents' && state === 'Verify' && phase === 'before') await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tenants/window-co/late.txt', Body: 'late' }));
+    };
+    const input = await fire('window-co', deletion);
+    faults = undefined;
+    const failed = await tenants.get('window-co');
+    expect(failed).toMatchObject({ state: 'deleting' });
+    expect(await documentKeys('window-co')).toEqual(['tenants/window-co/late.txt']); // the seeded documents are gone
+
+    now = new Date(now.getTime() + 60_000); // still within retention
+    await expect(cancelDeletion(ports, 'window-co', { actor: 'operator:test' })).rejects.toMatchObject({
+      code: 'ERASURE_STARTED',
+      message: expect.stringContaining(`operation ${input.operationId}`),
+      details: { tenantId: 'window-co', operationId: input.operationId },
+    });
+    expect(await tenants.get('window-co')).toEqual(failed);
   });
 });
 
