@@ -82,8 +82,11 @@ export function retentionDaysFor(requested: number | undefined, tenant: { readon
     throw new RetentionPolicyError(`retentionDays must be a whole number of days from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}; got ${String(requested)}.`);
   }
   if (tenant.gdpr && days > GDPR_MAX_RETENTION_DAYS) {
+    // Name what may be sent: the GDPR cap is also the floor today, so "30 or fewer" would invite a 29 that is refused.
+    const allowed = MIN_RETENTION_DAYS === GDPR_MAX_RETENTION_DAYS ? `${GDPR_MAX_RETENTION_DAYS} days` : `${MIN_RETENTION_DAYS} to ${GDPR_MAX_RETENTION_DAYS} days`;
+    const orDefault = DEFAULT_RETENTION_DAYS <= GDPR_MAX_RETENTION_DAYS ? `, or leave retentionDays out (the default, ${DEFAULT_RETENTION_DAYS} days)` : '';
     throw new RetentionPolicyError(
-      `This tenant is flagged GDPR: its data must be erased within ${GDPR_MAX_RETENTION_DAYS} days of the request (GDPR Art. 17(1), Art. 12(3)); ask for ${GDPR_MAX_RETENTION_DAYS} days or fewer (got ${days}).`,
+      `This tenant is flagged GDPR: its data must be erased within ${GDPR_MAX_RETENTION_DAYS} days of the request (GDPR Art. 17(1), Art. 12(3)); ask for ${allowed}${orDefault} (got ${days}).`,
     );
   }
   return days;

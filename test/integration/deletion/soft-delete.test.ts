@@ -80,7 +80,8 @@ describe('POST /tenants/{id}/deletion: retention', () => {
 
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({ code: 'INVALID_RETENTION', message: expect.stringContaining('flagged GDPR') });
-    expect(refused.body.error?.message).toContain('30 days or fewer (got 40)');
+    // What to send: the only retention allowed (30 is also the floor), or none for the default; never '30 or fewer', which 29 would contradict.
+    expect(refused.body.error?.message).toContain('ask for 30 days, or leave retentionDays out (the default, 30 days) (got 40)');
     expect(await api.tableSnapshot()).toEqual(before);
     expect(await schedulesOf('gdpr-co')).toEqual({ hardDelete: undefined, enforcement: undefined });
   });
