@@ -108,7 +108,12 @@ export function deletionScheduleNames(tenantId: string): DeletionSchedule['sched
   return { hardDelete: scheduleName('hard-delete', tenantId), enforcement: scheduleName('deletion-check', tenantId) };
 }
 
-/** The soft delete's record for a request made at `requestedAt` with `retentionDays` (from retentionDaysFor). */
+/**
+ * The soft delete's record for a request made at `requestedAt` with `retentionDays` (from retentionDaysFor).
+ * `requestedAt` keeps its milliseconds: it is the soft delete's identity (its billing idempotency keys, the hard
+ * delete's firings), and a soft delete cancelled and made again within one second is another one. The deadline is
+ * rounded up to the second (one-time schedules' `at(...)` has no finer precision), so it is never early.
+ */
 export function deletionSchedule(input: {
   readonly tenantId: string;
   readonly requestedAt: Date;
@@ -118,8 +123,8 @@ export function deletionSchedule(input: {
   readonly toleranceSeconds?: number;
 }): DeletionSchedule {
   const tolerance = (input.toleranceSeconds ?? DEFAULT_ENFORCEMENT_TOLERANCE_SECONDS) * 1000;
-  const requestedAt = new Date(Math.floor(input.requestedAt.getTime() / 1000) * 1000);
-  const deadline = new Date(requestedAt.getTime() + input.retentionDays * DAY_SECONDS * 1000);
+  const requestedAt = input.requestedAt;
+  const deadline = new Date(Math.ceil((requestedAt.getTime() + input.retentionDays * DAY_SECONDS * 1000) / 1000) * 1000);
   return {
     requestedAt: requestedAt.toISOString(),
     requestedBy: input.requestedBy,

@@ -109,7 +109,8 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     const deletion = accepted.body.deletion as DeletionSchedule;
     expect(accepted.body).toMatchObject({ state: 'deleting', allowedEvents: ['cancel_deletion'] });
     expect(deletion).toMatchObject({ retentionDays: 45, requestedBy: 'operator@test', reason: 'Customer closed the account', schedules: deletionScheduleNames('soft-active') });
-    expect(Date.parse(deletion.deadline) - Date.parse(deletion.requestedAt)).toBe(45 * DAY_MS);
+    // 45 days after the request, rounded up to the second (the schedule's precision): never early.
+    expect(Date.parse(deletion.deadline)).toBe(Math.ceil((Date.parse(deletion.requestedAt) + 45 * DAY_MS) / 1000) * 1000);
     expect((await api.request<Body>('GET', '/tenants/soft-active/access')).body).toMatchObject({ access: 'blocked' });
     expect(await ledgerKinds('soft-active')).toEqual(['subscription_cancelled']);
     const schedules = await schedulesOf('soft-active');
@@ -393,5 +394,23 @@ describe('GET /tenants: deleted tenants', () => {
     expect(all).not.toContain('list-gone');
     const deleted = await api.request<{ items: Body[] }>('GET', '/tenants?state=deleted');
     expect(deleted.body.items.map((item) => item.tenantId)).toContain('list-gone');
+  });
+});
+
+describe('a soft delete, its cancel and a new soft delete within one second', () => {
+  it('should stop billing for the new soft delete: each soft delete is its own billing request, not a replay of the cancelled one', async () => {
+    clock = new Date('2027-03-01T10:00:00.250Z');
+    await api.createTenant('flip-co');
+    expect((await softDelete('flip-co')).status).toBe(202);
+    clock = new Date('2027-03-01T10:00:00.450Z');
+    expect((await api.request<TenantBody>('DELETE', '/tenants/flip-co/deletion')).status).toBe(200);
+    clock = new Date('2027-03-01T10:00:00.650Z');
+    const again = await softDelete('flip-co');
+
+    expect(again.status).toBe(202);
+    // Billed while deleting is the failure: the second cancel must not replay the first (restored since).
+    expect((await ledgerKinds('flip-co')).sort()).toEqual(['subscription_cancelled', 'subscription_cancelled', 'subscription_restored']);
+    // Each soft delete is told apart from the one before it (the hard delete's firings, the billing keys).
+    expect(again.body.deletion?.requestedAt).toBe('2027-03-01T10:00:00.650Z');
   });
 });
