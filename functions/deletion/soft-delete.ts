@@ -167,10 +167,15 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
   }
   if (tenant.operationId) throw new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
   if (!withinRetention(deletion, nowOf(deps))) {
+    const hold = tenant.legalHold;
+    // Under a hold nothing is purged yet: say so, and what happens when the hold goes.
+    const fate = hold
+      ? `its data is kept under the legal hold placed by ${hold.by} on ${hold.since} (${hold.reason}) and is purged once the hold is released`
+      : `its data is being purged (the hard delete runs by ${deletion.window.closesAt})`;
     throw new DeletionRequestError(
       'DELETION_DEADLINE_PASSED',
-      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: its data is being purged (the hard delete runs by ${deletion.window.closesAt}) and the deletion can no longer be cancelled.`,
-      { tenantId, deadline: deletion.deadline, window: deletion.window },
+      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: ${fate}, and the deletion can no longer be cancelled.`,
+      { tenantId, deadline: deletion.deadline, window: deletion.window, ...(hold ? { legalHold: hold } : {}) },
     );
   }
   const restored = await deps.billing.restoreSubscription(billingRequest(tenant, deletion));

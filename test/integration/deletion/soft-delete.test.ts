@@ -295,6 +295,19 @@ describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
     expect(await api.tableSnapshot()).toEqual(before);
   });
 
+  it('should say, after the deadline under a legal hold, that the data is kept by the hold and purged once it is released (not that it is being purged)', async () => {
+    await api.createTenant('cancel-held');
+    const deletion = (await softDelete('cancel-held')).body.deletion as DeletionSchedule;
+    expect((await api.request<Body>('PUT', '/tenants/cancel-held/legal-hold', { body: { reason: 'litigation 42', by: 'legal@example' } })).status).toBe(200);
+    clock = new Date(Date.parse(deletion.window.closesAt) + 1000);
+
+    const refused = await api.request<Body>('DELETE', '/tenants/cancel-held/deletion');
+
+    expect(refused.body.error).toMatchObject({ code: 'DELETION_DEADLINE_PASSED', details: { deadline: deletion.deadline, legalHold: { reason: 'litigation 42', by: 'legal@example' } } });
+    expect(refused.body.error?.message).toContain('kept under the legal hold placed by legal@example');
+    expect(refused.body.error?.message).not.toContain('being purged');
+  });
+
   it('should refuse a deleted tenant saying when it was deleted, and a tenant not being deleted', async () => {
     await api.createTenant('cancel-gone');
     await softDelete('cancel-gone');
