@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted: it takes no query leases (`details` has `reason` (`blocked`), `state`) and no usage reports (`details.currentState`); nothing is recorded.' },
   INVALID_RETENTION: { status: 400, description: 'retentionDays is over what the tenant allows: at most 30 days for a tenant flagged GDPR (out of 30–90 for any tenant is VALIDATION_FAILED); the message says so.' },
   NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
+  ERASURE_STARTED: { status: 409, description: 'A hard delete has begun purging the tenant\'s data (it may run from the window\'s opening, an hour before the deadline): part of it may be gone, so the deletion can no longer be cancelled; `details` has `operationId` and `erasureStartedAt`.' },
   DELETION_DEADLINE_PASSED: { status: 409, description: 'The retention period has ended: the data is gone or being purged, and the deletion can no longer be cancelled; `details` has `deadline` (and `deletedAt` once deleted).' },
   TENANT_DELETED: { status: 409, description: 'The tenant is deleted: its data is gone, there is nothing left to hold.' },
   NO_LEGAL_HOLD: { status: 404, description: 'The tenant has no legal hold to release; `details.tenantId`.' },
@@ -537,10 +538,10 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     body: transitionBodySchema,
     ifMatch: true,
     success: { status: 200, description: 'The tenant, active again with its data; billing restored.', schema: tenantSchema, headers: ['ETag'] },
-    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NOT_DELETING', 'DELETION_DEADLINE_PASSED', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NOT_DELETING', 'DELETION_DEADLINE_PASSED', 'ERASURE_STARTED', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS, 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
     description:
       'Within retention (before `deletion.deadline`): a new billing subscription on the tenant\'s plan, then `cancel_deletion` and `complete_reactivation` in one change, and the schedules deleted. ' +
-      'After the deadline 409 DELETION_DEADLINE_PASSED says when; while the hard delete runs 409 OPERATION_IN_PROGRESS. The body is optional: `{ "reason" }` goes to the history.',
+      'After the deadline 409 DELETION_DEADLINE_PASSED says when; once a hard delete has begun purging (from the window\'s opening, even if it failed) 409 ERASURE_STARTED. The body is optional: `{ "reason" }` goes to the history.',
   },
   PlaceLegalHold: {
     access: 'operator',

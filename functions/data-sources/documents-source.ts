@@ -9,7 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import { decodeSourceCursor, encodeSourceCursor } from './cursor';
-import type { DataPage, DataRecord, DataSource } from './data-source';
+import type { DataPage, DataRecord, DataSource, DataSourceDescription } from './data-source';
 import { countObjects, deletePrefix, listPage } from './s3-prefix';
 
 export interface DocumentsSourceOptions {
@@ -20,6 +20,9 @@ export interface DocumentsSourceOptions {
   readonly prefixOf?: (tenantId: string) => string;
   /** Parallel GETs per page. Default 16. */
   readonly concurrency?: number;
+  /** Another prefix of objects the tenant owns (the exports bucket's `exports/<tenantId>/`): its source name and description. Default `documents`. */
+  readonly name?: string;
+  readonly description?: DataSourceDescription;
 }
 
 /** The default layout: `tenants/<tenantId>/`. */
@@ -40,8 +43,9 @@ export function bodyFields(bytes: Uint8Array): { body: string } | { bodyBase64: 
 }
 
 export class DocumentsSource implements DataSource {
-  readonly name = 'documents';
-  readonly description = {
+  readonly name: string;
+  readonly description: DataSourceDescription;
+  static readonly DESCRIPTION = {
     summary:
       'The documents the application stores for the tenant in its S3 bucket (one object each, under the tenant\'s prefix), with their content.',
     fields: {
@@ -58,6 +62,8 @@ export class DocumentsSource implements DataSource {
 
   constructor(options: DocumentsSourceOptions) {
     this.#options = options;
+    this.name = options.name ?? 'documents';
+    this.description = options.description ?? DocumentsSource.DESCRIPTION;
   }
 
   prefixOf(tenantId: string): string {

@@ -45,6 +45,11 @@ export interface DeletionSchedule {
    * however many late runs (the sweeper restarts a failing hard delete every pass) it takes to finish.
    */
   readonly violationRecordedAt?: string;
+  /**
+   * When a hard delete first claimed this soft delete, and which: from then on data may be gone (a hard delete may
+   * run from the window's opening, an hour before the deadline, and fail half-way), so it can no longer be cancelled.
+   */
+  readonly erasureStarted?: { readonly at: string; readonly operationId: string };
 }
 
 /** A legal hold (`Tenant.legalHold`): while it is set, the hard delete does not run. */
@@ -77,8 +82,11 @@ export function retentionDaysFor(requested: number | undefined, tenant: { readon
     throw new RetentionPolicyError(`retentionDays must be a whole number of days from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}; got ${String(requested)}.`);
   }
   if (tenant.gdpr && days > GDPR_MAX_RETENTION_DAYS) {
+    // Name what may be sent: the GDPR cap is also the floor today, so "30 or fewer" would invite a 29 that is refused.
+    const allowed = MIN_RETENTION_DAYS === GDPR_MAX_RETENTION_DAYS ? `${GDPR_MAX_RETENTION_DAYS} days` : `${MIN_RETENTION_DAYS} to ${GDPR_MAX_RETENTION_DAYS} days`;
+    const orDefault = DEFAULT_RETENTION_DAYS <= GDPR_MAX_RETENTION_DAYS ? `, or leave retentionDays out (the default, ${DEFAULT_RETENTION_DAYS} days)` : '';
     throw new RetentionPolicyError(
-      `This tenant is flagged GDPR: its data must be erased within ${GDPR_MAX_RETENTION_DAYS} days of the request (GDPR Art. 17(1), Art. 12(3)); ask for ${GDPR_MAX_RETENTION_DAYS} days or fewer (got ${days}).`,
+      `This tenant is flagged GDPR: its data must be erased within ${GDPR_MAX_RETENTION_DAYS} days of the request (GDPR Art. 17(1), Art. 12(3)); ask for ${allowed}${orDefault} (got ${days}).`,
     );
   }
   return days;
@@ -100,7 +108,12 @@ export function deletionScheduleNames(tenantId: string): DeletionSchedule['sched
   return { hardDelete: scheduleName('hard-delete', tenantId), enforcement: scheduleName('deletion-check', tenantId) };
 }
 
-/** The soft delete's record for a request made at `requestedAt` with `retentionDays` (from retentionDaysFor). */
+/**
+ * The soft delete's record for a request made at `requestedAt` with `retentionDays` (from retentionDaysFor).
+ * `requestedAt` keeps its milliseconds: it is the soft delete's identity (its billing idempotency keys, the hard
+ * delete's firings), and a soft delete cancelled and made again within one second is another one. The deadline is
+ * rounded up to the second (one-time schedules' `at(...)` has no finer precision), so it is never early.
+ */
 export function deletionSchedule(input: {
   readonly tenantId: string;
   readonly requestedAt: Date;
@@ -110,8 +123,8 @@ export function deletionSchedule(input: {
   readonly toleranceSeconds?: number;
 }): DeletionSchedule {
   const tolerance = (input.toleranceSeconds ?? DEFAULT_ENFORCEMENT_TOLERANCE_SECONDS) * 1000;
-  const requestedAt = new Date(Math.floor(input.requestedAt.getTime() / 1000) * 1000);
-  const deadline = new Date(requestedAt.getTime() + input.retentionDays * DAY_SECONDS * 1000);
+  const requestedAt = input.requestedAt;
+  const deadline = new Date(Math.ceil((requestedAt.getTime() + input.retentionDays * DAY_SECONDS * 1000) / 1000) * 1000);
   return {
     requestedAt: requestedAt.toISOString(),
     requestedBy: input.requestedBy,

@@ -8,6 +8,7 @@ import { registerHttpError } from '../shared/error-catalogue';
 export const DELETION_REQUEST_ERRORS = {
   NOT_DELETING: 409,
   DELETION_DEADLINE_PASSED: 409,
+  ERASURE_STARTED: 409,
   TENANT_DELETED: 409,
   NO_LEGAL_HOLD: 404,
 } as const;

@@ -37,7 +37,7 @@ export const HARD_DELETE_WORKFLOW = {
   // The task counts and deletes every data source (documents and vectors; billing history lists invoices and the
   // customer is deleted) and re-arms its own schedule (early firing, legal hold); the compensation (fail) reads
   // and writes the table only.
-  reaches: { task: ['billing', 'vectors:delete', 'documents:delete', 'schedules'], compensation: [], scheduleTargets: [] },
+  reaches: { task: ['billing', 'vectors:delete', 'documents:delete', 'exports:delete', 'schedules'], compensation: [], scheduleTargets: [] },
 } as const satisfies WorkflowDefinition;
 
 /** The schedule targets, by purpose. */

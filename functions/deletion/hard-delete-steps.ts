@@ -216,7 +216,8 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
     logger.warn('Hard delete is late: compliance violation recorded', { violation });
   }
   await deps.tenants.recordChange(current, CHANGE_EVENTS.startHardDelete, { ...context, reason: `Hard delete (${input.trigger}) of the soft delete of ${deletion.requestedAt}.` }, {
-    set: { operationId: input.operationId },
+    // The first claim is kept: a cancel is refused from then on, however this run ends (soft-delete.ts cancelDeletion).
+    set: { operationId: input.operationId, ...(current.deletion?.erasureStarted ? {} : { deletion: { ...(current.deletion ?? deletion), erasureStarted: { at: now.toISOString(), operationId: input.operationId } } }) },
     condition: { expression: '#state = :state AND attribute_not_exists(operationId) AND deletion.requestedAt = :requestedAt', values: { ':state': current.state, ':requestedAt': deletion.requestedAt } },
     alsoPut: [deps.operations.newItem({ operationId: input.operationId, tenantId: input.tenantId, workflow: HARD_DELETE_WORKFLOW.name, input: { ...input }, requestedBy: actorOf(input), erasureRecord: true })],
   });

@@ -2,9 +2,9 @@
  * The hard-delete workflow's steps module, as the workflow engine calls it (functions/workflows/workflow-steps.ts
  * loads it on first use): its steps (hard-delete-steps.ts) and its compensation (`fail`: release the claim, the
  * operation failed, the tenant stays `deleting`). The data sources come from configuration
- * (functions/export/export-deps.ts `registrySources`); the compensation reads none.
+ * (functions/export/export-deps.ts `registrySources`, and `exportArchiveSources`); the compensation reads none.
  */
-import { registrySources } from '../export/export-deps';
+import { exportArchiveSources, registrySources } from '../export/export-deps';
 import type { WorkflowPorts } from '../workflows/ports';
 import type { WorkflowSteps } from '../workflows/workflow-definition';
 import type { HardDeleteInput } from './hard-delete-definition';
@@ -17,7 +17,8 @@ export function hardDeleteDependencies(ports: WorkflowPorts): HardDeleteDependen
     operations: ports.operations,
     scheduler: ports.scheduler,
     billing: ports.billing,
-    sources: () => registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause })),
+    // The registry, and the tenant's exports (copies of its data that may outlive the soft delete), purged first.
+    sources: async () => [...(await registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause }))), ...(await exportArchiveSources())],
     ...(ports.now ? { now: ports.now } : {}),
   };
 }

@@ -156,12 +156,26 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
   if (!canTransition(tenant.state, 'cancel_deletion') || !deletion) {
     throw new DeletionRequestError('NOT_DELETING', `Tenant '${tenantId}' is '${tenant.state}', not soft-deleted: there is no deletion to cancel.`, { tenantId, currentState: tenant.state });
   }
+  if (deletion.erasureStarted) {
+    // Possible before the deadline: a hard delete may run from the window's opening; one that failed half-way leaves the tenant `deleting` with part of its data gone.
+    const { at, operationId } = deletion.erasureStarted;
+    throw new DeletionRequestError(
+      'ERASURE_STARTED',
+      `The hard delete of tenant '${tenantId}' began purging its data at ${at} (operation ${operationId}): part of it may be gone, so the deletion can no longer be cancelled; the purge is finished by ${deletion.window.closesAt} or, if it failed, by its next run.`,
+      { tenantId, operationId, erasureStartedAt: at, deadline: deletion.deadline, window: deletion.window },
+    );
+  }
   if (tenant.operationId) throw new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
   if (!withinRetention(deletion, nowOf(deps))) {
+    const hold = tenant.legalHold;
+    // Under a hold nothing is purged yet: say so, and what happens when the hold goes.
+    const fate = hold
+      ? `its data is kept under the legal hold placed by ${hold.by} on ${hold.since} (${hold.reason}) and is purged once the hold is released`
+      : `its data is being purged (the hard delete runs by ${deletion.window.closesAt})`;
     throw new DeletionRequestError(
       'DELETION_DEADLINE_PASSED',
-      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: its data is being purged (the hard delete runs by ${deletion.window.closesAt}) and the deletion can no longer be cancelled.`,
-      { tenantId, deadline: deletion.deadline, window: deletion.window },
+      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: ${fate}, and the deletion can no longer be cancelled.`,
+      { tenantId, deadline: deletion.deadline, window: deletion.window, ...(hold ? { legalHold: hold } : {}) },
     );
   }
   const restored = await deps.billing.restoreSubscription(billingRequest(tenant, deletion));

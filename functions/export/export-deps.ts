@@ -87,6 +87,36 @@ export function registrySources(
   return registry();
 }
 
+let archives: (() => Promise<readonly DataSource[]>) | undefined;
+
+/**
+ * The tenant's finished exports (`exports/<tenantId>/` in EXPORTS_BUCKET) as a data source, for the hard delete
+ * only: an export is a full copy of the tenant's data (its name, email, documents, vectors), kept its retention
+ * (EXPORT_RETENTION_DAYS, which may outlast a 30-day soft delete; S3 lifecycle expiry also runs up to a day or two
+ * late), so an erasure that left it would certify what is not true (GDPR Art. 17(1)). Not in the registry: an
+ * export does not contain earlier exports. Empty without EXPORTS_BUCKET: no export can have been written then.
+ * Built once per container.
+ */
+export function exportArchiveSources(): Promise<readonly DataSource[]> {
+  archives ??= onFirstUse(async () => {
+    if (!config.exportsBucket) return [];
+    const [{ s3, bucket }, { DocumentsSource }, { tenantExportsPrefix }] = await Promise.all([exportBucket(), import('../data-sources/documents-source'), import('./export-steps')]);
+    return [
+      new DocumentsSource({
+        s3: () => s3,
+        bucket,
+        prefixOf: tenantExportsPrefix,
+        name: 'exports',
+        description: {
+          summary: "The tenant's GDPR exports (manifest, README, gzip NDJSON parts) in the exports bucket (S3), under exports/<tenantId>/, kept their retention.",
+          fields: { key: 'The object key, relative to exports/<tenantId>/: <export id>/<file>.', size: 'Size of the file (bytes).' },
+        },
+      }),
+    ];
+  });
+  return archives();
+}
+
 /** The export's storage for these ports' billing and tenants; built once per container. Throws ConfigurationError naming a missing variable. */
 export function exportStorage(ports: Pick<WorkflowPorts, 'billing'> & { readonly tenants: Pick<TenantStore, 'get'> }): Promise<ExportStorage> {
   storage ??= onFirstUse(async () => {

@@ -93,9 +93,14 @@ export interface FailResult {
 }
 export type ExportStepResult = InitiateResult | SourceProgress | ManifestResult | Record<string, never> | FailResult;
 
+/** Every export of the tenant in the bucket, with the trailing slash (`acme` never reaches `acme-eu`'s): what a hard delete purges. */
+export function tenantExportsPrefix(tenantId: string): string {
+  return `exports/${tenantId}/`;
+}
+
 /** The export's root prefix in the bucket. */
 export function exportPrefix(input: Pick<ExportInput, 'tenantId' | 'operationId'>): string {
-  return `exports/${input.tenantId}/${input.operationId}`;
+  return `${tenantExportsPrefix(input.tenantId)}${input.operationId}`;
 }
 
 function batchKey(input: ExportInput, source: string, batch: number): string {

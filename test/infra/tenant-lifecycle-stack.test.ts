@@ -205,6 +205,8 @@ describe('Class: TenantLifecycleStack', () => {
         { resource: objects(stack.exports.bucket, 'exports/'), actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] },
         // Read by the export's task, deleted by the hard delete's (each function's exact grant is asserted below).
         { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/')], actions: ['s3:GetObject', 's3:DeleteObject'] },
+        // The hard delete's task: one statement (IAM merges the same action) for both buckets' tenant prefixes.
+        { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/'), objects(stack.exports.bucket, 'exports/')], actions: ['s3:DeleteObject'] },
       ];
 
       // Act
@@ -561,13 +563,12 @@ describe('Class: TenantLifecycleStack', () => {
       ]);
     });
 
-    it("should let the hard delete's task list and delete, not read, the documents bucket's tenants/ and vectors/ only, and nothing of the export bucket", () => {
+    it("should let the hard delete's task list and delete, not read, the documents bucket's tenants/ and vectors/ and the export bucket's exports/ only (a tenant's exports are copies of its data)", () => {
       const documentsArn = bucketArn(stack, stack.documents.bucket);
-      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, documentsArn)).toEqual([
-        { Effect: 'Allow', Action: 's3:DeleteObject', Resource: [objectsOf(documentsArn, 'tenants/'), objectsOf(documentsArn, 'vectors/')] },
-        listing(documentsArn, 'tenants/*', 'vectors/*'),
-      ]);
-      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, bucketArn(stack, stack.exports.bucket))).toEqual([]);
+      const exportsArn = bucketArn(stack, stack.exports.bucket);
+      const deletes = { Effect: 'Allow', Action: 's3:DeleteObject', Resource: [objectsOf(documentsArn, 'tenants/'), objectsOf(documentsArn, 'vectors/'), objectsOf(exportsArn, 'exports/')] };
+      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, documentsArn)).toEqual([deletes, listing(documentsArn, 'tenants/*', 'vectors/*')]);
+      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, exportsArn)).toEqual([deletes, listing(exportsArn, 'exports/*')]);
     });
 
     it("should let the failed export's clean-up (the export's timeout function and the sweeper) list and delete under exports/ only", () => {
@@ -583,7 +584,8 @@ describe('Class: TenantLifecycleStack', () => {
 
     it('should give no other function access to the export bucket or the documents bucket, and their names only to the functions that use them', () => {
       // The workflow's functions, and the route that presigns downloads (its grant: test/infra/export-routes.test.ts).
-      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID)]);
+      // The hard delete's task purges the tenant's exports too.
+      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID), hardDeleteOf(stack).taskFunction]);
       // The hard delete's task purges the documents bucket (its grant: the test above).
       const documentUsers = new Set<HandlerFunction>([exportOf(stack).taskFunction, hardDeleteOf(stack).taskFunction]);
       for (const handler of allFunctions(stack)) {

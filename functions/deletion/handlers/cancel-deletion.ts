@@ -7,7 +7,7 @@ import { cancelDeletion } from '../soft-delete';
 
 /**
  * DELETE /tenants/{tenantId}/deletion: cancel the soft delete within retention, optional `{ "reason" }` → 200
- * with the tenant, `active`, billing restored. 409 DELETION_DEADLINE_PASSED after the deadline (saying when),
+ * with the tenant, `active`, billing restored. 409 DELETION_DEADLINE_PASSED after the deadline (saying when), 409 ERASURE_STARTED once a hard delete began purging,
  * 409 NOT_DELETING when there is nothing to cancel. Honours If-Match.
  */
 export const handler = apiRoute(

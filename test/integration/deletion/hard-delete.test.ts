@@ -18,6 +18,7 @@ import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { canonicalJson, findCertificate, type DeletionCertificate } from '../../../functions/deletion/deletion-certificate';
 import { deletionSchedule, type DeletionSchedule } from '../../../functions/deletion/deletion-policy';
 import { armDeletionSchedules } from '../../../functions/deletion/deletion-schedules';
+import { cancelDeletion } from '../../../functions/deletion/soft-delete';
 import type { HardDeleteInput, HardDeleteTrigger } from '../../../functions/deletion/hard-delete-definition';
 import { LEGAL_HOLD_RECHECK_SECONDS } from '../../../functions/deletion/hard-delete-steps';
 import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
@@ -38,6 +39,8 @@ const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as s
 const bucket = `hard-delete-${randomBytes(4).toString('hex')}`;
 // The registry is built from configuration, as on AWS: the documents bucket on the local S3 server.
 process.env.DOCUMENTS_BUCKET = bucket;
+// Exports go to their own prefix (`exports/<tenant>/<export id>/`); one bucket here keeps the snapshot one listing.
+process.env.EXPORTS_BUCKET = bucket;
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
@@ -75,7 +78,7 @@ const ports: WorkflowPorts = {
 
 const LOOK_ALIKES = ['acme-eu', 'acme-corp'];
 
-/** A tenant with data in every source: history, usage, leases, operations, ledger invoices, idempotency records, documents, vectors. */
+/** A tenant with data in every source: history, usage, leases, operations, ledger invoices, idempotency records, documents, vectors, an export's files. */
 async function seed(tenantId: string, n = 3): Promise<Tenant> {
   const tenant = await tenants.create({ tenantId, name: `Org ${tenantId}`, email: `admin@${tenantId}.example`, plan: 'starter', usage: { queriesPerMonth: 1, storageGb: 0, documents: n, users: 1 } }, { actor: 'test' });
   const suspended = await tenants.applyTransition(tenant, 'suspend', { actor: 'test', reason: 'invoice.payment_failed' });
@@ -92,6 +95,10 @@ async function seed(tenantId: string, n = 3): Promise<Tenant> {
   await idempotency.begin(scope, 'key-1', 'f', tenantId); // a tenant token's request, as the middleware claims it
   for (let i = 0; i < n; i += 1) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `tenants/${tenantId}/docs/${i}.txt`, Body: `Document ${i} of ${tenantId}` }));
   await vectors.upsert(tenantId, Array.from({ length: n }, (_, i) => ({ id: `chunk#${i}`, values: [i, 0.5, -0.25], metadata: { owner: tenantId } })));
+  // A finished export: a copy of all of the above (name, email, documents), kept its retention in the exports bucket.
+  for (const key of ['manifest.json', 'tenant/part-00001.ndjson.gz']) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `exports/${tenantId}/op-export-${tenantId}/${key}`, Body: `{"name":"Org ${tenantId}","email":"admin@${tenantId}.example"}` }));
+  }
   return (await tenants.get(tenantId)) as Tenant;
 }
 
@@ -141,7 +148,7 @@ function ofTenant(tenantId: string) {
       item.tenantId === tenantId ||
       String(item.pk).startsWith(`IDEMPOTENCY#tenant:${tenantId}:`) ||
       (item.payload as { tenantId?: string } | undefined)?.tenantId === tenantId,
-    object: (key: string) => key.startsWith(`tenants/${tenantId}/`) || key.startsWith(`vectors/tenant_${tenantId}/`),
+    object: (key: string) => key.startsWith(`tenants/${tenantId}/`) || key.startsWith(`vectors/tenant_${tenantId}/`) || key.startsWith(`exports/${tenantId}/`),
   };
 }
 
@@ -208,8 +215,9 @@ describe('a hard delete at its deadline (a suspended tenant, soft-deleted)', () 
 
   it('should write a certificate: per source what was there, when purged, verified empty, what is retained and why; the window and the time; a sha256 over its content', async () => {
     const certificate = (await findCertificate(client, config.tableName, 'acme')) as DeletionCertificate;
-    expect(certificate.sources.map((source) => source.source)).toEqual(['billing', 'vectors', 'documents', 'idempotency', 'operations', 'tenant-items', 'usage', 'audit', 'tenant']);
+    expect(certificate.sources.map((source) => source.source)).toEqual(['exports', 'billing', 'vectors', 'documents', 'idempotency', 'operations', 'tenant-items', 'usage', 'audit', 'tenant']);
     const bySource = Object.fromEntries(certificate.sources.map((source) => [source.source, source]));
+    expect(bySource.exports).toMatchObject({ before: 2, deleted: 2, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.documents).toMatchObject({ before: 3, deleted: 3, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.vectors).toMatchObject({ before: 3, deleted: 3 });
     expect(bySource.usage).toMatchObject({ before: 1, deleted: 1 });
@@ -298,6 +306,32 @@ describe('a legal hold', () => {
     expect(await operations.get(input.operationId)).toMatchObject({ status: 'cancelled', error: { code: 'LEGAL_HOLD' } });
     expect((await tenants.history('held-co', { limit: 10 })).items.map((entry) => entry.event)).not.toContain(CHANGE_EVENTS.complianceViolation);
     expect((await scheduler.find(deletion.schedules.hardDelete))?.at.getTime()).toBe(Math.floor((now.getTime() + LEGAL_HOLD_RECHECK_SECONDS * 1000) / 1000) * 1000);
+  });
+});
+
+describe('a hard delete that began in the window before the deadline, then failed', () => {
+  it('should refuse to cancel the soft delete (its data is partly gone) and say when the purge began, changing nothing', async () => {
+    now = new Date('2027-08-01T09:00:00.000Z');
+    await seed('window-co');
+    const deletion = await softDelete('window-co');
+    // Inside the window, before the deadline: a delivery re-armed at the window's opening runs here.
+    now = new Date(Date.parse(deletion.window.opensAt) + 10 * 60_000);
+    faults = async (state, phase, _input, event) => {
+      if (event?.source === 'documents' && state === 'Verify' && phase === 'before') await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tenants/window-co/late.txt', Body: 'late' }));
+    };
+    const input = await fire('window-co', deletion);
+    faults = undefined;
+    const failed = await tenants.get('window-co');
+    expect(failed).toMatchObject({ state: 'deleting' });
+    expect(await documentKeys('window-co')).toEqual(['tenants/window-co/late.txt']); // the seeded documents are gone
+
+    now = new Date(now.getTime() + 60_000); // still within retention
+    await expect(cancelDeletion(ports, 'window-co', { actor: 'operator:test' })).rejects.toMatchObject({
+      code: 'ERASURE_STARTED',
+      message: expect.stringContaining(`operation ${input.operationId}`),
+      details: { tenantId: 'window-co', operationId: input.operationId },
+    });
+    expect(await tenants.get('window-co')).toEqual(failed);
   });
 });
 

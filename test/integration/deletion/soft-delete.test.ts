@@ -80,7 +80,8 @@ describe('POST /tenants/{id}/deletion: retention', () => {
 
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({ code: 'INVALID_RETENTION', message: expect.stringContaining('flagged GDPR') });
-    expect(refused.body.error?.message).toContain('30 days or fewer (got 40)');
+    // What to send: the only retention allowed (30 is also the floor), or none for the default; never '30 or fewer', which 29 would contradict.
+    expect(refused.body.error?.message).toContain('ask for 30 days, or leave retentionDays out (the default, 30 days) (got 40)');
     expect(await api.tableSnapshot()).toEqual(before);
     expect(await schedulesOf('gdpr-co')).toEqual({ hardDelete: undefined, enforcement: undefined });
   });
@@ -108,7 +109,8 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     const deletion = accepted.body.deletion as DeletionSchedule;
     expect(accepted.body).toMatchObject({ state: 'deleting', allowedEvents: ['cancel_deletion'] });
     expect(deletion).toMatchObject({ retentionDays: 45, requestedBy: 'operator@test', reason: 'Customer closed the account', schedules: deletionScheduleNames('soft-active') });
-    expect(Date.parse(deletion.deadline) - Date.parse(deletion.requestedAt)).toBe(45 * DAY_MS);
+    // 45 days after the request, rounded up to the second (the schedule's precision): never early.
+    expect(Date.parse(deletion.deadline)).toBe(Math.ceil((Date.parse(deletion.requestedAt) + 45 * DAY_MS) / 1000) * 1000);
     expect((await api.request<Body>('GET', '/tenants/soft-active/access')).body).toMatchObject({ access: 'blocked' });
     expect(await ledgerKinds('soft-active')).toEqual(['subscription_cancelled']);
     const schedules = await schedulesOf('soft-active');
@@ -293,6 +295,19 @@ describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
     expect(await api.tableSnapshot()).toEqual(before);
   });
 
+  it('should say, after the deadline under a legal hold, that the data is kept by the hold and purged once it is released (not that it is being purged)', async () => {
+    await api.createTenant('cancel-held');
+    const deletion = (await softDelete('cancel-held')).body.deletion as DeletionSchedule;
+    expect((await api.request<Body>('PUT', '/tenants/cancel-held/legal-hold', { body: { reason: 'litigation 42', by: 'legal@example' } })).status).toBe(200);
+    clock = new Date(Date.parse(deletion.window.closesAt) + 1000);
+
+    const refused = await api.request<Body>('DELETE', '/tenants/cancel-held/deletion');
+
+    expect(refused.body.error).toMatchObject({ code: 'DELETION_DEADLINE_PASSED', details: { deadline: deletion.deadline, legalHold: { reason: 'litigation 42', by: 'legal@example' } } });
+    expect(refused.body.error?.message).toContain('kept under the legal hold placed by legal@example');
+    expect(refused.body.error?.message).not.toContain('being purged');
+  });
+
   it('should refuse a deleted tenant saying when it was deleted, and a tenant not being deleted', async () => {
     await api.createTenant('cancel-gone');
     await softDelete('cancel-gone');
@@ -392,5 +407,23 @@ describe('GET /tenants: deleted tenants', () => {
     expect(all).not.toContain('list-gone');
     const deleted = await api.request<{ items: Body[] }>('GET', '/tenants?state=deleted');
     expect(deleted.body.items.map((item) => item.tenantId)).toContain('list-gone');
+  });
+});
+
+describe('a soft delete, its cancel and a new soft delete within one second', () => {
+  it('should stop billing for the new soft delete: each soft delete is its own billing request, not a replay of the cancelled one', async () => {
+    clock = new Date('2027-03-01T10:00:00.250Z');
+    await api.createTenant('flip-co');
+    expect((await softDelete('flip-co')).status).toBe(202);
+    clock = new Date('2027-03-01T10:00:00.450Z');
+    expect((await api.request<TenantBody>('DELETE', '/tenants/flip-co/deletion')).status).toBe(200);
+    clock = new Date('2027-03-01T10:00:00.650Z');
+    const again = await softDelete('flip-co');
+
+    expect(again.status).toBe(202);
+    // Billed while deleting is the failure: the second cancel must not replay the first (restored since).
+    expect((await ledgerKinds('flip-co')).sort()).toEqual(['subscription_cancelled', 'subscription_cancelled', 'subscription_restored']);
+    // Each soft delete is told apart from the one before it (the hard delete's firings, the billing keys).
+    expect(again.body.deletion?.requestedAt).toBe('2027-03-01T10:00:00.650Z');
   });
 });
