@@ -189,8 +189,10 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
   if (tenant.operationId) return stop(deps, input, 'owned_by_other', `Hard delete ${tenant.operationId} is running on the tenant.`, false);
   const position = windowPosition(deletion, now);
   if (position.position === 'early') {
-    await rearmHardDelete(deps.scheduler, tenant.tenantId, deletion, new Date(deletion.window.opensAt));
-    return stop(deps, input, 'window_not_open', `Fired at ${now.toISOString()}, before the window opens at ${deletion.window.opensAt}: re-armed for then, nothing deleted.`, true);
+    // Re-armed for the deadline itself, not the window's opening: the customer may cancel until the deadline,
+    // and a hard delete that starts inside the window's first hour has already taken data (ERASURE_STARTED).
+    await rearmHardDelete(deps.scheduler, tenant.tenantId, deletion, new Date(deletion.deadline));
+    return stop(deps, input, 'window_not_open', `Fired at ${now.toISOString()}, before the window opens at ${deletion.window.opensAt}: re-armed for the deadline (${deletion.deadline}), nothing deleted.`, true);
   }
   if (tenant.legalHold) {
     const recheck = new Date(now.getTime() + LEGAL_HOLD_RECHECK_SECONDS * 1000);

@@ -251,7 +251,7 @@ describe('a hard delete at its deadline (a suspended tenant, soft-deleted)', () 
 });
 
 describe('firing before the window opens', () => {
-  it('should re-arm the hard delete at the window\'s opening and delete nothing', async () => {
+  it('should re-arm the hard delete for the deadline and delete nothing', async () => {
     now = new Date('2027-02-01T09:00:00.000Z');
     await seed('early-co');
     const deletion = await softDelete('early-co');
@@ -266,7 +266,7 @@ describe('firing before the window opens', () => {
       before.items.filter((item) => of.item(item) && item.pk !== `SCHEDULE#${deletion.schedules.hardDelete}`),
     );
     expect((await tenants.get('early-co')).state).toBe('deleting');
-    expect((await scheduler.find(deletion.schedules.hardDelete))?.at.toISOString()).toBe(deletion.window.opensAt);
+    expect((await scheduler.find(deletion.schedules.hardDelete))?.at.toISOString()).toBe(deletion.deadline);
     expect(await operations.get(input.operationId)).toMatchObject({ status: 'cancelled', error: { code: 'WINDOW_NOT_OPEN' } });
   });
 });
