@@ -24,9 +24,9 @@
  *   npm run bench:deletion     BENCH_SCALE=0.1 scales part 1's sizes and part 2's tenants;
  *                              BENCH_YEAR_TENANTS=1000 for a quicker year; BENCH_PARTS=1,3 runs only those parts.
  *
- * Measured on 2 shared cores (load average ~10): the year with 1,000 tenants took 570 s of which about 110 s
- * is the 10,864 hourly steps' sweeper passes alone (100 tenants: 114 s); the default 10,000 was not run in
- * full (extrapolated: over an hour, most of it the sweeper passes over ~1,650 deleting tenants each hour).
+ * Measured on 2 shared cores (load average ~10): the year took 114 s with 100 tenants and 570 s with 1,000
+ * (10,864 hourly steps, a sweeper pass each); the default 10,000 was not run in full (extrapolated from those
+ * two: over an hour, the sweeper passes then paging ~1,650 deleting tenants every simulated hour).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
