@@ -3,6 +3,9 @@
  * exit and on SIGINT/SIGTERM, and the stores a bench works through on one table.
  */
 
+/** How long a signal's stop may take before the bench exits anyway (ms). */
+const SIGNAL_GRACE_MS = 5000;
+
 export interface BenchEmulators {
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
@@ -30,8 +33,11 @@ export async function startBenchEmulators(options: { readonly s3Directory: strin
     await stop();
     throw dynamo.status === 'rejected' ? dynamo.reason : (s3 as PromiseRejectedResult).reason;
   }
-  process.on('SIGINT', () => void stop().then(() => process.exit(130)));
-  process.on('SIGTERM', () => void stop().then(() => process.exit(143)));
+  // A server waits for its open connections to close, which an interrupted bench still holds: give it
+  // SIGNAL_GRACE_MS, then exit (the servers' stdin closes with us, and they go).
+  const onSignal = (code: number) => () => void Promise.race([stop(), new Promise((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))]).then(() => process.exit(code));
+  process.on('SIGINT', onSignal(130));
+  process.on('SIGTERM', onSignal(143));
   return { dynamoEndpoint: dynamo.value.endpoint, s3Endpoint: s3.value.endpoint, stop };
 }
 
