@@ -131,7 +131,7 @@ async function hardDeleteLargeTenant(): Promise<boolean> {
   print(`part 1: hard delete of ${tenantId} (${DOCUMENTS} documents, ${VECTORS} vectors; scale ${SCALE}): ${fixed(took, 2)} s`);
   print(`part 1: DynamoDB requests: ${dynamo.total()} ${JSON.stringify(dynamo.counts())}`);
   print(`part 1: S3 requests: ${s3Calls.total()} ${JSON.stringify(s3Calls.counts())}`);
-  for (const source of certificate?.sources ?? []) print(`part 1: purged ${source.source}: ${source.deleted} of ${source.before}${source.retained ? `, retained ${source.retained.count} (${source.retained.basis})` : ''}; verification ${source.verification.result}`);
+  for (const source of certificate?.sources ?? []) print(`part 1: purged ${source.source}: ${source.deleted} of ${source.before}${source.retained ? `, retained ${source.retained.count} (basis on the certificate)` : ''}; verification ${source.verification.result}`);
   print(`part 1: tenant ended ${tenant?.state ?? 'missing'}, certificate ${certificate ? `${certificate.certificateId} (on time: ${certificate.timeliness.onTime})` : 'MISSING'}`);
   if (errors.length > 0) print(`part 1: execution errors: ${errors.map((error) => String(error)).join('; ')}`);
   return tenant?.state === 'deleted' && certificate !== undefined;
