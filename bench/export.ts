@@ -34,7 +34,8 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
-import { seeded } from './seeded';
+import { VECTOR_DIMENSION, seedTenantData } from './seeded';
+import { startBenchEmulators, tableStores, type BenchEmulators } from './bench-stack';
 
 applyLoopbackEnvironment();
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -43,9 +44,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const TABLE = 'bench-export';
 const DOCUMENTS_BUCKET = 'bench-documents';
 const EXPORTS_BUCKET = 'bench-exports';
-const DIMENSION = 1536;
-/** Documents per folder: an application spreads its objects over folders (`<folder>/<document>`). */
-const PER_FOLDER = 1000;
+const DIMENSION = VECTOR_DIMENSION;
 
 interface TenantSize {
   readonly tenantId: string;
@@ -65,29 +64,6 @@ interface ChildResult {
 }
 
 
-const WORDS = 'tenant invoice policy report contract meeting summary customer renewal forecast quarter region storage query vector plan'.split(' ');
-
-/** A 1–2 KB text document. */
-function documentText(random: () => number, index: number): string {
-  const target = 1024 + Math.floor(random() * 1024);
-  let text = `Document ${index}\n`;
-  while (text.length < target) text += `${WORDS[Math.floor(random() * WORDS.length)]} `;
-  return text.slice(0, target);
-}
-
-async function withConcurrency(total: number, concurrency: number, fn: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) {
-        const index = next;
-        next += 1;
-        await fn(index);
-      }
-    }),
-  );
-}
-
 /** Environment of the functions (configuration is read at import). */
 function functionEnvironment(dynamoEndpoint: string, s3Endpoint: string): Record<string, string> {
   return {
@@ -105,13 +81,9 @@ function functionEnvironment(dynamoEndpoint: string, s3Endpoint: string): Record
 async function exportDependencies() {
   const { S3Client } = await import('@aws-sdk/client-s3');
   const { localS3ClientConfig } = await import('../infra/local/s3-local');
-  const { getDocumentClient } = await import('../functions/shared/aws-clients');
   const { createDataSources } = await import('../functions/data-sources/registry');
   const { S3VectorStore } = await import('../functions/data-sources/s3-vector-store');
-  const { LedgerBilling } = await import('../functions/billing');
-  const { TenantStore } = await import('../functions/tenants/tenant-store');
-  const { OperationStore } = await import('../functions/operations/operation-store');
-  const client = getDocumentClient();
+  const { client, tenants, operations, billing } = await tableStores(TABLE);
   const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));
   const sources = createDataSources({
     client,
@@ -119,9 +91,9 @@ async function exportDependencies() {
     documents: { bucket: DOCUMENTS_BUCKET },
     s3: () => s3,
     vectorStore: new S3VectorStore({ s3: () => s3, bucket: DOCUMENTS_BUCKET }),
-    billing: new LedgerBilling({ client, tableName: TABLE }),
+    billing,
   });
-  return { client, s3, sources, tenants: new TenantStore({ client, tableName: TABLE }), operations: new OperationStore({ client, tableName: TABLE }) };
+  return { client, s3, sources, tenants, operations };
 }
 
 /** The child's memory by kind, sampled every 100 ms: what its peak RSS is made of (peaks, bytes). */
@@ -224,30 +196,22 @@ const mb = (bytes: number) => bytes / 1e6;
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 async function main(): Promise<void> {
-  const { startDynamoDbLocal } = await import('../infra/local/dynamodb-local');
-  const { startS3Local } = await import('../infra/local/s3-local');
   const dataDir = KEEP ? join(tmpdir(), 'bench-export-data') : mkdtempSync(join(tmpdir(), 'bench-export-'));
   const s3Dir = join(dataDir, 's3');
   mkdirSync(s3Dir, { recursive: true });
-  let stopped = false;
-  let dynamo: Awaited<ReturnType<typeof startDynamoDbLocal>> | undefined;
-  let s3Local: Awaited<ReturnType<typeof startS3Local>> | undefined;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const cleanUp = () => {
     for (const child of children) child.kill('SIGKILL');
-    await Promise.all([dynamo?.stop(), s3Local?.stop()]);
     if (KEEP) rmSync(join(dataDir, 'ndjson'), { recursive: true, force: true });
     else rmSync(dataDir, { recursive: true, force: true });
   };
-  process.on('SIGINT', () => void stop().then(() => process.exit(130)));
-  process.on('SIGTERM', () => void stop().then(() => process.exit(143)));
+  let emulators: BenchEmulators | undefined;
+  const stop = async () => (emulators ? emulators.stop() : cleanUp());
   try {
-    [dynamo, s3Local] = await Promise.all([startDynamoDbLocal(), startS3Local({ directory: s3Dir, buckets: [DOCUMENTS_BUCKET, EXPORTS_BUCKET] })]);
-    const env = functionEnvironment(dynamo.endpoint, s3Local.endpoint);
+    emulators = await startBenchEmulators({ s3Directory: s3Dir, buckets: [DOCUMENTS_BUCKET, EXPORTS_BUCKET], cleanUp });
+    const env = functionEnvironment(emulators.dynamoEndpoint, emulators.s3Endpoint);
     Object.assign(process.env, env);
     const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-    const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const { createTableInput } = await import('../functions/tenants/tenant-table');
     const { S3VectorStore } = await import('../functions/data-sources/s3-vector-store');
     const { EMPTY_USAGE } = await import('../functions/plans/plan-catalog');
@@ -262,21 +226,7 @@ async function main(): Promise<void> {
     for (const size of [LARGE, SMALL]) {
       await deps.tenants.create({ tenantId: size.tenantId, name: size.tenantId, email: `admin@${size.tenantId}.example`, plan: 'starter', usage: EMPTY_USAGE }, { actor: 'bench' });
       if (reuse) continue;
-      const random = seeded(size.documents);
-      const texts = Array.from({ length: size.documents }, (_, i) => documentText(random, i));
-      await withConcurrency(size.documents, 32, async (i) => {
-        const folder = String(Math.floor(i / PER_FOLDER)).padStart(4, '0');
-        const Key = `tenants/${size.tenantId}/${folder}/doc-${String(i).padStart(6, '0')}.txt`;
-        await deps.s3.send(new PutObjectCommand({ Bucket: DOCUMENTS_BUCKET, Key, Body: texts[i], ContentType: 'text/plain; charset=utf-8' }));
-      });
-      const chunk = 256;
-      await withConcurrency(Math.ceil(size.vectors / chunk), 1, async (c) => {
-        const vectors = Array.from({ length: Math.min(chunk, size.vectors - c * chunk) }, (_, j) => {
-          const i = c * chunk + j;
-          return { id: `vec-${String(i).padStart(6, '0')}`, values: Array.from({ length: DIMENSION }, () => random() * 2 - 1), metadata: { document: `doc-${String(i * 4).padStart(6, '0')}.txt`, chunk: i % 4 } };
-        });
-        await vectorStore.upsert(size.tenantId, vectors);
-      });
+      await seedTenantData({ s3: deps.s3, bucket: DOCUMENTS_BUCKET, vectorStore }, size.tenantId, size.documents, size.vectors);
     }
     if (KEEP) writeFileSync(marker, JSON.stringify({ LARGE, SMALL }));
     const seedSeconds = (performance.now() - seedStarted) / 1000;

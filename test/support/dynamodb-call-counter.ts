@@ -1,9 +1,13 @@
 /**
  * Counts the requests a DynamoDB client sends, per operation (GetItem, UpdateItem, TransactWriteItems,
  * Query...), with a middleware on the client's own stack: what DynamoDB is asked to serve, measured rather
- * than estimated. Used by `npm run bench:plan-change` and by the calls-budget test.
+ * than estimated. Used by `npm run bench:plan-change`, `npm run bench:deletion` and by the calls-budget test.
+ * Any AWS SDK v3 client has the same stack: `npm run bench:deletion` counts its S3 requests with it too.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** An AWS SDK v3 client (DynamoDB, its document client, S3...): what the counter needs of it. */
+type SdkClient = Pick<DynamoDBDocumentClient, 'middlewareStack'>;
 
 export interface DynamoDbCallCounter {
   /** Requests per DynamoDB operation since the last reset (e.g. `{ GetItem: 2, TransactWriteItems: 3 }`). */
@@ -22,7 +26,7 @@ const MIDDLEWARE_NAME = 'dynamoDbCallCounter';
  * SDK's retry middleware, so an SDK retry counts as the request it is; the operation name is the command's
  * without its `Command` suffix (a document client's GetCommand sends GetItem).
  */
-export function countDynamoDbCalls(client: DynamoDBDocumentClient): DynamoDbCallCounter {
+export function countDynamoDbCalls(client: SdkClient): DynamoDbCallCounter {
   let counts: Record<string, number> = {};
   // Typed by hand: the stack's middleware type is a union of every step's, which TypeScript cannot infer from.
   const middleware = (next: (args: unknown) => Promise<unknown>, context: { readonly commandName?: string }) => async (args: unknown) => {
@@ -30,7 +34,7 @@ export function countDynamoDbCalls(client: DynamoDBDocumentClient): DynamoDbCall
     counts[name] = (counts[name] ?? 0) + 1;
     return next(args);
   };
-  client.middlewareStack.addRelativeTo(middleware as never, { relation: 'after', toMiddleware: 'retryMiddleware', name: MIDDLEWARE_NAME, override: true });
+  (client.middlewareStack as SdkClient['middlewareStack']).addRelativeTo(middleware as never, { relation: 'after', toMiddleware: 'retryMiddleware', name: MIDDLEWARE_NAME, override: true });
   return {
     counts: () => ({ ...counts }),
     total: () => Object.values(counts).reduce((sum, n) => sum + n, 0),
