@@ -184,19 +184,20 @@ export class TenantLifecycleStack extends Stack {
       this.exports.grantDeleteExports(fn);
       fn.function.addEnvironment('EXPORTS_BUCKET', this.exports.bucket.bucketName);
     }
-    // Without Pinecone the vectors are read from the local vector store's prefix of the documents bucket.
-    const documentReaders = new Map<HandlerFunction, string[]>();
-    for (const fn of reaching('documents:read')) documentReaders.set(fn, [DOCUMENTS_PREFIX]);
-    if (!props.pinecone) for (const fn of reaching('vectors:read')) documentReaders.set(fn, [...(documentReaders.get(fn) ?? []), LOCAL_VECTORS_PREFIX]);
-    for (const [fn, prefixes] of documentReaders) {
+    // The documents bucket's prefixes each function reaches through `documents` and `vectors` (without Pinecone
+    // the vectors are the local vector store's prefix of the documents bucket).
+    const documentPrefixes = (documents: WorkflowReach, vectors: WorkflowReach): Map<HandlerFunction, string[]> => {
+      const prefixes = new Map<HandlerFunction, string[]>();
+      for (const fn of reaching(documents)) prefixes.set(fn, [DOCUMENTS_PREFIX]);
+      if (!props.pinecone) for (const fn of reaching(vectors)) prefixes.set(fn, [...(prefixes.get(fn) ?? []), LOCAL_VECTORS_PREFIX]);
+      return prefixes;
+    };
+    for (const [fn, prefixes] of documentPrefixes('documents:read', 'vectors:read')) {
       this.documents.grantReadTenantData(fn, prefixes);
       fn.function.addEnvironment('DOCUMENTS_BUCKET', this.documents.bucket.bucketName);
     }
     // The hard delete lists and deletes the same prefixes (it reads no object's content).
-    const documentDeleters = new Map<HandlerFunction, string[]>();
-    for (const fn of reaching('documents:delete')) documentDeleters.set(fn, [DOCUMENTS_PREFIX]);
-    if (!props.pinecone) for (const fn of reaching('vectors:delete')) documentDeleters.set(fn, [...(documentDeleters.get(fn) ?? []), LOCAL_VECTORS_PREFIX]);
-    for (const [fn, prefixes] of documentDeleters) {
+    for (const [fn, prefixes] of documentPrefixes('documents:delete', 'vectors:delete')) {
       this.documents.grantDeleteTenantData(fn, prefixes);
       fn.function.addEnvironment('DOCUMENTS_BUCKET', this.documents.bucket.bucketName);
     }

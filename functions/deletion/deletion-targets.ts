@@ -81,7 +81,7 @@ export interface EnforcementResult {
 export async function onEnforcementCheck(deps: DeletionTargetDependencies, event: ScheduledEvent): Promise<EnforcementResult> {
   const firing = parseDeletionEvent(event, 'hard-delete.enforcement');
   if (!firing) return { outcome: 'malformed' };
-  const now = deps.now?.() ?? clock.now();
+  const now = clock.nowOf(deps);
   const tenant = await deps.tenants.find(firing.tenantId);
   const deletion = tenant?.deletion;
   // Still soft-deleted: the state a hard delete completes (the lifecycle table's complete_deletion).

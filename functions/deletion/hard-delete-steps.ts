@@ -93,9 +93,6 @@ function awaitingErasure(tenant: Pick<Tenant, 'state'>): boolean {
   return canTransition(tenant.state, 'complete_deletion');
 }
 
-function nowOf(deps: HardDeleteDependencies): Date {
-  return deps.now?.() ?? clock.now();
-}
 
 function actorOf(input: HardDeleteInput): string {
   return `hard-delete:${input.trigger}`;
@@ -175,7 +172,7 @@ async function begin(deps: HardDeleteDependencies, input: HardDeleteInput): Prom
 }
 
 async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<BeginResult> {
-  const now = nowOf(deps);
+  const now = clock.nowOf(deps);
   const tenant = await deps.tenants.find(input.tenantId);
   if (!tenant || !awaitingErasure(tenant) || !tenant.deletion) {
     return stop(deps, input, 'not_deleting', `Tenant '${input.tenantId}' is ${tenant ? `'${tenant.state}'` : 'gone'}: nothing to delete.`, false);
@@ -241,7 +238,7 @@ async function purge(deps: HardDeleteDependencies, input: HardDeleteInput, name:
   const before = recorded?.before ?? (await source.count(input.tenantId));
   if (!recorded) await deps.operations.recordStep(input.operationId, `counted:${name}`, { [purgeFact(name)]: { before } });
   const result = await source.purge(input.tenantId);
-  const fact: PurgeFact = { before, purgedAt: nowOf(deps).toISOString(), retained: result.retained ?? 0 };
+  const fact: PurgeFact = { before, purgedAt: clock.nowOf(deps).toISOString(), retained: result.retained ?? 0 };
   await deps.operations.recordStep(input.operationId, `purged:${name}`, { [purgeFact(name)]: fact });
   return fact;
 }
@@ -255,7 +252,7 @@ async function verify(deps: HardDeleteDependencies, input: HardDeleteInput, name
     logger.warn('Residual data after purge', { source: name, remaining: result.remaining });
     throw new ResidualDataError(name, result.remaining);
   }
-  const fact: VerifyFact = { verifiedAt: nowOf(deps).toISOString(), retained: result.retained ?? 0 };
+  const fact: VerifyFact = { verifiedAt: clock.nowOf(deps).toISOString(), retained: result.retained ?? 0 };
   await deps.operations.recordStep(input.operationId, `verified:${name}`, { [verifyFact(name)]: fact });
   return fact;
 }
@@ -272,7 +269,7 @@ async function deleteBillingCustomer(deps: HardDeleteDependencies, input: HardDe
     plan: tenant.plan,
     idempotencyKey: `hard-delete:${tenant.tenantId}:${tenant.deletion.requestedAt}:delete-customer`,
   });
-  const fact = { deleted, at: nowOf(deps).toISOString() };
+  const fact = { deleted, at: clock.nowOf(deps).toISOString() };
   await deps.operations.recordStep(input.operationId, 'billing_customer_deleted', { [BILLING_FACT]: fact });
   return fact;
 }
@@ -305,7 +302,7 @@ async function complete(deps: HardDeleteDependencies, input: HardDeleteInput): P
   if (found?.deletionCertificateId === certificateId) return { outcome: 'succeeded', certificateId }; // a lost answer: deleted with this certificate
   const tenant = await owned(deps, input);
   const operation = await running(deps, input);
-  const now = nowOf(deps);
+  const now = clock.nowOf(deps);
   const sources: CertificateSource[] = [];
   for (const source of [...(await deps.sources())].reverse()) {
     const purged = operation.facts[purgeFact(source.name)] as PurgeFact | undefined;

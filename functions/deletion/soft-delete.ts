@@ -46,9 +46,6 @@ export interface DeletionCaller {
   readonly expectedVersion?: number;
 }
 
-function nowOf(deps: SoftDeleteDependencies): Date {
-  return deps.now?.() ?? clock.now();
-}
 
 /** The billing request of the soft delete `deletion` of `tenant` (its idempotency keys derive from `requestedAt`). */
 function billingRequest(tenant: Tenant, deletion: Pick<DeletionSchedule, 'requestedAt'>): CustomerLifecycleRequest {
@@ -79,7 +76,7 @@ export async function initiateDeletion(
   const retentionDays = retentionDaysFor(request.retentionDays, tenant);
   const refusal = refusalOf(tenant, 'initiate_deletion');
   if (refusal) throw refusal;
-  const deletion = deletionSchedule({ tenantId, requestedAt: nowOf(deps), requestedBy: request.actor, retentionDays, ...(request.reason === undefined ? {} : { reason: request.reason }) });
+  const deletion = deletionSchedule({ tenantId, requestedAt: clock.nowOf(deps), requestedBy: request.actor, retentionDays, ...(request.reason === undefined ? {} : { reason: request.reason }) });
   const scheduled = tenant.scheduledPlanChange ? await deps.operations.get(tenant.scheduledPlanChange.operationId) : undefined;
 
   let cancelled = false;
@@ -166,7 +163,7 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
     );
   }
   if (tenant.operationId) throw new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
-  if (!withinRetention(deletion, nowOf(deps))) {
+  if (!withinRetention(deletion, clock.nowOf(deps))) {
     const hold = tenant.legalHold;
     // Under a hold nothing is purged yet: say so, and what happens when the hold goes.
     const fate = hold
@@ -213,7 +210,7 @@ export async function placeLegalHold(deps: SoftDeleteDependencies, tenantId: str
   }
   const running = hardDeleteRunning(tenant);
   if (running) throw running;
-  const hold: LegalHold = { reason: request.reason, by: request.by ?? request.actor, since: tenant.legalHold?.since ?? nowOf(deps).toISOString() };
+  const hold: LegalHold = { reason: request.reason, by: request.by ?? request.actor, since: tenant.legalHold?.since ?? clock.nowOf(deps).toISOString() };
   return deps.tenants.recordChange(tenant, CHANGE_EVENTS.placeLegalHold, { actor: request.actor, reason: `Legal hold placed by ${hold.by}: ${hold.reason}`, operationId: `legal-hold-${randomUUID()}` }, { set: { legalHold: hold } });
 }
 
@@ -229,7 +226,7 @@ export async function releaseLegalHold(deps: SoftDeleteDependencies, tenantId: s
   if (!hold) throw new DeletionRequestError('NO_LEGAL_HOLD', `Tenant '${tenantId}' has no legal hold to release.`, { tenantId });
   const running = hardDeleteRunning(tenant);
   if (running) throw running;
-  const rearm = tenant.state === SOFT_DELETED && tenant.deletion ? deletionAfterHoldRelease(tenant.deletion, nowOf(deps)) : undefined;
+  const rearm = tenant.state === SOFT_DELETED && tenant.deletion ? deletionAfterHoldRelease(tenant.deletion, clock.nowOf(deps)) : undefined;
   const next = await deps.tenants.recordChange(
     tenant,
     CHANGE_EVENTS.releaseLegalHold,

@@ -133,7 +133,7 @@ async function recreateMissing(deps: DeletionSweepDependencies, tenant: Tenant, 
  * alarmed). Publishes DELETION_SWEEP_METRICS. Exported for the bench as well as the handler.
  */
 export async function sweepDeletions(deps: DeletionSweepDependencies, options: DeletionSweepOptions = {}): Promise<DeletionSweepResult> {
-  const now = options.now ?? deps.now?.() ?? clock.now();
+  const now = options.now ?? clock.nowOf(deps);
   const slice = sliceAt(now);
   const started: Array<{ tenantId: string; operationId: string }> = [];
   const rearmed: Array<{ tenantId: string; schedules: Array<'hardDelete' | 'enforcement'> }> = [];

@@ -96,7 +96,7 @@ export async function requestExport(deps: ExportRequestDependencies, tenantId: s
   const refusal = refusalOf(tenant, 'initiate_export');
   if (refusal) throw refusal;
   const operationId = `op_${randomUUID()}`;
-  const requestedAt = (deps.now?.() ?? clock.now()).toISOString();
+  const requestedAt = clock.nowOf(deps).toISOString();
   const input: ExportRequestInput = { operationId, tenantId, requestedBy: actor, requestedAt, dueAt: oneMonthAfter(requestedAt) };
   const context = { actor, reason: body.reason ?? 'Data export requested (GDPR Art. 15/20)', operationId };
   await deps.tenants.applyTransition(tenant, 'initiate_export', context, {

@@ -113,9 +113,6 @@ function sourceNamed(deps: ExportDependencies, name: string): DataSource {
   return source;
 }
 
-function nowOf(deps: ExportDependencies): Date {
-  return deps.now?.() ?? clock.now();
-}
 
 /** The tenant, checked to still be owned by this export. */
 async function ownedTenant(deps: ExportDependencies, input: ExportInput): Promise<Tenant> {
@@ -239,7 +236,7 @@ async function writeManifest(deps: ExportDependencies, input: ExportInput, summa
     tenantId: input.tenantId,
     exportId: input.operationId,
     requestedAt: input.requestedAt,
-    generatedAt: nowOf(deps).toISOString(),
+    generatedAt: clock.nowOf(deps).toISOString(),
     format: 'ndjson+gzip',
     sources,
   };

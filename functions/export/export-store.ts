@@ -63,7 +63,7 @@ export class S3ExportStore implements ExportStore {
   }
 
   protected now(): Date {
-    return this.options.now?.() ?? clock.now();
+    return clock.nowOf(this.options);
   }
 
   expiresAt(stored: StoredExport): string {

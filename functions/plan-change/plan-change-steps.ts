@@ -133,7 +133,7 @@ async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChan
     input.known,
     async (known) => {
       // The window, its audit entry and the operation's marker with the drain's start time: one transaction.
-      const drainStartedAt = (deps.now?.() ?? clock.now()).toISOString();
+      const drainStartedAt = clock.nowOf(deps).toISOString();
       const marker = deps.operations.stepUpdate(input.operationId, 'read_only_window', { drainStartedAt });
       const tenant = await deps.tenants.startReadOnlyWindow(known.tenant, readOnlyReason, context, { alsoUpdate: [marker] });
       return { tenant: knownTenant(tenant), drainStartedAt };
@@ -157,7 +157,7 @@ async function openReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChang
   }
   // A retried step keeps the first start time, so retries do not stretch the drain timeout.
   const operation = await deps.operations.get(input.operationId);
-  const drainStartedAt = String(operation.facts.drainStartedAt ?? (deps.now?.() ?? clock.now()).toISOString());
+  const drainStartedAt = String(operation.facts.drainStartedAt ?? clock.nowOf(deps).toISOString());
   await deps.operations.recordStep(input.operationId, 'read_only_window', { drainStartedAt });
   return { tenant: knownTenant(tenant), drainStartedAt };
 }
@@ -175,7 +175,7 @@ async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput
     drainStartedAt = String(operation.facts.drainStartedAt ?? operation.createdAt);
   }
   const started = Date.parse(drainStartedAt);
-  const waited = ((deps.now?.() ?? clock.now()).getTime() - started) / 1000;
+  const waited = (clock.nowOf(deps).getTime() - started) / 1000;
   const holders = [...new Set(live.map((lease) => lease.holder ?? 'unknown'))].slice(0, 5).join(', ');
   if (waited >= input.drainTimeoutSeconds) {
     throw new DrainTimeoutError(

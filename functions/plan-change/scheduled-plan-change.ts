@@ -133,7 +133,7 @@ export interface PeriodEndResult {
  * (a second delivery finds it started); an early delivery re-arms the schedule and does nothing.
  */
 export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependencies, operationId: string): Promise<PeriodEndResult> {
-  const now = deps.now?.() ?? clock.now();
+  const now = clock.nowOf(deps);
   const operation = await deps.operations.find(operationId);
   if (!operation) return { operationId, outcome: 'not_found' };
   const input = operation.input as unknown as PlanChangeInput;

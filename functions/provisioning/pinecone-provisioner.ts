@@ -167,7 +167,7 @@ export class PineconeProvisioner implements ResourceProvisioner {
   }
 
   #record(placement: VectorPlacement, releases: ProvisioningRecord['releases'], createdIndex: boolean): ProvisioningRecord {
-    return { placement, releases, createdIndex, at: (this.#options.now?.() ?? clock.now()).toISOString() };
+    return { placement, releases, createdIndex, at: clock.nowOf(this.#options).toISOString() };
   }
 
   /**

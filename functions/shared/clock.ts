@@ -28,3 +28,8 @@ export function now(): Date {
   // eslint-disable-next-line no-restricted-syntax -- the one reader of the wall clock
   return installed ? installed.now() : new Date();
 }
+
+/** The time `source` was given (an injected `now`, as stores and steps take one for tests), else now(). */
+export function nowOf(source: { readonly now?: () => Date }): Date {
+  return source.now?.() ?? now();
+}

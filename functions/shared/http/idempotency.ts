@@ -61,7 +61,7 @@ export class IdempotencyStore {
   }
 
   #epoch(): number {
-    return Math.floor((this.#options.now?.() ?? clock.now()).getTime() / 1000);
+    return Math.floor(clock.nowOf(this.#options).getTime() / 1000);
   }
 
   /**
