@@ -119,6 +119,47 @@ export interface SubscriptionCancellation {
   readonly references: Readonly<Record<string, string>>;
 }
 
+/**
+ * Stripe's subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status).
+ * The dunning ladder (functions/dunning/dunning-policy.ts) maps them to the tenant's standing.
+ */
+export const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** A subscription as the billing provider has it now (not as some event once described it). */
+export interface SubscriptionState {
+  readonly subscriptionId: string;
+  readonly customerId: string;
+  readonly status: SubscriptionStatus;
+  /** When the provider last changed it, if it says (seconds since the epoch); absent otherwise. */
+  readonly changedAt?: number;
+}
+
+/**
+ * Make (or link, when `link` is given) the billing customer of a new tenant and its subscription on `plan`'s
+ * price. Idempotent on `idempotencyKey` (derived from the tenant id), so a retried create never makes two.
+ */
+export interface NewCustomerRequest {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly email: string;
+  readonly plan: PlanId;
+  readonly idempotencyKey: string;
+  /** Existing Stripe ids to link instead of creating (a tenant migrated from an existing billing setup). */
+  readonly link?: { readonly customerId: string; readonly subscriptionId?: string };
+}
+
+/** Read a subscription's current state (the dunning processor acts on this, not on an event's snapshot). */
+export interface SubscriptionLookup {
+  readonly tenantId: string;
+  readonly account: BillingAccount;
+  /**
+   * What the event that prompted the read said (its `data.object` status). The Stripe adapter ignores it
+   * (Stripe is the truth); the ledger, which has no truth of its own, records and answers it.
+   */
+  readonly reported?: SubscriptionState;
+}
+
 export interface BillingPort {
   readonly name: 'stripe' | 'local-ledger';
   previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview>;
@@ -148,6 +189,13 @@ export interface BillingPort {
    * of its subscriptions; its invoices stay with Stripe (kept by law). Idempotent: already gone is `deleted: false`.
    */
   deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }>;
+  /**
+   * The billing customer and subscription of a new tenant (see NewCustomerRequest): the account to store on it,
+   * or undefined when the plan is not billed (no price configured for it).
+   */
+  createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined>;
+  /** The subscription as the provider has it now; undefined when it does not exist (deleted customer). */
+  retrieveSubscription(request: SubscriptionLookup): Promise<SubscriptionState | undefined>;
 }
 
 /** A billing provider failure worth retrying (network, rate limit, 5xx); the ASL retries on this name. */
@@ -218,5 +266,13 @@ export class DeferredBillingPort implements BillingPort {
 
   async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
     return (await this.#resolve()).deleteCustomer(request);
+  }
+
+  async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
+    return (await this.#resolve()).createCustomer(request);
+  }
+
+  async retrieveSubscription(request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
+    return (await this.#resolve()).retrieveSubscription(request);
   }
 }

@@ -27,6 +27,9 @@ import {
   type BillingAccount,
   type CustomerLifecycleRequest,
   type SubscriptionCancellation,
+  type NewCustomerRequest,
+  type SubscriptionLookup,
+  type SubscriptionState,
 } from './billing-port';
 
 /** Monthly list prices of the local ledger, in cents (USD). */
@@ -395,5 +398,14 @@ export class LedgerBilling implements BillingPort {
     const entries = await this.ledgerEntries(tenantId);
     const count = (kind: LedgerEntryKind) => entries.filter((entry) => entry.kind === kind).length;
     return count('subscription_cancelled') > count('subscription_restored');
+  }
+
+  // Skeleton of issue #10: implemented by the billing-customer work.
+  async createCustomer(_request: NewCustomerRequest): Promise<BillingAccount | undefined> {
+    throw new Error('createCustomer: not implemented yet (issue #10).');
+  }
+
+  async retrieveSubscription(_request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
+    throw new Error('retrieveSubscription: not implemented yet (issue #10).');
   }
 }

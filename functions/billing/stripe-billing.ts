@@ -29,6 +29,9 @@ import {
   type PlanChangeRequest,
   type CustomerLifecycleRequest,
   type SubscriptionCancellation,
+  type NewCustomerRequest,
+  type SubscriptionLookup,
+  type SubscriptionState,
 } from './billing-port';
 
 export interface StripeBillingOptions {
@@ -757,5 +760,14 @@ export class StripeBilling implements BillingPort {
       if (stripeErrorOf(error)?.code === 'resource_missing') return undefined;
       throw toBillingError(error, request, `read subscription ${subscriptionId}`);
     }
+  }
+
+  // Skeleton of issue #10: implemented by the billing-customer work.
+  async createCustomer(_request: NewCustomerRequest): Promise<BillingAccount | undefined> {
+    throw new Error('createCustomer: not implemented yet (issue #10).');
+  }
+
+  async retrieveSubscription(_request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
+    throw new Error('retrieveSubscription: not implemented yet (issue #10).');
   }
 }

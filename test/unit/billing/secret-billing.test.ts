@@ -19,6 +19,8 @@ function delegate(): BillingPort {
     cancelSubscription: jest.fn(async () => ({ cancelled: true, references: {} })),
     restoreSubscription: jest.fn(async () => undefined),
     deleteCustomer: jest.fn(async () => ({ deleted: true })),
+    createCustomer: jest.fn(async () => undefined),
+    retrieveSubscription: jest.fn(async () => undefined),
   };
 }
 
