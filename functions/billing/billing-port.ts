@@ -126,6 +126,10 @@ export interface SubscriptionCancellation {
 export const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
+export function isSubscriptionStatus(value: string): value is SubscriptionStatus {
+  return (SUBSCRIPTION_STATUSES as readonly string[]).includes(value);
+}
+
 /** A subscription as the billing provider has it now (not as some event once described it). */
 export interface SubscriptionState {
   readonly subscriptionId: string;

@@ -9,7 +9,7 @@
  */
 import * as clock from '../shared/clock';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PlanId } from '../plans/plan-catalog';
 import { tenantPk } from '../tenants/tenant-table';
 import {
@@ -30,7 +30,9 @@ import {
   type NewCustomerRequest,
   type SubscriptionLookup,
   type SubscriptionState,
+  isSubscriptionStatus,
 } from './billing-port';
+import { subscriptionLinkKey } from './subscription-links';
 
 /** Monthly list prices of the local ledger, in cents (USD). */
 export const LOCAL_MONTHLY_PRICES: Readonly<Record<PlanId, number>> = { free: 0, starter: 2900, professional: 9900, enterprise: 49900 };
@@ -405,7 +407,33 @@ export class LedgerBilling implements BillingPort {
     throw new Error('createCustomer: not implemented yet (issue #10).');
   }
 
-  async retrieveSubscription(_request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
-    throw new Error('retrieveSubscription: not implemented yet (issue #10).');
+  /**
+   * The ledger has no payment processor: a subscription's status is what the newest event reported (kept on
+   * its link item, see subscription-links.ts), `active` until one does. With `reported`, it is recorded unless a
+   * newer report (`changedAt`) is already there; the answer is the status as recorded after that. Undefined when
+   * no tenant is linked to the subscription.
+   */
+  async retrieveSubscription(request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
+    const { account, reported } = request;
+    const Key = subscriptionLinkKey(account.subscriptionId);
+    if (reported) {
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key,
+            UpdateExpression: 'SET ledgerStatus = :status, ledgerStatusChangedAt = :changedAt',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(ledgerStatusChangedAt) OR ledgerStatusChangedAt <= :changedAt)',
+            ExpressionAttributeValues: { ':status': reported.status, ':changedAt': reported.changedAt ?? 0 },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    const { Item } = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key, ConsistentRead: true }));
+    if (!Item) return undefined;
+    const status = typeof Item.ledgerStatus === 'string' && isSubscriptionStatus(Item.ledgerStatus) ? Item.ledgerStatus : 'active';
+    return { subscriptionId: account.subscriptionId, customerId: account.customerId, status, ...(typeof Item.ledgerStatusChangedAt === 'number' ? { changedAt: Item.ledgerStatusChangedAt } : {}) };
   }
 }

@@ -32,6 +32,8 @@ import {
   type NewCustomerRequest,
   type SubscriptionLookup,
   type SubscriptionState,
+  SUBSCRIPTION_STATUSES,
+  isSubscriptionStatus,
 } from './billing-port';
 
 export interface StripeBillingOptions {
@@ -767,7 +769,21 @@ export class StripeBilling implements BillingPort {
     throw new Error('createCustomer: not implemented yet (issue #10).');
   }
 
-  async retrieveSubscription(_request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
-    throw new Error('retrieveSubscription: not implemented yet (issue #10).');
+  /** `subscriptions.retrieve`: Stripe's current status, whatever the event said; undefined when Stripe has no such subscription. */
+  async retrieveSubscription(request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
+    const { subscriptionId } = request.account;
+    try {
+      const subscription = await this.#stripe.subscriptions.retrieve(subscriptionId);
+      const status = subscription.status as string;
+      if (!isSubscriptionStatus(status)) {
+        // A status newer than this code: acting on a guess could suspend or resume the wrong tenant.
+        throw new BillingRejectedError(`Stripe answered subscription ${subscriptionId} with status '${status}', which this version does not know (known: ${SUBSCRIPTION_STATUSES.join(', ')}).`);
+      }
+      return { subscriptionId: subscription.id, customerId: idOf(subscription.customer) ?? request.account.customerId, status };
+    } catch (error) {
+      if (error instanceof BillingRejectedError) throw error;
+      if (stripeErrorOf(error)?.code === 'resource_missing') return undefined;
+      throw toBillingError(error, request, `read subscription ${subscriptionId}`);
+    }
   }
 }
