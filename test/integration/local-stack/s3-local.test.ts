@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { deletePrefix } from '../../../functions/data-sources/s3-prefix';
+import { withConcurrency } from '../../../bench/seeded';
 import { LocalStackError } from '../../../infra/local/dynamodb-local';
 import { localS3ClientConfig, startS3Local, type S3Local } from '../../../infra/local/s3-local';
 
@@ -102,5 +104,28 @@ describe('Function: startS3Local', () => {
     const attempt = startS3Local({ directory: join(file, 'objects'), buckets: ['documents'] });
     await expect(attempt).rejects.toBeInstanceOf(LocalStackError);
     await expect(attempt).rejects.toThrow(/The local S3 server exited with code 1: .+/);
+  });
+
+  it('should empty a prefix across pages and nested folders, keep its neighbour, and leave no empty folder on disk (its file store replaced in part)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 's3-local-test-'));
+    directories.push(directory);
+    const server = await start({ directory, buckets: ['documents'] });
+    const s3 = client(server);
+    try {
+      // 1,100 keys: two pages of ListObjectsV2; a flat folder and a nested one, and a neighbour sharing the name's start.
+      const keys = Array.from({ length: 1100 }, (_, i) => (i % 2 === 0 ? `tenants/acme/v-${String(i).padStart(4, '0')}.json` : `tenants/acme/0001/d-${String(i).padStart(4, '0')}.txt`));
+      await withConcurrency(keys.length, 16, async (i) => {
+        await s3.send(new PutObjectCommand({ Bucket: 'documents', Key: keys[i], Body: `object ${i}` }));
+      });
+      await s3.send(new PutObjectCommand({ Bucket: 'documents', Key: 'tenants/acme-eu/kept.txt', Body: 'kept' }));
+
+      expect(await deletePrefix(s3, 'documents', 'tenants/acme/')).toBe(1100);
+
+      const left = await s3.send(new ListObjectsV2Command({ Bucket: 'documents', Prefix: 'tenants/' }));
+      expect(left.Contents?.map((object) => object.Key)).toEqual(['tenants/acme-eu/kept.txt']);
+      expect(readdirSync(join(directory, 'documents', 'tenants'))).toEqual(['acme-eu']);
+    } finally {
+      s3.destroy();
+    }
   });
 });
