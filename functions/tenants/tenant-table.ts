@@ -31,6 +31,8 @@ export function ownedBy(tenantId: string): { readonly [BY_TENANT_INDEX.partition
 }
 
 export const TENANT_SK = 'TENANT';
+/** The `type` attribute of audit items: what the lifecycle events' stream filter selects. */
+export const AUDIT_ITEM_TYPE = 'audit';
 export const AUDIT_SK_PREFIX = 'AUDIT#';
 
 export function tenantPk(tenantId: string): string {
