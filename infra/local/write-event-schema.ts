@@ -1,7 +1,7 @@
 /**
  * `npx tsx infra/local/write-event-schema.ts`: regenerate functions/events/lifecycle-event.schema.json (the
  * lifecycle events' `detail` as JSON Schema) from the zod schema the publisher validates with. Commit the
- * result; test/unit/events fails while the file is stale.
+ * result; test/unit/lifecycle-events.test.ts fails while the file is stale.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
