@@ -38,7 +38,7 @@ const text = z.string().min(1);
 
 /**
  * The `detail` of a lifecycle event, version 1: the audit item's fields, nothing more (no name or email of the
- * tenant). `lifecycle-event.schema.json` beside this file is this schema as JSON Schema (test/unit/events
+ * tenant). `lifecycle-event.schema.json` beside this file is this schema as JSON Schema (test/unit/lifecycle-events.test.ts
  * checks that it is current).
  */
 export const lifecycleEventDetailSchema = z

@@ -12,13 +12,13 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import * as z from 'zod';
-import dynamoDbStreamAuditEvent from '../../events/dynamodb-stream-audit.json';
-import { dynamoDbStreamEvent } from '../../support/events';
-import { LIFECYCLE_EVENTS } from '../../../functions/lifecycle';
-import { CHANGE_EVENTS } from '../../../functions/tenants/tenant-store';
-import { auditSk, tenantPk } from '../../../functions/tenants/tenant-table';
-import { eventBridgeSink } from '../../../functions/events/eventbridge-sink';
-import { AUDIT_EVENTS, DETAIL_TYPES, detailJsonSchema, EVENT_SOURCE, lifecycleEventDetailSchema, publishStreamRecords, type StreamRecord } from '../../../functions/events/lifecycle-events';
+import dynamoDbStreamAuditEvent from '../events/dynamodb-stream-audit.json';
+import { dynamoDbStreamEvent } from '../support/events';
+import { LIFECYCLE_EVENTS } from '../../functions/lifecycle';
+import { CHANGE_EVENTS } from '../../functions/tenants/tenant-store';
+import { auditSk, tenantPk } from '../../functions/tenants/tenant-table';
+import { eventBridgeSink } from '../../functions/events/eventbridge-sink';
+import { AUDIT_EVENTS, DETAIL_TYPES, detailJsonSchema, EVENT_SOURCE, lifecycleEventDetailSchema, publishStreamRecords, type StreamRecord } from '../../functions/events/lifecycle-events';
 
 const BUS = 'tenant-lifecycle-events';
 const eventBridge = mockClient(EventBridgeClient);
@@ -141,7 +141,7 @@ describe('Function: publishStreamRecords', () => {
 describe('Handler: publish-lifecycle-events', () => {
   it('should publish the stream batch on EVENT_BUS_NAME and answer the partial batch response', async () => {
     process.env.EVENT_BUS_NAME = BUS;
-    const { handler } = await import('../../../functions/events/handlers/publish-lifecycle-events');
+    const { handler } = await import('../../functions/events/handlers/publish-lifecycle-events');
     const [fixture] = dynamoDbStreamAuditEvent.Records;
     const suspended = unmarshall(fixture?.dynamodb?.NewImage as Record<string, AttributeValue>);
     const event = dynamoDbStreamEvent([{ ...suspended, sk: auditSk(1), version: 1, event: 'create', from: undefined, to: 'active' }, suspended]);
@@ -165,7 +165,7 @@ describe('The detail schema', () => {
   });
 
   it('should be documented as JSON Schema in lifecycle-event.schema.json, generated from the zod schema the publisher validates with', () => {
-    const file = readFileSync(join(__dirname, '../../../functions/events/lifecycle-event.schema.json'), 'utf8');
+    const file = readFileSync(join(__dirname, '../../functions/events/lifecycle-event.schema.json'), 'utf8');
     expect(file).toBe(detailJsonSchema()); // stale: npx tsx infra/local/write-event-schema.ts
     expect(JSON.parse(file)).toMatchObject(z.toJSONSchema(lifecycleEventDetailSchema));
   });
