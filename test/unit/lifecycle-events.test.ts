@@ -164,6 +164,12 @@ describe('The detail schema', () => {
     expect(DETAIL_TYPES).toContain('tenant.complete_reactivation');
   });
 
+  it("should list every detail-type, and only those, in README's Lifecycle events section", () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const listed = /<!-- detail-types:start -->([\s\S]*?)<!-- detail-types:end -->/.exec(readme)?.[1] ?? '';
+    expect([...listed.matchAll(/`([^`]+)`/g)].map((match) => match[1])).toEqual(DETAIL_TYPES);
+  });
+
   it('should be documented as JSON Schema in lifecycle-event.schema.json, generated from the zod schema the publisher validates with', () => {
     const file = readFileSync(join(__dirname, '../../functions/events/lifecycle-event.schema.json'), 'utf8');
     expect(file).toBe(detailJsonSchema()); // stale: npx tsx infra/local/write-event-schema.ts
