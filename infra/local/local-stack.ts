@@ -365,6 +365,8 @@ export class LocalStack {
       checkpointFile: join(dataRoot, 'events', 'stream-checkpoints.json'),
       handle: (records) => publishStreamRecords(records, eventLog, { onInvalid: (error) => this.#logError(`lifecycle event not published: ${(error as Error).message}`) }),
       onError: (error) => this.#logError(`lifecycle events: reading the table's stream failed: ${(error as Error).stack ?? String(error)}`),
+      // As the mapping's on-failure destination on AWS: a record still refused after its retries is passed over, and said.
+      onDeadLetter: (record) => this.#logError(`lifecycle events: stream record ${record.dynamodb?.SequenceNumber ?? '?'} not published after its retries; passed over (read the tenant's history)`),
     });
     eventPoller.start(this.options.eventPollMs ?? EVENT_POLL_MS);
     running.eventPoller = {

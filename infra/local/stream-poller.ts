@@ -26,6 +26,13 @@ export interface StreamPollerOptions {
   readonly onError?: (error: unknown) => void;
   /** Records per GetRecords call (1-1000). @default 100 */
   readonly batchSize?: number;
+  /**
+   * Passes a record may fail before it is given up (reported to `onDeadLetter` and passed over), as the Lambda
+   * mapping's retry attempts before its on-failure destination. @default 10
+   */
+  readonly retryAttempts?: number;
+  /** Where a record given up is reported. */
+  readonly onDeadLetter?: (record: StreamRecord) => void;
 }
 
 interface Checkpoints {
@@ -42,6 +49,8 @@ export class StreamPoller {
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
   #stopped = false;
+  /** The record that failed last, and how many passes in a row it failed. */
+  #failing: { sequenceNumber: string; attempts: number } | undefined;
 
   constructor(options: StreamPollerOptions) {
     this.#options = options;
@@ -54,7 +63,10 @@ export class StreamPoller {
       this.#timer = undefined;
       this.#pass = this.pollOnce()
         .then(() => undefined)
-        .catch((error: unknown) => this.#options.onError?.(error))
+        // A pass cut short by stop() (DynamoDB Local going away) is no error: the next start goes on from the checkpoint.
+        .catch((error: unknown) => {
+          if (!this.#stopped) this.#options.onError?.(error);
+        })
         .finally(() => {
           this.#pass = undefined;
           if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
@@ -141,12 +153,13 @@ export class StreamPoller {
       const records = page.Records ?? [];
       if (records.length > 0) {
         const { batchItemFailures } = await this.#options.handle(records as StreamRecord[]);
-        const failedAt = batchItemFailures.length > 0 ? records.findIndex((record) => batchItemFailures.some((failure) => failure.itemIdentifier === record.dynamodb?.SequenceNumber)) : -1;
+        let failedAt = batchItemFailures.length > 0 ? records.findIndex((record) => batchItemFailures.some((failure) => failure.itemIdentifier === record.dynamodb?.SequenceNumber)) : -1;
+        if (failedAt >= 0 && this.#givesUp(records[failedAt] as StreamRecord)) failedAt += 1;
         const handled = failedAt < 0 ? records : records.slice(0, failedAt);
         handed += handled.length;
         const last = handled.at(-1)?.dynamodb?.SequenceNumber;
         if (last) this.#checkpoint(shardId, { after: last });
-        if (failedAt >= 0) {
+        if (failedAt >= 0 && failedAt < records.length) {
           // The failed record and all after it come again, from the checkpoint, at the next pass.
           this.#iterators.delete(shardId);
           return handed;
@@ -163,6 +176,17 @@ export class StreamPoller {
       if (records.length === 0) return handed; // the open shard's current end
     }
     return handed;
+  }
+
+  /** Count one more failed pass of `record`; true when that was its last allowed one (it is then reported). */
+  #givesUp(record: StreamRecord): boolean {
+    const sequenceNumber = record.dynamodb?.SequenceNumber ?? '';
+    const attempts = this.#failing?.sequenceNumber === sequenceNumber ? this.#failing.attempts + 1 : 1;
+    this.#failing = { sequenceNumber, attempts };
+    if (attempts <= (this.#options.retryAttempts ?? 10)) return false;
+    this.#failing = undefined;
+    this.#options.onDeadLetter?.(record);
+    return true;
   }
 
   #checkpoint(shardId: string, change: { after?: string; done?: boolean }): void {

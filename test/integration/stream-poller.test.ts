@@ -36,8 +36,8 @@ function auditIds(records: readonly StreamRecord[]): string[] {
   });
 }
 
-function poller(handle: (records: readonly StreamRecord[]) => Promise<BatchResponse>): StreamPoller {
-  return new StreamPoller({ dynamo: client, streams, tableName: config.tableName, checkpointFile, handle, batchSize: 100 });
+function poller(handle: (records: readonly StreamRecord[]) => Promise<BatchResponse>, more: { retryAttempts?: number; onDeadLetter?: (record: StreamRecord) => void } = {}): StreamPoller {
+  return new StreamPoller({ dynamo: client, streams, tableName: config.tableName, checkpointFile, handle, batchSize: 100, ...more });
 }
 
 function newTenant(tenantId: string) {
@@ -78,6 +78,29 @@ it('should hand records over in stream order, and a failed record with every one
   expect(later.flat().filter((id) => id.startsWith('poll-c'))).toEqual(['poll-c#1']);
   expect(later.flat()).not.toContain('poll-a#1');
   expect(later.flat()).not.toContain('poll-b#1');
+});
+
+it('should give a record that keeps failing up after its retries, report it, and go on with the records after it', async () => {
+  const drain = poller(async () => ({ batchItemFailures: [] }));
+  await drain.pollOnce(); // what the tests before wrote
+  await store.create(newTenant('poll-poison'), operator);
+  await store.create(newTenant('poll-after'), operator);
+  const handed: string[][] = [];
+  const deadLetters: string[] = [];
+  const stubborn = poller(
+    async (records) => {
+      handed.push(auditIds(records));
+      const poison = records.find((record) => auditIds([record])[0] === 'poll-poison#1');
+      return { batchItemFailures: poison ? [{ itemIdentifier: poison.dynamodb?.SequenceNumber as string }] : [] };
+    },
+    { retryAttempts: 2, onDeadLetter: (record) => deadLetters.push(...auditIds([record])) },
+  );
+
+  for (let pass = 0; pass < 4; pass += 1) await stubborn.pollOnce();
+
+  // Three tries (the first and two retries), then given up; the record after it is handed over on the next pass.
+  expect(handed).toEqual([['poll-poison#1', 'poll-after#1'], ['poll-poison#1', 'poll-after#1'], ['poll-poison#1', 'poll-after#1'], ['poll-after#1']]);
+  expect(deadLetters).toEqual(['poll-poison#1']);
 });
 
 it('should stop polling on stop(), with the pass under way finished and no timer left', async () => {
