@@ -1,8 +1,9 @@
 /**
  * The embedded local stack that `npm start` runs (infra/local/start.ts parses its command line, handles
  * signals and exits): DynamoDB Local on a data folder, the lifecycle table with the demo tenants on first
- * start, the workflow runner and the local scheduler, the lifecycle events' stream poller and event log, and the API on loopback, served by the same handlers as
- * on AWS. In-process, so tests can start and stop it and see what a user of `npm start` sees.
+ * start, the workflow runner and the local scheduler, the lifecycle events' stream poller and event log, and
+ * the API on loopback, served by the same handlers as on AWS. In-process, so tests can start and stop it and
+ * see what a user of `npm start` sees.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
