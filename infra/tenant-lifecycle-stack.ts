@@ -9,6 +9,7 @@ import type { WorkflowReach } from '../functions/workflows/workflow-definition';
 import { DocumentsBucket, DOCUMENTS_PREFIX, LOCAL_VECTORS_PREFIX } from './constructs/documents-bucket';
 import { ExportBucket } from './constructs/export-bucket';
 import { LifecycleApi } from './constructs/lifecycle-api';
+import { LifecycleEvents } from './constructs/lifecycle-events';
 import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
 import { workflowDefinitions } from '../functions/workflows/registry';
@@ -94,6 +95,8 @@ export class TenantLifecycleStack extends Stack {
   readonly exports: ExportBucket;
   /** The application's documents (given by name, or created here): read by the export task. */
   readonly documents: DocumentsBucket;
+  /** Every tenant change published on the stack's event bus, from the table's stream (functions/events/). */
+  readonly events: LifecycleEvents;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
     super(scope, id, props);
@@ -109,6 +112,7 @@ export class TenantLifecycleStack extends Stack {
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
     });
+    this.events = new LifecycleEvents(this, 'LifecycleEvents', { table: this.table, removalPolicy, logRetention: props.logRetention });
     this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
     this.exports = new ExportBucket(this, 'Exports', { removalPolicy, retentionDays: props.exportRetentionDays });
     this.documents = new DocumentsBucket(this, 'Documents', { bucketName: props.documentsBucketName, accessLogs: this.exports.accessLogs, removalPolicy });
@@ -216,6 +220,14 @@ export class TenantLifecycleStack extends Stack {
       description: this.documents.created
         ? "Created by this stack (no documentsBucketName given): the application stores each tenant's documents under tenants/<tenantId>/ here, or the stack is given its own bucket; exports read only this bucket."
         : "The application's documents bucket (documentsBucketName): exports read tenants/<tenantId>/ of it.",
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'Tenant lifecycle events (source tenant-lifecycle, detail-type tenant.<event>): add rules here to react to tenant changes.',
+    });
+    new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
+      value: this.events.deadLetterQueue.queueUrl,
+      description: 'Stream batches of lifecycle events not published after their retries (shard and sequence numbers).',
     });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
       value: this.scheduler.deadLetterQueue.queueUrl,

@@ -17,7 +17,7 @@ import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
 import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, UsageRefusedError, VersionConflictError } from './errors';
 import { ownerRefusal, refusalOf } from './tenant-rules';
 
-import { AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
+import { AUDIT_ITEM_TYPE, AUDIT_SK_PREFIX, BY_STATE_INDEX, TENANT_SK, auditSk, tenantPk } from './tenant-table';
 import { MetricUnit, publishMetrics } from '../shared/powertools';
 import { MAX_EXACT_INTEGER, wholeNumber } from '../shared/schemas';
 import { TENANT_ID_PATTERN } from './tenant-schemas';
@@ -704,7 +704,7 @@ export class TenantStore {
     const listed = audit.violation ? { [BY_STATE_INDEX.partitionKey]: VIOLATIONS_PARTITION, [BY_STATE_INDEX.sortKey]: audit.violation.detectedAt } : {};
     return {
       TableName: this.#tableName,
-      Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: 'audit', ...audit, ...listed },
+      Item: { pk: tenantPk(audit.tenantId), sk: auditSk(audit.version), type: AUDIT_ITEM_TYPE, ...audit, ...listed },
       ConditionExpression: 'attribute_not_exists(pk)',
     };
   }

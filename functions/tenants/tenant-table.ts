@@ -10,12 +10,20 @@
  * The sparse `byTenant` index holds only the items in partitions of their own that belong to a tenant
  * (operations, idempotency records of its tokens, local schedules of its work), by `ownerTenantId`: how export
  * and hard delete find them without reading the whole table.
+ * The table's stream (new images) is the lifecycle events' outbox: each audit item it carries becomes one
+ * published event (functions/events/), after its transaction committed.
  */
 
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 export const BY_STATE_INDEX = { name: 'byState', partitionKey: 'state', sortKey: 'stateChangedAt' } as const;
 export const BY_TENANT_INDEX = { name: 'byTenant', partitionKey: 'ownerTenantId', sortKey: 'pk' } as const;
 export const TTL_ATTRIBUTE = 'expiresAt';
+/**
+ * The table's stream: each item as written (new images only; the publisher needs nothing of the old one).
+ * DynamoDB Streams keeps records 24 hours, in order per partition key
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+ */
+export const STREAM_VIEW_TYPE = 'NEW_IMAGE' as const;
 
 /** The attribute that puts an item of a partition of its own into the byTenant index under `tenantId`. */
 export function ownedBy(tenantId: string): { readonly [BY_TENANT_INDEX.partitionKey]: string } {
@@ -23,6 +31,8 @@ export function ownedBy(tenantId: string): { readonly [BY_TENANT_INDEX.partition
 }
 
 export const TENANT_SK = 'TENANT';
+/** The `type` attribute of audit items: what the lifecycle events' stream filter selects. */
+export const AUDIT_ITEM_TYPE = 'audit';
 export const AUDIT_SK_PREFIX = 'AUDIT#';
 
 export function tenantPk(tenantId: string): string {
@@ -49,6 +59,7 @@ export function createTableInput(tableName: string) {
       { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' as const },
       { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' as const },
     ],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: STREAM_VIEW_TYPE },
     GlobalSecondaryIndexes: [
       {
         IndexName: BY_STATE_INDEX.name,

@@ -3,10 +3,10 @@
  * `functions/tenants/tenant-table.ts`, with least-privilege grants for the route handlers.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { BY_STATE_INDEX, BY_TENANT_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
+import { BY_STATE_INDEX, BY_TENANT_INDEX, STREAM_VIEW_TYPE, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
 
 /** What a reader may do: point reads and queries (the tenant partition, the byState and byTenant indexes); never Scan. */
 const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
@@ -44,6 +44,8 @@ export class LifecycleTable extends Construct {
       sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      // The lifecycle events' outbox (infra/constructs/lifecycle-events.ts reads it).
+      stream: StreamViewType[STREAM_VIEW_TYPE],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       deletionProtection: props.deletionProtection ?? true,

@@ -5,11 +5,12 @@
  * schedules get the group's name, the role, the queue and the target ARNs as environment variables (read by
  * functions/shared/config.ts) and only the scheduler actions they need on this group's schedules.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { deadLetterQueue } from './dead-letter-queue';
 import { Construct } from 'constructs';
 import { scheduleTargetVariable, type ScheduleTarget } from '../../functions/scheduler/scheduler-port';
 import type { HandlerFunction } from './handler-function';
@@ -47,19 +48,8 @@ export class OneShotScheduler extends Construct {
       }),
       description: 'EventBridge Scheduler: invoke the tenant lifecycle schedule targets',
     });
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', props.removalPolicy ?? RemovalPolicy.RETAIN, "of the one-shot schedules' deliveries (EventBridge Scheduler DeadLetterConfig)");
     this.deadLetterQueue.grantSendMessages(this.role);
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the dead-letter queue of the one-shot schedules' deliveries (EventBridge Scheduler " +
-        'DeadLetterConfig, which cdk-nag does not recognise); a dead-letter queue of it would only hide the messages further.',
-    });
     this.alarm = new Alarm(this, 'DeadLetters', {
       alarmDescription: 'A one-shot schedule (a period-end plan change, a hard delete or its enforcement check) could not be delivered after its retries; the sweepers start overdue changes and late hard deletes, check that they did.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),

@@ -198,7 +198,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 /**
- * The local-only route for a method and path (`/_local/...`, never deployed), a 405 with `Allow` when the path
+ * The local-only route for a method and path (`/_local/clock`, the event log's `/events`; never deployed), a 405 with `Allow` when the path
  * is one of them under another method, or undefined when the path is none of them.
  */
 function localRoute(localRoutes: readonly LocalRoute[], method: string, path: string): LocalRoute | ApiResult | undefined {
@@ -246,7 +246,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
 /**
  * Serve the API on 127.0.0.1 (port 0 picks a free one). `onResponse` is called once per request when its
  * response is done (or its connection closed), with the request log's fields. `localRoutes` are served besides
- * the shared route table, behind the same authorizer: the local stack's own (`/_local/clock`), which AWS never has.
+ * the shared route table, behind the same authorizer: the local stack's own (`/_local/clock`, `/events`), which AWS never has.
  */
 export async function startLocalApi(options: { port?: number; onResponse?: (entry: RequestLogEntry) => void; localRoutes?: readonly LocalRoute[] } = {}): Promise<LocalApi> {
   await Promise.all(ROUTES.map(loadHandler).concat(loadHandler(FALLBACK_ROUTE)));

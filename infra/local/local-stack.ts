@@ -1,8 +1,9 @@
 /**
  * The embedded local stack that `npm start` runs (infra/local/start.ts parses its command line, handles
  * signals and exits): DynamoDB Local on a data folder, the lifecycle table with the demo tenants on first
- * start, the workflow runner and the local scheduler, and the API on loopback, served by the same handlers as
- * on AWS. In-process, so tests can start and stop it and see what a user of `npm start` sees.
+ * start, the workflow runner and the local scheduler, the lifecycle events' stream poller and event log, and
+ * the API on loopback, served by the same handlers as on AWS. In-process, so tests can start and stop it and
+ * see what a user of `npm start` sees.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,8 @@ export const WORKFLOW_GRACE_MS = 2_000;
  * its answer (and the next request) sees their outcome; a longer one (a large hard delete) runs on after it.
  */
 export const ADVANCE_SETTLE_MS = 30_000;
+/** How often the local stack reads the table's stream for lifecycle events; a Lambda's mapping polls about 4 times a second. */
+export const EVENT_POLL_MS = 250;
 
 export interface LocalStackOptions {
   /** The API's port on 127.0.0.1; 0 picks a free one. */
@@ -48,6 +51,11 @@ export interface LocalStackOptions {
   readonly logError?: (line: string) => void;
   /** `simulated`: a clock an operator moves forward with `POST /_local/clock`; the wall clock when omitted. */
   readonly clock?: ClockMode;
+  /**
+   * How often the table's stream is read for lifecycle events (`GET /events`), in milliseconds.
+   * @default EVENT_POLL_MS
+   */
+  readonly eventPollMs?: number;
 }
 
 /** What a started stack prints, and the tokens it prints (signed with the data folder's key, no expiry). */
@@ -218,7 +226,7 @@ export class LocalStack {
   readonly options: LocalStackOptions;
   readonly #log: (line: string) => void;
   readonly #logError: (line: string) => void;
-  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; deletionSweeper?: { stop(): Promise<void> }; release?: () => void; uninstallClock?: () => void } = {};
+  readonly #running: { dynamo?: DynamoDbLocal; s3?: S3Local; closeApi?: () => Promise<void>; workflows?: { idle(): Promise<void> }; scheduler?: { stop(): Promise<void> }; eventPoller?: { stop(): Promise<void> }; deletionSweeper?: { stop(): Promise<void> }; release?: () => void; uninstallClock?: () => void } = {};
   #stopping = false;
 
   constructor(options: LocalStackOptions) {
@@ -256,7 +264,9 @@ export class LocalStack {
     const databaseDir = join(dataRoot, 'dynamodb');
     // Objects (documents, vectors, exports) are kept beside the database, and reset with it.
     const objectsDir = join(dataRoot, 's3');
-    if (this.options.reset) for (const dir of [databaseDir, objectsDir]) rmSync(dir, { recursive: true, force: true });
+    // The stream's checkpoints (lifecycle events) belong to the database: reset with it.
+    const eventsDir = join(dataRoot, 'events');
+    if (this.options.reset) for (const dir of [databaseDir, objectsDir, eventsDir]) rmSync(dir, { recursive: true, force: true });
     for (const dir of [databaseDir, objectsDir]) mkdirSync(dir, { recursive: true });
 
     // Both at once: each takes seconds to answer. Whichever failed, the other is stopped (stop() sees both).
@@ -339,11 +349,38 @@ export class LocalStack {
       },
       onError: (error) => this.#logError(`deletion sweeper failed: ${(error as Error).stack ?? String(error)}`),
     });
+    // Lifecycle events: the table's stream read as a Lambda's mapping would, handed to the same publisher code,
+    // delivered to the local event log (GET /events) instead of the bus.
+    const [{ LocalEventLog, eventLogRoutes }, { StreamPoller }, { publishStreamRecords }, { DynamoDBStreamsClient }] = await Promise.all([
+      import('./local-event-log'),
+      import('./stream-poller'),
+      import('../../functions/events/lifecycle-events'),
+      import('@aws-sdk/client-dynamodb-streams'),
+    ]);
+    const streams = new DynamoDBStreamsClient({ endpoint: dynamoEndpoint, region: process.env.AWS_REGION });
+    const eventLog = new LocalEventLog({ client: getDocumentClient(), tableName: LOCAL_TABLE_NAME });
+    const eventPoller = new StreamPoller({
+      dynamo: getDocumentClient(),
+      streams,
+      tableName: LOCAL_TABLE_NAME,
+      checkpointFile: join(dataRoot, 'events', 'stream-checkpoints.json'),
+      handle: (records) => publishStreamRecords(records, eventLog, { onInvalid: (error) => this.#logError(`lifecycle event not published: ${(error as Error).message}`) }),
+      onError: (error) => this.#logError(`lifecycle events: reading the table's stream failed: ${(error as Error).stack ?? String(error)}`),
+      // As the mapping's on-failure destination on AWS: a record still refused after its retries is passed over, and said.
+      onDeadLetter: (record) => this.#logError(`lifecycle events: stream record ${record.dynamodb?.SequenceNumber ?? '?'} not published after its retries; passed over (read the tenant's history)`),
+    });
+    eventPoller.start(this.options.eventPollMs ?? EVENT_POLL_MS);
+    running.eventPoller = {
+      stop: async () => {
+        await eventPoller.stop();
+        streams.destroy();
+      },
+    };
     this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
     const { signToken } = await import('../../functions/auth/api-tokens');
-    const localRoutes = clockRoutes({ clock: simulatedClock, afterAdvance: () => this.#afterAdvance(scheduler, workflows) });
+    const localRoutes = [...clockRoutes({ clock: simulatedClock, afterAdvance: () => this.#afterAdvance(scheduler, workflows) }), ...eventLogRoutes(eventLog)];
     const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
     running.closeApi = api.close;
     this.#unlessStopping();
@@ -388,23 +425,24 @@ export class LocalStack {
   }
 
   /**
-   * Stop in order: no new requests, no new schedules, running workflows given WORKFLOW_GRACE_MS, then the JVM
+   * Stop in order: no new requests, no new schedules or stream reads, running workflows given WORKFLOW_GRACE_MS, then the JVM
    * (TERM, KILL 2 s later) and the local S3 server, then the data folder's lock. Resolves when done; safe to call more than once.
    */
   async stop(): Promise<void> {
     this.#stopping = true;
     const running = this.#running;
-    const { closeApi, scheduler, deletionSweeper, workflows, dynamo, s3 } = running;
+    const { closeApi, scheduler, eventPoller, deletionSweeper, workflows, dynamo, s3 } = running;
     running.s3 = undefined;
     running.closeApi = undefined;
     running.scheduler = undefined;
+    running.eventPoller = undefined;
     running.deletionSweeper = undefined;
     running.workflows = undefined;
     running.dynamo = undefined;
     await closeApi?.();
-    if (scheduler || deletionSweeper || workflows) {
+    if (scheduler || eventPoller || deletionSweeper || workflows) {
       let grace: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all([scheduler?.stop(), deletionSweeper?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
+      await Promise.race([Promise.all([scheduler?.stop(), eventPoller?.stop(), deletionSweeper?.stop(), workflows?.idle()]), new Promise((resolve) => (grace = setTimeout(resolve, WORKFLOW_GRACE_MS)))]);
       clearTimeout(grace);
     }
     await Promise.all([dynamo?.stop(), s3?.stop()]);

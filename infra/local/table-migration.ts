@@ -2,7 +2,8 @@
  * Bring a table kept in the local stack's data folder by an older version up to the key design of
  * functions/tenants/tenant-table.ts: put `ownerTenantId` on the items of partitions of their own written before
  * the byTenant index existed (operations by their `tenantId`, local schedules by their payload's), so export and
- * hard delete find them, then add the indexes it lacks (UpdateTable, one at a time as DynamoDB requires).
+ * hard delete find them, then add the indexes it lacks (UpdateTable, one at a time as DynamoDB requires), and
+ * the stream the lifecycle events are published from (events of changes made before it are not published).
  * Local only: on AWS, CloudFormation adds the index (see README, "Upgrading").
  */
 import { performance } from 'node:perf_hooks';
@@ -10,10 +11,11 @@ import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamo
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BY_TENANT_INDEX, createTableInput } from '../../functions/tenants/tenant-table';
 
-/** What was done: the indexes added and the items given an owner. */
+/** What was done: the indexes added, the items given an owner, and whether the stream was turned on. */
 export interface MigrationResult {
   readonly indexesAdded: string[];
   readonly itemsOwned: number;
+  readonly streamEnabled: boolean;
 }
 
 export async function migrateTable(client: DynamoDBDocumentClient, tableName: string): Promise<MigrationResult> {
@@ -49,6 +51,9 @@ export async function migrateTable(client: DynamoDBDocumentClient, tableName: st
   // writes made while an index it was just given is still being built), then it is used only once ACTIVE.
   const wanted = createTableInput(tableName);
   const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  // One UpdateTable may not change the stream and an index at once: the stream first.
+  const streamEnabled = Table?.StreamSpecification?.StreamEnabled !== true;
+  if (streamEnabled) await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: wanted.StreamSpecification }));
   const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
   const indexesAdded: string[] = [];
   for (const index of wanted.GlobalSecondaryIndexes.filter((candidate) => !present.has(candidate.IndexName))) {
@@ -56,7 +61,7 @@ export async function migrateTable(client: DynamoDBDocumentClient, tableName: st
     await untilActive(client, tableName, index.IndexName);
     indexesAdded.push(index.IndexName);
   }
-  return { indexesAdded, itemsOwned };
+  return { indexesAdded, itemsOwned, streamEnabled };
 }
 
 /** Wait (up to 60 s) until the table's index `indexName` is ACTIVE. */

@@ -36,6 +36,8 @@ describe('Class: LifecycleTable', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
         SSESpecification: { SSEEnabled: true },
+        // The lifecycle events' outbox: new audit items, as written (functions/events/).
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
         GlobalSecondaryIndexes: [
           {
             IndexName: BY_STATE_INDEX.name,

@@ -249,8 +249,9 @@ describe('Class: PlanChangeWorkflow', () => {
       // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts), the scheduler's
       // dead-letter alarm (one-shot-scheduler.test.ts), the export workflow's dead-letter alarm and three workflow
       // alarms (its due-date one too), and the hard delete's dead-letter alarm, its two schedule targets' errors,
-      // its HardDeleteFailed alarm and its two workflow alarms, and the deletion sweeper's errors and ComplianceViolations alarms
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 18);
+      // its HardDeleteFailed alarm and its two workflow alarms, the deletion sweeper's errors and ComplianceViolations alarms,
+      // and the lifecycle events' dead-letter, errors and iterator-age alarms (lifecycle-events.test.ts)
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 21);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([

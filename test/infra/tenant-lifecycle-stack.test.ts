@@ -79,7 +79,7 @@ function hardDeleteOf(stack: TenantLifecycleStack): WorkflowStateMachine {
   return stack.workflows.get(HARD_DELETE_WORKFLOW.name)!;
 }
 
-/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four and the deletion sweeper. */
+/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four, the deletion sweeper and the lifecycle events' publisher. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -94,6 +94,7 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     hardDeleteOf(stack).timeoutFunction,
     ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
     stack.deletionSweeper.sweeperFunction,
+    stack.events.publisher,
   ];
 }
 
@@ -207,6 +208,8 @@ describe('Class: TenantLifecycleStack', () => {
         { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/')], actions: ['s3:GetObject', 's3:DeleteObject'] },
         // The hard delete's task: one statement (IAM merges the same action) for both buckets' tenant prefixes.
         { resource: [objects(stack.documents.bucket, 'tenants/'), objects(stack.documents.bucket, 'vectors/'), objects(stack.exports.bucket, 'exports/')], actions: ['s3:DeleteObject'] },
+        // The events publisher's stream mapping: ListStreams has no resource-level permission (lifecycle-events.test.ts).
+        { resource: '*', actions: ['dynamodb:ListStreams'] },
       ];
 
       // Act
@@ -376,6 +379,8 @@ describe('Class: TenantLifecycleStack', () => {
         ...[...hardDeleteOf(stack).scheduleTargetFunctions.values()].map((target) => [target, 60] as const),
         // A pass over every soft-deleted tenant (schedules checked 8 at a time).
         [stack.deletionSweeper.sweeperFunction, 600],
+        // A stream batch of up to 100 audit items: 10 PutEvents calls, with the SDK's retries.
+        [stack.events.publisher, 60],
       ]);
       for (const handler of allFunctions(stack)) {
         // Act

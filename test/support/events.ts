@@ -2,7 +2,8 @@
  * The event fixtures of test/events/, typed, one deep copy per call (a test may change its copy freely), with
  * the fields our handlers read filled in: the caller the Lambda authorizer described, the route, the body.
  */
-import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, EventBridgeEvent } from 'aws-lambda';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, DynamoDBStreamEvent, EventBridgeEvent } from 'aws-lambda';
 import type { Principal } from '../../functions/auth/api-tokens';
 import type { PlanChangeTaskEvent } from '../../functions/plan-change/plan-change-workflow';
 import type { ExecutionStatusChange } from '../../functions/workflows/handlers/execution-ended';
@@ -13,6 +14,7 @@ import scheduledRuleEvent from '../events/eventbridge-scheduled-event.json';
 import executionStatusChangeEvent from '../events/eventbridge-sfn-execution-status-change.json';
 import periodEndEvent from '../events/scheduler-period-end.json';
 import deletionFiringEvent from '../events/scheduler-deletion.json';
+import dynamoDbStreamAuditEvent from '../events/dynamodb-stream-audit.json';
 import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
@@ -62,6 +64,21 @@ export function executionStatusChange(status: string, input: Record<string, unkn
   const event = clone<EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>>(executionStatusChangeEvent);
   Object.assign(event.detail, { status, input: JSON.stringify(input) });
   return event;
+}
+
+/**
+ * What the lifecycle table's stream hands the events publisher: one INSERT record per item of `newImages` (the
+ * fixture's envelope, the item as its NewImage and keys, sequence numbers from `firstSequence` up).
+ */
+export function dynamoDbStreamEvent(newImages: ReadonlyArray<Record<string, unknown>>, firstSequence = 111): DynamoDBStreamEvent {
+  const [template] = clone<DynamoDBStreamEvent>(dynamoDbStreamAuditEvent).Records;
+  const Records = newImages.map((image, index) => {
+    const record = clone<NonNullable<typeof template>>(template);
+    const NewImage = marshall(image, { removeUndefinedValues: true }) as never;
+    Object.assign(record.dynamodb ?? {}, { NewImage, Keys: { pk: (NewImage as Record<string, unknown>).pk, sk: (NewImage as Record<string, unknown>).sk }, SequenceNumber: String(firstSequence + index) });
+    return record;
+  });
+  return { Records };
 }
 
 /** The EventBridge rule's "Scheduled Event" (the sweeper's trigger). */

@@ -1,9 +1,10 @@
 /**
  * A table an older version kept in the data folder (no byTenant index; operations and local schedules without
- * ownerTenantId) brought up to the current key design when the local stack starts on it: afterwards the
- * tenant's operations data source finds what it owns, and a second run changes nothing.
+ * ownerTenantId; no stream) brought up to the current key design when the local stack starts on it: afterwards
+ * the tenant's operations data source finds what it owns, the table's stream (the lifecycle events' outbox)
+ * carries new audit items, and a second run changes nothing.
  */
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { OperationsSource } from '../../../functions/data-sources/operations-source';
 import { config } from '../../../functions/shared/config';
@@ -14,8 +15,8 @@ const tableName = `${config.tableName}-old`;
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }));
 
 beforeAll(async () => {
-  const current = createTableInput(tableName);
-  // The key design before the byTenant index.
+  // The key design before the byTenant index and the stream.
+  const { StreamSpecification: _noStream, ...current } = createTableInput(tableName);
   await client.send(
     new CreateTableCommand({
       ...current,
@@ -35,14 +36,17 @@ afterAll(async () => {
   client.destroy();
 });
 
-it('should add the byTenant index and give the older operations and schedules their owner, once', async () => {
+it('should add the byTenant index and the stream, and give the older operations and schedules their owner, once', async () => {
   const operations = new OperationsSource({ client, tableName });
   await expect(operations.count('acme')).rejects.toThrow(); // no such index yet
 
-  expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [BY_TENANT_INDEX.name], itemsOwned: 3 });
+  expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [BY_TENANT_INDEX.name], itemsOwned: 3, streamEnabled: true });
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  expect(Table?.StreamSpecification).toEqual(createTableInput(tableName).StreamSpecification);
+  expect(Table?.LatestStreamArn).toEqual(expect.any(String));
 
   expect((await operations.exportPage('acme', null, 10)).records).toEqual([expect.objectContaining({ operationId: 'op-1', tenantId: 'acme' })]);
   expect(await operations.verifyPurged('acme')).toEqual({ remaining: 2, retained: 0 }); // op-1 and its tenant's pending schedule
   expect(await operations.count('acme-eu')).toBe(1);
-  expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [], itemsOwned: 0 });
+  expect(await migrateTable(client, tableName)).toEqual({ indexesAdded: [], itemsOwned: 0, streamEnabled: false });
 });
