@@ -21,6 +21,8 @@ import { DeletionSweeper } from './constructs/deletion-sweeper';
 import { HARD_DELETE_WORKFLOW } from '../functions/deletion/hard-delete-definition';
 import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
 
+/** The route that creates a tenant, with its Stripe customer and subscription. */
+export const CREATE_TENANT_ROUTE_ID = 'CreateTenant';
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
 /** The route that cancels a scheduled plan change (billing put back, schedule deleted). */
@@ -160,11 +162,12 @@ export class TenantLifecycleStack extends Stack {
 
     if (props.stripeSecretArn) {
       // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists
-      // invoices), ChangePlan (the dry run's proration preview, and scheduling a period-end change) and the
-      // cancel route (it releases the billing schedule), and the soft delete and its cancellation (they cancel and
-      // restore the subscription).
+      // invoices), CreateTenant (the new tenant's customer and subscription, or the linked ones checked), ChangePlan
+      // (the dry run's proration preview, and scheduling a period-end change) and the cancel route (it releases the
+      // billing schedule), and the soft delete and its cancellation (they cancel and restore the subscription).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
-      const billingCallers = [changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...reaching('billing')];
+      const createTenant = this.api.routeFunction(CREATE_TENANT_ROUTE_ID);
+      const billingCallers = [createTenant, changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 

@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, description: 'No route has this path (any method).' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The path exists under other methods; `details.allowedMethods` and the `Allow` header list them.' },
   TENANT_EXISTS: { status: 409, description: 'A tenant with this id already exists; `details.tenantId`.' },
+  SUBSCRIPTION_ALREADY_LINKED: { status: 409, description: 'The Stripe subscription to link already bills another tenant (a subscription bills one tenant); `details` has `subscriptionId` and `linkedTenantId`.' },
   ILLEGAL_TRANSITION: { status: 409, description: "The tenant's state does not allow this event; `details` has `currentState`, `event`, `allowedEvents`." },
   VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by a running operation: every change of the tenant gets this until it ends; `details` has `currentState`, `operationId`.' },
@@ -90,6 +91,7 @@ export const ERROR_CODES = {
   EXPORT_EXPIRED: { status: 410, description: 'The export was kept its retention (30 days by default) and is deleted; request a new one. `details.expiredAt`.' },
   BILLING_REJECTED: { status: 422, description: 'The billing provider refused the change (for example no Stripe subscription for the tenant); the message says why.' },
   BILLING_UNAVAILABLE: { status: 503, description: 'The billing provider did not answer; nothing was changed. Retry later.' },
+  BILLING_LINK_MISMATCH: { status: 422, description: 'The Stripe ids given to link (`billing`) do not make one account on the plan: no such customer, another customer\'s or an ended subscription, no item on the plan\'s price, none or several active subscriptions; the message says which. Nothing was created.' },
   USAGE_EXCEEDS_PLAN: { status: 422, description: "The tenant's usage exceeds the new plan's limits; `details.violations` lists each metric, its usage, its limit and a message." },
   PLAN_CHANGE_SCHEDULED: { status: 409, description: 'A plan change is scheduled for the end of the billing period; cancel it first (DELETE /tenants/{tenantId}/scheduled-plan-change). `details.scheduledPlanChange` says which.' },
   NO_SCHEDULED_PLAN_CHANGE: { status: 404, description: 'The tenant has no scheduled plan change to cancel; `details.tenantId`.' },
@@ -623,8 +625,9 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'operator',
     body: createTenantBodySchema,
     success: { status: 201, description: 'The tenant, created active with version 1.', schema: tenantSchema, headers: ['Location', 'ETag'] },
-    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_EXISTS'),
-    description: 'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters).',
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_EXISTS', 'SUBSCRIPTION_ALREADY_LINKED', 'BILLING_LINK_MISMATCH', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
+    description:
+      'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters). With Stripe configured, the tenant\'s Stripe customer and its subscription on the plan\'s price are created first (idempotent on the tenant id; invoices sent, 30 days to pay); a plan without a configured price (the free plan by default) gets none and no `billing`. Without Stripe, the local ledger gives every tenant a local account (`cus_local_...`). `billing` links existing Stripe ids instead of creating: the customer, and its subscription (else its one active subscription) whose item is on the plan\'s price, checked with Stripe (`subscriptionItemId` is optional now and checked when given). The tenant, its audit entry and its subscription\'s link (how Stripe events find it) are stored in one transaction.',
   },
   ListTenants: {
     access: 'operator',

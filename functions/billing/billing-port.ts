@@ -149,8 +149,26 @@ export interface NewCustomerRequest {
   readonly email: string;
   readonly plan: PlanId;
   readonly idempotencyKey: string;
-  /** Existing Stripe ids to link instead of creating (a tenant migrated from an existing billing setup). */
-  readonly link?: { readonly customerId: string; readonly subscriptionId?: string };
+  /**
+   * Existing Stripe ids to link instead of creating (a tenant migrated from an existing billing setup, or one
+   * whose customer a Checkout session made). Without `subscriptionId`, the customer's one active subscription;
+   * `subscriptionItemId`, when given, must be its item on the plan's price.
+   */
+  readonly link?: { readonly customerId: string; readonly subscriptionId?: string; readonly subscriptionItemId?: string };
+}
+
+/**
+ * Ids given to link a new tenant to (NewCustomerRequest.link) that do not make one billing account on the tenant's
+ * plan: no such customer, a subscription of another customer, ended, not on the plan's price, or none (or several)
+ * to choose from. Nothing was created; the caller fixes the ids or the plan.
+ */
+export class BillingLinkError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'BILLING_LINK_MISMATCH' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'BillingLinkError';
+  }
 }
 
 /** Read a subscription's current state (the dunning processor acts on this, not on an event's snapshot). */
@@ -223,6 +241,7 @@ export class BillingRejectedError extends Error {
 }
 
 registerHttpError(BillingRejectedError, { status: 422 });
+registerHttpError(BillingLinkError, { status: 422 });
 // The provider's own words stay in the logs (the cause); the caller is told what it means for them.
 registerHttpError(BillingTransientError, { status: 503, message: () => 'The billing provider is unavailable; nothing was changed. Retry later.' });
 

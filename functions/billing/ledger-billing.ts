@@ -39,13 +39,16 @@ export const LOCAL_MONTHLY_PRICES: Readonly<Record<PlanId, number>> = { free: 0,
 export const LEDGER_CURRENCY = 'usd';
 export const LEDGER_SK_PREFIX = 'LEDGER#';
 
-export const LEDGER_ENTRY_KINDS = ['charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled', 'subscription_cancelled', 'subscription_restored', 'customer_deleted'] as const;
+export const LEDGER_ENTRY_KINDS = [
+  'charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled', 'subscription_cancelled', 'subscription_restored', 'customer_deleted', 'customer_created',
+] as const;
 /**
  * charge: an upgrade's proration, invoiced now. credit: an immediate downgrade's proration, owed back on the next
  * invoice. schedule: a period-end change (nothing owed now). reversal: undoes a charge or credit.
  * schedule_cancelled: undoes a schedule. The customer lifecycle (deletion): subscription_cancelled (soft delete:
  * billing stops), subscription_restored (the soft delete was cancelled: billing again on the plan),
- * customer_deleted (hard delete). Lifecycle entries carry the plan as both fromPlan and toPlan, no direction or
+ * customer_deleted (hard delete), customer_created (the tenant was created: its local customer and subscription,
+ * see LedgerBilling.createCustomer). Lifecycle entries carry the plan as both fromPlan and toPlan, no direction or
  * timing, amount 0; like every entry they are billing history, kept by law after a hard delete.
  */
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
@@ -111,6 +114,16 @@ export function prorate(fromPlan: PlanId, toPlan: PlanId, now: Date): Proration 
   const remaining = (period.end.getTime() - now.getTime()) / (period.end.getTime() - period.start.getTime());
   const amount = roundCents((LOCAL_MONTHLY_PRICES[toPlan] - LOCAL_MONTHLY_PRICES[fromPlan]) * remaining);
   return { amount: amount === 0 ? 0 : amount, remaining, period };
+}
+
+/**
+ * The ledger's customer, subscription and item ids of a tenant, derived from its id so every run of the local
+ * stack gives the same ones: `cus_local_<id>`, `sub_local_<id>`, `si_local_<id>`, the id's hyphens as
+ * underscores (Stripe ids are letters, digits and underscores; tenant ids have no underscore, so no two collide).
+ */
+export function localBillingAccount(tenantId: string): BillingAccount {
+  const suffix = `local_${tenantId.replace(/-/g, '_')}`;
+  return { customerId: `cus_${suffix}`, subscriptionId: `sub_${suffix}`, subscriptionItemId: `si_${suffix}` };
 }
 
 export function ledgerSk(operationId: string, kind: LedgerEntryKind): string {
@@ -402,9 +415,28 @@ export class LedgerBilling implements BillingPort {
     return count('subscription_cancelled') > count('subscription_restored');
   }
 
-  // Skeleton of issue #10: implemented by the billing-customer work.
-  async createCustomer(_request: NewCustomerRequest): Promise<BillingAccount | undefined> {
-    throw new Error('createCustomer: not implemented yet (issue #10).');
+  /**
+   * The local stand-in of a Stripe customer and subscription, so a local tenant is linked like one on Stripe (its
+   * subscription link item, events and retrieveSubscription find it). Every plan gets one, free included: the
+   * ledger prices every plan (LOCAL_MONTHLY_PRICES, free at 0), as Stripe does a plan given a $0 price. Ids are
+   * derived from the tenant id ({@link localBillingAccount}), and a `customer_created` entry (amount 0) is
+   * recorded once under `request.idempotencyKey`: a retried create answers the same account and records nothing
+   * more. With `request.link` the given ids are the account (the ledger has no Stripe to check them against; a
+   * missing item id gets a local one), recorded the same way.
+   */
+  async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
+    const local = localBillingAccount(request.tenantId);
+    const link = request.link;
+    const account: BillingAccount = link
+      ? { customerId: link.customerId, subscriptionId: link.subscriptionId ?? local.subscriptionId, subscriptionItemId: link.subscriptionItemId ?? local.subscriptionItemId }
+      : local;
+    const entry = this.#lifecycleEntry(
+      { tenantId: request.tenantId, plan: request.plan, idempotencyKey: request.idempotencyKey },
+      'customer_created',
+      `${link ? 'Linked' : 'Created'} billing customer ${account.customerId}, subscription ${account.subscriptionId} on ${request.plan}`,
+    );
+    await this.#putOnce(entry);
+    return account;
   }
 
   /**

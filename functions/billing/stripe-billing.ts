@@ -17,6 +17,7 @@ import type Stripe from 'stripe';
 import type { PlanId, StripePriceIds } from '../plans/plan-catalog';
 import { logger } from '../shared/powertools';
 import {
+  BillingLinkError,
   BillingRejectedError,
   BillingTransientError,
   type BillingAccount,
@@ -58,6 +59,12 @@ export const stripeIdempotencyKeys = (operationId: string) =>
   }) as const;
 
 type ProrationBehavior = 'always_invoice' | 'create_prorations';
+
+/**
+ * Days a new tenant's customer has to pay each invoice of its subscription (`days_until_due`, with
+ * `collection_method: send_invoice`): Stripe marks the invoice past due after that, and the subscription follows.
+ */
+export const NEW_SUBSCRIPTION_DAYS_UNTIL_DUE = 30;
 
 /** Idempotency keys one request may spend on Stripe 500s that changed nothing (the first, then `:retry-1`...). */
 export const STRIPE_KEYS_PER_REQUEST = 10;
@@ -764,9 +771,88 @@ export class StripeBilling implements BillingPort {
     }
   }
 
-  // Skeleton of issue #10: implemented by the billing-customer work.
-  async createCustomer(_request: NewCustomerRequest): Promise<BillingAccount | undefined> {
-    throw new Error('createCustomer: not implemented yet (issue #10).');
+  /**
+   * The Stripe customer and subscription of a new tenant, or the existing ones given in `request.link`.
+   *
+   * Create: `POST /v1/customers` (name, email, `metadata.tenantId`; https://docs.stripe.com/api/customers/create),
+   * then `POST /v1/subscriptions` on the plan's price (https://docs.stripe.com/api/subscriptions/create) with
+   * `collection_method: send_invoice` and {@link NEW_SUBSCRIPTION_DAYS_UNTIL_DUE} days to pay: the new customer has
+   * no payment method yet, and Stripe then emails each invoice with payment instructions and marks the subscription
+   * active (charged automatically, it would stay `incomplete` and expire after 23 hours). Each request carries an
+   * idempotency key derived from `request.idempotencyKey` (`:customer`, `:subscription`), so a retried create gets
+   * Stripe's saved answer: one customer, one subscription.
+   *
+   * A plan without a configured price (`stripePriceIds`; the free plan unless given a $0 price) is not billed:
+   * no customer, no subscription, `undefined`. Give the free plan a $0 price to have every tenant in Stripe.
+   *
+   * Link (`request.link`): reads the customer and the subscription (given, or the customer's one `active`
+   * subscription) and checks they make one account on the plan's price; creates nothing. BillingLinkError (422)
+   * when they do not (no such customer or a deleted one, another customer's or an ended subscription, no item on
+   * the plan's price, none or several active subscriptions, a plan without a price); BillingTransientError and
+   * BillingRejectedError as every call (toBillingError).
+   */
+  async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
+    const priceId = this.#priceIds[request.plan];
+    if (request.link) return this.#linkCustomer(request, request.link, priceId);
+    if (!priceId) return undefined;
+    const customer = await this.#call(request, 'create the Stripe customer', () =>
+      this.#stripe.customers.create({ name: request.name, email: request.email, metadata: { tenantId: request.tenantId } }, { idempotencyKey: `${request.idempotencyKey}:customer` }),
+    );
+    const subscription = await this.#call(request, `subscribe customer ${customer.id} to the ${request.plan} price`, () =>
+      this.#stripe.subscriptions.create(
+        {
+          customer: customer.id,
+          items: [{ price: priceId }],
+          collection_method: 'send_invoice',
+          days_until_due: NEW_SUBSCRIPTION_DAYS_UNTIL_DUE,
+          metadata: { tenantId: request.tenantId },
+        },
+        { idempotencyKey: `${request.idempotencyKey}:subscription` },
+      ),
+    );
+    const item = subscription.items.data.find((candidate) => priceIdOf(candidate.price) === priceId);
+    if (!item) throw new BillingRejectedError(`Stripe created subscription ${subscription.id} for tenant '${request.tenantId}' without an item on price ${priceId}.`);
+    logger.info('Billing customer created', { billingAdapter: this.name, tenantId: request.tenantId, customerId: customer.id, subscriptionId: subscription.id });
+    return { customerId: customer.id, subscriptionId: subscription.id, subscriptionItemId: item.id };
+  }
+
+  /** The account the link ids make, checked against Stripe (see createCustomer). */
+  async #linkCustomer(request: NewCustomerRequest, link: NonNullable<NewCustomerRequest['link']>, priceId: string | undefined): Promise<BillingAccount> {
+    const refuse = (why: string) => new BillingLinkError(`Cannot link tenant '${request.tenantId}' to Stripe customer ${link.customerId}: ${why}`);
+    if (!priceId) throw refuse(`no Stripe price is configured for the ${request.plan} plan, so it has no subscription to link (configure stripePriceIds, or create the tenant on a priced plan).`);
+    const customer = await this.#orMissing(request, `read customer ${link.customerId}`, () => this.#stripe.customers.retrieve(link.customerId));
+    if (!customer || customer.deleted) throw refuse('Stripe has no such customer (or it was deleted).');
+    let subscription: Stripe.Subscription | undefined;
+    if (link.subscriptionId) {
+      const subscriptionId = link.subscriptionId;
+      subscription = await this.#orMissing(request, `read subscription ${subscriptionId}`, () => this.#stripe.subscriptions.retrieve(subscriptionId));
+      if (!subscription) throw refuse(`Stripe has no subscription ${subscriptionId}.`);
+      if (idOf(subscription.customer) !== link.customerId) throw refuse(`subscription ${subscriptionId} belongs to customer ${idOf(subscription.customer) ?? 'unknown'}.`);
+      if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') throw refuse(`subscription ${subscriptionId} has ended (${subscription.status}).`);
+    } else {
+      const active = await this.#call(request, `list the subscriptions of customer ${link.customerId}`, () => this.#stripe.subscriptions.list({ customer: link.customerId, status: 'active', limit: 2 }));
+      if (active.data.length !== 1) {
+        throw refuse(active.data.length === 0 ? 'it has no active subscription; give subscriptionId.' : `it has several active subscriptions (${active.data.map((candidate) => candidate.id).join(', ')}...); give subscriptionId.`);
+      }
+      subscription = active.data[0] as Stripe.Subscription;
+    }
+    const item = subscription.items.data.find((candidate) => priceIdOf(candidate.price) === priceId);
+    if (!item) {
+      const prices = subscription.items.data.map((candidate) => priceIdOf(candidate.price)).join(', ') || 'none';
+      throw refuse(`subscription ${subscription.id} has no item on the ${request.plan} plan's price ${priceId} (its prices: ${prices}); create the tenant on the plan it pays for.`);
+    }
+    if (link.subscriptionItemId && link.subscriptionItemId !== item.id) throw refuse(`subscription item ${link.subscriptionItemId} is not the item on price ${priceId} of subscription ${subscription.id} (that is ${item.id}).`);
+    return { customerId: link.customerId, subscriptionId: subscription.id, subscriptionItemId: item.id };
+  }
+
+  /** `read`'s answer, or undefined when Stripe answers 404 `resource_missing`. */
+  async #orMissing<T>(request: BillingCaller, action: string, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      if (stripeErrorOf(error)?.code === 'resource_missing') return undefined;
+      throw toBillingError(error, request, action);
+    }
   }
 
   /** `subscriptions.retrieve`: Stripe's current status, whatever the event said; undefined when Stripe has no such subscription. */

@@ -7,6 +7,7 @@
  * by the tenant store otherwise. The dunning processor keeps its own attributes on it (the last event applied).
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { registerHttpError } from '../shared/error-catalogue';
 import { ownedBy } from '../tenants/tenant-table';
 import type { BillingAccount } from './billing-port';
 
@@ -40,6 +41,30 @@ export function subscriptionLinkItem(tenantId: string, account: BillingAccount):
     tenantId,
     ...ownedBy(tenantId),
   };
+}
+
+/**
+ * A subscription is already linked to a tenant: one subscription bills one tenant (its events must find one
+ * tenant), so a second tenant on it is refused (409) and nothing is created.
+ */
+export class SubscriptionAlreadyLinkedError extends Error {
+  /** The stable code the API answers with. */
+  readonly code = 'SUBSCRIPTION_ALREADY_LINKED' as const;
+  readonly subscriptionId: string;
+  /** The tenant it bills, when known. */
+  readonly linkedTenantId: string | undefined;
+  constructor(subscriptionId: string, linkedTenantId: string | undefined) {
+    super(`Stripe subscription ${subscriptionId} already bills tenant '${linkedTenantId ?? 'unknown'}'; a subscription bills one tenant. Link another subscription, or none to create one.`);
+    this.name = 'SubscriptionAlreadyLinkedError';
+    this.subscriptionId = subscriptionId;
+    this.linkedTenantId = linkedTenantId;
+  }
+}
+registerHttpError(SubscriptionAlreadyLinkedError, { status: 409, details: (error) => ({ subscriptionId: error.subscriptionId, linkedTenantId: error.linkedTenantId }) });
+
+/** The refusal of a link item put where one exists (TenantStore.create's `refusedPut`): who the subscription bills. */
+export function linkRefusal(item: Record<string, unknown>, existing: Record<string, unknown> | undefined): SubscriptionAlreadyLinkedError {
+  return new SubscriptionAlreadyLinkedError(String(item.subscriptionId), typeof existing?.tenantId === 'string' ? existing.tenantId : undefined);
 }
 
 /** The tenant billed on `subscriptionId`; undefined when no tenant is (another system's subscription). One strongly consistent GetItem. */

@@ -21,6 +21,7 @@ import type { DataSource } from './data-source';
 import { DocumentsSource } from './documents-source';
 import { idempotencySource } from './idempotency-source';
 import { OperationsSource } from './operations-source';
+import { subscriptionLinksSource } from './subscription-links-source';
 import { isTableDataSource, type TableItemKind } from './table-source';
 import { tenantItemsSource } from './tenant-items-source';
 import { tenantRecordSource } from './tenant-record-source';
@@ -63,6 +64,7 @@ export function createDataSources(deps: DataSourceDependencies): readonly DataSo
     idempotencySource(table),
     new DocumentsSource({ s3: deps.s3, ...deps.documents }),
     new VectorsSource(deps.vectorStore),
+    subscriptionLinksSource(table),
     new BillingHistorySource({ billing: deps.billing, accountOf: tenantBillingAccount(deps.client, deps.tableName) }),
   ];
   const names = sources.map((source) => source.name);

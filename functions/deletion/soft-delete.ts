@@ -20,6 +20,7 @@
 import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
 import type { CustomerLifecycleRequest } from '../billing/billing-port';
+import { subscriptionLinkItem } from '../billing/subscription-links';
 import { LIFECYCLE_TABLE } from '../lifecycle/lifecycle-table';
 import { canTransition } from '../lifecycle/transition';
 import type { Operation } from '../operations/operation-store';
@@ -182,7 +183,11 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
       tenant,
       ['cancel_deletion', 'complete_reactivation'],
       { actor: request.actor, reason: request.reason ?? `Soft delete of ${deletion.requestedAt} cancelled within retention (deadline ${deletion.deadline})`, operationId: `deletion-cancel-${randomUUID()}` },
-      { changes: { deletion: null, ...(restored ? { billing: restored } : {}) } },
+      {
+        changes: { deletion: null, ...(restored ? { billing: restored } : {}) },
+        // A new subscription (Stripe cannot revive a cancelled one) is linked to the tenant with it.
+        alsoPut: restored && restored.subscriptionId !== tenant.billing?.subscriptionId ? [subscriptionLinkItem(tenantId, restored)] : [],
+      },
     );
   } catch (error) {
     await bestEffort('stop the billing restored for a failed cancellation', tenantId, async () => {

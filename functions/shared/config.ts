@@ -111,6 +111,8 @@ function load(): Config {
       return optional('EXPORTS_BUCKET');
     },
     stripePriceIds: {
+      // Usually unset: a free tenant is then not billed through Stripe. A $0 price here gives every tenant a subscription.
+      free: optional('STRIPE_PRICE_FREE'),
       starter: optional('STRIPE_PRICE_STARTER'),
       professional: optional('STRIPE_PRICE_PROFESSIONAL'),
       enterprise: optional('STRIPE_PRICE_ENTERPRISE'),

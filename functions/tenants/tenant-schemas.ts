@@ -58,14 +58,20 @@ export const createTenantBodySchema = z
     email: printable(z.email('must be an email address').max(254, 'must be at most 254 characters')),
     plan: z.enum(PLAN_IDS).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
-    /** The tenant's Stripe subscription, when it is billed through Stripe. */
+    /**
+     * Existing Stripe ids to bill the tenant on, instead of creating a customer and a subscription: the customer,
+     * and its subscription (else its one active subscription) whose item is on the plan's price (the item id, if
+     * given, is checked). Refused (422 BILLING_LINK_MISMATCH) when they do not fit, 409 SUBSCRIPTION_ALREADY_LINKED
+     * when the subscription bills another tenant.
+     */
     billing: z
       .object({
         customerId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^cus_\w+$/, 'must be a Stripe customer id (cus_...)'),
-        subscriptionId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)'),
-        subscriptionItemId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)'),
+        subscriptionId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^sub_\w+$/, 'must be a Stripe subscription id (sub_...)').optional(),
+        subscriptionItemId: printable(z.string().max(STRIPE_ID_MAX, `must be at most ${STRIPE_ID_MAX} characters`)).regex(/^si_\w+$/, 'must be a Stripe subscription item id (si_...)').optional(),
       })
       .strict()
+      .refine((link) => link.subscriptionItemId === undefined || link.subscriptionId !== undefined, { message: 'subscriptionItemId needs its subscriptionId', path: ['subscriptionItemId'] })
       .optional(),
     /** The tenant's data is subject to the GDPR: a soft delete may then retain it 30 days at most. */
     gdpr: z.boolean().optional(),

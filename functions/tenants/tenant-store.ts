@@ -341,11 +341,24 @@ export class TenantStore {
     this.#now = options.now ?? clock.now;
   }
 
-  /** Create an active tenant and its first audit entry, atomically; fails if the id is taken. */
-  async create(input: NewTenant, context: ChangeContext): Promise<Tenant> {
+  /**
+   * Create an active tenant and its first audit entry, with `options.alsoPut` (for example its subscription link
+   * item), in one TransactWriteItems: all or nothing. TenantAlreadyExistsError if the id is taken; when an
+   * `alsoPut` item's key exists (each is put only if absent), the error `options.refusedPut` makes of it and the
+   * item there (read back with the refusal), else the TransactionCanceledException.
+   */
+  async create(
+    input: NewTenant,
+    context: ChangeContext,
+    options: {
+      readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
+      readonly refusedPut?: (item: Record<string, unknown>, existing: Record<string, unknown> | undefined) => Error;
+    } = {},
+  ): Promise<Tenant> {
     const at = this.#now().toISOString();
     const tenant: Tenant = { ...input, state: INITIAL_STATE, version: 1, createdAt: at, updatedAt: at, stateChangedAt: at };
     const audit: AuditEntry = { tenantId: input.tenantId, version: 1, at, event: CREATE_EVENT, from: null, to: INITIAL_STATE, ...context };
+    const alsoPut = options.alsoPut ?? [];
     try {
       await this.#client.send(
         new TransactWriteCommand({
@@ -358,12 +371,21 @@ export class TenantStore {
               },
             },
             { Put: this.#auditPut(audit) },
+            ...alsoPut.map((item) => {
+              const put = this.#putNew(item);
+              return { Put: { ...put.Put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } };
+            }),
           ],
         }),
       );
     } catch (error) {
-      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
-        throw new TenantAlreadyExistsError(input.tenantId);
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new TenantAlreadyExistsError(input.tenantId);
+      const refused = reasons.findIndex((reason, index) => index >= 2 && reason.Code === 'ConditionalCheckFailed');
+      if (refused >= 2 && options.refusedPut) {
+        const found = reasons[refused]?.Item;
+        throw options.refusedPut(alsoPut[refused - 2] as Record<string, unknown>, found ? unmarshall(found as Record<string, AttributeValue>) : undefined);
       }
       throw error;
     }

@@ -12,6 +12,7 @@ import {
   CANCEL_DELETION_ROUTE_ID,
   CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID,
   CHANGE_PLAN_ROUTE_ID,
+  CREATE_TENANT_ROUTE_ID,
   GET_EXPORT_ROUTE_ID,
   INITIATE_DELETION_ROUTE_ID,
   RELEASE_LEGAL_HOLD_ROUTE_ID,
@@ -460,6 +461,8 @@ describe('Class: TenantLifecycleStack', () => {
       // Act
       const { stack: withStripe, template: withStripeTemplate } = synthesize({ stripeSecretArn: STRIPE_SECRET });
       const callers = new Set([
+        // Creating a tenant creates (or checks the linked) Stripe customer and subscription.
+        withStripe.api.routeFunction(CREATE_TENANT_ROUTE_ID),
         withStripe.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
         withStripe.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
         // The soft delete cancels the subscription, its cancellation restores it.
@@ -484,7 +487,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(10);
+      expect(callers.size).toBe(11);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {

@@ -1,5 +1,6 @@
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { findTenantBySubscription, linkRefusal, subscriptionLinkItem } from '../../functions/billing/subscription-links';
 import { IllegalTransitionError, type LifecycleEvent } from '../../functions/lifecycle';
 import { config } from '../../functions/shared/config';
 import {
@@ -51,6 +52,31 @@ describe('Class: TenantStore', () => {
       await expect(store.create({ ...newTenant('create-2'), name: 'impostor' }, operator)).rejects.toBeInstanceOf(TenantAlreadyExistsError);
       expect((await store.get('create-2')).name).toBe('create-2');
       expect(await allHistory('create-2')).toHaveLength(1);
+    });
+
+    it('should write the subscription link with the tenant and its audit item, and none when the id is taken', async () => {
+      const account = { customerId: 'cus_c3', subscriptionId: 'sub_c3', subscriptionItemId: 'si_c3' };
+      await store.create({ ...newTenant('create-3'), billing: account }, operator, { alsoPut: [subscriptionLinkItem('create-3', account)], refusedPut: linkRefusal });
+      expect(await findTenantBySubscription(client, config.tableName, 'sub_c3')).toEqual({ subscriptionId: 'sub_c3', customerId: 'cus_c3', tenantId: 'create-3' });
+
+      const other = { customerId: 'cus_c3b', subscriptionId: 'sub_c3b', subscriptionItemId: 'si_c3b' };
+      const taken = store.create({ ...newTenant('create-3'), billing: other }, operator, { alsoPut: [subscriptionLinkItem('create-3', other)], refusedPut: linkRefusal });
+
+      await expect(taken).rejects.toBeInstanceOf(TenantAlreadyExistsError);
+      expect(await findTenantBySubscription(client, config.tableName, 'sub_c3b')).toBeUndefined();
+      expect((await store.get('create-3')).billing).toEqual(account);
+    });
+
+    it('should refuse a tenant whose subscription is linked to another with the error naming that tenant, writing nothing', async () => {
+      const account = { customerId: 'cus_c4', subscriptionId: 'sub_c4', subscriptionItemId: 'si_c4' };
+      await store.create({ ...newTenant('create-4'), billing: account }, operator, { alsoPut: [subscriptionLinkItem('create-4', account)], refusedPut: linkRefusal });
+
+      const refused = store.create({ ...newTenant('create-5'), billing: account }, operator, { alsoPut: [subscriptionLinkItem('create-5', account)], refusedPut: linkRefusal });
+
+      await expect(refused).rejects.toMatchObject({ name: 'SubscriptionAlreadyLinkedError', subscriptionId: 'sub_c4', linkedTenantId: 'create-4', message: expect.stringContaining("already bills tenant 'create-4'") });
+      expect(await store.find('create-5')).toBeUndefined();
+      expect(await allHistory('create-5')).toEqual([]);
+      expect((await findTenantBySubscription(client, config.tableName, 'sub_c4'))?.tenantId).toBe('create-4');
     });
   });
 

@@ -53,7 +53,7 @@ const meteredQuantity = (param: string) => stripeError(400, { type: 'invalid_req
 export const FAKE_PRORATION = { unusedTimeCredit: -1933, remainingTimeCharge: 6600, net: 4667 } as const;
 
 /** A Stripe example object (test/events/stripe/<kind>.json), fresh each call. */
-function example(kind: 'subscription' | 'subscription_schedule' | 'invoice' | 'credit_note' | 'deleted_customer'): Record<string, unknown> {
+function example(kind: 'subscription' | 'subscription_schedule' | 'invoice' | 'credit_note' | 'customer' | 'deleted_customer'): Record<string, unknown> {
   return JSON.parse(readFileSync(join(__dirname, '..', 'events', 'stripe', `${kind}.json`), 'utf8')) as Record<string, unknown>;
 }
 
@@ -229,6 +229,8 @@ export class FakeStripeServer {
   readonly #schedules = new Map<string, Record<string, unknown>>();
   readonly #invoices = new Map<string, Record<string, unknown>>();
   readonly #creditNotes: Record<string, unknown>[] = [];
+  /** Customers made by `POST /v1/customers`, by id. */
+  readonly #customers = new Map<string, Record<string, unknown>>();
   /** Customers deleted (`DELETE /v1/customers/:id`); any other customer id exists. */
   readonly #deletedCustomers = new Set<string>();
   #sequence = 0;
@@ -273,6 +275,7 @@ export class FakeStripeServer {
     this.#schedules.clear();
     this.#invoices.clear();
     this.#creditNotes.length = 0;
+    this.#customers.clear();
     this.#deletedCustomers.clear();
   }
 
@@ -401,6 +404,11 @@ export class FakeStripeServer {
     Object.assign(subscription.metadata, next.metadata);
     schedule.current_phase = { start_date: subscription.periodStart, end_date: Number(next.end_date ?? subscription.periodEnd) };
     this.seedInvoice(subscription.id);
+  }
+
+  /** Every customer made through `POST /v1/customers`, in the order made. */
+  get customers(): readonly Readonly<Record<string, unknown>>[] {
+    return [...this.#customers.values()];
   }
 
   /** Whether the customer was deleted. */
@@ -737,6 +745,10 @@ export class FakeStripeServer {
           currentPeriodStart: now,
           currentPeriodEnd: now + 30 * 86_400,
           metadata: (request.body.metadata ?? {}) as Record<string, string>,
+          settings: {
+            ...(request.body.collection_method === undefined ? {} : { collection_method: request.body.collection_method as FakeSubscriptionSettings['collection_method'] }),
+            ...(request.body.days_until_due === undefined ? {} : { days_until_due: Number(request.body.days_until_due) }),
+          },
         });
         return { body: this.#subscriptionObject(this.#subscriptions.get(id) as FakeSubscription) };
       }),
@@ -747,6 +759,44 @@ export class FakeStripeServer {
         if (subscription.status === 'canceled') return stripeError(400, { type: 'invalid_request_error', message: `A canceled subscription can't be canceled again: '${subscription.id}'.` });
         this.#cancel(subscription, { prorate: asBoolean(request.body.prorate) === true, invoiceNow: asBoolean(request.body.invoice_now) === true });
         return { body: this.#subscriptionObject(subscription) };
+      }),
+      // Create a customer (https://docs.stripe.com/api/customers/create).
+      compile('POST', '/v1/customers', (request) => {
+        const customer = {
+          ...example('customer'),
+          id: this.#id('cus'),
+          created: Math.floor(Date.now() / 1000),
+          name: request.body.name ?? null,
+          email: request.body.email ?? null,
+          description: request.body.description ?? null,
+          metadata: request.body.metadata ?? {},
+          discount: null,
+        };
+        this.#customers.set(customer.id, customer);
+        return { body: customer };
+      }),
+      // Retrieve a customer (https://docs.stripe.com/api/customers/retrieve): a deleted one answers its deleted
+      // object; one this fake did not make exists if a seeded subscription names it.
+      compile('GET', '/v1/customers/:id', (_request, { id }) => {
+        const customerId = id as string;
+        if (this.#deletedCustomers.has(customerId)) return { body: { ...example('deleted_customer'), id: customerId } };
+        const made = this.#customers.get(customerId);
+        if (made) return { body: made };
+        if (this.subscriptionsOf(customerId).length > 0) return { body: { ...example('customer'), id: customerId, discount: null } };
+        return notFound(`No such customer: '${customerId}'`);
+      }),
+      // List subscriptions (https://docs.stripe.com/api/subscriptions/list): by `customer` and `status` (default:
+      // every status but canceled; `all` includes them), `limit` 1–100 (default 10).
+      compile('GET', '/v1/subscriptions', (request) => {
+        const limit = request.form.limit === undefined ? 10 : Number(request.form.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) return stripeError(400, { type: 'invalid_request_error', param: 'limit', message: 'This value must be between 1 and 100.' });
+        const status = request.form.status;
+        const all = [...this.#subscriptions.values()].filter(
+          (subscription) =>
+            (request.form.customer === undefined || subscription.customer === request.form.customer) &&
+            (status === 'all' || (status === undefined ? subscription.status !== 'canceled' : subscription.status === status)),
+        );
+        return { body: { object: 'list', url: '/v1/subscriptions', has_more: all.length > limit, data: all.slice(0, limit).map((subscription) => this.#subscriptionObject(subscription)) } };
       }),
       // Delete a customer (https://docs.stripe.com/api/customers/delete): its subscriptions are cancelled at once.
       compile('DELETE', '/v1/customers/:id', (_request, { id }) => {

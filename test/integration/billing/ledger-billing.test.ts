@@ -297,3 +297,31 @@ describe('LedgerBilling: the customer lifecycle (deletion)', () => {
     expect((await ledger.cancelSubscription(lifecycle('lc-b', 'del-2'))).cancelled).toBe(true);
   });
 });
+
+describe('LedgerBilling.createCustomer', () => {
+  const request = { tenantId: 'new-co', name: 'New Co', email: 'billing@new.example', plan: 'free' as const, idempotencyKey: 'tenant:new-co:billing-customer' };
+
+  it('should give every plan, free included, a local customer and subscription derived from the tenant id, with a ledger entry', async () => {
+    const account = await ledger.createCustomer(request);
+
+    expect(account).toEqual({ customerId: 'cus_local_new_co', subscriptionId: 'sub_local_new_co', subscriptionItemId: 'si_local_new_co' });
+    const entries = await ledger.ledgerEntries('new-co');
+    expect(entries).toEqual([expect.objectContaining({ kind: 'customer_created', amount: 0, operationId: request.idempotencyKey, fromPlan: 'free', toPlan: 'free' })]);
+    expect(entries[0]?.description).toContain('cus_local_new_co');
+  });
+
+  it('should answer the same account and record nothing more when the create is retried', async () => {
+    const first = await ledger.createCustomer({ ...request, tenantId: 'retry-co', idempotencyKey: 'tenant:retry-co:billing-customer' });
+    const again = await ledger.createCustomer({ ...request, tenantId: 'retry-co', idempotencyKey: 'tenant:retry-co:billing-customer' });
+
+    expect(again).toEqual(first);
+    expect(await ledger.ledgerEntries('retry-co')).toHaveLength(1);
+  });
+
+  it('should take link ids as the account, with a local item id when none is given', async () => {
+    const account = await ledger.createCustomer({ ...request, tenantId: 'linked-co', idempotencyKey: 'tenant:linked-co:billing-customer', link: { customerId: 'cus_migrated', subscriptionId: 'sub_migrated' } });
+
+    expect(account).toEqual({ customerId: 'cus_migrated', subscriptionId: 'sub_migrated', subscriptionItemId: 'si_local_linked_co' });
+    expect((await ledger.ledgerEntries('linked-co'))[0]?.description).toContain('Linked billing customer cus_migrated');
+  });
+});

@@ -9,6 +9,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { LedgerBilling } from '../../../functions/billing/ledger-billing';
+import { subscriptionLinkItem } from '../../../functions/billing/subscription-links';
 import { DataSourceCursorError, type DataRecord, type DataSource } from '../../../functions/data-sources/data-source';
 import { createDataSources } from '../../../functions/data-sources/registry';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
@@ -58,6 +59,11 @@ async function seed(tenantId: string, n: number): Promise<void> {
     await new DynamoProvisioningLedger(table).put(tenantId, operationId, { placement: resourcesFor(tenantId, 'professional').vectors, releases: 'nothing', createdIndex: false, at: new Date().toISOString() });
     await ledger.applyPlanChange({ operationId, tenantId, fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately' });
   }
+  // The subscriptions it was billed on (created with the tenant, then one per restored soft delete), as their link items.
+  for (let i = 0; i < n; i += 1) {
+    const id = `${tenantId.replace(/-/g, '_')}_${i}`;
+    await client.send(new PutCommand({ TableName: config.tableName, Item: subscriptionLinkItem(tenantId, { customerId: `cus_${id}`, subscriptionId: `sub_${id}`, subscriptionItemId: `si_${id}` }) }));
+  }
   // A local schedule that fires the tenant's first operation: deleted with it.
   await new LocalScheduler(table).scheduleOnce({ name: `plan-change-op-${tenantId}-0`, at: new Date(), target: 'plan-change.period-end', payload: { operationId: `op-${tenantId}-0`, tenantId } });
   const idempotency = new IdempotencyStore({ ...table, ttlSeconds: 86_400 });
@@ -103,7 +109,7 @@ beforeAll(async () => {
 });
 afterAll(() => s3.destroy());
 
-const NAMES = ['tenant', 'audit', 'usage', 'tenant-items', 'operations', 'idempotency', 'documents', 'vectors', 'billing'];
+const NAMES = ['tenant', 'audit', 'usage', 'tenant-items', 'operations', 'idempotency', 'documents', 'vectors', 'billing-links', 'billing'];
 
 it('should list every source once, in export order', () => {
   expect(sources.map((source) => source.name)).toEqual(NAMES);

@@ -27,6 +27,8 @@ import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { config } from '../../../functions/shared/config';
 import { IdempotencyStore, idempotencyScope } from '../../../functions/shared/http/idempotency';
 import { CHANGE_EVENTS, TOMBSTONE_FIELDS, TenantStore, type Tenant } from '../../../functions/tenants/tenant-store';
+import { createTenant } from '../../../functions/tenants/tenant-creation';
+import { findTenantBySubscription } from '../../../functions/billing/subscription-links';
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
 import { startExecution } from '../../../functions/workflows/start-execution';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
@@ -78,9 +80,14 @@ const ports: WorkflowPorts = {
 
 const LOOK_ALIKES = ['acme-eu', 'acme-corp'];
 
-/** A tenant with data in every source: history, usage, leases, operations, ledger invoices, idempotency records, documents, vectors, an export's files. */
+/** A tenant with data in every source: history, usage, leases, operations, ledger invoices, its subscription link, idempotency records, documents, vectors, an export's files. */
 async function seed(tenantId: string, n = 3): Promise<Tenant> {
-  const tenant = await tenants.create({ tenantId, name: `Org ${tenantId}`, email: `admin@${tenantId}.example`, plan: 'starter', usage: { queriesPerMonth: 1, storageGb: 0, documents: n, users: 1 } }, { actor: 'test' });
+  // Created as POST /tenants does: with its (local) billing customer, and the link of its subscription.
+  const tenant = await createTenant(
+    { tenants, billing, linkOf: (subscriptionId) => findTenantBySubscription(client, config.tableName, subscriptionId) },
+    { tenantId, name: `Org ${tenantId}`, email: `admin@${tenantId}.example`, plan: 'starter', usage: { queriesPerMonth: 1, storageGb: 0, documents: n, users: 1 } },
+    { actor: 'test' },
+  );
   const suspended = await tenants.applyTransition(tenant, 'suspend', { actor: 'test', reason: 'invoice.payment_failed' });
   await tenants.applyTransitions(suspended, ['resume', 'complete_reactivation'], { actor: 'test' });
   await tenants.reportUsage(tenantId, { queriesPerMonth: 10, storageGb: 0.5, documents: n, users: 2 }, new Date(now.getTime() - 1000).toISOString());
@@ -215,14 +222,18 @@ describe('a hard delete at its deadline (a suspended tenant, soft-deleted)', () 
 
   it('should write a certificate: per source what was there, when purged, verified empty, what is retained and why; the window and the time; a sha256 over its content', async () => {
     const certificate = (await findCertificate(client, config.tableName, 'acme')) as DeletionCertificate;
-    expect(certificate.sources.map((source) => source.source)).toEqual(['exports', 'billing', 'vectors', 'documents', 'idempotency', 'operations', 'tenant-items', 'usage', 'audit', 'tenant']);
+    expect(certificate.sources.map((source) => source.source)).toEqual(['exports', 'billing', 'billing-links', 'vectors', 'documents', 'idempotency', 'operations', 'tenant-items', 'usage', 'audit', 'tenant']);
     const bySource = Object.fromEntries(certificate.sources.map((source) => [source.source, source]));
     expect(bySource.exports).toMatchObject({ before: 2, deleted: 2, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.documents).toMatchObject({ before: 3, deleted: 3, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.vectors).toMatchObject({ before: 3, deleted: 3 });
     expect(bySource.usage).toMatchObject({ before: 1, deleted: 1 });
     expect(bySource.operations).toMatchObject({ before: 4, deleted: 3, retained: { count: 1, basis: expect.stringContaining('Art. 5(2)') } });
-    expect(bySource.billing).toMatchObject({ deleted: 0, retained: { count: 3, basis: expect.stringContaining('Art. 17(3)(b)') } });
+    // Three plan changes and the customer's creation, kept by law; the subscription link goes with the tenant.
+    expect(bySource.billing).toMatchObject({ deleted: 0, retained: { count: 4, basis: expect.stringContaining('Art. 17(3)(b)') } });
+    expect(bySource['billing-links']).toMatchObject({ before: 1, deleted: 1, verification: { result: 'empty', remaining: 0 } });
+    expect(await findTenantBySubscription(client, config.tableName, 'sub_local_acme')).toBeUndefined();
+    expect((await findTenantBySubscription(client, config.tableName, 'sub_local_acme_eu'))?.tenantId).toBe('acme-eu');
     expect(bySource.audit?.retained?.count).toBeGreaterThan(5);
     expect(certificate).toMatchObject({
       tenantId: 'acme',
@@ -230,7 +241,8 @@ describe('a hard delete at its deadline (a suspended tenant, soft-deleted)', () 
       trigger: { kind: 'deadline', scheduledAt: deletion.deadline },
       completedAt: now.toISOString(),
       timeliness: { onTime: true },
-      billingCustomer: { deleted: false },
+      // Its (local) billing customer, made with the tenant, is deleted.
+      billingCustomer: { deleted: true },
       legalHolds: [],
     });
     const { sha256, ...content } = certificate;

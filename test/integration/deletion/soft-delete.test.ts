@@ -7,6 +7,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BillingPort } from '../../../functions/billing/billing-port';
 import { LedgerBilling } from '../../../functions/billing/ledger-billing';
 import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { findTenantBySubscription } from '../../../functions/billing/subscription-links';
 import { deletionScheduleNames, type DeletionSchedule } from '../../../functions/deletion/deletion-policy';
 import { DEADLINE_TARGET, ENFORCEMENT_TARGET } from '../../../functions/deletion/hard-delete-definition';
 import { planChangeScheduleName } from '../../../functions/plan-change/plan-change-steps';
@@ -61,6 +62,7 @@ function softDelete(tenantId: string, body: Record<string, unknown> = {}, header
   return api.request<TenantBody>('POST', `/tenants/${tenantId}/deletion`, { body, headers });
 }
 
+/** The ledger entries of the tenant, in order: its creation (customer_created) first. */
 async function ledgerKinds(tenantId: string) {
   return (await ledger.ledgerEntries(tenantId)).map((entry) => entry.kind);
 }
@@ -112,7 +114,7 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     // 45 days after the request, rounded up to the second (the schedule's precision): never early.
     expect(Date.parse(deletion.deadline)).toBe(Math.ceil((Date.parse(deletion.requestedAt) + 45 * DAY_MS) / 1000) * 1000);
     expect((await api.request<Body>('GET', '/tenants/soft-active/access')).body).toMatchObject({ access: 'blocked' });
-    expect(await ledgerKinds('soft-active')).toEqual(['subscription_cancelled']);
+    expect(await ledgerKinds('soft-active')).toEqual(['customer_created', 'subscription_cancelled']);
     const schedules = await schedulesOf('soft-active');
     expect(schedules.hardDelete).toMatchObject({ at: new Date(deletion.deadline), target: DEADLINE_TARGET, payload: { tenantId: 'soft-active', deletionRequestedAt: deletion.requestedAt } });
     expect(schedules.enforcement).toMatchObject({ target: ENFORCEMENT_TARGET, payload: { tenantId: 'soft-active', deletionRequestedAt: deletion.requestedAt } });
@@ -122,7 +124,7 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     expect(replayed.status).toBe(202);
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
     expect(replayed.body).toEqual(accepted.body);
-    expect(await ledgerKinds('soft-active')).toEqual(['subscription_cancelled']);
+    expect(await ledgerKinds('soft-active')).toEqual(['customer_created', 'subscription_cancelled']);
     expect((await tenant('soft-active')).version).toBe(2);
 
     // A second soft delete is refused by the lifecycle table.
@@ -174,7 +176,7 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     expect(accepted.body.scheduledPlanChange).toBeUndefined();
     expect((await api.request<Body>('GET', `/operations/${operationId}`)).body).toMatchObject({ status: 'cancelled', error: { code: 'CancelledByDeletion' } });
     expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
-    expect((await ledgerKinds('soft-scheduled')).sort()).toEqual(['schedule', 'schedule_cancelled', 'subscription_cancelled']);
+    expect((await ledgerKinds('soft-scheduled')).sort()).toEqual(['customer_created', 'schedule', 'schedule_cancelled', 'subscription_cancelled']);
     expect((await history('soft-scheduled')).map((entry) => entry.event).slice(0, 2)).toEqual(['initiate_deletion', 'schedule_plan_change']);
 
     // The period end comes (a delivery that was already on its way): nothing changes.
@@ -196,7 +198,7 @@ describe('POST /tenants/{id}/deletion: soft delete', () => {
     expect(await tenant('soft-fault')).toMatchObject({ state: 'active', version: before });
     expect((await tenant('soft-fault')).deletion).toBeUndefined();
     expect(await schedulesOf('soft-fault')).toEqual({ hardDelete: undefined, enforcement: undefined });
-    expect((await ledgerKinds('soft-fault')).sort()).toEqual(['subscription_cancelled', 'subscription_restored']);
+    expect((await ledgerKinds('soft-fault')).sort()).toEqual(['customer_created', 'subscription_cancelled', 'subscription_restored']);
     expect((await history('soft-fault')).map((entry) => entry.event)).toEqual(['create']);
   });
 });
@@ -244,7 +246,7 @@ describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
     expect(cancelled.body.deletion).toBeUndefined();
     expect((await api.request<Body>('GET', '/tenants/cancel-ok/access')).body).toMatchObject({ access: 'read_write' });
     expect(await schedulesOf('cancel-ok')).toEqual({ hardDelete: undefined, enforcement: undefined });
-    expect(await ledgerKinds('cancel-ok')).toEqual(['subscription_cancelled', 'subscription_restored']);
+    expect(await ledgerKinds('cancel-ok')).toEqual(['customer_created', 'subscription_cancelled', 'subscription_restored']);
     expect((await history('cancel-ok')).slice(0, 2)).toEqual([
       expect.objectContaining({ event: 'complete_reactivation', from: 'reactivating', to: 'active' }),
       expect.objectContaining({ event: 'cancel_deletion', from: 'deleting', to: 'reactivating', reason: 'Customer came back' }),
@@ -275,6 +277,9 @@ describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
       expect(live).toHaveLength(1);
       expect(cancelled.body.billing).toEqual({ customerId: 'cus_stripe1', subscriptionId: live[0]?.id, subscriptionItemId: live[0]?.itemId });
       expect((await tenant('cancel-stripe')).billing).toEqual(cancelled.body.billing);
+      // Events of either subscription find the tenant in one read: the new one was linked with the restore.
+      expect(await findTenantBySubscription(api.documentClient, config.tableName, live[0]?.id as string)).toEqual({ subscriptionId: live[0]?.id, customerId: 'cus_stripe1', tenantId: 'cancel-stripe' });
+      expect((await findTenantBySubscription(api.documentClient, config.tableName, 'sub_stripe1'))?.tenantId).toBe('cancel-stripe');
     } finally {
       await fake.close();
     }
@@ -333,7 +338,7 @@ describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {
 
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({ code: 'OPERATION_IN_PROGRESS', details: { operationId: 'hard-delete-op-1' } });
-    expect(await ledgerKinds('cancel-running')).toEqual(['subscription_cancelled']);
+    expect(await ledgerKinds('cancel-running')).toEqual(['customer_created', 'subscription_cancelled']);
   });
 });
 
@@ -422,7 +427,7 @@ describe('a soft delete, its cancel and a new soft delete within one second', ()
 
     expect(again.status).toBe(202);
     // Billed while deleting is the failure: the second cancel must not replay the first (restored since).
-    expect((await ledgerKinds('flip-co')).sort()).toEqual(['subscription_cancelled', 'subscription_cancelled', 'subscription_restored']);
+    expect((await ledgerKinds('flip-co')).sort()).toEqual(['customer_created', 'subscription_cancelled', 'subscription_cancelled', 'subscription_restored']);
     // Each soft delete is told apart from the one before it (the hard delete's firings, the billing keys).
     expect(again.body.deletion?.requestedAt).toBe('2027-03-01T10:00:00.650Z');
   });

@@ -63,7 +63,7 @@ describe('Plan change: upgrade', () => {
     expect(tenant).toMatchObject({ state: 'active', plan: 'professional', resources: { plan: 'professional' } });
     expect(tenant.readOnlyReason).toBeUndefined();
     expect((await api.request<Body>('GET', '/tenants/up-happy/access')).body).toMatchObject({ access: 'read_write', plan: 'professional' });
-    expect((await ledger.ledgerEntries('up-happy')).map((e) => e.kind)).toEqual(['charge']);
+    expect((await ledger.ledgerEntries('up-happy')).map((e) => e.kind)).toEqual(['customer_created', 'charge']);
     expect(await ledger.balance('up-happy')).toBeGreaterThan(0);
     expect((await events('up-happy')).slice(0, 3).map((e) => e.event)).toEqual(['complete_upgrade', 'start_read_only_window', 'initiate_upgrade']);
   });
@@ -84,7 +84,7 @@ describe('Plan change: upgrade', () => {
     expect(await finished(operationId)).toMatchObject({ status: 'succeeded' });
     expect(steps.length).toBeGreaterThan(3);
     expect(steps).toEqual([...new Set(steps)]); // no Task state ran twice
-    expect((await ledger.ledgerEntries('up-start-twice')).map((e) => e.kind)).toEqual(['charge']);
+    expect((await ledger.ledgerEntries('up-start-twice')).map((e) => e.kind)).toEqual(['customer_created', 'charge']);
   });
 
   it('should answer 409 to a second plan change while the first owns the tenant', async () => {
@@ -139,7 +139,7 @@ describe("Plan change: the course's failure 1 (an upgrade must not interrupt a r
     const tenant = (await api.request<Body>('GET', '/tenants/lease-stuck')).body;
     expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
     expect(tenant.readOnlyReason).toBeUndefined();
-    expect(await ledger.ledgerEntries('lease-stuck')).toEqual([]);
+    expect((await ledger.ledgerEntries('lease-stuck')).map((e) => e.kind)).toEqual(['customer_created']); // nothing billed since its creation
     const [rollback] = await events('lease-stuck');
     // The cause itself, readable in the history (the tenant reads it), not only the error's name.
     expect(rollback).toMatchObject({ event: 'rollback_upgrade', reason: expect.stringContaining('DrainTimeoutError') });
@@ -212,7 +212,7 @@ describe('Plan change: a transient Lambda invoke error', () => {
     expect(raised).toBe(1);
     expect(operation).toMatchObject({ status: 'succeeded' });
     expect((await api.request<Body>('GET', `/tenants/${tenantId}`)).body).toMatchObject({ state: 'active', plan: 'professional' });
-    expect((await ledger.ledgerEntries(tenantId)).map((e) => e.kind)).toEqual(['charge']);
+    expect((await ledger.ledgerEntries(tenantId)).map((e) => e.kind)).toEqual(['customer_created', 'charge']);
   });
 });
 
@@ -431,7 +431,7 @@ describe('Plan change: failures while undoing billing', () => {
 
     expect(operation).toMatchObject({ status: 'rolled_back', steps: expect.arrayContaining(['billing_started', 'billing_reverted']) });
     expect(operation.steps).not.toContain('billing_updated');
-    expect((await ledger.ledgerEntries('lost-answer')).map((e) => e.kind)).toEqual(['charge', 'reversal']);
+    expect((await ledger.ledgerEntries('lost-answer')).map((e) => e.kind)).toEqual(['customer_created', 'charge', 'reversal']);
     expect(await ledger.balance('lost-answer')).toBe(0);
     expect((await api.request<Body>('GET', '/tenants/lost-answer')).body).toMatchObject({ state: 'active', plan: 'starter' });
   });
@@ -450,7 +450,7 @@ describe('Plan change: failures while undoing billing', () => {
 
     expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault', message: 'connection reset before the answer' } });
     expect(reverts).toEqual([]);
-    expect(await ledger.ledgerEntries('lost-refused')).toEqual([]);
+    expect((await ledger.ledgerEntries('lost-refused')).map((e) => e.kind)).toEqual(['customer_created']); // nothing billed since its creation
     expect((await api.request<Body>('GET', '/tenants/lost-refused')).body).toMatchObject({ state: 'active', plan: 'starter' });
   });
 
@@ -467,7 +467,7 @@ describe('Plan change: failures while undoing billing', () => {
     expect(failures).toBe(2);
     expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
     expect((operation.error as { message: string }).message).not.toContain('needs an operator');
-    expect((await ledger.ledgerEntries('revert-retried')).map((e) => e.kind)).toEqual(['charge', 'reversal']);
+    expect((await ledger.ledgerEntries('revert-retried')).map((e) => e.kind)).toEqual(['customer_created', 'charge', 'reversal']);
     expect(await ledger.balance('revert-retried')).toBe(0);
   });
 });

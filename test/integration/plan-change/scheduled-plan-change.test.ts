@@ -67,6 +67,7 @@ async function operation(operationId: string) {
   return (await api.request<Body>('GET', `/operations/${operationId}`)).body;
 }
 
+/** The tenant's ledger entries, in order: its creation (customer_created) first. */
 async function ledgerKinds(tenantId: string) {
   return (await ledger.ledgerEntries(tenantId)).map((entry) => entry.kind);
 }
@@ -113,7 +114,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     });
     expect((await api.request<Body>('GET', '/tenants/sched-happy/access')).body).toMatchObject({ access: 'read_write', plan: 'professional', limits: { users: 50 } });
     expect(await operation(operationId)).toMatchObject({ status: 'scheduled', effectiveAt: PERIOD_END.toISOString(), steps: ['billing_started', 'billing_updated', 'scheduled'] });
-    expect(await ledgerKinds('sched-happy')).toEqual(['schedule']);
+    expect(await ledgerKinds('sched-happy')).toEqual(['customer_created', 'schedule']);
     expect(await ledger.balance('sched-happy')).toBe(0);
     expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: STARTS_AT, target: 'plan-change.period-end', payload: { operationId } });
     expect((await scheduler.fireDue(new Date())).fired).not.toContain(planChangeScheduleName(operationId));
@@ -125,7 +126,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     const after = await tenant('sched-happy');
     expect(after).toMatchObject({ state: 'active', plan: 'starter', resources: { plan: 'starter', limits: { users: 10 } } });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-happy')).toEqual(['schedule']); // billing was arranged once, at the request
+    expect(await ledgerKinds('sched-happy')).toEqual(['customer_created', 'schedule']); // billing was arranged once, at the request
     const history = (await api.request<{ items: Body[] }>('GET', '/tenants/sched-happy/history')).body.items;
     expect(history.slice(0, 4).map((entry) => entry.event)).toEqual(['complete_downgrade', 'start_read_only_window', 'initiate_downgrade', 'schedule_plan_change']);
     expect(history[2]?.reason).toContain('scheduled for');
@@ -165,7 +166,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(retried.outcome).toBe('restarted');
     expect(await operation(operationId)).toMatchObject({ status: 'succeeded' });
     expect(await tenant('sched-crash-start')).toMatchObject({ state: 'active', plan: 'starter' });
-    expect(await ledgerKinds('sched-crash-start')).toEqual(['schedule']);
+    expect(await ledgerKinds('sched-crash-start')).toEqual(['customer_created', 'schedule']);
   });
 
   it('should be the Lambda target: a schedule event for the operation re-arms while not due, a malformed one fails loudly', async () => {
@@ -202,7 +203,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     const after = await tenant('sched-outgrown');
     expect(after).toMatchObject({ state: 'active', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-outgrown')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-outgrown')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 
   it('should cancel the change when the tenant is suspended at the period end', async () => {
@@ -213,7 +214,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
 
     expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'TenantNotActive' } });
     expect(await tenant('sched-suspended')).toMatchObject({ state: 'suspended', plan: 'professional' });
-    expect(await ledgerKinds('sched-suspended')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-suspended')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 
   it('should try again 10 minutes later when another workflow owns the tenant at the period end', async () => {
@@ -253,7 +254,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
       expect(after).toMatchObject({ state: 'active', plan: 'professional' });
       expect(after.readOnlyReason).toBeUndefined();
       expect(after.scheduledPlanChange).toBeUndefined();
-      expect(await ledgerKinds(tenantId)).toEqual(['schedule', 'schedule_cancelled']);
+      expect(await ledgerKinds(tenantId)).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
       const history = (await api.request<{ items: Body[] }>(`GET`, `/tenants/${tenantId}/history`)).body.items;
       const opened = state !== 'StartReadOnlyWindow'; // the window's own entry, unless the fault came before it
       expect(history.map((entry) => entry.event)).toEqual(['rollback_downgrade', ...(opened ? ['start_read_only_window'] : []), 'initiate_downgrade', 'schedule_plan_change', 'create']);
@@ -280,7 +281,7 @@ describe('Scheduled downgrade: while it is pending', () => {
     const after = await tenant('sched-cancel');
     expect(after).toMatchObject({ state: 'active', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-cancel')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-cancel')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
     expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
 
     const again = await api.request<Body>('DELETE', '/tenants/sched-cancel/scheduled-plan-change');
@@ -302,7 +303,7 @@ describe('Scheduled downgrade: while it is pending', () => {
     const winner = answers.find((answer) => answer.status === 202) as { body: Body };
     const loser = answers.find((answer) => answer.status === 409) as { body: Body };
     expect(loser.body.error).toMatchObject({ code: 'PLAN_CHANGE_SCHEDULED', details: { scheduledPlanChange: { operationId: winner.body.operationId } } });
-    expect(await ledgerKinds('sched-race')).toEqual(['schedule']);
+    expect(await ledgerKinds('sched-race')).toEqual(['customer_created', 'schedule']);
   });
 
   it('should answer a cancel that loses the race to the period end with 409 OPERATION_IN_PROGRESS naming the operation', async () => {
@@ -403,7 +404,7 @@ describe('Scheduled downgrade: while it is pending', () => {
     const after = await tenant('sched-broken');
     expect(after).toMatchObject({ state: 'active', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-broken')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-broken')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 });
 
@@ -443,7 +444,7 @@ describe('Scheduled downgrade: the sweeper', () => {
     const after = await tenant('sched-crashed');
     expect(after.scheduledPlanChange).toBeUndefined();
     expect(after.plan).toBe('professional');
-    expect(await ledgerKinds('sched-crashed')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-crashed')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 });
 
@@ -465,7 +466,7 @@ describe('Scheduled downgrade: rare paths', () => {
     const after = await tenant('sched-rollover');
     expect(after).toMatchObject({ state: 'active', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-rollover')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-rollover')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
     expect(await scheduler.find(planChangeScheduleName(operationId))).toBeUndefined();
   });
 
@@ -558,7 +559,7 @@ describe('Scheduled downgrade: rare paths', () => {
     expect(result).toMatchObject({ operationId, outcome: 'cancelled', reason: expect.stringContaining('users: 25 exceeds the starter limit of 10') });
     expect(await operation(operationId)).toMatchObject({ status: 'cancelled', error: { code: 'USAGE_EXCEEDS_PLAN' } });
     expect(await tenant('sched-start-race')).toMatchObject({ state: 'active', plan: 'professional', usage: { users: 25 } });
-    expect(await ledgerKinds('sched-start-race')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-start-race')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 
   it('should read the tenant again when it changes while a change that no longer fits is being cancelled, and cancel it', async () => {
@@ -581,7 +582,7 @@ describe('Scheduled downgrade: rare paths', () => {
     const after = await tenant('sched-cancel-bump');
     expect(after).toMatchObject({ state: 'suspended', plan: 'professional' });
     expect(after.scheduledPlanChange).toBeUndefined();
-    expect(await ledgerKinds('sched-cancel-bump')).toEqual(['schedule', 'schedule_cancelled']);
+    expect(await ledgerKinds('sched-cancel-bump')).toEqual(['customer_created', 'schedule', 'schedule_cancelled']);
   });
 
   it('should take a cancellation whose write landed but whose answer was lost as done, not as a failure', async () => {

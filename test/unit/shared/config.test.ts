@@ -35,6 +35,12 @@ describe('config', () => {
     expect(() => load({ IDEMPOTENCY_TTL_SECONDS: raw })).toThrow(`Environment variable IDEMPOTENCY_TTL_SECONDS must be a positive integer, got '${raw}'.`);
   });
 
+  it('should read a Stripe price per plan, the free plan’s too (a $0 price bills free tenants in Stripe), and none when unset', () => {
+    const priced = load({ STRIPE_PRICE_FREE: 'price_free_zero', STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_PROFESSIONAL: undefined, STRIPE_PRICE_ENTERPRISE: undefined });
+    expect(priced.stripePriceIds).toEqual({ free: 'price_free_zero', starter: 'price_starter', professional: undefined, enterprise: undefined });
+    expect(load({ STRIPE_PRICE_FREE: undefined }).stripePriceIds.free).toBeUndefined();
+  });
+
   it('should default to a 24-hour idempotency window, 64 KiB bodies and us-east-1', () => {
     const config = load({ IDEMPOTENCY_TTL_SECONDS: undefined, MAX_BODY_BYTES: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
     expect(config).toMatchObject({ idempotencyTtlSeconds: 86_400, maxBodyBytes: 65_536, region: 'us-east-1' });
