@@ -14,9 +14,17 @@ const FUNCTIONS = path.resolve(__dirname, '..', '..', '..', 'functions');
 /**
  * Literals that are not tenant states although they are spelled like one: Stripe's subscription schedule
  * statuses (https://docs.stripe.com/api/subscription_schedules/object#subscription_schedule_object-status), and
- * the subscription status a list of a customer's subscriptions is filtered on (https://docs.stripe.com/api/subscriptions/list).
+ * the subscription status a list of a customer's subscriptions is filtered on (https://docs.stripe.com/api/subscriptions/list),
+ * the list of subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status) and
+ * the ledger's default one.
  */
-const NOT_TENANT_STATES = [/schedule\.status === 'active'/, /now\.status === 'active'/, /subscriptions\.list\(\{[^}]*status: 'active'/];
+const NOT_TENANT_STATES = [
+  /schedule\.status === 'active'/,
+  /now\.status === 'active'/,
+  /subscriptions\.list\(\{[^}]*status: 'active'/,
+  /SUBSCRIPTION_STATUSES = \[/,
+  /isSubscriptionStatus\(Item\.ledgerStatus\) \? Item\.ledgerStatus : 'active'/,
+];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
