@@ -9,6 +9,9 @@ import { explainIssue, validationError, type ApiError } from '../shared/errors';
 import { text } from '../shared/schemas';
 import type { StripeEventEnvelope } from './stripe-event-processor';
 
+/** The prefix of every Stripe partner event source on EventBridge (the rest names the event destination). */
+export const STRIPE_PARTNER_SOURCE_PREFIX = 'aws.partner/stripe.com/';
+
 /** A Stripe Event object, as far as the processor reads it; other fields pass through. */
 export const stripeEventSchema = z.looseObject({
   id: text(255),

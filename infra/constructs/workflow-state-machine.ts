@@ -12,7 +12,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { UNCAUGHT_EXECUTION_STATUSES } from '../../functions/workflows/engine';
@@ -20,6 +20,7 @@ import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { stateMachineArnVariable } from '../../functions/workflows/registry';
 import type { WorkflowDefinition, WorkflowReach } from '../../functions/workflows/workflow-definition';
 import { checkTaskTimeouts, readWorkflowAsl } from '../workflow-asl';
+import { deadLetterQueue } from './dead-letter-queue';
 import { HandlerFunction, METRICS_NAMESPACE } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
 import type { LifecycleTable } from './lifecycle-table';
@@ -162,19 +163,9 @@ export class WorkflowStateMachine extends Construct {
         "role's only other permission, lambda:InvokeFunction, names the task function's ARN.",
     });
 
-    this.deadLetterQueue = new Queue(this, 'CompensationDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    this.deadLetterQueue = deadLetterQueue(this, 'CompensationDeadLetterQueue', {
       removalPolicy,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: of the EventBridge target (events it could not deliver) and ' +
-        "the on-failure destination of the timeout function's asynchronous invocations (compensations that " +
-        'failed after their retries). cdk-nag recognises only RedrivePolicy and Lambda DeadLetterConfig as ' +
-        'dead-letter use; a dead-letter queue of a dead-letter queue would only hide the messages further.',
+      deadLetterOf: "the EventBridge target (events it could not deliver) and the on-failure destination of the timeout function's asynchronous invocations (compensations that failed after their retries)",
     });
 
     this.timeoutFunction = new HandlerFunction(this, 'TimeoutFunction', {

@@ -15,6 +15,7 @@ import {
   GET_EXPORT_ROUTE_ID,
   INITIATE_DELETION_ROUTE_ID,
   RELEASE_LEGAL_HOLD_ROUTE_ID,
+  STRIPE_WEBHOOK_ROUTE_ID,
   type TenantLifecycleStack,
 } from '../../infra/tenant-lifecycle-stack';
 import {
@@ -142,7 +143,7 @@ describe('Class: TenantLifecycleStack', () => {
       }
     });
 
-    it('should put the token authorizer on every route except GET /health', () => {
+    it('should put the token authorizer on every route except GET /health and the signed Stripe webhook', () => {
       // Prepare
       const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
 
@@ -152,7 +153,7 @@ describe('Class: TenantLifecycleStack', () => {
       // Assess
       expect(routes).toHaveLength(ALL_ROUTES.length);
       for (const [, route] of routes) {
-        if (route.Properties.RouteKey === 'GET /health') {
+        if (route.Properties.RouteKey === 'GET /health' || route.Properties.RouteKey === 'POST /webhooks/stripe') {
           expect(route.Properties.AuthorizationType).toBe('NONE');
           expect(route.Properties.AuthorizerId).toBeUndefined();
         } else {
@@ -460,6 +461,8 @@ describe('Class: TenantLifecycleStack', () => {
         // The soft delete cancels the subscription, its cancellation restores it.
         withStripe.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
         withStripe.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
+        // The Stripe event processor reads the subscription's current status (the webhook's path; EventBridge's in stripe-events.test.ts).
+        withStripe.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID),
         withStripe.planChange.taskFunction,
         withStripe.planChange.timeoutFunction,
         withStripe.planChange.sweeperFunction,
@@ -479,7 +482,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(10);
+      expect(callers.size).toBe(11);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {

@@ -13,11 +13,8 @@
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { logger } from '../../shared/powertools';
-import { parseStripeEvent } from '../stripe-event-delivery';
+import { STRIPE_PARTNER_SOURCE_PREFIX, parseStripeEvent } from '../stripe-event-delivery';
 import { processStripeEvent, type StripeEventDelivery, type StripeEventEnvelope, type StripeEventOutcome } from '../stripe-event-processor';
-
-/** The prefix of every Stripe partner event source (the rest names the event destination). */
-export const STRIPE_PARTNER_SOURCE_PREFIX = 'aws.partner/stripe.com/';
 
 /** What the handler did: the processor's outcome, or `dropped` with why (a malformed event). */
 export type StripeEventBridgeResult = StripeEventOutcome | { readonly result: 'dropped'; readonly reason: string };
