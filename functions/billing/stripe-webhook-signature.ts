@@ -6,7 +6,7 @@
  * API key, so verifying never reads the Stripe key.
  */
 import { config } from '../shared/config';
-import { ApiError } from '../shared/errors';
+import { registerHttpError } from '../shared/error-catalogue';
 import { getSecretsManager } from '../shared/aws-clients';
 import { fromSecret } from '../shared/secret-value';
 
@@ -54,8 +54,24 @@ export async function stripeWebhookSecret(): Promise<string> {
   return secretFromSecretsManager();
 }
 
-function refused(message: string): ApiError {
-  return new ApiError(400, 'STRIPE_SIGNATURE_INVALID', message);
+/**
+ * A delivery refused before anything is read or changed (400): its signature does not verify
+ * (STRIPE_SIGNATURE_INVALID), or the signed body is not JSON (MALFORMED_JSON) or is a v2 "thin" event notification
+ * (VALIDATION_FAILED). The message says what to fix and never holds the secret.
+ */
+export class StripeWebhookRefusedError extends Error {
+  readonly code: 'STRIPE_SIGNATURE_INVALID' | 'MALFORMED_JSON' | 'VALIDATION_FAILED';
+
+  constructor(code: StripeWebhookRefusedError['code'], message: string) {
+    super(message);
+    this.name = 'StripeWebhookRefusedError';
+    this.code = code;
+  }
+}
+registerHttpError(StripeWebhookRefusedError, { status: 400 });
+
+function refused(message: string): StripeWebhookRefusedError {
+  return new StripeWebhookRefusedError('STRIPE_SIGNATURE_INVALID', message);
 }
 
 /** The `t=` of a Stripe-Signature header, in seconds, or undefined. */
@@ -67,9 +83,9 @@ function signedAt(header: string): number | undefined {
 /**
  * Verify `header` (the Stripe-Signature value) over `payload` (the exact bytes received) with `secret`, within
  * STRIPE_SIGNATURE_TOLERANCE_SECONDS of the wall clock (Stripe signs with real time, so never the local stack's
- * simulated clock), and answer the parsed body. Throws ApiError 400 STRIPE_SIGNATURE_INVALID saying what to fix
- * (never echoing the secret) when the header is missing or malformed, the signature does not match, or it is
- * stale; ApiError 400 MALFORMED_JSON when a correctly signed body is not JSON.
+ * simulated clock), and answer the parsed body. Throws StripeWebhookRefusedError (400): STRIPE_SIGNATURE_INVALID
+ * saying what to fix when the header is missing or malformed, the signature does not match, or it is stale;
+ * MALFORMED_JSON when a correctly signed body is not JSON; VALIDATION_FAILED for a thin event.
  */
 export function verifyStripeSignature(payload: Buffer, header: string | undefined, secret: string): unknown {
   if (!header) {
@@ -83,10 +99,10 @@ export function verifyStripeSignature(payload: Buffer, header: string | undefine
   try {
     return Stripe.webhooks.constructEvent(payload, header, secret, STRIPE_SIGNATURE_TOLERANCE_SECONDS);
   } catch (error) {
-    if (error instanceof SyntaxError) throw new ApiError(400, 'MALFORMED_JSON', `The signed body is not valid JSON: ${error.message}`);
+    if (error instanceof SyntaxError) throw new StripeWebhookRefusedError('MALFORMED_JSON', `The signed body is not valid JSON: ${error.message}`);
     // Verified, but a v2 "thin" event notification, which constructEvent does not take.
     if (error instanceof Error && /thin event/i.test(error.message)) {
-      throw new ApiError(400, 'VALIDATION_FAILED', 'This endpoint takes snapshot events (API v1 Event objects): configure the event destination with the snapshot payload.');
+      throw new StripeWebhookRefusedError('VALIDATION_FAILED', 'This endpoint takes snapshot events (API v1 Event objects): configure the event destination with the snapshot payload.');
     }
     if (!(error instanceof Stripe.errors.StripeSignatureVerificationError)) throw error;
     const timestamp = signedAt(header);
