@@ -10,10 +10,13 @@
  *                   stack creates one and outputs its name).
  *   pineconeSecretArn full ARN of a Secrets Manager secret holding the Pinecone API key (else: local provisioner),
  *                   with pineconeRegion (required with it) and pineconeDimension (default 1536).
+ *   stripeEventSource the partner event source of a Stripe event destination (aws.partner/stripe.com/...): the stack
+ *                   creates its event bus and a rule to the Stripe event processor (else: the webhook only).
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { isPlanId, type StripePriceIds } from '../functions/plans/plan-catalog';
+import { STRIPE_EVENT_SOURCE_PATTERN } from './constructs/stripe-events';
 import { TenantLifecycleStack } from './tenant-lifecycle-stack';
 
 export const STACK_NAME = 'TenantLifecycle';
@@ -63,6 +66,7 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     pinecone: pineconeFrom(app),
     exportRetentionDays: exportRetentionDaysFrom(app.node.tryGetContext('exportRetentionDays')),
     documentsBucketName: documentsBucketNameFrom(app.node.tryGetContext('documentsBucketName')),
+    stripeEventSource: stripeEventSourceFrom(app.node.tryGetContext('stripeEventSource')),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
@@ -100,6 +104,14 @@ function exportRetentionDaysFrom(value: unknown): number | undefined {
 function documentsBucketNameFrom(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new Error(`Context documentsBucketName must be an S3 bucket name, got '${String(value)}'.`);
+  return value;
+}
+
+function stripeEventSourceFrom(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !STRIPE_EVENT_SOURCE_PATTERN.test(value)) {
+    throw new Error(`Context stripeEventSource must be the partner event source Stripe created (aws.partner/stripe.com/...; see EventBridge > Partner event sources), got '${String(value)}'.`);
+  }
   return value;
 }
 

@@ -20,6 +20,7 @@ import { StuckOperationSweeper } from './constructs/stuck-operation-sweeper';
 import { DeletionSweeper } from './constructs/deletion-sweeper';
 import { HARD_DELETE_WORKFLOW } from '../functions/deletion/hard-delete-definition';
 import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
+import { StripeEvents } from './constructs/stripe-events';
 
 /** The route that creates a tenant, with its Stripe customer and subscription. */
 export const CREATE_TENANT_ROUTE_ID = 'CreateTenant';
@@ -34,6 +35,8 @@ export const GET_EXPORT_ROUTE_ID = 'GetExport';
 export const INITIATE_DELETION_ROUTE_ID = 'InitiateDeletion';
 export const CANCEL_DELETION_ROUTE_ID = 'CancelDeletion';
 export const RELEASE_LEGAL_HOLD_ROUTE_ID = 'ReleaseLegalHold';
+/** Stripe's webhook deliveries: verified by signature, then the Stripe event processor (billing reads). */
+export const STRIPE_WEBHOOK_ROUTE_ID = 'StripeWebhook';
 
 export interface TenantLifecycleStackProps extends StackProps {
   /**
@@ -81,6 +84,14 @@ export interface TenantLifecycleStackProps extends StackProps {
    *   application to store its documents in
    */
   readonly documentsBucketName?: string;
+  /**
+   * The partner event source of a Stripe event destination of type Amazon EventBridge
+   * (`aws.partner/stripe.com/...`, as Stripe created it in this account and region): the stack creates its partner
+   * event bus, a rule and the function that hands each event to the Stripe event processor, with retries, a
+   * dead-letter queue and an alarm on it.
+   * @default - no EventBridge path: Stripe events arrive through the webhook (POST /webhooks/stripe) only
+   */
+  readonly stripeEventSource?: string;
 }
 
 export class TenantLifecycleStack extends Stack {
@@ -99,6 +110,8 @@ export class TenantLifecycleStack extends Stack {
   readonly documents: DocumentsBucket;
   /** Every tenant change published on the stack's event bus, from the table's stream (functions/events/). */
   readonly events: LifecycleEvents;
+  /** Stripe events through EventBridge, when `stripeEventSource` is given. */
+  readonly stripeEvents?: StripeEvents;
 
   constructor(scope: Construct, id: string, props: TenantLifecycleStackProps = {}) {
     super(scope, id, props);
@@ -133,6 +146,11 @@ export class TenantLifecycleStack extends Stack {
       logRetention: props.logRetention,
       removalPolicy,
     });
+    if (props.stripeEventSource) {
+      this.stripeEvents = new StripeEvents(this, 'StripeEvents', { ...workflowProps, eventSourceName: props.stripeEventSource });
+    }
+    // The two paths of Stripe events to the one processor: the webhook route and, with an event source, the rule's target.
+    const stripeEventProcessors = [this.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID), ...(this.stripeEvents ? [this.stripeEvents.processorFunction] : [])];
     this.planChange = planChangeWorkflow(this.workflows.get(PLAN_CHANGE_WORKFLOW.name) as WorkflowStateMachine);
     // Each function of a workflow gets what its registry entry says it reaches, and nothing else.
     const reaching = (reach: WorkflowReach): HandlerFunction[] => [...new Set([...this.workflows.values()].flatMap((workflow) => workflow.functionsReaching(reach)))];
@@ -164,10 +182,11 @@ export class TenantLifecycleStack extends Stack {
       // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists
       // invoices), CreateTenant (the new tenant's customer and subscription, or the linked ones checked), ChangePlan
       // (the dry run's proration preview, and scheduling a period-end change) and the cancel route (it releases the
-      // billing schedule), and the soft delete and its cancellation (they cancel and restore the subscription).
+      // billing schedule), the soft delete and its cancellation (they cancel and restore the subscription), and the
+      // Stripe event processor's functions (they read the subscription's status).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
       const createTenant = this.api.routeFunction(CREATE_TENANT_ROUTE_ID);
-      const billingCallers = [createTenant, changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...reaching('billing')];
+      const billingCallers = [createTenant, changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...stripeEventProcessors, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 
@@ -232,6 +251,16 @@ export class TenantLifecycleStack extends Stack {
       value: this.events.deadLetterQueue.queueUrl,
       description: 'Stream batches of lifecycle events not published after their retries (shard and sequence numbers).',
     });
+    new CfnOutput(this, 'StripeWebhookSecretArn', {
+      value: this.api.stripeWebhookSecret.secretArn,
+      description: "Put the Stripe webhook endpoint's signing secret (whsec_...) in this secret; the endpoint URL is ApiUrl + webhooks/stripe.",
+    });
+    if (this.stripeEvents) {
+      new CfnOutput(this, 'StripeEventsDeadLetterQueueUrl', {
+        value: this.stripeEvents.deadLetterQueue.queueUrl,
+        description: 'Stripe events from EventBridge that could not be delivered or processed after their retries.',
+      });
+    }
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
       value: this.scheduler.deadLetterQueue.queueUrl,
       description: 'One-shot schedule deliveries (period-end plan changes) that failed after their retries.',

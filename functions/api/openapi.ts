@@ -35,7 +35,9 @@ import {
 import type { TenantView } from '../tenants/tenant-service';
 import type { RouteAccess } from '../shared/http/principal';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
-import { ROUTES, type HttpMethod, type RouteDefinition } from './routes';
+import { stripeEventSchema } from '../dunning/stripe-event-delivery';
+import type { StripeEventOutcome } from '../dunning/stripe-event-processor';
+import { ROUTES, honoursIdempotencyKey, type HttpMethod, type RouteDefinition } from './routes';
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
 export const OPENAPI_JSON_PATH = 'functions/api/openapi.json';
@@ -53,6 +55,10 @@ export const IF_MATCH_PARAMETER = 'IfMatch';
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'A path parameter, query parameter or body field is invalid, or unknown; `details` is a list of `{ in, field, message }`.' },
   MALFORMED_JSON: { status: 400, description: 'The request body is not valid JSON.' },
+  STRIPE_SIGNATURE_INVALID: {
+    status: 400,
+    description: 'The Stripe-Signature header is missing, malformed, made with another secret, over other bytes (an altered or re-serialized body), or older than 300 s; nothing was changed.',
+  },
   MALFORMED_UTF8: { status: 400, description: 'The request body is not UTF-8 text (invalid byte sequences, or U+FFFD where a decoding lost them).' },
   MALFORMED_REQUEST: { status: 400, description: 'The HTTP request itself could not be parsed (request line or headers); the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
   REQUEST_TIMEOUT: { status: 408, description: 'The request did not arrive in time; the connection is closed. Local adapter; on AWS, API Gateway answers itself.' },
@@ -296,6 +302,11 @@ const usageReportSchema = z
   .meta({ description: 'The usage recorded for the tenant after the report, against its plan and any scheduled change.' });
 
 const healthSchema = z.object({ status: z.literal('ok') });
+const stripeWebhookReceivedSchema = z.object({
+  received: z.literal(true),
+  /** What the Stripe event processor did with the event (StripeEventOutcome's result). */
+  result: z.enum(['applied', 'no_change', 'duplicate', 'stale', 'ignored']),
+});
 
 const errorSchema = z
   .object({
@@ -321,6 +332,7 @@ type _TenantPageSchemaMatches = Assert<Same<z.output<typeof tenantPageSchema>, P
 type _AuditPageSchemaMatches = Assert<Same<z.output<typeof auditEntryPageSchema>, Page<AuditEntry>>>;
 type _AccessSchemaMatches = Assert<Same<z.output<typeof accessDecisionSchema>, AccessResponse>>;
 type _QueryLeaseSchemaMatches = Assert<Same<z.output<typeof queryLeaseSchema>, QueryLease>>;
+type _StripeWebhookResultMatches = Assert<Same<z.output<typeof stripeWebhookReceivedSchema>['result'], StripeEventOutcome['result']>>;
 
 const planChangeAcceptedSchema = z
   .object({
@@ -439,6 +451,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   InitiateDeletionRequest: initiateDeletionBodySchema,
   LegalHoldRequest: legalHoldBodySchema,
   ReportUsageRequest: reportUsageBodySchema,
+  StripeEvent: stripeEventSchema,
 };
 export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   TenantState: tenantStateSchema,
@@ -462,6 +475,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   ExportPage: exportPageSchema,
   DeletionCertificate: deletionCertificateSchema,
   Health: healthSchema,
+  StripeWebhookReceived: stripeWebhookReceivedSchema,
   Error: errorSchema,
   GatewayError: gatewayErrorSchema,
 };
@@ -614,6 +628,16 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     success: { status: 200, description: 'The operation.', schema: operationSchema },
     errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
     description: "Operators read any operation; a tenant-scoped token reads its own tenant's, and another tenant's is 404 OPERATION_NOT_FOUND (as if it did not exist).",
+  },
+  StripeWebhook: {
+    access: 'public',
+    body: stripeEventSchema,
+    success: { status: 200, description: 'The event was verified and processed (or recognised as a duplicate, stale or of a type that changes nothing).', schema: stripeWebhookReceivedSchema },
+    errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
+    description:
+      "For Stripe (a webhook endpoint or `stripe listen --forward-to`), not for people: no token, the `Stripe-Signature` header is verified with the endpoint's signing secret on the exact bytes of the body, within 300 s (Stripe's default tolerance). " +
+      'Bodies up to API Gateway\'s 10 MB are taken (not the 64 KiB of other routes). No Idempotency-Key: a redelivered event is recognised by its id. ' +
+      'A 200 means the effect is stored; a 5xx makes Stripe redeliver (for up to 3 days).',
   },
   Health: {
     access: 'public',
@@ -834,9 +858,13 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   if ((spec.access === 'public') === route.authenticated) fail(`has access '${spec.access}' but ROUTES says authenticated: ${route.authenticated}.`);
   if (route.authenticated && !has(AUTH_ERRORS)) fail(`is authenticated: its errors must include ${AUTH_ERRORS.join(', ')}.`);
   if (!route.authenticated && hasAny(AUTH_ERRORS)) fail('is public: it cannot answer 401 or 403.');
-  if (route.method === 'POST' && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
-  if (route.method !== 'POST' && hasAny(IDEMPOTENCY_ERRORS)) fail('is not a POST: Idempotency-Key applies to POST routes only.');
-  if (spec.body && !has(JSON_BODY_ERRORS)) fail(`takes a JSON body: its errors must include ${JSON_BODY_ERRORS.join(', ')}.`);
+  if (honoursIdempotencyKey(route) && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
+  if (!honoursIdempotencyKey(route) && hasAny(IDEMPOTENCY_ERRORS)) {
+    fail(route.method === 'POST' ? 'is verified by its signature: it takes no Idempotency-Key (it deduplicates on what it verified).' : 'is not a POST: Idempotency-Key applies to POST routes only.');
+  }
+  if (!route.authenticated && route.verifiedBy === undefined && route.tableAccess !== 'none') fail('is public without verifiedBy: it must not reach the table.');
+  if (route.verifiedBy === 'stripe-signature' && !has(['STRIPE_SIGNATURE_INVALID'])) fail('is verified by its Stripe signature: its errors must include STRIPE_SIGNATURE_INVALID.');
+  if (spec.body && route.verifiedBy === undefined && !has(JSON_BODY_ERRORS)) fail(`takes a JSON body: its errors must include ${JSON_BODY_ERRORS.join(', ')}.`);
   if (!spec.body && route.authenticated && !has(NO_BODY_ERRORS)) fail(`takes no body: its errors must include ${NO_BODY_ERRORS.join(', ')}.`);
   if (spec.ifMatch && !has(IF_MATCH_ERRORS)) fail(`honours If-Match: its errors must include ${IF_MATCH_ERRORS.join(', ')}.`);
   const templateNames = pathParameterNames(route.path);
@@ -902,17 +930,27 @@ const ACCESS_TEXT: Readonly<Record<RouteSpec['access'], string>> = {
   'operator-or-owner-of-resource': "Needs an operator token, or a tenant-scoped token of the tenant the resource belongs to (another tenant's is 404).",
 };
 
+/** The header a route verified by a Stripe signature requires. */
+const STRIPE_SIGNATURE_PARAMETER: ParameterObject = {
+  name: 'Stripe-Signature',
+  in: 'header',
+  required: true,
+  description: "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">` with the endpoint's signing secret, as Stripe sends it (https://docs.stripe.com/webhooks#verify-events).",
+  schema: { type: 'string' },
+};
+
 function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: ComponentSchemas): OperationObject {
   checkSpec(route, spec);
   const parameters: (ParameterObject | Reference)[] = [
     ...(spec.params ? parametersOf(spec.params, 'path') : []),
     ...(spec.query ? parametersOf(spec.query, 'query') : []),
-    ...(route.method === 'POST' ? [{ $ref: `#/components/parameters/${IDEMPOTENCY_KEY_PARAMETER}` }] : []),
+    ...(honoursIdempotencyKey(route) ? [{ $ref: `#/components/parameters/${IDEMPOTENCY_KEY_PARAMETER}` }] : []),
+    ...(route.verifiedBy === 'stripe-signature' ? [STRIPE_SIGNATURE_PARAMETER] : []),
     ...(spec.ifMatch ? [{ $ref: `#/components/parameters/${IF_MATCH_PARAMETER}` }] : []),
   ];
   const successHeaders: Record<string, Reference> = {};
   for (const header of spec.success.headers ?? []) successHeaders[header] = { $ref: `#/components/headers/${header}` };
-  if (route.method === 'POST') successHeaders['Idempotent-Replayed'] = { $ref: '#/components/headers/IdempotentReplayed' };
+  if (honoursIdempotencyKey(route)) successHeaders['Idempotent-Replayed'] = { $ref: '#/components/headers/IdempotentReplayed' };
   const success: ResponseObject = {
     description: spec.success.description,
     ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),

@@ -17,8 +17,18 @@ export interface RouteDefinition {
   readonly path: string;
   /** Handler module, relative to the repository root; it exports `handler`. */
   readonly entry: string;
-  /** false only for the health check; every other route goes through the token authorizer. */
+  /**
+   * true: the token authorizer runs in front of the route (API Gateway, and the local adapter). false: a public
+   * route, either the health check (no table access) or one whose handler verifies its caller itself
+   * (`verifiedBy`).
+   */
   readonly authenticated: boolean;
+  /**
+   * How a public route's handler proves who sent the request, instead of a bearer token: 'stripe-signature', the
+   * Stripe-Signature header over the exact body, checked before anything is read or changed. Only such a route may
+   * be public and reach the table; it takes no Idempotency-Key (it deduplicates on what it verified).
+   */
+  readonly verifiedBy?: 'stripe-signature';
   readonly tableAccess: TableAccess;
   readonly summary: string;
   /** The lifecycle events the route requests: a tenant's `allowedEvents` are those of these it would accept now. */
@@ -48,6 +58,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', authenticated: true, tableAccess: 'read', summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' },
   { id: 'GetDeletionCertificate', method: 'GET', path: '/tenants/{tenantId}/deletion-certificate', entry: 'functions/deletion/handlers/get-deletion-certificate.ts', authenticated: true, tableAccess: 'read', summary: "A deleted tenant's deletion certificate: the proof of its erasure." },
   { id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', authenticated: true, tableAccess: 'read', summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' },
+  { id: 'StripeWebhook', method: 'POST', path: '/webhooks/stripe', entry: 'functions/dunning/handlers/stripe-webhook.ts', authenticated: false, verifiedBy: 'stripe-signature', tableAccess: 'write', summary: "Stripe's webhook deliveries (no token: the Stripe-Signature header is verified), handed to the Stripe event processor." },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 
@@ -61,6 +72,11 @@ export const FALLBACK_ROUTE: RouteDefinition = {
   tableAccess: 'none',
   summary: 'Unknown route.',
 };
+
+/** Whether the Idempotency-Key middleware applies: every POST but a signed webhook's (its event id is the key). */
+export function honoursIdempotencyKey(route: RouteDefinition): boolean {
+  return route.method === 'POST' && route.verifiedBy === undefined;
+}
 
 export interface RouteMatch {
   readonly route: RouteDefinition;

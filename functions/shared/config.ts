@@ -58,6 +58,13 @@ export interface Config {
   /** Secrets Manager secret holding the Stripe key (AWS). */
   readonly stripeSecretArn: string | undefined;
   /**
+   * The Stripe webhook endpoint's signing secret (`whsec_...`), given directly (local stack, tests):
+   * POST /webhooks/stripe verifies the Stripe-Signature header with it.
+   */
+  readonly stripeWebhookSecret: string | undefined;
+  /** Secrets Manager secret holding the webhook signing secret (AWS). */
+  readonly stripeWebhookSecretArn: string | undefined;
+  /**
    * Pinecone: with an API key (PINECONE_API_KEY, local use) or a Secrets Manager secret holding one
    * (PINECONE_SECRET_ARN, AWS), plan changes provision vectors in Pinecone; without, the local provisioner.
    */
@@ -121,6 +128,13 @@ function load(): Config {
     stepFunctionsEndpoint: optional('AWS_ENDPOINT_URL_SFN') ?? optional('AWS_ENDPOINT_URL'),
     stripeSecretKey: optional('STRIPE_SECRET_KEY'),
     stripeSecretArn: optional('STRIPE_SECRET_ARN'),
+    // Read on use: the local stack sets it after generating one, tests before their first delivery.
+    get stripeWebhookSecret() {
+      return optional('STRIPE_WEBHOOK_SECRET');
+    },
+    get stripeWebhookSecretArn() {
+      return optional('STRIPE_WEBHOOK_SECRET_ARN');
+    },
     get pinecone() {
       const apiKey = optional('PINECONE_API_KEY');
       const secretArn = optional('PINECONE_SECRET_ARN');

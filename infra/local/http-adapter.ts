@@ -12,12 +12,16 @@ import { FALLBACK_ROUTE, ROUTES, matchRoute, type RouteDefinition } from '../../
 import { authorize } from '../../functions/auth/authorizer';
 import type { ApiResult } from '../../functions/shared/http/response';
 import { jsonResponse } from '../../functions/shared/http/response';
+import { API_GATEWAY_MAX_BODY_BYTES } from '../../functions/shared/http/api-handler';
 import { callerLabel, type RequestLogEntry } from '../../functions/shared/http/request-log';
 import * as clock from '../../functions/shared/clock';
 import type { LocalRoute } from './local-clock';
 
-/** API Gateway's own payload limit; the handlers enforce the API's smaller limit with a clear message. */
-const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * API Gateway's own payload limit (10 MB), enforced here as at its edge; the handlers enforce the API's smaller
+ * limit (64 KiB) with a clear message, on every route but the signed Stripe webhook's.
+ */
+const GATEWAY_MAX_BODY_BYTES = API_GATEWAY_MAX_BODY_BYTES;
 /**
  * HTTP API quota "total combined size of request line and header values": 10240 bytes
  * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). Node's own limit
@@ -228,6 +232,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
   const routeKey = local && 'handler' in local ? `${local.method} ${local.path}` : match ? `${route.method} ${route.path}` : '$default';
   const event = toEvent(request, url, body, routeKey, match?.pathParameters, requestId);
 
+  // A public route (`authenticated: false`: the health check, the signed Stripe webhook, which verifies its caller
+  // in its handler) gets no authorizer, as on API Gateway.
   if (local || route.authenticated) {
     const decision = await authorize(event);
     if (!decision.isAuthorized) {

@@ -45,6 +45,24 @@ export function localTokenKey(dataDir: string = localDataDir()): string {
 }
 
 /**
+ * The Stripe webhook signing secret the local stack verifies `POST /webhooks/stripe` with: STRIPE_WEBHOOK_SECRET
+ * when given (for example the one `stripe listen` prints, so its forwarded events verify), else one made once per
+ * data folder (`whsec_` and 32 random bytes in hex) and kept there, so events signed with it keep verifying across
+ * restarts. Throws TokenUsageError when a given value is not a `whsec_` secret.
+ */
+export function localStripeWebhookSecret(dataDir: string = localDataDir(), env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.STRIPE_WEBHOOK_SECRET;
+  if (given) {
+    if (!/^whsec_\S+$/.test(given)) throw new TokenUsageError('STRIPE_WEBHOOK_SECRET must be a Stripe webhook signing secret, starting with whsec_ (or leave it unset and npm start makes one).');
+    return given;
+  }
+  const file = join(dataDir, 'stripe-webhook-secret');
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, `whsec_${randomBytes(32).toString('hex')}`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
  * `npm run token`: a token for `--operator` or `--tenant <id>` (subject `--subject`, else `local-operator` or
  * `<id>-app`), expiring after `--ttl-hours` (none when omitted), signed with the key of the data folder
  * (`--data-dir`, LOCAL_DATA_DIR, .local/). Throws TokenUsageError when neither role is given or the TTL is not

@@ -13,7 +13,7 @@ import type { OperationOutcome } from '../../functions/operations/operation-stor
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localTokenKey, type ClockMode } from './local-settings';
+import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, localTokenKey, type ClockMode } from './local-settings';
 import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
@@ -71,6 +71,8 @@ export interface LocalStackInfo {
   /** Which clock the stack runs on. */
   readonly clock: ClockMode;
   readonly tokens: { readonly operator: string; readonly acme: string };
+  /** The signing secret POST /webhooks/stripe verifies with (given as STRIPE_WEBHOOK_SECRET, or kept in the data folder). */
+  readonly stripeWebhookSecret: string;
 }
 
 function portOption(value: string | undefined, fallback: number, name: string, allowZero = false): number {
@@ -178,6 +180,7 @@ export function bannerLines(info: LocalStackInfo): string[] {
     `  export API=${info.url}`,
     `  export TOKEN=${info.tokens.operator}`,
     `  export ACME_TOKEN=${info.tokens.acme}   # tenant-scoped: reads acme-corp only`,
+    `  export STRIPE_WEBHOOK_SECRET=${info.stripeWebhookSecret}   # signs Stripe events for POST $API/webhooks/stripe (README: Stripe webhooks)`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
     '',
@@ -293,6 +296,14 @@ export class LocalStack {
     process.env.AWS_SECRET_ACCESS_KEY = S3_LOCAL_CREDENTIALS.secretAccessKey;
     const tokenKey = localTokenKey(dataRoot);
     process.env.TOKEN_SECRET = tokenKey;
+    const stripeWebhookSecret = (() => {
+      try {
+        return localStripeWebhookSecret(dataRoot);
+      } catch (error) {
+        throw new LocalStackError((error as Error).message);
+      }
+    })();
+    process.env.STRIPE_WEBHOOK_SECRET = stripeWebhookSecret;
     process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
@@ -396,6 +407,7 @@ export class LocalStack {
         operator: signToken({ subject: 'local-operator', role: 'operator' }, tokenKey),
         acme: signToken({ subject: 'acme-app', role: 'tenant', tenantId: 'acme-corp' }, tokenKey),
       },
+      stripeWebhookSecret,
     };
     this.#log(bannerLines(info).join('\n'));
     return info;

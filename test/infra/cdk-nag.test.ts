@@ -43,6 +43,8 @@ const CONTEXTS: readonly { name: string; context: Record<string, unknown> }[] = 
       '@aws-cdk/core:enablePartitionLiterals': true,
     },
   },
+  // Stripe events through EventBridge: the partner event bus, its rule, the processor function and its dead-letter queue.
+  { name: '-c stripeEventSource=aws.partner/stripe.com/...', context: { stripeEventSource: 'aws.partner/stripe.com/ed_test_61RgTestDestination', stripeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-key-AbCdEf' } },
   // A flag `cdk init` turns on in new projects: with a concrete region the partition is a literal too.
   { name: 'partition literals (@aws-cdk/core:enablePartitionLiterals)', context: { '@aws-cdk/core:enablePartitionLiterals': true } },
 ];

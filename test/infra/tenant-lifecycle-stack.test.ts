@@ -16,6 +16,7 @@ import {
   GET_EXPORT_ROUTE_ID,
   INITIATE_DELETION_ROUTE_ID,
   RELEASE_LEGAL_HOLD_ROUTE_ID,
+  STRIPE_WEBHOOK_ROUTE_ID,
   type TenantLifecycleStack,
 } from '../../infra/tenant-lifecycle-stack';
 import {
@@ -144,7 +145,7 @@ describe('Class: TenantLifecycleStack', () => {
       }
     });
 
-    it('should put the token authorizer on every route except GET /health', () => {
+    it('should put the token authorizer on every route except GET /health and the signed Stripe webhook', () => {
       // Prepare
       const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
 
@@ -154,7 +155,7 @@ describe('Class: TenantLifecycleStack', () => {
       // Assess
       expect(routes).toHaveLength(ALL_ROUTES.length);
       for (const [, route] of routes) {
-        if (route.Properties.RouteKey === 'GET /health') {
+        if (route.Properties.RouteKey === 'GET /health' || route.Properties.RouteKey === 'POST /webhooks/stripe') {
           expect(route.Properties.AuthorizationType).toBe('NONE');
           expect(route.Properties.AuthorizerId).toBeUndefined();
         } else {
@@ -468,6 +469,8 @@ describe('Class: TenantLifecycleStack', () => {
         // The soft delete cancels the subscription, its cancellation restores it.
         withStripe.api.routeFunction(INITIATE_DELETION_ROUTE_ID),
         withStripe.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
+        // The Stripe event processor reads the subscription's current status (the webhook's path; EventBridge's in stripe-events.test.ts).
+        withStripe.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID),
         withStripe.planChange.taskFunction,
         withStripe.planChange.timeoutFunction,
         withStripe.planChange.sweeperFunction,

@@ -10,6 +10,8 @@ import type { ExecutionStatusChange } from '../../functions/workflows/handlers/e
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import authorizerRequestEvent from '../events/apigw-http-authorizer-request.json';
 import apiGatewayEvent from '../events/apigw-http-lambda-authorizer.json';
+import publicApiGatewayEvent from '../events/apigw-http-no-auth.json';
+import stripePartnerBusEvent from '../events/eventbridge-stripe-event.json';
 import scheduledRuleEvent from '../events/eventbridge-scheduled-event.json';
 import executionStatusChangeEvent from '../events/eventbridge-sfn-execution-status-change.json';
 import periodEndEvent from '../events/scheduler-period-end.json';
@@ -112,4 +114,34 @@ export function authorizerRequest(authorization?: string): APIGatewayRequestAuth
     event.identitySource = [authorization];
   }
   return event;
+}
+
+/**
+ * An HTTP API (payload 2.0) event for a public route (no authorizer: `apigw-http-no-auth.json`), its body given as
+ * the exact bytes sent: a string as API Gateway passes text media types, or base64 with `isBase64Encoded`.
+ */
+export function publicApiEvent(request: { method: string; route: string; headers?: Record<string, string>; body?: Buffer; base64?: boolean }): APIGatewayProxyEventV2 {
+  const event = clone<APIGatewayProxyEventV2>(publicApiGatewayEvent);
+  const routeKey = `${request.method} ${request.route}`;
+  Object.assign(event, { routeKey, rawPath: request.route, rawQueryString: '' });
+  delete event.headers.authorization;
+  delete event.headers['content-length'];
+  Object.assign(event.headers, request.headers ?? {});
+  if (request.body !== undefined) Object.assign(event, { body: request.base64 ? request.body.toString('base64') : request.body.toString('utf8'), isBase64Encoded: request.base64 === true });
+  Object.assign(event.requestContext, { routeKey });
+  Object.assign(event.requestContext.http, { method: request.method, path: request.route });
+  return event;
+}
+
+/**
+ * What a Stripe event destination puts on its partner event bus and the rule hands its target: `source`
+ * `aws.partner/stripe.com/<destination>`, `detail-type` the event type, `detail` the Stripe Event object (an
+ * `invoice.payment_failed` around Stripe's example invoice). `detail` fields given replace the fixture's; the
+ * detail-type follows the type unless given.
+ */
+export function stripePartnerEvent(detail: Record<string, unknown> = {}, envelope: Record<string, unknown> = {}): EventBridgeEvent<string, Record<string, unknown>> {
+  const event = clone<EventBridgeEvent<string, Record<string, unknown>>>(stripePartnerBusEvent);
+  Object.assign(event.detail, detail);
+  event['detail-type'] = String(event.detail.type);
+  return Object.assign(event, envelope);
 }

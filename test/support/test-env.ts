@@ -9,3 +9,5 @@ process.env.TABLE_NAME = `lifecycle-test-${randomUUID().slice(0, 8)}`;
 process.env.TOKEN_SECRET ??= 'test-token-secret-that-is-long-enough-0123456789';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The webhook signing secret POST /webhooks/stripe verifies with (tests sign with it through the real Stripe SDK).
+process.env.STRIPE_WEBHOOK_SECRET ??= 'whsec_test_0123456789abcdef0123456789abcdef';

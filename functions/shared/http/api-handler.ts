@@ -95,9 +95,20 @@ function queryOf(event: APIGatewayProxyEventV2): Record<string, string> {
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * API Gateway HTTP API's own payload limit, 10 MB (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html):
+ * the most any route can receive. The local adapter enforces it at its edge as API Gateway does.
+ */
+export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 /** 400 MALFORMED_UTF8: the body's bytes are not UTF-8 text. */
 function malformedUtf8(what: string): ApiError {
   return new ApiError(400, 'MALFORMED_UTF8', `The request body is not valid UTF-8 (${what}): send JSON encoded as UTF-8.`);
+}
+
+/** 413 PAYLOAD_TOO_LARGE for a body of `size` bytes over `limit`. */
+function checkBodySize(size: number, limit: number): void {
+  if (size > limit) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The request body is ${size} bytes; the limit is ${limit} bytes.`);
 }
 
 /**
@@ -129,13 +140,25 @@ function bodyText(event: APIGatewayProxyEventV2): { readonly size: number; reado
   };
 }
 
+/**
+ * The request body's exact bytes as the client sent them (base64-decoded when API Gateway encoded them), for a
+ * route that verifies a signature over them before reading anything: an empty buffer when there is none.
+ * Throws ApiError 413 past `maxBytes`, 400 MALFORMED_UTF8 for bytes that are not UTF-8 (two such bodies can
+ * decode to the same text, so a signature over the text would not pin the bytes).
+ */
+export function rawRequestBody(event: APIGatewayProxyEventV2, maxBytes: number): Buffer {
+  if (event.body === undefined || event.body === null || event.body === '') return Buffer.alloc(0);
+  const body = bodyText(event);
+  checkBodySize(body.size, maxBytes);
+  const text = body.text(); // refuses bytes that are not UTF-8, base64-encoded or not
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(text, 'utf8');
+}
+
 /** The request body as JSON: 413 past the size limit, 415 for another media type, 400 for malformed UTF-8 or JSON. */
 function readJsonBody(event: APIGatewayProxyEventV2, expectsBody: boolean): unknown {
   if (event.body === undefined || event.body === null || event.body === '') return expectsBody ? {} : undefined;
   const body = bodyText(event);
-  if (body.size > config.maxBodyBytes) {
-    throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The request body is ${body.size} bytes; the limit is ${config.maxBodyBytes} bytes.`);
-  }
+  checkBodySize(body.size, config.maxBodyBytes);
   if (!expectsBody) throw new ApiError(400, 'UNEXPECTED_BODY', 'This route takes no request body; send none.');
   const contentType = event.headers?.['content-type'] ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
@@ -147,6 +170,26 @@ function readJsonBody(event: APIGatewayProxyEventV2, expectsBody: boolean): unkn
   } catch (error) {
     throw new ApiError(400, 'MALFORMED_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The outer middleware every route shares, outermost first: request log (correlation id), JSON errors, Powertools
+ * logger context. `apiRoute` adds authentication, validation and idempotency inside it; a public route that
+ * verifies its caller itself (a signed webhook) uses it as it is.
+ */
+export function routeMiddleware(): middy.MiddyfiedHandler<APIGatewayProxyEventV2, ApiResult> {
+  return middy<APIGatewayProxyEventV2, ApiResult>()
+    .use(requestLog()) // also clears the request's log keys, last, so error entries keep them
+    .use(errorResponses())
+    .use(injectLambdaContext(logger));
+}
+
+/**
+ * Refuse any query parameter (400 VALIDATION_FAILED naming each): for a route that takes none and does not go
+ * through `apiRoute`'s strict query schema.
+ */
+export function refuseQuery(event: APIGatewayProxyEventV2): void {
+  parsePart(EMPTY, queryOf(event), 'query');
 }
 
 /** Build a route's Lambda handler from its options and its plain function. */
@@ -173,11 +216,7 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
     },
   };
 
-  const handler = middy<APIGatewayProxyEventV2, ApiResult>()
-    .use(requestLog()) // also clears the request's log keys, last, so error entries keep them
-    .use(errorResponses())
-    .use(injectLambdaContext(logger))
-    .use(parseRequest);
+  const handler = routeMiddleware().use(parseRequest);
   if (options.idempotent) handler.use(idempotency({ routeId: options.routeId, store: sharedIdempotencyStore }));
   return handler.handler(async (event) => run(parsed.get(event) as ApiRequest<Body, Query, Params>)) as unknown as RouteHandler;
 }

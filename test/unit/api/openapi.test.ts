@@ -12,7 +12,7 @@ import {
   type ParameterObject,
   type Reference,
 } from '../../../functions/api/openapi';
-import { ROUTES, type RouteDefinition } from '../../../functions/api/routes';
+import { ROUTES, honoursIdempotencyKey, type RouteDefinition } from '../../../functions/api/routes';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -163,7 +163,7 @@ describe('OpenAPI document', () => {
   });
 
   describe('headers', () => {
-    const posts = ROUTES.filter((route) => route.method === 'POST');
+    const posts = ROUTES.filter(honoursIdempotencyKey);
 
     it('should have POST routes to check', () => {
       expect(posts.length).toBeGreaterThan(0);
@@ -174,6 +174,15 @@ describe('OpenAPI document', () => {
       const headers = (operation.parameters ?? []).map(parameterOf).filter((parameter) => parameter.in === 'header');
       expect(headers.map((parameter) => parameter.name)).toContain('Idempotency-Key');
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '409', '422']));
+    });
+
+    it('should declare Stripe-Signature, and no Idempotency-Key, on the Stripe webhook (its event id is the key)', () => {
+      const operation = operationOf(ROUTES.find((candidate) => candidate.id === 'StripeWebhook') as RouteDefinition);
+      const headers = (operation.parameters ?? []).map(parameterOf).filter((parameter) => parameter.in === 'header');
+      expect(headers.map((parameter) => parameter.name)).toEqual(['Stripe-Signature']);
+      expect(operation.security).toEqual([]);
+      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '400', '413', '500']));
+      expect(Object.keys(operation.responses)).not.toContain('401');
     });
 
     it.each(['SuspendTenant', 'ResumeTenant'])('should declare If-Match on %s', (id) => {

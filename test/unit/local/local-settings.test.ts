@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { verifyToken } from '../../../functions/auth/api-tokens';
-import { DEFAULT_DATA_DIR, TOKEN_USAGE, TokenUsageError, localDataDir, localTokenKey, mintLocalToken } from '../../../infra/local/local-settings';
+import { DEFAULT_DATA_DIR, TOKEN_USAGE, TokenUsageError, localDataDir, localStripeWebhookSecret, localTokenKey, mintLocalToken } from '../../../infra/local/local-settings';
 
 let root: string;
 beforeEach(() => {
@@ -33,6 +33,28 @@ describe('Function: localTokenKey', () => {
     expect(statSync(join(dataDir, 'token-key')).mode & 0o777).toBe(0o600);
     expect(localTokenKey(dataDir)).toBe(key);
     expect(localTokenKey(join(root, 'another'))).not.toBe(key);
+  });
+});
+
+describe('Function: localStripeWebhookSecret', () => {
+  it('should make a whsec_ secret once in a data folder, readable by its owner only, and answer the same one after', () => {
+    const dataDir = join(root, 'data');
+    const secret = localStripeWebhookSecret(dataDir, {});
+
+    expect(secret).toMatch(/^whsec_[0-9a-f]{64}$/);
+    expect(statSync(join(dataDir, 'stripe-webhook-secret')).mode & 0o777).toBe(0o600);
+    expect(localStripeWebhookSecret(dataDir, {})).toBe(secret);
+    expect(localStripeWebhookSecret(join(root, 'another'), {})).not.toBe(secret);
+  });
+
+  it('should take STRIPE_WEBHOOK_SECRET when given (the secret `stripe listen` prints), keeping nothing', () => {
+    const dataDir = join(root, 'given');
+    expect(localStripeWebhookSecret(dataDir, { STRIPE_WEBHOOK_SECRET: 'whsec_from_stripe_listen' })).toBe('whsec_from_stripe_listen');
+    expect(() => statSync(join(dataDir, 'stripe-webhook-secret'))).toThrow();
+  });
+
+  it('should refuse a given value that is not a Stripe signing secret, saying what it must be', () => {
+    expect(() => localStripeWebhookSecret(join(root, 'bad'), { STRIPE_WEBHOOK_SECRET: 'sk_test_123' })).toThrow(/STRIPE_WEBHOOK_SECRET must be a Stripe webhook signing secret, starting with whsec_/);
   });
 });
 

@@ -65,7 +65,7 @@ describe('Function: startErrorLine', () => {
 });
 
 describe('Function: bannerLines', () => {
-  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' }, clock: 'wall' as const };
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' }, stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const };
 
   it('should say where the API and the data are, and give the exports and a first curl', () => {
     const text = bannerLines({ ...info, seeded: 4 }).join('\n');
@@ -82,6 +82,12 @@ describe('Function: bannerLines', () => {
       `Clock            simulated: curl -s -X POST "$API/_local/clock" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"advanceSeconds":3600}'`,
     );
     expect(bannerLines({ ...info, seeded: 0 }).join('\n')).not.toContain('_local/clock');
+  });
+
+  it('should print the Stripe webhook signing secret beside the tokens, and where signed events go', () => {
+    const text = bannerLines({ ...info, seeded: 0 }).join('\n');
+    expect(text).toContain('  export ACME_TOKEN=tlc.acme.sig   # tenant-scoped: reads acme-corp only\n  export STRIPE_WEBHOOK_SECRET=whsec_local123');
+    expect(text).toContain('POST $API/webhooks/stripe');
   });
 
   it('should say that the data was kept, and how to start over, when nothing was seeded', () => {
