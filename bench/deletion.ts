@@ -35,7 +35,8 @@
  * (infra/local/s3-local.ts) it did not finish in 10 minutes, s3rver reading the 150,000-file vectors folder once
  * per deleted key. Part 2: 7.7 s. Part 3 with 2,000 tenants: 966 s (243,184 DynamoDB requests, ~120 per tenant:
  * the year's cost is the tenants' own work, no longer hourly sweeper passes: 392 passes ran in 8 shards ×
- * 10,864 hourly runs). With hourly steps and a pass at each, 1,000 tenants had taken 570 s.
+ * 10,864 hourly runs). The default 10,000 tenants, 16 shards: 2,636 s (1,223,022 DynamoDB requests), goals met.
+ * With hourly steps and a pass at each, 1,000 tenants had taken 570 s.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
