@@ -490,7 +490,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(11);
+      expect(callers.size).toBe(12);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
