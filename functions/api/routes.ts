@@ -48,6 +48,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', authenticated: true, tableAccess: 'read', summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' },
   { id: 'GetDeletionCertificate', method: 'GET', path: '/tenants/{tenantId}/deletion-certificate', entry: 'functions/deletion/handlers/get-deletion-certificate.ts', authenticated: true, tableAccess: 'read', summary: "A deleted tenant's deletion certificate: the proof of its erasure." },
   { id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', authenticated: true, tableAccess: 'read', summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' },
+  { id: 'ReconcileBilling', method: 'POST', path: '/billing/reconcile', entry: 'functions/dunning/handlers/reconcile.ts', authenticated: true, tableAccess: 'write', summary: "Reconcile every linked subscription's status with its tenant (the dunning ladder), now; answers what changed." },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 
