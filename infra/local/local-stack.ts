@@ -107,12 +107,12 @@ export function startErrorLine(error: unknown): string {
 }
 
 /**
- * The handler of every schedule target of the workflow registry, loaded from its module (the same module its
- * Lambda runs on AWS).
+ * The handler of every schedule target of the registry (workflows' and features'), loaded from its module (the
+ * same module its Lambda runs on AWS).
  */
 export async function scheduleTargetHandlers(): Promise<Record<string, (event: ScheduledEvent) => Promise<void>>> {
-  const { workflowDefinitions } = await import('../../functions/workflows/registry');
-  const targets = workflowDefinitions().flatMap((definition) => definition.scheduleTargets);
+  const { scheduleTargetDefinitions } = await import('../../functions/workflows/registry');
+  const targets = scheduleTargetDefinitions();
   const handlers = await Promise.all(
     targets.map(async ({ target, entry }) => {
       const module = (await import(join(REPO_ROOT, entry))) as { handler: (event: ScheduledEvent) => Promise<unknown> };
