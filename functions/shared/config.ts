@@ -2,7 +2,7 @@
  * The one place that reads `process.env`. Read once at module scope; a variable a caller needs but that is
  * missing fails loudly, naming the variable, the first time it is read.
  */
-import { dunningPolicyFrom, type DunningPolicy } from '../dunning/dunning-policy';
+import { DEFAULT_DUNNING_POLICY, dunningPolicyFrom, type DunningPolicy } from '../dunning/dunning-policy';
 import type { StripePriceIds } from '../plans/plan-catalog';
 import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
 import { WORKFLOWS, stateMachineArnVariable, type WorkflowName } from '../workflows/registry';
@@ -149,9 +149,10 @@ function load(): Config {
     get dunning() {
       const deleteAfter = optional('DUNNING_DELETE_AFTER_CANCELED_DAYS');
       return dunningPolicyFrom({
-        graceDays: integer('DUNNING_GRACE_DAYS', 7),
-        deleteAfterCanceledDays: deleteAfter === undefined ? undefined : integer('DUNNING_DELETE_AFTER_CANCELED_DAYS', 0),
-        busyRetrySeconds: integer('DUNNING_BUSY_RETRY_SECONDS', 15 * 60),
+        graceDays: integer('DUNNING_GRACE_DAYS', DEFAULT_DUNNING_POLICY.graceDays),
+        // Unset (the default): never soft-delete; set, a positive number of days.
+        deleteAfterCanceledDays: deleteAfter === undefined ? undefined : integer('DUNNING_DELETE_AFTER_CANCELED_DAYS', 1),
+        busyRetrySeconds: integer('DUNNING_BUSY_RETRY_SECONDS', DEFAULT_DUNNING_POLICY.busyRetrySeconds),
       });
     },
   };

@@ -229,6 +229,24 @@ describe('the ladder', () => {
   });
 });
 
+describe('a tenant busy in a transitional state', () => {
+  it('should leave an exporting tenant alone, re-arm the timer shortly after, and apply the rung once the export ends', async () => {
+    const { subscriptionId } = await billedTenant('busy-co');
+    const exporting = await tenants.applyTransition(await tenants.get('busy-co'), 'initiate_export', { actor: 'operator@test', operationId: 'op-export-busy' });
+
+    expect(await deliver(invoiceEvent('invoice.payment_failed', subscriptionId, { created: seconds() }))).toMatchObject({ result: 'no_change', reason: expect.stringContaining('exporting') });
+    expect(await scheduler.find(dunningTimerName('busy-co'))).toMatchObject({ at: new Date(clock.getTime() + DEFAULT_DUNNING_POLICY.busyRetrySeconds * 1000) });
+    expect((await tenants.get('busy-co')).version).toBe(exporting.version);
+
+    await tenants.applyTransition(exporting, 'complete_export', { actor: 'operator@test', operationId: 'op-export-busy' });
+    clock = new Date(clock.getTime() + DEFAULT_DUNNING_POLICY.busyRetrySeconds * 1000 + 1000);
+    expect((await scheduler.fireDue(clock)).fired).toEqual([dunningTimerName('busy-co')]);
+
+    expect(await tenants.get('busy-co')).toMatchObject({ state: 'active', dunning: { standing: 'grace' } });
+    expect((await history('busy-co'))[0]).toMatchObject({ event: 'start_grace_period', actor: 'dunning:timer' });
+  });
+});
+
 describe('reconciliation', () => {
   it('should catch a missed event and report what it changed, with billing:reconcile in the audit item', async () => {
     const { subscriptionId, customerId } = await billedTenant('missed-co');
