@@ -27,12 +27,15 @@ export async function reconcileSubscriptions(deps: DunningDependencies): Promise
   let checked = 0;
   const changed: Array<ReconcileReport['changed'][number]> = [];
   const errors: Array<ReconcileReport['errors'][number]> = [];
+  // A tenant the sweep moves (active → suspended) shows up again under its new state: reconciled once per run.
+  const seen = new Set<string>();
   for (const state of billableStates()) {
     let cursor: string | undefined;
     do {
       const page = await deps.ports.tenants.listByState(state, { limit: 100, ...(cursor ? { cursor } : {}) });
       for (const tenant of page.items) {
-        if (!tenant.billing) continue;
+        if (!tenant.billing || seen.has(tenant.tenantId)) continue;
+        seen.add(tenant.tenantId);
         try {
           const link = await findTenantBySubscription(deps.client, deps.tableName, tenant.billing.subscriptionId);
           if (link?.tenantId !== tenant.tenantId) continue; // not linked (billed before links existed, or another tenant's)
