@@ -14,10 +14,10 @@ import type { FeatureDefinition } from '../workflows/workflow-definition';
 export const DUNNING_FEATURE = {
   name: 'dunning',
   title: 'dunning ladder',
-  // The timer reads and writes the tenant (suspend, soft delete), reads the subscription (billing), and re-arms
-  // or deletes its own schedule (and, for a soft delete, the deletion schedules).
+  // The timer reads and writes the tenant (suspend, soft delete), re-arms or deletes its own schedule (and, for a
+  // soft delete, makes the deletion schedules: `manage`), and reads the subscription (billing).
   scheduleTargets: [{ target: 'dunning.timer', entry: 'functions/dunning/handlers/dunning-timer.ts', tableAccess: 'write', scheduleAccess: 'manage' }],
-  reaches: ['billing', 'schedules'],
+  reaches: ['billing'],
 } as const satisfies FeatureDefinition;
 
 export const DUNNING_TIMER_TARGET = DUNNING_FEATURE.scheduleTargets[0].target;

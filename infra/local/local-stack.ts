@@ -128,12 +128,19 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
  * A sweeper added to the CDK stack is added here too.
  */
 export async function localSweepers(): Promise<Record<string, () => Promise<unknown>>> {
-  const [{ sweepStuckOperations }, { sweepDeletions }, { workflowDependencies }] = await Promise.all([
+  const [{ sweepStuckOperations }, { sweepDeletions }, { workflowDependencies }, { reconcileSubscriptions }, { dunningDependencies }] = await Promise.all([
     import('../../functions/workflows/sweep-stuck-operations'),
     import('../../functions/deletion/sweep-deletions'),
     import('../../functions/workflows/workflow-deps'),
+    import('../../functions/dunning/reconcile'),
+    import('../../functions/dunning/stripe-event-processor'),
   ]);
-  return { operations: () => sweepStuckOperations(workflowDependencies()), deletions: () => sweepDeletions(workflowDependencies()) };
+  return {
+    operations: () => sweepStuckOperations(workflowDependencies()),
+    deletions: () => sweepDeletions(workflowDependencies()),
+    // The daily billing reconciliation (also on demand: POST /billing/reconcile).
+    billing: () => reconcileSubscriptions(dunningDependencies()),
+  };
 }
 
 /**
