@@ -51,6 +51,11 @@ export interface StripeEventEnvelope {
   readonly api_version?: string | null;
   readonly livemode?: boolean;
   readonly data?: { readonly object?: Readonly<Record<string, unknown>> };
+  /**
+   * A thin event's reference to the object it is about (Stripe event destinations' thin payloads,
+   * https://docs.stripe.com/event-destinations#thin-events), instead of `data.object`.
+   */
+  readonly related_object?: { readonly id: string; readonly type: string; readonly url?: string } | null;
 }
 
 /** What the processor did with one event (logged, counted, and answered by the reconcile route). */
@@ -88,8 +93,10 @@ const reference = z.union([z.string().min(1), z.looseObject({ id: z.string().min
 const envelopeSchema = z.looseObject({
   id: z.string().min(1),
   type: z.string().min(1),
-  created: z.number().int().nonnegative(),
+  // Seconds since the epoch (snapshot events); thin events carry an ISO 8601 timestamp, read as whole seconds.
+  created: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((iso) => Math.floor(Date.parse(iso) / 1000))]),
   data: z.looseObject({ object: z.record(z.string(), z.unknown()).optional() }).optional(),
+  related_object: z.looseObject({ id: z.string().min(1), type: z.string() }).nullish(),
 });
 
 const subscriptionObject = z.looseObject({ id: reference, status: z.string().optional() });
@@ -113,7 +120,10 @@ const SUBSCRIPTION_EVENT_PREFIX = 'customer.subscription.';
 
 /** The subscription an event is about, and the status it reports (if it says); undefined for events the ladder does not read. */
 export function subscriptionOfEvent(event: StripeEventEnvelope): { readonly subscriptionId?: string; readonly status?: SubscriptionStatus } | undefined {
-  const object = event.data?.object ?? {};
+  // A thin event names the object it is about in `related_object`; only a subscription names a subscription (a thin
+  // invoice event names the invoice: no subscription found, ignored, and the reconciliation catches its effect).
+  const related = event.related_object?.type === 'subscription' ? { id: event.related_object.id } : {};
+  const object = event.data?.object ?? related;
   if (event.type.startsWith(SUBSCRIPTION_EVENT_PREFIX)) {
     const parsed = subscriptionObject.safeParse(object);
     if (!parsed.success) return {};

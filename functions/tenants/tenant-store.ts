@@ -201,7 +201,11 @@ export const TOMBSTONE_FIELDS = ['tenantId', 'state', 'version', 'createdAt', 'u
 /** Options of a transition: field changes, and more items to write in the same transaction. */
 export interface TransitionOptions {
   readonly changes?: TenantChanges;
-  /** Put items (for example an operation record) committed atomically with the transition. */
+  /**
+   * Put items (for example an operation record, or a Stripe event's deduplication item) committed atomically with
+   * the transition, each only if its key is new (`attribute_not_exists(pk)`): one already there cancels the whole
+   * transaction (the tenant unchanged), which is how an event delivered twice acts once.
+   */
   readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
   /** Conditional updates (for example finishing an operation) committed atomically with the transition. */
   readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;

@@ -4,7 +4,7 @@
  */
 import { SUBSCRIPTION_STATUSES } from '../../../functions/billing/billing-port';
 import { DEFAULT_DUNNING_POLICY, decide, dunningNotice, pendingTimerAt, standingFor, type TenantDunning } from '../../../functions/dunning/dunning-policy';
-import { subscriptionOfEvent } from '../../../functions/dunning/stripe-event-processor';
+import { processStripeEvent, subscriptionOfEvent, type DunningDependencies, type StripeEventEnvelope } from '../../../functions/dunning/stripe-event-processor';
 import { invoiceEvent, subscriptionEvent } from '../../support/stripe-events';
 
 const NOW = new Date('2026-03-02T10:00:00Z');
@@ -93,6 +93,16 @@ describe('subscriptionOfEvent', () => {
     expect(subscriptionOfEvent(subscriptionEvent('customer.subscription.updated', 'sub_1', { created: 1, thin: true }))).toEqual({ subscriptionId: 'sub_1' });
     // A status this code does not know is not reported: the subscription is read instead.
     expect(subscriptionOfEvent(subscriptionEvent('customer.subscription.updated', 'sub_1', { created: 1, status: 'some_future_status' }))).toEqual({ subscriptionId: 'sub_1' });
+  });
+
+  it('should read a thin event by its related_object (a subscription), with an ISO 8601 created', async () => {
+    const thin = { id: 'evt_thin', object: 'v2.core.event', type: 'customer.subscription.updated', created: '2026-03-02T10:00:00.000Z', related_object: { id: 'sub_thin', type: 'subscription', url: '/v1/subscriptions/sub_thin' } };
+    expect(subscriptionOfEvent(thin as unknown as StripeEventEnvelope)).toEqual({ subscriptionId: 'sub_thin' });
+    const thinInvoice = { ...thin, type: 'invoice.payment_failed', related_object: { id: 'in_1', type: 'invoice', url: '/v1/invoices/in_1' } };
+    expect(subscriptionOfEvent(thinInvoice as unknown as StripeEventEnvelope)).toEqual({ status: 'past_due' });
+    // Parsed, not refused: an ISO created is accepted, and with no tenant on the subscription the answer is `ignored` for that reason.
+    const deps = { client: { send: async () => ({}) }, tableName: 't' } as unknown as DunningDependencies;
+    await expect(processStripeEvent(thin as unknown as StripeEventEnvelope, { channel: 'webhook' }, deps)).resolves.toEqual({ result: 'ignored', reason: 'No tenant is billed on subscription sub_thin.' });
   });
 
   it('should not concern itself with other types, and find no subscription on an invoice without one', () => {
