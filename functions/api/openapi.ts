@@ -213,7 +213,7 @@ const tenantSchema = z
         cause: z.object({ channel: z.enum(['webhook', 'eventbridge', 'reconcile', 'timer']), eventId: z.string().optional(), eventType: z.string().optional() }),
       })
       .optional()
-      .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: `grace` (a payment failed; full access until `graceEndsAt`) or `suspended` (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
+      .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: grace (a payment failed; full access until `graceEndsAt`) or suspended (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),

@@ -45,7 +45,7 @@ export interface DunningPolicy {
 export const DEFAULT_DUNNING_POLICY: DunningPolicy = { graceDays: 7, deleteAfterCanceledDays: undefined, busyRetrySeconds: 15 * 60 };
 
 /** The billing standing a subscription status implies. */
-export type BillingStanding = 'good' | 'grace' | 'suspended' | 'canceled' | 'pending';
+export type BillingStanding = 'good' | 'grace' | 'lapsed' | 'canceled' | 'pending';
 
 /**
  * Stripe's statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status) to a standing;
@@ -60,7 +60,7 @@ export function standingFor(status: SubscriptionStatus | undefined): BillingStan
       return 'grace';
     case 'unpaid':
     case 'paused':
-      return 'suspended';
+      return 'lapsed';
     case 'canceled':
     case 'incomplete_expired':
     case undefined:

@@ -16,7 +16,7 @@ const suspendedByLadder = (deleteAt?: string): TenantDunning => ({ standing: 'su
 describe('standingFor', () => {
   it('should map every Stripe subscription status, and a missing subscription to canceled', () => {
     expect(Object.fromEntries(SUBSCRIPTION_STATUSES.map((status) => [status, standingFor(status)]))).toEqual({
-      incomplete: 'pending', incomplete_expired: 'canceled', trialing: 'good', active: 'good', past_due: 'grace', canceled: 'canceled', unpaid: 'suspended', paused: 'suspended',
+      incomplete: 'pending', incomplete_expired: 'canceled', trialing: 'good', active: 'good', past_due: 'grace', canceled: 'canceled', unpaid: 'lapsed', paused: 'lapsed',
     });
     expect(standingFor(undefined)).toBe('canceled');
   });

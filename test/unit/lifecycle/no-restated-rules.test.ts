@@ -13,9 +13,21 @@ const FUNCTIONS = path.resolve(__dirname, '..', '..', '..', 'functions');
 
 /**
  * Literals that are not tenant states although they are spelled like one: Stripe's subscription schedule
- * statuses (https://docs.stripe.com/api/subscription_schedules/object#subscription_schedule_object-status).
+ * statuses (https://docs.stripe.com/api/subscription_schedules/object#subscription_schedule_object-status), Stripe's
+ * subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status: the list, the
+ * ledger's default, the dunning ladder's reading of them and the status an invoice event implies), and the dunning
+ * ladder's own record of the tenant's standing (`dunning.standing`: grace or suspended by the ladder).
  */
-const NOT_TENANT_STATES = [/schedule\.status === 'active'/, /now\.status === 'active'/];
+const NOT_TENANT_STATES = [
+  /schedule\.status === 'active'/,
+  /now\.status === 'active'/,
+  /SUBSCRIPTION_STATUSES = \[/,
+  /isSubscriptionStatus\(Item\.ledgerStatus\) \? Item\.ledgerStatus : 'active'/,
+  /^\s*case 'active':$/,
+  /'invoice\.(paid|payment_succeeded)': 'active',/,
+  /standing(\?)?(: | === )'(grace' \| ')?suspended'/,
+  /standing: z\.enum\(\['grace', 'suspended'\]\)/,
+];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
