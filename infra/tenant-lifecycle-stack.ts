@@ -12,7 +12,9 @@ import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleEvents } from './constructs/lifecycle-events';
 import { LifecycleTable } from './constructs/lifecycle-table';
 import { OneShotScheduler } from './constructs/one-shot-scheduler';
-import { workflowDefinitions } from '../functions/workflows/registry';
+import { featureDefinitions, workflowDefinitions } from '../functions/workflows/registry';
+import { BillingReconciler } from './constructs/billing-reconciler';
+import { FeatureScheduleTargets } from './constructs/feature-schedule-targets';
 import { PLAN_CHANGE_WORKFLOW } from '../functions/plan-change/plan-change-definition';
 import { EXPORT_WORKFLOW } from '../functions/export/export-definition';
 import { planChangeWorkflow, type PlanChangeWorkflow } from './constructs/plan-change-workflow';
@@ -24,6 +26,8 @@ import { StripeEvents } from './constructs/stripe-events';
 
 /** The route that creates a tenant, with its Stripe customer and subscription. */
 export const CREATE_TENANT_ROUTE_ID = 'CreateTenant';
+/** The route that reconciles billing on demand (reads subscriptions through billing, arms the ladder's timers). */
+export const RECONCILE_BILLING_ROUTE_ID = 'ReconcileBilling';
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
 /** The route that cancels a scheduled plan change (billing put back, schedule deleted). */
@@ -103,6 +107,9 @@ export class TenantLifecycleStack extends Stack {
   readonly sweeper: StuckOperationSweeper;
   /** Hourly: hard-deletes tenants past their window, recreates lost deletion schedules; alarms on violations. */
   readonly deletionSweeper: DeletionSweeper;
+  /** The schedule targets of the registry's features (not workflows), by feature name. */
+  readonly features: ReadonlyMap<string, FeatureScheduleTargets>;
+  readonly billingReconciler: BillingReconciler;
   readonly scheduler: OneShotScheduler;
   /** Where GDPR exports are written and downloaded from. */
   readonly exports: ExportBucket;
@@ -151,9 +158,17 @@ export class TenantLifecycleStack extends Stack {
     }
     // The two paths of Stripe events to the one processor: the webhook route and, with an event source, the rule's target.
     const stripeEventProcessors = [this.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID), ...(this.stripeEvents ? [this.stripeEvents.processorFunction] : [])];
+    this.features = new Map(
+      featureDefinitions().map((definition) => [
+        definition.name,
+        new FeatureScheduleTargets(this, `${pascalCase(definition.name)}Targets`, { definition, table: this.table, scheduler: this.scheduler, stripePriceIds: props.stripePriceIds, logRetention: props.logRetention, removalPolicy }),
+      ]),
+    );
+    this.billingReconciler = new BillingReconciler(this, 'BillingReconciler', { table: this.table, scheduler: this.scheduler, stripePriceIds: props.stripePriceIds, logRetention: props.logRetention, removalPolicy });
     this.planChange = planChangeWorkflow(this.workflows.get(PLAN_CHANGE_WORKFLOW.name) as WorkflowStateMachine);
-    // Each function of a workflow gets what its registry entry says it reaches, and nothing else.
-    const reaching = (reach: WorkflowReach): HandlerFunction[] => [...new Set([...this.workflows.values()].flatMap((workflow) => workflow.functionsReaching(reach)))];
+    // Each function of a workflow or feature gets what its registry entry says it reaches, and nothing else.
+    const reaching = (reach: WorkflowReach): HandlerFunction[] =>
+      [...new Set([...[...this.workflows.values(), ...this.features.values()].flatMap((owner) => owner.functionsReaching(reach))])];
     // No cycle: the state machine invokes only its task function, never the API's functions, so the route can
     // take the state machine's own ARN (a Ref) instead of one built from a fixed name.
     const changePlan = this.api.routeFunction(CHANGE_PLAN_ROUTE_ID);
@@ -170,6 +185,11 @@ export class TenantLifecycleStack extends Stack {
     const cancelDeletion = this.api.routeFunction(CANCEL_DELETION_ROUTE_ID);
     this.scheduler.grantCancel(cancelDeletion);
     this.scheduler.grantSchedule(this.api.routeFunction(RELEASE_LEGAL_HOLD_ROUTE_ID));
+    // Reconciliation (on demand and daily) applies the dunning ladder: it arms and cancels the ladder's timers.
+    const reconcileBilling = this.api.routeFunction(RECONCILE_BILLING_ROUTE_ID);
+    this.scheduler.grantSchedule(reconcileBilling);
+    // So does the Stripe event processor, on both paths (the webhook route and the partner bus's target).
+    for (const processor of stripeEventProcessors) this.scheduler.grantSchedule(processor);
     // StartExport starts the export's execution (and nothing else on it); GetExport signs download URLs, which
     // fetch with its role: GetObject under exports/ of the export bucket, nothing more.
     (this.workflows.get(EXPORT_WORKFLOW.name) as WorkflowStateMachine).grantStartExecution(this.api.routeFunction(START_EXPORT_ROUTE_ID));
@@ -182,11 +202,12 @@ export class TenantLifecycleStack extends Stack {
       // Who calls billing: the workflows' functions that reach it (plan change's; the export's task, which lists
       // invoices), CreateTenant (the new tenant's customer and subscription, or the linked ones checked), ChangePlan
       // (the dry run's proration preview, and scheduling a period-end change) and the cancel route (it releases the
-      // billing schedule), the soft delete and its cancellation (they cancel and restore the subscription), and the
-      // Stripe event processor's functions (they read the subscription's status).
+      // billing schedule), the soft delete and its cancellation (they cancel and restore the subscription), the
+      // Stripe event processor's functions (webhook and EventBridge), the dunning ladder's reconciliation (route and
+      // daily run) and timer (they read the subscription's status).
       const stripeKey = Secret.fromSecretCompleteArn(this, 'StripeSecretKey', props.stripeSecretArn);
       const createTenant = this.api.routeFunction(CREATE_TENANT_ROUTE_ID);
-      const billingCallers = [createTenant, changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...stripeEventProcessors, ...reaching('billing')];
+      const billingCallers = [createTenant, changePlan, cancelScheduled, initiateDeletion, cancelDeletion, ...stripeEventProcessors, reconcileBilling, this.billingReconciler.reconcileFunction, ...reaching('billing')];
       shareSecret(stripeKey, billingCallers, { STRIPE_SECRET_ARN: stripeKey.secretArn });
     }
 

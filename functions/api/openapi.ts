@@ -13,6 +13,7 @@ import packageJson from '../../package.json';
 import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas';
 import type { QueryLease } from '../leases/query-lease-store';
 import { OPERATION_STATUSES } from '../operations/operation-store';
+import { SUBSCRIPTION_STATUSES } from '../billing/billing-port';
 import { operationPathSchema } from '../operations/operation-schemas';
 import { exportPathSchema, startExportBodySchema } from '../export/export-schemas';
 import { changePlanBodySchema } from '../plan-change/plan-change-schemas';
@@ -209,6 +210,18 @@ const tenantSchema = z
       .object({ reason: z.string(), by: z.string(), since: timestamp })
       .optional()
       .meta({ description: 'A legal hold: while it is set the hard delete does not run.' }),
+    dunning: z
+      .object({
+        standing: z.enum(['grace', 'suspended']),
+        since: timestamp,
+        graceEndsAt: timestamp.optional(),
+        deleteAt: timestamp.optional(),
+        subscriptionId: z.string(),
+        status: z.enum([...SUBSCRIPTION_STATUSES, 'missing']),
+        cause: z.object({ channel: z.enum(['webhook', 'eventbridge', 'reconcile', 'timer']), eventId: z.string().optional(), eventType: z.string().optional() }),
+      })
+      .optional()
+      .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: grace (a payment failed; full access until `graceEndsAt`) or suspended (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),
@@ -245,7 +258,8 @@ const auditEntrySchema = z
     to: tenantStateSchema,
     reason: z.string().optional().meta({ description: 'The `reason` sent with the request, else what happened (for a rollback: its cause, readable).' }),
     operationId: z.string().optional().meta({ description: 'The operation (workflow) or request that made the change.' }),
-    stripeEventId: z.string().optional(),
+    stripeEventId: z.string().optional().meta({ description: 'The Stripe event that caused the change (the dunning ladder).' }),
+    stripeEventType: z.string().optional().meta({ description: 'Its type, e.g. `invoice.payment_failed`.' }),
     violation: complianceViolationSchema.optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
@@ -268,8 +282,20 @@ const accessDecisionSchema = z
     requestsPerSecond: z.number().meta({ description: "The tenant's request rate; the application plane throttles to it." }),
     vectors: vectorPlacementSchema,
     version: z.number().int().min(1),
+    billing: z
+      .object({ standing: z.literal('grace'), warning: z.string(), graceEndsAt: timestamp })
+      .optional()
+      .meta({ description: 'Present while a payment failed and the tenant is in the grace period: access stays as answered until `graceEndsAt`, then the tenant is suspended (read-only) unless the payment succeeds.' }),
   })
   .meta({ description: 'What the application plane may do for the tenant right now, within which limits, and where its vectors live.' });
+
+const reconcileReportSchema = z
+  .object({
+    checked: z.number().int().min(0).meta({ description: 'Tenants whose subscription was read.' }),
+    changed: z.array(z.object({ tenantId: z.string(), from: tenantStateSchema, to: tenantStateSchema, action: z.string().meta({ description: 'start_grace, end_grace, suspend, resume or soft_delete.' }) })),
+    errors: z.array(z.object({ tenantId: z.string(), message: z.string() })).meta({ description: 'Tenants that could not be reconciled (retried at the next run).' }),
+  })
+  .meta({ description: 'What a billing reconciliation read and changed.' });
 
 const queryLeaseSchema = z
   .object({
@@ -474,6 +500,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   Export: exportSchema,
   ExportPage: exportPageSchema,
   DeletionCertificate: deletionCertificateSchema,
+  ReconcileReport: reconcileReportSchema,
   Health: healthSchema,
   StripeWebhookReceived: stripeWebhookReceivedSchema,
   Error: errorSchema,
@@ -612,6 +639,14 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
     description:
       'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
+  },
+  ReconcileBilling: {
+    access: 'operator',
+    success: { status: 200, description: 'What the reconciliation read and changed.', schema: reconcileReportSchema },
+    errors: apiRouteErrors({ body: false, idempotent: true }, 'BILLING_UNAVAILABLE'),
+    description:
+      "For each tenant in a billable state (active, suspended) with a linked subscription: read the subscription's status through billing and apply the dunning ladder, as a Stripe event would " +
+      '(catching events never delivered). Daily on AWS; on demand here. Transitions it makes name `billing:reconcile` as actor. Operator tokens only.',
   },
   ListComplianceViolations: {
     access: 'operator',

@@ -59,6 +59,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { id: 'GetDeletionCertificate', method: 'GET', path: '/tenants/{tenantId}/deletion-certificate', entry: 'functions/deletion/handlers/get-deletion-certificate.ts', authenticated: true, tableAccess: 'read', summary: "A deleted tenant's deletion certificate: the proof of its erasure." },
   { id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', authenticated: true, tableAccess: 'read', summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' },
   { id: 'StripeWebhook', method: 'POST', path: '/webhooks/stripe', entry: 'functions/dunning/handlers/stripe-webhook.ts', authenticated: false, verifiedBy: 'stripe-signature', tableAccess: 'write', summary: "Stripe's webhook deliveries (no token: the Stripe-Signature header is verified), handed to the Stripe event processor." },
+  { id: 'ReconcileBilling', method: 'POST', path: '/billing/reconcile', entry: 'functions/dunning/handlers/reconcile.ts', authenticated: true, tableAccess: 'write', summary: "Reconcile every linked subscription's status with its tenant (the dunning ladder), now; answers what changed." },
   { id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', authenticated: true, tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' },
 ];
 

@@ -26,6 +26,11 @@ export interface SubscriptionLink {
   readonly subscriptionId: string;
   readonly customerId: string;
   readonly tenantId: string;
+  /**
+   * The newest Stripe event applied to this subscription (the dunning processor's watermark, kept on this item
+   * by its own conditional update): `created` (seconds since the epoch) and the event id for ties.
+   */
+  readonly lastEvent?: { readonly created: number; readonly id: string };
 }
 
 /**
@@ -71,5 +76,6 @@ export function linkRefusal(item: Record<string, unknown>, existing: Record<stri
 export async function findTenantBySubscription(client: DynamoDBDocumentClient, tableName: string, subscriptionId: string): Promise<SubscriptionLink | undefined> {
   const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: subscriptionLinkKey(subscriptionId), ConsistentRead: true }));
   if (!Item || typeof Item.tenantId !== 'string') return undefined;
-  return { subscriptionId, customerId: String(Item.customerId), tenantId: Item.tenantId };
+  const lastEvent = typeof Item.lastEventCreated === 'number' && typeof Item.lastEventId === 'string' ? { created: Item.lastEventCreated, id: Item.lastEventId } : undefined;
+  return { subscriptionId, customerId: String(Item.customerId), tenantId: Item.tenantId, ...(lastEvent ? { lastEvent } : {}) };
 }

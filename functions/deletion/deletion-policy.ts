@@ -96,7 +96,7 @@ export function retentionDaysFor(requested: number | undefined, tenant: { readon
 const SCHEDULE_NAME_MAX = 64;
 
 /** `<prefix>-<tenantId>`, or with the id cut and a hash of it appended when that would exceed 64 characters. */
-function scheduleName(prefix: string, tenantId: string): string {
+export function scheduleName(prefix: string, tenantId: string): string {
   const plain = `${prefix}-${tenantId}`;
   if (plain.length <= SCHEDULE_NAME_MAX) return plain;
   const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 12);

@@ -2,6 +2,7 @@
  * The one place that reads `process.env`. Read once at module scope; a variable a caller needs but that is
  * missing fails loudly, naming the variable, the first time it is read.
  */
+import { DEFAULT_DUNNING_POLICY, dunningPolicyFrom, type DunningPolicy } from '../dunning/dunning-policy';
 import type { StripePriceIds } from '../plans/plan-catalog';
 import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
 import { WORKFLOWS, stateMachineArnVariable, type WorkflowName } from '../workflows/registry';
@@ -98,6 +99,11 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** How long an Idempotency-Key is remembered, in seconds. */
   readonly idempotencyTtlSeconds: number;
+  /**
+   * The dunning ladder (functions/dunning/dunning-policy.ts): DUNNING_GRACE_DAYS (default 7),
+   * DUNNING_DELETE_AFTER_CANCELED_DAYS (unset: never soft-delete), DUNNING_BUSY_RETRY_SECONDS (default 900).
+   */
+  readonly dunning: DunningPolicy;
 }
 
 function load(): Config {
@@ -156,6 +162,15 @@ function load(): Config {
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
     idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
+    get dunning() {
+      const deleteAfter = optional('DUNNING_DELETE_AFTER_CANCELED_DAYS');
+      return dunningPolicyFrom({
+        graceDays: integer('DUNNING_GRACE_DAYS', DEFAULT_DUNNING_POLICY.graceDays),
+        // Unset (the default): never soft-delete; set, a positive number of days.
+        deleteAfterCanceledDays: deleteAfter === undefined ? undefined : integer('DUNNING_DELETE_AFTER_CANCELED_DAYS', 1),
+        busyRetrySeconds: integer('DUNNING_BUSY_RETRY_SECONDS', DEFAULT_DUNNING_POLICY.busyRetrySeconds),
+      });
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import type { BillingAccount } from '../billing/billing-port';
 import type { PlanId, Usage } from '../plans/plan-catalog';
 import type { PlanResources } from '../provisioning/plan-resources';
 import type { DeletionSchedule, LegalHold } from '../deletion/deletion-policy';
+import type { TenantDunning } from '../dunning/dunning-policy';
 import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
 import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, UsageRefusedError, VersionConflictError } from './errors';
 import { ownerRefusal, refusalOf } from './tenant-rules';
@@ -46,6 +47,8 @@ export interface Tenant {
   readonly deletion?: DeletionSchedule;
   /** A legal hold: the hard delete does not run while it is set. */
   readonly legalHold?: LegalHold;
+  /** The tenant's standing in the dunning ladder (functions/dunning/dunning-policy.ts); absent in good standing. */
+  readonly dunning?: TenantDunning;
   /** Once `deleted`: when the hard delete completed (ISO 8601, UTC). */
   readonly deletedAt?: string;
   /** Once `deleted`: the deletion certificate's id (GET /tenants/{id}/deletion-certificate). */
@@ -103,6 +106,10 @@ export const CHANGE_EVENTS = {
   failHardDelete: 'fail_hard_delete',
   /** A deletion deadline was missed (see ComplianceViolation); also listed in the VIOLATIONS_PARTITION. */
   complianceViolation: 'compliance_violation',
+  /** A payment failed: the tenant keeps full access until the grace period ends (functions/dunning/). */
+  startGracePeriod: 'start_grace_period',
+  /** The payment recovered during the grace period (or the tenant left it otherwise): no suspension due. */
+  endGracePeriod: 'end_grace_period',
 } as const;
 export type ChangeEvent = (typeof CHANGE_EVENTS)[keyof typeof CHANGE_EVENTS];
 
@@ -124,6 +131,8 @@ export interface AuditEntry {
   readonly reason?: string;
   readonly operationId?: string;
   readonly stripeEventId?: string;
+  /** The type of the Stripe event that caused the change (`invoice.payment_failed`). */
+  readonly stripeEventType?: string;
   /** On a `compliance_violation` entry: what was missed, and by how much. */
   readonly violation?: ComplianceViolation;
 }
@@ -156,6 +165,7 @@ export interface ChangeContext {
   readonly reason?: string;
   readonly operationId?: string;
   readonly stripeEventId?: string;
+  readonly stripeEventType?: string;
 }
 
 /** Fields a transition may change along with the state, in the same transaction. */
@@ -172,6 +182,8 @@ export interface TenantChanges {
   readonly legalHold?: LegalHold | null;
   /** The tenant's Stripe references (a subscription restored when a soft delete is cancelled); null removes them. */
   readonly billing?: BillingAccount | null;
+  /** The tenant's standing in the dunning ladder; null removes it (good standing again). */
+  readonly dunning?: TenantDunning | null;
   /**
    * complete_deletion: the item becomes the tombstone. Every field but TOMBSTONE_FIELDS is removed (name, email,
    * plan, usage, billing, resources...) and these two are set.
@@ -189,7 +201,11 @@ export const TOMBSTONE_FIELDS = ['tenantId', 'state', 'version', 'createdAt', 'u
 /** Options of a transition: field changes, and more items to write in the same transaction. */
 export interface TransitionOptions {
   readonly changes?: TenantChanges;
-  /** Put items (for example an operation record) committed atomically with the transition. */
+  /**
+   * Put items (for example an operation record, or a Stripe event's deduplication item) committed atomically with
+   * the transition, each only if its key is new (`attribute_not_exists(pk)`): one already there cancels the whole
+   * transaction (the tenant unchanged), which is how an event delivered twice acts once.
+   */
   readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
   /** Conditional updates (for example finishing an operation) committed atomically with the transition. */
   readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
@@ -278,9 +294,9 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'dunning', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
 ] as const satisfies ReadonlyArray<keyof Tenant>;
-const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'violation'] as const;
+const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation'] as const;
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
@@ -453,7 +469,7 @@ export class TenantStore {
     };
     const set: Array<keyof Tenant> = ['state', ...(['plan', 'resources'] as const).filter((field) => changes[field] !== undefined)];
     // Set when given, removed when null, left as stored when not mentioned (a workflow's KnownTenant lacks them).
-    const optional = Object.fromEntries((['deletion', 'legalHold', 'billing'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
+    const optional = Object.fromEntries((['deletion', 'legalHold', 'billing', 'dunning'] as const).filter((field) => changes[field] !== undefined).map((field) => [field, changes[field] ?? undefined]));
     const tombstone = changes.tombstone
       ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
       : {};

@@ -7,17 +7,33 @@
 import { HARD_DELETE_WORKFLOW } from '../deletion/hard-delete-definition';
 import { EXPORT_WORKFLOW } from '../export/export-definition';
 import { PLAN_CHANGE_WORKFLOW } from '../plan-change/plan-change-definition';
-import type { WorkflowDefinition } from './workflow-definition';
+import { DUNNING_FEATURE } from '../dunning/dunning-definition';
+import type { FeatureDefinition, ScheduleTargetDefinition, WorkflowDefinition } from './workflow-definition';
 
 const BUILT_IN = [PLAN_CHANGE_WORKFLOW, EXPORT_WORKFLOW, HARD_DELETE_WORKFLOW] as const satisfies readonly WorkflowDefinition[];
+/** Features that own schedule targets without being workflows (see FeatureDefinition). */
+const FEATURES = [DUNNING_FEATURE] as const satisfies readonly FeatureDefinition[];
 
 /** The name of a workflow of the registry: the operation record's `workflow`. */
 export type WorkflowName = (typeof BUILT_IN)[number]['name'];
 export const WORKFLOWS: readonly WorkflowName[] = BUILT_IN.map((definition) => definition.name);
 
-/** A one-shot schedule target of some workflow of the registry. */
-export type ScheduleTarget = (typeof BUILT_IN)[number]['scheduleTargets'][number]['target'];
-export const SCHEDULE_TARGETS: readonly ScheduleTarget[] = BUILT_IN.flatMap((definition) => definition.scheduleTargets.map((target) => target.target));
+/** A one-shot schedule target of some workflow or feature of the registry. */
+export type ScheduleTarget = (typeof BUILT_IN)[number]['scheduleTargets'][number]['target'] | (typeof FEATURES)[number]['scheduleTargets'][number]['target'];
+export const SCHEDULE_TARGETS: readonly ScheduleTarget[] = [...BUILT_IN, ...FEATURES].flatMap((definition) => definition.scheduleTargets.map((target) => target.target));
+
+/** The features of the registry (not workflows) that own schedule targets: the CDK stack gives each target its function. */
+export function featureDefinitions(): readonly FeatureDefinition[] {
+  return FEATURES;
+}
+
+/**
+ * Every schedule target of the registry, with its owner (a workflow or a feature): the one list the local stack
+ * binds to handler modules. Workflows added at run time are included.
+ */
+export function scheduleTargetDefinitions(): ReadonlyArray<ScheduleTargetDefinition & { readonly owner: string }> {
+  return [...registered.values(), ...FEATURES].flatMap((definition) => definition.scheduleTargets.map((target) => ({ ...target, owner: definition.name })));
+}
 
 const registered = new Map<string, WorkflowDefinition>(BUILT_IN.map((definition) => [definition.name, definition]));
 

@@ -30,6 +30,19 @@ export interface ScheduleTargetDefinition {
 }
 
 /**
+ * A feature that is not a workflow but owns one-shot schedule targets (a timer of its own): listed in the registry
+ * (functions/workflows/registry.ts) beside the workflows, so the scheduler, configuration, the local stack and the
+ * CDK stack find its targets the same way. Its targets' functions reach `reaches`.
+ */
+export interface FeatureDefinition {
+  readonly name: string;
+  /** What operators call it, in log lines and descriptions ("dunning ladder"). */
+  readonly title: string;
+  readonly scheduleTargets: readonly ScheduleTargetDefinition[];
+  readonly reaches: readonly WorkflowReach[];
+}
+
+/**
  * What a workflow's functions reach beyond the lifecycle table, so that infra grants each function exactly that
  * (infra/tenant-lifecycle-stack.ts):
  * - `billing`: the billing port (the Stripe secret key, when configured);

@@ -117,12 +117,12 @@ export function startErrorLine(error: unknown): string {
 }
 
 /**
- * The handler of every schedule target of the workflow registry, loaded from its module (the same module its
- * Lambda runs on AWS).
+ * The handler of every schedule target of the registry (workflows' and features'), loaded from its module (the
+ * same module its Lambda runs on AWS).
  */
 export async function scheduleTargetHandlers(): Promise<Record<string, (event: ScheduledEvent) => Promise<void>>> {
-  const { workflowDefinitions } = await import('../../functions/workflows/registry');
-  const targets = workflowDefinitions().flatMap((definition) => definition.scheduleTargets);
+  const { scheduleTargetDefinitions } = await import('../../functions/workflows/registry');
+  const targets = scheduleTargetDefinitions();
   const handlers = await Promise.all(
     targets.map(async ({ target, entry }) => {
       const module = (await import(join(REPO_ROOT, entry))) as { handler: (event: ScheduledEvent) => Promise<unknown> };
@@ -138,12 +138,19 @@ export async function scheduleTargetHandlers(): Promise<Record<string, (event: S
  * A sweeper added to the CDK stack is added here too.
  */
 export async function localSweepers(): Promise<Record<string, () => Promise<unknown>>> {
-  const [{ sweepStuckOperations }, { sweepDeletions }, { workflowDependencies }] = await Promise.all([
+  const [{ sweepStuckOperations }, { sweepDeletions }, { workflowDependencies }, { reconcileSubscriptions }, { dunningDependencies }] = await Promise.all([
     import('../../functions/workflows/sweep-stuck-operations'),
     import('../../functions/deletion/sweep-deletions'),
     import('../../functions/workflows/workflow-deps'),
+    import('../../functions/dunning/reconcile'),
+    import('../../functions/dunning/stripe-event-processor'),
   ]);
-  return { operations: () => sweepStuckOperations(workflowDependencies()), deletions: () => sweepDeletions(workflowDependencies()) };
+  return {
+    operations: () => sweepStuckOperations(workflowDependencies()),
+    deletions: () => sweepDeletions(workflowDependencies()),
+    // The daily billing reconciliation (also on demand: POST /billing/reconcile).
+    billing: () => reconcileSubscriptions(dunningDependencies()),
+  };
 }
 
 /**

@@ -249,9 +249,10 @@ describe('Class: PlanChangeWorkflow', () => {
       // Assess: the workflow's three, its two workflow alarms (workflow-alarms.test.ts), the scheduler's
       // dead-letter alarm (one-shot-scheduler.test.ts), the export workflow's dead-letter alarm and three workflow
       // alarms (its due-date one too), and the hard delete's dead-letter alarm, its two schedule targets' errors,
-      // its HardDeleteFailed alarm and its two workflow alarms, the deletion sweeper's errors and ComplianceViolations alarms,
-      // and the lifecycle events' dead-letter, errors and iterator-age alarms (lifecycle-events.test.ts)
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 21);
+      // its HardDeleteFailed alarm and its two workflow alarms, the deletion sweeper's errors and ComplianceViolations
+      // alarms, the lifecycle events' dead-letter, errors and iterator-age alarms (lifecycle-events.test.ts), the
+      // dunning ladder's timer errors and the billing reconciliation's errors
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 23);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([
@@ -290,7 +291,7 @@ describe('Class: PlanChangeWorkflow', () => {
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 5); // this rule, the export's, the hard delete's, the stuck-operation sweeper's and the deletion sweeper's schedules
+      template.resourceCountIs('AWS::Events::Rule', 6); // this rule, the export's, the hard delete's, the stuck-operation sweeper's, the deletion sweeper's and the billing reconciliation's schedules
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],
@@ -375,8 +376,12 @@ describe('Class: PlanChangeWorkflow', () => {
       const invoke = statementsOfRole(template, logicalId(stack, stack.scheduler.role)).filter((statement) => actionsOf([statement]).includes('lambda:InvokeFunction'));
       const variables = variablesOf(template, logicalId(stack, periodEnd.function));
 
-      // Assess: the role invokes the schedule targets of every workflow (this one's, the hard delete's two), and no other function
-      const targets = [...stack.workflows.values()].flatMap((workflow) => [...workflow.scheduleTargetFunctions.values()]);
+      // Assess: the role invokes the schedule targets of every workflow (this one's, the hard delete's two) and of every
+      // feature (the dunning ladder's timer), and no other function
+      const targets = [
+        ...[...stack.workflows.values()].flatMap((workflow) => [...workflow.scheduleTargetFunctions.values()]),
+        ...[...stack.features.values()].flatMap((feature) => [...feature.targetFunctions.values()]),
+      ];
       expect(targets).toContain(periodEnd);
       expect(invoke).toHaveLength(1);
       expect(new Set(asArray(invoke[0]?.Resource).map((resource) => JSON.stringify(resource)))).toEqual(

@@ -6,6 +6,7 @@ import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/ap
 import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import { ENFORCEMENT_TARGET, HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
+import { DUNNING_FEATURE } from '../../functions/dunning/dunning-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
 import {
@@ -15,6 +16,7 @@ import {
   CREATE_TENANT_ROUTE_ID,
   GET_EXPORT_ROUTE_ID,
   INITIATE_DELETION_ROUTE_ID,
+  RECONCILE_BILLING_ROUTE_ID,
   RELEASE_LEGAL_HOLD_ROUTE_ID,
   STRIPE_WEBHOOK_ROUTE_ID,
   type TenantLifecycleStack,
@@ -45,9 +47,10 @@ import {
 /**
  * Functions outside the route table that write the table: the plan-change task, timeout and period-end functions,
  * the export's task and timeout functions, the hard delete's task and timeout functions (its deadline and
- * enforcement targets and the deletion sweeper only read it).
+ * enforcement targets and the deletion sweeper only read it), the dunning ladder's timer and the billing
+ * reconciliation.
  */
-const WORKFLOW_WRITERS = 8;
+const WORKFLOW_WRITERS = 10;
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
 const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
@@ -97,6 +100,8 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
     stack.deletionSweeper.sweeperFunction,
     stack.events.publisher,
+    ...[...stack.features.values()].flatMap((feature) => [...feature.targetFunctions.values()]),
+    stack.billingReconciler.reconcileFunction,
   ];
 }
 
@@ -228,7 +233,7 @@ describe('Class: TenantLifecycleStack', () => {
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it("should let ChangePlan, the soft delete, a legal hold's release, the plan-change sweeper and period-end function and the hard delete's task schedule; the enforcement check and the deletion sweeper re-arm without deleting; the cancel routes and the compensations cancel only; and no other role touch schedules or pass a role", () => {
+    it("should let ChangePlan, the soft delete, a legal hold's release, the plan-change sweeper and period-end function, the hard delete's task and the dunning ladder (reconciliation, its timer) schedule; the enforcement check and the deletion sweeper re-arm without deleting; the cancel routes and the compensations cancel only; and no other role touch schedules or pass a role", () => {
       // Prepare: the hard delete's task re-arms its own schedule (early firing, legal hold); its deadline target starts it and touches no schedule
       const schedulers = [
         stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
@@ -237,6 +242,10 @@ describe('Class: TenantLifecycleStack', () => {
         stack.planChange.sweeperFunction,
         stack.planChange.periodEndFunction,
         hardDeleteOf(stack).taskFunction,
+        // The dunning ladder arms and cancels its timers: reconciliation (route and daily run) and the timer itself.
+        stack.api.routeFunction(RECONCILE_BILLING_ROUTE_ID),
+        stack.billingReconciler.reconcileFunction,
+        ...(stack.features.get(DUNNING_FEATURE.name)?.targetFunctions.values() ?? []),
       ];
       const rearmers = [hardDeleteOf(stack).scheduleTargetFunction(ENFORCEMENT_TARGET), stack.deletionSweeper.sweeperFunction];
       const cancellers = [
@@ -383,6 +392,9 @@ describe('Class: TenantLifecycleStack', () => {
         [stack.deletionSweeper.sweeperFunction, 600],
         // A stream batch of up to 100 audit items: 10 PutEvents calls, with the SDK's retries.
         [stack.events.publisher, 60],
+        ...[...stack.features.values()].flatMap((feature) => [...feature.targetFunctions.values()].map((target) => [target, 60] as const)),
+        // One Stripe read per billed tenant.
+        [stack.billingReconciler.reconcileFunction, 900],
       ]);
       for (const handler of allFunctions(stack)) {
         // Act
@@ -479,6 +491,11 @@ describe('Class: TenantLifecycleStack', () => {
         exportOf(withStripe).taskFunction,
         // The hard delete counts the invoices it keeps and deletes the customer; its compensation bills nothing.
         hardDeleteOf(withStripe).taskFunction,
+        // The dunning ladder reads the subscription's status: reconciliation (route and daily run) and its timer
+        // (which may also soft-delete, cancelling the subscription).
+        withStripe.api.routeFunction(RECONCILE_BILLING_ROUTE_ID),
+        withStripe.billingReconciler.reconcileFunction,
+        ...(withStripe.features.get(DUNNING_FEATURE.name)?.targetFunctions.values() ?? []),
       ]);
 
       // Assess
@@ -490,7 +507,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(12);
+      expect(callers.size).toBe(14);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {

@@ -203,6 +203,14 @@ const STEPS: readonly Step[] = [
     adds: [{ event: 'release_legal_hold', reason: 'Case settled', from: 'active', to: 'active' }],
   },
   {
+    // The tenant has no linked subscription: the reconciliation reads nothing of it and adds nothing.
+    route: 'ReconcileBilling',
+    title: 'billing reconciled',
+    send: () => api.request('POST', '/billing/reconcile'),
+    status: 200,
+    adds: [],
+  },
+  {
     route: 'InitiateDeletion',
     title: 'soft delete',
     send: () => api.request('POST', `/tenants/${TENANT}/deletion`, { body: { retentionDays: 30, reason: 'Account closed' } }),

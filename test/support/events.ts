@@ -17,6 +17,7 @@ import executionStatusChangeEvent from '../events/eventbridge-sfn-execution-stat
 import periodEndEvent from '../events/scheduler-period-end.json';
 import deletionFiringEvent from '../events/scheduler-deletion.json';
 import dynamoDbStreamAuditEvent from '../events/dynamodb-stream-audit.json';
+import dunningFiringEvent from '../events/scheduler-dunning.json';
 import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
@@ -97,6 +98,11 @@ export function periodEnd(operationId: string, tenantId: string): ScheduledEvent
 /** What EventBridge Scheduler delivers to a deletion target (`hard-delete.deadline` or `.enforcement`) for a soft delete. */
 export function deletionFiring(target: 'hard-delete.deadline' | 'hard-delete.enforcement', schedule: string, payload: { tenantId: string; deletionRequestedAt: string }, scheduledAt: string): ScheduledEvent {
   return { ...clone<ScheduledEvent>(deletionFiringEvent), schedule, target, scheduledAt, payload: { ...payload } };
+}
+
+/** What EventBridge Scheduler delivers to the dunning ladder's timer (`dunning.timer`) of a tenant's subscription. */
+export function dunningFiring(schedule: string, payload: { tenantId: string; subscriptionId: string }, scheduledAt: string): ScheduledEvent {
+  return { ...clone<ScheduledEvent>(dunningFiringEvent), schedule, scheduledAt, payload: { ...payload } };
 }
 
 /** The plan-change Task state's input for `step`. */

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
+import type { SubscriptionStatus } from '../../functions/billing/billing-port';
 
 export interface RecordedStripeRequest {
   readonly method: string;
@@ -119,7 +120,7 @@ export interface SeedSubscription {
   readonly metered?: boolean;
   readonly currency?: string;
   /** `trialing` subscriptions prorate nothing: a price change during a trial invoices nothing. */
-  readonly status?: 'active' | 'trialing' | 'canceled';
+  readonly status?: SubscriptionStatus;
   /** Unix seconds. */
   readonly currentPeriodStart: number;
   /** Unix seconds. */
@@ -133,7 +134,7 @@ export interface FakeSubscription {
   id: string;
   customer: string;
   currency: string;
-  status: 'active' | 'trialing' | 'canceled';
+  status: SubscriptionStatus;
   /** Unix seconds; null until cancelled. */
   canceledAt: number | null;
   itemId: string;
@@ -409,6 +410,18 @@ export class FakeStripeServer {
   /** Every customer made through `POST /v1/customers`, in the order made. */
   get customers(): readonly Readonly<Record<string, unknown>>[] {
     return [...this.#customers.values()];
+  }
+
+  /**
+   * Move a subscription to `status` as Stripe does by itself, without any request of ours: a failed renewal
+   * (`past_due`), retries exhausted (`unpaid`), a payment that recovered (`active`). No event is sent: the test
+   * delivers one, or none (a missed event, for reconciliation to catch).
+   */
+  setSubscriptionStatus(id: string, status: SubscriptionStatus): void {
+    const subscription = this.#subscriptions.get(id);
+    if (!subscription) throw new Error(`setSubscriptionStatus: no subscription ${id}`);
+    subscription.status = status;
+    if (status === 'canceled') subscription.canceledAt ??= Math.floor(Date.now() / 1000);
   }
 
   /** Whether the customer was deleted. */

@@ -13,10 +13,10 @@ const FUNCTIONS = path.resolve(__dirname, '..', '..', '..', 'functions');
 
 /**
  * Literals that are not tenant states although they are spelled like one: Stripe's subscription schedule
- * statuses (https://docs.stripe.com/api/subscription_schedules/object#subscription_schedule_object-status), and
- * the subscription status a list of a customer's subscriptions is filtered on (https://docs.stripe.com/api/subscriptions/list),
- * the list of subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status) and
- * the ledger's default one.
+ * statuses (https://docs.stripe.com/api/subscription_schedules/object#subscription_schedule_object-status), Stripe's
+ * subscription statuses (https://docs.stripe.com/api/subscriptions/object#subscription_object-status: the list, the
+ * ledger's default, the dunning ladder's reading of them and the status an invoice event implies), and the dunning
+ * ladder's own record of the tenant's standing (`dunning.standing`: grace or suspended by the ladder).
  */
 const NOT_TENANT_STATES = [
   /schedule\.status === 'active'/,
@@ -24,6 +24,10 @@ const NOT_TENANT_STATES = [
   /subscriptions\.list\(\{[^}]*status: 'active'/,
   /SUBSCRIPTION_STATUSES = \[/,
   /isSubscriptionStatus\(Item\.ledgerStatus\) \? Item\.ledgerStatus : 'active'/,
+  /^\s*case 'active':$/,
+  /'invoice\.(paid|payment_succeeded)': 'active',/,
+  /standing(\?)?(: | === )'(grace' \| ')?suspended'/,
+  /standing: z\.enum\(\['grace', 'suspended'\]\)/,
 ];
 
 function sourceFiles(dir: string): string[] {

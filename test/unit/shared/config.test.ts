@@ -83,6 +83,18 @@ describe('config', () => {
     });
   });
 
+  describe('dunning', () => {
+    it('should default to 7 days of grace, no soft delete after a cancellation, a 15-minute re-look at busy tenants', () => {
+      expect(load({ DUNNING_GRACE_DAYS: undefined, DUNNING_DELETE_AFTER_CANCELED_DAYS: undefined, DUNNING_BUSY_RETRY_SECONDS: undefined }).dunning).toEqual({ graceDays: 7, deleteAfterCanceledDays: undefined, busyRetrySeconds: 900 });
+    });
+
+    it('should read each setting, and refuse one that is not a positive integer, naming it', () => {
+      expect(load({ DUNNING_GRACE_DAYS: '14', DUNNING_DELETE_AFTER_CANCELED_DAYS: '30', DUNNING_BUSY_RETRY_SECONDS: '60' }).dunning).toEqual({ graceDays: 14, deleteAfterCanceledDays: 30, busyRetrySeconds: 60 });
+      expect(() => load({ DUNNING_GRACE_DAYS: '0' }).dunning).toThrow("Environment variable DUNNING_GRACE_DAYS must be a positive integer, got '0'.");
+      expect(() => load({ DUNNING_DELETE_AFTER_CANCELED_DAYS: 'never' }).dunning).toThrow(/DUNNING_DELETE_AFTER_CANCELED_DAYS must be a positive integer/);
+    });
+  });
+
   describe('scheduler', () => {
     it('should be the local scheduler without a group name', () => {
       expect(load({ SCHEDULER_GROUP_NAME: undefined }).scheduler).toBeUndefined();
