@@ -15,6 +15,7 @@
  * - reads the subscription's current state through the billing port (thin events work too) and applies the
  *   dunning ladder (dunning-policy.ts), the event's id and type in the audit item of any transition it causes.
  */
+import { EVENT_DEDUPLICATION_SECONDS, stripeEventKey } from './stripe-event-records';
 import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -78,13 +79,7 @@ export interface DunningDependencies {
   readonly policy: DunningPolicy;
 }
 
-/** How long an event id is remembered (seconds): see the module comment. */
-export const EVENT_DEDUPLICATION_SECONDS = 30 * 24 * 60 * 60;
-export const STRIPE_EVENT_SK = 'EVENT';
-
-export function stripeEventKey(eventId: string): { readonly pk: string; readonly sk: string } {
-  return { pk: `STRIPE_EVENT#${eventId}`, sk: STRIPE_EVENT_SK };
-}
+export { EVENT_DEDUPLICATION_SECONDS, STRIPE_EVENT_SK, stripeEventKey } from './stripe-event-records';
 
 /** A reference Stripe may send as an id or, expanded, as the object. */
 const reference = z.union([z.string().min(1), z.looseObject({ id: z.string().min(1) })]).transform((value) => (typeof value === 'string' ? value : value.id));

@@ -55,6 +55,7 @@ export const lifecycleEventDetailSchema = z
     reason: z.string().optional(),
     operationId: text.optional().describe('The workflow operation that made the change, if any.'),
     stripeEventId: text.optional().describe('The Stripe event that caused the change, if any.'),
+    stripeEventType: text.optional().describe("That Stripe event's type (`invoice.payment_failed`...), if any."),
     violation: z
       .object({
         kind: z.literal('hard_delete_late'),
@@ -71,7 +72,7 @@ export const lifecycleEventDetailSchema = z
 export type LifecycleEventDetail = z.infer<typeof lifecycleEventDetailSchema>;
 
 /** The audit fields copied into `detail`; any other attribute of the item (keys, index attributes) stays out. */
-const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'violation'] as const;
+const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation'] as const;
 
 /** The deduplication key of an audit item's event: `<tenantId>#<version>`. */
 export function eventId(tenantId: string, version: number): string {

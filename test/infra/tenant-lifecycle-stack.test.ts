@@ -233,7 +233,7 @@ describe('Class: TenantLifecycleStack', () => {
       for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it("should let ChangePlan, the soft delete, a legal hold's release, the plan-change sweeper and period-end function, the hard delete's task and the dunning ladder (reconciliation, its timer) schedule; the enforcement check and the deletion sweeper re-arm without deleting; the cancel routes and the compensations cancel only; and no other role touch schedules or pass a role", () => {
+    it("should let ChangePlan, the soft delete, a legal hold's release, the plan-change sweeper and period-end function, the hard delete's task the dunning ladder (reconciliation, its timer) and the Stripe event processor schedule; the enforcement check and the deletion sweeper re-arm without deleting; the cancel routes and the compensations cancel only; and no other role touch schedules or pass a role", () => {
       // Prepare: the hard delete's task re-arms its own schedule (early firing, legal hold); its deadline target starts it and touches no schedule
       const schedulers = [
         stack.api.routeFunction(CHANGE_PLAN_ROUTE_ID),
@@ -246,6 +246,8 @@ describe('Class: TenantLifecycleStack', () => {
         stack.api.routeFunction(RECONCILE_BILLING_ROUTE_ID),
         stack.billingReconciler.reconcileFunction,
         ...(stack.features.get(DUNNING_FEATURE.name)?.targetFunctions.values() ?? []),
+        // So does the Stripe event processor (the webhook's path; the partner bus's target in stripe-events.test.ts).
+        stack.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID),
       ];
       const rearmers = [hardDeleteOf(stack).scheduleTargetFunction(ENFORCEMENT_TARGET), stack.deletionSweeper.sweeperFunction];
       const cancellers = [
@@ -507,7 +509,7 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(14);
+      expect(callers.size).toBe(15);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
