@@ -11,6 +11,8 @@ import { planChangeDependencies } from '../../functions/plan-change/plan-change-
 import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
 import { ApiHarness, type ApiResponse } from '../support/api-harness';
+import Stripe from 'stripe';
+import * as clock from '../../functions/shared/clock';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
 type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string };
@@ -73,6 +75,21 @@ const TENANT = 'hist-a';
 const tenantToken = () => api.tenantToken(TENANT);
 
 /** One tenant's life through every mutating route; workflow steps are awaited before the history is read. */
+/** A Stripe event about the tenant's subscription, signed as Stripe signs it, delivered to the webhook. */
+async function stripeDelivery(id: string, type: string, secondsAgo: number): Promise<ApiResponse<Body>> {
+  const tenant = await api.request<Body>('GET', `/tenants/${TENANT}`);
+  const subscription = (tenant.body.billing as { subscriptionId: string }).subscriptionId;
+  const payload = JSON.stringify({
+    id,
+    object: 'event',
+    type,
+    created: Math.floor(clock.now().getTime() / 1000) + secondsAgo,
+    data: { object: { object: 'invoice', parent: { type: 'subscription_details', subscription_details: { subscription } } } },
+  });
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: process.env.STRIPE_WEBHOOK_SECRET as string });
+  return api.request('POST', '/webhooks/stripe', { token: null, rawBody: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+}
+
 const STEPS: readonly Step[] = [
   {
     route: 'CreateTenant',
@@ -203,7 +220,21 @@ const STEPS: readonly Step[] = [
     adds: [{ event: 'release_legal_hold', reason: 'Case settled', from: 'active', to: 'active' }],
   },
   {
-    // The tenant has no linked subscription: the reconciliation reads nothing of it and adds nothing.
+    route: 'StripeWebhook',
+    title: 'a failed payment reported by Stripe (grace period)',
+    send: () => stripeDelivery('evt_hist_payment_failed', 'invoice.payment_failed', -60),
+    status: 200,
+    adds: [{ event: 'start_grace_period', actor: 'stripe:webhook', reason: /^invoice\.payment_failed evt_hist_payment_failed: /, from: 'active', to: 'active' }],
+  },
+  {
+    route: 'StripeWebhook',
+    title: 'the payment recovered (grace ended)',
+    send: () => stripeDelivery('evt_hist_paid', 'invoice.paid', -30),
+    status: 200,
+    adds: [{ event: 'end_grace_period', actor: 'stripe:webhook', reason: /^invoice\.paid evt_hist_paid: /, from: 'active', to: 'active' }],
+  },
+  {
+    // The tenant's subscription is in good standing (its newest event said so): nothing to change.
     route: 'ReconcileBilling',
     title: 'billing reconciled',
     send: () => api.request('POST', '/billing/reconcile'),
