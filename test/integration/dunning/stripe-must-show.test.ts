@@ -177,6 +177,21 @@ describe.each(channels)('Stripe events through the $name path', ({ name, deliver
   });
 });
 
+describe('both paths at once', () => {
+  it('acts once on an event that arrives by the webhook and by EventBridge (both destinations configured)', async () => {
+    const tenantId = 'both-paths-co';
+    const [webhook, eventBridge] = channels;
+    const failed = invoiceEvent('invoice.payment_failed', await billedTenant(tenantId), { created: seconds() });
+
+    expect(await eventBridge?.deliver(failed)).toBe('applied');
+    expect(await webhook?.deliver(failed)).toBe('duplicate');
+
+    const { tenant, history } = await seen(tenantId);
+    expect(tenant).toMatchObject({ state: 'active', version: 2 });
+    expect(history.filter((entry) => entry.stripeEventId === failed.id)).toEqual([expect.objectContaining({ event: 'start_grace_period', actor: 'stripe:eventbridge' })]);
+  });
+});
+
 describe('signatures on the webhook path', () => {
   it.each([
     { refused: 'a body re-serialized with other spacing', send: (original: string) => ({ payload: JSON.stringify(JSON.parse(original), null, 2), signature: stripeSignature(original) }) },
