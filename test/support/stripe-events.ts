@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Stripe from 'stripe';
 import type { StripeEventEnvelope } from '../../functions/dunning/stripe-event-processor';
 
 const FIXTURES = join(__dirname, '..', 'events', 'stripe');
@@ -48,4 +49,15 @@ export function invoiceEvent(type: string, subscriptionId: string, options: Even
 export function subscriptionEvent(type: string, subscriptionId: string, options: EventOptions & { readonly status?: string; readonly thin?: boolean }): StripeEventEnvelope {
   const object = options.thin ? { id: subscriptionId, object: 'subscription' } : { ...fixture('subscription'), id: subscriptionId, ...(options.status ? { status: options.status } : {}) };
   return envelope(type, object, options.created, options.id ?? eventId());
+}
+
+/**
+ * The Stripe-Signature header Stripe would send for `payload`, made by the real SDK
+ * (`stripe.webhooks.generateTestHeaderString`): signed with STRIPE_WEBHOOK_SECRET (the test environment's) unless
+ * another `secret` is given, at `timestamp` (seconds since the epoch; the wall clock's now when absent, as the
+ * SDK's verification reads the wall clock).
+ */
+export function stripeSignature(payload: string, options: { readonly secret?: string; readonly timestamp?: number } = {}): string {
+  const secret = options.secret ?? (process.env.STRIPE_WEBHOOK_SECRET as string);
+  return Stripe.webhooks.generateTestHeaderString({ payload, secret, ...(options.timestamp ? { timestamp: options.timestamp } : {}) });
 }

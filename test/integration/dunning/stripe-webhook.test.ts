@@ -5,10 +5,10 @@
  * helper's): what matters is whether it is called, once, with the verified event, and that a refused delivery
  * changes nothing in the table.
  */
-import Stripe from 'stripe';
 import { ApiHarness } from '../../support/api-harness';
 import { processStripeEvent, type StripeEventEnvelope } from '../../../functions/dunning/stripe-event-processor';
 import invoice from '../../events/stripe/invoice.json';
+import { stripeSignature as sign } from '../../support/stripe-events';
 
 jest.mock('../../../functions/dunning/stripe-event-processor', () => ({ processStripeEvent: jest.fn() }));
 
@@ -29,11 +29,6 @@ function paymentFailed(id = 'evt_1TestPaymentFailed', object: Record<string, unk
     request: { id: null, idempotency_key: null },
     type: 'invoice.payment_failed',
   };
-}
-
-/** The header Stripe would send for `payload`, made by the real SDK. */
-function sign(payload: string, options: { secret?: string; timestamp?: number } = {}): string {
-  return Stripe.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? SECRET, ...(options.timestamp ? { timestamp: options.timestamp } : {}) });
 }
 
 function deliver(payload: string | Uint8Array, headers: Record<string, string>) {
