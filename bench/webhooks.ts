@@ -2,23 +2,20 @@
  * Stripe webhook deliveries at scale, over HTTP against the local API (the http adapter and the deployed handler
  * modules, DynamoDB Local and s3rver started here on free loopback ports):
  *
- * - 100 tenants created through POST /tenants, each with a subscription link (see PRE-MERGE below);
+ * - 100 tenants created through POST /tenants, each given its (ledger) billing account and subscription link;
  * - per tenant, a seeded random stream of `invoice.payment_failed`, `invoice.paid` and
  *   `customer.subscription.updated` (status past_due, unpaid or active) with increasing `created`;
  * - 1,000 deliveries: every event once plus 20% duplicates (the same event id and body, signed anew as Stripe
  *   signs each retry), in shuffled order, each signed with `stripe.webhooks.generateTestHeaderString` (the real
  *   SDK) and sent to POST /webhooks/stripe by BENCH_CONCURRENCY (default 8) senders;
- * - then each tenant read back (GET /tenants/{id}) and its state compared with what its newest event implies.
+ * - then each tenant read back (GET /tenants/{id}) and its state and dunning standing compared with what its newest
+ *   event implies under the dunning policy (`expectedFinals`).
  *
  * Prints deliveries per second, P50/P95/max latency, the answers by status and result, and the count of
  * tenants whose final state is not what their newest event implies (goal 0). Exits 1 when a delivery failed
  * or a tenant mismatched.
  *
  *   npm run bench:webhooks      BENCH_SEED=7 another event stream; BENCH_CONCURRENCY=16 more senders
- *
- * Before the Stripe event processor exists (functions/dunning/stripe-event-processor.ts is a stub on this branch)
- * every verified delivery answers 500 and the bench reports those errors and the mismatches: it runs end to end,
- * its figures are final only once the processor and the dunning policy are merged.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -28,6 +25,11 @@ import Stripe from 'stripe';
 import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
 import { startBenchEmulators, type BenchEmulators } from './bench-stack';
 import { seeded, withConcurrency } from './seeded';
+import type { BillingAccount } from '../functions/billing/billing-port';
+import type { StripeEventEnvelope, subscriptionOfEvent } from '../functions/dunning/stripe-event-processor';
+import { decide, type TenantDunning } from '../functions/dunning/dunning-policy';
+import { INITIAL_STATE, type TenantState } from '../functions/lifecycle/lifecycle-table';
+import { transition } from '../functions/lifecycle/transition';
 
 applyLoopbackEnvironment();
 // Before any function module loads: the logger and metrics read these at import.
@@ -47,6 +49,7 @@ type SubscriptionStatus = 'past_due' | 'unpaid' | 'active';
 /** One event of a tenant's stream, and the Stripe Event object sent for it. */
 interface BenchEvent {
   readonly tenantId: string;
+  readonly customerId: string;
   readonly subscriptionId: string;
   readonly type: DunningEventType;
   /** For customer.subscription.updated: the subscription's new status. */
@@ -55,16 +58,55 @@ interface BenchEvent {
   readonly body: string;
 }
 
+/** A tenant's final state and its standing in the dunning ladder (`dunning.standing`, absent in good standing). */
+interface Standing {
+  readonly state: TenantState;
+  readonly dunning?: TenantDunning;
+}
+
 /**
- * EXPECTATION — wire to the dunning policy after merge: the tenant state the newest event of a subscription
- * implies, with no time passing (so a grace period has not run out). Until functions/dunning/dunning-policy.ts
- * (the "dunning" helper's) is on this branch, this restates issue #10's ladder: payment failed or past_due →
- * grace (the tenant stays `active`, read_write); unpaid → `suspended`; paid or active → `active`. After the merge,
- * replace the body with the policy module's own mapping, so the bench checks the one rule rather than a copy.
+ * What the dunning policy (functions/dunning/dunning-policy.ts, `decide`) makes of a subscription's events applied
+ * in `created` order, with no time passing (so no grace period runs out): each event's status as the processor
+ * reads it (`subscriptionOfEvent`: payment_failed → past_due, paid → active, subscription.updated → its status),
+ * each action's transitions through the lifecycle table.
  */
-function expectedFinalState(newest: BenchEvent): 'active' | 'suspended' {
-  if (newest.type === 'customer.subscription.updated' && newest.status === 'unpaid') return 'suspended';
-  return 'active';
+function policyOutcome(events: readonly BenchEvent[], statusOf: typeof subscriptionOfEvent, now: Date): Standing {
+  let tenant: Standing = { state: INITIAL_STATE };
+  for (const event of [...events].sort((a, b) => a.created - b.created)) {
+    const status = statusOf(JSON.parse(event.body) as StripeEventEnvelope)?.status;
+    const action = decide(tenant, { subscriptionId: event.subscriptionId, status, cause: { channel: 'webhook' } }, now);
+    if (action.kind === 'start_grace') tenant = { state: tenant.state, dunning: action.dunning };
+    else if (action.kind === 'end_grace') tenant = { state: tenant.state };
+    else if (action.kind === 'suspend') tenant = { state: transition(tenant, 'suspend').state, dunning: action.dunning };
+    else if (action.kind === 'resume') tenant = { state: transition(transition(tenant, 'resume'), 'complete_reactivation').state };
+    else if (action.kind !== 'none') throw new Error(`The bench's stream led to ${action.kind}: ${action.reason}`);
+  }
+  return tenant;
+}
+
+/**
+ * Every final standing the newest event can imply, whatever the delivery order. The processor applies an event
+ * only if it is newer than the last one applied to the subscription (an older one arriving later is `stale`), so
+ * what it applies is the stream's events in `created` order with some left out, the newest always in: one outcome
+ * per such subsequence. The newest event alone decides, except where the policy looks at the standing before it:
+ * a past_due after the ladder's suspension (for unpaid) keeps the tenant suspended, a past_due after a good
+ * standing starts the grace period; which one depends on whether the suspending event arrived before the newer
+ * ones. Keyed by `describe`.
+ */
+function expectedFinals(events: readonly BenchEvent[], statusOf: typeof subscriptionOfEvent, now: Date): Map<string, Standing> {
+  const ordered = [...events].sort((a, b) => a.created - b.created);
+  const newest = ordered.pop() as BenchEvent;
+  const outcomes = new Map<string, Standing>();
+  for (let mask = 0; mask < 2 ** ordered.length; mask += 1) {
+    const applied = [...ordered.filter((_, i) => (mask >> i) & 1), newest];
+    const outcome = policyOutcome(applied, statusOf, now);
+    outcomes.set(describe(outcome), outcome);
+  }
+  return outcomes;
+}
+
+function describe(standing: { readonly state?: string; readonly dunning?: { readonly standing?: string } }): string {
+  return `${standing.state}${standing.dunning ? ` (${standing.dunning.standing})` : ''}`;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -75,11 +117,11 @@ function percentile(sorted: readonly number[], p: number): number {
 function eventBody(id: string, event: Omit<BenchEvent, 'body'>): string {
   const object =
     event.type === 'customer.subscription.updated'
-      ? { id: event.subscriptionId, object: 'subscription', status: event.status, customer: `cus_${event.tenantId}` }
+      ? { id: event.subscriptionId, object: 'subscription', status: event.status, customer: event.customerId }
       : {
           id: `in_${id.slice(4)}`,
           object: 'invoice',
-          customer: `cus_${event.tenantId}`,
+          customer: event.customerId,
           status: event.type === 'invoice.paid' ? 'paid' : 'open',
           parent: { type: 'subscription_details', subscription_details: { subscription: event.subscriptionId, metadata: {} } },
         };
@@ -87,7 +129,7 @@ function eventBody(id: string, event: Omit<BenchEvent, 'body'>): string {
 }
 
 /** Every tenant's stream: 8 events each (800 in all), of seeded types, `created` increasing per tenant. */
-function eventStreams(random: () => number, tenantIds: readonly string[]): BenchEvent[] {
+function eventStreams(random: () => number, tenantIds: readonly string[], accounts: ReadonlyMap<string, BillingAccount>): BenchEvent[] {
   const perTenant = Math.round(DELIVERIES / (1 + DUPLICATE_SHARE) / tenantIds.length);
   const start = 1_796_000_000;
   const events: BenchEvent[] = [];
@@ -99,7 +141,8 @@ function eventStreams(random: () => number, tenantIds: readonly string[]): Bench
       const type: DunningEventType = pick < 0.35 ? 'invoice.payment_failed' : pick < 0.6 ? 'invoice.paid' : 'customer.subscription.updated';
       const statuses: SubscriptionStatus[] = ['past_due', 'unpaid', 'active'];
       const status = type === 'customer.subscription.updated' ? statuses[Math.floor(random() * statuses.length)] : undefined;
-      const partial = { tenantId, subscriptionId: `sub_bench_${tenantId}`, type, ...(status ? { status } : {}), created };
+      const { customerId, subscriptionId } = accounts.get(tenantId) as BillingAccount;
+      const partial = { tenantId, customerId, subscriptionId, type, ...(status ? { status } : {}), created };
       events.push({ ...partial, body: eventBody(`evt_bench_${t}_${i}`, partial) });
     }
   }
@@ -127,9 +170,8 @@ async function main(): Promise<void> {
     process.env.STRIPE_WEBHOOK_SECRET = SECRET;
     const { getDocumentClient } = await import('../functions/shared/aws-clients');
     const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
     const { createTableInput } = await import('../functions/tenants/tenant-table');
-    const { subscriptionLinkItem } = await import('../functions/billing/subscription-links');
+    const { subscriptionOfEvent } = await import('../functions/dunning/stripe-event-processor');
     const { signToken } = await import('../functions/auth/api-tokens');
     const { startLocalApi } = await import('../infra/local/http-adapter');
     const client = getDocumentClient();
@@ -138,6 +180,7 @@ async function main(): Promise<void> {
     closeApi = api.close;
     const token = signToken({ subject: 'bench', role: 'operator' }, process.env.TOKEN_SECRET);
 
+    const accounts = new Map<string, BillingAccount>();
     const tenantIds = Array.from({ length: TENANTS }, (_, i) => `bench-${String(i + 1).padStart(3, '0')}`);
     await withConcurrency(tenantIds.length, 8, async (i) => {
       const tenantId = tenantIds[i] as string;
@@ -147,14 +190,14 @@ async function main(): Promise<void> {
         body: JSON.stringify({ tenantId, name: `Bench ${tenantId}`, email: `billing@${tenantId}.example`, plan: 'starter' }),
       });
       if (created.status !== 201) throw new Error(`POST /tenants ${tenantId}: ${created.status} ${await created.text()}`);
-      // PRE-MERGE: the "customer" helper makes POST /tenants give each tenant a billing account and its link item;
-      // until then the bench writes the link itself. After the merge, drop this put and read the tenant's
-      // subscription id from the created tenant instead of naming it here.
-      await client.send(new PutCommand({ TableName: TABLE, Item: subscriptionLinkItem(tenantId, { customerId: `cus_${tenantId}`, subscriptionId: `sub_bench_${tenantId}`, subscriptionItemId: `si_bench_${tenantId}` }) }));
+      // POST /tenants gave the tenant its (ledger) billing account and the subscription's link item.
+      const { billing } = (await created.json()) as { billing?: BillingAccount };
+      if (!billing) throw new Error(`POST /tenants ${tenantId}: no billing account in the answer`);
+      accounts.set(tenantId, billing);
     });
 
     const random = seeded(SEED);
-    const events = eventStreams(random, tenantIds);
+    const events = eventStreams(random, tenantIds, accounts);
     const duplicates = Array.from({ length: DELIVERIES - events.length }, () => events[Math.floor(random() * events.length)] as BenchEvent);
     const deliveries = shuffle([...events, ...duplicates], random);
 
@@ -173,18 +216,23 @@ async function main(): Promise<void> {
     });
     const seconds = (performance.now() - began) / 1000;
 
-    const newest = new Map<string, BenchEvent>();
-    for (const event of events) if ((newest.get(event.tenantId)?.created ?? -1) < event.created) newest.set(event.tenantId, event);
+    const byTenant = new Map<string, BenchEvent[]>();
+    for (const event of events) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event]);
+    const now = new Date(performance.timeOrigin);
     let mismatches = 0;
+    let outOfOrder = 0;
     const examples: string[] = [];
     await withConcurrency(tenantIds.length, 8, async (i) => {
       const tenantId = tenantIds[i] as string;
       const response = await fetch(`${api.url}/tenants/${tenantId}`, { headers: { authorization: `Bearer ${token}` } });
-      const tenant = (await response.json()) as { state?: string };
-      const expected = expectedFinalState(newest.get(tenantId) as BenchEvent);
-      if (tenant.state !== expected) {
+      const tenant = (await response.json()) as { state?: string; dunning?: { standing?: string } };
+      const stream = byTenant.get(tenantId) ?? [];
+      const expected = expectedFinals(stream, subscriptionOfEvent, now);
+      if (describe(tenant) !== describe(policyOutcome(stream, subscriptionOfEvent, now))) outOfOrder += 1;
+      if (!expected.has(describe(tenant))) {
         mismatches += 1;
-        if (examples.length < 3) examples.push(`${tenantId}: ${tenant.state} (newest ${newest.get(tenantId)?.type}${newest.get(tenantId)?.status ? ` ${newest.get(tenantId)?.status}` : ''} implies ${expected})`);
+        const newest = stream.reduce((a, b) => (b.created > a.created ? b : a));
+        if (examples.length < 3) examples.push(`${tenantId}: ${describe(tenant)}, newest ${newest.type}${newest.status ? ` ${newest.status}` : ''} implies ${[...expected.keys()].join(' or ')}`);
       }
     });
 
@@ -196,6 +244,7 @@ async function main(): Promise<void> {
     console.log(`  latency ms             P50 ${percentile(sorted, 50).toFixed(1)}  P95 ${percentile(sorted, 95).toFixed(1)}  max ${(sorted.at(-1) ?? 0).toFixed(1)}`);
     console.log(`  answers                ${[...answers].sort().map(([key, count]) => `${key}: ${count}`).join(', ')}`);
     console.log(`  final state mismatches ${mismatches} of ${TENANTS} tenants (goal 0)${examples.length ? `, e.g. ${examples.join('; ')}` : ''}`);
+    console.log(`  order-dependent        ${outOfOrder} tenants end otherwise than with every event applied in order (an unpaid that arrived after a newer past_due: grace rather than suspended)`);
     if (failed > 0) console.log(`  ${failed} deliveries were not acknowledged (Stripe would retry them)`);
     process.exitCode = failed > 0 || mismatches > 0 ? 1 : 0;
   } finally {

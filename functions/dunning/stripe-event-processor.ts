@@ -32,7 +32,7 @@ import { config } from '../shared/config';
 import { logger } from '../shared/powertools';
 import { TenantNotFoundError, TenantStoreError } from '../tenants/errors';
 import { CHANGE_EVENTS, type ChangeContext, type ConditionalUpdate, type Tenant } from '../tenants/tenant-store';
-import { ownedBy } from '../tenants/tenant-table';
+import { TENANT_SK, ownedBy, tenantPk } from '../tenants/tenant-table';
 import { workflowPorts } from '../workflows/ports';
 import { decide, pendingTimerAt, timerAt, type DunningAction, type DunningCause, type DunningChannel, type DunningPolicy } from './dunning-policy';
 import { DUNNING_TIMER_TARGET, dunningTimerName } from './dunning-definition';
@@ -243,7 +243,9 @@ async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingF
     case 'none':
     case 'ignore':
     case 'defer':
-      if (event) await writeAlone(deps, alsoPut, alsoUpdate);
+      // Decided on the tenant as read: if it changed since (an older event's grace committed meanwhile), the write
+      // fails and the decision is taken again on the tenant as it is now.
+      if (event) await writeAlone(deps, alsoPut, alsoUpdate, tenant);
       return action.kind === 'ignore' ? { result: 'ignored', reason: action.reason } : { result: 'no_change', tenantId: tenant.tenantId, reason: action.reason };
     case 'start_grace':
       next = await tenants.recordChange(tenant, CHANGE_EVENTS.startGracePeriod, context, { set: { dunning: action.dunning }, alsoPut, alsoUpdate });
@@ -307,13 +309,19 @@ function watermarkUpdate(subscriptionId: string, event: { readonly id: string; r
   };
 }
 
-/** An event that changes nothing: its deduplication item and watermark alone, in one transaction. */
-async function writeAlone(deps: DunningDependencies, alsoPut: ReadonlyArray<Record<string, unknown>>, alsoUpdate: ReadonlyArray<ConditionalUpdate>): Promise<void> {
+/**
+ * An event that changes nothing: its deduplication item and watermark alone, in one transaction; with `decidedOn`,
+ * only while the tenant is still at the version the decision read (else TransactionCanceledException: read again).
+ */
+async function writeAlone(deps: DunningDependencies, alsoPut: ReadonlyArray<Record<string, unknown>>, alsoUpdate: ReadonlyArray<ConditionalUpdate>, decidedOn?: Tenant): Promise<void> {
   await deps.client.send(
     new TransactWriteCommand({
       TransactItems: [
         ...alsoPut.map((Item) => ({ Put: { TableName: deps.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } })),
         ...alsoUpdate.map(({ onCommitted: _, ...update }) => ({ Update: { TableName: deps.tableName, ...update } })),
+        ...(decidedOn
+          ? [{ ConditionCheck: { TableName: deps.tableName, Key: { pk: tenantPk(decidedOn.tenantId), sk: TENANT_SK }, ConditionExpression: '#version = :version', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':version': decidedOn.version } } }]
+          : []),
       ],
     }),
   );

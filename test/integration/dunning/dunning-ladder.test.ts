@@ -141,6 +141,39 @@ describe('exactly once, in any order', () => {
     expect((await access('order-co')).billing).toBeUndefined();
   });
 
+  it('should end the grace when an older payment_failed commits while a newer paid that changes nothing is deciding', async () => {
+    const { subscriptionId } = await billedTenant('race-co');
+    const failed = invoiceEvent('invoice.payment_failed', subscriptionId, { created: seconds() - 60 });
+    const paid = invoiceEvent('invoice.paid', subscriptionId, { created: seconds() });
+    // The paid event reads the tenant (no grace yet: nothing to do), then the older payment_failed is delivered and
+    // commits its grace before the paid event writes its deduplication item and watermark (bench:webhooks found it).
+    let interleaved = false;
+    const find = async (tenantId: string) => {
+      const tenant = await tenants.find(tenantId);
+      if (!interleaved) {
+        interleaved = true;
+        expect(await deliver(failed)).toMatchObject({ result: 'applied', action: 'start_grace' });
+      }
+      return tenant;
+    };
+    const racing = new Proxy(tenants, {
+      get: (target, property) => {
+        if (property === 'find') return find;
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const base = deps();
+
+    await processStripeEvent(paid, { channel: 'webhook' }, { ...base, ports: { ...base.ports, tenants: racing } });
+
+    const tenant = await tenants.get('race-co');
+    expect(tenant.state).toBe('active');
+    expect(tenant.dunning).toBeUndefined();
+    expect((await history('race-co'))[0]).toMatchObject({ event: 'end_grace_period', stripeEventId: paid.id });
+    expect(await scheduler.find(dunningTimerName('race-co'))).toBeUndefined();
+  });
+
   it('should ignore an unknown event type and a subscription no tenant has, changing nothing', async () => {
     const { subscriptionId } = await billedTenant('unknown-co');
     const before = await api.tableSnapshot();
