@@ -75,6 +75,11 @@ export class StreamPoller {
     this.#timer = setTimeout(tick, 0);
   }
 
+  /** Whether a pass is under way or one is scheduled (false once stop() has resolved). */
+  get active(): boolean {
+    return this.#timer !== undefined || this.#pass !== undefined;
+  }
+
   /** No further pass; resolves once the pass under way (if any) has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;

