@@ -1,7 +1,7 @@
 /**
  * The runtime half of "every item kind has a data source": look-alike tenants go through the real API flows
- * (create, suspend, resume, usage, query leases, idempotent requests, an upgrade workflow, a period-end downgrade
- * with its local schedule, a GDPR export) into DynamoDB Local; then every item in the table must be owned by exactly one source's
+ * (create with its billing customer, suspend, resume, usage, query leases, idempotent requests, an upgrade workflow,
+ * a period-end downgrade with its local schedule, a GDPR export, a Stripe event) into DynamoDB Local; then every item in the table must be owned by exactly one source's
  * `tableItems`. A new kind of item that no source declares fails here. And purging one tenant through the
  * registry leaves none of its items but those its sources retain (billing history by law, the audit trail and
  * the tenant record; acme's operations are plan changes and exports, not erasure records, so they go).
@@ -22,6 +22,7 @@ import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner'
 import { LocalWorkflowRunner } from '../../../infra/local/local-workflow-runner';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
 import { ApiHarness } from '../../support/api-harness';
+import { invoiceEvent, stripeSignature } from '../../support/stripe-events';
 
 const TENANTS = ['acme', 'acme-eu', 'acme-corp'];
 const api = new ApiHarness();
@@ -60,6 +61,11 @@ beforeAll(async () => {
     await runner.idle();
     // A query lease last: one held during the upgrade would make its drain wait for it.
     expect((await api.request('POST', `/tenants/${tenantId}/leases`, { token, headers: key('lease'), body: { holder: 'worker', ttlSeconds: 300 } })).status).toBe(201);
+    // A Stripe event applied to the tenant (its record kept for de-duplication), through the signed webhook.
+    const { subscriptionId } = (created.body as { billing: { subscriptionId: string } }).billing;
+    const payload = JSON.stringify(invoiceEvent('invoice.paid', subscriptionId, { created: Math.floor(Date.now() / 1000) }));
+    const delivered = await api.request('POST', '/webhooks/stripe', { token: null, rawBody: payload, headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(payload) } });
+    expect(delivered).toMatchObject({ status: 200, body: { received: true } });
     // The Pinecone provisioner's bookkeeping (not in the local flow, which provisions locally): its real writer.
     await new DynamoProvisioningLedger(table).put(tenantId, 'op-pinecone', { placement: resourcesFor(tenantId, 'enterprise').vectors, releases: 'index', createdIndex: true, at: new Date().toISOString() });
   }
