@@ -8,6 +8,7 @@
  * now is prorated by the part of the month that is left.
  */
 import * as clock from '../shared/clock';
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PlanId } from '../plans/plan-catalog';
@@ -372,11 +373,18 @@ export class LedgerBilling implements BillingPort {
   }
 
   /** Record that billing resumed on `request.plan` (a `subscription_restored` entry, once per key); answers the account as it was. */
+  /**
+   * As Stripe does, a cancelled subscription is not revived: the restored one has a new id (derived from the
+   * request's idempotency key, so a retry answers the same), and an event about the old one no longer reaches the
+   * tenant. Nothing cancelled: the account as it is.
+   */
   async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    if (await this.#subscriptionCancelled(request.tenantId)) {
-      await this.#putOnce(this.#lifecycleEntry(request, 'subscription_restored', `Subscription on ${request.plan} restored: soft delete cancelled`));
-    }
-    return request.account;
+    if (!(await this.#subscriptionCancelled(request.tenantId))) return request.account;
+    await this.#putOnce(this.#lifecycleEntry(request, 'subscription_restored', `Subscription on ${request.plan} restored: soft delete cancelled`));
+    if (!request.account) return undefined;
+    const restored = `r${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 12)}`;
+    const base = localBillingAccount(request.tenantId);
+    return { customerId: request.account.customerId, subscriptionId: `${base.subscriptionId}_${restored}`, subscriptionItemId: `${base.subscriptionItemId}_${restored}` };
   }
 
   /** Record the customer's deletion (hard delete); `deleted: false` when it was already recorded. */
@@ -455,8 +463,10 @@ export class LedgerBilling implements BillingPort {
             TableName: this.#tableName,
             Key,
             UpdateExpression: 'SET ledgerStatus = :status, ledgerStatusChangedAt = :changedAt',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(ledgerStatusChangedAt) OR ledgerStatusChangedAt <= :changedAt)',
-            ExpressionAttributeValues: { ':status': reported.status, ':changedAt': reported.changedAt ?? 0 },
+            // Newer reports only, and, as in Stripe, a canceled (or expired) subscription stays so: a later `paid` cannot revive it.
+            ConditionExpression:
+              'attribute_exists(pk) AND (attribute_not_exists(ledgerStatusChangedAt) OR ledgerStatusChangedAt <= :changedAt) AND (attribute_not_exists(ledgerStatus) OR NOT ledgerStatus IN (:canceled, :expired))',
+            ExpressionAttributeValues: { ':status': reported.status, ':changedAt': reported.changedAt ?? 0, ':canceled': 'canceled', ':expired': 'incomplete_expired' },
           }),
         );
       } catch (error) {

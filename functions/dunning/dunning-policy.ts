@@ -107,7 +107,8 @@ export type DunningAction =
   | { readonly kind: 'start_grace'; readonly reason: string; readonly dunning: TenantDunning }
   | { readonly kind: 'end_grace'; readonly reason: string }
   | { readonly kind: 'suspend'; readonly reason: string; readonly dunning: TenantDunning }
-  | { readonly kind: 'resume'; readonly reason: string }
+  /** With `dunning` (a grace record): resumed into a new grace period, the subscription past_due again. */
+  | { readonly kind: 'resume'; readonly reason: string; readonly dunning?: TenantDunning }
   | { readonly kind: 'soft_delete'; readonly reason: string };
 
 export interface DunningSubject {
@@ -127,6 +128,8 @@ export function timerAt(action: DunningAction): Date | undefined {
   switch (action.kind) {
     case 'start_grace':
       return new Date(action.dunning.graceEndsAt as string);
+    case 'resume':
+      return action.dunning?.graceEndsAt === undefined ? undefined : new Date(action.dunning.graceEndsAt);
     case 'suspend':
       return action.dunning.deleteAt === undefined ? undefined : new Date(action.dunning.deleteAt);
     case 'defer':
@@ -185,6 +188,18 @@ export function decide(tenant: DunningSubject, fact: DunningFact, now: Date, pol
     if (dunning?.standing === 'suspended') return { kind: 'resume', reason: `Subscription ${fact.subscriptionId} is ${status} again: the suspension for non-payment is lifted.` };
     if (dunning?.standing === 'grace') return { kind: 'end_grace', reason: `Subscription ${fact.subscriptionId} is ${status} again: the grace period ends (the tenant stays suspended by an operator).` };
     return { kind: 'none', reason: `Subscription ${fact.subscriptionId} is ${status}, but the tenant was suspended by an operator: a payment does not lift that.` };
+  }
+  // Suspended by the ladder because the subscription lapsed (unpaid, paused) and now past_due: Stripe moved it out of
+  // `unpaid` (the lapsed invoices were paid or voided) and a newer invoice failed. Back to full access in a new grace
+  // period, as delivered in order (paid resumes, then payment_failed starts grace): the end state does not depend on
+  // the order the events arrive in. Suspended after a grace that ended still past_due: stays suspended.
+  if (standing === 'grace' && dunning?.standing === 'suspended' && standingFor(dunning.status === 'missing' ? undefined : dunning.status) === 'lapsed') {
+    const graceEndsAt = new Date(now.getTime() + policy.graceDays * DAY_MS).toISOString();
+    return {
+      kind: 'resume',
+      reason: `Subscription ${fact.subscriptionId} is past_due again after being ${dunning.status}: the suspension is lifted and a grace period runs until ${graceEndsAt}.`,
+      dunning: record({ standing: 'grace', graceEndsAt }),
+    };
   }
   if (standing === 'canceled' && dunning?.standing === 'suspended' && dunning.deleteAt !== undefined && now.getTime() >= Date.parse(dunning.deleteAt)) {
     return { kind: 'soft_delete', reason: `Subscription ${fact.subscriptionId} has been ${status} since ${dunning.since}: soft delete due at ${dunning.deleteAt}.` };

@@ -257,7 +257,7 @@ async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingF
       next = await tenants.applyTransitions(tenant, ['suspend'], context, { changes: { dunning: action.dunning }, alsoPut, alsoUpdate });
       break;
     case 'resume':
-      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], context, { changes: { dunning: null }, alsoPut, alsoUpdate });
+      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], context, { changes: { dunning: action.dunning ?? null }, alsoPut, alsoUpdate });
       break;
     case 'soft_delete':
       // Through the deletion routes' own soft delete (schedules, billing, its transaction); the event, if any, after it.
@@ -265,7 +265,7 @@ async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingF
       if (event) await writeAlone(deps, alsoPut, alsoUpdate).catch(() => undefined);
       break;
   }
-  if (action.kind === 'end_grace' || action.kind === 'resume' || (action.kind === 'suspend' && at === undefined)) {
+  if (action.kind === 'end_grace' || ((action.kind === 'resume' || action.kind === 'suspend') && at === undefined)) {
     // Payment recovered (or nothing more is due): the rung's timer goes. Best effort: a late firing finds nothing due.
     await deps.ports.scheduler.cancel(dunningTimerName(tenant.tenantId)).catch((error: unknown) => logger.warn('Could not cancel the dunning timer', { tenantId: tenant.tenantId, error: error as Error }));
   }

@@ -3,9 +3,10 @@
  * one entry per operation however often it is applied or reverted, and "nothing charged" after a rollback.
  */
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BillingRejectedError, type PlanChangeRequest } from '../../../functions/billing/billing-port';
-import { LedgerBilling } from '../../../functions/billing/ledger-billing';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BillingRejectedError, type BillingAccount, type PlanChangeRequest } from '../../../functions/billing/billing-port';
+import { LedgerBilling, localBillingAccount } from '../../../functions/billing/ledger-billing';
+import { subscriptionLinkItem } from '../../../functions/billing/subscription-links';
 import { config } from '../../../functions/shared/config';
 import { TenantStore } from '../../../functions/tenants/tenant-store';
 import { createTableInput } from '../../../functions/tenants/tenant-table';
@@ -295,6 +296,28 @@ describe('LedgerBilling: the customer lifecycle (deletion)', () => {
     await ledger.cancelSubscription(lifecycle('lc-b', 'del-1'));
     await ledger.restoreSubscription(lifecycle('lc-b', 'del-1'));
     expect((await ledger.cancelSubscription(lifecycle('lc-b', 'del-2'))).cancelled).toBe(true);
+  });
+});
+
+describe('LedgerBilling: subscriptions as Stripe keeps them', () => {
+  const lifecycle = (tenantId: string, idempotencyKey: string, account?: BillingAccount) => ({ tenantId, plan: 'starter' as const, idempotencyKey, ...(account ? { account } : {}) });
+
+  it('should restore a cancelled subscription under a new id (the same for a retry), so events about the old one no longer reach the tenant', async () => {
+    const account = localBillingAccount('lc-new');
+    await ledger.cancelSubscription(lifecycle('lc-new', 'del-1', account));
+    const restored = await ledger.restoreSubscription(lifecycle('lc-new', 'del-1', account));
+    expect(restored).toMatchObject({ customerId: account.customerId, subscriptionId: expect.stringMatching(/^sub_local_lc_new_r[0-9a-f]{12}$/) });
+    expect(restored?.subscriptionId).not.toBe(account.subscriptionId);
+    // A retried restore answers the same id; a later soft delete's restore gets another one.
+    await ledger.cancelSubscription(lifecycle('lc-new', 'del-2', restored));
+    expect(await ledger.restoreSubscription(lifecycle('lc-new', 'del-2', restored))).not.toEqual(restored);
+  });
+
+  it('should keep a canceled subscription canceled whatever a later report says (Stripe never revives one)', async () => {
+    const account = localBillingAccount('lc-final');
+    await client.send(new PutCommand({ TableName: config.tableName, Item: subscriptionLinkItem('lc-final', account) }));
+    expect(await ledger.retrieveSubscription({ tenantId: 'lc-final', account, reported: { ...account, status: 'canceled', changedAt: 100 } })).toMatchObject({ status: 'canceled' });
+    expect(await ledger.retrieveSubscription({ tenantId: 'lc-final', account, reported: { ...account, status: 'active', changedAt: 200 } })).toMatchObject({ status: 'canceled' });
   });
 });
 

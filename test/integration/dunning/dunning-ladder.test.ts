@@ -280,6 +280,24 @@ describe('a tenant busy in a transitional state', () => {
   });
 });
 
+describe('an earlier subscription of the tenant', () => {
+  it('should ignore the end of the subscription a cancelled soft delete replaced (Stripe reports it deleted late)', async () => {
+    const old = await billedTenant('replaced-co');
+    // The cancelled soft delete restored billing on a new subscription, linked to the tenant with it.
+    const tenant = await tenants.get('replaced-co');
+    const current = { ...old, subscriptionId: 'sub_replaced-co_r1', subscriptionItemId: 'si_replaced-co_r1' };
+    await tenants.applyTransitions(tenant, ['suspend'], { actor: 'test' });
+    await tenants.applyTransitions(await tenants.get('replaced-co'), ['resume', 'complete_reactivation'], { actor: 'test' }, { changes: { billing: current } });
+    await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: subscriptionLinkItem('replaced-co', current) }));
+    const before = await tenants.get('replaced-co');
+
+    const outcome = await deliver(subscriptionEvent('customer.subscription.deleted', old.subscriptionId, { created: seconds(), status: 'canceled' }));
+
+    expect(outcome).toMatchObject({ result: 'ignored', reason: expect.stringContaining(`no longer tenant replaced-co's (now ${current.subscriptionId})`) });
+    expect(await tenants.get('replaced-co')).toEqual(before);
+  });
+});
+
 describe('reconciliation', () => {
   it('should catch a missed event and report what it changed, with billing:reconcile in the audit item', async () => {
     const { subscriptionId, customerId } = await billedTenant('missed-co');
@@ -294,6 +312,28 @@ describe('reconciliation', () => {
     expect(report.checked).toBeGreaterThanOrEqual(2);
     expect((await history('missed-co'))[0]).toMatchObject({ event: 'suspend', actor: 'billing:reconcile', reason: expect.stringMatching(/^Reconciliation/) });
     expect((await reconcileSubscriptions(deps())).changed).toEqual([]);
+  });
+
+  it('should report a tenant whose subscription cannot be read as an error and go on with the others; a tenant without a link is not checked', async () => {
+    await billedTenant('unreadable-co');
+    const { subscriptionId, customerId } = await billedTenant('lapsed-co');
+    await ledger.retrieveSubscription({ tenantId: 'lapsed-co', account: { customerId, subscriptionId, subscriptionItemId: 'si_lapsed-co' }, reported: { subscriptionId, customerId, status: 'unpaid', changedAt: seconds() } });
+    // Billed before links existed: its billing names a subscription no link item has.
+    await tenants.create({ tenantId: 'unlinked-co', name: 'Org unlinked', email: 'a@unlinked.example', plan: 'starter', usage: { queriesPerMonth: 1, storageGb: 0, documents: 1, users: 1 }, billing: { customerId: 'cus_u', subscriptionId: 'sub_unlinked_co', subscriptionItemId: 'si_u' } }, { actor: 'test' });
+    const failing: DunningDependencies = { ...deps(), ports: { ...deps().ports, billing: Object.assign(Object.create(ledger) as LedgerBilling, {
+      retrieveSubscription: async (request: Parameters<LedgerBilling['retrieveSubscription']>[0]) => {
+        if (request.tenantId === 'unreadable-co') throw new Error('Billing is unavailable for unreadable-co');
+        return ledger.retrieveSubscription(request);
+      },
+    }) } };
+
+    const report = await reconcileSubscriptions(failing);
+
+    expect(report.errors).toEqual([{ tenantId: 'unreadable-co', message: 'Billing is unavailable for unreadable-co' }]);
+    expect(report.changed).toContainEqual({ tenantId: 'lapsed-co', from: 'active', to: 'suspended', action: 'suspend' });
+    expect(report.changed.map((change) => change.tenantId)).not.toContain('unlinked-co');
+    expect((await tenants.get('unreadable-co')).state).toBe('active');
+    expect((await tenants.get('unlinked-co')).state).toBe('active');
   });
 
   it('POST /billing/reconcile: operators only; answers the report', async () => {

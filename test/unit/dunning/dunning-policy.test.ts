@@ -3,7 +3,7 @@
  * lifecycle state class (active, suspended by the ladder or by an operator, transitional, soft-deleted).
  */
 import { SUBSCRIPTION_STATUSES } from '../../../functions/billing/billing-port';
-import { DEFAULT_DUNNING_POLICY, decide, dunningNotice, pendingTimerAt, standingFor, type TenantDunning } from '../../../functions/dunning/dunning-policy';
+import { DEFAULT_DUNNING_POLICY, decide, dunningNotice, pendingTimerAt, standingFor, timerAt, type TenantDunning } from '../../../functions/dunning/dunning-policy';
 import { processStripeEvent, subscriptionOfEvent, type DunningDependencies, type StripeEventEnvelope } from '../../../functions/dunning/stripe-event-processor';
 import { invoiceEvent, subscriptionEvent } from '../../support/stripe-events';
 
@@ -51,6 +51,18 @@ describe('decide', () => {
     expect(decide({ state: 'suspended', dunning: suspendedByLadder() }, fact('active'), NOW)).toMatchObject({ kind: 'resume' });
     expect(decide({ state: 'suspended' }, fact('active'), NOW)).toMatchObject({ kind: 'none', reason: expect.stringContaining('operator') });
     expect(decide({ state: 'suspended', dunning: grace('2026-03-09T10:00:00Z') }, fact('active'), NOW)).toMatchObject({ kind: 'end_grace' });
+  });
+
+  it('should resume into a new grace a tenant suspended for an unpaid subscription that is past_due again, whatever order its events came in', () => {
+    // unpaid → paid → payment_failed in order ends in grace; delivered as unpaid → payment_failed (the paid late, stale), too.
+    const lapsed = decide({ state: 'suspended', dunning: suspendedByLadder() }, fact('past_due'), NOW);
+    expect(lapsed).toMatchObject({ kind: 'resume', dunning: { standing: 'grace', status: 'past_due', graceEndsAt: '2026-03-09T10:00:00.000Z' } });
+    expect(timerAt(lapsed)).toEqual(new Date('2026-03-09T10:00:00.000Z'));
+    // Suspended because a grace ended with the subscription still past_due: another past_due changes nothing.
+    const afterGrace: TenantDunning = { ...suspendedByLadder(), status: 'past_due' };
+    expect(decide({ state: 'suspended', dunning: afterGrace }, fact('past_due'), NOW)).toMatchObject({ kind: 'none' });
+    // An operator's suspension is not lifted by a failing subscription either.
+    expect(decide({ state: 'suspended' }, fact('past_due'), NOW)).toMatchObject({ kind: 'none' });
   });
 
   it('should end the grace when the subscription is active or trialing again, and do nothing for a tenant in good standing', () => {
