@@ -275,7 +275,13 @@ describe('GDPR export through the API: refusals', () => {
 
     const upgrade = await api.request<Body>('POST', '/tenants/busy/plan', { body: { plan: 'professional' } });
     const second = await startExport('busy');
-    const running = await getExport(exportId);
+    // The execution runs on its own: it is held at its first batch, after counting (the count may still be under
+    // way on a busy machine when the requests above are answered).
+    let running = await getExport(exportId);
+    for (let attempt = 0; attempt < 100 && !String(running.body.step).startsWith('counted:'); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      running = await getExport(exportId);
+    }
     release();
     await runner.idle();
 
