@@ -11,25 +11,17 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { HandlerFunction } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
-import type { LifecycleTable } from './lifecycle-table';
 import type { OneShotScheduler } from './one-shot-scheduler';
-import { breachOnAny } from './workflow-state-machine';
+import { breachOnAny, type WorkflowFunctionProps } from './workflow-state-machine';
 
 export const BILLING_RECONCILER_ENTRY = 'functions/dunning/handlers/reconcile-sweep.ts';
 
-export interface BillingReconcilerProps {
-  readonly table: LifecycleTable;
+/** What every function of the stack is built with (the table, log retention, removal policy, service name, Stripe
+ * prices), and the scheduler its functions arm and cancel one-shot schedules on. */
+export interface BillingReconcilerProps extends WorkflowFunctionProps {
   readonly scheduler: OneShotScheduler;
-  readonly stripePriceIds?: StripePriceIds;
-  /** @default RetentionDays.ONE_MONTH */
-  readonly logRetention?: RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly removalPolicy?: RemovalPolicy;
-  /** @default 'tenant-lifecycle' */
-  readonly serviceName?: string;
 }
 
 export class BillingReconciler extends Construct {

@@ -11,25 +11,16 @@ import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import type { FeatureDefinition, WorkflowReach } from '../../functions/workflows/workflow-definition';
 import { HandlerFunction } from './handler-function';
 import { stripePriceEnvironment } from './lifecycle-api';
-import type { LifecycleTable } from './lifecycle-table';
 import type { OneShotScheduler } from './one-shot-scheduler';
-import { breachOnAny, pascalCase } from './workflow-state-machine';
+import { breachOnAny, pascalCase, type WorkflowFunctionProps } from './workflow-state-machine';
 
-export interface FeatureScheduleTargetsProps {
+/** What every function of the stack is built with, the feature whose schedule targets these are, and the scheduler. */
+export interface FeatureScheduleTargetsProps extends WorkflowFunctionProps {
   readonly definition: FeatureDefinition;
-  readonly table: LifecycleTable;
   readonly scheduler: OneShotScheduler;
-  readonly stripePriceIds?: StripePriceIds;
-  /** @default RetentionDays.ONE_MONTH */
-  readonly logRetention?: RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly removalPolicy?: RemovalPolicy;
-  /** @default 'tenant-lifecycle' */
-  readonly serviceName?: string;
 }
 
 export class FeatureScheduleTargets extends Construct {
