@@ -16,6 +16,7 @@ import { featureDefinitions, workflowDefinitions } from '../functions/workflows/
 import { BillingReconciler } from './constructs/billing-reconciler';
 import { FeatureScheduleTargets } from './constructs/feature-schedule-targets';
 import { PLAN_CHANGE_WORKFLOW } from '../functions/plan-change/plan-change-definition';
+import { REACTIVATION_WORKFLOW } from '../functions/reactivation/reactivation-definition';
 import { EXPORT_WORKFLOW } from '../functions/export/export-definition';
 import { planChangeWorkflow, type PlanChangeWorkflow } from './constructs/plan-change-workflow';
 import { StuckOperationSweeper } from './constructs/stuck-operation-sweeper';
@@ -39,6 +40,8 @@ export const GET_EXPORT_ROUTE_ID = 'GetExport';
 export const INITIATE_DELETION_ROUTE_ID = 'InitiateDeletion';
 export const CANCEL_DELETION_ROUTE_ID = 'CancelDeletion';
 export const RELEASE_LEGAL_HOLD_ROUTE_ID = 'ReleaseLegalHold';
+/** Starts the reactivation workflow (its steps bill, provision and cancel schedules; the route only writes the table). */
+export const REACTIVATE_TENANT_ROUTE_ID = 'ReactivateTenant';
 /** Stripe's webhook deliveries: verified by signature, then the Stripe event processor (billing reads). */
 export const STRIPE_WEBHOOK_ROUTE_ID = 'StripeWebhook';
 
@@ -193,6 +196,7 @@ export class TenantLifecycleStack extends Stack {
     // StartExport starts the export's execution (and nothing else on it); GetExport signs download URLs, which
     // fetch with its role: GetObject under exports/ of the export bucket, nothing more.
     (this.workflows.get(EXPORT_WORKFLOW.name) as WorkflowStateMachine).grantStartExecution(this.api.routeFunction(START_EXPORT_ROUTE_ID));
+    (this.workflows.get(REACTIVATION_WORKFLOW.name) as WorkflowStateMachine).grantStartExecution(this.api.routeFunction(REACTIVATE_TENANT_ROUTE_ID));
     const getExport = this.api.routeFunction(GET_EXPORT_ROUTE_ID);
     this.exports.grantDownload(getExport);
     getExport.function.addEnvironment('EXPORTS_BUCKET', this.exports.bucket.bucketName);

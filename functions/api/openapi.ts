@@ -17,6 +17,8 @@ import { SUBSCRIPTION_STATUSES } from '../billing/billing-port';
 import { operationPathSchema } from '../operations/operation-schemas';
 import { exportPathSchema, startExportBodySchema } from '../export/export-schemas';
 import { changePlanBodySchema } from '../plan-change/plan-change-schemas';
+import { reactivateBodySchema } from '../reactivation/reactivation-schemas';
+import { REACTIVATION_ORIGINS, REACTIVATION_PATHS } from '../reactivation/reactivation-definition';
 import { listViolationsQuerySchema } from '../deletion/violation-schemas';
 import type { AccessDecision } from '../lifecycle/access-policy';
 import { initiateDeletionBodySchema, legalHoldBodySchema } from '../deletion/deletion-schemas';
@@ -87,6 +89,10 @@ export const ERROR_CODES = {
   NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
   ERASURE_STARTED: { status: 409, description: 'A hard delete has begun purging the tenant\'s data (it may run from the window\'s opening, an hour before the deadline): part of it may be gone, so the deletion can no longer be cancelled; `details` has `operationId` and `erasureStartedAt`.' },
   DELETION_DEADLINE_PASSED: { status: 409, description: 'The retention period has ended: the data is gone or being purged, and the deletion can no longer be cancelled; `details` has `deadline` (and `deletedAt` once deleted).' },
+  DATA_DELETED: { status: 409, description: 'A restore of a deleted tenant: its data was erased at `details.deletedAt` (certificate `details.deletionCertificateId`); reactivate with `restoreData: false` and its name, email and plan to start fresh.' },
+  FRESH_START_UNAVAILABLE: { status: 422, description: '`restoreData: false` for a suspended tenant: a resume keeps the data; soft-delete it first to start fresh.' },
+  DETAILS_REQUIRED: { status: 422, description: 'A deleted tenant\'s fresh start without what its deletion erased: `details.missing` lists `name`, `email`, `plan`.' },
+  DETAILS_NOT_ACCEPTED: { status: 422, description: '`name` or `email` given for a tenant that is not deleted (it keeps its own).' },
   TENANT_DELETED: { status: 409, description: 'The tenant is deleted: its data is gone, there is nothing left to hold.' },
   NO_LEGAL_HOLD: { status: 404, description: 'The tenant has no legal hold to release; `details.tenantId`.' },
   MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`.' },
@@ -435,6 +441,19 @@ const exportAcceptedSchema = z
   })
   .meta({ description: 'The export started (202).' });
 
+const reactivationAcceptedSchema = z
+  .object({
+    operationId: z.string().meta({ description: 'The reactivation\'s operation: follow it at `/operations/{operationId}`.' }),
+    tenantId: z.string(),
+    status: z.literal('running'),
+    path: z.enum(REACTIVATION_PATHS).meta({ description: '`resume` (suspended, with its data), `restore` (soft-deleted, with its data), `fresh_start` (none of the old data).' }),
+    from: z.enum(Object.values(REACTIVATION_ORIGINS)).meta({ description: 'Where it comes from, and where a failure returns it.' }),
+    plan: z.enum(PLAN_IDS).meta({ description: 'The plan it comes back on.' }),
+    restoreData: z.boolean(),
+    operation: z.string().meta({ description: '`/operations/{operationId}` (also the `Location` header).' }),
+  })
+  .meta({ description: 'The reactivation started (202).' });
+
 const downloadLinkSchema = z.object({
   key: z.string().meta({ description: 'The file inside the export: `manifest.json`, `README.md`, `<source>/part-NNNNN.ndjson.gz`.' }),
   url: z.string().meta({ description: 'Presigned S3 GET URL (SigV4), made on this request.' }),
@@ -471,6 +490,7 @@ const exportPageSchema = z.object({ items: z.array(exportSchema), nextCursor: z.
 export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
   TransitionRequest: transitionBodySchema,
+  ReactivateRequest: reactivateBodySchema,
   AcquireQueryLeaseRequest: acquireLeaseBodySchema,
   ChangePlanRequest: changePlanBodySchema,
   StartExportRequest: startExportBodySchema,
@@ -497,6 +517,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   PlanChangeAccepted: planChangeAcceptedSchema,
   Operation: operationSchema,
   ExportAccepted: exportAcceptedSchema,
+  ReactivationAccepted: reactivationAcceptedSchema,
   Export: exportSchema,
   ExportPage: exportPageSchema,
   DeletionCertificate: deletionCertificateSchema,
@@ -604,6 +625,22 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NO_LEGAL_HOLD', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS),
     description:
       'A soft-deleted tenant is then hard-deleted at the later of its deadline and now; past the deadline the enforcement window moves to now (a hold is not a violation). `release_legal_hold` goes to the history.',
+  },
+  ReactivateTenant: {
+    access: 'operator',
+    params: tenantPathSchema,
+    body: reactivateBodySchema,
+    ifMatch: true,
+    success: { status: 202, description: 'The reactivation started; follow it at `/operations/{operationId}`.', schema: reactivationAcceptedSchema, headers: ['Location'] },
+    errors: apiRouteErrors(
+      { body: true, idempotent: true },
+      'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'DELETION_DEADLINE_PASSED', 'ERASURE_STARTED', 'DATA_DELETED', 'FRESH_START_UNAVAILABLE', 'DETAILS_REQUIRED', 'DETAILS_NOT_ACCEPTED', 'USAGE_EXCEEDS_PLAN', ...IF_MATCH_ERRORS, 'WORKFLOW_UNAVAILABLE',
+    ),
+    description:
+      'Win-back, as a workflow. From suspended: resumed with its data. From soft-deleted (deleting) within retention: `restoreData: true` (default) brings its data back; `false` purges it first through every data source (with a purge certificate) and starts fresh; both cancel the soft delete\'s schedules. ' +
+      'From deleted: a fresh start only (`restoreData: false`, with `name`, `email` and `plan`, which were erased); asking to restore is 409 DATA_DELETED with when the data was deleted. ' +
+      'A `plan` must exist; coming back with data, the usage must fit it (422 USAGE_EXCEEDS_PLAN listing every violation). Billing is recreated (a new subscription, or customer for a deleted tenant) and the plan\'s resources provisioned; any failure returns the tenant to where it came from with what was made undone and the schedules re-armed. ' +
+      'Racing a hard delete, exactly one wins: the loser is 409 ERASURE_STARTED or OPERATION_IN_PROGRESS here, and a hard delete that lost records its operation `cancelled`.',
   },
   StartExport: {
     access: 'operator-or-own-tenant',

@@ -16,6 +16,9 @@ import { tenantPk } from '../tenants/tenant-table';
 /** The certificate item's sort key in the tenant's partition. */
 export const DELETION_CERTIFICATE_SK = 'DELETION_CERTIFICATE';
 
+/** The sort-key prefix of a reactivation's purge certificate (a fresh start from soft-deleted: functions/reactivation/). */
+export const PURGE_CERTIFICATE_SK_PREFIX = 'PURGE_CERTIFICATE#';
+
 /** What one data source held and what became of it. */
 export interface CertificateSource {
   /** The data source's registry name (`documents`, `vectors`, ...). */

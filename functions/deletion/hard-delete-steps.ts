@@ -58,7 +58,7 @@ export interface BeginResult {
   readonly proceed: boolean;
   readonly sources: readonly string[];
   /** Why it stopped, when it did. */
-  readonly stopped?: 'not_deleting' | 'other_soft_delete' | 'owned_by_other' | 'window_not_open' | 'legal_hold';
+  readonly stopped?: 'not_deleting' | 'reactivated' | 'other_soft_delete' | 'owned_by_other' | 'window_not_open' | 'legal_hold';
 }
 
 /**
@@ -174,6 +174,10 @@ async function begin(deps: HardDeleteDependencies, input: HardDeleteInput): Prom
 async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<BeginResult> {
   const now = clock.nowOf(deps);
   const tenant = await deps.tenants.find(input.tenantId);
+  if (tenant && tenant.deletion?.requestedAt === input.deletionRequestedAt && canTransition(tenant.state, 'complete_reactivation')) {
+    // Lost the race to a reactivation of this soft delete: say so on the record (its operation ends `cancelled`).
+    return stop(deps, input, 'reactivated', `Tenant '${input.tenantId}' is being reactivated by ${tenant.operationId ?? 'a reactivation'}, which won the race for its soft delete of ${input.deletionRequestedAt}: nothing deleted.`, true);
+  }
   if (!tenant || !awaitingErasure(tenant) || !tenant.deletion) {
     return stop(deps, input, 'not_deleting', `Tenant '${input.tenantId}' is ${tenant ? `'${tenant.state}'` : 'gone'}: nothing to delete.`, false);
   }

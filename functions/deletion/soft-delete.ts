@@ -141,41 +141,56 @@ async function undoScheduledChange(deps: SoftDeleteDependencies, operation: Oper
  * 409 NOT_DELETING (nothing to cancel), 409 DELETION_DEADLINE_PASSED (the data is gone or going: when),
  * OperationOwnershipError (a hard delete runs), VersionConflictError on If-Match, billing's error (nothing changed).
  */
-export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: string, request: DeletionCaller & { readonly reason?: string }): Promise<Tenant> {
-  const tenant = await deps.tenants.get(tenantId, { expectedVersion: request.expectedVersion });
+/**
+ * Why the soft delete of `tenant` can no longer be taken back at `now` (cancelled, or the tenant reactivated from
+ * it), or undefined when it can: DeletionRequestError 409 DELETION_DEADLINE_PASSED (deleted, or past retention:
+ * when, and what becomes of the data), NOT_DELETING (not soft-deleted), ERASURE_STARTED (a hard delete began
+ * purging), OperationOwnershipError (an operation holds the tenant). The one rule for DELETE /tenants/{id}/deletion
+ * and for reactivation (functions/reactivation/).
+ */
+export function softDeleteIrreversibility(tenant: Tenant, now: Date): DeletionRequestError | OperationOwnershipError | undefined {
+  const tenantId = tenant.tenantId;
   const deletion = tenant.deletion;
   if (tenant.state === DELETED) {
-    throw new DeletionRequestError(
+    return new DeletionRequestError(
       'DELETION_DEADLINE_PASSED',
       `Tenant '${tenantId}' was deleted at ${tenant.stateChangedAt}${deletion ? ` (its retention ended at ${deletion.deadline})` : ''}: its data is gone and the deletion cannot be cancelled.`,
       { tenantId, deletedAt: tenant.stateChangedAt, ...(deletion ? { deadline: deletion.deadline } : {}) },
     );
   }
   if (!canTransition(tenant.state, 'cancel_deletion') || !deletion) {
-    throw new DeletionRequestError('NOT_DELETING', `Tenant '${tenantId}' is '${tenant.state}', not soft-deleted: there is no deletion to cancel.`, { tenantId, currentState: tenant.state });
+    return new DeletionRequestError('NOT_DELETING', `Tenant '${tenantId}' is '${tenant.state}', not soft-deleted: there is no deletion to cancel.`, { tenantId, currentState: tenant.state });
   }
   if (deletion.erasureStarted) {
     // Possible before the deadline: a hard delete may run from the window's opening; one that failed half-way leaves the tenant `deleting` with part of its data gone.
     const { at, operationId } = deletion.erasureStarted;
-    throw new DeletionRequestError(
+    return new DeletionRequestError(
       'ERASURE_STARTED',
       `The hard delete of tenant '${tenantId}' began purging its data at ${at} (operation ${operationId}): part of it may be gone, so the deletion can no longer be cancelled; the purge is finished by ${deletion.window.closesAt} or, if it failed, by its next run.`,
       { tenantId, operationId, erasureStartedAt: at, deadline: deletion.deadline, window: deletion.window },
     );
   }
-  if (tenant.operationId) throw new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
-  if (!withinRetention(deletion, clock.nowOf(deps))) {
+  if (tenant.operationId) return new OperationOwnershipError(tenantId, tenant.state, tenant.operationId);
+  if (!withinRetention(deletion, now)) {
     const hold = tenant.legalHold;
     // Under a hold nothing is purged yet: say so, and what happens when the hold goes.
     const fate = hold
       ? `its data is kept under the legal hold placed by ${hold.by} on ${hold.since} (${hold.reason}) and is purged once the hold is released`
       : `its data is being purged (the hard delete runs by ${deletion.window.closesAt})`;
-    throw new DeletionRequestError(
+    return new DeletionRequestError(
       'DELETION_DEADLINE_PASSED',
       `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: ${fate}, and the deletion can no longer be cancelled.`,
       { tenantId, deadline: deletion.deadline, window: deletion.window, ...(hold ? { legalHold: hold } : {}) },
     );
   }
+  return undefined;
+}
+
+export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: string, request: DeletionCaller & { readonly reason?: string }): Promise<Tenant> {
+  const tenant = await deps.tenants.get(tenantId, { expectedVersion: request.expectedVersion });
+  const refusal = softDeleteIrreversibility(tenant, clock.nowOf(deps));
+  if (refusal) throw refusal;
+  const deletion = tenant.deletion as DeletionSchedule;
   const restored = await deps.billing.restoreSubscription(billingRequest(tenant, deletion));
   let next: Tenant;
   try {

@@ -50,12 +50,16 @@ export type ReportUsageBody = z.infer<typeof reportUsageBodySchema>;
 /** Why, for the audit trail. */
 export const reasonSchema = text(500).optional();
 
+/** A tenant's organisation name (sign-up; a deleted tenant's fresh start). */
+export const tenantNameSchema = text(200);
+// 254 characters: the longest address SMTP can carry (RFC 5321 4.5.3.1.3, a 256-octet path less its brackets).
+export const tenantEmailSchema = printable(z.email('must be an email address').max(254, 'must be at most 254 characters'));
+
 export const createTenantBodySchema = z
   .object({
     tenantId: tenantIdSchema.optional(),
-    name: text(200),
-    // 254 characters: the longest address SMTP can carry (RFC 5321 4.5.3.1.3, a 256-octet path less its brackets).
-    email: printable(z.email('must be an email address').max(254, 'must be at most 254 characters')),
+    name: tenantNameSchema,
+    email: tenantEmailSchema,
     plan: z.enum(PLAN_IDS).default('free'),
     usage: usageSchema.default({ queriesPerMonth: 0, storageGb: 0, documents: 0, users: 0 }),
     /**

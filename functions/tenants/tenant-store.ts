@@ -10,7 +10,8 @@ import * as z from 'zod';
 import { INITIAL_STATE, LIFECYCLE_TABLE, TENANT_STATES, isTransitional, type LifecycleEvent, type TenantState } from '../lifecycle/lifecycle-table';
 import { transition, type LifecycleSnapshot } from '../lifecycle/transition';
 import type { BillingAccount } from '../billing/billing-port';
-import type { PlanId, Usage } from '../plans/plan-catalog';
+import { EMPTY_USAGE, type PlanId, type Usage } from '../plans/plan-catalog';
+import type { ReactivationPath } from '../reactivation/reactivation-definition';
 import type { PlanResources } from '../provisioning/plan-resources';
 import type { DeletionSchedule, LegalHold } from '../deletion/deletion-policy';
 import type { TenantDunning } from '../dunning/dunning-policy';
@@ -135,6 +136,8 @@ export interface AuditEntry {
   readonly stripeEventType?: string;
   /** On a `compliance_violation` entry: what was missed, and by how much. */
   readonly violation?: ComplianceViolation;
+  /** On a reactivation's entries: which path it took (functions/reactivation/reactivation-definition.ts). */
+  readonly reactivationPath?: ReactivationPath;
 }
 
 /**
@@ -166,6 +169,8 @@ export interface ChangeContext {
   readonly operationId?: string;
   readonly stripeEventId?: string;
   readonly stripeEventType?: string;
+  /** A reactivation's path: `resume` (suspended), `restore` (soft-deleted, with its data), `fresh_start` (no old data). */
+  readonly reactivationPath?: ReactivationPath;
 }
 
 /** Fields a transition may change along with the state, in the same transaction. */
@@ -189,6 +194,13 @@ export interface TenantChanges {
    * plan, usage, billing, resources...) and these two are set.
    */
   readonly tombstone?: { readonly deletedAt: string; readonly deletionCertificateId: string };
+  /**
+   * A reactivation's fresh start: the tenant begins again with none of its old data. Its contact details are set
+   * (a deleted tenant's were erased; a soft-deleted one's are given again), usage starts at zero, and what a
+   * tombstone kept of the old deletion (deletedAt, deletionCertificateId) is removed from the record (the
+   * certificate item itself stays, with the audit trail).
+   */
+  readonly freshStart?: { readonly name: string; readonly email: string };
 }
 
 /**
@@ -296,7 +308,7 @@ const MAX_PAGE_SIZE = 100;
 const TENANT_FIELDS = [
   'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'dunning', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
 ] as const satisfies ReadonlyArray<keyof Tenant>;
-const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation'] as const;
+const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath'] as const;
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
@@ -473,9 +485,12 @@ export class TenantStore {
     const tombstone = changes.tombstone
       ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
       : {};
+    const fresh = changes.freshStart
+      ? { name: changes.freshStart.name, email: changes.freshStart.email, usage: EMPTY_USAGE, usageMeasuredAt: undefined, deletedAt: undefined, deletionCertificateId: undefined }
+      : {};
     return this.#change(tenant, entries, context, {
       set: Object.fromEntries(set.filter((field) => !changes.tombstone || field === 'state').map((field) => [field, fields[field]])),
-      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange, ...optional, ...tombstone },
+      setOrRemove: { origin: fields.origin, operationId: fields.operationId, readOnlyReason: fields.readOnlyReason, scheduledPlanChange: fields.scheduledPlanChange, ...optional, ...tombstone, ...fresh },
       condition: { expression: '#state = :expectedState', values: { ':expectedState': tenant.state } },
       event: first,
       alsoPut: options.alsoPut,

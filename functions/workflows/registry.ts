@@ -8,9 +8,10 @@ import { HARD_DELETE_WORKFLOW } from '../deletion/hard-delete-definition';
 import { EXPORT_WORKFLOW } from '../export/export-definition';
 import { PLAN_CHANGE_WORKFLOW } from '../plan-change/plan-change-definition';
 import { DUNNING_FEATURE } from '../dunning/dunning-definition';
+import { REACTIVATION_WORKFLOW } from '../reactivation/reactivation-definition';
 import type { FeatureDefinition, ScheduleTargetDefinition, WorkflowDefinition } from './workflow-definition';
 
-const BUILT_IN = [PLAN_CHANGE_WORKFLOW, EXPORT_WORKFLOW, HARD_DELETE_WORKFLOW] as const satisfies readonly WorkflowDefinition[];
+const BUILT_IN = [PLAN_CHANGE_WORKFLOW, EXPORT_WORKFLOW, HARD_DELETE_WORKFLOW, REACTIVATION_WORKFLOW] as const satisfies readonly WorkflowDefinition[];
 /** Features that own schedule targets without being workflows (see FeatureDefinition). */
 const FEATURES = [DUNNING_FEATURE] as const satisfies readonly FeatureDefinition[];
 

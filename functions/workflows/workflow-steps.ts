@@ -15,6 +15,7 @@ const BUILT_IN: Record<WorkflowName, StepsLoader> = {
   'plan-change': async () => (await import('../plan-change/plan-change-workflow')).planChangeSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
   export: async () => (await import('../export/export-workflow')).exportSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
   'hard-delete': async () => (await import('../deletion/hard-delete-workflow')).hardDeleteSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
+  reactivation: async () => (await import('../reactivation/reactivation-workflow')).reactivationSteps as unknown as WorkflowSteps<WorkflowPorts, never>,
 };
 
 const loaders = new Map<string, StepsLoader>(Object.entries(BUILT_IN));

@@ -3,6 +3,7 @@
  * added once and removed, and a built-in entry cannot be removed.
  */
 import { EXPORT_WORKFLOW } from '../../../functions/export/export-definition';
+import { REACTIVATION_WORKFLOW } from '../../../functions/reactivation/reactivation-definition';
 import { HARD_DELETE_WORKFLOW } from '../../../functions/deletion/hard-delete-definition';
 import { PLAN_CHANGE_WORKFLOW } from '../../../functions/plan-change/plan-change-definition';
 import type { WorkflowDefinition } from '../../../functions/workflows/workflow-definition';
@@ -23,20 +24,20 @@ it('should refuse an unknown workflow name, naming it and the known ones', () =>
   }
   expect(thrown).toBeInstanceOf(UnknownWorkflowError);
   expect(thrown).toMatchObject({ name: 'UnknownWorkflowError', workflow: 'no-such-workflow' });
-  expect((thrown as Error).message).toBe(`No workflow 'no-such-workflow' in the registry (known: ${PLAN_CHANGE_WORKFLOW.name}, ${EXPORT_WORKFLOW.name}, ${HARD_DELETE_WORKFLOW.name}).`);
+  expect((thrown as Error).message).toBe(`No workflow 'no-such-workflow' in the registry (known: ${PLAN_CHANGE_WORKFLOW.name}, ${EXPORT_WORKFLOW.name}, ${HARD_DELETE_WORKFLOW.name}, ${REACTIVATION_WORKFLOW.name}).`);
 });
 
 it('should find an added entry after the built-in ones, refuse it a second time, and forget it once removed', () => {
   addWorkflowDefinition(custom);
   expect(workflowDefinition('test-custom')).toBe(custom);
-  expect(workflowDefinitions().map((definition) => definition.name)).toEqual([PLAN_CHANGE_WORKFLOW.name, EXPORT_WORKFLOW.name, HARD_DELETE_WORKFLOW.name, 'test-custom']);
+  expect(workflowDefinitions().map((definition) => definition.name)).toEqual([PLAN_CHANGE_WORKFLOW.name, EXPORT_WORKFLOW.name, HARD_DELETE_WORKFLOW.name, REACTIVATION_WORKFLOW.name, 'test-custom']);
 
   expect(() => addWorkflowDefinition({ ...custom, title: 'Other' })).toThrow("Workflow 'test-custom' is already registered.");
   expect(workflowDefinition('test-custom').title).toBe('Custom');
 
   removeWorkflowDefinition('test-custom');
   expect(() => workflowDefinition('test-custom')).toThrow(UnknownWorkflowError);
-  expect(workflowDefinitions()).toHaveLength(3);
+  expect(workflowDefinitions()).toHaveLength(4);
 });
 
 it('should refuse to add or remove a built-in workflow and keep it registered', () => {
