@@ -2,12 +2,14 @@
  * The vector store on Pinecone, through the official SDK (`@pinecone-database/pinecone`): a tenant's vectors are
  * the namespace of its placement (`tenant_<id>`, in the pooled index or its dedicated one). Ids are listed with
  * `listPaginated` (serverless indexes; ids in bitwise order, a pagination token per page), fetched with `fetch`
- * (at most 100 ids a request), and deleted with `deleteAll` on the namespace
+ * (at most 100 ids a request), and deleted with `deleteAll` on the namespace, or by id prefix: the ids listed with
+ * `listPaginated({ prefix })` then deleted with `deleteMany` (at most 1,000 ids a request), the way Pinecone's docs
+ * delete one document's chunks on serverless indexes, which cannot delete by metadata
  * (https://docs.pinecone.io/guides/manage-data/list-record-ids, /delete-data).
  * The SDK is loaded on first use (`pinecone`), as the provisioner does, so a cold start does not parse it.
  */
 import type { Pinecone } from '@pinecone-database/pinecone';
-import type { StoredVector, VectorIdPage, VectorStore } from './vector-store';
+import { assertVectorIdPrefix, type StoredVector, type VectorIdPage, type VectorStore } from './vector-store';
 
 export interface VectorPlacementRef {
   readonly index: string;
@@ -73,6 +75,27 @@ export class PineconeVectorStore implements VectorStore {
         records: vectors.slice(i, i + 40).map((vector) => ({ id: vector.id, values: [...vector.values], ...(vector.metadata ? { metadata: vector.metadata as Record<string, string> } : {}) })),
       });
     }
+  }
+
+  async deleteByPrefix(tenantId: string, prefix: string, options: { readonly keep?: ReadonlySet<string> } = {}): Promise<{ readonly deleted: number }> {
+    assertVectorIdPrefix(prefix);
+    const namespace = await this.#namespace(tenantId);
+    // Every id first, then the deletes: a pagination token is not promised to survive deletes in between.
+    const doomed: string[] = [];
+    let paginationToken: string | undefined;
+    try {
+      do {
+        const page = await namespace.listPaginated({ prefix, limit: 100, paginationToken });
+        for (const { id } of page.vectors ?? []) if (typeof id === 'string' && !options.keep?.has(id)) doomed.push(id);
+        paginationToken = page.pagination?.next;
+      } while (paginationToken);
+    } catch (error) {
+      if (isNotFound(error)) return { deleted: 0 }; // no namespace: nothing under the prefix
+      throw error;
+    }
+    // Pinecone deletes at most 1,000 ids per request (https://docs.pinecone.io/reference/api/latest/data-plane/delete: `ids` maxItems 1000).
+    for (let i = 0; i < doomed.length; i += 1000) await namespace.deleteMany({ ids: doomed.slice(i, i + 1000) });
+    return { deleted: doomed.length };
   }
 
   async deleteAll(tenantId: string): Promise<void> {

@@ -47,21 +47,25 @@ export async function countObjects(s3: S3Client, bucket: string, prefix: string)
  * again (delete markers in a versioned bucket, s3rver's files), which makes emptying n keys cost O(n²), and
  * would send a key again that a listing still shows after its delete. The pass ends at the last page; what was
  * written under the prefix behind it meanwhile is for the caller's verification to find (a hard delete
- * verifies every source is empty, with retries, before it certifies).
+ * verifies every source is empty, with retries, before it certifies). `keep` spares the keys it answers true for
+ * (they are neither deleted nor counted).
  */
-export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+export async function deletePrefix(s3: S3Client, bucket: string, prefix: string, options: { readonly keep?: (key: string) => boolean } = {}): Promise<number> {
   const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
   let deleted = 0;
   let startAfter: string | undefined;
   for (;;) {
     const page = await listPage(s3, bucket, prefix, { maxKeys: 1000, startAfter });
     if (page.objects.length === 0) return deleted;
-    const result = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: page.objects.map(({ key }) => ({ Key: key })), Quiet: true } }));
-    if (result.Errors?.length) {
-      const first = result.Errors[0];
-      throw new Error(`S3 refused to delete ${result.Errors.length} object(s) under s3://${bucket}/${prefix}, first ${first?.Key}: ${first?.Code} ${first?.Message}`);
+    const doomed = options.keep ? page.objects.filter(({ key }) => !options.keep?.(key)) : page.objects;
+    if (doomed.length > 0) {
+      const result = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: doomed.map(({ key }) => ({ Key: key })), Quiet: true } }));
+      if (result.Errors?.length) {
+        const first = result.Errors[0];
+        throw new Error(`S3 refused to delete ${result.Errors.length} object(s) under s3://${bucket}/${prefix}, first ${first?.Key}: ${first?.Code} ${first?.Message}`);
+      }
     }
-    deleted += page.objects.length;
+    deleted += doomed.length;
     if (!page.next) return deleted;
     startAfter = page.objects[page.objects.length - 1]?.key;
   }

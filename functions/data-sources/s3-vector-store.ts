@@ -4,7 +4,8 @@
  * of 1,536 dimensions (about 150 MB as float32); in DynamoDB Local (`-inMemory` in tests) that would sit in the
  * JVM's heap and each ~8 KB item would cost 8 write units, while s3rver keeps objects on disk. One object per
  * vector mirrors Pinecone's record API: upsert and fetch by id, ids listed in order with a pagination token
- * (ListObjectsV2's continuation token), delete all by prefix.
+ * (ListObjectsV2's continuation token), delete all by prefix, delete by id prefix (the ids' keys share the
+ * prefix's key: `encodeURIComponent` encodes character by character).
  * An object holds JSON `{ id, dimension, values, metadata? }` where `values` is the float32 little-endian bytes in
  * base64 (about 8.2 KB for 1,536 dimensions, against ~30 KB as JSON numbers); values are stored at float32
  * precision, as Pinecone stores them.
@@ -12,7 +13,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mapWithConcurrency } from './concurrency';
 import { deletePrefix, listPage } from './s3-prefix';
-import { vectorNamespace, type StoredVector, type VectorIdPage, type VectorStore } from './vector-store';
+import { assertVectorIdPrefix, vectorNamespace, type StoredVector, type VectorIdPage, type VectorStore } from './vector-store';
 
 export interface S3VectorStoreOptions {
   readonly s3: () => Promise<S3Client> | S3Client;
@@ -88,5 +89,12 @@ export class S3VectorStore implements VectorStore {
 
   async deleteAll(tenantId: string): Promise<void> {
     await deletePrefix(await this.#options.s3(), this.#options.bucket, this.prefixOf(tenantId));
+  }
+
+  async deleteByPrefix(tenantId: string, prefix: string, options: { readonly keep?: ReadonlySet<string> } = {}): Promise<{ readonly deleted: number }> {
+    assertVectorIdPrefix(prefix);
+    const keys = new Set([...(options.keep ?? [])].map((id) => this.#key(tenantId, id)));
+    const keyPrefix = `${this.prefixOf(tenantId)}${encodeURIComponent(prefix)}`;
+    return { deleted: await deletePrefix(await this.#options.s3(), this.#options.bucket, keyPrefix, { keep: (key) => keys.has(key) }) };
   }
 }

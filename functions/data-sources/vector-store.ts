@@ -1,5 +1,6 @@
 /**
- * The vector-store port: a tenant's vectors, listed by id page by page, fetched by ids, deleted all at once.
+ * The vector-store port: a tenant's vectors, listed by id page by page, fetched by ids, deleted all at once or by id
+ * prefix (one document's chunks, `<document name>#<chunk>`: functions/data-sources/tenant-documents.ts).
  * Two adapters: Pinecone (namespace `tenant_<id>`, ./pinecone-vector-store.ts) on AWS, and a store in S3 for the
  * embedded local stack (./s3-vector-store.ts). The vectors data source (./vectors-source.ts) is written once
  * against it.
@@ -33,9 +34,22 @@ export interface VectorStore {
   upsert(tenantId: string, vectors: readonly StoredVector[]): Promise<void>;
   /** Delete every vector of the tenant; nothing to delete is fine. */
   deleteAll(tenantId: string): Promise<void>;
+  /**
+   * Delete the tenant's vectors whose id starts with `prefix` (a non-empty string), except the ids in `keep`; answers
+   * how many it deleted. Both adapters list the ids by prefix and delete those ids (Pinecone serverless indexes
+   * cannot delete by metadata: https://docs.pinecone.io/guides/manage-data/delete-data, "delete records by ID
+   * prefix"). Ids written under the prefix while it runs may stay: one writer per prefix at a time.
+   * Throws RangeError for an empty prefix (that would be `deleteAll`).
+   */
+  deleteByPrefix(tenantId: string, prefix: string, options?: { readonly keep?: ReadonlySet<string> }): Promise<{ readonly deleted: number }>;
 }
 
 /** The namespace of a tenant's vectors (DESIGN.md "Data sources"; the same as plan-resources' `resourcesFor`). */
 export function vectorNamespace(tenantId: string): string {
   return `tenant_${tenantId}`;
+}
+
+/** RangeError unless `prefix` is non-empty: a prefix delete must never become a delete of everything. */
+export function assertVectorIdPrefix(prefix: string): void {
+  if (prefix.length === 0) throw new RangeError('A vector id prefix must not be empty: use deleteAll to delete every vector of a tenant.');
 }

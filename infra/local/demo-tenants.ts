@@ -1,7 +1,7 @@
 /** The four demo tenants of the course notebook, seeded into a fresh local stack. */
 import type { NewTenant, TenantStore } from '../../functions/tenants/tenant-store';
-import { defaultDocumentPrefix } from '../../functions/data-sources/documents-source';
 import { S3VectorStore } from '../../functions/data-sources/s3-vector-store';
+import { putDocument } from '../../functions/data-sources/tenant-documents';
 import { LOCAL_DOCUMENTS_BUCKET } from './local-settings';
 import { localS3ClientConfig } from './s3-local';
 
@@ -54,23 +54,19 @@ function demoEmbedding(seed: number): number[] {
 }
 
 /**
- * Give the demo tenants their documents (under `tenants/<id>/` of the documents bucket) and one vector per
- * document (in the local vector store), on the local S3 server at `s3Endpoint`; what is there is overwritten.
+ * Give the demo tenants their documents (under `tenants/<id>/` of the documents bucket) with one chunk's vector
+ * each (id `<name>#0`, in the local vector store), on the local S3 server at `s3Endpoint`, written as the
+ * application writes them (putDocument): what is there is replaced.
  */
 export async function seedDemoContent(s3Endpoint: string): Promise<void> {
-  const { PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const { S3Client } = await import('@aws-sdk/client-s3');
   const s3 = new S3Client(localS3ClientConfig(s3Endpoint));
-  const vectors = new S3VectorStore({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET });
+  const deps = { s3: () => s3, documents: { bucket: LOCAL_DOCUMENTS_BUCKET }, vectorStore: new S3VectorStore({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET }) };
   try {
     for (const [t, tenant] of DEMO_TENANTS.entries()) {
-      const documents = demoDocuments(tenant.tenantId as string, tenant.name);
-      for (const document of documents) {
-        await s3.send(new PutObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: `${defaultDocumentPrefix(tenant.tenantId as string)}${document.key}`, Body: document.body, ContentType: document.contentType }));
+      for (const [d, document] of demoDocuments(tenant.tenantId as string, tenant.name).entries()) {
+        await putDocument(deps, tenant.tenantId as string, { name: document.key, body: document.body, contentType: document.contentType, chunks: [{ values: demoEmbedding(t * 10 + d) }] });
       }
-      await vectors.upsert(
-        tenant.tenantId as string,
-        documents.map((document, d) => ({ id: `${document.key}#0`, values: demoEmbedding(t * 10 + d), metadata: { document: document.key, chunk: 0 } })),
-      );
     }
   } finally {
     s3.destroy();

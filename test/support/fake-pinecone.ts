@@ -160,7 +160,8 @@ export class FakePinecone {
       case 'GET /vectors/list': {
         const namespace = request.query.namespace?.[0] ?? '';
         const limit = Number(request.query.limit?.[0] ?? 100);
-        const ids = [...(idx.namespaces.get(namespace)?.keys() ?? [])].sort();
+        const prefix = request.query.prefix?.[0] ?? '';
+        const ids = [...(idx.namespaces.get(namespace)?.keys() ?? [])].filter((id) => id.startsWith(prefix)).sort();
         const after = request.query.paginationToken?.[0];
         const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
         const page = start < 0 ? [] : ids.slice(start, start + limit);
@@ -182,9 +183,12 @@ export class FakePinecone {
         return json(200, { upsertedCount: b.vectors.length });
       }
       case 'POST /vectors/delete': {
-        const b = request.body as { deleteAll?: boolean; namespace?: string };
+        const b = request.body as { deleteAll?: boolean; ids?: string[]; namespace?: string };
         if (!idx.namespaces.has(b.namespace ?? '')) return json(404, { code: 5, message: 'Namespace not found' });
+        // Pinecone's delete takes at most 1,000 ids (its API reference: `ids` maxItems 1000).
+        if (b.ids && b.ids.length > 1000) return json(400, { code: 3, message: `fake: ${b.ids.length} ids in one delete (at most 1000)` });
         if (b.deleteAll) idx.namespaces.delete(b.namespace ?? '');
+        for (const id of b.ids ?? []) idx.namespaces.get(b.namespace ?? '')?.delete(id);
         return json(200, {});
       }
       case 'POST /describe_index_stats': {
