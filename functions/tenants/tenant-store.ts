@@ -197,8 +197,8 @@ export interface TenantChanges {
   /**
    * A reactivation's fresh start: the tenant begins again with none of its old data. Its contact details are set
    * (a deleted tenant's were erased; a soft-deleted one's are given again), usage starts at zero, and what a
-   * tombstone kept of the old deletion (deletedAt, deletionCertificateId) is removed from the record (the
-   * certificate item itself stays, with the audit trail).
+   * tombstone kept of the old deletion (the soft delete's record `deletion` with its reason, deletedAt,
+   * deletionCertificateId) is removed from the record (the certificate item itself stays, with the audit trail).
    */
   readonly freshStart?: { readonly name: string; readonly email: string };
 }
@@ -486,7 +486,7 @@ export class TenantStore {
       ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
       : {};
     const fresh = changes.freshStart
-      ? { name: changes.freshStart.name, email: changes.freshStart.email, usage: EMPTY_USAGE, usageMeasuredAt: undefined, deletedAt: undefined, deletionCertificateId: undefined }
+      ? { name: changes.freshStart.name, email: changes.freshStart.email, usage: EMPTY_USAGE, usageMeasuredAt: undefined, deletion: undefined, deletedAt: undefined, deletionCertificateId: undefined }
       : {};
     return this.#change(tenant, entries, context, {
       set: Object.fromEntries(set.filter((field) => !changes.tombstone || field === 'state').map((field) => [field, fields[field]])),

@@ -268,7 +268,7 @@ describe('failure 4, fresh start: none of the old data through any source or the
     // The check sees the old data in every source before (so its emptiness after means something); the audit trail
     // holds no content of the tenant's, only who changed what and why.
     expect(Object.entries(before).filter(([, records]) => records.length === 0).map(([source]) => source)).toEqual(['audit']);
-    await initiateDeletion(ports, 'f4-fresh', { actor: 'operator:test', reason: 'customer churned', retentionDays: 30 });
+    await initiateDeletion(ports, 'f4-fresh', { actor: 'operator:test', reason: `${OLD}: customer churned`, retentionDays: 30 });
 
     const { accepted, operation } = await reactivate('f4-fresh', { restoreData: false, plan: 'starter', reason: 'win-back, fresh start' });
     expect([accepted.path, operation.status]).toEqual(['fresh_start', 'succeeded']);
@@ -281,7 +281,7 @@ describe('failure 4, fresh start: none of the old data through any source or the
 
   it('should show nothing of a deleted tenant\'s old data after its fresh start with new details', async () => {
     const { subscriptionId } = await tenantWithData('f4-deleted');
-    const soft = await initiateDeletion(ports, 'f4-deleted', { actor: 'operator:test', reason: 'customer churned', retentionDays: 30 });
+    const soft = await initiateDeletion(ports, 'f4-deleted', { actor: 'operator:test', reason: `${OLD}: customer churned`, retentionDays: 30 });
     const deletion = soft.deletion as NonNullable<typeof soft.deletion>;
     now = new Date(deletion.deadline);
     const hardDelete: HardDeleteInput = { operationId: 'hd-f4-deleted', tenantId: 'f4-deleted', trigger: 'deadline', scheduledAt: now.toISOString(), deletionRequestedAt: deletion.requestedAt };
