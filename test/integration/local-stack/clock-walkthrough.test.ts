@@ -2,7 +2,8 @@
  * The local stack of `npm start -- --clock=simulated`, run in this process: README.md's clock walk-throughs run as
  * written (a period-end downgrade scheduled, the clock moved past the period end, the downgrade fired at once and
  * completed; a soft delete moved past its deadline, the hard delete fired, the tenant a tombstone with its
- * certificate; a legal hold that stops the firing, then its release and the delete), the sweepers run at the moved
+ * certificate; a legal hold that stops the firing, then its release and the delete; a win-back with data and a
+ * deleted tenant's fresh start), the sweepers run at the moved
  * time (a lost schedule caught by the advance), and the wall clock back once the stack stops. DynamoDB
  * Local and the S3 server are the stack's own (free ports, a temporary folder), stopped in afterAll.
  */
@@ -83,8 +84,8 @@ describe('npm start -- --clock=simulated', () => {
     expect(lines.join('\n')).toContain('Clock            simulated: curl -s -X POST "$API/_local/clock"');
   });
 
-  it('should find every clock walk-through of README.md: the downgrade, the deletion and the legal hold', () => {
-    expect(clockWalkthroughs().map(({ name }) => name)).toEqual(['clock-walkthrough', 'clock-walkthrough-deletion', 'clock-walkthrough-legal-hold']);
+  it('should find every clock walk-through of README.md: the downgrade, the deletion, the legal hold and the reactivation', () => {
+    expect(clockWalkthroughs().map(({ name }) => name)).toEqual(['clock-walkthrough', 'clock-walkthrough-deletion', 'clock-walkthrough-legal-hold', 'clock-walkthrough-reactivation']);
   });
 
   it("should run README.md's clock walk-through as written: the period-end downgrade fires on the advance and completes", async () => {
@@ -134,6 +135,29 @@ describe('npm start -- --clock=simulated', () => {
     expect(lines.some((line) => /^workflow hard-delete \S+ tenant=suspended-co cancelled cause=LEGAL_HOLD/.test(line))).toBe(true);
     const history = (await get('/tenants/suspended-co/history?limit=4')).items as Array<{ event: string }>;
     expect(history.map(({ event }) => event)).toEqual(['complete_deletion', 'start_hard_delete', 'release_legal_hold', 'place_legal_hold']);
+    expect(errors).toEqual([]);
+  }, 150_000);
+
+  it("should run README.md's reactivation walk-through as written: a soft-deleted tenant back with its documents, a deleted one refused a restore then started fresh", async () => {
+    await runWalkthrough('clock-walkthrough-reactivation');
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const [{ DocumentsSource }, { localS3ClientConfig }, { LOCAL_DOCUMENTS_BUCKET }] = await Promise.all([
+      import('../../../functions/data-sources/documents-source'),
+      import('../../../infra/local/s3-local'),
+      import('../../../infra/local/local-settings'),
+    ]);
+    const s3 = new S3Client(localS3ClientConfig(stack?.s3Endpoint as string));
+    const documents = new DocumentsSource({ s3: () => s3, bucket: LOCAL_DOCUMENTS_BUCKET });
+    expect(await get('/tenants/enterprise-solutions')).toMatchObject({ state: 'active', plan: 'professional' });
+    expect(await documents.count('enterprise-solutions')).toBe(3);
+    const techstart = await get('/tenants/techstart-inc');
+    expect(techstart).toMatchObject({ state: 'active', plan: 'starter', name: 'TechStart Inc' });
+    expect(['deletion', 'deletedAt', 'deletionCertificateId'].filter((field) => field in techstart)).toEqual([]);
+    expect(await documents.count('techstart-inc')).toBe(0);
+    s3.destroy();
+    const history = (await get('/tenants/techstart-inc/history?limit=3')).items as Array<{ event: string }>;
+    expect(history.map(({ event }) => event)).toEqual(['complete_reactivation', 'reactivate_deleted', 'complete_deletion']);
+    expect(lines.some((line) => /^workflow reactivation \S+ tenant=enterprise-solutions succeeded/.test(line))).toBe(true);
     expect(errors).toEqual([]);
   }, 150_000);
 
