@@ -1,11 +1,12 @@
 /**
  * The audit trail (`TENANT#<id>` / `AUDIT#<version>`): one append-only record per change of the tenant, and
  * once the tenant is deleted its deletion certificate (`TENANT#<id>` / `DELETION_CERTIFICATE`), and the purge
- * certificate of each reactivation that started fresh (`PURGE_CERTIFICATE#<operationId>`). A hard delete
+ * certificate of each reactivation that started fresh (`PURGE_CERTIFICATE#<operationId>`), and the certificates of
+ * earlier deletions of a tenant that came back (`DELETION_CERTIFICATE#<certificateId>`). A hard delete
  * keeps both (`retention`): they are the controller's proof of what was done to the data and when (GDPR
  * Art. 5(2) accountability, Art. 17(3)(e)), and name actors, events and times, not the tenant's content.
  */
-import { DELETION_CERTIFICATE_SK, PURGE_CERTIFICATE_SK_PREFIX } from '../deletion/deletion-certificate';
+import { ARCHIVED_CERTIFICATE_SK_PREFIX, DELETION_CERTIFICATE_SK, PURGE_CERTIFICATE_SK_PREFIX } from '../deletion/deletion-certificate';
 import { AUDIT_SK_PREFIX, BY_STATE_INDEX } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
@@ -16,6 +17,7 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
     tableItems: [
       { name: 'audit', pkPrefix: 'TENANT#', skPrefix: AUDIT_SK_PREFIX },
       { name: 'deletion certificate', pkPrefix: 'TENANT#', sk: DELETION_CERTIFICATE_SK },
+      { name: 'archived deletion certificate', pkPrefix: 'TENANT#', skPrefix: ARCHIVED_CERTIFICATE_SK_PREFIX },
       { name: 'purge certificate', pkPrefix: 'TENANT#', skPrefix: PURGE_CERTIFICATE_SK_PREFIX },
     ],
     retention: {

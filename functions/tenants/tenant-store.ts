@@ -222,6 +222,11 @@ export interface TransitionOptions {
   /** Conditional updates (for example finishing an operation) committed atomically with the transition. */
   readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
   /**
+   * Items deleted atomically with the transition, each only if it exists (`attribute_exists(pk)`): for moving an
+   * item to another key (its copy in `alsoPut`), as a reactivation archives a deletion certificate.
+   */
+  readonly alsoDelete?: ReadonlyArray<{ readonly pk: string; readonly sk: string }>;
+  /**
    * The decision rests on the tenant's usage as read (a downgrade must fit the lower plan): refuse with
    * VersionConflictError when a usage report arrived since. Usage reports do not bump the version (they must
    * not fail a running workflow's steps), so the version alone does not catch them.
@@ -495,6 +500,7 @@ export class TenantStore {
       event: first,
       alsoPut: options.alsoPut,
       alsoUpdate: options.alsoUpdate,
+      alsoDelete: options.alsoDelete,
       usageAsRead: options.usageAsRead,
     });
   }
@@ -780,6 +786,7 @@ export class TenantStore {
       readonly event?: LifecycleEvent;
       readonly alsoPut?: ReadonlyArray<Record<string, unknown>>;
       readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate>;
+      readonly alsoDelete?: TransitionOptions['alsoDelete'];
       /** Also require the usage report the tenant was read with (TransitionOptions.usageAsRead). */
       readonly usageAsRead?: boolean;
     },
@@ -833,6 +840,7 @@ export class TenantStore {
             ...audits.map((audit) => ({ Put: this.#auditPut(audit) })),
             ...(write.alsoPut ?? []).map((item) => this.#putNew(item)),
             ...(write.alsoUpdate ?? []).map(({ onCommitted: _, ...update }) => ({ Update: { TableName: this.#tableName, ...update } })),
+            ...(write.alsoDelete ?? []).map((key) => ({ Delete: { TableName: this.#tableName, Key: { pk: key.pk, sk: key.sk }, ConditionExpression: 'attribute_exists(pk)' } })),
           ],
         }),
       );
