@@ -169,7 +169,7 @@ type Outcome = { readonly side: Side; readonly path: 'restore' | 'fresh_start'; 
 
 /**
  * The writes that decide the race: the reactivation's `cancel_deletion` and the hard delete's claim
- * (`start_hard_delete`). `before` runs just before either is sent (a test holds one there while the other side
+ * (`start_hard_delete`). `beforeDecidingWrite` runs just before either is sent (a test holds one there while the other side
  * goes ahead); every one refused is listed in `refusedWrites` (the side that had read the tenant before the
  * winner's write, and lost on the write's condition).
  */
