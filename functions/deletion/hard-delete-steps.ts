@@ -16,7 +16,8 @@ import type { BillingPort } from '../billing/billing-port';
 import type { SchedulerPort } from '../scheduler/scheduler-port';
 import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 import { OperationOwnershipError, VersionConflictError } from '../tenants/errors';
-import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type ComplianceViolation, type Tenant, type TenantStore } from '../tenants/tenant-store';
+import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
+import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type AuditEntry, type ComplianceViolation, type Tenant, type TenantStore } from '../tenants/tenant-store';
 import { OperationSupersededError, guardContention } from '../workflows/errors';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { certificateItem, sealCertificate, type CertificateLegalHold, type CertificateSource, type DeletionCertificate } from './deletion-certificate';
@@ -152,10 +153,37 @@ async function stop(deps: HardDeleteDependencies, input: HardDeleteInput, stoppe
   return { proceed: false, sources: [], stopped };
 }
 
+/** What takes a soft delete back (`deleting` → `reactivating`), and what ends that reactivation in `active`. */
+const TAKE_BACK: LifecycleEvent = 'cancel_deletion';
+const REACTIVATED: LifecycleEvent = 'complete_reactivation';
+/** Audit entries read per page while looking for the reactivation that took a soft delete back. */
+const TAKE_BACK_PAGE = 25;
+
+/**
+ * The audit entry of the reactivation that took back the soft delete of `input.deletionRequestedAt` and completed
+ * (its `cancel_deletion`, followed by a `complete_reactivation` of the same operation: a reactivation that failed
+ * returned the tenant to that soft delete), or undefined when none did (it was completed by a hard delete, or is
+ * still the tenant's). Reads the audit trail newest first, down to the soft delete's request.
+ */
+async function reactivationOf(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<AuditEntry | undefined> {
+  const since: AuditEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.tenants.history(input.tenantId, { limit: TAKE_BACK_PAGE, ...(cursor ? { cursor } : {}) });
+    const newer = page.items.filter((entry) => entry.at >= input.deletionRequestedAt);
+    since.push(...newer);
+    cursor = newer.length === page.items.length ? (page.nextCursor ?? undefined) : undefined;
+  } while (cursor);
+  const chronological = since.reverse();
+  return chronological.find((entry, at) => entry.event === TAKE_BACK && chronological.slice(at + 1).some((later) => later.event === REACTIVATED && later.operationId === entry.operationId));
+}
+
 /**
  * Decide whether this firing may delete, and if so claim the tenant. Nothing to do when the tenant is not
  * `deleting` (deleted already: a second firing; cancelled; gone) or is deleting under another soft delete, or
- * another hard delete holds it. Early: re-arm at the window's opening and stop. Legal hold: record it, re-check
+ * another hard delete holds it; when a reactivation took this firing's soft delete back (it is running, or it
+ * completed, whatever the tenant did since), the firing's operation is recorded `cancelled` with code REACTIVATED
+ * naming it (the loser of the race says so). Early: re-arm at the window's opening and stop. Legal hold: record it, re-check
  * in LEGAL_HOLD_RECHECK_SECONDS, stop (a hold is not a violation). Late (not after a hold's release, which
  * moves the due time to the release): record a compliance violation, then go on. The claim
  * (`start_hard_delete`, operationId set on condition none is) is written with the operation in one transaction.
@@ -178,13 +206,18 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
     // Lost the race to a reactivation of this soft delete: say so on the record (its operation ends `cancelled`).
     return stop(deps, input, 'reactivated', `Tenant '${input.tenantId}' is being reactivated by ${tenant.operationId ?? 'a reactivation'}, which won the race for its soft delete of ${input.deletionRequestedAt}: nothing deleted.`, true);
   }
-  if (!tenant || !awaitingErasure(tenant) || !tenant.deletion) {
-    return stop(deps, input, 'not_deleting', `Tenant '${input.tenantId}' is ${tenant ? `'${tenant.state}'` : 'gone'}: nothing to delete.`, false);
+  if (!tenant || !awaitingErasure(tenant) || !tenant.deletion || tenant.deletion.requestedAt !== input.deletionRequestedAt) {
+    // A firing that came after its soft delete was taken back (a lost cancel of its schedule, a late delivery) says so.
+    const reactivation = tenant ? await reactivationOf(deps, input) : undefined;
+    if (reactivation) {
+      return stop(deps, input, 'reactivated', `The soft delete of ${input.deletionRequestedAt} of tenant '${input.tenantId}' was taken back at ${reactivation.at} by ${reactivation.operationId ?? 'a reactivation'} (now '${tenant?.state}'): nothing deleted.`, true);
+    }
+    if (!tenant || !awaitingErasure(tenant) || !tenant.deletion) {
+      return stop(deps, input, 'not_deleting', `Tenant '${input.tenantId}' is ${tenant ? `'${tenant.state}'` : 'gone'}: nothing to delete.`, false);
+    }
+    return stop(deps, input, 'other_soft_delete', `This firing belongs to the soft delete of ${input.deletionRequestedAt}; the tenant's is of ${tenant.deletion.requestedAt}.`, false);
   }
   const deletion = tenant.deletion;
-  if (deletion.requestedAt !== input.deletionRequestedAt) {
-    return stop(deps, input, 'other_soft_delete', `This firing belongs to the soft delete of ${input.deletionRequestedAt}; the tenant's is of ${deletion.requestedAt}.`, false);
-  }
   const sources = (await deps.sources()).map((source) => source.name).reverse();
   if (tenant.operationId === input.operationId) return { proceed: true, sources }; // claimed by this run already (a retried begin)
   if (tenant.operationId) return stop(deps, input, 'owned_by_other', `Hard delete ${tenant.operationId} is running on the tenant.`, false);
