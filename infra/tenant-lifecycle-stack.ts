@@ -254,6 +254,9 @@ export class TenantLifecycleStack extends Stack {
     }
     // Functions that re-arm one-shot schedules themselves (the hard delete's own, when it fires early or under a hold).
     for (const fn of reaching('schedules')) this.scheduler.grantSchedule(fn);
+    // Compensations that put back the schedules their workflow cancelled (a failed reactivation re-arms the soft
+    // delete's): create and update, no delete. A function that also reaches `schedules` has both already.
+    for (const fn of reaching('schedules:rearm')) if (!reaching('schedules').includes(fn)) this.scheduler.grantRearm(fn);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The lifecycle table.' });

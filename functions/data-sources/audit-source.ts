@@ -39,7 +39,9 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
         reason: 'The reason given with the request, if any.',
         operationId: 'The operation (workflow) that made the change, if any.',
         stripeEventId: 'The Stripe event that caused the change, if any.',
+        stripeEventType: "That Stripe event's type (invoice.payment_failed...), if any.",
         violation: 'On a compliance_violation entry: the deletion deadline missed (dueBy), when it was found (detectedAt), by how much (latenessSeconds) and by what (detectedBy).',
+        reactivationPath: 'On a reactivation entry: which data the tenant came back with: resume (suspended, its data), restore (soft-deleted, its data as kept) or fresh_start (none of the old data).',
       },
     },
   });

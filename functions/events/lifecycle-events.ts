@@ -13,6 +13,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { LIFECYCLE_EVENTS, TENANT_STATES } from '../lifecycle';
+import { REACTIVATION_PATHS } from '../reactivation/reactivation-definition';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEvent } from '../tenants/tenant-store';
 import { AUDIT_ITEM_TYPE } from '../tenants/tenant-table';
 
@@ -67,12 +68,16 @@ export const lifecycleEventDetailSchema = z
       .strict()
       .optional()
       .describe('On `compliance_violation`: the deadline missed, and by how much.'),
+    reactivationPath: z
+      .enum(REACTIVATION_PATHS)
+      .optional()
+      .describe('On a reactivation\'s events (`resume`, `cancel_deletion`, `reactivate_deleted`, `complete_reactivation`, `fail_reactivation`): which data the tenant comes back with: `resume` (suspended, its data), `restore` (soft-deleted, its data as kept) or `fresh_start` (none of the old data).'),
   })
   .strict();
 export type LifecycleEventDetail = z.infer<typeof lifecycleEventDetailSchema>;
 
 /** The audit fields copied into `detail`; any other attribute of the item (keys, index attributes) stays out. */
-const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation'] as const;
+const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath'] as const;
 
 /** The deduplication key of an audit item's event: `<tenantId>#<version>`. */
 export function eventId(tenantId: string, version: number): string {

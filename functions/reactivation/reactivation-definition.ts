@@ -28,10 +28,11 @@ export const REACTIVATION_WORKFLOW = {
   // Lambda's maximum; the longest Task TimeoutSeconds in the ASL (Purge, 840 s) stays below it.
   taskTimeoutSeconds: 900,
   // The task cancels the soft delete's schedules, purges every data source for a fresh start (documents, vectors,
-  // exports), bills and provisions; the compensation undoes billing and provisioning and re-arms the schedules.
+  // exports), bills and provisions; the compensation undoes billing and provisioning and re-arms the schedules
+  // (never deletes one: the task's FailReactivation step, which runs the same undo, has `schedules` already).
   reaches: {
     task: ['billing', 'vectors:provision', 'vectors:delete', 'documents:delete', 'exports:delete', 'schedules'],
-    compensation: ['billing', 'vectors:provision', 'schedules'],
+    compensation: ['billing', 'vectors:provision', 'schedules:rearm'],
     scheduleTargets: [],
   },
 } as const satisfies WorkflowDefinition;

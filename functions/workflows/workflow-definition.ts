@@ -56,8 +56,10 @@ export interface FeatureDefinition {
  * - `vectors:delete`: counting and deleting a tenant's vectors (the Pinecone key; without Pinecone, list and delete
  *   under the local vector store's `vectors/` prefix of the documents bucket);
  * - `schedules`: create, update and delete the one-shot schedules of the scheduler's group (re-arming a schedule).
+ * - `schedules:rearm`: create and update them only, never delete (a compensation that puts back schedules its
+ *   workflow cancelled).
  */
-export type WorkflowReach = 'billing' | 'vectors:provision' | 'vectors:read' | 'vectors:delete' | 'documents:read' | 'documents:delete' | 'exports:write' | 'exports:delete' | 'schedules';
+export type WorkflowReach = 'billing' | 'vectors:provision' | 'vectors:read' | 'vectors:delete' | 'documents:read' | 'documents:delete' | 'exports:write' | 'exports:delete' | 'schedules' | 'schedules:rearm';
 
 export interface WorkflowDefinition {
   /** The workflow's name: the operation record's `workflow`, the ASL file's name, the state machine's. */

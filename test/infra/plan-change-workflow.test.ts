@@ -251,8 +251,9 @@ describe('Class: PlanChangeWorkflow', () => {
       // alarms (its due-date one too), and the hard delete's dead-letter alarm, its two schedule targets' errors,
       // its HardDeleteFailed alarm and its two workflow alarms, the deletion sweeper's errors and ComplianceViolations
       // alarms, the lifecycle events' dead-letter, errors and iterator-age alarms (lifecycle-events.test.ts), the
-      // dunning ladder's timer errors and the billing reconciliation's errors
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 23);
+      // dunning ladder's timer errors, the billing reconciliation's errors, and the reactivation's dead-letter alarm
+      // and its two workflow alarms (it has no schedule target and no failure metric of its own)
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 26);
       expect(alarms).toHaveLength(3);
       const breachOnAny = { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' };
       expect(alarms).toEqual([
@@ -291,7 +292,7 @@ describe('Class: PlanChangeWorkflow', () => {
   describe('Timeout rule', () => {
     it("should match this state machine's TIMED_OUT, ABORTED and FAILED executions", () => {
       // Assess
-      template.resourceCountIs('AWS::Events::Rule', 6); // this rule, the export's, the hard delete's, the stuck-operation sweeper's, the deletion sweeper's and the billing reconciliation's schedules
+      template.resourceCountIs('AWS::Events::Rule', 7); // this rule, the export's, the hard delete's, the reactivation's, the stuck-operation sweeper's, the deletion sweeper's and the billing reconciliation's schedules
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.states'],

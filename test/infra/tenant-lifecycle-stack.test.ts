@@ -7,6 +7,7 @@ import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import { ENFORCEMENT_TARGET, HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
 import { DUNNING_FEATURE } from '../../functions/dunning/dunning-definition';
+import { REACTIVATION_WORKFLOW } from '../../functions/reactivation/reactivation-definition';
 import type { HandlerFunction } from '../../infra/constructs/handler-function';
 import type { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine';
 import {
@@ -16,6 +17,7 @@ import {
   CREATE_TENANT_ROUTE_ID,
   GET_EXPORT_ROUTE_ID,
   INITIATE_DELETION_ROUTE_ID,
+  REACTIVATE_TENANT_ROUTE_ID,
   RECONCILE_BILLING_ROUTE_ID,
   RELEASE_LEGAL_HOLD_ROUTE_ID,
   STRIPE_WEBHOOK_ROUTE_ID,
@@ -47,10 +49,10 @@ import {
 /**
  * Functions outside the route table that write the table: the plan-change task, timeout and period-end functions,
  * the export's task and timeout functions, the hard delete's task and timeout functions (its deadline and
- * enforcement targets and the deletion sweeper only read it), the dunning ladder's timer and the billing
- * reconciliation.
+ * enforcement targets and the deletion sweeper only read it), the reactivation's task and timeout functions, the
+ * dunning ladder's timer and the billing reconciliation.
  */
-const WORKFLOW_WRITERS = 10;
+const WORKFLOW_WRITERS = 12;
 /** Every schedule of the stack's own group, `schedule/TenantLifecycle-schedules/*`: the only wildcard resource outside the state machine role. */
 const SCHEDULES_ARN = schedulesArn('TenantLifecycle-schedules');
 const ALL_ROUTES: readonly RouteDefinition[] = [...ROUTES, FALLBACK_ROUTE];
@@ -84,7 +86,12 @@ function hardDeleteOf(stack: TenantLifecycleStack): WorkflowStateMachine {
   return stack.workflows.get(HARD_DELETE_WORKFLOW.name)!;
 }
 
-/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four, the deletion sweeper and the lifecycle events' publisher. */
+/** The reactivation workflow's construct. */
+function reactivationOf(stack: TenantLifecycleStack): WorkflowStateMachine {
+  return stack.workflows.get(REACTIVATION_WORKFLOW.name)!;
+}
+
+/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four, the reactivation's two, the deletion sweeper and the lifecycle events' publisher. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
     stack.api.authorizerFunction,
@@ -98,6 +105,8 @@ function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
     hardDeleteOf(stack).taskFunction,
     hardDeleteOf(stack).timeoutFunction,
     ...hardDeleteOf(stack).scheduleTargetFunctions.values(),
+    reactivationOf(stack).taskFunction,
+    reactivationOf(stack).timeoutFunction,
     stack.deletionSweeper.sweeperFunction,
     stack.events.publisher,
     ...[...stack.features.values()].flatMap((feature) => [...feature.targetFunctions.values()]),
@@ -242,6 +251,8 @@ describe('Class: TenantLifecycleStack', () => {
         stack.planChange.sweeperFunction,
         stack.planChange.periodEndFunction,
         hardDeleteOf(stack).taskFunction,
+        // The reactivation's task cancels a soft delete's schedules (Begin) and re-arms them when it fails.
+        reactivationOf(stack).taskFunction,
         // The dunning ladder arms and cancels its timers: reconciliation (route and daily run) and the timer itself.
         stack.api.routeFunction(RECONCILE_BILLING_ROUTE_ID),
         stack.billingReconciler.reconcileFunction,
@@ -249,7 +260,8 @@ describe('Class: TenantLifecycleStack', () => {
         // So does the Stripe event processor (the webhook's path; the partner bus's target in stripe-events.test.ts).
         stack.api.routeFunction(STRIPE_WEBHOOK_ROUTE_ID),
       ];
-      const rearmers = [hardDeleteOf(stack).scheduleTargetFunction(ENFORCEMENT_TARGET), stack.deletionSweeper.sweeperFunction];
+      // The reactivation's compensation (an execution that timed out or was aborted) re-arms what its Begin cancelled.
+      const rearmers = [hardDeleteOf(stack).scheduleTargetFunction(ENFORCEMENT_TARGET), stack.deletionSweeper.sweeperFunction, reactivationOf(stack).timeoutFunction];
       const cancellers = [
         stack.api.routeFunction(CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID),
         stack.api.routeFunction(CANCEL_DELETION_ROUTE_ID),
@@ -390,6 +402,9 @@ describe('Class: TenantLifecycleStack', () => {
         [hardDeleteOf(stack).taskFunction, 900],
         [hardDeleteOf(stack).timeoutFunction, 150],
         ...[...hardDeleteOf(stack).scheduleTargetFunctions.values()].map((target) => [target, 60] as const),
+        // The registry entry's taskTimeoutSeconds (its Purge Task's 840 s fit in it).
+        [reactivationOf(stack).taskFunction, REACTIVATION_WORKFLOW.taskTimeoutSeconds],
+        [reactivationOf(stack).timeoutFunction, 150],
         // A pass over every soft-deleted tenant (schedules checked 8 at a time).
         [stack.deletionSweeper.sweeperFunction, 600],
         // A stream batch of up to 100 audit items: 10 PutEvents calls, with the SDK's retries.
@@ -493,6 +508,10 @@ describe('Class: TenantLifecycleStack', () => {
         exportOf(withStripe).taskFunction,
         // The hard delete counts the invoices it keeps and deletes the customer; its compensation bills nothing.
         hardDeleteOf(withStripe).taskFunction,
+        // The reactivation bills again (a new subscription, or customer and subscription), and its compensation
+        // cancels what it made; its route only starts the execution.
+        reactivationOf(withStripe).taskFunction,
+        reactivationOf(withStripe).timeoutFunction,
         // The dunning ladder reads the subscription's status: reconciliation (route and daily run) and its timer
         // (which may also soft-delete, cancelling the subscription).
         withStripe.api.routeFunction(RECONCILE_BILLING_ROUTE_ID),
@@ -509,7 +528,8 @@ describe('Class: TenantLifecycleStack', () => {
         JSON.stringify(policy).includes(STRIPE_SECRET.slice(0, -7)),
       );
       expect(readers).toHaveLength(callers.size);
-      expect(callers.size).toBe(15);
+      expect(callers.size).toBe(17);
+      expect(callers.has(withStripe.api.routeFunction(REACTIVATE_TENANT_ROUTE_ID))).toBe(false);
     });
 
     it('should refuse a context value that is not a secret ARN', () => {
@@ -537,6 +557,10 @@ describe('Class: TenantLifecycleStack', () => {
         withPinecone.planChange.sweeperFunction,
         exportOf(withPinecone).taskFunction,
         hardDeleteOf(withPinecone).taskFunction,
+        // The reactivation provisions the plan's placement and a fresh start deletes the old vectors; its
+        // compensation releases what it provisioned.
+        reactivationOf(withPinecone).taskFunction,
+        reactivationOf(withPinecone).timeoutFunction,
       ]);
 
       // Assess
@@ -593,12 +617,15 @@ describe('Class: TenantLifecycleStack', () => {
       ]);
     });
 
-    it("should let the hard delete's task list and delete, not read, the documents bucket's tenants/ and vectors/ and the export bucket's exports/ only (a tenant's exports are copies of its data)", () => {
+    it.each([
+      ['the hard delete', hardDeleteOf],
+      ['the reactivation (a fresh start purges first)', reactivationOf],
+    ] as const)("should let %s's task list and delete, not read, the documents bucket's tenants/ and vectors/ and the export bucket's exports/ only (a tenant's exports are copies of its data)", (_name, workflowOf) => {
       const documentsArn = bucketArn(stack, stack.documents.bucket);
       const exportsArn = bucketArn(stack, stack.exports.bucket);
       const deletes = { Effect: 'Allow', Action: 's3:DeleteObject', Resource: [objectsOf(documentsArn, 'tenants/'), objectsOf(documentsArn, 'vectors/'), objectsOf(exportsArn, 'exports/')] };
-      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, documentsArn)).toEqual([deletes, listing(documentsArn, 'tenants/*', 'vectors/*')]);
-      expect(bucketStatements(template, stack, hardDeleteOf(stack).taskFunction, exportsArn)).toEqual([deletes, listing(exportsArn, 'exports/*')]);
+      expect(bucketStatements(template, stack, workflowOf(stack).taskFunction, documentsArn)).toEqual([deletes, listing(documentsArn, 'tenants/*', 'vectors/*')]);
+      expect(bucketStatements(template, stack, workflowOf(stack).taskFunction, exportsArn)).toEqual([deletes, listing(exportsArn, 'exports/*')]);
     });
 
     it("should let the failed export's clean-up (the export's timeout function and the sweeper) list and delete under exports/ only", () => {
@@ -615,9 +642,10 @@ describe('Class: TenantLifecycleStack', () => {
     it('should give no other function access to the export bucket or the documents bucket, and their names only to the functions that use them', () => {
       // The workflow's functions, and the route that presigns downloads (its grant: test/infra/export-routes.test.ts).
       // The hard delete's task purges the tenant's exports too.
-      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID), hardDeleteOf(stack).taskFunction]);
-      // The hard delete's task purges the documents bucket (its grant: the test above).
-      const documentUsers = new Set<HandlerFunction>([exportOf(stack).taskFunction, hardDeleteOf(stack).taskFunction]);
+      // So does the reactivation's task, for a fresh start from deleting.
+      const exporters = new Set<HandlerFunction>([exportOf(stack).taskFunction, exportOf(stack).timeoutFunction, stack.sweeper.sweeperFunction, stack.api.routeFunction(GET_EXPORT_ROUTE_ID), hardDeleteOf(stack).taskFunction, reactivationOf(stack).taskFunction]);
+      // The hard delete's and the reactivation's tasks purge the documents bucket (their grants: the tests above).
+      const documentUsers = new Set<HandlerFunction>([exportOf(stack).taskFunction, hardDeleteOf(stack).taskFunction, reactivationOf(stack).taskFunction]);
       for (const handler of allFunctions(stack)) {
         const variables = variablesOf(template, logicalId(stack, handler.function));
         expect([handler.node.path, variables.EXPORTS_BUCKET, variables.DOCUMENTS_BUCKET]).toEqual([

@@ -111,6 +111,9 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
       return api.request('POST', `/tenants/${tenantId}/deletion`, { body: {} });
     case 'cancel_deletion':
       return api.request('DELETE', `/tenants/${tenantId}/deletion`);
+    case 'reactivate_deleted':
+      // A deleted tenant's fresh start (POST /reactivate), with the details its deletion erased.
+      return api.request('POST', `/tenants/${tenantId}/reactivate`, { body: { restoreData: false, name: 'Back Again', email: 'back@again.example', plan: 'starter' } });
     default:
       throw new Error(`No request for ${event}: add it here.`);
   }
@@ -119,7 +122,7 @@ async function requestEvent(tenantId: string, event: LifecycleEvent): Promise<Ap
 describe('allowedEvents: exactly what the API would accept now', () => {
   afterAll(releaseHeld);
   it('should name the events of the routes, each with a request here', () => {
-    expect([...API_EVENTS].sort()).toEqual(['cancel_deletion', 'initiate_deletion', 'initiate_downgrade', 'initiate_export', 'initiate_upgrade', 'resume', 'suspend']);
+    expect([...API_EVENTS].sort()).toEqual(['cancel_deletion', 'initiate_deletion', 'initiate_downgrade', 'initiate_export', 'initiate_upgrade', 'reactivate_deleted', 'resume', 'suspend']);
   });
 
   let n = 0;
@@ -186,6 +189,7 @@ describe('If-Match: honoured by every route that changes a tenant', () => {
     StartExport: { setUp: (id) => api.createTenant(id), method: 'POST', path: 'exports', body: {} },
     InitiateDeletion: { setUp: (id) => api.createTenant(id), method: 'POST', path: 'deletion', body: {} },
     CancelDeletion: { setUp: (id) => SITUATIONS['soft-deleted']?.(id) as Promise<unknown>, method: 'DELETE', path: 'deletion' },
+    ReactivateTenant: { setUp: (id) => SITUATIONS.suspended?.(id) as Promise<unknown>, method: 'POST', path: 'reactivate', body: {} },
     PlaceLegalHold: { setUp: (id) => api.createTenant(id), method: 'PUT', path: 'legal-hold', body: { reason: 'Litigation' } },
     ReleaseLegalHold: {
       setUp: async (id) => {

@@ -26,6 +26,7 @@ import { handler as initiateDeletion } from '../../functions/deletion/handlers/i
 import { handler as cancelDeletion } from '../../functions/deletion/handlers/cancel-deletion';
 import { handler as placeLegalHold } from '../../functions/deletion/handlers/place-legal-hold';
 import { handler as releaseLegalHold } from '../../functions/deletion/handlers/release-legal-hold';
+import { handler as reactivateTenant } from '../../functions/reactivation/handlers/reactivate-tenant';
 import { handler as changePlan } from '../../functions/plan-change/handlers/change-plan';
 import { handler as periodEndHandler } from '../../functions/plan-change/handlers/period-end';
 import { handler as planChangeTask } from '../../functions/workflows/handlers/workflow-task';
@@ -51,6 +52,7 @@ import { useTestTable } from '../support/test-table';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-PlanChange';
 const EXPORT_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-Export';
+const REACTIVATION_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:TenantLifecycle-Reactivation';
 const client = useTestTable();
 const tenants = new TenantStore({ client, tableName: config.tableName });
 const operations = new OperationStore({ client, tableName: config.tableName });
@@ -89,7 +91,7 @@ async function dueDowngrade(tenantId: string, overdueSeconds: number): Promise<{
 beforeEach(() => {
   sfn.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:x`, startDate: new Date() });
-  setWorkflowRunner(new StepFunctionsRunner({ client: new SFNClient({ region: config.region }), stateMachineArns: { 'plan-change': STATE_MACHINE_ARN, export: EXPORT_STATE_MACHINE_ARN } }));
+  setWorkflowRunner(new StepFunctionsRunner({ client: new SFNClient({ region: config.region }), stateMachineArns: { 'plan-change': STATE_MACHINE_ARN, export: EXPORT_STATE_MACHINE_ARN, reactivation: REACTIVATION_STATE_MACHINE_ARN } }));
 });
 afterAll(() => {
   sfn.restore();
@@ -291,5 +293,24 @@ describe('Deletion routes: soft delete, its cancellation, legal hold', () => {
     const cancelled = await call(cancelDeletion, { method: 'DELETE', route: '/tenants/{tenantId}/deletion', ...path });
     expect(cancelled).toMatchObject({ status: 200, body: { state: 'active' } });
     expect((await tenants.get('ep-delete')).deletion).toBeUndefined();
+  });
+});
+
+describe('Reactivation route', () => {
+  it('ReactivateTenant starts the reactivation execution named after the operation on its state machine; GetOperation reads it', async () => {
+    await tenants.create({ tenantId: 'ep-reactivate', name: 'ep-reactivate', email: 'ep-reactivate@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const path = { pathParameters: { tenantId: 'ep-reactivate' } };
+    expect(await call(suspendTenant, { method: 'POST', route: '/tenants/{tenantId}/suspend', ...path, body: { reason: 'unpaid' } })).toMatchObject({ status: 200 });
+
+    const started = await call(reactivateTenant, { method: 'POST', route: '/tenants/{tenantId}/reactivate', ...path, body: { reason: 'paid again' } });
+
+    expect(started).toMatchObject({ status: 202, body: { tenantId: 'ep-reactivate', path: 'resume', from: 'suspended', plan: 'starter', status: 'running' } });
+    const operationId = started.body?.operationId as string;
+    expect(started.headers.location).toBe(`/operations/${operationId}`);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: REACTIVATION_STATE_MACHINE_ARN, name: operationId });
+    expect(startedInput().operation).toMatchObject({ operationId, tenantId: 'ep-reactivate', path: 'resume', origin: 'suspended', plan: 'starter' });
+    expect(await tenants.get('ep-reactivate')).toMatchObject({ state: 'reactivating', operationId });
+    expect(await call(getOperation, { method: 'GET', route: '/operations/{operationId}', pathParameters: { operationId } })).toMatchObject({ status: 200, body: { operationId, status: 'running' } });
   });
 });

@@ -14,6 +14,7 @@ import { STUCK_AFTER_SECONDS, sweepStuckOperations } from '../../functions/workf
 import { config } from '../../functions/shared/config';
 import { CHANGE_EVENTS, CREATE_EVENT } from '../../functions/tenants/tenant-store';
 import { setWorkflowRunner } from '../../functions/workflows/workflow-runner';
+import { workflowDefinitions } from '../../functions/workflows/registry';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow-runner';
 import { ApiHarness, type ApiResponse } from '../support/api-harness';
 import { captureLogs } from '../support/captured-logs';
@@ -153,7 +154,9 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
     logs.clear();
     await sweepStuckOperations(deps, { now: new Date() });
     const none = documents('OldestUnfinishedOperationAge', ['workflow']);
-    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual([{ workflow: 'plan-change', age: 0 }, { workflow: 'export', age: 0 }, { workflow: 'hard-delete', age: 0 }]);
+    // One datapoint per workflow of the registry, in its order.
+    expect(none.map((doc) => ({ workflow: doc.workflow, age: doc.OldestUnfinishedOperationAge }))).toEqual(workflowDefinitions().map(({ name }) => ({ workflow: name, age: 0 })));
+    expect(none.map((doc) => doc.workflow)).toEqual(['plan-change', 'export', 'hard-delete', 'reactivation']);
     expect(none[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TenantLifecycle', Dimensions: [['service', 'workflow']], Metrics: [{ Name: 'OldestUnfinishedOperationAge', Unit: 'Seconds' }] });
 
     // Two operations left running (a crash before their execution started, say), started 20 and 10 minutes
@@ -177,12 +180,14 @@ describe('Metrics: Transitions for every transition, WorkflowEnded for every wor
       { workflow: 'plan-change', age: 1_200 },
       { workflow: 'export', age: 60 },
       { workflow: 'hard-delete', age: 0 },
+      { workflow: 'reactivation', age: 0 },
     ]);
     // The GDPR clock, from the same read: the export is due within 7 days; plan changes have no due date.
     expect(documents('UnfinishedNearDue', ['workflow']).map((doc) => ({ workflow: doc.workflow, count: doc.UnfinishedNearDue }))).toEqual([
       { workflow: 'plan-change', count: 0 },
       { workflow: 'export', count: 1 },
       { workflow: 'hard-delete', count: 0 },
+      { workflow: 'reactivation', count: 0 },
     ]);
   });
 

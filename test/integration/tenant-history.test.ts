@@ -15,7 +15,7 @@ import Stripe from 'stripe';
 import * as clock from '../../functions/shared/clock';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
-type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string };
+type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string; reactivationPath?: string };
 
 const api = new ApiHarness();
 // The export step runs the real export: its storage on this file's buckets, on the local S3 server (its own access key only).
@@ -57,6 +57,8 @@ interface Expected {
   readonly reason?: string | RegExp;
   readonly from?: string;
   readonly to?: string;
+  /** A reactivation's entries name its path. */
+  readonly reactivationPath?: string;
 }
 
 interface Step {
@@ -258,6 +260,40 @@ const STEPS: readonly Step[] = [
       { event: 'complete_reactivation', reason: 'Customer came back', from: 'reactivating', to: 'active' },
     ],
   },
+  {
+    route: 'SuspendTenant',
+    title: 'suspended again',
+    send: () => api.request('POST', `/tenants/${TENANT}/suspend`, { body: { reason: 'Paused by the customer' } }),
+    status: 200,
+    adds: [{ event: 'suspend', reason: 'Paused by the customer', from: 'active', to: 'suspended' }],
+  },
+  {
+    route: 'ReactivateTenant',
+    title: 'reactivated from suspended (resume), completed by the workflow',
+    send: () => api.request('POST', `/tenants/${TENANT}/reactivate`, { body: { reason: 'Win-back offer accepted' } }),
+    status: 202,
+    adds: [
+      { event: 'resume', reason: 'Win-back offer accepted', from: 'suspended', to: 'reactivating', reactivationPath: 'resume' },
+      { event: 'complete_reactivation', from: 'reactivating', to: 'active', reactivationPath: 'resume' },
+    ],
+  },
+  {
+    route: 'InitiateDeletion',
+    title: 'soft delete again',
+    send: () => api.request('POST', `/tenants/${TENANT}/deletion`, { body: { retentionDays: 30, reason: 'Account closed again' } }),
+    status: 202,
+    adds: [{ event: 'initiate_deletion', reason: 'Account closed again', from: 'active', to: 'deleting' }],
+  },
+  {
+    route: 'ReactivateTenant',
+    title: 'reactivated within retention with its data (restore), completed by the workflow',
+    send: () => api.request('POST', `/tenants/${TENANT}/reactivate`, { body: { restoreData: true, reason: 'Came back within retention' } }),
+    status: 202,
+    adds: [
+      { event: 'cancel_deletion', reason: 'Came back within retention', from: 'deleting', to: 'reactivating', reactivationPath: 'restore' },
+      { event: 'complete_reactivation', from: 'reactivating', to: 'active', reactivationPath: 'restore' },
+    ],
+  },
 ];
 
 describe('Audit trail: every change of a tenant is in its history', () => {
@@ -289,6 +325,7 @@ describe('Audit trail: every change of a tenant is in its history', () => {
         else if (expected.reason) expect(entry.reason).toMatch(expected.reason);
         if (expected.from !== undefined) expect(entry.from).toBe(expected.from);
         expect(entry.to).toBe(expected.to);
+        expect([step.title, entry.event, entry.reactivationPath]).toEqual([step.title, entry.event, expected.reactivationPath]);
         expect(entry.operationId).toEqual(expect.any(String));
       });
       seen = history.length;

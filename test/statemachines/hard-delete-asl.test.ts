@@ -15,24 +15,7 @@ import * as hardDeleteSteps from '../../functions/deletion/hard-delete-steps';
 import { HARD_DELETE_STEPS } from '../../functions/deletion/hard-delete-steps';
 import { ASL_RESERVED_ERRORS, StoreContentionError } from '../../functions/workflows/errors';
 import { LOCAL_SUBSTITUTIONS, loadDefinition } from '../../infra/local/local-workflow-runner';
-
-interface AslState {
-  Type: string;
-  Next?: string;
-  Default?: string;
-  Choices?: Array<{ Next: string }>;
-  Retry?: Array<{ ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number }>;
-  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
-  Parameters?: { step?: string };
-  ItemsPath?: string;
-  MaxConcurrency?: number;
-  ItemProcessor?: AslMachine;
-}
-interface AslMachine {
-  StartAt: string;
-  States: Record<string, AslState>;
-  TimeoutSeconds?: number;
-}
+import { runScripted, transitionTargets, type AslMachine, type AslState, type ScriptedEvent } from '../support/asl';
 
 const raw = readFileSync(join(__dirname, '..', '..', 'statemachines', 'hard-delete.asl.json'), 'utf8');
 const definition = loadDefinition('hard-delete') as unknown as AslMachine;
@@ -57,12 +40,7 @@ describe('ASL: statemachines/hard-delete.asl.json', () => {
   });
 
   it('should point every Next, Default, Choice and Catch at a state of its own machine', () => {
-    for (const machine of [definition, inner]) {
-      const names = Object.keys(machine.States);
-      expect(names).toContain(machine.StartAt);
-      const targets = Object.values(machine.States).flatMap((state) => [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)]);
-      for (const target of targets.filter((t): t is string => t !== undefined)) expect(names).toContain(target);
-    }
+    for (const machine of [definition, inner]) expect(transitionTargets(machine).filter(({ exists }) => !exists)).toEqual([]);
   });
 
   it('should only name errors our code throws, or reserved names', () => {
@@ -102,32 +80,11 @@ describe('ASL: statemachines/hard-delete.asl.json', () => {
 });
 
 describe('ASL: statemachines/hard-delete.asl.json executed', () => {
-  type Event = { step: string; source?: string; failure?: { Error: string } };
+  type Event = ScriptedEvent;
   const tasks = ['Begin', 'Purge', 'Verify', 'DeleteBillingCustomer', 'Complete', 'FailHardDelete'];
 
   /** Run with scripted Tasks; answers the steps called in order and how the execution ended. */
-  async function run(script: (event: Event) => unknown): Promise<{ calls: string[]; error?: unknown }> {
-    const calls: string[] = [];
-    const handlers = Object.fromEntries(
-      tasks.map((state) => [
-        state,
-        async (event: Event) => {
-          calls.push(event.source ? `${event.step}:${event.source}` : event.failure ? `${event.step}:${event.failure.Error}` : event.step);
-          return script(event);
-        },
-      ]),
-    );
-    const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
-    const execution = machine.run({ operation: { operationId: 'op', tenantId: 'acme' } } as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: Object.fromEntries(tasks.map((state) => [state, 0])) },
-    });
-    try {
-      await execution.result;
-      return { calls };
-    } catch (error) {
-      return { calls, error };
-    }
-  }
+  const run = (script: (event: Event) => unknown) => runScripted(definition, tasks, { operation: { operationId: 'op', tenantId: 'acme' } }, script);
 
   function residual(name: string): Error {
     return Object.assign(new Error(`'${name}' still holds records`), { name: 'ResidualDataError' });

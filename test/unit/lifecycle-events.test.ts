@@ -15,7 +15,9 @@ import * as z from 'zod';
 import dynamoDbStreamAuditEvent from '../events/dynamodb-stream-audit.json';
 import { dynamoDbStreamEvent } from '../support/events';
 import { LIFECYCLE_EVENTS } from '../../functions/lifecycle';
-import { CHANGE_EVENTS } from '../../functions/tenants/tenant-store';
+import { auditSource } from '../../functions/data-sources/audit-source';
+import { REACTIVATION_PATHS } from '../../functions/reactivation/reactivation-definition';
+import { AUDIT_FIELDS, CHANGE_EVENTS } from '../../functions/tenants/tenant-store';
 import { auditSk, tenantPk } from '../../functions/tenants/tenant-table';
 import { eventBridgeSink } from '../../functions/events/eventbridge-sink';
 import { AUDIT_EVENTS, DETAIL_TYPES, detailJsonSchema, EVENT_SOURCE, lifecycleEventDetailSchema, publishStreamRecords, type StreamRecord } from '../../functions/events/lifecycle-events';
@@ -83,6 +85,17 @@ describe('Function: publishStreamRecords', () => {
       operationId: 'op_1',
       stripeEventId: 'evt_123',
     });
+  });
+
+  it.each(REACTIVATION_PATHS)('should publish a reactivation with its path (%s): who, why and which path', async (path) => {
+    const record = auditRecord('acme', 7, 'complete_reactivation', { from: 'reactivating', to: 'active', reason: 'win-back', operationId: 'op_r', reactivationPath: path });
+
+    const result = await publishStreamRecords([record], eventBridgeSink(new EventBridgeClient({}), BUS));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const [entry] = sentEntries();
+    expect(entry?.DetailType).toBe('tenant.complete_reactivation');
+    expect(JSON.parse(entry?.Detail as string)).toMatchObject({ id: 'acme#7', actor: 'operator@test', reason: 'win-back', operationId: 'op_r', reactivationPath: path });
   });
 
   it('should give `create` a null `from` and publish nothing for other items, updates or removals', async () => {
@@ -174,6 +187,19 @@ describe('The detail schema', () => {
     const file = readFileSync(join(__dirname, '../../functions/events/lifecycle-event.schema.json'), 'utf8');
     expect(file).toBe(detailJsonSchema()); // stale: npx tsx infra/local/write-event-schema.ts
     expect(JSON.parse(file)).toMatchObject(z.toJSONSchema(lifecycleEventDetailSchema));
+  });
+
+  it('should name every field of an audit item (the tenant store writes them), and describe it in the audit source', () => {
+    const source = auditSource({ client: {} as never, tableName: 't' });
+    for (const field of AUDIT_FIELDS) {
+      expect({ field, published: field in lifecycleEventDetailSchema.shape, described: field in source.description.fields }).toEqual({ field, published: true, described: true });
+    }
+  });
+
+  it('should refuse a reactivation path that is not one of REACTIVATION_PATHS', () => {
+    const detail = { schemaVersion: 1, id: 'acme#7', tenantId: 'acme', version: 7, event: 'complete_reactivation', from: 'reactivating', to: 'active', at: '2026-11-30T05:00:00.000Z', actor: 'op' };
+    expect(lifecycleEventDetailSchema.safeParse({ ...detail, reactivationPath: 'fresh_start' }).success).toBe(true);
+    expect(lifecycleEventDetailSchema.safeParse({ ...detail, reactivationPath: 'rebirth' }).success).toBe(false);
   });
 
   it('should refuse a detail with a field the schema does not name (no personal data slips in)', () => {

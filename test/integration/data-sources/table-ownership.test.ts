@@ -1,7 +1,7 @@
 /**
  * The runtime half of "every item kind has a data source": look-alike tenants go through the real API flows
  * (create with its billing customer, suspend, resume, usage, query leases, idempotent requests, an upgrade workflow,
- * a period-end downgrade with its local schedule, a GDPR export, a Stripe event) into DynamoDB Local; then every item in the table must be owned by exactly one source's
+ * a period-end downgrade with its local schedule, a GDPR export, a Stripe event, a fresh start from a soft delete) into DynamoDB Local; then every item in the table must be owned by exactly one source's
  * `tableItems`. A new kind of item that no source declares fails here. And purging one tenant through the
  * registry leaves none of its items but those its sources retain (billing history by law, the audit trail and
  * the tenant record; acme's operations are plan changes and exports, not erasure records, so they go).
@@ -69,6 +69,12 @@ beforeAll(async () => {
     // The Pinecone provisioner's bookkeeping (not in the local flow, which provisions locally): its real writer.
     await new DynamoProvisioningLedger(table).put(tenantId, 'op-pinecone', { placement: resourcesFor(tenantId, 'enterprise').vectors, releases: 'index', createdIndex: true, at: new Date().toISOString() });
   }
+  // A fresh start from a soft delete (the reactivation workflow, run here): its purge certificate.
+  await api.createTenant('fresh-co');
+  expect((await api.request('POST', '/tenants/fresh-co/deletion', { body: { reason: 'closed' } })).status).toBe(202);
+  expect((await api.request('POST', '/tenants/fresh-co/reactivate', { body: { restoreData: false, reason: 'back, fresh' } })).status).toBe(202);
+  await runner.idle();
+  expect((await api.request<{ state: string }>('GET', '/tenants/fresh-co')).body.state).toBe('active');
   // A deletion certificate, as the hard delete's last step writes it (test/integration/deletion/hard-delete.test.ts
   // runs that step for real): its item as certificateItem makes it.
   const at = new Date().toISOString();
