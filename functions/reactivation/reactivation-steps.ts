@@ -280,7 +280,8 @@ async function complete(deps: ReactivationDependencies, input: ReactivationInput
   const changes: TenantChanges = {
     plan: input.plan,
     resources: resourcesOf(input),
-    ...(input.origin === SOFT_DELETED ? { deletion: null } : {}),
+    // The soft delete it takes back, or the one a deleted tenant's tombstone kept: over either way.
+    ...(tenant.deletion ? { deletion: null } : {}),
     ...(billing.account ? { billing: billing.account } : {}),
     // A new subscription starts in good standing: the dunning ladder of the old one is over.
     ...(newSubscription ? { dunning: null } : {}),
