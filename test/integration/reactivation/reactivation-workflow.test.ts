@@ -9,7 +9,7 @@
  * nothing billed or provisioned left behind and its soft delete's schedules as they were.
  */
 import './../../support/log-level-info';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { BillingAccount, BillingChange, CustomerLifecycleRequest, NewCustomerRequest, PlanChangeRequest } from '../../../functions/billing/billing-port';
@@ -32,6 +32,7 @@ import { REACTIVATION_STEPS } from '../../../functions/reactivation/reactivation
 import { reactivationDependencies } from '../../../functions/reactivation/reactivation-workflow';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { config } from '../../../functions/shared/config';
+import { toApiError, type ApiError } from '../../../functions/shared/errors';
 import { createTenant } from '../../../functions/tenants/tenant-creation';
 import { TenantStore, type Tenant } from '../../../functions/tenants/tenant-store';
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
@@ -419,5 +420,64 @@ describe.each(PATHS.map((c, i) => ({ ...c, key: `p${i}` })))('Reactivation: $nam
       }
       expect(failures.length).toBeGreaterThanOrEqual(2 * (reached.get(c.key) ?? []).length - 1);
     });
+  });
+});
+
+describe('Reactivation refused, changing nothing', () => {
+  /** The refusal as the API answers it (status, code, message, details); the tenant and its history as they were. */
+  async function refusal(tenantId: string, body: ReactivateBody): Promise<ApiError> {
+    const before = await tenants.get(tenantId);
+    const history = await tenants.history(tenantId, { limit: 100 });
+    const error = await requestReactivation(ports, tenantId, body, 'operator:winback').then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(await tenants.get(tenantId)).toEqual(before);
+    expect(await tenants.history(tenantId, { limit: 100 })).toEqual(history);
+    return toApiError(error);
+  }
+
+  it('should answer a deleted tenant asked to restore 409 DATA_DELETED, saying when its data was deleted', async () => {
+    tick();
+    await seed('gone-co');
+    await hardDelete('gone-co');
+    const { deletedAt, deletionCertificateId } = await tenants.get('gone-co');
+    expect(deletedAt).toEqual(expect.any(String));
+    for (const body of [{}, { restoreData: true }, { restoreData: true, plan: 'starter' as const, name: 'Gone', email: 'a@gone.example' }]) {
+      const answer = await refusal('gone-co', body);
+      expect(answer).toMatchObject({ status: 409, code: 'DATA_DELETED', details: { tenantId: 'gone-co', deletedAt, deletionCertificateId } });
+      expect(answer.message).toContain(`deleted at ${deletedAt as string}`);
+      expect(answer.message).toContain('restoreData: false');
+    }
+  });
+
+  it('should answer a deleted tenant’s fresh start without its name, email and plan 422 DETAILS_REQUIRED, naming what is missing', async () => {
+    expect(await refusal('gone-co', { restoreData: false })).toMatchObject({ status: 422, code: 'DETAILS_REQUIRED', details: { missing: ['name', 'email', 'plan'] } });
+    const answer = await refusal('gone-co', { restoreData: false, name: 'Gone Again' });
+    expect(answer).toMatchObject({ status: 422, code: 'DETAILS_REQUIRED', details: { missing: ['email', 'plan'] } });
+    expect(answer.message).toContain('"email", "plan"');
+  });
+
+  it('should answer a suspended tenant’s fresh start 422 FRESH_START_UNAVAILABLE, saying to soft-delete it first', async () => {
+    tick();
+    await seed('held-co');
+    await suspend('held-co');
+    const answer = await refusal('held-co', { restoreData: false });
+    expect(answer).toMatchObject({ status: 422, code: 'FRESH_START_UNAVAILABLE' });
+    expect(answer.message).toContain('POST /tenants/held-co/deletion');
+  });
+
+  it.each([
+    { what: 'a soft-deleted tenant restored', setup: softDelete },
+    { what: 'a suspended tenant resumed', setup: (id: string) => suspend(id) },
+  ])('should answer $what on a plan its data does not fit 422 USAGE_EXCEEDS_PLAN with every violation', async ({ setup }) => {
+    tick();
+    const tenantId = `small-${randomUUID().slice(0, 8)}`;
+    await seed(tenantId);
+    await setup(tenantId);
+    const answer = await refusal(tenantId, { plan: 'free' });
+    expect(answer).toMatchObject({ status: 422, code: 'USAGE_EXCEEDS_PLAN', details: { plan: 'free', violations: [{ metric: 'storageGb', current: 0.5, limit: 0.1, message: expect.stringContaining('0.5 exceeds the free limit of 0.1') }] } });
+    expect(answer.message).toContain('restoreData: false');
   });
 });
