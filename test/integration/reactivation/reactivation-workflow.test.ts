@@ -12,9 +12,10 @@ import './../../support/log-level-info';
 import { createHash, randomUUID } from 'node:crypto';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { BillingAccount, BillingChange, CustomerLifecycleRequest, NewCustomerRequest, PlanChangeRequest } from '../../../functions/billing/billing-port';
+import type { BillingAccount, BillingPort } from '../../../functions/billing/billing-port';
 import { LedgerBilling, type LedgerEntry } from '../../../functions/billing/ledger-billing';
-import { findTenantBySubscription } from '../../../functions/billing/subscription-links';
+import { StripeBilling } from '../../../functions/billing/stripe-billing';
+import { findTenantBySubscription, subscriptionLinkItem } from '../../../functions/billing/subscription-links';
 import type { DataSource } from '../../../functions/data-sources/data-source';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { canonicalJson } from '../../../functions/deletion/deletion-certificate';
@@ -38,6 +39,7 @@ import { TenantStore, type Tenant } from '../../../functions/tenants/tenant-stor
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
 import { startExecution } from '../../../functions/workflows/start-execution';
 import { LocalWorkflowRunner, loadDefinition, taskStateNames, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { FakeStripeServer } from '../../support/fake-stripe-server';
 import { InjectedFault } from '../../support/injected-fault';
 import { localS3Bucket } from '../../support/local-s3-bucket';
 import { useTestTable } from '../../support/test-table';
@@ -56,30 +58,37 @@ const operations = new OperationStore(table);
 const scheduler = new LocalScheduler(table);
 const provisioner = new LocalProvisioner({ client, tableName: config.tableName });
 const vectors = new S3VectorStore({ s3: () => s3, bucket });
+/** The billing calls `bill` makes (restore a subscription, create a customer, move the plan). */
+const BILL_CALLS: ReadonlySet<PropertyKey> = new Set(['restoreSubscription', 'createCustomer', 'applyPlanChange'] satisfies (keyof BillingPort)[]);
+
 /**
- * The ledger, whose next answer of a billing call `bill` makes for `loseAnswerOf` is lost: the call is recorded,
- * then the step sees an error (a timeout after Stripe acted), before it could record what was made.
+ * `billing`, whose next answer to a call of `bill` for the tenant `loseAnswerOf` is lost: the call is made (and
+ * recorded by the provider), then the step sees an error, as after a timeout, before it could record what was made.
  */
-class AnswerLosingLedger extends LedgerBilling {
-  loseAnswerOf: string | undefined;
-  lost = 0;
-  private lose<T>(tenantId: string, answer: T): T {
-    if (this.loseAnswerOf !== tenantId) return answer;
-    this.loseAnswerOf = undefined;
-    this.lost += 1;
-    throw new InjectedFault('billing answer lost');
-  }
-  override async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    return this.lose(request.tenantId, await super.restoreSubscription(request));
-  }
-  override async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
-    return this.lose(request.tenantId, await super.createCustomer(request));
-  }
-  override async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
-    return this.lose(request.tenantId, await super.applyPlanChange(request));
-  }
+function answerLosing<T extends BillingPort>(billing: T): T & { loseAnswerOf: string | undefined; readonly lost: number } {
+  const state: { loseAnswerOf: string | undefined; lost: number } = { loseAnswerOf: undefined, lost: 0 };
+  return new Proxy(billing, {
+    get(target, property) {
+      if (property in state) return state[property as keyof typeof state];
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!BILL_CALLS.has(property)) return value.bind(target);
+      return async (request: { tenantId: string }) => {
+        const answer: unknown = await value.call(target, request);
+        if (state.loseAnswerOf !== request.tenantId) return answer;
+        state.loseAnswerOf = undefined;
+        state.lost += 1;
+        throw new InjectedFault('billing answer lost');
+      };
+    },
+    set(_target, property, value: string | undefined) {
+      if (property !== 'loseAnswerOf') return false;
+      state.loseAnswerOf = value;
+      return true;
+    },
+  }) as T & { loseAnswerOf: string | undefined; readonly lost: number };
 }
-const ledger = new AnswerLosingLedger(table);
+const ledger = answerLosing(new LedgerBilling(table));
 
 let faults: FaultInjector | undefined;
 const errors: unknown[] = [];
@@ -479,5 +488,78 @@ describe('Reactivation refused, changing nothing', () => {
     const answer = await refusal(tenantId, { plan: 'free' });
     expect(answer).toMatchObject({ status: 422, code: 'USAGE_EXCEEDS_PLAN', details: { plan: 'free', violations: [{ metric: 'storageGb', current: 0.5, limit: 0.1, message: expect.stringContaining('0.5 exceeds the free limit of 0.1') }] } });
     expect(answer.message).toContain('restoreData: false');
+  });
+});
+
+describe('Reactivation billed through the real Stripe adapter (the SDK against the fake Stripe server): a suspended tenant whose subscription Stripe cancelled', () => {
+  let fake: FakeStripeServer;
+  let stripe: ReturnType<typeof answerLosing<StripeBilling>>;
+  let replaced: { restore(): void };
+
+  beforeAll(async () => {
+    fake = await FakeStripeServer.start();
+    stripe = answerLosing(new StripeBilling({ stripe: fake.stripeClient(), priceIds: { starter: 'price_starter', professional: 'price_professional' }, now: clock }));
+    replaced = jest.replaceProperty(ports, 'billing', stripe);
+  });
+  afterAll(async () => {
+    replaced.restore();
+    await fake.close();
+  });
+
+  /** A tenant on Stripe subscription `sub_<id>` (cancelled by Stripe), suspended for it. */
+  async function stripeTenant(tenantId: string): Promise<BillingAccount> {
+    tick();
+    const id = tenantId.replace(/-/g, '_');
+    const account = { customerId: `cus_${id}`, subscriptionId: `sub_${id}`, subscriptionItemId: `si_${id}` };
+    const t = Math.floor(now.getTime() / 1000);
+    fake.seedSubscription({ id: account.subscriptionId, itemId: account.subscriptionItemId, priceId: 'price_starter', customerId: account.customerId, currentPeriodStart: t - 86_400, currentPeriodEnd: t + 29 * 86_400, status: 'canceled' });
+    await tenants.create(
+      { tenantId, name: `Org ${tenantId}`, email: `admin@${tenantId}.example`, plan: 'starter', usage: { queriesPerMonth: 1, storageGb: 0, documents: 0, users: 1 }, billing: account },
+      { actor: 'test' },
+      { alsoPut: [subscriptionLinkItem(tenantId, account)] },
+    );
+    await suspend(tenantId);
+    tick();
+    return account;
+  }
+
+  it('should subscribe the customer anew (Stripe cannot revive a cancelled subscription), link it and clear the dunning', async () => {
+    const account = await stripeTenant('stripe-back');
+
+    const operationId = await run('stripe-back', { reason: 'paid by bank transfer' });
+
+    expect(await operations.get(operationId)).toMatchObject({ status: 'succeeded' });
+    const created = fake.requestsTo('POST', '/v1/subscriptions').filter((request) => request.form.customer === account.customerId);
+    expect(created).toEqual([expect.objectContaining({ idempotencyKey: `stripe-back:reactivation:${operationId}:restore-subscription`, form: expect.objectContaining({ 'items[0][price]': 'price_starter' }) })]);
+    const live = fake.subscriptionsOf(account.customerId).filter((subscription) => subscription.status === 'active');
+    expect(live).toHaveLength(1);
+    const tenant = await tenants.get('stripe-back');
+    expect(tenant).toMatchObject({ state: 'active', billing: { customerId: account.customerId, subscriptionId: live[0]?.id, subscriptionItemId: live[0]?.itemId } });
+    expect(tenant.dunning).toBeUndefined();
+    expect((await findTenantBySubscription(client, config.tableName, live[0]?.id as string))?.tenantId).toBe('stripe-back');
+  });
+
+  it.each([
+    { what: 'a fault after provisioning', lose: false },
+    { what: 'the answer of the subscription’s creation lost', lose: true },
+  ])('should cancel the new subscription again on $what, the tenant suspended on its account as it was', async ({ lose }) => {
+    const tenantId = lose ? 'stripe-lost' : 'stripe-fault';
+    const account = await stripeTenant(tenantId);
+    const before = await tenants.get(tenantId);
+    if (lose) stripe.loseAnswerOf = tenantId;
+    else faults = (state, phase, input) => {
+      if (state === 'Provision' && phase === 'after' && input.tenantId === tenantId) throw new InjectedFault('fault after Provision');
+    };
+
+    const operationId = await run(tenantId, { reason: 'paid by bank transfer' });
+
+    expect(await operations.get(operationId)).toMatchObject({ status: 'rolled_back', error: { code: 'InjectedFault' } });
+    expectBackWhereItCame(before, await tenants.get(tenantId), await operations.get(operationId));
+    // One subscription was made (a replay of the key answers the same one), and it is cancelled again.
+    const made = fake.subscriptionsOf(account.customerId).filter((subscription) => subscription.id !== account.subscriptionId);
+    expect(made).toHaveLength(1);
+    expect(made[0]?.status).toBe('canceled');
+    expect(fake.requestsTo('DELETE', `/v1/subscriptions/${made[0]?.id as string}`).map((request) => request.idempotencyKey)).toEqual([`${tenantId}:reactivation:${operationId}:undo:cancel-subscription`]);
+    expect(fake.subscriptionsOf(account.customerId).every((subscription) => subscription.status === 'canceled')).toBe(true);
   });
 });
