@@ -127,15 +127,17 @@ async function softDelete(tenantId: string): Promise<void> {
   await initiateDeletion(ports, tenantId, { actor: 'operator:test', reason: 'customer asked' });
 }
 
-async function hardDelete(tenantId: string): Promise<void> {
+let hardDeletes = 0;
+/** Soft-delete the tenant, then run its hard delete at the deadline; the state it ends in. */
+async function hardDelete(tenantId: string): Promise<Tenant['state']> {
   await softDelete(tenantId);
   const deletion = (await tenants.get(tenantId)).deletion as NonNullable<Tenant['deletion']>;
   now = new Date(deletion.deadline);
-  const input: HardDeleteInput = { operationId: `hd_${tenantId}`, tenantId, trigger: 'deadline', scheduledAt: now.toISOString(), deletionRequestedAt: deletion.requestedAt };
+  const input: HardDeleteInput = { operationId: `hd_${tenantId}_${(hardDeletes += 1)}`, tenantId, trigger: 'deadline', scheduledAt: now.toISOString(), deletionRequestedAt: deletion.requestedAt };
   await startExecution(ports, 'hard-delete', input);
   await runner.idle();
-  expect((await tenants.get(tenantId)).state).toBe('deleted');
   tick();
+  return (await tenants.get(tenantId)).state;
 }
 
 /** The tenant's pending one-shot schedules (name, time, target). */
@@ -232,7 +234,7 @@ const PATHS: readonly PathCase[] = [
   { name: 'suspended, subscription ended (resume)', path: 'resume', body: { reason: 'came back after the subscription was cancelled' }, setup: async (id) => { await seed(id); await suspend(id, true); }, reusable: true, billing: 'new_subscription', plan: 'starter' },
   { name: 'soft-deleted, with its data (restore)', path: 'restore', body: { reason: 'changed their mind' }, setup: async (id) => { await seed(id); await softDelete(id); }, reusable: true, billing: 'new_subscription', plan: 'starter' },
   { name: 'soft-deleted, fresh start', path: 'fresh_start', body: { restoreData: false, plan: 'professional', reason: 'wants a clean slate' }, setup: async (id) => { await seed(id); await softDelete(id); }, reusable: false, billing: 'new_subscription', plan: 'professional' },
-  { name: 'deleted, fresh start', path: 'fresh_start', body: { restoreData: false, plan: 'starter', name: 'Reborn Org', email: 'owner@reborn.example', reason: 'returning customer' }, setup: async (id) => { await seed(id); await hardDelete(id); }, reusable: true, billing: 'new_customer', plan: 'starter' },
+  { name: 'deleted, fresh start', path: 'fresh_start', body: { restoreData: false, plan: 'starter', name: 'Reborn Org', email: 'owner@reborn.example', reason: 'returning customer' }, setup: async (id) => { await seed(id); expect(await hardDelete(id)).toBe('deleted'); }, reusable: true, billing: 'new_customer', plan: 'starter' },
 ];
 
 beforeAll(async () => {
@@ -432,6 +434,28 @@ describe.each(PATHS.map((c, i) => ({ ...c, key: `p${i}` })))('Reactivation: $nam
   });
 });
 
+describe('A second life (a deleted tenant reactivated, then deleted again)', () => {
+  it('should stop billing its new subscription at the soft delete and delete its new customer at the hard delete', async () => {
+    tick();
+    const tenantId = 'twice-co';
+    await seed(tenantId);
+    expect(await hardDelete(tenantId)).toBe('deleted');
+    const operationId = await run(tenantId, { restoreData: false, plan: 'starter', name: 'Twice Co', email: 'owner@twice.example' });
+    const second = (await tenants.get(tenantId)).billing as BillingAccount;
+    expect(await operations.get(operationId)).toMatchObject({ status: 'succeeded' });
+    tick();
+
+    // (Whether this second hard delete completes is the deletion certificate's matter: one item per tenant today.)
+    await hardDelete(tenantId);
+
+    const entries = await ledger.ledgerEntries(tenantId);
+    const about = (kind: LedgerEntry['kind']) => entries.filter((entry) => entry.kind === kind).map((entry) => entry.kind === 'customer_deleted' || entry.kind === 'customer_created' ? entry.customerId : entry.subscriptionId);
+    expect(about('customer_created')).toEqual([`cus_local_twice_co`, second.customerId]);
+    expect(about('subscription_cancelled')).toEqual([`sub_local_twice_co`, second.subscriptionId]);
+    expect(about('customer_deleted')).toEqual([`cus_local_twice_co`, second.customerId]);
+  });
+});
+
 describe('Reactivation refused, changing nothing', () => {
   /** The refusal as the API answers it (status, code, message, details); the tenant and its history as they were. */
   async function refusal(tenantId: string, body: ReactivateBody): Promise<ApiError> {
@@ -450,7 +474,7 @@ describe('Reactivation refused, changing nothing', () => {
   it('should answer a deleted tenant asked to restore 409 DATA_DELETED, saying when its data was deleted', async () => {
     tick();
     await seed('gone-co');
-    await hardDelete('gone-co');
+    expect(await hardDelete('gone-co')).toBe('deleted');
     const { deletedAt, deletionCertificateId } = await tenants.get('gone-co');
     expect(deletedAt).toEqual(expect.any(String));
     for (const body of [{}, { restoreData: true }, { restoreData: true, plan: 'starter' as const, name: 'Gone', email: 'a@gone.example' }]) {
