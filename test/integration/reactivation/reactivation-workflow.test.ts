@@ -389,6 +389,7 @@ describe.each(PATHS.map((c, i) => ({ ...c, key: `p${i}` })))('Reactivation: $nam
         const schedulesBefore = await schedulesOf(tenantId);
         const heldBefore = await provisioner.outstanding(tenantId);
         const documentsBefore = await documentCount(tenantId);
+        const auditBefore = (await tenants.history(tenantId, { limit: 500 })).items.length;
         let injected = false;
         faults = (at, when, input) => {
           if (at === state && when === phase && input.tenantId === tenantId && !injected) {
@@ -414,6 +415,7 @@ describe.each(PATHS.map((c, i) => ({ ...c, key: `p${i}` })))('Reactivation: $nam
         expect(after.state).not.toBe(REACTIVATING);
         expectBackWhereItCame(before, after, operation);
         if (!purgeBegan(before, operation)) expect(await documentCount(tenantId)).toBe(documentsBefore);
+        expect((await tenants.history(tenantId, { limit: 500 })).items.length).toBe(auditBefore + 2);
         const history = (await tenants.history(tenantId, { limit: 2 })).items;
         expect(history.map((entry) => entry.event)).toEqual(['fail_reactivation', reactivationEvent(before.state)]);
         for (const entry of history) expect(entry).toMatchObject({ actor: 'operator:winback', operationId, reactivationPath: c.path });
