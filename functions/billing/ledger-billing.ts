@@ -32,6 +32,7 @@ import {
   type SubscriptionLookup,
   type SubscriptionState,
   isSubscriptionStatus,
+  subscriptionHasEnded,
 } from './billing-port';
 import { subscriptionLinkKey } from './subscription-links';
 
@@ -39,8 +40,6 @@ import { subscriptionLinkKey } from './subscription-links';
 export const LOCAL_MONTHLY_PRICES: Readonly<Record<PlanId, number>> = { free: 0, starter: 2900, professional: 9900, enterprise: 49900 };
 export const LEDGER_CURRENCY = 'usd';
 export const LEDGER_SK_PREFIX = 'LEDGER#';
-/** Subscription statuses after which Stripe bills no more and never revives the subscription. */
-const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
 
 export const LEDGER_ENTRY_KINDS = [
   'charge', 'credit', 'schedule', 'reversal', 'schedule_cancelled', 'subscription_cancelled', 'subscription_restored', 'customer_deleted', 'customer_created',
@@ -458,7 +457,7 @@ export class LedgerBilling implements BillingPort {
     if (entries.some((entry) => entry.kind === 'subscription_cancelled' && (entry.subscriptionId ?? first.subscriptionId) === account.subscriptionId)) return true;
     if (entries.some((entry) => entry.kind === 'customer_deleted' && (entry.customerId ?? first.customerId) === account.customerId)) return true;
     const reported = await this.retrieveSubscription({ tenantId, account });
-    return reported !== undefined && ENDED_STATUSES.has(reported.status);
+    return reported !== undefined && subscriptionHasEnded(reported.status);
   }
 
   /**
