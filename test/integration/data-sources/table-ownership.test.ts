@@ -69,6 +69,13 @@ beforeAll(async () => {
     // The Pinecone provisioner's bookkeeping (not in the local flow, which provisions locally): its real writer.
     await new DynamoProvisioningLedger(table).put(tenantId, 'op-pinecone', { placement: resourcesFor(tenantId, 'enterprise').vectors, releases: 'index', createdIndex: true, at: new Date().toISOString() });
   }
+  // A fresh start from a soft delete, through the routes: its purge certificate (PURGE_CERTIFICATE#<operation>).
+  const fresh = 'fresh-start-co';
+  expect((await api.request('POST', '/tenants', { body: { tenantId: fresh, name: 'Fresh Start Co', email: 'a@fresh.example', plan: 'starter' } })).status).toBe(201);
+  expect((await api.request('POST', `/tenants/${fresh}/deletion`, { body: {} })).status).toBe(202);
+  expect((await api.request('POST', `/tenants/${fresh}/reactivate`, { body: { restoreData: false } })).status).toBe(202);
+  await runner.idle();
+  expect((await api.request<{ state: string }>('GET', `/tenants/${fresh}`)).body.state).toBe('active');
   // A deletion certificate, as the hard delete's last step writes it (test/integration/deletion/hard-delete.test.ts
   // runs that step for real): its item as certificateItem makes it.
   const at = new Date().toISOString();
