@@ -504,16 +504,18 @@ describe('Reactivation refused, changing nothing', () => {
   });
 
   it.each([
-    { what: 'a soft-deleted tenant restored', setup: softDelete },
-    { what: 'a suspended tenant resumed', setup: (id: string) => suspend(id) },
-  ])('should answer $what on a plan its data does not fit 422 USAGE_EXCEEDS_PLAN with every violation', async ({ setup }) => {
+    // Only a soft-deleted tenant may start fresh instead; a suspended one is told what it can do.
+    { what: 'a soft-deleted tenant restored', setup: softDelete, instead: 'restoreData: false' },
+    { what: 'a suspended tenant resumed', setup: (id: string) => suspend(id), instead: 'Choose a larger plan' },
+  ])('should answer $what on a plan its data does not fit 422 USAGE_EXCEEDS_PLAN with every violation', async ({ setup, instead }) => {
     tick();
     const tenantId = `small-${randomUUID().slice(0, 8)}`;
     await seed(tenantId);
     await setup(tenantId);
     const answer = await refusal(tenantId, { plan: 'free' });
     expect(answer).toMatchObject({ status: 422, code: 'USAGE_EXCEEDS_PLAN', details: { plan: 'free', violations: [{ metric: 'storageGb', current: 0.5, limit: 0.1, message: expect.stringContaining('0.5 exceeds the free limit of 0.1') }] } });
-    expect(answer.message).toContain('restoreData: false');
+    expect(answer.message).toContain(instead);
+    if (instead !== 'restoreData: false') expect(answer.message).not.toContain('restoreData');
   });
 });
 
