@@ -130,6 +130,16 @@ export function isSubscriptionStatus(value: string): value is SubscriptionStatus
   return (SUBSCRIPTION_STATUSES as readonly string[]).includes(value);
 }
 
+/**
+ * Whether a subscription in `status` has ended for good: `canceled` ("After it's canceled, you can no longer update
+ * the subscription", https://docs.stripe.com/api/subscriptions/cancel) or `incomplete_expired` (its first invoice
+ * unpaid for 23 hours, https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses). Billing again
+ * needs a new subscription.
+ */
+export function subscriptionHasEnded(status: string): boolean {
+  return status === 'canceled' || status === 'incomplete_expired';
+}
+
 /** A subscription as the billing provider has it now (not as some event once described it). */
 export interface SubscriptionState {
   readonly subscriptionId: string;

@@ -32,6 +32,7 @@ import {
   type SubscriptionLookup,
   type SubscriptionState,
   isSubscriptionStatus,
+  subscriptionHasEnded,
 } from './billing-port';
 import { subscriptionLinkKey } from './subscription-links';
 
@@ -50,7 +51,13 @@ export const LEDGER_ENTRY_KINDS = [
  * billing stops), subscription_restored (the soft delete was cancelled: billing again on the plan),
  * customer_deleted (hard delete), customer_created (the tenant was created: its local customer and subscription,
  * see LedgerBilling.createCustomer). Lifecycle entries carry the plan as both fromPlan and toPlan, no direction or
- * timing, amount 0; like every entry they are billing history, kept by law after a hard delete.
+ * timing, amount 0, and the customer and subscription they are about (when the tenant has an account); like every
+ * entry they are billing history, kept by law after a hard delete.
+ *
+ * A tenant may have several customers over its life, as on Stripe: one hard-deleted, a new one made when the tenant
+ * is reactivated. So the lifecycle is decided per customer and per subscription id (what Stripe would be asked),
+ * never per tenant: a deleted customer does not make the next one undeletable, nor does the old subscription's
+ * cancellation make the new one's look cancelled.
  */
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
 
@@ -74,6 +81,10 @@ export interface LedgerEntry {
   readonly periodEnd: string;
   /** For reversal and schedule_cancelled: the kind of the entry undone. */
   readonly reverses?: LedgerEntryKind;
+  /** Lifecycle entries: the customer they are about (created, deleted; the subscription's customer). */
+  readonly customerId?: string;
+  /** Lifecycle entries: the subscription they are about (cancelled; the new one, restored or created). */
+  readonly subscriptionId?: string;
 }
 
 export interface LedgerBillingOptions {
@@ -132,7 +143,7 @@ export function ledgerSk(operationId: string, kind: LedgerEntryKind): string {
 }
 
 const ENTRY_FIELDS = [
-  'tenantId', 'operationId', 'kind', 'amount', 'currency', 'description', 'fromPlan', 'toPlan', 'direction', 'timing', 'effectiveAt', 'recordedAt', 'periodStart', 'periodEnd', 'reverses',
+  'tenantId', 'operationId', 'kind', 'amount', 'currency', 'description', 'fromPlan', 'toPlan', 'direction', 'timing', 'effectiveAt', 'recordedAt', 'periodStart', 'periodEnd', 'reverses', 'customerId', 'subscriptionId',
 ] as const;
 
 function toEntry(item: Record<string, unknown>): LedgerEntry {
@@ -359,41 +370,49 @@ export class LedgerBilling implements BillingPort {
   }
 
   /**
-   * Record that billing stopped (soft delete): a `subscription_cancelled` entry under `request.idempotencyKey`.
-   * `cancelled: false` when the tenant's last lifecycle entry already says cancelled (nothing to cancel); a
-   * retry with the same key answers what the first call recorded.
+   * Record that billing stopped (soft delete, or a reactivation's subscription taken back): a
+   * `subscription_cancelled` entry for `request.account`'s subscription under `request.idempotencyKey`.
+   * `cancelled: false` when that subscription has ended already (as Stripe answers for a canceled one); a retry
+   * with the same key answers what the first call recorded. Without an account, the tenant's billing as a whole.
    */
   async cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
-    const entry = this.#lifecycleEntry(request, 'subscription_cancelled', `Subscription on ${request.plan} cancelled: tenant soft-deleted`);
+    const entry = this.#lifecycleEntry(request, 'subscription_cancelled', `Subscription ${request.account?.subscriptionId ?? 'of the tenant'} on ${request.plan} cancelled (${request.idempotencyKey})`, request.account);
     const references = { ledgerEntry: ledgerSk(request.idempotencyKey, entry.kind), ledgerKind: entry.kind };
     if (await this.#get(request.tenantId, references.ledgerEntry)) return { cancelled: true, references };
-    if (await this.#subscriptionCancelled(request.tenantId)) return { cancelled: false, references: {} };
+    if (await this.#subscriptionEnded(request.tenantId, request.account)) return { cancelled: false, references: {} };
     await this.#putOnce(entry);
     return { cancelled: true, references };
   }
 
-  /** Record that billing resumed on `request.plan` (a `subscription_restored` entry, once per key); answers the account as it was. */
   /**
-   * As Stripe does, a cancelled subscription is not revived: the restored one has a new id (derived from the
-   * request's idempotency key, so a retry answers the same), and an event about the old one no longer reaches the
-   * tenant. Nothing cancelled: the account as it is.
+   * Bill the tenant again on `request.plan` (a cancelled soft delete, a reactivation). As Stripe does, an ended
+   * subscription is not revived: when `request.account`'s subscription has ended (cancelled here, its customer
+   * deleted, or reported canceled by an event), a `subscription_restored` entry records a new one, whose id derives
+   * from the request's idempotency key (a retry answers the same), so an event about the old one no longer reaches
+   * the tenant. A subscription still live: the account as it is, nothing recorded.
    */
   async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    if (!(await this.#subscriptionCancelled(request.tenantId))) return request.account;
-    await this.#putOnce(this.#lifecycleEntry(request, 'subscription_restored', `Subscription on ${request.plan} restored: soft delete cancelled`));
-    if (!request.account) return undefined;
-    const restored = `r${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 12)}`;
-    const base = localBillingAccount(request.tenantId);
-    return { customerId: request.account.customerId, subscriptionId: `${base.subscriptionId}_${restored}`, subscriptionItemId: `${base.subscriptionItemId}_${restored}` };
+    if (!(await this.#subscriptionEnded(request.tenantId, request.account))) return request.account;
+    const account = request.account && this.#derivedAccount(request.tenantId, request.idempotencyKey, 'r', request.account.customerId);
+    await this.#putOnce(this.#lifecycleEntry(request, 'subscription_restored', `Subscription ${account?.subscriptionId ?? 'of the tenant'} on ${request.plan}: billing again (${request.idempotencyKey})`, account));
+    return account;
   }
 
-  /** Record the customer's deletion (hard delete); `deleted: false` when it was already recorded. */
+  /**
+   * Record the deletion of `request.account`'s customer (hard delete, or a reactivation's new customer taken back);
+   * `deleted: false` when that customer's deletion is already recorded. Without an account, the tenant's customer.
+   */
   async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
-    if ((await this.ledgerEntries(request.tenantId)).some((entry) => entry.kind === 'customer_deleted')) return { deleted: false };
-    return { deleted: await this.#putOnce(this.#lifecycleEntry(request, 'customer_deleted', 'Billing customer deleted: tenant hard-deleted')) };
+    const customerId = request.account?.customerId;
+    const entries = await this.ledgerEntries(request.tenantId);
+    // Entries from before they named their customer were about the tenant's first (then only) one.
+    const first = localBillingAccount(request.tenantId).customerId;
+    const gone = entries.some((entry) => entry.kind === 'customer_deleted' && (entry.customerId ?? first) === (customerId ?? first));
+    if (gone) return { deleted: false };
+    return { deleted: await this.#putOnce(this.#lifecycleEntry(request, 'customer_deleted', `Billing customer ${customerId ?? 'of the tenant'} deleted (${request.idempotencyKey})`, request.account)) };
   }
 
-  #lifecycleEntry(request: CustomerLifecycleRequest, kind: LedgerEntryKind, description: string): LedgerEntry {
+  #lifecycleEntry(request: Pick<CustomerLifecycleRequest, 'tenantId' | 'plan' | 'idempotencyKey'>, kind: LedgerEntryKind, description: string, account?: BillingAccount): LedgerEntry {
     const now = this.#now();
     const period = calendarMonth(now);
     const at = now.toISOString();
@@ -410,41 +429,69 @@ export class LedgerBilling implements BillingPort {
       recordedAt: at,
       periodStart: period.start.toISOString(),
       periodEnd: period.end.toISOString(),
+      ...(account ? { customerId: account.customerId, subscriptionId: account.subscriptionId } : {}),
     };
   }
 
+  /** A new subscription (`r`) or customer (`c`) of the tenant, its ids derived from `key` (the same for a retry). */
+  #derivedAccount(tenantId: string, key: string, kind: 'r' | 'c', customerId?: string): BillingAccount {
+    const suffix = `${kind}${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+    const base = localBillingAccount(tenantId);
+    return { customerId: customerId ?? `${base.customerId}_${suffix}`, subscriptionId: `${base.subscriptionId}_${suffix}`, subscriptionItemId: `${base.subscriptionItemId}_${suffix}` };
+  }
+
   /**
-   * Whether the tenant's billing is stopped: more subscription_cancelled than subscription_restored entries (each is
-   * recorded only when it changes that, so they alternate; counted rather than ordered, as two may share a millisecond).
+   * Whether `account`'s subscription has ended: a subscription_cancelled entry names it, its customer's deletion is
+   * recorded, or an event reported it canceled (its link item, see retrieveSubscription). Without an account (a
+   * tenant the ledger never gave one), the tenant's billing: stopped when it has more subscription_cancelled than
+   * subscription_restored entries of no subscription (each is recorded only when it changes that, so they
+   * alternate; counted rather than ordered, as two may share a millisecond).
    */
-  async #subscriptionCancelled(tenantId: string): Promise<boolean> {
+  async #subscriptionEnded(tenantId: string, account: BillingAccount | undefined): Promise<boolean> {
     const entries = await this.ledgerEntries(tenantId);
-    const count = (kind: LedgerEntryKind) => entries.filter((entry) => entry.kind === kind).length;
-    return count('subscription_cancelled') > count('subscription_restored');
+    if (!account) {
+      const count = (kind: LedgerEntryKind) => entries.filter((entry) => entry.kind === kind && entry.subscriptionId === undefined).length;
+      return count('subscription_cancelled') > count('subscription_restored');
+    }
+    const first = localBillingAccount(tenantId);
+    if (entries.some((entry) => entry.kind === 'subscription_cancelled' && (entry.subscriptionId ?? first.subscriptionId) === account.subscriptionId)) return true;
+    if (entries.some((entry) => entry.kind === 'customer_deleted' && (entry.customerId ?? first.customerId) === account.customerId)) return true;
+    const reported = await this.retrieveSubscription({ tenantId, account });
+    return reported !== undefined && subscriptionHasEnded(reported.status);
   }
 
   /**
    * The local stand-in of a Stripe customer and subscription, so a local tenant is linked like one on Stripe (its
    * subscription link item, events and retrieveSubscription find it). Every plan gets one, free included: the
-   * ledger prices every plan (LOCAL_MONTHLY_PRICES, free at 0), as Stripe does a plan given a $0 price. Ids are
-   * derived from the tenant id ({@link localBillingAccount}), and a `customer_created` entry (amount 0) is
-   * recorded once under `request.idempotencyKey`: a retried create answers the same account and records nothing
-   * more. With `request.link` the given ids are the account (the ledger has no Stripe to check them against; a
-   * missing item id gets a local one), recorded the same way.
+   * ledger prices every plan (LOCAL_MONTHLY_PRICES, free at 0), as Stripe does a plan given a $0 price. The
+   * tenant's first customer has ids derived from the tenant id ({@link localBillingAccount}); a later one (a deleted
+   * tenant reactivated) gets new ids, as Stripe would, derived from `request.idempotencyKey`, so events about the
+   * old subscription never reach the new one. A `customer_created` entry (amount 0, naming the account) is recorded
+   * once under `request.idempotencyKey`: a retried create answers the same account and records nothing more. With
+   * `request.link` the given ids are the account (the ledger has no Stripe to check them against; a missing item id
+   * gets a local one), recorded the same way.
    */
   async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
     const local = localBillingAccount(request.tenantId);
     const link = request.link;
-    const account: BillingAccount = link
-      ? { customerId: link.customerId, subscriptionId: link.subscriptionId ?? local.subscriptionId, subscriptionItemId: link.subscriptionItemId ?? local.subscriptionItemId }
-      : local;
+    const recorded = await this.#get(request.tenantId, ledgerSk(request.idempotencyKey, 'customer_created'));
+    let account: BillingAccount;
+    if (link) account = { customerId: link.customerId, subscriptionId: link.subscriptionId ?? local.subscriptionId, subscriptionItemId: link.subscriptionItemId ?? local.subscriptionItemId };
+    else if (recorded) account = recorded.customerId && recorded.customerId !== local.customerId ? this.#derivedAccount(request.tenantId, request.idempotencyKey, 'c') : local;
+    else {
+      const earlier = (await this.ledgerEntries(request.tenantId)).some((entry) => entry.kind === 'customer_created' || entry.kind === 'customer_deleted');
+      account = earlier ? this.#derivedAccount(request.tenantId, request.idempotencyKey, 'c') : local;
+    }
+    if (recorded) return account;
     const entry = this.#lifecycleEntry(
       { tenantId: request.tenantId, plan: request.plan, idempotencyKey: request.idempotencyKey },
       'customer_created',
       `${link ? 'Linked' : 'Created'} billing customer ${account.customerId}, subscription ${account.subscriptionId} on ${request.plan}`,
+      account,
     );
-    await this.#putOnce(entry);
-    return account;
+    if (await this.#putOnce(entry)) return account;
+    // A concurrent create under the same key won: answer its account.
+    return this.createCustomer(request);
   }
 
   /**

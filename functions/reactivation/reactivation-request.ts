@@ -121,7 +121,7 @@ async function tryReactivation(deps: ReactivationRequestDependencies, tenantId: 
     if (violations.length > 0) {
       throw new ReactivationRequestError(
         'USAGE_EXCEEDS_PLAN',
-        `Tenant '${tenantId}' cannot come back on the ${plan} plan with its data: ${violations.map((v) => v.message).join('; ')}. Choose a larger plan, or start fresh (restoreData: false) where its state allows.`,
+        `Tenant '${tenantId}' cannot come back on the ${plan} plan with its data: ${violations.map((v) => v.message).join('; ')}. Choose a larger plan${origin === REACTIVATION_ORIGINS.softDeleted ? ', or start fresh (restoreData: false)' : ''}.`,
         { plan, violations },
       );
     }

@@ -15,7 +15,7 @@
  */
 import * as clock from '../shared/clock';
 import { createHash } from 'node:crypto';
-import type { BillingAccount, BillingChange, BillingPort, PlanChangeRequest } from '../billing/billing-port';
+import { subscriptionHasEnded, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest } from '../billing/billing-port';
 import { subscriptionLinkItem } from '../billing/subscription-links';
 import type { DataSource } from '../data-sources/data-source';
 import { PURGE_CERTIFICATE_SK_PREFIX, canonicalJson, type CertificateSource } from '../deletion/deletion-certificate';
@@ -177,8 +177,6 @@ function planChangeRequest(input: ReactivationInput, account: BillingAccount): P
   return { operationId: input.operationId, tenantId: input.tenantId, fromPlan, toPlan: input.plan, direction: comparePlans(fromPlan, input.plan) === 'downgrade' ? 'downgrade' : 'upgrade', timing: 'immediately', account };
 }
 
-/** Stripe statuses after which a subscription bills no more: a new one is made. */
-const ENDED_STATUSES = new Set(['canceled', 'incomplete_expired']);
 
 /** What billing must do for this reactivation, decided from the tenant (and, on resume, the subscription as the provider has it). */
 async function billingPlan(deps: ReactivationDependencies, input: ReactivationInput, tenant: Tenant): Promise<ReactivationBilling> {
@@ -187,7 +185,7 @@ async function billingPlan(deps: ReactivationDependencies, input: ReactivationIn
   if (input.origin === DELETED || !account) return { kind: 'created', idempotencyKey };
   if (input.origin === SOFT_DELETED) return { kind: 'restored', idempotencyKey };
   const subscription = await deps.billing.retrieveSubscription({ tenantId: input.tenantId, account });
-  if (!subscription || ENDED_STATUSES.has(subscription.status)) return { kind: 'restored', idempotencyKey };
+  if (!subscription || subscriptionHasEnded(subscription.status)) return { kind: 'restored', idempotencyKey };
   return input.plan === tenant.plan ? { kind: 'unchanged', idempotencyKey, account, done: true } : { kind: 'plan_changed', idempotencyKey };
 }
 
@@ -280,7 +278,8 @@ async function complete(deps: ReactivationDependencies, input: ReactivationInput
   const changes: TenantChanges = {
     plan: input.plan,
     resources: resourcesOf(input),
-    ...(input.origin === SOFT_DELETED ? { deletion: null } : {}),
+    // The soft delete it takes back, or the one a deleted tenant's tombstone kept: over either way.
+    ...(tenant.deletion ? { deletion: null } : {}),
     ...(billing.account ? { billing: billing.account } : {}),
     // A new subscription starts in good standing: the dunning ladder of the old one is over.
     ...(newSubscription ? { dunning: null } : {}),

@@ -289,7 +289,7 @@ describe('LedgerBilling: the customer lifecycle (deletion)', () => {
     expect(entries.every((entry) => entry.amount === 0 && entry.fromPlan === 'starter')).toBe(true);
     expect(await ledger.balance('lc-a')).toBe(0);
     const history = await ledger.listInvoices({ tenantId: 'lc-a', limit: 10 });
-    expect(history.invoices.map((invoice) => invoice.description)).toEqual(expect.arrayContaining([expect.stringContaining('cancelled: tenant soft-deleted')]));
+    expect(history.invoices.map((invoice) => invoice.description)).toEqual(expect.arrayContaining([expect.stringContaining('on starter cancelled (del-1)')]));
   });
 
   it('should stop billing again after a restore (cancel, restore, cancel)', async () => {
@@ -346,5 +346,52 @@ describe('LedgerBilling.createCustomer', () => {
 
     expect(account).toEqual({ customerId: 'cus_migrated', subscriptionId: 'sub_migrated', subscriptionItemId: 'si_local_linked_co' });
     expect((await ledger.ledgerEntries('linked-co'))[0]?.description).toContain('Linked billing customer cus_migrated');
+  });
+});
+
+describe('LedgerBilling: a second life (hard-deleted, then reactivated)', () => {
+  const first = localBillingAccount('life-co');
+  const request = (idempotencyKey: string, account?: BillingAccount) => ({ tenantId: 'life-co', plan: 'starter' as const, idempotencyKey, ...(account ? { account } : {}) });
+
+  it('should give the new customer new ids, and let it be deleted, its subscription cancelled and restored, as the first one was', async () => {
+    await ledger.createCustomer({ ...request('tenant:life-co:billing-customer'), name: 'Life', email: 'a@life.example' });
+    await ledger.cancelSubscription(request('life-co:deletion:1', first));
+    expect(await ledger.deleteCustomer(request('hard-delete:life-co:1', first))).toEqual({ deleted: true });
+
+    // Reactivated: a new customer and subscription, as Stripe would make (never the first life's ids; a retry answers the same).
+    const second = (await ledger.createCustomer({ ...request('life-co:reactivation:op1'), name: 'Life again', email: 'b@life.example' })) as BillingAccount;
+    expect(second.customerId).not.toBe(first.customerId);
+    expect(second.subscriptionId).not.toBe(first.subscriptionId);
+    expect(await ledger.createCustomer({ ...request('life-co:reactivation:op1'), name: 'Life again', email: 'b@life.example' })).toEqual(second);
+
+    // Its soft delete stops billing (the first life's cancellation does not count for it), its cancellation restores it.
+    expect((await ledger.cancelSubscription(request('life-co:deletion:2', second))).cancelled).toBe(true);
+    const restored = (await ledger.restoreSubscription(request('life-co:deletion:2', second))) as BillingAccount;
+    expect(restored).toMatchObject({ customerId: second.customerId });
+    expect(restored.subscriptionId).not.toBe(second.subscriptionId);
+    // Its hard delete deletes it (the first customer's deletion does not make it undeletable); a second time does nothing.
+    expect(await ledger.deleteCustomer(request('hard-delete:life-co:2', restored))).toEqual({ deleted: true });
+    expect(await ledger.deleteCustomer(request('hard-delete:life-co:3', restored))).toEqual({ deleted: false });
+    expect(await ledger.deleteCustomer(request('hard-delete:life-co:4', first))).toEqual({ deleted: false });
+  });
+
+  it('should restore a subscription an event reported canceled under a new id (a suspended tenant whose subscription ended)', async () => {
+    const account = (await ledger.createCustomer({ tenantId: 'ended-co', name: 'Ended', email: 'e@ended.example', plan: 'starter', idempotencyKey: 'tenant:ended-co:billing-customer' })) as BillingAccount;
+    await client.send(new PutCommand({ TableName: config.tableName, Item: subscriptionLinkItem('ended-co', account) }));
+    // Live: kept as it is, nothing recorded.
+    expect(await ledger.restoreSubscription({ tenantId: 'ended-co', plan: 'starter', idempotencyKey: 'ended-co:reactivation:op0', account })).toEqual(account);
+    await ledger.retrieveSubscription({ tenantId: 'ended-co', account, reported: { ...account, status: 'canceled', changedAt: 100 } });
+
+    const restored = await ledger.restoreSubscription({ tenantId: 'ended-co', plan: 'starter', idempotencyKey: 'ended-co:reactivation:op1', account });
+    expect(restored?.subscriptionId).not.toBe(account.subscriptionId);
+    // Taken back (the reactivation failed): cancelled, once.
+    expect((await ledger.cancelSubscription({ tenantId: 'ended-co', plan: 'starter', idempotencyKey: 'ended-co:reactivation:op1:undo', account: restored })).cancelled).toBe(true);
+    expect((await ledger.cancelSubscription({ tenantId: 'ended-co', plan: 'starter', idempotencyKey: 'ended-co:reactivation:op1:undo2', account: restored })).cancelled).toBe(false);
+    // (One instant on this clock: compared in kind order.)
+    expect((await ledger.ledgerEntries('ended-co')).map((entry) => [entry.kind, entry.subscriptionId]).sort()).toEqual([
+      ['customer_created', account.subscriptionId],
+      ['subscription_cancelled', restored?.subscriptionId],
+      ['subscription_restored', restored?.subscriptionId],
+    ]);
   });
 });

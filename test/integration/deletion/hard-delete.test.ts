@@ -9,9 +9,8 @@
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 import './../../support/log-level-info';
 import { createHash } from 'node:crypto';
-import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { randomBytes } from 'node:crypto';
 import type { CustomerLifecycleRequest } from '../../../functions/billing/billing-port';
 import { LedgerBilling } from '../../../functions/billing/ledger-billing';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
@@ -32,19 +31,15 @@ import { findTenantBySubscription } from '../../../functions/billing/subscriptio
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
 import { startExecution } from '../../../functions/workflows/start-execution';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
-import { localS3ClientConfig } from '../../../infra/local/s3-local';
 import { captureLogs } from '../../support/captured-logs';
+import { localS3Bucket } from '../../support/local-s3-bucket';
 import { useTestTable } from '../../support/test-table';
 
 const client = useTestTable();
-const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));
-const bucket = `hard-delete-${randomBytes(4).toString('hex')}`;
-// The registry is built from configuration, as on AWS: the documents bucket on the local S3 server.
-process.env.DOCUMENTS_BUCKET = bucket;
-// Exports go to their own prefix (`exports/<tenant>/<export id>/`); one bucket here keeps the snapshot one listing.
-process.env.EXPORTS_BUCKET = bucket;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+// The registry is built from configuration, as on AWS: the documents bucket on the local S3 server. Exports go to
+// their own prefix (`exports/<tenant>/<export id>/`); one bucket here keeps the snapshot one listing.
+const storage = localS3Bucket('hard-delete');
+const { s3, bucket } = storage;
 
 let now = new Date('2027-01-04T09:00:00.000Z');
 const clock = () => now;
@@ -162,7 +157,7 @@ function ofTenant(tenantId: string) {
 let logs: ReturnType<typeof captureLogs>;
 beforeAll(async () => {
   logs = captureLogs();
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await storage.create();
 });
 afterAll(async () => {
   await runner.idle();
