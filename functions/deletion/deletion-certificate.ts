@@ -106,6 +106,11 @@ export function certificateItem(certificate: DeletionCertificate): Record<string
   return { pk: tenantPk(certificate.tenantId), sk: DELETION_CERTIFICATE_SK, type: 'deletion-certificate', ...certificate };
 }
 
+/** The certificate's item at its archived key (a reactivation moves it there: ARCHIVED_CERTIFICATE_SK_PREFIX). */
+export function archivedCertificateItem(certificate: DeletionCertificate): Record<string, unknown> {
+  return { ...certificateItem(certificate), sk: `${ARCHIVED_CERTIFICATE_SK_PREFIX}${certificate.certificateId}` };
+}
+
 /** The tenant's deletion certificate, or undefined when it has none (not deleted, or no such tenant). */
 export async function findCertificate(client: DynamoDBDocumentClient, tableName: string, tenantId: string): Promise<DeletionCertificate | undefined> {
   const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: { pk: tenantPk(tenantId), sk: DELETION_CERTIFICATE_SK }, ConsistentRead: true }));

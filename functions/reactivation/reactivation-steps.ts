@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { subscriptionHasEnded, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest } from '../billing/billing-port';
 import { subscriptionLinkItem } from '../billing/subscription-links';
 import type { DataSource } from '../data-sources/data-source';
-import { PURGE_CERTIFICATE_SK_PREFIX, canonicalJson, type CertificateSource } from '../deletion/deletion-certificate';
+import { DELETION_CERTIFICATE_SK, PURGE_CERTIFICATE_SK_PREFIX, archivedCertificateItem, canonicalJson, type CertificateSource } from '../deletion/deletion-certificate';
 import type { DeletionSchedule } from '../deletion/deletion-policy';
 import { armDeletionSchedules, cancelDeletionSchedules } from '../deletion/deletion-schedules';
 import { ResidualDataError } from '../deletion/hard-delete-steps';
@@ -153,6 +153,11 @@ async function purge(deps: ReactivationDependencies, input: ReactivationInput, n
   await owned(deps, input);
   const operation = await running(deps, input);
   const source = await sourceNamed(deps, name);
+  // One source at a time, in Begin's order: a source is purged only once every one ahead of it is verified,
+  // whatever runs the Map (the local emulator may start the next iteration of a Map whose iteration failed).
+  const order = await purgeOrder(deps);
+  const unverified = order.slice(0, order.indexOf(name)).find((ahead) => operation.facts[verifyFact(ahead)] === undefined);
+  if (unverified) throw new OperationSupersededError(`Data source '${name}' is not purged before '${unverified}', ahead of it, is verified.`);
   const recorded = operation.facts[purgeFact(name)] as { before: number } | undefined;
   const before = recorded?.before ?? (await source.count(input.tenantId));
   if (!recorded) await deps.operations.recordStep(input.operationId, `counted:${name}`, { [purgeFact(name)]: { before } });
@@ -286,12 +291,17 @@ async function complete(deps: ReactivationDependencies, input: ReactivationInput
     ...(input.path === 'fresh_start' ? { freshStart: record.contact ?? { name: tenant.name, email: tenant.email } } : {}),
   };
   const previous = tenant.resources?.provisionedBy;
+  // A deleted tenant's deletion certificate moves to its archived key in the same transaction: the proof of that
+  // erasure stays, and a later deletion of the tenant writes its own certificate.
+  const deletionCertificate = input.origin === DELETED ? await deps.tenants.deletionCertificate(input.tenantId) : undefined;
   await deps.tenants.applyTransition(tenant, 'complete_reactivation', contextOf(input, completionReason(input, certificate)), {
     changes,
     alsoPut: [
       ...(newSubscription && billing.account ? [subscriptionLinkItem(input.tenantId, billing.account)] : []),
       ...(certificate ? [{ pk: tenantPk(input.tenantId), sk: `${PURGE_CERTIFICATE_SK_PREFIX}${input.operationId}`, type: 'purge-certificate', ...certificate }] : []),
+      ...(deletionCertificate ? [archivedCertificateItem(deletionCertificate)] : []),
     ],
+    alsoDelete: deletionCertificate ? [{ pk: tenantPk(input.tenantId), sk: DELETION_CERTIFICATE_SK }] : [],
     alsoUpdate: [deps.operations.finishUpdate(input.operationId, 'succeeded', 'running', undefined, certificate ? { certificate } : {})],
   });
   if (previous && previous !== input.operationId) {
@@ -328,7 +338,9 @@ export async function failReactivation(deps: ReactivationDependencies, input: Re
   if (operation.facts[PROVISIONING_FACT]) await deps.provisioner.release(input.tenantId, input.operationId);
   const purged = Object.keys(operation.facts).some((fact) => fact.startsWith('purge:'));
   const deletion = tenant?.deletion;
-  if (operation.facts[SCHEDULES_FACT] && deletion) await rearm(deps, input.tenantId, deletion);
+  // Re-armed whether or not Begin recorded cancelling them: the deadline may have fired (and been spent, stopping
+  // as `reactivated`) while the tenant was reactivating. Arming is idempotent (fixed names per tenant).
+  if (input.origin === SOFT_DELETED && deletion) await rearm(deps, input.tenantId, deletion);
   const end = deps.operations.finishUpdate(input.operationId, 'rolled_back', 'compensating', error);
   if (tenant?.operationId === input.operationId && tenant.state === REACTIVATING) {
     const changes: TenantChanges = purged && deletion && !deletion.erasureStarted ? { deletion: { ...deletion, erasureStarted: { at: clock.nowOf(deps).toISOString(), operationId: input.operationId } } } : {};

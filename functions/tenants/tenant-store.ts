@@ -14,6 +14,7 @@ import { EMPTY_USAGE, type PlanId, type Usage } from '../plans/plan-catalog';
 import type { ReactivationPath } from '../reactivation/reactivation-definition';
 import type { PlanResources } from '../provisioning/plan-resources';
 import type { DeletionSchedule, LegalHold } from '../deletion/deletion-policy';
+import { findCertificate, type DeletionCertificate } from '../deletion/deletion-certificate';
 import type { TenantDunning } from '../dunning/dunning-policy';
 import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
 import { InvalidCursorError, OperationOwnershipError, TenantAlreadyExistsError, TenantNotFoundError, UsageRefusedError, VersionConflictError } from './errors';
@@ -432,6 +433,11 @@ export class TenantStore {
       new GetCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: TENANT_SK }, ConsistentRead: true }),
     );
     return Item ? pick<Tenant>(Item, TENANT_FIELDS) : undefined;
+  }
+
+  /** The tenant's deletion certificate (a deleted tenant's proof of erasure), or undefined when it has none. */
+  async deletionCertificate(tenantId: string): Promise<DeletionCertificate | undefined> {
+    return findCertificate(this.#client, this.#tableName, tenantId);
   }
 
   /**

@@ -16,7 +16,7 @@ import { planChangeDependencies } from '../../../functions/plan-change/plan-chan
 import { DynamoProvisioningLedger } from '../../../functions/provisioning/pinecone-provisioner';
 import { resourcesFor } from '../../../functions/provisioning/plan-resources';
 import { config } from '../../../functions/shared/config';
-import { certificateItem, sealCertificate } from '../../../functions/deletion/deletion-certificate';
+import { archivedCertificateItem, certificateItem, sealCertificate } from '../../../functions/deletion/deletion-certificate';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../../infra/local/local-workflow-runner';
@@ -83,6 +83,8 @@ beforeAll(async () => {
     trigger: { kind: 'deadline', scheduledAt: at }, startedAt: at, completedAt: at, timeliness: { onTime: true }, sources: [], billingCustomer: { deleted: false, at }, legalHolds: [], tombstoneFields: [],
   });
   await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: certificateItem(certificate) }));
+  // The certificate of an earlier deletion of a tenant that came back (a deleted tenant's fresh start moves it there).
+  await api.documentClient.send(new PutCommand({ TableName: config.tableName, Item: archivedCertificateItem({ ...certificate, certificateId: 'dc_earlier' }) }));
 });
 afterAll(async () => {
   await runner.idle();

@@ -514,12 +514,10 @@ describe('the two sides meeting at the decisive write (each read the tenant `del
 });
 
 describe('a reactivation that failed after the hard delete stopped for it', () => {
-  // KNOWN GAP, marked `failing` until fixed (then make it `it`): failReactivation re-arms the soft delete's schedules
-  // only when its Begin recorded cancelling them (functions/reactivation/reactivation-steps.ts, failReactivation:
-  // `if (operation.facts[SCHEDULES_FACT] && deletion)`); a deadline firing spent while the tenant was reactivating is
-  // then lost, and the erasure waits for the enforcement check, late (a compliance violation). Re-arming whenever
-  // the reactivation came from `deleting` (`input.origin === SOFT_DELETED && deletion`) makes this test pass.
-  it.failing('should leave the soft delete its hard-delete schedule: the firing spent on the reactivation is re-armed, so the erasure runs in its window, not late', async () => {
+  // failReactivation re-arms the soft delete's schedules whenever the reactivation came from `deleting`, not only when its
+  // Begin recorded cancelling them: a deadline firing spent while the tenant was reactivating is not lost (this failed,
+  // the erasure waiting for the enforcement check and running late, when the re-arm depended on Begin's record).
+  it('should leave the soft delete its hard-delete schedule: the firing spent on the reactivation is re-armed, so the erasure runs in its window, not late', async () => {
     now = new Date('2028-01-03T09:00:00.000Z');
     const { deletion } = await seedSoftDeleted('relapse-co');
     now = new Date(Date.parse(deletion.deadline) - 20 * 60_000);

@@ -437,18 +437,27 @@ describe.each(PATHS.map((c, i) => ({ ...c, key: `p${i}` })))('Reactivation: $nam
 });
 
 describe('A second life (a deleted tenant reactivated, then deleted again)', () => {
-  it('should stop billing its new subscription at the soft delete and delete its new customer at the hard delete', async () => {
+  it('should stop billing its new subscription at the soft delete, delete its new customer at the hard delete, and certify both erasures', async () => {
     tick();
     const tenantId = 'twice-co';
     await seed(tenantId);
     expect(await hardDelete(tenantId)).toBe('deleted');
+    const firstCertificateId = (await tenants.get(tenantId)).deletionCertificateId as string;
     const operationId = await run(tenantId, { restoreData: false, plan: 'starter', name: 'Twice Co', email: 'owner@twice.example' });
     const second = (await tenants.get(tenantId)).billing as BillingAccount;
     expect(await operations.get(operationId)).toMatchObject({ status: 'succeeded' });
     tick();
 
-    // (Whether this second hard delete completes is the deletion certificate's matter: one item per tenant today.)
-    await hardDelete(tenantId);
+    const { Item: first } = await client.send(new GetCommand({ TableName: config.tableName, Key: { pk: `TENANT#${tenantId}`, sk: `DELETION_CERTIFICATE#${firstCertificateId}` }, ConsistentRead: true }));
+    // The first erasure's certificate moved to its archived key with the reactivation: still there, unchanged.
+    expect(first).toMatchObject({ certificateId: firstCertificateId, tenantId });
+    expect(await tenants.deletionCertificate(tenantId)).toBeUndefined();
+
+    // The second life's deletion completes, with its own certificate (this failed while the first one held the key).
+    expect(await hardDelete(tenantId)).toBe('deleted');
+    const secondCertificate = await tenants.deletionCertificate(tenantId);
+    expect(secondCertificate?.certificateId).toEqual((await tenants.get(tenantId)).deletionCertificateId);
+    expect(secondCertificate?.certificateId).not.toBe(firstCertificateId);
 
     const entries = await ledger.ledgerEntries(tenantId);
     const about = (kind: LedgerEntry['kind']) => entries.filter((entry) => entry.kind === kind).map((entry) => entry.kind === 'customer_deleted' || entry.kind === 'customer_created' ? entry.customerId : entry.subscriptionId);
