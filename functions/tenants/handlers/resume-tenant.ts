@@ -5,9 +5,10 @@ import { tenantPathSchema, transitionBodySchema } from '../tenant-schemas';
 import { tenantView, transitionTenant } from '../tenant-service';
 
 /**
- * POST /tenants/{tenantId}/resume: suspended → reactivating → active. Nothing needs re-provisioning after a
- * suspension yet, so both steps are one atomic change with two audit entries; the reactivation workflow will
- * put billing work between them.
+ * POST /tenants/{tenantId}/resume: suspended → reactivating → active, one atomic change with two audit entries:
+ * the operator's undo of a suspension whose billing and resources are as they were (its subscription live). A
+ * suspension whose subscription ended, or a resume onto another plan, goes through the reactivation workflow
+ * (POST /tenants/{tenantId}/reactivate), which recreates billing and provisions between the two events.
  */
 export const handler = apiRoute(
   { routeId: 'ResumeTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
