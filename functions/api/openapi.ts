@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
   ERASURE_STARTED: { status: 409, description: 'A hard delete has begun purging the tenant\'s data (it may run from the window\'s opening, an hour before the deadline): part of it may be gone, so the deletion can no longer be cancelled; `details` has `operationId` and `erasureStartedAt`.' },
   DELETION_DEADLINE_PASSED: { status: 409, description: 'The retention period has ended: the data is gone or being purged, and the deletion can no longer be cancelled; `details` has `deadline` (and `deletedAt` once deleted).' },
+  NOT_REACTIVATABLE: { status: 409, description: 'The tenant is in no state a reactivation starts from (it is active): only suspended, soft-deleted within retention, or deleted; `details.currentState` and `details.reactivatableFrom`.' },
   DATA_DELETED: { status: 409, description: 'A restore of a deleted tenant: its data was erased at `details.deletedAt` (certificate `details.deletionCertificateId`); reactivate with `restoreData: false` and its name, email and plan to start fresh.' },
   FRESH_START_UNAVAILABLE: { status: 422, description: '`restoreData: false` for a suspended tenant: a resume keeps the data; soft-delete it first to start fresh.' },
   DETAILS_REQUIRED: { status: 422, description: 'A deleted tenant\'s fresh start without what its deletion erased: `details.missing` lists `name`, `email`, `plan`.' },
@@ -634,12 +635,12 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     success: { status: 202, description: 'The reactivation started; follow it at `/operations/{operationId}`.', schema: reactivationAcceptedSchema, headers: ['Location'] },
     errors: apiRouteErrors(
       { body: true, idempotent: true },
-      'TENANT_NOT_FOUND', 'ILLEGAL_TRANSITION', 'OPERATION_IN_PROGRESS', 'DELETION_DEADLINE_PASSED', 'ERASURE_STARTED', 'DATA_DELETED', 'FRESH_START_UNAVAILABLE', 'DETAILS_REQUIRED', 'DETAILS_NOT_ACCEPTED', 'USAGE_EXCEEDS_PLAN', ...IF_MATCH_ERRORS, 'WORKFLOW_UNAVAILABLE',
+      'TENANT_NOT_FOUND', 'NOT_REACTIVATABLE', 'OPERATION_IN_PROGRESS', 'DELETION_DEADLINE_PASSED', 'ERASURE_STARTED', 'DATA_DELETED', 'FRESH_START_UNAVAILABLE', 'DETAILS_REQUIRED', 'DETAILS_NOT_ACCEPTED', 'USAGE_EXCEEDS_PLAN', ...IF_MATCH_ERRORS, 'WORKFLOW_UNAVAILABLE',
     ),
     description:
       'Win-back, as a workflow. From suspended: resumed with its data. From soft-deleted (deleting) within retention: `restoreData: true` (default) brings its data back; `false` purges it first through every data source (with a purge certificate) and starts fresh; both cancel the soft delete\'s schedules. ' +
       'From deleted: a fresh start only (`restoreData: false`, with `name`, `email` and `plan`, which were erased); asking to restore is 409 DATA_DELETED with when the data was deleted. ' +
-      'A `plan` must exist; coming back with data, the usage must fit it (422 USAGE_EXCEEDS_PLAN listing every violation). Billing is recreated (a new subscription, or customer for a deleted tenant) and the plan\'s resources provisioned; any failure returns the tenant to where it came from with what was made undone and the schedules re-armed. ' +
+      'A `plan` must exist; coming back with data on a plan asked for, the usage must fit it (422 USAGE_EXCEEDS_PLAN listing every violation; without `plan` it keeps its own). Billing is recreated (a new subscription, or customer for a deleted tenant) and the plan\'s resources provisioned; any failure returns the tenant to where it came from with what was made undone and the schedules re-armed. ' +
       'Racing a hard delete, exactly one wins: the loser is 409 ERASURE_STARTED or OPERATION_IN_PROGRESS here, and a hard delete that lost records its operation `cancelled`.',
   },
   StartExport: {

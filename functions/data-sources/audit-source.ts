@@ -2,7 +2,7 @@
  * The audit trail (`TENANT#<id>` / `AUDIT#<version>`): one append-only record per change of the tenant, and
  * once the tenant is deleted its deletion certificate (`TENANT#<id>` / `DELETION_CERTIFICATE`), and the purge
  * certificate of each reactivation that started fresh (`PURGE_CERTIFICATE#<operationId>`), and the certificates of
- * earlier deletions of a tenant that came back (`DELETION_CERTIFICATE#<certificateId>`). A hard delete
+ * earlier deletions of a tenant that came back (`ARCHIVED_DELETION_CERTIFICATE#<certificateId>`). A hard delete
  * keeps both (`retention`): they are the controller's proof of what was done to the data and when (GDPR
  * Art. 5(2) accountability, Art. 17(3)(e)), and name actors, events and times, not the tenant's content.
  */

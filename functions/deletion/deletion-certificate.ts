@@ -18,10 +18,10 @@ export const DELETION_CERTIFICATE_SK = 'DELETION_CERTIFICATE';
 
 /**
  * Where a certificate is kept once its tenant has come back (a deleted tenant's fresh start): moved from
- * DELETION_CERTIFICATE_SK to `DELETION_CERTIFICATE#<certificateId>` in the reactivation's transaction, so the proof of
+ * DELETION_CERTIFICATE_SK to `ARCHIVED_DELETION_CERTIFICATE#<certificateId>` in the reactivation's transaction, so the proof of
  * that erasure stays and a later deletion of the same tenant writes its own certificate.
  */
-export const ARCHIVED_CERTIFICATE_SK_PREFIX = 'DELETION_CERTIFICATE#';
+export const ARCHIVED_CERTIFICATE_SK_PREFIX = 'ARCHIVED_DELETION_CERTIFICATE#';
 
 /** The sort-key prefix of a reactivation's purge certificate (a fresh start from soft-deleted: functions/reactivation/). */
 export const PURGE_CERTIFICATE_SK_PREFIX = 'PURGE_CERTIFICATE#';

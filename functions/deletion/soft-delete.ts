@@ -166,7 +166,7 @@ export function softDeleteIrreversibility(tenant: Tenant, now: Date): DeletionRe
     const { at, operationId } = deletion.erasureStarted;
     return new DeletionRequestError(
       'ERASURE_STARTED',
-      `The hard delete of tenant '${tenantId}' began purging its data at ${at} (operation ${operationId}): part of it may be gone, so the deletion can no longer be cancelled; the purge is finished by ${deletion.window.closesAt} or, if it failed, by its next run.`,
+      `The hard delete of tenant '${tenantId}' began purging its data at ${at} (operation ${operationId}): part of it may be gone, so the soft delete can no longer be cancelled nor the tenant reactivated; the purge is finished by ${deletion.window.closesAt} or, if it failed, by its next run.`,
       { tenantId, operationId, erasureStartedAt: at, deadline: deletion.deadline, window: deletion.window },
     );
   }
@@ -179,7 +179,7 @@ export function softDeleteIrreversibility(tenant: Tenant, now: Date): DeletionRe
       : `its data is being purged (the hard delete runs by ${deletion.window.closesAt})`;
     return new DeletionRequestError(
       'DELETION_DEADLINE_PASSED',
-      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: ${fate}, and the deletion can no longer be cancelled.`,
+      `The retention of tenant '${tenantId}' ended at ${deletion.deadline}: ${fate}, and the soft delete can no longer be cancelled nor the tenant reactivated.`,
       { tenantId, deadline: deletion.deadline, window: deletion.window, ...(hold ? { legalHold: hold } : {}) },
     );
   }
@@ -197,7 +197,7 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
     next = await deps.tenants.applyTransitions(
       tenant,
       ['cancel_deletion', 'complete_reactivation'],
-      { actor: request.actor, reason: request.reason ?? `Soft delete of ${deletion.requestedAt} cancelled within retention (deadline ${deletion.deadline})`, operationId: `deletion-cancel-${randomUUID()}` },
+      { actor: request.actor, reason: request.reason ?? `Soft delete of ${deletion.requestedAt} cancelled within retention (deadline ${deletion.deadline})`, operationId: `deletion-cancel-${randomUUID()}`, reactivationPath: 'restore' },
       {
         changes: { deletion: null, ...(restored ? { billing: restored } : {}) },
         // A new subscription (Stripe cannot revive a cancelled one) is linked to the tenant with it.
@@ -206,10 +206,14 @@ export async function cancelDeletion(deps: SoftDeleteDependencies, tenantId: str
     );
   } catch (error) {
     await bestEffort('stop the billing restored for a failed cancellation', tenantId, async () => {
-      // A concurrent cancellation that won brought the tenant back on this same restored subscription: keep it.
       const current = await deps.tenants.find(tenantId);
-      if (current?.state !== SOFT_DELETED || current.deletion?.requestedAt !== deletion.requestedAt) return;
-      // Still soft-deleted: billing stops again (a new key: the first cancellation's answer is spent).
+      const stillSoftDeleted = current?.state === SOFT_DELETED && current.deletion?.requestedAt === deletion.requestedAt;
+      // A concurrent cancellation that won brought the tenant back on this same restored subscription (same key): keep
+      // it. Anything else that won (a reactivation bills on a subscription of its own) leaves this one to stop too.
+      const madeHere = restored !== undefined && restored.subscriptionId !== tenant.billing?.subscriptionId;
+      const billsTheTenant = madeHere && current?.billing?.subscriptionId === restored.subscriptionId;
+      if (!stillSoftDeleted && (!madeHere || billsTheTenant)) return;
+      // Billing stops again (a new key: the first cancellation's answer is spent).
       await deps.billing.cancelSubscription({ ...billingRequest({ ...tenant, billing: restored ?? tenant.billing }, deletion), idempotencyKey: `${tenantId}:deletion:${deletion.requestedAt}:recancel:${randomUUID()}` });
     });
     throw error;

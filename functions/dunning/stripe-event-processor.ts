@@ -257,7 +257,7 @@ async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingF
       next = await tenants.applyTransitions(tenant, ['suspend'], context, { changes: { dunning: action.dunning }, alsoPut, alsoUpdate });
       break;
     case 'resume':
-      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], context, { changes: { dunning: action.dunning ?? null }, alsoPut, alsoUpdate });
+      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], { ...context, reactivationPath: 'resume' }, { changes: { dunning: action.dunning ?? null }, alsoPut, alsoUpdate });
       break;
     case 'soft_delete':
       // Through the deletion routes' own soft delete (schedules, billing, its transaction); the event, if any, after it.

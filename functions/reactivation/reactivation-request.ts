@@ -23,7 +23,7 @@ import type { OperationStore } from '../operations/operation-store';
 import { usageViolations, type PlanId } from '../plans/plan-catalog';
 import { registerHttpError } from '../shared/error-catalogue';
 import { VersionConflictError } from '../tenants/errors';
-import { refusalOf } from '../tenants/tenant-rules';
+import { ownerRefusal, refusalOf } from '../tenants/tenant-rules';
 import type { Tenant, TenantStore } from '../tenants/tenant-store';
 import { startOrUndo } from '../workflows/start-execution';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
@@ -34,6 +34,8 @@ import type { ReactivateBody } from './reactivation-schemas';
 export const REACTIVATION_REQUEST_ERRORS = {
   /** `restoreData: false` for a suspended tenant: its data is not purged by a resume. */
   FRESH_START_UNAVAILABLE: 422,
+  /** The tenant is in no state a reactivation starts from (active; a transitional state without an owner). */
+  NOT_REACTIVATABLE: 409,
   /** A deleted tenant asked to restore: its data is gone (when, in the message and details). */
   DATA_DELETED: 409,
   /** A deleted tenant's fresh start without the contact details or plan its deletion erased. */
@@ -112,11 +114,19 @@ async function tryReactivation(deps: ReactivationRequestDependencies, tenantId: 
   const now = clock.nowOf(deps);
   const restoreData = body.restoreData ?? true;
   const event = reactivationEvent(tenant.state);
-  if (!event) throw refusalOf(tenant, 'resume') ?? new Error(`No event reactivates a tenant in state '${tenant.state}'.`);
+  if (!event) {
+    throw ownerRefusal(tenant) ?? new ReactivationRequestError(
+      'NOT_REACTIVATABLE',
+      `Tenant '${tenantId}' is '${tenant.state}': only a suspended tenant, a soft-deleted one within its retention, or a deleted one can be reactivated.`,
+      { tenantId, currentState: tenant.state, reactivatableFrom: Object.values(REACTIVATION_ORIGINS) },
+    );
+  }
   const origin = tenant.state as ReactivationOrigin;
   const path = pathOf(tenant, origin, restoreData, now, body);
   const plan: PlanId = body.plan ?? (tenant.plan as PlanId);
-  if (path !== 'fresh_start') {
+  // A plan asked for must fit the data it comes back with (as a downgrade must); without one it keeps its own plan,
+  // as it had it (a suspension does not make it over its limits, and POST /resume does not check either).
+  if (path !== 'fresh_start' && body.plan !== undefined) {
     const violations = usageViolations(tenant.usage, plan);
     if (violations.length > 0) {
       throw new ReactivationRequestError(

@@ -47,7 +47,7 @@ const CASES: Case[] = [
   { name: "a tenant's own token (operators only)", options: { token: api.tenantToken(SUSPENDED), body: {} }, status: 403, code: 'FORBIDDEN', says: /needs an operator token/ },
   { name: 'a stale If-Match', options: { headers: { 'if-match': '"1"' }, body: {} }, status: 409, code: 'VERSION_CONFLICT', says: /expected version 1, it is now version 2.*Read it again/ },
   { name: 'a malformed If-Match', options: { headers: { 'if-match': 'latest' }, body: {} }, status: 400, code: 'INVALID_IF_MATCH', says: /If-Match/ },
-  { name: 'an active tenant', tenantId: ACTIVE, options: { body: {} }, status: 409, code: 'ILLEGAL_TRANSITION', says: /while the tenant is 'active'/ },
+  { name: 'an active tenant', tenantId: ACTIVE, options: { body: {} }, status: 409, code: 'NOT_REACTIVATABLE', says: /is 'active': only a suspended tenant, a soft-deleted one within its retention, or a deleted one can be reactivated/ },
   { name: 'an unknown tenant', tenantId: 'edge-nobody', options: { body: {} }, status: 404, code: 'TENANT_NOT_FOUND', says: /edge-nobody/ },
   { name: 'a name and email for a suspended tenant (it keeps its own)', options: { body: { name: 'New Name', email: 'new@edge.example' } }, status: 422, code: 'DETAILS_NOT_ACCEPTED', says: /omit "name" and "email"/ },
   { name: 'a fresh start of a suspended tenant', options: { body: { restoreData: false } }, status: 422, code: 'FRESH_START_UNAVAILABLE', says: /soft-delete it/ },

@@ -138,8 +138,8 @@ const STEPS: readonly Step[] = [
     send: () => api.request('POST', `/tenants/${TENANT}/resume`, { body: { reason: 'invoice.paid' } }),
     status: 200,
     adds: [
-      { event: 'resume', reason: 'invoice.paid', from: 'suspended', to: 'reactivating' },
-      { event: 'complete_reactivation', reason: 'invoice.paid', from: 'reactivating', to: 'active' },
+      { event: 'resume', reason: 'invoice.paid', from: 'suspended', to: 'reactivating', reactivationPath: 'resume' },
+      { event: 'complete_reactivation', reason: 'invoice.paid', from: 'reactivating', to: 'active', reactivationPath: 'resume' },
     ],
   },
   {
@@ -256,8 +256,8 @@ const STEPS: readonly Step[] = [
     send: () => api.request('DELETE', `/tenants/${TENANT}/deletion`, { body: { reason: 'Customer came back' } }),
     status: 200,
     adds: [
-      { event: 'cancel_deletion', reason: 'Customer came back', from: 'deleting', to: 'reactivating' },
-      { event: 'complete_reactivation', reason: 'Customer came back', from: 'reactivating', to: 'active' },
+      { event: 'cancel_deletion', reason: 'Customer came back', from: 'deleting', to: 'reactivating', reactivationPath: 'restore' },
+      { event: 'complete_reactivation', reason: 'Customer came back', from: 'reactivating', to: 'active', reactivationPath: 'restore' },
     ],
   },
   {

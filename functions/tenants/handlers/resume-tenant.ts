@@ -16,7 +16,7 @@ export const handler = apiRoute(
     const tenant = await transitionTenant(
       params.tenantId,
       ['resume', 'complete_reactivation'],
-      { actor: principal.subject, reason: body.reason ?? 'Resumed by operator', operationId: `resume-${randomUUID()}` },
+      { actor: principal.subject, reason: body.reason ?? 'Resumed by operator', operationId: `resume-${randomUUID()}`, reactivationPath: 'resume' },
       expectedVersion,
     );
     return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });

@@ -230,6 +230,34 @@ describe('Concurrent requests', () => {
     const kinds = await ledgerKinds('race-cancel');
     expect(kinds.filter((kind) => kind === 'subscription_cancelled').length).toBe(kinds.filter((kind) => kind === 'subscription_restored').length);
   });
+
+  it('should stop the subscription a cancellation restored when a reactivation won meanwhile (it bills on its own): only the winner\'s bills', async () => {
+    await api.createTenant('race-winback');
+    await softDelete('race-winback');
+    const restore = ports.billing.restoreSubscription.bind(ports.billing);
+    let reactivated: Promise<unknown> | undefined;
+    jest.spyOn(ports.billing, 'restoreSubscription').mockImplementation(async (request) => {
+      const account = await restore(request);
+      // The cancellation has restored billing; before its transaction, a reactivation takes the tenant back.
+      reactivated ??= (async () => {
+        expect((await api.request<Body>('POST', '/tenants/race-winback/reactivate', { body: {} })).status).toBe(202);
+        await runner.idle();
+      })();
+      if (request.idempotencyKey.includes(':deletion:')) await reactivated;
+      return account;
+    });
+
+    const answer = await api.request<Body>('DELETE', '/tenants/race-winback/deletion');
+
+    expect(answer.status).toBe(409);
+    const now = await tenant('race-winback');
+    expect(now).toMatchObject({ state: 'active' });
+    const entries = await ledger.ledgerEntries('race-winback');
+    const ids = (kind: string) => entries.filter((entry) => entry.kind === kind).map((entry) => (entry as { subscriptionId?: string }).subscriptionId);
+    const live = ids('subscription_restored').filter((id) => !ids('subscription_cancelled').includes(id));
+    // Before the fix the cancellation's subscription stayed live too (nothing would ever cancel it).
+    expect(live).toEqual([now.billing?.subscriptionId]);
+  });
 });
 
 describe('DELETE /tenants/{id}/deletion: cancel within retention', () => {

@@ -448,7 +448,7 @@ describe('A second life (a deleted tenant reactivated, then deleted again)', () 
     expect(await operations.get(operationId)).toMatchObject({ status: 'succeeded' });
     tick();
 
-    const { Item: first } = await client.send(new GetCommand({ TableName: config.tableName, Key: { pk: `TENANT#${tenantId}`, sk: `DELETION_CERTIFICATE#${firstCertificateId}` }, ConsistentRead: true }));
+    const { Item: first } = await client.send(new GetCommand({ TableName: config.tableName, Key: { pk: `TENANT#${tenantId}`, sk: `ARCHIVED_DELETION_CERTIFICATE#${firstCertificateId}` }, ConsistentRead: true }));
     // The first erasure's certificate moved to its archived key with the reactivation: still there, unchanged.
     expect(first).toMatchObject({ certificateId: firstCertificateId, tenantId });
     expect(await tenants.deletionCertificate(tenantId)).toBeUndefined();
@@ -525,6 +525,23 @@ describe('Reactivation refused, changing nothing', () => {
     expect(answer).toMatchObject({ status: 422, code: 'USAGE_EXCEEDS_PLAN', details: { plan: 'free', violations: [{ metric: 'storageGb', current: 0.5, limit: 0.1, message: expect.stringContaining('0.5 exceeds the free limit of 0.1') }] } });
     expect(answer.message).toContain(instead);
     if (instead !== 'restoreData: false') expect(answer.message).not.toContain('restoreData');
+  });
+});
+
+describe('Reactivation without a plan asked for', () => {
+  it('should bring a suspended tenant over its own plan\'s limits back on that plan, as POST /resume does (only a plan asked for must fit)', async () => {
+    tick();
+    const tenantId = `over-${randomUUID().slice(0, 8)}`;
+    await seed(tenantId);
+    await suspend(tenantId);
+    // Reported while suspended: 6,000 documents on starter (5,000).
+    await tenants.reportUsage(tenantId, { queriesPerMonth: 10, storageGb: 0.5, documents: 6_000, users: 2 }, now.toISOString());
+    const operationId = await run(tenantId, {});
+    expect(await operations.get(operationId)).toMatchObject({ status: 'succeeded' });
+    expect(await tenants.get(tenantId)).toMatchObject({ state: 'active', plan: 'starter' });
+    // Asked for, the same plan must fit.
+    await suspend(tenantId);
+    await expect(requestReactivation(ports, tenantId, { plan: 'starter' }, 'operator:winback')).rejects.toMatchObject({ code: 'USAGE_EXCEEDS_PLAN' });
   });
 });
 
