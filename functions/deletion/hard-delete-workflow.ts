@@ -5,10 +5,20 @@
  * (functions/export/export-deps.ts `registrySources`, and `exportArchiveSources`); the compensation reads none.
  */
 import { exportArchiveSources, registrySources } from '../export/export-deps';
+import type { DataSource } from '../data-sources/data-source';
 import type { WorkflowPorts } from '../workflows/ports';
 import type { WorkflowSteps } from '../workflows/workflow-definition';
 import type { HardDeleteInput } from './hard-delete-definition';
 import { HARD_DELETE_STEPS, failHardDelete, runHardDeleteStep, DataSourceUnavailableError, type HardDeleteDependencies, type HardDeleteTaskEvent } from './hard-delete-steps';
+
+/**
+ * Every place a tenant's data is erased from, in registry order (purged in reverse): the registry, and the tenant's
+ * exports (copies of its data that may outlive the soft delete), purged first. The hard delete's list, and a fresh
+ * start's (functions/reactivation/). A source that cannot be reached is DataSourceUnavailableError (retried).
+ */
+export async function erasureSources(ports: WorkflowPorts): Promise<readonly DataSource[]> {
+  return [...(await registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause }))), ...(await exportArchiveSources())];
+}
 
 /** The steps' dependencies from the workflow ports. */
 export function hardDeleteDependencies(ports: WorkflowPorts): HardDeleteDependencies {
@@ -17,8 +27,7 @@ export function hardDeleteDependencies(ports: WorkflowPorts): HardDeleteDependen
     operations: ports.operations,
     scheduler: ports.scheduler,
     billing: ports.billing,
-    // The registry, and the tenant's exports (copies of its data that may outlive the soft delete), purged first.
-    sources: async () => [...(await registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause }))), ...(await exportArchiveSources())],
+    sources: () => erasureSources(ports),
     ...(ports.now ? { now: ports.now } : {}),
   };
 }

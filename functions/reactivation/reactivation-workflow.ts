@@ -4,8 +4,7 @@
  * provisioning, re-arm the soft delete's schedules, back to where the tenant came from). The data sources a fresh
  * start purges are the hard delete's: the registry and the tenant's exports (functions/export/export-deps.ts).
  */
-import { DataSourceUnavailableError } from '../deletion/hard-delete-steps';
-import { exportArchiveSources, registrySources } from '../export/export-deps';
+import { erasureSources } from '../deletion/hard-delete-workflow';
 import type { WorkflowPorts } from '../workflows/ports';
 import type { WorkflowSteps } from '../workflows/workflow-definition';
 import type { ReactivationInput } from './reactivation-definition';
@@ -19,7 +18,7 @@ export function reactivationDependencies(ports: WorkflowPorts): ReactivationDepe
     scheduler: ports.scheduler,
     billing: ports.billing,
     provisioner: ports.provisioner,
-    sources: async () => [...(await registrySources(ports, (message, cause) => new DataSourceUnavailableError(message, { cause }))), ...(await exportArchiveSources())],
+    sources: () => erasureSources(ports),
     ...(ports.now ? { now: ports.now } : {}),
   };
 }
