@@ -35,6 +35,7 @@ import {
   type SubscriptionState,
   SUBSCRIPTION_STATUSES,
   isSubscriptionStatus,
+  subscriptionHasEnded,
 } from './billing-port';
 
 export interface StripeBillingOptions {
@@ -706,7 +707,7 @@ export class StripeBilling implements BillingPort {
     const account = request.account;
     if (!account) return { cancelled: false, references: {} };
     const current = await this.#subscriptionOrGone(request, account.subscriptionId);
-    if (!current || current.status === 'canceled' || current.status === 'incomplete_expired') return { cancelled: false, references: { subscriptionId: account.subscriptionId } };
+    if (!current || subscriptionHasEnded(current.status)) return { cancelled: false, references: { subscriptionId: account.subscriptionId } };
     const cancelled = await this.#call(request, `cancel subscription ${account.subscriptionId}`, () =>
       this.#stripe.subscriptions.cancel(
         account.subscriptionId,
@@ -730,7 +731,7 @@ export class StripeBilling implements BillingPort {
     const account = request.account;
     if (!account) return undefined;
     const current = await this.#subscriptionOrGone(request, account.subscriptionId);
-    if (current && current.status !== 'canceled' && current.status !== 'incomplete_expired') return account;
+    if (current && !subscriptionHasEnded(current.status)) return account;
     const priceId = this.#priceIds[request.plan];
     if (!priceId) throw new BillingRejectedError(`No Stripe price is configured for the ${request.plan} plan: cannot restore the subscription of tenant '${request.tenantId}'.`);
     const created = await this.#call(request, 'create a new subscription', () =>
@@ -828,7 +829,7 @@ export class StripeBilling implements BillingPort {
       subscription = await this.#orMissing(request, `read subscription ${subscriptionId}`, () => this.#stripe.subscriptions.retrieve(subscriptionId));
       if (!subscription) throw refuse(`Stripe has no subscription ${subscriptionId}.`);
       if (idOf(subscription.customer) !== link.customerId) throw refuse(`subscription ${subscriptionId} belongs to customer ${idOf(subscription.customer) ?? 'unknown'}.`);
-      if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') throw refuse(`subscription ${subscriptionId} has ended (${subscription.status}).`);
+      if (subscriptionHasEnded(subscription.status)) throw refuse(`subscription ${subscriptionId} has ended (${subscription.status}).`);
     } else {
       const active = await this.#call(request, `list the subscriptions of customer ${link.customerId}`, () => this.#stripe.subscriptions.list({ customer: link.customerId, status: 'active', limit: 2 }));
       if (active.data.length !== 1) {
