@@ -90,15 +90,23 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The certificate's hash: SHA-256 (hex) of canonicalJson of every field but `sha256`. */
-export function certificateHash(certificate: Omit<DeletionCertificate, 'sha256'> & { readonly sha256?: string }): string {
+/**
+ * A certificate's hash: SHA-256 (hex) of canonicalJson of every field but `sha256` (a deletion certificate, or a
+ * fresh start's purge certificate: functions/reactivation/).
+ */
+export function certificateHash(certificate: object & { readonly sha256?: string }): string {
   const { sha256: _, ...content } = certificate;
   return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
 }
 
-/** The certificate with its hash. */
-export function sealCertificate(content: Omit<DeletionCertificate, 'sha256'>): DeletionCertificate {
+/** Any certificate's content with its hash (certificateHash): the deletion certificate's, a purge certificate's. */
+export function sealed<T extends object>(content: T): T & { readonly sha256: string } {
   return { ...content, sha256: certificateHash(content) };
+}
+
+/** The deletion certificate with its hash. */
+export function sealCertificate(content: Omit<DeletionCertificate, 'sha256'>): DeletionCertificate {
+  return sealed(content);
 }
 
 /** The certificate's table item (for the complete step's transaction). */

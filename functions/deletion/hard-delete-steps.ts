@@ -20,9 +20,10 @@ import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type AuditEntry, type ComplianceViolation, type Tenant, type TenantStore } from '../tenants/tenant-store';
 import { OperationSupersededError, guardContention } from '../workflows/errors';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
-import { certificateItem, sealCertificate, type CertificateLegalHold, type CertificateSource, type DeletionCertificate } from './deletion-certificate';
+import { certificateItem, sealCertificate, type CertificateLegalHold, type DeletionCertificate } from './deletion-certificate';
 import { windowPosition, type DeletionSchedule } from './deletion-policy';
 import { cancelDeletionSchedules, rearmHardDelete } from './deletion-schedules';
+import { ResidualDataError, certificateSources, purgeOrder, purgeSource, verifySource, type PurgeFact, type VerifyFact } from './source-purge';
 import { HARD_DELETE_WORKFLOW, type HardDeleteInput } from './hard-delete-definition';
 
 export const HARD_DELETE_STEPS = ['begin', 'purge', 'verify', 'deleteBillingCustomer', 'complete', 'fail'] as const;
@@ -62,17 +63,6 @@ export interface BeginResult {
   readonly stopped?: 'not_deleting' | 'reactivated' | 'other_soft_delete' | 'owned_by_other' | 'window_not_open' | 'legal_hold';
 }
 
-/**
- * A data source still holds records of the tenant after its purge: the ASL retries verification with backoff
- * (deletes that are eventually consistent, as Pinecone's), then fails the hard delete if it persists.
- */
-export class ResidualDataError extends Error {
-  constructor(source: string, remaining: number) {
-    super(`Data source '${source}' still holds ${remaining} record(s) of the tenant after its purge.`);
-    this.name = 'ResidualDataError';
-  }
-}
-
 /** A data source could not be reached for now (its key could not be read, its service failed): retried by the ASL. */
 export class DataSourceUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -89,6 +79,10 @@ export class HardDeleteIncompleteError extends Error {
   }
 }
 
+const incompleteError = (message: string) => new HardDeleteIncompleteError(message);
+
+export { ResidualDataError };
+
 /** The tenant is soft-deleted and may be erased: the lifecycle table allows complete_deletion from its state. */
 function awaitingErasure(tenant: Pick<Tenant, 'state'>): boolean {
   return canTransition(tenant.state, 'complete_deletion');
@@ -104,25 +98,8 @@ function detectedBy(trigger: HardDeleteInput['trigger']): ComplianceViolation['d
   return trigger === 'enforcement-check' || trigger === 'sweeper' ? trigger : 'hard-delete';
 }
 
-const purgeFact = (source: string) => `purge:${source}`;
-const verifyFact = (source: string) => `verify:${source}`;
 const BILLING_FACT = 'billingCustomer';
 
-interface PurgeFact {
-  readonly before: number;
-  readonly purgedAt?: string;
-  readonly retained?: number;
-}
-interface VerifyFact {
-  readonly verifiedAt: string;
-  readonly retained: number;
-}
-
-async function sourceNamed(deps: HardDeleteDependencies, name: string): Promise<DataSource> {
-  const source = (await deps.sources()).find((candidate) => candidate.name === name);
-  if (!source) throw new HardDeleteIncompleteError(`No data source is named '${name}'.`);
-  return source;
-}
 
 /** The operation, still running; OperationEndedError once it ended (a late step stops before doing anything). */
 async function running(deps: HardDeleteDependencies, input: HardDeleteInput): Promise<Operation> {
@@ -218,7 +195,7 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
     return stop(deps, input, 'other_soft_delete', `This firing belongs to the soft delete of ${input.deletionRequestedAt}; the tenant's is of ${tenant.deletion.requestedAt}.`, false);
   }
   const deletion = tenant.deletion;
-  const sources = (await deps.sources()).map((source) => source.name).reverse();
+  const sources = await purgeOrder(deps);
   if (tenant.operationId === input.operationId) return { proceed: true, sources }; // claimed by this run already (a retried begin)
   if (tenant.operationId) return stop(deps, input, 'owned_by_other', `Hard delete ${tenant.operationId} is running on the tenant.`, false);
   const position = windowPosition(deletion, now);
@@ -260,38 +237,16 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
   return { proceed: true, sources };
 }
 
-/** Purge one source: its count before (recorded once, so a retried purge keeps the first count), then the purge. */
+/** Purge one source (source-purge.ts purgeSource), the tenant still claimed by this run. */
 async function purge(deps: HardDeleteDependencies, input: HardDeleteInput, name: string): Promise<PurgeFact> {
   await owned(deps, input);
-  const operation = await running(deps, input);
-  const source = await sourceNamed(deps, name);
-  // One source at a time, in Begin's order (the tenant record last): a source is purged only once every one
-  // ahead of it is verified, whatever runs the Map (the local emulator may start the next iteration of a Map
-  // whose iteration failed).
-  const order = (await deps.sources()).map((candidate) => candidate.name).reverse();
-  const unverified = order.slice(0, order.indexOf(name)).find((ahead) => operation.facts[verifyFact(ahead)] === undefined);
-  if (unverified) throw new HardDeleteIncompleteError(`Data source '${name}' is not purged before '${unverified}', ahead of it, is verified.`);
-  const recorded = operation.facts[purgeFact(name)] as PurgeFact | undefined;
-  const before = recorded?.before ?? (await source.count(input.tenantId));
-  if (!recorded) await deps.operations.recordStep(input.operationId, `counted:${name}`, { [purgeFact(name)]: { before } });
-  const result = await source.purge(input.tenantId);
-  const fact: PurgeFact = { before, purgedAt: clock.nowOf(deps).toISOString(), retained: result.retained ?? 0 };
-  await deps.operations.recordStep(input.operationId, `purged:${name}`, { [purgeFact(name)]: fact });
-  return fact;
+  return purgeSource(deps, await running(deps, input), name, incompleteError);
 }
 
 /** Verify one source is empty (what it retains by law aside); ResidualDataError while records remain. */
 async function verify(deps: HardDeleteDependencies, input: HardDeleteInput, name: string): Promise<VerifyFact> {
   await owned(deps, input);
-  const source = await sourceNamed(deps, name);
-  const result = await source.verifyPurged(input.tenantId);
-  if (result.remaining > 0) {
-    logger.warn('Residual data after purge', { source: name, remaining: result.remaining });
-    throw new ResidualDataError(name, result.remaining);
-  }
-  const fact: VerifyFact = { verifiedAt: clock.nowOf(deps).toISOString(), retained: result.retained ?? 0 };
-  await deps.operations.recordStep(input.operationId, `verified:${name}`, { [verifyFact(name)]: fact });
-  return fact;
+  return verifySource(deps, input, name, incompleteError);
 }
 
 /** Delete the billing customer (the provider keeps its invoices), once: keyed by the soft delete. */
@@ -340,21 +295,7 @@ async function complete(deps: HardDeleteDependencies, input: HardDeleteInput): P
   const tenant = await owned(deps, input);
   const operation = await running(deps, input);
   const now = clock.nowOf(deps);
-  const sources: CertificateSource[] = [];
-  for (const source of [...(await deps.sources())].reverse()) {
-    const purged = operation.facts[purgeFact(source.name)] as PurgeFact | undefined;
-    const verified = operation.facts[verifyFact(source.name)] as VerifyFact | undefined;
-    if (!purged?.purgedAt || !verified) throw new HardDeleteIncompleteError(`Data source '${source.name}' has no recorded ${purged?.purgedAt ? 'verification' : 'purge'}: no certificate is written.`);
-    const retained = verified.retained;
-    sources.push({
-      source: source.name,
-      before: purged.before,
-      deleted: Math.max(0, purged.before - retained),
-      purgedAt: purged.purgedAt,
-      verification: { result: 'empty', remaining: 0, verifiedAt: verified.verifiedAt },
-      ...(retained > 0 && source.retention ? { retained: { count: retained, basis: source.retention.basis } } : {}),
-    });
-  }
+  const sources = await certificateSources(deps, operation, incompleteError);
   const billing = operation.facts[BILLING_FACT] as { deleted: boolean; at: string } | undefined;
   if (!billing) throw new HardDeleteIncompleteError('The billing customer has no recorded deletion: no certificate is written.');
   const deletion = tenant.deletion;

@@ -14,14 +14,13 @@
  * offers to restore data that is partly gone.
  */
 import * as clock from '../shared/clock';
-import { createHash } from 'node:crypto';
 import { subscriptionHasEnded, type BillingAccount, type BillingChange, type BillingPort, type PlanChangeRequest } from '../billing/billing-port';
 import { subscriptionLinkItem } from '../billing/subscription-links';
 import type { DataSource } from '../data-sources/data-source';
-import { DELETION_CERTIFICATE_SK, PURGE_CERTIFICATE_SK_PREFIX, archivedCertificateItem, canonicalJson, type CertificateSource } from '../deletion/deletion-certificate';
+import { DELETION_CERTIFICATE_SK, PURGE_CERTIFICATE_SK_PREFIX, archivedCertificateItem, sealed, type CertificateSource } from '../deletion/deletion-certificate';
 import type { DeletionSchedule } from '../deletion/deletion-policy';
 import { armDeletionSchedules, cancelDeletionSchedules } from '../deletion/deletion-schedules';
-import { ResidualDataError } from '../deletion/hard-delete-steps';
+import { certificateSources, purgeOrder, purgeSource, verifySource } from '../deletion/source-purge';
 import { OperationEndedError, type Operation, type OperationStore } from '../operations/operation-store';
 import { comparePlans } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
@@ -91,19 +90,11 @@ export interface PurgeCertificate {
   readonly sha256: string;
 }
 
-
-const SCHEDULES_FACT = 'schedulesCancelled';
 const BILLING_FACT = 'billing';
 const PROVISIONING_FACT = 'provisioning';
-const purgeFact = (source: string) => `purge:${source}`;
-const verifyFact = (source: string) => `verify:${source}`;
-
-function actorOf(input: ReactivationInput): string {
-  return input.requestedBy;
-}
 
 function contextOf(input: ReactivationInput, reason: string) {
-  return { actor: actorOf(input), reason, operationId: input.operationId, reactivationPath: input.path };
+  return { actor: input.requestedBy, reason, operationId: input.operationId, reactivationPath: input.path };
 }
 
 /** The operation, still running; OperationEndedError once it ended or a compensation claimed it. */
@@ -122,58 +113,35 @@ async function owned(deps: ReactivationDependencies, input: ReactivationInput): 
   return tenant;
 }
 
-/** The data sources a fresh start from `deleting` purges, in purge order (reverse registry order, the tenant record last). */
-async function purgeOrder(deps: ReactivationDependencies): Promise<string[]> {
-  return (await deps.sources()).map((source) => source.name).reverse();
-}
-
-async function sourceNamed(deps: ReactivationDependencies, name: string): Promise<DataSource> {
-  const source = (await deps.sources()).find((candidate) => candidate.name === name);
-  if (!source) throw new OperationSupersededError(`No data source is named '${name}'.`);
-  return source;
-}
+/** A source a fresh start cannot purge or certify (unknown, or out of order): the reactivation fails and is undone. */
+const incompleteError = (message: string) => new OperationSupersededError(message);
 
 /**
- * Step 1: from `deleting`, cancel the soft delete's two schedules (recorded first, so a failure re-arms them even if
- * the answer was lost); answer the data sources to purge (a fresh start from `deleting`; none otherwise: a deleted
- * tenant's were purged by its hard delete, a restore keeps them).
+ * Step 1: from `deleting`, cancel the soft delete's two schedules (a failure re-arms them: failReactivation); the
+ * marker recorded first refuses a late Begin once the compensation has claimed the operation, so it never cancels
+ * what the compensation re-armed. Answers the data sources to purge (a fresh start from `deleting`; none otherwise:
+ * a deleted tenant's were purged by its hard delete, a restore keeps them).
  */
 async function begin(deps: ReactivationDependencies, input: ReactivationInput): Promise<{ readonly sources: readonly string[] }> {
   const tenant = await owned(deps, input);
   if (input.origin === SOFT_DELETED && tenant.deletion) {
-    await deps.operations.recordStep(input.operationId, 'cancelling_schedules', { [SCHEDULES_FACT]: true });
+    await deps.operations.recordStep(input.operationId, 'cancelling_schedules');
     await cancelDeletionSchedules(deps.scheduler, tenant.deletion);
   }
   const purge = input.path === 'fresh_start' && input.origin === SOFT_DELETED;
   return { sources: purge ? await purgeOrder(deps) : [] };
 }
 
-/** Purge one source (its count before recorded once, so a retried purge keeps the first). */
+/** Purge one source (source-purge.ts purgeSource), the tenant still reactivating under this operation. */
 async function purge(deps: ReactivationDependencies, input: ReactivationInput, name: string): Promise<void> {
   await owned(deps, input);
-  const operation = await running(deps, input);
-  const source = await sourceNamed(deps, name);
-  // One source at a time, in Begin's order: a source is purged only once every one ahead of it is verified,
-  // whatever runs the Map (the local emulator may start the next iteration of a Map whose iteration failed).
-  const order = await purgeOrder(deps);
-  const unverified = order.slice(0, order.indexOf(name)).find((ahead) => operation.facts[verifyFact(ahead)] === undefined);
-  if (unverified) throw new OperationSupersededError(`Data source '${name}' is not purged before '${unverified}', ahead of it, is verified.`);
-  const recorded = operation.facts[purgeFact(name)] as { before: number } | undefined;
-  const before = recorded?.before ?? (await source.count(input.tenantId));
-  if (!recorded) await deps.operations.recordStep(input.operationId, `counted:${name}`, { [purgeFact(name)]: { before } });
-  const result = await source.purge(input.tenantId);
-  await deps.operations.recordStep(input.operationId, `purged:${name}`, {
-    [purgeFact(name)]: { before, deleted: result.deleted, retained: result.retained ?? 0, purgedAt: clock.nowOf(deps).toISOString() },
-  });
+  await purgeSource(deps, await running(deps, input), name, incompleteError);
 }
 
 /** Verify one source holds nothing of the tenant but what it keeps by law; ResidualDataError (retried by the ASL) while it does. */
 async function verify(deps: ReactivationDependencies, input: ReactivationInput, name: string): Promise<void> {
   await owned(deps, input);
-  const source = await sourceNamed(deps, name);
-  const result = await source.verifyPurged(input.tenantId);
-  if (result.remaining > 0) throw new ResidualDataError(name, result.remaining);
-  await deps.operations.recordStep(input.operationId, `verified:${name}`, { [verifyFact(name)]: { verifiedAt: clock.nowOf(deps).toISOString(), retained: result.retained ?? 0 } });
+  await verifySource(deps, input, name, incompleteError);
 }
 
 /** The plan-change request that moves a live subscription to the reactivation's plan. */
@@ -254,15 +222,9 @@ function resourcesOf(input: ReactivationInput): PlanResources {
 }
 
 /** The sealed certificate of a fresh start's purge, from the operation's facts. */
-function purgeCertificate(input: ReactivationInput, operation: Operation, order: readonly string[], completedAt: string): PurgeCertificate {
-  const sources: CertificateSource[] = order.map((name) => {
-    const purged = operation.facts[purgeFact(name)] as { before: number; deleted: number; retained: number; purgedAt: string } | undefined;
-    const verified = operation.facts[verifyFact(name)] as { verifiedAt: string } | undefined;
-    if (!purged?.purgedAt || !verified) throw new OperationSupersededError(`Data source '${name}' has no recorded purge and verification: the fresh start cannot complete.`);
-    return { source: name, before: purged.before, deleted: purged.deleted, purgedAt: purged.purgedAt, verification: { result: 'empty', remaining: 0, verifiedAt: verified.verifiedAt }, ...(purged.retained > 0 ? { retained: { count: purged.retained, basis: 'kept by law (see the data source\'s retention)' } } : {}) };
-  });
-  const content = { certificateId: `purge_${input.operationId}`, tenantId: input.tenantId, operationId: input.operationId, kind: 'fresh_start' as const, requestedBy: input.requestedBy, requestedAt: input.requestedAt, completedAt, sources };
-  return { ...content, sha256: createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex') };
+async function purgeCertificate(deps: ReactivationDependencies, input: ReactivationInput, operation: Operation, completedAt: string): Promise<PurgeCertificate> {
+  const sources = await certificateSources(deps, operation, incompleteError);
+  return sealed({ certificateId: `purge_${input.operationId}`, tenantId: input.tenantId, operationId: input.operationId, kind: 'fresh_start' as const, requestedBy: input.requestedBy, requestedAt: input.requestedAt, completedAt, sources });
 }
 
 /**
@@ -278,7 +240,7 @@ async function complete(deps: ReactivationDependencies, input: ReactivationInput
   const billing = operation.facts[BILLING_FACT] as ReactivationBilling | undefined;
   if (!billing?.done || !operation.steps.includes('provisioned')) throw new OperationSupersededError('Billing or provisioning has no recorded completion: the reactivation cannot complete.');
   const now = clock.nowOf(deps).toISOString();
-  const certificate = input.path === 'fresh_start' && input.origin === SOFT_DELETED ? purgeCertificate(input, operation, await purgeOrder(deps), now) : undefined;
+  const certificate = input.path === 'fresh_start' && input.origin === SOFT_DELETED ? await purgeCertificate(deps, input, operation, now) : undefined;
   const newSubscription = billing.account && billing.account.subscriptionId !== tenant.billing?.subscriptionId;
   const changes: TenantChanges = {
     plan: input.plan,
