@@ -126,7 +126,8 @@ async function tryReactivation(deps: ReactivationRequestDependencies, tenantId: 
   const plan: PlanId = body.plan ?? (tenant.plan as PlanId);
   // A plan asked for must fit the data it comes back with (as a downgrade must); without one it keeps its own plan,
   // as it had it (a suspension does not make it over its limits, and POST /resume does not check either).
-  if (path !== 'fresh_start' && body.plan !== undefined) {
+  const checksFit = path !== 'fresh_start' && body.plan !== undefined;
+  if (checksFit) {
     const violations = usageViolations(tenant.usage, plan);
     if (violations.length > 0) {
       throw new ReactivationRequestError(
@@ -157,7 +158,7 @@ async function tryReactivation(deps: ReactivationRequestDependencies, tenantId: 
   await deps.tenants.applyTransition(tenant, event, context, {
     // A fresh start's operation is the record of the purge it makes: kept, like a hard delete's, when the tenant is erased.
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: REACTIVATION_WORKFLOW.name, input: { ...record }, requestedBy: actor, ...(path === 'fresh_start' ? { erasureRecord: true } : {}) })],
-    usageAsRead: path !== 'fresh_start', // the plan was found to fit the usage read
+    usageAsRead: checksFit, // the plan asked for was found to fit the usage read
   });
   const started = await startOrUndo(deps, REACTIVATION_WORKFLOW.name, input, async (failure) => {
     // Nothing was done yet (no schedule cancelled, nothing billed): the tenant goes back, the operation failed, in one transaction.
