@@ -195,6 +195,9 @@ async function main(): Promise<void> {
       };
     };
 
+    // Warm-up, not reported: the first round on a fresh DynamoDB Local JVM and a fresh Node process measures
+    // their JIT compilation, not the workflow (the same round run again is markedly faster).
+    await round('warm-up', 0);
     const results = [await round('clean', 0), await round('faults', FAULT_RATE)];
     const periodEnd = [await periodEndRound('period-end', 0), await periodEndRound('period-end-faults', FAULT_RATE)];
     process.stdout.write(`\n${TENANTS} concurrent upgrades (starter → professional) through the local workflow runner\n\n`);
