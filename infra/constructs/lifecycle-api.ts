@@ -26,7 +26,10 @@ import { HandlerFunction } from './handler-function';
 import { mappingEnvironment } from './identity-provider';
 import type { LifecycleTable } from './lifecycle-table';
 
-/** One JSON object per request; `$context.authorizer.error` says why the authorizer refused or failed. */
+/**
+ * One JSON object per request; `$context.authorizer.error` says why the authorizer refused or failed, and the
+ * verified token's `sub` (the audit trail's actor) and `client_id` (Cognito's app client) say who called.
+ */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
   ip: '$context.identity.sourceIp',
@@ -40,6 +43,8 @@ const ACCESS_LOG_FIELDS = {
   integrationLatency: '$context.integrationLatency',
   integrationError: '$context.integrationErrorMessage',
   authorizerError: '$context.authorizer.error',
+  subject: '$context.authorizer.claims.sub',
+  clientId: '$context.authorizer.claims.client_id',
   error: '$context.error.message',
 };
 

@@ -411,6 +411,9 @@ describe('Class: TenantLifecycleStack', () => {
         status: '$context.status',
         latency: '$context.responseLatency',
         authorizerError: '$context.authorizer.error',
+        // Who called: the verified token's subject and (Cognito) app client.
+        subject: '$context.authorizer.claims.sub',
+        clientId: '$context.authorizer.claims.client_id',
       });
     });
 
