@@ -1,5 +1,5 @@
 /** The control plane's one stack: the lifecycle table, the HTTPS API in front of it and every workflow of the registry. */
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -8,6 +8,8 @@ import type { HandlerFunction } from './constructs/handler-function';
 import type { WorkflowReach } from '../functions/workflows/workflow-definition';
 import { DocumentsBucket, DOCUMENTS_PREFIX, LOCAL_VECTORS_PREFIX } from './constructs/documents-bucket';
 import { ExportBucket } from './constructs/export-bucket';
+import { DEFAULT_CLAIM_MAPPING, type ClaimMapping } from '../functions/auth/jwt-claims';
+import { IdentityProvider, type IdentityProviderProps } from './constructs/identity-provider';
 import { LifecycleApi } from './constructs/lifecycle-api';
 import { LifecycleEvents } from './constructs/lifecycle-events';
 import { LifecycleTable } from './constructs/lifecycle-table';
@@ -47,7 +49,7 @@ export const STRIPE_WEBHOOK_ROUTE_ID = 'StripeWebhook';
 
 export interface TenantLifecycleStackProps extends StackProps {
   /**
-   * What happens to the table, the log groups and the token signing key when they leave the stack.
+   * What happens to the table, the log groups and the user pool when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -99,9 +101,24 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default - no EventBridge path: Stripe events arrive through the webhook (POST /webhooks/stripe) only
    */
   readonly stripeEventSource?: string;
+  /**
+   * An existing identity provider to trust instead of the stack's own user pool (Auth0, Okta, Entra ID, another
+   * Cognito pool...): its issuer URL (https), the audiences its access tokens carry (`aud`, or Cognito's
+   * `client_id`), and optionally its own scope names and tenant claim.
+   * @default - the stack creates an Amazon Cognito user pool (IdentityProvider) and trusts it
+   */
+  readonly trustedIssuer?: { readonly issuer: string; readonly audience: readonly string[]; readonly mapping?: Partial<ClaimMapping> };
+  /**
+   * The stack's own user pool (without `trustedIssuer`): its Cognito domain prefix and the operator app client's
+   * callback URLs.
+   * @default - domain `<stack name>-<account id>`, callback DEFAULT_OPERATOR_CALLBACK_URLS
+   */
+  readonly identityProvider?: Pick<IdentityProviderProps, 'domainPrefix' | 'operatorCallbackUrls'>;
 }
 
 export class TenantLifecycleStack extends Stack {
+  /** The stack's own Cognito user pool and app clients; undefined when it trusts another issuer (`trustedIssuer`). */
+  readonly identity?: IdentityProvider;
   readonly table: LifecycleTable;
   readonly api: LifecycleApi;
   /** One construct per workflow of the registry, by name. */
@@ -131,8 +148,20 @@ export class TenantLifecycleStack extends Stack {
       removalPolicy,
       deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
     });
+    const mapping: ClaimMapping = { ...DEFAULT_CLAIM_MAPPING, ...props.trustedIssuer?.mapping };
+    if (!props.trustedIssuer) {
+      if (!Token.isUnresolved(this.region) && this.region.startsWith('cn-')) {
+        // CloudFormation has no AWS::Cognito::UserPool in the China regions: the deployment would fail there.
+        throw new Error(`Amazon Cognito user pools are not available in ${this.region}: trust an existing OpenID Connect issuer with -c jwtIssuer=<https issuer URL> -c jwtAudience=<audience>.`);
+      }
+      this.identity = new IdentityProvider(this, 'Identity', { ...props.identityProvider, mapping, removalPolicy, logRetention: props.logRetention, serviceName: 'tenant-lifecycle' });
+    }
+    const jwt = props.trustedIssuer
+      ? { issuer: props.trustedIssuer.issuer, audience: props.trustedIssuer.audience, mapping }
+      : { issuer: this.identity!.issuer, audience: this.identity!.audience, mapping };
     this.api = new LifecycleApi(this, 'Api', {
       table: this.table,
+      jwt,
       removalPolicy,
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
@@ -260,10 +289,13 @@ export class TenantLifecycleStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Invoke URL of the tenant lifecycle API.' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The lifecycle table.' });
-    new CfnOutput(this, 'TokenSecretArn', {
-      value: this.api.tokenSecret.secretArn,
-      description: 'Secrets Manager secret holding the HMAC key for API tokens.',
-    });
+    new CfnOutput(this, 'JwtIssuer', { value: jwt.issuer, description: "The issuer whose access tokens the API's JWT authorizer accepts." });
+    if (this.identity) {
+      new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId, description: 'The user pool of operators (create their users here; custom:tenant_id makes a user a tenant\'s).' });
+      new CfnOutput(this, 'TokenEndpoint', { value: this.identity.tokenEndpoint, description: 'OAuth 2.0 token endpoint: client credentials of the application plane (scope tenant-lifecycle/tenant, aws_client_metadata={"tenant_id":"..."}).' });
+      new CfnOutput(this, 'OperatorClientId', { value: this.identity.operatorClient.userPoolClientId, description: 'Operators sign in with this app client (authorization code + PKCE, scopes openid tenant-lifecycle/operator).' });
+      new CfnOutput(this, 'ApplicationClientId', { value: this.identity.applicationClient.userPoolClientId, description: "The application plane's client-credentials app client; its secret is in the user pool console (or describe-user-pool-client)." });
+    }
     new CfnOutput(this, 'ExportBucketName', { value: this.exports.bucket.bucketName, description: `GDPR exports, kept ${this.exports.retentionDays} days.` });
     new CfnOutput(this, 'DocumentsBucketName', {
       value: this.documents.bucket.bucketName,

@@ -36,11 +36,11 @@ import {
   usageSchema,
 } from '../tenants/tenant-schemas';
 import type { TenantView } from '../tenants/tenant-service';
-import type { RouteAccess } from '../shared/http/principal';
+import { DEFAULT_CLAIM_MAPPING } from '../auth/jwt-claims';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
 import { stripeEventSchema } from '../dunning/stripe-event-delivery';
 import type { StripeEventOutcome } from '../dunning/stripe-event-processor';
-import { ROUTES, honoursIdempotencyKey, type HttpMethod, type RouteDefinition } from './routes';
+import { ROUTES, honoursIdempotencyKey, routeScopes, type HttpMethod, type RouteAccessLevel, type RouteDefinition } from './routes';
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
 export const OPENAPI_JSON_PATH = 'functions/api/openapi.json';
@@ -535,9 +535,8 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
 
 type SuccessHeader = 'ETag' | 'Location';
 
+/** What the OpenAPI document says of a route besides the route table (whose `access` it reads). */
 export interface RouteSpec {
-  /** Who may call it; must agree with the handler's `access` (and `authenticated` in ROUTES). */
-  readonly access: 'public' | RouteAccess;
   readonly params?: ZodObject;
   readonly query?: ZodObject;
   readonly body?: ZodType;
@@ -552,7 +551,6 @@ export interface RouteSpec {
 
 export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   ChangePlan: {
-    access: 'operator',
     params: tenantPathSchema,
     body: changePlanBodySchema,
     ifMatch: true,
@@ -570,7 +568,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'With `dryRun: true` nothing changes; money in the preview (`billing.amountDueNow`, `billing.lines[].amount`) and on the operation (`facts.billingChange.amountInvoiced`) is an integer in the currency\'s minor unit (cents for USD), negative for a credit.',
   },
   CancelScheduledPlanChange: {
-    access: 'operator',
     params: tenantPathSchema,
     body: transitionBodySchema,
     ifMatch: true,
@@ -584,7 +581,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'The body is optional: `{ "reason" }` goes to the history entry `cancel_scheduled_plan_change`. Once the change has started at the period end, 409 OPERATION_IN_PROGRESS names its operation.',
   },
   InitiateDeletion: {
-    access: 'operator',
     params: tenantPathSchema,
     body: initiateDeletionBodySchema,
     ifMatch: true,
@@ -598,7 +594,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'and two one-shot schedules are made: the hard delete at the deadline and an enforcement check after the window. `retentionDays` 30–90 (default 30; at most 30 for a GDPR tenant). All or nothing: on any failure nothing is changed.',
   },
   CancelDeletion: {
-    access: 'operator',
     params: tenantPathSchema,
     body: transitionBodySchema,
     ifMatch: true,
@@ -609,7 +604,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'After the deadline 409 DELETION_DEADLINE_PASSED says when; once a hard delete has begun purging (from the window\'s opening, even if it failed) 409 ERASURE_STARTED. The body is optional: `{ "reason" }` goes to the history.',
   },
   PlaceLegalHold: {
-    access: 'operator',
     params: tenantPathSchema,
     body: legalHoldBodySchema,
     ifMatch: true,
@@ -618,7 +612,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     description: 'While a hold is set the hard delete does not run (its firing is recorded and re-armed). `place_legal_hold` goes to the history with the reason and who (`by`, default the caller). Placing it again restates it.',
   },
   ReleaseLegalHold: {
-    access: 'operator',
     params: tenantPathSchema,
     body: transitionBodySchema,
     ifMatch: true,
@@ -628,7 +621,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'A soft-deleted tenant is then hard-deleted at the later of its deadline and now; past the deadline the enforcement window moves to now (a hold is not a violation). `release_legal_hold` goes to the history.',
   },
   ReactivateTenant: {
-    access: 'operator',
     params: tenantPathSchema,
     body: reactivateBodySchema,
     ifMatch: true,
@@ -644,7 +636,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Racing a hard delete, exactly one wins: the loser is 409 ERASURE_STARTED or OPERATION_IN_PROGRESS here, and a hard delete that lost records its operation `cancelled`.',
   },
   StartExport: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     body: startExportBodySchema,
     ifMatch: true,
@@ -656,14 +647,12 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Plan changes and other changes are refused while it runs. The body is optional: `{ "reason" }` goes to the history.',
   },
   ListExports: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     query: pageQuerySchema,
     success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   GetExport: {
-    access: 'operator-or-owner-of-resource',
     params: exportPathSchema,
     success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema },
     errors: apiRouteErrors({ body: false }, 'EXPORT_NOT_FOUND', 'EXPORT_EXPIRED'),
@@ -671,7 +660,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       "Progress per source while it runs; the manifest summary once written; once succeeded, presigned download URLs for the manifest, README and every part, valid 15 minutes and made fresh on each request. Operators read any export; a tenant-scoped token its own tenant's, and another tenant's is 404 EXPORT_NOT_FOUND (as if it did not exist).",
   },
   GetDeletionCertificate: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
@@ -679,7 +667,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
   },
   ReconcileBilling: {
-    access: 'operator',
     success: { status: 200, description: 'What the reconciliation read and changed.', schema: reconcileReportSchema },
     errors: apiRouteErrors({ body: false, idempotent: true }, 'BILLING_UNAVAILABLE'),
     description:
@@ -687,7 +674,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       '(catching events never delivered). Daily on AWS; on demand here. Transitions it makes name `billing:reconcile` as actor. Operator tokens only.',
   },
   ListComplianceViolations: {
-    access: 'operator',
     query: listViolationsQuerySchema,
     success: { status: 200, description: 'One page of compliance violations, oldest detected first.', schema: complianceViolationPageSchema },
     errors: apiRouteErrors({ body: false }, 'INVALID_CURSOR'),
@@ -696,14 +682,12 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       '`from` and `to` (ISO 8601, both inclusive) filter on `detectedAt`; pass `nextCursor` back unchanged with the same filter for the next page. Operator tokens only.',
   },
   GetOperation: {
-    access: 'operator-or-owner-of-resource',
     params: operationPathSchema,
     success: { status: 200, description: 'The operation.', schema: operationSchema },
     errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
     description: "Operators read any operation; a tenant-scoped token reads its own tenant's, and another tenant's is 404 OPERATION_NOT_FOUND (as if it did not exist).",
   },
   StripeWebhook: {
-    access: 'public',
     body: stripeEventSchema,
     success: { status: 200, description: 'The event was verified and processed (or recognised as a duplicate, stale or of a type that changes nothing).', schema: stripeWebhookReceivedSchema },
     errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
@@ -713,13 +697,11 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'A 200 means the effect is stored; a 5xx makes Stripe redeliver (for up to 3 days).',
   },
   Health: {
-    access: 'public',
     success: { status: 200, description: 'The API is up.', schema: healthSchema },
     errors: [],
     description: 'Reads nothing: use it for load balancer and uptime checks.',
   },
   CreateTenant: {
-    access: 'operator',
     body: createTenantBodySchema,
     success: { status: 201, description: 'The tenant, created active with version 1.', schema: tenantSchema, headers: ['Location', 'ETag'] },
     errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_EXISTS', 'SUBSCRIPTION_ALREADY_LINKED', 'BILLING_LINK_MISMATCH', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
@@ -727,26 +709,22 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters). With Stripe configured, the tenant\'s Stripe customer and its subscription on the plan\'s price are created first (idempotent on the tenant id; invoices sent, 30 days to pay); a plan without a configured price (the free plan by default) gets none and no `billing`. Without Stripe, the local ledger gives every tenant a local account (`cus_local_...`). `billing` links existing Stripe ids instead of creating: the customer, and its subscription (else its one active subscription) whose item is on the plan\'s price, checked with Stripe (`subscriptionItemId` is optional now and checked when given). The tenant, its audit entry and its subscription\'s link (how Stripe events find it) are stored in one transaction.',
   },
   ListTenants: {
-    access: 'operator',
     query: listTenantsQuerySchema,
     success: { status: 200, description: 'One page of tenants: by state in lifecycle order, oldest in the state first.', schema: tenantPageSchema },
     errors: apiRouteErrors({ body: false }, 'INVALID_CURSOR'),
   },
   GetTenant: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     success: { status: 200, description: 'The tenant.', schema: tenantSchema, headers: ['ETag'] },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
   },
   TenantHistory: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     query: pageQuerySchema,
     success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   SuspendTenant: {
-    access: 'operator',
     params: tenantPathSchema,
     body: transitionBodySchema,
     ifMatch: true,
@@ -758,7 +736,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     description: 'active → suspended. Suspended tenants keep read access.',
   },
   ResumeTenant: {
-    access: 'operator',
     params: tenantPathSchema,
     body: transitionBodySchema,
     ifMatch: true,
@@ -770,13 +747,11 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     description: 'suspended → reactivating → active, as one atomic change with two audit entries.',
   },
   CheckAccess: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     success: { status: 200, description: 'The access decision, with the plan limits.', schema: accessDecisionSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
   },
   ReportUsage: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     body: reportUsageBodySchema,
     ifMatch: true,
@@ -787,7 +762,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Downgrades are checked against the recorded usage, and a downgrade scheduled for the period end is checked again then.',
   },
   AcquireQueryLease: {
-    access: 'operator-or-own-tenant',
     params: tenantPathSchema,
     body: acquireLeaseBodySchema,
     success: { status: 201, description: 'The lease, live until released or until `expiresAt`.', schema: queryLeaseSchema },
@@ -797,7 +771,6 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
       'Release the lease when the query is done; it expires on its own after `ttlSeconds`. During a read-only window the answer is 409 `TENANT_READ_ONLY` with a `Retry-After` header (seconds).',
   },
   ReleaseQueryLease: {
-    access: 'operator-or-own-tenant',
     params: leasePathSchema,
     success: { status: 204, description: 'Released; also when the lease was unknown, expired or already released.' },
     errors: apiRouteErrors({ body: false }),
@@ -928,7 +901,6 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   const has = (codes: readonly ErrorCode[]) => codes.every((code) => spec.errors.includes(code));
   const hasAny = (codes: readonly ErrorCode[]) => codes.some((code) => spec.errors.includes(code));
   if (new Set(spec.errors).size !== spec.errors.length) fail('lists an error code twice.');
-  if ((spec.access === 'public') === route.authenticated) fail(`has access '${spec.access}' but ROUTES says authenticated: ${route.authenticated}.`);
   if (route.authenticated && !has(AUTH_ERRORS)) fail(`is authenticated: its errors must include ${AUTH_ERRORS.join(', ')}.`);
   if (!route.authenticated && hasAny(AUTH_ERRORS)) fail('is public: it cannot answer 401 or 403.');
   if (honoursIdempotencyKey(route) && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
@@ -943,8 +915,8 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   const templateNames = pathParameterNames(route.path);
   const schemaNames = spec.params ? Object.keys(spec.params.shape) : [];
   if (!sameSet(templateNames, schemaNames)) fail(`has path parameters [${schemaNames.join(', ')}] but its path template has [${templateNames.join(', ')}].`);
-  if (spec.access === 'operator-or-own-tenant' && !schemaNames.includes('tenantId')) fail("is 'operator-or-own-tenant' but has no tenantId path parameter.");
-  if (spec.access === 'operator-or-owner-of-resource' && schemaNames.includes('tenantId')) fail("is 'operator-or-owner-of-resource' but names its tenant in the path: use 'operator-or-own-tenant'.");
+  if (route.access === 'operator-or-own-tenant' && !schemaNames.includes('tenantId')) fail("is 'operator-or-own-tenant' but has no tenantId path parameter.");
+  if (route.access === 'operator-or-owner-of-resource' && schemaNames.includes('tenantId')) fail("is 'operator-or-owner-of-resource' but names its tenant in the path: use 'operator-or-own-tenant'.");
   if (spec.success.status < 200 || spec.success.status > 299) fail(`has success status ${spec.success.status}.`);
   if ((spec.success.status === 204) !== (spec.success.schema === undefined)) fail('must have a response schema exactly when its success status is not 204.');
 }
@@ -964,10 +936,14 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   500: 'Internal error',
 };
 
-/** What API Gateway answers itself on AWS, where the local adapter answers in the API's error shape. */
+/**
+ * What API Gateway's JWT authorizer answers itself on AWS, where the local adapter answers in the API's error
+ * shape (API Gateway developer guide, "Control access to HTTP APIs with JWT authorizers" and "Troubleshooting
+ * issues with HTTP API JWT authorizers": its `www-authenticate` header says why).
+ */
 const GATEWAY_NOTES: Readonly<Record<number, string>> = {
-  401: 'On AWS, API Gateway itself answers a request without an Authorization header: `{"message":"Unauthorized"}`.',
-  403: 'On AWS, a token the authorizer refuses gets API Gateway\'s own 403 `{"message":"Forbidden"}` (the local adapter answers 401 TOKEN_INVALID).',
+  401: 'On AWS, API Gateway itself answers a request without a token, or with one it cannot verify (signature, issuer, audience, expiry): `{"message":"Unauthorized"}`, with a `www-authenticate` header saying why.',
+  403: 'On AWS, a valid token without any of the route\'s scopes gets API Gateway\'s own 403 `{"message":"Forbidden"}` (`www-authenticate: Bearer ... error="insufficient_scope"`); the local adapter answers in the error shape.',
 };
 
 function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string, ResponseObject> {
@@ -996,7 +972,7 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
   return responses;
 }
 
-const ACCESS_TEXT: Readonly<Record<RouteSpec['access'], string>> = {
+const ACCESS_TEXT: Readonly<Record<RouteAccessLevel, string>> = {
   public: 'No token needed.',
   operator: 'Needs an operator token.',
   'operator-or-own-tenant': 'Needs an operator token, or a tenant-scoped token for this tenant.',
@@ -1032,9 +1008,10 @@ function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: Componen
   return {
     operationId: route.id,
     summary: route.summary,
-    description: [ACCESS_TEXT[spec.access], spec.description].filter(Boolean).join(' '),
+    description: [ACCESS_TEXT[route.access], spec.description].filter(Boolean).join(' '),
     tags: [route.path.split('/')[1] ?? 'api'],
-    ...(route.authenticated ? {} : { security: [] }),
+    // Any one of the route's scopes will do (OpenAPI: the entries of `security` are alternatives).
+    security: routeScopes(route, DEFAULT_CLAIM_MAPPING).map((scope) => ({ [SECURITY_SCHEME]: [scope] })),
     ...(parameters.length ? { parameters } : {}),
     ...(spec.body
       ? { requestBody: { required: false, content: { 'application/json': { schema: schemaRef(componentName(spec.body, schemas, 'request', 'request body')) } } } }
@@ -1045,7 +1022,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: Componen
 
 const DESCRIPTION = `Creates tenants and moves them through their lifecycle (suspend, resume), and answers the application plane's access checks. Generated from functions/api/routes.ts and the handlers' zod schemas by \`npm run openapi\`.
 
-**Tokens.** Every route but \`GET /health\` needs \`Authorization: Bearer <token>\`. Operator tokens may do everything; tenant-scoped tokens may only read their own tenant (GET /tenants/{tenantId}, its history and its access check) and take and release its query leases.
+**Tokens.** Every route but \`GET /health\` and the Stripe webhook needs \`Authorization: Bearer <JWT access token>\`. A token with the operator scope may do everything; a token with the tenant scope acts only for the tenant its \`tenant_id\` claim names (reads of that tenant, its usage reports, query leases and exports). Each operation lists the scopes it accepts (any one of them).
 
 **Errors.** Every error is \`{ "error": { "code", "message", "details"? } }\` with a stable code (see the Error schema). Unknown paths answer 404 \`ROUTE_NOT_FOUND\`; a known path under another method answers 405 \`METHOD_NOT_ALLOWED\` with an \`Allow\` header (both after authentication).
 
@@ -1112,8 +1089,10 @@ export function buildOpenApiDocument(
         [SECURITY_SCHEME]: {
           type: 'http',
           scheme: 'bearer',
-          bearerFormat: 'tlc token',
-          description: 'An API token `tlc.<payload>.<signature>` (`npm run token` mints one for the local stack): operator, or tenant-scoped (reads its own tenant and takes its query leases).',
+          bearerFormat: 'JWT',
+          description:
+            `An OAuth 2.0 access token (a JWT) from the stack's identity provider: its Amazon Cognito user pool (the operator app client, or the application plane's client-credentials client), an issuer it was told to trust (\`-c jwtIssuer\`), or \`npm start\`'s local issuer (\`npm run token\`). ` +
+            `API Gateway checks its signature, \`iss\`, \`aud\` (or Cognito's \`client_id\`), \`exp\` and \`nbf\`, and that it has one of the route's scopes (listed per operation): \`${DEFAULT_CLAIM_MAPPING.operatorScope}\` (everything) or \`${DEFAULT_CLAIM_MAPPING.tenantScope}\` (its own tenant, named in the \`${DEFAULT_CLAIM_MAPPING.tenantClaim}\` claim). \`sub\` is the caller recorded in the audit trail.`,
         },
       },
       parameters: {

@@ -1,8 +1,9 @@
 /**
- * The HTTPS API: an HTTP API with one Lambda per route of `functions/api/routes.ts`, a token authorizer in
- * front of every route but the health check, per-route table grants, access logs and stage throttling.
+ * The HTTPS API: an HTTP API with one Lambda per route of `functions/api/routes.ts`, API Gateway's JWT authorizer
+ * in front of every route but the public ones (each asking for the scopes its access rule gives), per-route table
+ * grants, access logs and stage throttling.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -13,20 +14,22 @@ import {
   HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
+import { FALLBACK_ROUTE, ROUTES, routeScopes, type RouteDefinition } from '../../functions/api/routes';
+import type { ClaimMapping } from '../../functions/auth/jwt-claims';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { HandlerFunction } from './handler-function';
+import { mappingEnvironment } from './identity-provider';
 import type { LifecycleTable } from './lifecycle-table';
 
-/** The token authorizer's handler module, relative to the repository root. */
-export const AUTHORIZER_ENTRY = 'functions/auth/authorizer.ts';
-
-/** One JSON object per request; `$context.authorizer.error` says why the authorizer refused or failed. */
+/**
+ * One JSON object per request; `$context.authorizer.error` says why the authorizer refused or failed, and the
+ * verified token's `sub` (the audit trail's actor) and `client_id` (Cognito's app client) say who called.
+ */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
   ip: '$context.identity.sourceIp',
@@ -40,6 +43,8 @@ const ACCESS_LOG_FIELDS = {
   integrationLatency: '$context.integrationLatency',
   integrationError: '$context.integrationErrorMessage',
   authorizerError: '$context.authorizer.error',
+  subject: '$context.authorizer.claims.sub',
+  clientId: '$context.authorizer.claims.client_id',
   error: '$context.error.message',
 };
 
@@ -50,16 +55,28 @@ export interface StageThrottle {
   readonly burstLimit: number;
 }
 
+/** Whose JWTs the API accepts, and how their claims map to a principal. */
+export interface JwtTrust {
+  /** The issuer (`iss`), https; API Gateway fetches its keys from `<issuer>/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  /** Accepted `aud` values (or, for a token without `aud`, `client_id`: Cognito access tokens). */
+  readonly audience: readonly string[];
+  /** Scope and claim names: the routes' authorization scopes and every API function's JWT_* variables. */
+  readonly mapping: ClaimMapping;
+}
+
 export interface LifecycleApiProps {
   /** The table the route handlers read and write. */
   readonly table: LifecycleTable;
+  /** The identity provider whose access tokens API Gateway's JWT authorizer verifies. */
+  readonly jwt: JwtTrust;
   /**
    * Retention of every function's log group and of the access logs.
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
   /**
-   * What happens to the log groups and the token signing key when they leave the stack.
+   * What happens to the log groups and the Stripe webhook secret when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -85,15 +102,14 @@ export class LifecycleApi extends Construct {
   readonly stage: HttpStage;
   /** The API's invoke URL (the `$default` stage). */
   readonly url: string;
-  /** The HMAC key that signs and verifies API tokens. */
-  readonly tokenSecret: Secret;
   /**
    * The Stripe webhook endpoint's signing secret (`whsec_...`), read by the routes verified by a Stripe signature.
    * Created with a random placeholder: put the endpoint's secret from Stripe in it (until then every delivery is
    * refused with 400 and Stripe retries it for up to 3 days).
    */
   readonly stripeWebhookSecret: Secret;
-  readonly authorizerFunction: HandlerFunction;
+  /** API Gateway's JWT authorizer, on every route but the public ones. */
+  readonly authorizer: HttpJwtAuthorizer;
   /** One function per route id, the fallback (`$default`) route included. */
   readonly routeFunctions: Readonly<Record<string, HandlerFunction>>;
   readonly accessLogs: LogGroup;
@@ -105,35 +121,12 @@ export class LifecycleApi extends Construct {
     const serviceName = props.serviceName ?? 'tenant-lifecycle';
     const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
 
-    this.tokenSecret = new Secret(this, 'TokenSigningKey', {
-      description: 'HMAC key that signs and verifies tenant lifecycle API tokens.',
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      removalPolicy,
-    });
-    Validations.of(this.tokenSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'The secret is an HMAC key for API tokens, not a credential of another service. Automatic rotation would ' +
-        'invalidate every issued token at once, because the authorizer verifies with AWSCURRENT only; the key is ' +
-        'rotated by hand together with re-issuing tokens.',
-    });
-
-    this.authorizerFunction = new HandlerFunction(this, 'AuthorizerFunction', {
-      entry: AUTHORIZER_ENTRY,
-      description: 'Tenant lifecycle API: bearer token authorizer',
-      serviceName,
-      logRetention,
-      removalPolicy,
-      environment: { TOKEN_SECRET_ARN: this.tokenSecret.secretArn },
-    });
-    this.tokenSecret.grantRead(this.authorizerFunction);
-
-    const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction.function, {
-      authorizerName: 'token-authorizer',
-      responseTypes: [HttpLambdaResponseType.SIMPLE],
+    // No Lambda and no cache: API Gateway verifies the signature (the issuer's JWKS), iss, aud/client_id, exp, nbf
+    // and the route's scopes itself (API Gateway developer guide, "Control access to HTTP APIs with JWT authorizers").
+    this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, {
+      authorizerName: 'jwt-authorizer',
+      jwtAudience: [...props.jwt.audience],
       identitySource: ['$request.header.Authorization'],
-      // Short, so an expired token stops working within a minute; verification itself is one HMAC.
-      resultsCacheTtl: Duration.minutes(1),
     });
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
@@ -166,7 +159,8 @@ export class LifecycleApi extends Construct {
         'Secrets Manager cannot rotate it.',
     });
 
-    const routeEnvironment = stripePriceEnvironment(props.stripePriceIds);
+    // Every API function maps claims to a principal exactly as the authorizer's scopes were named.
+    const routeEnvironment = { ...stripePriceEnvironment(props.stripePriceIds), ...mappingEnvironment(props.jwt.mapping) };
     const routeFunctions: Record<string, HandlerFunction> = {};
     for (const route of [...ROUTES, FALLBACK_ROUTE]) {
       const handler = new HandlerFunction(this, `${route.id}Function`, {
@@ -193,7 +187,7 @@ export class LifecycleApi extends Construct {
         httpApi: this.httpApi,
         routeKey: route === FALLBACK_ROUTE ? HttpRouteKey.DEFAULT : HttpRouteKey.with(route.path, HttpMethod[route.method]),
         integration,
-        authorizer: route.authenticated ? authorizer : new HttpNoneAuthorizer(),
+        ...(route.authenticated ? { authorizer: this.authorizer, authorizationScopes: routeScopes(route, props.jwt.mapping) } : { authorizer: new HttpNoneAuthorizer() }),
       });
       if (!route.authenticated) acknowledgePublicRoute(httpRoute, route);
     }
@@ -209,7 +203,7 @@ export class LifecycleApi extends Construct {
 }
 
 /**
- * A route the route table declares unauthenticated: say so to cdk-nag. The health check reaches nothing; a route
+ * A route the route table declares public: say so to cdk-nag. The health check reaches nothing; a route
  * verified by its handler (`verifiedBy`, the Stripe webhook) may reach the table, because nothing is read or
  * changed before the signature is verified. Any other public route with table access fails synthesis.
  */
@@ -226,7 +220,7 @@ function acknowledgePublicRoute(httpRoute: HttpRoute, route: RouteDefinition): v
   }
   Validations.of(httpRoute).acknowledge({
     id: 'AwsSolutions-APIG4',
-    reason: `${route.method} ${route.path} is public by design (routes.ts: authenticated false, tableAccess none): ${route.summary} It reaches no tenant data.`,
+    reason: `${route.method} ${route.path} is public by design (routes.ts: access public, tableAccess none): ${route.summary} It reaches no tenant data.`,
   });
 }
 

@@ -8,14 +8,17 @@ import { cdkOutdir, removeCdkOutdirs, synthContext, validationFindings } from '.
  * resolves `<AWS::Region>` (and, where the region's partition is known, `<AWS::Partition>`) in cdk-nag's finding
  * ids, so an acknowledgement must match in each.
  */
-const ENVIRONMENTS: readonly { name: string; variables: Record<string, string> }[] = [
+const TRUSTED_ISSUER = { jwtIssuer: 'https://login.example.cn/', jwtAudience: 'tenant-lifecycle-api' };
+
+/** `context`: what every synthesis there needs (no Cognito user pools in the China regions: a trusted issuer). */
+const ENVIRONMENTS: readonly { name: string; variables: Record<string, string>; context?: Record<string, unknown> }[] = [
   { name: 'environment-agnostic', variables: {} },
   { name: 'account 123456789012, eu-west-1', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' } },
   { name: 'account 123456789012, us-east-1 (the CLI default)', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' } },
   // The CLI without credentials it can resolve an account from: the region alone.
   { name: 'ap-southeast-2, no account', variables: { CDK_DEFAULT_REGION: 'ap-southeast-2' } },
-  // Another partition: `<AWS::Partition>` becomes `aws-cn` under the partition-literals flag.
-  { name: 'account 123456789012, cn-north-1', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'cn-north-1' } },
+  // Another partition: `<AWS::Partition>` becomes `aws-cn` under the partition-literals flag. No Cognito user pools there.
+  { name: 'account 123456789012, cn-north-1', variables: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'cn-north-1' }, context: TRUSTED_ISSUER },
 ];
 
 /** The context flags README documents, each as `-c key=value` gives it. */
@@ -45,6 +48,10 @@ const CONTEXTS: readonly { name: string; context: Record<string, unknown> }[] = 
   },
   // Stripe events through EventBridge: the partner event bus, its rule, the processor function and its dead-letter queue.
   { name: '-c stripeEventSource=aws.partner/stripe.com/...', context: { stripeEventSource: 'aws.partner/stripe.com/ed_test_61RgTestDestination', stripeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-key-AbCdEf' } },
+  // An existing identity provider instead of the stack's own Cognito user pool (no pool, clients, domain or trigger).
+  { name: '-c jwtIssuer=https://acme.eu.auth0.com/ -c jwtAudience=...', context: { jwtIssuer: 'https://acme.eu.auth0.com/', jwtAudience: 'https://api.acme.example', jwtTenantClaim: 'https://acme.example/tenant' } },
+  // The stack's own user pool, removable with the stack (no deletion protection) and with its own domain and callbacks.
+  { name: 'user pool with -c cognitoDomainPrefix and -c operatorCallbackUrls', context: { removalPolicy: 'destroy', cognitoDomainPrefix: 'acme-ops', operatorCallbackUrls: 'https://ops.acme.example/callback' } },
   // A flag `cdk init` turns on in new projects: with a concrete region the partition is a literal too.
   { name: 'partition literals (@aws-cdk/core:enablePartitionLiterals)', context: { '@aws-cdk/core:enablePartitionLiterals': true } },
 ];
@@ -58,10 +65,12 @@ afterAll(removeCdkOutdirs);
 
 describe('Class: TenantLifecycleStack', () => {
   describe('cdk-nag AwsSolutionsChecks', () => {
-    describe.each(ENVIRONMENTS)('in $name', ({ variables }) => {
-      it.each(CONTEXTS)('should synthesize with $name and no unacknowledged error or warning', ({ context }) => {
+    describe.each(ENVIRONMENTS)('in $name', ({ variables, context: environmentContext }) => {
+      // The user pool's own settings do not apply where the environment trusts another issuer.
+      const contexts = environmentContext ? CONTEXTS.filter(({ context }) => !('cognitoDomainPrefix' in context) && !('jwtIssuer' in context)) : CONTEXTS;
+      it.each(contexts)('should synthesize with $name and no unacknowledged error or warning', ({ context }) => {
         // Prepare
-        const lifecycleApp = newApp(variables, context);
+        const lifecycleApp = newApp(variables, { ...environmentContext, ...context });
 
         // Act
         const { findings, synthError } = validationFindings(lifecycleApp.app);

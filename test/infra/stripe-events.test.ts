@@ -5,7 +5,7 @@
  * without the context value).
  */
 import { Template } from 'aws-cdk-lib/assertions';
-import { ROUTES, type RouteDefinition } from '../../functions/api/routes';
+import { ROUTES, defineRoute, type RouteDefinition } from '../../functions/api/routes';
 import { buildApp } from '../../infra/app';
 import { STRIPE_EVENTBRIDGE_ENTRY } from '../../infra/constructs/stripe-events';
 import { STRIPE_WEBHOOK_ROUTE_ID } from '../../infra/tenant-lifecycle-stack';
@@ -48,7 +48,7 @@ describe('POST /webhooks/stripe in the stack', () => {
   });
 
   it('still refuses, at synthesis, a public route that reaches the table without a verification of its own', () => {
-    const unverified: RouteDefinition = { id: 'LeakyPublic', method: 'GET', path: '/leaky', entry: 'functions/api/health.ts', authenticated: false, tableAccess: 'read', summary: 'Leaks.' };
+    const unverified = defineRoute({ id: 'LeakyPublic', method: 'GET', path: '/leaky', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'read', summary: 'Leaks.' });
     (ROUTES as RouteDefinition[]).push(unverified);
     try {
       expect(() => synth()).toThrow(/LeakyPublic is unauthenticated but has table access 'read'/);

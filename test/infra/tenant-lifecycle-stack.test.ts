@@ -91,10 +91,10 @@ function reactivationOf(stack: TenantLifecycleStack): WorkflowStateMachine {
   return stack.workflows.get(REACTIVATION_WORKFLOW.name)!;
 }
 
-/** Every function of the stack: the authorizer, one per route, the plan-change workflow's four, the export's two, the hard delete's four, the reactivation's two, the deletion sweeper and the lifecycle events' publisher. */
+/** Every function of the stack: the user pool's token trigger, one per route, the plan-change workflow's four, the export's two, the hard delete's four, the reactivation's two, the deletion sweeper and the lifecycle events' publisher. */
 function allFunctions(stack: TenantLifecycleStack): HandlerFunction[] {
   return [
-    stack.api.authorizerFunction,
+    stack.identity!.tokenTrigger,
     ...Object.values(stack.api.routeFunctions),
     stack.planChange.taskFunction,
     stack.planChange.timeoutFunction,
@@ -158,42 +158,7 @@ describe('Class: TenantLifecycleStack', () => {
         expect(functionByRouteKey[routeKeyOf(route)]).toEqual({ 'Fn::GetAtt': [logicalId(stack, handler!.function), 'Arn'] });
       }
     });
-
-    it('should put the token authorizer on every route except GET /health and the signed Stripe webhook', () => {
-      // Prepare
-      const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
-
-      // Act
-      const routes = resourcesOf<{ RouteKey: string; AuthorizationType: string; AuthorizerId?: unknown }>(template, 'AWS::ApiGatewayV2::Route');
-
-      // Assess
-      expect(routes).toHaveLength(ALL_ROUTES.length);
-      for (const [, route] of routes) {
-        if (route.Properties.RouteKey === 'GET /health' || route.Properties.RouteKey === 'POST /webhooks/stripe') {
-          expect(route.Properties.AuthorizationType).toBe('NONE');
-          expect(route.Properties.AuthorizerId).toBeUndefined();
-        } else {
-          expect({ routeKey: route.Properties.RouteKey, type: route.Properties.AuthorizationType }).toEqual({
-            routeKey: route.Properties.RouteKey,
-            type: 'CUSTOM',
-          });
-          expect(route.Properties.AuthorizerId).toEqual({ Ref: authorizerId });
-        }
-      }
-    });
-
-    it('should authorize with simple responses from the Authorization header, cached for 5 minutes', () => {
-      // Assess
-      template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
-      template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-        AuthorizerType: 'REQUEST',
-        EnableSimpleResponses: true,
-        AuthorizerPayloadFormatVersion: '2.0',
-        IdentitySource: ['$request.header.Authorization'],
-        AuthorizerResultTtlInSeconds: 60,
-        AuthorizerUri: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', { 'Fn::GetAtt': [logicalId(stack, stack.api.authorizerFunction.function), 'Arn'] }, '/invocations']] },
-      });
-    });
+    // Which routes have the JWT authorizer, with which scopes: test/infra/api-identity.test.ts.
   });
 
   describe('Permissions', () => {
@@ -341,21 +306,6 @@ describe('Class: TenantLifecycleStack', () => {
       },
     );
 
-    it('should let the authorizer read the token secret and nothing on the table', () => {
-      // Prepare
-      const authorizer = stack.api.authorizerFunction;
-      const secretRef = { Ref: logicalId(stack, stack.api.tokenSecret) };
-
-      // Act
-      const statements = statementsOfRole(template, logicalId(stack, authorizer.role));
-
-      // Assess
-      const secretStatements = statements.filter((statement) => asArray(statement.Action).includes('secretsmanager:GetSecretValue'));
-      expect(secretStatements.map((statement) => statement.Resource)).toEqual([secretRef]);
-      expect(actionsOf(statements).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
-      expect(JSON.stringify(statements)).not.toContain(logicalId(stack, stack.table.table));
-    });
-
     it('should let every function write its own log group only', () => {
       for (const handler of allFunctions(stack)) {
         // Act
@@ -379,15 +329,6 @@ describe('Class: TenantLifecycleStack', () => {
       // Assess
       if (route.tableAccess === 'none') expect(variables.TABLE_NAME).toBeUndefined();
       else expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack, stack.table.table) });
-    });
-
-    it('should give the authorizer the secret ARN and no table', () => {
-      // Act
-      const variables = variablesOf(template, logicalId(stack, stack.api.authorizerFunction.function));
-
-      // Assess
-      expect(variables.TOKEN_SECRET_ARN).toEqual({ Ref: logicalId(stack, stack.api.tokenSecret) });
-      expect(variables.TABLE_NAME).toBeUndefined();
     });
 
     it('should run every function on Node.js 24, ARM, 512 MB, with Powertools settings and its own log group; API functions 10 s', () => {
@@ -470,6 +411,9 @@ describe('Class: TenantLifecycleStack', () => {
         status: '$context.status',
         latency: '$context.responseLatency',
         authorizerError: '$context.authorizer.error',
+        // Who called: the verified token's subject and (Cognito) app client.
+        subject: '$context.authorizer.claims.sub',
+        clientId: '$context.authorizer.claims.client_id',
       });
     });
 
@@ -711,11 +655,10 @@ describe('Class: TenantLifecycleStack', () => {
   });
 
   describe('Outputs', () => {
-    it('should output the API URL, the table name and the token secret ARN', () => {
+    it('should output the API URL and the table name (the identity outputs: api-identity.test.ts)', () => {
       // Assess
       template.hasOutput('ApiUrl', {});
       template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.table.table) } });
-      template.hasOutput('TokenSecretArn', { Value: { Ref: logicalId(stack, stack.api.tokenSecret) } });
     });
 
     it('should output the plan-change state machine ARN and its dead-letter queue', () => {
@@ -736,9 +679,9 @@ describe('Class: TenantLifecycleStack', () => {
   });
 
   describe('Context', () => {
-    it('should retain the table, logs, token key and dead-letter queue by default', () => {
+    it('should retain the table, logs, user pool, webhook secret and dead-letter queue by default', () => {
       // Assess
-      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::Cognito::UserPool', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
         for (const [, resource] of resourcesOf(template, type)) expect(resource.DeletionPolicy).toBe('Retain');
       }
       template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
@@ -749,7 +692,7 @@ describe('Class: TenantLifecycleStack', () => {
       const { template: destroyable } = synthesize({ removalPolicy: 'destroy' });
 
       // Assess
-      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::Logs::LogGroup', 'AWS::Cognito::UserPool', 'AWS::SecretsManager::Secret', 'AWS::SQS::Queue']) {
         for (const [, resource] of resourcesOf(destroyable, type)) expect(resource.DeletionPolicy).toBe('Delete');
       }
       destroyable.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
@@ -760,7 +703,7 @@ describe('Class: TenantLifecycleStack', () => {
       expect(() => synthesize({ removalPolicy: 'snapshot' })).toThrow(/removalPolicy must be 'retain' or 'destroy'/);
     });
 
-    it('should pass Stripe price ids to the route and plan-change functions, not to the authorizer', () => {
+    it("should pass Stripe price ids to the route and plan-change functions, not to the user pool's token trigger", () => {
       // Act
       const { stack: priced, template: pricedTemplate } = synthesize({ stripePriceIds: '{"starter":"price_starter","enterprise":"price_ent"}' });
 
@@ -772,8 +715,8 @@ describe('Class: TenantLifecycleStack', () => {
         const variables = variablesOf(pricedTemplate, logicalId(priced, handler.function));
         expect(variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
       }
-      const authorizer = functionProperties(pricedTemplate, logicalId(priced, priced.api.authorizerFunction.function));
-      expect(authorizer.Environment.Variables.STRIPE_PRICE_STARTER).toBeUndefined();
+      const trigger = functionProperties(pricedTemplate, logicalId(priced, priced.identity!.tokenTrigger.function));
+      expect(trigger.Environment.Variables.STRIPE_PRICE_STARTER).toBeUndefined();
     });
 
     it.each([

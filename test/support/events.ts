@@ -19,6 +19,8 @@ import deletionFiringEvent from '../events/scheduler-deletion.json';
 import dynamoDbStreamAuditEvent from '../events/dynamodb-stream-audit.json';
 import dunningFiringEvent from '../events/scheduler-dunning.json';
 import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
+import preTokenGenerationV3Event from '../events/cognito-pre-token-generation-v3.json';
+import type { PreTokenGenerationEvent } from '../../functions/auth/pre-token-generation';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
 
@@ -149,5 +151,17 @@ export function stripePartnerEvent(detail: Record<string, unknown> = {}, envelop
   const event = clone<EventBridgeEvent<string, Record<string, unknown>>>(stripePartnerBusEvent);
   Object.assign(event.detail, detail);
   event['detail-type'] = String(event.detail.type);
+  return Object.assign(event, envelope);
+}
+
+/**
+ * What Amazon Cognito sends the pre token generation trigger (event version V3_0): by default a client-credentials
+ * request of the application plane's app client asking for tenant `acme`. `request` fields given replace the
+ * fixture's (e.g. `clientMetadata`, `userAttributes`); `envelope` fields the event's (e.g. `triggerSource`,
+ * `userName`).
+ */
+export function preTokenGenerationEvent(request: Partial<PreTokenGenerationEvent['request']> = {}, envelope: Partial<Omit<PreTokenGenerationEvent, 'request'>> = {}): PreTokenGenerationEvent {
+  const event = clone<PreTokenGenerationEvent>(preTokenGenerationV3Event);
+  Object.assign(event.request, request);
   return Object.assign(event, envelope);
 }

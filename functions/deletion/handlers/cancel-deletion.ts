@@ -11,7 +11,7 @@ import { cancelDeletion } from '../soft-delete';
  * 409 NOT_DELETING when there is nothing to cancel. Honours If-Match.
  */
 export const handler = apiRoute(
-  { routeId: 'CancelDeletion', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
+  { routeId: 'CancelDeletion', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await cancelDeletion(workflowPorts(), params.tenantId, { actor: principal.subject, expectedVersion, reason: body.reason });
     return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });

@@ -28,7 +28,7 @@ registerHttpError(DeletionCertificateNotFoundError, { status: 404, details: (err
  * there, when it was purged, the verification, what is retained and why; the window and the time; its sha256).
  * 404 TENANT_NOT_FOUND for an unknown tenant, 404 DELETION_CERTIFICATE_NOT_FOUND until it is deleted.
  */
-export const handler = apiRoute({ routeId: 'GetDeletionCertificate', access: 'operator-or-own-tenant', params: tenantPathSchema }, async ({ params }) => {
+export const handler = apiRoute({ routeId: 'GetDeletionCertificate', params: tenantPathSchema }, async ({ params }) => {
   const tenant = await tenantStore().get(params.tenantId);
   // Written only with complete_deletion, so it exists exactly for a tenant that was deleted.
   const certificate = tenant.deletionCertificateId ? await findCertificate(getDocumentClient(), config.tableName, tenant.tenantId) : undefined;

@@ -12,7 +12,7 @@ import { initiateDeletion } from '../soft-delete';
  * retained until the deadline, when the hard delete runs. Honours Idempotency-Key and If-Match.
  */
 export const handler = apiRoute(
-  { routeId: 'InitiateDeletion', access: 'operator', params: tenantPathSchema, body: initiateDeletionBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'InitiateDeletion', params: tenantPathSchema, body: initiateDeletionBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await initiateDeletion(workflowPorts(), params.tenantId, { actor: principal.subject, expectedVersion, retentionDays: body.retentionDays, reason: body.reason });
     return jsonResponse(202, tenantView(tenant), { etag: `"${tenant.version}"` });

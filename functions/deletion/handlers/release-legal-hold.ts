@@ -11,7 +11,7 @@ import { releaseLegalHold } from '../soft-delete';
  * none is set. Honours If-Match.
  */
 export const handler = apiRoute(
-  { routeId: 'ReleaseLegalHold', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
+  { routeId: 'ReleaseLegalHold', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await releaseLegalHold(workflowPorts(), params.tenantId, { actor: principal.subject, expectedVersion, reason: body.reason });
     return jsonResponse(200, tenantView(tenant), { etag: `"${tenant.version}"` });

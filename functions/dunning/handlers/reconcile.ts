@@ -4,4 +4,4 @@ import { jsonResponse } from '../../shared/http/response';
 import { reconcileSubscriptions } from '../reconcile';
 import { dunningDependencies } from '../stripe-event-processor';
 
-export const handler = apiRoute({ routeId: 'ReconcileBilling', access: 'operator', idempotent: true }, async () => jsonResponse(200, await reconcileSubscriptions(dunningDependencies())));
+export const handler = apiRoute({ routeId: 'ReconcileBilling', idempotent: true }, async () => jsonResponse(200, await reconcileSubscriptions(dunningDependencies())));

@@ -14,7 +14,7 @@ import { exportPrefix } from '../export-steps';
  * its retention). Operators read any; a tenant-scoped token its own tenant's, another's is 404 as if it did
  * not exist.
  */
-export const handler = apiRoute({ routeId: 'GetExport', access: 'operator-or-owner-of-resource', params: exportPathSchema }, async ({ params, principal }) => {
+export const handler = apiRoute({ routeId: 'GetExport', params: exportPathSchema }, async ({ params, principal }) => {
   const operation = await readableExport(operationStore(), params.exportId, (tenantId) => mayActFor(principal, tenantId));
   const view = exportView(operation, clock.now());
   if (operation.status !== 'succeeded') return jsonResponse(200, view);

@@ -10,7 +10,7 @@ import { listExports } from '../export-request';
 
 /** GET /tenants/{tenantId}/exports: the tenant's exports, newest first, paginated (`limit`, `nextCursor`); no download URLs (GET /exports/{id} has them). */
 export const handler = apiRoute(
-  { routeId: 'ListExports', access: 'operator-or-own-tenant', params: tenantPathSchema, query: pageQuerySchema },
+  { routeId: 'ListExports', params: tenantPathSchema, query: pageQuerySchema },
   async ({ params, query }) => {
     await tenantStore().get(params.tenantId); // 404 for an unknown tenant rather than an empty list
     const page = await listExports(getDocumentClient(), config.tableName, operationStore(), params.tenantId, query, clock.now());

@@ -10,7 +10,7 @@ import { startExportBodySchema } from '../export-schemas';
  * tenant, a tenant-scoped token for its own (the data subject's right of access, Art. 15, and portability, Art. 20).
  */
 export const handler = apiRoute(
-  { routeId: 'StartExport', access: 'operator-or-own-tenant', params: tenantPathSchema, body: startExportBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'StartExport', params: tenantPathSchema, body: startExportBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const started = await requestExport(workflowPorts(), params.tenantId, body, principal.subject, expectedVersion);
     return jsonResponse(202, started, { location: started.export });

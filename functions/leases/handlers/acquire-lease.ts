@@ -6,7 +6,7 @@ import { queryLeaseStore } from '../query-lease-store';
 
 /** POST /tenants/{tenantId}/leases: take a query lease (the application plane, with its tenant token, per request). */
 export const handler = apiRoute(
-  { routeId: 'AcquireQueryLease', access: 'operator-or-own-tenant', params: tenantPathSchema, body: acquireLeaseBodySchema, idempotent: true },
+  { routeId: 'AcquireQueryLease', params: tenantPathSchema, body: acquireLeaseBodySchema, idempotent: true },
   async ({ params, body, principal }) => {
     const lease = await queryLeaseStore().acquire(params.tenantId, { holder: body.holder ?? principal.subject, ttlSeconds: body.ttlSeconds });
     return jsonResponse(201, lease);

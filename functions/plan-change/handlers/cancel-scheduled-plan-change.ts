@@ -11,7 +11,7 @@ import { cancelPlanChangeRequest } from '../scheduled-plan-change';
  * is scheduled; 409 OPERATION_IN_PROGRESS once the change has started; honours If-Match.
  */
 export const handler = apiRoute(
-  { routeId: 'CancelScheduledPlanChange', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
+  { routeId: 'CancelScheduledPlanChange', params: tenantPathSchema, body: transitionBodySchema, ifMatch: true },
   async ({ params, principal, body, expectedVersion }) => {
     const operation = await cancelPlanChangeRequest(planChangeDependencies(), params.tenantId, principal.subject, body.reason, expectedVersion);
     return jsonResponse(200, operation);

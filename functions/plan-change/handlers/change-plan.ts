@@ -7,7 +7,7 @@ import { requestPlanChange } from '../plan-change-service';
 
 /** POST /tenants/{tenantId}/plan: upgrade or downgrade (202 with an operation id), or preview it (dryRun). */
 export const handler = apiRoute(
-  { routeId: 'ChangePlan', access: 'operator', params: tenantPathSchema, body: changePlanBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'ChangePlan', params: tenantPathSchema, body: changePlanBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const answer = await requestPlanChange(planChangeDependencies(), params.tenantId, body, principal.subject, expectedVersion);
     const operation = answer.body.operation;

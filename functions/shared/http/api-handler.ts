@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as z from 'zod';
 import type { ZodType } from 'zod';
 import type { Principal } from '../../auth/api-tokens';
+import { routeAccess } from '../../api/routes';
 import { getDocumentClient } from '../aws-clients';
 import { config } from '../config';
 import { ApiError, explainIssue, fieldErrors, validationError } from '../errors';
@@ -32,7 +33,11 @@ export interface ApiRequest<Body, Query, Params> {
 
 export interface RouteOptions<Body, Query, Params> {
   readonly routeId: string;
-  readonly access: RouteAccess;
+  /**
+   * Only for a route outside the route table (the local stack's own routes, test probes): a route of ROUTES has
+   * its access rule there (`routeAccess` refuses it restated here).
+   */
+  readonly access?: RouteAccess;
   readonly params?: ZodType<Params>;
   readonly query?: ZodType<Query>;
   /** Omit for routes that take no body: any body sent is then refused. */
@@ -198,6 +203,7 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
   run: (request: ApiRequest<Body, Query, Params>) => Promise<ApiResult>,
 ): RouteHandler {
   const parsed = new WeakMap<APIGatewayProxyEventV2, ApiRequest<Body, Query, Params>>();
+  const access = routeAccess(options.routeId, options.access);
 
   // Authentication and validation come before the idempotency claim, so refused requests never hold a key.
   const parseRequest: middy.MiddlewareObj<APIGatewayProxyEventV2, ApiResult> = {
@@ -205,7 +211,7 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
       const principal = principalOf(event);
       const params = parsePart((options.params ?? EMPTY) as ZodType<Params>, event.pathParameters ?? {}, 'path');
       const tenantId = (params as { tenantId?: string }).tenantId;
-      authorizeRoute(principal, options.access, tenantId);
+      authorizeRoute(principal, access, tenantId);
       if (tenantId) logger.appendKeys({ tenantId });
       const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, queryOf(event), 'query');
       const rawBody = readJsonBody(event, options.body !== undefined);

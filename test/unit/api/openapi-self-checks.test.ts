@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { REQUEST_SCHEMAS, RESPONSE_SCHEMAS, ROUTE_SPECS, buildOpenApiDocument, renderOpenApiJson, type ErrorCode, type RouteSpec } from '../../../functions/api/openapi';
-import { ROUTES, type RouteDefinition } from '../../../functions/api/routes';
+import { ROUTES, defineRoute, type RouteAccessLevel, type RouteDefinition } from '../../../functions/api/routes';
 
 type Specs = Record<string, RouteSpec>;
 
@@ -24,6 +24,11 @@ function withSpec(id: string, change: (current: RouteSpec) => RouteSpec): Specs 
 /** The valid route table with one route replaced. */
 function withRoute(id: string, change: (current: RouteDefinition) => RouteDefinition): RouteDefinition[] {
   return ROUTES.map((route) => (route.id === id ? change(route) : route));
+}
+
+/** The valid route table with one route's access rule replaced. */
+function withAccess(id: string, access: RouteAccessLevel): RouteDefinition[] {
+  return withRoute(id, (route) => defineRoute({ ...route, access }));
 }
 
 const without = (errors: readonly ErrorCode[], ...drop: ErrorCode[]) => errors.filter((code) => !drop.includes(code));
@@ -46,9 +51,14 @@ describe('buildOpenApiDocument self-checks', () => {
       /ROUTE_SPECS\.GetTenant \(GET \/tenants\/\{tenantId\}\) lists an error code twice/,
     ],
     [
-      "'public' access on an authenticated route",
-      () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, access: 'public' }))),
-      /ROUTE_SPECS\.GetTenant .* has access 'public' but ROUTES says authenticated: true/,
+      "a route made 'public' in ROUTES while its entry still lists the token errors",
+      () => buildOpenApiDocument(withAccess('GetTenant', 'public')),
+      /ROUTE_SPECS\.GetTenant \(GET \/tenants\/\{tenantId\}\) is public: it cannot answer 401 or 403/,
+    ],
+    [
+      'a public route made authenticated in ROUTES without the token errors in its entry',
+      () => buildOpenApiDocument(withAccess('Health', 'operator')),
+      /ROUTE_SPECS\.Health \(GET \/health\) is authenticated: its errors must include TOKEN_MISSING/,
     ],
     [
       'an authenticated route without the token errors',
@@ -87,12 +97,12 @@ describe('buildOpenApiDocument self-checks', () => {
     ],
     [
       "'operator-or-own-tenant' on a path without tenantId",
-      () => buildOpenApiDocument(ROUTES, withSpec('GetOperation', (s) => ({ ...s, access: 'operator-or-own-tenant' }))),
+      () => buildOpenApiDocument(withAccess('GetOperation', 'operator-or-own-tenant')),
       /ROUTE_SPECS\.GetOperation .* is 'operator-or-own-tenant' but has no tenantId path parameter/,
     ],
     [
       "'operator-or-owner-of-resource' on a path naming the tenant",
-      () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, access: 'operator-or-owner-of-resource' }))),
+      () => buildOpenApiDocument(withAccess('GetTenant', 'operator-or-owner-of-resource')),
       /ROUTE_SPECS\.GetTenant .* names its tenant in the path: use 'operator-or-own-tenant'/,
     ],
     [
@@ -139,9 +149,8 @@ describe('buildOpenApiDocument self-checks', () => {
 
   describe('what it documents for a table it accepts', () => {
     // A public route that can answer 400: API Gateway's own 401/403 notes do not apply to it.
-    const probe: RouteDefinition = { id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', authenticated: false, tableAccess: 'none', summary: 'Probe.' };
+    const probe = defineRoute({ id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'none', summary: 'Probe.' });
     const probeSpec: RouteSpec = {
-      access: 'public',
       query: z.strictObject({ verbose: z.enum(['true', 'false']).optional().meta({ description: 'More detail.' }), depth: z.string().optional() }),
       success: { status: 200, description: 'Up.', schema: RESPONSE_SCHEMAS.Health },
       errors: ['VALIDATION_FAILED'],

@@ -111,15 +111,15 @@ describe('OpenAPI document', () => {
       await jest.isolateModulesAsync(async () => {
         jest.doMock('../../../functions/api/routes', () => {
           const actual = jest.requireActual<typeof import('../../../functions/api/routes')>('../../../functions/api/routes');
-          const added: RouteDefinition = {
+          const added: RouteDefinition = actual.defineRoute({
             id: 'DeleteTenant',
             method: 'DELETE',
             path: '/tenants/{tenantId}',
             entry: 'functions/tenants/handlers/delete-tenant.ts',
-            authenticated: true,
+            access: 'operator',
             tableAccess: 'write',
             summary: 'Delete a tenant.',
-          };
+          });
           return { ...actual, ROUTES: [...actual.ROUTES, added] };
         });
         const { buildOpenApiDocument: build } = await import('../../../functions/api/openapi');
@@ -140,21 +140,32 @@ describe('OpenAPI document', () => {
   });
 
   describe('security', () => {
-    it('should declare an HTTP bearer scheme for tlc tokens and apply it globally', () => {
-      expect(document.components.securitySchemes[SECURITY_SCHEME]).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'tlc token' });
+    it('should declare an HTTP bearer scheme for JWT access tokens and apply it globally', () => {
+      expect(document.components.securitySchemes[SECURITY_SCHEME]).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
       expect(document.security).toEqual([{ [SECURITY_SCHEME]: [] }]);
     });
 
-    it.each(ROUTES.map((route) => [route.id, route] as const))('should give %s the security its route table entry says', (_id, route) => {
+    /** The scopes a route accepts, any one of them, as the route table's access rule says. */
+    const ACCEPTED_SCOPES: Readonly<Record<RouteDefinition['access'], string[]>> = {
+      public: [],
+      operator: ['tenant-lifecycle/operator'],
+      'operator-or-own-tenant': ['tenant-lifecycle/operator', 'tenant-lifecycle/tenant'],
+      'operator-or-owner-of-resource': ['tenant-lifecycle/operator', 'tenant-lifecycle/tenant'],
+    };
+
+    it.each(ROUTES.map((route) => [route.id, route] as const))('should give %s the security its route table entry says, each scope an alternative', (_id, route) => {
       const operation = operationOf(route);
-      const effective = operation.security ?? document.security;
+      expect(operation.security).toEqual(ACCEPTED_SCOPES[route.access].map((scope) => ({ [SECURITY_SCHEME]: [scope] })));
       if (route.authenticated) {
-        expect(effective).toEqual([{ [SECURITY_SCHEME]: [] }]);
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403']));
       } else {
-        expect(effective).toEqual([]);
         expect(Object.keys(operation.responses)).not.toEqual(expect.arrayContaining(['401']));
       }
+    });
+
+    it('should let a tenant-scoped token call exactly the routes that are not operator-only', () => {
+      const tenantCallable = ROUTES.filter((route) => operationOf(route).security?.some((requirement) => requirement[SECURITY_SCHEME]?.includes('tenant-lifecycle/tenant'))).map((route) => route.id);
+      expect(tenantCallable.sort()).toEqual(['AcquireQueryLease', 'CheckAccess', 'GetDeletionCertificate', 'GetExport', 'GetOperation', 'GetTenant', 'ListExports', 'ReleaseQueryLease', 'ReportUsage', 'StartExport', 'TenantHistory']);
     });
 
     it('should leave GET /health open', () => {
