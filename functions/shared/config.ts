@@ -39,10 +39,6 @@ export interface Config {
   readonly region: string;
   /** Endpoint override for DynamoDB (DynamoDB Local, LocalStack); undefined on AWS. */
   readonly dynamoDbEndpoint: string | undefined;
-  /** HMAC key for API tokens, given directly (local stack, tests). */
-  readonly tokenSecret: string | undefined;
-  /** Secrets Manager secret holding the HMAC key for API tokens (AWS). */
-  readonly tokenSecretArn: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
   /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
   readonly s3Endpoint: string | undefined;
@@ -113,8 +109,6 @@ function load(): Config {
     },
     region: optional('AWS_REGION') ?? optional('AWS_DEFAULT_REGION') ?? 'us-east-1',
     dynamoDbEndpoint: optional('AWS_ENDPOINT_URL_DYNAMODB') ?? optional('AWS_ENDPOINT_URL'),
-    tokenSecret: optional('TOKEN_SECRET'),
-    tokenSecretArn: optional('TOKEN_SECRET_ARN'),
     secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
     s3Endpoint: optional('AWS_ENDPOINT_URL_S3') ?? optional('AWS_ENDPOINT_URL'),
     get documentsBucket() {

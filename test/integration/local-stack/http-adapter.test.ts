@@ -33,7 +33,7 @@ const log: RequestLogEntry[] = [];
 
 beforeAll(async () => {
   await harness.start();
-  api = await startLocalApi({ onResponse: (entry) => log.push(entry) });
+  api = await startLocalApi({ tokens: harness.issuer, onResponse: (entry) => log.push(entry) });
 });
 
 afterAll(async () => {
@@ -149,7 +149,7 @@ describe('Function: startLocalApi', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
     const { port } = holder.address() as { port: number };
     try {
-      await expect(startLocalApi({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await expect(startLocalApi({ tokens: harness.issuer, port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }
