@@ -1114,8 +1114,9 @@ export function buildOpenApiDocument(
         [SECURITY_SCHEME]: {
           type: 'http',
           scheme: 'bearer',
-          bearerFormat: 'tlc token',
-          description: 'An API token `tlc.<payload>.<signature>` (`npm run token` mints one for the local stack): operator, or tenant-scoped (reads its own tenant and takes its query leases).',
+          bearerFormat: 'JWT',
+          description:
+            "A JWT access token of the stack's identity provider (Amazon Cognito, or the issuer it trusts; `npm run token` mints one for the local stack), verified by API Gateway's JWT authorizer: scope `tenant-lifecycle/operator` (everything), or `tenant-lifecycle/tenant` with a `tenant_id` claim (reads its own tenant, reports its usage and takes its query leases).",
         },
       },
       parameters: {

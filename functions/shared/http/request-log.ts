@@ -24,7 +24,7 @@ export function callerLabel(context: { readonly role?: string; readonly subject?
   return context?.role && context.subject ? `${context.role}:${context.subject}` : 'anonymous';
 }
 
-/** The local stack's line: `POST /tenants/acme-corp/suspend 200 12ms operator:local-operator`. */
+/** The local stack's line: `POST /tenants/acme-corp/suspend 200 12ms operator:ana@ana-laptop`. */
 export function requestLine(entry: RequestLogEntry): string {
   return `${entry.method} ${entry.path} ${entry.status} ${entry.durationMs}ms ${entry.caller}`;
 }

@@ -3,7 +3,7 @@
  * `aud` (or `client_id` when there is no `aud`), `exp`, `nbf`, `iat`, the route's scopes; and hands the handler the
  * claims as API Gateway renders them. Each refusal names what to fix.
  */
-import { generateKeyPairSync, sign, createHmac } from 'node:crypto';
+import { generateKeyPairSync, sign, createHmac, type KeyObject } from 'node:crypto';
 import { LocalIssuer, MAX_TOKEN_TTL_SECONDS } from '../../../infra/local/local-issuer';
 import { authorizeJwt, claimAsApiGatewayRendersIt, type JwtDecision } from '../../../infra/local/local-jwt-authorizer';
 
@@ -18,11 +18,11 @@ function movableClock(start = new Date('2026-11-30T10:00:00Z')) {
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A token made by hand (what an attacker or another system could send): the header and claims as given. */
-function forged(header: Record<string, unknown>, claims: Record<string, unknown>, signer: 'none' | 'hs256' | 'foreign-rsa'): string {
+function forged(header: Record<string, unknown>, claims: Record<string, unknown>, signer: 'none' | 'hs256' | 'foreign-rsa' | KeyObject): string {
   const input = `${b64(header)}.${b64(claims)}`;
   if (signer === 'none') return `${input}.`;
   if (signer === 'hs256') return `${input}.${createHmac('sha256', 'guessed-secret').update(input).digest('base64url')}`;
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKey = signer === 'foreign-rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : signer;
   return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
 }
 
@@ -75,7 +75,15 @@ describe('Function: authorizeJwt', () => {
     const sameIssuerOtherAudience = { issuer: issuer.issuer, audiences: ['tenant-lifecycle'], jwks: () => otherAudience.jwks(), now: clock.now, openIdConfiguration: () => ({}) };
     expect(refusal(await authorizeJwt(otherAudience.mint({ subject: 'ana', role: 'operator' }), OPERATOR, sameIssuerOtherAudience))).toMatchObject({ status: 401, code: 'TOKEN_INVALID', message: expect.stringContaining('audience "billing-api"; this API accepts tenant-lifecycle') });
 
-    // Without aud, client_id decides; with aud, aud decides (API Gateway: "When both aud and client_id are present, API Gateway evaluates aud").
+    // Without aud, client_id decides (a Cognito access token: client_id, no aud).
+    const cognito = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const cognitoJwks = { keys: [{ ...cognito.publicKey.export({ format: 'jwk' }), kid: 'cognito-kid', alg: 'RS256', use: 'sig' }] };
+    const cognitoVerification = { issuer: issuer.issuer, audiences: ['3nkoep4151b7umeggnottc30u9'], jwks: () => cognitoJwks as never, now: clock.now, openIdConfiguration: () => ({}) };
+    const { aud: _aud, ...withoutAud } = valid();
+    const accessToken = (clientId: string) => forged({ alg: 'RS256', kid: 'cognito-kid' }, { ...withoutAud, client_id: clientId, token_use: 'access' }, cognito.privateKey);
+    expect((await authorizeJwt(accessToken('3nkoep4151b7umeggnottc30u9'), OPERATOR, cognitoVerification)).authorized).toBe(true);
+    expect(refusal(await authorizeJwt(accessToken('another-client'), OPERATOR, cognitoVerification))).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringContaining('client_id "another-client" and no audience') });
+    // With aud, aud decides (API Gateway: "When both aud and client_id are present, API Gateway evaluates aud").
     const clientIssuer = { ...sameIssuerOtherAudience, audiences: ['3nkoep4151b7umeggnottc30u9'] };
     const withClientId = otherAudience.mint({ subject: 'svc', role: 'operator' }, { claims: { client_id: '3nkoep4151b7umeggnottc30u9' } });
     expect(refusal(await authorizeJwt(withClientId, OPERATOR, clientIssuer))).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringContaining('audience "billing-api"') });
