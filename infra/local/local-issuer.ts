@@ -21,13 +21,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { RESOURCE_SERVER_IDENTIFIER, claimMapping, type ClaimMapping, type Principal } from '../../functions/auth/jwt-claims';
+import { config } from '../../functions/shared/config';
 
 /**
  * The local issuer's `iss`: a fixed name, not the API's URL, so tokens stay valid when the port changes
  * between runs (`PORT=4000 npm start`) and one token works against every local API of the same data folder.
  */
 export const LOCAL_ISSUER = 'urn:tenant-lifecycle:local';
-/** The audience the local issuer puts in `aud` and the local adapter requires: the resource server's identifier. */
+/** The audience the local issuer puts in `aud` and the local adapter requires unless JWT_AUDIENCE says otherwise: the resource server's identifier. */
 export const LOCAL_AUDIENCE = RESOURCE_SERVER_IDENTIFIER;
 /** A token's lifetime when none is asked for (`npm run token`): 1 hour, as Cognito's access tokens by default. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
@@ -70,6 +71,7 @@ export interface TokenVerification {
 
 export interface LocalIssuerOptions {
   readonly issuer?: string;
+  /** The `aud` of its tokens and the audience the adapter requires; JWT_AUDIENCE, else LOCAL_AUDIENCE. */
   readonly audience?: string;
   /** The wall clock; tests give another. */
   readonly now?: () => Date;
@@ -124,7 +126,7 @@ export class LocalIssuer implements TokenVerification {
 
   private constructor(keys: SigningKey[], file: string | undefined, options: LocalIssuerOptions) {
     this.issuer = options.issuer ?? LOCAL_ISSUER;
-    this.audience = options.audience ?? LOCAL_AUDIENCE;
+    this.audience = options.audience ?? config.jwtAudience ?? LOCAL_AUDIENCE;
     // eslint-disable-next-line no-restricted-syntax -- a credential's lifetime is judged on the wall clock, never a moved one
     this.#now = options.now ?? (() => new Date());
     this.#mapping = options.mapping;

@@ -10,6 +10,8 @@ try {
   process.stdout.write(`${mintLocalToken(process.argv.slice(2))}\n`);
 } catch (error) {
   if (!(error instanceof TokenUsageError) && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') !== true) throw error;
-  process.stderr.write(`npm run token: ${(error as Error).message}\n`);
+  // npm keeps the options before `--` for itself and hands their values on as bare arguments: say how to pass them.
+  const hint = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? ' (npm passes options on only after --: npm run token -- --tenant <tenantId>)' : '';
+  process.stderr.write(`npm run token: ${(error as Error).message}${hint}\n`);
   process.exit(2);
 }

@@ -75,6 +75,8 @@ describe('Script: mint-token.ts (npm run token)', () => {
     expect(await runEntry('mint-token.ts', ['--operator', '--tenant', 'acme-corp', '--data-dir', dataDir])).toEqual({ stdout: '', stderr: `npm run token: Give --tenant <tenantId> or --operator, not both. ${TOKEN_USAGE}\n`, code: 2 });
     expect(await runEntry('mint-token.ts', ['--ttl=0', '--data-dir', dataDir])).toMatchObject({ stdout: '', stderr: expect.stringMatching(/^npm run token: --ttl must be a lifetime from 1m to 24h/), code: 2 });
     expect(await runEntry('mint-token.ts', ['--admin'])).toEqual({ stdout: '', stderr: "npm run token: Unknown option '--admin'\n", code: 2 });
+    // `npm run token --tenant BAD_ID` (no --): npm keeps --tenant and hands on BAD_ID alone.
+    expect(await runEntry('mint-token.ts', ['BAD_ID'])).toMatchObject({ stdout: '', stderr: expect.stringContaining('(npm passes options on only after --: npm run token -- --tenant <tenantId>)\n'), code: 2 });
   });
 });
 

@@ -86,6 +86,19 @@ describe('Class: LocalIssuer', () => {
     expect((JSON.parse(readFileSync(join(root, SIGNING_KEYS_FILE), 'utf8')) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid)).toEqual([newKid]);
   });
 
+  it('should take its audience from JWT_AUDIENCE when set (npm start and npm run token read the same variable)', () => {
+    const saved = process.env.JWT_AUDIENCE;
+    process.env.JWT_AUDIENCE = 'https://api.example.com/tenant-lifecycle';
+    try {
+      const issuer = LocalIssuer.inMemory();
+      expect([issuer.audiences, decodeJwt(issuer.mint({ subject: 'a', role: 'operator' })).aud]).toEqual([['https://api.example.com/tenant-lifecycle'], 'https://api.example.com/tenant-lifecycle']);
+    } finally {
+      if (saved === undefined) delete process.env.JWT_AUDIENCE;
+      else process.env.JWT_AUDIENCE = saved;
+    }
+    expect(LocalIssuer.inMemory().audience).toBe('tenant-lifecycle');
+  });
+
   it('should describe itself for discovery: issuer and jwks_uri', () => {
     expect(LocalIssuer.inMemory().openIdConfiguration('http://127.0.0.1:3000')).toMatchObject({ issuer: LOCAL_ISSUER, jwks_uri: 'http://127.0.0.1:3000/.well-known/jwks.json' });
   });
