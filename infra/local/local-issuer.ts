@@ -123,6 +123,7 @@ export class LocalIssuer implements TokenVerification {
   readonly #file: string | undefined;
   #keys: SigningKey[];
   readonly #privateKeys = new Map<string, KeyObject>();
+  readonly #publicJwks = new Map<string, PublicJwk>();
 
   private constructor(keys: SigningKey[], file: string | undefined, options: LocalIssuerOptions) {
     this.issuer = options.issuer ?? LOCAL_ISSUER;
@@ -182,7 +183,16 @@ export class LocalIssuer implements TokenVerification {
 
   /** The public JWKS (RFC 7517 §5): the current key and every retired key a live token may still carry. */
   jwks(): { keys: PublicJwk[] } {
-    return { keys: this.#live().map(({ kid, privateJwk }) => ({ ...publicJwkOf(privateJwk), kid, alg: 'RS256', use: 'sig' })) };
+    return {
+      keys: this.#live().map(({ kid, privateJwk }) => {
+        let jwk = this.#publicJwks.get(kid);
+        if (!jwk) {
+          jwk = Object.freeze({ ...publicJwkOf(privateJwk), kid, alg: 'RS256', use: 'sig' } as const);
+          this.#publicJwks.set(kid, jwk);
+        }
+        return jwk;
+      }),
+    };
   }
 
   /** The minimal OpenID provider metadata (OpenID Connect Discovery 1.0 §3) that leads a verifier to the JWKS. */

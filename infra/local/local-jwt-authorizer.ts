@@ -42,6 +42,23 @@ export interface JwtRefusal {
 
 export type JwtDecision = { readonly authorized: true; readonly jwt: JwtAuthorizerContext } | { readonly authorized: false; readonly refusal: JwtRefusal };
 
+/**
+ * The key set jose verifies with, per verification, made again only when the JWKS changes (a rotation, a key
+ * retired past its grace period): jose keeps the keys it imported in the key set.
+ */
+const keySets = new WeakMap<TokenVerification, { json: string; keySet: ReturnType<typeof createLocalJWKSet> }>();
+
+function keySetOf(verification: TokenVerification): ReturnType<typeof createLocalJWKSet> {
+  const jwks = verification.jwks();
+  const json = JSON.stringify(jwks);
+  let cached = keySets.get(verification);
+  if (cached?.json !== json) {
+    cached = { json, keySet: createLocalJWKSet(jwks) };
+    keySets.set(verification, cached);
+  }
+  return cached.keySet;
+}
+
 const FIX = 'Mint a new one with `npm run token` (or use those npm start printed).';
 
 function refuse(code: JwtRefusalCode, message: string, scopes: readonly string[] = []): JwtDecision {
@@ -110,7 +127,7 @@ export async function authorizeJwt(authorization: string | undefined, routeScope
   }
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(verification.jwks()), {
+    ({ payload } = await jwtVerify(token, keySetOf(verification), {
       issuer: verification.issuer,
       algorithms: RSA_ALGORITHMS,
       requiredClaims: ['exp'],
