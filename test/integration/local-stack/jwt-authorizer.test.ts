@@ -6,7 +6,8 @@
  * and one clock the test moves.
  */
 import { createHmac } from 'node:crypto';
-import { startLocalApi, type LocalApi } from '../../../infra/local/http-adapter';
+import { ROUTES } from '../../../functions/api/routes';
+import { routeAccess, startLocalApi, type LocalApi } from '../../../infra/local/http-adapter';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer, MAX_TOKEN_TTL_SECONDS, type TokenVerification } from '../../../infra/local/local-issuer';
 import { ApiHarness } from '../../support/api-harness';
 
@@ -132,6 +133,21 @@ describe('Local JWT authorizer (over HTTP)', () => {
     expect([answer.status, answer.body.state]).toEqual([200, 'suspended']);
     const history = await send('GET', '/tenants/jwt-acme/history?limit=1', `Bearer ${harness.operatorToken}`);
     expect(history.body.items?.[0]).toMatchObject({ event: 'suspend', actor: 'ops-4b1c@example.com' });
+  });
+
+  it("should ask every authenticated route for its access level's scopes: operators-only routes refuse a tenant token, the others let it through to the handler", async () => {
+    const tenantToken = `Bearer ${harness.tenantToken('jwt-nobody')}`;
+    const seen: Array<[string, string, number, string | undefined]> = [];
+    for (const route of ROUTES.filter((candidate) => candidate.authenticated)) {
+      const path = route.path.replace(/\{\w+\}/g, 'jwt-nobody');
+      const answer = await send(route.method, path, tenantToken);
+      seen.push([route.method, route.path, answer.status, answer.body.error?.code]);
+    }
+    const refusedForScope = seen.filter(([, , , code]) => code === 'INSUFFICIENT_SCOPE').map(([method, path]) => `${method} ${path}`);
+    const operatorsOnly = ROUTES.filter((route) => route.authenticated && routeAccess(route) === 'operator').map((route) => `${route.method} ${route.path}`);
+    expect(operatorsOnly.length).toBeGreaterThan(5);
+    expect(refusedForScope.sort()).toEqual(operatorsOnly.sort());
+    expect(seen.filter(([, , status]) => status === 401)).toEqual([]);
   });
 
   it('should serve the JWKS without a token, public members only', async () => {
