@@ -12,6 +12,8 @@
  * half stays in the JWKS for MAX_TOKEN_TTL_SECONDS after its retirement (no token it signed can live longer),
  * then it is dropped. So a rotation logs nobody out, and a token outlives neither its `exp` nor its key.
  *
+ * Reads configuration (JWT_AUDIENCE) at import: local-stack.ts imports it once the stack's environment is set.
+ *
  * The signature is computed by node:crypto (RSASSA-PKCS1-v1_5 with SHA-256, which is RS256: RFC 7518 §3.3)
  * because `jose` signs only asynchronously and the test harness hands out tokens synchronously; everything that
  * decides whether a token is accepted (signature, claims, key selection) is `jose`'s, in the verifier.
@@ -20,8 +22,11 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey, randomUUID, sig
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { RESOURCE_SERVER_IDENTIFIER, claimMapping, type ClaimMapping, type Principal } from '../../functions/auth/jwt-claims';
 import { config } from '../../functions/shared/config';
+import { tenantIdSchema } from '../../functions/tenants/tenant-schemas';
+import { TokenUsageError, localDataDir } from './local-settings';
 
 /**
  * The local issuer's `iss`: a fixed name, not the API's URL, so tokens stay valid when the port changes
@@ -274,4 +279,46 @@ export class LocalIssuer implements TokenVerification {
 function publicJwkOf(privateJwk: JsonWebKey): { kty: string; n: string; e: string } {
   const { kty, n, e } = createPublicKey({ key: privateJwk, format: 'jwk' }).export({ format: 'jwk' });
   return { kty: kty as string, n: n as string, e: e as string };
+}
+
+export const TOKEN_USAGE = 'usage: npm run token -- [--operator | --tenant <tenantId>] [--subject NAME] [--ttl 1h] [--data-dir PATH]';
+
+/**
+ * A token lifetime as `npm run token` takes it: seconds (`3600`, `3600s`), minutes (`30m`) or hours (`2h`), from
+ * MIN_TOKEN_TTL_SECONDS to MAX_TOKEN_TTL_SECONDS (1 minute to 24 hours). Throws TokenUsageError otherwise.
+ */
+export function parseTokenTtl(value: string): number {
+  const match = /^(\d+)([smh]?)$/.exec(value.trim());
+  const seconds = match ? Number(match[1]) * { '': 1, s: 1, m: 60, h: 3600 }[match[2] as '' | 's' | 'm' | 'h'] : Number.NaN;
+  if (!(seconds >= MIN_TOKEN_TTL_SECONDS && seconds <= MAX_TOKEN_TTL_SECONDS)) {
+    throw new TokenUsageError(`--ttl must be a lifetime from 1m to 24h (seconds, or with s, m or h: 3600, 30m, 8h), got '${value}'.`);
+  }
+  return seconds;
+}
+
+/**
+ * `npm run token`: a JWT from the local issuer of the data folder (`--data-dir`, LOCAL_DATA_DIR, .local/; its keys
+ * made on first use) for `--tenant <id>` (scope tenant-lifecycle/tenant and the `tenant_id` claim) or an operator
+ * (the default, or `--operator`), expiring after `--ttl` (1 h by default, at most 24 h). The subject is `--subject`,
+ * else one per person or client: `<os user>@<host>` for an operator, `<tenantId>-app@<host>` for a tenant's client.
+ * Throws TokenUsageError (what to give instead) for an invalid tenant id, both roles, an empty subject or a
+ * lifetime out of bounds, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option.
+ */
+export function mintLocalToken(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { tenant: { type: 'string' }, operator: { type: 'boolean', default: false }, subject: { type: 'string' }, ttl: { type: 'string' }, 'data-dir': { type: 'string' } },
+    strict: true,
+  });
+  if (values.tenant !== undefined && values.operator) throw new TokenUsageError(`Give --tenant <tenantId> or --operator, not both. ${TOKEN_USAGE}`);
+  if (values.tenant !== undefined) {
+    const tenant = tenantIdSchema.safeParse(values.tenant);
+    if (!tenant.success) throw new TokenUsageError(`'${values.tenant}' is not a tenant id: it ${tenant.error.issues[0]?.message ?? 'is not valid'}. No token was minted.`);
+  }
+  if (values.subject !== undefined && values.subject.trim() === '') throw new TokenUsageError('--subject must name the user or client (it is the audit trail\'s actor).');
+  const ttlSeconds = values.ttl === undefined ? undefined : parseTokenTtl(values.ttl);
+  const principal = values.tenant
+    ? { subject: values.subject ?? defaultTenantSubject(values.tenant), role: 'tenant' as const, tenantId: values.tenant }
+    : { subject: values.subject ?? defaultOperatorSubject(), role: 'operator' as const };
+  return LocalIssuer.open(localDataDir(values['data-dir'], env)).mint(principal, { ttlSeconds });
 }

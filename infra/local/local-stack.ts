@@ -14,7 +14,6 @@ import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode } from './local-settings';
-import { LocalIssuer, defaultOperatorSubject, defaultTenantSubject } from './local-issuer';
 import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
@@ -315,6 +314,7 @@ export class LocalStack {
     process.env.AWS_ACCESS_KEY_ID = S3_LOCAL_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = S3_LOCAL_CREDENTIALS.secretAccessKey;
     // The issuer of this data folder: its keys made on first start, a new one added on --reset or --rotate-keys.
+    const { LocalIssuer, defaultOperatorSubject, defaultTenantSubject } = await import('./local-issuer');
     const issuer = LocalIssuer.open(dataRoot, { rotate: this.options.reset === true || this.options.rotateKeys === true });
     // The HMAC key of the tokens this issuer replaces: a secret nothing reads any more.
     rmSync(join(dataRoot, 'token-key'), { force: true });

@@ -4,7 +4,8 @@
  * unless `--ttl` says otherwise. On AWS, tokens come from the stack's identity provider (README: Authentication).
  * See mintLocalToken; exits 2, saying why, on a usage error (an invalid tenant id among them).
  */
-import { TokenUsageError, mintLocalToken } from './local-settings';
+import { mintLocalToken } from './local-issuer';
+import { TokenUsageError } from './local-settings';
 
 try {
   process.stdout.write(`${mintLocalToken(process.argv.slice(2))}\n`);

@@ -141,8 +141,8 @@ describe('OpenAPI document', () => {
   });
 
   describe('security', () => {
-    it('should declare an HTTP bearer scheme for tlc tokens and apply it globally', () => {
-      expect(document.components.securitySchemes[SECURITY_SCHEME]).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'tlc token' });
+    it('should declare an HTTP bearer scheme for JWTs and apply it globally', () => {
+      expect(document.components.securitySchemes[SECURITY_SCHEME]).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
       expect(document.security).toEqual([{ [SECURITY_SCHEME]: [] }]);
     });
 

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { OPENAPI_JSON_PATH } from '../../../functions/api/openapi';
-import { LocalIssuer } from '../../../infra/local/local-issuer';
-import { TOKEN_USAGE } from '../../../infra/local/local-settings';
+import { LocalIssuer, TOKEN_USAGE } from '../../../infra/local/local-issuer';
 import { START_USAGE } from '../../../infra/local/local-stack';
 
 const ENTRIES = join(__dirname, '..', '..', '..', 'infra', 'local');
