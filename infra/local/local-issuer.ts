@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { RESOURCE_SERVER_IDENTIFIER, claimMapping, type ClaimMapping, type Principal } from '../../functions/auth/jwt-claims';
 import { config } from '../../functions/shared/config';
 import { tenantIdSchema } from '../../functions/tenants/tenant-schemas';
-import { TokenUsageError, localDataDir } from './local-settings';
+import { SIGNING_KEYS_FILE, TokenUsageError, localDataDir } from './local-settings';
 
 /**
  * The local issuer's `iss`: a fixed name, not the API's URL, so tokens stay valid when the port changes
@@ -41,8 +41,6 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
 export const MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 /** The shortest: 1 minute. */
 export const MIN_TOKEN_TTL_SECONDS = 60;
-/** The file of a data folder that keeps the signing keys (private: file mode 0600). */
-export const SIGNING_KEYS_FILE = 'jwt-signing-keys.json';
 
 /** One signing key of the issuer: its private JWK, when it was made and, once replaced, when it was retired (epoch seconds). */
 interface SigningKey {

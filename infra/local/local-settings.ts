@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 /** The data folder when none is given: `.local/` in the repository (ignored by git). */
 export const DEFAULT_DATA_DIR = join(__dirname, '..', '..', '.local');
 export const LOCAL_TABLE_NAME = 'tenant-lifecycle';
+/** The file of a data folder that keeps the token signing keys of the local issuer (private: file mode 0600). */
+export const SIGNING_KEYS_FILE = 'jwt-signing-keys.json';
 /** The local S3 server's buckets: the application's documents (and the local vector store), and exports. */
 export const LOCAL_DOCUMENTS_BUCKET = 'tenant-documents';
 export const LOCAL_EXPORTS_BUCKET = 'tenant-exports';

@@ -19,8 +19,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DocumentsSource } from '../../../functions/data-sources/documents-source';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { VectorsSource } from '../../../functions/data-sources/vectors-source';
-import { LOCAL_DOCUMENTS_BUCKET } from '../../../infra/local/local-settings';
-import { SIGNING_KEYS_FILE } from '../../../infra/local/local-issuer';
+// Nothing here may import a module that reads configuration at import (functions/shared/config): the stack sets it.
+import { LOCAL_DOCUMENTS_BUCKET, SIGNING_KEYS_FILE } from '../../../infra/local/local-settings';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
 
 /** The demo documents and vectors of a tenant, as the stack at `s3Endpoint` holds them. */

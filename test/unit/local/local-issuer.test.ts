@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { principalFromClaims, scopesOf } from '../../../functions/auth/jwt-claims';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer, MAX_TOKEN_TTL_SECONDS, SIGNING_KEYS_FILE, TokenRequestError } from '../../../infra/local/local-issuer';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer, MAX_TOKEN_TTL_SECONDS, TokenRequestError } from '../../../infra/local/local-issuer';
+import { SIGNING_KEYS_FILE } from '../../../infra/local/local-settings';
 
 let root: string;
 beforeEach(() => {

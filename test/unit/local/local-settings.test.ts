@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeJwt } from 'jose';
-import { DEFAULT_DATA_DIR, TokenUsageError, localDataDir, localStripeWebhookSecret } from '../../../infra/local/local-settings';
-import { LocalIssuer, SIGNING_KEYS_FILE, TOKEN_USAGE, mintLocalToken, parseTokenTtl } from '../../../infra/local/local-issuer';
+import { DEFAULT_DATA_DIR, SIGNING_KEYS_FILE, TokenUsageError, localDataDir, localStripeWebhookSecret } from '../../../infra/local/local-settings';
+import { LocalIssuer, TOKEN_USAGE, mintLocalToken, parseTokenTtl } from '../../../infra/local/local-issuer';
 import { authorizeJwt } from '../../../infra/local/local-jwt-authorizer';
 
 let root: string;
