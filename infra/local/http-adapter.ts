@@ -273,7 +273,9 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
   if (local || route.authenticated) {
     const decision = await authorizeJwt(event.headers.authorization, routeScopes(local ? undefined : route), tokens);
     if (!decision.authorized) {
-      const { status, code, message, challenge } = decision.refusal;
+      const { status, code, message, challenge, jwt } = decision.refusal;
+      // A valid token without the route's scope: the log still names who sent it.
+      if (jwt) callers.set(response, callerLabel(callerOf({ ...event, requestContext: { ...event.requestContext, authorizer: { jwt } } } as unknown as APIGatewayProxyEventV2)));
       return send(response, jsonResponse(status, { error: { code, message } }, { 'www-authenticate': challenge }));
     }
     (event.requestContext as unknown as Record<string, unknown>).authorizer = { jwt: decision.jwt };

@@ -38,6 +38,8 @@ export interface JwtRefusal {
   readonly message: string;
   /** The `www-authenticate` header's value (RFC 6750 §3). */
   readonly challenge: string;
+  /** For a verified token without the route's scope: what it carried (so the request log can name its caller). */
+  readonly jwt?: JwtAuthorizerContext;
 }
 
 export type JwtDecision = { readonly authorized: true; readonly jwt: JwtAuthorizerContext } | { readonly authorized: false; readonly refusal: JwtRefusal };
@@ -61,7 +63,7 @@ function keySetOf(verification: TokenVerification): ReturnType<typeof createLoca
 
 const FIX = 'Mint a new one with `npm run token` (or use those npm start printed).';
 
-function refuse(code: JwtRefusalCode, message: string, scopes: readonly string[] = []): JwtDecision {
+function refuse(code: JwtRefusalCode, message: string, scopes: readonly string[] = []): { authorized: false; refusal: JwtRefusal } {
   const status = REFUSAL_STATUS[code];
   const error = code === 'INSUFFICIENT_SCOPE' ? 'insufficient_scope' : code === 'TOKEN_MISSING' ? undefined : 'invalid_token';
   const description = message.replace(/"/g, "'");
@@ -144,9 +146,10 @@ export async function authorizeJwt(authorization: string | undefined, routeScope
     return refuse('TOKEN_INVALID', `The token has ${given}; this API accepts ${verification.audiences.join(', ')}. ${FIX}`);
   }
   const scopes = scopesOf(payload);
+  const jwt = { claims: Object.fromEntries(Object.entries(payload).map(([name, value]) => [name, claimAsApiGatewayRendersIt(value)])), scopes: scopes.length ? scopes : null };
   if (routeScopes.length > 0 && !routeScopes.some((scope) => scopes.includes(scope))) {
-    return refuse('INSUFFICIENT_SCOPE', `This route needs a token with scope ${routeScopes.join(' or ')}; this one has ${scopes.length ? scopes.join(', ') : 'no scope'}.`, routeScopes);
+    const { refusal } = refuse('INSUFFICIENT_SCOPE', `This route needs a token with scope ${routeScopes.join(' or ')}; this one has ${scopes.length ? scopes.join(', ') : 'no scope'}.`, routeScopes);
+    return { authorized: false, refusal: { ...refusal, jwt } };
   }
-  const claims = Object.fromEntries(Object.entries(payload).map(([name, value]) => [name, claimAsApiGatewayRendersIt(value)]));
-  return { authorized: true, jwt: { claims, scopes: scopes.length ? scopes : null } };
+  return { authorized: true, jwt };
 }

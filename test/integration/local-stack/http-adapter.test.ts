@@ -81,6 +81,14 @@ describe('Function: startLocalApi', () => {
     expect(log).toEqual([expect.objectContaining({ method: 'GET', path: '/tenants', status: 200, caller: 'operator:operator@test' })]);
   });
 
+  it("should log a token refused for want of the route's scope under its role and subject", async () => {
+    const response = await fetch(`${api.url}/tenants`, { headers: { authorization: `Bearer ${harness.tenantToken('acme-corp')}` } });
+    expect(response.status).toBe(403);
+    await response.text();
+    await until(() => log.length > 0, 2_000);
+    expect(log).toEqual([expect.objectContaining({ path: '/tenants', status: 403, caller: 'tenant:user@acme-corp' })]);
+  });
+
   it('should refuse a request to an authenticated route without a token with a JSON 401 naming what is missing, and log it as anonymous', async () => {
     const response = await fetch(`${api.url}/tenants`);
     expect(response.status).toBe(401);

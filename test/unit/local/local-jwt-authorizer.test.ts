@@ -120,6 +120,7 @@ describe('Function: authorizeJwt', () => {
       code: 'INSUFFICIENT_SCOPE',
       message: 'This route needs a token with scope tenant-lifecycle/operator; this one has tenant-lifecycle/tenant.',
       challenge: 'Bearer scope="tenant-lifecycle/operator" error="insufficient_scope" error_description="This route needs a token with scope tenant-lifecycle/operator; this one has tenant-lifecycle/tenant."',
+      jwt: { claims: expect.objectContaining({ sub: 'acme-app', tenant_id: 'acme-corp' }), scopes: ['tenant-lifecycle/tenant'] },
     });
     expect(refusal(await authorizeJwt(issuer.sign({ sub: 'x', scope: 'openid email' }), EITHER, issuer))).toMatchObject({ status: 403, code: 'INSUFFICIENT_SCOPE' });
   });
