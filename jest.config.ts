@@ -1,10 +1,10 @@
 import type { Config } from 'jest';
 
-// middy ships ES modules only: let ts-jest compile it to CommonJS like our own code.
+// middy and jose ship ES modules only: let ts-jest compile them to CommonJS like our own code.
 const transform = { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true } }] as [string, Record<string, unknown>] };
 const common = {
   transform,
-  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  transformIgnorePatterns: ['/node_modules/(?!@middy/|jose/)'],
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/support/test-env.ts'],
 };

@@ -165,19 +165,19 @@ async function main(): Promise<void> {
     process.env.AWS_ENDPOINT_URL_DYNAMODB = emulators.dynamoEndpoint;
     process.env.AWS_ENDPOINT_URL_S3 = emulators.s3Endpoint;
     process.env.TABLE_NAME = TABLE;
-    process.env.TOKEN_SECRET = 'bench-token-secret-that-is-long-enough-0123456789';
     process.env.STRIPE_WEBHOOK_SECRET = SECRET;
     const { getDocumentClient } = await import('../functions/shared/aws-clients');
     const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
     const { createTableInput } = await import('../functions/tenants/tenant-table');
     const { subscriptionOfEvent } = await import('../functions/dunning/stripe-event-processor');
-    const { signToken } = await import('../functions/auth/api-tokens');
+    const { LocalIssuer } = await import('../infra/local/local-issuer');
     const { startLocalApi } = await import('../infra/local/http-adapter');
     const client = getDocumentClient();
     await client.send(new CreateTableCommand(createTableInput(TABLE)));
-    const api = await startLocalApi({ port: 0 });
+    const issuer = LocalIssuer.inMemory();
+    const api = await startLocalApi({ tokens: issuer, port: 0 });
     closeApi = api.close;
-    const token = signToken({ subject: 'bench', role: 'operator' }, process.env.TOKEN_SECRET);
+    const token = issuer.mint({ subject: 'bench', role: 'operator' });
 
     const accounts = new Map<string, BillingAccount>();
     const tenantIds = Array.from({ length: TENANTS }, (_, i) => `bench-${String(i + 1).padStart(3, '0')}`);

@@ -72,7 +72,9 @@ export const ERROR_CODES = {
   INVALID_IF_MATCH: { status: 400, description: 'If-Match is not a tenant version (the ETag you read, e.g. `"3"`).' },
   INVALID_IDEMPOTENCY_KEY: { status: 400, description: 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.' },
   TOKEN_MISSING: { status: 401, description: 'No `Authorization: Bearer <token>` header.' },
-  TOKEN_INVALID: { status: 401, description: 'The token is malformed, badly signed or expired.' },
+  TOKEN_INVALID: { status: 401, description: "The token is not a JWT this API accepts: malformed, not RSA-signed, signed by a key the issuer does not publish, another issuer's or audience's, or not yet valid; the message says which." },
+  TOKEN_EXPIRED: { status: 401, description: 'The token is past its `exp`; get a new one.' },
+  INSUFFICIENT_SCOPE: { status: 403, description: 'The token lacks the scope the route needs (the operator scope, or either scope); the message names it.' },
   UNAUTHENTICATED: { status: 401, description: 'The request reached the handler without an authenticated principal.' },
   FORBIDDEN: { status: 403, description: "The route needs an operator token, or a tenant-scoped token asked for another tenant's resources." },
   TENANT_NOT_FOUND: { status: 404, description: 'No tenant has this id; `details.tenantId`.' },
@@ -125,8 +127,8 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as ErrorCode[];
 
-/** Refused by the authorizer (TOKEN_*), by `principalOf` and by `authorizeRoute` (every authenticated route). */
-const AUTH_ERRORS: readonly ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'UNAUTHENTICATED', 'FORBIDDEN'];
+/** Refused by the JWT authorizer (TOKEN_*, INSUFFICIENT_SCOPE), by `principalOf` and by `authorizeRoute` (every authenticated route). */
+const AUTH_ERRORS: readonly ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'UNAUTHENTICATED', 'INSUFFICIENT_SCOPE', 'FORBIDDEN'];
 /** Refused by `apiRoute` before the handler runs: query and path are strict, so any route can fail validation. */
 const NO_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'UNEXPECTED_BODY', 'PAYLOAD_TOO_LARGE'];
 const JSON_BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'MALFORMED_UTF8', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
@@ -942,8 +944,8 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
  * issues with HTTP API JWT authorizers": its `www-authenticate` header says why).
  */
 const GATEWAY_NOTES: Readonly<Record<number, string>> = {
-  401: 'On AWS, API Gateway itself answers a request without a token, or with one it cannot verify (signature, issuer, audience, expiry): `{"message":"Unauthorized"}`, with a `www-authenticate` header saying why.',
-  403: 'On AWS, a valid token without any of the route\'s scopes gets API Gateway\'s own 403 `{"message":"Forbidden"}` (`www-authenticate: Bearer ... error="insufficient_scope"`); the local adapter answers in the error shape.',
+  401: 'On AWS, API Gateway itself answers a request without a token, or with one it cannot verify (signature, issuer, audience, expiry): `{"message":"Unauthorized"}`, with a `www-authenticate` header saying why (the local adapter answers TOKEN_MISSING, TOKEN_INVALID or TOKEN_EXPIRED).',
+  403: 'On AWS, a valid token without any of the route\'s scopes gets API Gateway\'s own 403 `{"message":"Forbidden"}` (`www-authenticate: Bearer ... error="insufficient_scope"`); the local adapter answers INSUFFICIENT_SCOPE in the error shape.',
 };
 
 function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string, ResponseObject> {

@@ -2,7 +2,7 @@
  * The HTTPS API's route table: the one list the CDK stack (one Lambda per route) and the local HTTP adapter
  * both read, so the two places serve exactly the same routes with the same handlers.
  */
-import type { ClaimMapping } from '../auth/jwt-claims';
+import { scopesForAccess, type ClaimMapping } from '../auth/jwt-claims';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 import type { RouteAccess } from '../shared/http/principal';
 
@@ -106,9 +106,7 @@ export const FALLBACK_ROUTE: RouteDefinition = defineRoute({
  * operator or the tenant scope (the handler then checks the tenant, `authorizeRoute`); a public route none.
  */
 export function routeScopes(route: Pick<RouteSpec, 'access'>, mapping: Pick<ClaimMapping, 'operatorScope' | 'tenantScope'>): string[] {
-  if (route.access === 'public') return [];
-  if (route.access === 'operator') return [mapping.operatorScope];
-  return [mapping.operatorScope, mapping.tenantScope];
+  return route.access === 'public' ? [] : scopesForAccess(route.access, mapping);
 }
 
 /**

@@ -12,6 +12,7 @@
  * The scope names and the tenant claim are configuration (JWT_OPERATOR_SCOPE, JWT_TENANT_SCOPE,
  * JWT_TENANT_CLAIM), so the stack can trust an existing identity provider whose names differ.
  */
+import type { RouteAccess } from '../shared/http/principal';
 import { TENANT_ID_PATTERN } from '../tenants/tenant-schemas';
 
 export const PRINCIPAL_ROLES = ['operator', 'tenant'] as const;
@@ -89,4 +90,13 @@ export function principalFromClaims(claims: Readonly<Record<string, unknown>>, s
     return { subject, role: 'tenant', tenantId };
   }
   throw new UnmappedClaimsError(`The token grants neither ${mapping.operatorScope} nor ${mapping.tenantScope}.`);
+}
+
+/**
+ * The scopes a route's authorizer accepts (API Gateway: "the token must include at least one of the route's
+ * scopes"), from the route's access level: an `operator` route the operator scope; a route a tenant-scoped caller
+ * may use (its own tenant, or a resource it owns: the handler checks which) either scope.
+ */
+export function scopesForAccess(access: RouteAccess, mapping: Pick<ClaimMapping, 'operatorScope' | 'tenantScope'> = claimMapping()): string[] {
+  return access === 'operator' ? [mapping.operatorScope] : [mapping.operatorScope, mapping.tenantScope];
 }

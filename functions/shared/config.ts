@@ -37,12 +37,14 @@ export interface Config {
   /** The lifecycle table (tenants, audit trail, idempotency records). */
   readonly tableName: string;
   readonly region: string;
+  /**
+   * JWT_AUDIENCE: the audience the local issuer puts in its tokens' `aud` and the local adapter requires (its default
+   * is the resource server's identifier, `tenant-lifecycle`). On AWS, API Gateway's JWT authorizer checks the
+   * audiences the stack configures; the handlers read only the verified claims.
+   */
+  readonly jwtAudience: string | undefined;
   /** Endpoint override for DynamoDB (DynamoDB Local, LocalStack); undefined on AWS. */
   readonly dynamoDbEndpoint: string | undefined;
-  /** HMAC key for API tokens, given directly (local stack, tests). */
-  readonly tokenSecret: string | undefined;
-  /** Secrets Manager secret holding the HMAC key for API tokens (AWS). */
-  readonly tokenSecretArn: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
   /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
   readonly s3Endpoint: string | undefined;
@@ -112,9 +114,10 @@ function load(): Config {
       return required('TABLE_NAME');
     },
     region: optional('AWS_REGION') ?? optional('AWS_DEFAULT_REGION') ?? 'us-east-1',
+    get jwtAudience() {
+      return optional('JWT_AUDIENCE');
+    },
     dynamoDbEndpoint: optional('AWS_ENDPOINT_URL_DYNAMODB') ?? optional('AWS_ENDPOINT_URL'),
-    tokenSecret: optional('TOKEN_SECRET'),
-    tokenSecretArn: optional('TOKEN_SECRET_ARN'),
     secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
     s3Endpoint: optional('AWS_ENDPOINT_URL_S3') ?? optional('AWS_ENDPOINT_URL'),
     get documentsBucket() {

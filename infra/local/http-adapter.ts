@@ -1,6 +1,7 @@
 /**
  * The local stand-in for API Gateway HTTP API: a Node HTTP server on loopback that turns each request into
- * the same payload-format-2.0 event API Gateway sends, runs the token authorizer like the stack's authorizer,
+ * the same payload-format-2.0 event API Gateway sends, verifies the token of every authenticated route as API
+ * Gateway's JWT authorizer does (local-jwt-authorizer.ts, against the local issuer's JWKS, which it also serves),
  * and invokes the very handler module that the stack deploys for that route (from the shared route table).
  */
 import { randomUUID } from 'node:crypto';
@@ -8,14 +9,17 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { FALLBACK_ROUTE, ROUTES, matchRoute, type RouteDefinition } from '../../functions/api/routes';
-import { authorize } from '../../functions/auth/authorizer';
+import { FALLBACK_ROUTE, ROUTES, matchRoute, routeScopes, type RouteDefinition } from '../../functions/api/routes';
+import { claimMapping, scopesForAccess } from '../../functions/auth/jwt-claims';
+import { callerOf } from '../../functions/shared/http/principal';
 import type { ApiResult } from '../../functions/shared/http/response';
 import { jsonResponse } from '../../functions/shared/http/response';
 import { API_GATEWAY_MAX_BODY_BYTES } from '../../functions/shared/http/api-handler';
 import { callerLabel, type RequestLogEntry } from '../../functions/shared/http/request-log';
 import * as clock from '../../functions/shared/clock';
 import type { LocalRoute } from './local-clock';
+import type { TokenVerification } from './local-issuer';
+import { authorizeJwt } from './local-jwt-authorizer';
 
 /**
  * API Gateway's own payload limit (10 MB), enforced here as at its edge; the handlers enforce the API's smaller
@@ -48,7 +52,7 @@ export interface LocalApi {
 }
 
 const handlers = new Map<string, Promise<RouteHandler>>();
-/** Who made each request, as the authorizer said, for the request log. */
+/** Who made each request, as its verified token says, for the request log. */
 const callers = new WeakMap<ServerResponse, string>();
 
 function loadHandler(route: RouteDefinition): Promise<RouteHandler> {
@@ -159,6 +163,26 @@ function toEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: str
   };
 }
 
+/**
+ * The scopes an authenticated route accepts, from the route table (`routeScopes`); a route outside it (the fallback,
+ * the local stack's own routes, which check their caller themselves) accepts either scope.
+ */
+function scopesOf(route: RouteDefinition | undefined): string[] {
+  return route && route.access !== 'public' ? routeScopes(route, claimMapping()) : scopesForAccess('operator-or-owner-of-resource');
+}
+
+/** The issuer's public discovery routes (`GET`, no token needed), as an identity provider serves them. */
+function discoveryResult(method: string, path: string, tokens: TokenVerification, baseUrl: string): ApiResult | undefined {
+  const documents: Record<string, () => object> = {
+    '/.well-known/jwks.json': () => tokens.jwks(),
+    '/.well-known/openid-configuration': () => tokens.openIdConfiguration(baseUrl),
+  };
+  const document = documents[path];
+  if (!document) return undefined;
+  if (method !== 'GET' && method !== 'HEAD') return errorResult(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on ${path}; use GET.`);
+  return jsonResponse(200, document(), { 'cache-control': 'max-age=300' });
+}
+
 function send(response: ServerResponse, result: ApiResult): void {
   response.writeHead(result.statusCode, result.headers);
   response.end(result.body ?? '');
@@ -214,7 +238,7 @@ function localRoute(localRoutes: readonly LocalRoute[], method: string, path: st
   return jsonResponse(405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not supported on ${path}; use ${onPath.map((candidate) => candidate.method).join(' or ')}.` } }, { allow });
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse, localRoutes: readonly LocalRoute[]): Promise<void> {
+async function handle(request: IncomingMessage, response: ServerResponse, localRoutes: readonly LocalRoute[], tokens: TokenVerification, baseUrl: string): Promise<void> {
   const requestId = randomUUID();
   // The request target is a path (origin-form): appended to the origin, so a target starting with `//` stays a
   // path instead of being read as a host name (`new URL('//x/tenants', base)` would drop the `x`).
@@ -226,6 +250,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
     return send(response, headersTooLarge(`The request line and header values are ${headerBytes} bytes; the limit is ${GATEWAY_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES}.`));
   }
 
+  const discovery = discoveryResult(request.method ?? 'GET', url.pathname, tokens, baseUrl);
+  if (discovery) return send(response, discovery);
   const local = localRoute(localRoutes, request.method ?? 'GET', url.pathname);
   const { match } = local ? { match: undefined } : matchRoute(request.method ?? 'GET', url.pathname);
   const route = match?.route ?? FALLBACK_ROUTE;
@@ -235,13 +261,15 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
   // A public route (`authenticated: false`: the health check, the signed Stripe webhook, which verifies its caller
   // in its handler) gets no authorizer, as on API Gateway.
   if (local || route.authenticated) {
-    const decision = await authorize(event);
-    if (!decision.isAuthorized) {
-      const denial = decision.denial ?? { code: 'TOKEN_INVALID', message: 'The token was refused.' };
-      return send(response, errorResult(401, denial.code, denial.message));
+    const decision = await authorizeJwt(event.headers.authorization, scopesOf(local ? undefined : route), tokens);
+    if (!decision.authorized) {
+      const { status, code, message, challenge, jwt } = decision.refusal;
+      // A valid token without the route's scope: the log still names who sent it.
+      if (jwt) callers.set(response, callerLabel(callerOf({ ...event, requestContext: { ...event.requestContext, authorizer: { jwt } } } as unknown as APIGatewayProxyEventV2)));
+      return send(response, jsonResponse(status, { error: { code, message } }, { 'www-authenticate': challenge }));
     }
-    (event.requestContext as unknown as Record<string, unknown>).authorizer = { lambda: decision.context };
-    callers.set(response, callerLabel(decision.context));
+    (event.requestContext as unknown as Record<string, unknown>).authorizer = { jwt: decision.jwt };
+    callers.set(response, callerLabel(callerOf(event)));
   }
   if (local && !('handler' in local)) return send(response, local);
   if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId)));
@@ -250,12 +278,15 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
 }
 
 /**
- * Serve the API on 127.0.0.1 (port 0 picks a free one). `onResponse` is called once per request when its
- * response is done (or its connection closed), with the request log's fields. `localRoutes` are served besides
- * the shared route table, behind the same authorizer: the local stack's own (`/_local/clock`, `/events`), which AWS never has.
+ * Serve the API on 127.0.0.1 (port 0 picks a free one). `tokens` is what tokens are verified with: the local
+ * issuer (its issuer, audience and JWKS, also served at `/.well-known/jwks.json`). `onResponse` is called once per
+ * request when its response is done (or its connection closed), with the request log's fields. `localRoutes` are
+ * served besides the shared route table, behind the same authorizer: the local stack's own (`/_local/clock`,
+ * `/events`), which AWS never has.
  */
-export async function startLocalApi(options: { port?: number; onResponse?: (entry: RequestLogEntry) => void; localRoutes?: readonly LocalRoute[] } = {}): Promise<LocalApi> {
+export async function startLocalApi(options: { tokens: TokenVerification; port?: number; onResponse?: (entry: RequestLogEntry) => void; localRoutes?: readonly LocalRoute[] }): Promise<LocalApi> {
   await Promise.all(ROUTES.map(loadHandler).concat(loadHandler(FALLBACK_ROUTE)));
+  let baseUrl = 'http://127.0.0.1';
   const server: Server = createServer((request, response) => {
     const started = performance.now();
     response.once('close', () =>
@@ -267,7 +298,7 @@ export async function startLocalApi(options: { port?: number; onResponse?: (entr
         caller: callers.get(response) ?? 'anonymous',
       }),
     );
-    handle(request, response, options.localRoutes ?? []).catch((error: unknown) => {
+    handle(request, response, options.localRoutes ?? [], options.tokens, baseUrl).catch((error: unknown) => {
       process.stderr.write(`local API: ${(error as Error).stack ?? String(error)}\n`);
       if (!response.headersSent) send(response, errorResult(500, 'INTERNAL_ERROR', 'The local API adapter failed; see its console.'));
       else response.destroy();
@@ -285,8 +316,9 @@ export async function startLocalApi(options: { port?: number; onResponse?: (entr
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as { port: number };
+  baseUrl = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: baseUrl,
     port,
     close: () =>
       new Promise<void>((resolve) => {

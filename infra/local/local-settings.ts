@@ -1,19 +1,21 @@
-/** Where the local stack keeps its state, the token key that survives restarts, and tokens signed with it. */
+/**
+ * Where the local stack keeps its state and the secrets that survive restarts. Reads no configuration at import
+ * (local-stack.ts sets the handlers' environment after importing this).
+ */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { signToken } from '../../functions/auth/api-tokens';
 
 /** The data folder when none is given: `.local/` in the repository (ignored by git). */
 export const DEFAULT_DATA_DIR = join(__dirname, '..', '..', '.local');
 export const LOCAL_TABLE_NAME = 'tenant-lifecycle';
+/** The file of a data folder that keeps the token signing keys of the local issuer (private: file mode 0600). */
+export const SIGNING_KEYS_FILE = 'jwt-signing-keys.json';
 /** The local S3 server's buckets: the application's documents (and the local vector store), and exports. */
 export const LOCAL_DOCUMENTS_BUCKET = 'tenant-documents';
 export const LOCAL_EXPORTS_BUCKET = 'tenant-exports';
-export const TOKEN_USAGE = 'usage: npm run token -- --operator | --tenant <tenantId> [--subject NAME] [--ttl-hours N] [--data-dir PATH]';
 
-/** `npm run token` was given arguments it cannot mint from; the message says what to give instead. */
+/** `npm run token` (or a setting) was given a value it cannot use; the message says what to give instead. */
 export class TokenUsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -36,14 +38,6 @@ export function localClockMode(option?: string, env: NodeJS.ProcessEnv = process
   return (CLOCK_MODES as readonly string[]).includes(value) ? (value as ClockMode) : undefined;
 }
 
-/** The local token key of a data folder: made once, kept there so printed tokens keep working across restarts. */
-export function localTokenKey(dataDir: string = localDataDir()): string {
-  const file = join(dataDir, 'token-key');
-  mkdirSync(dataDir, { recursive: true });
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
-}
-
 /**
  * The Stripe webhook signing secret the local stack verifies `POST /webhooks/stripe` with: STRIPE_WEBHOOK_SECRET
  * when given (for example the one `stripe listen` prints, so its forwarded events verify), else one made once per
@@ -60,25 +54,4 @@ export function localStripeWebhookSecret(dataDir: string = localDataDir(), env: 
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(file)) writeFileSync(file, `whsec_${randomBytes(32).toString('hex')}`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
-}
-
-/**
- * `npm run token`: a token for `--operator` or `--tenant <id>` (subject `--subject`, else `local-operator` or
- * `<id>-app`), expiring after `--ttl-hours` (none when omitted), signed with the key of the data folder
- * (`--data-dir`, LOCAL_DATA_DIR, .local/). Throws TokenUsageError when neither role is given or the TTL is not
- * a positive number, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option.
- */
-export function mintLocalToken(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { tenant: { type: 'string' }, operator: { type: 'boolean', default: false }, subject: { type: 'string' }, 'ttl-hours': { type: 'string' }, 'data-dir': { type: 'string' } },
-    strict: true,
-  });
-  if (!values.tenant && !values.operator) throw new TokenUsageError(TOKEN_USAGE);
-  const ttlHours = values['ttl-hours'] === undefined ? undefined : Number(values['ttl-hours']);
-  if (ttlHours !== undefined && !(ttlHours > 0)) throw new TokenUsageError('--ttl-hours must be a positive number');
-  const principal = values.tenant
-    ? { subject: values.subject ?? `${values.tenant}-app`, role: 'tenant' as const, tenantId: values.tenant }
-    : { subject: values.subject ?? 'local-operator', role: 'operator' as const };
-  return signToken(principal, localTokenKey(localDataDir(values['data-dir'], env)), { ttlSeconds: ttlHours === undefined ? undefined : Math.round(ttlHours * 3600) });
 }

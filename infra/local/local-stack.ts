@@ -13,14 +13,14 @@ import type { OperationOutcome } from '../../functions/operations/operation-stor
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, localTokenKey, type ClockMode } from './local-settings';
+import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode } from './local-settings';
 import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
 
-export const START_USAGE = 'usage: npm start [-- --reset] [-- --port N] [-- --dynamodb-port N] [-- --s3-port N] [-- --data-dir PATH] [-- --clock=wall|simulated]';
+export const START_USAGE = 'usage: npm start [-- --reset] [-- --rotate-keys] [-- --port N] [-- --dynamodb-port N] [-- --s3-port N] [-- --data-dir PATH] [-- --clock=wall|simulated]';
 /**
  * Running workflows (and a schedule being delivered) get this long to finish or compensate when the stack
  * stops; any left are rolled back by the sweep at the next start.
@@ -41,10 +41,12 @@ export interface LocalStackOptions {
   readonly dynamoPort: number;
   /** The local S3 server's port on 127.0.0.1; 0 (the default) picks a free one. */
   readonly s3Port?: number;
-  /** The data folder, absolute: the database (under `dynamodb/`), the token key and the lock file. */
+  /** The data folder, absolute: the database (under `dynamodb/`), the token signing keys and the lock file. */
   readonly dataDir: string;
-  /** Start from an empty database (the demo tenants are seeded again). */
+  /** Start from an empty database (the demo tenants are seeded again); rotates the signing key too. */
   readonly reset?: boolean;
+  /** Add a new token signing key (`kid`); tokens of the old one stay valid until they expire. */
+  readonly rotateKeys?: boolean;
   /** Where each output line goes (no trailing newline); stdout when omitted. */
   readonly log?: (line: string) => void;
   /** Where each error line goes (workflow and schedule failures); stderr when omitted. */
@@ -58,7 +60,7 @@ export interface LocalStackOptions {
   readonly eventPollMs?: number;
 }
 
-/** What a started stack prints, and the tokens it prints (signed with the data folder's key, no expiry). */
+/** What a started stack prints, and the tokens it prints (JWTs of the data folder's issuer, valid BANNER_TOKEN_TTL_SECONDS). */
 export interface LocalStackInfo {
   readonly url: string;
   readonly dynamoEndpoint: string;
@@ -70,7 +72,9 @@ export interface LocalStackInfo {
   readonly seeded: number;
   /** Which clock the stack runs on. */
   readonly clock: ClockMode;
-  readonly tokens: { readonly operator: string; readonly acme: string };
+  readonly tokens: { readonly operator: string; readonly acme: string; readonly expiresAt: string };
+  /** The `kid` new tokens are signed with (a rotation adds a new one). */
+  readonly signingKeyId: string;
   /** The signing secret POST /webhooks/stripe verifies with (given as STRIPE_WEBHOOK_SECRET, or kept in the data folder). */
   readonly stripeWebhookSecret: string;
 }
@@ -84,15 +88,21 @@ function portOption(value: string | undefined, fallback: number, name: string, a
 }
 
 /**
+ * How long the tokens in `npm start`'s banner last: 12 hours, a working day (`npm run token` mints 1-hour ones by
+ * default). They expire on the wall clock, whatever the stack's simulated clock says.
+ */
+export const BANNER_TOKEN_TTL_SECONDS = 12 * 60 * 60;
+
+/**
  * `npm start`'s options from its arguments and environment: `--port`/PORT (3000), `--dynamodb-port`/
- * DYNAMODB_PORT (8000), `--s3-port`/S3_PORT (0: a free port), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`,
- * `--clock`/LOCAL_CLOCK (`wall` or `simulated`, default `wall`). Throws LocalStackError for a port that is not
+ * DYNAMODB_PORT (8000), `--s3-port`/S3_PORT (0: a free port), `--data-dir`/LOCAL_DATA_DIR (.local/), `--reset`
+ * (which also rotates the signing key), `--rotate-keys`, `--clock`/LOCAL_CLOCK (`wall` or `simulated`, default `wall`). Throws LocalStackError for a port that is not
  * 1-65535 or an unknown clock, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option or a positional.
  */
 export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalStackOptions {
   const { values } = parseArgs({
     args: [...args],
-    options: { reset: { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 's3-port': { type: 'string' }, 'data-dir': { type: 'string' }, clock: { type: 'string' } },
+    options: { reset: { type: 'boolean', default: false }, 'rotate-keys': { type: 'boolean', default: false }, port: { type: 'string' }, 'dynamodb-port': { type: 'string' }, 's3-port': { type: 'string' }, 'data-dir': { type: 'string' }, clock: { type: 'string' } },
     strict: true,
   });
   const clock = localClockMode(values.clock, env);
@@ -103,6 +113,7 @@ export function parseStartOptions(args: readonly string[], env: NodeJS.ProcessEn
     s3Port: portOption(values['s3-port'] ?? env.S3_PORT, 0, '--s3-port', true),
     dataDir: localDataDir(values['data-dir'], env),
     reset: values.reset,
+    rotateKeys: values['rotate-keys'],
     clock,
   };
 }
@@ -188,6 +199,7 @@ export function bannerLines(info: LocalStackInfo): string[] {
     `  export TOKEN=${info.tokens.operator}`,
     `  export ACME_TOKEN=${info.tokens.acme}   # tenant-scoped: reads acme-corp only`,
     `  export STRIPE_WEBHOOK_SECRET=${info.stripeWebhookSecret}   # signs Stripe events for POST $API/webhooks/stripe (README: Stripe webhooks)`,
+    `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
     '',
@@ -301,8 +313,11 @@ export class LocalStack {
     // The local S3 server accepts only its own access key; DynamoDB Local (-sharedDb) any: one key for both.
     process.env.AWS_ACCESS_KEY_ID = S3_LOCAL_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = S3_LOCAL_CREDENTIALS.secretAccessKey;
-    const tokenKey = localTokenKey(dataRoot);
-    process.env.TOKEN_SECRET = tokenKey;
+    // The issuer of this data folder: its keys made on first start, a new one added on --reset or --rotate-keys.
+    const { LocalIssuer, defaultOperatorSubject, defaultTenantSubject } = await import('./local-issuer');
+    const issuer = LocalIssuer.open(dataRoot, { rotate: this.options.reset === true || this.options.rotateKeys === true });
+    // The HMAC key of the tokens this issuer replaces: a secret nothing reads any more.
+    rmSync(join(dataRoot, 'token-key'), { force: true });
     const stripeWebhookSecret = (() => {
       try {
         return localStripeWebhookSecret(dataRoot);
@@ -397,9 +412,8 @@ export class LocalStack {
     this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
-    const { signToken } = await import('../../functions/auth/api-tokens');
     const localRoutes = [...clockRoutes({ clock: simulatedClock, afterAdvance: () => this.#afterAdvance(scheduler, workflows) }), ...eventLogRoutes(eventLog)];
-    const api = await startLocalApi({ port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
+    const api = await startLocalApi({ tokens: issuer, port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
     running.closeApi = api.close;
     this.#unlessStopping();
 
@@ -411,9 +425,11 @@ export class LocalStack {
       seeded,
       clock: simulatedClock ? 'simulated' : 'wall',
       tokens: {
-        operator: signToken({ subject: 'local-operator', role: 'operator' }, tokenKey),
-        acme: signToken({ subject: 'acme-app', role: 'tenant', tenantId: 'acme-corp' }, tokenKey),
+        operator: issuer.mint({ subject: defaultOperatorSubject(), role: 'operator' }, { ttlSeconds: BANNER_TOKEN_TTL_SECONDS }),
+        acme: issuer.mint({ subject: defaultTenantSubject('acme-corp'), role: 'tenant', tenantId: 'acme-corp' }, { ttlSeconds: BANNER_TOKEN_TTL_SECONDS }),
+        expiresAt: new Date(issuer.now().getTime() + BANNER_TOKEN_TTL_SECONDS * 1000).toISOString(),
       },
+      signingKeyId: issuer.currentKid,
       stripeWebhookSecret,
     };
     this.#log(bannerLines(info).join('\n'));

@@ -3,9 +3,10 @@
  * restarts), the lifecycle table with the demo tenants on first start, and the API on loopback, served by the
  * same handlers as on AWS.
  *   npm start                     API on 127.0.0.1:3000, DynamoDB Local on 127.0.0.1:8000
- *   npm start -- --reset          start from an empty database (re-seeds the demo tenants)
+ *   npm start -- --reset          start from an empty database (re-seeds the demo tenants) and rotate the signing key
+ *   npm start -- --rotate-keys    add a new token signing key (tokens of the old one stay valid until they expire)
  *   PORT=4000 DYNAMODB_PORT=8001 npm start
- *   npm start -- --data-dir PATH  keep the data (database, token key) in PATH instead of .local/ (LOCAL_DATA_DIR=PATH)
+ *   npm start -- --data-dir PATH  keep the data (database, token signing keys) in PATH instead of .local/ (LOCAL_DATA_DIR=PATH)
  * It stops, DynamoDB Local's JVM included, on SIGINT, SIGTERM or SIGHUP to npm or to this process, and when
  * npm (or whatever launched it in its process group) dies: within 5 s (see `stop`).
  */

@@ -2,11 +2,12 @@
  * Bad input: every client mistake gets the right 4xx with the error shape `{ error: { code, message } }`,
  * and the table is byte-for-byte what it was before.
  */
-import { signToken } from '../../functions/auth/api-tokens';
-import { config } from '../../functions/shared/config';
+import { LocalIssuer } from '../../infra/local/local-issuer';
 import { ApiHarness, type RequestOptions } from '../support/api-harness';
 
-const api = new ApiHarness();
+/** The harness issuer's clock runs this far from the wall clock (to mint a token that has already expired). */
+let clockOffsetMs = 0;
+const api = new ApiHarness({ issuer: { now: () => new Date(Date.now() + clockOffsetMs) } });
 let snapshot: Record<string, unknown>[];
 
 beforeAll(async () => {
@@ -19,8 +20,10 @@ beforeAll(async () => {
 afterAll(() => api.stop());
 
 const valid = { name: 'New Co', email: 'admin@new.example', plan: 'starter' };
-const operatorWithWrongKey = signToken({ subject: 'mallory', role: 'operator' }, 'not-the-deployment-key-0123456789');
-const expired = signToken({ subject: 'old', role: 'operator' }, config.tokenSecret as string, { ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) });
+const operatorWithWrongKey = LocalIssuer.inMemory().mint({ subject: 'mallory', role: 'operator' });
+clockOffsetMs = -3_600_000;
+const expired = api.issuer.mint({ subject: 'old', role: 'operator' }, { ttlSeconds: 60 });
+clockOffsetMs = 0;
 
 interface Case {
   readonly name: string;
@@ -77,7 +80,8 @@ const CASES: Case[] = [
   { name: 'missing token on an unknown route', method: 'GET', path: '/admin', options: { token: null }, status: 401, code: 'TOKEN_MISSING' },
   { name: 'token signed with another key', method: 'POST', path: '/tenants/acme-corp/suspend', options: { token: operatorWithWrongKey }, status: 401, code: 'TOKEN_INVALID' },
   { name: 'garbage token', method: 'GET', path: '/tenants/acme-corp', options: { token: 'hunter2' }, status: 401, code: 'TOKEN_INVALID' },
-  { name: 'expired token', method: 'GET', path: '/tenants/acme-corp', options: { token: expired }, status: 401, code: 'TOKEN_INVALID' },
+  { name: 'expired token', method: 'GET', path: '/tenants/acme-corp', options: { token: expired }, status: 401, code: 'TOKEN_EXPIRED' },
+  { name: "a tenant token on an operator route (scope)", method: 'POST', path: '/tenants/acme-corp/suspend', options: { token: api.tenantToken('acme-corp') }, status: 403, code: 'INSUFFICIENT_SCOPE' },
   { name: 'a prototype key as a query parameter', method: 'GET', path: '/tenants?__proto__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
   { name: 'a prototype key as a query parameter of a POST', method: 'POST', path: '/tenants/acme-corp/suspend?__proto__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
   { name: 'a repeated query parameter', method: 'GET', path: '/tenants?state=active&state=suspended', status: 400, code: 'VALIDATION_FAILED', field: 'state' },

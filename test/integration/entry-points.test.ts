@@ -10,8 +10,6 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { handler as health } from '../../functions/api/health';
 import { handler as notFound } from '../../functions/api/not-found';
-import { signToken } from '../../functions/auth/api-tokens';
-import { handler as authorizer } from '../../functions/auth/authorizer';
 import { handler as getExport } from '../../functions/export/handlers/get-export';
 import { handler as listExports } from '../../functions/export/handlers/list-exports';
 import { handler as startExport } from '../../functions/export/handlers/start-export';
@@ -44,7 +42,7 @@ import { handler as suspendTenant } from '../../functions/tenants/handlers/suspe
 import { handler as tenantHistory } from '../../functions/tenants/handlers/tenant-history';
 import { TenantStore, type Tenant } from '../../functions/tenants/tenant-store';
 import { setWorkflowRunner, StepFunctionsRunner } from '../../functions/workflows/workflow-runner';
-import { apiEvent, authorizerRequest, executionStatusChange, periodEnd, planChangeTask as taskEvent, scheduledRule, type ApiRequestFixture } from '../support/events';
+import { apiEvent, executionStatusChange, periodEnd, planChangeTask as taskEvent, scheduledRule, type ApiRequestFixture } from '../support/events';
 
 // The deployed task function is told its workflow by the CDK construct (WorkflowStateMachine).
 process.env.WORKFLOW_NAME = 'plan-change';
@@ -97,16 +95,42 @@ afterAll(() => {
   sfn.restore();
 });
 
-describe('Lambda authorizer (HTTP API, payload 2.0, simple responses)', () => {
-  it('should hand a valid token’s principal to the routes as context, and refuse a missing or forged one', async () => {
-    const token = signToken({ subject: 'app@acme', role: 'tenant', tenantId: 'acme' }, config.tokenSecret as string);
-    expect(await authorizer(authorizerRequest(`Bearer ${token}`))).toEqual({ isAuthorized: true, context: { subject: 'app@acme', role: 'tenant', tenantId: 'acme' } });
-    expect((await authorizer(authorizerRequest())).isAuthorized).toBe(false);
-    expect((await authorizer(authorizerRequest(`Bearer ${token.slice(0, -2)}xx`))).isAuthorized).toBe(false);
+describe('The caller, from the JWT authorizer context API Gateway passes on (requestContext.authorizer.jwt)', () => {
+  it("should act as the token's subject: the audit trail's actor is its `sub`", async () => {
+    await call(createTenant, { method: 'POST', route: '/tenants', body: { tenantId: 'ep-actor', name: 'Actor', email: 'ops@actor.example', plan: 'starter' }, principal: { subject: 'ops-7f3a@example.com', role: 'operator' } });
+    const history = await call(tenantHistory, { method: 'GET', route: '/tenants/{tenantId}/history', pathParameters: { tenantId: 'ep-actor' } });
+    expect(history.body?.items).toEqual([expect.objectContaining({ event: 'create', actor: 'ops-7f3a@example.com' })]);
+  });
+
+  it('should read the scopes from the `scope` claim when API Gateway passes `scopes: null`, and a tenant from the tenant_id claim', async () => {
+    await tenants.create({ tenantId: 'ep-scopes', name: 'S', email: 's@example.com', plan: 'starter', usage: { queriesPerMonth: 0, storageGb: 0, documents: 0, users: 1 } }, { actor: 'test' });
+    const event = apiEvent({ method: 'GET', route: '/tenants/{tenantId}/access', pathParameters: { tenantId: 'ep-scopes' }, principal: tenantPrincipal('ep-scopes') });
+    const jwt = event.requestContext.authorizer?.jwt;
+    if (!jwt) throw new Error('the fixture has no JWT context');
+    jwt.scopes = null;
+    expect((await checkAccess(event, context)).statusCode).toBe(200);
+    jwt.claims.tenant_id = 'ep-other';
+    expect((await checkAccess(event, context)).statusCode).toBe(403);
+  });
+
+  it('should answer 401 UNAUTHENTICATED, changing nothing, when the context names no principal (no context, no subject, a tenant scope without a tenant)', async () => {
+    const suspend = (mutate: (event: ReturnType<typeof apiEvent>) => void) => {
+      const event = apiEvent({ method: 'POST', route: '/tenants/{tenantId}/suspend', pathParameters: { tenantId: 'ep-scopes' }, body: { reason: 'x' } });
+      mutate(event);
+      return suspendTenant(event, context);
+    };
+    const refusals = await Promise.all([
+      suspend((event) => (event.requestContext.authorizer = null)),
+      suspend((event) => delete event.requestContext.authorizer?.jwt?.claims.sub),
+      suspend((event) => Object.assign(event.requestContext.authorizer?.jwt ?? {}, { scopes: ['tenant-lifecycle/tenant'], claims: { sub: 'app', scope: 'tenant-lifecycle/tenant' } })),
+      suspend((event) => Object.assign(event.requestContext.authorizer?.jwt ?? {}, { scopes: null, claims: { sub: 'app', scope: 'openid email' } })),
+    ]);
+    for (const refusal of refusals) expect([refusal.statusCode, (JSON.parse(refusal.body ?? '{}') as { error: { code: string } }).error.code]).toEqual([401, 'UNAUTHENTICATED']);
+    expect((await tenants.get('ep-scopes')).state).toBe('active');
   });
 });
 
-describe('API route handlers (API Gateway HTTP API event, Lambda authorizer context)', () => {
+describe('API route handlers (API Gateway HTTP API event, JWT authorizer context)', () => {
   it('Health: answers 200 without a caller', async () => {
     expect(await call(health, { method: 'GET', route: '/health', principal: null })).toMatchObject({ status: 200 });
   });

@@ -44,7 +44,7 @@ const CASES: Case[] = [
   { name: 'restoreData that is not a boolean', options: { body: { restoreData: 'yes' } }, status: 400, code: 'VALIDATION_FAILED', field: 'restoreData', says: /true or false/ },
   { name: 'an unknown plan', options: { body: { plan: 'platinum' } }, status: 400, code: 'VALIDATION_FAILED', field: 'plan', says: /one of free, starter, professional, enterprise/ },
   { name: 'a malformed email', options: { body: { restoreData: false, name: 'Back Co', email: 'not-an-email', plan: 'starter' } }, status: 400, code: 'VALIDATION_FAILED', field: 'email', says: /must be an email address/ },
-  { name: "a tenant's own token (operators only)", options: { token: api.tenantToken(SUSPENDED), body: {} }, status: 403, code: 'FORBIDDEN', says: /needs an operator token/ },
+  { name: "a tenant's own token (operators only: no operator scope)", options: { token: api.tenantToken(SUSPENDED), body: {} }, status: 403, code: 'INSUFFICIENT_SCOPE', says: /needs a token with scope tenant-lifecycle\/operator/ },
   { name: 'a stale If-Match', options: { headers: { 'if-match': '"1"' }, body: {} }, status: 409, code: 'VERSION_CONFLICT', says: /expected version 1, it is now version 2.*Read it again/ },
   { name: 'a malformed If-Match', options: { headers: { 'if-match': 'latest' }, body: {} }, status: 400, code: 'INVALID_IF_MATCH', says: /If-Match/ },
   { name: 'an active tenant', tenantId: ACTIVE, options: { body: {} }, status: 409, code: 'NOT_REACTIVATABLE', says: /is 'active': only a suspended tenant, a soft-deleted one within its retention, or a deleted one can be reactivated/ },

@@ -1,11 +1,12 @@
 /**
  * Integration harness: this test file's own table on the shared DynamoDB Local, the local API adapter on a
- * free loopback port, and tokens for an operator and for tenants.
+ * free loopback port, and tokens for an operator and for tenants, JWTs from an in-memory local issuer whose JWKS
+ * the adapter verifies them against (as npm start's issuer and adapter do).
  */
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalApi, type LocalApi } from '../../infra/local/http-adapter';
-import { signToken } from '../../functions/auth/api-tokens';
+import { LocalIssuer, type LocalIssuerOptions } from '../../infra/local/local-issuer';
 import { config } from '../../functions/shared/config';
 import { createTableInput } from '../../functions/tenants/tenant-table';
 import { TenantStore } from '../../functions/tenants/tenant-store';
@@ -26,25 +27,30 @@ export interface RequestOptions {
 }
 
 export class ApiHarness {
-  readonly operatorToken = signToken({ subject: 'operator@test', role: 'operator' }, config.tokenSecret as string);
+  /** The issuer of this harness's tokens; its JWKS is what the local API trusts. */
+  readonly issuer: LocalIssuer;
+  readonly operatorToken: string;
   readonly documentClient: DynamoDBDocumentClient;
   readonly store: TenantStore;
   #api: LocalApi | undefined;
 
-  constructor() {
+  constructor(options: { issuer?: LocalIssuerOptions } = {}) {
+    this.issuer = LocalIssuer.inMemory(options.issuer);
+    this.operatorToken = this.issuer.mint({ subject: 'operator@test', role: 'operator' });
     this.documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, region: config.region }), {
       marshallOptions: { removeUndefinedValues: true },
     });
     this.store = new TenantStore({ client: this.documentClient, tableName: config.tableName });
   }
 
+  /** A token of a user of the tenant (subject `user@<tenantId>`), valid 1 h. */
   tenantToken(tenantId: string): string {
-    return signToken({ subject: `user@${tenantId}`, role: 'tenant', tenantId }, config.tokenSecret as string);
+    return this.issuer.mint({ subject: `user@${tenantId}`, role: 'tenant', tenantId });
   }
 
   async start(): Promise<this> {
     await this.documentClient.send(new CreateTableCommand(createTableInput(config.tableName)));
-    this.#api = await startLocalApi();
+    this.#api = await startLocalApi({ tokens: this.issuer });
     return this;
   }
 

@@ -1,15 +1,14 @@
 /**
  * The event fixtures of test/events/, typed, one deep copy per call (a test may change its copy freely), with
- * the fields our handlers read filled in: the caller the Lambda authorizer described, the route, the body.
+ * the fields our handlers read filled in: the caller API Gateway's JWT authorizer passes on, the route, the body.
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, DynamoDBStreamEvent, EventBridgeEvent } from 'aws-lambda';
-import type { Principal } from '../../functions/auth/api-tokens';
+import type { APIGatewayProxyEventV2, DynamoDBStreamEvent, EventBridgeEvent } from 'aws-lambda';
+import { claimMapping, type Principal } from '../../functions/auth/jwt-claims';
 import type { PlanChangeTaskEvent } from '../../functions/plan-change/plan-change-workflow';
 import type { ExecutionStatusChange } from '../../functions/workflows/handlers/execution-ended';
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
-import authorizerRequestEvent from '../events/apigw-http-authorizer-request.json';
-import apiGatewayEvent from '../events/apigw-http-lambda-authorizer.json';
+import apiGatewayEvent from '../events/apigw-http-jwt-authorizer-auth.json';
 import publicApiGatewayEvent from '../events/apigw-http-no-auth.json';
 import stripePartnerBusEvent from '../events/eventbridge-stripe-event.json';
 import scheduledRuleEvent from '../events/eventbridge-scheduled-event.json';
@@ -22,7 +21,13 @@ import planChangeTaskEvent from '../events/sfn-plan-change-task.json';
 import preTokenGenerationV3Event from '../events/cognito-pre-token-generation-v3.json';
 import type { PreTokenGenerationEvent } from '../../functions/auth/pre-token-generation';
 
-export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: Record<string, string> | null } } };
+/** What API Gateway's JWT authorizer hands the handler: every claim a string, the token's scopes or null. */
+export interface JwtAuthorizerFixture {
+  claims: Record<string, string>;
+  scopes: string[] | null;
+}
+
+export type ApiGatewayEvent = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { jwt?: JwtAuthorizerFixture } | null } };
 
 function clone<T>(value: unknown): T {
   return structuredClone(value) as T;
@@ -37,11 +42,24 @@ export interface ApiRequestFixture {
   readonly headers?: Record<string, string>;
   /** JSON-encoded unless a string. */
   readonly body?: unknown;
-  /** The caller as the Lambda authorizer returned it; null for an unauthenticated route. */
+  /** The caller the token names; null for a request without an authorizer context. */
   readonly principal?: Principal | null;
 }
 
-/** An HTTP API (payload 2.0) event for one of our routes, from the Lambda-authorizer fixture. */
+/**
+ * `requestContext.authorizer.jwt` for a token naming `principal`, as API Gateway passes it on: the fixture's
+ * (Cognito) claims with `sub`, `scope` and the tenant claim of claimMapping(), every value a string.
+ */
+export function jwtAuthorizer(principal: Principal): JwtAuthorizerFixture {
+  const mapping = claimMapping();
+  const { claims } = clone<{ jwt: JwtAuthorizerFixture }>(apiGatewayEvent.requestContext.authorizer).jwt;
+  const scope = principal.role === 'operator' ? mapping.operatorScope : mapping.tenantScope;
+  Object.assign(claims, { sub: principal.subject, scope, token_use: 'access' });
+  if (principal.tenantId) claims[mapping.tenantClaim] = principal.tenantId;
+  return { claims, scopes: [scope] };
+}
+
+/** An HTTP API (payload 2.0) event for one of our routes, from the JWT-authorizer fixture. */
 export function apiEvent(request: ApiRequestFixture): ApiGatewayEvent {
   const event = clone<ApiGatewayEvent>(apiGatewayEvent);
   const rawPath = request.route.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(request.pathParameters?.[name] ?? ''));
@@ -59,8 +77,8 @@ export function apiEvent(request: ApiRequestFixture): ApiGatewayEvent {
   Object.assign(event.headers, request.headers ?? {});
   Object.assign(event.requestContext, { routeKey });
   Object.assign(event.requestContext.http, { method: request.method, path: rawPath });
-  const principal = request.principal === undefined ? { subject: 'operator@test', role: 'operator' } : request.principal;
-  event.requestContext.authorizer = { lambda: principal ? { ...principal } : null };
+  const principal: Principal | null = request.principal === undefined ? { subject: 'operator@test', role: 'operator' } : request.principal;
+  event.requestContext.authorizer = principal ? { jwt: jwtAuthorizer(principal) } : null;
   return event;
 }
 
@@ -110,18 +128,6 @@ export function dunningFiring(schedule: string, payload: { tenantId: string; sub
 /** The plan-change Task state's input for `step`. */
 export function planChangeTask(step: PlanChangeTaskEvent['step'], operation: PlanChangeTaskEvent['operation']): PlanChangeTaskEvent {
   return { ...clone<PlanChangeTaskEvent>(planChangeTaskEvent), step, operation };
-}
-
-/** What API Gateway asks the Lambda authorizer for a request carrying `authorization` (or none). */
-export function authorizerRequest(authorization?: string): APIGatewayRequestAuthorizerEventV2 {
-  const event = clone<APIGatewayRequestAuthorizerEventV2>(authorizerRequestEvent);
-  delete event.headers?.authorization;
-  event.identitySource = [];
-  if (authorization !== undefined) {
-    (event.headers as Record<string, string>).authorization = authorization;
-    event.identitySource = [authorization];
-  }
-  return event;
 }
 
 /**

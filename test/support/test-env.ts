@@ -6,7 +6,6 @@ applyLoopbackEnvironment();
 // Any AWS client a test forgets to point somewhere lands on a closed loopback port, never on AWS.
 process.env.AWS_ENDPOINT_URL ??= 'http://127.0.0.1:9';
 process.env.TABLE_NAME = `lifecycle-test-${randomUUID().slice(0, 8)}`;
-process.env.TOKEN_SECRET ??= 'test-token-secret-that-is-long-enough-0123456789';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 // The webhook signing secret POST /webhooks/stripe verifies with (tests sign with it through the real Stripe SDK).

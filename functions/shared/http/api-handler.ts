@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as z from 'zod';
 import type { ZodType } from 'zod';
-import type { Principal } from '../../auth/api-tokens';
+import type { Principal } from '../../auth/jwt-claims';
 import { routeAccess } from '../../api/routes';
 import { getDocumentClient } from '../aws-clients';
 import { config } from '../config';

@@ -1,6 +1,6 @@
-/** The caller, as the authorizer described it, and the route-level access rules. */
+/** The caller, as API Gateway's JWT authorizer passed it on, and the route-level access rules. */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { PRINCIPAL_ROLES, type Principal, type PrincipalRole } from '../../auth/api-tokens';
+import { UnmappedClaimsError, principalFromClaims, scopesOf, type Principal } from '../../auth/jwt-claims';
 import { ApiError } from '../errors';
 
 /**
@@ -10,19 +10,42 @@ import { ApiError } from '../errors';
  */
 export type RouteAccess = 'operator' | 'operator-or-own-tenant' | 'operator-or-owner-of-resource';
 
-interface AuthorizerLambdaContext {
-  readonly subject?: string;
-  readonly role?: string;
-  readonly tenantId?: string;
+/**
+ * What API Gateway's JWT authorizer hands the handler (payload 2.0): `requestContext.authorizer.jwt`, every claim
+ * a string, and the token's scopes (null when it has none).
+ */
+export interface JwtAuthorizerContext {
+  readonly claims?: Readonly<Record<string, unknown>> | null;
+  readonly scopes?: readonly string[] | null;
 }
 
-/** The principal from API Gateway's authorizer context; 401 when absent (defence in depth behind the authorizer). */
+function jwtContextOf(event: APIGatewayProxyEventV2): JwtAuthorizerContext | undefined {
+  return (event.requestContext as { authorizer?: { jwt?: JwtAuthorizerContext } | null }).authorizer?.jwt ?? undefined;
+}
+
+/**
+ * The principal the verified token's claims name (principalFromClaims: scopes give the role, the tenant claim the
+ * tenant, `sub` the subject). 401 UNAUTHENTICATED when the event carries no JWT context or its claims name no
+ * principal: defence in depth behind the authorizer, which refuses tokens that fail verification.
+ */
 export function principalOf(event: APIGatewayProxyEventV2): Principal {
-  const context = (event.requestContext as { authorizer?: { lambda?: AuthorizerLambdaContext } }).authorizer?.lambda;
-  if (!context?.subject || !PRINCIPAL_ROLES.includes(context.role as PrincipalRole)) {
-    throw new ApiError(401, 'UNAUTHENTICATED', 'This route needs an Authorization header: "Bearer <token>".');
+  const jwt = jwtContextOf(event);
+  if (!jwt?.claims) throw new ApiError(401, 'UNAUTHENTICATED', 'This route needs an Authorization header: "Bearer <token>".');
+  try {
+    return principalFromClaims(jwt.claims, jwt.scopes?.length ? jwt.scopes : scopesOf(jwt.claims));
+  } catch (error) {
+    if (error instanceof UnmappedClaimsError) throw new ApiError(401, 'UNAUTHENTICATED', `${error.message} Ask for a token that names its role and tenant.`);
+    throw error;
   }
-  return { subject: context.subject, role: context.role as PrincipalRole, ...(context.tenantId ? { tenantId: context.tenantId } : {}) };
+}
+
+/** The principal when the event names one, else undefined (the request log's caller; never throws for a caller). */
+export function callerOf(event: APIGatewayProxyEventV2): Principal | undefined {
+  try {
+    return principalOf(event);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the principal may use the resources of this tenant: operators any, a tenant-scoped token its own. */

@@ -6,6 +6,7 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { logger } from '../powertools';
+import { callerOf } from './principal';
 import type { ApiResult } from './response';
 
 /** The fields of a request's log entry. */
@@ -14,7 +15,7 @@ export interface RequestLogEntry {
   readonly path: string;
   readonly status: number;
   readonly durationMs: number;
-  /** `role:subject` from the authorizer (`operator:local-operator`), or `anonymous`. */
+  /** `role:subject` of the verified token (`operator:ops@example.com`), or `anonymous`. */
   readonly caller: string;
 }
 
@@ -23,7 +24,7 @@ export function callerLabel(context: { readonly role?: string; readonly subject?
   return context?.role && context.subject ? `${context.role}:${context.subject}` : 'anonymous';
 }
 
-/** The local stack's line: `POST /tenants/acme-corp/suspend 200 12ms operator:local-operator`. */
+/** The local stack's line: `POST /tenants/acme-corp/suspend 200 12ms operator:ana@ana-laptop`. */
 export function requestLine(entry: RequestLogEntry): string {
   return `${entry.method} ${entry.path} ${entry.status} ${entry.durationMs}ms ${entry.caller}`;
 }
@@ -37,13 +38,12 @@ export function requestLog(): middy.MiddlewareObj<APIGatewayProxyEventV2, ApiRes
   const started = new WeakMap<object, number>();
   const write = (request: middy.Request<APIGatewayProxyEventV2, ApiResult>) => {
     const { event, response } = request;
-    const authorizer = (event.requestContext as { authorizer?: { lambda?: { role?: string; subject?: string } } }).authorizer?.lambda;
     const entry: RequestLogEntry = {
       method: event.requestContext.http.method,
       path: event.rawPath,
       status: response?.statusCode ?? 500,
       durationMs: Math.round(performance.now() - (started.get(event) ?? performance.now())),
-      caller: callerLabel(authorizer),
+      caller: callerLabel(callerOf(event)),
     };
     logger.info('Request', { ...entry });
     logger.resetKeys();

@@ -120,10 +120,10 @@ test('a cursor used with a range it does not fall in is refused', async () => {
   expect(response.body.error?.code).toBe('INVALID_CURSOR');
 });
 
-test("a tenant-scoped token may not list violations (other tenants' included): 403", async () => {
+test("a tenant-scoped token may not list violations (other tenants' included): 403, for want of the operator scope", async () => {
   const response = await list('', api.tenantToken('viol-a'));
   expect(response.status).toBe(403);
-  expect(response.body.error?.code).toBe('FORBIDDEN');
+  expect(response.body.error?.code).toBe('INSUFFICIENT_SCOPE');
 });
 
 test('each violation recorded is counted once in ComplianceViolations, by detectedBy and overall', () => {

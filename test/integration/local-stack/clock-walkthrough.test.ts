@@ -31,10 +31,10 @@ interface Step {
   readonly expected?: string;
 }
 
-/** Every README block marked `<!-- clock-walkthrough...:start -->`: its command lines, each with its `#=>` line if any. */
-function clockWalkthroughs(): Array<{ name: string; steps: Step[] }> {
+/** Every README block marked `<!-- ...walkthrough...:start -->`: its command lines, each with its `#=>` line if any. */
+function readmeWalkthroughs(): Array<{ name: string; steps: Step[] }> {
   const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-  return [...readme.matchAll(/<!-- (clock-walkthrough[\w-]*):start -->([\s\S]*?)<!-- \1:end -->/g)].map(([, name, block]) => {
+  return [...readme.matchAll(/<!-- ((?:clock-)?walkthrough[\w-]*):start -->([\s\S]*?)<!-- \1:end -->/g)].map(([, name, block]) => {
     const steps: Step[] = [];
     for (const line of (block as string).split('\n')) {
       if (line.startsWith('#=> ') && steps.length > 0) steps[steps.length - 1] = { ...(steps[steps.length - 1] as Step), expected: line.slice(4) };
@@ -42,6 +42,11 @@ function clockWalkthroughs(): Array<{ name: string; steps: Step[] }> {
     }
     return { name: name as string, steps };
   });
+}
+
+/** The clock walk-throughs (`<!-- clock-walkthrough...:start -->`). */
+function clockWalkthroughs(): Array<{ name: string; steps: Step[] }> {
+  return readmeWalkthroughs().filter(({ name }) => name.startsWith('clock-'));
 }
 
 /** Run the steps in one shell (variables carry over, as in a terminal); answer each step's output. */
@@ -54,7 +59,7 @@ async function runInOneShell(steps: readonly Step[], env: NodeJS.ProcessEnv): Pr
 
 /** Run README.md's walk-through `name` in one shell with the banner's variables; every `#=>` must be in its step's output. */
 async function runWalkthrough(name: string): Promise<void> {
-  const walkthrough = clockWalkthroughs().find((candidate) => candidate.name === name);
+  const walkthrough = readmeWalkthroughs().find((candidate) => candidate.name === name);
   expect(walkthrough?.steps.filter((step) => step.expected !== undefined).length).toBeGreaterThanOrEqual(5);
   const steps = walkthrough?.steps ?? [];
   const outputs = await runInOneShell(steps, { ...process.env, API: stack?.url, TOKEN: stack?.tokens.operator, ACME_TOKEN: stack?.tokens.acme });
@@ -87,6 +92,11 @@ describe('npm start -- --clock=simulated', () => {
   it('should find every clock walk-through of README.md: the downgrade, the deletion, the legal hold and the reactivation', () => {
     expect(clockWalkthroughs().map(({ name }) => name)).toEqual(['clock-walkthrough', 'clock-walkthrough-deletion', 'clock-walkthrough-legal-hold', 'clock-walkthrough-reactivation']);
   });
+
+  it("should run README.md's first walk-through as written with the tokens npm start printed (JWTs of its issuer)", async () => {
+    await runWalkthrough('walkthrough');
+    expect(errors).toEqual([]);
+  }, 60_000);
 
   it("should run README.md's clock walk-through as written: the period-end downgrade fires on the advance and completes", async () => {
     await runWalkthrough('clock-walkthrough');

@@ -33,7 +33,7 @@ const log: RequestLogEntry[] = [];
 
 beforeAll(async () => {
   await harness.start();
-  api = await startLocalApi({ onResponse: (entry) => log.push(entry) });
+  api = await startLocalApi({ tokens: harness.issuer, onResponse: (entry) => log.push(entry) });
 });
 
 afterAll(async () => {
@@ -79,6 +79,14 @@ describe('Function: startLocalApi', () => {
     await response.text();
     await until(() => log.length > 0, 2_000);
     expect(log).toEqual([expect.objectContaining({ method: 'GET', path: '/tenants', status: 200, caller: 'operator:operator@test' })]);
+  });
+
+  it("should log a token refused for want of the route's scope under its role and subject", async () => {
+    const response = await fetch(`${api.url}/tenants`, { headers: { authorization: `Bearer ${harness.tenantToken('acme-corp')}` } });
+    expect(response.status).toBe(403);
+    await response.text();
+    await until(() => log.length > 0, 2_000);
+    expect(log).toEqual([expect.objectContaining({ path: '/tenants', status: 403, caller: 'tenant:user@acme-corp' })]);
   });
 
   it('should refuse a request to an authenticated route without a token with a JSON 401 naming what is missing, and log it as anonymous', async () => {
@@ -149,7 +157,7 @@ describe('Function: startLocalApi', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
     const { port } = holder.address() as { port: number };
     try {
-      await expect(startLocalApi({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await expect(startLocalApi({ tokens: harness.issuer, port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
     }

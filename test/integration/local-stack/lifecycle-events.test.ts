@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { reservePort } from '../../../infra/local/dynamodb-local';
 import type { LoggedEvent } from '../../../infra/local/local-event-log';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
+import { hostname, userInfo } from 'node:os';
 
 const root = mkdtempSync(join(tmpdir(), 'lifecycle-events-'));
 const dataDir = join(root, 'data');
@@ -82,7 +83,7 @@ describe('GET /events', () => {
     // The same facts as the audit trail: each event is its audit item.
     const history = await call<{ items: Array<Record<string, unknown>> }>('GET', '/tenants/events-co/history', operator);
     expect(events.map((logged) => ({ ...logged.event.detail })).map(({ schemaVersion: _v, id: _id, ...audit }) => audit)).toEqual([...history.body.items].reverse());
-    expect(events[1]?.event.detail).toMatchObject({ from: 'active', to: 'suspended', reason: 'invoice.payment_failed', actor: 'local-operator' });
+    expect(events[1]?.event.detail).toMatchObject({ from: 'active', to: 'suspended', reason: 'invoice.payment_failed', actor: `${userInfo().username}@${hostname()}` });
     // No personal data beyond the audit item: the tenant's email and name are not in any event.
     expect(JSON.stringify(events)).not.toMatch(/ops@events\.example|Events Co/);
   });

@@ -24,6 +24,7 @@ beforeAll(async () => {
   await harness.start();
   uninstall = installLocalClock(simulated);
   simulatedApi = await startLocalApi({
+    tokens: harness.issuer,
     localRoutes: clockRoutes({
       clock: simulated,
       afterAdvance: async () => {
@@ -32,7 +33,7 @@ beforeAll(async () => {
       },
     }),
   });
-  wallApi = await startLocalApi({ localRoutes: clockRoutes({ clock: undefined }) });
+  wallApi = await startLocalApi({ tokens: harness.issuer, localRoutes: clockRoutes({ clock: undefined }) });
 });
 
 afterAll(async () => {

@@ -1,13 +1,14 @@
 /**
  * The local stack of `npm start`, run in this process (startLocalStack), as a user of `npm start` sees it: a
  * data folder made on first start, the demo tenants seeded, a banner whose URL and tokens work, one line per
- * request and per workflow outcome, the folder refused to a second stack, data kept across a restart and
- * dropped by --reset, and stop() closing the API and stopping the JVM and the local S3 server (whose buckets hold
+ * request and per workflow outcome, the issuer's public keys served, the folder refused to a second stack, data
+ * and signing keys kept across a restart, the data dropped by --reset and the key rotated without logging anybody out, and stop() closing the API and stopping the JVM and the local S3 server (whose buckets hold
  * the demo tenants' documents and vectors, kept under the data folder). DynamoDB Local is the stack's own
  * (a free port and a temporary folder), not the integration project's; every start here is stopped in afterAll.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { decodeProtectedHeader } from 'jose';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_FILE } from '../../../infra/local/data-dir-lock';
@@ -18,7 +19,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DocumentsSource } from '../../../functions/data-sources/documents-source';
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { VectorsSource } from '../../../functions/data-sources/vectors-source';
-import { LOCAL_DOCUMENTS_BUCKET } from '../../../infra/local/local-settings';
+// Nothing here may import a module that reads configuration at import (functions/shared/config): the stack sets it.
+import { LOCAL_DOCUMENTS_BUCKET, SIGNING_KEYS_FILE } from '../../../infra/local/local-settings';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
 
 /** The demo documents and vectors of a tenant, as the stack at `s3Endpoint` holds them. */
@@ -55,6 +57,8 @@ async function start(reset = false): Promise<LocalStackInfo & { stop(): Promise<
   stacks.push(stack);
   return stack;
 }
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function jvmRunning(): boolean {
   return processTable().some((entry) => entry.args.includes('DynamoDBLocal.jar') && entry.args.includes(`-port ${dynamoPort}`));
@@ -104,7 +108,7 @@ describe('Function: startLocalStack', () => {
     first = await start();
 
     expect(existsSync(join(dataDir, 'dynamodb'))).toBe(true);
-    expect(readFileSync(join(dataDir, 'token-key'), 'utf8')).toMatch(/^[\w-]{43}$/);
+    expect(statSync(join(dataDir, SIGNING_KEYS_FILE)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
     const { text, url, token, acmeToken } = banner();
     expect(text).toContain(`DynamoDB Local   http://127.0.0.1:${dynamoPort}  table 'tenant-lifecycle', data in ${join(dataDir, 'dynamodb')} (demo tenants seeded)`);
@@ -126,9 +130,19 @@ describe('Function: startLocalStack', () => {
     expect((tenants.body.items as { tenantId: string }[]).map((tenant) => tenant.tenantId).sort()).toEqual(['acme-corp', 'enterprise-solutions', 'suspended-co', 'techstart-inc']);
     expect((await get(`${url}/tenants/acme-corp`, acmeToken)).status).toBe(200);
     expect((await get(`${url}/tenants/techstart-inc`, acmeToken)).status).toBe(403);
-    expect(await waitForLine(/^GET \/tenants 200 /)).toMatch(/^GET \/tenants 200 \d+ms operator:local-operator$/);
-    expect(await waitForLine(/^GET \/tenants\/techstart-inc /)).toMatch(/^GET \/tenants\/techstart-inc 403 \d+ms tenant:acme-app$/);
+    // The caller of each line is the token's role and subject: the operator's `<os user>@<host>`, Acme's client `acme-corp-app@<host>`.
+    expect(await waitForLine(/^GET \/tenants 200 /)).toMatch(new RegExp(`^GET /tenants 200 \\d+ms operator:${escapeRegExp(`${userInfo().username}@${hostname()}`)}$`));
+    expect(await waitForLine(/^GET \/tenants\/techstart-inc /)).toMatch(new RegExp(`^GET /tenants/techstart-inc 403 \\d+ms tenant:${escapeRegExp(`acme-corp-app@${hostname()}`)}$`));
   }, 90_000);
+
+  it("should serve the issuer's public keys, without a token: the JWKS (no private member) and the discovery document", async () => {
+    const { url, token } = banner();
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys.map((key) => key.kid)).toEqual([first.signingKeyId]);
+    expect(decodeProtectedHeader(token).kid).toBe(first.signingKeyId);
+    for (const key of jwks.keys) expect(Object.keys(key).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    expect(await (await fetch(`${url}/.well-known/openid-configuration`)).json()).toMatchObject({ issuer: 'urn:tenant-lifecycle:local', jwks_uri: `${url}/.well-known/jwks.json` });
+  });
 
   it('should run a plan change through the local workflow runner and print its outcome', async () => {
     const { url, token } = banner();
@@ -208,9 +222,11 @@ describe('Function: startLocalStack', () => {
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   }, 30_000);
 
-  it('should keep the data and the token key across a restart, and start over with the demo tenants after --reset', async () => {
+  it('should keep the data and the signing key across a restart, and start over with the demo tenants and a new key after --reset, old tokens still valid', async () => {
     const { token: firstToken } = banner();
+    const firstKid = decodeProtectedHeader(firstToken).kid;
     const kept = await start();
+    expect(kept.signingKeyId).toBe(firstKid);
     expect(banner().text).toContain('(kept from the last run; --reset to start over)');
     expect(kept.seeded).toBe(0);
     expect((await get(`${kept.url}/tenants/own-co`, firstToken)).status).toBe(200);
@@ -222,6 +238,11 @@ describe('Function: startLocalStack', () => {
     const reset = await start(true);
     expect(banner().text).toContain('(demo tenants seeded)');
     expect(reset.seeded).toBe(4);
+    // --reset rotates: a new key signs, the old one is still published, so the first token still works (below).
+    expect(reset.signingKeyId).not.toBe(firstKid);
+    expect(decodeProtectedHeader(reset.tokens.operator).kid).toBe(reset.signingKeyId);
+    const jwks = (await (await fetch(`${reset.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    expect(jwks.keys.map((key) => key.kid)).toEqual([firstKid, reset.signingKeyId]);
     expect((await get(`${reset.url}/tenants/own-co`, firstToken)).status).toBe(404);
     expect((await demoContent(reset.s3Endpoint, 'own-co')).documents).toEqual([]);
     expect((await demoContent(reset.s3Endpoint, 'acme-corp')).documents).toHaveLength(3);

@@ -4,6 +4,7 @@
  * DynamoDB Local runs with telemetry disabled and writes no metadata file into the repository.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NpmStart, REPO_ROOT, processTable } from '../../support/npm-start';
@@ -60,11 +61,12 @@ describe('npm start: its log', () => {
     await fetch(`${url}/health`);
     await fetch(`${url}/tenants?limit=1`, { headers: { authorization: `Bearer ${operatorToken}` } });
     await fetch(`${url}/tenants/techstart-inc`, { headers: { authorization: `Bearer ${acmeToken}` } });
-    await fetch(`${url}/tenants`, { headers: { authorization: 'Bearer tlc.not.valid' } });
+    await fetch(`${url}/tenants`, { headers: { authorization: 'Bearer eyJ.not.valid' } });
 
     expect(await outputLine(/^GET \/health /, from)).toMatch(/^GET \/health 200 \d+ms anonymous$/);
-    expect(await outputLine(/^GET \/tenants 200/, from)).toMatch(/^GET \/tenants 200 \d+ms operator:local-operator$/);
-    expect(await outputLine(/^GET \/tenants\/techstart-inc /, from)).toMatch(/^GET \/tenants\/techstart-inc 403 \d+ms tenant:acme-app$/);
+    expect(await outputLine(/^GET \/tenants 200/, from)).toMatch(/^GET \/tenants 200 \d+ms operator:\S+@\S+$/);
+    expect(await outputLine(/^GET \/tenants 200/, from)).toContain(`operator:${userInfo().username}@${hostname()}`);
+    expect(await outputLine(/^GET \/tenants\/techstart-inc /, from)).toMatch(/^GET \/tenants\/techstart-inc 403 \d+ms tenant:acme-corp-app@\S+$/);
     expect(await outputLine(/^GET \/tenants 401/, from)).toMatch(/^GET \/tenants 401 \d+ms anonymous$/);
   });
 

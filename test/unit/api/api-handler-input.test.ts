@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { apiRoute } from '../../../functions/shared/http/api-handler';
 import { jsonResponse } from '../../../functions/shared/http/response';
 import { createTenantBodySchema, listTenantsQuerySchema } from '../../../functions/tenants/tenant-schemas';
+import { jwtAuthorizer } from '../../support/events';
 
 const FIXTURE = readFileSync(join(__dirname, '..', '..', 'events', 'apigw-http-lambda-authorizer-auth.json'), 'utf8');
 
@@ -23,7 +24,7 @@ function event(overrides: string): APIGatewayProxyEventV2 {
   const base = JSON.parse(FIXTURE) as Record<string, unknown>;
   const patch = JSON.parse(overrides) as Record<string, unknown>;
   const merged = { ...base, ...patch, headers: { ...(base.headers as object), ...(patch.headers as object) } } as unknown as APIGatewayProxyEventV2;
-  (merged.requestContext as unknown as { authorizer: unknown }).authorizer = { lambda: { subject: 'op@test', role: 'operator', tenantId: '' } };
+  (merged.requestContext as unknown as { authorizer: unknown }).authorizer = { jwt: jwtAuthorizer({ subject: 'op@test', role: 'operator' }) };
   return merged;
 }
 

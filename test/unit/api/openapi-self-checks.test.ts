@@ -63,7 +63,7 @@ describe('buildOpenApiDocument self-checks', () => {
     [
       'an authenticated route without the token errors',
       () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, errors: without(s.errors, 'FORBIDDEN') }))),
-      /ROUTE_SPECS\.GetTenant .* is authenticated: its errors must include TOKEN_MISSING, TOKEN_INVALID, UNAUTHENTICATED, FORBIDDEN/,
+      /ROUTE_SPECS\.GetTenant .* is authenticated: its errors must include TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, UNAUTHENTICATED, INSUFFICIENT_SCOPE, FORBIDDEN/,
     ],
     [
       'a public route that claims to answer 401',

@@ -13,6 +13,7 @@ import {
   type Reference,
 } from '../../../functions/api/openapi';
 import { ROUTES, honoursIdempotencyKey, type RouteDefinition } from '../../../functions/api/routes';
+import { REFUSAL_STATUS } from '../../../infra/local/local-jwt-authorizer';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -269,7 +270,7 @@ describe('OpenAPI document', () => {
   });
 
   describe('error codes', () => {
-    const files = [...sourceFiles('functions'), 'infra/local/http-adapter.ts'].filter((file) => !file.endsWith('openapi.ts'));
+    const files = [...sourceFiles('functions'), 'infra/local/http-adapter.ts', 'infra/local/local-jwt-authorizer.ts'].filter((file) => !file.endsWith('openapi.ts'));
     const sources = new Map(files.map((file) => [file, readFileSync(join(REPO_ROOT, file), 'utf8')]));
 
     it('should document every code the handlers, the authorizer and the local adapter produce, with its status', () => {
@@ -279,9 +280,7 @@ describe('OpenAPI document', () => {
           produced.push({ code: match[2] as string, status: Number(match[1]), file });
         }
       }
-      for (const match of (sources.get('functions/auth/authorizer.ts') ?? '').matchAll(/'(TOKEN_[A-Z_]+)'/g)) {
-        produced.push({ code: match[1] as string, status: 401, file: 'functions/auth/authorizer.ts' });
-      }
+      for (const [code, status] of Object.entries(REFUSAL_STATUS)) produced.push({ code, status, file: 'infra/local/local-jwt-authorizer.ts' });
       expect(produced.length).toBeGreaterThan(10);
       const wrong = produced.filter(({ code, status }) => ERROR_CODES[code as keyof typeof ERROR_CODES]?.status !== status);
       expect(wrong).toEqual([]);

@@ -12,18 +12,20 @@ import { handler as notFound } from '../../../functions/api/not-found';
 import { ApiError } from '../../../functions/shared/errors';
 import { jsonResponse } from '../../../functions/shared/http/response';
 import { callerLabel, requestLine } from '../../../functions/shared/http/request-log';
+import type { Principal } from '../../../functions/auth/jwt-claims';
 import { captureLogs } from '../../support/captured-logs';
+import { jwtAuthorizer } from '../../support/events';
 
 const context = { functionName: 'route', awsRequestId: 'lambda-request-1', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 
-function request(path: string, authorizer: Record<string, string> | null, requestId: string): APIGatewayProxyEventV2 {
+function request(path: string, principal: Principal | null, requestId: string): APIGatewayProxyEventV2 {
   const tenantId = /^\/tenants\/([^/]+)/.exec(path)?.[1];
   return {
     ...event,
     routeKey: `GET ${path}`,
     rawPath: path,
     pathParameters: tenantId ? { tenantId } : undefined,
-    requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path }, requestId, authorizer: { lambda: authorizer } },
+    requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'GET', path }, requestId, authorizer: principal ? { jwt: jwtAuthorizer(principal) } : undefined },
   } as unknown as APIGatewayProxyEventV2;
 }
 
@@ -41,7 +43,7 @@ afterAll(() => logs.restore());
 
 describe('Middleware: requestLog', () => {
   it('should log one Request entry with method, path, status, duration and caller, correlated by the request id', async () => {
-    const result = await ok(request('/tenants', { subject: 'ops@example.com', role: 'operator', tenantId: '' }, 'ZhNHJhhLjoEEPiw='), context);
+    const result = await ok(request('/tenants', { subject: 'ops@example.com', role: 'operator' }, 'ZhNHJhhLjoEEPiw='), context);
 
     expect(result.statusCode).toBe(200);
     const entries = logs.entries().filter((entry) => entry.message === 'Request');
@@ -51,7 +53,7 @@ describe('Middleware: requestLog', () => {
   });
 
   it('should log a refused request with its final status, and carry the correlation id and tenant on every entry of it', async () => {
-    const result = await route(request('/tenants/acme-corp/suspend', { subject: 'acme-app', role: 'operator', tenantId: '' }, 'req-409'), context);
+    const result = await route(request('/tenants/acme-corp/suspend', { subject: 'acme-app', role: 'operator' }, 'req-409'), context);
 
     expect(result.statusCode).toBe(409);
     const entries = logs.entries();
@@ -65,7 +67,7 @@ describe('Middleware: requestLog', () => {
       throw new ApiError(503, 'WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
     });
 
-    const result = await unavailable(request('/tenants', { subject: 'ops', role: 'operator', tenantId: '' }, 'req-503'), context);
+    const result = await unavailable(request('/tenants', { subject: 'ops', role: 'operator' }, 'req-503'), context);
 
     expect(result.statusCode).toBe(503);
     expect(JSON.parse(result.body ?? '')).toEqual({ error: { code: 'WORKFLOW_UNAVAILABLE', message: 'The plan change could not be started; nothing was changed. Retry later.' } });
@@ -75,7 +77,7 @@ describe('Middleware: requestLog', () => {
   });
 
   it('should start each request clean: no correlation id or tenant left from the one before', async () => {
-    await route(request('/tenants/acme-corp/suspend', { subject: 'a', role: 'operator', tenantId: '' }, 'first'), context);
+    await route(request('/tenants/acme-corp/suspend', { subject: 'a', role: 'operator' }, 'first'), context);
     await ok(request('/tenants', null, 'second'), context);
 
     const second = logs.entries().filter((entry) => entry.correlation_id !== 'first');

@@ -1,13 +1,15 @@
 /**
  * The local stack's settings and `npm run token`: the data folder chosen by option, environment or default;
- * the token key made once per data folder and kept; tokens minted from the command line that the API's
- * authorizer accepts, and bad arguments refused with the message the user sees.
+ * tokens minted from the command line by the data folder's issuer, which the local adapter's JWT authorizer
+ * accepts, and bad arguments (an invalid tenant id among them) refused with the message the user sees.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { verifyToken } from '../../../functions/auth/api-tokens';
-import { DEFAULT_DATA_DIR, TOKEN_USAGE, TokenUsageError, localDataDir, localStripeWebhookSecret, localTokenKey, mintLocalToken } from '../../../infra/local/local-settings';
+import { decodeJwt } from 'jose';
+import { DEFAULT_DATA_DIR, SIGNING_KEYS_FILE, TokenUsageError, localDataDir, localStripeWebhookSecret } from '../../../infra/local/local-settings';
+import { LocalIssuer, TOKEN_USAGE, mintLocalToken, parseTokenTtl } from '../../../infra/local/local-issuer';
+import { authorizeJwt } from '../../../infra/local/local-jwt-authorizer';
 
 let root: string;
 beforeEach(() => {
@@ -21,18 +23,6 @@ describe('Function: localDataDir', () => {
     expect(localDataDir(undefined, { LOCAL_DATA_DIR: '/from/env' })).toBe('/from/env');
     expect(localDataDir('', {})).toBe(DEFAULT_DATA_DIR);
     expect(DEFAULT_DATA_DIR).toBe(join(__dirname, '..', '..', '..', '.local'));
-  });
-});
-
-describe('Function: localTokenKey', () => {
-  it('should make the key once in a new data folder, readable by its owner only, and answer the same key after', () => {
-    const dataDir = join(root, 'new', 'folder');
-    const key = localTokenKey(dataDir);
-
-    expect(key).toMatch(/^[\w-]{43}$/); // 32 random bytes, base64url
-    expect(statSync(join(dataDir, 'token-key')).mode & 0o777).toBe(0o600);
-    expect(localTokenKey(dataDir)).toBe(key);
-    expect(localTokenKey(join(root, 'another'))).not.toBe(key);
   });
 });
 
@@ -58,43 +48,54 @@ describe('Function: localStripeWebhookSecret', () => {
   });
 });
 
+/** The adapter's decision for a token on an operator-or-own-tenant route, against the data folder's issuer (at `at`). */
+function decide(token: string, dataDir: string, at = new Date()) {
+  const issuer = LocalIssuer.open(dataDir, { now: () => at });
+  return authorizeJwt(`Bearer ${token}`, ['tenant-lifecycle/operator', 'tenant-lifecycle/tenant'], issuer);
+}
+
 describe('Function: mintLocalToken', () => {
-  it('should mint an operator token and a tenant token, signed with the data folder key, named as asked', () => {
+  it('should mint an operator token by default and a tenant token, from the data folder issuer, each with its own subject', async () => {
     const dataDir = join(root, 'data');
-    const key = localTokenKey(dataDir);
+    const operator = mintLocalToken(['--data-dir', dataDir]);
+    const tenant = mintLocalToken(['--tenant', 'acme-corp'], { LOCAL_DATA_DIR: dataDir });
+    const named = mintLocalToken(['--operator', '--subject', 'ops@example.com', '--data-dir', dataDir]);
 
-    expect(verifyToken(mintLocalToken(['--operator', '--data-dir', dataDir]), key)).toEqual({ subject: 'local-operator', role: 'operator' });
-    expect(verifyToken(mintLocalToken(['--tenant', 'acme-corp'], { LOCAL_DATA_DIR: dataDir }), key)).toEqual({ subject: 'acme-corp-app', role: 'tenant', tenantId: 'acme-corp' });
-    expect(verifyToken(mintLocalToken(['--operator', '--subject', 'ops@example.com', '--data-dir', dataDir]), key)).toEqual({ subject: 'ops@example.com', role: 'operator' });
+    expect(statSync(join(dataDir, SIGNING_KEYS_FILE)).mode & 0o777).toBe(0o600);
+    expect(await decide(operator, dataDir)).toMatchObject({ authorized: true, jwt: { claims: { sub: `${userInfo().username}@${hostname()}`, scope: 'tenant-lifecycle/operator' }, scopes: ['tenant-lifecycle/operator'] } });
+    expect(await decide(tenant, dataDir)).toMatchObject({ authorized: true, jwt: { claims: { sub: `acme-corp-app@${hostname()}`, tenant_id: 'acme-corp', scope: 'tenant-lifecycle/tenant' } } });
+    expect(await decide(named, dataDir)).toMatchObject({ authorized: true, jwt: { claims: { sub: 'ops@example.com' } } });
   });
 
-  it('should make a token expire after --ttl-hours', () => {
+  it('should make a token expire after 1 h by default, or after --ttl', async () => {
     const dataDir = join(root, 'data');
-    const token = mintLocalToken(['--operator', '--ttl-hours', '0.5', '--data-dir', dataDir]);
-    const key = localTokenKey(dataDir);
+    const hour = mintLocalToken(['--data-dir', dataDir]);
+    const half = mintLocalToken(['--ttl', '30m', '--data-dir', dataDir]);
+    const { iat, exp } = decodeJwt(hour);
+    expect((exp ?? 0) - (iat ?? 0)).toBe(3600);
 
-    expect(() => verifyToken(token, key, new Date(Date.now() + 29 * 60_000))).not.toThrow();
-    expect(() => verifyToken(token, key, new Date(Date.now() + 31 * 60_000))).toThrow('The token has expired.');
+    expect((await decide(half, dataDir, new Date(Date.now() + 29 * 60_000))).authorized).toBe(true);
+    expect(await decide(half, dataDir, new Date(Date.now() + 31 * 60_000))).toMatchObject({ authorized: false, refusal: { status: 401, code: 'TOKEN_EXPIRED' } });
   });
 
-  it('should be accepted by the API authorizer running with the data folder key, and refused by one with another key', async () => {
-    const dataDir = join(root, 'data');
-    const token = mintLocalToken(['--tenant', 'acme-corp', '--data-dir', dataDir]);
-    process.env.TOKEN_SECRET = localTokenKey(dataDir); // the authorizer reads its key at import, as npm start sets it
-    const { authorize } = await import('../../../functions/auth/authorizer');
-
-    expect(await authorize({ headers: { authorization: `Bearer ${token}` } })).toMatchObject({ isAuthorized: true, context: { subject: 'acme-corp-app', role: 'tenant', tenantId: 'acme-corp' } });
-    const foreign = mintLocalToken(['--operator', '--data-dir', join(root, 'other')]);
-    expect(await authorize({ headers: { authorization: `Bearer ${foreign}` } })).toMatchObject({ isAuthorized: false, denial: { code: 'TOKEN_INVALID' } });
+  it("should be refused by another data folder's issuer (another key)", async () => {
+    const foreign = mintLocalToken(['--data-dir', join(root, 'other')]);
+    expect(await decide(foreign, join(root, 'data'))).toMatchObject({ authorized: false, refusal: { status: 401, code: 'TOKEN_INVALID', message: expect.stringContaining('does not publish') } });
   });
 
-  it('should refuse arguments naming no role with the usage line, and a TTL that is not a positive number', () => {
+  it('should refuse an invalid tenant id, saying so and minting nothing', () => {
     const dataDir = join(root, 'data');
-    expect(() => mintLocalToken(['--data-dir', dataDir])).toThrow(new TokenUsageError(TOKEN_USAGE));
-    expect(TOKEN_USAGE).toBe('usage: npm run token -- --operator | --tenant <tenantId> [--subject NAME] [--ttl-hours N] [--data-dir PATH]');
-    for (const ttl of ['0', '-1', 'abc', 'NaN']) {
-      expect(() => mintLocalToken(['--operator', `--ttl-hours=${ttl}`, '--data-dir', dataDir])).toThrow(new TokenUsageError('--ttl-hours must be a positive number'));
-    }
+    for (const bad of ['BAD_ID', 'a', '-acme', 'acme-corp-'])
+      expect(() => mintLocalToken([`--tenant=${bad}`, '--data-dir', dataDir])).toThrow(new RegExp(`^'${bad}' is not a tenant id: it must be .*No token was minted\\.$`));
+    expect(() => statSync(join(dataDir, SIGNING_KEYS_FILE))).toThrow();
+  });
+
+  it('should refuse both roles, an empty subject and a lifetime out of 1m-24h, with what to give instead', () => {
+    const dataDir = join(root, 'data');
+    expect(() => mintLocalToken(['--operator', '--tenant', 'acme-corp', '--data-dir', dataDir])).toThrow(new TokenUsageError(`Give --tenant <tenantId> or --operator, not both. ${TOKEN_USAGE}`));
+    expect(() => mintLocalToken(['--subject', ' ', '--data-dir', dataDir])).toThrow(/--subject must name the user or client/);
+    for (const ttl of ['0', '59', '25h', '-1', 'abc', '1d', '1.5h']) expect(() => mintLocalToken([`--ttl=${ttl}`, '--data-dir', dataDir])).toThrow(/^--ttl must be a lifetime from 1m to 24h/);
+    expect([parseTokenTtl('60'), parseTokenTtl('90s'), parseTokenTtl('30m'), parseTokenTtl('24h')]).toEqual([60, 90, 1800, 86400]);
   });
 
   it('should refuse an unknown option as node does', () => {

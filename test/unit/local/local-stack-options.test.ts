@@ -19,13 +19,14 @@ function errorFor(args: string[], env: NodeJS.ProcessEnv = {}): string {
 
 describe('Function: parseStartOptions', () => {
   it('should default to API 3000, DynamoDB Local 8000 and .local/, without --reset', () => {
-    expect(parseStartOptions([], {})).toEqual({ apiPort: 3000, dynamoPort: 8000, s3Port: 0, dataDir: DEFAULT_DATA_DIR, reset: false, clock: 'wall' });
+    expect(parseStartOptions([], {})).toEqual({ apiPort: 3000, dynamoPort: 8000, s3Port: 0, dataDir: DEFAULT_DATA_DIR, reset: false, rotateKeys: false, clock: 'wall' });
   });
 
   it('should take PORT, DYNAMODB_PORT, S3_PORT and LOCAL_DATA_DIR, and let options win over them', () => {
     const env = { PORT: '4000', DYNAMODB_PORT: '8001', S3_PORT: '4569', LOCAL_DATA_DIR: '/srv/data' };
-    expect(parseStartOptions([], env)).toEqual({ apiPort: 4000, dynamoPort: 8001, s3Port: 4569, dataDir: '/srv/data', reset: false, clock: 'wall' });
-    expect(parseStartOptions(['--port', '5000', '--dynamodb-port=9000', '--s3-port', '9001', '--data-dir', 'mine', '--reset'], env)).toEqual({ apiPort: 5000, dynamoPort: 9000, s3Port: 9001, dataDir: resolve('mine'), reset: true, clock: 'wall' });
+    expect(parseStartOptions([], env)).toEqual({ apiPort: 4000, dynamoPort: 8001, s3Port: 4569, dataDir: '/srv/data', reset: false, rotateKeys: false, clock: 'wall' });
+    expect(parseStartOptions(['--port', '5000', '--dynamodb-port=9000', '--s3-port', '9001', '--data-dir', 'mine', '--reset'], env)).toEqual({ apiPort: 5000, dynamoPort: 9000, s3Port: 9001, dataDir: resolve('mine'), reset: true, rotateKeys: false, clock: 'wall' });
+    expect(parseStartOptions(['--rotate-keys'], {})).toMatchObject({ reset: false, rotateKeys: true });
   });
 
   it('should refuse a port that is not 1-65535 with one line naming the option, the value and the usage', () => {
@@ -65,14 +66,15 @@ describe('Function: startErrorLine', () => {
 });
 
 describe('Function: bannerLines', () => {
-  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'tlc.op.sig', acme: 'tlc.acme.sig' }, stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const };
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'eyJ.op.sig', acme: 'eyJ.acme.sig', expiresAt: '2026-11-30T23:00:00.000Z' }, signingKeyId: 'local-kid-1', stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const };
 
   it('should say where the API and the data are, and give the exports and a first curl', () => {
     const text = bannerLines({ ...info, seeded: 4 }).join('\n');
     expect(text).toContain('Tenant lifecycle control plane (local) is up: http://127.0.0.1:3000');
     expect(text).toContain("DynamoDB Local   http://127.0.0.1:8000  table 'tenant-lifecycle', data in /data/dynamodb (demo tenants seeded)");
     expect(text).toContain("S3 (s3rver)      http://127.0.0.1:4569  buckets 'tenant-documents' (documents, vectors), 'tenant-exports'");
-    expect(text).toContain('  export API=http://127.0.0.1:3000\n  export TOKEN=tlc.op.sig\n  export ACME_TOKEN=tlc.acme.sig   # tenant-scoped: reads acme-corp only');
+    expect(text).toContain('  export API=http://127.0.0.1:3000\n  export TOKEN=eyJ.op.sig\n  export ACME_TOKEN=eyJ.acme.sig   # tenant-scoped: reads acme-corp only');
+    expect(text).toContain('  # TOKEN and ACME_TOKEN expire at 2026-11-30T23:00:00.000Z; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid local-kid-1)');
     expect(text).toContain('curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"');
     expect(text.endsWith('Press Ctrl-C to stop.')).toBe(true);
   });
@@ -86,7 +88,7 @@ describe('Function: bannerLines', () => {
 
   it('should print the Stripe webhook signing secret beside the tokens, and where signed events go', () => {
     const text = bannerLines({ ...info, seeded: 0 }).join('\n');
-    expect(text).toContain('  export ACME_TOKEN=tlc.acme.sig   # tenant-scoped: reads acme-corp only\n  export STRIPE_WEBHOOK_SECRET=whsec_local123');
+    expect(text).toContain('  export ACME_TOKEN=eyJ.acme.sig   # tenant-scoped: reads acme-corp only\n  export STRIPE_WEBHOOK_SECRET=whsec_local123');
     expect(text).toContain('POST $API/webhooks/stripe');
   });
 
