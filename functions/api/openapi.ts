@@ -114,6 +114,7 @@ export const ERROR_CODES = {
   CANCELLATION_INCOMPLETE: { status: 503, description: 'The scheduled change is cancelled and will not happen, but undoing its billing or schedule has not finished; send the DELETE again (or it finishes within the hour). `details.operationId`.' },
   TENANT_BUSY: { status: 503, description: 'DynamoDB refused the request (a transaction conflict with other requests on the same tenant, or throttling); nothing was changed. Retry in a moment.' },
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
+  STRIPE_EVENT_IN_PROGRESS: { status: 409, description: 'Another delivery of the same Stripe event is being processed; Stripe delivers it again later, and that delivery is answered as a duplicate.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
@@ -706,7 +707,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     access: 'public',
     body: stripeEventSchema,
     success: { status: 200, description: 'The event was verified and processed (or recognised as a duplicate, stale or of a type that changes nothing).', schema: stripeWebhookReceivedSchema },
-    errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
+    errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'STRIPE_EVENT_IN_PROGRESS', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
     description:
       "For Stripe (a webhook endpoint or `stripe listen --forward-to`), not for people: no token, the `Stripe-Signature` header is verified with the endpoint's signing secret on the exact bytes of the body, within 300 s (Stripe's default tolerance). " +
       'Bodies up to API Gateway\'s 10 MB are taken (not the 64 KiB of other routes). No Idempotency-Key: a redelivered event is recognised by its id. ' +
