@@ -6,7 +6,7 @@
  * Two ways to find a tenant's items:
  *  - `PartitionSource`: the tenant's partition (`TENANT#<id>`, or another partition of the tenant's own, as
  *    `IDEMPOTENCY#<id>`), one Query per owned sk prefix, in sk order;
- *  - `TenantIndexSource`: items in partitions of their own (operations, idempotency records, local schedules)
+ *  - `TenantIndexSource`: items in partitions of their own (operations, subscription links, local schedules)
  *    that carry `ownerTenantId`: found through the sparse `byTenant` index, so an export or a hard delete reads
  *    the tenant's items only, however large the table.
  * Purge deletes with BatchWriteItem (25 keys a request, unprocessed keys retried) and is idempotent.
@@ -195,7 +195,7 @@ const INDEX_POSITION = z
   .strict();
 
 /**
- * A source made of items in partitions of their own (operations, idempotency records, local schedules) that
+ * A source made of items in partitions of their own (operations, subscription links, local schedules) that
  * carry the tenant's id in `ownerTenantId`: found through the sparse `byTenant` index (partition
  * `ownerTenantId`, sort `pk`), one Query per owned kind (`begins_with(pk, pkPrefix)`, and `sk` filtered when the
  * kind names one), so the cost follows the tenant's items, not the table's. Index reads are eventually
