@@ -1,5 +1,6 @@
 import { signToken } from '../../functions/auth/api-tokens';
 import { config } from '../../functions/shared/config';
+import { idempotencyPartition } from '../../functions/shared/idempotency';
 import { ApiHarness } from '../support/api-harness';
 
 const api = new ApiHarness();
@@ -131,6 +132,9 @@ describe('HTTPS API: Idempotency-Key', () => {
     const tenantId = created[0]?.body.tenantId as string;
     const listed = await api.request<{ items: Body[] }>('GET', '/tenants?state=active&limit=100');
     expect(listed.body.items.filter((t) => t.name === 'Idem Two').map((t) => t.tenantId)).toEqual([tenantId]);
+    // The answer (the new tenant's data) is kept in that tenant's partition, where its export and hard delete find it.
+    const snapshot = await api.tableSnapshot();
+    expect(snapshot.filter((item) => item.pk === idempotencyPartition(tenantId))).toEqual([expect.objectContaining({ status: 'COMPLETED', response: expect.objectContaining({ statusCode: 201 }) })]);
   });
 
   it('should refuse the same key for a different request with 422 and change nothing', async () => {
