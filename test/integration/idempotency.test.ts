@@ -11,7 +11,7 @@
 import middy from '@middy/core';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { Principal } from '../../functions/auth/api-tokens';
+import type { Principal } from '../../functions/auth/jwt-claims';
 import { idempotencySource } from '../../functions/data-sources/idempotency-source';
 import { config } from '../../functions/shared/config';
 import { ApiError } from '../../functions/shared/errors';
