@@ -116,6 +116,7 @@ export const ERROR_CODES = {
   CANCELLATION_INCOMPLETE: { status: 503, description: 'The scheduled change is cancelled and will not happen, but undoing its billing or schedule has not finished; send the DELETE again (or it finishes within the hour). `details.operationId`.' },
   TENANT_BUSY: { status: 503, description: 'DynamoDB refused the request (a transaction conflict with other requests on the same tenant, or throttling); nothing was changed. Retry in a moment.' },
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
+  STRIPE_EVENT_IN_PROGRESS: { status: 409, description: 'Another delivery of the same Stripe event is being processed; Stripe delivers it again later, and that delivery is answered as a duplicate.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
@@ -692,7 +693,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   StripeWebhook: {
     body: stripeEventSchema,
     success: { status: 200, description: 'The event was verified and processed (or recognised as a duplicate, stale or of a type that changes nothing).', schema: stripeWebhookReceivedSchema },
-    errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
+    errors: ['STRIPE_SIGNATURE_INVALID', 'MALFORMED_UTF8', 'MALFORMED_JSON', 'VALIDATION_FAILED', 'STRIPE_EVENT_IN_PROGRESS', 'PAYLOAD_TOO_LARGE', 'TENANT_BUSY', 'INTERNAL_ERROR'],
     description:
       "For Stripe (a webhook endpoint or `stripe listen --forward-to`), not for people: no token, the `Stripe-Signature` header is verified with the endpoint's signing secret on the exact bytes of the body, within 300 s (Stripe's default tolerance). " +
       'Bodies up to API Gateway\'s 10 MB are taken (not the 64 KiB of other routes). No Idempotency-Key: a redelivered event is recognised by its id. ' +
@@ -708,7 +709,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     success: { status: 201, description: 'The tenant, created active with version 1.', schema: tenantSchema, headers: ['Location', 'ETag'] },
     errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_EXISTS', 'SUBSCRIPTION_ALREADY_LINKED', 'BILLING_LINK_MISMATCH', 'BILLING_REJECTED', 'BILLING_UNAVAILABLE'),
     description:
-      'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters). With Stripe configured, the tenant\'s Stripe customer and its subscription on the plan\'s price are created first (idempotent on the tenant id; invoices sent, 30 days to pay); a plan without a configured price (the free plan by default) gets none and no `billing`. Without Stripe, the local ledger gives every tenant a local account (`cus_local_...`). `billing` links existing Stripe ids instead of creating: the customer, and its subscription (else its one active subscription) whose item is on the plan\'s price, checked with Stripe (`subscriptionItemId` is optional now and checked when given). The tenant, its audit entry and its subscription\'s link (how Stripe events find it) are stored in one transaction.',
+      'Without `tenantId`, one is generated (`tnt-` and 12 base-36 characters; derived from the caller and the `Idempotency-Key` when one is sent, so a retry is the same tenant). With Stripe configured, the tenant\'s Stripe customer and its subscription on the plan\'s price are created first (idempotent on the tenant id; invoices sent, 30 days to pay); a plan without a configured price (the free plan by default) gets none and no `billing`. Without Stripe, the local ledger gives every tenant a local account (`cus_local_...`). `billing` links existing Stripe ids instead of creating: the customer, and its subscription (else its one active subscription) whose item is on the plan\'s price, checked with Stripe (`subscriptionItemId` is optional now and checked when given). The tenant, its audit entry and its subscription\'s link (how Stripe events find it) are stored in one transaction.',
   },
   ListTenants: {
     query: listTenantsQuerySchema,

@@ -1,29 +1,31 @@
 /**
- * Idempotency records (`IDEMPOTENCY#<role>:<tenant>:<subject>#<key>` / `IDEMPOTENCY`): the first answer to a
- * request sent with an Idempotency-Key, kept 24 hours for retries (expiry by DynamoDB TTL on `expiresAt`).
- * A tenant's records are those its own tokens made (scope `tenant:<id>:`, the colon keeping `acme` from
- * `acme-eu`). Records made by operator tokens are the operator's: they name no tenant in their key and expire
- * within 24 hours, so a hard delete's verification a day later finds none.
+ * Idempotency records (functions/shared/idempotency.ts, Powertools' DynamoDB persistence layer): the first answer
+ * to a request sent with an Idempotency-Key (`sk=API#<hash>`, kept 24 hours) and the outcome of each Stripe event
+ * applied to the tenant (`sk=STRIPE_EVENT#<hash>`, kept 30 days), expiring through DynamoDB TTL on `expiresAt`.
+ * Each is in the partition of the tenant whose data it holds, `IDEMPOTENCY#<tenantId>`, whoever made the request
+ * (an operator acting on the tenant, or the tenant's own token): one Query of that exact partition finds them,
+ * so `acme` never reads `acme-eu`'s. Records about no tenant (`IDEMPOTENCY#_platform`) belong to no tenant.
  */
-import { IDEMPOTENCY_PK_PREFIX, IDEMPOTENCY_SK } from '../shared/http/idempotency';
-import { BY_TENANT_INDEX } from '../tenants/tenant-table';
-import { TenantIndexSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
+import { STRIPE_EVENT_RECORD_KIND } from '../dunning/stripe-event-records';
+import { IDEMPOTENCY_ATTRIBUTES, IDEMPOTENCY_PK_PREFIX, idempotencyPartition } from '../shared/idempotency';
+import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
-export function idempotencySource(options: TableSourceOptions): TenantIndexSource {
-  return new TenantIndexSource({
+export function idempotencySource(options: TableSourceOptions): PartitionSource {
+  return new PartitionSource({
     ...options,
     name: 'idempotency',
-    tableItems: [{ name: 'idempotency record', pkPrefix: IDEMPOTENCY_PK_PREFIX, sk: IDEMPOTENCY_SK }],
-    toRecord: (item) => ({ key: String(item.pk).slice(IDEMPOTENCY_PK_PREFIX.length), ...withoutStorageAttributes(item, ['type', BY_TENANT_INDEX.partitionKey]) }),
+    tableItems: [{ name: 'idempotency record', pkPrefix: IDEMPOTENCY_PK_PREFIX }],
+    partitionOf: idempotencyPartition,
+    toRecord: (item) => ({ kind: String(item.sk).startsWith(`${STRIPE_EVENT_RECORD_KIND}#`) ? 'stripe-event' : 'request', ...withoutStorageAttributes(item) }),
     description: {
       summary:
-        'Answers kept for retries of requests the tenant\'s own tokens sent with an Idempotency-Key, in the lifecycle table (DynamoDB); each expires 24 hours after the request.',
+        "Answers kept for retries of requests about the tenant sent with an Idempotency-Key (24 hours), and the outcomes of the Stripe events applied to it (30 days), in the lifecycle table (DynamoDB, Powertools' idempotency records).",
       fields: {
-        key: '<role>:<tenant>:<token subject>#<Idempotency-Key header>.',
-        status: 'IN_PROGRESS or COMPLETED.',
-        fingerprint: 'SHA-256 (hex) of the route, path, query, If-Match and body of the first request.',
-        response: 'The first answer: statusCode, headers, body.',
-        lockedUntil: 'Until when an unfinished request holds the key (seconds since 1970-01-01 UTC).',
+        kind: 'request (an Idempotency-Key) or stripe-event.',
+        [IDEMPOTENCY_ATTRIBUTES.status]: 'INPROGRESS or COMPLETED.',
+        [IDEMPOTENCY_ATTRIBUTES.response]: "The first answer (a request's statusCode, headers and body; a Stripe event's outcome).",
+        [IDEMPOTENCY_ATTRIBUTES.requestHash]: 'SHA-256 (base64) of the first request: route, path, query, If-Match and body; requests only.',
+        [IDEMPOTENCY_ATTRIBUTES.lockedUntilMs]: 'Until when an unfinished request holds the key (milliseconds since 1970-01-01 UTC).',
         expiresAt: 'When DynamoDB removes the record (seconds since 1970-01-01 UTC).',
       },
     },

@@ -4,8 +4,9 @@
  * (test/unit/data-sources/item-ownership.test.ts, test/integration/data-sources/table-ownership.test.ts).
  *
  * Two ways to find a tenant's items:
- *  - `PartitionSource`: the tenant's partition (`TENANT#<id>`), one Query per owned sk prefix, in sk order;
- *  - `TenantIndexSource`: items in partitions of their own (operations, idempotency records, local schedules)
+ *  - `PartitionSource`: the tenant's partition (`TENANT#<id>`, or another partition of the tenant's own, as
+ *    `IDEMPOTENCY#<id>`), one Query per owned sk prefix, in sk order;
+ *  - `TenantIndexSource`: items in partitions of their own (operations, subscription links, local schedules)
  *    that carry `ownerTenantId`: found through the sparse `byTenant` index, so an export or a hard delete reads
  *    the tenant's items only, however large the table.
  * Purge deletes with BatchWriteItem (25 keys a request, unprocessed keys retried) and is idempotent.
@@ -24,7 +25,7 @@ export interface TableItemKind {
   readonly pkPrefix: string;
   /** The sort key is exactly this... */
   readonly sk?: string;
-  /** ...or starts with this. */
+  /** ...or starts with this (neither: any sort key of the partition). */
   readonly skPrefix?: string;
 }
 
@@ -108,8 +109,9 @@ async function projectKinds(kinds: readonly TableItemKind[], query: KindQuery, p
 const PARTITION_POSITION = z.object({ kind: z.number().int().min(0).max(100), after: TABLE_KEY_POSITION.nullable() }).strict();
 
 /**
- * A source made of item kinds of the tenant's partition (`pkPrefix` `TENANT#`). Records come kind by kind, in sort
- * key order: the order of `tableItems`, then sk.
+ * A source made of item kinds of one partition of the tenant's (`TENANT#<id>` by default; `partitionOf` names
+ * another, keyed by the exact tenant id so look-alikes such as `acme` and `acme-eu` stay apart). Records come
+ * kind by kind, in sort key order: the order of `tableItems`, then sk.
  */
 export class PartitionSource implements TableDataSource {
   readonly name: string;
@@ -118,12 +120,15 @@ export class PartitionSource implements TableDataSource {
   readonly retention?: DataRetention;
   readonly #options: TableSourceOptions;
   readonly #toRecord: (item: Record<string, unknown>) => DataRecord;
+  readonly #partitionOf: (tenantId: string) => string;
 
   constructor(
     options: TableSourceOptions & {
       readonly name: string;
       readonly description: DataSourceDescription;
       readonly tableItems: readonly TableItemKind[];
+      /** The tenant's partition key (default `TENANT#<id>`). */
+      readonly partitionOf?: (tenantId: string) => string;
       /** Item → exported record; default: every attribute but the keys. */
       readonly toRecord?: (item: Record<string, unknown>) => DataRecord;
       /** Every item of this source is kept by a hard delete, for this reason: purge deletes none and counts them. */
@@ -136,15 +141,17 @@ export class PartitionSource implements TableDataSource {
     if (options.retention) this.retention = options.retention;
     this.#options = options;
     this.#toRecord = options.toRecord ?? ((item) => withoutStorageAttributes(item));
+    this.#partitionOf = options.partitionOf ?? tenantPk;
   }
 
   #query(tenantId: string, kind: TableItemKind, extra: Partial<QueryCommandInput>) {
-    const exact = kind.sk !== undefined;
+    const sk = kind.sk ?? kind.skPrefix;
+    const condition = kind.sk !== undefined ? 'pk = :pk AND sk = :sk' : sk !== undefined ? 'pk = :pk AND begins_with(sk, :sk)' : 'pk = :pk';
     return this.#options.client.send(
       new QueryCommand({
         TableName: this.#options.tableName,
-        KeyConditionExpression: exact ? 'pk = :pk AND sk = :sk' : 'pk = :pk AND begins_with(sk, :sk)',
-        ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':sk': exact ? kind.sk : kind.skPrefix },
+        KeyConditionExpression: condition,
+        ExpressionAttributeValues: { ':pk': this.#partitionOf(tenantId), ...(sk === undefined ? {} : { ':sk': sk }) },
         ConsistentRead: true,
         ...extra,
       }),
@@ -188,7 +195,7 @@ const INDEX_POSITION = z
   .strict();
 
 /**
- * A source made of items in partitions of their own (operations, idempotency records, local schedules) that
+ * A source made of items in partitions of their own (operations, subscription links, local schedules) that
  * carry the tenant's id in `ownerTenantId`: found through the sparse `byTenant` index (partition
  * `ownerTenantId`, sort `pk`), one Query per owned kind (`begins_with(pk, pkPrefix)`, and `sk` filtered when the
  * kind names one), so the cost follows the tenant's items, not the table's. Index reads are eventually

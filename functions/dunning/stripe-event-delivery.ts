@@ -32,3 +32,11 @@ export function parseStripeEvent(value: unknown): { readonly event: StripeEventE
   const result = stripeEventSchema.safeParse(value, { error: explainIssue });
   return result.success ? { event: result.data as StripeEventEnvelope } : { refusal: validationError(result.error, 'body') };
 }
+
+/** Another delivery of the same event is being processed right now: answer so that Stripe delivers it again later. */
+export class StripeEventInProgressError extends Error {
+  constructor(readonly eventId: string) {
+    super(`Another delivery of Stripe event ${eventId} is being processed; deliver it again later.`);
+    this.name = 'StripeEventInProgressError';
+  }
+}

@@ -3,22 +3,29 @@
  * signature check) and the Amazon EventBridge partner event bus (Stripe event destinations) both hand it the
  * event object; the ladder's timer and the reconciliation sweep hand it what they read (`applyBillingFact`, the
  * same code path without an event). It:
- * - deduplicates on the event id: an item `pk=STRIPE_EVENT#<id>, sk=EVENT` put only if absent, in the same
- *   transaction as the event's effect (or alone when it changes nothing), so a redelivered event, also a
- *   concurrent one, acts once. Kept EVENT_DEDUPLICATION_SECONDS (30 days, DynamoDB TTL `expiresAt`): longer than
- *   Stripe's automatic retries (up to 3 days in live mode, https://docs.stripe.com/webhooks#retries) and than
- *   the 30 days Stripe keeps events (https://docs.stripe.com/api/events), the longest an operator can resend one
- *   from the Dashboard or `stripe events resend`;
+ * - deduplicates deliveries on the event id with Powertools' idempotency utility (functions/shared/idempotency.ts):
+ *   the first delivery claims the id and stores its outcome; a redelivery gets that outcome back as `duplicate`
+ *   and acts no more; a concurrent one, while the first still runs, gets StripeEventInProgressError (the webhook
+ *   answers 409, so Stripe delivers it again; EventBridge's invocation is retried). The record is the tenant's
+ *   (`IDEMPOTENCY#<tenantId>`, functions/dunning/stripe-event-records.ts), kept EVENT_DEDUPLICATION_SECONDS (30
+ *   days, DynamoDB TTL `expiresAt`): longer than Stripe's automatic retries (up to 3 days in live mode,
+ *   https://docs.stripe.com/webhooks#retries) and than the 30 days Stripe keeps events
+ *   (https://docs.stripe.com/api/events), the longest an operator can resend one from the Dashboard or
+ *   `stripe events resend`;
  * - finds the tenant from the subscription in one read (the subscription → tenant link of the billing customer);
  * - ignores an event older than the last one applied to that subscription: a watermark (`created`, then the
- *   event id for ties) on the link item, moved by a conditional update in the same transaction;
+ *   event id for ties) on the link item, moved by a conditional update in the same transaction as the event's
+ *   effect. It is there for the order of events; it also keeps the effect exactly once where the delivery record
+ *   cannot (a first delivery that committed its effect but died before storing its outcome leaves its claim to
+ *   lapse; the retry then finds the watermark at this very event: `duplicate`, nothing applied again);
  * - reads the subscription's current state through the billing port (thin events work too) and applies the
  *   dunning ladder (dunning-policy.ts), the event's id and type in the audit item of any transition it causes.
  */
-import { EVENT_DEDUPLICATION_SECONDS, stripeEventKey } from './stripe-event-records';
+import { EVENT_DEDUPLICATION_SECONDS, STRIPE_EVENT_RECORD_KIND } from './stripe-event-records';
 import { randomUUID } from 'node:crypto';
+import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { isSubscriptionStatus, type BillingAccount, type SubscriptionState, type SubscriptionStatus } from '../billing/billing-port';
 import { findTenantBySubscription, subscriptionLinkKey, type SubscriptionLink } from '../billing/subscription-links';
@@ -29,11 +36,13 @@ import type { PlanChangeDependencies } from '../plan-change/plan-change-steps';
 import { getDocumentClient } from '../shared/aws-clients';
 import * as clock from '../shared/clock';
 import { config } from '../shared/config';
+import { runIdempotent } from '../shared/idempotency';
 import { logger } from '../shared/powertools';
 import { TenantNotFoundError, TenantStoreError } from '../tenants/errors';
 import { CHANGE_EVENTS, type ChangeContext, type ConditionalUpdate, type Tenant } from '../tenants/tenant-store';
-import { TENANT_SK, ownedBy, tenantPk } from '../tenants/tenant-table';
+import { TENANT_SK, tenantPk } from '../tenants/tenant-table';
 import { workflowPorts } from '../workflows/ports';
+import { StripeEventInProgressError } from './stripe-event-delivery';
 import { decide, pendingTimerAt, timerAt, type DunningAction, type DunningCause, type DunningChannel, type DunningPolicy } from './dunning-policy';
 import { DUNNING_TIMER_TARGET, dunningTimerName } from './dunning-definition';
 
@@ -79,7 +88,7 @@ export interface DunningDependencies {
   readonly policy: DunningPolicy;
 }
 
-export { EVENT_DEDUPLICATION_SECONDS, STRIPE_EVENT_SK, stripeEventKey } from './stripe-event-records';
+export { EVENT_DEDUPLICATION_SECONDS } from './stripe-event-records';
 
 /** A reference Stripe may send as an id or, expanded, as the object. */
 const reference = z.union([z.string().min(1), z.looseObject({ id: z.string().min(1) })]).transform((value) => (typeof value === 'string' ? value : value.id));
@@ -140,7 +149,7 @@ export interface BillingFact {
   readonly cause: DunningCause;
   /** What the event reported (its object's status, at its `created`): the ledger records it. */
   readonly reported?: SubscriptionState;
-  /** The event, when there is one: deduplicated and watermarked in the same transaction as its effect. */
+  /** The event, when there is one: watermarked in the same transaction as its effect. */
   readonly event?: { readonly id: string; readonly type: string; readonly created: number };
 }
 
@@ -160,9 +169,10 @@ function isStale(last: SubscriptionLink['lastEvent'], event: { readonly id: stri
 }
 
 /**
- * Apply one Stripe event (see the module comment). Throws only what is worth a redelivery (the table or Stripe
- * unavailable): the webhook answers 500 and Stripe retries; the EventBridge rule retries and dead-letters.
- * An envelope that is not a Stripe event, an unknown type, a subscription no tenant has: `ignored`.
+ * Apply one Stripe event (see the module comment). Throws StripeEventInProgressError while another delivery of
+ * the event runs, and what is worth a redelivery (the table or Stripe unavailable): the webhook answers 500 and
+ * Stripe retries; the EventBridge rule retries and dead-letters. An envelope that is not a Stripe event, an unknown
+ * type, a subscription no tenant has: `ignored`.
  */
 export async function processStripeEvent(event: StripeEventEnvelope, delivery: StripeEventDelivery, deps: DunningDependencies = dunningDependencies()): Promise<StripeEventOutcome> {
   const parsed = envelopeSchema.safeParse(event);
@@ -174,26 +184,38 @@ export async function processStripeEvent(event: StripeEventEnvelope, delivery: S
   const link = await findTenantBySubscription(deps.client, deps.tableName, about.subscriptionId);
   if (!link) return { result: 'ignored', reason: `No tenant is billed on subscription ${about.subscriptionId}.` };
   const facts = { id: envelope.id, type: envelope.type, created: envelope.created };
-  if (await seen(deps, envelope.id)) return { result: 'duplicate', reason: `Event ${envelope.id} was already processed.` };
-  if (isStale(link.lastEvent, facts)) return staleOutcome(link, facts);
-  const reported = about.status ? { subscriptionId: link.subscriptionId, customerId: link.customerId, status: about.status, changedAt: envelope.created } : undefined;
-  return applyBillingFact(deps, { link, cause: { channel: delivery.channel, eventId: envelope.id, eventType: envelope.type }, ...(reported ? { reported } : {}), event: facts });
+  const apply = (): Promise<StripeEventOutcome> => {
+    if (isStale(link.lastEvent, facts)) return Promise.resolve(staleOutcome(link, facts));
+    const reported = about.status ? { subscriptionId: link.subscriptionId, customerId: link.customerId, status: about.status, changedAt: envelope.created } : undefined;
+    return applyBillingFact(deps, { link, cause: { channel: delivery.channel, eventId: envelope.id, eventType: envelope.type }, ...(reported ? { reported } : {}), event: facts });
+  };
+  try {
+    const { result, replayed } = await runIdempotent({
+      client: deps.client,
+      tableName: deps.tableName,
+      tenantId: link.tenantId,
+      kind: STRIPE_EVENT_RECORD_KIND,
+      key: envelope.id,
+      expiresAfterSeconds: EVENT_DEDUPLICATION_SECONDS,
+      run: apply,
+    });
+    return replayed ? { result: 'duplicate', reason: `Event ${envelope.id} was already processed (${result.result}: ${'action' in result ? result.action : result.reason}).` } : result;
+  } catch (error) {
+    if (error instanceof IdempotencyAlreadyInProgressError) throw new StripeEventInProgressError(envelope.id);
+    throw error;
+  }
 }
 
+/** The event is not newer than the subscription's watermark: the watermark itself (applied already), or older. */
 function staleOutcome(link: SubscriptionLink, event: { readonly id: string; readonly created: number }): StripeEventOutcome {
+  if (link.lastEvent?.id === event.id) return { result: 'duplicate', reason: `Event ${event.id} was already applied to subscription ${link.subscriptionId}.` };
   return { result: 'stale', tenantId: link.tenantId, reason: `Event ${event.id} (created ${event.created}) is older than ${link.lastEvent?.id} (created ${link.lastEvent?.created}), already applied to subscription ${link.subscriptionId}.` };
-}
-
-async function seen(deps: DunningDependencies, eventId: string): Promise<boolean> {
-  const { Item } = await deps.client.send(new GetCommand({ TableName: deps.tableName, Key: stripeEventKey(eventId), ConsistentRead: true }));
-  return Item !== undefined;
 }
 
 /**
  * Apply what the subscription's current state means for its tenant (the ladder's `decide`), the same path for an
  * event, the ladder's timer and reconciliation: the state is read through the billing port (with what the event
- * reported, which the ledger records), the decision applied in one transaction with the event's deduplication item
- * and watermark. A tenant changed meanwhile is read again (MAX_ATTEMPTS). Throws what is worth a retry.
+ * reported, which the ledger records), the decision applied in one transaction with the event's watermark. A tenant changed meanwhile is read again (MAX_ATTEMPTS). Throws what is worth a retry.
  */
 export async function applyBillingFact(deps: DunningDependencies, fact: BillingFact): Promise<StripeEventOutcome> {
   const { link, event } = fact;
@@ -209,10 +231,10 @@ export async function applyBillingFact(deps: DunningDependencies, fact: BillingF
     const now = clock.nowOf(deps.ports);
     const action = decide(tenant, { subscriptionId: link.subscriptionId, status: current?.status, cause: fact.cause }, now, deps.policy);
     try {
-      return await execute(deps, tenant, fact, action, now);
+      return await execute(deps, tenant, fact, action);
     } catch (error) {
-      if (event && (await seen(deps, event.id))) return { result: 'duplicate', reason: `Event ${event.id} was processed concurrently.` };
       if (event) {
+        // Applied meanwhile (this very event: duplicate) or overtaken by a newer one (stale): nothing to retry.
         const fresh = await findTenantBySubscription(deps.client, deps.tableName, link.subscriptionId);
         if (fresh && isStale(fresh.lastEvent, event)) return staleOutcome(fresh, event);
       }
@@ -224,10 +246,9 @@ export async function applyBillingFact(deps: DunningDependencies, fact: BillingF
   }
 }
 
-async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingFact, action: DunningAction, now: Date): Promise<StripeEventOutcome> {
+async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingFact, action: DunningAction): Promise<StripeEventOutcome> {
   const { link, event, cause } = fact;
   const tenants = deps.ports.tenants;
-  const alsoPut = event ? [deduplicationItem(tenant.tenantId, link, fact, now)] : [];
   const alsoUpdate = event ? [watermarkUpdate(link.subscriptionId, event)] : [];
   const context: ChangeContext = {
     actor: ACTORS[cause.channel],
@@ -245,24 +266,24 @@ async function execute(deps: DunningDependencies, tenant: Tenant, fact: BillingF
     case 'defer':
       // Decided on the tenant as read: if it changed since (an older event's grace committed meanwhile), the write
       // fails and the decision is taken again on the tenant as it is now.
-      if (event) await writeAlone(deps, alsoPut, alsoUpdate, tenant);
+      if (event) await writeAlone(deps, alsoUpdate, tenant);
       return action.kind === 'ignore' ? { result: 'ignored', reason: action.reason } : { result: 'no_change', tenantId: tenant.tenantId, reason: action.reason };
     case 'start_grace':
-      next = await tenants.recordChange(tenant, CHANGE_EVENTS.startGracePeriod, context, { set: { dunning: action.dunning }, alsoPut, alsoUpdate });
+      next = await tenants.recordChange(tenant, CHANGE_EVENTS.startGracePeriod, context, { set: { dunning: action.dunning }, alsoUpdate });
       break;
     case 'end_grace':
-      next = await tenants.recordChange(tenant, CHANGE_EVENTS.endGracePeriod, context, { remove: ['dunning'], alsoPut, alsoUpdate });
+      next = await tenants.recordChange(tenant, CHANGE_EVENTS.endGracePeriod, context, { remove: ['dunning'], alsoUpdate });
       break;
     case 'suspend':
-      next = await tenants.applyTransitions(tenant, ['suspend'], context, { changes: { dunning: action.dunning }, alsoPut, alsoUpdate });
+      next = await tenants.applyTransitions(tenant, ['suspend'], context, { changes: { dunning: action.dunning }, alsoUpdate });
       break;
     case 'resume':
-      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], { ...context, reactivationPath: 'resume' }, { changes: { dunning: action.dunning ?? null }, alsoPut, alsoUpdate });
+      next = await tenants.applyTransitions(tenant, ['resume', 'complete_reactivation'], { ...context, reactivationPath: 'resume' }, { changes: { dunning: action.dunning ?? null }, alsoUpdate });
       break;
     case 'soft_delete':
       // Through the deletion routes' own soft delete (schedules, billing, its transaction); the event, if any, after it.
       next = await initiateDeletion(deps.ports, tenant.tenantId, { actor: context.actor, reason: context.reason, expectedVersion: tenant.version });
-      if (event) await writeAlone(deps, alsoPut, alsoUpdate).catch(() => undefined);
+      if (event) await writeAlone(deps, alsoUpdate).catch(() => undefined);
       break;
   }
   if (action.kind === 'end_grace' || ((action.kind === 'resume' || action.kind === 'suspend') && at === undefined)) {
@@ -281,24 +302,6 @@ async function armTimer(deps: DunningDependencies, tenantId: string, subscriptio
   await deps.ports.scheduler.scheduleOnce({ name: dunningTimerName(tenantId), at, target: DUNNING_TIMER_TARGET, payload: { tenantId, subscriptionId } });
 }
 
-function deduplicationItem(tenantId: string, link: SubscriptionLink, fact: BillingFact, now: Date): Record<string, unknown> {
-  const event = fact.event as NonNullable<BillingFact['event']>;
-  return {
-    ...stripeEventKey(event.id),
-    type: 'stripe-event',
-    eventId: event.id,
-    eventType: event.type,
-    created: event.created,
-    channel: fact.cause.channel,
-    subscriptionId: link.subscriptionId,
-    tenantId,
-    processedAt: now.toISOString(),
-    expiresAt: Math.floor(now.getTime() / 1000) + EVENT_DEDUPLICATION_SECONDS,
-    // The tenant's: its hard delete purges it with the rest (the TTL would, later).
-    ...ownedBy(tenantId),
-  };
-}
-
 /** Move the subscription's watermark to `event`, only forward (a newer event applied meanwhile fails it). */
 function watermarkUpdate(subscriptionId: string, event: { readonly id: string; readonly created: number }): ConditionalUpdate {
   return {
@@ -310,14 +313,13 @@ function watermarkUpdate(subscriptionId: string, event: { readonly id: string; r
 }
 
 /**
- * An event that changes nothing: its deduplication item and watermark alone, in one transaction; with `decidedOn`,
- * only while the tenant is still at the version the decision read (else TransactionCanceledException: read again).
+ * An event that changes nothing: its watermark alone, in one transaction; with `decidedOn`, only while the tenant
+ * is still at the version the decision read (else TransactionCanceledException: read again).
  */
-async function writeAlone(deps: DunningDependencies, alsoPut: ReadonlyArray<Record<string, unknown>>, alsoUpdate: ReadonlyArray<ConditionalUpdate>, decidedOn?: Tenant): Promise<void> {
+async function writeAlone(deps: DunningDependencies, alsoUpdate: ReadonlyArray<ConditionalUpdate>, decidedOn?: Tenant): Promise<void> {
   await deps.client.send(
     new TransactWriteCommand({
       TransactItems: [
-        ...alsoPut.map((Item) => ({ Put: { TableName: deps.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } })),
         ...alsoUpdate.map(({ onCommitted: _, ...update }) => ({ Update: { TableName: deps.tableName, ...update } })),
         ...(decidedOn
           ? [{ ConditionCheck: { TableName: deps.tableName, Key: { pk: tenantPk(decidedOn.tenantId), sk: TENANT_SK }, ConditionExpression: '#version = :version', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':version': decidedOn.version } } }]

@@ -1,9 +1,9 @@
 /**
- * The record of a Stripe event the processor applied: `pk=STRIPE_EVENT#<eventId>`, `sk=EVENT`, written in the same
- * transaction as the event's effect, so a redelivered event finds it and acts no more. It carries the tenant
- * (`ownerTenantId`: exported with the tenant's billing links and purged by its hard delete) and expires through
- * the table's TTL after EVENT_DEDUPLICATION_SECONDS. Keys only here, so data sources can name it without loading
- * the processor.
+ * The records of Stripe events the processor applied: Powertools idempotency records keyed on the event id
+ * (functions/shared/idempotency.ts), in the partition of the event's tenant (`IDEMPOTENCY#<tenantId>`, sort key
+ * STRIPE_EVENT#<hash of the id>), holding the first delivery's outcome, so a redelivery answers it and acts no
+ * more. The tenant's data (exported and purged with its idempotency records); expired through the table's TTL
+ * after EVENT_DEDUPLICATION_SECONDS. Names only here, so data sources can name them without loading the processor.
  */
 
 /**
@@ -11,9 +11,5 @@
  * to 3 days, https://docs.stripe.com/webhooks#retries) and as long as Stripe keeps events to resend by hand.
  */
 export const EVENT_DEDUPLICATION_SECONDS = 30 * 24 * 60 * 60;
-export const STRIPE_EVENT_PK_PREFIX = 'STRIPE_EVENT#';
-export const STRIPE_EVENT_SK = 'EVENT';
-
-export function stripeEventKey(eventId: string): { readonly pk: string; readonly sk: string } {
-  return { pk: `${STRIPE_EVENT_PK_PREFIX}${eventId}`, sk: STRIPE_EVENT_SK };
-}
+/** The sort key prefix of a Stripe event's record (STRIPE_EVENT#<hash>). */
+export const STRIPE_EVENT_RECORD_KIND = 'STRIPE_EVENT';

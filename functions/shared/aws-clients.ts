@@ -4,14 +4,18 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { config } from './config';
 
+let dynamoDbClient: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let secretsManager: Promise<SecretsManagerClient> | undefined;
 
+/** The DynamoDB client (what Powertools' idempotency persistence layer takes); the document client wraps it. */
+export function getDynamoDbClient(): DynamoDBClient {
+  dynamoDbClient ??= new DynamoDBClient({ region: config.region, endpoint: config.dynamoDbEndpoint, maxAttempts: 3 });
+  return dynamoDbClient;
+}
+
 export function getDocumentClient(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(
-    new DynamoDBClient({ region: config.region, endpoint: config.dynamoDbEndpoint, maxAttempts: 3 }),
-    { marshallOptions: { removeUndefinedValues: true } },
-  );
+  documentClient ??= DynamoDBDocumentClient.from(getDynamoDbClient(), { marshallOptions: { removeUndefinedValues: true } });
   return documentClient;
 }
 

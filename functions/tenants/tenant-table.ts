@@ -3,12 +3,13 @@
  * cannot drift apart. One table holds three item types under a tenant's partition:
  *   tenant       pk=TENANT#<id>  sk=TENANT                 (the current state, versioned)
  *   audit        pk=TENANT#<id>  sk=AUDIT#<version, 12 digits>  (append-only, one per transition)
- *   idempotency  pk=IDEMPOTENCY#<caller>#<route>#<key>  sk=IDEMPOTENCY  (expires through TTL)
+ *   idempotency  pk=IDEMPOTENCY#<tenantId>  sk=API#<hash> | STRIPE_EVENT#<hash>  (Powertools' records, in a partition
+ *                of the tenant's own; expire through TTL)
  * (and, in partitions of their own: operations, query leases, ledger entries, local schedules).
  * The `byState` index lists tenants by state, ordered by when they entered it; operations and local
  * schedules use partitions of it of their own (`operation:unfinished`, `operation:scheduled`, `schedule:pending`).
  * The sparse `byTenant` index holds only the items in partitions of their own that belong to a tenant
- * (operations, idempotency records of its tokens, local schedules of its work), by `ownerTenantId`: how export
+ * (operations, local schedules of its work), by `ownerTenantId`: how export
  * and hard delete find them without reading the whole table.
  * The table's stream (new images) is the lifecycle events' outbox: each audit item it carries becomes one
  * published event (functions/events/), after its transaction committed.

@@ -33,7 +33,7 @@ export class LifecycleTable extends Construct {
   readonly table: Table;
   /** The `byState` index's ARN, exactly (no wildcard over other indexes). */
   readonly byStateIndexArn: string;
-  /** The sparse `byTenant` index's ARN: a tenant's items of partitions of their own (operations, idempotency records). */
+  /** The sparse `byTenant` index's ARN: a tenant's items of partitions of their own (operations, subscription links, local schedules). */
   readonly byTenantIndexArn: string;
 
   constructor(scope: Construct, id: string, props: LifecycleTableProps = {}) {

@@ -15,6 +15,8 @@ beforeAll(async () => {
   await api.createTenant('acme-corp');
   await api.createTenant('other-co');
   await api.request('POST', '/tenants/other-co/suspend', { headers: { 'idempotency-key': 'seed-key' } });
+  // Keys are the caller's and the tenant's: the reuse below is on acme-corp, seeded by a request that changes nothing.
+  await api.request('POST', '/tenants/acme-corp/plan', { headers: { 'idempotency-key': 'seed-key' }, body: { plan: 'professional', dryRun: true } });
   snapshot = await api.tableSnapshot();
 });
 afterAll(() => api.stop());

@@ -10,7 +10,7 @@ import { LeaseRefusedError } from '../../functions/leases/errors';
 import { QueryLeaseStore } from '../../functions/leases/query-lease-store';
 import { OperationEndedError, OperationStore } from '../../functions/operations/operation-store';
 import { config } from '../../functions/shared/config';
-import { IdempotencyStore } from '../../functions/shared/http/idempotency';
+import { runIdempotent } from '../../functions/shared/idempotency';
 import { IllegalTransitionError } from '../../functions/lifecycle/errors';
 import { OperationOwnershipError, PlanChangeScheduledError, TenantNotFoundError, VersionConflictError } from '../../functions/tenants/errors';
 import { CHANGE_EVENTS, TenantStore, type ScheduledPlanChange, type Tenant } from '../../functions/tenants/tenant-store';
@@ -418,76 +418,66 @@ describe('QueryLeaseStore.acquire: attribute_exists(pk) AND attribute_not_exists
   });
 });
 
-describe('IdempotencyStore conditional writes (injected clock)', () => {
-  const T0 = new Date('2026-11-01T00:00:00.000Z');
-  let now = T0;
-  const store = new IdempotencyStore({ client, tableName, ttlSeconds: 24 * 60 * 60, lockSeconds: 30, now: () => now });
-  const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
-  const ok = (body: string) => ({ statusCode: 201, headers: {}, body });
+describe("Idempotency records: the conditional put of Powertools' DynamoDBPersistenceLayer, with our attributes (the wall clock, moved by a spy on Date.now)", () => {
+  let t0 = Date.now();
+  const at = (seconds: number) => jest.spyOn(Date, 'now').mockReturnValue(t0 + seconds * 1000);
+  const lock30s = { getRemainingTimeInMillis: () => 30_000 };
   let key = 0;
   const newKey = () => `key-${(key += 1)}`;
+  /** runIdempotent as the routes call it, in tenant `cw`'s partition; `run` answers `answer`. */
+  const claim = (k: string, answer: string, run: () => Promise<string> = async () => answer) =>
+    runIdempotent({ client, tableName, tenantId: 'cw', kind: 'TEST', key: k, request: { answer }, expiresAfterSeconds: 24 * 60 * 60, context: lock30s, run });
+  /** A request that claimed `k` and died (its Lambda timed out): it never finishes. Resolves once the key is claimed. */
+  const died = (k: string) =>
+    new Promise<void>((claimed) => {
+      void claim(k, 'dead', () => {
+        claimed();
+        return new Promise<string>(() => undefined);
+      });
+    });
 
   beforeEach(() => {
-    now = T0;
+    t0 = Date.now();
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
   });
 
-  it('begin (lockedUntil < :now): should answer 409 to a retry while the first request still holds the key', async () => {
+  it('attribute_not_exists: should answer "in progress" to a retry while the first request still holds the key', async () => {
     const k = newKey();
-    await store.begin('s', k, 'fp');
-    now = at(29);
-    await expect(store.begin('s', k, 'fp')).rejects.toMatchObject({ status: 409, code: 'IDEMPOTENCY_IN_PROGRESS' });
+    await died(k);
+    at(29);
+    await expect(claim(k, 'dead')).rejects.toMatchObject({ name: 'IdempotencyAlreadyInProgressError' });
   });
 
-  it('begin (#status = :inProgress AND lockedUntil < :now): should let a retry take over a key whose request died, once its lock passed', async () => {
+  it('#status = :inprogress AND #in_progress_expiry < :now_in_millis: should let a retry take over a key whose request died, once its lock passed', async () => {
     const k = newKey();
-    await store.begin('s', k, 'fp');
-    now = at(31);
-    await expect(store.begin('s', k, 'fp')).resolves.toEqual({ kind: 'run' });
+    await died(k);
+    at(31);
+    await expect(claim(k, 'dead', async () => 'retried')).resolves.toEqual({ result: 'retried', replayed: false });
   });
 
-  it('begin (#status = :inProgress): should keep replaying a completed response after the lock time', async () => {
+  it('#status = :inprogress: should keep replaying a completed response after the lock time', async () => {
     const k = newKey();
-    await store.begin('s', k, 'fp');
-    await store.complete('s', k, 'fp', ok('first'));
-    now = at(3600);
-    await expect(store.begin('s', k, 'fp')).resolves.toEqual({ kind: 'replay', response: ok('first') });
+    await claim(k, 'first');
+    at(3600);
+    await expect(claim(k, 'first', async () => 'again')).resolves.toEqual({ result: 'first', replayed: true });
   });
 
-  it('begin (expiresAt < :now): should take an expired key as new', async () => {
+  it('#expiry < :now: should take an expired key as new, even for another request', async () => {
     const k = newKey();
-    await store.begin('s', k, 'fp');
-    await store.complete('s', k, 'fp', ok('first'));
-    now = at(24 * 60 * 60 + 1);
-    await expect(store.begin('s', k, 'other-fp')).resolves.toEqual({ kind: 'run' });
+    await claim(k, 'first');
+    at(24 * 60 * 60 + 1);
+    await expect(claim(k, 'other')).resolves.toEqual({ result: 'other', replayed: false });
   });
 
-  it('complete (fingerprint = :fingerprint): should not overwrite the record of a request that took the key over', async () => {
-    const k = newKey();
-    await store.begin('s', k, 'fp-a');
-    now = at(31);
-    await store.begin('s', k, 'fp-b');
-    await expect(store.complete('s', k, 'fp-a', ok('a'))).rejects.toThrow();
-    await store.complete('s', k, 'fp-b', ok('b'));
-    await expect(store.begin('s', k, 'fp-b')).resolves.toEqual({ kind: 'replay', response: ok('b') });
-  });
-
-  it('release (fingerprint = :fingerprint): should not free a key another request took over', async () => {
-    const k = newKey();
-    await store.begin('s', k, 'fp-a');
-    now = at(31);
-    await store.begin('s', k, 'fp-b');
-    await expect(store.release('s', k, 'fp-a')).rejects.toThrow();
-    await expect(store.begin('s', k, 'fp-b')).rejects.toMatchObject({ code: 'IDEMPOTENCY_IN_PROGRESS' });
-  });
-
-  it('release (#status = :inProgress): should not delete a completed response (a retry finished it meanwhile)', async () => {
-    const k = newKey();
-    await store.begin('s', k, 'fp');
-    now = at(31);
-    await store.begin('s', k, 'fp');
-    await store.complete('s', k, 'fp', ok('retry'));
-    await expect(store.release('s', k, 'fp')).rejects.toThrow();
-    await expect(store.begin('s', k, 'fp')).resolves.toEqual({ kind: 'replay', response: ok('retry') });
+  it('validation: should refuse the same key for another request, in progress or completed', async () => {
+    const running = newKey();
+    await died(running);
+    await expect(claim(running, 'other')).rejects.toMatchObject({ name: 'IdempotencyValidationError' });
+    const done = newKey();
+    await claim(done, 'first');
+    await expect(claim(done, 'other')).rejects.toMatchObject({ name: 'IdempotencyValidationError' });
   });
 });
 

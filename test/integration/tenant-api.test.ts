@@ -1,3 +1,4 @@
+import { idempotencyPartition } from '../../functions/shared/idempotency';
 import { ApiHarness } from '../support/api-harness';
 
 const api = new ApiHarness();
@@ -131,18 +132,52 @@ describe('HTTPS API: Idempotency-Key', () => {
     const tenantId = created[0]?.body.tenantId as string;
     const listed = await api.request<{ items: Body[] }>('GET', '/tenants?state=active&limit=100');
     expect(listed.body.items.filter((t) => t.name === 'Idem Two').map((t) => t.tenantId)).toEqual([tenantId]);
+    // The answer (the new tenant's data) is kept in that tenant's partition, where its export and hard delete find it.
+    const snapshot = await api.tableSnapshot();
+    expect(snapshot.filter((item) => item.pk === idempotencyPartition(tenantId))).toEqual([expect.objectContaining({ status: 'COMPLETED', response: expect.objectContaining({ statusCode: 201 }) })]);
   });
 
   it('should refuse the same key for a different request with 422 and change nothing', async () => {
     await api.createTenant('idem-3');
-    await api.createTenant('idem-4');
     const headers = { 'idempotency-key': 'shared-key-3' };
-    expect((await api.request('POST', '/tenants/idem-3/suspend', { headers })).status).toBe(200);
+    expect((await api.request('POST', '/tenants/idem-3/plan', { headers, body: { plan: 'professional', dryRun: true } })).status).toBe(200);
 
-    const reused = await api.request<Body>('POST', '/tenants/idem-4/suspend', { headers });
+    const reused = await api.request<Body>('POST', '/tenants/idem-3/suspend', { headers });
     expect(reused.status).toBe(422);
     expect(reused.body.error?.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    expect((await api.request<Body>('GET', '/tenants/idem-4')).body.state).toBe('active');
+    expect((await api.request<Body>('GET', '/tenants/idem-3')).body.state).toBe('active');
+  });
+
+  it('should take the same JSON body with its keys in another order as the same request: the replay, one tenant created', async () => {
+    const headers = { 'idempotency-key': 'create-idem-order', 'content-type': 'application/json' };
+
+    const first = await api.request<Body>('POST', '/tenants', { headers, rawBody: '{"tenantId":"idem-order","name":"Order Co","email":"o@order.example","plan":"starter"}' });
+    const retry = await api.request<Body>('POST', '/tenants', { headers, rawBody: '{ "plan": "starter", "email": "o@order.example", "name": "Order Co", "tenantId": "idem-order" }' });
+
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.text).toBe(first.text);
+    const history = await api.request<{ items: Body[] }>('GET', '/tenants/idem-order/history');
+    expect(history.body.items.map((e) => e.event)).toEqual(['create']);
+  });
+
+  it('should run one of two suspends sent at once with the same key: one change, one audit entry; the other 409 IDEMPOTENCY_IN_PROGRESS or the replay', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const tenantId = `idem-double-${round}`;
+      await api.createTenant(tenantId);
+      const headers = { 'idempotency-key': `double-${tenantId}` };
+
+      const answers = await Promise.all([1, 2].map(() => api.request<Body>('POST', `/tenants/${tenantId}/suspend`, { headers, body: { reason: 'dunning' } })));
+
+      const ran = answers.filter((answer) => answer.status === 200 && answer.headers.get('idempotent-replayed') === null);
+      expect(ran).toHaveLength(1);
+      const other = answers.find((answer) => answer !== ran[0]) as (typeof answers)[number];
+      expect(other.status === 409 ? other.body.error?.code : other.headers.get('idempotent-replayed')).toMatch(/^(IDEMPOTENCY_IN_PROGRESS|true)$/);
+      const history = await api.request<{ items: Body[] }>('GET', `/tenants/${tenantId}/history`);
+      expect(history.body.items.map((e) => e.event)).toEqual(['suspend', 'create']);
+      expect((await api.request<Body>('GET', `/tenants/${tenantId}`)).body.version).toBe(2);
+    }
   });
 
   it('should keep keys per caller: the same key from two operators is two requests', async () => {

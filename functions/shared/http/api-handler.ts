@@ -1,7 +1,7 @@
 /**
  * `apiRoute`: wraps a route's plain function in the shared middy stack, outermost first:
  * request log (one entry per request, correlation id) → JSON errors → Powertools logger context → authentication and route access → body and parameter
- * validation (zod, strict) → Idempotency-Key (POST) → the function. The function receives typed, validated input.
+ * validation (zod, strict) → Idempotency-Key (POST, functions/shared/http/idempotency.ts, on Powertools) → the function. The function receives typed, validated input.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -10,12 +10,13 @@ import * as z from 'zod';
 import type { ZodType } from 'zod';
 import type { Principal } from '../../auth/jwt-claims';
 import { routeAccess } from '../../api/routes';
-import { getDocumentClient } from '../aws-clients';
+import { getDynamoDbClient } from '../aws-clients';
 import { config } from '../config';
 import { ApiError, explainIssue, fieldErrors, validationError } from '../errors';
 import { logger } from '../powertools';
 import { errorResponses } from './error-handler';
-import { IdempotencyStore, idempotency } from './idempotency';
+import type { Json } from '../idempotency';
+import { answerOnce, idempotencyKeyOf, requestIdentity, type IdempotencyKey } from './idempotency';
 import { authorizeRoute, principalOf, type RouteAccess } from './principal';
 import { requestLog } from './request-log';
 import type { ApiResult } from './response';
@@ -29,6 +30,8 @@ export interface ApiRequest<Body, Query, Params> {
   readonly requestId: string;
   /** The tenant version the caller read (`If-Match`), on routes that honour it; undefined when not sent. */
   readonly expectedVersion?: number;
+  /** The Idempotency-Key sent and its caller, on idempotent routes; undefined when not sent. */
+  readonly idempotencyKey?: IdempotencyKey;
 }
 
 export interface RouteOptions<Body, Query, Params> {
@@ -45,6 +48,12 @@ export interface RouteOptions<Body, Query, Params> {
   /** Honour the Idempotency-Key header (every POST route). */
   readonly idempotent?: boolean;
   /**
+   * The tenant whose data an idempotent request's response holds: its record goes in that tenant's partition, so
+   * the tenant's export and hard delete find it. Default: the path's `tenantId`, else a tenant token's tenant,
+   * else none. Called only when an Idempotency-Key was sent.
+   */
+  readonly idempotencyOwner?: (request: ApiRequest<Body, Query, Params>) => string | undefined;
+  /**
    * Honour `If-Match: "<version>"` (every route that changes a tenant): parsed here into `expectedVersion`,
    * which the route hands to the tenant store's read; a tenant at another version is 409 VERSION_CONFLICT.
    */
@@ -54,12 +63,6 @@ export interface RouteOptions<Body, Query, Params> {
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<ApiResult>;
 
 const EMPTY = z.object({}).strict();
-let idempotencyStore: IdempotencyStore | undefined;
-
-function sharedIdempotencyStore(): IdempotencyStore {
-  idempotencyStore ??= new IdempotencyStore({ client: getDocumentClient(), tableName: config.tableName, ttlSeconds: config.idempotencyTtlSeconds });
-  return idempotencyStore;
-}
 
 /**
  * Parse an If-Match header: the tenant version as decimal digits (`"3"`, `3` or weak `W/"3"`, as the ETag
@@ -202,7 +205,7 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
   options: RouteOptions<Body, Query, Params>,
   run: (request: ApiRequest<Body, Query, Params>) => Promise<ApiResult>,
 ): RouteHandler {
-  const parsed = new WeakMap<APIGatewayProxyEventV2, ApiRequest<Body, Query, Params>>();
+  const parsed = new WeakMap<APIGatewayProxyEventV2, { readonly request: ApiRequest<Body, Query, Params>; readonly identity: () => Json }>();
   const access = routeAccess(options.routeId, options.access);
 
   // Authentication and validation come before the idempotency claim, so refused requests never hold a key.
@@ -213,16 +216,33 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
       const tenantId = (params as { tenantId?: string }).tenantId;
       authorizeRoute(principal, access, tenantId);
       if (tenantId) logger.appendKeys({ tenantId });
-      const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, queryOf(event), 'query');
+      const rawQuery = queryOf(event);
+      const query = parsePart((options.query ?? EMPTY) as ZodType<Query>, rawQuery, 'query');
       const rawBody = readJsonBody(event, options.body !== undefined);
       const body = options.body ? parsePart(options.body, rawBody, 'body') : (undefined as Body);
       const headers = event.headers ?? {};
       const expectedVersion = options.ifMatch ? parseIfMatch(headers['if-match']) : undefined;
-      parsed.set(event, { body, query, params, principal, headers, requestId: event.requestContext?.requestId ?? '', ...(expectedVersion === undefined ? {} : { expectedVersion }) });
+      const idempotencyKey = options.idempotent ? idempotencyKeyOf(headers, principal) : undefined;
+      const request = {
+        body, query, params, principal, headers, requestId: event.requestContext?.requestId ?? '',
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      };
+      parsed.set(event, { request, identity: () => requestIdentity(options.routeId, event, rawQuery, rawBody) });
     },
   };
 
-  const handler = routeMiddleware().use(parseRequest);
-  if (options.idempotent) handler.use(idempotency({ routeId: options.routeId, store: sharedIdempotencyStore }));
-  return handler.handler(async (event) => run(parsed.get(event) as ApiRequest<Body, Query, Params>)) as unknown as RouteHandler;
+  const owner = (request: ApiRequest<Body, Query, Params>): string | undefined =>
+    options.idempotencyOwner ? options.idempotencyOwner(request) : ((request.params as { tenantId?: string }).tenantId ?? (request.principal.role === 'tenant' ? request.principal.tenantId : undefined));
+
+  return routeMiddleware()
+    .use(parseRequest)
+    .handler(async (event, context) => {
+      const { request, identity } = parsed.get(event) as { request: ApiRequest<Body, Query, Params>; identity: () => Json };
+      if (!request.idempotencyKey) return run(request);
+      return answerOnce(
+        { key: request.idempotencyKey, request: identity(), tenantId: owner(request), context, client: getDynamoDbClient(), tableName: config.tableName, ttlSeconds: config.idempotencyTtlSeconds },
+        () => run(request),
+      );
+    }) as unknown as RouteHandler;
 }

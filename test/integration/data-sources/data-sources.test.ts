@@ -20,9 +20,9 @@ import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { DynamoProvisioningLedger } from '../../../functions/provisioning/pinecone-provisioner';
 import { resourcesFor } from '../../../functions/provisioning/plan-resources';
 import { config } from '../../../functions/shared/config';
-import { IdempotencyStore, idempotencyScope } from '../../../functions/shared/http/idempotency';
 import { TenantStore } from '../../../functions/tenants/tenant-store';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
+import { idempotentRequest } from '../../support/idempotent-request';
 import { useTestTable } from '../../support/test-table';
 
 const TENANTS = ['acme', 'acme-eu', 'acme-corp'] as const;
@@ -66,12 +66,8 @@ async function seed(tenantId: string, n: number): Promise<void> {
   }
   // A local schedule that fires the tenant's first operation: deleted with it.
   await new LocalScheduler(table).scheduleOnce({ name: `plan-change-op-${tenantId}-0`, at: new Date(), target: 'plan-change.period-end', payload: { operationId: `op-${tenantId}-0`, tenantId } });
-  const idempotency = new IdempotencyStore({ ...table, ttlSeconds: 86_400 });
-  for (let i = 0; i < n; i += 1) {
-    const scope = idempotencyScope('tenant', tenantId, `app@${tenantId}`);
-    await idempotency.begin(scope, `key-${i}`, 'f', tenantId); // a tenant token's request, as the middleware claims it
-    await idempotency.complete(scope, `key-${i}`, 'f', { statusCode: 201, headers: {}, body: JSON.stringify({ holder: mark(tenantId) }) });
-  }
+  // Requests about the tenant with an Idempotency-Key, by its own token and by an operator: both its records.
+  for (let i = 0; i < n; i += 1) await idempotentRequest(table, tenantId, `key-${i}`, { holder: mark(tenantId) }, i % 2 === 0 ? 'tenant' : 'operator');
   for (let i = 0; i < 2 * n + 1; i += 1) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `tenants/${tenantId}/docs/${String(i).padStart(3, '0')}.txt`, Body: `Document ${i} ${mark(tenantId)} é`, ContentType: 'text/plain; charset=utf-8' }));
   }

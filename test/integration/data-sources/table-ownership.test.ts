@@ -16,6 +16,7 @@ import { planChangeDependencies } from '../../../functions/plan-change/plan-chan
 import { DynamoProvisioningLedger } from '../../../functions/provisioning/pinecone-provisioner';
 import { resourcesFor } from '../../../functions/provisioning/plan-resources';
 import { config } from '../../../functions/shared/config';
+import { idempotencyPartition } from '../../../functions/shared/idempotency';
 import { archivedCertificateItem, certificateItem, sealCertificate } from '../../../functions/deletion/deletion-certificate';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
@@ -108,7 +109,11 @@ it('should give every item the real flows wrote to exactly one data source', asy
 
 it('should leave no item of a purged tenant but those of sources that retain (billing history by law; the audit trail and the tenant record, the tombstone to be), and every item of the look-alikes', async () => {
   const mentions = (item: Record<string, unknown>, tenantId: string) =>
-    item.pk === `TENANT#${tenantId}` || item.tenantId === tenantId || String(item.pk).startsWith(`IDEMPOTENCY#tenant:${tenantId}:`);
+    item.pk === `TENANT#${tenantId}` ||
+    item.tenantId === tenantId ||
+    item.pk === idempotencyPartition(tenantId) ||
+    // A stored answer about the tenant (an Idempotency-Key's), whoever sent the request: its data too.
+    JSON.stringify(item.response ?? null).includes(`\\"tenantId\\":\\"${tenantId}\\"`);
   const before = await api.tableSnapshot();
   await runner.idle();
   for (const source of [...sources].reverse()) await source.purge('acme');

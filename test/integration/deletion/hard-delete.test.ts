@@ -24,13 +24,14 @@ import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
 import { OperationStore } from '../../../functions/operations/operation-store';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { config } from '../../../functions/shared/config';
-import { IdempotencyStore, idempotencyScope } from '../../../functions/shared/http/idempotency';
+import { idempotencyPartition } from '../../../functions/shared/idempotency';
 import { CHANGE_EVENTS, TOMBSTONE_FIELDS, TenantStore, type Tenant } from '../../../functions/tenants/tenant-store';
 import { createTenant } from '../../../functions/tenants/tenant-creation';
 import { findTenantBySubscription } from '../../../functions/billing/subscription-links';
 import type { WorkflowPorts } from '../../../functions/workflows/ports';
 import { startExecution } from '../../../functions/workflows/start-execution';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { idempotentRequest } from '../../support/idempotent-request';
 import { captureLogs } from '../../support/captured-logs';
 import { localS3Bucket } from '../../support/local-s3-bucket';
 import { useTestTable } from '../../support/test-table';
@@ -92,9 +93,9 @@ async function seed(tenantId: string, n = 3): Promise<Tenant> {
     await client.send(new PutCommand({ TableName: config.tableName, Item: { ...operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { plan: 'professional' }, requestedBy: 'test' }), status: 'succeeded' } }));
     await billing.applyPlanChange({ operationId, tenantId, fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately' });
   }
-  const idempotency = new IdempotencyStore({ ...table, ttlSeconds: 86_400 });
-  const scope = idempotencyScope('tenant', tenantId, `app@${tenantId}`);
-  await idempotency.begin(scope, 'key-1', 'f', tenantId); // a tenant token's request, as the middleware claims it
+  // Requests about the tenant with an Idempotency-Key, by its own token and by an operator: both hold its data.
+  await idempotentRequest(table, tenantId, 'key-1', { tenantId, name: `Org ${tenantId}` }, 'tenant');
+  await idempotentRequest(table, tenantId, 'key-1', { tenantId, name: `Org ${tenantId}` }, 'operator');
   for (let i = 0; i < n; i += 1) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `tenants/${tenantId}/docs/${i}.txt`, Body: `Document ${i} of ${tenantId}` }));
   await vectors.upsert(tenantId, Array.from({ length: n }, (_, i) => ({ id: `chunk#${i}`, values: [i, 0.5, -0.25], metadata: { owner: tenantId } })));
   // A finished export: a copy of all of the above (name, email, documents), kept its retention in the exports bucket.
@@ -148,7 +149,7 @@ function ofTenant(tenantId: string) {
     item: (item: Record<string, unknown>) =>
       item.pk === `TENANT#${tenantId}` ||
       item.tenantId === tenantId ||
-      String(item.pk).startsWith(`IDEMPOTENCY#tenant:${tenantId}:`) ||
+      item.pk === idempotencyPartition(tenantId) ||
       (item.payload as { tenantId?: string } | undefined)?.tenantId === tenantId,
     object: (key: string) => key.startsWith(`tenants/${tenantId}/`) || key.startsWith(`vectors/tenant_${tenantId}/`) || key.startsWith(`exports/${tenantId}/`),
   };
@@ -223,6 +224,8 @@ describe('a hard delete at its deadline (a suspended tenant, soft-deleted)', () 
     expect(bySource.documents).toMatchObject({ before: 3, deleted: 3, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.vectors).toMatchObject({ before: 3, deleted: 3 });
     expect(bySource.usage).toMatchObject({ before: 1, deleted: 1 });
+    // Its Idempotency-Key answers, its own token's and an operator's: the tenant's data, purged (not left to the TTL).
+    expect(bySource.idempotency).toMatchObject({ before: 2, deleted: 2, verification: { result: 'empty', remaining: 0 } });
     expect(bySource.operations).toMatchObject({ before: 4, deleted: 3, retained: { count: 1, basis: expect.stringContaining('Art. 5(2)') } });
     // Three plan changes and the customer's creation, kept by law; the subscription link goes with the tenant.
     expect(bySource.billing).toMatchObject({ deleted: 0, retained: { count: 4, basis: expect.stringContaining('Art. 17(3)(b)') } });

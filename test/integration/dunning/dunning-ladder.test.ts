@@ -4,7 +4,7 @@
  * timer fires, resumption, an operator's suspension respected, deleting tenants left alone, reconciliation.
  * Time moves through the ports' injected clock and the local scheduler's fireDue, not by waiting.
  */
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LedgerBilling } from '../../../functions/billing/ledger-billing';
 import { subscriptionLinkItem } from '../../../functions/billing/subscription-links';
 import { initiateDeletion } from '../../../functions/deletion/soft-delete';
@@ -12,7 +12,9 @@ import { DUNNING_TIMER_TARGET, dunningTimerName } from '../../../functions/dunni
 import { DEFAULT_DUNNING_POLICY, type DunningPolicy } from '../../../functions/dunning/dunning-policy';
 import { fireDunningTimer } from '../../../functions/dunning/handlers/dunning-timer';
 import { reconcileSubscriptions } from '../../../functions/dunning/reconcile';
-import { EVENT_DEDUPLICATION_SECONDS, processStripeEvent, stripeEventKey, type DunningDependencies } from '../../../functions/dunning/stripe-event-processor';
+import { StripeEventInProgressError } from '../../../functions/dunning/stripe-event-delivery';
+import { EVENT_DEDUPLICATION_SECONDS, processStripeEvent, type DunningDependencies } from '../../../functions/dunning/stripe-event-processor';
+import { idempotencyPartition } from '../../../functions/shared/idempotency';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { config } from '../../../functions/shared/config';
 import { TenantStore } from '../../../functions/tenants/tenant-store';
@@ -103,28 +105,53 @@ describe('invoice.payment_failed: grace, then suspension when the timer fires', 
 });
 
 describe('exactly once, in any order', () => {
-  it('should act once for the same event delivered twice: one transition, one audit item, a deduplication item kept 30 days', async () => {
+  /** The Powertools records (Stripe events and Idempotency-Keys) in the tenant's partition. */
+  async function idempotencyRecords(tenantId: string) {
+    const { Items } = await api.documentClient.send(new QueryCommand({ TableName: config.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': idempotencyPartition(tenantId) }, ConsistentRead: true }));
+    return Items ?? [];
+  }
+
+  it("should act once for the same event delivered twice: one transition, one audit item, the first outcome kept 30 days in the tenant's partition", async () => {
     const { subscriptionId } = await billedTenant('twice-co');
     const failed = invoiceEvent('invoice.payment_failed', subscriptionId, { created: seconds() });
 
     expect(await deliver(failed)).toMatchObject({ result: 'applied' });
-    expect(await deliver(failed)).toMatchObject({ result: 'duplicate' });
+    expect(await deliver(failed)).toMatchObject({ result: 'duplicate', reason: expect.stringContaining('already processed (applied: start_grace)') });
 
     expect((await history('twice-co')).filter((entry) => entry.stripeEventId === failed.id)).toHaveLength(1);
     expect((await tenants.get('twice-co')).version).toBe(2);
-    const { Items } = await api.documentClient.send(new QueryCommand({ TableName: config.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': stripeEventKey(failed.id).pk } }));
-    expect(Items).toEqual([expect.objectContaining({ eventId: failed.id, tenantId: 'twice-co', expiresAt: seconds() + EVENT_DEDUPLICATION_SECONDS })]);
+    const wallNow = Math.floor(Date.now() / 1000);
+    const records = await idempotencyRecords('twice-co');
+    expect(records).toEqual([expect.objectContaining({ sk: expect.stringMatching(/^STRIPE_EVENT#/), status: 'COMPLETED', response: expect.objectContaining({ result: 'applied', tenantId: 'twice-co' }) })]);
+    expect(records[0]?.expiresAt).toBeGreaterThanOrEqual(wallNow + EVENT_DEDUPLICATION_SECONDS - 5);
+    expect(records[0]?.expiresAt).toBeLessThanOrEqual(wallNow + EVENT_DEDUPLICATION_SECONDS + 5);
   });
 
-  it('should act once for the same event delivered concurrently', async () => {
+  it('should act once for the same event delivered concurrently: the others are told it is in progress (to be delivered again) or get the duplicate', async () => {
     const { subscriptionId } = await billedTenant('concurrent-co');
     const failed = invoiceEvent('invoice.payment_failed', subscriptionId, { created: seconds() });
 
-    const outcomes = await Promise.all([deliver(failed), deliver(failed), deliver(failed)]);
+    const outcomes = await Promise.allSettled([deliver(failed), deliver(failed), deliver(failed)]);
 
-    expect(outcomes.map((outcome) => outcome.result).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
+    const results = outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.result : outcome.reason instanceof StripeEventInProgressError ? 'in_progress' : String(outcome.reason)));
+    expect(results.filter((result) => result === 'applied')).toHaveLength(1);
+    expect(results.filter((result) => result !== 'applied').every((result) => result === 'duplicate' || result === 'in_progress')).toBe(true);
     expect((await history('concurrent-co')).filter((entry) => entry.stripeEventId === failed.id)).toHaveLength(1);
     expect((await tenants.get('concurrent-co')).version).toBe(2);
+    // Delivered again later (as Stripe does after a non-2xx): the duplicate.
+    expect(await deliver(failed)).toMatchObject({ result: 'duplicate' });
+  });
+
+  it("should not act again when the first delivery committed its effect but its outcome was not kept: the subscription's watermark is that event", async () => {
+    const { subscriptionId } = await billedTenant('lost-outcome-co');
+    const failed = invoiceEvent('invoice.payment_failed', subscriptionId, { created: seconds() });
+    expect(await deliver(failed)).toMatchObject({ result: 'applied' });
+    // As if the function died after its transaction and before Powertools stored the outcome (its claim lapsed).
+    for (const record of await idempotencyRecords('lost-outcome-co')) await api.documentClient.send(new DeleteCommand({ TableName: config.tableName, Key: { pk: record.pk, sk: record.sk } }));
+
+    expect(await deliver(failed)).toMatchObject({ result: 'duplicate', reason: expect.stringContaining(`already applied to subscription ${subscriptionId}`) });
+    expect((await history('lost-outcome-co')).filter((entry) => entry.stripeEventId === failed.id)).toHaveLength(1);
+    expect((await tenants.get('lost-outcome-co')).version).toBe(2);
   });
 
   it('should leave the tenant active when a payment_failed arrives after a newer paid', async () => {

@@ -192,6 +192,25 @@ describe('both paths at once', () => {
   });
 });
 
+describe('concurrent deliveries on the webhook path', () => {
+  it('acts once on the same event delivered three times at once: one 200 applied, the others 409 STRIPE_EVENT_IN_PROGRESS (Stripe delivers again) or 200 duplicate', async () => {
+    const tenantId = 'concurrent-webhook-co';
+    const failed = invoiceEvent('invoice.payment_failed', await billedTenant(tenantId), { created: seconds() });
+    const payload = JSON.stringify(failed);
+
+    const responses = await Promise.all([1, 2, 3].map(() => post(payload, { 'stripe-signature': stripeSignature(payload) })));
+
+    const answers = responses.map((response) => `${response.status} ${response.status === 200 ? (response.body as { result: string }).result : (response.body as { error: { code: string } }).error.code}`);
+    expect(answers.filter((answer) => answer === '200 applied')).toHaveLength(1);
+    expect(answers.filter((answer) => answer !== '200 applied').every((answer) => answer === '200 duplicate' || answer === '409 STRIPE_EVENT_IN_PROGRESS')).toBe(true);
+    const { tenant, history } = await seen(tenantId);
+    expect(tenant).toMatchObject({ state: 'active', version: 2 });
+    expect(history.filter((entry) => entry.stripeEventId === failed.id)).toHaveLength(1);
+    // Stripe's later redelivery of the refused one: the duplicate.
+    expect(await channels[0]?.deliver(failed)).toBe('duplicate');
+  });
+});
+
 describe('signatures on the webhook path', () => {
   it.each([
     { refused: 'a body re-serialized with other spacing', send: (original: string) => ({ payload: JSON.stringify(JSON.parse(original), null, 2), signature: stripeSignature(original) }) },

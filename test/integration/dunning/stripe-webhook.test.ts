@@ -6,6 +6,7 @@
  * changes nothing in the table.
  */
 import { ApiHarness } from '../../support/api-harness';
+import { StripeEventInProgressError } from '../../../functions/dunning/stripe-event-delivery';
 import { processStripeEvent, type StripeEventEnvelope } from '../../../functions/dunning/stripe-event-processor';
 import invoice from '../../events/stripe/invoice.json';
 import { stripeSignature as sign } from '../../support/stripe-events';
@@ -89,6 +90,14 @@ describe('POST /webhooks/stripe', () => {
     const response = await api.request('POST', '/tenants', { body: { name: 'x'.repeat(70 * 1024), email: 'a@b.example' } });
     expect(response.status).toBe(413);
     expect(response.body).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+  });
+
+  it('answers 409 STRIPE_EVENT_IN_PROGRESS while another delivery of the event is processed, so Stripe delivers it again', async () => {
+    processor.mockRejectedValue(new StripeEventInProgressError('evt_1TestBusy'));
+    const payload = JSON.stringify(paymentFailed('evt_1TestBusy'));
+    const response = await deliver(payload, { 'stripe-signature': sign(payload) });
+    expect(response.status).toBe(409);
+    expect(response.body).toEqual({ error: expect.objectContaining({ code: 'STRIPE_EVENT_IN_PROGRESS', message: expect.stringContaining('evt_1TestBusy') }) });
   });
 
   it('does not apply Idempotency-Key: the processor deduplicates on the event id', async () => {

@@ -33,7 +33,6 @@ import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { requestReactivation } from '../../../functions/reactivation/reactivation-request';
 import { LocalScheduler } from '../../../functions/scheduler/local-scheduler';
 import { config } from '../../../functions/shared/config';
-import { IdempotencyStore, idempotencyScope } from '../../../functions/shared/http/idempotency';
 import { createTenant } from '../../../functions/tenants/tenant-creation';
 import { TenantStore } from '../../../functions/tenants/tenant-store';
 import type { HardDeleteInput } from '../../../functions/deletion/hard-delete-definition';
@@ -42,6 +41,7 @@ import { startExecution } from '../../../functions/workflows/start-execution';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner } from '../../../infra/local/local-workflow-runner';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
+import { idempotentRequest } from '../../support/idempotent-request';
 import { ApiHarness } from '../../support/api-harness';
 import { allRecords } from '../../support/test-data-sources';
 
@@ -204,7 +204,7 @@ async function tenantWithData(tenantId: string): Promise<{ subscriptionId: strin
     await billing.applyPlanChange({ operationId, tenantId, fromPlan: 'starter', toPlan: 'professional', direction: 'upgrade', timing: 'immediately' });
     await billing.applyPlanChange({ operationId: `${operationId}-back`, tenantId, fromPlan: 'professional', toPlan: 'starter', direction: 'downgrade', timing: 'immediately' });
   }
-  await new IdempotencyStore({ ...table, ttlSeconds: 86_400 }).begin(idempotencyScope('tenant', tenantId, `app@${tenantId}`), `${OLD}-key`, 'f', tenantId);
+  await idempotentRequest(table, tenantId, `${OLD}-key`, { note: OLD }, 'operator');
   for (const name of ['compliance_policy.pdf', 'notes/q3.md', 'contracts/acme.pdf']) await putDocument(documentDeps, tenantId, { name: `${name}`, body: `${OLD} ${name}`, chunks: [{ values: [1, 2, 3, 4], metadata: { note: OLD } }, { values: [4, 3, 2, 1], metadata: { note: OLD } }] });
   for (const key of ['manifest.json', 'documents/part-00001.ndjson.gz']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `exports/${tenantId}/op-export-${tenantId}/${key}`, Body: `{"name":"Org ${tenantId}","note":"${OLD}"}` }));
   return { subscriptionId: tenant.billing?.subscriptionId as string };
