@@ -97,7 +97,10 @@ const when = (epochSeconds: unknown) => (typeof epochSeconds === 'number' ? new 
 function refusalFor(error: unknown, verification: TokenVerification, kid: string): JwtDecision {
   if (error instanceof errors.JWTExpired) return refuse('TOKEN_EXPIRED', `The token expired at ${when(error.payload.exp)}. ${FIX}`);
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'iss') return refuse('TOKEN_INVALID', `The token was issued by ${JSON.stringify(error.payload.iss)}; this API trusts tokens of ${verification.issuer}. ${FIX}`);
+    if (error.claim === 'iss') {
+      const given = error.payload.iss === undefined ? 'has no issuer (`iss`)' : `was issued by ${JSON.stringify(error.payload.iss)}`;
+      return refuse('TOKEN_INVALID', `The token ${given}; this API trusts tokens of ${verification.issuer}. ${FIX}`);
+    }
     if (error.claim === 'nbf') return refuse('TOKEN_INVALID', `The token is not valid before ${when(error.payload.nbf)}; send it from then on, or mint one valid now.`);
     if (error.claim === 'exp') return refuse('TOKEN_INVALID', `The token has no expiry (\`exp\`); this API accepts only tokens that expire. ${FIX}`);
     return refuse('TOKEN_INVALID', `The token's \`${error.claim}\` claim is not valid (${error.reason}). ${FIX}`);

@@ -89,6 +89,16 @@ describe('Function: authorizeJwt', () => {
     expect(refusal(await authorizeJwt(withClientId, OPERATOR, clientIssuer))).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringContaining('audience "billing-api"') });
   });
 
+  it('should refuse a token without `iss`, saying it names no issuer (not "issued by undefined")', async () => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwks = { keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] };
+    const verification = { issuer: issuer.issuer, audiences: issuer.audiences, jwks: () => jwks as never, now: clock.now, openIdConfiguration: () => ({}) };
+    const { iss: _iss, ...withoutIss } = valid();
+    const { message } = refusal(await authorizeJwt(forged({ alg: 'RS256', kid: 'k1' }, withoutIss, keys.privateKey), OPERATOR, verification));
+    expect(message).toMatch(/^The token has no issuer \(`iss`\); this API trusts tokens of urn:tenant-lifecycle:local\. Mint a new one/);
+    expect(message).not.toContain('undefined');
+  });
+
   it('should refuse a token signed by another key: an unknown kid, and a known kid with a foreign signature', async () => {
     const stranger = LocalIssuer.inMemory({ now: clock.now });
     expect(refusal(await authorizeJwt(stranger.mint({ subject: 'mallory', role: 'operator' }), OPERATOR, issuer))).toMatchObject({ status: 401, code: 'TOKEN_INVALID', message: expect.stringContaining('which the issuer does not publish') });
