@@ -296,11 +296,11 @@ export function parseTokenTtl(value: string): number {
 
 /**
  * `npm run token`: a JWT from the local issuer of the data folder (`--data-dir`, LOCAL_DATA_DIR, .local/; its keys
- * made on first use) for `--tenant <id>` (scope tenant-lifecycle/tenant and the `tenant_id` claim) or an operator
+ * made by `npm start`) for `--tenant <id>` (scope tenant-lifecycle/tenant and the `tenant_id` claim) or an operator
  * (the default, or `--operator`), expiring after `--ttl` (1 h by default, at most 24 h). The subject is `--subject`,
  * else one per person or client: `<os user>@<host>` for an operator, `<tenantId>-app@<host>` for a tenant's client.
- * Throws TokenUsageError (what to give instead) for an invalid tenant id, both roles, an empty subject or a
- * lifetime out of bounds, and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option.
+ * Throws TokenUsageError (what to give instead) for an invalid tenant id, both roles, an empty subject, a
+ * lifetime out of bounds or a data folder without an issuer (no local stack ran on it), and node's TypeError (code ERR_PARSE_ARGS_*) for an unknown option.
  */
 export function mintLocalToken(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
   const { values } = parseArgs({
@@ -318,5 +318,13 @@ export function mintLocalToken(args: readonly string[], env: NodeJS.ProcessEnv =
   const principal = values.tenant
     ? { subject: values.subject ?? defaultTenantSubject(values.tenant), role: 'tenant' as const, tenantId: values.tenant }
     : { subject: values.subject ?? defaultOperatorSubject(), role: 'operator' as const };
-  return LocalIssuer.open(localDataDir(values['data-dir'], env)).mint(principal, { ttlSeconds });
+  const dataDir = localDataDir(values['data-dir'], env);
+  // Only npm start makes an issuer: keys made here would sign tokens that no local API publishes (a mistyped folder).
+  if (!existsSync(join(dataDir, SIGNING_KEYS_FILE))) {
+    throw new TokenUsageError(
+      `No local issuer in ${dataDir} (no ${SIGNING_KEYS_FILE}): start the local stack on this folder first (npm start -- --data-dir ${dataDir}), ` +
+        'or give the folder npm start uses (--data-dir or LOCAL_DATA_DIR). No token was minted.',
+    );
+  }
+  return LocalIssuer.open(dataDir).mint(principal, { ttlSeconds });
 }

@@ -3,12 +3,13 @@
  * command line: what they print to stdout and stderr and the exit code they ask for, as a user sees them.
  * (`npm start` reaching the point of starting the stack is run for real in npm-start-*.test.ts.)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { OPENAPI_JSON_PATH } from '../../../functions/api/openapi';
 import { LocalIssuer, TOKEN_USAGE } from '../../../infra/local/local-issuer';
+import { SIGNING_KEYS_FILE } from '../../../infra/local/local-settings';
 import { START_USAGE } from '../../../infra/local/local-stack';
 
 const ENTRIES = join(__dirname, '..', '..', '..', 'infra', 'local');
@@ -58,11 +59,22 @@ describe('Script: start.ts (npm start)', () => {
 
 describe('Script: mint-token.ts (npm run token)', () => {
   it("should print a JWT of the data folder's issuer, signed with its current key, and exit 0", async () => {
+    LocalIssuer.open(dataDir); // the issuer npm start made
     const run = await runEntry('mint-token.ts', ['--tenant', 'acme-corp', '--data-dir', dataDir]);
 
     expect(run).toEqual({ stdout: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+\n$/), stderr: '', code: undefined });
     expect(decodeProtectedHeader(run.stdout.trim())).toEqual({ alg: 'RS256', typ: 'JWT', kid: LocalIssuer.open(dataDir).currentKid });
     expect(decodeJwt(run.stdout.trim())).toMatchObject({ iss: 'urn:tenant-lifecycle:local', aud: 'tenant-lifecycle', scope: 'tenant-lifecycle/tenant', tenant_id: 'acme-corp' });
+  });
+
+  it('should refuse, exit 2 and make no keys, for a data folder no local stack has run on (a token there would be refused by every local API)', async () => {
+    const nowhere = join(dataDir, 'typo');
+    expect(await runEntry('mint-token.ts', ['--data-dir', nowhere])).toEqual({
+      stdout: '',
+      stderr: `npm run token: No local issuer in ${nowhere} (no ${SIGNING_KEYS_FILE}): start the local stack on this folder first (npm start -- --data-dir ${nowhere}), or give the folder npm start uses (--data-dir or LOCAL_DATA_DIR). No token was minted.\n`,
+      code: 2,
+    });
+    expect(existsSync(join(nowhere, SIGNING_KEYS_FILE))).toBe(false);
   });
 
   it('should say on stderr why it mints nothing and exit 2: an invalid tenant id, both roles, a lifetime out of bounds, an unknown option', async () => {

@@ -57,6 +57,7 @@ function decide(token: string, dataDir: string, at = new Date()) {
 describe('Function: mintLocalToken', () => {
   it('should mint an operator token by default and a tenant token, from the data folder issuer, each with its own subject', async () => {
     const dataDir = join(root, 'data');
+    LocalIssuer.open(dataDir); // what npm start does on its first run
     const operator = mintLocalToken(['--data-dir', dataDir]);
     const tenant = mintLocalToken(['--tenant', 'acme-corp'], { LOCAL_DATA_DIR: dataDir });
     const named = mintLocalToken(['--operator', '--subject', 'ops@example.com', '--data-dir', dataDir]);
@@ -69,6 +70,7 @@ describe('Function: mintLocalToken', () => {
 
   it('should make a token expire after 1 h by default, or after --ttl', async () => {
     const dataDir = join(root, 'data');
+    LocalIssuer.open(dataDir);
     const hour = mintLocalToken(['--data-dir', dataDir]);
     const half = mintLocalToken(['--ttl', '30m', '--data-dir', dataDir]);
     const { iat, exp } = decodeJwt(hour);
@@ -79,6 +81,7 @@ describe('Function: mintLocalToken', () => {
   });
 
   it("should be refused by another data folder's issuer (another key)", async () => {
+    LocalIssuer.open(join(root, 'other'));
     const foreign = mintLocalToken(['--data-dir', join(root, 'other')]);
     expect(await decide(foreign, join(root, 'data'))).toMatchObject({ authorized: false, refusal: { status: 401, code: 'TOKEN_INVALID', message: expect.stringContaining('does not publish') } });
   });
