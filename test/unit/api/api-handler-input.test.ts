@@ -1,6 +1,6 @@
 /**
  * The handler stack on its own, with events shaped as API Gateway HTTP API (payload 2.0) delivers them on AWS
- * (`test/events/apigw-http-lambda-authorizer-auth.json`, copied from aws-powertools/powertools-lambda-typescript,
+ * (`test/events/apigw-http-jwt-authorizer-auth.json`, copied from aws-powertools/powertools-lambda-typescript,
  * MIT-0): the checks that protect a handler live in `apiRoute`, not only in the local adapter.
  */
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { jsonResponse } from '../../../functions/shared/http/response';
 import { createTenantBodySchema, listTenantsQuerySchema } from '../../../functions/tenants/tenant-schemas';
 import { jwtAuthorizer } from '../../support/events';
 
-const FIXTURE = readFileSync(join(__dirname, '..', '..', 'events', 'apigw-http-lambda-authorizer-auth.json'), 'utf8');
+const FIXTURE = readFileSync(join(__dirname, '..', '..', 'events', 'apigw-http-jwt-authorizer-auth.json'), 'utf8');
 
 const handler = apiRoute({ routeId: 'EdgeProbe', access: 'operator', query: listTenantsQuerySchema, body: createTenantBodySchema }, async ({ query, body }) =>
   jsonResponse(200, { query, body }),

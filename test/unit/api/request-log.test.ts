@@ -1,12 +1,12 @@
 /**
  * On AWS, every API request leaves one structured Powertools entry (method, path, status, duration, caller)
  * and every entry logged while it runs carries API Gateway's request id as the correlation id. The event is
- * API Gateway's payload 2.0 with a Lambda authorizer (test/events/, from aws-powertools/powertools-lambda-typescript).
+ * API Gateway's payload 2.0 with its JWT authorizer (test/events/, from aws-powertools/powertools-lambda-typescript).
  */
 import '../../support/log-level-info';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { z } from 'zod';
-import event from '../../events/apigw-http-lambda-authorizer-auth.json';
+import event from '../../events/apigw-http-jwt-authorizer-auth.json';
 import { apiRoute } from '../../../functions/shared/http/api-handler';
 import { handler as notFound } from '../../../functions/api/not-found';
 import { ApiError } from '../../../functions/shared/errors';
