@@ -34,6 +34,7 @@ import {
   tenantPathSchema,
   transitionBodySchema,
   usageSchema,
+  TENANT_ID_RULE,
 } from '../tenants/tenant-schemas';
 import type { TenantView } from '../tenants/tenant-service';
 import { DEFAULT_CLAIM_MAPPING } from '../auth/jwt-claims';
@@ -870,7 +871,7 @@ function componentName(schema: ZodType, schemas: ComponentSchemas, io: keyof Com
 }
 
 const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  tenantId: 'Tenant id: 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit.',
+  tenantId: `Tenant id: ${TENANT_ID_RULE}.`,
   state: 'Only tenants in this state; all states, in lifecycle order, when omitted.',
   limit: 'Page size, 1 to 100 (default 25).',
   cursor: '`nextCursor` of the previous page, unchanged.',

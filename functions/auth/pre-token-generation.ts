@@ -18,7 +18,7 @@
  * `claimsToAddOrOverride`, `scopesToAdd`, `scopesToSuppress`).
  */
 import type { BasePreTokenGenerationV3TriggerEvent } from 'aws-lambda';
-import { TENANT_ID_PATTERN } from '../tenants/tenant-schemas';
+import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../tenants/tenant-schemas';
 import { logger } from '../shared/powertools';
 import { claimMapping, type ClaimMapping } from './jwt-claims';
 
@@ -54,7 +54,7 @@ export function customizeToken(event: PreTokenGenerationEvent, mapping: ClaimMap
     if (!validTenantId(tenantId)) {
       throw new TokenRequestRefusedError(
         `A client-credentials token names one tenant: send aws_client_metadata={"${TENANT_METADATA_KEY}":"<tenant id>"} with the token request ` +
-          `(3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit)${tenantId === undefined ? '' : `; got ${JSON.stringify(tenantId)}`}.`,
+          `(${TENANT_ID_RULE})${tenantId === undefined ? '' : `; got ${JSON.stringify(tenantId)}`}.`,
       );
     }
     return withAccessToken(event, { claimsToAddOrOverride: { [mapping.tenantClaim]: tenantId } });

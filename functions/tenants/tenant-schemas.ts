@@ -5,11 +5,13 @@ import { PLAN_IDS } from '../plans/plan-catalog';
 import { MAX_EXACT_INTEGER, decimal, printable, queryWholeNumber, text, wholeNumber } from '../shared/schemas';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
+/** TENANT_ID_PATTERN in words, for every message and description that states the rule. */
+export const TENANT_ID_RULE = '3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit';
 
 /** Stripe object ids are at most 255 characters (Stripe's API reference: "Object IDs"). */
 const STRIPE_ID_MAX = 255;
 
-export const tenantIdSchema = printable(z.string().max(63, 'must be at most 63 characters')).regex(TENANT_ID_PATTERN, 'must be 3 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
+export const tenantIdSchema = printable(z.string().max(63, 'must be at most 63 characters')).regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`);
 
 export const tenantPathSchema = z.object({ tenantId: tenantIdSchema }).strict();
 
