@@ -17,8 +17,11 @@ import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPa
 import { scopesOf } from '../../functions/auth/jwt-claims';
 import type { TokenVerification } from './local-issuer';
 
-/** The algorithms API Gateway's JWT authorizer verifies ("Currently, only RSA-based algorithms are supported"). */
-export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+/**
+ * The algorithms API Gateway's JWT authorizer verifies: "only RSA-based algorithms" (HTTP API developer guide), the
+ * RSA values of its JwtConfiguration (RS256, RS384, RS512; API Gateway API reference); not RSA-PSS.
+ */
+export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512'];
 
 /** What API Gateway passes to the handler after a token is accepted: `event.requestContext.authorizer.jwt`. */
 export interface JwtAuthorizerContext {

@@ -3,7 +3,7 @@
  * `aud` (or `client_id` when there is no `aud`), `exp`, `nbf`, `iat`, the route's scopes; and hands the handler the
  * claims as API Gateway renders them. Each refusal names what to fix.
  */
-import { generateKeyPairSync, sign, createHmac, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, sign, createHmac, type KeyObject } from 'node:crypto';
 import { LocalIssuer, MAX_TOKEN_TTL_SECONDS } from '../../../infra/local/local-issuer';
 import { authorizeJwt, claimAsApiGatewayRendersIt, type JwtDecision } from '../../../infra/local/local-jwt-authorizer';
 
@@ -97,6 +97,18 @@ describe('Function: authorizeJwt', () => {
     const { message } = refusal(await authorizeJwt(forged({ alg: 'RS256', kid: 'k1' }, withoutIss, keys.privateKey), OPERATOR, verification));
     expect(message).toMatch(/^The token has no issuer \(`iss`\); this API trusts tokens of urn:tenant-lifecycle:local\. Mint a new one/);
     expect(message).not.toContain('undefined');
+  });
+
+  it('should refuse RSA-PSS (PS256), which API Gateway does not list among its RSA algorithms (RS256, RS384, RS512), and accept RS384', async () => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwks = { keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig' }] };
+    const verification = { issuer: issuer.issuer, audiences: issuer.audiences, jwks: () => jwks as never, now: clock.now, openIdConfiguration: () => ({}) };
+    const input = `${b64({ alg: 'PS256', kid: 'k1' })}.${b64(valid())}`;
+    const pss = `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }).toString('base64url')}`;
+    expect(refusal(await authorizeJwt(pss, OPERATOR, verification))).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringContaining('RS256, RS384, RS512') });
+    const rs384Input = `${b64({ alg: 'RS384', kid: 'k1' })}.${b64(valid())}`;
+    const rs384 = `${rs384Input}.${sign('sha384', Buffer.from(rs384Input), keys.privateKey).toString('base64url')}`;
+    expect((await authorizeJwt(rs384, OPERATOR, verification)).authorized).toBe(true);
   });
 
   it('should refuse a token signed by another key: an unknown kid, and a known kid with a foreign signature', async () => {
