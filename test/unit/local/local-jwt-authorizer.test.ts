@@ -111,6 +111,41 @@ describe('Function: authorizeJwt', () => {
     expect((await authorizeJwt(rs384, OPERATOR, verification)).authorized).toBe(true);
   });
 
+  describe('with a key of its own (the claims varied one at a time)', () => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwks = { keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] };
+    const verification = { issuer: issuer.issuer, audiences: issuer.audiences, jwks: () => jwks as never, now: clock.now, openIdConfiguration: () => ({}) };
+    const signed = (claims: Record<string, unknown>) => forged({ alg: 'RS256', kid: 'k1' }, claims, keys.privateKey);
+
+    it('should refuse a token without exp (only tokens that expire), and one not valid before a later time, saying when', async () => {
+      const { exp: _exp, ...withoutExp } = valid();
+      expect(refusal(await authorizeJwt(signed(withoutExp), OPERATOR, verification))).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringContaining('has no expiry (`exp`)') });
+      const nbf = now() + 300;
+      expect(refusal(await authorizeJwt(signed({ ...valid(), nbf }), OPERATOR, verification))).toMatchObject({
+        code: 'TOKEN_INVALID',
+        message: expect.stringContaining(`not valid before ${new Date(nbf * 1000).toISOString()}`),
+      });
+    });
+
+    it('should accept aud as a list holding the audience, and name what a refused token carried instead (a list, a client_id, nothing)', async () => {
+      expect((await authorizeJwt(signed({ ...valid(), aud: ['other', issuer.audience] }), OPERATOR, verification)).authorized).toBe(true);
+      expect(refusal(await authorizeJwt(signed({ ...valid(), aud: ['other', 'another'] }), OPERATOR, verification)).message).toContain('has audience ["other","another"]');
+      const { aud: _aud, ...withoutAud } = valid();
+      expect(refusal(await authorizeJwt(signed({ ...withoutAud, client_id: 'someone-else' }), OPERATOR, verification)).message).toContain('has client_id "someone-else" and no audience');
+      expect(refusal(await authorizeJwt(signed(withoutAud), OPERATOR, verification)).message).toContain('has no audience');
+    });
+
+    it('should refuse a token without any scope on a route that needs one (403 INSUFFICIENT_SCOPE, "no scope")', async () => {
+      const { scope: _scope, ...withoutScope } = valid();
+      expect(refusal(await authorizeJwt(signed(withoutScope), OPERATOR, verification))).toMatchObject({ code: 'INSUFFICIENT_SCOPE', message: expect.stringContaining('this one has no scope') });
+    });
+
+    it('should refuse a token whose claims part is not JSON (not a valid JWT)', async () => {
+      const token = `${b64({ alg: 'RS256', kid: 'k1' })}.${Buffer.from('not json').toString('base64url')}.c2ln`;
+      expect(refusal(await authorizeJwt(token, OPERATOR, verification))).toMatchObject({ code: 'TOKEN_INVALID' });
+    });
+  });
+
   it('should refuse a token signed by another key: an unknown kid, and a known kid with a foreign signature', async () => {
     const stranger = LocalIssuer.inMemory({ now: clock.now });
     expect(refusal(await authorizeJwt(stranger.mint({ subject: 'mallory', role: 'operator' }), OPERATOR, issuer))).toMatchObject({ status: 401, code: 'TOKEN_INVALID', message: expect.stringContaining('which the issuer does not publish') });
