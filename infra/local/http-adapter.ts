@@ -262,14 +262,17 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
   // in its handler) gets no authorizer, as on API Gateway.
   if (local || route.authenticated) {
     const decision = await authorizeJwt(event.headers.authorization, scopesOf(local ? undefined : route), tokens);
+    // A verified token (also one refused for want of the route's scope): on the event as API Gateway passes it,
+    // and its caller in the request log.
+    const jwt = decision.authorized ? decision.jwt : decision.refusal.jwt;
+    if (jwt) {
+      (event.requestContext as unknown as Record<string, unknown>).authorizer = { jwt };
+      callers.set(response, callerLabel(callerOf(event)));
+    }
     if (!decision.authorized) {
-      const { status, code, message, challenge, jwt } = decision.refusal;
-      // A valid token without the route's scope: the log still names who sent it.
-      if (jwt) callers.set(response, callerLabel(callerOf({ ...event, requestContext: { ...event.requestContext, authorizer: { jwt } } } as unknown as APIGatewayProxyEventV2)));
+      const { status, code, message, challenge } = decision.refusal;
       return send(response, jsonResponse(status, { error: { code, message } }, { 'www-authenticate': challenge }));
     }
-    (event.requestContext as unknown as Record<string, unknown>).authorizer = { jwt: decision.jwt };
-    callers.set(response, callerLabel(callerOf(event)));
   }
   if (local && !('handler' in local)) return send(response, local);
   if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId)));
