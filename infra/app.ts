@@ -17,6 +17,8 @@
  *                   Cognito) and optionally jwtOperatorScope, jwtTenantScope, jwtTenantClaim (its own names for the
  *                   operator scope, the tenant scope and the tenant claim).
  *   cognitoDomainPrefix the stack's user pool's Cognito domain prefix (default `tenantlifecycle-<account id>`).
+ *   maxLiveLeasesPerTenant live query leases one tenant may hold at once (default 100, at most 1000): one more is
+ *                   refused with 429 LEASE_LIMIT_REACHED.
  *   operatorCallbackUrls comma-separated redirect URLs of the operator app client (https, or http://localhost...;
  *                   default http://localhost:8000/callback).
  */
@@ -75,6 +77,7 @@ export function buildApp(options: BuildAppOptions = {}): LifecycleApp {
     exportRetentionDays: exportRetentionDaysFrom(app.node.tryGetContext('exportRetentionDays')),
     documentsBucketName: documentsBucketNameFrom(app.node.tryGetContext('documentsBucketName')),
     stripeEventSource: stripeEventSourceFrom(app.node.tryGetContext('stripeEventSource')),
+    maxLiveLeasesPerTenant: wholeNumberFrom('maxLiveLeasesPerTenant', app.node.tryGetContext('maxLiveLeasesPerTenant')),
     ...identityFrom(app),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -108,6 +111,14 @@ function exportRetentionDaysFrom(value: unknown): number | undefined {
   const days = Number(value);
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`Context exportRetentionDays must be a whole number of days from 1 to 3650, got '${String(value)}'.`);
   return days;
+}
+
+/** A context value given as a number or its digits (`-c name=5`); the stack checks its range. */
+function wholeNumberFrom(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (typeof value === 'boolean' || String(value).trim() === '' || !Number.isInteger(number)) throw new Error(`Context ${name} must be a whole number, got '${String(value)}'.`);
+  return number;
 }
 
 function documentsBucketNameFrom(value: unknown): string | undefined {

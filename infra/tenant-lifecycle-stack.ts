@@ -4,6 +4,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StripePriceIds } from '../functions/plans/plan-catalog';
+import { DEFAULT_MAX_LIVE_LEASES_PER_TENANT, MAX_LIVE_LEASES_CEILING } from '../functions/shared/config';
 import type { HandlerFunction } from './constructs/handler-function';
 import type { WorkflowReach } from '../functions/workflows/workflow-definition';
 import { DocumentsBucket, DOCUMENTS_PREFIX, LOCAL_VECTORS_PREFIX } from './constructs/documents-bucket';
@@ -33,6 +34,7 @@ export const CREATE_TENANT_ROUTE_ID = 'CreateTenant';
 export const RECONCILE_BILLING_ROUTE_ID = 'ReconcileBilling';
 /** The route that starts plan-change executions (functions/api/routes.ts); the only one with Step Functions access. */
 export const CHANGE_PLAN_ROUTE_ID = 'ChangePlan';
+export const ACQUIRE_QUERY_LEASE_ROUTE_ID = 'AcquireQueryLease';
 /** The route that cancels a scheduled plan change (billing put back, schedule deleted). */
 export const CANCEL_SCHEDULED_PLAN_CHANGE_ROUTE_ID = 'CancelScheduledPlanChange';
 /** The routes that start a GDPR export and hand out its download URLs. */
@@ -114,6 +116,13 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default - domain `<stack name>-<account id>`, callback DEFAULT_OPERATOR_CALLBACK_URLS
    */
   readonly identityProvider?: Pick<IdentityProviderProps, 'domainPrefix' | 'operatorCallbackUrls'>;
+  /**
+   * Live query leases one tenant may hold at once (MAX_LIVE_LEASES_PER_TENANT of the AcquireQueryLease function):
+   * one more is refused with 429 LEASE_LIMIT_REACHED, so a tenant's callers cannot pile up leases that hold a
+   * plan change's drain. A whole number from 1 to MAX_LIVE_LEASES_CEILING (1000).
+   * @default DEFAULT_MAX_LIVE_LEASES_PER_TENANT (100)
+   */
+  readonly maxLiveLeasesPerTenant?: number;
 }
 
 export class TenantLifecycleStack extends Stack {
@@ -166,6 +175,7 @@ export class TenantLifecycleStack extends Stack {
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
     });
+    this.api.routeFunction(ACQUIRE_QUERY_LEASE_ROUTE_ID).function.addEnvironment('MAX_LIVE_LEASES_PER_TENANT', String(maxLiveLeasesOf(props.maxLiveLeasesPerTenant)));
     this.events = new LifecycleEvents(this, 'LifecycleEvents', { table: this.table, removalPolicy, logRetention: props.logRetention });
     this.scheduler = new OneShotScheduler(this, 'Scheduler', { removalPolicy });
     this.exports = new ExportBucket(this, 'Exports', { removalPolicy, retentionDays: props.exportRetentionDays });
@@ -344,4 +354,13 @@ function shareSecret(secret: ISecret, handlers: readonly HandlerFunction[], vari
     for (const [name, value] of Object.entries(variables)) handler.function.addEnvironment(name, value);
     secret.grantRead(handler);
   }
+}
+
+/** The cap on a tenant's live query leases: the prop, checked, else the default the functions use too. */
+export function maxLiveLeasesOf(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_LIVE_LEASES_PER_TENANT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LIVE_LEASES_CEILING) {
+    throw new Error(`maxLiveLeasesPerTenant must be a whole number from 1 to ${MAX_LIVE_LEASES_CEILING}, got ${value}.`);
+  }
+  return value;
 }

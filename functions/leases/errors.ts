@@ -57,6 +57,36 @@ registerHttpError(LeaseRefusedError, {
   headers: (error): Record<string, string> => (error.reason === 'read_only_window' ? { 'retry-after': String(LEASE_RETRY_AFTER_SECONDS) } : {}),
 });
 
+/**
+ * The tenant already holds as many live query leases as it may (MAX_LIVE_LEASES_PER_TENANT): one tenant's
+ * callers cannot pile up leases that hold a plan change's drain past its timeout. Worth retrying once a lease
+ * is released or expires: `retryAfterSeconds` is when the soonest live one expires.
+ */
+export class LeaseLimitError extends QueryLeaseError {
+  readonly code = 'LEASE_LIMIT_REACHED';
+  readonly tenantId: string;
+  /** The cap: live leases one tenant may hold at once. */
+  readonly limit: number;
+  /** Whole seconds (at least 1) until the soonest of the tenant's live leases expires. */
+  readonly retryAfterSeconds: number;
+
+  constructor(tenantId: string, limit: number, retryAfterSeconds: number) {
+    super(
+      `Tenant '${tenantId}' already holds ${limit} live query leases, its limit: release a lease when its query ends (DELETE /tenants/${tenantId}/leases/{leaseId}), or retry in ${retryAfterSeconds} s, when the soonest one expires.`,
+    );
+    this.name = 'LeaseLimitError';
+    this.tenantId = tenantId;
+    this.limit = limit;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+// 429, as a rate limit: the caller is asking for more than it may hold at once, and may ask again later.
+registerHttpError(LeaseLimitError, {
+  status: 429,
+  details: (error) => ({ limit: error.limit, retryAfterSeconds: error.retryAfterSeconds }),
+  headers: (error): Record<string, string> => ({ 'retry-after': String(error.retryAfterSeconds) }),
+});
 
 function refusalMessage(tenantId: string, reason: LeaseRefusalReason, details: LeaseRefusalDetails): string {
   if (reason === 'read_only_window') {
@@ -70,12 +100,15 @@ export class QueryLeaseApiError extends QueryLeaseError {
   readonly status: number;
   readonly code: string;
   readonly details?: unknown;
+  /** From the answer's `retry-after` header, when it had one (429 LEASE_LIMIT_REACHED, a rate limit). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions) {
+  constructor(status: number, code: string, message: string, details?: unknown, options?: ErrorOptions & { readonly retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'QueryLeaseApiError';
     this.status = status;
     this.code = code;
     this.details = details;
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }

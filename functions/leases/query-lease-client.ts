@@ -62,7 +62,11 @@ export class QueryLeaseClient {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** Take a query lease; throws LeaseRefusedError during a read-only window or for a blocked tenant. */
+  /**
+   * Take a query lease; throws LeaseRefusedError during a read-only window or for a blocked tenant, and
+   * QueryLeaseApiError for any other refusal: 429 `LEASE_LIMIT_REACHED` when the tenant holds as many live leases
+   * as it may (`retryAfterSeconds`: when the soonest expires).
+   */
   async acquire(tenantId: string, options: LeaseRequestOptions = {}): Promise<QueryLease> {
     const body: Record<string, unknown> = {};
     if (options.holder !== undefined) body.holder = options.holder;
@@ -120,6 +124,6 @@ export class QueryLeaseClient {
         message,
       );
     }
-    return new QueryLeaseApiError(response.status, code, message, parsed.error?.details);
+    return new QueryLeaseApiError(response.status, code, message, parsed.error?.details, { retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) });
   }
 }

@@ -7,10 +7,17 @@
  * lists them. `leaseExpiresAt` (epoch ms) decides liveness; `expiresAt` (epoch s, the table's TTL attribute)
  * only cleans up, a while later, because TTL deletion runs up to days late and must never decide liveness.
  * Lease items carry no `state`, so they stay out of the byState index.
+ *
+ * The cap (MAX_LIVE_LEASES_PER_TENANT): a tenant has that many slots, items pk=TENANT#<id>, sk=LEASE_SLOT#<n>
+ * (n from 0), each naming the lease that holds it and when that lease expires. A lease is written in the same
+ * transaction as its slot, on the condition that the slot is missing or its lease has expired; so two acquires
+ * racing for the last slot cannot both win (a count read before a put could not ensure that), and an expired
+ * lease frees its slot without anyone deleting it. Releasing a lease deletes its slot too, if the slot still
+ * names it. Lowering the cap leaves leases in the higher slots live until they end (at most the longest ttl).
  */
 import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
-import { TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { accessFor, notBlockedCondition } from '../lifecycle/access-policy';
@@ -19,10 +26,12 @@ import { getDocumentClient } from '../shared/aws-clients';
 import { config } from '../shared/config';
 import { TenantNotFoundError } from '../tenants/errors';
 import { TENANT_SK, tenantPk } from '../tenants/tenant-table';
-import { LeaseRefusedError } from './errors';
+import { LeaseLimitError, LeaseRefusedError } from './errors';
 import { LEASE_TTL_SECONDS } from './lease-schemas';
 
 export const LEASE_SK_PREFIX = 'LEASE#';
+/** The cap's slots: at most MAX_LIVE_LEASES_PER_TENANT of them are held by live leases. */
+export const LEASE_SLOT_SK_PREFIX = 'LEASE_SLOT#';
 
 /**
  * The condition a lease's tenant item must meet when the lease is written: the tenant exists, is not in a
@@ -43,6 +52,8 @@ const TTL_GRACE_SECONDS = 300;
 /** Attempts at an acquire that lost a transaction conflict on the tenant item to a concurrent change. */
 const MAX_CONFLICT_ATTEMPTS = 6;
 const CONFLICT_BACKOFF_MS = { base: 20, cap: 500 } as const;
+/** Attempts at an acquire whose slot was taken by a concurrent acquire between its read and its write. */
+const MAX_SLOT_ATTEMPTS = 25;
 
 /** A live (or formerly live) query lease as callers see it. */
 export interface QueryLease {
@@ -68,6 +79,8 @@ export interface QueryLeaseStoreOptions {
   readonly now?: () => Date;
   /** Injected for tests; waits between attempts after a transaction conflict. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Live leases one tenant may hold at once; defaults to config.maxLiveLeasesPerTenant, read on each acquire. */
+  readonly maxLiveLeases?: number;
 }
 
 interface LeaseItem {
@@ -76,6 +89,18 @@ interface LeaseItem {
   readonly holder: string;
   readonly acquiredAt: string;
   readonly leaseExpiresAt: number;
+  /** The cap's slot it holds (absent on leases written before the cap). */
+  readonly slot?: number;
+}
+
+interface SlotItem {
+  readonly slot: number;
+  readonly leaseId: string;
+  readonly leaseExpiresAt: number;
+}
+
+export function leaseSlotSk(slot: number): string {
+  return `${LEASE_SLOT_SK_PREFIX}${slot}`;
 }
 
 export function leaseSk(leaseId: string): string {
@@ -103,76 +128,131 @@ function isTransactionConflict(error: unknown): boolean {
   return error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict');
 }
 
+/** The acquire's transaction failed only because its slot was taken since it was read (the third item's condition). */
+function isSlotTaken(error: unknown): boolean {
+  if (!(error instanceof TransactionCanceledException)) return false;
+  const [tenant, , slot] = error.CancellationReasons ?? [];
+  return tenant?.Code !== 'ConditionalCheckFailed' && slot?.Code === 'ConditionalCheckFailed';
+}
+
 export class QueryLeaseStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #now: () => Date;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #maxLiveLeases: number | undefined;
 
   constructor(options: QueryLeaseStoreOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#now = options.now ?? clock.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#maxLiveLeases = options.maxLiveLeases;
   }
 
   /**
    * Take a query lease, unless the tenant is missing (TenantNotFoundError), in a read-only window or blocked by
-   * the access policy: soft-deleted, deleted, or coming back from either (LeaseRefusedError).
+   * the access policy: soft-deleted, deleted, or coming back from either (LeaseRefusedError), or already holds
+   * its cap of live leases (LeaseLimitError, with the seconds until the soonest expires).
    *
-   * One transaction checks the tenant item and writes the lease, so the check and the write cannot be split by
-   * a concurrent change: DynamoDB serializes it against the workflow's conditional update that sets
-   * `readOnlyReason`. An acquire that commits before the marker has its lease item in the table when the marker
-   * lands, so a liveLeases read after the marker sees it; an acquire ordered after the marker fails its
-   * condition check and writes nothing. No lease can slip in unseen behind the drain.
+   * One transaction checks the tenant item, writes the lease and takes a free slot of the cap, so the check and
+   * the write cannot be split by a concurrent change: DynamoDB serializes it against the workflow's conditional
+   * update that sets `readOnlyReason`. An acquire that commits before the marker has its lease item in the table
+   * when the marker lands, so a liveLeases read after the marker sees it; an acquire ordered after the marker
+   * fails its condition check and writes nothing. No lease can slip in unseen behind the drain, and no two
+   * acquires take one slot.
    */
   async acquire(tenantId: string, options: AcquireLeaseOptions): Promise<QueryLease> {
     const ttlSeconds = options.ttlSeconds ?? LEASE_TTL_SECONDS.default;
     assertLeaseTtl(ttlSeconds);
-    for (let attempt = 1; ; attempt += 1) {
+    const limit = this.#maxLiveLeases ?? config.maxLiveLeasesPerTenant;
+    let conflicts = 0;
+    let slotsLost = 0;
+    for (;;) {
+      const slot = await this.#freeSlot(tenantId, limit);
       try {
-        return await this.#tryAcquire(tenantId, options.holder, ttlSeconds);
+        return await this.#tryAcquire(tenantId, options.holder, ttlSeconds, slot);
       } catch (error) {
+        // A concurrent acquire took the slot since it was read: read the slots again (a full cap answers 429).
+        if (isSlotTaken(error) && ++slotsLost < MAX_SLOT_ATTEMPTS) continue;
         // Concurrent acquires (and transitions) on one tenant contend for its item; the loser may simply retry.
-        if (!isTransactionConflict(error) || attempt >= MAX_CONFLICT_ATTEMPTS) throw this.#explainRefusal(error, tenantId);
-        await this.#sleep(Math.random() * Math.min(CONFLICT_BACKOFF_MS.cap, CONFLICT_BACKOFF_MS.base * 2 ** attempt));
+        if (!isTransactionConflict(error) || ++conflicts >= MAX_CONFLICT_ATTEMPTS) throw this.#explainRefusal(error, tenantId);
+        await this.#sleep(Math.random() * Math.min(CONFLICT_BACKOFF_MS.cap, CONFLICT_BACKOFF_MS.base * 2 ** conflicts));
       }
     }
   }
 
-  /** Release a lease; idempotent. Resolves to whether the lease was still live. */
+  /**
+   * A slot of the cap no live lease holds, chosen at random among the free ones (so concurrent acquires seldom
+   * pick the same); LeaseLimitError when every slot is held. Read with strong consistency.
+   */
+  async #freeSlot(tenantId: string, limit: number): Promise<number> {
+    const now = this.#now().getTime();
+    const held = new Map((await this.#liveItems<SlotItem>(tenantId, LEASE_SLOT_SK_PREFIX, now, 'slot, leaseExpiresAt')).map((item) => [item.slot, item.leaseExpiresAt]));
+    const free = Array.from({ length: limit }, (_, slot) => slot).filter((slot) => !held.has(slot));
+    if (free.length > 0) return free[Math.floor(Math.random() * free.length)] as number;
+    const soonest = Math.min(...[...held].filter(([slot]) => slot < limit).map(([, expiresAt]) => expiresAt));
+    throw new LeaseLimitError(tenantId, limit, Math.max(1, Math.ceil((soonest - now) / 1000)));
+  }
+
+  /**
+   * Release a lease, and the slot of the cap it holds; idempotent. Resolves to whether the lease was still live.
+   * The slot is deleted only while it names this lease: once expired, it may be another lease's already.
+   */
   async release(tenantId: string, leaseId: string): Promise<boolean> {
     const { Attributes } = await this.#client.send(
       new DeleteCommand({ TableName: this.#tableName, Key: { pk: tenantPk(tenantId), sk: leaseSk(leaseId) }, ReturnValues: 'ALL_OLD' }),
     );
-    return Attributes !== undefined && (Attributes as LeaseItem).leaseExpiresAt > this.#now().getTime();
+    const lease = Attributes as LeaseItem | undefined;
+    if (lease?.slot !== undefined) {
+      try {
+        await this.#client.send(
+          new DeleteCommand({
+            TableName: this.#tableName,
+            Key: { pk: tenantPk(tenantId), sk: leaseSlotSk(lease.slot) },
+            ConditionExpression: 'leaseId = :leaseId',
+            ExpressionAttributeValues: { ':leaseId': leaseId },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error; // another lease holds the slot now
+      }
+    }
+    return lease !== undefined && lease.leaseExpiresAt > this.#now().getTime();
   }
 
   /** The tenant's leases that have not expired, read with strong consistency: what a drain waits on. */
   async liveLeases(tenantId: string): Promise<QueryLease[]> {
-    const leases: QueryLease[] = [];
+    return (await this.#liveItems<LeaseItem>(tenantId, LEASE_SK_PREFIX, this.#now().getTime())).map(toLease);
+  }
+
+  /** Every item of the tenant's partition under `prefix` whose lease has not expired at `now`, all pages, strongly consistent. */
+  async #liveItems<T>(tenantId: string, prefix: string, now: number, projection?: string): Promise<T[]> {
+    const items: T[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.#client.send(
         new QueryCommand({
           TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :lease)',
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           FilterExpression: 'leaseExpiresAt > :now',
-          ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':lease': LEASE_SK_PREFIX, ':now': this.#now().getTime() },
+          ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': prefix, ':now': now },
+          ...(projection === undefined ? {} : { ProjectionExpression: projection }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      leases.push(...(page.Items ?? []).map((item) => toLease(item as LeaseItem)));
+      items.push(...((page.Items ?? []) as T[]));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return leases;
+    return items;
   }
 
-  async #tryAcquire(tenantId: string, holder: string, ttlSeconds: number): Promise<QueryLease> {
+  async #tryAcquire(tenantId: string, holder: string, ttlSeconds: number, slot: number): Promise<QueryLease> {
     const now = this.#now();
     const leaseExpiresAt = now.getTime() + ttlSeconds * 1000;
-    const item: LeaseItem = { tenantId, leaseId: randomUUID(), holder, acquiredAt: now.toISOString(), leaseExpiresAt };
+    const item: LeaseItem = { tenantId, leaseId: randomUUID(), holder, acquiredAt: now.toISOString(), leaseExpiresAt, slot };
+    const expiresAt = Math.ceil(leaseExpiresAt / 1000) + TTL_GRACE_SECONDS;
     await this.#client.send(
       new TransactWriteCommand({
         TransactItems: [
@@ -194,9 +274,18 @@ export class QueryLeaseStore {
                 sk: leaseSk(item.leaseId),
                 type: 'lease',
                 ...item,
-                expiresAt: Math.ceil(leaseExpiresAt / 1000) + TTL_GRACE_SECONDS,
+                expiresAt,
               },
               ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            // The slot, free: never written, or its lease has expired (leaseExpiresAt decides, as for liveness).
+            Put: {
+              TableName: this.#tableName,
+              Item: { pk: tenantPk(tenantId), sk: leaseSlotSk(slot), type: 'lease-slot', slot, leaseId: item.leaseId, leaseExpiresAt, expiresAt },
+              ConditionExpression: 'attribute_not_exists(pk) OR leaseExpiresAt <= :now',
+              ExpressionAttributeValues: { ':now': now.getTime() },
             },
           },
         ],

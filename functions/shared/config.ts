@@ -33,6 +33,18 @@ function integer(name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * Live query leases one tenant may hold at once, unless MAX_LIVE_LEASES_PER_TENANT says otherwise: above what
+ * one tenant's application runs concurrently, far below what would let it hold a plan change's drain
+ * indefinitely by piling up leases (issue 13). The CDK stack's `maxLiveLeasesPerTenant` defaults to it too.
+ */
+export const DEFAULT_MAX_LIVE_LEASES_PER_TENANT = 100;
+/**
+ * The highest cap accepted: each acquire reads the tenant's slot items (about 120 bytes each, so 1000 of them
+ * are some 30 read units of a strongly consistent Query).
+ */
+export const MAX_LIVE_LEASES_CEILING = 1000;
+
 export interface Config {
   /** The lifecycle table (tenants, audit trail, idempotency records). */
   readonly tableName: string;
@@ -102,6 +114,12 @@ export interface Config {
   /** How long an Idempotency-Key is remembered, in seconds. */
   readonly idempotencyTtlSeconds: number;
   /**
+   * MAX_LIVE_LEASES_PER_TENANT: live (unexpired, unreleased) query leases one tenant may hold at once; one more is
+   * refused with 429 LEASE_LIMIT_REACHED. Default DEFAULT_MAX_LIVE_LEASES_PER_TENANT, at most
+   * MAX_LIVE_LEASES_CEILING. Read on use.
+   */
+  readonly maxLiveLeasesPerTenant: number;
+  /**
    * The dunning ladder (functions/dunning/dunning-policy.ts): DUNNING_GRACE_DAYS (default 7),
    * DUNNING_DELETE_AFTER_CANCELED_DAYS (unset: never soft-delete), DUNNING_BUSY_RETRY_SECONDS (default 900).
    */
@@ -165,6 +183,11 @@ function load(): Config {
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
     idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
+    get maxLiveLeasesPerTenant() {
+      const cap = integer('MAX_LIVE_LEASES_PER_TENANT', DEFAULT_MAX_LIVE_LEASES_PER_TENANT);
+      if (cap > MAX_LIVE_LEASES_CEILING) throw new ConfigurationError(`Environment variable MAX_LIVE_LEASES_PER_TENANT must be at most ${MAX_LIVE_LEASES_CEILING}, got '${cap}'.`);
+      return cap;
+    },
     get dunning() {
       const deleteAfter = optional('DUNNING_DELETE_AFTER_CANCELED_DAYS');
       return dunningPolicyFrom({

@@ -329,6 +329,10 @@ export class LocalStack {
     process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
+    // The deployed stack's cap on a tenant's live query leases, unless the shell sets another (imported only now:
+    // config reads the endpoints set above when it loads).
+    const { DEFAULT_MAX_LIVE_LEASES_PER_TENANT } = await import('../../functions/shared/config');
+    process.env.MAX_LIVE_LEASES_PER_TENANT ??= String(DEFAULT_MAX_LIVE_LEASES_PER_TENANT);
 
     const seeded = await ensureTable(dynamoEndpoint);
     if (seeded > 0) {

@@ -48,6 +48,15 @@ describe('config', () => {
     expect(load({ MAX_BODY_BYTES: '1024' }).maxBodyBytes).toBe(1024);
   });
 
+  it('should cap live query leases per tenant at 100 by default, read MAX_LIVE_LEASES_PER_TENANT on use, and refuse a value that is not a whole number from 1 to 1000', () => {
+    expect(load({ MAX_LIVE_LEASES_PER_TENANT: undefined }).maxLiveLeasesPerTenant).toBe(100);
+    expect(load({ MAX_LIVE_LEASES_PER_TENANT: '5' }).maxLiveLeasesPerTenant).toBe(5);
+    const config = load({ MAX_LIVE_LEASES_PER_TENANT: '0' });
+    expect(() => config.maxLiveLeasesPerTenant).toThrow("Environment variable MAX_LIVE_LEASES_PER_TENANT must be a positive integer, got '0'.");
+    expect(load({ MAX_LIVE_LEASES_PER_TENANT: '1000' }).maxLiveLeasesPerTenant).toBe(1000);
+    expect(() => load({ MAX_LIVE_LEASES_PER_TENANT: '1001' }).maxLiveLeasesPerTenant).toThrow("Environment variable MAX_LIVE_LEASES_PER_TENANT must be at most 1000, got '1001'.");
+  });
+
   it('should prefer a service endpoint override to the global one', () => {
     const config = load({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8000', AWS_ENDPOINT_URL_SFN: undefined });
     expect(config.dynamoDbEndpoint).toBe('http://127.0.0.1:8000');
