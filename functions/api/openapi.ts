@@ -272,6 +272,7 @@ const auditEntrySchema = z
     stripeEventId: z.string().optional().meta({ description: 'The Stripe event that caused the change (the dunning ladder).' }),
     stripeEventType: z.string().optional().meta({ description: 'Its type, e.g. `invoice.payment_failed`.' }),
     violation: complianceViolationSchema.optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
+    forced: z.literal(true).optional().meta({ description: 'On the entries of a plan change an operator forced (`"force": true`): it revoked the tenant\'s live query leases instead of waiting for them.' }),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
 

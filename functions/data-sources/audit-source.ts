@@ -41,6 +41,7 @@ export function auditSource(options: TableSourceOptions): PartitionSource {
         stripeEventId: 'The Stripe event that caused the change, if any.',
         stripeEventType: "That Stripe event's type (invoice.payment_failed...), if any.",
         violation: 'On a compliance_violation entry: the deletion deadline missed (dueBy), when it was found (detectedAt), by how much (latenessSeconds) and by what (detectedBy).',
+        forced: 'On the entries of a plan change an operator forced: true (it revoked the tenant\'s live query leases instead of waiting for them).',
         reactivationPath: 'On a reactivation entry: which data the tenant came back with: resume (suspended, its data), restore (soft-deleted, its data as kept) or fresh_start (none of the old data).',
       },
     },

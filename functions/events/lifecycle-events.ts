@@ -72,12 +72,13 @@ export const lifecycleEventDetailSchema = z
       .enum(REACTIVATION_PATHS)
       .optional()
       .describe('On a reactivation\'s events (`resume`, `cancel_deletion`, `reactivate_deleted`, `complete_reactivation`, `fail_reactivation`): which data the tenant comes back with: `resume` (suspended, its data), `restore` (soft-deleted, its data as kept) or `fresh_start` (none of the old data).'),
+    forced: z.literal(true).optional().describe('On the events of a plan change an operator forced (`"force": true`): it revoked the tenant\'s live query leases instead of waiting for them.'),
   })
   .strict();
 export type LifecycleEventDetail = z.infer<typeof lifecycleEventDetailSchema>;
 
 /** The audit fields copied into `detail`; any other attribute of the item (keys, index attributes) stays out. */
-const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath'] as const;
+const DETAIL_FIELDS = ['tenantId', 'version', 'event', 'from', 'to', 'at', 'actor', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath', 'forced'] as const;
 
 /** The deduplication key of an audit item's event: `<tenantId>#<version>`. */
 export function eventId(tenantId: string, version: number): string {

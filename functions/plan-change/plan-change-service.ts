@@ -12,8 +12,8 @@ import { refusalOf } from '../tenants/tenant-rules';
 import { knownTenant } from '../tenants/tenant-store';
 import { PlanChangeRequestError } from './request-errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
-import type { ChangePlanBody } from './plan-change-schemas';
-import { billingRequest, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
+import type { PlanChangeRequestBody } from './plan-change-schemas';
+import { billingRequest, drainPreview, forcedContext, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
 import { schedulePlanChange, startOrUndo } from './scheduled-plan-change';
 
 /** Everything the workflow's steps use, and the runner that starts it. */
@@ -25,12 +25,14 @@ export type PlanChangeAnswer = { readonly status: 200 | 202; readonly body: Reco
 
 /**
  * Validate and either preview (dryRun) or start a plan change. `expectedVersion` is the request's If-Match:
- * VersionConflictError when the tenant is at another version (nothing is previewed or changed).
+ * VersionConflictError when the tenant is at another version (nothing is previewed or changed). With `force`,
+ * the drain revokes the tenant's live query leases instead of waiting for them (plan-change-steps.ts), and every
+ * history entry of the change says `forced: true`; the preview says what the drain would do either way.
  */
 export async function requestPlanChange(
   deps: PlanChangeRequestDependencies,
   tenantId: string,
-  body: ChangePlanBody,
+  body: PlanChangeRequestBody,
   actor: string,
   expectedVersion?: number,
 ): Promise<PlanChangeAnswer> {
@@ -43,6 +45,7 @@ export async function requestPlanChange(
     throw new PlanChangeRequestError('INVALID_EFFECTIVE', 'Upgrades take effect immediately (prorated and invoiced now): omit "effective" or send "immediately".');
   }
   const timing: PlanChangeTiming = direction === 'upgrade' ? 'immediately' : (body.effective ?? 'period_end');
+  const force = body.force ?? false;
   const violations = direction === 'downgrade' ? usageViolations(tenant.usage, body.plan) : [];
   // A running operation, the lifecycle table, a change already scheduled (two would fight over one subscription).
   const refusal = refusalOf(tenant, INITIATE[direction]);
@@ -67,6 +70,7 @@ export async function requestPlanChange(
         limits: { current: PLAN_LIMITS[tenant.plan], new: PLAN_LIMITS[body.plan] },
         resources: { current, new: next, migration: needsMigration(current, next) },
         billing: await deps.billing.previewPlanChange(previewRequest),
+        drain: drainPreview(await deps.leases.liveLeases(tenantId), body.drainTimeoutSeconds, force),
       },
     };
   }
@@ -87,6 +91,7 @@ export async function requestPlanChange(
     toPlan: body.plan,
     timing,
     drainTimeoutSeconds: body.drainTimeoutSeconds,
+    force,
     requestedBy: actor,
     ...(tenant.billing ? { account: tenant.billing } : {}),
   };
@@ -95,7 +100,7 @@ export async function requestPlanChange(
     await schedulePlanChange(deps, tenant, input, effectiveAt, body.reason);
     return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
   }
-  const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId };
+  const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId, ...forcedContext(input) };
   const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
     alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
     usageAsRead: direction === 'downgrade', // the downgrade was found to fit the usage read

@@ -37,6 +37,11 @@ export interface PlanChangeInput {
   readonly toPlan: PlanId;
   readonly timing: PlanChangeTiming;
   readonly drainTimeoutSeconds: number;
+  /**
+   * The operator forced the change: the drain revokes the tenant's live query leases instead of waiting for
+   * them, and every history entry of the change carries `forced: true` (absent: executions from before it).
+   */
+  readonly force?: boolean;
   readonly requestedBy: string;
   /** The tenant's Stripe subscription at request time (ids only). */
   readonly account?: BillingAccount;
@@ -53,6 +58,42 @@ export interface KnownFacts {
   readonly tenant: KnownTenant;
   /** When the read-only window opened: the drain timeout counts from it. */
   readonly drainStartedAt?: string;
+  /** A forced change's drain: the leases it revoked (empty: none was live), for the commit's history entry. */
+  readonly revokedLeases?: readonly RevokedLease[];
+}
+
+/** A query lease a forced plan change revoked: its id and who held it. */
+export interface RevokedLease {
+  readonly leaseId: string;
+  readonly holder: string;
+}
+
+/** What a forced change adds to each of its history entries (ChangeContext.forced); nothing for any other. */
+export function forcedContext(input: Pick<PlanChangeInput, 'force'>): { readonly forced?: true } {
+  return input.force ? { forced: true } : {};
+}
+
+/** `count` query lease(s), in words. */
+function leasesInWords(count: number): string {
+  return `${count} live query lease${count === 1 ? '' : 's'}`;
+}
+
+/** Up to five distinct holders of `leases`, for messages (a lease without one is 'unknown'). */
+function holdersOf(leases: readonly { readonly holder?: string }[]): string[] {
+  return [...new Set(leases.map((lease) => lease.holder ?? 'unknown'))].slice(0, 5);
+}
+
+/**
+ * What the drain of a change asked for now would do with the tenant's `live` leases (the dry run's `drain`):
+ * wait up to `drainTimeoutSeconds` for them, or, forced, revoke them.
+ */
+export function drainPreview(live: readonly { readonly holder?: string }[], drainTimeoutSeconds: number, force: boolean) {
+  const leases = leasesInWords(live.length);
+  let effect: string;
+  if (live.length === 0) effect = 'No query lease is live now: the drain would not wait.';
+  else if (force) effect = `The drain would not wait: the ${leases} would be revoked (their holders’ releases then answer 204) and the change would go on.`;
+  else effect = `The drain would wait up to ${drainTimeoutSeconds} s for the ${leases} to be released or expire, and roll the change back if any is still live then; send "force": true not to wait.`;
+  return { force, drainTimeoutSeconds, liveLeases: live.length, holders: holdersOf(live).sort(), effect };
 }
 
 /** What a Catch hands to `compensate`: the error name and its cause. */
@@ -128,7 +169,7 @@ async function withKnown<T>(known: KnownFacts | null | undefined, fast: (known: 
 /** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
 async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
   const readOnlyReason = `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`;
-  const context = { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId };
+  const context = { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId, ...forcedContext(input) };
   return withKnown(
     input.known,
     async (known) => {
@@ -165,9 +206,11 @@ async function openReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChang
 /**
  * Step 2: wait (through the ASL's retries) until no query lease is live, or give up at the drain timeout.
  * Writes nothing: `drained` is recorded with the next step's marker (the same information, one write less).
+ * A forced change does not wait: it revokes the live leases (revokeLeases).
  */
 async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts | null> {
   const live = await deps.leases.liveLeases(input.tenantId);
+  if (input.force) return revokeLeases(deps, input, live);
   if (live.length === 0) return input.known ?? null;
   let drainStartedAt = input.known?.drainStartedAt;
   if (drainStartedAt === undefined) {
@@ -176,13 +219,35 @@ async function drainQueries(deps: PlanChangeDependencies, input: PlanChangeInput
   }
   const started = Date.parse(drainStartedAt);
   const waited = (clock.nowOf(deps).getTime() - started) / 1000;
-  const holders = [...new Set(live.map((lease) => lease.holder ?? 'unknown'))].slice(0, 5).join(', ');
+  const holders = holdersOf(live).join(', ');
   if (waited >= input.drainTimeoutSeconds) {
     throw new DrainTimeoutError(
       `${live.length} in-flight ${live.length === 1 ? 'query still holds its lease' : 'queries still hold leases'} after the drain timeout of ${input.drainTimeoutSeconds} s (holders: ${holders}); the plan change was not started so no query is interrupted.`,
     );
   }
   throw new QueriesStillRunningError(`${live.length} in-flight queries (holders: ${holders}); waited ${waited.toFixed(1)} s of ${input.drainTimeoutSeconds} s.`);
+}
+
+/**
+ * A forced change's drain: the leases recorded on the operation (`leases_revoked`, `facts.revokedLeases`), then
+ * deleted with their slots of the cap. Their holders' queries are not stopped (the control plane cannot reach
+ * them): they run on into the migration, as the operator chose; a holder's release afterwards answers 204 as for
+ * any lease already gone, and the read-only window still refuses new leases until the commit.
+ */
+async function revokeLeases(deps: PlanChangeDependencies, input: PlanChangeInput, live: readonly { readonly leaseId: string; readonly holder?: string }[]): Promise<KnownFacts | null> {
+  const revokedLeases: RevokedLease[] = live.map((lease) => ({ leaseId: lease.leaseId, holder: lease.holder ?? 'unknown' }));
+  if (revokedLeases.length > 0) {
+    await deps.operations.recordStep(input.operationId, 'leases_revoked', { revokedLeases });
+    await Promise.all(revokedLeases.map((lease) => deps.leases.release(input.tenantId, lease.leaseId)));
+  }
+  return input.known ? { ...input.known, revokedLeases } : null;
+}
+
+/** What a forced change's commit entry says of its drain (the leases carried from it, when they were). */
+export function forcedSummary(revoked: readonly RevokedLease[] | undefined): string {
+  if (revoked === undefined) return 'forced';
+  if (revoked.length === 0) return 'forced: no live query lease to revoke';
+  return `forced: ${leasesInWords(revoked.length)} revoked, held by ${holdersOf(revoked).join(', ')}`;
 }
 
 /** The markers the provisioning step records before it provisions (`drained`: the drain step writes nothing). */
@@ -265,7 +330,8 @@ async function recordBillingChange(deps: PlanChangeDependencies, input: PlanChan
  * `succeeded` in one transaction: the point of no return, and nothing can commit after a compensation began.
  */
 async function commitPlan(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<null> {
-  const context = { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}`, operationId: input.operationId };
+  const forced = input.force ? ` (${forcedSummary(input.known?.revokedLeases)})` : '';
+  const context = { actor: input.requestedBy, reason: `Plan changed from ${input.fromPlan} to ${input.toPlan}${forced}`, operationId: input.operationId, ...forcedContext(input) };
   const changes = { plan: input.toPlan, resources: { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, readOnlyReason: null };
   const previous = await withKnown(
     input.known,
@@ -412,6 +478,7 @@ async function compensate(
       actor: by?.actor ?? input.requestedBy,
       reason: by?.reason ?? `Downgrade to ${input.toPlan} cancelled before it started: ${readableFailure(failure)}`,
       operationId: input.operationId,
+      ...forcedContext(input),
     };
     for (let attempt = 0; ; attempt += 1) {
       const tenant = await deps.tenants.find(input.tenantId);
@@ -439,7 +506,7 @@ async function compensate(
       tenant,
       EVENTS[input.direction].rollback,
       // The tenant can read its history: the cause as readableFailure words it; the operation keeps the rest.
-      { actor: input.requestedBy, reason: `Rolled back (${cause.code}): ${readableFailure(failure)}`, operationId: input.operationId },
+      { actor: input.requestedBy, reason: `Rolled back (${cause.code}): ${readableFailure(failure)}`, operationId: input.operationId, ...forcedContext(input) },
       { changes: { readOnlyReason: null }, alsoUpdate: [finish] },
     );
   } else {

@@ -39,6 +39,7 @@ import {
   applyBilling,
   cancelScheduledChange,
   planChangeScheduleName,
+  forcedContext,
   runPlanChangeStep,
   type PlanChangeDependencies,
   type PlanChangeInput,
@@ -84,7 +85,7 @@ export async function schedulePlanChange(deps: ScheduledPlanChangeDependencies, 
   await deps.tenants.scheduleChange(
     tenant,
     { operationId, plan: input.toPlan, effectiveAt },
-    { actor: input.requestedBy, reason: reason ?? `Downgrade from ${input.fromPlan} to ${input.toPlan} scheduled for the end of the billing period (${effectiveAt})`, operationId },
+    { actor: input.requestedBy, reason: reason ?? `Downgrade from ${input.fromPlan} to ${input.toPlan} scheduled for the end of the billing period (${effectiveAt})`, operationId, ...forcedContext(input) },
     {
       event: 'initiate_downgrade',
       alsoPut: [deps.operations.newItem({ operationId, tenantId: input.tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: input.requestedBy, effectiveAt }, 'scheduled')],
@@ -169,6 +170,7 @@ export async function startScheduledPlanChange(deps: ScheduledPlanChangeDependen
       actor: input.requestedBy,
       reason: `Downgrade from ${input.fromPlan} to ${input.toPlan} scheduled for ${operation.effectiveAt}: its time has come`,
       operationId,
+      ...forcedContext(input),
     };
     try {
       await deps.tenants.applyTransition(tenant, 'initiate_downgrade', context, {

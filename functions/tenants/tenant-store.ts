@@ -139,6 +139,8 @@ export interface AuditEntry {
   readonly violation?: ComplianceViolation;
   /** On a reactivation's entries: which path it took (functions/reactivation/reactivation-definition.ts). */
   readonly reactivationPath?: ReactivationPath;
+  /** On a forced plan change's entries: it revoked the tenant's live query leases instead of waiting for them. */
+  readonly forced?: true;
 }
 
 /**
@@ -172,6 +174,8 @@ export interface ChangeContext {
   readonly stripeEventType?: string;
   /** A reactivation's path: `resume` (suspended), `restore` (soft-deleted, with its data), `fresh_start` (no old data). */
   readonly reactivationPath?: ReactivationPath;
+  /** An operator forced the change: a plan change that did not wait for the tenant's query leases. */
+  readonly forced?: true;
 }
 
 /** Fields a transition may change along with the state, in the same transaction. */
@@ -315,7 +319,7 @@ const TENANT_FIELDS = [
   'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'dunning', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
 ] as const satisfies ReadonlyArray<keyof Tenant>;
 /** The fields of an audit item (what history answers, what a lifecycle event publishes, what the audit source describes). */
-export const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath'] as const;
+export const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath', 'forced'] as const;
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
   const out: Record<string, unknown> = {};

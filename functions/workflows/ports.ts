@@ -27,7 +27,11 @@ export { operationStore };
 export interface WorkflowPorts {
   readonly tenants: TenantStore;
   readonly operations: OperationStore;
-  readonly leases: { liveLeases(tenantId: string): Promise<readonly { holder?: string }[]> };
+  /** Query leases: what a drain waits on, and revokes when an operator forces the change (functions/leases). */
+  readonly leases: {
+    liveLeases(tenantId: string): Promise<readonly { readonly leaseId: string; readonly holder?: string }[]>;
+    release(tenantId: string, leaseId: string): Promise<boolean>;
+  };
   readonly provisioner: ResourceProvisioner;
   readonly billing: BillingPort;
   readonly scheduler: SchedulerPort;
