@@ -86,7 +86,11 @@ export const ERROR_CODES = {
   ILLEGAL_TRANSITION: { status: 409, description: "The tenant's state does not allow this event; `details` has `currentState`, `event`, `allowedEvents`." },
   VERSION_CONFLICT: { status: 409, description: 'The tenant changed since it was read (If-Match, or a concurrent change); `details` has `expectedVersion`, `currentVersion`, `currentState`.' },
   OPERATION_IN_PROGRESS: { status: 409, description: 'The tenant is in a transitional state owned by a running operation: every change of the tenant gets this until it ends; `details` has `currentState`, `operationId`.' },
-  TENANT_READ_ONLY: { status: 409, description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.' },
+  TENANT_READ_ONLY: {
+    status: 409,
+    description: 'The tenant is in a read-only window (a plan change is migrating it) and takes no new query leases; `details` has `reason` (`read_only_window`), `state`, `readOnlyReason`. A `Retry-After` header says when to ask again.',
+    retryAfter: true,
+  },
   TENANT_BLOCKED: { status: 409, description: 'The tenant is soft-deleted or deleted: it takes no query leases (`details` has `reason` (`blocked`), `state`) and no usage reports (`details.currentState`); nothing is recorded.' },
   INVALID_RETENTION: { status: 400, description: 'retentionDays is over what the tenant allows: at most 30 days for a tenant flagged GDPR (out of 30–90 for any tenant is VALIDATION_FAILED); the message says so.' },
   NOT_DELETING: { status: 409, description: 'The tenant is not soft-deleted: there is no deletion to cancel; `details.currentState`.' },
@@ -99,7 +103,7 @@ export const ERROR_CODES = {
   DETAILS_NOT_ACCEPTED: { status: 422, description: '`name` or `email` given for a tenant that is not deleted (it keeps its own).' },
   TENANT_DELETED: { status: 409, description: 'The tenant is deleted: its data is gone, there is nothing left to hold.' },
   NO_LEGAL_HOLD: { status: 404, description: 'The tenant has no legal hold to release; `details.tenantId`.' },
-  MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`.' },
+  MEASURED_IN_FUTURE: { status: 400, description: 'A usage report dated more than 5 minutes ahead of our clock; send the UTC time it was measured, or omit `measuredAt`. (Up to 5 minutes ahead is accepted and recorded as measured now.)' },
   SAME_PLAN: { status: 400, description: 'The tenant is already on the requested plan.' },
   INVALID_EFFECTIVE: { status: 400, description: 'Upgrades take effect immediately; `effective: "period_end"` applies to downgrades only.' },
   OPERATION_NOT_FOUND: { status: 404, description: 'No operation has this id; `details.operationId`.' },
@@ -119,12 +123,18 @@ export const ERROR_CODES = {
   WORKFLOW_UNAVAILABLE: { status: 503, description: 'The workflow could not be started; nothing was changed. Retry later.' },
   STRIPE_EVENT_IN_PROGRESS: { status: 409, description: 'Another delivery of the same Stripe event is being processed; Stripe delivers it again later, and that delivery is answered as a duplicate.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, description: 'A request with this Idempotency-Key is still running; retry in a few seconds.' },
+  LEASE_LIMIT_REACHED: {
+    status: 429,
+    description:
+      'The tenant already holds as many live query leases as it may (`MAX_LIVE_LEASES_PER_TENANT`, default 100); nothing was written. Release leases when their queries end; `Retry-After` (and `details.retryAfterSeconds`) is when the soonest live one expires, `details.limit` the cap.',
+    retryAfter: true,
+  },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'This Idempotency-Key was already used for a different request.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected failure; nothing internal is disclosed. Retry later.' },
   LIFECYCLE_INVARIANT_BROKEN: { status: 500, description: 'The stored tenant breaks a lifecycle invariant; an operator has been alerted.' },
-} as const satisfies Record<string, { readonly status: number; readonly description: string }>;
+} as const satisfies Record<string, { readonly status: number; readonly description: string; readonly retryAfter?: true }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -175,6 +185,13 @@ const planLimitsSchema = z
 const vectorPlacementSchema = z
   .object({ kind: z.enum(['pooled', 'dedicated']), index: z.string(), namespace: z.string() })
   .meta({ description: "Where the tenant's vectors live: its namespace in the shared pooled index, or its dedicated index." });
+
+const usageReportBySchema = z
+  .object({
+    by: z.enum(['operator', 'tenant']).meta({ description: "`operator` (a correction) or `tenant` (the tenant's own token: its application plane)." }),
+    heldUntil: timestamp.optional().meta({ description: "An operator's report: the tenant's own reports are not applied before this time (an hour after it)." }),
+  })
+  .meta({ description: 'Who reported the usage recorded; absent for the figures given at sign-up.' });
 
 const tenantSchema = z
   .object({
@@ -235,6 +252,7 @@ const tenantSchema = z
       .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: grace (a payment failed; full access until `graceEndsAt`) or suspended (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
+    usageReport: usageReportBySchema.optional(),
     version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -326,9 +344,14 @@ const usageViolationSchema = z
 const usageReportSchema = z
   .object({
     tenantId: z.string(),
-    applied: z.boolean().meta({ description: 'false when a report measured later was already recorded: this one changed nothing.' }),
+    applied: z.boolean().meta({ description: 'false when a report that wins over this one is recorded (`notApplied` says which): this one changed nothing.' }),
+    notApplied: z
+      .object({ code: z.enum(['NEWER_REPORT_RECORDED', 'OPERATOR_CORRECTION_HOLDS']), message: z.string() })
+      .optional()
+      .meta({ description: "Why the report changed nothing: `NEWER_REPORT_RECORDED` (a report measured later is recorded; an operator's loses only to an operator's) or `OPERATOR_CORRECTION_HOLDS` (a tenant's report within an hour of an operator's correction)." }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.nullable(),
+    usageReport: usageReportBySchema.optional(),
     plan: planIdSchema,
     limits: planLimitsSchema,
     violations: z.array(usageViolationSchema).meta({ description: "Where usage exceeds the plan's limits." }),
@@ -384,7 +407,7 @@ const planChangeAcceptedSchema = z
     effectiveAt: timestamp.optional().meta({ description: 'When a scheduled change takes effect (the end of the billing period).' }),
     operation: z.string().meta({ description: 'Where to follow it: `/operations/{operationId}`.' }),
   })
-  .meta({ description: 'The plan change started (202). With `dryRun: true` the answer is instead 200 with the preview: `allowed`, `blockers`, `violations`, `limits`, `resources` and `billing` (the proration preview).' });
+  .meta({ description: 'The plan change started (202). With `dryRun: true` the answer is instead 200 with the preview: `allowed`, `blockers`, `violations`, `limits`, `resources`, `billing` (the proration preview) and `drain` (what the drain would do with the live query leases: `force`, `drainTimeoutSeconds`, `liveLeases`, `holders`, `effect`).' });
 
 const operationSchema = z
   .object({
@@ -567,10 +590,11 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     ),
     description:
       'Upgrades are immediate (prorated, invoiced now); downgrades need usage within the new limits (else 422 listing every violation). ' +
-      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
+      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30, at most 300: the longest lease), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
+      'With `force: true` the drain does not wait: the tenant\'s live leases are revoked (recorded on the operation as `facts.revokedLeases`; their holders\' releases answer 204, their queries are not stopped) and every history entry of the change carries `forced: true`. ' +
       'A downgrade defaults to the end of the billing period: it is scheduled (202, `status: scheduled`, `effectiveAt`), billing moves the price at that date, and the tenant keeps its plan and limits until then, when the same workflow runs ' +
       '(if usage no longer fits the new plan then, the change is cancelled and billing put back). While a change is scheduled, other plan changes answer 409 PLAN_CHANGE_SCHEDULED. ' +
-      'With `dryRun: true` nothing changes; money in the preview (`billing.amountDueNow`, `billing.lines[].amount`) and on the operation (`facts.billingChange.amountInvoiced`) is an integer in the currency\'s minor unit (cents for USD), negative for a credit.',
+      'With `dryRun: true` nothing changes, and `drain` says what the drain would do now (wait for, or with `force` revoke, `liveLeases` held by `holders`); money in the preview (`billing.amountDueNow`, `billing.lines[].amount`) and on the operation (`facts.billingChange.amountInvoiced`) is an integer in the currency\'s minor unit (cents for USD), negative for a credit.',
   },
   CancelScheduledPlanChange: {
     params: tenantPathSchema,
@@ -764,16 +788,18 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'MEASURED_IN_FUTURE', 'TENANT_BLOCKED', ...IF_MATCH_ERRORS),
     description:
       'For the application plane (its tenant token, or an operator): every metric as measured now. Idempotent; reports may arrive out of order, an older one than the last recorded changes nothing. ' +
+      '`measuredAt` up to 5 minutes ahead of our clock is recorded as measured now (more is 400 MEASURED_IN_FUTURE). An operator\'s report wins over the tenant\'s: it is applied whatever the tenant reported (unless an operator\'s report measured later is recorded), and for an hour after it the tenant\'s own reports are not applied (`applied: false`, `notApplied.code` OPERATOR_CORRECTION_HOLDS). ' +
       'Downgrades are checked against the recorded usage, and a downgrade scheduled for the period end is checked again then.',
   },
   AcquireQueryLease: {
     params: tenantPathSchema,
     body: acquireLeaseBodySchema,
     success: { status: 201, description: 'The lease, live until released or until `expiresAt`.', schema: queryLeaseSchema },
-    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'TENANT_READ_ONLY', 'TENANT_BLOCKED'),
+    errors: apiRouteErrors({ body: true, idempotent: true }, 'TENANT_NOT_FOUND', 'TENANT_READ_ONLY', 'TENANT_BLOCKED', 'LEASE_LIMIT_REACHED'),
     description:
-      'For the application plane, one lease per query: a plan change refuses new leases once its read-only window starts and waits until no lease is live before migrating the tenant. ' +
-      'Release the lease when the query is done; it expires on its own after `ttlSeconds`. During a read-only window the answer is 409 `TENANT_READ_ONLY` with a `Retry-After` header (seconds).',
+      'For the application plane, one lease per query: a plan change refuses new leases once its read-only window starts and waits until no lease is live before migrating the tenant (an operator may force it not to wait: the leases are then revoked). ' +
+      'Release the lease when the query is done; it expires on its own after `ttlSeconds`. During a read-only window the answer is 409 `TENANT_READ_ONLY` with a `Retry-After` header (seconds). ' +
+      'A tenant holds at most `MAX_LIVE_LEASES_PER_TENANT` live leases at once (default 100): one more is 429 `LEASE_LIMIT_REACHED`, with `Retry-After` (seconds until the soonest live lease expires).',
   },
   ReleaseQueryLease: {
     params: leasePathSchema,
@@ -961,8 +987,10 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const lines = codes.map((code) => `- \`${code}\`: ${ERROR_CODES[code].description}`);
     const note = route.authenticated ? GATEWAY_NOTES[status] : undefined;
+    const retryAfter = codes.some((code) => (ERROR_CODES[code] as { retryAfter?: true }).retryAfter);
     responses[String(status)] = {
       description: [`${STATUS_TEXT[status] ?? `HTTP ${status}`}. Error codes:`, ...lines, ...(note ? ['', note] : [])].join('\n'),
+      ...(retryAfter ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
       content: { 'application/json': { schema: note ? { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } : schemaRef('Error') } },
     };
   }
@@ -970,10 +998,12 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
     description: `Request header fields too large: \`REQUEST_HEADERS_TOO_LARGE\`: ${ERROR_CODES.REQUEST_HEADERS_TOO_LARGE.description}`,
     content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
   };
-  responses['429'] = {
-    description: 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.',
-    content: { 'application/json': { schema: schemaRef('GatewayError') } },
-  };
+  // API Gateway's own throttling can answer any route; a route whose own codes include a 429 documents both.
+  const throttled = 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.';
+  const own = responses['429'];
+  responses['429'] = own
+    ? { ...own, description: `${own.description}\n\n${throttled} (\`{"message":"Too Many Requests"}\`)`, content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } } }
+    : { description: throttled, content: { 'application/json': { schema: schemaRef('GatewayError') } } };
   return responses;
 }
 
@@ -1120,6 +1150,10 @@ export function buildOpenApiDocument(
       headers: {
         ETag: { description: 'The tenant version, quoted (e.g. `"3"`); send it as If-Match.', schema: { type: 'string' } },
         Location: { description: 'The new tenant: `/tenants/{tenantId}`.', schema: { type: 'string' } },
+        RetryAfter: {
+          description: 'Seconds to wait before asking again (delta-seconds, RFC 9110 section 10.2.3), on the error codes that say so.',
+          schema: { type: 'integer', minimum: 1 },
+        },
         IdempotentReplayed: { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key.', schema: { type: 'string', const: 'true' } },
       },
       schemas: { ...requestSchemas, ...responseSchemas },

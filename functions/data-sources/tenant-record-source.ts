@@ -9,7 +9,7 @@ import { TENANT_SK } from '../tenants/tenant-table';
 import { PartitionSource, withoutStorageAttributes, type TableSourceOptions } from './table-source';
 
 /** Attributes of the tenant item that another source exports (usage: ./usage-source.ts) or that are storage. */
-const NOT_EXPORTED = ['type', 'usage', 'usageMeasuredAt'];
+const NOT_EXPORTED = ['type', 'usage', 'usageMeasuredAt', 'usageReport'];
 
 export function tenantRecordSource(options: TableSourceOptions): PartitionSource {
   return new PartitionSource({

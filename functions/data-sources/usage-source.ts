@@ -1,6 +1,6 @@
 /**
  * Usage: what the application plane last reported for the tenant (`PUT /tenants/{id}/usage`). The lifecycle
- * table keeps only the latest report, as attributes of the tenant item (`usage`, `usageMeasuredAt`): reports
+ * table keeps only the latest report, as attributes of the tenant item (`usage`, `usageMeasuredAt`, `usageReport`): reports
  * replace each other and are not in the audit trail. So this source holds at most one record, and purging it
  * removes those attributes (the item itself is the tenant source's).
  */
@@ -23,6 +23,8 @@ export class UsageSource implements DataSource {
       documents: 'Documents stored (count).',
       users: 'Users (count).',
       measuredAt: 'When the application measured it (ISO 8601, UTC); absent when the figures were given at sign-up.',
+      reportedBy: 'Who reported it: operator (a correction) or tenant (the application, with its tenant token); absent for the figures given at sign-up.',
+      heldUntil: "An operator's correction: until when the application's own reports were not applied over it (ISO 8601, UTC).",
     },
   } as const;
   readonly #options: TableSourceOptions;
@@ -33,10 +35,16 @@ export class UsageSource implements DataSource {
 
   async #read(tenantId: string): Promise<DataRecord | undefined> {
     const { Item } = await this.#options.client.send(
-      new GetCommand({ TableName: this.#options.tableName, Key: { pk: tenantPk(tenantId), sk: TENANT_SK }, ProjectionExpression: '#usage, usageMeasuredAt', ExpressionAttributeNames: { '#usage': 'usage' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.#options.tableName, Key: { pk: tenantPk(tenantId), sk: TENANT_SK }, ProjectionExpression: '#usage, usageMeasuredAt, usageReport', ExpressionAttributeNames: { '#usage': 'usage' }, ConsistentRead: true }),
     );
     if (!Item?.usage) return undefined;
-    return { ...(Item.usage as Record<string, unknown>), ...(Item.usageMeasuredAt ? { measuredAt: Item.usageMeasuredAt } : {}) };
+    const report = Item.usageReport as { by?: string; heldUntil?: string } | undefined;
+    return {
+      ...(Item.usage as Record<string, unknown>),
+      ...(Item.usageMeasuredAt ? { measuredAt: Item.usageMeasuredAt } : {}),
+      ...(report?.by ? { reportedBy: report.by } : {}),
+      ...(report?.heldUntil ? { heldUntil: report.heldUntil } : {}),
+    };
   }
 
   async count(tenantId: string): Promise<number> {
@@ -57,7 +65,7 @@ export class UsageSource implements DataSource {
         new UpdateCommand({
           TableName: this.#options.tableName,
           Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-          UpdateExpression: 'REMOVE #usage, usageMeasuredAt',
+          UpdateExpression: 'REMOVE #usage, usageMeasuredAt, usageReport',
           ConditionExpression: 'attribute_exists(#usage)',
           ExpressionAttributeNames: { '#usage': 'usage' },
         }),

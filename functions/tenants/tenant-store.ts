@@ -58,6 +58,8 @@ export interface Tenant {
   readonly usage: Usage;
   /** When the application plane measured `usage` (its last report); absent until the first report. */
   readonly usageMeasuredAt?: string;
+  /** Who reported `usage` last (absent: the figures of sign-up, or a report from before this was recorded). */
+  readonly usageReport?: UsageReport;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -309,6 +311,29 @@ export interface TenantStoreOptions {
   readonly now?: () => Date;
 }
 
+/** Who may report usage: an operator, or the tenant's own application plane (its tenant-scoped token). */
+export type UsageReporter = 'operator' | 'tenant';
+
+/** Who reported the usage recorded, and, for an operator's correction, until when it holds. */
+export interface UsageReport {
+  readonly by: UsageReporter;
+  /** An operator's report: reports of the tenant's own token are not applied before this time (ISO 8601). */
+  readonly heldUntil?: string;
+}
+
+/**
+ * How long an operator's usage report holds against the tenant's own reports, in seconds: long enough for the
+ * operator to act on the corrected figures (a downgrade the inflated ones blocked), short enough that the
+ * application plane's measurements count again within the hour (issue 13).
+ */
+export const OPERATOR_USAGE_HOLD_SECONDS = 3600;
+
+/** Why a usage report changed nothing: a later one is recorded, or an operator's correction still holds. */
+export interface UsageNotApplied {
+  readonly code: 'NEWER_REPORT_RECORDED' | 'OPERATOR_CORRECTION_HOLDS';
+  readonly message: string;
+}
+
 /** The access policy's `blocked`, as the condition usage reports are written under. */
 const NOT_BLOCKED = notBlockedCondition();
 
@@ -316,10 +341,29 @@ const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
 
 const TENANT_FIELDS = [
-  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'dunning', 'usage', 'usageMeasuredAt', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
+  'tenantId', 'name', 'email', 'plan', 'state', 'origin', 'operationId', 'readOnlyReason', 'resources', 'billing', 'scheduledPlanChange', 'gdpr', 'deletion', 'legalHold', 'dunning', 'usage', 'usageMeasuredAt', 'usageReport', 'version', 'createdAt', 'updatedAt', 'stateChangedAt', 'deletedAt', 'deletionCertificateId',
 ] as const satisfies ReadonlyArray<keyof Tenant>;
 /** The fields of an audit item (what history answers, what a lifecycle event publishes, what the audit source describes). */
 export const AUDIT_FIELDS = ['tenantId', 'version', 'at', 'actor', 'event', 'from', 'to', 'reason', 'operationId', 'stripeEventId', 'stripeEventType', 'violation', 'reactivationPath', 'forced'] as const;
+
+/**
+ * Why a report by `by` measured at `measuredAt` lost to what `tenant` has recorded (reportUsage's rule). A
+ * report only loses to a recorded one, so `usageMeasuredAt` is set.
+ */
+function usageNotApplied(tenant: Tenant, by: UsageReporter, measuredAt: string, now: Date): UsageNotApplied {
+  const heldUntil = tenant.usageReport?.heldUntil;
+  if (by === 'tenant' && heldUntil !== undefined && heldUntil > now.toISOString()) {
+    return {
+      code: 'OPERATOR_CORRECTION_HOLDS',
+      message: `An operator corrected this tenant's usage (measured at ${String(tenant.usageMeasuredAt)}): reports from the tenant's own token are not applied until ${heldUntil}. Nothing was changed.`,
+    };
+  }
+  const recordedBy = tenant.usageReport?.by === 'operator' ? "an operator's" : "the application plane's";
+  return {
+    code: 'NEWER_REPORT_RECORDED',
+    message: `A report measured later (${recordedBy}, measured at ${String(tenant.usageMeasuredAt)}) is already recorded; this one (measured at ${measuredAt}) changed nothing.`,
+  };
+}
 
 function pick<T>(item: Record<string, unknown>, fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
@@ -502,7 +546,7 @@ export class TenantStore {
       ? { ...Object.fromEntries(TENANT_FIELDS.filter((field) => !(TOMBSTONE_FIELDS as readonly string[]).includes(field)).map((field) => [field, undefined])), ...changes.tombstone }
       : {};
     const fresh = changes.freshStart
-      ? { name: changes.freshStart.name, email: changes.freshStart.email, usage: EMPTY_USAGE, usageMeasuredAt: undefined, deletion: undefined, deletedAt: undefined, deletionCertificateId: undefined }
+      ? { name: changes.freshStart.name, email: changes.freshStart.email, usage: EMPTY_USAGE, usageMeasuredAt: undefined, usageReport: undefined, deletion: undefined, deletedAt: undefined, deletionCertificateId: undefined }
       : {};
     return this.#change(tenant, entries, context, {
       set: Object.fromEntries(set.filter((field) => !changes.tombstone || field === 'state').map((field) => [field, fields[field]])),
@@ -537,16 +581,38 @@ export class TenantStore {
   }
 
   /**
-   * Record usage the application plane measured at `measuredAt`, unless a report measured later is
-   * already recorded (reports may arrive out of order). Does not bump the version and writes no audit entry:
-   * usage is a measurement, not a change of the tenant (reported as often as every minute, it would bury the
-   * trail's decisions), and must not make a running workflow's transition lose its version check. The
-   * decisions usage leads to (a downgrade refused, a scheduled one cancelled) are audited with the figures.
-   * Answers the tenant as it is after the report, and whether this report was applied. With
-   * `expectedVersion` (If-Match), a tenant at another version is a VersionConflictError and nothing is recorded.
+   * Record usage measured at `measuredAt` (no later than now: the handler clamps it), reported by an operator or
+   * by the tenant's own application plane, unless a report that wins over it is recorded (reports may arrive out
+   * of order). The rule (issue 13: a tenant must not be able to outvote an operator's correction):
+   * - an operator's report is applied unless an operator's report measured later is recorded; it then holds for
+   *   OPERATOR_USAGE_HOLD_SECONDS (`usageReport.heldUntil`);
+   * - a tenant's report is applied if it was measured later than the recorded one and no operator's correction
+   *   holds (`OPERATOR_CORRECTION_HOLDS` otherwise).
+   * Does not bump the version and writes no audit entry: usage is a measurement, not a change of the tenant
+   * (reported as often as every minute, it would bury the trail's decisions), and must not make a running
+   * workflow's transition lose its version check. The decisions usage leads to (a downgrade refused, a scheduled
+   * one cancelled) are audited with the figures. Answers the tenant as it is after the report, whether this report
+   * was applied and, if not, why. With `expectedVersion` (If-Match), a tenant at another version is a
+   * VersionConflictError and nothing is recorded.
    */
-  async reportUsage(tenantId: string, usage: Usage, measuredAt: string, options: { readonly expectedVersion?: number } = {}): Promise<{ tenant: Tenant; applied: boolean }> {
+  async reportUsage(
+    tenantId: string,
+    usage: Usage,
+    measuredAt: string,
+    options: { readonly expectedVersion?: number; readonly reportedBy?: UsageReporter } = {},
+  ): Promise<{ tenant: Tenant; applied: boolean; notApplied?: UsageNotApplied }> {
     const { expectedVersion } = options;
+    const by = options.reportedBy ?? 'tenant';
+    const now = this.#now();
+    const report: UsageReport = by === 'operator' ? { by, heldUntil: new Date(now.getTime() + OPERATOR_USAGE_HOLD_SECONDS * 1000).toISOString() } : { by };
+    const later = '(attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)';
+    // An operator's report loses only to an operator's measured later; a tenant's also to a correction that holds.
+    const wins =
+      by === 'operator'
+        ? `(${later} OR attribute_not_exists(#usageReport) OR #usageReport.#by <> :operator)`
+        : `${later} AND (attribute_not_exists(#usageReport.#heldUntil) OR #usageReport.#heldUntil <= :now)`;
+    const winsValues: Record<string, string> = by === 'operator' ? { ':operator': 'operator' } : { ':now': now.toISOString() };
+    const winsNames: Record<string, string> = by === 'operator' ? { '#by': 'by' } : { '#heldUntil': 'heldUntil' };
     // A blocked tenant (soft-deleted, deleted) is refused by the database, against the item as it is when the write lands.
     const notBlocked = NOT_BLOCKED;
     try {
@@ -554,21 +620,28 @@ export class TenantStore {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-          UpdateExpression: 'SET #usage = :usage, usageMeasuredAt = :measuredAt',
-          ConditionExpression: `attribute_exists(pk) AND ${notBlocked.expression} AND (attribute_not_exists(usageMeasuredAt) OR usageMeasuredAt < :measuredAt)${expectedVersion === undefined ? '' : ' AND #version = :expectedVersion'}`,
-          ExpressionAttributeNames: { '#usage': 'usage', ...notBlocked.names, ...(expectedVersion === undefined ? {} : { '#version': 'version' }) },
-          ExpressionAttributeValues: { ':usage': usage, ':measuredAt': measuredAt, ...notBlocked.values, ...(expectedVersion === undefined ? {} : { ':expectedVersion': expectedVersion }) },
+          UpdateExpression: 'SET #usage = :usage, usageMeasuredAt = :measuredAt, #usageReport = :report',
+          ConditionExpression: `attribute_exists(pk) AND ${notBlocked.expression} AND ${wins}${expectedVersion === undefined ? '' : ' AND #version = :expectedVersion'}`,
+          ExpressionAttributeNames: { '#usage': 'usage', '#usageReport': 'usageReport', ...winsNames, ...notBlocked.names, ...(expectedVersion === undefined ? {} : { '#version': 'version' }) },
+          ExpressionAttributeValues: {
+            ':usage': usage,
+            ':measuredAt': measuredAt,
+            ':report': report,
+            ...winsValues,
+            ...notBlocked.values,
+            ...(expectedVersion === undefined ? {} : { ':expectedVersion': expectedVersion }),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
       return { tenant: pick<Tenant>(Attributes as Record<string, unknown>, TENANT_FIELDS), applied: true };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // TenantNotFoundError, VersionConflictError (If-Match), a blocked tenant, or a newer report won.
+      // TenantNotFoundError, VersionConflictError (If-Match), a blocked tenant, or a report that wins was recorded.
       const tenant = await this.get(tenantId, { expectedVersion });
       const access = accessFor(tenant);
       if (access.access === 'blocked') throw new UsageRefusedError(tenantId, tenant.state, access.reason);
-      return { tenant, applied: false };
+      return { tenant, applied: false, notApplied: usageNotApplied(tenant, by, measuredAt, now) };
     }
   }
 

@@ -2,11 +2,15 @@
  * Usage reports of the application plane (PUT /tenants/{id}/usage), through the local API on DynamoDB Local:
  * what a downgrade is checked against, and what the answer tells the application plane.
  */
+import { SimulatedClock, installLocalClock } from '../../infra/local/local-clock';
 import { ApiHarness } from '../support/api-harness';
 
 const api = new ApiHarness();
 beforeAll(() => api.start());
 afterAll(() => api.stop());
+
+/** `seconds` from now, as an ISO time. */
+const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: unknown } };
 
@@ -81,5 +85,77 @@ describe('HTTPS API: usage reports', () => {
     expect([future.status, future.body.error?.code]).toEqual([400, 'MEASURED_IN_FUTURE']);
     expect([missing.status, missing.body.error?.code]).toEqual([404, 'TENANT_NOT_FOUND']);
     expect(await api.tableSnapshot()).toEqual(before);
+  });
+
+  describe('operators’ reports win over the tenant’s (issue 13)', () => {
+    it('should apply an operator’s correction after a tenant report dated 5 minutes ahead, and the downgrade it blocked should then be allowed', async () => {
+      // Prepare: the tenant's own token reports inflated usage, dated just inside the allowed skew.
+      await api.createTenant('usage-skewed', { plan: 'professional', usage: usage(3) });
+      const tenantToken = api.tenantToken('usage-skewed');
+      const inflated = await api.request<Body>('PUT', '/tenants/usage-skewed/usage', { token: tenantToken, body: { usage: usage(45), measuredAt: inSeconds(290) } });
+      const blocked = await api.request<Body>('POST', '/tenants/usage-skewed/plan', { body: { plan: 'starter', dryRun: true } });
+
+      // Act: the operator's correct figures, measured now.
+      const correction = await api.request<Body>('PUT', '/tenants/usage-skewed/usage', { body: { usage: usage(4) } });
+      const downgrade = await api.request<Body>('POST', '/tenants/usage-skewed/plan', { body: { plan: 'starter' } });
+
+      // Assess
+      expect(inflated.body).toMatchObject({ applied: true, usage: usage(45) });
+      expect(blocked.body).toMatchObject({ allowed: false });
+      expect(correction.status).toBe(200);
+      expect(correction.body).toMatchObject({ applied: true, usage: usage(4), usageReport: { by: 'operator' } });
+      expect([downgrade.status, downgrade.body.status]).toEqual([202, 'scheduled']);
+      // Recorded as measured when it arrived: a report cannot claim a time that has not come yet.
+      expect(Date.parse(inflated.body.usageMeasuredAt as string)).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('should apply an operator’s report dated before the tenant’s last one, and keep operators’ own reports in order', async () => {
+      await api.createTenant('usage-op-order', { plan: 'starter' });
+      await api.request<Body>('PUT', '/tenants/usage-op-order/usage', { token: api.tenantToken('usage-op-order'), body: { usage: usage(9), measuredAt: '2026-11-01T10:05:00Z' } });
+
+      const correction = await api.request<Body>('PUT', '/tenants/usage-op-order/usage', { body: { usage: usage(2), measuredAt: '2026-11-01T10:00:00Z' } });
+      const olderCorrection = await api.request<Body>('PUT', '/tenants/usage-op-order/usage', { body: { usage: usage(1), measuredAt: '2026-11-01T09:00:00Z' } });
+
+      expect(correction.body).toMatchObject({ applied: true, usage: usage(2), usageMeasuredAt: '2026-11-01T10:00:00.000Z' });
+      expect(olderCorrection.body).toMatchObject({
+        applied: false,
+        usage: usage(2),
+        notApplied: { code: 'NEWER_REPORT_RECORDED', message: expect.stringContaining('2026-11-01T10:00:00.000Z') },
+      });
+    });
+
+    it('should not let the tenant’s next report overwrite an operator’s correction for an hour, saying why, and apply it after', async () => {
+      await api.createTenant('usage-held', { plan: 'professional' });
+      const tenantToken = api.tenantToken('usage-held');
+      const correction = await api.request<Body>('PUT', '/tenants/usage-held/usage', { body: { usage: usage(4) } });
+      const before = await api.tableSnapshot();
+
+      const overwrite = await api.request<Body>('PUT', '/tenants/usage-held/usage', { token: tenantToken, body: { usage: usage(45) } });
+
+      const heldUntil = (correction.body.usageReport as { heldUntil: string }).heldUntil;
+      expect(Date.parse(heldUntil) - Date.parse(correction.body.usageMeasuredAt as string)).toBe(3_600_000);
+      expect(overwrite.status).toBe(200);
+      expect(overwrite.body).toMatchObject({
+        applied: false,
+        usage: usage(4),
+        notApplied: {
+          code: 'OPERATOR_CORRECTION_HOLDS',
+          message: `An operator corrected this tenant's usage (measured at ${correction.body.usageMeasuredAt as string}): reports from the tenant's own token are not applied until ${heldUntil}. Nothing was changed.`,
+        },
+      });
+      expect(await api.tableSnapshot()).toEqual(before);
+
+      // An hour later the application plane's reports count again.
+      const clock = new SimulatedClock();
+      const uninstall = installLocalClock(clock);
+      try {
+        clock.advance(3_601);
+        const later = await api.request<Body>('PUT', '/tenants/usage-held/usage', { token: tenantToken, body: { usage: usage(46) } });
+        expect(later.body).toMatchObject({ applied: true, usage: usage(46), usageReport: { by: 'tenant' } });
+        expect(later.body.notApplied).toBeUndefined();
+      } finally {
+        uninstall();
+      }
+    });
   });
 });

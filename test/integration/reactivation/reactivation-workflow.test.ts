@@ -208,9 +208,9 @@ function expectBackWhereItCame(before: Tenant, after: Tenant, operation: Operati
     expect(comparable(after)).toEqual(comparable(before));
     return;
   }
-  type Purgeable = { deletion?: Tenant['deletion']; usage?: Tenant['usage']; usageMeasuredAt?: string };
-  const { deletion, usage, usageMeasuredAt: _measured, ...rest } = comparable(after) as Purgeable;
-  const { deletion: was, usage: usageBefore, usageMeasuredAt: _measuredBefore, ...restBefore } = comparable(before) as Purgeable;
+  type Purgeable = { deletion?: Tenant['deletion']; usage?: Tenant['usage']; usageMeasuredAt?: string; usageReport?: Tenant['usageReport'] };
+  const { deletion, usage, usageMeasuredAt: _measured, usageReport: _reported, ...rest } = comparable(after) as Purgeable;
+  const { deletion: was, usage: usageBefore, usageMeasuredAt: _measuredBefore, usageReport: _reportedBefore, ...restBefore } = comparable(before) as Purgeable;
   expect(rest).toEqual(restBefore);
   expect([undefined, usageBefore]).toContainEqual(usage);
   expect(deletion).toEqual({ ...was, erasureStarted: { at: now.toISOString(), operationId: operation.operationId } });

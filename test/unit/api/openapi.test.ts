@@ -242,11 +242,33 @@ describe('OpenAPI document', () => {
     it('should document exactly the error statuses each route can return', () => {
       for (const route of ROUTES) {
         const spec = ROUTE_SPECS[route.id];
-        const expected = [...new Set(spec?.errors.map((code) => String(ERROR_CODES[code].status)))].sort();
-        // 429 and 431 are API Gateway's own answers, the same on every route.
+        // 429 and 431 are API Gateway's own answers, the same on every route (a route's own 429 codes join its 429, tested below).
+        const expected = [...new Set(spec?.errors.map((code) => String(ERROR_CODES[code].status)))].filter((status) => status !== '429').sort();
         const documented = Object.keys(operationOf(route).responses).filter((status) => /^[45]\d\d$/.test(status) && status !== '429' && status !== '431');
         expect({ route: route.id, statuses: documented.sort() }).toEqual({ route: route.id, statuses: expected });
       }
+    });
+
+    it('should document the lease cap’s 429 with Retry-After on the acquire route, beside API Gateway’s throttling, and Retry-After on its 409', () => {
+      const acquire = operationOf(ROUTES.find((route) => route.id === 'AcquireQueryLease') as RouteDefinition);
+      const changePlan = operationOf(ROUTES.find((route) => route.id === 'ChangePlan') as RouteDefinition);
+
+      expect(acquire.responses['429']?.description).toContain('`LEASE_LIMIT_REACHED`');
+      expect(acquire.responses['429']?.description).toContain('Throttled by API Gateway');
+      expect(acquire.responses['429']?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
+      expect(acquire.responses['409']?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
+      expect(resolvePointer('#/components/headers/RetryAfter')).toMatchObject({ schema: { type: 'integer', minimum: 1 } });
+      // A route without a code of its own at 429 documents API Gateway's answer only.
+      expect(changePlan.responses['429']).toEqual({ description: expect.stringMatching(/^Throttled by API Gateway/), content: { 'application/json': { schema: { $ref: '#/components/schemas/GatewayError' } } } });
+      expect(changePlan.responses['409']?.headers).toBeUndefined();
+    });
+
+    it('should take force in the plan change’s body, and say why a usage report was not applied', () => {
+      const schemas = document.components.schemas as Record<string, { properties: Record<string, unknown>; required?: string[] }>;
+      expect(schemas.ChangePlanRequest?.properties.force).toMatchObject({ type: 'boolean', default: false });
+      expect(schemas.ChangePlanRequest?.required).toEqual(['plan']);
+      expect(schemas.UsageReport?.properties.notApplied).toMatchObject({ properties: { code: { enum: ['NEWER_REPORT_RECORDED', 'OPERATOR_CORRECTION_HOLDS'] } } });
+      expect(schemas.AuditEntry?.properties.forced).toMatchObject({ const: true });
     });
 
     it('should list every error code in the Error schema', () => {

@@ -7,6 +7,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import type { BillingInvoice, BillingPort, InvoiceListRequest, InvoicePage } from '../../../functions/billing/billing-port';
 import { BillingHistorySource } from '../../../functions/data-sources/billing-history-source';
 import { OperationsSource } from '../../../functions/data-sources/operations-source';
@@ -21,6 +22,16 @@ it('should export usage given at sign-up (no usageMeasuredAt) without measuredAt
   dynamo.on(GetCommand).resolves({ Item: { usage: { seats: 3, storageBytes: 1024 } } });
   const page = await new UsageSource({ client, tableName: 't' }).exportPage('acme', null, 10);
   expect(page).toEqual({ records: [{ seats: 3, storageBytes: 1024 }], nextCursor: null });
+});
+
+it('should export who reported the usage and how long an operator’s correction held, and purge them with it', async () => {
+  dynamo.on(GetCommand).resolves({ Item: { usage: { users: 4 }, usageMeasuredAt: '2026-11-30T10:00:00.000Z', usageReport: { by: 'operator', heldUntil: '2026-11-30T11:00:00.000Z' } } });
+  dynamo.on(UpdateCommand).resolves({});
+  const source = new UsageSource({ client, tableName: 't' });
+
+  expect((await source.exportPage('acme', null, 10)).records).toEqual([{ users: 4, measuredAt: '2026-11-30T10:00:00.000Z', reportedBy: 'operator', heldUntil: '2026-11-30T11:00:00.000Z' }]);
+  expect(await source.purge('acme')).toEqual({ deleted: 1 });
+  expect(dynamo).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE #usage, usageMeasuredAt, usageReport' });
 });
 
 it('should export no usage record for a tenant without usage, and count 0', async () => {
