@@ -110,6 +110,14 @@ describe('Class: QueryLeaseStore', () => {
       expect(sleeps).toEqual([]);
     });
 
+    it('should pass on a failure that is not a cancelled transaction, without retrying', async () => {
+      const throttled = Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' });
+      documentClient.on(TransactWriteCommand).rejects(throttled);
+
+      await expect(newStore().acquire('acme-corp', { holder: 'q' })).rejects.toBe(throttled);
+      expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    });
+
     it('should give up after 25 slots lost to concurrent acquires and throw the last refusal', async () => {
       const error = slotTaken();
       documentClient.on(TransactWriteCommand).rejects(error);
