@@ -169,7 +169,7 @@ export class QueryLeaseStore {
     let conflicts = 0;
     let slotsLost = 0;
     for (;;) {
-      const slot = await this.#freeSlot(tenantId, limit);
+      const slot = await this.#freeSlot(tenantId, limit).catch((error: unknown) => this.#refusalBefore(error, tenantId));
       try {
         return await this.#tryAcquire(tenantId, options.holder, ttlSeconds, slot);
       } catch (error) {
@@ -180,6 +180,34 @@ export class QueryLeaseStore {
         await this.#sleep(Math.random() * Math.min(CONFLICT_BACKOFF_MS.cap, CONFLICT_BACKOFF_MS.base * 2 ** conflicts));
       }
     }
+  }
+
+  /**
+   * Throw why the tenant refuses leases at all (missing, read-only window, blocked), which says more than its
+   * cap being full; else `error` (the LeaseLimitError). One condition check of the tenant item, written nowhere.
+   */
+  async #refusalBefore(error: unknown, tenantId: string): Promise<never> {
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: [this.#admissionCheck(tenantId)] }));
+    } catch (refusal) {
+      const explained = this.#explainRefusal(refusal, tenantId);
+      if (explained !== refusal) throw explained;
+    }
+    throw error;
+  }
+
+  /** The transaction item that checks the tenant admits leases (leaseAdmissionCondition). */
+  #admissionCheck(tenantId: string) {
+    return {
+      ConditionCheck: {
+        TableName: this.#tableName,
+        Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
+        ConditionExpression: ADMISSION.expression,
+        ExpressionAttributeNames: ADMISSION.names,
+        ExpressionAttributeValues: ADMISSION.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    };
   }
 
   /**
@@ -256,16 +284,7 @@ export class QueryLeaseStore {
     await this.#client.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            ConditionCheck: {
-              TableName: this.#tableName,
-              Key: { pk: tenantPk(tenantId), sk: TENANT_SK },
-              ConditionExpression: ADMISSION.expression,
-              ExpressionAttributeNames: ADMISSION.names,
-              ExpressionAttributeValues: ADMISSION.values,
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            },
-          },
+          this.#admissionCheck(tenantId),
           {
             Put: {
               TableName: this.#tableName,

@@ -3,7 +3,7 @@
  * plan change's drain past its timeout. Against DynamoDB Local: the store under concurrency, release and expiry
  * freeing a slot, and the route's 429 with its Retry-After.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LeaseLimitError } from '../../../functions/leases/errors';
 import { QueryLeaseApiError } from '../../../functions/leases/errors';
 import { QueryLeaseClient } from '../../../functions/leases/query-lease-client';
@@ -99,6 +99,17 @@ describe('Lease cap: QueryLeaseStore', () => {
     await expect(leases.acquire('cap-release', { holder: 'd' })).rejects.toBeInstanceOf(LeaseLimitError);
     expect((await leases.liveLeases('cap-release')).map((lease) => lease.holder).sort()).toEqual(['b', 'c']);
     expect(third.holder).toBe('c');
+  });
+
+  it('should refuse a full tenant in a read-only window as read-only (worth retrying soon), not as full', async () => {
+    await api.createTenant('cap-read-only');
+    const leases = store(1);
+    await leases.acquire('cap-read-only', { holder: 'a', ttlSeconds: 300 });
+    await api.documentClient.send(
+      new UpdateCommand({ TableName: config.tableName, Key: { pk: tenantPk('cap-read-only'), sk: 'TENANT' }, UpdateExpression: 'SET readOnlyReason = :reason', ExpressionAttributeValues: { ':reason': 'Migrating' } }),
+    );
+
+    await expect(leases.acquire('cap-read-only', { holder: 'b' })).rejects.toMatchObject({ name: 'LeaseRefusedError', reason: 'read_only_window', readOnlyReason: 'Migrating' });
   });
 
   it('should free the slot of an expired lease without waiting for TTL, and say to retry when the soonest live lease expires', async () => {

@@ -92,7 +92,26 @@ describe('Class: QueryLeaseStore', () => {
       expect(refused).toBeInstanceOf(LeaseLimitError);
       expect(refused).toMatchObject({ tenantId: 'acme-corp', limit: 2, retryAfterSeconds: 3, code: 'LEASE_LIMIT_REACHED' });
       expect(documentClient).toHaveReceivedCommandTimes(QueryCommand, 2);
-      expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+      // The tenant was checked, and admits leases: the cap is the refusal. Nothing was put.
+      expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(documentClient.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems).toEqual([
+        { ConditionCheck: expect.objectContaining({ Key: { pk: 'TENANT#acme-corp', sk: 'TENANT' } }) },
+      ]);
+    });
+
+    it('should say a full tenant is in a read-only window, or missing, rather than at its cap: that says more', async () => {
+      documentClient.on(QueryCommand).resolves({ Items: slots(10_000) });
+      documentClient.on(TransactWriteCommand).rejectsOnce(checkFailed({ state: 'upgrading', readOnlyReason: 'Migrating' })).rejectsOnce(checkFailed());
+
+      await expect(newStore(NOW, 1).acquire('acme-corp', { holder: 'q' })).rejects.toMatchObject({ name: 'LeaseRefusedError', reason: 'read_only_window' });
+      await expect(newStore(NOW, 1).acquire('acme-corp', { holder: 'q' })).rejects.toBeInstanceOf(TenantNotFoundError);
+    });
+
+    it('should answer the cap when the tenant check itself is contended', async () => {
+      documentClient.on(QueryCommand).resolves({ Items: slots(10_000) });
+      documentClient.on(TransactWriteCommand).rejects(conflict());
+
+      await expect(newStore(NOW, 1).acquire('acme-corp', { holder: 'q' })).rejects.toBeInstanceOf(LeaseLimitError);
     });
 
     it('should wait at least 1 s for a lease that expires within the millisecond', async () => {
@@ -106,7 +125,7 @@ describe('Class: QueryLeaseStore', () => {
       documentClient.on(TransactWriteCommand).rejects(slotTaken());
 
       await expect(newStore(NOW, 2).acquire('acme-corp', { holder: 'q' })).rejects.toBeInstanceOf(LeaseLimitError);
-      expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 2); // the lost slot, then the tenant check
       expect(sleeps).toEqual([]);
     });
 
