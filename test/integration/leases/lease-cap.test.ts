@@ -51,17 +51,24 @@ describe('Lease cap: QueryLeaseStore', () => {
     const leases = store(5);
 
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => leases.acquire('cap-race', { holder: `q-${i}`, ttlSeconds: 60 }).then((lease) => ({ lease }), (error: unknown) => ({ error }))),
+      Array.from({ length: 20 }, (_, i) =>
+        leases.acquire('cap-race', { holder: `q-${i}`, ttlSeconds: 60 }).then(
+          (lease) => ({ lease }),
+          (error: unknown) => ({ error, refusedBy: Date.now() }),
+        ),
+      ),
     );
 
     const granted = outcomes.flatMap((outcome) => ('lease' in outcome ? [outcome.lease] : []));
-    const refused = outcomes.flatMap((outcome) => ('error' in outcome ? [outcome.error] : []));
+    const refused = outcomes.flatMap((outcome) => ('error' in outcome ? [outcome] : []));
     expect(granted).toHaveLength(5);
     expect(refused).toHaveLength(15);
-    for (const error of refused) {
+    const soonest = Math.min(...granted.map((lease) => Date.parse(lease.expiresAt)));
+    for (const { error, refusedBy } of refused) {
       expect(error).toBeInstanceOf(LeaseLimitError);
       expect(error).toMatchObject({ tenantId: 'cap-race', limit: 5, code: 'LEASE_LIMIT_REACHED' });
-      expect((error as LeaseLimitError).retryAfterSeconds).toBeGreaterThanOrEqual(59);
+      // The seconds from the refusal to the soonest expiry, rounded up: at least what was left when it arrived.
+      expect((error as LeaseLimitError).retryAfterSeconds).toBeGreaterThanOrEqual(Math.floor((soonest - refusedBy) / 1000));
       expect((error as LeaseLimitError).retryAfterSeconds).toBeLessThanOrEqual(60);
     }
     expect(idsOf(await leases.liveLeases('cap-race'))).toEqual(idsOf(granted));
