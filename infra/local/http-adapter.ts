@@ -20,6 +20,7 @@ import * as clock from '../../functions/shared/clock';
 import type { LocalRoute } from './local-clock';
 import type { TokenVerification } from './local-issuer';
 import { authorizeJwt } from './local-jwt-authorizer';
+import { refuseMisdirected } from './loopback-host';
 
 /**
  * API Gateway's own payload limit (10 MB), enforced here as at its edge; the handlers enforce the API's smaller
@@ -239,6 +240,12 @@ function localRoute(localRoutes: readonly LocalRoute[], method: string, path: st
 }
 
 async function handle(request: IncomingMessage, response: ServerResponse, localRoutes: readonly LocalRoute[], tokens: TokenVerification, baseUrl: string): Promise<void> {
+  // DNS rebinding: a request addressed to another name than loopback's is refused before anything reads it.
+  const misdirected = refuseMisdirected(request.headers.host, baseUrl);
+  if (misdirected) {
+    request.resume();
+    return send(response, misdirected);
+  }
   const requestId = randomUUID();
   // The request target is a path (origin-form): appended to the origin, so a target starting with `//` stays a
   // path instead of being read as a host name (`new URL('//x/tenants', base)` would drop the `x`).

@@ -34,11 +34,9 @@ const table = { client: api.documentClient, tableName: config.tableName };
 const bucket = `ownership-${randomBytes(4).toString('hex')}`;
 const sources = createDataSources({ ...table, s3: () => s3, documents: { bucket }, vectorStore: new S3VectorStore({ s3: () => s3, bucket }), billing: new LedgerBilling(table) });
 const owners = tableItemOwners(sources);
-// The export flow runs for real: its storage on this file's bucket, on the local S3 server (its own access key only).
+// The export flow runs for real: its storage on this file's bucket, on the local S3 server (the run's key, from the environment).
 process.env.DOCUMENTS_BUCKET = bucket;
 process.env.EXPORTS_BUCKET = bucket;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 beforeAll(async () => {
   await api.start();
