@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { checkJava, LocalStackError, reservePort, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import { checkJava, databaseFileName, LocalStackError, reservePort, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import { newLocalCredentials } from '../../../infra/local/loopback-env';
 
 describe('Function: reservePort', () => {
   let holder: Server | undefined;
@@ -38,14 +39,16 @@ describe('Function: checkJava', () => {
 });
 
 describe('Function: startDynamoDbLocal', () => {
-  it('should start a database kept on disk, answer on loopback, and stop its JVM', async () => {
+  it('should start a database kept on disk, one file per access key (none for its own readiness probe), answer on loopback, and stop its JVM', async () => {
     const dbPath = mkdtempSync(join(tmpdir(), 'ddb-local-'));
     const dynamo = await startDynamoDbLocal({ dbPath });
-    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const credentials = newLocalCredentials();
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials });
     try {
       expect(dynamo.endpoint).toBe(`http://127.0.0.1:${dynamo.port}`);
+      expect(readdirSync(dbPath).filter((file) => file.endsWith('.db'))).toEqual([]);
       await expect(client.send(new ListTablesCommand({}))).resolves.toMatchObject({ TableNames: [] });
-      expect(readdirSync(dbPath).some((file) => file.endsWith('.db'))).toBe(true);
+      expect(readdirSync(dbPath).filter((file) => file.endsWith('.db'))).toEqual([databaseFileName(credentials.accessKeyId, 'us-east-1')]);
     } finally {
       client.destroy();
       await dynamo.stop();
