@@ -51,7 +51,11 @@ function jarDirectory(): string {
   return join(lib, release);
 }
 
-/** A free loopback port, or an error naming the port that is taken. */
+/**
+ * A port free on loopback, or an error naming the port that is taken. (DynamoDB Local then listens on it on every
+ * interface: it has no option to choose one. Its data is kept from others by the access key, see
+ * dynamoDbLocalCommand.)
+ */
 export async function reservePort(port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

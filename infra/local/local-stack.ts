@@ -37,7 +37,10 @@ export const EVENT_POLL_MS = 250;
 export interface LocalStackOptions {
   /** The API's port on 127.0.0.1; 0 picks a free one. */
   readonly apiPort: number;
-  /** DynamoDB Local's port on 127.0.0.1; 0 picks a free one. */
+  /**
+   * DynamoDB Local's port (clients use 127.0.0.1; it listens on every interface, its data readable with the data
+   * folder's key only: see localAwsCredentials); 0 picks a free one.
+   */
   readonly dynamoPort: number;
   /** The local S3 server's port on 127.0.0.1; 0 (the default) picks a free one. */
   readonly s3Port?: number;
