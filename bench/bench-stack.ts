@@ -1,6 +1,6 @@
 /**
- * What the benches that run the functions share: DynamoDB Local and s3rver on free ports (s3rver on loopback only;
- * both with the bench's own access key), stopped on
+ * What the benches that run the functions share: DynamoDB Local and s3rver on free loopback ports (with the
+ * bench's own access key), stopped on
  * exit and on SIGINT/SIGTERM, and the stores a bench works through on one table.
  */
 

@@ -12,7 +12,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFo
 import type { OperationOutcome } from '../../functions/operations/operation-store';
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
-import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalBinding } from './dynamodb-local';
 import { CLOCK_MODES, LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode, type LocalAwsCredentials } from './local-settings';
 import { localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment, useLocalCredentials } from './loopback-env';
@@ -38,8 +38,8 @@ export interface LocalStackOptions {
   /** The API's port on 127.0.0.1; 0 picks a free one. */
   readonly apiPort: number;
   /**
-   * DynamoDB Local's port (clients use 127.0.0.1; it listens on every interface, its data readable with the data
-   * folder's key only: see localAwsCredentials); 0 picks a free one.
+   * DynamoDB Local's port on 127.0.0.1 (on every interface where no JDK can bind it to loopback; its data is
+   * readable with the data folder's key only either way: see localAwsCredentials); 0 picks a free one.
    */
   readonly dynamoPort: number;
   /** The local S3 server's port on 127.0.0.1; 0 (the default) picks a free one. */
@@ -82,6 +82,8 @@ export interface LocalStackInfo {
   readonly stripeWebhookSecret: string;
   /** The data folder's AWS key (DynamoDB Local's database is this key's; the S3 server accepts it alone), and its file. */
   readonly aws: LocalAwsCredentials & { readonly file: string };
+  /** Where DynamoDB Local listens: 127.0.0.1 only, or every interface where no JDK could compile its loopback launcher. */
+  readonly dynamoListensOn: DynamoDbLocalBinding;
 }
 
 function portOption(value: string | undefined, fallback: number, name: string, allowZero = false): number {
@@ -204,6 +206,9 @@ export function bannerLines(info: LocalStackInfo): string[] {
     `  export TOKEN=${info.tokens.operator}`,
     `  export ACME_TOKEN=${info.tokens.acme}   # tenant-scoped: reads acme-corp only`,
     `  export STRIPE_WEBHOOK_SECRET=${info.stripeWebhookSecret}   # signs Stripe events for POST $API/webhooks/stripe (README: Stripe webhooks)`,
+    info.dynamoListensOn === '127.0.0.1'
+      ? '  # DynamoDB Local listens on 127.0.0.1 only, as do the API and S3.'
+      : '  # DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
     `  # DynamoDB Local and S3 answer the data folder's key only (${info.aws.file}); the table with the AWS CLI:`,
     `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
     `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
@@ -453,6 +458,7 @@ export class LocalStack {
       signingKeyId: issuer.currentKid,
       stripeWebhookSecret,
       aws: { ...aws, file: join(dataRoot, LOCAL_AWS_CREDENTIALS_FILE) },
+      dynamoListensOn: dynamo.value.listensOn,
     };
     this.#log(bannerLines(info).join('\n'));
     return info;
