@@ -160,6 +160,22 @@ describe('Stripe key rotation (SecretKeyStripeBilling, the real Stripe SDK again
     expect(reads()).toBe(3);
   });
 
+  it("should answer Stripe's refusal when the forced re-read itself fails (Secrets Manager unavailable), and read again next time", async () => {
+    secrets.on(GetSecretValueCommand).resolvesOnce({ SecretString: 'sk_test_old' }).rejectsOnce(new Error('ThrottlingException')).resolves({ SecretString: 'sk_test_new' });
+    stripe.acceptOnlyApiKey('sk_test_new');
+    const port = billing();
+    await expect(lookup(port)).rejects.toThrow(/Stripe refused the configured API key/);
+    expect(reads()).toBe(2);
+    advanceSeconds(SECRET_FORCED_REFRESH_INTERVAL_SECONDS + 1);
+    await expect(lookup(port)).resolves.toMatchObject({ status: 'active' });
+    expect(reads()).toBe(3);
+  });
+
+  it("should be the port's transient error when the secret holds no string (a binary secret)", async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2, 3]) });
+    await expect(lookup(billing())).rejects.toThrow(/Could not read the Stripe key from Secrets Manager: Secret .* holds no Stripe key/);
+  });
+
   it('should not re-read the key for an error that is not about the key', async () => {
     secretHolds('sk_test_old');
     const port = billing();
@@ -332,5 +348,19 @@ describe('mapSecretBacked: a thing made from the secret-backed one (the Pinecone
     expect(result).toBe('provisioned');
     expect(used).toEqual(['key-old', 'key-new']);
     expect(make).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('fromSecret: a build that fails', () => {
+  it('should not keep a failed build: the next call builds again from the cached secret', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fromSecret } = require('../../../functions/shared/secret-value') as typeof import('../../../functions/shared/secret-value');
+    secretHolds('key-1');
+    const build = jest.fn().mockRejectedValueOnce(new Error('SDK not loaded')).mockResolvedValue({ client: 'made' });
+    const client = fromSecret({ secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:any-AbCdEf', secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }), holds: 'API key', build, unavailable: (message) => new Error(message) });
+    await expect(client()).rejects.toThrow('SDK not loaded');
+    await expect(client()).resolves.toEqual({ client: 'made' });
+    expect(build).toHaveBeenCalledTimes(2);
+    expect(reads()).toBe(1);
   });
 });

@@ -20,3 +20,14 @@ describe('visibleTo', () => {
     expect(visibleTo({ role: 'tenant' }, 'operation', operation)).toEqual({ operationId: 'op_1', tenantId: 'acme', workflow: 'export', status: 'running', createdAt: 'c', updatedAt: 'u' });
   });
 });
+
+describe('the projections of records without the optional parts', () => {
+  it('should leave out what the record does not have, and keep exports and certificates but for their operators-only fields', () => {
+    const tenant = { tenantId: 'acme', name: 'Acme', email: 'a@acme.example', plan: 'starter', state: 'active', usage: {}, version: 1, createdAt: 'c', updatedAt: 'u', stateChangedAt: 's', allowedEvents: [] };
+    expect(visibleTo({ role: 'tenant' }, 'tenant', tenant as never)).toEqual(tenant);
+    const view = { exportId: 'op_1', tenantId: 'acme', status: 'running', step: 'initiated', requestedBy: 'ops', requestedAt: 'r', dueAt: 'd', overdueRisk: false, sources: [] };
+    expect(visibleTo({ role: 'tenant' }, 'export', view as never)).toEqual({ exportId: 'op_1', tenantId: 'acme', status: 'running', step: 'initiated', requestedAt: 'r', dueAt: 'd', overdueRisk: false, sources: [] });
+    const certificate = { certificateId: 'c1', deletion: { requestedAt: 'r', requestedBy: 'ops', retentionDays: 30, deadline: 'd' }, legalHolds: [], sha256: 'x' };
+    expect(visibleTo({ role: 'tenant' }, 'deletionCertificate', certificate as never)).toEqual({ certificateId: 'c1', deletion: { requestedAt: 'r', retentionDays: 30, deadline: 'd' }, legalHolds: [], sha256: 'x' });
+  });
+});
