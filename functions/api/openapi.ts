@@ -37,6 +37,7 @@ import {
   TENANT_ID_RULE,
 } from '../tenants/tenant-schemas';
 import type { TenantView } from '../tenants/tenant-service';
+import { TENANT_FACING_FIELDS, type tenantFacingAuditEntry, type tenantFacingTenant } from '../tenants/tenant-view';
 import { DEFAULT_CLAIM_MAPPING } from '../auth/jwt-claims';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
 import { stripeEventSchema } from '../dunning/stripe-event-delivery';
@@ -233,6 +234,8 @@ const tenantSchema = z
       })
       .optional()
       .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: grace (a payment failed; full access until `graceEndsAt`) or suspended (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
+    deletedAt: timestamp.optional().meta({ description: 'Once deleted: when the hard delete completed.' }),
+    deletionCertificateId: z.string().optional().meta({ description: 'Once deleted: its deletion certificate (`GET /tenants/{tenantId}/deletion-certificate`).' }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     version: z.number().int().min(1).meta({ description: 'Increases by one per change of the tenant, each with its entry in the history (1..version, no gap); the ETag. Usage reports do not change it.' }),
@@ -272,6 +275,7 @@ const auditEntrySchema = z
     stripeEventId: z.string().optional().meta({ description: 'The Stripe event that caused the change (the dunning ladder).' }),
     stripeEventType: z.string().optional().meta({ description: 'Its type, e.g. `invoice.payment_failed`.' }),
     violation: complianceViolationSchema.optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
+    reactivationPath: z.enum(REACTIVATION_PATHS).optional().meta({ description: "On a reactivation's entries: `resume`, `restore` or `fresh_start`." }),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
 
@@ -491,6 +495,60 @@ const exportSchema = z
 
 const exportPageSchema = z.object({ items: z.array(exportSchema), nextCursor: z.string().nullable() }).meta({ description: 'One page of exports, newest first (without download URLs).' });
 
+// ---------------------------------------------------------------------------------------------------------
+// What a tenant-scoped token gets instead (functions/tenants/tenant-view.ts): the same records without operators'
+// names and reasons, Stripe ids, internal error messages and infrastructure names; made from the same field lists.
+// ---------------------------------------------------------------------------------------------------------
+
+/** A zod pick mask of `keys`. */
+const only = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((key) => [key, true])) as { [P in K]: true };
+const TENANT_FACING = ' What a tenant-scoped token gets (operators get the whole record): see "The tenant\'s view" in the README.';
+const errorCodeOnlySchema = z.object({ code: z.string() }).optional().meta({ description: 'Why it failed or was rolled back: the code only (the message is for operators).' });
+
+const tenantFacingTenantSchema = tenantSchema
+  .pick(only(TENANT_FACING_FIELDS.tenant))
+  .extend({
+    resources: tenantSchema.shape.resources.unwrap().pick(only(TENANT_FACING_FIELDS.resources)).optional().meta({ description: 'Its limits and request rate.' }),
+    deletion: tenantSchema.shape.deletion.unwrap().pick(only(TENANT_FACING_FIELDS.deletion)).optional().meta({ description: 'Its soft delete: when it was asked, the retention, and when the hard delete is due.' }),
+    legalHold: tenantSchema.shape.legalHold.unwrap().pick(only(TENANT_FACING_FIELDS.legalHold)).optional().meta({ description: 'A legal hold is set (since when): the hard delete does not run meanwhile.' }),
+    dunning: tenantSchema.shape.dunning.unwrap().pick(only(TENANT_FACING_FIELDS.dunning)).optional().meta({ description: 'Its standing after a failed payment: grace until `graceEndsAt`, or suspended.' }),
+  })
+  .meta({ description: `A tenant.${TENANT_FACING}` });
+
+const tenantFacingAuditEntrySchema = auditEntrySchema
+  .pick(only(TENANT_FACING_FIELDS.auditEntry))
+  .extend({
+    reasonCategory: z.enum(['billing', 'compliance', 'account']).meta({
+      description: '`billing` (a payment or subscription event), `compliance` (a missed deletion deadline, recorded against the control plane), else `account` (a change made on request: an operator\'s, the application\'s, or a workflow one of them started).',
+    }),
+    violation: complianceViolationSchema.pick(only(TENANT_FACING_FIELDS.violation)).optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
+  })
+  .meta({ description: `One line of the tenant's history.${TENANT_FACING}` });
+
+const tenantFacingAuditEntryPageSchema = z.object({ items: z.array(tenantFacingAuditEntrySchema), nextCursor: nextCursorSchema });
+
+const tenantFacingOperationSchema = z
+  .object({ ...operationSchema.pick(only(TENANT_FACING_FIELDS.operation)).shape, workflow: z.string().meta({ description: 'Its workflow: `plan-change`, `export`, `hard-delete`, `reactivation`, ...' }), error: errorCodeOnlySchema })
+  .meta({ description: `A workflow operation of the tenant.${TENANT_FACING}` });
+
+const tenantFacingExportSchema = exportSchema
+  .omit({ requestedBy: true })
+  .extend({ error: errorCodeOnlySchema })
+  .meta({ description: `A GDPR export of the tenant.${TENANT_FACING}` });
+
+const tenantFacingExportPageSchema = z.object({ items: z.array(tenantFacingExportSchema), nextCursor: z.string().nullable() });
+
+const tenantFacingCertificateSchema = deletionCertificateSchema
+  .extend({
+    deletion: deletionCertificateSchema.shape.deletion.pick(only(TENANT_FACING_FIELDS.certificateDeletion)).meta({ description: 'The soft delete: when it was asked, the retention and the deadline.' }),
+    legalHolds: z.array(z.object({ event: z.enum(['place_legal_hold', 'release_legal_hold']), at: z.string() })).meta({ description: 'When legal holds were placed and released.' }),
+    sha256: z.string().meta({ description: 'SHA-256 of the whole certificate as operators read it (with who asked and the holds\' reasons): ask the operator for it to recompute the hash.' }),
+  })
+  .meta({ description: `The proof of the tenant's erasure.${TENANT_FACING}` });
+
+type _TenantFacingTenantMatches = Assert<Same<z.output<typeof tenantFacingTenantSchema>, ReturnType<typeof tenantFacingTenant>>>;
+type _TenantFacingAuditEntryMatches = Assert<Same<z.output<typeof tenantFacingAuditEntrySchema>, ReturnType<typeof tenantFacingAuditEntry>>>;
+
 /** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
 export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
@@ -526,6 +584,13 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   Export: exportSchema,
   ExportPage: exportPageSchema,
   DeletionCertificate: deletionCertificateSchema,
+  TenantFacingTenant: tenantFacingTenantSchema,
+  TenantFacingAuditEntry: tenantFacingAuditEntrySchema,
+  TenantFacingAuditEntryPage: tenantFacingAuditEntryPageSchema,
+  TenantFacingOperation: tenantFacingOperationSchema,
+  TenantFacingExport: tenantFacingExportSchema,
+  TenantFacingExportPage: tenantFacingExportPageSchema,
+  TenantFacingDeletionCertificate: tenantFacingCertificateSchema,
   ReconcileReport: reconcileReportSchema,
   Health: healthSchema,
   StripeWebhookReceived: stripeWebhookReceivedSchema,
@@ -547,7 +612,14 @@ export interface RouteSpec {
   /** Honours If-Match (optimistic concurrency on the tenant version). */
   readonly ifMatch?: boolean;
   /** `schema` is omitted exactly for 204 (No Content). */
-  readonly success: { readonly status: number; readonly description: string; readonly schema?: ZodType; readonly headers?: readonly SuccessHeader[] };
+  readonly success: {
+    readonly status: number;
+    readonly description: string;
+    readonly schema?: ZodType;
+    /** What a tenant-scoped token gets instead of `schema` (functions/tenants/tenant-view.ts): the answer is then one of the two. */
+    readonly tenantFacingSchema?: ZodType;
+    readonly headers?: readonly SuccessHeader[];
+  };
   /** Every error code the route can answer with; statuses follow from ERROR_CODES. */
   readonly errors: readonly ErrorCode[];
   readonly description?: string;
@@ -653,19 +725,19 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   ListExports: {
     params: tenantPathSchema,
     query: pageQuerySchema,
-    success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema },
+    success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema, tenantFacingSchema: tenantFacingExportPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   GetExport: {
     params: exportPathSchema,
-    success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema },
+    success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema, tenantFacingSchema: tenantFacingExportSchema },
     errors: apiRouteErrors({ body: false }, 'EXPORT_NOT_FOUND', 'EXPORT_EXPIRED'),
     description:
       "Progress per source while it runs; the manifest summary once written; once succeeded, presigned download URLs for the manifest, README and every part, valid 15 minutes and made fresh on each request. Operators read any export; a tenant-scoped token its own tenant's, and another tenant's is 404 EXPORT_NOT_FOUND (as if it did not exist).",
   },
   GetDeletionCertificate: {
     params: tenantPathSchema,
-    success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema },
+    success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema, tenantFacingSchema: tenantFacingCertificateSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
     description:
       'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
@@ -687,7 +759,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   GetOperation: {
     params: operationPathSchema,
-    success: { status: 200, description: 'The operation.', schema: operationSchema },
+    success: { status: 200, description: 'The operation.', schema: operationSchema, tenantFacingSchema: tenantFacingOperationSchema },
     errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
     description: "Operators read any operation; a tenant-scoped token reads its own tenant's, and another tenant's is 404 OPERATION_NOT_FOUND (as if it did not exist).",
   },
@@ -719,13 +791,13 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   GetTenant: {
     params: tenantPathSchema,
-    success: { status: 200, description: 'The tenant.', schema: tenantSchema, headers: ['ETag'] },
+    success: { status: 200, description: 'The tenant.', schema: tenantSchema, tenantFacingSchema: tenantFacingTenantSchema, headers: ['ETag'] },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
   },
   TenantHistory: {
     params: tenantPathSchema,
     query: pageQuerySchema,
-    success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema },
+    success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema, tenantFacingSchema: tenantFacingAuditEntryPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   SuspendTenant: {
@@ -831,6 +903,15 @@ export interface OpenApiDocument {
 // ---------------------------------------------------------------------------------------------------------
 
 const schemaRef = (name: string): Reference => ({ $ref: `#/components/schemas/${name}` });
+
+/**
+ * The success body: `schema`, or with a tenant-facing one, either (operators get the first, tenant-scoped tokens
+ * the second; anyOf, as the tenant's fields are a subset of the operator's and a whole record matches both).
+ */
+function successSchema(schema: ZodType, tenantFacing: ZodType | undefined, schemas: ComponentSchemas): Reference | { anyOf: Reference[] } {
+  const operators = schemaRef(componentName(schema, schemas, 'response', 'response'));
+  return tenantFacing ? { anyOf: [operators, schemaRef(componentName(tenantFacing, schemas, 'response', 'tenant-facing response'))] } : operators;
+}
 
 /** Convert a set of named zod schemas into components.schemas, cross-referencing one another by name. */
 function componentSchemas(named: Readonly<Record<string, ZodType>>, io: 'input' | 'output'): Record<string, JsonSchema> {
@@ -1007,7 +1088,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: Componen
   const success: ResponseObject = {
     description: spec.success.description,
     ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
-    ...(spec.success.schema ? { content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, schemas, 'response', 'response')) } } } : {}),
+    ...(spec.success.schema ? { content: { 'application/json': { schema: successSchema(spec.success.schema, spec.success.tenantFacingSchema, schemas) } } } : {}),
   };
   return {
     operationId: route.id,

@@ -102,6 +102,12 @@ export interface Config {
   /** How long an Idempotency-Key is remembered, in seconds. */
   readonly idempotencyTtlSeconds: number;
   /**
+   * How long a secret read from Secrets Manager (the Stripe key, the Pinecone key, the webhook signing secret) is
+   * kept before it is read again, in seconds: POWERTOOLS_PARAMETERS_MAX_AGE, Powertools Parameters' own variable,
+   * default 300 (a rotated key reaches warm containers within 5 minutes; an authentication failure re-reads sooner).
+   */
+  readonly secretMaxAgeSeconds: number;
+  /**
    * The dunning ladder (functions/dunning/dunning-policy.ts): DUNNING_GRACE_DAYS (default 7),
    * DUNNING_DELETE_AFTER_CANCELED_DAYS (unset: never soft-delete), DUNNING_BUSY_RETRY_SECONDS (default 900).
    */
@@ -165,6 +171,9 @@ function load(): Config {
     metricsNamespace: optional('POWERTOOLS_METRICS_NAMESPACE') ?? 'TenantLifecycle',
     maxBodyBytes: integer('MAX_BODY_BYTES', 64 * 1024),
     idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
+    get secretMaxAgeSeconds() {
+      return integer('POWERTOOLS_PARAMETERS_MAX_AGE', 300);
+    },
     get dunning() {
       const deleteAfter = optional('DUNNING_DELETE_AFTER_CANCELED_DAYS');
       return dunningPolicyFrom({
