@@ -16,6 +16,7 @@ import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type Dynam
 import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode } from './local-settings';
 import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment } from './loopback-env';
+import { applyLocalRateLimits } from './local-rate-limits';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -329,6 +330,8 @@ export class LocalStack {
     process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
+    // The per-caller rate limit is on, with limits no local user reaches by accident (infra/local/local-rate-limits.ts).
+    applyLocalRateLimits();
 
     const seeded = await ensureTable(dynamoEndpoint);
     if (seeded > 0) {

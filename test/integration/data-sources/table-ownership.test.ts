@@ -123,6 +123,9 @@ it('should leave no item of a purged tenant but those of sources that retain (bi
   const retaining = owners.filter(({ source }) => sources.find((candidate) => candidate.name === source)?.retention);
   expect(left.filter((item) => !retaining.some(({ kind }) => itemIsOfKind(item, kind)))).toEqual([]);
   expect(new Set(left.map((item) => String(item.sk).split('#')[0]))).toEqual(new Set(['LEDGER', 'AUDIT', 'TENANT']));
+  // The tenant's rate-limit bucket is no tenant data (PLATFORM_TABLE_ITEMS: its requests write it again): it stays.
+  expect(after.filter((item) => item.pk === 'RATE_LIMIT#tenant:acme')).toEqual(before.filter((item) => item.pk === 'RATE_LIMIT#tenant:acme'));
+  expect(after.some((item) => item.pk === 'RATE_LIMIT#tenant:acme')).toBe(true);
   // Schedules carry only an operation id: the downgrade's schedule went with acme's operation.
   const acmeOperations = before.filter((item) => item.type === 'operation' && item.tenantId === 'acme').map((item) => item.operationId);
   expect(after.filter((item) => item.type === 'schedule' && acmeOperations.includes((item.payload as { operationId: string }).operationId))).toEqual([]);
