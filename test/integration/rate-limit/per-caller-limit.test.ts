@@ -47,6 +47,8 @@ it("should refuse tenant A's callers past its burst with 429 and Retry-After, an
   // Another token of the same tenant shares the tenant's bucket: a second client is not a second allowance.
   expect((await access('tenant-a', workerA)).status).toBe(429);
 
+  // A's token on B's path draws from A's bucket (the caller's), never from B's: A cannot spend B's allowance.
+  expect((await access('tenant-b', tokenA)).status).toBe(429);
   expect((await access('tenant-b', tokenB)).status).toBe(200);
   expect((await api.request('GET', '/tenants/tenant-a/access')).status).toBe(200);
   expect((await api.request('GET', '/tenants/tenant-b')).status).toBe(200);
@@ -54,10 +56,11 @@ it("should refuse tenant A's callers past its burst with 429 and Retry-After, an
 
 it('should change nothing on a limited POST, and keep its Idempotency-Key free for the retry after Retry-After', async () => {
   const lease = { token: tokenA, headers: { 'idempotency-key': 'lease-after-429' }, body: { holder: 'worker-1', ttlSeconds: 60 } };
-  const before = await api.tableSnapshot();
+  // The buckets included: a limited request does not even move its caller's bucket.
+  const before = await api.tableSnapshot({ withRateLimitBuckets: true });
   const refused = await api.request('POST', '/tenants/tenant-a/leases', lease);
   expect(refused).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED' } } });
-  expect(await api.tableSnapshot()).toEqual(before);
+  expect(await api.tableSnapshot({ withRateLimitBuckets: true })).toEqual(before);
 
   nowMs += Number(refused.headers.get('retry-after')) * 1000;
   const taken = await api.request('POST', '/tenants/tenant-a/leases', lease);
