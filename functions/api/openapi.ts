@@ -123,6 +123,11 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'This Idempotency-Key was already used for a different request.' },
+  RATE_LIMITED: {
+    status: 429,
+    description:
+      "The caller sent more than its rate limit (every tenant-scoped token of a tenant shares the tenant's; each operator has one): the message says the limit, the `Retry-After` header how many seconds to wait. Nothing was changed, and an Idempotency-Key sent with it is still free.",
+  },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected failure; nothing internal is disclosed. Retry later.' },
   LIFECYCLE_INVARIANT_BROKEN: { status: 500, description: 'The stored tenant breaks a lifecycle invariant; an operator has been alerted.' },
 } as const satisfies Record<string, { readonly status: number; readonly description: string }>;
@@ -986,6 +991,7 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   const has = (codes: readonly ErrorCode[]) => codes.every((code) => spec.errors.includes(code));
   const hasAny = (codes: readonly ErrorCode[]) => codes.some((code) => spec.errors.includes(code));
   if (new Set(spec.errors).size !== spec.errors.length) fail('lists an error code twice.');
+  if (hasAny(['RATE_LIMITED'])) fail('lists RATE_LIMITED: every authenticated route answers it, and its 429 response is added for all of them.');
   if (route.authenticated && !has(AUTH_ERRORS)) fail(`is authenticated: its errors must include ${AUTH_ERRORS.join(', ')}.`);
   if (!route.authenticated && hasAny(AUTH_ERRORS)) fail('is public: it cannot answer 401 or 403.');
   if (honoursIdempotencyKey(route) && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
@@ -1050,10 +1056,16 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
     description: `Request header fields too large: \`REQUEST_HEADERS_TOO_LARGE\`: ${ERROR_CODES.REQUEST_HEADERS_TOO_LARGE.description}`,
     content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
   };
-  responses['429'] = {
-    description: 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.',
-    content: { 'application/json': { schema: schemaRef('GatewayError') } },
-  };
+  // Every authenticated route takes a token from its caller's bucket (apiRoute); every route is under the stage throttle.
+  const limited: ErrorCode[] = [...(byStatus.get(429) ?? []), ...(route.authenticated ? (['RATE_LIMITED'] as const) : [])];
+  const throttle = "Throttled by API Gateway (the stage's rate and burst limits, shared by every caller; AWS only): `{\"message\":\"Too Many Requests\"}`. Retry with backoff.";
+  responses['429'] = limited.length
+    ? {
+        description: ['Too many requests. Error codes:', ...limited.map((code) => `- \`${code}\`: ${ERROR_CODES[code].description}`), '', throttle].join('\n'),
+        headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+        content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
+      }
+    : { description: throttle, content: { 'application/json': { schema: schemaRef('GatewayError') } } };
   return responses;
 }
 
@@ -1200,6 +1212,10 @@ export function buildOpenApiDocument(
       headers: {
         ETag: { description: 'The tenant version, quoted (e.g. `"3"`); send it as If-Match.', schema: { type: 'string' } },
         Location: { description: 'The new tenant: `/tenants/{tenantId}`.', schema: { type: 'string' } },
+        RetryAfter: {
+          description: 'Whole seconds to wait before sending again (RFC 9110 10.2.3), at least 1: when the caller\'s bucket has a token again (`RATE_LIMITED`).',
+          schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+        },
         IdempotentReplayed: { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key.', schema: { type: 'string', const: 'true' } },
       },
       schemas: { ...requestSchemas, ...responseSchemas },

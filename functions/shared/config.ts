@@ -6,6 +6,7 @@ import { DEFAULT_DUNNING_POLICY, dunningPolicyFrom, type DunningPolicy } from '.
 import type { StripePriceIds } from '../plans/plan-catalog';
 import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
 import { WORKFLOWS, stateMachineArnVariable, type WorkflowName } from '../workflows/registry';
+import { DEFAULT_RATE_LIMITS, RATE_LIMIT_VARIABLES, type RateLimits } from './http/rate-limit-policy';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -25,12 +26,19 @@ function required(name: string): string {
   return value;
 }
 
-function integer(name: string, fallback: number): number {
+/** A positive number from `name` (a whole one unless `fraction`), else `fallback`. */
+function positive(name: string, fallback: number, fraction = false): number {
   const raw = optional(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigurationError(`Environment variable ${name} must be a positive integer, got '${raw}'.`);
+  if (!(fraction ? Number.isFinite(value) : Number.isInteger(value)) || value <= 0) {
+    throw new ConfigurationError(`Environment variable ${name} must be a positive ${fraction ? 'number' : 'integer'}, got '${raw}'.`);
+  }
   return value;
+}
+
+function integer(name: string, fallback: number): number {
+  return positive(name, fallback);
 }
 
 export interface Config {
@@ -112,6 +120,12 @@ export interface Config {
    * DUNNING_DELETE_AFTER_CANCELED_DAYS (unset: never soft-delete), DUNNING_BUSY_RETRY_SECONDS (default 900).
    */
   readonly dunning: DunningPolicy;
+  /**
+   * The per-caller rate limits of the API (functions/shared/http/rate-limit.ts): RATE_LIMIT_TENANT_PER_SECOND and
+   * RATE_LIMIT_OPERATOR_PER_SECOND (positive numbers: 0.5 is one request every 2 s), RATE_LIMIT_TENANT_BURST and
+   * RATE_LIMIT_OPERATOR_BURST (positive integers), each defaulting to DEFAULT_RATE_LIMITS. Read on use, so a test can set them before its requests.
+   */
+  readonly rateLimits: RateLimits;
 }
 
 function load(): Config {
@@ -182,6 +196,13 @@ function load(): Config {
         deleteAfterCanceledDays: deleteAfter === undefined ? undefined : integer('DUNNING_DELETE_AFTER_CANCELED_DAYS', 1),
         busyRetrySeconds: integer('DUNNING_BUSY_RETRY_SECONDS', DEFAULT_DUNNING_POLICY.busyRetrySeconds),
       });
+    },
+    get rateLimits() {
+      const limitOf = (role: keyof RateLimits) => ({
+        perSecond: positive(RATE_LIMIT_VARIABLES[role].perSecond, DEFAULT_RATE_LIMITS[role].perSecond, true),
+        burst: integer(RATE_LIMIT_VARIABLES[role].burst, DEFAULT_RATE_LIMITS[role].burst),
+      });
+      return { tenant: limitOf('tenant'), operator: limitOf('operator') };
     },
   };
 }

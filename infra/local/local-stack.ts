@@ -16,6 +16,7 @@ import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, 
 import { CLOCK_MODES, LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode, type LocalAwsCredentials } from './local-settings';
 import { localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
 import { applyLoopbackEnvironment, useLocalCredentials } from './loopback-env';
+import { applyLocalRateLimits } from './local-rate-limits';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -355,6 +356,8 @@ export class LocalStack {
     process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     process.env.POWERTOOLS_SERVICE_NAME ??= 'tenant-lifecycle-local';
+    // The per-caller rate limit is on, with limits no local user reaches by accident (infra/local/local-rate-limits.ts).
+    applyLocalRateLimits();
 
     const seeded = await ensureTable(dynamoEndpoint);
     if (seeded > 0) {

@@ -71,6 +71,11 @@ describe('buildOpenApiDocument self-checks', () => {
       /ROUTE_SPECS\.Health \(GET \/health\) is public: it cannot answer 401 or 403/,
     ],
     [
+      'RATE_LIMITED listed in an entry (every authenticated route answers it: the builder adds its 429)',
+      () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, errors: [...s.errors, 'RATE_LIMITED'] }))),
+      /ROUTE_SPECS\.GetTenant .* lists RATE_LIMITED: every authenticated route answers it/,
+    ],
+    [
       'Idempotency-Key errors on a route that is not a POST',
       () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, errors: [...s.errors, 'IDEMPOTENCY_KEY_REUSED'] }))),
       /ROUTE_SPECS\.GetTenant .* is not a POST: Idempotency-Key applies to POST routes only/,

@@ -203,6 +203,18 @@ describe('OpenAPI document', () => {
       expect(names).toContain('If-Match');
     });
 
+    it.each(ROUTES.map((route) => [route.id, route] as const))('should document on %s the 429 it can answer: RATE_LIMITED with Retry-After when authenticated, the stage throttle always', (_id, route) => {
+      const limited = operationOf(route).responses['429'] as { description: string; headers?: Record<string, { $ref: string }> };
+      expect(limited.description).toContain('Throttled by API Gateway');
+      if (route.authenticated) {
+        expect(limited.description).toContain(`\`RATE_LIMITED\`: ${ERROR_CODES.RATE_LIMITED.description}`);
+        expect(limited.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
+      } else {
+        expect(limited.description).not.toContain('RATE_LIMITED');
+        expect(limited.headers).toBeUndefined();
+      }
+    });
+
     it('should document the Location header on CreateTenant and the ETag on GetTenant', () => {
       expect(document.paths['/tenants']?.post?.responses['201']?.headers).toHaveProperty('Location');
       expect(document.paths['/tenants/{tenantId}']?.get?.responses['200']?.headers).toHaveProperty('ETag');
