@@ -109,6 +109,17 @@ describe('Function: takeToken', () => {
 describe('Function: enforceRateLimit', () => {
   const enforce = () => enforceRateLimit({ ...deps, limits }, tenantCaller);
 
+  it('should let a caller with a token through, refusing nothing and counting nothing', async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    try {
+      dynamo.on(UpdateItemCommand).resolves({});
+      await expect(enforce()).resolves.toBeUndefined();
+    } finally {
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    expect(logs.entries().filter((entry) => RATE_LIMIT_METRICS.limited in entry || RATE_LIMIT_METRICS.failedOpen in entry)).toEqual([]);
+  });
+
   it('should throw RateLimitedError with the limit, who shares it and the wait in its message', async () => {
     dynamo.on(UpdateItemCommand).rejects(conditionFailed(NOW + 3200));
     const refused = await enforce().catch((error: unknown) => error);
