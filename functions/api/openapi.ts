@@ -42,7 +42,7 @@ import { DEFAULT_CLAIM_MAPPING } from '../auth/jwt-claims';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
 import { stripeEventSchema } from '../dunning/stripe-event-delivery';
 import type { StripeEventOutcome } from '../dunning/stripe-event-processor';
-import { ROUTES, honoursIdempotencyKey, routeScopes, type HttpMethod, type RouteAccessLevel, type RouteDefinition } from './routes';
+import { ROUTES, honoursIdempotencyKey, reachesTable, routeScopes, type HttpMethod, type RouteAccessLevel, type RouteDefinition } from './routes';
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
 export const OPENAPI_JSON_PATH = 'functions/api/openapi.json';
@@ -998,7 +998,7 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   if (!honoursIdempotencyKey(route) && hasAny(IDEMPOTENCY_ERRORS)) {
     fail(route.method === 'POST' ? 'is verified by its signature: it takes no Idempotency-Key (it deduplicates on what it verified).' : 'is not a POST: Idempotency-Key applies to POST routes only.');
   }
-  if (!route.authenticated && route.verifiedBy === undefined && route.tableAccess !== 'none') fail('is public without verifiedBy: it must not reach the table.');
+  if (!route.authenticated && route.verifiedBy === undefined && reachesTable(route)) fail('is public without verifiedBy: it must not reach the table.');
   if (route.verifiedBy === 'stripe-signature' && !has(['STRIPE_SIGNATURE_INVALID'])) fail('is verified by its Stripe signature: its errors must include STRIPE_SIGNATURE_INVALID.');
   if (spec.body && route.verifiedBy === undefined && !has(JSON_BODY_ERRORS)) fail(`takes a JSON body: its errors must include ${JSON_BODY_ERRORS.join(', ')}.`);
   if (!spec.body && route.authenticated && !has(NO_BODY_ERRORS)) fail(`takes no body: its errors must include ${NO_BODY_ERRORS.join(', ')}.`);

@@ -19,7 +19,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FALLBACK_ROUTE, ROUTES, routeScopes, type RouteDefinition } from '../../functions/api/routes';
+import { FALLBACK_ROUTE, ROUTES, reachesTable, routeScopes, routeTableGrants, takesRateLimitToken, type RouteDefinition } from '../../functions/api/routes';
 import type { ClaimMapping } from '../../functions/auth/jwt-claims';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { HandlerFunction } from './handler-function';
@@ -180,17 +180,17 @@ export class LifecycleApi extends Construct {
         removalPolicy,
         environment: {
           ...routeEnvironment,
-          ...(route.tableAccess === 'none' ? {} : { TABLE_NAME: props.table.table.tableName }),
+          ...(reachesTable(route) ? { TABLE_NAME: props.table.table.tableName } : {}),
           // The routes apiRoute serves take a token from their caller's bucket; public routes and the fallback's 404 do not.
-          ...(route.authenticated && route.tableAccess !== 'none' ? rateLimitEnvironment(rateLimits) : {}),
+          ...(takesRateLimitToken(route) ? rateLimitEnvironment(rateLimits) : {}),
         },
       });
       if (route.verifiedBy === 'stripe-signature') {
         handler.function.addEnvironment('STRIPE_WEBHOOK_SECRET_ARN', this.stripeWebhookSecret.secretArn);
         this.stripeWebhookSecret.grantRead(handler);
       }
-      if (route.tableAccess === 'read') props.table.grantReadTenants(handler);
-      if (route.tableAccess === 'write') props.table.grantWriteTenants(handler);
+      // Exactly the route table's statements: each action on the table or the named index, for its partitions only.
+      props.table.grantStatements(handler, routeTableGrants(route));
       routeFunctions[route.id] = handler;
 
       const integration = new HttpLambdaIntegration(`${route.id}Integration`, handler.function);
@@ -226,12 +226,12 @@ function acknowledgePublicRoute(httpRoute: HttpRoute, route: RouteDefinition): v
     });
     return;
   }
-  if (route.tableAccess !== 'none') {
-    throw new Error(`Route ${route.id} is unauthenticated but has table access '${route.tableAccess}': a public route must not reach tenant data.`);
+  if (reachesTable(route)) {
+    throw new Error(`Route ${route.id} is unauthenticated but has a table grant: a public route must not reach tenant data.`);
   }
   Validations.of(httpRoute).acknowledge({
     id: 'AwsSolutions-APIG4',
-    reason: `${route.method} ${route.path} is public by design (routes.ts: access public, tableAccess none): ${route.summary} It reaches no tenant data.`,
+    reason: `${route.method} ${route.path} is public by design (routes.ts: access public, no table grant): ${route.summary} It reaches no tenant data.`,
   });
 }
 

@@ -154,7 +154,7 @@ describe('buildOpenApiDocument self-checks', () => {
 
   describe('what it documents for a table it accepts', () => {
     // A public route that can answer 400: API Gateway's own 401/403 notes do not apply to it.
-    const probe = defineRoute({ id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'none', summary: 'Probe.' });
+    const probe = defineRoute({ id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', access: 'public', summary: 'Probe.' });
     const probeSpec: RouteSpec = {
       query: z.strictObject({ verbose: z.enum(['true', 'false']).optional().meta({ description: 'More detail.' }), depth: z.string().optional() }),
       success: { status: 200, description: 'Up.', schema: RESPONSE_SCHEMAS.Health },

@@ -118,7 +118,7 @@ describe('OpenAPI document', () => {
             path: '/tenants/{tenantId}',
             entry: 'functions/tenants/handlers/delete-tenant.ts',
             access: 'operator',
-            tableAccess: 'write',
+            table: [{ actions: ['DeleteItem'], leadingKeys: ['TENANT#*'] }],
             summary: 'Delete a tenant.',
           });
           return { ...actual, ROUTES: [...actual.ROUTES, added] };
