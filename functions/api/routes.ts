@@ -139,6 +139,9 @@ export const ROUTES: readonly RouteDefinition[] = [
   defineRoute({ id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', access: 'operator-or-owner-of-resource', table: [{ actions: ['GetItem'], leadingKeys: [OPERATIONS] }], summary: 'Status of a workflow operation: steps done, error if any.' }),
 ];
 
+/** The id of the route that answers what no route matches (FALLBACK_ROUTE). */
+const FALLBACK_ROUTE_ID = 'NotFound';
+
 /** The IAM pattern of every partition key starting with `prefix`. */
 function startingWith(prefix: string): string {
   return `${prefix}*`;
@@ -184,7 +187,7 @@ export function routeTableGrants(route: RouteDefinition): TableGrant[] {
  * reaches no table.
  */
 export function takesRateLimitToken(route: RouteDefinition): boolean {
-  return route.authenticated && ROUTES.includes(route);
+  return route.authenticated && route.id !== FALLBACK_ROUTE_ID;
 }
 
 /** Whether a route's function reaches the lifecycle table at all (it then gets TABLE_NAME). */
@@ -226,7 +229,7 @@ export function grantAllows(statements: readonly TableGrant[], request: TableAcc
  * methods exist (a 405 lists them); any principal may then ask (its answer names no tenant's data).
  */
 export const FALLBACK_ROUTE: RouteDefinition = defineRoute({
-  id: 'NotFound',
+  id: FALLBACK_ROUTE_ID,
   method: 'GET',
   path: '$default',
   entry: 'functions/api/not-found.ts',

@@ -31,12 +31,12 @@ describe('routeTableGrants', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('should give every idempotent route and the Stripe webhook the idempotency records, every authenticated route the rate-limit bucket, and a public route nothing it does not declare', () => {
+  it('should give every idempotent route and the Stripe webhook the idempotency records, every authenticated route apiRoute serves (not the fallback 404) the rate-limit bucket, and a public route nothing it does not declare', () => {
     for (const route of ALL_ROUTES) {
       const grants = routeTableGrants(route);
       const recordsOf = (partition: string) => grantAllows(grants, { action: 'PutItem', leadingKeys: [partition] });
       expect([route.id, recordsOf('IDEMPOTENCY#acme')]).toEqual([route.id, honoursIdempotencyKey(route) || route.verifiedBy === 'stripe-signature']);
-      expect([route.id, grantAllows(grants, { action: 'UpdateItem', leadingKeys: ['RATE_LIMIT#user@acme'] })]).toEqual([route.id, route.authenticated]);
+      expect([route.id, grantAllows(grants, { action: 'UpdateItem', leadingKeys: ['RATE_LIMIT#user@acme'] })]).toEqual([route.id, route.authenticated && route.id !== 'NotFound']);
     }
     expect(routeTableGrants(ROUTES.find((route) => route.id === 'Health')!)).toEqual([]);
   });
