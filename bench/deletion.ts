@@ -562,9 +562,6 @@ async function main(): Promise<void> {
       AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
       TABLE_NAME: TABLE,
       DOCUMENTS_BUCKET,
-      // s3rver accepts this access key only (the functions' S3 client reads the environment's credentials).
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
     });

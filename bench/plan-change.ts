@@ -15,11 +15,13 @@
 import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-local';
-import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+import { applyLoopbackEnvironment, newLocalCredentials, useLocalCredentials } from '../infra/local/loopback-env';
 import { countDynamoDbCalls } from '../test/support/dynamodb-call-counter';
 import { InjectedFault } from '../test/support/injected-fault';
 import { seeded } from './seeded';
 
+// A key of this run's: DynamoDB Local keeps the bench's tables under it (see newLocalCredentials).
+useLocalCredentials(newLocalCredentials());
 applyLoopbackEnvironment();
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 100);
 const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? 0.1);

@@ -26,12 +26,14 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../infra/local/dynamodb-local';
-import { applyLoopbackEnvironment } from '../infra/local/loopback-env';
+import { applyLoopbackEnvironment, newLocalCredentials, useLocalCredentials } from '../infra/local/loopback-env';
 import type { LifecycleEvent, TenantState } from '../functions/lifecycle/lifecycle-table';
 import { EMPTY_USAGE } from '../functions/plans/plan-catalog';
 import { TenantStore, type ChangeContext, type Tenant } from '../functions/tenants/tenant-store';
 import { TENANT_SK, auditSk, createTableInput, tenantPk } from '../functions/tenants/tenant-table';
 
+// A key of this run's: DynamoDB Local keeps the bench's tables under it (see newLocalCredentials).
+useLocalCredentials(newLocalCredentials());
 applyLoopbackEnvironment();
 
 const TABLE = 'bench-transitions';

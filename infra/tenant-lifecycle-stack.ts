@@ -27,6 +27,7 @@ import { DeletionSweeper } from './constructs/deletion-sweeper';
 import { HARD_DELETE_WORKFLOW } from '../functions/deletion/hard-delete-definition';
 import { pascalCase, WorkflowStateMachine } from './constructs/workflow-state-machine';
 import { StripeEvents } from './constructs/stripe-events';
+import type { RateLimits } from '../functions/shared/http/rate-limit-policy';
 
 /** The route that creates a tenant, with its Stripe customer and subscription. */
 export const CREATE_TENANT_ROUTE_ID = 'CreateTenant';
@@ -88,6 +89,8 @@ export interface TenantLifecycleStackProps extends StackProps {
    * @default 30
    */
   readonly exportRetentionDays?: number;
+  /** The API's per-caller rate limits (LifecycleApiProps.rateLimits). @default DEFAULT_RATE_LIMITS */
+  readonly rateLimits?: RateLimits;
   /**
    * The application's documents bucket (in this account), one prefix per tenant (`tenants/<tenantId>/`): the
    * export task reads it. Only read access is granted, under `tenants/` (and `vectors/` without Pinecone).
@@ -174,6 +177,7 @@ export class TenantLifecycleStack extends Stack {
       removalPolicy,
       logRetention: props.logRetention,
       stripePriceIds: props.stripePriceIds,
+      rateLimits: props.rateLimits,
     });
     this.api.routeFunction(ACQUIRE_QUERY_LEASE_ROUTE_ID).function.addEnvironment('MAX_LIVE_LEASES_PER_TENANT', String(maxLiveLeasesOf(props.maxLiveLeasesPerTenant)));
     this.events = new LifecycleEvents(this, 'LifecycleEvents', { table: this.table, removalPolicy, logRetention: props.logRetention });

@@ -37,11 +37,12 @@ import {
   TENANT_ID_RULE,
 } from '../tenants/tenant-schemas';
 import type { TenantView } from '../tenants/tenant-service';
+import { TENANT_FACING_FIELDS, type tenantFacingAuditEntry, type tenantFacingTenant } from '../tenants/tenant-view';
 import { DEFAULT_CLAIM_MAPPING } from '../auth/jwt-claims';
 import { CHANGE_EVENTS, CREATE_EVENT, type AuditEntry, type Tenant } from '../tenants/tenant-store';
 import { stripeEventSchema } from '../dunning/stripe-event-delivery';
 import type { StripeEventOutcome } from '../dunning/stripe-event-processor';
-import { ROUTES, honoursIdempotencyKey, routeScopes, type HttpMethod, type RouteAccessLevel, type RouteDefinition } from './routes';
+import { ROUTES, honoursIdempotencyKey, reachesTable, routeScopes, type HttpMethod, type RouteAccessLevel, type RouteDefinition } from './routes';
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
 export const OPENAPI_JSON_PATH = 'functions/api/openapi.json';
@@ -132,6 +133,11 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit (64 KiB by default).' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as `Content-Type: application/json`.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, description: 'This Idempotency-Key was already used for a different request.' },
+  RATE_LIMITED: {
+    status: 429,
+    description:
+      "The caller sent more than its rate limit (every tenant-scoped token of a tenant shares the tenant's; each operator has one): the message says the limit, the `Retry-After` header how many seconds to wait. Nothing was changed, and an Idempotency-Key sent with it is still free.",
+  },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected failure; nothing internal is disclosed. Retry later.' },
   LIFECYCLE_INVARIANT_BROKEN: { status: 500, description: 'The stored tenant breaks a lifecycle invariant; an operator has been alerted.' },
 } as const satisfies Record<string, { readonly status: number; readonly description: string; readonly retryAfter?: true }>;
@@ -250,6 +256,8 @@ const tenantSchema = z
       })
       .optional()
       .meta({ description: "The tenant's standing in the dunning ladder, absent in good standing: grace (a payment failed; full access until `graceEndsAt`) or suspended (by the ladder: a payment lifts it; a canceled subscription is soft-deleted at `deleteAt` when configured)." }),
+    deletedAt: timestamp.optional().meta({ description: 'Once deleted: when the hard delete completed.' }),
+    deletionCertificateId: z.string().optional().meta({ description: 'Once deleted: its deletion certificate (`GET /tenants/{tenantId}/deletion-certificate`).' }),
     usage: usageSchema,
     usageMeasuredAt: timestamp.optional().meta({ description: 'When the application plane measured `usage` (its last report).' }),
     usageReport: usageReportBySchema.optional(),
@@ -291,6 +299,7 @@ const auditEntrySchema = z
     stripeEventType: z.string().optional().meta({ description: 'Its type, e.g. `invoice.payment_failed`.' }),
     violation: complianceViolationSchema.optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
     forced: z.literal(true).optional().meta({ description: 'On the entries of a plan change an operator forced (`"force": true`): it revoked the tenant\'s live query leases instead of waiting for them.' }),
+    reactivationPath: z.enum(REACTIVATION_PATHS).optional().meta({ description: "On a reactivation's entries: `resume`, `restore` or `fresh_start`." }),
   })
   .meta({ description: "One append-only line of a tenant's audit trail." });
 
@@ -515,6 +524,60 @@ const exportSchema = z
 
 const exportPageSchema = z.object({ items: z.array(exportSchema), nextCursor: z.string().nullable() }).meta({ description: 'One page of exports, newest first (without download URLs).' });
 
+// ---------------------------------------------------------------------------------------------------------
+// What a tenant-scoped token gets instead (functions/tenants/tenant-view.ts): the same records without operators'
+// names and reasons, Stripe ids, internal error messages and infrastructure names; made from the same field lists.
+// ---------------------------------------------------------------------------------------------------------
+
+/** A zod pick mask of `keys`. */
+const only = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((key) => [key, true])) as { [P in K]: true };
+const TENANT_FACING = ' What a tenant-scoped token gets (operators get the whole record): see "The tenant\'s view" in the README.';
+const errorCodeOnlySchema = z.object({ code: z.string() }).optional().meta({ description: 'Why it failed or was rolled back: the code only (the message is for operators).' });
+
+const tenantFacingTenantSchema = tenantSchema
+  .pick(only(TENANT_FACING_FIELDS.tenant))
+  .extend({
+    resources: tenantSchema.shape.resources.unwrap().pick(only(TENANT_FACING_FIELDS.resources)).optional().meta({ description: 'Its limits and request rate.' }),
+    deletion: tenantSchema.shape.deletion.unwrap().pick(only(TENANT_FACING_FIELDS.deletion)).optional().meta({ description: 'Its soft delete: when it was asked, the retention, and when the hard delete is due.' }),
+    legalHold: tenantSchema.shape.legalHold.unwrap().pick(only(TENANT_FACING_FIELDS.legalHold)).optional().meta({ description: 'A legal hold is set (since when): the hard delete does not run meanwhile.' }),
+    dunning: tenantSchema.shape.dunning.unwrap().pick(only(TENANT_FACING_FIELDS.dunning)).optional().meta({ description: 'Its standing after a failed payment: grace until `graceEndsAt`, or suspended.' }),
+  })
+  .meta({ description: `A tenant.${TENANT_FACING}` });
+
+const tenantFacingAuditEntrySchema = auditEntrySchema
+  .pick(only(TENANT_FACING_FIELDS.auditEntry))
+  .extend({
+    reasonCategory: z.enum(['billing', 'compliance', 'account']).meta({
+      description: '`billing` (a payment or subscription event), `compliance` (a missed deletion deadline, recorded against the control plane), else `account` (a change made on request: an operator\'s, the application\'s, or a workflow one of them started).',
+    }),
+    violation: complianceViolationSchema.pick(only(TENANT_FACING_FIELDS.violation)).optional().meta({ description: 'On a `compliance_violation` entry: the deadline missed and by how much.' }),
+  })
+  .meta({ description: `One line of the tenant's history.${TENANT_FACING}` });
+
+const tenantFacingAuditEntryPageSchema = z.object({ items: z.array(tenantFacingAuditEntrySchema), nextCursor: nextCursorSchema });
+
+const tenantFacingOperationSchema = z
+  .object({ ...operationSchema.pick(only(TENANT_FACING_FIELDS.operation)).shape, workflow: z.string().meta({ description: 'Its workflow: `plan-change`, `export`, `hard-delete`, `reactivation`, ...' }), error: errorCodeOnlySchema })
+  .meta({ description: `A workflow operation of the tenant.${TENANT_FACING}` });
+
+const tenantFacingExportSchema = exportSchema
+  .omit({ requestedBy: true })
+  .extend({ error: errorCodeOnlySchema })
+  .meta({ description: `A GDPR export of the tenant.${TENANT_FACING}` });
+
+const tenantFacingExportPageSchema = z.object({ items: z.array(tenantFacingExportSchema), nextCursor: z.string().nullable() });
+
+const tenantFacingCertificateSchema = deletionCertificateSchema
+  .extend({
+    deletion: deletionCertificateSchema.shape.deletion.pick(only(TENANT_FACING_FIELDS.certificateDeletion)).meta({ description: 'The soft delete: when it was asked, the retention and the deadline.' }),
+    legalHolds: z.array(z.object({ event: z.enum(['place_legal_hold', 'release_legal_hold']), at: z.string() })).meta({ description: 'When legal holds were placed and released.' }),
+    sha256: z.string().meta({ description: 'SHA-256 of the whole certificate as operators read it (with who asked and the holds\' reasons): ask the operator for it to recompute the hash.' }),
+  })
+  .meta({ description: `The proof of the tenant's erasure.${TENANT_FACING}` });
+
+type _TenantFacingTenantMatches = Assert<Same<z.output<typeof tenantFacingTenantSchema>, ReturnType<typeof tenantFacingTenant>>>;
+type _TenantFacingAuditEntryMatches = Assert<Same<z.output<typeof tenantFacingAuditEntrySchema>, ReturnType<typeof tenantFacingAuditEntry>>>;
+
 /** components.schemas, by name: request bodies are described as callers send them (defaults optional). */
 export const REQUEST_SCHEMAS: Readonly<Record<string, ZodType>> = {
   CreateTenantRequest: createTenantBodySchema,
@@ -550,6 +613,13 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, ZodType>> = {
   Export: exportSchema,
   ExportPage: exportPageSchema,
   DeletionCertificate: deletionCertificateSchema,
+  TenantFacingTenant: tenantFacingTenantSchema,
+  TenantFacingAuditEntry: tenantFacingAuditEntrySchema,
+  TenantFacingAuditEntryPage: tenantFacingAuditEntryPageSchema,
+  TenantFacingOperation: tenantFacingOperationSchema,
+  TenantFacingExport: tenantFacingExportSchema,
+  TenantFacingExportPage: tenantFacingExportPageSchema,
+  TenantFacingDeletionCertificate: tenantFacingCertificateSchema,
   ReconcileReport: reconcileReportSchema,
   Health: healthSchema,
   StripeWebhookReceived: stripeWebhookReceivedSchema,
@@ -571,7 +641,14 @@ export interface RouteSpec {
   /** Honours If-Match (optimistic concurrency on the tenant version). */
   readonly ifMatch?: boolean;
   /** `schema` is omitted exactly for 204 (No Content). */
-  readonly success: { readonly status: number; readonly description: string; readonly schema?: ZodType; readonly headers?: readonly SuccessHeader[] };
+  readonly success: {
+    readonly status: number;
+    readonly description: string;
+    readonly schema?: ZodType;
+    /** What a tenant-scoped token gets instead of `schema` (functions/tenants/tenant-view.ts): the answer is then one of the two. */
+    readonly tenantFacingSchema?: ZodType;
+    readonly headers?: readonly SuccessHeader[];
+  };
   /** Every error code the route can answer with; statuses follow from ERROR_CODES. */
   readonly errors: readonly ErrorCode[];
   readonly description?: string;
@@ -678,19 +755,19 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   ListExports: {
     params: tenantPathSchema,
     query: pageQuerySchema,
-    success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema },
+    success: { status: 200, description: "One page of the tenant's exports, newest first.", schema: exportPageSchema, tenantFacingSchema: tenantFacingExportPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   GetExport: {
     params: exportPathSchema,
-    success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema },
+    success: { status: 200, description: 'The export, with download URLs once it succeeded.', schema: exportSchema, tenantFacingSchema: tenantFacingExportSchema },
     errors: apiRouteErrors({ body: false }, 'EXPORT_NOT_FOUND', 'EXPORT_EXPIRED'),
     description:
       "Progress per source while it runs; the manifest summary once written; once succeeded, presigned download URLs for the manifest, README and every part, valid 15 minutes and made fresh on each request. Operators read any export; a tenant-scoped token its own tenant's, and another tenant's is 404 EXPORT_NOT_FOUND (as if it did not exist).",
   },
   GetDeletionCertificate: {
     params: tenantPathSchema,
-    success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema },
+    success: { status: 200, description: 'The deletion certificate.', schema: deletionCertificateSchema, tenantFacingSchema: tenantFacingCertificateSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'DELETION_CERTIFICATE_NOT_FOUND'),
     description:
       'Written in the same transaction as `complete_deletion` and the tombstone. Recompute `sha256` to check it. Until the tenant is deleted, 404 DELETION_CERTIFICATE_NOT_FOUND says its state and, while it is deleting, when its hard delete is due.',
@@ -712,7 +789,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   GetOperation: {
     params: operationPathSchema,
-    success: { status: 200, description: 'The operation.', schema: operationSchema },
+    success: { status: 200, description: 'The operation.', schema: operationSchema, tenantFacingSchema: tenantFacingOperationSchema },
     errors: apiRouteErrors({ body: false }, 'OPERATION_NOT_FOUND'),
     description: "Operators read any operation; a tenant-scoped token reads its own tenant's, and another tenant's is 404 OPERATION_NOT_FOUND (as if it did not exist).",
   },
@@ -744,13 +821,13 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   GetTenant: {
     params: tenantPathSchema,
-    success: { status: 200, description: 'The tenant.', schema: tenantSchema, headers: ['ETag'] },
+    success: { status: 200, description: 'The tenant.', schema: tenantSchema, tenantFacingSchema: tenantFacingTenantSchema, headers: ['ETag'] },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND'),
   },
   TenantHistory: {
     params: tenantPathSchema,
     query: pageQuerySchema,
-    success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema },
+    success: { status: 200, description: 'One page of the audit trail, newest first.', schema: auditEntryPageSchema, tenantFacingSchema: tenantFacingAuditEntryPageSchema },
     errors: apiRouteErrors({ body: false }, 'TENANT_NOT_FOUND', 'INVALID_CURSOR'),
   },
   SuspendTenant: {
@@ -859,6 +936,15 @@ export interface OpenApiDocument {
 
 const schemaRef = (name: string): Reference => ({ $ref: `#/components/schemas/${name}` });
 
+/**
+ * The success body: `schema`, or with a tenant-facing one, either (operators get the first, tenant-scoped tokens
+ * the second; anyOf, as the tenant's fields are a subset of the operator's and a whole record matches both).
+ */
+function successSchema(schema: ZodType, tenantFacing: ZodType | undefined, schemas: ComponentSchemas): Reference | { anyOf: Reference[] } {
+  const operators = schemaRef(componentName(schema, schemas, 'response', 'response'));
+  return tenantFacing ? { anyOf: [operators, schemaRef(componentName(tenantFacing, schemas, 'response', 'tenant-facing response'))] } : operators;
+}
+
 /** Convert a set of named zod schemas into components.schemas, cross-referencing one another by name. */
 function componentSchemas(named: Readonly<Record<string, ZodType>>, io: 'input' | 'output'): Record<string, JsonSchema> {
   const registry = z.registry<{ id: string }>();
@@ -932,13 +1018,14 @@ function checkSpec(route: RouteDefinition, spec: RouteSpec): void {
   const has = (codes: readonly ErrorCode[]) => codes.every((code) => spec.errors.includes(code));
   const hasAny = (codes: readonly ErrorCode[]) => codes.some((code) => spec.errors.includes(code));
   if (new Set(spec.errors).size !== spec.errors.length) fail('lists an error code twice.');
+  if (hasAny(['RATE_LIMITED'])) fail('lists RATE_LIMITED: every authenticated route answers it, and its 429 response is added for all of them.');
   if (route.authenticated && !has(AUTH_ERRORS)) fail(`is authenticated: its errors must include ${AUTH_ERRORS.join(', ')}.`);
   if (!route.authenticated && hasAny(AUTH_ERRORS)) fail('is public: it cannot answer 401 or 403.');
   if (honoursIdempotencyKey(route) && !has(IDEMPOTENCY_ERRORS)) fail(`is a POST (Idempotency-Key): its errors must include ${IDEMPOTENCY_ERRORS.join(', ')}.`);
   if (!honoursIdempotencyKey(route) && hasAny(IDEMPOTENCY_ERRORS)) {
     fail(route.method === 'POST' ? 'is verified by its signature: it takes no Idempotency-Key (it deduplicates on what it verified).' : 'is not a POST: Idempotency-Key applies to POST routes only.');
   }
-  if (!route.authenticated && route.verifiedBy === undefined && route.tableAccess !== 'none') fail('is public without verifiedBy: it must not reach the table.');
+  if (!route.authenticated && route.verifiedBy === undefined && reachesTable(route)) fail('is public without verifiedBy: it must not reach the table.');
   if (route.verifiedBy === 'stripe-signature' && !has(['STRIPE_SIGNATURE_INVALID'])) fail('is verified by its Stripe signature: its errors must include STRIPE_SIGNATURE_INVALID.');
   if (spec.body && route.verifiedBy === undefined && !has(JSON_BODY_ERRORS)) fail(`takes a JSON body: its errors must include ${JSON_BODY_ERRORS.join(', ')}.`);
   if (!spec.body && route.authenticated && !has(NO_BODY_ERRORS)) fail(`takes no body: its errors must include ${NO_BODY_ERRORS.join(', ')}.`);
@@ -998,12 +1085,16 @@ function errorResponses(route: RouteDefinition, spec: RouteSpec): Record<string,
     description: `Request header fields too large: \`REQUEST_HEADERS_TOO_LARGE\`: ${ERROR_CODES.REQUEST_HEADERS_TOO_LARGE.description}`,
     content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
   };
-  // API Gateway's own throttling can answer any route; a route whose own codes include a 429 documents both.
-  const throttled = 'Throttled by API Gateway (the stage rate and burst limits); AWS only. Retry with backoff.';
-  const own = responses['429'];
-  responses['429'] = own
-    ? { ...own, description: `${own.description}\n\n${throttled} (\`{"message":"Too Many Requests"}\`)`, content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } } }
-    : { description: throttled, content: { 'application/json': { schema: schemaRef('GatewayError') } } };
+  // Every authenticated route takes a token from its caller's bucket (apiRoute); every route is under the stage throttle.
+  const limited: ErrorCode[] = [...(byStatus.get(429) ?? []), ...(route.authenticated ? (['RATE_LIMITED'] as const) : [])];
+  const throttle = "Throttled by API Gateway (the stage's rate and burst limits, shared by every caller; AWS only): `{\"message\":\"Too Many Requests\"}`. Retry with backoff.";
+  responses['429'] = limited.length
+    ? {
+        description: ['Too many requests. Error codes:', ...limited.map((code) => `- \`${code}\`: ${ERROR_CODES[code].description}`), '', throttle].join('\n'),
+        headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+        content: { 'application/json': { schema: { oneOf: [schemaRef('Error'), schemaRef('GatewayError')] } } },
+      }
+    : { description: throttle, content: { 'application/json': { schema: schemaRef('GatewayError') } } };
   return responses;
 }
 
@@ -1038,7 +1129,7 @@ function operationFor(route: RouteDefinition, spec: RouteSpec, schemas: Componen
   const success: ResponseObject = {
     description: spec.success.description,
     ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
-    ...(spec.success.schema ? { content: { 'application/json': { schema: schemaRef(componentName(spec.success.schema, schemas, 'response', 'response')) } } } : {}),
+    ...(spec.success.schema ? { content: { 'application/json': { schema: successSchema(spec.success.schema, spec.success.tenantFacingSchema, schemas) } } } : {}),
   };
   return {
     operationId: route.id,
@@ -1151,8 +1242,8 @@ export function buildOpenApiDocument(
         ETag: { description: 'The tenant version, quoted (e.g. `"3"`); send it as If-Match.', schema: { type: 'string' } },
         Location: { description: 'The new tenant: `/tenants/{tenantId}`.', schema: { type: 'string' } },
         RetryAfter: {
-          description: 'Seconds to wait before asking again (delta-seconds, RFC 9110 section 10.2.3), on the error codes that say so.',
-          schema: { type: 'integer', minimum: 1 },
+          description: 'Whole seconds to wait before sending again (RFC 9110 10.2.3), at least 1: when the caller\'s bucket has a token again (`RATE_LIMITED`), when the tenant\'s soonest query lease expires (`LEASE_LIMIT_REACHED`), on the error codes that say so.',
+          schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
         },
         IdempotentReplayed: { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key.', schema: { type: 'string', const: 'true' } },
       },

@@ -5,11 +5,44 @@
 import { scopesForAccess, type ClaimMapping } from '../auth/jwt-claims';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 import type { RouteAccess } from '../shared/http/principal';
+import { RATE_LIMIT_PK_PREFIX } from '../shared/http/rate-limit';
+import { IDEMPOTENCY_PK_PREFIX } from '../shared/idempotency';
+import { TENANT_STATES } from '../lifecycle/lifecycle-table';
+import { BY_STATE_INDEX, BY_TENANT_INDEX } from '../tenants/tenant-table';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** What a route's Lambda may do to the lifecycle table; the stack turns this into least-privilege grants. */
-export type TableAccess = 'none' | 'read' | 'write';
+/**
+ * The DynamoDB actions a route may be granted on the lifecycle table (IAM action names, without `dynamodb:`). A
+ * TransactWriteItems needs the action of each of its items (Service Authorization Reference, Amazon DynamoDB:
+ * TransactWriteItems has no action of its own), a TransactGetItems GetItem; BatchWriteItem needs its own. Scan is
+ * not among them: no route reads the whole table.
+ */
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'BatchWriteItem';
+
+/**
+ * One statement of a route's grant on the lifecycle table: `actions` on the table (or, with `index`, on that index
+ * only), for items whose partition key (for an index, the index's partition key) matches one of `leadingKeys`,
+ * IAM `StringLike` patterns (`TENANT#*`; `active` for the byState partition of active tenants). On AWS this is one
+ * policy statement with `ForAllValues:StringLike` on `dynamodb:LeadingKeys` (and `Null: false`, so a request that
+ * names no partition is refused); the local stack checks each call against the same statements
+ * (infra/local/table-grant-guard.ts).
+ */
+export interface TableGrant {
+  readonly actions: readonly TableAction[];
+  readonly leadingKeys: readonly string[];
+  /** A global secondary index of the table (tenant-table.ts); absent: the table itself. */
+  readonly index?: typeof BY_STATE_INDEX.name | typeof BY_TENANT_INDEX.name;
+}
+
+/** One request to the table as IAM authorizes it: one action, on the table or an index, with its leading keys. */
+export interface TableAccessRequest {
+  readonly action: string;
+  readonly table?: string;
+  readonly index?: string;
+  /** The partition key values it touches (an index's own partition key for a Query on an index). */
+  readonly leadingKeys: readonly string[];
+}
 
 /**
  * Who may call a route: one of the access rules `authorizeRoute` enforces (functions/shared/http/principal.ts), or
@@ -38,7 +71,12 @@ export interface RouteSpec {
    * be public and reach the table; it takes no Idempotency-Key (it deduplicates on what it verified).
    */
   readonly verifiedBy?: 'stripe-signature';
-  readonly tableAccess: TableAccess;
+  /**
+   * What the route's handler itself does to the lifecycle table: its function's IAM grant, and what the local stack
+   * lets it do. Only the route's own calls: what every idempotent route, every authenticated route and the Stripe
+   * webhook need besides is added from those properties (`routeTableGrants`). Absent: nothing.
+   */
+  readonly table?: readonly TableGrant[];
   readonly summary: string;
   /** The lifecycle events the route requests: a tenant's `allowedEvents` are those of these it would accept now. */
   readonly events?: readonly LifecycleEvent[];
@@ -55,34 +93,135 @@ export function defineRoute(spec: RouteSpec): RouteDefinition {
   return { ...spec, authenticated: spec.access !== 'public' };
 }
 
+/**
+ * The partitions of the table the routes reach, as `dynamodb:LeadingKeys` patterns: the key design of
+ * functions/tenants/tenant-table.ts, each a `pkPrefix` a data source declares (test/unit/api/route-table-grants.test.ts
+ * checks it), and the byState index's partitions by their values.
+ */
+const TENANT_ITEMS = 'TENANT#*';
+const OPERATIONS = 'OPERATION#*';
+const SUBSCRIPTION_LINKS = 'SUBSCRIPTION#*';
+/** byState partitions of tenants: one per lifecycle state (its other partitions hold operations, schedules, violations). */
+const TENANTS_BY_STATE: readonly string[] = TENANT_STATES;
+/** The byState partition of compliance violations (`VIOLATIONS_PARTITION`, functions/tenants/tenant-store.ts). */
+const COMPLIANCE_VIOLATIONS = 'compliance:violation';
+/** A lifecycle transition of one tenant (tenant-store.ts): read it, update it and put its audit item in one transaction. */
+const TRANSITION: readonly TableGrant[] = [{ actions: ['GetItem', 'PutItem', 'UpdateItem'], leadingKeys: [TENANT_ITEMS] }];
+/** A transition that also bills through the local ledger (its entries are items of the tenant's partition, read by Query). */
+const TRANSITION_WITH_LEDGER: readonly TableGrant[] = [{ actions: ['GetItem', 'Query', 'PutItem', 'UpdateItem'], leadingKeys: [TENANT_ITEMS] }];
+
 export const ROUTES: readonly RouteDefinition[] = [
-  defineRoute({ id: 'Health', method: 'GET', path: '/health', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'none', summary: 'Liveness check.' }),
-  defineRoute({ id: 'CreateTenant', method: 'POST', path: '/tenants', entry: 'functions/tenants/handlers/create-tenant.ts', access: 'operator', tableAccess: 'write', summary: 'Create an active tenant on a plan.' }),
-  defineRoute({ id: 'ListTenants', method: 'GET', path: '/tenants', entry: 'functions/tenants/handlers/list-tenants.ts', access: 'operator', tableAccess: 'read', summary: 'List tenants, by state, paginated.' }),
-  defineRoute({ id: 'GetTenant', method: 'GET', path: '/tenants/{tenantId}', entry: 'functions/tenants/handlers/get-tenant.ts', access: 'operator-or-own-tenant', tableAccess: 'read', summary: 'Read one tenant.' }),
-  defineRoute({ id: 'TenantHistory', method: 'GET', path: '/tenants/{tenantId}/history', entry: 'functions/tenants/handlers/tenant-history.ts', access: 'operator-or-own-tenant', tableAccess: 'read', summary: "A tenant's audit trail, newest first." }),
-  defineRoute({ id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', access: 'operator', tableAccess: 'write', summary: 'Suspend an active tenant.', events: ['suspend'] }),
-  defineRoute({ id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', access: 'operator', tableAccess: 'write', summary: 'Resume a suspended tenant.', events: ['resume'] }),
-  defineRoute({ id: 'CheckAccess', method: 'GET', path: '/tenants/{tenantId}/access', entry: 'functions/tenants/handlers/check-access.ts', access: 'operator-or-own-tenant', tableAccess: 'read', summary: 'Application-plane access check: read_write, read_only or blocked.' }),
-  defineRoute({ id: 'ReportUsage', method: 'PUT', path: '/tenants/{tenantId}/usage', entry: 'functions/tenants/handlers/report-usage.ts', access: 'operator-or-own-tenant', tableAccess: 'write', summary: "Application plane: report the tenant's current usage (plan changes check it)." }),
-  defineRoute({ id: 'AcquireQueryLease', method: 'POST', path: '/tenants/{tenantId}/leases', entry: 'functions/leases/handlers/acquire-lease.ts', access: 'operator-or-own-tenant', tableAccess: 'write', summary: 'Take a query lease (application plane); refused during a read-only window.' }),
-  defineRoute({ id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', access: 'operator-or-own-tenant', tableAccess: 'write', summary: 'Release a query lease; idempotent.' }),
-  defineRoute({ id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', access: 'operator', tableAccess: 'write', summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.', events: ['initiate_upgrade', 'initiate_downgrade'] }),
-  defineRoute({ id: 'CancelScheduledPlanChange', method: 'DELETE', path: '/tenants/{tenantId}/scheduled-plan-change', entry: 'functions/plan-change/handlers/cancel-scheduled-plan-change.ts', access: 'operator', tableAccess: 'write', summary: 'Cancel the downgrade scheduled for the end of the billing period.' }),
-  defineRoute({ id: 'InitiateDeletion', method: 'POST', path: '/tenants/{tenantId}/deletion', entry: 'functions/deletion/handlers/initiate-deletion.ts', access: 'operator', tableAccess: 'write', summary: 'Soft-delete the tenant: access blocked, billing stopped, data retained until the hard delete at the deadline (30–90 days).', events: ['initiate_deletion'] }),
-  defineRoute({ id: 'CancelDeletion', method: 'DELETE', path: '/tenants/{tenantId}/deletion', entry: 'functions/deletion/handlers/cancel-deletion.ts', access: 'operator', tableAccess: 'write', summary: 'Cancel a soft delete within retention: back to active, billing restored.', events: ['cancel_deletion'] }),
-  defineRoute({ id: 'PlaceLegalHold', method: 'PUT', path: '/tenants/{tenantId}/legal-hold', entry: 'functions/deletion/handlers/place-legal-hold.ts', access: 'operator', tableAccess: 'write', summary: 'Place a legal hold: the hard delete does not run while it is set.' }),
-  defineRoute({ id: 'ReleaseLegalHold', method: 'DELETE', path: '/tenants/{tenantId}/legal-hold', entry: 'functions/deletion/handlers/release-legal-hold.ts', access: 'operator', tableAccess: 'write', summary: 'Release a legal hold; a soft-deleted tenant is then hard-deleted at the later of its deadline and now.' }),
-  defineRoute({ id: 'ReactivateTenant', method: 'POST', path: '/tenants/{tenantId}/reactivate', entry: 'functions/reactivation/handlers/reactivate-tenant.ts', access: 'operator', tableAccess: 'write', summary: 'Reactivate a suspended, soft-deleted or deleted tenant (win-back, a workflow): with its data or as a fresh start; 202 with the operation.', events: ['resume', 'cancel_deletion', 'reactivate_deleted'] }),
-  defineRoute({ id: 'StartExport', method: 'POST', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/start-export.ts', access: 'operator-or-own-tenant', tableAccess: 'write', summary: "Start a GDPR export of the tenant's data (a workflow); 202 with its id.", events: ['initiate_export'] }),
-  defineRoute({ id: 'ListExports', method: 'GET', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/list-exports.ts', access: 'operator-or-own-tenant', tableAccess: 'read', summary: "The tenant's exports, newest first, paginated." }),
-  defineRoute({ id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', access: 'operator-or-owner-of-resource', tableAccess: 'read', summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' }),
-  defineRoute({ id: 'GetDeletionCertificate', method: 'GET', path: '/tenants/{tenantId}/deletion-certificate', entry: 'functions/deletion/handlers/get-deletion-certificate.ts', access: 'operator-or-own-tenant', tableAccess: 'read', summary: "A deleted tenant's deletion certificate: the proof of its erasure." }),
-  defineRoute({ id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', access: 'operator', tableAccess: 'read', summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' }),
-  defineRoute({ id: 'StripeWebhook', method: 'POST', path: '/webhooks/stripe', entry: 'functions/dunning/handlers/stripe-webhook.ts', access: 'public', verifiedBy: 'stripe-signature', tableAccess: 'write', summary: "Stripe's webhook deliveries (no token: the Stripe-Signature header is verified), handed to the Stripe event processor." }),
-  defineRoute({ id: 'ReconcileBilling', method: 'POST', path: '/billing/reconcile', entry: 'functions/dunning/handlers/reconcile.ts', access: 'operator', tableAccess: 'write', summary: "Reconcile every linked subscription's status with its tenant (the dunning ladder), now; answers what changed." }),
-  defineRoute({ id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', access: 'operator-or-owner-of-resource', tableAccess: 'read', summary: 'Status of a workflow operation: steps done, error if any.' }),
+  defineRoute({ id: 'Health', method: 'GET', path: '/health', entry: 'functions/api/health.ts', access: 'public', summary: 'Liveness check.' }),
+  defineRoute({ id: 'CreateTenant', method: 'POST', path: '/tenants', entry: 'functions/tenants/handlers/create-tenant.ts', access: 'operator', table: [{ actions: ['GetItem', 'Query', 'PutItem'], leadingKeys: [TENANT_ITEMS] }, { actions: ['GetItem', 'PutItem'], leadingKeys: [SUBSCRIPTION_LINKS] }], summary: 'Create an active tenant on a plan.' }),
+  defineRoute({ id: 'ListTenants', method: 'GET', path: '/tenants', entry: 'functions/tenants/handlers/list-tenants.ts', access: 'operator', table: [{ actions: ['Query'], index: 'byState', leadingKeys: TENANTS_BY_STATE }], summary: 'List tenants, by state, paginated.' }),
+  defineRoute({ id: 'GetTenant', method: 'GET', path: '/tenants/{tenantId}', entry: 'functions/tenants/handlers/get-tenant.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem'], leadingKeys: [TENANT_ITEMS] }], summary: 'Read one tenant.' }),
+  defineRoute({ id: 'TenantHistory', method: 'GET', path: '/tenants/{tenantId}/history', entry: 'functions/tenants/handlers/tenant-history.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem', 'Query'], leadingKeys: [TENANT_ITEMS] }], summary: "A tenant's audit trail, newest first." }),
+  defineRoute({ id: 'SuspendTenant', method: 'POST', path: '/tenants/{tenantId}/suspend', entry: 'functions/tenants/handlers/suspend-tenant.ts', access: 'operator', table: TRANSITION, summary: 'Suspend an active tenant.', events: ['suspend'] }),
+  defineRoute({ id: 'ResumeTenant', method: 'POST', path: '/tenants/{tenantId}/resume', entry: 'functions/tenants/handlers/resume-tenant.ts', access: 'operator', table: TRANSITION, summary: 'Resume a suspended tenant.', events: ['resume'] }),
+  defineRoute({ id: 'CheckAccess', method: 'GET', path: '/tenants/{tenantId}/access', entry: 'functions/tenants/handlers/check-access.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem'], leadingKeys: [TENANT_ITEMS] }], summary: 'Application-plane access check: read_write, read_only or blocked.' }),
+  defineRoute({ id: 'ReportUsage', method: 'PUT', path: '/tenants/{tenantId}/usage', entry: 'functions/tenants/handlers/report-usage.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem', 'UpdateItem'], leadingKeys: [TENANT_ITEMS] }], summary: "Application plane: report the tenant's current usage (plan changes check it)." }),
+  defineRoute({ id: 'AcquireQueryLease', method: 'POST', path: '/tenants/{tenantId}/leases', entry: 'functions/leases/handlers/acquire-lease.ts', access: 'operator-or-own-tenant', table: [{ actions: ['ConditionCheckItem', 'PutItem', 'Query'], leadingKeys: [TENANT_ITEMS] }], summary: 'Take a query lease (application plane); refused during a read-only window.' }),
+  defineRoute({ id: 'ReleaseQueryLease', method: 'DELETE', path: '/tenants/{tenantId}/leases/{leaseId}', entry: 'functions/leases/handlers/release-lease.ts', access: 'operator-or-own-tenant', table: [{ actions: ['DeleteItem'], leadingKeys: [TENANT_ITEMS] }], summary: 'Release a query lease; idempotent.' }),
+  defineRoute({ id: 'ChangePlan', method: 'POST', path: '/tenants/{tenantId}/plan', entry: 'functions/plan-change/handlers/change-plan.ts', access: 'operator', table: [...TRANSITION, { actions: ['Query'], leadingKeys: [TENANT_ITEMS] }, { actions: ['PutItem', 'UpdateItem'], leadingKeys: [OPERATIONS] }], summary: 'Upgrade or downgrade (a plan-change workflow), or preview it with dryRun.', events: ['initiate_upgrade', 'initiate_downgrade'] }),
+  defineRoute({ id: 'CancelScheduledPlanChange', method: 'DELETE', path: '/tenants/{tenantId}/scheduled-plan-change', entry: 'functions/plan-change/handlers/cancel-scheduled-plan-change.ts', access: 'operator', table: [...TRANSITION, { actions: ['GetItem', 'UpdateItem'], leadingKeys: [OPERATIONS] }], summary: 'Cancel the downgrade scheduled for the end of the billing period.' }),
+  defineRoute({ id: 'InitiateDeletion', method: 'POST', path: '/tenants/{tenantId}/deletion', entry: 'functions/deletion/handlers/initiate-deletion.ts', access: 'operator', table: [...TRANSITION_WITH_LEDGER, { actions: ['GetItem', 'UpdateItem'], leadingKeys: [OPERATIONS] }, { actions: ['GetItem'], leadingKeys: [SUBSCRIPTION_LINKS] }], summary: 'Soft-delete the tenant: access blocked, billing stopped, data retained until the hard delete at the deadline (30–90 days).', events: ['initiate_deletion'] }),
+  defineRoute({ id: 'CancelDeletion', method: 'DELETE', path: '/tenants/{tenantId}/deletion', entry: 'functions/deletion/handlers/cancel-deletion.ts', access: 'operator', table: [...TRANSITION_WITH_LEDGER, { actions: ['GetItem', 'PutItem'], leadingKeys: [SUBSCRIPTION_LINKS] }], summary: 'Cancel a soft delete within retention: back to active, billing restored.', events: ['cancel_deletion'] }),
+  defineRoute({ id: 'PlaceLegalHold', method: 'PUT', path: '/tenants/{tenantId}/legal-hold', entry: 'functions/deletion/handlers/place-legal-hold.ts', access: 'operator', table: TRANSITION, summary: 'Place a legal hold: the hard delete does not run while it is set.' }),
+  defineRoute({ id: 'ReleaseLegalHold', method: 'DELETE', path: '/tenants/{tenantId}/legal-hold', entry: 'functions/deletion/handlers/release-legal-hold.ts', access: 'operator', table: TRANSITION, summary: 'Release a legal hold; a soft-deleted tenant is then hard-deleted at the later of its deadline and now.' }),
+  defineRoute({ id: 'ReactivateTenant', method: 'POST', path: '/tenants/{tenantId}/reactivate', entry: 'functions/reactivation/handlers/reactivate-tenant.ts', access: 'operator', table: [...TRANSITION, { actions: ['PutItem', 'UpdateItem'], leadingKeys: [OPERATIONS] }], summary: 'Reactivate a suspended, soft-deleted or deleted tenant (win-back, a workflow): with its data or as a fresh start; 202 with the operation.', events: ['resume', 'cancel_deletion', 'reactivate_deleted'] }),
+  defineRoute({ id: 'StartExport', method: 'POST', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/start-export.ts', access: 'operator-or-own-tenant', table: [...TRANSITION, { actions: ['PutItem', 'UpdateItem'], leadingKeys: [OPERATIONS] }], summary: "Start a GDPR export of the tenant's data (a workflow); 202 with its id.", events: ['initiate_export'] }),
+  defineRoute({ id: 'ListExports', method: 'GET', path: '/tenants/{tenantId}/exports', entry: 'functions/export/handlers/list-exports.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem', 'Query'], leadingKeys: [TENANT_ITEMS] }, { actions: ['GetItem'], leadingKeys: [OPERATIONS] }], summary: "The tenant's exports, newest first, paginated." }),
+  defineRoute({ id: 'GetExport', method: 'GET', path: '/exports/{exportId}', entry: 'functions/export/handlers/get-export.ts', access: 'operator-or-owner-of-resource', table: [{ actions: ['GetItem'], leadingKeys: [OPERATIONS] }], summary: 'An export: status, progress per source, manifest, presigned download URLs once done.' }),
+  defineRoute({ id: 'GetDeletionCertificate', method: 'GET', path: '/tenants/{tenantId}/deletion-certificate', entry: 'functions/deletion/handlers/get-deletion-certificate.ts', access: 'operator-or-own-tenant', table: [{ actions: ['GetItem'], leadingKeys: [TENANT_ITEMS] }], summary: "A deleted tenant's deletion certificate: the proof of its erasure." }),
+  defineRoute({ id: 'ListComplianceViolations', method: 'GET', path: '/compliance/violations', entry: 'functions/deletion/handlers/list-violations.ts', access: 'operator', table: [{ actions: ['Query'], index: 'byState', leadingKeys: [COMPLIANCE_VIOLATIONS] }], summary: 'Missed deletion deadlines of every tenant (compliance violations), by time detected, paginated.' }),
+  defineRoute({ id: 'StripeWebhook', method: 'POST', path: '/webhooks/stripe', entry: 'functions/dunning/handlers/stripe-webhook.ts', access: 'public', verifiedBy: 'stripe-signature', table: [{ actions: ['ConditionCheckItem', 'GetItem', 'PutItem', 'UpdateItem'], leadingKeys: [TENANT_ITEMS] }, { actions: ['GetItem', 'UpdateItem'], leadingKeys: [SUBSCRIPTION_LINKS] }], summary: "Stripe's webhook deliveries (no token: the Stripe-Signature header is verified), handed to the Stripe event processor." }),
+  defineRoute({ id: 'ReconcileBilling', method: 'POST', path: '/billing/reconcile', entry: 'functions/dunning/handlers/reconcile.ts', access: 'operator', table: [{ actions: ['Query'], index: 'byState', leadingKeys: TENANTS_BY_STATE }, ...TRANSITION, { actions: ['GetItem'], leadingKeys: [SUBSCRIPTION_LINKS] }], summary: "Reconcile every linked subscription's status with its tenant (the dunning ladder), now; answers what changed." }),
+  defineRoute({ id: 'GetOperation', method: 'GET', path: '/operations/{operationId}', entry: 'functions/operations/handlers/get-operation.ts', access: 'operator-or-owner-of-resource', table: [{ actions: ['GetItem'], leadingKeys: [OPERATIONS] }], summary: 'Status of a workflow operation: steps done, error if any.' }),
 ];
+
+/** The id of the route that answers what no route matches (FALLBACK_ROUTE). */
+const FALLBACK_ROUTE_ID = 'NotFound';
+
+/** The IAM pattern of every partition key starting with `prefix`. */
+function startingWith(prefix: string): string {
+  return `${prefix}*`;
+}
+
+/**
+ * What Powertools' DynamoDB persistence layer does with a key's record (functions/shared/idempotency.ts): PutItem
+ * to claim it (conditional, `ReturnValuesOnConditionCheckFailure: ALL_OLD`), UpdateItem to store the result,
+ * DeleteItem to release it when the work failed, and GetItem to read a taken key's record when the refusal did not
+ * carry it (test/infra/idempotency-grants.test.ts records all four).
+ */
+const IDEMPOTENCY_RECORDS: TableGrant = { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], leadingKeys: [startingWith(IDEMPOTENCY_PK_PREFIX)] };
+/** The per-caller rate limiter's bucket (functions/shared/http/rate-limit.ts): UpdateItem only. */
+const RATE_LIMIT_BUCKETS: TableGrant = { actions: ['UpdateItem'], leadingKeys: [startingWith(RATE_LIMIT_PK_PREFIX)] };
+
+/**
+ * A route's whole grant on the lifecycle table: its own (`table`), plus what follows from its properties (the
+ * idempotency records of a route honouring Idempotency-Key, and of the Stripe webhook, which de-duplicates events
+ * with the same persistence layer; the rate limiter's bucket of every authenticated route), as statements with
+ * the same resource and leading keys merged (actions sorted). The CDK stack grants exactly these
+ * (infra/constructs/lifecycle-api.ts) and the local stack enforces exactly these (infra/local/table-grant-guard.ts).
+ */
+export function routeTableGrants(route: RouteDefinition): TableGrant[] {
+  const grants = [
+    ...(route.table ?? []),
+    ...(honoursIdempotencyKey(route) || route.verifiedBy === 'stripe-signature' ? [IDEMPOTENCY_RECORDS] : []),
+    ...(takesRateLimitToken(route) ? [RATE_LIMIT_BUCKETS] : []),
+  ];
+  const merged = new Map<string, { actions: Set<TableAction>; leadingKeys: readonly string[]; index?: TableGrant['index'] }>();
+  for (const grant of grants) {
+    const leadingKeys = [...new Set(grant.leadingKeys)].sort();
+    const key = JSON.stringify([grant.index ?? '', leadingKeys]);
+    const statement = merged.get(key) ?? { actions: new Set<TableAction>(), leadingKeys, ...(grant.index ? { index: grant.index } : {}) };
+    for (const action of grant.actions) statement.actions.add(action);
+    merged.set(key, statement);
+  }
+  return [...merged.values()].map(({ actions, leadingKeys, index }) => ({ actions: [...actions].sort(), leadingKeys, ...(index ? { index } : {}) }));
+}
+
+/**
+ * Whether a route's requests take a token from their caller's rate-limit bucket (functions/shared/http/rate-limit.ts):
+ * every authenticated route of the table, which `apiRoute` serves; not a public route, nor the fallback's 404, which
+ * reaches no table.
+ */
+export function takesRateLimitToken(route: RouteDefinition): boolean {
+  return route.authenticated && route.id !== FALLBACK_ROUTE_ID;
+}
+
+/** Whether a route's function reaches the lifecycle table at all (it then gets TABLE_NAME). */
+export function reachesTable(route: RouteDefinition): boolean {
+  return routeTableGrants(route).length > 0;
+}
+
+const compiledPatterns = new Map<string, RegExp>();
+
+/** IAM's `StringLike`: `*` any run of characters, `?` any one, everything else itself (compiled once per pattern). */
+function stringLike(pattern: string): RegExp {
+  let compiled = compiledPatterns.get(pattern);
+  if (!compiled) {
+    compiled = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    compiledPatterns.set(pattern, compiled);
+  }
+  return compiled;
+}
+
+/**
+ * Whether one of `statements` allows `request`, as IAM evaluates them: the action among the statement's, on its
+ * resource (the same index, or the table), and every leading key of the request matching one of its patterns
+ * (`ForAllValues:StringLike`), at least one leading key being there (`Null: false`). The table's name is the
+ * caller's to check.
+ */
+export function grantAllows(statements: readonly TableGrant[], request: TableAccessRequest): boolean {
+  if (request.leadingKeys.length === 0) return false;
+  return statements.some(
+    (statement) =>
+      (statement.actions as readonly string[]).includes(request.action) &&
+      (statement.index ?? undefined) === (request.index ?? undefined) &&
+      request.leadingKeys.every((key) => statement.leadingKeys.some((pattern) => stringLike(pattern).test(key))),
+  );
+}
 
 /**
  * Answers every request no route matches ($default on API Gateway): 404 or 405 in the API's error shape. Behind
@@ -90,12 +229,11 @@ export const ROUTES: readonly RouteDefinition[] = [
  * methods exist (a 405 lists them); any principal may then ask (its answer names no tenant's data).
  */
 export const FALLBACK_ROUTE: RouteDefinition = defineRoute({
-  id: 'NotFound',
+  id: FALLBACK_ROUTE_ID,
   method: 'GET',
   path: '$default',
   entry: 'functions/api/not-found.ts',
   access: 'operator-or-owner-of-resource',
-  tableAccess: 'none',
   summary: 'Unknown route.',
 });
 

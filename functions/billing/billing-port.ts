@@ -6,6 +6,7 @@
  */
 import type { PlanId } from '../plans/plan-catalog';
 import { registerHttpError } from '../shared/error-catalogue';
+import { callWith } from '../shared/secret-value';
 
 /** Where a tenant's subscription lives in Stripe; absent for tenants never billed through Stripe. */
 export interface BillingAccount {
@@ -258,7 +259,8 @@ registerHttpError(BillingTransientError, { status: 503, message: () => 'The bill
 /**
  * A billing port whose adapter is built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded, its key
  * read, only when a call needs them, so a function's cold start does not pay for them. Every call goes to the
- * adapter `resolve` gives; `resolve`'s errors are the call's.
+ * adapter `resolve` gives; `resolve`'s errors are the call's. When `resolve` is a SecretBacked (the key from
+ * Secrets Manager), a call refused for its key is made once more with the key re-read (callWith).
  */
 export class DeferredBillingPort implements BillingPort {
   readonly name: BillingPort['name'];
@@ -270,42 +272,42 @@ export class DeferredBillingPort implements BillingPort {
   }
 
   async previewPlanChange(request: PlanChangeRequest): Promise<BillingPreview> {
-    return (await this.#resolve()).previewPlanChange(request);
+    return callWith(this.#resolve, (port) => port.previewPlanChange(request));
   }
 
   async applyPlanChange(request: PlanChangeRequest): Promise<BillingChange> {
-    return (await this.#resolve()).applyPlanChange(request);
+    return callWith(this.#resolve, (port) => port.applyPlanChange(request));
   }
 
   async findAppliedChange(request: PlanChangeRequest): Promise<BillingChange | undefined> {
-    return (await this.#resolve()).findAppliedChange(request);
+    return callWith(this.#resolve, (port) => port.findAppliedChange(request));
   }
 
   async revertPlanChange(request: PlanChangeRequest, change: BillingChange): Promise<void> {
-    return (await this.#resolve()).revertPlanChange(request, change);
+    return callWith(this.#resolve, (port) => port.revertPlanChange(request, change));
   }
 
   async listInvoices(request: InvoiceListRequest): Promise<InvoicePage> {
-    return (await this.#resolve()).listInvoices(request);
+    return callWith(this.#resolve, (port) => port.listInvoices(request));
   }
 
   async cancelSubscription(request: CustomerLifecycleRequest): Promise<SubscriptionCancellation> {
-    return (await this.#resolve()).cancelSubscription(request);
+    return callWith(this.#resolve, (port) => port.cancelSubscription(request));
   }
 
   async restoreSubscription(request: CustomerLifecycleRequest): Promise<BillingAccount | undefined> {
-    return (await this.#resolve()).restoreSubscription(request);
+    return callWith(this.#resolve, (port) => port.restoreSubscription(request));
   }
 
   async deleteCustomer(request: CustomerLifecycleRequest): Promise<{ readonly deleted: boolean }> {
-    return (await this.#resolve()).deleteCustomer(request);
+    return callWith(this.#resolve, (port) => port.deleteCustomer(request));
   }
 
   async createCustomer(request: NewCustomerRequest): Promise<BillingAccount | undefined> {
-    return (await this.#resolve()).createCustomer(request);
+    return callWith(this.#resolve, (port) => port.createCustomer(request));
   }
 
   async retrieveSubscription(request: SubscriptionLookup): Promise<SubscriptionState | undefined> {
-    return (await this.#resolve()).retrieveSubscription(request);
+    return callWith(this.#resolve, (port) => port.retrieveSubscription(request));
   }
 }

@@ -8,7 +8,7 @@
 import { config } from '../shared/config';
 import { registerHttpError } from '../shared/error-catalogue';
 import { getSecretsManager } from '../shared/aws-clients';
-import { fromSecret } from '../shared/secret-value';
+import { builtOnce, fromSecret, type SecretBacked } from '../shared/secret-value';
 
 /**
  * How old a signature's timestamp may be, in seconds: the Stripe SDKs' default (`DEFAULT_TOLERANCE`, 300 s,
@@ -30,16 +30,12 @@ export class WebhookSecretUnavailableError extends Error {
   }
 }
 
-let secretFromSecretsManager: (() => Promise<string>) | undefined;
+let secretFromSecretsManager: SecretBacked<string> | undefined;
 
-/**
- * The webhook signing secret: `STRIPE_WEBHOOK_SECRET` (local stack, tests), else the Secrets Manager secret
- * `STRIPE_WEBHOOK_SECRET_ARN` (AWS, read once per container). Throws WebhookSecretUnavailableError (503) when
- * neither is set or the secret cannot be read.
- */
-export async function stripeWebhookSecret(): Promise<string> {
+/** Where the signing secret comes from now (read on use: the local stack and tests set the variables late). */
+async function signingSecretSource(): Promise<SecretBacked<string>> {
   const direct = config.stripeWebhookSecret;
-  if (direct) return direct;
+  if (direct) return builtOnce(() => Promise.resolve(direct));
   const secretArn = config.stripeWebhookSecretArn;
   if (!secretArn) {
     throw new WebhookSecretUnavailableError('Stripe webhooks are not configured on this deployment (no signing secret): set STRIPE_WEBHOOK_SECRET, or STRIPE_WEBHOOK_SECRET_ARN on AWS.');
@@ -50,9 +46,22 @@ export async function stripeWebhookSecret(): Promise<string> {
     holds: 'Stripe webhook signing secret',
     build: (secret) => secret,
     unavailable: (message, cause) => new WebhookSecretUnavailableError(message, cause),
+    // A signature that does not match may be the first delivery signed with a rolled secret.
+    isAuthFailure: (error) => error instanceof StripeWebhookRefusedError && error.signatureMismatch,
   });
-  return secretFromSecretsManager();
+  return secretFromSecretsManager;
 }
+
+/**
+ * The webhook signing secret: `STRIPE_WEBHOOK_SECRET` (local stack, tests), else the Secrets Manager secret
+ * `STRIPE_WEBHOOK_SECRET_ARN` (AWS; kept `config.secretMaxAgeSeconds`). Its `use(verify)` re-reads the secret once
+ * when `verify` refuses a signature that does not match (a rolled secret), at most once per
+ * SECRET_FORCED_REFRESH_INTERVAL_SECONDS, so forged deliveries cannot flood Secrets Manager. Rejects with
+ * WebhookSecretUnavailableError (500) when neither is set or the secret cannot be read.
+ */
+export const stripeWebhookSecret: SecretBacked<string> = Object.assign(async () => (await signingSecretSource())(), {
+  use: async <R>(call: (secret: string) => Promise<R>): Promise<R> => (await signingSecretSource()).use(call),
+});
 
 /**
  * A delivery refused before anything is read or changed (400): its signature does not verify
@@ -61,17 +70,20 @@ export async function stripeWebhookSecret(): Promise<string> {
  */
 export class StripeWebhookRefusedError extends Error {
   readonly code: 'STRIPE_SIGNATURE_INVALID' | 'MALFORMED_JSON' | 'VALIDATION_FAILED';
+  /** A well-formed, fresh signature that does not match with the secret used: the one refusal a rolled secret explains. */
+  readonly signatureMismatch: boolean;
 
-  constructor(code: StripeWebhookRefusedError['code'], message: string) {
+  constructor(code: StripeWebhookRefusedError['code'], message: string, options: { signatureMismatch?: boolean } = {}) {
     super(message);
     this.name = 'StripeWebhookRefusedError';
     this.code = code;
+    this.signatureMismatch = options.signatureMismatch ?? false;
   }
 }
 registerHttpError(StripeWebhookRefusedError, { status: 400 });
 
-function refused(message: string): StripeWebhookRefusedError {
-  return new StripeWebhookRefusedError('STRIPE_SIGNATURE_INVALID', message);
+function refused(message: string, options?: { signatureMismatch: boolean }): StripeWebhookRefusedError {
+  return new StripeWebhookRefusedError('STRIPE_SIGNATURE_INVALID', message, options);
 }
 
 /** The `t=` of a Stripe-Signature header, in seconds, or undefined. */
@@ -118,6 +130,7 @@ export function verifyStripeSignature(payload: Buffer, header: string | undefine
     }
     throw refused(
       'The Stripe-Signature does not match the body: sign the exact bytes you send with this endpoint\'s signing secret (whsec_...). A body that was altered, or re-serialized with other spacing or key order, no longer matches; forward the raw body unchanged.',
+      { signatureMismatch: true },
     );
   }
 }

@@ -9,7 +9,11 @@
  * The SDK is loaded on first use (`pinecone`), as the provisioner does, so a cold start does not parse it.
  */
 import type { Pinecone } from '@pinecone-database/pinecone';
+import { callWith } from '../shared/secret-value';
 import { assertVectorIdPrefix, type StoredVector, type VectorIdPage, type VectorStore } from './vector-store';
+
+/** One namespace of one index, as the SDK gives it. */
+type PineconeNamespace = ReturnType<ReturnType<Pinecone['index']>['namespace']>;
 
 export interface VectorPlacementRef {
   readonly index: string;
@@ -17,7 +21,10 @@ export interface VectorPlacementRef {
 }
 
 export interface PineconeVectorStoreOptions {
-  /** The SDK client, built on first use (API key from Secrets Manager on AWS). */
+  /**
+   * The SDK client, built on first use; on AWS a SecretBacked (configuredPineconeClient), its key from Secrets
+   * Manager re-read after a 401.
+   */
   readonly pinecone: () => Promise<Pinecone>;
   /** Where the tenant's vectors are: its placement (tenant record's resources), else the pooled index. */
   readonly placementOf: (tenantId: string) => Promise<VectorPlacementRef>;
@@ -35,13 +42,21 @@ export class PineconeVectorStore implements VectorStore {
     this.#options = options;
   }
 
-  async #namespace(tenantId: string) {
+  /**
+   * `call` on the tenant's namespace. With the key from Secrets Manager (`pinecone` a SecretBacked), a call Pinecone
+   * refuses for its key is made once more, from its start, with the key re-read: each call here is safe to repeat
+   * (reads, upserts of the same records, deletes).
+   */
+  async #inNamespace<R>(tenantId: string, call: (namespace: PineconeNamespace) => Promise<R>): Promise<R> {
     const placement = await this.#options.placementOf(tenantId);
-    return (await this.#options.pinecone()).index(placement.index).namespace(placement.namespace);
+    return callWith(this.#options.pinecone, (pinecone) => call(pinecone.index(placement.index).namespace(placement.namespace)));
   }
 
   async listIds(tenantId: string, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage> {
-    const namespace = await this.#namespace(tenantId);
+    return this.#inNamespace(tenantId, (namespace) => PineconeVectorStore.#listIds(namespace, options));
+  }
+
+  static async #listIds(namespace: PineconeNamespace, options: { readonly limit: number; readonly paginationToken?: string }): Promise<VectorIdPage> {
     try {
       // 100 ids per list request whatever the caller asks: Pinecone's default page
       // (https://docs.pinecone.io/reference/api/2026-07/data-plane/list), as this adapter always sent.
@@ -55,7 +70,10 @@ export class PineconeVectorStore implements VectorStore {
   }
 
   async fetch(tenantId: string, ids: readonly string[]): Promise<StoredVector[]> {
-    const namespace = await this.#namespace(tenantId);
+    return this.#inNamespace(tenantId, (namespace) => PineconeVectorStore.#fetch(namespace, ids));
+  }
+
+  static async #fetch(namespace: PineconeNamespace, ids: readonly string[]): Promise<StoredVector[]> {
     const found: StoredVector[] = [];
     for (let i = 0; i < ids.length; i += 100) {
       const { records } = await namespace.fetch({ ids: ids.slice(i, i + 100) });
@@ -68,7 +86,10 @@ export class PineconeVectorStore implements VectorStore {
   }
 
   async upsert(tenantId: string, vectors: readonly StoredVector[]): Promise<void> {
-    const namespace = await this.#namespace(tenantId);
+    return this.#inNamespace(tenantId, (namespace) => PineconeVectorStore.#upsert(namespace, vectors));
+  }
+
+  static async #upsert(namespace: PineconeNamespace, vectors: readonly StoredVector[]): Promise<void> {
     // 1,536 floats are about 37 KB of JSON: 40 vectors stay under Pinecone's 2 MB request limit.
     for (let i = 0; i < vectors.length; i += 40) {
       await namespace.upsert({
@@ -79,7 +100,10 @@ export class PineconeVectorStore implements VectorStore {
 
   async deleteByPrefix(tenantId: string, prefix: string, options: { readonly keep?: ReadonlySet<string> } = {}): Promise<{ readonly deleted: number }> {
     assertVectorIdPrefix(prefix);
-    const namespace = await this.#namespace(tenantId);
+    return this.#inNamespace(tenantId, (namespace) => PineconeVectorStore.#deleteByPrefix(namespace, prefix, options));
+  }
+
+  static async #deleteByPrefix(namespace: PineconeNamespace, prefix: string, options: { readonly keep?: ReadonlySet<string> }): Promise<{ readonly deleted: number }> {
     // Every id first, then the deletes: a pagination token is not promised to survive deletes in between.
     const doomed: string[] = [];
     let paginationToken: string | undefined;
@@ -99,11 +123,12 @@ export class PineconeVectorStore implements VectorStore {
   }
 
   async deleteAll(tenantId: string): Promise<void> {
-    const namespace = await this.#namespace(tenantId);
-    try {
-      await namespace.deleteAll();
-    } catch (error) {
-      if (!isNotFound(error)) throw error; // a namespace that is not there has nothing to delete
-    }
+    return this.#inNamespace(tenantId, async (namespace) => {
+      try {
+        await namespace.deleteAll();
+      } catch (error) {
+        if (!isNotFound(error)) throw error; // a namespace that is not there has nothing to delete
+      }
+    });
   }
 }

@@ -15,6 +15,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BillingAccount, BillingPort } from '../billing/billing-port';
 import { TENANT_SK, tenantPk } from '../tenants/tenant-table';
+import { RATE_LIMIT_PK_PREFIX, RATE_LIMIT_SK } from '../shared/http/rate-limit-policy';
 import { auditSource } from './audit-source';
 import { BillingHistorySource } from './billing-history-source';
 import type { DataSource } from './data-source';
@@ -73,7 +74,31 @@ export function createDataSources(deps: DataSourceDependencies): readonly DataSo
   return sources;
 }
 
-/** The table item kinds each source owns, by source name. */
+/** The owner `tableItemOwners` names for PLATFORM_TABLE_ITEMS: no data source, no tenant. */
+export const PLATFORM_OWNER = 'platform';
+
+/**
+ * Item kinds of the lifecycle table that are no tenant's data, each with the reason: no source exports or purges
+ * them, and the ownership tests see them owned here.
+ */
+export const PLATFORM_TABLE_ITEMS: ReadonlyArray<TableItemKind & { readonly reason: string }> = [
+  {
+    name: 'rate-limit bucket',
+    pkPrefix: RATE_LIMIT_PK_PREFIX,
+    sk: RATE_LIMIT_SK,
+    reason:
+      "The API's per-caller rate limit (functions/shared/http/rate-limit.ts): one number, until when the caller's allowance is spent (`tat`), and its " +
+      'expiry; traffic accounting, like the request logs, not data the tenant gave or that describes it, and DynamoDB TTL removes it once the ' +
+      "bucket is full again (seconds after the caller's last request). A tenant's bucket is keyed by its id, which its tombstone keeps anyway; " +
+      "an operator's by a hash of the subject. Not purged with a tenant: every request of the tenant's tokens writes it again (the application " +
+      "plane may still ask /access after the soft delete), so a hard delete could never verify it gone.",
+  },
+];
+
+/** The table item kinds each source owns, by source name, then PLATFORM_TABLE_ITEMS (owner PLATFORM_OWNER). */
 export function tableItemOwners(sources: readonly DataSource[]): ReadonlyArray<{ readonly source: string; readonly kind: TableItemKind }> {
-  return sources.filter(isTableDataSource).flatMap((source) => source.tableItems.map((kind) => ({ source: source.name, kind })));
+  return [
+    ...sources.filter(isTableDataSource).flatMap((source) => source.tableItems.map((kind) => ({ source: source.name, kind }))),
+    ...PLATFORM_TABLE_ITEMS.map((kind) => ({ source: PLATFORM_OWNER, kind })),
+  ];
 }

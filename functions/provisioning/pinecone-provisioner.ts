@@ -24,7 +24,7 @@
 import * as clock from '../shared/clock';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Pinecone, PineconeRecord } from '@pinecone-database/pinecone';
-import { fromSecret, type SecretsManagerSource } from '../shared/secret-value';
+import { causedBy, fromSecret, type SecretsManagerSource } from '../shared/secret-value';
 import { tenantPk } from '../tenants/tenant-table';
 import { needsMigration, type PlanResources, type VectorPlacement } from './plan-resources';
 import { DeferredProvisioner, ProvisioningTransientError, type ResourceProvisioner } from './provisioner';
@@ -286,8 +286,17 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
 }
 
 /**
- * Pinecone with its API key in Secrets Manager (AWS): the key is read on first use, once per Lambda container;
- * a failed read is a ProvisioningTransientError, which the workflow retries.
+ * Whether `error` (or its cause) is Pinecone refusing the API key: HTTP 401, which the SDK raises as
+ * PineconeAuthorizationError (its errors/http.js; a 403 is a PineconeBadRequestError, not a key to re-read).
+ */
+export function isPineconeAuthenticationFailure(error: unknown): boolean {
+  return causedBy(error, (cause) => cause.name === 'PineconeAuthorizationError');
+}
+
+/**
+ * Pinecone with its API key in Secrets Manager (AWS): the key is read on first use and kept for
+ * `config.secretMaxAgeSeconds`; a call Pinecone refuses for its key re-reads it once and is made again with the new
+ * key (functions/shared/secret-value.ts). A failed read is a ProvisioningTransientError, which the workflow retries.
  */
 export class SecretKeyPineconeProvisioner extends DeferredProvisioner {
   /** `create` builds the Pinecone provisioner from the API key (and may load the Pinecone SDK first). */
@@ -300,6 +309,7 @@ export class SecretKeyPineconeProvisioner extends DeferredProvisioner {
         holds: 'Pinecone API key',
         build: options.create,
         unavailable: (message, cause) => new ProvisioningTransientError(message, { cause }),
+        isAuthFailure: isPineconeAuthenticationFailure,
       }),
     );
   }

@@ -4,6 +4,7 @@
  * on AWS, Pinecone + API Gateway usage plans (not built yet).
  */
 import * as clock from '../shared/clock';
+import { callWith } from '../shared/secret-value';
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tenantPk } from '../tenants/tenant-table';
 import type { PlanResources } from './plan-resources';
@@ -71,7 +72,8 @@ export class LocalProvisioner implements ResourceProvisioner {
 /**
  * A provisioner built on first use (`resolve`, e.g. from onFirstUse): its SDK loaded, its key read, only when a
  * call needs them, so a function's cold start does not pay for them. Every call goes to the provisioner
- * `resolve` gives; `resolve`'s errors are the call's.
+ * `resolve` gives; `resolve`'s errors are the call's. When `resolve` is a SecretBacked (the key from Secrets
+ * Manager), a call refused for its key is made once more with the key re-read (callWith).
  */
 export class DeferredProvisioner implements ResourceProvisioner {
   readonly name: string;
@@ -83,10 +85,10 @@ export class DeferredProvisioner implements ResourceProvisioner {
   }
 
   async provision(tenantId: string, operationId: string, resources: PlanResources, current?: PlanResources): Promise<void> {
-    return (await this.#resolve()).provision(tenantId, operationId, resources, current);
+    return callWith(this.#resolve, (provisioner) => provisioner.provision(tenantId, operationId, resources, current));
   }
 
   async release(tenantId: string, operationId: string): Promise<void> {
-    return (await this.#resolve()).release(tenantId, operationId);
+    return callWith(this.#resolve, (provisioner) => provisioner.release(tenantId, operationId));
   }
 }

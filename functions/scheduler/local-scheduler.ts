@@ -6,6 +6,8 @@
  * Query. Delivery behaves like EventBridge Scheduler's, at least once: a schedule is claimed for a while (a
  * visibility timeout) before its handler runs and deleted after; a crash in between fires it again later.
  * A failing handler is retried with backoff, then the schedule is kept under `schedule:dead-letter`.
+ * It stands for EventBridge Scheduler, a service with its own role: a route that schedules reaches these items
+ * outside its table grant (`outsideTableGrant`), as on AWS it calls the Scheduler API instead.
  */
 import * as clock from '../shared/clock';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +15,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryByStatePartition } from '../shared/by-state-index';
 import { logger } from '../shared/powertools';
+import { outsideTableGrant } from '../shared/table-grant-scope';
 import { BY_STATE_INDEX, ownedBy } from '../tenants/tenant-table';
 import {
   assertScheduleName,
@@ -114,7 +117,11 @@ export class LocalScheduler implements SchedulerPort {
   }
 
   /** Put the schedule, replacing one of the same name (a claimed one included: its run then leaves it be). */
-  async scheduleOnce(schedule: OneShotSchedule): Promise<void> {
+  scheduleOnce(schedule: OneShotSchedule): Promise<void> {
+    return outsideTableGrant(() => this.#scheduleOnce(schedule));
+  }
+
+  async #scheduleOnce(schedule: OneShotSchedule): Promise<void> {
     assertScheduleName(schedule.name);
     const at = wholeSeconds(schedule.at).toISOString();
     const item: ScheduleItem = { name: schedule.name, target: schedule.target, payload: schedule.payload, at, attempts: 0 };
@@ -136,13 +143,19 @@ export class LocalScheduler implements SchedulerPort {
   }
 
   /** Delete the schedule; one that is not there (fired, or never made) is fine. */
-  async cancel(name: string): Promise<void> {
-    assertScheduleName(name);
-    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: { pk: schedulePk(name), sk: SCHEDULE_SK } }));
+  cancel(name: string): Promise<void> {
+    return outsideTableGrant(async () => {
+      assertScheduleName(name);
+      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: { pk: schedulePk(name), sk: SCHEDULE_SK } }));
+    });
   }
 
   /** The schedule while it is pending (dead-lettered ones are not). */
-  async find(name: string): Promise<OneShotSchedule | undefined> {
+  find(name: string): Promise<OneShotSchedule | undefined> {
+    return outsideTableGrant(() => this.#find(name));
+  }
+
+  async #find(name: string): Promise<OneShotSchedule | undefined> {
     assertScheduleName(name);
     const { Item } = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: { pk: schedulePk(name), sk: SCHEDULE_SK }, ConsistentRead: true }));
     if (!Item || Item[BY_STATE_INDEX.partitionKey] !== PENDING_SCHEDULES) return undefined;

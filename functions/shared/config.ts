@@ -6,6 +6,7 @@ import { DEFAULT_DUNNING_POLICY, dunningPolicyFrom, type DunningPolicy } from '.
 import type { StripePriceIds } from '../plans/plan-catalog';
 import { SCHEDULE_TARGETS, scheduleTargetVariable, type ScheduleTarget } from '../scheduler/scheduler-port';
 import { WORKFLOWS, stateMachineArnVariable, type WorkflowName } from '../workflows/registry';
+import { DEFAULT_RATE_LIMITS, RATE_LIMIT_VARIABLES, type RateLimits } from './http/rate-limit-policy';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -25,11 +26,14 @@ function required(name: string): string {
   return value;
 }
 
-function integer(name: string, fallback: number): number {
+/** A positive number from `name` (a whole one unless `fraction`), else `fallback`. */
+function positive(name: string, fallback: number, fraction = false): number {
   const raw = optional(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigurationError(`Environment variable ${name} must be a positive integer, got '${raw}'.`);
+  if (!(fraction ? Number.isFinite(value) : Number.isInteger(value)) || value <= 0) {
+    throw new ConfigurationError(`Environment variable ${name} must be a positive ${fraction ? 'number' : 'integer'}, got '${raw}'.`);
+  }
   return value;
 }
 
@@ -44,6 +48,9 @@ export const DEFAULT_MAX_LIVE_LEASES_PER_TENANT = 100;
  * are some 30 read units of a strongly consistent Query).
  */
 export const MAX_LIVE_LEASES_CEILING = 1000;
+function integer(name: string, fallback: number): number {
+  return positive(name, fallback);
+}
 
 export interface Config {
   /** The lifecycle table (tenants, audit trail, idempotency records). */
@@ -120,10 +127,22 @@ export interface Config {
    */
   readonly maxLiveLeasesPerTenant: number;
   /**
+   * How long a secret read from Secrets Manager (the Stripe key, the Pinecone key, the webhook signing secret) is
+   * kept before it is read again, in seconds: POWERTOOLS_PARAMETERS_MAX_AGE, Powertools Parameters' own variable,
+   * default 300 (a rotated key reaches warm containers within 5 minutes; an authentication failure re-reads sooner).
+   */
+  readonly secretMaxAgeSeconds: number;
+  /**
    * The dunning ladder (functions/dunning/dunning-policy.ts): DUNNING_GRACE_DAYS (default 7),
    * DUNNING_DELETE_AFTER_CANCELED_DAYS (unset: never soft-delete), DUNNING_BUSY_RETRY_SECONDS (default 900).
    */
   readonly dunning: DunningPolicy;
+  /**
+   * The per-caller rate limits of the API (functions/shared/http/rate-limit.ts): RATE_LIMIT_TENANT_PER_SECOND and
+   * RATE_LIMIT_OPERATOR_PER_SECOND (positive numbers: 0.5 is one request every 2 s), RATE_LIMIT_TENANT_BURST and
+   * RATE_LIMIT_OPERATOR_BURST (positive integers), each defaulting to DEFAULT_RATE_LIMITS. Read on use, so a test can set them before its requests.
+   */
+  readonly rateLimits: RateLimits;
 }
 
 function load(): Config {
@@ -188,6 +207,9 @@ function load(): Config {
       if (cap > MAX_LIVE_LEASES_CEILING) throw new ConfigurationError(`Environment variable MAX_LIVE_LEASES_PER_TENANT must be at most ${MAX_LIVE_LEASES_CEILING}, got '${cap}'.`);
       return cap;
     },
+    get secretMaxAgeSeconds() {
+      return integer('POWERTOOLS_PARAMETERS_MAX_AGE', 300);
+    },
     get dunning() {
       const deleteAfter = optional('DUNNING_DELETE_AFTER_CANCELED_DAYS');
       return dunningPolicyFrom({
@@ -196,6 +218,13 @@ function load(): Config {
         deleteAfterCanceledDays: deleteAfter === undefined ? undefined : integer('DUNNING_DELETE_AFTER_CANCELED_DAYS', 1),
         busyRetrySeconds: integer('DUNNING_BUSY_RETRY_SECONDS', DEFAULT_DUNNING_POLICY.busyRetrySeconds),
       });
+    },
+    get rateLimits() {
+      const limitOf = (role: keyof RateLimits) => ({
+        perSecond: positive(RATE_LIMIT_VARIABLES[role].perSecond, DEFAULT_RATE_LIMITS[role].perSecond, true),
+        burst: integer(RATE_LIMIT_VARIABLES[role].burst, DEFAULT_RATE_LIMITS[role].burst),
+      });
+      return { tenant: limitOf('tenant'), operator: limitOf('operator') };
     },
   };
 }

@@ -7,10 +7,10 @@ import { SecretKeyStripeBilling } from '../billing/secret-billing';
 import { queryLeaseStore } from '../leases/query-lease-store';
 import { operationStore } from '../operations/operation-store';
 import type { Pinecone, PineconeConfiguration } from '@pinecone-database/pinecone';
-import { DynamoProvisioningLedger, PineconeProvisioner } from '../provisioning/pinecone-provisioner';
+import { DynamoProvisioningLedger, PineconeProvisioner, isPineconeAuthenticationFailure } from '../provisioning/pinecone-provisioner';
 import { DeferredProvisioner, LocalProvisioner, ProvisioningTransientError, type ResourceProvisioner } from '../provisioning/provisioner';
 import { onFirstUse } from '../shared/on-first-use';
-import { fromSecret } from '../shared/secret-value';
+import { builtOnce, fromSecret, mapSecretBacked, type SecretBacked } from '../shared/secret-value';
 import { logger } from '../shared/powertools';
 import { getDocumentClient, getSecretsManager } from '../shared/aws-clients';
 import { ConfigurationError, config } from '../shared/config';
@@ -55,23 +55,19 @@ let pineconeClient: PineconeClientFactory | undefined;
  * Secrets Manager (AWS) or the environment (local); else the local provisioner.
  */
 function provisioner(): ResourceProvisioner {
-  const pinecone = config.pinecone;
-  if (!pinecone) {
+  const settings = config.pinecone;
+  if (!settings) {
     logger.warn('Provisioning with the local provisioner: no Pinecone key is configured, vectors are not moved');
     return new LocalProvisioner({ client: getDocumentClient(), tableName: config.tableName });
   }
   if (!pineconeClient) throw new ConfigurationError(`${NO_PINECONE_SDK} provision.`);
   // Built by the first call: the Pinecone SDK is loaded then (see workflow-deps.ts), the key read then.
-  const client = configuredPineconeClient((message, cause) => new ProvisioningTransientError(message, { cause })) as () => Promise<Pinecone>;
+  const client = configuredPineconeClient((message, cause) => new ProvisioningTransientError(message, { cause })) as SecretBacked<Pinecone>;
+  const state = new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName });
+  // One provisioner per client: a new one when a rotated key made a new client.
   return new DeferredProvisioner(
     'pinecone',
-    onFirstUse(async () => new PineconeProvisioner({
-      pinecone: await client(),
-      dimension: pinecone.dimension,
-      cloud: 'aws',
-      region: pinecone.region,
-      state: new DynamoProvisioningLedger({ client: getDocumentClient(), tableName: config.tableName }),
-    })),
+    mapSecretBacked(client, (pinecone) => new PineconeProvisioner({ pinecone, dimension: settings.dimension, cloud: 'aws', region: settings.region, state })),
   );
 }
 
@@ -79,12 +75,14 @@ const NO_PINECONE_SDK =
   'Pinecone is configured (PINECONE_SECRET_ARN or PINECONE_API_KEY) for a function that does not load the Pinecone SDK: only the functions using functions/workflows/workflow-deps.ts';
 
 /**
- * The configured Pinecone's client, made on first use (and once per container): the SDK loaded by the factory
- * workflow-deps.ts gives, the API key from PINECONE_API_KEY (local) or read from the PINECONE_SECRET_ARN secret
- * (AWS). Undefined without Pinecone. The promise rejects with ConfigurationError in a function that does not
- * load the SDK, and with `unavailable(message, cause)` when the secret cannot be read (the caller's retried error).
+ * The configured Pinecone's client, made on first use: the SDK loaded by the factory workflow-deps.ts gives, the
+ * API key from PINECONE_API_KEY (local; one client per container) or read from the PINECONE_SECRET_ARN secret
+ * (AWS; re-read after its max age, and once after Pinecone refuses it, a new client made when it changed: see
+ * functions/shared/secret-value.ts). Undefined without Pinecone. The promise rejects with ConfigurationError in a
+ * function that does not load the SDK, and with `unavailable(message, cause)` when the secret cannot be read (the
+ * caller's retried error).
  */
-export function configuredPineconeClient(unavailable: (message: string, cause: unknown) => Error): (() => Promise<Pinecone>) | undefined {
+export function configuredPineconeClient(unavailable: (message: string, cause: unknown) => Error): SecretBacked<Pinecone> | undefined {
   const pinecone = config.pinecone;
   if (!pinecone) return undefined;
   const make = async (apiKey: string): Promise<Pinecone> => {
@@ -93,8 +91,15 @@ export function configuredPineconeClient(unavailable: (message: string, cause: u
     return client({ apiKey, ...(pinecone.controllerUrl ? { controllerHostUrl: pinecone.controllerUrl } : {}) });
   };
   const apiKey = pinecone.apiKey;
-  if (apiKey) return onFirstUse(() => make(apiKey));
-  return fromSecret({ secretArn: pinecone.secretArn as string, secretsManager: getSecretsManager, holds: 'Pinecone API key', build: make, unavailable });
+  if (apiKey) return builtOnce(() => make(apiKey));
+  return fromSecret({
+    secretArn: pinecone.secretArn as string,
+    secretsManager: getSecretsManager,
+    holds: 'Pinecone API key',
+    build: make,
+    unavailable,
+    isAuthFailure: isPineconeAuthenticationFailure,
+  });
 }
 
 /** Stripe from Secrets Manager (AWS), Stripe from a key (local), or the local ledger. */

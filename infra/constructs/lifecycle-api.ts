@@ -19,12 +19,13 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FALLBACK_ROUTE, ROUTES, routeScopes, type RouteDefinition } from '../../functions/api/routes';
+import { FALLBACK_ROUTE, ROUTES, reachesTable, routeScopes, routeTableGrants, takesRateLimitToken, type RouteDefinition } from '../../functions/api/routes';
 import type { ClaimMapping } from '../../functions/auth/jwt-claims';
 import type { StripePriceIds } from '../../functions/plans/plan-catalog';
 import { HandlerFunction } from './handler-function';
 import { mappingEnvironment } from './identity-provider';
 import type { LifecycleTable } from './lifecycle-table';
+import { DEFAULT_RATE_LIMITS, rateLimitEnvironment, type RateLimits } from '../../functions/shared/http/rate-limit-policy';
 
 /**
  * One JSON object per request; `$context.authorizer.error` says why the authorizer refused or failed, and the
@@ -86,6 +87,13 @@ export interface LifecycleApiProps {
    */
   readonly throttle?: StageThrottle;
   /**
+   * The per-caller rate limits every authenticated route enforces (functions/shared/http/rate-limit.ts), given to
+   * their functions as RATE_LIMIT_*: each tenant (all its tokens together) and each operator has a bucket. Keep them
+   * under `throttle`, which stays the ceiling shared by every caller.
+   * @default DEFAULT_RATE_LIMITS: tenant 10 requests/s, bursts of 20; operator 25/s, bursts of 50
+   */
+  readonly rateLimits?: RateLimits;
+  /**
    * Stripe price ids per plan, given to the route handlers as STRIPE_PRICE_<PLAN>.
    * @default - none; plans carry no Stripe price
    */
@@ -120,6 +128,7 @@ export class LifecycleApi extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const serviceName = props.serviceName ?? 'tenant-lifecycle';
     const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
+    const rateLimits = checkedRateLimits(props.rateLimits ?? DEFAULT_RATE_LIMITS);
 
     // No Lambda and no cache: API Gateway verifies the signature (the issuer's JWKS), iss, aud/client_id, exp, nbf
     // and the route's scopes itself (API Gateway developer guide, "Control access to HTTP APIs with JWT authorizers").
@@ -171,15 +180,17 @@ export class LifecycleApi extends Construct {
         removalPolicy,
         environment: {
           ...routeEnvironment,
-          ...(route.tableAccess === 'none' ? {} : { TABLE_NAME: props.table.table.tableName }),
+          ...(reachesTable(route) ? { TABLE_NAME: props.table.table.tableName } : {}),
+          // The routes apiRoute serves take a token from their caller's bucket; public routes and the fallback's 404 do not.
+          ...(takesRateLimitToken(route) ? rateLimitEnvironment(rateLimits) : {}),
         },
       });
       if (route.verifiedBy === 'stripe-signature') {
         handler.function.addEnvironment('STRIPE_WEBHOOK_SECRET_ARN', this.stripeWebhookSecret.secretArn);
         this.stripeWebhookSecret.grantRead(handler);
       }
-      if (route.tableAccess === 'read') props.table.grantReadTenants(handler);
-      if (route.tableAccess === 'write') props.table.grantWriteTenants(handler);
+      // Exactly the route table's statements: each action on the table or the named index, for its partitions only.
+      props.table.grantStatements(handler, routeTableGrants(route));
       routeFunctions[route.id] = handler;
 
       const integration = new HttpLambdaIntegration(`${route.id}Integration`, handler.function);
@@ -215,13 +226,24 @@ function acknowledgePublicRoute(httpRoute: HttpRoute, route: RouteDefinition): v
     });
     return;
   }
-  if (route.tableAccess !== 'none') {
-    throw new Error(`Route ${route.id} is unauthenticated but has table access '${route.tableAccess}': a public route must not reach tenant data.`);
+  if (reachesTable(route)) {
+    throw new Error(`Route ${route.id} is unauthenticated but has a table grant: a public route must not reach tenant data.`);
   }
   Validations.of(httpRoute).acknowledge({
     id: 'AwsSolutions-APIG4',
-    reason: `${route.method} ${route.path} is public by design (routes.ts: access public, tableAccess none): ${route.summary} It reaches no tenant data.`,
+    reason: `${route.method} ${route.path} is public by design (routes.ts: access public, no table grant): ${route.summary} It reaches no tenant data.`,
   });
+}
+
+/** `limits` when every rate is a positive number and every burst a positive whole number; else throws, naming it. */
+export function checkedRateLimits(limits: RateLimits): RateLimits {
+  for (const role of ['tenant', 'operator'] as const) {
+    const { perSecond, burst } = limits[role];
+    if (!(Number.isFinite(perSecond) && perSecond > 0) || !(Number.isInteger(burst) && burst > 0)) {
+      throw new Error(`rateLimits.${role} must have a positive perSecond and a positive whole burst, got ${JSON.stringify(limits[role])}.`);
+    }
+  }
+  return limits;
 }
 
 /** STRIPE_PRICE_<PLAN> for each plan given a price id. */

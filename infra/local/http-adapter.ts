@@ -9,7 +9,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { FALLBACK_ROUTE, ROUTES, matchRoute, routeScopes, type RouteDefinition } from '../../functions/api/routes';
+import { FALLBACK_ROUTE, ROUTES, matchRoute, routeScopes, routeTableGrants, type RouteDefinition } from '../../functions/api/routes';
 import { claimMapping, scopesForAccess } from '../../functions/auth/jwt-claims';
 import { callerOf } from '../../functions/shared/http/principal';
 import type { ApiResult } from '../../functions/shared/http/response';
@@ -17,9 +17,13 @@ import { jsonResponse } from '../../functions/shared/http/response';
 import { API_GATEWAY_MAX_BODY_BYTES } from '../../functions/shared/http/api-handler';
 import { callerLabel, type RequestLogEntry } from '../../functions/shared/http/request-log';
 import * as clock from '../../functions/shared/clock';
+import { getDynamoDbClient } from '../../functions/shared/aws-clients';
+import { withTableGrant } from '../../functions/shared/table-grant-scope';
 import type { LocalRoute } from './local-clock';
 import type { TokenVerification } from './local-issuer';
 import { authorizeJwt } from './local-jwt-authorizer';
+import { refuseMisdirected } from './loopback-host';
+import { guardTableGrants } from './table-grant-guard';
 
 /**
  * API Gateway's own payload limit (10 MB), enforced here as at its edge; the handlers enforce the API's smaller
@@ -239,6 +243,12 @@ function localRoute(localRoutes: readonly LocalRoute[], method: string, path: st
 }
 
 async function handle(request: IncomingMessage, response: ServerResponse, localRoutes: readonly LocalRoute[], tokens: TokenVerification, baseUrl: string): Promise<void> {
+  // DNS rebinding: a request addressed to another name than loopback's is refused before anything reads it.
+  const misdirected = refuseMisdirected(request.headers.host, baseUrl);
+  if (misdirected) {
+    request.resume();
+    return send(response, misdirected);
+  }
   const requestId = randomUUID();
   // The request target is a path (origin-form): appended to the origin, so a target starting with `//` stays a
   // path instead of being read as a host name (`new URL('//x/tenants', base)` would drop the `x`).
@@ -277,7 +287,9 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
   if (local && !('handler' in local)) return send(response, local);
   if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId)));
   const handler = await loadHandler(route);
-  send(response, await handler(event, lambdaContext(route.id, requestId)));
+  // The handler's table calls are checked against its route's IAM grant, as its function's role is on AWS.
+  const grant = { principal: `${route.id}Function`, statements: routeTableGrants(route) };
+  send(response, await withTableGrant(grant, () => handler(event, lambdaContext(route.id, requestId))));
 }
 
 /**
@@ -289,6 +301,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
  */
 export async function startLocalApi(options: { tokens: TokenVerification; port?: number; onResponse?: (entry: RequestLogEntry) => void; localRoutes?: readonly LocalRoute[] }): Promise<LocalApi> {
   await Promise.all(ROUTES.map(loadHandler).concat(loadHandler(FALLBACK_ROUTE)));
+  guardTableGrants(getDynamoDbClient());
   let baseUrl = 'http://127.0.0.1';
   const server: Server = createServer((request, response) => {
     const started = performance.now();

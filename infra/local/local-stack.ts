@@ -5,17 +5,18 @@
  * the API on loopback, served by the same handlers as on AWS. In-process, so tests can start and stop it and
  * see what a user of `npm start` sees.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { OperationOutcome } from '../../functions/operations/operation-store';
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
 import { lockDataDir } from './data-dir-lock';
-import { LocalStackError, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { CLOCK_MODES, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode } from './local-settings';
-import { S3_LOCAL_CREDENTIALS, localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
-import { applyLoopbackEnvironment } from './loopback-env';
+import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalBinding } from './dynamodb-local';
+import { CLOCK_MODES, LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode, type LocalAwsCredentials } from './local-settings';
+import { localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
+import { applyLoopbackEnvironment, useLocalCredentials } from './loopback-env';
+import { applyLocalRateLimits } from './local-rate-limits';
 
 /** The repository root, from this file's location. */
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -37,7 +38,10 @@ export const EVENT_POLL_MS = 250;
 export interface LocalStackOptions {
   /** The API's port on 127.0.0.1; 0 picks a free one. */
   readonly apiPort: number;
-  /** DynamoDB Local's port on 127.0.0.1; 0 picks a free one. */
+  /**
+   * DynamoDB Local's port on 127.0.0.1 (on every interface where no JDK can bind it to loopback; its data is
+   * readable with the data folder's key only either way: see localAwsCredentials); 0 picks a free one.
+   */
   readonly dynamoPort: number;
   /** The local S3 server's port on 127.0.0.1; 0 (the default) picks a free one. */
   readonly s3Port?: number;
@@ -77,6 +81,10 @@ export interface LocalStackInfo {
   readonly signingKeyId: string;
   /** The signing secret POST /webhooks/stripe verifies with (given as STRIPE_WEBHOOK_SECRET, or kept in the data folder). */
   readonly stripeWebhookSecret: string;
+  /** The data folder's AWS key (DynamoDB Local's database is this key's; the S3 server accepts it alone), and its file. */
+  readonly aws: LocalAwsCredentials & { readonly file: string };
+  /** Where DynamoDB Local listens: 127.0.0.1 only, or every interface where no JDK could compile its loopback launcher. */
+  readonly dynamoListensOn: DynamoDbLocalBinding;
 }
 
 function portOption(value: string | undefined, fallback: number, name: string, allowZero = false): number {
@@ -199,6 +207,11 @@ export function bannerLines(info: LocalStackInfo): string[] {
     `  export TOKEN=${info.tokens.operator}`,
     `  export ACME_TOKEN=${info.tokens.acme}   # tenant-scoped: reads acme-corp only`,
     `  export STRIPE_WEBHOOK_SECRET=${info.stripeWebhookSecret}   # signs Stripe events for POST $API/webhooks/stripe (README: Stripe webhooks)`,
+    info.dynamoListensOn === '127.0.0.1'
+      ? '  # DynamoDB Local listens on 127.0.0.1 only, as do the API and S3.'
+      : '  # DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
+    `  # DynamoDB Local and S3 answer the data folder's key only (${info.aws.file}); the table with the AWS CLI:`,
+    `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
     `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
@@ -283,6 +296,17 @@ export class LocalStack {
     this.#unlessStopping();
 
     running.release = lockDataDir(dataRoot, { apiPort }).release;
+    // The data folder's AWS key: every client of this stack signs with it; DynamoDB Local keeps its database under
+    // it, and the S3 server accepts it alone. Set before anything makes a client.
+    const aws = (() => {
+      try {
+        return localAwsCredentials(dataRoot);
+      } catch (error) {
+        throw new LocalStackError((error as Error).message);
+      }
+    })();
+    useLocalCredentials(aws);
+    process.env.AWS_REGION = aws.region;
     const databaseDir = join(dataRoot, 'dynamodb');
     // Objects (documents, vectors, exports) are kept beside the database, and reset with it.
     const objectsDir = join(dataRoot, 's3');
@@ -290,11 +314,17 @@ export class LocalStack {
     const eventsDir = join(dataRoot, 'events');
     if (this.options.reset) for (const dir of [databaseDir, objectsDir, eventsDir]) rmSync(dir, { recursive: true, force: true });
     for (const dir of [databaseDir, objectsDir]) mkdirSync(dir, { recursive: true });
+    // The database files are named after the key: the folder is its owner's alone.
+    chmodSync(databaseDir, 0o700);
+    // A database made before the key (-sharedDb, any key read it) becomes the key's: its data is kept.
+    if (adoptSharedDatabase(databaseDir, aws.accessKeyId, aws.region) === 'kept-both') {
+      this.#log(`DynamoDB Local: ${join(databaseDir, SHARED_DATABASE_FILE)} (a database any key read) is left unread beside this data folder's own; delete it when you no longer need it.`);
+    }
 
     // Both at once: each takes seconds to answer. Whichever failed, the other is stopped (stop() sees both).
     const [dynamo, s3] = await Promise.allSettled([
       startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir }),
-      startS3Local({ port: s3Port, directory: objectsDir, buckets: [LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET] }),
+      startS3Local({ port: s3Port, directory: objectsDir, buckets: [LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET], credentials: aws }),
     ]);
     if (dynamo.status === 'fulfilled') running.dynamo = dynamo.value;
     if (s3.status === 'fulfilled') running.s3 = s3.value;
@@ -310,9 +340,6 @@ export class LocalStack {
     process.env.DOCUMENTS_BUCKET = LOCAL_DOCUMENTS_BUCKET;
     process.env.EXPORTS_BUCKET = LOCAL_EXPORTS_BUCKET;
     process.env.TABLE_NAME = LOCAL_TABLE_NAME;
-    // The local S3 server accepts only its own access key; DynamoDB Local (-sharedDb) any: one key for both.
-    process.env.AWS_ACCESS_KEY_ID = S3_LOCAL_CREDENTIALS.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = S3_LOCAL_CREDENTIALS.secretAccessKey;
     // The issuer of this data folder: its keys made on first start, a new one added on --reset or --rotate-keys.
     const { LocalIssuer, defaultOperatorSubject, defaultTenantSubject } = await import('./local-issuer');
     const issuer = LocalIssuer.open(dataRoot, { rotate: this.options.reset === true || this.options.rotateKeys === true });
@@ -333,6 +360,8 @@ export class LocalStack {
     // config reads the endpoints set above when it loads).
     const { DEFAULT_MAX_LIVE_LEASES_PER_TENANT } = await import('../../functions/shared/config');
     process.env.MAX_LIVE_LEASES_PER_TENANT ??= String(DEFAULT_MAX_LIVE_LEASES_PER_TENANT);
+    // The per-caller rate limit is on, with limits no local user reaches by accident (infra/local/local-rate-limits.ts).
+    applyLocalRateLimits();
 
     const seeded = await ensureTable(dynamoEndpoint);
     if (seeded > 0) {
@@ -435,6 +464,8 @@ export class LocalStack {
       },
       signingKeyId: issuer.currentKid,
       stripeWebhookSecret,
+      aws: { ...aws, file: join(dataRoot, LOCAL_AWS_CREDENTIALS_FILE) },
+      dynamoListensOn: dynamo.value.listensOn,
     };
     this.#log(bannerLines(info).join('\n'));
     return info;

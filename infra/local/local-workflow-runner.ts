@@ -5,6 +5,7 @@
  * failed executions to the compensation of their workflow.
  */
 import * as clock from '../../functions/shared/clock';
+import { outsideTableGrant } from '../../functions/shared/table-grant-scope';
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { executionEndedFailure } from '../../functions/workflows/engine';
 import { operationOutcome, type OperationOutcome } from '../../functions/operations/operation-store';
@@ -129,7 +130,15 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     return machine;
   }
 
-  async start(workflow: WorkflowName, executionName: string, input: Record<string, unknown>): Promise<void> {
+  /**
+   * Start an execution. It runs outside the table grant of the route that started it (if any): on AWS a workflow's
+   * steps run under their own functions' roles, not the route's.
+   */
+  start(workflow: WorkflowName, executionName: string, input: Record<string, unknown>): Promise<void> {
+    return outsideTableGrant(() => this.#start(workflow, executionName, input));
+  }
+
+  async #start(workflow: WorkflowName, executionName: string, input: Record<string, unknown>): Promise<void> {
     const { machine, taskStates, failErrors } = this.#machine(workflow);
     const steps = await workflowSteps(workflow);
     // The port's contract, as Step Functions keeps it: an execution name is used once, so starting the same

@@ -6,16 +6,24 @@
  * Two traps measured here (see TOOLCHAIN.md): s3rver needs `--openssl-legacy-provider` on Node 17+, or
  * ListObjectsV2 pagination answers 500 (hence a child process, not in-process); and clients must send
  * checksums only when required (`localS3ClientConfig`), or streamed bodies are stored with their
- * aws-chunked framing. s3rver checks neither SigV4 signatures (only presigned expiry and the access key
- * `S3RVER`) nor lifecycle configuration: expiry is enforced by the local adapter, and the AWS bucket's
- * lifecycle rules are tested in CDK assertions.
+ * aws-chunked framing. s3rver checks neither SigV4 signatures (only presigned expiry and the access key id)
+ * nor lifecycle configuration: expiry is enforced by the local adapter, and the AWS bucket's lifecycle rules
+ * are tested in CDK assertions.
+ *
+ * Off the network (S3_GUARD): it listens on 127.0.0.1 only; it answers only requests addressed to a loopback
+ * name (DNS rebinding, see loopback-host.ts: 421 otherwise); and it accepts only the access key it is started
+ * with (the local stack's, or the test run's), never s3rver's built-in `S3RVER` that every install shared, nor
+ * an unsigned request (403 AccessDenied). The access key id is all s3rver can check, since it verifies no SigV4
+ * signature: the key is passed in the child's environment, never on its command line (which `ps` shows).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { ownedChild, reservePort, waitForChild } from './dynamodb-local';
+import { LocalStackError, ownedChild, reservePort, waitForChild } from './dynamodb-local';
+import { LOOPBACK_HOST_PATTERN, misdirectedMessage } from './loopback-host';
+import type { LocalCredentials } from './loopback-env';
 
 export interface S3Local {
   /** `http://127.0.0.1:<port>`: give it to S3 clients with `forcePathStyle: true`. */
@@ -33,22 +41,54 @@ export interface S3LocalOptions {
   readonly directory?: string;
   /** Buckets to create at start (existing ones are kept). */
   readonly buckets?: readonly string[];
+  /** The one access key it accepts; the environment's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) when omitted. */
+  readonly credentials?: LocalCredentials;
 }
 
-/** The credentials s3rver accepts (it checks only the access key of presigned URLs). */
-export const S3_LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
-
-/** Settings every S3 client talking to s3rver needs (path-style URLs; checksums only when required). */
-export function localS3ClientConfig(endpoint: string) {
+/**
+ * Settings every S3 client talking to s3rver needs (path-style URLs; checksums only when required), signing with
+ * `credentials`, else with the environment's (the key the server was started with: see startS3Local).
+ */
+export function localS3ClientConfig(endpoint: string, credentials?: LocalCredentials) {
   return {
     endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: S3_LOCAL_CREDENTIALS,
+    ...(credentials ? { credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   } as const;
 }
+
+/**
+ * Koa middleware put in front of s3rver's own (its `middleware` list, before `run()` composes it): the Host
+ * check and the access key check described above. Runs inside the child, with the pattern and message from
+ * loopback-host.ts.
+ */
+const S3_GUARD = `
+const AWSAccount = require('s3rver/lib/models/account');
+const S3Error = require('s3rver/lib/models/error');
+const guard = (server, { pattern, flags, message }) => {
+  const { S3_LOCAL_ACCESS_KEY_ID: accessKeyId, S3_LOCAL_SECRET_ACCESS_KEY: secretAccessKey } = process.env;
+  if (!accessKeyId || !secretAccessKey) throw new Error('the local S3 server needs an access key: S3_LOCAL_ACCESS_KEY_ID and S3_LOCAL_SECRET_ACCESS_KEY');
+  AWSAccount.DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
+  AWSAccount.DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+  const loopback = new RegExp(pattern, flags);
+  server.middleware.unshift(async (ctx, next) => {
+    const host = ctx.get('host');
+    if (!loopback.test(host)) {
+      ctx.status = 421;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\\n<Error><Code>MisdirectedRequest</Code><Message>' +
+        message.replace('{host}', host).replace(/[<>&'"]/g, (c) => '&#' + c.charCodeAt(0) + ';') + '</Message></Error>';
+      return;
+    }
+    const q = ctx.query;
+    if (!ctx.get('authorization') && !('X-Amz-Algorithm' in q) && !('Signature' in q)) throw new S3Error('AccessDenied', 'Access Denied: sign the request with the access key of the local stack.');
+    return next();
+  });
+};
+`;
 
 /**
  * s3rver 3.7.1 keeps each key as files in a folder per `/`-separated part, and two of its file-store operations
@@ -93,18 +133,27 @@ FilesystemStore.prototype.deleteObject = async function deleteObject(bucket, key
 // Two costs of s3rver 3.7.1's file store are replaced first (S3_STORE_PATCH); everything else is s3rver's own.
 const S3_MAIN = `
 ${S3_STORE_PATCH}
+${S3_GUARD}
 const S3rver = require('s3rver');
-const [port, directory, buckets] = process.argv.slice(1);
+const [port, directory, buckets, hosts] = process.argv.slice(1);
 const server = new S3rver({ address: '127.0.0.1', port: Number(port), directory, silent: true,
   configureBuckets: JSON.parse(buckets).map((name) => ({ name, configs: [] })) });
+guard(server, JSON.parse(hosts));
 server.run().then(() => process.stdout.write('ready\\n'), (error) => { console.error(error.message); process.exit(1); });
 process.stdin.on('data', () => undefined);
 process.stdin.on('end', () => server.close().finally(() => process.exit(0)));
 process.on('SIGINT', () => undefined); // a terminal's Ctrl-C reaches only the parent, which stops us in order
 `;
 
-async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
-  const client = new S3Client({ ...localS3ClientConfig(endpoint), maxAttempts: 1 });
+/** The environment's access key (what the local stack and the test run set: useLocalCredentials). */
+function environmentCredentials(env: NodeJS.ProcessEnv = process.env): LocalCredentials {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  if (!accessKeyId || !secretAccessKey) throw new LocalStackError('The local S3 server needs an access key: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass credentials.');
+  return { accessKeyId, secretAccessKey };
+}
+
+async function waitUntilReady(endpoint: string, credentials: LocalCredentials, child: ChildProcess, output: () => string): Promise<void> {
+  const client = new S3Client({ ...localS3ClientConfig(endpoint, credentials), maxAttempts: 1 });
   try {
     await waitForChild('The local S3 server', endpoint, child, output, () => client.send(new ListBucketsCommand({})), 30_000, 50);
   } finally {
@@ -112,23 +161,28 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   }
 }
 
-/** Start s3rver on 127.0.0.1 and resolve once it answers. Throws LocalStackError when it cannot start. */
+/**
+ * Start s3rver on 127.0.0.1 and resolve once it answers, accepting `options.credentials` (else the environment's
+ * key) only. Throws LocalStackError when it cannot start.
+ */
 export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Local> {
+  const credentials = options.credentials ?? environmentCredentials();
   const port = await reservePort(options.port ?? 0, 'the local S3 server');
   const temporary = options.directory === undefined;
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 's3-local-'));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', S3_MAIN, String(port), directory, JSON.stringify(options.buckets ?? [])], {
+  const endpoint = `http://127.0.0.1:${port}`;
+  const hosts = { pattern: LOOPBACK_HOST_PATTERN.source, flags: LOOPBACK_HOST_PATTERN.flags, message: misdirectedMessage('{host}', endpoint) };
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', S3_MAIN, String(port), directory, JSON.stringify(options.buckets ?? []), JSON.stringify(hosts)], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: { ...process.env, NODE_OPTIONS: '', S3_LOCAL_ACCESS_KEY_ID: credentials.accessKeyId, S3_LOCAL_SECRET_ACCESS_KEY: credentials.secretAccessKey },
   });
   const owned = ownedChild(child);
-  const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await owned.stop();
     if (temporary) rmSync(directory, { recursive: true, force: true });
   };
   try {
-    await waitUntilReady(endpoint, child, owned.output);
+    await waitUntilReady(endpoint, credentials, child, owned.output);
   } catch (error) {
     await stop();
     throw error;

@@ -2,7 +2,7 @@
  * `npm start`: the embedded local stack (see local-stack.ts). DynamoDB Local (data kept in .local/ across
  * restarts), the lifecycle table with the demo tenants on first start, and the API on loopback, served by the
  * same handlers as on AWS.
- *   npm start                     API on 127.0.0.1:3000, DynamoDB Local on 127.0.0.1:8000
+ *   npm start                     API on 127.0.0.1:3000, DynamoDB Local on 127.0.0.1:8000 (its data under .local/'s key)
  *   npm start -- --reset          start from an empty database (re-seeds the demo tenants) and rotate the signing key
  *   npm start -- --rotate-keys    add a new token signing key (tokens of the old one stay valid until they expire)
  *   PORT=4000 DYNAMODB_PORT=8001 npm start

@@ -10,7 +10,7 @@ import { CHANGE_PLAN_ROUTE_ID } from '../../infra/tenant-lifecycle-stack';
 import { cdkOutdir, removeCdkOutdirs, synthContext } from '../support/cdk-template';
 
 /** The route whose handler pulls in the most of the shared code (middy, zod, Powertools, the DynamoDB document client). */
-const ROUTE = ROUTES.find((route) => route.tableAccess === 'write')!;
+const ROUTE = ROUTES.find((route) => route.id === 'SuspendTenant')!;
 /** The route that bills through Stripe but never provisions: it must not carry the Pinecone SDK. */
 const CHANGE_PLAN = ROUTES.find((route) => route.id === CHANGE_PLAN_ROUTE_ID)!;
 /** Issue 7's goal for every bundle (bench/bundles.ts measures all of them, with their cold init). */

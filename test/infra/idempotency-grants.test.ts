@@ -1,16 +1,16 @@
 /**
  * What Powertools' idempotency persistence layer sends to DynamoDB (recorded with aws-sdk-client-mock while
  * runIdempotent claims a key, stores a result, releases a failed one and reads a record it did not get back) is
- * allowed by the grant every function that runs it gets: routes that honour the Idempotency-Key, the Stripe
- * webhook, and the Stripe EventBridge processor all have `write` table access, which the stack turns into
- * grantWriteTenants (infra/constructs/lifecycle-api.ts, infra/constructs/stripe-events.ts).
+ * allowed by the grant every function that runs it gets: routes that honour the Idempotency-Key and the Stripe
+ * webhook on the `IDEMPOTENCY#` partitions (`routeTableGrants`, functions/api/routes.ts), the Stripe EventBridge
+ * processor by grantWriteTenants (infra/constructs/stripe-events.ts).
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ROUTES, honoursIdempotencyKey } from '../../functions/api/routes';
+import { ROUTES, grantAllows, honoursIdempotencyKey, routeTableGrants } from '../../functions/api/routes';
 import { runIdempotent } from '../../functions/shared/idempotency';
 import { LifecycleTable } from '../../infra/constructs/lifecycle-table';
 import { asArray, cdkOutdir, removeCdkOutdirs, statementsOf } from '../support/cdk-template';
@@ -48,8 +48,12 @@ it('should be allowed all of them by grantWriteTenants, on the table itself', as
   expect(granted).toEqual(expect.arrayContaining(await actionsSent()));
 });
 
-it('should give write table access to every route that runs it: every one honouring the Idempotency-Key, and the Stripe webhook', () => {
+it("should be allowed all of them, on the tenant's idempotency partition, to every route that runs it: every one honouring the Idempotency-Key, and the Stripe webhook", async () => {
   const running = ROUTES.filter((route) => honoursIdempotencyKey(route) || route.verifiedBy === 'stripe-signature');
   expect(running.length).toBeGreaterThan(5);
-  expect(running.filter((route) => route.tableAccess !== 'write').map((route) => route.id)).toEqual([]);
+  const actions = (await actionsSent()).map((action) => action.replace('dynamodb:', ''));
+  const refused = running.flatMap((route) =>
+    actions.filter((action) => !grantAllows(routeTableGrants(route), { action, leadingKeys: ['IDEMPOTENCY#acme'] })).map((action) => `${route.id} ${action}`),
+  );
+  expect(refused).toEqual([]);
 });

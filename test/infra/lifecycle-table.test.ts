@@ -121,4 +121,39 @@ describe('Class: LifecycleTable', () => {
       expect(actions).toEqual([...TABLE_WRITE_ACTIONS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
     });
   });
+
+  describe('Method: grantStatements', () => {
+    it('should grant each statement exactly, on the table or the named index, with LeadingKeys required and limited to its patterns', () => {
+      // Prepare & Act
+      const { template, tableLogicalId } = synthesize(
+        (stack) => new LifecycleTable(stack, 'Lifecycle'),
+        (table, role) =>
+          table.grantStatements(role, [
+            { actions: ['GetItem', 'PutItem'], leadingKeys: ['TENANT#*'] },
+            { actions: ['Query'], index: 'byState', leadingKeys: ['active', 'suspended'] },
+            { actions: ['Query'], index: 'byTenant', leadingKeys: ['acme'] },
+          ]),
+      );
+
+      // Assess
+      const tableArn = { 'Fn::GetAtt': [tableLogicalId, 'Arn'] };
+      const condition = (keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys }, Null: { 'dynamodb:LeadingKeys': 'false' } });
+      expect(statementsOf(template)).toEqual([
+        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: tableArn, Condition: condition(['TENANT#*']) },
+        { Effect: 'Allow', Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [tableArn, `/index/${BY_STATE_INDEX.name}`]] }, Condition: condition(['active', 'suspended']) },
+        { Effect: 'Allow', Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [tableArn, `/index/${BY_TENANT_INDEX.name}`]] }, Condition: condition(['acme']) },
+      ]);
+    });
+
+    it('should grant nothing for no statements', () => {
+      // Prepare & Act
+      const { template } = synthesize(
+        (stack) => new LifecycleTable(stack, 'Lifecycle'),
+        (table, role) => table.grantStatements(role, []),
+      );
+
+      // Assess
+      expect(statementsOf(template)).toEqual([]);
+    });
+  });
 });

@@ -48,10 +48,10 @@ describe('POST /webhooks/stripe in the stack', () => {
   });
 
   it('still refuses, at synthesis, a public route that reaches the table without a verification of its own', () => {
-    const unverified = defineRoute({ id: 'LeakyPublic', method: 'GET', path: '/leaky', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'read', summary: 'Leaks.' });
+    const unverified = defineRoute({ id: 'LeakyPublic', method: 'GET', path: '/leaky', entry: 'functions/api/health.ts', access: 'public', table: [{ actions: ['GetItem'], leadingKeys: ['TENANT#*'] }], summary: 'Leaks.' });
     (ROUTES as RouteDefinition[]).push(unverified);
     try {
-      expect(() => synth()).toThrow(/LeakyPublic is unauthenticated but has table access 'read'/);
+      expect(() => synth()).toThrow(/LeakyPublic is unauthenticated but has a table grant/);
     } finally {
       (ROUTES as RouteDefinition[]).pop();
     }

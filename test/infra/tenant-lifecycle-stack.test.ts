@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { FALLBACK_ROUTE, ROUTES, type RouteDefinition } from '../../functions/api/routes';
+import { FALLBACK_ROUTE, ROUTES, reachesTable, routeTableGrants, type RouteDefinition } from '../../functions/api/routes';
 import { buildApp } from '../../infra/app';
 import { EXPORT_WORKFLOW } from '../../functions/export/export-definition';
 import { ENFORCEMENT_TARGET, HARD_DELETE_WORKFLOW } from '../../functions/deletion/hard-delete-definition';
@@ -43,7 +43,6 @@ import {
   type PolicyProperties,
   type Resource,
   type Statement,
-  tableReadResources,
 } from '../support/cdk-template';
 
 /**
@@ -170,7 +169,8 @@ describe('Class: TenantLifecycleStack', () => {
       const writes = statements.filter((statement) => asArray(statement.Action).some((action) => TABLE_WRITE_ACTIONS.includes(action)));
 
       // Assess
-      expect(writes.length).toBe(ROUTES.filter((route) => route.tableAccess === 'write').length + WORKFLOW_WRITERS);
+      const routeWrites = ALL_ROUTES.flatMap((route) => routeTableGrants(route)).filter((grant) => grant.actions.some((action) => TABLE_WRITE_ACTIONS.includes(`dynamodb:${action}`)));
+      expect(writes.length).toBe(routeWrites.length + WORKFLOW_WRITERS);
       for (const statement of writes) expect(statement.Resource).toEqual(tableArn);
     });
 
@@ -259,52 +259,7 @@ describe('Class: TenantLifecycleStack', () => {
       }
     });
 
-    it.each(ROUTES.filter((route) => route.tableAccess === 'read').map((route) => [route.id, route] as const))(
-      'should let read route %s GetItem and Query the table and byState index, and write nothing',
-      (_id, route) => {
-        // Prepare
-        const handler = stack.api.routeFunctions[route.id]!;
-
-        // Act
-        const dynamodb = statementsOfRole(template, logicalId(stack, handler.role)).filter((statement) =>
-          asArray(statement.Action).some((action) => action.startsWith('dynamodb:')),
-        );
-
-        // Assess
-        expect(actionsOf(dynamodb).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-        expect(dynamodb.map((statement) => statement.Resource)).toEqual([
-          tableReadResources(tableArn),
-        ]);
-      },
-    );
-
-    it.each(ROUTES.filter((route) => route.tableAccess === 'write').map((route) => [route.id, route] as const))(
-      'should let write route %s read tenants and write items on the table',
-      (_id, route) => {
-        // Prepare
-        const handler = stack.api.routeFunctions[route.id]!;
-
-        // Act
-        const actions = actionsOf(statementsOfRole(template, logicalId(stack, handler.role))).filter((action) => action.startsWith('dynamodb:'));
-
-        // Assess
-        expect(actions.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', ...TABLE_WRITE_ACTIONS].sort());
-      },
-    );
-
-    it.each(ALL_ROUTES.filter((route) => route.tableAccess === 'none').map((route) => [route.id, route] as const))(
-      'should give route %s, which needs no table, no DynamoDB permission at all',
-      (_id, route) => {
-        // Prepare
-        const handler = stack.api.routeFunctions[route.id]!;
-
-        // Act
-        const actions = actionsOf(statementsOfRole(template, logicalId(stack, handler.role)));
-
-        // Assess
-        expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
-      },
-    );
+    // Each route function's exact DynamoDB statements: test/infra/route-iam.test.ts.
 
     it('should let every function write its own log group only', () => {
       for (const handler of allFunctions(stack)) {
@@ -327,7 +282,7 @@ describe('Class: TenantLifecycleStack', () => {
       const variables = variablesOf(template, logicalId(stack, stack.api.routeFunctions[route.id]!.function));
 
       // Assess
-      if (route.tableAccess === 'none') expect(variables.TABLE_NAME).toBeUndefined();
+      if (!reachesTable(route)) expect(variables.TABLE_NAME).toBeUndefined();
       else expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack, stack.table.table) });
     });
 
@@ -708,7 +663,7 @@ describe('Class: TenantLifecycleStack', () => {
       const { stack: priced, template: pricedTemplate } = synthesize({ stripePriceIds: '{"starter":"price_starter","enterprise":"price_ent"}' });
 
       // Assess
-      const createTenant = functionProperties(pricedTemplate, logicalId(priced, priced.api.routeFunctions[ROUTES.find((route) => route.tableAccess === 'write')!.id]!.function));
+      const createTenant = functionProperties(pricedTemplate, logicalId(priced, priced.api.routeFunctions[CREATE_TENANT_ROUTE_ID]!.function));
       expect(createTenant.Environment.Variables).toMatchObject({ STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_ENTERPRISE: 'price_ent' });
       expect(createTenant.Environment.Variables.STRIPE_PRICE_PROFESSIONAL).toBeUndefined();
       for (const handler of [priced.planChange.taskFunction, priced.planChange.timeoutFunction]) {

@@ -23,11 +23,9 @@ const runner = new LocalWorkflowRunner({ dependencies: workflowDependencies });
 /** Leases that hold workflows in their drain, released at the end so every workflow finishes. */
 const heldLeases: Array<{ tenantId: string; leaseId: string }> = [];
 
-// Exports started here run for real: their buckets on the local S3 server, which accepts only its own access key.
+// Exports started here run for real: their buckets on the local S3 server (signed with the run's key, from the environment).
 process.env.DOCUMENTS_BUCKET = `docs-${config.tableName.slice(-8)}`;
 process.env.EXPORTS_BUCKET = `exports-${config.tableName.slice(-8)}`;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 beforeAll(async () => {
   await api.start();

@@ -18,11 +18,9 @@ type Body = Record<string, unknown> & { error?: { code: string; message: string 
 type Entry = { version: number; event: string; actor: string; reason?: string; operationId?: string; from: string | null; to: string; reactivationPath?: string };
 
 const api = new ApiHarness();
-// The export step runs the real export: its storage on this file's buckets, on the local S3 server (its own access key only).
+// The export step runs the real export: its storage on this file's buckets, on the local S3 server (the run's key, from the environment).
 process.env.DOCUMENTS_BUCKET = `docs-${config.tableName.slice(-8)}`;
 process.env.EXPORTS_BUCKET = `exports-${config.tableName.slice(-8)}`;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies });
 const OPERATOR = 'operator@test';
 

@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalApi, type LocalApi } from '../../infra/local/http-adapter';
 import { LocalIssuer, type LocalIssuerOptions } from '../../infra/local/local-issuer';
 import { config } from '../../functions/shared/config';
+import { RATE_LIMIT_PK_PREFIX } from '../../functions/shared/http/rate-limit-policy';
 import { createTableInput } from '../../functions/tenants/tenant-table';
 import { TenantStore } from '../../functions/tenants/tenant-store';
 
@@ -93,8 +94,12 @@ export class ApiHarness {
     return response.body;
   }
 
-  /** Every item in the table, sorted: to prove a refused request changed nothing. */
-  async tableSnapshot(): Promise<Record<string, unknown>[]> {
+  /**
+   * Every item in the table, sorted: to prove a refused request changed nothing. Without the callers' rate-limit
+   * buckets unless `withRateLimitBuckets`: every authenticated request takes a token from its caller's bucket,
+   * refused or not (traffic accounting, functions/shared/http/rate-limit.ts), which is no change the request made.
+   */
+  async tableSnapshot(options: { readonly withRateLimitBuckets?: boolean } = {}): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -102,6 +107,7 @@ export class ApiHarness {
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
+    const kept = options.withRateLimitBuckets ? items : items.filter((item) => !String(item.pk).startsWith(RATE_LIMIT_PK_PREFIX));
+    return kept.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
   }
 }

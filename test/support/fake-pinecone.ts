@@ -50,11 +50,21 @@ export class FakePinecone {
   /** Indexes that exist but are still being created: described with `status.ready: false`, state Initializing. */
   readonly initializing = new Set<string>();
   readonly #failures: Failure[] = [];
+  /**
+   * The one API key accepted (undefined: any), as Pinecone after a key is rotated: a request with another key is
+   * answered 401, which the SDK raises as PineconeAuthorizationError.
+   */
+  acceptedApiKey: string | undefined;
+  /** The `Api-Key` header of each recorded request. */
+  readonly apiKeysUsed: Array<string | null> = [];
 
-  /** A real SDK client wired to this fake; a fresh api key per client keeps the SDK's global host cache apart. */
-  client(options: { maxRetries?: number } = {}): Pinecone {
+  /**
+   * A real SDK client wired to this fake; a fresh api key per client (unless `apiKey` is given) keeps the SDK's
+   * global host cache apart.
+   */
+  client(options: { maxRetries?: number; apiKey?: string } = {}): Pinecone {
     return new Pinecone({
-      apiKey: `fake-${Math.random().toString(36).slice(2)}`,
+      apiKey: options.apiKey ?? `fake-${Math.random().toString(36).slice(2)}`,
       controllerHostUrl: FAKE_CONTROLLER,
       fetchApi: (input: unknown, init?: RequestInit) => this.handle(input, init),
       maxRetries: options.maxRetries ?? 0,
@@ -110,6 +120,11 @@ export class FakePinecone {
       throw new TypeError(`fake-pinecone: refusing to send a request off the machine: ${method} ${url.href}`);
     }
     this.requests.push(request);
+    const apiKey = new Headers(init?.headers as ConstructorParameters<typeof Headers>[0]).get('api-key');
+    this.apiKeysUsed.push(apiKey);
+    if (this.acceptedApiKey !== undefined && apiKey !== this.acceptedApiKey) {
+      return json(401, { error: { code: 'UNAUTHENTICATED', message: 'Invalid API Key' }, status: 401 });
+    }
     const failure = this.#failures.find((f) => f.remaining > 0 && f.match(request));
     if (failure) {
       failure.remaining -= 1;

@@ -235,6 +235,8 @@ export class FakeStripeServer {
   /** Customers deleted (`DELETE /v1/customers/:id`); any other customer id exists. */
   readonly #deletedCustomers = new Set<string>();
   #sequence = 0;
+  /** The one secret key accepted (`acceptOnlyApiKey`); any key when undefined. */
+  #apiKey: string | undefined;
 
   private constructor() {
     this.#server = createServer((request, response) => void this.#handle(request, response));
@@ -278,6 +280,21 @@ export class FakeStripeServer {
     this.#creditNotes.length = 0;
     this.#customers.clear();
     this.#deletedCustomers.clear();
+    this.#apiKey = undefined;
+  }
+
+  /**
+   * Accept only `apiKey` from now on (undefined: any key), as Stripe after a key is rolled: a request with another
+   * key is answered 401 with Stripe's body for an invalid key, which the SDK raises as StripeAuthenticationError.
+   */
+  acceptOnlyApiKey(apiKey: string | undefined): this {
+    this.#apiKey = apiKey;
+    return this;
+  }
+
+  /** The secret key each recorded request was sent with (its `Authorization: Bearer` header). */
+  get apiKeysUsed(): Array<string | undefined> {
+    return this.requests.map((request) => /^Bearer (.+)$/.exec(String(request.headers.authorization ?? ''))?.[1]);
   }
 
   /** Forget saved idempotent answers, as Stripe does after 24 hours. */
@@ -505,7 +522,11 @@ export class FakeStripeServer {
 
     let reply: StripeReply;
     try {
-      reply = this.#idempotentReply(request);
+      const key = /^Bearer (.+)$/.exec(header('authorization') ?? '')?.[1];
+      reply =
+        this.#apiKey !== undefined && key !== this.#apiKey
+          ? stripeError(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${String(key).slice(0, 8)}****` })
+          : this.#idempotentReply(request);
     } catch (error) {
       reply = stripeError(500, { type: 'api_error', message: `fake Stripe failed: ${(error as Error).message}` });
     }

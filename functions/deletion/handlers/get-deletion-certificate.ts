@@ -7,6 +7,7 @@ import { tenantPathSchema } from '../../tenants/tenant-schemas';
 import { tenantStore } from '../../tenants/tenant-service';
 import type { Tenant } from '../../tenants/tenant-store';
 import { findCertificate } from '../deletion-certificate';
+import { visibleTo } from '../../tenants/tenant-view';
 
 /** The tenant exists but has no certificate yet: it is not deleted (or its hard delete has not completed). */
 export class DeletionCertificateNotFoundError extends Error {
@@ -28,10 +29,10 @@ registerHttpError(DeletionCertificateNotFoundError, { status: 404, details: (err
  * there, when it was purged, the verification, what is retained and why; the window and the time; its sha256).
  * 404 TENANT_NOT_FOUND for an unknown tenant, 404 DELETION_CERTIFICATE_NOT_FOUND until it is deleted.
  */
-export const handler = apiRoute({ routeId: 'GetDeletionCertificate', params: tenantPathSchema }, async ({ params }) => {
+export const handler = apiRoute({ routeId: 'GetDeletionCertificate', params: tenantPathSchema }, async ({ params, principal }) => {
   const tenant = await tenantStore().get(params.tenantId);
   // Written only with complete_deletion, so it exists exactly for a tenant that was deleted.
   const certificate = tenant.deletionCertificateId ? await findCertificate(getDocumentClient(), config.tableName, tenant.tenantId) : undefined;
   if (!certificate) throw new DeletionCertificateNotFoundError(tenant);
-  return jsonResponse(200, certificate);
+  return jsonResponse(200, visibleTo(principal, 'deletionCertificate', certificate));
 });

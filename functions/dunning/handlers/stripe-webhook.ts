@@ -22,6 +22,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { STRIPE_SIGNATURE_HEADER, stripeWebhookSecret, verifyStripeSignature } from '../../billing/stripe-webhook-signature';
 import { API_GATEWAY_MAX_BODY_BYTES, rawRequestBody, refuseQuery, routeMiddleware, type RouteHandler } from '../../shared/http/api-handler';
 import { ApiError } from '../../shared/errors';
+import { callWith } from '../../shared/secret-value';
 import { jsonResponse, type ApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/powertools';
 import { StripeEventInProgressError, parseStripeEvent } from '../stripe-event-delivery';
@@ -30,7 +31,7 @@ import { processStripeEvent, type StripeEventDelivery, type StripeEventEnvelope,
 export interface StripeWebhookDependencies {
   /** The processor the verified event goes to (processStripeEvent deployed; a stand-in in tests). */
   readonly process: (event: StripeEventEnvelope, delivery: StripeEventDelivery) => Promise<StripeEventOutcome>;
-  /** The endpoint's signing secret (`whsec_...`). */
+  /** The endpoint's signing secret (`whsec_...`); a SecretBacked (stripeWebhookSecret) to be re-read after a mismatch. */
   readonly signingSecret: () => Promise<string>;
 }
 
@@ -38,8 +39,8 @@ export interface StripeWebhookDependencies {
 export async function receiveStripeWebhook(event: APIGatewayProxyEventV2, dependencies: StripeWebhookDependencies): Promise<ApiResult> {
   refuseQuery(event);
   const payload = rawRequestBody(event, API_GATEWAY_MAX_BODY_BYTES);
-  const secret = await dependencies.signingSecret();
-  const body = verifyStripeSignature(payload, event.headers?.[STRIPE_SIGNATURE_HEADER], secret);
+  // With the secret from Secrets Manager, a mismatch re-reads it once (a rolled secret) and verifies again.
+  const body = await callWith(dependencies.signingSecret, async (secret) => verifyStripeSignature(payload, event.headers?.[STRIPE_SIGNATURE_HEADER], secret));
   const parsed = parseStripeEvent(body);
   if ('refusal' in parsed) throw parsed.refusal;
   logger.appendKeys({ stripeEventId: parsed.event.id, stripeEventType: parsed.event.type });

@@ -1,6 +1,7 @@
 /**
  * `apiRoute`: wraps a route's plain function in the shared middy stack, outermost first:
- * request log (one entry per request, correlation id) → JSON errors → Powertools logger context → authentication and route access → body and parameter
+ * request log (one entry per request, correlation id) → JSON errors → Powertools logger context → authentication → the caller's rate limit
+ * (functions/shared/http/rate-limit.ts: a refused request changes nothing) → route access → body and parameter
  * validation (zod, strict) → Idempotency-Key (POST, functions/shared/http/idempotency.ts, on Powertools) → the function. The function receives typed, validated input.
  */
 import middy from '@middy/core';
@@ -18,6 +19,7 @@ import { errorResponses } from './error-handler';
 import type { Json } from '../idempotency';
 import { answerOnce, idempotencyKeyOf, requestIdentity, type IdempotencyKey } from './idempotency';
 import { authorizeRoute, principalOf, type RouteAccess } from './principal';
+import { enforceRateLimit } from './rate-limit';
 import { requestLog } from './request-log';
 import type { ApiResult } from './response';
 
@@ -212,6 +214,8 @@ export function apiRoute<Body = undefined, Query = Record<string, never>, Params
   const parseRequest: middy.MiddlewareObj<APIGatewayProxyEventV2, ApiResult> = {
     before: async ({ event }) => {
       const principal = principalOf(event);
+      // Every authenticated request counts, refused ones too, before anything is read or claimed.
+      await enforceRateLimit({ client: getDynamoDbClient(), tableName: config.tableName, limits: config.rateLimits }, principal);
       const params = parsePart((options.params ?? EMPTY) as ZodType<Params>, event.pathParameters ?? {}, 'path');
       const tenantId = (params as { tenantId?: string }).tenantId;
       authorizeRoute(principal, access, tenantId);

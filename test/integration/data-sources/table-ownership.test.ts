@@ -34,11 +34,9 @@ const table = { client: api.documentClient, tableName: config.tableName };
 const bucket = `ownership-${randomBytes(4).toString('hex')}`;
 const sources = createDataSources({ ...table, s3: () => s3, documents: { bucket }, vectorStore: new S3VectorStore({ s3: () => s3, bucket }), billing: new LedgerBilling(table) });
 const owners = tableItemOwners(sources);
-// The export flow runs for real: its storage on this file's bucket, on the local S3 server (its own access key only).
+// The export flow runs for real: its storage on this file's bucket, on the local S3 server (the run's key, from the environment).
 process.env.DOCUMENTS_BUCKET = bucket;
 process.env.EXPORTS_BUCKET = bucket;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 beforeAll(async () => {
   await api.start();
@@ -94,7 +92,7 @@ afterAll(async () => {
 });
 
 it('should give every item the real flows wrote to exactly one data source', async () => {
-  const items = await api.tableSnapshot();
+  const items = await api.tableSnapshot({ withRateLimitBuckets: true });
   const kinds = new Set<string>();
   const unowned: string[] = [];
   for (const item of items) {
@@ -114,15 +112,18 @@ it('should leave no item of a purged tenant but those of sources that retain (bi
     item.pk === idempotencyPartition(tenantId) ||
     // A stored answer about the tenant (an Idempotency-Key's), whoever sent the request: its data too.
     JSON.stringify(item.response ?? null).includes(`\\"tenantId\\":\\"${tenantId}\\"`);
-  const before = await api.tableSnapshot();
+  const before = await api.tableSnapshot({ withRateLimitBuckets: true });
   await runner.idle();
   for (const source of [...sources].reverse()) await source.purge('acme');
 
-  const after = await api.tableSnapshot();
+  const after = await api.tableSnapshot({ withRateLimitBuckets: true });
   const left = after.filter((item) => mentions(item, 'acme'));
   const retaining = owners.filter(({ source }) => sources.find((candidate) => candidate.name === source)?.retention);
   expect(left.filter((item) => !retaining.some(({ kind }) => itemIsOfKind(item, kind)))).toEqual([]);
   expect(new Set(left.map((item) => String(item.sk).split('#')[0]))).toEqual(new Set(['LEDGER', 'AUDIT', 'TENANT']));
+  // The tenant's rate-limit bucket is no tenant data (PLATFORM_TABLE_ITEMS: its requests write it again): it stays.
+  expect(after.filter((item) => item.pk === 'RATE_LIMIT#tenant:acme')).toEqual(before.filter((item) => item.pk === 'RATE_LIMIT#tenant:acme'));
+  expect(after.some((item) => item.pk === 'RATE_LIMIT#tenant:acme')).toBe(true);
   // Schedules carry only an operation id: the downgrade's schedule went with acme's operation.
   const acmeOperations = before.filter((item) => item.type === 'operation' && item.tenantId === 'acme').map((item) => item.operationId);
   expect(after.filter((item) => item.type === 'schedule' && acmeOperations.includes((item.payload as { operationId: string }).operationId))).toEqual([]);

@@ -48,9 +48,6 @@ const exportsBucket = `exports-${suffix}`;
 // Read by the export steps' storage (functions/export/export-deps.ts) on first use.
 process.env.DOCUMENTS_BUCKET = documentsBucket;
 process.env.EXPORTS_BUCKET = exportsBucket;
-// The local S3 server accepts only its own access key (S3RVER); DynamoDB Local any (this file's table is made with these).
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 const api = new ApiHarness();
 const s3 = new S3Client(localS3ClientConfig(process.env.AWS_ENDPOINT_URL_S3 as string));

@@ -109,7 +109,7 @@ describe('Function: startLocalApi', () => {
     await new Promise<void>((resolve, reject) => {
       const socket = connect(api.port, '127.0.0.1');
       socket.on('error', reject);
-      socket.write('GET /health HTTP/1.1\r\nHost: x\r\nX-Par', () => {
+      socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Par', () => {
         socket.resetAndDestroy();
         resolve();
       });
@@ -119,7 +119,7 @@ describe('Function: startLocalApi', () => {
   });
 
   it('should answer a malformed request once and close the connection, reading nothing after it as a request', async () => {
-    const answer = await raw('GET /health HTTP/1.1\r\nBad Header\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    const answer = await raw('GET /health HTTP/1.1\r\nBad Header\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     expect(answer.match(/^HTTP\/1\.1 \d{3} /gm)).toHaveLength(1);
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as ErrorBody).error.code).toBe('MALFORMED_REQUEST');
@@ -144,7 +144,7 @@ describe('Function: startLocalApi', () => {
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       mockHealthMode = 'unsendable';
-      await expect(raw('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')).resolves.toBe('');
+      await expect(raw('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).resolves.toBe('');
     } finally {
       stderr.mockRestore();
     }

@@ -51,8 +51,6 @@ const bucket = `failure-4-${randomBytes(4).toString('hex')}`;
 // The registry is built from configuration, as on AWS: documents, the local vector store and exports in one bucket.
 process.env.DOCUMENTS_BUCKET = bucket;
 process.env.EXPORTS_BUCKET = bucket;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 let now = new Date();
 const clock = () => now;

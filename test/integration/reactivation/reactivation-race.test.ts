@@ -48,8 +48,6 @@ const bucket = `reactivation-race-${randomBytes(4).toString('hex')}`;
 // The registry is built from configuration, as on AWS: documents, vectors and exports in one bucket of the local S3 server.
 process.env.DOCUMENTS_BUCKET = bucket;
 process.env.EXPORTS_BUCKET = bucket;
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 
 const PRICE_IDS = { starter: 'price_starter', professional: 'price_professional', enterprise: 'price_enterprise' };
 const ROUNDS = 50;

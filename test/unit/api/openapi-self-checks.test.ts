@@ -71,6 +71,11 @@ describe('buildOpenApiDocument self-checks', () => {
       /ROUTE_SPECS\.Health \(GET \/health\) is public: it cannot answer 401 or 403/,
     ],
     [
+      'RATE_LIMITED listed in an entry (every authenticated route answers it: the builder adds its 429)',
+      () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, errors: [...s.errors, 'RATE_LIMITED'] }))),
+      /ROUTE_SPECS\.GetTenant .* lists RATE_LIMITED: every authenticated route answers it/,
+    ],
+    [
       'Idempotency-Key errors on a route that is not a POST',
       () => buildOpenApiDocument(ROUTES, withSpec('GetTenant', (s) => ({ ...s, errors: [...s.errors, 'IDEMPOTENCY_KEY_REUSED'] }))),
       /ROUTE_SPECS\.GetTenant .* is not a POST: Idempotency-Key applies to POST routes only/,
@@ -149,7 +154,7 @@ describe('buildOpenApiDocument self-checks', () => {
 
   describe('what it documents for a table it accepts', () => {
     // A public route that can answer 400: API Gateway's own 401/403 notes do not apply to it.
-    const probe = defineRoute({ id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', access: 'public', tableAccess: 'none', summary: 'Probe.' });
+    const probe = defineRoute({ id: 'Probe', method: 'GET', path: '/probe', entry: 'functions/api/health.ts', access: 'public', summary: 'Probe.' });
     const probeSpec: RouteSpec = {
       query: z.strictObject({ verbose: z.enum(['true', 'false']).optional().meta({ description: 'More detail.' }), depth: z.string().optional() }),
       success: { status: 200, description: 'Up.', schema: RESPONSE_SCHEMAS.Health },

@@ -118,7 +118,7 @@ describe('OpenAPI document', () => {
             path: '/tenants/{tenantId}',
             entry: 'functions/tenants/handlers/delete-tenant.ts',
             access: 'operator',
-            tableAccess: 'write',
+            table: [{ actions: ['DeleteItem'], leadingKeys: ['TENANT#*'] }],
             summary: 'Delete a tenant.',
           });
           return { ...actual, ROUTES: [...actual.ROUTES, added] };
@@ -203,6 +203,18 @@ describe('OpenAPI document', () => {
       expect(names).toContain('If-Match');
     });
 
+    it.each(ROUTES.map((route) => [route.id, route] as const))('should document on %s the 429 it can answer: RATE_LIMITED with Retry-After when authenticated, the stage throttle always', (_id, route) => {
+      const limited = operationOf(route).responses['429'] as { description: string; headers?: Record<string, { $ref: string }> };
+      expect(limited.description).toContain('Throttled by API Gateway');
+      if (route.authenticated) {
+        expect(limited.description).toContain(`\`RATE_LIMITED\`: ${ERROR_CODES.RATE_LIMITED.description}`);
+        expect(limited.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
+      } else {
+        expect(limited.description).not.toContain('RATE_LIMITED');
+        expect(limited.headers).toBeUndefined();
+      }
+    });
+
     it('should document the Location header on CreateTenant and the ETag on GetTenant', () => {
       expect(document.paths['/tenants']?.post?.responses['201']?.headers).toHaveProperty('Location');
       expect(document.paths['/tenants/{tenantId}']?.get?.responses['200']?.headers).toHaveProperty('ETag');
@@ -257,9 +269,10 @@ describe('OpenAPI document', () => {
       expect(acquire.responses['429']?.description).toContain('Throttled by API Gateway');
       expect(acquire.responses['429']?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
       expect(acquire.responses['409']?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/RetryAfter' } });
-      expect(resolvePointer('#/components/headers/RetryAfter')).toMatchObject({ schema: { type: 'integer', minimum: 1 } });
-      // A route without a code of its own at 429 documents API Gateway's answer only.
-      expect(changePlan.responses['429']).toEqual({ description: expect.stringMatching(/^Throttled by API Gateway/), content: { 'application/json': { schema: { $ref: '#/components/schemas/GatewayError' } } } });
+      expect(resolvePointer('#/components/headers/RetryAfter')).toMatchObject({ schema: { type: 'string', pattern: '^[1-9][0-9]*$' } });
+      // Another route's 429 is the caller's rate limit and API Gateway's throttling, not the lease cap.
+      expect(changePlan.responses['429']?.description).toContain('`RATE_LIMITED`');
+      expect(changePlan.responses['429']?.description).not.toContain('LEASE_LIMIT_REACHED');
       expect(changePlan.responses['409']?.headers).toBeUndefined();
     });
 

@@ -2,12 +2,13 @@
  * The embedded DynamoDB Local of `npm start` and of the integration suite: a port that is taken is refused
  * with a message that says what to do, and a database started on disk answers and stops with its JVM.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { checkJava, LocalStackError, reservePort, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import { checkJava, databaseFileName, dynamoDbLocalCommand, LocalStackError, loopbackLauncher, reservePort, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import { newLocalCredentials } from '../../../infra/local/loopback-env';
 
 describe('Function: reservePort', () => {
   let holder: Server | undefined;
@@ -38,14 +39,16 @@ describe('Function: checkJava', () => {
 });
 
 describe('Function: startDynamoDbLocal', () => {
-  it('should start a database kept on disk, answer on loopback, and stop its JVM', async () => {
+  it('should start a database kept on disk, one file per access key (none for its own readiness probe), answer on loopback, and stop its JVM', async () => {
     const dbPath = mkdtempSync(join(tmpdir(), 'ddb-local-'));
     const dynamo = await startDynamoDbLocal({ dbPath });
-    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const credentials = newLocalCredentials();
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials });
     try {
       expect(dynamo.endpoint).toBe(`http://127.0.0.1:${dynamo.port}`);
+      expect(readdirSync(dbPath).filter((file) => file.endsWith('.db'))).toEqual([]);
       await expect(client.send(new ListTablesCommand({}))).resolves.toMatchObject({ TableNames: [] });
-      expect(readdirSync(dbPath).some((file) => file.endsWith('.db'))).toBe(true);
+      expect(readdirSync(dbPath).filter((file) => file.endsWith('.db'))).toEqual([databaseFileName(credentials.accessKeyId, 'us-east-1')]);
     } finally {
       client.destroy();
       await dynamo.stop();
@@ -53,5 +56,51 @@ describe('Function: startDynamoDbLocal', () => {
     }
     expect(dynamo.process.exitCode !== null || dynamo.process.signalCode !== null).toBe(true);
     await dynamo.stop(); // stopping twice is harmless
+  });
+});
+
+/** How a TCP connection to `host:port` ends: `connected` or the error's code. */
+function connection(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+describe('Function: loopbackLauncher', () => {
+  it('should compile the loopback launcher once, and give none (DynamoDB Local then runs from its jar) without javac', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'ddb-launcher-'));
+    try {
+      expect(loopbackLauncher(undefined, cache, 'no-such-javac')).toBeUndefined();
+      expect(readdirSync(cache)).toEqual([]);
+      const launcher = loopbackLauncher(undefined, cache);
+      expect(launcher).toBeDefined();
+      expect(existsSync(join(launcher as string, 'LoopbackDynamoDbLocal.class'))).toBe(true);
+      expect(loopbackLauncher(undefined, cache, 'no-such-javac')).toBe(launcher); // compiled once, found after
+      expect(dynamoDbLocalCommand(8000, undefined, '/ddb', launcher)).toEqual(expect.arrayContaining(['-cp', 'LoopbackDynamoDbLocal', '-inMemory', '-port', '8000']));
+      expect(dynamoDbLocalCommand(8000, '/data', '/ddb')).toEqual(expect.arrayContaining(['-jar', join('/ddb', 'DynamoDBLocal.jar'), '-dbPath', '/data']));
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('should bind DynamoDB Local to 127.0.0.1 where a JDK compiles the launcher (the LAN address is refused), and say where it listens', async () => {
+    const lan = Object.values(networkInterfaces()).flat().find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+    // A JRE without javac runs the jar on every interface (its data then kept by the key alone): said, not hidden.
+    const expected = loopbackLauncher() ? '127.0.0.1' : 'every interface';
+    if (expected !== '127.0.0.1') process.stderr.write('dynamodb-local.test.ts: no javac here; DynamoDB Local runs on every interface.\n');
+    const dynamo = await startDynamoDbLocal();
+    try {
+      expect(dynamo.listensOn).toBe(expected);
+      expect(await connection('127.0.0.1', dynamo.port)).toBe('connected');
+      if (lan) expect(await connection(lan, dynamo.port)).toBe(expected === '127.0.0.1' ? 'ECONNREFUSED' : 'connected');
+      else process.stderr.write('dynamodb-local.test.ts: no non-loopback IPv4 address here; the LAN connection is not tried.\n');
+    } finally {
+      await dynamo.stop();
+    }
   });
 });

@@ -66,7 +66,7 @@ describe('Function: startErrorLine', () => {
 });
 
 describe('Function: bannerLines', () => {
-  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'eyJ.op.sig', acme: 'eyJ.acme.sig', expiresAt: '2026-11-30T23:00:00.000Z' }, signingKeyId: 'local-kid-1', stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const };
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'eyJ.op.sig', acme: 'eyJ.acme.sig', expiresAt: '2026-11-30T23:00:00.000Z' }, signingKeyId: 'local-kid-1', stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const, aws: { accessKeyId: 'LOCAL0123456789ABCDEF0123', secretAccessKey: 'c2VjcmV0', region: 'eu-west-1', file: join('/data', 'aws-credentials.json') }, dynamoListensOn: '127.0.0.1' as const };
 
   it('should say where the API and the data are, and give the exports and a first curl', () => {
     const text = bannerLines({ ...info, seeded: 4 }).join('\n');
@@ -90,6 +90,19 @@ describe('Function: bannerLines', () => {
     const text = bannerLines({ ...info, seeded: 0 }).join('\n');
     expect(text).toContain('  export ACME_TOKEN=eyJ.acme.sig   # tenant-scoped: reads acme-corp only\n  export STRIPE_WEBHOOK_SECRET=whsec_local123');
     expect(text).toContain('POST $API/webhooks/stripe');
+  });
+
+  it('should say where the data folder\'s AWS key is, with an AWS CLI command that reads the table with it', () => {
+    const text = bannerLines({ ...info, seeded: 0 }).join('\n');
+    expect(text).toContain(`DynamoDB Local and S3 answer the data folder's key only (${join('/data', 'aws-credentials.json')})`);
+    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCAL0123456789ABCDEF0123 AWS_SECRET_ACCESS_KEY=c2VjcmV0 AWS_REGION=eu-west-1 aws dynamodb scan --table-name tenant-lifecycle --endpoint-url http://127.0.0.1:8000');
+  });
+
+  it('should say where DynamoDB Local listens, and what binds it to loopback where it cannot be', () => {
+    expect(bannerLines({ ...info, seeded: 0 }).join('\n')).toContain('# DynamoDB Local listens on 127.0.0.1 only, as do the API and S3.');
+    expect(bannerLines({ ...info, seeded: 0, dynamoListensOn: 'every interface' }).join('\n')).toContain(
+      '# DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
+    );
   });
 
   it('should say that the data was kept, and how to start over, when nothing was seeded', () => {
