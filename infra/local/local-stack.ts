@@ -210,8 +210,8 @@ export function bannerLines(info: LocalStackInfo): string[] {
     info.dynamoListensOn === '127.0.0.1'
       ? '  # DynamoDB Local listens on 127.0.0.1 only, as do the API and S3.'
       : '  # DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
-    `  # DynamoDB Local and S3 answer the data folder's key only (${info.aws.file}); the table with the AWS CLI:`,
-    `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
+    `  # only the data folder's key sees the table in DynamoDB Local and is let into S3 (${info.aws.file}); the table with the AWS CLI:`,
+    `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_DEFAULT_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
     `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',

@@ -123,7 +123,7 @@ export class RateLimitedError extends Error {
   constructor(bucket: Pick<RateLimitBucket, 'role' | 'limit'>, retryAfterSeconds: number) {
     const who = bucket.role === 'tenant' ? "this tenant's callers (every tenant-scoped token of the tenant shares it)" : 'each operator';
     super(
-      `Too many requests: the limit for ${who} is ${bucket.limit.perSecond} requests per second, in bursts of up to ${bucket.limit.burst}. ` +
+      `Too many requests: the limit for ${who} is ${bucket.limit.perSecond} per second, in bursts of up to ${bucket.limit.burst}. ` +
         `Retry after ${retryAfterSeconds} s (the Retry-After header), and spread requests out.`,
     );
     this.name = 'RateLimitedError';

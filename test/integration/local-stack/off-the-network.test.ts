@@ -194,7 +194,7 @@ describe('DynamoDB Local of a started stack', () => {
     expect(statSync(join(dataDir, LOCAL_AWS_CREDENTIALS_FILE)).mode & 0o777).toBe(0o600);
     const banner = lines.join('\n');
     expect(banner).toContain(join(dataDir, LOCAL_AWS_CREDENTIALS_FILE));
-    expect(banner).toContain(`AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_REGION=${region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${stack.dynamoEndpoint}`);
+    expect(banner).toContain(`AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${stack.dynamoEndpoint}`);
   });
 });
 

@@ -42,7 +42,7 @@ it("should refuse tenant A's callers past its burst with 429 and Retry-After, an
   expect(refused.status).toBe(429);
   expect(refused.headers.get('retry-after')).toBe('5');
   expect(refused.body).toEqual({
-    error: { code: 'RATE_LIMITED', message: expect.stringMatching(/0\.2 requests per second, in bursts of up to 4\. Retry after 5 s/) },
+    error: { code: 'RATE_LIMITED', message: expect.stringMatching(/0\.2 per second, in bursts of up to 4\. Retry after 5 s/) },
   });
   // Another token of the same tenant shares the tenant's bucket: a second client is not a second allowance.
   expect((await access('tenant-a', workerA)).status).toBe(429);

@@ -94,8 +94,8 @@ describe('Function: bannerLines', () => {
 
   it('should say where the data folder\'s AWS key is, with an AWS CLI command that reads the table with it', () => {
     const text = bannerLines({ ...info, seeded: 0 }).join('\n');
-    expect(text).toContain(`DynamoDB Local and S3 answer the data folder's key only (${join('/data', 'aws-credentials.json')})`);
-    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCAL0123456789ABCDEF0123 AWS_SECRET_ACCESS_KEY=c2VjcmV0 AWS_REGION=eu-west-1 aws dynamodb scan --table-name tenant-lifecycle --endpoint-url http://127.0.0.1:8000');
+    expect(text).toContain(`only the data folder's key sees the table in DynamoDB Local and is let into S3 (${join('/data', 'aws-credentials.json')})`);
+    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCAL0123456789ABCDEF0123 AWS_SECRET_ACCESS_KEY=c2VjcmV0 AWS_DEFAULT_REGION=eu-west-1 aws dynamodb scan --table-name tenant-lifecycle --endpoint-url http://127.0.0.1:8000');
   });
 
   it('should say where DynamoDB Local listens, and what binds it to loopback where it cannot be', () => {

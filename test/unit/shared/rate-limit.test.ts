@@ -126,7 +126,7 @@ describe('Function: enforceRateLimit', () => {
     expect(refused).toBeInstanceOf(RateLimitedError);
     expect(refused).toMatchObject({
       retryAfterSeconds: 3,
-      message: "Too many requests: the limit for this tenant's callers (every tenant-scoped token of the tenant shares it) is 2 requests per second, in bursts of up to 3. Retry after 3 s (the Retry-After header), and spread requests out.",
+      message: "Too many requests: the limit for this tenant's callers (every tenant-scoped token of the tenant shares it) is 2 per second, in bursts of up to 3. Retry after 3 s (the Retry-After header), and spread requests out.",
     });
   });
 
@@ -155,7 +155,7 @@ describe('Function: enforceRateLimit', () => {
     process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     try {
       dynamo.on(UpdateItemCommand).rejects(conditionFailed(NOW + 60_000));
-      await expect(enforceRateLimit({ ...deps, limits }, { role: 'operator', subject: 'ana' })).rejects.toThrow('the limit for each operator is 5 requests per second, in bursts of up to 10');
+      await expect(enforceRateLimit({ ...deps, limits }, { role: 'operator', subject: 'ana' })).rejects.toThrow('the limit for each operator is 5 per second, in bursts of up to 10');
     } finally {
       process.env.POWERTOOLS_METRICS_DISABLED = 'true';
     }
