@@ -5,7 +5,7 @@
 import { scopesForAccess, type ClaimMapping } from '../auth/jwt-claims';
 import type { LifecycleEvent } from '../lifecycle/lifecycle-table';
 import type { RouteAccess } from '../shared/http/principal';
-import { RATE_LIMIT_PK_PREFIX } from '../shared/http/rate-limit';
+import { RATE_LIMIT_PK_PREFIX } from '../shared/http/rate-limit-policy';
 import { IDEMPOTENCY_PK_PREFIX } from '../shared/idempotency';
 import { TENANT_STATES } from '../lifecycle/lifecycle-table';
 import { BY_STATE_INDEX, BY_TENANT_INDEX } from '../tenants/tenant-table';
