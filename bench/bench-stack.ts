@@ -16,15 +16,16 @@ export interface BenchEmulators {
 
 /**
  * Start DynamoDB Local (in memory) and s3rver (its data in `s3Directory`, with `buckets`) on free loopback
- * ports, with an access key of this run's (useLocalCredentials: every client of the bench signs with it, DynamoDB
- * Local keeps the bench's tables under it, s3rver accepts it alone). SIGINT and SIGTERM stop them and exit (130, 143). `cleanUp` runs first on stop (kill children,
+ * ports, with access keys of this run's (useLocalCredentials: every DynamoDB client of the bench signs with it,
+ * DynamoDB Local keeps the bench's tables under it; useLocalS3Credentials: the S3 server's own, which it accepts alone). SIGINT and SIGTERM stop them and exit (130, 143). `cleanUp` runs first on stop (kill children,
  * remove temporary files). Throws what a server's start throws, after stopping the other.
  */
 export async function startBenchEmulators(options: { readonly s3Directory: string; readonly buckets: readonly string[]; readonly cleanUp?: () => void }): Promise<BenchEmulators> {
   const { startDynamoDbLocal } = await import('../infra/local/dynamodb-local');
   const { startS3Local } = await import('../infra/local/s3-local');
-  const { newLocalCredentials, useLocalCredentials } = await import('../infra/local/loopback-env');
+  const { newLocalCredentials, useLocalCredentials, useLocalS3Credentials } = await import('../infra/local/loopback-env');
   useLocalCredentials(newLocalCredentials());
+  useLocalS3Credentials(newLocalCredentials());
   const [dynamo, s3] = await Promise.allSettled([startDynamoDbLocal(), startS3Local({ directory: options.s3Directory, buckets: [...options.buckets] })]);
   let stopped = false;
   const stop = async () => {

@@ -67,6 +67,13 @@ export interface Config {
   readonly secretsManagerEndpoint: string | undefined;
   /** Endpoint override for S3 (the local S3 server, LocalStack); undefined on AWS. */
   readonly s3Endpoint: string | undefined;
+  /**
+   * With an S3 endpoint override only: the key of the local S3 server (S3_LOCAL_ACCESS_KEY_ID and
+   * S3_LOCAL_SECRET_ACCESS_KEY, set by the local stack and the test run), which is never the DynamoDB Local key
+   * (infra/local/loopback-env.ts says why); undefined on AWS (the function's role) and where they are unset
+   * (LocalStack takes any key). Read on use.
+   */
+  readonly s3Credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
   /** The application's documents bucket (one prefix per tenant): a data source of exports and erasure. */
   readonly documentsBucket: string | undefined;
   /** The bucket GDPR exports are written to and downloaded from. */
@@ -157,6 +164,11 @@ function load(): Config {
     dynamoDbEndpoint: optional('AWS_ENDPOINT_URL_DYNAMODB') ?? optional('AWS_ENDPOINT_URL'),
     secretsManagerEndpoint: optional('AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? optional('AWS_ENDPOINT_URL'),
     s3Endpoint: optional('AWS_ENDPOINT_URL_S3') ?? optional('AWS_ENDPOINT_URL'),
+    get s3Credentials() {
+      const accessKeyId = optional('S3_LOCAL_ACCESS_KEY_ID');
+      const secretAccessKey = optional('S3_LOCAL_SECRET_ACCESS_KEY');
+      return this.s3Endpoint && accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+    },
     get documentsBucket() {
       return optional('DOCUMENTS_BUCKET');
     },

@@ -15,7 +15,7 @@ import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalBinding } from './dynamodb-local';
 import { CLOCK_MODES, LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode, type LocalAwsCredentials } from './local-settings';
 import { localS3ClientConfig, startS3Local, type S3Local } from './s3-local';
-import { applyLoopbackEnvironment, useLocalCredentials } from './loopback-env';
+import { applyLoopbackEnvironment, newLocalCredentials, useLocalCredentials, useLocalS3Credentials, type LocalCredentials } from './loopback-env';
 import { applyLocalRateLimits } from './local-rate-limits';
 
 /** The repository root, from this file's location. */
@@ -81,8 +81,10 @@ export interface LocalStackInfo {
   readonly signingKeyId: string;
   /** The signing secret POST /webhooks/stripe verifies with (given as STRIPE_WEBHOOK_SECRET, or kept in the data folder). */
   readonly stripeWebhookSecret: string;
-  /** The data folder's AWS key (DynamoDB Local's database is this key's; the S3 server accepts it alone), and its file. */
+  /** The data folder's AWS key (DynamoDB Local's database is this key's), and its file. */
   readonly aws: LocalAwsCredentials & { readonly file: string };
+  /** The S3 server's key, new at each start: the only one it accepts, with every request's signature verified. */
+  readonly s3Key: LocalCredentials;
   /** Where DynamoDB Local listens: 127.0.0.1 only, or every interface where no JDK could compile its loopback launcher. */
   readonly dynamoListensOn: DynamoDbLocalBinding;
 }
@@ -210,8 +212,9 @@ export function bannerLines(info: LocalStackInfo): string[] {
     info.dynamoListensOn === '127.0.0.1'
       ? '  # DynamoDB Local listens on 127.0.0.1 only, as do the API and S3.'
       : '  # DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
-    `  # only the data folder's key sees the table in DynamoDB Local and is let into S3 (${info.aws.file}); the table with the AWS CLI:`,
+    `  # only the data folder's key sees the table in DynamoDB Local (${info.aws.file}); S3 has a key of its own, new at each start. With the AWS CLI:`,
     `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_DEFAULT_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
+    `  #   AWS_ACCESS_KEY_ID=${info.s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.s3Key.secretAccessKey} aws s3 ls s3://${LOCAL_EXPORTS_BUCKET} --recursive --endpoint-url ${info.s3Endpoint}`,
     `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
@@ -307,15 +310,22 @@ export class LocalStack {
     })();
     useLocalCredentials(aws);
     process.env.AWS_REGION = aws.region;
+    // The S3 server's own key, new at each start: presigned download links show its id (X-Amz-Credential) to the
+    // tenant holding them, so it must not be the key DynamoDB Local trusts by its id alone; the S3 server verifies
+    // every signature (s3-local.ts), so the id alone opens nothing there.
+    const s3Key = newLocalCredentials();
+    useLocalS3Credentials(s3Key);
     const databaseDir = join(dataRoot, 'dynamodb');
     // Objects (documents, vectors, exports) are kept beside the database, and reset with it.
     const objectsDir = join(dataRoot, 's3');
     // The stream's checkpoints (lifecycle events) belong to the database: reset with it.
     const eventsDir = join(dataRoot, 'events');
     if (this.options.reset) for (const dir of [databaseDir, objectsDir, eventsDir]) rmSync(dir, { recursive: true, force: true });
-    for (const dir of [databaseDir, objectsDir]) mkdirSync(dir, { recursive: true });
-    // The database files are named after the key: the folder is its owner's alone.
-    chmodSync(databaseDir, 0o700);
+    // The tenants' data (and the database files, named after the key) are their owner's alone: each folder 0700.
+    for (const dir of [databaseDir, objectsDir, eventsDir]) {
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o700);
+    }
     // A database made before the key (-sharedDb, any key read it) becomes the key's: its data is kept.
     if (adoptSharedDatabase(databaseDir, aws.accessKeyId, aws.region) === 'kept-both') {
       this.#log(`DynamoDB Local: ${join(databaseDir, SHARED_DATABASE_FILE)} (a database any key read) is left unread beside this data folder's own; delete it when you no longer need it.`);
@@ -324,7 +334,7 @@ export class LocalStack {
     // Both at once: each takes seconds to answer. Whichever failed, the other is stopped (stop() sees both).
     const [dynamo, s3] = await Promise.allSettled([
       startDynamoDbLocal({ port: dynamoPort, dbPath: databaseDir }),
-      startS3Local({ port: s3Port, directory: objectsDir, buckets: [LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET], credentials: aws }),
+      startS3Local({ port: s3Port, directory: objectsDir, buckets: [LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET], credentials: s3Key }),
     ]);
     if (dynamo.status === 'fulfilled') running.dynamo = dynamo.value;
     if (s3.status === 'fulfilled') running.s3 = s3.value;
@@ -465,6 +475,7 @@ export class LocalStack {
       signingKeyId: issuer.currentKid,
       stripeWebhookSecret,
       aws: { ...aws, file: join(dataRoot, LOCAL_AWS_CREDENTIALS_FILE) },
+      s3Key,
       dynamoListensOn: dynamo.value.listensOn,
     };
     this.#log(bannerLines(info).join('\n'));

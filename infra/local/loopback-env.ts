@@ -20,7 +20,35 @@ export function newLocalCredentials(): LocalCredentials {
   return { accessKeyId: `LOCAL${randomBytes(10).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
 }
 
-/** Make `credentials` the ones every AWS client of this process (and of the processes it starts) signs with. */
+/**
+ * The environment variables holding the local S3 server's own key: S3 clients with a local endpoint sign with it
+ * (functions/shared/config.ts reads the same names), and the server accepts it alone. A key of its own, never the
+ * DynamoDB Local key: a presigned URL shows its access key id (`X-Amz-Credential`) to whoever holds the link, and
+ * DynamoDB Local, which verifies no signature, would let that id alone into the tenants' table.
+ */
+export const LOCAL_S3_KEY_VARIABLES = { accessKeyId: 'S3_LOCAL_ACCESS_KEY_ID', secretAccessKey: 'S3_LOCAL_SECRET_ACCESS_KEY' } as const;
+
+/**
+ * Make `credentials` the key of the local S3 server for this process and the processes it starts
+ * (LOCAL_S3_KEY_VARIABLES of `env`); answers `env`.
+ */
+export function useLocalS3Credentials(credentials: LocalCredentials, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  env[LOCAL_S3_KEY_VARIABLES.accessKeyId] = credentials.accessKeyId;
+  env[LOCAL_S3_KEY_VARIABLES.secretAccessKey] = credentials.secretAccessKey;
+  return env;
+}
+
+/** The local S3 server's key from the environment (LOCAL_S3_KEY_VARIABLES), or undefined where none is set (LocalStack). */
+export function localS3Credentials(env: NodeJS.ProcessEnv = process.env): LocalCredentials | undefined {
+  const accessKeyId = env[LOCAL_S3_KEY_VARIABLES.accessKeyId];
+  const secretAccessKey = env[LOCAL_S3_KEY_VARIABLES.secretAccessKey];
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/**
+ * Make `credentials` the ones every AWS client of this process (and of the processes it starts) signs with, except
+ * the S3 clients of a local S3 server (useLocalS3Credentials).
+ */
 export function useLocalCredentials(credentials: LocalCredentials, env: NodeJS.ProcessEnv = process.env): void {
   env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
   env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;

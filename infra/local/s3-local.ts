@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalStackError, ownedChild, reservePort, waitForChild } from './dynamodb-local';
 import { LOOPBACK_HOST_PATTERN, misdirectedMessage } from './loopback-host';
-import type { LocalCredentials } from './loopback-env';
+import { LOCAL_S3_KEY_VARIABLES, localS3Credentials, useLocalS3Credentials, type LocalCredentials } from './loopback-env';
 
 export interface S3Local {
   /** `http://127.0.0.1:<port>`: give it to S3 clients with `forcePathStyle: true`. */
@@ -41,15 +41,16 @@ export interface S3LocalOptions {
   readonly directory?: string;
   /** Buckets to create at start (existing ones are kept). */
   readonly buckets?: readonly string[];
-  /** The one access key it accepts; the environment's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) when omitted. */
+  /** The one access key it accepts; the environment's local S3 key (S3_LOCAL_ACCESS_KEY_ID, S3_LOCAL_SECRET_ACCESS_KEY) when omitted. */
   readonly credentials?: LocalCredentials;
 }
 
 /**
  * Settings every S3 client talking to s3rver needs (path-style URLs; checksums only when required), signing with
- * `credentials`, else with the environment's (the key the server was started with: see startS3Local).
+ * `credentials`, else with the local S3 key of the environment (localS3Credentials: the key the server was started
+ * with, see startS3Local), else with the SDK's default chain (LocalStack).
  */
-export function localS3ClientConfig(endpoint: string, credentials?: LocalCredentials) {
+export function localS3ClientConfig(endpoint: string, credentials: LocalCredentials | undefined = localS3Credentials()) {
   return {
     endpoint,
     region: 'us-east-1',
@@ -62,17 +63,103 @@ export function localS3ClientConfig(endpoint: string, credentials?: LocalCredent
 
 /**
  * Koa middleware put in front of s3rver's own (its `middleware` list, before `run()` composes it): the Host
- * check and the access key check described above. Runs inside the child, with the pattern and message from
- * loopback-host.ts.
+ * check, the access key check, and the SigV4 signature check s3rver lacks (it verifies V2 signatures only, and for
+ * V4 the access key id alone). Runs inside the child, with the pattern and message from loopback-host.ts.
+ *
+ * The V4 check re-signs what was received with the AWS SDK's own signer (`@smithy/signature-v4`) and compares:
+ * for an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header, the method, the
+ * path as sent, the query and the signed headers, at the request's `X-Amz-Date`, with the payload hash its
+ * `X-Amz-Content-Sha256` states (s3rver's own MD5 check covers the body); for a presigned URL (`X-Amz-Signature`
+ * in the query), the same through `presign` with the URL's date, expiry and signed headers (the payload is
+ * `UNSIGNED-PAYLOAD`, as S3 defines for presigned URLs). Any difference is 403 SignatureDoesNotMatch; an
+ * expired URL is s3rver's own 403. Source: AWS, "Authenticating Requests (AWS Signature Version 4)", Amazon S3 API
+ * Reference.
  */
 const S3_GUARD = `
+const { timingSafeEqual } = require('crypto');
 const AWSAccount = require('s3rver/lib/models/account');
 const S3Error = require('s3rver/lib/models/error');
+const { SignatureV4 } = require('@smithy/signature-v4');
+const { Sha256 } = require('@smithy/core/checksum');
+
+const fromAmzDate = (value) => {
+  const m = /^(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z$/.exec(value || '');
+  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : undefined;
+};
+const denied = () => new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+// The query as sent, decoded (the signer encodes it again): a key without '=' has the value ''.
+const parseQuery = (raw) => {
+  const query = {};
+  for (const pair of raw.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    query[key] = key in query ? [].concat(query[key], value) : value;
+  }
+  return query;
+};
+const sameSignature = (expected, given) =>
+  typeof given === 'string' && expected.length === given.length && timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+
+async function verifyV4(ctx, keys) {
+  const url = ctx.req.url;
+  const mark = url.indexOf('?');
+  let query;
+  try {
+    query = parseQuery(mark < 0 ? '' : url.slice(mark + 1));
+  } catch {
+    throw denied(); // a malformed escape cannot have been signed by a client
+  }
+  const header = ctx.get('authorization');
+  const presigned = !header.startsWith('AWS4-HMAC-SHA256 ');
+  let credential, signedHeaders, signature, date;
+  if (presigned) {
+    credential = query['X-Amz-Credential'];
+    signedHeaders = query['X-Amz-SignedHeaders'];
+    signature = query['X-Amz-Signature'];
+    date = query['X-Amz-Date'];
+  } else {
+    const parts = Object.fromEntries(header.slice(17).split(',').map((part) => part.trim().split('=')).map(([k, ...v]) => [k, v.join('=')]));
+    ({ Credential: credential, SignedHeaders: signedHeaders, Signature: signature } = parts);
+    date = ctx.get('x-amz-date');
+  }
+  const [accessKeyId, , region, service, terminator] = String(credential).split('/');
+  const secretAccessKey = keys.get(accessKeyId);
+  if (secretAccessKey === undefined) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+  const signingDate = fromAmzDate(date);
+  if (!signingDate || !region || !service || terminator !== 'aws4_request' || typeof signedHeaders !== 'string' || typeof signature !== 'string') throw denied();
+  const names = signedHeaders.split(';');
+  const headers = {};
+  for (const name of names) if (ctx.req.headers[name] !== undefined) headers[name] = String(ctx.req.headers[name]);
+  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+  const request = { method: ctx.method, protocol: 'http:', hostname: ctx.hostname, path: mark < 0 ? url : url.slice(0, mark), query, headers };
+  let expected;
+  if (presigned) {
+    const unsignedQuery = { ...query };
+    delete unsignedQuery['X-Amz-Signature'];
+    // Presigned S3 URLs sign no payload: the AWS SDK states it in the query (X-Amz-Content-Sha256, hoisted there
+    // from the header the signer reads it from, under that name), other signers leave it out (then neither hoisted nor signed).
+    const stated = 'X-Amz-Content-Sha256' in query;
+    headers['X-Amz-Content-Sha256'] = stated ? query['X-Amz-Content-Sha256'] : 'UNSIGNED-PAYLOAD';
+    const unstated = new Set(stated ? [] : ['x-amz-content-sha256']);
+    const again = await signer.presign({ ...request, query: unsignedQuery }, {
+      signingDate, expiresIn: Number(query['X-Amz-Expires']), signableHeaders: new Set(names), unhoistableHeaders: unstated, unsignableHeaders: unstated,
+    });
+    expected = again.query['X-Amz-Signature'];
+  } else {
+    const again = await signer.sign(request, { signingDate, signableHeaders: new Set(names) });
+    expected = /Signature=([0-9a-f]+)/.exec(again.headers.authorization)?.[1] ?? '';
+  }
+  if (!sameSignature(expected, signature)) throw denied();
+}
+
 const guard = (server, { pattern, flags, message }) => {
   const { S3_LOCAL_ACCESS_KEY_ID: accessKeyId, S3_LOCAL_SECRET_ACCESS_KEY: secretAccessKey } = process.env;
   if (!accessKeyId || !secretAccessKey) throw new Error('the local S3 server needs an access key: S3_LOCAL_ACCESS_KEY_ID and S3_LOCAL_SECRET_ACCESS_KEY');
   AWSAccount.DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+  const keys = new Map([[accessKeyId, secretAccessKey]]);
   const loopback = new RegExp(pattern, flags);
   server.middleware.unshift(async (ctx, next) => {
     const host = ctx.get('host');
@@ -85,6 +172,8 @@ const guard = (server, { pattern, flags, message }) => {
     }
     const q = ctx.query;
     if (!ctx.get('authorization') && !('X-Amz-Algorithm' in q) && !('Signature' in q)) throw new S3Error('AccessDenied', 'Access Denied: sign the request with the access key of the local stack.');
+    // V2 (Authorization: AWS …, or a Signature query) s3rver verifies itself; V4 here.
+    if (ctx.get('authorization').startsWith('AWS4-') || 'X-Amz-Algorithm' in q) await verifyV4(ctx, keys);
     return next();
   });
 };
@@ -145,11 +234,11 @@ process.stdin.on('end', () => server.close().finally(() => process.exit(0)));
 process.on('SIGINT', () => undefined); // a terminal's Ctrl-C reaches only the parent, which stops us in order
 `;
 
-/** The environment's access key (what the local stack and the test run set: useLocalCredentials). */
+/** The environment's local S3 key (what the local stack and the test run set: useLocalS3Credentials). */
 function environmentCredentials(env: NodeJS.ProcessEnv = process.env): LocalCredentials {
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
-  if (!accessKeyId || !secretAccessKey) throw new LocalStackError('The local S3 server needs an access key: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass credentials.');
-  return { accessKeyId, secretAccessKey };
+  const credentials = localS3Credentials(env);
+  if (!credentials) throw new LocalStackError(`The local S3 server needs an access key of its own: set ${LOCAL_S3_KEY_VARIABLES.accessKeyId} and ${LOCAL_S3_KEY_VARIABLES.secretAccessKey}, or pass credentials.`);
+  return credentials;
 }
 
 async function waitUntilReady(endpoint: string, credentials: LocalCredentials, child: ChildProcess, output: () => string): Promise<void> {
@@ -174,7 +263,7 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
   const hosts = { pattern: LOOPBACK_HOST_PATTERN.source, flags: LOOPBACK_HOST_PATTERN.flags, message: misdirectedMessage('{host}', endpoint) };
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', S3_MAIN, String(port), directory, JSON.stringify(options.buckets ?? []), JSON.stringify(hosts)], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', S3_LOCAL_ACCESS_KEY_ID: credentials.accessKeyId, S3_LOCAL_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+    env: useLocalS3Credentials(credentials, { ...process.env, NODE_OPTIONS: '' }),
   });
   const owned = ownedChild(child);
   const stop = async () => {

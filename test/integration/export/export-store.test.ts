@@ -39,7 +39,7 @@ describe('Export store: downloads', () => {
     await putExport(stored.prefix);
     const link = await local.presignDownload(stored, 'usage/part-00001.ndjson.gz');
     expect(link.url).toMatch(/X-Amz-Expires=900&/);
-    expect(link.url).toContain(`X-Amz-Credential=${process.env.AWS_ACCESS_KEY_ID as string}%2F`);
+    expect(link.url).toContain(`X-Amz-Credential=${process.env.S3_LOCAL_ACCESS_KEY_ID as string}%2F`);
     expect(Date.parse(link.expiresAt) - clock.getTime()).toBe(900_000);
     const response = await fetch(link.url);
     expect(response.status).toBe(200);

@@ -14,12 +14,14 @@ import { request as httpRequest } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand, ResourceNotFoundException, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { dynamoDbLocalCommand, ownedChild, reservePort, waitForChild } from '../../../infra/local/dynamodb-local';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { createTableInput } from '../../../functions/tenants/tenant-table';
-import { LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials } from '../../../infra/local/local-settings';
+import { LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials } from '../../../infra/local/local-settings';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
 // Nothing here may import a module that reads configuration at import (functions/shared/config): the stack sets it.
 
@@ -192,6 +194,8 @@ describe('DynamoDB Local of a started stack', () => {
     const { accessKeyId, secretAccessKey, region } = localAwsCredentials(dataDir);
     expect(accessKeyId).toMatch(/^[A-Z0-9]{20,}$/);
     expect(statSync(join(dataDir, LOCAL_AWS_CREDENTIALS_FILE)).mode & 0o777).toBe(0o600);
+    // And the folders of the tenants' data (database, objects, event checkpoints) are its owner's alone.
+    for (const folder of ['dynamodb', 's3', 'events']) expect(statSync(join(dataDir, folder)).mode & 0o777).toBe(0o700);
     const banner = lines.join('\n');
     expect(banner).toContain(join(dataDir, LOCAL_AWS_CREDENTIALS_FILE));
     expect(banner).toContain(`AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${stack.dynamoEndpoint}`);
@@ -255,6 +259,109 @@ describe('The HTTP servers of a started stack (API, JWKS, S3)', () => {
       shared.destroy();
       own.destroy();
     }
+  });
+});
+
+describe("A tenant's export download link (what it shows: the S3 server's key id)", () => {
+  let link: URL;
+  let otherTenantsDocument: string;
+
+  beforeAll(async () => {
+    const api = (path: string, init: RequestInit = {}) => fetch(`${stack.url}${path}`, { ...init, headers: { authorization: `Bearer ${stack.tokens.acme}`, 'content-type': 'application/json' } });
+    // The tenant's own token starts its export (GDPR Art. 15) and reads it, as a tenant would.
+    const started = (await (await api('/tenants/acme-corp/exports', { method: 'POST', body: '{}' })).json()) as { exportId: string };
+    let done: { status: string; download?: { files: Array<{ key: string; url: string }> } } = { status: 'running' };
+    for (const deadline = Date.now() + 45_000; done.status !== 'succeeded' && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) {
+      done = (await (await api(`/exports/${started.exportId}`)).json()) as typeof done;
+    }
+    expect(done.status).toBe('succeeded');
+    link = new URL(done.download?.files.find((file) => file.key === 'manifest.json')?.url as string);
+    const own = new S3Client({ ...localS3ClientConfig(stack.s3Endpoint), maxAttempts: 1 });
+    try {
+      const listed = await own.send(new ListObjectsV2Command({ Bucket: LOCAL_DOCUMENTS_BUCKET, Prefix: 'tenants/' }));
+      otherTenantsDocument = listed.Contents?.map((object) => object.Key as string).find((key) => !key.startsWith('tenants/acme-corp/')) as string;
+    } finally {
+      own.destroy();
+    }
+    expect(otherTenantsDocument).toBeDefined();
+  }, 60_000);
+
+  const linkKeyId = () => (link.searchParams.get('X-Amz-Credential') as string).split('/')[0] as string;
+
+  it('should download the file it names', async () => {
+    const response = await fetch(link);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { tenantId: string }).tenantId).toBe('acme-corp');
+  });
+
+  it("should carry a key id that opens nothing in DynamoDB Local: not the data folder's key, no table, the suspended tenant unchanged", async () => {
+    const before = await suspendedTenant();
+    expect(linkKeyId()).not.toBe(localAwsCredentials(dataDir).accessKeyId);
+    const holder = dynamo(stack.dynamoEndpoint, linkKeyId(), localAwsCredentials(dataDir).region);
+    try {
+      await expect(holder.send(new ScanCommand({ TableName: LOCAL_TABLE_NAME }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+      await expect(holder.send(takeOver(LOCAL_TABLE_NAME))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    } finally {
+      holder.destroy();
+    }
+    expect(await suspendedTenant()).toEqual(before);
+  });
+
+  it('should carry a key id that opens nothing in S3 without its secret: every signature is verified', async () => {
+    const holder = new S3Client({ ...localS3ClientConfig(stack.s3Endpoint, { accessKeyId: linkKeyId(), secretAccessKey: 'guessed' }), maxAttempts: 1 });
+    const denied = { name: 'SignatureDoesNotMatch', $metadata: expect.objectContaining({ httpStatusCode: 403 }) };
+    try {
+      await expect(holder.send(new GetObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: otherTenantsDocument }))).rejects.toMatchObject(denied);
+      await expect(holder.send(new ListObjectsV2Command({ Bucket: LOCAL_EXPORTS_BUCKET }))).rejects.toMatchObject(denied);
+      await expect(holder.send(new PutObjectCommand({ Bucket: LOCAL_EXPORTS_BUCKET, Key: link.pathname.split('/').slice(2).join('/'), Body: '{"tenantId":"forged"}' }))).rejects.toMatchObject(denied);
+      await expect(holder.send(new DeleteObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: otherTenantsDocument }))).rejects.toMatchObject(denied);
+      // A presigned URL made with the guessed secret is refused the same way.
+      const forged = await getSignedUrl(holder, new GetObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: otherTenantsDocument }), { expiresIn: 60 });
+      const response = await fetch(forged);
+      expect(response.status).toBe(403);
+      expect(await response.text()).toContain('SignatureDoesNotMatch');
+    } finally {
+      holder.destroy();
+    }
+    // Nothing changed: the link still serves the real manifest, the other tenant's document is still there.
+    expect(((await (await fetch(link)).json()) as { tenantId: string }).tenantId).toBe('acme-corp');
+    const own = new S3Client({ ...localS3ClientConfig(stack.s3Endpoint), maxAttempts: 1 });
+    try {
+      await expect(own.send(new GetObjectCommand({ Bucket: LOCAL_DOCUMENTS_BUCKET, Key: otherTenantsDocument }))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    } finally {
+      own.destroy();
+    }
+  });
+
+  it.each([
+    ['another object (a document of another tenant)', (url: URL) => { url.pathname = `/${LOCAL_DOCUMENTS_BUCKET}/${otherTenantsDocument}`; }],
+    ['another method (DELETE)', () => undefined, 'DELETE'],
+    ['a longer life (X-Amz-Expires)', (url: URL) => { url.searchParams.set('X-Amz-Expires', '604800'); }],
+    ['another date (X-Amz-Date)', (url: URL) => { url.searchParams.set('X-Amz-Date', '20991231T000000Z'); }],
+    ['an added parameter (a response header override)', (url: URL) => { url.searchParams.set('response-content-type', 'text/html'); }],
+  ] as Array<[string, (url: URL) => void, string?]>)('should refuse the link changed to %s (403 SignatureDoesNotMatch)', async (_change, change, method = 'GET') => {
+    const changed = new URL(link);
+    change(changed);
+    const response = await fetch(changed, { method });
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('SignatureDoesNotMatch');
+    expect((await fetch(link)).status).toBe(200);
+  });
+
+  it('should accept a presigned URL in the form other signers make (no X-Amz-Content-Sha256 in the query) with the right key only', async () => {
+    const presign = async (secretAccessKey: string) => {
+      const signer = new SignatureV4({ credentials: { accessKeyId: stack.s3Key.accessKeyId, secretAccessKey }, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+      const { hostname, port, pathname } = link;
+      const headers = { host: `${hostname}:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+      const unstated = new Set(['x-amz-content-sha256']);
+      const signed = await signer.presign({ method: 'GET', protocol: 'http:', hostname, port: Number(port), path: pathname, query: {}, headers }, { expiresIn: 60, unhoistableHeaders: unstated, unsignableHeaders: unstated });
+      const url = new URL(`http://${hostname}:${port}${pathname}`);
+      for (const [name, value] of Object.entries(signed.query ?? {})) url.searchParams.set(name, value as string);
+      expect(url.searchParams.has('X-Amz-Content-Sha256')).toBe(false);
+      return url;
+    };
+    expect((await fetch(await presign(stack.s3Key.secretAccessKey))).status).toBe(200);
+    expect((await fetch(await presign('guessed'))).status).toBe(403);
   });
 });
 

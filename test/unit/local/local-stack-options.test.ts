@@ -66,7 +66,7 @@ describe('Function: startErrorLine', () => {
 });
 
 describe('Function: bannerLines', () => {
-  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'eyJ.op.sig', acme: 'eyJ.acme.sig', expiresAt: '2026-11-30T23:00:00.000Z' }, signingKeyId: 'local-kid-1', stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const, aws: { accessKeyId: 'LOCAL0123456789ABCDEF0123', secretAccessKey: 'c2VjcmV0', region: 'eu-west-1', file: join('/data', 'aws-credentials.json') }, dynamoListensOn: '127.0.0.1' as const };
+  const info = { url: 'http://127.0.0.1:3000', dynamoEndpoint: 'http://127.0.0.1:8000', s3Endpoint: 'http://127.0.0.1:4569', databaseDir: join('/data', 'dynamodb'), tokens: { operator: 'eyJ.op.sig', acme: 'eyJ.acme.sig', expiresAt: '2026-11-30T23:00:00.000Z' }, signingKeyId: 'local-kid-1', stripeWebhookSecret: 'whsec_local123', clock: 'wall' as const, aws: { accessKeyId: 'LOCAL0123456789ABCDEF0123', secretAccessKey: 'c2VjcmV0', region: 'eu-west-1', file: join('/data', 'aws-credentials.json') }, s3Key: { accessKeyId: 'LOCALFEDCBA9876543210FEDC', secretAccessKey: 'czNzZWNyZXQ' }, dynamoListensOn: '127.0.0.1' as const };
 
   it('should say where the API and the data are, and give the exports and a first curl', () => {
     const text = bannerLines({ ...info, seeded: 4 }).join('\n');
@@ -92,10 +92,11 @@ describe('Function: bannerLines', () => {
     expect(text).toContain('POST $API/webhooks/stripe');
   });
 
-  it('should say where the data folder\'s AWS key is, with an AWS CLI command that reads the table with it', () => {
+  it('should say where the data folder\'s AWS key is and that S3 has its own, with an AWS CLI command for each', () => {
     const text = bannerLines({ ...info, seeded: 0 }).join('\n');
-    expect(text).toContain(`only the data folder's key sees the table in DynamoDB Local and is let into S3 (${join('/data', 'aws-credentials.json')})`);
+    expect(text).toContain(`only the data folder's key sees the table in DynamoDB Local (${join('/data', 'aws-credentials.json')}); S3 has a key of its own, new at each start.`);
     expect(text).toContain('AWS_ACCESS_KEY_ID=LOCAL0123456789ABCDEF0123 AWS_SECRET_ACCESS_KEY=c2VjcmV0 AWS_DEFAULT_REGION=eu-west-1 aws dynamodb scan --table-name tenant-lifecycle --endpoint-url http://127.0.0.1:8000');
+    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCALFEDCBA9876543210FEDC AWS_SECRET_ACCESS_KEY=czNzZWNyZXQ aws s3 ls s3://tenant-exports --recursive --endpoint-url http://127.0.0.1:4569');
   });
 
   it('should say where DynamoDB Local listens, and what binds it to loopback where it cannot be', () => {

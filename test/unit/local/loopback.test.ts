@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, databaseFileName } from '../../../infra/local/dynamodb-local';
 import { startS3Local } from '../../../infra/local/s3-local';
 import { isLoopbackHost, refuseMisdirected } from '../../../infra/local/loopback-host';
-import { applyLoopbackEnvironment, newLocalCredentials, useLocalCredentials } from '../../../infra/local/loopback-env';
+import { applyLoopbackEnvironment, localS3Credentials, newLocalCredentials, useLocalCredentials, useLocalS3Credentials } from '../../../infra/local/loopback-env';
 import { LOCAL_AWS_CREDENTIALS_FILE, TokenUsageError, localAwsCredentials } from '../../../infra/local/local-settings';
 
 let root: string;
@@ -68,6 +68,18 @@ describe('Function: applyLoopbackEnvironment', () => {
     const env: NodeJS.ProcessEnv = { AWS_ACCESS_KEY_ID: 'ASIAREAL', AWS_SECRET_ACCESS_KEY: 'x', AWS_SESSION_TOKEN: 'token' };
     useLocalCredentials(newLocalCredentials(), env);
     expect(env.AWS_SESSION_TOKEN).toBeUndefined();
+  });
+});
+
+describe('Functions: useLocalS3Credentials, localS3Credentials', () => {
+  it("should keep the S3 server's key beside the DynamoDB key, never in its place, and answer nothing while half of it is missing", () => {
+    const env: NodeJS.ProcessEnv = {};
+    useLocalCredentials({ accessKeyId: 'LOCALDYNAMO', secretAccessKey: 'd' }, env);
+    expect(useLocalS3Credentials({ accessKeyId: 'LOCALS3', secretAccessKey: 's' }, env)).toBe(env);
+    expect(env).toMatchObject({ AWS_ACCESS_KEY_ID: 'LOCALDYNAMO', S3_LOCAL_ACCESS_KEY_ID: 'LOCALS3', S3_LOCAL_SECRET_ACCESS_KEY: 's' });
+    expect(localS3Credentials(env)).toEqual({ accessKeyId: 'LOCALS3', secretAccessKey: 's' });
+    delete env.S3_LOCAL_SECRET_ACCESS_KEY;
+    expect(localS3Credentials(env)).toBeUndefined();
   });
 });
 

@@ -35,6 +35,15 @@ describe('config', () => {
     expect(() => load({ IDEMPOTENCY_TTL_SECONDS: raw })).toThrow(`Environment variable IDEMPOTENCY_TTL_SECONDS must be a positive integer, got '${raw}'.`);
   });
 
+  it("should sign S3 requests with the local S3 server's own key only where an S3 endpoint is set and both parts of it are", () => {
+    const key = { S3_LOCAL_ACCESS_KEY_ID: 'LOCALS3KEY', S3_LOCAL_SECRET_ACCESS_KEY: 'secret' };
+    expect(load({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569', AWS_ENDPOINT_URL: undefined, ...key }).s3Credentials).toEqual({ accessKeyId: 'LOCALS3KEY', secretAccessKey: 'secret' });
+    // On AWS (no endpoint) the function's role signs, whatever the environment says.
+    expect(load({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined, ...key }).s3Credentials).toBeUndefined();
+    // LocalStack (no local key): the SDK's default chain.
+    expect(load({ AWS_ENDPOINT_URL_S3: 'http://localhost:4566', S3_LOCAL_ACCESS_KEY_ID: 'LOCALS3KEY', S3_LOCAL_SECRET_ACCESS_KEY: undefined }).s3Credentials).toBeUndefined();
+  });
+
   it('should read a Stripe price per plan, the free plan’s too (a $0 price bills free tenants in Stripe), and none when unset', () => {
     const priced = load({ STRIPE_PRICE_FREE: 'price_free_zero', STRIPE_PRICE_STARTER: 'price_starter', STRIPE_PRICE_PROFESSIONAL: undefined, STRIPE_PRICE_ENTERPRISE: undefined });
     expect(priced.stripePriceIds).toEqual({ free: 'price_free_zero', starter: 'price_starter', professional: undefined, enterprise: undefined });
