@@ -13,6 +13,7 @@ import packageJson from '../../package.json';
 import { acquireLeaseBodySchema, leasePathSchema } from '../leases/lease-schemas';
 import type { QueryLease } from '../leases/query-lease-store';
 import { OPERATION_STATUSES } from '../operations/operation-store';
+import { WORKFLOWS } from '../workflows/registry';
 import { SUBSCRIPTION_STATUSES } from '../billing/billing-port';
 import { operationPathSchema } from '../operations/operation-schemas';
 import { exportPathSchema, startExportBodySchema } from '../export/export-schemas';
@@ -422,7 +423,7 @@ const operationSchema = z
   .object({
     operationId: z.string(),
     tenantId: z.string(),
-    workflow: z.literal('plan-change'),
+    workflow: z.enum(WORKFLOWS).meta({ description: 'Its workflow, from the registry (functions/workflows/registry.ts).' }),
     status: z.enum(OPERATION_STATUSES).meta({ description: '`scheduled` (waiting for its date), `running`, `compensating`, then `succeeded`, `rolled_back` (undone after it started) or `cancelled` (undone before).' }),
     input: z.record(z.string(), z.unknown()),
     steps: z.array(z.string()).meta({ description: 'Step markers in order (read_only_window, drained, provisioning_started, provisioned, billing_started, billing_updated, ...).' }),
@@ -557,7 +558,7 @@ const tenantFacingAuditEntrySchema = auditEntrySchema
 const tenantFacingAuditEntryPageSchema = z.object({ items: z.array(tenantFacingAuditEntrySchema), nextCursor: nextCursorSchema });
 
 const tenantFacingOperationSchema = z
-  .object({ ...operationSchema.pick(only(TENANT_FACING_FIELDS.operation)).shape, workflow: z.string().meta({ description: 'Its workflow: `plan-change`, `export`, `hard-delete`, `reactivation`, ...' }), error: errorCodeOnlySchema })
+  .object({ ...operationSchema.pick(only(TENANT_FACING_FIELDS.operation)).shape, error: errorCodeOnlySchema })
   .meta({ description: `A workflow operation of the tenant.${TENANT_FACING}` });
 
 const tenantFacingExportSchema = exportSchema

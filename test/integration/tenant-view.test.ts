@@ -121,6 +121,16 @@ describe.each(Object.entries(ROUTES))('GET %s', (kind, path) => {
   });
 });
 
+it("should describe every workflow's operation as the OpenAPI document does, for operators and tenants (an export is an operation too)", async () => {
+  for (const id of [PLAN_CHANGE, EXPORT]) {
+    const operator = await read(`/operations/${id}`, api.operatorToken);
+    expect(RESPONSE_SCHEMAS.Operation!.safeParse(operator.body).error).toBeUndefined();
+    const tenant = await read(`/operations/${id}`, api.tenantToken(TENANT));
+    expect(RESPONSE_SCHEMAS.TenantFacingOperation!.safeParse(tenant.body).error).toBeUndefined();
+  }
+  expect((await read(`/operations/${EXPORT}`, api.operatorToken)).body).toMatchObject({ workflow: 'export' });
+});
+
 describe("what the tenant's view keeps", () => {
   const tenantToken = () => api.tenantToken(TENANT);
 
