@@ -6,15 +6,16 @@
  * Two traps measured here (see TOOLCHAIN.md): s3rver needs `--openssl-legacy-provider` on Node 17+, or
  * ListObjectsV2 pagination answers 500 (hence a child process, not in-process); and clients must send
  * checksums only when required (`localS3ClientConfig`), or streamed bodies are stored with their
- * aws-chunked framing. s3rver checks neither SigV4 signatures (only presigned expiry and the access key id)
- * nor lifecycle configuration: expiry is enforced by the local adapter, and the AWS bucket's lifecycle rules
- * are tested in CDK assertions.
+ * aws-chunked framing. s3rver itself checks neither SigV4 signatures (only presigned expiry and the access key
+ * id: S3_GUARD adds the rest) nor lifecycle configuration: expiry is enforced by the local adapter, and the AWS
+ * bucket's lifecycle rules are tested in CDK assertions.
  *
  * Off the network (S3_GUARD): it listens on 127.0.0.1 only; it answers only requests addressed to a loopback
- * name (DNS rebinding, see loopback-host.ts: 421 otherwise); and it accepts only the access key it is started
- * with (the local stack's, or the test run's), never s3rver's built-in `S3RVER` that every install shared, nor
- * an unsigned request (403 AccessDenied). The access key id is all s3rver can check, since it verifies no SigV4
- * signature: the key is passed in the child's environment, never on its command line (which `ps` shows).
+ * name (DNS rebinding, see loopback-host.ts: 421 otherwise); it refuses a path that would leave its folder; and it
+ * accepts only SigV4 requests signed with the key it is started with (its own, never the DynamoDB Local key:
+ * see LOCAL_S3_KEY_VARIABLES), the signature and a signed payload hash verified, never s3rver's built-in `S3RVER`
+ * key that every install shared, nor an unsigned or V2 request. The key is passed in the child's environment,
+ * never on its command line (which `ps` shows).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -62,31 +63,56 @@ export function localS3ClientConfig(endpoint: string, credentials: LocalCredenti
 }
 
 /**
- * Koa middleware put in front of s3rver's own (its `middleware` list, before `run()` composes it): the Host
- * check, the access key check, and the SigV4 signature check s3rver lacks (it verifies V2 signatures only, and for
- * V4 the access key id alone). Runs inside the child, with the pattern and message from loopback-host.ts.
+ * Koa middleware put in front of s3rver's own (its `middleware` list, before `run()` composes it). Runs inside the
+ * child, with the pattern and message from loopback-host.ts. In order:
  *
- * The V4 check re-signs what was received with the AWS SDK's own signer (`@smithy/signature-v4`) and compares:
- * for an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header, the method, the
- * path as sent, the query and the signed headers, at the request's `X-Amz-Date`, with the payload hash its
- * `X-Amz-Content-Sha256` states (s3rver's own MD5 check covers the body); for a presigned URL (`X-Amz-Signature`
- * in the query), the same through `presign` with the URL's date, expiry and signed headers (the payload is
- * `UNSIGNED-PAYLOAD`, as S3 defines for presigned URLs). Any difference is 403 SignatureDoesNotMatch; an
- * expired URL is s3rver's own 403. Source: AWS, "Authenticating Requests (AWS Signature Version 4)", Amazon S3 API
- * Reference.
+ * 1. Host: only a loopback name (DNS rebinding): 421 MisdirectedRequest otherwise.
+ * 2. The path: s3rver builds file paths with `path.join(directory, bucket, key)` from the decoded URL, so a `..`
+ *    segment (`%2F..%2F` included) would reach files outside its folder. A bucket name must follow S3's rules
+ *    (3-63 of `a-z 0-9 . -`), and no decoded segment of the path, or of an `x-amz-copy-source`, may be `.` or `..`
+ *    or hold a NUL: 400 InvalidURI / InvalidBucketName otherwise. (S3 itself allows dot segments in keys; nothing of
+ *    ours writes them.)
+ * 3. Authentication: AWS Signature Version 4 only, as the AWS SDK and CLI send it, spelt exactly as AWS requires
+ *    (`AWS4-HMAC-SHA256`): either an `Authorization` header or a presigned query (`X-Amz-Algorithm=AWS4-HMAC-SHA256`,
+ *    `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Signature`), never both, never
+ *    repeated. Anything else (unsigned, V2, another algorithm or spelling) is 403 AccessDenied. s3rver's own check
+ *    of V4 is only the key id (and a presigned URL's expiry, which it keeps doing after this).
+ * 4. The signature: the request as received is signed again with the AWS SDK's own signer (`@smithy/signature-v4`)
+ *    and compared in constant time: the method, the path as sent, the query, the signed headers (every one present,
+ *    `host` among them), at the request's date, with the credential scope's date equal to it. A header-signed
+ *    request states its payload's SHA-256 (64 hex digits) or `UNSIGNED-PAYLOAD`; streaming (aws-chunked) uploads are
+ *    refused, since their chunk signatures would not be checked. A presigned URL signs `UNSIGNED-PAYLOAD` (as S3
+ *    defines it) and its expiry (1-604,800 s, as S3 allows); its credential, signed headers, date and expiry must be
+ *    exactly what signing again produces. Any difference: 403 SignatureDoesNotMatch.
+ *
+ * 5. The payload: where a signed header states the body's SHA-256, the body (up to MAX_SIGNED_BODY_BYTES, else 400
+ *    EntityTooLarge) is read first and hashed; another body is 400 XAmzContentSHA256Mismatch and nothing is
+ *    stored. s3rver then reads the checked bytes. (`UNSIGNED-PAYLOAD` bodies are not hashed, as on S3.)
+ *
+ * Source: AWS, "Authenticating Requests (AWS Signature Version 4)" and "Bucket naming rules", Amazon S3
+ * documentation.
  */
 const S3_GUARD = `
-const { timingSafeEqual } = require('crypto');
+const { createHash, timingSafeEqual } = require('crypto');
+const { PassThrough } = require('stream');
 const AWSAccount = require('s3rver/lib/models/account');
 const S3Error = require('s3rver/lib/models/error');
 const { SignatureV4 } = require('@smithy/signature-v4');
 const { Sha256 } = require('@smithy/core/checksum');
 
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+const PRESIGN_PARAMETERS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature'];
+// Any spelling of a query parameter some S3 signature version authenticates with (V4 presigned, V2 query).
+const AUTH_PARAMETER = /^(x-amz-(algorithm|credential|date|expires|signedheaders|signature|security-token)|signature|awsaccesskeyid|expires)$/i;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PAYLOAD_HASH = /^([0-9a-f]{64}|UNSIGNED-PAYLOAD)$/;
+
+const denied = () => new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+const refused = (why) => new S3Error('AccessDenied', 'Access Denied: ' + why);
 const fromAmzDate = (value) => {
-  const m = /^(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z$/.exec(value || '');
+  const m = /^(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z$/.exec(typeof value === 'string' ? value : '');
   return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : undefined;
 };
-const denied = () => new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
 // The query as sent, decoded (the signer encodes it again): a key without '=' has the value ''.
 const parseQuery = (raw) => {
   const query = {};
@@ -100,9 +126,26 @@ const parseQuery = (raw) => {
   return query;
 };
 const sameSignature = (expected, given) =>
-  typeof given === 'string' && expected.length === given.length && timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+  typeof expected === 'string' && typeof given === 'string' && expected.length === given.length && timingSafeEqual(Buffer.from(expected), Buffer.from(given));
 
-async function verifyV4(ctx, keys) {
+// 2. No way out of s3rver's folder: a bucket named as S3 names them, no '.' or '..' segment, no NUL.
+function checkPath(rawPath, copySource) {
+  let path, source;
+  try {
+    path = rawPath.split('/').map(decodeURIComponent);
+    source = copySource === undefined ? [] : decodeURIComponent(copySource.split('?')[0]).split('/');
+  } catch {
+    throw new S3Error('InvalidURI', 'Couldn\\'t parse the specified URI.');
+  }
+  const bucket = path[1] ?? '';
+  if (bucket !== '' && (!BUCKET.test(bucket) || bucket.includes('..'))) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: 3 to 63 lower-case letters, digits, dots and hyphens.', { BucketName: bucket });
+  for (const segment of [...path.join('/').split('/'), ...source]) {
+    if (segment === '.' || segment === '..' || segment.includes('\\0')) throw new S3Error('InvalidURI', 'The local S3 server refuses a path with a "." or ".." segment (or a NUL): it would leave its folder.');
+  }
+}
+
+// 3 and 4. keys: access key id -> secret.
+async function verifySignature(ctx, keys) {
   const url = ctx.req.url;
   const mark = url.indexOf('?');
   let query;
@@ -111,47 +154,86 @@ async function verifyV4(ctx, keys) {
   } catch {
     throw denied(); // a malformed escape cannot have been signed by a client
   }
-  const header = ctx.get('authorization');
-  const presigned = !header.startsWith('AWS4-HMAC-SHA256 ');
+  const header = ctx.req.headers.authorization;
+  const authParameters = Object.keys(query).filter((name) => AUTH_PARAMETER.test(name));
+  if (header === undefined && authParameters.length === 0) throw refused('sign the request (AWS Signature Version 4) with the access key of the local stack.');
+  if (header !== undefined && authParameters.length > 0) throw refused('sign with an Authorization header or a presigned query, not both.');
+  const presigned = header === undefined;
   let credential, signedHeaders, signature, date;
   if (presigned) {
-    credential = query['X-Amz-Credential'];
-    signedHeaders = query['X-Amz-SignedHeaders'];
-    signature = query['X-Amz-Signature'];
-    date = query['X-Amz-Date'];
+    if (authParameters.some((name) => !PRESIGN_PARAMETERS.includes(name)) || PRESIGN_PARAMETERS.some((name) => typeof query[name] !== 'string') || query['X-Amz-Algorithm'] !== ALGORITHM) {
+      throw refused('a presigned URL must carry each of ' + PRESIGN_PARAMETERS.join(', ') + ' once, with X-Amz-Algorithm=' + ALGORITHM + '.');
+    }
+    ({ 'X-Amz-Credential': credential, 'X-Amz-SignedHeaders': signedHeaders, 'X-Amz-Signature': signature, 'X-Amz-Date': date } = query);
+    if (!/^[1-9][0-9]{0,5}$/.test(query['X-Amz-Expires']) || Number(query['X-Amz-Expires']) > 604800) throw refused('X-Amz-Expires must be whole seconds from 1 to 604800.');
   } else {
-    const parts = Object.fromEntries(header.slice(17).split(',').map((part) => part.trim().split('=')).map(([k, ...v]) => [k, v.join('=')]));
+    if (typeof header !== 'string' || !header.startsWith(ALGORITHM + ' ')) throw refused('only AWS Signature Version 4 is accepted (Authorization: ' + ALGORITHM + ' Credential=..., SignedHeaders=..., Signature=...).');
+    const parts = {};
+    for (const part of header.slice(ALGORITHM.length + 1).split(',')) {
+      const [name, ...value] = part.trim().split('=');
+      if (name in parts) throw denied();
+      parts[name] = value.join('=');
+    }
     ({ Credential: credential, SignedHeaders: signedHeaders, Signature: signature } = parts);
-    date = ctx.get('x-amz-date');
+    date = ctx.req.headers['x-amz-date'];
+    if (!PAYLOAD_HASH.test(ctx.req.headers['x-amz-content-sha256'] ?? '')) throw refused('x-amz-content-sha256 must be the SHA-256 of the payload (64 hex digits) or UNSIGNED-PAYLOAD: streaming (aws-chunked) uploads are not accepted by the local S3 server.');
   }
-  const [accessKeyId, , region, service, terminator] = String(credential).split('/');
+  const [accessKeyId, scopeDate, region, service, terminator, ...rest] = String(credential).split('/');
   const secretAccessKey = keys.get(accessKeyId);
   if (secretAccessKey === undefined) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
   const signingDate = fromAmzDate(date);
-  if (!signingDate || !region || !service || terminator !== 'aws4_request' || typeof signedHeaders !== 'string' || typeof signature !== 'string') throw denied();
+  if (!signingDate || scopeDate !== date.slice(0, 8) || !region || !service || terminator !== 'aws4_request' || rest.length > 0 || typeof signedHeaders !== 'string' || typeof signature !== 'string') throw denied();
   const names = signedHeaders.split(';');
+  // Every signed header is one the request carries (AWS refuses a request that lacks one), host always.
+  if (!names.includes('host') || names.some((name) => ctx.req.headers[name] === undefined)) throw denied();
   const headers = {};
-  for (const name of names) if (ctx.req.headers[name] !== undefined) headers[name] = String(ctx.req.headers[name]);
+  for (const name of names) headers[name] = String(ctx.req.headers[name]);
   const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
   const request = { method: ctx.method, protocol: 'http:', hostname: ctx.hostname, path: mark < 0 ? url : url.slice(0, mark), query, headers };
-  let expected;
   if (presigned) {
     const unsignedQuery = { ...query };
     delete unsignedQuery['X-Amz-Signature'];
     // Presigned S3 URLs sign no payload: the AWS SDK states it in the query (X-Amz-Content-Sha256, hoisted there
     // from the header the signer reads it from, under that name), other signers leave it out (then neither hoisted nor signed).
     const stated = 'X-Amz-Content-Sha256' in query;
-    headers['X-Amz-Content-Sha256'] = stated ? query['X-Amz-Content-Sha256'] : 'UNSIGNED-PAYLOAD';
+    if (stated && query['X-Amz-Content-Sha256'] !== 'UNSIGNED-PAYLOAD') throw denied();
+    headers['X-Amz-Content-Sha256'] = 'UNSIGNED-PAYLOAD';
     const unstated = new Set(stated ? [] : ['x-amz-content-sha256']);
     const again = await signer.presign({ ...request, query: unsignedQuery }, {
       signingDate, expiresIn: Number(query['X-Amz-Expires']), signableHeaders: new Set(names), unhoistableHeaders: unstated, unsignableHeaders: unstated,
     });
-    expected = again.query['X-Amz-Signature'];
+    // What signing again writes must be what was sent, to the character (a padded expiry, a header list with one more).
+    for (const name of PRESIGN_PARAMETERS) if (name !== 'X-Amz-Signature' && again.query[name] !== query[name]) throw denied();
+    if (!sameSignature(again.query['X-Amz-Signature'], signature)) throw denied();
   } else {
     const again = await signer.sign(request, { signingDate, signableHeaders: new Set(names) });
-    expected = /Signature=([0-9a-f]+)/.exec(again.headers.authorization)?.[1] ?? '';
+    const expected = /SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(again.headers.authorization);
+    if (!expected || expected[1] !== signedHeaders || !sameSignature(expected[2], signature)) throw denied();
   }
-  if (!sameSignature(expected, signature)) throw denied();
+}
+
+// 5. A body whose SHA-256 was signed is read and hashed before s3rver sees it; s3rver then reads the same bytes
+// from a stream standing in for the request (the request's own fields: headers, url, method, socket...).
+const MAX_SIGNED_BODY_BYTES = 64 * 1024 * 1024;
+async function checkPayload(ctx) {
+  const stated = ctx.req.headers['x-amz-content-sha256'];
+  if (stated === undefined || stated === 'UNSIGNED-PAYLOAD') return;
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += chunk.length;
+    if (size > MAX_SIGNED_BODY_BYTES) throw new S3Error('EntityTooLarge', 'The local S3 server reads a body whose SHA-256 is signed into memory, up to ' + MAX_SIGNED_BODY_BYTES + ' bytes: upload larger objects in parts (multipart upload).');
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  if (createHash('sha256').update(body).digest('hex') !== stated) {
+    throw Object.assign(new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed."), { status: 400, expose: true });
+  }
+  const original = ctx.req;
+  const replay = new PassThrough();
+  replay.end(body);
+  const stand = new Proxy(replay, { get: (target, name) => (name in target ? Reflect.get(target, name) : Reflect.get(original, name)) });
+  ctx.req = ctx.request.req = ctx.response.req = stand;
 }
 
 const guard = (server, { pattern, flags, message }) => {
@@ -170,10 +252,10 @@ const guard = (server, { pattern, flags, message }) => {
         message.replace('{host}', host).replace(/[<>&'"]/g, (c) => '&#' + c.charCodeAt(0) + ';') + '</Message></Error>';
       return;
     }
-    const q = ctx.query;
-    if (!ctx.get('authorization') && !('X-Amz-Algorithm' in q) && !('Signature' in q)) throw new S3Error('AccessDenied', 'Access Denied: sign the request with the access key of the local stack.');
-    // V2 (Authorization: AWS …, or a Signature query) s3rver verifies itself; V4 here.
-    if (ctx.get('authorization').startsWith('AWS4-') || 'X-Amz-Algorithm' in q) await verifyV4(ctx, keys);
+    const url = ctx.req.url;
+    checkPath(url.indexOf('?') < 0 ? url : url.slice(0, url.indexOf('?')), ctx.req.headers['x-amz-copy-source']);
+    await verifySignature(ctx, keys);
+    await checkPayload(ctx);
     return next();
   });
 };

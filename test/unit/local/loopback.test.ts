@@ -132,15 +132,17 @@ describe('Function: adoptSharedDatabase', () => {
 });
 
 describe('Function: startS3Local', () => {
-  it('should refuse to start without a key to accept (it never falls back to the S3RVER key every install shared)', async () => {
-    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
-    delete process.env.AWS_ACCESS_KEY_ID;
+  it('should refuse to start without a key of its own (never the S3RVER key every install shared, nor the DynamoDB key)', async () => {
+    const saved = { ...process.env };
+    // The environment's DynamoDB key is there; the S3 key is not (the integration run's, inherited, is removed).
+    useLocalCredentials(newLocalCredentials());
+    delete process.env.S3_LOCAL_ACCESS_KEY_ID;
+    delete process.env.S3_LOCAL_SECRET_ACCESS_KEY;
     try {
       await expect(startS3Local()).rejects.toThrow(LocalStackError);
-      await expect(startS3Local()).rejects.toThrow('The local S3 server needs an access key');
+      await expect(startS3Local()).rejects.toThrow('The local S3 server needs an access key of its own: set S3_LOCAL_ACCESS_KEY_ID and S3_LOCAL_SECRET_ACCESS_KEY');
     } finally {
-      process.env.AWS_ACCESS_KEY_ID = saved.id;
-      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      process.env = saved;
     }
   });
 });
