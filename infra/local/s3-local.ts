@@ -69,9 +69,11 @@ export function localS3ClientConfig(endpoint: string, credentials: LocalCredenti
  * 1. Host: only a loopback name (DNS rebinding): 421 MisdirectedRequest otherwise.
  * 2. The path: s3rver builds file paths with `path.join(directory, bucket, key)` from the decoded URL, so a `..`
  *    segment (`%2F..%2F` included) would reach files outside its folder. A bucket name must follow S3's rules
- *    (3-63 of `a-z 0-9 . -`), and no decoded segment of the path, or of an `x-amz-copy-source`, may be `.` or `..`
- *    or hold a NUL: 400 InvalidURI / InvalidBucketName otherwise. (S3 itself allows dot segments in keys; nothing of
- *    ours writes them.)
+ *    (3-63 of `a-z 0-9 . -`), and no decoded segment of the path as sent or as s3rver routes it (`ctx.path`), or of
+ *    an `x-amz-copy-source`, may be `.` or `..` or hold a backslash or a NUL; a `#` is refused; an `uploadId` must
+ *    be one s3rver makes (32 hex digits), a `partNumber` 1-10000: 400 InvalidURI / InvalidBucketName /
+ *    InvalidArgument, 404 NoSuchUpload otherwise. (S3 itself allows these in keys; nothing of ours writes them.)
+ *    Behind this, S3_STORE_CONFINEMENT keeps every file path s3rver builds inside its folder.
  * 3. Authentication: AWS Signature Version 4 only, as the AWS SDK and CLI send it, spelt exactly as AWS requires
  *    (`AWS4-HMAC-SHA256`): either an `Authorization` header or a presigned query (`X-Amz-Algorithm=AWS4-HMAC-SHA256`,
  *    `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Signature`), never both, never
@@ -80,12 +82,15 @@ export function localS3ClientConfig(endpoint: string, credentials: LocalCredenti
  * 4. The signature: the request as received is signed again with the AWS SDK's own signer (`@smithy/signature-v4`)
  *    and compared in constant time: the method, the path as sent, the query, the signed headers (every one present,
  *    `host` among them), at the request's date, with the credential scope's date equal to it. A header-signed
+ *    request signs its `x-amz-content-sha256` and every other `x-amz-*` header it carries, and no `x-amz-*` query
+ *    parameter but a presigned URL's own is accepted (s3rver copies them over the headers). A header-signed
  *    request states its payload's SHA-256 (64 hex digits) or `UNSIGNED-PAYLOAD`; streaming (aws-chunked) uploads are
  *    refused, since their chunk signatures would not be checked. A presigned URL signs `UNSIGNED-PAYLOAD` (as S3
  *    defines it) and its expiry (1-604,800 s, as S3 allows); its credential, signed headers, date and expiry must be
  *    exactly what signing again produces. Any difference: 403 SignatureDoesNotMatch.
  *
- * 5. The payload: where a signed header states the body's SHA-256, the body (up to MAX_SIGNED_BODY_BYTES, else 400
+ * 5. The payload: where a signed header states the body's SHA-256 (never for a presigned URL, which signs no body:
+ *    its holder cannot make the server read one), the body (up to MAX_SIGNED_BODY_BYTES, else 400
  *    EntityTooLarge) is read first and hashed; another body is 400 XAmzContentSHA256Mismatch and nothing is
  *    stored. s3rver then reads the checked bytes. (`UNSIGNED-PAYLOAD` bodies are not hashed, as on S3.)
  *
@@ -115,12 +120,13 @@ const fromAmzDate = (value) => {
 };
 // The query as sent, decoded (the signer encodes it again): a key without '=' has the value ''.
 const parseQuery = (raw) => {
-  const query = {};
+  const query = Object.create(null);
   for (const pair of raw.split('&')) {
     if (!pair) continue;
     const eq = pair.indexOf('=');
     const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    if (key === '__proto__') throw new Error('__proto__'); // a name the signer's plain objects cannot hold
     query[key] = key in query ? [].concat(query[key], value) : value;
   }
   return query;
@@ -128,37 +134,55 @@ const parseQuery = (raw) => {
 const sameSignature = (expected, given) =>
   typeof expected === 'string' && typeof given === 'string' && expected.length === given.length && timingSafeEqual(Buffer.from(expected), Buffer.from(given));
 
-// 2. No way out of s3rver's folder: a bucket named as S3 names them, no '.' or '..' segment, no NUL.
-function checkPath(rawPath, copySource) {
-  let path, source;
+// 2. No way out of s3rver's folder: a bucket named as S3 names them; no '.' or '..' segment, backslash or NUL in the
+// path as sent, in the path s3rver routes (ctx.path: parseurl reads some targets differently), or anywhere in a copy
+// source (s3rver decodes all of it); an upload id as s3rver makes them, a part number as S3 numbers them.
+const INVALID_URI = () => new S3Error('InvalidURI', 'The local S3 server refuses a path with a "." or ".." segment, a backslash or a NUL: it would leave its folder.');
+function checkSegments(decoded) {
+  for (const segment of decoded.split('/')) {
+    if (segment === '.' || segment === '..' || segment.includes('\\\\') || segment.includes('\\0')) throw INVALID_URI();
+  }
+}
+function checkPath(ctx, rawPath, query) {
+  if (ctx.req.url.includes('#')) throw INVALID_URI(); // never part of a request target (RFC 9112 3.2)
+  let decoded;
   try {
-    path = rawPath.split('/').map(decodeURIComponent);
-    source = copySource === undefined ? [] : decodeURIComponent(copySource.split('?')[0]).split('/');
+    decoded = [rawPath, ctx.path].map((path) => path.split('/').map(decodeURIComponent).join('/'));
   } catch {
     throw new S3Error('InvalidURI', 'Couldn\\'t parse the specified URI.');
   }
-  const bucket = path[1] ?? '';
-  if (bucket !== '' && (!BUCKET.test(bucket) || bucket.includes('..'))) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: 3 to 63 lower-case letters, digits, dots and hyphens.', { BucketName: bucket });
-  for (const segment of [...path.join('/').split('/'), ...source]) {
-    if (segment === '.' || segment === '..' || segment.includes('\\0')) throw new S3Error('InvalidURI', 'The local S3 server refuses a path with a "." or ".." segment (or a NUL): it would leave its folder.');
+  for (const path of decoded) {
+    const bucket = path.split('/')[1] ?? '';
+    if (bucket !== '' && (!BUCKET.test(bucket) || bucket.includes('..'))) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid: 3 to 63 lower-case letters, digits, dots and hyphens.', { BucketName: bucket });
+    checkSegments(path);
   }
+  const copySource = ctx.req.headers['x-amz-copy-source'];
+  if (copySource !== undefined) {
+    let source;
+    try {
+      source = decodeURIComponent(copySource);
+    } catch {
+      throw new S3Error('InvalidArgument', 'x-amz-copy-source is not a valid URI.');
+    }
+    checkSegments(source.replace(/[?&=]/g, '/'));
+  }
+  if ('uploadId' in query && !/^[0-9a-f]{32}$/.test(query.uploadId)) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.');
+  if ('partNumber' in query && !/^[1-9][0-9]{0,4}$/.test(query.partNumber)) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
 }
 
 // 3 and 4. keys: access key id -> secret.
-async function verifySignature(ctx, keys) {
+// Answers whether the request was presigned (its body then signed by nothing).
+async function verifySignature(ctx, keys, query) {
   const url = ctx.req.url;
   const mark = url.indexOf('?');
-  let query;
-  try {
-    query = parseQuery(mark < 0 ? '' : url.slice(mark + 1));
-  } catch {
-    throw denied(); // a malformed escape cannot have been signed by a client
-  }
   const header = ctx.req.headers.authorization;
   const authParameters = Object.keys(query).filter((name) => AUTH_PARAMETER.test(name));
   if (header === undefined && authParameters.length === 0) throw refused('sign the request (AWS Signature Version 4) with the access key of the local stack.');
   if (header !== undefined && authParameters.length > 0) throw refused('sign with an Authorization header or a presigned query, not both.');
   const presigned = header === undefined;
+  // s3rver copies every x-amz-* query parameter over the headers: none but a presigned URL's own.
+  const ownParameters = presigned ? [...PRESIGN_PARAMETERS, 'X-Amz-Content-Sha256'] : [];
+  if (Object.keys(query).some((name) => /^x-amz-/i.test(name) && !ownParameters.includes(name))) throw refused('x-amz-* query parameters other than a presigned URL\\'s own are not accepted.');
   let credential, signedHeaders, signature, date;
   if (presigned) {
     if (authParameters.some((name) => !PRESIGN_PARAMETERS.includes(name)) || PRESIGN_PARAMETERS.some((name) => typeof query[name] !== 'string') || query['X-Amz-Algorithm'] !== ALGORITHM) {
@@ -184,8 +208,11 @@ async function verifySignature(ctx, keys) {
   const signingDate = fromAmzDate(date);
   if (!signingDate || scopeDate !== date.slice(0, 8) || !region || !service || terminator !== 'aws4_request' || rest.length > 0 || typeof signedHeaders !== 'string' || typeof signature !== 'string') throw denied();
   const names = signedHeaders.split(';');
-  // Every signed header is one the request carries (AWS refuses a request that lacks one), host always.
+  // Every signed header is one the request carries (AWS refuses a request that lacks one), host always; and every
+  // x-amz-* header the request carries is signed (x-amz-content-sha256 of a header-signed request among them).
   if (!names.includes('host') || names.some((name) => ctx.req.headers[name] === undefined)) throw denied();
+  if (Object.keys(ctx.req.headers).some((name) => name.startsWith('x-amz-') && !names.includes(name))) throw denied();
+  if (!presigned && !names.includes('x-amz-content-sha256')) throw denied();
   const headers = {};
   for (const name of names) headers[name] = String(ctx.req.headers[name]);
   const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
@@ -210,6 +237,7 @@ async function verifySignature(ctx, keys) {
     const expected = /SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(again.headers.authorization);
     if (!expected || expected[1] !== signedHeaders || !sameSignature(expected[2], signature)) throw denied();
   }
+  return presigned;
 }
 
 // 5. A body whose SHA-256 was signed is read and hashed before s3rver sees it; s3rver then reads the same bytes
@@ -253,9 +281,16 @@ const guard = (server, { pattern, flags, message }) => {
       return;
     }
     const url = ctx.req.url;
-    checkPath(url.indexOf('?') < 0 ? url : url.slice(0, url.indexOf('?')), ctx.req.headers['x-amz-copy-source']);
-    await verifySignature(ctx, keys);
-    await checkPayload(ctx);
+    const mark = url.indexOf('?');
+    let query;
+    try {
+      query = parseQuery(mark < 0 ? '' : url.slice(mark + 1));
+    } catch {
+      throw denied(); // a malformed escape, or a name no client signs
+    }
+    checkPath(ctx, mark < 0 ? url : url.slice(0, mark), query);
+    // A presigned request's body is signed by nothing: never read into memory here.
+    if (!(await verifySignature(ctx, keys, query))) await checkPayload(ctx);
     return next();
   });
 };
@@ -300,10 +335,42 @@ FilesystemStore.prototype.deleteObject = async function deleteObject(bucket, key
 };
 `;
 
+/**
+ * The one place s3rver's file store turns a bucket and a key into a file path (`getBucketPath`, `getResourcePath`),
+ * confined to its folder: whatever reached it (a path, a copy source, a DeleteObjects key, a POST form's `key`), a
+ * path outside the folder, or the folder itself, is 400 InvalidURI, and a file name longer than the file system's
+ * 255 bytes is 400 KeyTooLongError (s3rver would otherwise crash on ENAMETOOLONG, an error event nothing handles).
+ * S3_GUARD refuses most of these earlier with a clearer message; this is what holds when a route it does not know of
+ * hands s3rver a name.
+ */
+const S3_STORE_CONFINEMENT = `
+const confinedPath = require('path');
+const StoreError = require('s3rver/lib/models/error');
+const ConfinedStore = require('s3rver/lib/stores/filesystem');
+const confine = (root, resolved) => {
+  const relative = confinedPath.relative(root, resolved);
+  if (relative === '' || relative.startsWith('..') || confinedPath.isAbsolute(relative)) {
+    throw new StoreError('InvalidURI', 'The local S3 server refuses a bucket or key that would leave its folder.');
+  }
+  for (const name of relative.split(confinedPath.sep)) {
+    if (Buffer.byteLength(name) > 255) throw new StoreError('KeyTooLongError', 'The local S3 server stores each /-separated part of a key as a file: at most 255 bytes with its suffix.');
+  }
+  return resolved;
+};
+for (const method of ['getBucketPath', 'getResourcePath']) {
+  const original = ConfinedStore.prototype[method];
+  ConfinedStore.prototype[method] = function (...args) {
+    return confine(this.rootDirectory, original.apply(this, args));
+  };
+}
+`;
+
 // Runs inside the child: start s3rver, print the ready line, exit when our stdin reaches end-of-file.
-// Two costs of s3rver 3.7.1's file store are replaced first (S3_STORE_PATCH); everything else is s3rver's own.
+// Two costs of s3rver 3.7.1's file store are replaced first (S3_STORE_PATCH), and its paths confined
+// (S3_STORE_CONFINEMENT); everything else is s3rver's own.
 const S3_MAIN = `
 ${S3_STORE_PATCH}
+${S3_STORE_CONFINEMENT}
 ${S3_GUARD}
 const S3rver = require('s3rver');
 const [port, directory, buckets, hosts] = process.argv.slice(1);
