@@ -18,6 +18,38 @@ export class LocalStackError extends Error {
   }
 }
 
+/**
+ * A server could not have the port chosen for it: something else bound it first (its child exited with "address in
+ * use"), or another kind of server answers there. onFreePort chooses again when the port was ours to choose.
+ */
+export class PortTakenError extends LocalStackError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PortTakenError';
+  }
+}
+
+/** What a child that could not bind its port prints: Node (EADDRINUSE), Jetty/Java (BindException, "Address already in use"). */
+const BIND_FAILURE = /EADDRINUSE|Address already in use|BindException|Failed to bind/;
+
+/**
+ * Start a server with `start(port)` on `requested`, or, when `requested` is 0, on a free port chosen here. A free
+ * port is only free until something binds it: another process (a parallel test worker's server, say) may take it
+ * between our choice and our child's start, which then fails with PortTakenError; a port we chose is then chosen
+ * again (3 tries in all). A port the caller chose is its own to free: that error is thrown as it is. Throws what
+ * `start` throws otherwise, and LocalStackError when `requested` is already in use.
+ */
+export async function onFreePort<T>(requested: number, what: string, start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await reservePort(requested, what);
+    try {
+      return await start(port);
+    } catch (error) {
+      if (requested !== 0 || attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
@@ -83,16 +115,22 @@ export async function reservePort(port: number, what: string): Promise<number> {
 
 /**
  * Resolve once `probe` succeeds; a LocalStackError (with the end of the child's output) if `child` exits first
- * or `timeoutMs` passes. `what` names the server in the message ("DynamoDB Local").
+ * (PortTakenError when it could not bind its port) or `timeoutMs` passes, or the LocalStackError `probe` throws (a
+ * probe throws ours when what answers is not the server it waits for; any other error means "not yet").
+ * `what` names the server in the message ("DynamoDB Local").
  */
 export async function waitForChild(what: string, endpoint: string, child: ChildProcess, output: () => string, probe: () => Promise<unknown>, timeoutMs: number, pauseMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new LocalStackError(`${what} exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
+    if (child.exitCode !== null) {
+      const message = `${what} exited with code ${child.exitCode}: ${output().trim().slice(-500)}`;
+      throw BIND_FAILURE.test(output()) ? new PortTakenError(message) : new LocalStackError(message);
+    }
     try {
       await probe();
       return;
-    } catch {
+    } catch (error) {
+      if (error instanceof LocalStackError) throw error;
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   }
@@ -131,7 +169,15 @@ export function ownedChild(child: ChildProcess, killAfterMs = 3000): { readonly 
  * for the probe's key.
  */
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
-  const probe = async () => (await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2000) })).arrayBuffer();
+  // Any answer is not enough: another server on the port (one that bound it first) answers too. DynamoDB Local
+  // answers an empty POST with its JSON error and a request id.
+  const probe = async () => {
+    const response = await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2000) });
+    const body = await response.text();
+    if (!response.headers.has('x-amzn-requestid') || !body.includes('com.amazonaws.dynamodb')) {
+      throw new PortTakenError(`DynamoDB Local could not have ${endpoint}: another server answers there (${response.status} ${response.headers.get('server') ?? ''}).`);
+    }
+  };
   await waitForChild('DynamoDB Local', endpoint, child, output, probe, 60_000, 100);
 }
 
@@ -243,9 +289,12 @@ exit "$status"
  */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   checkJava();
-  const port = await reservePort(options.port ?? 0, 'DynamoDB Local');
   const directory = jarDirectory();
   const launcher = loopbackLauncher(directory);
+  return onFreePort(options.port ?? 0, 'DynamoDB Local', (port) => startDynamoDbLocalOn(port, options, directory, launcher));
+}
+
+async function startDynamoDbLocalOn(port: number, options: DynamoDbLocalOptions, directory: string, launcher: string | undefined): Promise<DynamoDbLocal> {
   // The working directory is where the JVM may write files of its own: the data folder, never the repository.
   const child = spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', ...dynamoDbLocalCommand(port, options.dbPath, directory, launcher)], {
     cwd: options.dbPath ?? tmpdir(),

@@ -293,9 +293,12 @@ export class LocalStack {
     const running = this.#running;
     applyLoopbackEnvironment();
     checkJava();
+    // A port the user chose is checked now, before anything starts; a free one (0) is chosen by each server as it
+    // starts, and chosen again if another process takes it first (onFreePort).
     await reservePort(apiPort, 'the API (set PORT or --port)');
-    const dynamoPort = await reservePort(this.options.dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
-    const s3Port = await reservePort(this.options.s3Port ?? 0, 'the local S3 server (set S3_PORT or --s3-port)');
+    const { dynamoPort, s3Port = 0 } = this.options;
+    await reservePort(dynamoPort, 'DynamoDB Local (set DYNAMODB_PORT or --dynamodb-port)');
+    await reservePort(s3Port, 'the local S3 server (set S3_PORT or --s3-port)');
     this.#unlessStopping();
 
     running.release = lockDataDir(dataRoot, { apiPort }).release;

@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { LocalStackError, ownedChild, reservePort, waitForChild } from './dynamodb-local';
+import { LocalStackError, onFreePort, ownedChild, waitForChild } from './dynamodb-local';
 import { LOOPBACK_HOST_PATTERN, misdirectedMessage } from './loopback-host';
 import { LOCAL_S3_KEY_VARIABLES, localS3Credentials, useLocalS3Credentials, type LocalCredentials } from './loopback-env';
 
@@ -405,12 +405,20 @@ async function waitUntilReady(endpoint: string, credentials: LocalCredentials, c
  */
 export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Local> {
   const credentials = options.credentials ?? environmentCredentials();
-  const port = await reservePort(options.port ?? 0, 'the local S3 server');
   const temporary = options.directory === undefined;
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 's3-local-'));
+  try {
+    return await onFreePort(options.port ?? 0, 'the local S3 server', (port) => startS3LocalOn(port, directory, temporary, credentials, options.buckets ?? []));
+  } catch (error) {
+    if (temporary) rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startS3LocalOn(port: number, directory: string, temporary: boolean, credentials: LocalCredentials, buckets: readonly string[]): Promise<S3Local> {
   const endpoint = `http://127.0.0.1:${port}`;
   const hosts = { pattern: LOOPBACK_HOST_PATTERN.source, flags: LOOPBACK_HOST_PATTERN.flags, message: misdirectedMessage('{host}', endpoint) };
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', S3_MAIN, String(port), directory, JSON.stringify(options.buckets ?? []), JSON.stringify(hosts)], {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', S3_MAIN, String(port), directory, JSON.stringify(buckets), JSON.stringify(hosts)], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: useLocalS3Credentials(credentials, { ...process.env, NODE_OPTIONS: '' }),
   });
@@ -422,7 +430,7 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
   try {
     await waitUntilReady(endpoint, credentials, child, owned.output);
   } catch (error) {
-    await stop();
+    await owned.stop(); // the folder stays for another port (startS3Local removes a temporary one at the end)
     throw error;
   }
   return { endpoint, port, process: child, stop };

@@ -7,8 +7,53 @@ import { connect, createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { checkJava, databaseFileName, dynamoDbLocalCommand, LocalStackError, loopbackLauncher, reservePort, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import { spawn } from 'node:child_process';
+import { checkJava, databaseFileName, dynamoDbLocalCommand, LocalStackError, loopbackLauncher, onFreePort, PortTakenError, reservePort, startDynamoDbLocal, waitForChild } from '../../../infra/local/dynamodb-local';
 import { newLocalCredentials } from '../../../infra/local/loopback-env';
+
+describe('Function: onFreePort', () => {
+  it('should choose another free port when another process took the one chosen (parallel test workers), up to 3 tries', async () => {
+    const tried: number[] = [];
+    const started = await onFreePort(0, 'a server', async (port) => {
+      tried.push(port);
+      if (tried.length < 3) throw new PortTakenError(`port ${port} taken`);
+      return port;
+    });
+    expect(started).toBe(tried[2]);
+    expect(tried).toHaveLength(3);
+    await expect(onFreePort(0, 'a server', async (port) => Promise.reject(new PortTakenError(`port ${port} taken`)))).rejects.toBeInstanceOf(PortTakenError);
+  });
+
+  it("should not choose again for a port the caller chose, nor for another failure", async () => {
+    const port = await reservePort(0, 'a server');
+    let calls = 0;
+    await expect(onFreePort(port, 'a server', async () => { calls += 1; throw new PortTakenError('taken'); })).rejects.toThrow('taken');
+    await expect(onFreePort(0, 'a server', async () => { calls += 1; throw new LocalStackError('no Java'); })).rejects.toThrow('no Java');
+    expect(calls).toBe(2);
+  });
+});
+
+describe('Function: waitForChild', () => {
+  it('should say the port was taken when the child exits unable to bind it, and stop waiting at once', async () => {
+    const child = spawn(process.execPath, ['-e', "console.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:4569'); process.exit(1)"], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const waited = waitForChild('The local S3 server', 'http://127.0.0.1:4569', child, () => output, () => Promise.reject(new Error('not yet')), 30_000, 20);
+    await expect(waited).rejects.toBeInstanceOf(PortTakenError);
+    await expect(waited).rejects.toThrow(/exited with code 1: Error: listen EADDRINUSE/);
+  });
+
+  it('should stop waiting when the probe finds another server on the port', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => undefined, 10000)'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      const started = Date.now();
+      await expect(waitForChild('DynamoDB Local', 'http://127.0.0.1:1', child, () => '', () => Promise.reject(new PortTakenError('another server answers there')), 30_000, 20)).rejects.toThrow('another server answers there');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      child.kill();
+    }
+  });
+});
 
 describe('Function: reservePort', () => {
   let holder: Server | undefined;
