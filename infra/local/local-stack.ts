@@ -55,6 +55,11 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Where each error line goes (workflow and schedule failures); stderr when omitted. */
   readonly logError?: (line: string) => void;
+  /**
+   * Called when DynamoDB Local or the S3 server stops on its own while the stack runs (its error line is logged
+   * first): `npm start` then stops the stack and exits 1, since nothing works without them. Nothing else when omitted.
+   */
+  readonly onServerExit?: (what: string) => void;
   /** `simulated`: a clock an operator moves forward with `POST /_local/clock`; the wall clock when omitted. */
   readonly clock?: ClockMode;
   /**
@@ -214,7 +219,7 @@ export function bannerLines(info: LocalStackInfo): string[] {
       : '  # DynamoDB Local listens on every interface (install a JDK, with javac, to bind it to 127.0.0.1); its data needs the key below.',
     `  # only the data folder's key sees the table in DynamoDB Local (${info.aws.file}); S3 has a key of its own, new at each start. With the AWS CLI:`,
     `  #   AWS_ACCESS_KEY_ID=${info.aws.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.aws.secretAccessKey} AWS_DEFAULT_REGION=${info.aws.region} aws dynamodb scan --table-name ${LOCAL_TABLE_NAME} --endpoint-url ${info.dynamoEndpoint}`,
-    `  #   AWS_ACCESS_KEY_ID=${info.s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.s3Key.secretAccessKey} aws s3 ls s3://${LOCAL_EXPORTS_BUCKET} --recursive --endpoint-url ${info.s3Endpoint}`,
+    `  #   AWS_ACCESS_KEY_ID=${info.s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${info.s3Key.secretAccessKey} AWS_DEFAULT_REGION=us-east-1 aws s3 ls s3://${LOCAL_EXPORTS_BUCKET} --recursive --endpoint-url ${info.s3Endpoint}`,
     `  # TOKEN and ACME_TOKEN expire at ${info.tokens.expiresAt}; more: npm run token [-- --tenant <id>] [--ttl 8h]; keys: $API/.well-known/jwks.json (kid ${info.signingKeyId})`,
     '',
     '  curl -s -H "Authorization: Bearer $TOKEN" "$API/tenants"',
@@ -341,6 +346,15 @@ export class LocalStack {
     ]);
     if (dynamo.status === 'fulfilled') running.dynamo = dynamo.value;
     if (s3.status === 'fulfilled') running.s3 = s3.value;
+    // A server that stops on its own is said at once (and, for npm start, stops the stack), not found later as
+    // workflows failing with ECONNREFUSED while /health says ok.
+    for (const [what, server] of [['DynamoDB Local', running.dynamo], ['The local S3 server', running.s3]] as const) {
+      server?.process.once('exit', (code, signal) => {
+        if (this.#stopping) return;
+        this.#logError(`npm start: ${what} stopped on its own (${signal ?? `exit code ${code}`}); the stack cannot work without it. Start it again with npm start.`);
+        this.options.onServerExit?.(what);
+      });
+    }
     if (dynamo.status === 'rejected') throw dynamo.reason;
     if (s3.status === 'rejected') throw s3.reason;
     this.#unlessStopping();

@@ -137,10 +137,10 @@ const sameSignature = (expected, given) =>
 // 2. No way out of s3rver's folder: a bucket named as S3 names them; no '.' or '..' segment, backslash or NUL in the
 // path as sent, in the path s3rver routes (ctx.path: parseurl reads some targets differently), or anywhere in a copy
 // source (s3rver decodes all of it); an upload id as s3rver makes them, a part number as S3 numbers them.
-const INVALID_URI = () => new S3Error('InvalidURI', 'The local S3 server refuses a path with a "." or ".." segment, a backslash or a NUL: it would leave its folder.');
+const INVALID_URI = () => new S3Error('InvalidURI', 'The local S3 server refuses a path with a "." or ".." segment, a backslash, a NUL, or a name with ._S3rver_ (its own files): it would leave its folder or break them.');
 function checkSegments(decoded) {
   for (const segment of decoded.split('/')) {
-    if (segment === '.' || segment === '..' || segment.includes('\\\\') || segment.includes('\\0')) throw INVALID_URI();
+    if (segment === '.' || segment === '..' || segment.includes('\\\\') || segment.includes('\\0') || segment.includes('._S3rver_')) throw INVALID_URI();
   }
 }
 function checkPath(ctx, rawPath, query) {
@@ -345,24 +345,59 @@ FilesystemStore.prototype.deleteObject = async function deleteObject(bucket, key
  */
 const S3_STORE_CONFINEMENT = `
 const confinedPath = require('path');
+const confinedFs = require('fs');
 const StoreError = require('s3rver/lib/models/error');
 const ConfinedStore = require('s3rver/lib/stores/filesystem');
-const confine = (root, resolved) => {
-  const relative = confinedPath.relative(root, resolved);
-  if (relative === '' || relative.startsWith('..') || confinedPath.isAbsolute(relative)) {
-    throw new StoreError('InvalidURI', 'The local S3 server refuses a bucket or key that would leave its folder.');
-  }
-  for (const name of relative.split(confinedPath.sep)) {
+const leaves = () => new StoreError('InvalidURI', 'The local S3 server refuses a bucket or key that would leave its folder or its bucket.');
+// The path below 'within', one name or more, each a file name (at most 255 bytes); only the last may be one of
+// s3rver's own ('<key>._S3rver_object', '._S3rver_uploads', '._S3rver_cors.xml'...): a key naming one of them as a
+// folder would make s3rver write to or read a folder (EISDIR, on a stream nothing listens to: the server stops).
+const confine = (within, resolved) => {
+  const relative = confinedPath.relative(within, resolved);
+  if (relative === '' || relative.startsWith('..') || confinedPath.isAbsolute(relative)) throw leaves();
+  const names = relative.split(confinedPath.sep);
+  names.forEach((name, index) => {
     if (Buffer.byteLength(name) > 255) throw new StoreError('KeyTooLongError', 'The local S3 server stores each /-separated part of a key as a file: at most 255 bytes with its suffix.');
-  }
+    if (index < names.length - 1 && name.includes('._S3rver_')) throw new StoreError('InvalidArgument', 'The local S3 server keeps its own files under names with ._S3rver_: no key may use them.');
+  });
   return resolved;
 };
-for (const method of ['getBucketPath', 'getResourcePath']) {
-  const original = ConfinedStore.prototype[method];
-  ConfinedStore.prototype[method] = function (...args) {
-    return confine(this.rootDirectory, original.apply(this, args));
-  };
-}
+const bucketPath = ConfinedStore.prototype.getBucketPath;
+const resourcePath = ConfinedStore.prototype.getResourcePath;
+ConfinedStore.prototype.getBucketPath = function (bucket) {
+  const resolved = confine(this.rootDirectory, bucketPath.call(this, bucket));
+  if (confinedPath.relative(this.rootDirectory, resolved).includes(confinedPath.sep)) throw leaves();
+  return resolved;
+};
+// A bucket's resources stay in that bucket (a DeleteObjects key '../other-bucket/k' does not).
+ConfinedStore.prototype.getResourcePath = function (bucket, key, resource) {
+  return confine(this.getBucketPath(bucket), resourcePath.call(this, bucket, key, resource));
+};
+// UploadPart: to an upload that was created (s3rver would make a folder for any id: 404 NoSuchUpload, as S3 says).
+const putPart = ConfinedStore.prototype.putPart;
+ConfinedStore.prototype.putPart = async function (bucket, uploadId, partNumber, content) {
+  try {
+    await confinedFs.promises.access(confinedPath.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId), 'key'));
+  } catch {
+    throw new StoreError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+  }
+  return putPart.call(this, bucket, uploadId, partNumber, content);
+};
+// CompleteMultipartUpload: every part named must be a number S3 allows, and must have been uploaded (s3rver
+// would open a missing part on a stream nothing listens to: the server stops).
+const multipart = ConfinedStore.prototype.putObjectMultipart;
+ConfinedStore.prototype.putObjectMultipart = async function (bucket, uploadId, parts) {
+  const uploadDir = confinedPath.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
+  for (const part of parts) {
+    if (!/^[1-9][0-9]{0,4}$/.test(String(part.number))) throw new StoreError('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+    try {
+      await confinedFs.promises.access(confinedPath.join(uploadDir, String(part.number)));
+    } catch {
+      throw new StoreError('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded.');
+    }
+  }
+  return multipart.call(this, bucket, uploadId, parts);
+};
 `;
 
 // Runs inside the child: start s3rver, print the ready line, exit when our stdin reaches end-of-file.
@@ -372,6 +407,9 @@ const S3_MAIN = `
 ${S3_STORE_PATCH}
 ${S3_STORE_CONFINEMENT}
 ${S3_GUARD}
+// A last resort: an error event on a stream s3rver leaves unhandled would stop the server for every client (one
+// request fails instead, and the cause is printed).
+process.on('uncaughtException', (error) => console.error('local S3 server: a request failed: ' + (error && error.stack || error)));
 const S3rver = require('s3rver');
 const [port, directory, buckets, hosts] = process.argv.slice(1);
 const server = new S3rver({ address: '127.0.0.1', port: Number(port), directory, silent: true,

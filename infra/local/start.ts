@@ -20,7 +20,8 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 let stopping = false;
 
 async function main(): Promise<void> {
-  const stack = new LocalStack(parseStartOptions(process.argv.slice(2)));
+  // onServerExit is called only once the stack runs, after `stop` below is defined.
+  const stack = new LocalStack({ ...parseStartOptions(process.argv.slice(2)), onServerExit: (what) => void stop(`${what} stopped`, 1) });
   // Stop in order within STOP_DEADLINE_MS (LocalStack.stop). Whatever is still running then is cut off: the
   // JVM's guard kills it when we exit.
   const stop = async (why: string, code = 0) => {

@@ -4,12 +4,12 @@
  * running start.ts, DynamoDB Local's JVM) with `ps`, and says whether all of them are gone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { testPort } from './test-port';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reservePort } from '../../infra/local/dynamodb-local';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -89,9 +89,9 @@ export class NpmStart {
 
   /** Spawn it (it is not ready yet: see `ready`). */
   static async spawn(options: NpmStartOptions = {}): Promise<NpmStart> {
-    const apiPort = await reservePort(0, 'the test API');
-    const dynamoPort = await reservePort(0, 'the test DynamoDB Local');
-    const s3Port = await reservePort(0, 'the test local S3 server');
+    const apiPort = await testPort('the test API');
+    const dynamoPort = await testPort('the test DynamoDB Local');
+    const s3Port = await testPort('the test local S3 server');
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'npm-start-'));
     // A clean environment, as a user's shell would have: nothing of the test runner's AWS settings.
     const env: NodeJS.ProcessEnv = {

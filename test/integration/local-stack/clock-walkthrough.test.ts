@@ -8,11 +8,11 @@
  * Local and the S3 server are the stack's own (free ports, a temporary folder), stopped in afterAll.
  */
 import { execFile } from 'node:child_process';
+import { testPort } from '../../support/test-port';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { reservePort } from '../../../infra/local/dynamodb-local';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -74,7 +74,7 @@ async function get(path: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  const dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+  const dynamoPort = await testPort('the test DynamoDB Local');
   stack = await startLocalStack({ apiPort: 0, dynamoPort, dataDir: join(root, 'data'), reset: true, clock: 'simulated', log: (line) => lines.push(line), logError: (line) => errors.push(line) });
 }, 60_000);
 

@@ -7,11 +7,11 @@
  * kept by law and the record of its erasure. DynamoDB Local and the S3 server are the stack's own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { testPort } from '../../support/test-port';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { reservePort } from '../../../infra/local/dynamodb-local';
 import { LOCAL_TABLE_NAME } from '../../../infra/local/local-settings';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 
@@ -73,7 +73,7 @@ async function until(tenantId: string, state: string): Promise<Record<string, un
 }
 
 beforeAll(async () => {
-  const dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+  const dynamoPort = await testPort('the test DynamoDB Local');
   stack = await startLocalStack({ apiPort: 0, dynamoPort, dataDir: join(root, 'data'), reset: true, clock: 'simulated', log: () => undefined, logError: (line) => errors.push(line) });
 }, 60_000);
 

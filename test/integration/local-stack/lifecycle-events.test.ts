@@ -6,9 +6,9 @@
  * was kept delivers again at the next start: the redelivery is listed with the same ids (the dedupe key).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { testPort } from '../../support/test-port';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reservePort } from '../../../infra/local/dynamodb-local';
 import type { LoggedEvent } from '../../../infra/local/local-event-log';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { hostname, userInfo } from 'node:os';
@@ -50,7 +50,7 @@ async function eventsOnce(tenantId: string, count: number, after = 0): Promise<L
 }
 
 beforeAll(async () => {
-  dynamoPort = await reservePort(0, 'DynamoDB Local');
+  dynamoPort = await testPort('DynamoDB Local');
   await start(true);
 });
 

@@ -7,12 +7,13 @@
  * (a free port and a temporary folder), not the integration project's; every start here is stopped in afterAll.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { testPort } from '../../support/test-port';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { decodeProtectedHeader } from 'jose';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_FILE } from '../../../infra/local/data-dir-lock';
-import { LocalStackError, reservePort } from '../../../infra/local/dynamodb-local';
+import { LocalStackError } from '../../../infra/local/dynamodb-local';
 import { LocalStack, startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { processTable, refusesConnections } from '../../support/npm-start';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -92,7 +93,7 @@ async function waitForLine(pattern: RegExp, ms = 30_000): Promise<string> {
 }
 
 beforeAll(async () => {
-  dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+  dynamoPort = await testPort('the test DynamoDB Local');
 });
 
 afterAll(async () => {

@@ -63,3 +63,24 @@ describe('npm start stops however it is stopped', () => {
     120_000,
   );
 });
+
+describe('npm start when a server it runs stops on its own', () => {
+  it.concurrent.each([
+    ['The local S3 server', 's3'],
+    ['DynamoDB Local', 'jvm'],
+  ] as const)('%s killed: npm start says so, stops everything else and exits 1', async (what, which) => {
+    const instance = await NpmStart.spawn();
+    instances.push(instance);
+    try {
+      await instance.ready();
+      const { node, jvm, s3, all } = instance.processes();
+      process.kill((which === 's3' ? s3 : jvm) as number, 'SIGKILL');
+      const { left } = await instance.waitUntilStopped([...all, node, jvm], 10_000);
+      expect({ left, output: left.length ? `${instance.stdout}\n${instance.stderr}` : '' }).toEqual({ left: [], output: '' });
+      expect(await instance.exited).toBe(1);
+      expect(instance.stderr).toContain(`npm start: ${what} stopped on its own (SIGKILL`);
+    } finally {
+      instance.cleanup();
+    }
+  }, 120_000);
+});

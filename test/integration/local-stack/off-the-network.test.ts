@@ -9,6 +9,7 @@
  * the key every install shared): its data is kept, readable with the new key only. One stack for the whole file.
  */
 import { spawn } from 'node:child_process';
+import { testPort } from '../../support/test-port';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { dynamoDbLocalCommand, ownedChild, reservePort, waitForChild } from '../../../infra/local/dynamodb-local';
+import { dynamoDbLocalCommand, ownedChild, waitForChild } from '../../../infra/local/dynamodb-local';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { createTableInput } from '../../../functions/tenants/tenant-table';
 import { LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials } from '../../../infra/local/local-settings';
@@ -105,7 +106,7 @@ const TAKE_OVER_BODY = { TableName: LOCAL_TABLE_NAME, Key: SUSPENDED, UpdateExpr
 /** The data folder as a stack from before left it: DynamoDB Local with -sharedDb, written with the key S3RVER. */
 async function oldInstall(): Promise<void> {
   mkdirSync(databaseDir, { recursive: true });
-  const port = await reservePort(0, 'the old DynamoDB Local');
+  const port = await testPort('the old DynamoDB Local');
   const [java, ...args] = dynamoDbLocalCommand(port, databaseDir);
   const child = spawn(java as string, [...args, '-sharedDb'], { cwd: databaseDir, stdio: ['pipe', 'pipe', 'pipe'] });
   const owned = ownedChild(child, 500);

@@ -6,14 +6,12 @@
  * numbers, DeleteObjects keys, a POST form's key, copy sources, and a key too long for a file name.
  */
 import { createHash } from 'node:crypto';
+import { sendRaw, signedRaw } from '../../support/s3-raw';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Sha256 } from '@smithy/core/checksum';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { localS3ClientConfig, startS3Local, type S3Local } from '../../../infra/local/s3-local';
 import { newLocalCredentials, type LocalCredentials } from '../../../infra/local/loopback-env';
 
@@ -47,36 +45,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** The status line and error code of a raw HTTP/1.1 exchange (the request line exactly as written). */
-function exchange(text: Buffer): Promise<{ status: number; code?: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(s3.port, '127.0.0.1');
-    let out = '';
-    socket.on('data', (chunk) => (out += chunk)).on('close', () => resolve({ status: Number(out.split(' ')[1]), code: /<Code>([^<]+)/.exec(out)?.[1], body: out })).on('error', reject);
-    socket.write(text);
-  });
-}
-
-const parseQuery = (raw: string): Record<string, string> => {
-  const query: Record<string, string> = {};
-  for (const pair of raw.split('&').filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    query[decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq))] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-  }
-  return query;
-};
-
-/** A request correctly signed with the secret over `target` exactly as written. */
-async function signed(method: string, target: string, headers: Record<string, string> = {}, body = '', hashBody = false) {
-  const mark = target.indexOf('?');
-  const signer = new SignatureV4({ credentials: key, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
-  const request = await signer.sign({
-    method, protocol: 'http:', hostname: '127.0.0.1', port: s3.port, path: mark < 0 ? target : target.slice(0, mark), query: mark < 0 ? {} : parseQuery(target.slice(mark + 1)),
-    headers: { host: `127.0.0.1:${s3.port}`, 'x-amz-content-sha256': hashBody ? createHash('sha256').update(body).digest('hex') : 'UNSIGNED-PAYLOAD', ...headers },
-  });
-  const head = [`${method} ${target} HTTP/1.1`, ...Object.entries(request.headers).map(([name, value]) => `${name}: ${value}`), `content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', ''].join('\r\n');
-  return exchange(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]));
-}
+const exchange = (bytes: Buffer) => sendRaw(s3.port, bytes);
+const signed = (method: string, target: string, headers: Record<string, string> = {}, body = '', hashBody = false) => signedRaw(s3.port, key, method, target, { headers, body, hashBody });
 
 describe('An export-link holder (no secret)', () => {
   it('should not make the guard read and hash a body the link does not sign (x-amz-content-sha256 added to a presigned GET)', async () => {

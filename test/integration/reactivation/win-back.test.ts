@@ -9,6 +9,7 @@
  *   message and details carry the deletion date; then its fresh start with a name, email and plan: active, empty.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { testPort } from '../../support/test-port';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -16,7 +17,6 @@ import { DocumentsSource } from '../../../functions/data-sources/documents-sourc
 import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { putDocument } from '../../../functions/data-sources/tenant-documents';
 import { VectorsSource } from '../../../functions/data-sources/vectors-source';
-import { reservePort } from '../../../infra/local/dynamodb-local';
 import { LOCAL_DOCUMENTS_BUCKET } from '../../../infra/local/local-settings';
 import { startLocalStack, type LocalStackInfo } from '../../../infra/local/local-stack';
 import { localS3ClientConfig } from '../../../infra/local/s3-local';
@@ -63,7 +63,7 @@ async function upload(tenantId: string, names: readonly string[]): Promise<void>
 }
 
 beforeAll(async () => {
-  const dynamoPort = await reservePort(0, 'the test DynamoDB Local');
+  const dynamoPort = await testPort('the test DynamoDB Local');
   stack = await startLocalStack({ apiPort: 0, dynamoPort, dataDir: join(root, 'data'), reset: true, clock: 'simulated', log: () => undefined, logError: (line) => errors.push(line) });
   s3 = new S3Client(localS3ClientConfig(stack.s3Endpoint));
 }, 60_000);

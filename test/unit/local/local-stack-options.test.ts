@@ -96,7 +96,7 @@ describe('Function: bannerLines', () => {
     const text = bannerLines({ ...info, seeded: 0 }).join('\n');
     expect(text).toContain(`only the data folder's key sees the table in DynamoDB Local (${join('/data', 'aws-credentials.json')}); S3 has a key of its own, new at each start.`);
     expect(text).toContain('AWS_ACCESS_KEY_ID=LOCAL0123456789ABCDEF0123 AWS_SECRET_ACCESS_KEY=c2VjcmV0 AWS_DEFAULT_REGION=eu-west-1 aws dynamodb scan --table-name tenant-lifecycle --endpoint-url http://127.0.0.1:8000');
-    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCALFEDCBA9876543210FEDC AWS_SECRET_ACCESS_KEY=czNzZWNyZXQ aws s3 ls s3://tenant-exports --recursive --endpoint-url http://127.0.0.1:4569');
+    expect(text).toContain('AWS_ACCESS_KEY_ID=LOCALFEDCBA9876543210FEDC AWS_SECRET_ACCESS_KEY=czNzZWNyZXQ AWS_DEFAULT_REGION=us-east-1 aws s3 ls s3://tenant-exports --recursive --endpoint-url http://127.0.0.1:4569');
   });
 
   it('should say where DynamoDB Local listens, and what binds it to loopback where it cannot be', () => {
