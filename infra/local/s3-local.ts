@@ -89,10 +89,12 @@ export function localS3ClientConfig(endpoint: string, credentials: LocalCredenti
  *    defines it) and its expiry (1-604,800 s, as S3 allows); its credential, signed headers, date and expiry must be
  *    exactly what signing again produces. Any difference: 403 SignatureDoesNotMatch.
  *
- * 5. The payload: where a signed header states the body's SHA-256 (never for a presigned URL, which signs no body:
- *    its holder cannot make the server read one), the body (up to MAX_SIGNED_BODY_BYTES, else 400
- *    EntityTooLarge) is read first and hashed; another body is 400 XAmzContentSHA256Mismatch and nothing is
- *    stored. s3rver then reads the checked bytes. (`UNSIGNED-PAYLOAD` bodies are not hashed, as on S3.)
+ * 5. The payload: the body of a signed request is read whole first (up to MAX_SIGNED_BODY_BYTES, else 400
+ *    EntityTooLarge), so s3rver, which writes into an object in place, never sees half a body (a client cut off
+ *    mid-body left a truncated object under the old ETag, and a file handle open); where a signed header states
+ *    its SHA-256, another body is 400 XAmzContentSHA256Mismatch and nothing is stored (`UNSIGNED-PAYLOAD` bodies
+ *    are not hashed, as on S3). s3rver then reads the checked bytes. A presigned GET or HEAD (an export link) is
+ *    never read: its holder cannot make the server hold a body.
  *
  * Source: AWS, "Authenticating Requests (AWS Signature Version 4)" and "Bucket naming rules", Amazon S3
  * documentation.
@@ -245,16 +247,15 @@ async function verifySignature(ctx, keys, query) {
 const MAX_SIGNED_BODY_BYTES = 64 * 1024 * 1024;
 async function checkPayload(ctx) {
   const stated = ctx.req.headers['x-amz-content-sha256'];
-  if (stated === undefined || stated === 'UNSIGNED-PAYLOAD') return;
   const chunks = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += chunk.length;
-    if (size > MAX_SIGNED_BODY_BYTES) throw new S3Error('EntityTooLarge', 'The local S3 server reads a body whose SHA-256 is signed into memory, up to ' + MAX_SIGNED_BODY_BYTES + ' bytes: upload larger objects in parts (multipart upload).');
+    if (size > MAX_SIGNED_BODY_BYTES) throw new S3Error('EntityTooLarge', 'The local S3 server reads a request body into memory before storing it, up to ' + MAX_SIGNED_BODY_BYTES + ' bytes: upload larger objects in parts (multipart upload).');
     chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);
-  if (createHash('sha256').update(body).digest('hex') !== stated) {
+  if (stated !== undefined && stated !== 'UNSIGNED-PAYLOAD' && createHash('sha256').update(body).digest('hex') !== stated) {
     throw Object.assign(new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed."), { status: 400, expose: true });
   }
   const original = ctx.req;
@@ -289,8 +290,11 @@ const guard = (server, { pattern, flags, message }) => {
       throw denied(); // a malformed escape, or a name no client signs
     }
     checkPath(ctx, mark < 0 ? url : url.slice(0, mark), query);
-    // A presigned request's body is signed by nothing: never read into memory here.
-    if (!(await verifySignature(ctx, keys, query))) await checkPayload(ctx);
+    // A signed request's body is read whole before s3rver sees it: s3rver writes into the object in place, so a
+    // client cut off mid-body left a truncated object under the old ETag and a file handle open. A presigned GET or
+    // HEAD (an export link) is never read: its holder cannot make the server hold a body.
+    const presigned = await verifySignature(ctx, keys, query);
+    if (!presigned || !['GET', 'HEAD'].includes(ctx.method)) await checkPayload(ctx);
     return next();
   });
 };
@@ -302,10 +306,11 @@ const guard = (server, { pattern, flags, message }) => {
  * folder (readdirSync) to see whether it became empty, so emptying a folder of n keys reads O(n²) names
  * (measured here: 1,000 keys deleted from a folder of 15,000 took 27 s); (2) its listing stats every file it
  * walks past. S3 itself has no folders, so neither cost is the product's: the local vector store keeps a
- * tenant's vectors under one prefix, as S3 allows. Replaced here, with the same results: the empty-folder
- * clean-up tries rmdir, which fails on a folder that is not empty (ENOTEMPTY) in constant time, and the walk
- * reads the entry types readdir already returns (same order: libuv sorts the names). The walk must be replaced
- * before s3rver's file store loads, since it takes `walk` from its utils module when it loads.
+ * tenant's vectors under one prefix, as S3 allows. Replaced here: a delete removes the object's files and leaves
+ * the folder (S3 has no folders, and the listing yields files only; removing an emptied folder raced a PUT creating
+ * a file in it, which then failed, and followed '..' in a key up out of the bucket), and the walk reads the entry
+ * types readdir already returns (same order: libuv sorts the names). The walk must be replaced before s3rver's file
+ * store loads, since it takes `walk` from its utils module when it loads.
  */
 const S3_STORE_PATCH = `
 const fs = require('fs');
@@ -322,16 +327,6 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem');
 FilesystemStore.prototype.deleteObject = async function deleteObject(bucket, key) {
   await Promise.all(['object', 'object.md5', 'metadata.json'].map((resource) =>
     fs.promises.unlink(this.getResourcePath(bucket, key, resource)).catch((error) => { if (error.code !== 'ENOENT') throw error; })));
-  const parts = key.split('/');
-  parts.pop(); // the last part is the file name, not a folder
-  for (; parts.length > 0; parts.pop()) {
-    try {
-      await fs.promises.rmdir(path.join(this.getBucketPath(bucket), ...parts));
-    } catch (error) {
-      if (['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes(error.code)) return; // not empty, or removed by a concurrent delete
-      throw error;
-    }
-  }
 };
 `;
 
@@ -369,8 +364,10 @@ ConfinedStore.prototype.getBucketPath = function (bucket) {
   if (confinedPath.relative(this.rootDirectory, resolved).includes(confinedPath.sep)) throw leaves();
   return resolved;
 };
-// A bucket's resources stay in that bucket (a DeleteObjects key '../other-bucket/k' does not).
+// A bucket's resources stay in that bucket (a DeleteObjects key '../other-bucket/k' does not), and a key has no
+// '.' or '..' part (not even one that comes back into the bucket).
 ConfinedStore.prototype.getResourcePath = function (bucket, key, resource) {
+  if (key !== undefined && String(key).split('/').some((part) => part === '.' || part === '..')) throw leaves();
   return confine(this.getBucketPath(bucket), resourcePath.call(this, bucket, key, resource));
 };
 // UploadPart: to an upload that was created (s3rver would make a folder for any id: 404 NoSuchUpload, as S3 says).
@@ -385,9 +382,25 @@ ConfinedStore.prototype.putPart = async function (bucket, uploadId, partNumber, 
 };
 // CompleteMultipartUpload: every part named must be a number S3 allows, and must have been uploaded (s3rver
 // would open a missing part on a stream nothing listens to: the server stops).
+// One at a time per upload (an SDK retry sends a second while the first runs): the second then finds the upload
+// gone, 404 NoSuchUpload, instead of opening parts the first has just removed.
 const multipart = ConfinedStore.prototype.putObjectMultipart;
-ConfinedStore.prototype.putObjectMultipart = async function (bucket, uploadId, parts) {
+const completing = new Map();
+ConfinedStore.prototype.putObjectMultipart = function (bucket, uploadId, parts) {
+  const id = bucket + '/' + uploadId;
+  const previous = completing.get(id) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => completeChecked.call(this, bucket, uploadId, parts));
+  completing.set(id, run);
+  run.finally(() => { if (completing.get(id) === run) completing.delete(id); }).catch(() => undefined);
+  return run;
+};
+async function completeChecked(bucket, uploadId, parts) {
   const uploadDir = confinedPath.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
+  try {
+    await confinedFs.promises.access(confinedPath.join(uploadDir, 'key'));
+  } catch {
+    throw new StoreError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+  }
   for (const part of parts) {
     if (!/^[1-9][0-9]{0,4}$/.test(String(part.number))) throw new StoreError('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     try {
@@ -397,7 +410,7 @@ ConfinedStore.prototype.putObjectMultipart = async function (bucket, uploadId, p
     }
   }
   return multipart.call(this, bucket, uploadId, parts);
-};
+}
 `;
 
 // Runs inside the child: start s3rver, print the ready line, exit when our stdin reaches end-of-file.
