@@ -64,7 +64,13 @@ async function main(): Promise<void> {
     /** Requests per operation per change since `calls.reset()`, for `changes` changes. */
     const callsPer = (changes: number) => {
       const counts = calls.counts();
-      return { total: calls.total() / changes, perCommand: Object.fromEntries(Object.entries(counts).sort().map(([name, n]) => [name, n / changes])) };
+      const milliseconds = calls.milliseconds();
+      return {
+        total: calls.total() / changes,
+        perCommand: Object.fromEntries(Object.entries(counts).sort().map(([name, n]) => [name, n / changes])),
+        // Mean time of one request of each operation, from sending to the answer (queueing under concurrency included).
+        meanMs: Object.fromEntries(Object.entries(counts).sort().map(([name, n]) => [name, (milliseconds[name] ?? 0) / n])),
+      };
     };
     const ledger = new LedgerBilling({ client, tableName: 'bench-plan-change' });
     const provisioner = new LocalProvisioner({ client, tableName: 'bench-plan-change' });
@@ -217,6 +223,14 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${r.label} | ${commands.map((name) => (r.calls.perCommand[name] ?? 0).toFixed(2)).join(' | ')} | ${r.calls.total.toFixed(2)} |\n`);
     }
     process.stdout.write(`calls per upgrade (clean run): ${(results[0]?.calls.total ?? Number.NaN).toFixed(2)}\n`);
+    // Where an upgrade's time goes: a request's mean time (sending to answer) under the round's concurrency. Summed
+    // over one upgrade's requests, against its P50, it says how much of an upgrade is waiting on DynamoDB (Local).
+    process.stdout.write('\nMean ms per DynamoDB request (sending to answer, queueing included), and the sum over one upgrade\n\n');
+    process.stdout.write(`| run | ${commands.join(' | ')} | per upgrade | P50 ms |\n|-----|${commands.map(() => '---:|').join('')}------:|-------:|\n`);
+    for (const r of results) {
+      const perUpgrade = commands.reduce((sum, name) => sum + (r.calls.perCommand[name] ?? 0) * (r.calls.meanMs[name] ?? 0), 0);
+      process.stdout.write(`| ${r.label} | ${commands.map((name) => (r.calls.meanMs[name] ?? 0).toFixed(0)).join(' | ')} | ${perUpgrade.toFixed(0)} | ${r.p50} |\n`);
+    }
     process.stdout.write(`\n${TENANTS} period-end downgrades (professional → starter): scheduled concurrently, then all due at once and fired by the local scheduler\n\n`);
     process.stdout.write('| run | fault rate | faults injected | succeeded | rolled back | unstable | schedule P50 ms | schedule P95 ms | P50 ms from fire | P95 ms | max ms | wall s |\n');
     process.stdout.write('|-----|-----------:|----------------:|----------:|------------:|---------:|----------------:|----------------:|-----------------:|-------:|-------:|-------:|\n');
