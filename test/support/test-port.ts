@@ -11,12 +11,17 @@ import { reservePort } from '../../infra/local/dynamodb-local';
 
 const FIRST = 20_000;
 const LAST = 32_000;
+/** Ports handed out by this process: tests that start several servers at once (npm-start-stop) never get one twice. */
+const handedOut = new Set<number>();
 
 export async function testPort(what: string): Promise<number> {
   for (let attempt = 1; ; attempt += 1) {
     const port = randomInt(FIRST, LAST);
+    if (handedOut.has(port)) continue;
     try {
-      return await reservePort(port, what);
+      await reservePort(port, what);
+      handedOut.add(port);
+      return port;
     } catch (error) {
       if (attempt >= 20) throw error;
     }
