@@ -725,7 +725,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     success: { status: 200, description: 'The tenant, without a legal hold.', schema: tenantSchema, headers: ['ETag'] },
     errors: apiRouteErrors({ body: true }, 'TENANT_NOT_FOUND', 'NO_LEGAL_HOLD', 'OPERATION_IN_PROGRESS', ...IF_MATCH_ERRORS),
     description:
-      'A soft-deleted tenant is then hard-deleted at the later of its deadline and now; past the deadline the enforcement window moves to now (a hold is not a violation). `release_legal_hold` goes to the history.',
+      'A soft-deleted tenant is then hard-deleted at the later of its deadline and a minute from now (the soonest a schedule fires); past the deadline the enforcement window moves to that time (a hold is not a violation). `release_legal_hold` goes to the history.',
   },
   ReactivateTenant: {
     params: tenantPathSchema,

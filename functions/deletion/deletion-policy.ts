@@ -6,6 +6,7 @@
  * Times are ISO 8601 strings in UTC, durations seconds unless the name says days.
  */
 import { createHash } from 'node:crypto';
+import { soonestFiring } from '../scheduler/scheduler-port';
 import { registerHttpError } from '../shared/error-catalogue';
 
 /** Retention bounds of a soft delete (days): the customer's chance to come back, and the operator's promise. */
@@ -164,15 +165,16 @@ export function withinRetention(deletion: Pick<DeletionSchedule, 'deadline'>, no
 
 /**
  * The soft delete after its legal hold is released at `now`, and when its hard delete runs: at the deadline when
- * that is still to come (the record unchanged); else now, with the enforcement window moved to now ± the
- * tolerance the record was made with, since a deletion that waited for a hold is not late (a hold is not a
- * violation). The deadline itself stays: it is what was promised, and the certificate shows both.
+ * that is still to come (the record unchanged); else as soon as a schedule can fire (scheduler-port.ts
+ * soonestFiring: a minute on, the same on EventBridge Scheduler and locally), with the enforcement window moved to
+ * that time ± the tolerance the record was made with, since a deletion that waited for a hold is not late (a hold
+ * is not a violation). The deadline itself stays: it is what was promised, and the certificate shows both.
  */
 export function deletionAfterHoldRelease(deletion: DeletionSchedule, now: Date): { readonly deletion: DeletionSchedule; readonly hardDeleteAt: Date } {
   const deadline = new Date(deletion.deadline);
   if (now.getTime() <= deadline.getTime()) return { deletion, hardDeleteAt: deadline };
   const tolerance = Date.parse(deletion.window.closesAt) - deadline.getTime();
-  const at = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const at = soonestFiring(now);
   return {
     deletion: { ...deletion, window: { opensAt: new Date(at.getTime() - tolerance).toISOString(), closesAt: new Date(at.getTime() + tolerance).toISOString() } },
     hardDeleteAt: at,

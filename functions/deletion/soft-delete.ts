@@ -240,7 +240,7 @@ export async function placeLegalHold(deps: SoftDeleteDependencies, tenantId: str
 
 /**
  * DELETE /tenants/{id}/legal-hold: release the hold (`release_legal_hold`, with who and why). A soft-deleted
- * tenant's hard delete is re-armed for the later of its deadline and now (deletionAfterHoldRelease: the
+ * tenant's hard delete is re-armed for the later of its deadline and a minute from now (deletionAfterHoldRelease: the
  * enforcement window moves with it, a hold is not a violation), the updated record stored in the same change.
  * Throws DeletionRequestError 404 NO_LEGAL_HOLD when none is set, OperationOwnershipError while a hard delete runs.
  */

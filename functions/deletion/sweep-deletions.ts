@@ -30,6 +30,7 @@ import { MetricUnit, logger, publishMetrics } from '../shared/powertools';
 import type { Tenant } from '../tenants/tenant-store';
 import type { WorkflowPorts } from '../workflows/ports';
 import { enforcementCheckAt, windowPosition, type DeletionSchedule } from './deletion-policy';
+import { soonestFiring } from '../scheduler/scheduler-port';
 import { armDeletionSchedules, rearmEnforcementCheck, rearmHardDelete } from './deletion-schedules';
 import { startHardDelete } from './start-hard-delete';
 
@@ -51,8 +52,6 @@ export const SCHEDULE_CHECK_SLICES = 24;
 export const SCHEDULE_CHECK_CONCURRENCY = 4;
 /** Tenants read per page of the byState index. */
 const PAGE_SIZE = 100;
-/** A recreated schedule whose time has passed fires this soon (EventBridge Scheduler wants a time to come). */
-const RECREATE_LEAD_MS = 60_000;
 
 /** The sweeper's metrics (namespace POWERTOOLS_METRICS_NAMESPACE), one datapoint each per pass. */
 export const DELETION_SWEEP_METRICS = {
@@ -109,7 +108,8 @@ function actionFor(tenant: Tenant, deletion: DeletionSchedule, now: Date, slice:
 /** Recreate whichever of the two schedules is missing; the names recreated. */
 async function recreateMissing(deps: DeletionSweepDependencies, tenant: Tenant, deletion: DeletionSchedule, now: Date): Promise<Array<'hardDelete' | 'enforcement'>> {
   const [hardDelete, enforcement] = await Promise.all([deps.scheduler.find(deletion.schedules.hardDelete), deps.scheduler.find(deletion.schedules.enforcement)]);
-  const soonest = new Date(now.getTime() + RECREATE_LEAD_MS);
+  // A recreated schedule whose time has passed fires as soon as a schedule can (EventBridge Scheduler wants a time to come).
+  const soonest = soonestFiring(now);
   const later = (at: Date) => (at.getTime() < soonest.getTime() ? soonest : at);
   const hardDeleteAt = later(new Date(deletion.deadline));
   if (!hardDelete && !enforcement) {

@@ -25,7 +25,7 @@ import { OperationEndedError, type Operation, type OperationStore } from '../ope
 import { comparePlans } from '../plans/plan-catalog';
 import { resourcesFor, type PlanResources } from '../provisioning/plan-resources';
 import type { ResourceProvisioner } from '../provisioning/provisioner';
-import type { SchedulerPort } from '../scheduler/scheduler-port';
+import { soonestFiring, type SchedulerPort } from '../scheduler/scheduler-port';
 import { logger } from '../shared/powertools';
 import { tenantPk } from '../tenants/tenant-table';
 import type { Tenant, TenantChanges, TenantStore } from '../tenants/tenant-store';
@@ -316,7 +316,7 @@ export async function failReactivation(deps: ReactivationDependencies, input: Re
 
 /** Re-arm the soft delete's schedules: the hard delete at its deadline, or in a minute if that has passed meanwhile. */
 async function rearm(deps: ReactivationDependencies, tenantId: string, deletion: DeletionSchedule): Promise<void> {
-  const soon = new Date(clock.nowOf(deps).getTime() + 60_000);
+  const soon = soonestFiring(clock.nowOf(deps));
   const deadline = new Date(deletion.deadline);
   await armDeletionSchedules(deps.scheduler, tenantId, deletion, deadline > soon ? deadline : soon);
 }

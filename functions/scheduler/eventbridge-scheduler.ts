@@ -22,6 +22,7 @@ import {
 import { ConfigurationError } from '../shared/config';
 import {
   SCHEDULE_TARGETS,
+  MINIMUM_LEAD_SECONDS,
   SchedulerTransientError,
   assertScheduleName,
   scheduledEvent,
@@ -34,14 +35,6 @@ import {
 
 /** The retry policy used unless configured: the service maxima (24 h, 185 attempts), so a target's outage is ridden out. */
 export const DEFAULT_SCHEDULE_RETRY = { maximumEventAgeSeconds: 86_400, maximumRetryAttempts: 185 } as const;
-
-/**
- * How far ahead of now a schedule is made at the earliest. EventBridge Scheduler fires with 60-second
- * precision and does not document what an `at()` time in the past does; reports are that it is refused at
- * create (or accepted and never fired). Either way a due-now schedule would be lost, so one in the past, or
- * too close to now to be sure to be in the future when the service evaluates it, is made for now + 60 s.
- */
-export const MINIMUM_LEAD_SECONDS = 60;
 
 /** How often scheduleOnce retries create → get → update when the schedule vanishes in between (it fired, or was cancelled). */
 const MAX_UPSERT_ROUNDS = 3;

@@ -7,7 +7,7 @@ import { releaseLegalHold } from '../soft-delete';
 
 /**
  * DELETE /tenants/{tenantId}/legal-hold: release the hold, optional `{ "reason" }` → 200 with the tenant. A
- * soft-deleted tenant's hard delete is re-armed for the later of its deadline and now. 404 NO_LEGAL_HOLD when
+ * soft-deleted tenant's hard delete is re-armed for the later of its deadline and a minute from now. 404 NO_LEGAL_HOLD when
  * none is set. Honours If-Match.
  */
 export const handler = apiRoute(

@@ -95,7 +95,7 @@ describe('deletion over HTTP on the simulated clock', () => {
     expect(await call('GET', '/tenants/held-co')).toMatchObject({ status: 200, body: { state: 'deleting', legalHold: { reason: 'litigation 2026-114' } } });
     expect((await call('GET', '/tenants/held-co/deletion-certificate')).status).toBe(404);
 
-    // Released: deleted at the later of the deadline and now (now), and that is not a violation.
+    // Released: deleted at the later of the deadline and a minute from now (a minute from now), and that is not a violation.
     expect((await call('DELETE', '/tenants/held-co/legal-hold', { reason: 'case closed' })).status).toBe(200);
     await advance(120);
     await until('held-co', 'deleted');
