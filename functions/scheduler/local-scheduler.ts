@@ -99,6 +99,8 @@ export class LocalScheduler implements SchedulerPort {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #started = false;
+  /** withTimerHeld calls in progress: while any is, the timer's ticks run nothing. */
+  #held = 0;
 
   constructor(options: LocalSchedulerOptions) {
     this.#client = options.client;
@@ -196,6 +198,10 @@ export class LocalScheduler implements SchedulerPort {
     this.#started = true;
     const tick = (): void => {
       this.#timer = undefined;
+      if (this.#held > 0) {
+        this.#timer = setTimeout(tick, intervalMs).unref();
+        return;
+      }
       this.#running = this.fireDue()
         .then(
           () => undefined,
@@ -208,6 +214,22 @@ export class LocalScheduler implements SchedulerPort {
         });
     };
     this.#timer = setTimeout(tick, intervalMs).unref();
+  }
+
+  /**
+   * Run `work` with the timer held: a run of the timer in progress is waited for first, and no run starts until
+   * `work` has ended (a tick that comes meanwhile waits for the next interval). The simulated clock's advance
+   * moves the clock and fires what became due inside, so those schedules are fired, and listed in its answer, by
+   * the advance rather than by a tick that raced it to the claim. Answers (or throws) what `work` does.
+   */
+  async withTimerHeld<T>(work: () => Promise<T>): Promise<T> {
+    this.#held += 1;
+    try {
+      await this.#running;
+      return await work();
+    } finally {
+      this.#held -= 1;
+    }
   }
 
   /** Stop the timer and wait for a run in progress to finish: nothing of the scheduler runs afterwards. */

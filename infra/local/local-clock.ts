@@ -99,8 +99,13 @@ export type AdvanceEffects = Readonly<Record<string, unknown>>;
 export interface ClockRoutesOptions {
   /** The stack's simulated clock; undefined when it runs on the wall clock (then POST is 404). */
   readonly clock: SimulatedClock | undefined;
-  /** Runs after each advance, before the answer: fire the schedules now due, run the sweepers at the new time. */
-  readonly afterAdvance?: () => Promise<AdvanceEffects>;
+  /**
+   * Makes each advance, before the answer: calls `move` (which moves the clock) and answers what that set off. The
+   * stack moves the clock and fires the schedules now due with its scheduler's timer held, so a tick cannot
+   * claim one the advance made due and leave it out of the answer, then runs the sweepers at the new time. When
+   * omitted, the clock is moved and nothing else happens.
+   */
+  readonly onAdvance?: (move: () => void) => Promise<AdvanceEffects>;
 }
 
 /**
@@ -125,8 +130,9 @@ export function clockRoutes(options: ClockRoutesOptions): LocalRoute[] {
         if (!options.clock) {
           throw new ApiError(404, 'CLOCK_NOT_SIMULATED', 'This local stack runs on the wall clock, which cannot be moved: start it with `npm start -- --clock=simulated` (or LOCAL_CLOCK=simulated).');
         }
-        options.clock.advance(body.advanceSeconds);
-        const effects = (await options.afterAdvance?.()) ?? {};
+        const simulated = options.clock;
+        const move = (): void => void simulated.advance(body.advanceSeconds);
+        const effects = options.onAdvance ? await options.onAdvance(move) : (move(), {});
         return jsonResponse(200, { ...reading(), ...effects });
       }),
     },

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { OperationOutcome } from '../../functions/operations/operation-store';
 import type { ScheduledEvent } from '../../functions/scheduler/scheduler-port';
+import type { LocalScheduler } from '../../functions/scheduler/local-scheduler';
 import { lockDataDir } from './data-dir-lock';
 import { LocalStackError, SHARED_DATABASE_FILE, adoptSharedDatabase, checkJava, reservePort, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalBinding } from './dynamodb-local';
 import { CLOCK_MODES, LOCAL_AWS_CREDENTIALS_FILE, LOCAL_DOCUMENTS_BUCKET, LOCAL_EXPORTS_BUCKET, LOCAL_TABLE_NAME, localAwsCredentials, localClockMode, localDataDir, localStripeWebhookSecret, type ClockMode, type LocalAwsCredentials } from './local-settings';
@@ -472,7 +473,7 @@ export class LocalStack {
     this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
-    const localRoutes = [...clockRoutes({ clock: simulatedClock, afterAdvance: () => this.#afterAdvance(scheduler, workflows) }), ...eventLogRoutes(eventLog)];
+    const localRoutes = [...clockRoutes({ clock: simulatedClock, onAdvance: (move) => this.#advance(move, scheduler, workflows) }), ...eventLogRoutes(eventLog)];
     const api = await startLocalApi({ tokens: issuer, port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
     running.closeApi = api.close;
     this.#unlessStopping();
@@ -500,12 +501,17 @@ export class LocalStack {
   }
 
   /**
-   * What an advance of the simulated clock sets off at once, instead of at the next tick: the schedules now due
-   * fire, then the sweepers run at the new time (as their periodic rules would on AWS), then the workflows
-   * started get up to ADVANCE_SETTLE_MS to end. Answers what happened, for `POST /_local/clock`'s answer.
+   * An advance of the simulated clock (`move`) and what it sets off at once, instead of at the next tick: the
+   * schedules now due fire, then the sweepers run at the new time (as their periodic rules would on AWS), then the
+   * workflows started get up to ADVANCE_SETTLE_MS to end. The move and the firing run with the scheduler's timer
+   * held: a tick between them would claim what the advance made due and leave it out of the answer (the
+   * README's walk-throughs read `schedules.fired`). Answers what happened, for `POST /_local/clock`'s answer.
    */
-  async #afterAdvance(scheduler: { fireDue(): Promise<{ fired: string[]; failed: string[] }> }, workflows: { idle(): Promise<void> }) {
-    const { fired, failed } = await scheduler.fireDue();
+  async #advance(move: () => void, scheduler: Pick<LocalScheduler, 'fireDue' | 'withTimerHeld'>, workflows: { idle(): Promise<void> }) {
+    const { fired, failed } = await scheduler.withTimerHeld(async () => {
+      move();
+      return scheduler.fireDue();
+    });
     const sweeps: Record<string, unknown> = {};
     for (const [name, sweep] of Object.entries(await localSweepers())) {
       try {

@@ -27,7 +27,8 @@ beforeAll(async () => {
     tokens: harness.issuer,
     localRoutes: clockRoutes({
       clock: simulated,
-      afterAdvance: async () => {
+      onAdvance: async (move) => {
+        move();
         advances += 1;
         return { schedules: { fired: [], failed: [] } };
       },

@@ -328,22 +328,27 @@ describe('Class: LocalScheduler', () => {
       expect(firedAfter).toBeGreaterThanOrEqual(990); // the first run waits one interval
     });
 
-    it('should wait for a run in progress when stopped', async () => {
-      let finish: () => void = () => undefined;
-      let entered = false;
+    /** A started scheduler whose timer's run is in progress, its handler waiting for `run.finish()`. */
+    async function runInProgress(name: string, onDelivered: () => void = () => undefined) {
+      const run = { entered: false, finish: (): void => undefined };
       const scheduler = new LocalScheduler({
         client,
         tableName: config.tableName,
         handlers: {
           'plan-change.period-end': () => {
-            entered = true;
-            return new Promise<void>((resolve) => (finish = resolve));
+            run.entered = true;
+            return new Promise<void>((resolve) => (run.finish = () => resolve(onDelivered())));
           },
         },
       });
-      await scheduler.scheduleOnce(schedule('in-flight', new Date(Date.now() - 1000)));
+      await scheduler.scheduleOnce(schedule(name, new Date(Date.now() - 1000)));
       scheduler.start(10);
-      while (!entered) await sleep(5);
+      while (!run.entered) await sleep(5);
+      return { scheduler, finish: () => run.finish() };
+    }
+
+    it('should wait for a run in progress when stopped', async () => {
+      const { scheduler, finish } = await runInProgress('in-flight');
 
       let stopped = false;
       const stopping = scheduler.stop().then(() => (stopped = true));
@@ -353,6 +358,43 @@ describe('Class: LocalScheduler', () => {
       await stopping;
 
       await expect(item('in-flight')).resolves.toBeUndefined(); // the run finished its delivery before stop returned
+    });
+
+    it("should leave what a move of the clock made due to the mover while the timer is held: no tick delivers it, and the timer runs again after", async () => {
+      // The simulated clock's advance: the clock moved and the due schedules fired inside withTimerHeld, so the
+      // advance's answer lists what it made due instead of a tick that raced it claiming it first.
+      let current = T;
+      const { scheduler, delivered } = newScheduler({ now: () => current });
+      await scheduler.scheduleOnce(schedule('held', seconds(60)));
+      scheduler.start(5);
+
+      const fired = await scheduler.withTimerHeld(async () => {
+        current = seconds(60);
+        await sleep(100); // twenty intervals of the timer, in which an unheld tick would deliver it
+        const during = delivered.length;
+        return { during, result: await scheduler.fireDue() };
+      });
+
+      expect(fired).toEqual({ during: 0, result: { fired: ['held'], failed: [] } });
+      await scheduler.scheduleOnce(schedule('after-hold', seconds(60)));
+      const deadline = Date.now() + 2000;
+      while (delivered.length < 2 && Date.now() < deadline) await sleep(5);
+      await scheduler.stop();
+      expect(delivered.map((event) => event.schedule)).toEqual(['held', 'after-hold']);
+    });
+
+    it('should wait for a run of the timer in progress before the held work starts', async () => {
+      const order: string[] = [];
+      const { scheduler, finish } = await runInProgress('in-flight-held', () => void order.push('tick delivered'));
+
+      const held = scheduler.withTimerHeld(async () => void order.push('held work'));
+      await sleep(50);
+      expect(order).toEqual([]);
+      finish();
+      await held;
+      await scheduler.stop();
+
+      expect(order).toEqual(['tick delivered', 'held work']);
     });
 
     it('should report a failing run of the timer and keep going, never crashing the process', async () => {
