@@ -161,7 +161,8 @@ async function reactivationOf(deps: HardDeleteDependencies, input: HardDeleteInp
  * another hard delete holds it; when a reactivation took this firing's soft delete back (it is running, or it
  * completed, whatever the tenant did since), the firing's operation is recorded `cancelled` with code REACTIVATED
  * naming it (the loser of the race says so). Early: re-arm at the window's opening and stop. Legal hold: record it, re-check
- * in LEGAL_HOLD_RECHECK_SECONDS, stop (a hold is not a violation). Late (not after a hold's release, which
+ * in LEGAL_HOLD_RECHECK_SECONDS, stop (a hold is not a violation); a hold released meanwhile (read again after the
+ * re-arm) makes it decide again. Late (not after a hold's release, which
  * moves the due time to the release): record a compliance violation, then go on. The claim
  * (`start_hard_delete`, operationId set on condition none is) is written with the operation in one transaction.
  */
@@ -208,6 +209,10 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
   if (tenant.legalHold) {
     const recheck = new Date(now.getTime() + LEGAL_HOLD_RECHECK_SECONDS * 1000);
     await rearmHardDelete(deps.scheduler, tenant.tenantId, deletion, recheck);
+    // A release since the read re-armed the hard delete for a minute on, which the re-check just replaced (a week
+    // on; the sweeper would then find it late, a violation): with the hold gone, decide again, and delete now.
+    const after = await deps.tenants.find(tenant.tenantId);
+    if (!after?.legalHold) throw new VersionConflictError(tenant.tenantId, tenant.version, after?.version ?? tenant.version, after?.state ?? tenant.state, 'its legal hold was released');
     const hold = tenant.legalHold;
     return stop(deps, input, 'legal_hold', `Under legal hold since ${hold.since} (by ${hold.by}: ${hold.reason}); checked again at ${recheck.toISOString()} unless released first.`, true);
   }

@@ -17,7 +17,7 @@ import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { canonicalJson, findCertificate, type DeletionCertificate } from '../../../functions/deletion/deletion-certificate';
 import { deletionSchedule, type DeletionSchedule } from '../../../functions/deletion/deletion-policy';
 import { armDeletionSchedules } from '../../../functions/deletion/deletion-schedules';
-import { cancelDeletion } from '../../../functions/deletion/soft-delete';
+import { cancelDeletion, releaseLegalHold } from '../../../functions/deletion/soft-delete';
 import type { HardDeleteInput, HardDeleteTrigger } from '../../../functions/deletion/hard-delete-definition';
 import { LEGAL_HOLD_RECHECK_SECONDS } from '../../../functions/deletion/hard-delete-steps';
 import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
@@ -301,14 +301,20 @@ describe('firing after the window closed', () => {
   });
 });
 
+/** A seeded tenant soft-deleted at `since`, put under a legal hold, and the clock an hour past its window. */
+async function heldPastItsWindow(tenantId: string, since: string): Promise<DeletionSchedule> {
+  now = new Date(since);
+  await seed(tenantId);
+  const deletion = await softDelete(tenantId);
+  const tenant = await tenants.get(tenantId);
+  await tenants.recordChange(tenant, CHANGE_EVENTS.placeLegalHold, { actor: 'operator:legal', reason: 'litigation' }, { set: { legalHold: { reason: 'litigation', by: 'operator:legal', since: now.toISOString() } } });
+  now = new Date(Date.parse(deletion.window.closesAt) + 3600_000);
+  return deletion;
+}
+
 describe('a legal hold', () => {
   it('should stop the hard delete without a violation, keep the record of it, and check again later', async () => {
-    now = new Date('2027-04-01T09:00:00.000Z');
-    await seed('held-co');
-    const deletion = await softDelete('held-co');
-    const tenant = await tenants.get('held-co');
-    await tenants.recordChange(tenant, CHANGE_EVENTS.placeLegalHold, { actor: 'operator:legal', reason: 'litigation' }, { set: { legalHold: { reason: 'litigation', by: 'operator:legal', since: now.toISOString() } } });
-    now = new Date(Date.parse(deletion.window.closesAt) + 3600_000);
+    const deletion = await heldPastItsWindow('held-co', '2027-04-01T09:00:00.000Z');
     const input = await fire('held-co', deletion, 'enforcement-check');
 
     expect((await tenants.get('held-co')).state).toBe('deleting');
@@ -316,6 +322,32 @@ describe('a legal hold', () => {
     expect(await operations.get(input.operationId)).toMatchObject({ status: 'cancelled', error: { code: 'LEGAL_HOLD' } });
     expect((await tenants.history('held-co', { limit: 10 })).items.map((entry) => entry.event)).not.toContain(CHANGE_EVENTS.complianceViolation);
     expect((await scheduler.find(deletion.schedules.hardDelete))?.at.getTime()).toBe(Math.floor((now.getTime() + LEGAL_HOLD_RECHECK_SECONDS * 1000) / 1000) * 1000);
+  });
+});
+
+describe('a legal hold released while its firing decides', () => {
+  it("should not put the released deletion off a week: the firing's re-check does not replace the release's re-arm, it deletes (on time, no violation)", async () => {
+    const deletion = await heldPastItsWindow('released-mid-co', '2027-05-01T09:00:00.000Z');
+    // The release lands after the firing read the tenant (held) and before it re-armed the re-check, as the
+    // release route and the deadline's Lambda can interleave on AWS: the release re-arms the hard delete for a
+    // minute on, then the firing's re-arm (a week on) comes.
+    const scheduleOnce = scheduler.scheduleOnce.bind(scheduler);
+    let released = false;
+    const spy = jest.spyOn(scheduler, 'scheduleOnce').mockImplementation(async (schedule) => {
+      if (!released && schedule.name === deletion.schedules.hardDelete) {
+        released = true;
+        await releaseLegalHold(ports, 'released-mid-co', { actor: 'operator:legal', reason: 'case settled' });
+      }
+      return scheduleOnce(schedule);
+    });
+
+    const input = await fire('released-mid-co', deletion);
+    spy.mockRestore();
+
+    expect(released).toBe(true);
+    expect([(await tenants.find('released-mid-co'))?.state, (await operations.get(input.operationId))?.status]).toEqual(['deleted', 'succeeded']);
+    expect(await documentKeys('released-mid-co')).toEqual([]);
+    expect((await findCertificate(client, config.tableName, 'released-mid-co'))?.timeliness).toEqual({ onTime: true });
   });
 });
 
