@@ -68,8 +68,11 @@ function loadHandler(route: RouteDefinition): Promise<RouteHandler> {
   return handler;
 }
 
-function lambdaContext(routeId: string, requestId: string): Context {
-  const deadline = performance.now() + 10_000;
+/** How long a route's handler may run locally: its function's timeout on AWS (HandlerFunction's default). */
+const ROUTE_TIMEOUT_SECONDS = 10;
+
+function lambdaContext(routeId: string, requestId: string, timeoutSeconds = ROUTE_TIMEOUT_SECONDS): Context {
+  const deadline = performance.now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `local-${routeId}`,
@@ -285,7 +288,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, localR
     }
   }
   if (local && !('handler' in local)) return send(response, local);
-  if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId)));
+  if (local) return send(response, await local.handler(event, lambdaContext(`Local${local.method}`, requestId, local.timeoutSeconds)));
   const handler = await loadHandler(route);
   // The handler's table calls are checked against its route's IAM grant, as its function's role is on AWS.
   const grant = { principal: `${route.id}Function`, statements: routeTableGrants(route) };

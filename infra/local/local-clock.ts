@@ -80,6 +80,11 @@ export interface LocalRoute {
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly handler: RouteHandler;
+  /**
+   * How long its handler may run, in seconds: the local Lambda context's remaining time, which the middy stack
+   * enforces (a 500 past it). The API routes' 10 s (their functions' timeout) when omitted.
+   */
+  readonly timeoutSeconds?: number;
 }
 
 const advanceBodySchema = z
@@ -106,6 +111,8 @@ export interface ClockRoutesOptions {
    * omitted, the clock is moved and nothing else happens.
    */
   readonly onAdvance?: (move: () => void) => Promise<AdvanceEffects>;
+  /** How long POST may run, in seconds (LocalRoute.timeoutSeconds): as long as onAdvance may wait; else the routes' 10 s. */
+  readonly advanceTimeoutSeconds?: number;
 }
 
 /**
@@ -126,6 +133,7 @@ export function clockRoutes(options: ClockRoutesOptions): LocalRoute[] {
     {
       method: 'POST',
       path: LOCAL_CLOCK_PATH,
+      ...(options.advanceTimeoutSeconds === undefined ? {} : { timeoutSeconds: options.advanceTimeoutSeconds }),
       handler: apiRoute({ routeId: 'AdvanceLocalClock', access: 'operator', body: advanceBodySchema }, async ({ body }) => {
         if (!options.clock) {
           throw new ApiError(404, 'CLOCK_NOT_SIMULATED', 'This local stack runs on the wall clock, which cannot be moved: start it with `npm start -- --clock=simulated` (or LOCAL_CLOCK=simulated).');

@@ -33,6 +33,11 @@ export const WORKFLOW_GRACE_MS = 2_000;
  * its answer (and the next request) sees their outcome; a longer one (a large hard delete) runs on after it.
  */
 export const ADVANCE_SETTLE_MS = 30_000;
+/**
+ * How long `POST /_local/clock` may run (its local Lambda context): the settle above plus a minute for the firing
+ * and the sweepers before it, so a loaded machine gets the settle's answer rather than a 500 from the API routes' 10 s.
+ */
+export const ADVANCE_TIMEOUT_SECONDS = ADVANCE_SETTLE_MS / 1000 + 60;
 /** How often the local stack reads the table's stream for lifecycle events; a Lambda's mapping polls about 4 times a second. */
 export const EVENT_POLL_MS = 250;
 
@@ -473,7 +478,7 @@ export class LocalStack {
     this.#unlessStopping();
     const { startLocalApi } = await import('./http-adapter');
     const { requestLine } = await import('../../functions/shared/http/request-log');
-    const localRoutes = [...clockRoutes({ clock: simulatedClock, onAdvance: (move) => this.#advance(move, scheduler, workflows) }), ...eventLogRoutes(eventLog)];
+    const localRoutes = [...clockRoutes({ clock: simulatedClock, onAdvance: (move) => this.#advance(move, scheduler, workflows), advanceTimeoutSeconds: ADVANCE_TIMEOUT_SECONDS }), ...eventLogRoutes(eventLog)];
     const api = await startLocalApi({ tokens: issuer, port: apiPort, onResponse: (entry) => this.#log(requestLine(entry)), localRoutes });
     running.closeApi = api.close;
     this.#unlessStopping();

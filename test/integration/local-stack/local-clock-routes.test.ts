@@ -111,6 +111,28 @@ describe('POST /_local/clock on a simulated clock', () => {
   });
 });
 
+describe('POST /_local/clock: how long it may run', () => {
+  it("should give the advance the time it was given (the stack's: its settle of the workflows and more), not the API routes' 10 s, which would end a long advance in a 500", async () => {
+    const seen: number[] = [];
+    const routes = clockRoutes({ clock: simulated, advanceTimeoutSeconds: 90, onAdvance: async (move) => (move(), {}) }).map((route) => ({
+      ...route,
+      handler: (event: Parameters<typeof route.handler>[0], context: Parameters<typeof route.handler>[1]) => (seen.push(context.getRemainingTimeInMillis()), route.handler(event, context)),
+    }));
+    const api = await startLocalApi({ tokens: harness.issuer, localRoutes: routes });
+    try {
+      expect((await call(api, 'POST', { body: '{"advanceSeconds":60}' })).status).toBe(200);
+      expect((await call(api, 'GET')).status).toBe(200);
+    } finally {
+      await api.close();
+    }
+
+    const [advance = 0, read = Infinity] = seen;
+    expect(advance).toBeGreaterThan(80_000);
+    expect(advance).toBeLessThanOrEqual(90_000);
+    expect(read).toBeLessThanOrEqual(10_000); // the reading keeps the routes' default
+  });
+});
+
 describe('/_local/clock on the wall clock', () => {
   it('should answer POST with 404 CLOCK_NOT_SIMULATED that says how to start a simulated clock', async () => {
     const answer = await call(wallApi, 'POST', { body: '{"advanceSeconds":60}' });
