@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from 'jest';
 
 // middy and jose ship ES modules only: let ts-jest compile them to CommonJS like our own code.
@@ -23,9 +24,12 @@ const config: Config = {
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
   ],
   testTimeout: 60_000,
-  // Workers: Jest's default (cores - 1, so one on a 2-core machine). Two workers took the CI run from 889 s to
-  // about 680 s, but one run in four then failed a simulated-clock walk-through (a legal-hold release's schedule was
-  // re-armed late under the load of two workers and a JVM on two cores): kept at the default until that is found.
+  // Jest's default is cores - 1 workers, one on a 2-core machine: most integration files wait on DynamoDB Local and
+  // timers, so at least two overlap those waits (measured on 2 cores: the CI run about 920 s -> 680 s). Two workers
+  // once failed the legal-hold clock walk-through one run in four: the release armed its hard delete for its own
+  // second, already due, so the local scheduler's 1-s timer raced the next advance for it (now a minute on, as on
+  // AWS), and a tick could claim what an advance had just made due (the advance now holds the timer).
+  maxWorkers: Math.max(2, availableParallelism() - 1),
   // `--coverage` (CI passes it) measures the sources users deploy and run, not the bundles: every handler and
   // adapter under functions/, the CDK app and the local stack under infra/.
   collectCoverageFrom: ['functions/**/*.ts', 'infra/**/*.ts', '!**/*.d.ts'],
