@@ -133,6 +133,20 @@ describe('POST /_local/clock: how long it may run', () => {
   });
 });
 
+describe('POST /_local/clock with nothing to set off', () => {
+  it('should move the clock and answer the new reading alone when the stack gives no onAdvance', async () => {
+    const own = new SimulatedClock();
+    const api = await startLocalApi({ tokens: harness.issuer, localRoutes: clockRoutes({ clock: own }) });
+    try {
+      const answer = await call(api, 'POST', { body: '{"advanceSeconds":120}' });
+      expect([answer.status, answer.body]).toEqual([200, { now: expect.any(String), simulated: true, offsetSeconds: 120 }]);
+      expect(own.offsetSeconds).toBe(120);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('/_local/clock on the wall clock', () => {
   it('should answer POST with 404 CLOCK_NOT_SIMULATED that says how to start a simulated clock', async () => {
     const answer = await call(wallApi, 'POST', { body: '{"advanceSeconds":60}' });
