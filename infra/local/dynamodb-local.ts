@@ -182,7 +182,19 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
 }
 
 /**
- * The java command line. No `-sharedDb`: DynamoDB Local keeps one database per access key id and region
+ * The JVM's settings for DynamoDB Local. `-XX:TieredStopAtLevel=1`: compile with C1 only. The emulator lives for a
+ * test run or an `npm start` session, and under C2 (the default) its JIT compilers took about half of its CPU for
+ * the first thousands of requests (a JFR recording during `npm run bench:plan-change`: the C2 thread 30% of the
+ * machine, C1 8%): measured there on 2 cores, the first 100 concurrent upgrades on a fresh emulator cost it 33 ms of
+ * CPU each instead of 78-88 ms, and later rounds 21-27 ms instead of 28-35 ms (C2's faster code pays for its
+ * compiling only after many more requests than a session sends). `-XX:+UseSerialGC`: one collector thread, no
+ * parallel workers competing with the handlers on a small machine, for a heap of at most 512 MiB.
+ * `-Xmx512m`: as before (`npm run bench:export`'s large tenant runs within it).
+ */
+export const DYNAMODB_LOCAL_JVM_OPTIONS: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx512m'];
+
+/**
+ * The java command line (the JVM's settings: DYNAMODB_LOCAL_JVM_OPTIONS). No `-sharedDb`: DynamoDB Local keeps one database per access key id and region
  * (`<accessKeyId>_<region>.db` under `-dbPath`; the same separation in memory), so a client signed with another
  * key sees none of the tables (measured with 3.3.0: ListTables answers `[]`, a Scan ResourceNotFoundException).
  * `-disableTelemetry`: DynamoDB Local 3.x sends usage telemetry unless told not to, and then writes
@@ -194,7 +206,7 @@ export function dynamoDbLocalCommand(port: number, dbPath?: string, directory: s
   const main = launcher
     ? ['-cp', [launcher, join(directory, 'DynamoDBLocal.jar'), join(directory, 'DynamoDBLocal_lib', '*')].join(delimiter), LAUNCHER_CLASS]
     : ['-jar', join(directory, 'DynamoDBLocal.jar')];
-  return ['java', '-Xmx512m', `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, ...main, ...storage, '-disableTelemetry', '-port', String(port)];
+  return ['java', ...DYNAMODB_LOCAL_JVM_OPTIONS, `-Djava.library.path=${join(directory, 'DynamoDBLocal_lib')}`, ...main, ...storage, '-disableTelemetry', '-port', String(port)];
 }
 
 const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
