@@ -6,7 +6,7 @@
  * Times are ISO 8601 strings in UTC, durations seconds unless the name says days.
  */
 import { createHash } from 'node:crypto';
-import { soonestFiring } from '../scheduler/scheduler-port';
+import { soonestFiring } from '../scheduler/firing-times';
 import { registerHttpError } from '../shared/error-catalogue';
 
 /** Retention bounds of a soft delete (days): the customer's chance to come back, and the operator's promise. */

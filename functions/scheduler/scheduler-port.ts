@@ -10,6 +10,9 @@
 
 import { registerHttpError } from '../shared/error-catalogue';
 import { SCHEDULE_TARGETS, type ScheduleTarget } from '../workflows/registry';
+import { wholeSeconds } from './firing-times';
+
+export { MINIMUM_LEAD_SECONDS, soonestFiring, wholeSeconds } from './firing-times';
 
 /**
  * Who a schedule fires: the schedule targets of the workflow registry's entries. Each target is one Lambda on
@@ -105,23 +108,6 @@ export function scheduledEvent(schedule: OneShotSchedule): ScheduledEvent {
   return { schedule: schedule.name, target: schedule.target, scheduledAt: wholeSeconds(schedule.at).toISOString(), payload: schedule.payload };
 }
 
-export function wholeSeconds(at: Date): Date {
-  return new Date(Math.floor(at.getTime() / 1000) * 1000);
-}
-
-/**
- * How far ahead of now a schedule can be counted on to fire, in seconds. EventBridge Scheduler fires with 60-second
- * precision and does not document what an `at()` time in the past does (reports: refused at create, or accepted
- * and never fired), so its adapter makes such a time now + 60 s; work that is due now is therefore armed for
- * soonestFiring, the same on both adapters, and the local scheduler (whose timer ticks every second) never fires
- * it sooner than AWS would.
- */
-export const MINIMUM_LEAD_SECONDS = 60;
-
-/** The earliest time to arm work that is due at `now`: the whole second MINIMUM_LEAD_SECONDS on. */
-export function soonestFiring(now: Date): Date {
-  return new Date(wholeSeconds(now).getTime() + MINIMUM_LEAD_SECONDS * 1000);
-}
 
 /** Refuse a name EventBridge Scheduler would refuse, in both adapters, so local runs catch it. */
 export function assertScheduleName(name: string): void {
