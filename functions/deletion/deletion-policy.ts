@@ -167,13 +167,15 @@ export function withinRetention(deletion: Pick<DeletionSchedule, 'deadline'>, no
  * The soft delete after its legal hold is released at `now`, and when its hard delete runs: at the deadline when
  * that is still to come (the record unchanged); else as soon as a schedule can fire (scheduler-port.ts
  * soonestFiring: a minute on, the same on EventBridge Scheduler and locally), with the enforcement window moved to
- * that time ± the tolerance the record was made with, since a deletion that waited for a hold is not late (a hold
+ * that time ± the tolerance the record was made with (half the window's width, however often it moved), since a deletion that waited for a hold is not late (a hold
  * is not a violation). The deadline itself stays: it is what was promised, and the certificate shows both.
  */
 export function deletionAfterHoldRelease(deletion: DeletionSchedule, now: Date): { readonly deletion: DeletionSchedule; readonly hardDeleteAt: Date } {
   const deadline = new Date(deletion.deadline);
   if (now.getTime() <= deadline.getTime()) return { deletion, hardDeleteAt: deadline };
-  const tolerance = Date.parse(deletion.window.closesAt) - deadline.getTime();
+  // Half the window's width: the tolerance it was made with, also once a release has moved it off the deadline
+  // (closesAt minus the deadline would then count the time since the deadline as tolerance, at a second release).
+  const tolerance = (Date.parse(deletion.window.closesAt) - Date.parse(deletion.window.opensAt)) / 2;
   const at = soonestFiring(now);
   return {
     deletion: { ...deletion, window: { opensAt: new Date(at.getTime() - tolerance).toISOString(), closesAt: new Date(at.getTime() + tolerance).toISOString() } },

@@ -23,6 +23,17 @@ describe('deletionAfterHoldRelease', () => {
     expect(windowPosition(DELETION, now).position).toBe('late'); // what the hold would have looked like unmoved
   });
 
+  it('should keep the tolerance at a second release past the deadline (a hold placed again before the first release fired): the window stays two hours wide', () => {
+    const first = deletionAfterHoldRelease(DELETION, new Date('2026-03-01T00:00:00Z')).deletion;
+
+    const { deletion, hardDeleteAt } = deletionAfterHoldRelease(first, new Date('2026-04-01T00:00:00Z'));
+
+    expect(hardDeleteAt).toEqual(new Date('2026-04-01T00:01:00Z'));
+    // Was opensAt 2026-03-02T23:00, closesAt 2026-04-30T01:02: the month since the deadline counted as tolerance.
+    expect(deletion.window).toEqual({ opensAt: '2026-03-31T23:01:00.000Z', closesAt: '2026-04-01T01:01:00.000Z' });
+    expect(windowPosition(deletion, new Date('2026-04-01T01:30:00Z')).position).toBe('late');
+  });
+
   it('should keep a custom tolerance', () => {
     const tight = deletionSchedule({ tenantId: 'held-corp', requestedAt: new Date('2026-01-01T00:00:00Z'), requestedBy: 'op', retentionDays: 30, toleranceSeconds: 600 });
     const { deletion } = deletionAfterHoldRelease(tight, new Date('2026-02-10T00:00:00Z'));
