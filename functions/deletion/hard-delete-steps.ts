@@ -21,7 +21,7 @@ import { CHANGE_EVENTS, TOMBSTONE_FIELDS, type AuditEntry, type ComplianceViolat
 import { OperationSupersededError, guardContention } from '../workflows/errors';
 import { describeFailure, type StepFailure } from '../workflows/step-failure';
 import { certificateItem, sealCertificate, type CertificateLegalHold, type DeletionCertificate } from './deletion-certificate';
-import { windowPosition, type DeletionSchedule } from './deletion-policy';
+import { deletionAfterHoldRelease, windowPosition, type DeletionSchedule } from './deletion-policy';
 import { cancelDeletionSchedules, rearmHardDelete } from './deletion-schedules';
 import { ResidualDataError, certificateSources, purgeOrder, purgeSource, verifySource, type PurgeFact, type VerifyFact } from './source-purge';
 import { HARD_DELETE_WORKFLOW, type HardDeleteInput } from './hard-delete-definition';
@@ -212,8 +212,14 @@ async function tryBegin(deps: HardDeleteDependencies, input: HardDeleteInput): P
     // A release since the read re-armed the hard delete for a minute on, which the re-check just replaced (a week
     // on; the sweeper would then find it late, a violation): with the hold gone, decide again, and delete now.
     const after = await deps.tenants.find(tenant.tenantId);
-    if (!after?.legalHold) throw new VersionConflictError(tenant.tenantId, tenant.version, after?.version ?? tenant.version, after?.state ?? tenant.state, 'its legal hold was released');
-    const hold = tenant.legalHold;
+    if (!after?.legalHold) {
+      // Put the release's re-arm back first: should the retries run out (a hold placed and released again at each),
+      // the hard delete stays due a minute on, not a week.
+      if (after?.deletion?.requestedAt === deletion.requestedAt) await rearmHardDelete(deps.scheduler, tenant.tenantId, after.deletion, deletionAfterHoldRelease(after.deletion, now).hardDeleteAt);
+      throw new VersionConflictError(tenant.tenantId, tenant.version, after?.version ?? tenant.version, after?.state ?? tenant.state, 'its legal hold was released');
+    }
+    // The hold as read again: a release and a new hold since the first read make the record name the new one.
+    const hold = after.legalHold;
     return stop(deps, input, 'legal_hold', `Under legal hold since ${hold.since} (by ${hold.by}: ${hold.reason}); checked again at ${recheck.toISOString()} unless released first.`, true);
   }
   const context = { actor: actorOf(input), operationId: input.operationId };

@@ -17,7 +17,7 @@ import { S3VectorStore } from '../../../functions/data-sources/s3-vector-store';
 import { canonicalJson, findCertificate, type DeletionCertificate } from '../../../functions/deletion/deletion-certificate';
 import { deletionSchedule, type DeletionSchedule } from '../../../functions/deletion/deletion-policy';
 import { armDeletionSchedules } from '../../../functions/deletion/deletion-schedules';
-import { cancelDeletion, releaseLegalHold } from '../../../functions/deletion/soft-delete';
+import { cancelDeletion, placeLegalHold, releaseLegalHold } from '../../../functions/deletion/soft-delete';
 import type { HardDeleteInput, HardDeleteTrigger } from '../../../functions/deletion/hard-delete-definition';
 import { LEGAL_HOLD_RECHECK_SECONDS } from '../../../functions/deletion/hard-delete-steps';
 import { QueryLeaseStore } from '../../../functions/leases/query-lease-store';
@@ -348,6 +348,32 @@ describe('a legal hold released while its firing decides', () => {
     expect([(await tenants.find('released-mid-co'))?.state, (await operations.get(input.operationId))?.status]).toEqual(['deleted', 'succeeded']);
     expect(await documentKeys('released-mid-co')).toEqual([]);
     expect((await findCertificate(client, config.tableName, 'released-mid-co'))?.timeliness).toEqual({ onTime: true });
+  });
+});
+
+describe('a legal hold released and placed again while its firing decides', () => {
+  it('should stop for the new hold and name it (not the released one) in the record', async () => {
+    const deletion = await heldPastItsWindow('replaced-hold-co', '2027-06-01T09:00:00.000Z');
+    const scheduleOnce = scheduler.scheduleOnce.bind(scheduler);
+    let replaced = false;
+    const spy = jest.spyOn(scheduler, 'scheduleOnce').mockImplementation(async (schedule) => {
+      if (!replaced && schedule.name === deletion.schedules.hardDelete) {
+        replaced = true;
+        await releaseLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', reason: 'case settled' });
+        await placeLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', by: 'operator:legal', reason: 'new subpoena 2027-77' });
+      }
+      return scheduleOnce(schedule);
+    });
+
+    const input = await fire('replaced-hold-co', deletion);
+    spy.mockRestore();
+
+    expect(replaced).toBe(true);
+    expect((await tenants.get('replaced-hold-co')).state).toBe('deleting');
+    const operation = await operations.get(input.operationId);
+    expect(operation).toMatchObject({ status: 'cancelled', error: { code: 'LEGAL_HOLD' } });
+    expect(operation.error?.message).toContain('new subpoena 2027-77');
+    expect(operation.error?.message).not.toContain('litigation');
   });
 });
 
