@@ -78,7 +78,8 @@ const JAVA_HINT = 'install Java 17 or newer (Debian: apt-get install -y openjdk-
 
 /** The major version of the `java` on `env`'s PATH; throws LocalStackError (one actionable line) unless it is 17+. */
 export function checkJava(env: NodeJS.ProcessEnv = process.env): number {
-  const result = spawnSync('java', ['-version'], { encoding: 'utf8', env });
+  // Under the environment DynamoDB Local's java gets (a user's JVM options left out, as there).
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8', env: dynamoDbLocalEnvironment(env) });
   if (result.error || result.status !== 0) throw new LocalStackError(`DynamoDB Local needs Java, which was not found: ${JAVA_HINT}.`);
   const match = /version "(\d+)(?:\.(\d+))?/.exec(result.stderr + result.stdout);
   const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : 0;
@@ -193,6 +194,21 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
  */
 export const DYNAMODB_LOCAL_JVM_OPTIONS: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx512m'];
 
+/** Variables through which a user's JVM options would reach the emulator's java (JDK 9+ reads all three). */
+const JVM_OPTION_VARIABLES = ['JAVA_TOOL_OPTIONS', 'JDK_JAVA_OPTIONS', '_JAVA_OPTIONS'] as const;
+
+/**
+ * The environment DynamoDB Local's java runs with: `env` without JVM_OPTION_VARIABLES. Options a user set for
+ * their own Java programs would otherwise be added to DYNAMODB_LOCAL_JVM_OPTIONS, and one naming another garbage
+ * collector (`-XX:+UseG1GC`) stops the JVM at start ("Multiple garbage collectors selected"); the JVM would also
+ * print a "Picked up ..." line for each.
+ */
+export function dynamoDbLocalEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const result = { ...env };
+  for (const name of JVM_OPTION_VARIABLES) delete result[name];
+  return result;
+}
+
 /**
  * The java command line (the JVM's settings: DYNAMODB_LOCAL_JVM_OPTIONS). No `-sharedDb`: DynamoDB Local keeps one database per access key id and region
  * (`<accessKeyId>_<region>.db` under `-dbPath`; the same separation in memory), so a client signed with another
@@ -229,7 +245,7 @@ export function loopbackLauncher(directory: string = jarDirectory(), cache: stri
   const staging = mkdtempSync(join(cache, 'compiling-'));
   try {
     const classpath = [join(directory, 'DynamoDBLocal.jar'), join(directory, 'DynamoDBLocal_lib', '*')].join(delimiter);
-    const compiled = spawnSync(javac, ['-nowarn', '-cp', classpath, '-d', staging, LAUNCHER_SOURCE], { encoding: 'utf8' });
+    const compiled = spawnSync(javac, ['-nowarn', '-cp', classpath, '-d', staging, LAUNCHER_SOURCE], { encoding: 'utf8', env: dynamoDbLocalEnvironment(process.env) });
     if (compiled.error || compiled.status !== 0) return undefined;
     try {
       renameSync(staging, target);
@@ -311,7 +327,7 @@ async function startDynamoDbLocalOn(port: number, options: DynamoDbLocalOptions,
   const child = spawn('/bin/sh', ['-c', GUARD, 'dynamodb-local-guard', ...dynamoDbLocalCommand(port, options.dbPath, directory, launcher)], {
     cwd: options.dbPath ?? tmpdir(),
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, JAVA_TOOL_OPTIONS: '' },
+    env: dynamoDbLocalEnvironment(process.env),
   });
   // The guard stops the JVM when its stdin reaches end-of-file; one still stuck after 3 s is killed, and its
   // watcher still stops the JVM.

@@ -8,7 +8,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'node:child_process';
-import { checkJava, databaseFileName, dynamoDbLocalCommand, LocalStackError, loopbackLauncher, onFreePort, PortTakenError, reservePort, startDynamoDbLocal, waitForChild } from '../../../infra/local/dynamodb-local';
+import { checkJava, databaseFileName, dynamoDbLocalCommand, dynamoDbLocalEnvironment, LocalStackError, loopbackLauncher, onFreePort, PortTakenError, reservePort, startDynamoDbLocal, waitForChild } from '../../../infra/local/dynamodb-local';
 import { newLocalCredentials } from '../../../infra/local/loopback-env';
 
 describe('Function: onFreePort', () => {
@@ -101,6 +101,34 @@ describe('Function: startDynamoDbLocal', () => {
     }
     expect(dynamo.process.exitCode !== null || dynamo.process.signalCode !== null).toBe(true);
     await dynamo.stop(); // stopping twice is harmless
+  });
+});
+
+describe('Function: startDynamoDbLocal, with JVM options of the user in the environment', () => {
+  const saved = { JDK_JAVA_OPTIONS: process.env.JDK_JAVA_OPTIONS, _JAVA_OPTIONS: process.env._JAVA_OPTIONS, JAVA_TOOL_OPTIONS: process.env.JAVA_TOOL_OPTIONS };
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('should start and answer although they name another garbage collector (it refused to start: "Multiple garbage collectors selected")', async () => {
+    process.env.JDK_JAVA_OPTIONS = '-XX:+UseG1GC';
+    process.env._JAVA_OPTIONS = '-XX:+UseParallelGC';
+    process.env.JAVA_TOOL_OPTIONS = '-XX:+UseZGC';
+    const dynamo = await startDynamoDbLocal();
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: newLocalCredentials() });
+    try {
+      await expect(client.send(new ListTablesCommand({}))).resolves.toMatchObject({ TableNames: [] });
+    } finally {
+      client.destroy();
+      await dynamo.stop();
+    }
+  });
+
+  it('should leave every other variable as it is', () => {
+    expect(dynamoDbLocalEnvironment({ PATH: '/usr/bin', HOME: '/root', JDK_JAVA_OPTIONS: '-Xmx2g', _JAVA_OPTIONS: '-Xss1m', JAVA_TOOL_OPTIONS: '-Dx=1' })).toEqual({ PATH: '/usr/bin', HOME: '/root' });
   });
 });
 

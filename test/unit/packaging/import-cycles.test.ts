@@ -3,8 +3,9 @@
  * first sees the others' exports undefined while its own top-level code runs: the workflow registry, reached from
  * deletion-policy.ts through the scheduler port, built SCHEDULE_TARGETS from feature definitions not yet defined,
  * and every test or handler that loaded dunning-definition.ts first failed with "Cannot read properties of
- * undefined (reading 'scheduleTargets')", while those that loaded the registry first passed. Type-only imports and
- * dynamic `import()` are not load-time imports and do not count.
+ * undefined (reading 'scheduleTargets')", while those that loaded the registry first passed. Type-only imports,
+ * dynamic `import()` and a `require` inside a function are not load-time imports and do not count. Sources are
+ * `.ts` files (the product has no other kind; the test fails if a `.tsx`, `.mts`, `.cts` or `.js` appears).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -13,12 +14,16 @@ import ts from 'typescript';
 const ROOT = resolve(__dirname, '../../..');
 const SOURCE_DIRECTORIES = ['functions', 'infra'];
 
-function sourceFiles(directory: string): string[] {
+function allFiles(directory: string): string[] {
   return readdirSync(directory).flatMap((name) => {
     const path = join(directory, name);
-    if (statSync(path).isDirectory()) return name === 'node_modules' || name === 'cdk.out' ? [] : sourceFiles(path);
-    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
+    if (statSync(path).isDirectory()) return name === 'node_modules' || name === 'cdk.out' ? [] : allFiles(path);
+    return [path];
   });
+}
+
+function sourceFiles(directory: string): string[] {
+  return allFiles(directory).filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'));
 }
 
 /** The relative module specifiers `file` imports or re-exports values from when it loads. */
@@ -37,6 +42,14 @@ export function loadTimeImports(file: string, text: string): string[] {
     } else if (ts.isExportDeclaration(statement) && statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier) && !statement.isTypeOnly) {
       const clause = statement.exportClause;
       if (!clause || !ts.isNamedExports(clause) || clause.elements.some((element) => !element.isTypeOnly)) specifiers.push(statement.moduleSpecifier.text);
+    } else if (ts.isImportEqualsDeclaration(statement) && !statement.isTypeOnly && ts.isExternalModuleReference(statement.moduleReference) && ts.isStringLiteral(statement.moduleReference.expression)) {
+      specifiers.push(statement.moduleReference.expression.text); // import x = require('./x'), export import x = ...
+    } else if (ts.isVariableStatement(statement)) {
+      // A top-level require (one inside a function runs later, on call, and is no load-time import).
+      for (const declaration of statement.declarationList.declarations) {
+        const call = declaration.initializer;
+        if (call && ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === 'require' && call.arguments[0] && ts.isStringLiteral(call.arguments[0])) specifiers.push(call.arguments[0].text);
+      }
     }
   }
   return specifiers.filter((specifier) => specifier.startsWith('.'));
@@ -100,6 +113,11 @@ describe('Import cycles', () => {
     expect(cycles).toEqual([]);
   });
 
+  it('should find only .ts sources (the kind the graph reads) under functions/ and infra/', () => {
+    const others = SOURCE_DIRECTORIES.flatMap((directory) => allFiles(join(ROOT, directory))).filter((file) => /\.(tsx|mts|cts|js|mjs|cjs)$/.test(file));
+    expect(others.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+
   it('should count value imports and re-exports, and leave type-only ones and dynamic import() out', () => {
     const text = [
       "import { a } from './a';",
@@ -113,8 +131,12 @@ describe('Import cycles', () => {
       "export * from './i';",
       "import { j } from 'some-package';",
       "const k = () => import('./k');",
+      "import l = require('./l');",
+      "export import m = require('./m');",
+      "const n = require('./n');",
+      "function later() { return require('./o'); }",
     ].join('\n');
-    expect(loadTimeImports('x.ts', text)).toEqual(['./a', './d', './e', './f', './g', './i']);
+    expect(loadTimeImports('x.ts', text)).toEqual(['./a', './d', './e', './f', './g', './i', './l', './m', './n']);
   });
 
   it('should report a cycle through several modules and a module importing itself, and no acyclic chain', () => {
