@@ -325,26 +325,38 @@ describe('a legal hold', () => {
   });
 });
 
+/**
+ * Fire the hard delete of `tenantId` with `during` run once inside the firing's first re-arm of it: after the
+ * firing read the tenant held and before its re-check is stored, as the legal-hold routes and the deadline's
+ * Lambda can interleave on AWS. Answers the firing's input once `during` has run (it throws if it never did).
+ */
+async function fireWithinReArm(tenantId: string, deletion: DeletionSchedule, during: () => Promise<void>): Promise<HardDeleteInput> {
+  const scheduleOnce = scheduler.scheduleOnce.bind(scheduler);
+  let ran = false;
+  const spy = jest.spyOn(scheduler, 'scheduleOnce').mockImplementation(async (schedule) => {
+    if (!ran && schedule.name === deletion.schedules.hardDelete) {
+      ran = true;
+      await during();
+    }
+    return scheduleOnce(schedule);
+  });
+  try {
+    const input = await fire(tenantId, deletion);
+    if (!ran) throw new Error('the firing never re-armed the hard delete');
+    return input;
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 describe('a legal hold released while its firing decides', () => {
   it("should not put the released deletion off a week: the firing's re-check does not replace the release's re-arm, it deletes (on time, no violation)", async () => {
     const deletion = await heldPastItsWindow('released-mid-co', '2027-05-01T09:00:00.000Z');
-    // The release lands after the firing read the tenant (held) and before it re-armed the re-check, as the
-    // release route and the deadline's Lambda can interleave on AWS: the release re-arms the hard delete for a
-    // minute on, then the firing's re-arm (a week on) comes.
-    const scheduleOnce = scheduler.scheduleOnce.bind(scheduler);
-    let released = false;
-    const spy = jest.spyOn(scheduler, 'scheduleOnce').mockImplementation(async (schedule) => {
-      if (!released && schedule.name === deletion.schedules.hardDelete) {
-        released = true;
-        await releaseLegalHold(ports, 'released-mid-co', { actor: 'operator:legal', reason: 'case settled' });
-      }
-      return scheduleOnce(schedule);
+    // The release re-arms the hard delete for a minute on, then the firing's re-arm (a week on) comes.
+    const input = await fireWithinReArm('released-mid-co', deletion, async () => {
+      await releaseLegalHold(ports, 'released-mid-co', { actor: 'operator:legal', reason: 'case settled' });
     });
 
-    const input = await fire('released-mid-co', deletion);
-    spy.mockRestore();
-
-    expect(released).toBe(true);
     expect([(await tenants.find('released-mid-co'))?.state, (await operations.get(input.operationId))?.status]).toEqual(['deleted', 'succeeded']);
     expect(await documentKeys('released-mid-co')).toEqual([]);
     expect((await findCertificate(client, config.tableName, 'released-mid-co'))?.timeliness).toEqual({ onTime: true });
@@ -354,21 +366,11 @@ describe('a legal hold released while its firing decides', () => {
 describe('a legal hold released and placed again while its firing decides', () => {
   it('should stop for the new hold and name it (not the released one) in the record', async () => {
     const deletion = await heldPastItsWindow('replaced-hold-co', '2027-06-01T09:00:00.000Z');
-    const scheduleOnce = scheduler.scheduleOnce.bind(scheduler);
-    let replaced = false;
-    const spy = jest.spyOn(scheduler, 'scheduleOnce').mockImplementation(async (schedule) => {
-      if (!replaced && schedule.name === deletion.schedules.hardDelete) {
-        replaced = true;
-        await releaseLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', reason: 'case settled' });
-        await placeLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', by: 'operator:legal', reason: 'new subpoena 2027-77' });
-      }
-      return scheduleOnce(schedule);
+    const input = await fireWithinReArm('replaced-hold-co', deletion, async () => {
+      await releaseLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', reason: 'case settled' });
+      await placeLegalHold(ports, 'replaced-hold-co', { actor: 'operator:legal', by: 'operator:legal', reason: 'new subpoena 2027-77' });
     });
 
-    const input = await fire('replaced-hold-co', deletion);
-    spy.mockRestore();
-
-    expect(replaced).toBe(true);
     expect((await tenants.get('replaced-hold-co')).state).toBe('deleting');
     const operation = await operations.get(input.operationId);
     expect(operation).toMatchObject({ status: 'cancelled', error: { code: 'LEGAL_HOLD' } });
