@@ -220,11 +220,15 @@ export class LocalScheduler implements SchedulerPort {
    * Run `work` with the timer held: a run of the timer in progress is waited for first, and no run starts until
    * `work` has ended (a tick that comes meanwhile waits for the next interval). The simulated clock's advance
    * moves the clock and fires what became due inside, so those schedules are fired, and listed in its answer, by
-   * the advance rather than by a tick that raced it to the claim. Answers (or throws) what `work` does.
+   * the advance rather than by a tick that raced it to the claim. `first` runs at once, before that wait: the
+   * advance moves the clock there, so a caller that gives up on a slow run (a timed-out request) has not left a
+   * move to happen after its answer; the run in progress fixed its time when it began and claims nothing the
+   * move made due. Answers (or throws) what `work` does.
    */
-  async withTimerHeld<T>(work: () => Promise<T>): Promise<T> {
+  async withTimerHeld<T>(work: () => Promise<T>, first?: () => void): Promise<T> {
     this.#held += 1;
     try {
+      first?.();
       await this.#running;
       return await work();
     } finally {

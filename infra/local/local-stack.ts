@@ -513,10 +513,7 @@ export class LocalStack {
    * README's walk-throughs read `schedules.fired`). Answers what happened, for `POST /_local/clock`'s answer.
    */
   async #advance(move: () => void, scheduler: Pick<LocalScheduler, 'fireDue' | 'withTimerHeld'>, workflows: { idle(): Promise<void> }) {
-    const { fired, failed } = await scheduler.withTimerHeld(async () => {
-      move();
-      return scheduler.fireDue();
-    });
+    const { fired, failed } = await scheduler.withTimerHeld(() => scheduler.fireDue(), move);
     const sweeps: Record<string, unknown> = {};
     for (const [name, sweep] of Object.entries(await localSweepers())) {
       try {

@@ -397,6 +397,20 @@ describe('Class: LocalScheduler', () => {
       expect(order).toEqual(['tick delivered', 'held work']);
     });
 
+    it("should run `first` at once, before waiting for a run in progress (the advance's move is not left to happen after a timed-out answer)", async () => {
+      const order: string[] = [];
+      const { scheduler, finish } = await runInProgress('in-flight-first', () => void order.push('tick delivered'));
+
+      const held = scheduler.withTimerHeld(async () => void order.push('held work'), () => void order.push('clock moved'));
+      await sleep(50);
+      expect(order).toEqual(['clock moved']);
+      finish();
+      await held;
+      await scheduler.stop();
+
+      expect(order).toEqual(['clock moved', 'tick delivered', 'held work']);
+    });
+
     it('should report a failing run of the timer and keep going, never crashing the process', async () => {
       const timerErrors: unknown[] = [];
       const scheduler = new LocalScheduler({ client, tableName: `${config.tableName}-missing`, onTimerError: (error) => timerErrors.push(error) });
