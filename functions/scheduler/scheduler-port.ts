@@ -108,7 +108,6 @@ export function scheduledEvent(schedule: OneShotSchedule): ScheduledEvent {
   return { schedule: schedule.name, target: schedule.target, scheduledAt: wholeSeconds(schedule.at).toISOString(), payload: schedule.payload };
 }
 
-
 /** Refuse a name EventBridge Scheduler would refuse, in both adapters, so local runs catch it. */
 export function assertScheduleName(name: string): void {
   if (!SCHEDULE_NAME_PATTERN.test(name)) {
