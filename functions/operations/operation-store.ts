@@ -71,10 +71,13 @@ registerHttpError(OperationNotFoundError, { status: 404, details: (error) => ({ 
 /** A step of an operation that has already ended (timed out and compensated, say) tried to go on. */
 export class OperationEndedError extends Error {
   readonly operationId: string;
+  /** The status the operation was found in (`compensating` too: a compensation has claimed it). */
+  readonly status: OperationStatus;
   constructor(operationId: string, status: OperationStatus) {
     super(`Operation '${operationId}' has already ended (${status}); this step does nothing.`);
     this.name = 'OperationEndedError';
     this.operationId = operationId;
+    this.status = status;
   }
 }
 

@@ -320,9 +320,21 @@ export async function applyBilling(deps: PlanChangeDependencies, input: PlanChan
   return change;
 }
 
-/** `billing_updated` with the change: what a compensation reverts, without asking billing again. */
+/**
+ * `billing_updated` with the change: what a compensation reverts, without asking billing again. When the operation
+ * ended while billing was called (a compensation, the sweeper, a cancellation claimed it: they may have found nothing
+ * to revert yet), the change is reverted here before OperationEndedError is thrown, as a late provisioning releases
+ * what it made: a change rolled back is never left billed.
+ */
 async function recordBillingChange(deps: PlanChangeDependencies, input: PlanChangeInput, change: BillingChange, status: 'scheduled' | 'running'): Promise<void> {
-  await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
+  try {
+    await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
+  } catch (error) {
+    if (error instanceof OperationEndedError && error.status !== 'succeeded') {
+      await deps.billing.revertPlanChange(billingRequest(input), change);
+    }
+    throw error;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@
 import { LedgerBilling } from '../../../functions/billing';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
+import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
 import { LocalProvisioner } from '../../../functions/provisioning/provisioner';
 import { getDocumentClient } from '../../../functions/shared/aws-clients';
 import { config } from '../../../functions/shared/config';
@@ -83,6 +84,29 @@ describe('Plan change: DynamoDB calls per change', () => {
     expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
     expect((await ledger.ledgerEntries('calls-down')).map((entry) => entry.kind)).toEqual(['credit']);
     expect(total).toBeLessThanOrEqual(CALLS_PER_UPGRADE);
+  });
+});
+
+describe('Plan change: billing changed after the operation ended', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('should revert a change billing made after a compensation claimed the operation (a timeout, the sweeper)', async () => {
+    await newTenant('calls-late-billing', 'starter');
+    const billing = planChangeDependencies().billing;
+    const apply = billing.applyPlanChange.bind(billing);
+    jest.spyOn(billing, 'applyPlanChange').mockImplementationOnce(async (request) => {
+      // While billing is called, the execution times out: its compensation finds nothing billed yet and rolls back.
+      const operation = await planChangeDependencies().operations.get(request.operationId);
+      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'States.Timeout', Cause: 'the execution timed out' });
+      return apply(request);
+    });
+    const { operation, tenant } = await changePlan('calls-late-billing', 'professional');
+
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'States.Timeout' } });
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect((await ledger.ledgerEntries('calls-late-billing')).map((entry) => entry.kind)).toEqual(['charge', 'reversal']);
+    expect(await ledger.balance('calls-late-billing')).toBe(0);
+    expect(await provisioner.outstanding('calls-late-billing')).toEqual([]);
   });
 });
 
