@@ -154,19 +154,21 @@ export class OperationStore {
    * initiate event, or `scheduled` (still being set up, until `scheduledUpdate`) with the scheduled change.
    */
   newItem(
-    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & Partial<Pick<Operation, 'effectiveAt' | 'erasureRecord'>>,
+    operation: Pick<Operation, 'operationId' | 'tenantId' | 'workflow' | 'input' | 'requestedBy'> & Partial<Pick<Operation, 'effectiveAt' | 'erasureRecord' | 'steps' | 'facts'>>,
     status: 'running' | 'scheduled' = 'running',
   ): Record<string, unknown> {
     const at = this.#now().toISOString();
+    // `steps` and `facts`: what the transaction that creates the operation also did (a window it opened).
+    const { steps = [], facts = {}, ...fields } = operation;
     return {
       pk: operationPk(operation.operationId),
       sk: OPERATION_SK,
       type: 'operation',
-      ...operation,
+      ...fields,
       ...ownedBy(operation.tenantId),
       status,
-      steps: [],
-      facts: {},
+      steps,
+      facts,
       createdAt: at,
       ...(status === 'running' ? { startedAt: at } : {}),
       updatedAt: at,

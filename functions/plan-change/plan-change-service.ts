@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PlanChangeTiming } from '../billing/billing-port';
+import * as clock from '../shared/clock';
 import { PLAN_LIMITS, comparePlans, usageViolations } from '../plans/plan-catalog';
 import { needsMigration, resourcesFor } from '../provisioning/plan-resources';
 import { refusalOf } from '../tenants/tenant-rules';
@@ -13,7 +14,7 @@ import { knownTenant } from '../tenants/tenant-store';
 import { PlanChangeRequestError } from './request-errors';
 import type { WorkflowRunner } from '../workflows/workflow-runner';
 import type { PlanChangeRequestBody } from './plan-change-schemas';
-import { billingRequest, drainPreview, forcedContext, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
+import { billingRequest, drainPreview, forcedContext, readOnlyWindowReason, windowOpenedAtStart, type PlanChangeDependencies, type PlanChangeInput } from './plan-change-steps';
 import { schedulePlanChange, startOrUndo } from './scheduled-plan-change';
 
 /** Everything the workflow's steps use, and the runner that starts it. */
@@ -101,12 +102,15 @@ export async function requestPlanChange(
     return { status: 202, body: { ...accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing).body, status: 'scheduled', effectiveAt } };
   }
   const context = { actor, reason: body.reason ?? `Plan change from ${tenant.plan} to ${body.plan} requested`, operationId, ...forcedContext(input) };
+  // The read-only window opens with the initiate event (nothing stands between them): one transaction, not two.
+  const opened = windowOpenedAtStart(clock.nowOf(deps));
   const initiated = await deps.tenants.applyTransition(tenant, INITIATE[direction], context, {
-    alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor })],
+    readOnlyWindow: readOnlyWindowReason(input),
+    alsoPut: [deps.operations.newItem({ operationId, tenantId, workflow: 'plan-change', input: { ...input }, requestedBy: actor, ...opened })],
     usageAsRead: direction === 'downgrade', // the downgrade was found to fit the usage read
   });
-  // The execution starts knowing the tenant as this transaction left it: its first step writes without reading.
-  if (!(await startOrUndo(deps, { ...input, known: { tenant: knownTenant(initiated) } }))) {
+  // The execution starts knowing the tenant as this transaction left it, and when its drain started.
+  if (!(await startOrUndo(deps, { ...input, known: { tenant: knownTenant(initiated), drainStartedAt: opened.facts.drainStartedAt } }))) {
     throw new PlanChangeRequestError('WORKFLOW_UNAVAILABLE', 'The plan change could not be started; nothing was changed. Retry later.');
   }
   return accepted(operationId, tenantId, direction, tenant.plan, body.plan, timing);

@@ -166,10 +166,30 @@ async function withKnown<T>(known: KnownFacts | null | undefined, fast: (known: 
   return read();
 }
 
-/** Step 1: refuse new queries and writes from here on (the access check answers read_only). */
+/** Why a plan change's read-only window is open: the tenant's access check and its history show it. */
+export function readOnlyWindowReason(input: Pick<PlanChangeInput, 'fromPlan' | 'toPlan' | 'operationId'>): string {
+  return `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`;
+}
+
+/**
+ * The read-only window opened with the initiate event (TransitionOptions.readOnlyWindow): what the operation item
+ * created in that transaction records (the step's marker, and the drain's start at `at`), so that the first step has
+ * nothing left to write; the execution starts knowing it (`known.drainStartedAt`).
+ */
+export function windowOpenedAtStart(at: Date): { readonly steps: readonly string[]; readonly facts: { readonly drainStartedAt: string } } {
+  return { steps: ['read_only_window'], facts: { drainStartedAt: at.toISOString() } };
+}
+
+/**
+ * Step 1: refuse new queries and writes from here on (the access check answers read_only). A change whose initiate
+ * event opened the window (carried: the tenant owned by this operation with its window open, and the drain's start)
+ * has nothing to do here.
+ */
 async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
-  const readOnlyReason = `Plan change from ${input.fromPlan} to ${input.toPlan} in progress (operation ${input.operationId}): writes and new queries are paused until it completes.`;
+  const readOnlyReason = readOnlyWindowReason(input);
   const context = { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId, ...forcedContext(input) };
+  const carried = input.known;
+  if (carried?.drainStartedAt !== undefined && carried.tenant.operationId === input.operationId && carried.tenant.readOnlyReason !== undefined) return carried;
   return withKnown(
     input.known,
     async (known) => {

@@ -239,6 +239,14 @@ export interface TransitionOptions {
    * not fail a running workflow's steps), so the version alone does not catch them.
    */
   readonly usageAsRead?: boolean;
+  /**
+   * Also open the read-only window of the operation the events leave owning the tenant (`context.operationId`),
+   * with this reason, in the same change: `start_read_only_window` follows the events in the history, with its
+   * own version and this reason, as when startReadOnlyWindow opens it later. A workflow whose first step would
+   * open the window saves a transaction (issue 8's calls budget). RangeError when the events leave the tenant
+   * in a stable state (only a transitional state has a window).
+   */
+  readonly readOnlyWindow?: string;
 }
 
 /** An Update of a TransactWriteItems, without its table name. */
@@ -521,7 +529,7 @@ export class TenantStore {
     const first = events[0] as LifecycleEvent;
     const refusal = refusalOf(tenant, first, context.operationId);
     if (refusal) throw refusal;
-    const entries: Array<{ event: AuditEvent; from: TenantState; to: TenantState }> = [];
+    const entries: Array<{ event: AuditEvent; from: TenantState; to: TenantState; reason?: string }> = [];
     let snapshot: LifecycleSnapshot = { state: tenant.state, origin: tenant.origin };
     for (const event of events) {
       const next = transition(snapshot, event);
@@ -529,7 +537,12 @@ export class TenantStore {
       snapshot = next;
     }
     const changes = options.changes ?? {};
-    const readOnlyReason = changes.readOnlyReason === null ? undefined : (changes.readOnlyReason ?? tenant.readOnlyReason);
+    let readOnlyReason = changes.readOnlyReason === null ? undefined : (changes.readOnlyReason ?? tenant.readOnlyReason);
+    if (options.readOnlyWindow !== undefined) {
+      if (!isTransitional(snapshot.state)) throw new RangeError(`A read-only window opens only in a transitional state; '${events.join(', ')}' leaves the tenant '${snapshot.state}'.`);
+      entries.push({ event: CHANGE_EVENTS.startReadOnlyWindow, from: snapshot.state, to: snapshot.state, reason: options.readOnlyWindow });
+      readOnlyReason = options.readOnlyWindow;
+    }
     const fields: Partial<Tenant> = {
       plan: changes.plan ?? tenant.plan,
       resources: changes.resources ?? tenant.resources,
@@ -860,7 +873,8 @@ export class TenantStore {
    */
   async #change<T extends KnownTenant>(
     tenant: T,
-    entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState; readonly violation?: ComplianceViolation }>,
+    /** One per version; an entry's own `reason` replaces the context's (a window opened with a transition). */
+    entries: ReadonlyArray<{ readonly event: AuditEvent; readonly from: TenantState; readonly to: TenantState; readonly violation?: ComplianceViolation; readonly reason?: string }>,
     context: ChangeContext,
     write: {
       readonly set?: Partial<Record<keyof Tenant, unknown>>;
@@ -877,7 +891,7 @@ export class TenantStore {
   ): Promise<T> {
     const at = this.#now().toISOString();
     const version = tenant.version + entries.length;
-    const audits: AuditEntry[] = entries.map((entry, i) => ({ tenantId: tenant.tenantId, version: tenant.version + i + 1, at, ...entry, ...context }));
+    const audits: AuditEntry[] = entries.map(({ reason, ...entry }, i) => ({ tenantId: tenant.tenantId, version: tenant.version + i + 1, at, ...entry, ...context, ...(reason === undefined ? {} : { reason }) }));
     const state = (write.set?.state as TenantState | undefined) ?? tenant.state;
     // stateChangedAt moves with the state only (a write that keeps the state need not know when it last moved).
     const fields: Record<string, unknown> = { ...write.set, version, updatedAt: at, ...(state !== tenant.state ? { stateChangedAt: at } : {}) };

@@ -281,6 +281,28 @@ describe('Class: TenantStore', () => {
       expect(await store.get('window-1')).toEqual(completed);
     });
   });
+
+  describe('Method: applyTransition (readOnlyWindow)', () => {
+    it('should open the window with the initiate event in one change: two entries, each with its version and its reason', async () => {
+      const tenant = await store.create(newTenant('window-2'), operator);
+      const upgrading = await store.applyTransition(tenant, 'initiate_upgrade', { ...operator, reason: 'asked for more', operationId: 'op-w2' }, { readOnlyWindow: 'moving vectors' });
+
+      expect(upgrading).toMatchObject({ state: 'upgrading', operationId: 'op-w2', readOnlyReason: 'moving vectors', version: 3 });
+      expect(await store.get('window-2')).toEqual(upgrading);
+      expect((await allHistory('window-2')).map((e) => [e.version, e.event, e.from, e.to, e.reason, e.actor, e.operationId])).toEqual([
+        [3, CHANGE_EVENTS.startReadOnlyWindow, 'upgrading', 'upgrading', 'moving vectors', operator.actor, 'op-w2'],
+        [2, 'initiate_upgrade', 'active', 'upgrading', 'asked for more', operator.actor, 'op-w2'],
+        [1, 'create', null, 'active', 'test', operator.actor, undefined],
+      ]);
+    });
+
+    it('should refuse a window for events that leave the tenant stable, writing nothing', async () => {
+      const tenant = await store.create(newTenant('window-3'), operator);
+      await expect(store.applyTransition(tenant, 'suspend', operator, { readOnlyWindow: 'nothing to wait for' })).rejects.toThrow(/only in a transitional state.*'suspend' leaves the tenant 'suspended'/);
+      expect(await store.get('window-3')).toEqual(tenant);
+      expect(await allHistory('window-3')).toHaveLength(1);
+    });
+  });
 });
 
 describe('Race: conflicting transitions on one tenant', () => {
