@@ -21,17 +21,28 @@ import { config } from '../../../functions/shared/config';
 import { tenantPk, TENANT_SK } from '../../../functions/tenants/tenant-table';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { SimulatedClock, installLocalClock } from '../../../infra/local/local-clock';
+import { now as timeNow } from '../../../functions/shared/clock';
 import { ApiHarness } from '../../support/api-harness';
 import { InjectedFault } from '../../support/injected-fault';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
+
+/**
+ * The file's time, for every part of this process: the wall clock, two days earlier in a month's last day. A
+ * downgrade requested within PERIOD_END_LEAD_SECONDS of its period end is due at once, and these tests need it
+ * not yet due when requested (they failed in the last 16 minutes of every month).
+ */
+const DAY_MS = 24 * 3600 * 1000;
+const SHIFT_MS = calendarMonth(new Date()).end.getTime() - Date.now() < DAY_MS ? 2 * DAY_MS : 0;
+installLocalClock(new SimulatedClock(() => Date.now() - SHIFT_MS));
 
 const api = new ApiHarness();
 let fault: FaultInjector | undefined;
 const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
 const ledger = new LedgerBilling({ client: api.documentClient, tableName: config.tableName });
 /** The test's clock for the period-end target: moved to the end of the period instead of waiting for it. */
-let clock = new Date();
+let clock = timeNow();
 const periodEndDeps = () => ({ ...planChangeDependencies(), runner, now: () => clock });
 /** The local scheduler as `npm start` runs it, its target bound to the period-end step with the test's clock. */
 const scheduler = new LocalScheduler({
@@ -39,7 +50,7 @@ const scheduler = new LocalScheduler({
   tableName: config.tableName,
   handlers: { 'plan-change.period-end': async (event) => void (await startScheduledPlanChange(periodEndDeps(), String(event.payload.operationId))) },
 });
-const PERIOD_END = calendarMonth(new Date()).end;
+const PERIOD_END = calendarMonth(timeNow()).end;
 /** When the change starts: before the period end, so a change that fails rolls back before billing moves. */
 const STARTS_AT = new Date(PERIOD_END.getTime() - PERIOD_END_LEAD_SECONDS * 1000);
 
@@ -52,7 +63,7 @@ afterAll(async () => {
   await api.stop();
 });
 beforeEach(() => {
-  clock = new Date();
+  clock = timeNow();
 });
 afterEach(() => {
   fault = undefined;
@@ -117,7 +128,7 @@ describe('Scheduled downgrade: at the end of the billing period', () => {
     expect(await ledgerKinds('sched-happy')).toEqual(['customer_created', 'schedule']);
     expect(await ledger.balance('sched-happy')).toBe(0);
     expect(await scheduler.find(planChangeScheduleName(operationId))).toMatchObject({ at: STARTS_AT, target: 'plan-change.period-end', payload: { operationId } });
-    expect((await scheduler.fireDue(new Date())).fired).not.toContain(planChangeScheduleName(operationId));
+    expect((await scheduler.fireDue(timeNow())).fired).not.toContain(planChangeScheduleName(operationId));
 
     // The period end: the workflow runs and the new plan applies
     const fired = await reachPeriodEnd();
@@ -437,7 +448,7 @@ describe('Scheduled downgrade: the sweeper', () => {
     expect(stuck).toBeDefined();
     expect(await operation(stuck.operationId)).toMatchObject({ status: 'compensating' });
 
-    const swept = await sweepStuckOperations(periodEndDeps(), { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
+    const swept = await sweepStuckOperations(periodEndDeps(), { now: new Date(timeNow().getTime() + (STUCK_AFTER_SECONDS + 60) * 1000) });
 
     expect(swept.compensated).toContain(stuck.operationId);
     expect(await operation(stuck.operationId)).toMatchObject({ status: 'cancelled' });
