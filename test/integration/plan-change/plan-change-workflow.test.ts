@@ -14,9 +14,13 @@ import { seedDemoTenants } from '../../../infra/local/demo-tenants';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { ApiHarness } from '../../support/api-harness';
 import { InjectedFault } from '../../support/injected-fault';
+import { installMonthSafeClock } from '../../support/month-safe-clock';
+import { now as timeNow } from '../../../functions/shared/clock';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
 
+// Away from a month's end: an upgrade's proration is above zero (test/support/month-safe-clock.ts).
+installMonthSafeClock();
 const api = new ApiHarness();
 let fault: FaultInjector | undefined;
 const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, faults: (state, phase, input) => fault?.(state, phase, input) });
@@ -340,16 +344,16 @@ describe('Plan change: the stuck-operation sweeper', () => {
     }
     expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
 
-    const early = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date() });
+    const early = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: timeNow() });
     expect(early.compensated).not.toContain(operationId);
     expect((await api.request<Body>('GET', '/tenants/never-started')).body.state).toBe('upgrading');
 
-    const later = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
+    const later = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(timeNow().getTime() + (STUCK_AFTER_SECONDS + 60) * 1000) });
     expect(later.compensated).toContain(operationId);
     expect((await api.request<Body>('GET', '/tenants/never-started')).body).toMatchObject({ state: 'active', plan: 'starter' });
     expect((await api.request<Body>('GET', `/operations/${operationId}`)).body).toMatchObject({ status: 'rolled_back', error: { code: 'OperationStuck' } });
 
-    const again = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(Date.now() + (STUCK_AFTER_SECONDS + 60) * 1000) });
+    const again = await sweepStuckOperations({ ...planChangeDependencies(), runner }, { now: new Date(timeNow().getTime() + (STUCK_AFTER_SECONDS + 60) * 1000) });
     expect(again.compensated).not.toContain(operationId);
   });
 });

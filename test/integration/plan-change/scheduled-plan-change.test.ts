@@ -21,21 +21,15 @@ import { config } from '../../../functions/shared/config';
 import { tenantPk, TENANT_SK } from '../../../functions/tenants/tenant-table';
 import { setWorkflowRunner } from '../../../functions/workflows/workflow-runner';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
-import { SimulatedClock, installLocalClock } from '../../../infra/local/local-clock';
 import { now as timeNow } from '../../../functions/shared/clock';
 import { ApiHarness } from '../../support/api-harness';
 import { InjectedFault } from '../../support/injected-fault';
+import { installMonthSafeClock } from '../../support/month-safe-clock';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
 
-/**
- * The file's time, for every part of this process: the wall clock, two days earlier in a month's last day. A
- * downgrade requested within PERIOD_END_LEAD_SECONDS of its period end is due at once, and these tests need it
- * not yet due when requested (they failed in the last 16 minutes of every month).
- */
-const DAY_MS = 24 * 3600 * 1000;
-const SHIFT_MS = calendarMonth(new Date()).end.getTime() - Date.now() < DAY_MS ? 2 * DAY_MS : 0;
-installLocalClock(new SimulatedClock(() => Date.now() - SHIFT_MS));
+// Away from a month's end: a downgrade requested here must not be due at once (test/support/month-safe-clock.ts).
+installMonthSafeClock();
 
 const api = new ApiHarness();
 let fault: FaultInjector | undefined;
