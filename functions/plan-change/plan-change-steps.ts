@@ -60,6 +60,11 @@ export interface KnownFacts {
   readonly drainStartedAt?: string;
   /** A forced change's drain: the leases it revoked (empty: none was live), for the commit's history entry. */
   readonly revokedLeases?: readonly RevokedLease[];
+  /**
+   * `billing_started` is recorded (with `provisioned`, by an immediate change's provisioning step): the billing
+   * step calls billing at once, and reverts the change itself if the operation ended meanwhile.
+   */
+  readonly billingStarted?: boolean;
 }
 
 /** A query lease a forced plan change revoked: its id and who held it. */
@@ -293,21 +298,33 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
   );
   const current = currentResources(known.tenant, input);
   await deps.provisioner.provision(input.tenantId, input.operationId, { ...resourcesFor(input.tenantId, input.toPlan), provisionedBy: input.operationId }, current);
+  // An immediate change bills next: its `billing_started` goes with `provisioned` (one write, not two). A
+  // period-end change billed at scheduling; its billing step only reads what was recorded then.
+  const billingNext = input.timing === 'immediately' && input.known !== undefined && input.known !== null;
   try {
-    await deps.operations.recordStep(input.operationId, 'provisioned');
+    await deps.operations.recordStep(input.operationId, billingNext ? BILLING_STARTED_WITH_PROVISIONED : 'provisioned');
   } catch (error) {
     // Compensated while we were provisioning (a timeout): its release may have run before we finished.
     if (error instanceof OperationEndedError) await deps.provisioner.release(input.tenantId, input.operationId);
     throw error;
   }
-  return known;
+  return billingNext ? { ...known, billingStarted: true } : known;
 }
+
+/** The markers an immediate change's provisioning step records when it is done (provisionResources). */
+const BILLING_STARTED_WITH_PROVISIONED = ['provisioned', 'billing_started'] as const;
 
 /**
  * Step 4: change billing (idempotent on the operation id: a retry never charges twice). A change scheduled for
  * the period end arranged its billing when it was scheduled (a Stripe subscription schedule): nothing to do.
  */
 async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
+  if (input.known?.billingStarted) {
+    // `billing_started` is recorded (provisionResources): a retry calls billing again, which answers the change it
+    // made (idempotent on the operation id), and records it again.
+    await recordBillingChange(deps, input, await deps.billing.applyPlanChange(billingRequest(input)), 'running');
+    return input.known;
+  }
   // `billing_started`, durable before billing is called, written only while the operation runs (so it still
   // owns the tenant) and only once: a retry, or a period-end change that billed at scheduling, finds the marker
   // there and takes the read path.
