@@ -668,7 +668,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
     ),
     description:
       'Upgrades are immediate (prorated, invoiced now); downgrades need usage within the new limits (else 422 listing every violation). ' +
-      'The workflow opens a read-only window, waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30, at most 300: the longest lease), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
+      'The workflow opens a read-only window (an immediate change opens it with the request: the 202 comes back with it open), waits for in-flight query leases to end (`drainTimeoutSeconds`, default 30, at most 300: the longest lease), provisions, bills and commits; any failure rolls the tenant back to active on its old plan. ' +
       'With `force: true` the drain does not wait: the tenant\'s live leases are revoked (recorded on the operation as `facts.revokedLeases`; their holders\' releases answer 204, their queries are not stopped) and every history entry of the change carries `forced: true`. ' +
       'A downgrade defaults to the end of the billing period: it is scheduled (202, `status: scheduled`, `effectiveAt`), billing moves the price at that date, and the tenant keeps its plan and limits until then, when the same workflow runs ' +
       '(if usage no longer fits the new plan then, the change is cancelled and billing put back). While a change is scheduled, other plan changes answer 409 PLAN_CHANGE_SCHEDULED. ' +
