@@ -321,7 +321,11 @@ const BILLING_STARTED_WITH_PROVISIONED = ['provisioned', 'billing_started'] as c
 async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInput): Promise<KnownFacts> {
   if (input.known?.billingStarted) {
     // `billing_started` is recorded (provisionResources): a retry calls billing again, which answers the change it
-    // made (idempotent on the operation id), and records it again.
+    // made (idempotent on the operation id), and records it again. Only while the operation runs: one the sweeper
+    // or a timeout's compensation ended since provisioning (or since a failed attempt of this step) is not billed
+    // at all, rather than charged and refunded (a compensation claiming it during the call is recordBillingChange's).
+    const { status } = await deps.operations.get(input.operationId);
+    if (status !== 'running') throw new OperationEndedError(input.operationId, status);
     await recordBillingChange(deps, input, await deps.billing.applyPlanChange(billingRequest(input)), 'running');
     return input.known;
   }
