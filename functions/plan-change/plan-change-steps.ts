@@ -325,7 +325,15 @@ async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInpu
     // or a timeout's compensation ended since provisioning (or since a failed attempt of this step) is not billed
     // at all, rather than charged and refunded (a compensation claiming it during the call is recordBillingChange's).
     const { status } = await deps.operations.get(input.operationId);
-    if (status !== 'running') throw new OperationEndedError(input.operationId, status);
+    if (status !== 'running') {
+      // A retry of an attempt whose revert of a late change failed (billing unavailable): finish that revert, from
+      // what billing reports (read back, never applied again); nothing when nothing was billed or it is reverted.
+      if (status !== 'succeeded') {
+        const late = await replayBillingOutcome(deps, input);
+        if (late) await deps.billing.revertPlanChange(billingRequest(input), late);
+      }
+      throw new OperationEndedError(input.operationId, status);
+    }
     await recordBillingChange(deps, input, await deps.billing.applyPlanChange(billingRequest(input)), 'running');
     return input.known;
   }

@@ -5,7 +5,7 @@
  * before billing was called; since, an immediate change's billing step carries `billingStarted` and calls billing at
  * once, relying on a revert afterwards (a real charge and refund on Stripe; a charge left if the refund is refused).
  */
-import { BillingRejectedError } from '../../../functions/billing/billing-port';
+import { BillingRejectedError, BillingTransientError } from '../../../functions/billing/billing-port';
 import { LedgerBilling } from '../../../functions/billing';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
@@ -76,5 +76,25 @@ describe('Review: a billing step that runs after its operation was rolled back',
     expect(operation.status).toBe('rolled_back');
     expect(await tenantStore().get('late-step-refund-refused')).toMatchObject({ state: 'active', plan: 'starter' });
     expect(await ledger.balance('late-step-refund-refused')).toBe(0);
+  });
+
+  it('should still revert a charge made during the billing call when the step\'s first revert failed transiently (the ASL retries the step)', async () => {
+    await newTenant('late-step-revert-retried');
+    const billing = planChangeDependencies().billing;
+    const apply = billing.applyPlanChange.bind(billing);
+    const revert = billing.revertPlanChange.bind(billing);
+    jest.spyOn(billing, 'applyPlanChange').mockImplementationOnce(async (request) => {
+      // While billing is called, the sweeper compensates: it finds nothing billed yet and rolls back.
+      const operation = await planChangeDependencies().operations.get(request.operationId);
+      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'OperationStuck', Cause: 'the sweeper rolled it back' });
+      return apply(request);
+    });
+    jest.spyOn(billing, 'revertPlanChange').mockRejectedValueOnce(new BillingTransientError('the billing provider is unavailable')).mockImplementation(revert);
+
+    const operation = await upgrade('late-step-revert-retried');
+
+    expect(operation.status).toBe('rolled_back');
+    expect((await ledger.ledgerEntries('late-step-revert-retried')).map((entry) => entry.kind)).toEqual(['charge', 'reversal']);
+    expect(await ledger.balance('late-step-revert-retried')).toBe(0);
   });
 });
