@@ -97,4 +97,24 @@ describe('Review: a billing step that runs after its operation was rolled back',
     expect((await ledger.ledgerEntries('late-step-revert-retried')).map((entry) => entry.kind)).toEqual(['charge', 'reversal']);
     expect(await ledger.balance('late-step-revert-retried')).toBe(0);
   });
+
+  it('should tell the operator, on the operation, when billing refuses to revert a change it made during the billing call', async () => {
+    await newTenant('late-step-revert-refused');
+    const billing = planChangeDependencies().billing;
+    const apply = billing.applyPlanChange.bind(billing);
+    jest.spyOn(billing, 'applyPlanChange').mockImplementationOnce(async (request) => {
+      const operation = await planChangeDependencies().operations.get(request.operationId);
+      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'OperationStuck', Cause: 'the sweeper rolled it back' });
+      return apply(request);
+    });
+    jest.spyOn(billing, 'revertPlanChange').mockRejectedValue(new BillingRejectedError('invoice in_123 is uncollectible: refund or void it in Stripe by hand'));
+
+    const operation = await upgrade('late-step-revert-refused');
+
+    // The change stays billed (billing refused for good): as when the compensation's own revert is refused, the
+    // operation says so for an operator (facts.billingRevertFailed), instead of only a log line.
+    expect(operation.status).toBe('rolled_back');
+    expect(await ledger.balance('late-step-revert-refused')).toBeGreaterThan(0);
+    expect(operation.facts.billingRevertFailed).toEqual(expect.stringContaining('uncollectible'));
+  });
 });
