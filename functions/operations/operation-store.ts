@@ -341,6 +341,24 @@ export class OperationStore {
     };
   }
 
+  /**
+   * Record `facts` on the operation whatever its status (one that has ended too): what a late step found that an
+   * operator must act on (a billing change it could not revert). Never changes the status or the steps.
+   */
+  async noteFacts(operationId: string, facts: Record<string, unknown>): Promise<void> {
+    const { names, values, sets } = this.#factSets(facts);
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: operationPk(operationId), sk: OPERATION_SK },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
   /** End an operation that is still `from`; false if it was not (finishing is idempotent). */
   async finish(operationId: string, status: FinalStatus, from: 'running' | 'compensating', error?: OperationError): Promise<boolean> {
     const { onCommitted, ...update } = this.finishUpdate(operationId, status, from, error);

@@ -330,7 +330,7 @@ async function updateBilling(deps: PlanChangeDependencies, input: PlanChangeInpu
       // what billing reports (read back, never applied again); nothing when nothing was billed or it is reverted.
       if (status !== 'succeeded') {
         const late = await replayBillingOutcome(deps, input);
-        if (late) await deps.billing.revertPlanChange(billingRequest(input), late);
+        if (late) await revertLateChange(deps, input, late);
       }
       throw new OperationEndedError(input.operationId, status);
     }
@@ -380,7 +380,23 @@ async function recordBillingChange(deps: PlanChangeDependencies, input: PlanChan
     await deps.operations.recordStep(input.operationId, 'billing_updated', { billingChange: change }, status);
   } catch (error) {
     if (error instanceof OperationEndedError && error.status !== 'succeeded') {
-      await deps.billing.revertPlanChange(billingRequest(input), change);
+      await revertLateChange(deps, input, change);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Revert a change billing made after the operation ended. A revert billing refuses for good (BillingRejectedError)
+ * is noted on the operation for an operator (`facts.billingRevertFailed`, as the compensation notes its own) and
+ * thrown; a transient failure is thrown for the ASL to retry the step (which reverts again, updateBilling).
+ */
+async function revertLateChange(deps: PlanChangeDependencies, input: PlanChangeInput, change: BillingChange): Promise<void> {
+  try {
+    await deps.billing.revertPlanChange(billingRequest(input), change);
+  } catch (error) {
+    if (error instanceof BillingRejectedError) {
+      await deps.operations.noteFacts(input.operationId, { billingRevertFailed: `billing changed after the operation ended could not be reverted automatically and needs an operator: ${error.message}` });
     }
     throw error;
   }
