@@ -15,8 +15,11 @@ import { getDocumentClient } from '../../../functions/shared/aws-clients';
 import { config } from '../../../functions/shared/config';
 import { tenantStore } from '../../../functions/tenants/tenant-service';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
+import { installMonthSafeClock } from '../../support/month-safe-clock';
 import { useTestTable } from '../../support/test-table';
 
+// Away from a month's end: the upgrade's proration is above zero (test/support/month-safe-clock.ts).
+installMonthSafeClock();
 useTestTable();
 let fault: FaultInjector | undefined;
 const runner = new LocalWorkflowRunner({ dependencies: planChangeDependencies, retryIntervalMs: 1, faults: (state, phase, input) => fault?.(state, phase, input) });
