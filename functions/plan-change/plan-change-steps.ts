@@ -304,8 +304,9 @@ async function provisionResources(deps: PlanChangeDependencies, input: PlanChang
   try {
     await deps.operations.recordStep(input.operationId, billingNext ? BILLING_STARTED_WITH_PROVISIONED : 'provisioned');
   } catch (error) {
-    // Compensated while we were provisioning (a timeout): its release may have run before we finished.
-    if (error instanceof OperationEndedError) await deps.provisioner.release(input.tenantId, input.operationId);
+    // Compensated while we were provisioning (a timeout): its release may have run before we finished. An
+    // operation that succeeded (a retry of this step, after States.Timeout, went on to the commit) runs on them.
+    if (error instanceof OperationEndedError && error.status !== 'succeeded') await deps.provisioner.release(input.tenantId, input.operationId);
     throw error;
   }
   return billingNext ? { ...known, billingStarted: true } : known;
