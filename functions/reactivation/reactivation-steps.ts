@@ -211,8 +211,9 @@ async function provision(deps: ReactivationDependencies, input: ReactivationInpu
   try {
     await deps.operations.recordStep(input.operationId, 'provisioned');
   } catch (error) {
-    // Compensated while provisioning: its release may have run before this finished.
-    if (error instanceof OperationEndedError) await deps.provisioner.release(input.tenantId, input.operationId);
+    // Compensated while provisioning: its release may have run before this finished. An operation that succeeded (a
+    // retry of this step, after States.Timeout, went on to complete it) runs on them.
+    if (error instanceof OperationEndedError && error.status !== 'succeeded') await deps.provisioner.release(input.tenantId, input.operationId);
     throw error;
   }
 }
