@@ -1,9 +1,9 @@
 /**
- * Review (df57399's analogue, pre-existing): ProvisionResources is retried on States.Timeout (TimeoutSeconds 300,
- * the Task function's own timeout 330 s), so an attempt that timed out still runs while the retry finds the
- * resources made, and the change bills and commits. When that first attempt's provider call returns, its
- * `provisioned` write finds the operation ended (`succeeded`) and releases the operation's resources: the
- * committed plan's resources, in use. df57399 spares a `succeeded` operation's billing; provisioning does not.
+ * ProvisionResources is retried on States.Timeout (TimeoutSeconds 300, the Task function's own timeout 330 s), so an
+ * attempt that timed out can still run while the retry finds the resources made and the change bills and commits.
+ * When that first attempt's provider call returns, its `provisioned` write finds the operation ended (`succeeded`): it
+ * must not release the operation's resources then, for the tenant runs on them (reactivation:
+ * test/integration/reactivation/late-provisioning.test.ts).
  */
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';

@@ -9,6 +9,7 @@
  * (its answer lost) carries stale facts, falls back to reading, and the change still happens exactly once.
  */
 import { LedgerBilling } from '../../../functions/billing';
+import { BillingRejectedError, BillingTransientError } from '../../../functions/billing/billing-port';
 import { planChangeDependencies } from '../../../functions/plan-change/plan-change-deps';
 import { requestPlanChange } from '../../../functions/plan-change/plan-change-service';
 import { runPlanChangeStep, type PlanChangeInput } from '../../../functions/plan-change/plan-change-steps';
@@ -19,8 +20,11 @@ import { config } from '../../../functions/shared/config';
 import { tenantStore } from '../../../functions/tenants/tenant-service';
 import { LocalWorkflowRunner, type FaultInjector } from '../../../infra/local/local-workflow-runner';
 import { countDynamoDbCalls } from '../../support/dynamodb-call-counter';
+import { installMonthSafeClock } from '../../support/month-safe-clock';
 import { useTestTable } from '../../support/test-table';
 
+// Away from a month's end: an upgrade's proration is above zero (test/support/month-safe-clock.ts).
+installMonthSafeClock();
 useTestTable();
 /**
  * Issue 8's budget is 12; an upgrade makes 11 now (the window opens with the initiate event, billing_started goes with
@@ -113,7 +117,9 @@ describe('Plan change: the read-only window opens with the request', () => {
     expect(history[0]?.reason).toBe(tenant.readOnlyReason);
     await expect(new QueryLeaseStore({ client: getDocumentClient(), tableName: config.tableName }).acquire('calls-window', { holder: 'late-query' })).rejects.toMatchObject({ name: 'LeaseRefusedError', reason: 'read_only_window' });
     const operation = await planChangeDependencies().operations.get(operationId);
-    expect(operation).toMatchObject({ status: 'running', steps: ['read_only_window'], facts: { drainStartedAt: operation.createdAt } });
+    expect(operation).toMatchObject({ status: 'running', steps: ['read_only_window'], facts: { drainStartedAt: expect.any(String) } });
+    // The drain counts from the request (two readings of the clock in one call: within a second of each other).
+    expect(Math.abs(Date.parse(String(operation.facts.drainStartedAt)) - Date.parse(operation.createdAt))).toBeLessThan(1000);
 
     release();
     await runner.idle();
@@ -121,19 +127,35 @@ describe('Plan change: the read-only window opens with the request', () => {
   });
 });
 
-describe('Plan change: billing changed after the operation ended', () => {
+describe('Plan change: billing and an operation that ended under the billing step', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it('should revert a change billing made after a compensation claimed the operation (a timeout, the sweeper)', async () => {
-    await newTenant('calls-late-billing', 'starter');
+  /** While billing is called (once), a compensation claims the operation (`cause`: a timeout, the sweeper): it finds nothing billed yet and rolls back. */
+  function compensatedDuringBillingCall(cause: string) {
     const billing = planChangeDependencies().billing;
     const apply = billing.applyPlanChange.bind(billing);
     jest.spyOn(billing, 'applyPlanChange').mockImplementationOnce(async (request) => {
-      // While billing is called, the execution times out: its compensation finds nothing billed yet and rolls back.
       const operation = await planChangeDependencies().operations.get(request.operationId);
-      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'States.Timeout', Cause: 'the execution timed out' });
+      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: cause, Cause: 'rolled back under the billing step' });
       return apply(request);
     });
+    return billing;
+  }
+
+  /** Before UpdateBilling runs (once), the sweeper compensates the operation: the execution still runs on. */
+  function sweptBeforeBilling(tenantId: string): FaultInjector {
+    let done = false;
+    return async (state, phase, input) => {
+      if (state !== 'UpdateBilling' || phase !== 'before' || input.tenantId !== tenantId || done) return;
+      done = true;
+      const operation = await planChangeDependencies().operations.get(input.operationId);
+      await runPlanChangeStep(planChangeDependencies(), 'compensate', operation.input as unknown as PlanChangeInput, { Error: 'OperationStuck', Cause: 'the sweeper rolled it back' });
+    };
+  }
+
+  it('should revert a change billing made after a compensation claimed the operation (a timeout, the sweeper)', async () => {
+    await newTenant('calls-late-billing', 'starter');
+    compensatedDuringBillingCall('States.Timeout');
     const { operation, tenant } = await changePlan('calls-late-billing', 'professional');
 
     expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'States.Timeout' } });
@@ -141,6 +163,55 @@ describe('Plan change: billing changed after the operation ended', () => {
     expect((await ledger.ledgerEntries('calls-late-billing')).map((entry) => entry.kind)).toEqual(['charge', 'reversal']);
     expect(await ledger.balance('calls-late-billing')).toBe(0);
     expect(await provisioner.outstanding('calls-late-billing')).toEqual([]);
+  });
+
+  it('should not call billing at all once the operation was rolled back before the billing step (nothing charged, not even charged and refunded)', async () => {
+    await newTenant('late-step-nothing', 'starter');
+    fault = sweptBeforeBilling('late-step-nothing');
+    const apply = jest.spyOn(planChangeDependencies().billing, 'applyPlanChange');
+    const { operation, tenant } = await changePlan('late-step-nothing', 'professional');
+
+    expect(operation).toMatchObject({ status: 'rolled_back', error: { code: 'OperationStuck' } });
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(apply).not.toHaveBeenCalled();
+    expect((await ledger.ledgerEntries('late-step-nothing')).map((entry) => entry.kind)).toEqual([]);
+    expect(await provisioner.outstanding('late-step-nothing')).toEqual([]);
+  });
+
+  it('should not leave the customer charged on a change rolled back before the billing step when billing refuses refunds', async () => {
+    await newTenant('late-step-refund-refused', 'starter');
+    fault = sweptBeforeBilling('late-step-refund-refused');
+    jest.spyOn(planChangeDependencies().billing, 'revertPlanChange').mockRejectedValue(new BillingRejectedError('the invoice is uncollectible: refund it by hand'));
+    const { operation, tenant } = await changePlan('late-step-refund-refused', 'professional');
+
+    expect(operation.status).toBe('rolled_back');
+    expect(tenant).toMatchObject({ state: 'active', plan: 'starter' });
+    expect(await ledger.balance('late-step-refund-refused')).toBe(0);
+  });
+
+  it("should still revert a change made during the billing call when the step's first revert failed transiently (the ASL retries the step)", async () => {
+    await newTenant('late-step-revert-retried', 'starter');
+    const billing = compensatedDuringBillingCall('OperationStuck');
+    const revert = billing.revertPlanChange.bind(billing);
+    jest.spyOn(billing, 'revertPlanChange').mockRejectedValueOnce(new BillingTransientError('the billing provider is unavailable')).mockImplementation(revert);
+    const { operation } = await changePlan('late-step-revert-retried', 'professional');
+
+    expect(operation.status).toBe('rolled_back');
+    expect((await ledger.ledgerEntries('late-step-revert-retried')).map((entry) => entry.kind)).toEqual(['charge', 'reversal']);
+    expect(await ledger.balance('late-step-revert-retried')).toBe(0);
+  });
+
+  it('should tell the operator, on the operation, when billing refuses to revert a change it made during the billing call', async () => {
+    await newTenant('late-step-revert-refused', 'starter');
+    const billing = compensatedDuringBillingCall('OperationStuck');
+    jest.spyOn(billing, 'revertPlanChange').mockRejectedValue(new BillingRejectedError('invoice in_123 is uncollectible: refund or void it in Stripe by hand'));
+    const { operation } = await changePlan('late-step-revert-refused', 'professional');
+
+    // The change stays billed (billing refused for good): as when the compensation's own revert is refused, the
+    // operation says so for an operator (facts.billingRevertFailed), instead of only a log line.
+    expect(operation.status).toBe('rolled_back');
+    expect(await ledger.balance('late-step-revert-refused')).toBeGreaterThan(0);
+    expect(operation.facts.billingRevertFailed).toEqual(expect.stringContaining('uncollectible'));
   });
 });
 
