@@ -195,17 +195,8 @@ async function startReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChan
   const context = { actor: input.requestedBy, reason: readOnlyReason, operationId: input.operationId, ...forcedContext(input) };
   const carried = input.known;
   if (carried?.drainStartedAt !== undefined && carried.tenant.operationId === input.operationId && carried.tenant.readOnlyReason !== undefined) return carried;
-  return withKnown(
-    input.known,
-    async (known) => {
-      // The window, its audit entry and the operation's marker with the drain's start time: one transaction.
-      const drainStartedAt = clock.nowOf(deps).toISOString();
-      const marker = deps.operations.stepUpdate(input.operationId, 'read_only_window', { drainStartedAt });
-      const tenant = await deps.tenants.startReadOnlyWindow(known.tenant, readOnlyReason, context, { alsoUpdate: [marker] });
-      return { tenant: knownTenant(tenant), drainStartedAt };
-    },
-    () => openReadOnlyWindow(deps, input, readOnlyReason, context),
-  );
+  // A period-end change (its execution carries nothing), or a redelivery: read, then open the window if it is not.
+  return openReadOnlyWindow(deps, input, readOnlyReason, context);
 }
 
 async function openReadOnlyWindow(deps: PlanChangeDependencies, input: PlanChangeInput, readOnlyReason: string, context: { actor: string; reason: string; operationId: string }): Promise<KnownFacts> {
