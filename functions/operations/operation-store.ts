@@ -240,10 +240,9 @@ export class OperationStore {
 
   /**
    * The update that records `steps` (in order; the last is the marker that must not be there yet) with the
-   * `facts` a step learned, for a transaction that also writes the tenant, or for recordStep. Conditioned on
-   * the operation still being `expected`.
+   * `facts` a step learned, for recordFirst and recordStep. Conditioned on the operation still being `expected`.
    */
-  stepUpdate(
+  #stepUpdate(
     operationId: string,
     steps: string | readonly string[],
     facts: Record<string, unknown> = {},
@@ -280,7 +279,7 @@ export class OperationStore {
    * retried step, or the operation ended): the caller then reads the record to know which.
    */
   async recordFirst(operationId: string, step: string | readonly string[], expected: 'scheduled' | 'running' | 'compensating' = 'running'): Promise<void> {
-    await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.stepUpdate(operationId, step, {}, expected) }));
+    await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.#stepUpdate(operationId, step, {}, expected) }));
   }
 
   /**
@@ -293,7 +292,7 @@ export class OperationStore {
       await this.#client
         .send(
           // The same single write; what it returns is remembered to measure the operation's end without a read.
-          new UpdateCommand({ TableName: this.#tableName, ...this.stepUpdate(operationId, step, facts, expected), ReturnValues: 'ALL_NEW' }),
+          new UpdateCommand({ TableName: this.#tableName, ...this.#stepUpdate(operationId, step, facts, expected), ReturnValues: 'ALL_NEW' }),
         )
         .then(({ Attributes }) => Attributes && this.#remember(Attributes as unknown as Operation));
     } catch (error) {
@@ -302,16 +301,7 @@ export class OperationStore {
       const operation = await this.get(operationId);
       if (operation.status !== expected) throw new OperationEndedError(operationId, operation.status);
       if (Object.keys(facts).length === 0) return;
-      const { names, values, sets } = this.#factSets(facts);
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: operationPk(operationId), sk: OPERATION_SK },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      await this.noteFacts(operationId, facts);
     }
   }
 

@@ -61,8 +61,8 @@ export interface KnownFacts {
   /** A forced change's drain: the leases it revoked (empty: none was live), for the commit's history entry. */
   readonly revokedLeases?: readonly RevokedLease[];
   /**
-   * `billing_started` is recorded (with `provisioned`, by an immediate change's provisioning step): the billing
-   * step calls billing at once, and reverts the change itself if the operation ended meanwhile.
+   * `billing_started` is recorded (with `provisioned`, by an immediate change's provisioning step): the billing step
+   * calls billing while the operation runs (it reads it first), and reverts the change itself if it ended meanwhile.
    */
   readonly billingStarted?: boolean;
 }

@@ -576,20 +576,14 @@ export class TenantStore {
   /**
    * Open the read-only window of a tenant whose transitional state `context.operationId` owns, as it was read
    * (`start_read_only_window` in its history; the window closes with the workflow's complete or rollback).
-   * OperationOwnershipError when another operation owns it, VersionConflictError when it changed since.
-   * `alsoUpdate` (the operation's step marker) is written in the same transaction.
+   * OperationOwnershipError when another operation owns it, VersionConflictError when it changed since. An immediate
+   * plan change opens its window with its initiate event instead (TransitionOptions.readOnlyWindow).
    */
-  async startReadOnlyWindow<T extends KnownTenant>(
-    tenant: T,
-    readOnlyReason: string,
-    context: ChangeContext & { readonly operationId: string },
-    options: { readonly alsoUpdate?: ReadonlyArray<ConditionalUpdate> } = {},
-  ): Promise<T> {
+  async startReadOnlyWindow<T extends KnownTenant>(tenant: T, readOnlyReason: string, context: ChangeContext & { readonly operationId: string }): Promise<T> {
     if (tenant.operationId !== context.operationId) throw this.#notOwner(tenant);
     return this.#change(tenant, [{ event: CHANGE_EVENTS.startReadOnlyWindow, from: tenant.state, to: tenant.state }], context, {
       set: { readOnlyReason },
       condition: { expression: 'operationId = :operationId', values: { ':operationId': context.operationId } },
-      alsoUpdate: options.alsoUpdate,
     });
   }
 
